@@ -1,0 +1,1 @@
+//! berth runtime: OCI runtime-spec bundle -> running, isolated process.

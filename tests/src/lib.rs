@@ -1,0 +1,1 @@
+//! Test harness: busybox bundles, runtime selection, cleanup guards.
