@@ -1,1 +1,68 @@
 //! Test harness: busybox bundles, runtime selection, cleanup guards.
+//!
+//! The suites in `tests/tests/*.rs` drive a runc-compatible binary exactly as a
+//! user would: through its command line.  Which binary is picked by
+//! [`Runtime::from_env`] (env `BERTH_TEST_RUNTIME`).  Every test gets its own
+//! [`TestEnv`], which owns a temp dir, a private `--root` state dir, and cleans
+//! everything up when dropped (even on panic).
+
+pub mod bundle;
+pub mod caps;
+pub mod cmd;
+pub mod console;
+pub mod env;
+pub mod hooks;
+pub mod runtime;
+
+pub use bundle::{base_spec, Bundle};
+pub use caps::{cap_mask, cap_number, DOCKER_DEFAULT_CAPS};
+pub use cmd::Output;
+pub use console::{ConsoleMaster, ConsoleSocket};
+pub use env::TestEnv;
+pub use hooks::HookLog;
+pub use runtime::{Runtime, RuntimeKind};
+
+/// Returns true when the tests run as root; prints a skip notice otherwise.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Build a [`TestEnv`] or skip the current test (eprintln + return) when not
+/// root.
+#[macro_export]
+macro_rules! test_env {
+    () => {
+        match $crate::TestEnv::new(module_path!()) {
+            Some(env) => env,
+            None => {
+                eprintln!("SKIP: e2e tests need root (euid 0)");
+                return;
+            }
+        }
+    };
+}
+
+/// Turn a failing check into a skip, but ONLY when the runtime under test is
+/// runc.  Usage: `runc_known_failure!(env, "why", || { ...checks... })`.
+/// The closure must panic on failure as usual; with any other runtime the
+/// panic propagates.
+#[macro_export]
+macro_rules! runc_known_failure {
+    ($env:expr, $why:expr, $body:expr) => {{
+        if $env.rt.is_runc() {
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe($body));
+            match res {
+                Ok(()) => eprintln!(
+                    "NOTE: runc now passes a check marked as known failure: {}",
+                    $why
+                ),
+                Err(_) => {
+                    eprintln!("SKIP (runc known failure): {}", $why);
+                    return;
+                }
+            }
+        } else {
+            ($body)();
+        }
+    }};
+}
