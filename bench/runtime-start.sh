@@ -7,11 +7,13 @@
 #   WARMUP=3              untimed warm-up runs per runtime
 #   BERTH_RUNTIME_BIN=... use this berth-runtime binary instead of building one
 #   CARGO_TARGET_DIR=...  honoured when building berth-runtime
+#   RUN_TIMEOUT=60        seconds before the first (sanity-check) run is killed
 #   NO_HYPERFINE=1        skip the hyperfine measurement even if installed
 set -uo pipefail
 
 RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}
+RUN_TIMEOUT=${RUN_TIMEOUT:-60}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bundle_script=$repo/scripts/busybox-bundle.sh
 marker=berth-bench-ok
@@ -149,11 +151,18 @@ bench_runtime() {
 	: >"$work/$name.err"
 
 	# Sanity check: the container must really run and print the marker.
-	out=$("$bin" --root "$root" run --bundle "$work/bundle-check" "$name-check-$$" </dev/null 2>>"$work/$name.err")
+	# A hung runtime is killed after RUN_TIMEOUT seconds.
+	out=$(timeout -k 5 "$RUN_TIMEOUT" "$bin" --root "$root" run --bundle "$work/bundle-check" "$name-check-$$" \
+		</dev/null 2>>"$work/$name.err")
 	rc=$?
 	if [[ $rc -ne 0 || $out != *"$marker"* ]]; then
-		if [[ -z $out ]]; then out="no output"; else out="output '$(head -c 60 <<<"$out" | tr '\n' ' ')'"; fi
-		STATUS[$name]="FAILED: 'run --bundle B ID' of 'echo $marker' exited $rc with $out"
+		if ((rc == 124)); then
+			STATUS[$name]="FAILED: 'run' of 'echo $marker' did not exit within ${RUN_TIMEOUT}s (killed)"
+		elif [[ -z $out ]]; then
+			STATUS[$name]="FAILED: 'run' of 'echo $marker' exited $rc with no output"
+		else
+			STATUS[$name]="FAILED: 'run' of 'echo $marker' exited $rc, output '$(head -c 60 <<<"$out" | tr '\n' ' ')'"
+		fi
 		tail -n 5 "$work/$name.err" | sed "s/^/    $name stderr: /" >&2
 		return
 	fi
