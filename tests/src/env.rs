@@ -113,6 +113,17 @@ impl TestEnv {
         run_with_timeout(cmd, &self.path.join("io"), &tag, stdin, timeout)
     }
 
+    /// Run `<runtime> --root R ARGS...` with the working directory `cwd`.
+    pub fn rt_in(&self, cwd: &Path, args: &[&str]) -> Output {
+        let mut cmd = Command::new(&self.rt.bin);
+        cmd.current_dir(cwd)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args);
+        let tag = self.next_tag(args.first().copied().unwrap_or("none"));
+        run_with_timeout(cmd, &self.path.join("io"), &tag, Stdin::Null, TIMEOUT)
+    }
+
     /// Run `<runtime> --root R ARGS...` (stdin /dev/null, default timeout).
     pub fn rt(&self, args: &[&str]) -> Output {
         self.rt_with(args, Stdin::Null, TIMEOUT)
