@@ -1,0 +1,706 @@
+//! Applying layer tarballs (tar, tar+gzip, tar+zstd) to a directory, and
+//! diffing an overlayfs upper directory back into a layer tarball.
+//!
+//! Layers are untrusted. Every entry is resolved one component at a time from
+//! an fd of the target root with `O_NOFOLLOW`, so a symlink (absolute or
+//! relative) can never redirect a write out of the target: an entry whose parent
+//! is a symlink is refused, `..` components are refused, hardlink targets are
+//! resolved the same way, and the final component is created with `O_EXCL` /
+//! `*at` calls that do not follow symlinks. Device nodes are created only when
+//! the caller allows it (by default: when running as root).
+
+use crate::digest::{Digest, HashingReader};
+use crate::error::{Error, IoContext, Result};
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Peek at the first bytes to find the compression.
+pub fn detect_compression<R: BufRead>(r: &mut R) -> io::Result<Compression> {
+    let buf = r.fill_buf()?;
+    Ok(if buf.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if buf.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    })
+}
+
+/// A reader of the uncompressed tar stream, whatever the compression.
+pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<Box<dyn Read + 'a>> {
+    let mut br = BufReader::with_capacity(1 << 20, r);
+    Ok(match detect_compression(&mut br)? {
+        Compression::None => Box::new(br),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(br)?),
+    })
+}
+
+/// How whiteouts in the layer are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhiteoutMode {
+    /// Keep the layer in its own directory for overlayfs: `.wh.x` becomes a
+    /// 0/0 character device, `.wh..wh..opq` the `trusted.overlay.opaque` xattr.
+    Overlay,
+    /// Apply on top of the lower layers' content (a flattened rootfs): `.wh.x`
+    /// removes `x`, an opaque dir loses what the lower layers put in it.
+    Apply,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub whiteouts: WhiteoutMode,
+    /// Create character/block devices (otherwise such an entry is an error).
+    pub allow_devices: bool,
+    /// Set owners from the tar headers (needs root).
+    pub chown: bool,
+}
+
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        let root = running_as_root();
+        ApplyOptions {
+            whiteouts: WhiteoutMode::Apply,
+            allow_devices: root,
+            chown: root,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// sha256 of the uncompressed tar stream.
+    pub diff_id: Digest,
+    /// Sum of regular file sizes.
+    pub size: u64,
+}
+
+fn cstr(b: &[u8]) -> io::Result<CString> {
+    CString::new(b).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "nul byte in name"))
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn open_dir_at(dir: RawFd, name: &[u8]) -> io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    // SAFETY: valid fd and nul-terminated name; the returned fd is owned.
+    let fd = cvt(unsafe {
+        libc::openat(
+            dir,
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn lstat_at(dir: RawFd, name: &[u8]) -> io::Result<libc::stat> {
+    let c = cstr(name)?;
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out pointer.
+    cvt(unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(st)
+}
+
+fn is_type(st: &libc::stat, t: libc::mode_t) -> bool {
+    st.st_mode & libc::S_IFMT == t
+}
+
+/// Remove `name` in `dir` (recursively for directories), never following symlinks.
+pub(crate) fn remove_all_at(dir: RawFd, name: &[u8]) -> io::Result<()> {
+    let st = match lstat_at(dir, name) {
+        Ok(st) => st,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let c = cstr(name)?;
+    if is_type(&st, libc::S_IFDIR) {
+        let sub = open_dir_at(dir, name)?;
+        for child in list_dir(sub.as_raw_fd())? {
+            remove_all_at(sub.as_raw_fd(), &child)?;
+        }
+        cvt(unsafe { libc::unlinkat(dir, c.as_ptr(), libc::AT_REMOVEDIR) })?;
+    } else {
+        cvt(unsafe { libc::unlinkat(dir, c.as_ptr(), 0) })?;
+    }
+    Ok(())
+}
+
+fn list_dir(dir: RawFd) -> io::Result<Vec<Vec<u8>>> {
+    let p = format!("/proc/self/fd/{dir}");
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(p)? {
+        v.push(e?.file_name().as_bytes().to_vec());
+    }
+    Ok(v)
+}
+
+fn set_xattr_fd(fd: RawFd, name: &str, value: &[u8]) -> io::Result<()> {
+    let n = cstr(name.as_bytes())?;
+    cvt(unsafe { libc::fsetxattr(fd, n.as_ptr(), value.as_ptr().cast(), value.len(), 0) })?;
+    Ok(())
+}
+
+fn set_xattr_at(dir: RawFd, name: &[u8], key: &str, value: &[u8]) -> io::Result<()> {
+    let mut p = format!("/proc/self/fd/{dir}/").into_bytes();
+    p.extend_from_slice(name);
+    let p = cstr(&p)?;
+    let k = cstr(key.as_bytes())?;
+    cvt(unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            k.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })?;
+    Ok(())
+}
+
+fn set_times_at(dir: RawFd, name: &[u8], mtime: u64) -> io::Result<()> {
+    let c = cstr(name)?;
+    let t = libc::timespec {
+        tv_sec: mtime as libc::time_t,
+        tv_nsec: 0,
+    };
+    let times = [t, t];
+    cvt(unsafe { libc::utimensat(dir, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(())
+}
+
+fn chown_at(dir: RawFd, name: &[u8], uid: u64, gid: u64) -> io::Result<()> {
+    let c = cstr(name)?;
+    cvt(unsafe {
+        libc::fchownat(
+            dir,
+            c.as_ptr(),
+            uid as libc::uid_t,
+            gid as libc::gid_t,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(())
+}
+
+/// Split a tar path into safe components, refusing `..`.
+fn components(raw: &[u8], shown: &str) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for c in raw.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                return Err(Error::UnsafePath {
+                    path: shown.to_string(),
+                    reason: "'..' would leave the layer root".into(),
+                })
+            }
+            c => out.push(c.to_vec()),
+        }
+    }
+    Ok(out)
+}
+
+struct Walker {
+    root: OwnedFd,
+}
+
+impl Walker {
+    /// Open the directory `comps` below the root, creating missing ones when
+    /// `create`, refusing to pass through symlinks or non-directories.
+    fn open(&self, comps: &[Vec<u8>], create: bool, shown: &str) -> Result<OwnedFd> {
+        let mut cur = self.root.try_clone().ctx(|| "dup root fd".to_string())?;
+        for (i, c) in comps.iter().enumerate() {
+            let next = match open_dir_at(cur.as_raw_fd(), c) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && create => {
+                    let cn = cstr(c).map_err(|e| entry_err(shown, e))?;
+                    match cvt(unsafe { libc::mkdirat(cur.as_raw_fd(), cn.as_ptr(), 0o755) }) {
+                        Ok(_) => {}
+                        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                        Err(e) => return Err(entry_err(shown, e)),
+                    }
+                    open_dir_at(cur.as_raw_fd(), c).map_err(|e| entry_err(shown, e))?
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
+                    let prefix = String::from_utf8_lossy(&comps[..=i].join(&b'/')).into_owned();
+                    let st = lstat_at(cur.as_raw_fd(), c).map_err(|e| entry_err(shown, e))?;
+                    let reason = if is_type(&st, libc::S_IFLNK) {
+                        format!("parent {prefix:?} is a symlink; refusing to resolve through it")
+                    } else {
+                        format!("parent {prefix:?} is not a directory")
+                    };
+                    return Err(Error::UnsafePath {
+                        path: shown.to_string(),
+                        reason,
+                    });
+                }
+                Err(e) => return Err(entry_err(shown, e)),
+            };
+            cur = next;
+        }
+        Ok(cur)
+    }
+}
+
+fn entry_err(path: &str, source: io::Error) -> Error {
+    Error::LayerEntry {
+        path: path.to_string(),
+        source,
+    }
+}
+
+struct DirMeta {
+    comps: Vec<Vec<u8>>,
+    mode: u32,
+    mtime: u64,
+}
+
+/// Apply a (possibly compressed) layer tarball to `target`.
+pub fn apply_layer<R: Read>(reader: R, target: &Path, opts: &ApplyOptions) -> Result<Applied> {
+    let dec = decompress(reader).ctx(|| "read layer".to_string())?;
+    let mut archive = tar::Archive::new(HashingReader::new(dec));
+    let rootf = File::open(target).ctx(|| format!("open {}", target.display()))?;
+    let walker = Walker { root: rootf.into() };
+    let mut dirs: Vec<DirMeta> = Vec::new();
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut size = 0u64;
+    let entries = archive.entries().ctx(|| "read layer tar".to_string())?;
+    for entry in entries {
+        let mut entry = entry.ctx(|| "read layer tar entry".to_string())?;
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let comps = components(&raw, &shown)?;
+        let Some((name, parent)) = comps.split_last() else {
+            continue; // the root itself
+        };
+        let hdr = entry.header().clone();
+        let etype = hdr.entry_type();
+        let mode = hdr.mode().unwrap_or(0o644) & 0o7777;
+        let uid = hdr.uid().unwrap_or(0);
+        let gid = hdr.gid().unwrap_or(0);
+        let mtime = hdr.mtime().unwrap_or(0);
+        let mut xattrs: Vec<(String, Vec<u8>)> = Vec::new();
+        if let Some(exts) = entry
+            .pax_extensions()
+            .ctx(|| format!("read pax headers of {shown}"))?
+        {
+            for ext in exts {
+                let ext = ext.ctx(|| format!("read pax headers of {shown}"))?;
+                if let Ok(k) = ext.key() {
+                    if let Some(x) = k.strip_prefix("SCHILY.xattr.") {
+                        // overlay's own attributes could forge opaque dirs or redirects
+                        if !x.starts_with("trusted.overlay.") {
+                            xattrs.push((x.to_string(), ext.value_bytes().to_vec()));
+                        }
+                    }
+                }
+            }
+        }
+
+        // whiteouts
+        if let Some(hidden) = name.strip_prefix(b".wh.") {
+            let pfd = walker.open(parent, true, &shown)?;
+            if hidden == b".wh..opq" {
+                match opts.whiteouts {
+                    WhiteoutMode::Overlay => {
+                        set_xattr_fd(pfd.as_raw_fd(), "trusted.overlay.opaque", b"y")
+                            .map_err(|e| entry_err(&shown, e))?
+                    }
+                    WhiteoutMode::Apply => {
+                        let dir_path = parent.join(&b'/');
+                        for child in list_dir(pfd.as_raw_fd()).map_err(|e| entry_err(&shown, e))? {
+                            let mut full = dir_path.clone();
+                            if !full.is_empty() {
+                                full.push(b'/');
+                            }
+                            full.extend_from_slice(&child);
+                            if !seen.contains(&full) {
+                                remove_all_at(pfd.as_raw_fd(), &child)
+                                    .map_err(|e| entry_err(&shown, e))?;
+                            }
+                        }
+                    }
+                }
+            } else {
+                if hidden.is_empty() || hidden.starts_with(b".wh.") {
+                    return Err(Error::UnsafePath {
+                        path: shown,
+                        reason: "malformed whiteout".into(),
+                    });
+                }
+                remove_all_at(pfd.as_raw_fd(), hidden).map_err(|e| entry_err(&shown, e))?;
+                if opts.whiteouts == WhiteoutMode::Overlay {
+                    let c = cstr(hidden).map_err(|e| entry_err(&shown, e))?;
+                    cvt(unsafe { libc::mknodat(pfd.as_raw_fd(), c.as_ptr(), libc::S_IFCHR, 0) })
+                        .map_err(|e| entry_err(&shown, e))?;
+                }
+            }
+            continue;
+        }
+        if opts.whiteouts == WhiteoutMode::Apply {
+            seen.insert(comps.join(&b'/'));
+        }
+
+        let pfd = walker.open(parent, true, &shown)?;
+        let dfd = pfd.as_raw_fd();
+        let cname = cstr(name).map_err(|e| entry_err(&shown, e))?;
+        let existing = lstat_at(dfd, name).ok();
+        use tar::EntryType as T;
+        if etype != T::Directory || existing.is_some_and(|st| !is_type(&st, libc::S_IFDIR)) {
+            if existing.is_some() {
+                remove_all_at(dfd, name).map_err(|e| entry_err(&shown, e))?;
+            }
+        }
+        let e = |err: io::Error| entry_err(&shown, err);
+        match etype {
+            T::Directory => {
+                if existing.is_none_or(|st| !is_type(&st, libc::S_IFDIR)) {
+                    cvt(unsafe { libc::mkdirat(dfd, cname.as_ptr(), 0o700) }).map_err(e)?;
+                }
+                if opts.chown {
+                    chown_at(dfd, name, uid, gid).map_err(e)?;
+                }
+                for (k, v) in &xattrs {
+                    set_xattr_at(dfd, name, k, v).map_err(e)?;
+                }
+                dirs.push(DirMeta {
+                    comps: comps.clone(),
+                    mode,
+                    mtime,
+                });
+            }
+            T::Regular | T::Continuous | T::GNUSparse => {
+                let fd = cvt(unsafe {
+                    libc::openat(
+                        dfd,
+                        cname.as_ptr(),
+                        libc::O_WRONLY
+                            | libc::O_CREAT
+                            | libc::O_EXCL
+                            | libc::O_NOFOLLOW
+                            | libc::O_CLOEXEC,
+                        0o600,
+                    )
+                })
+                .map_err(e)?;
+                let mut f = unsafe { File::from_raw_fd(fd) };
+                size += io::copy(&mut entry, &mut f).map_err(e)?;
+                if opts.chown {
+                    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                        .map_err(e)?;
+                    cvt(unsafe {
+                        libc::fchown(f.as_raw_fd(), uid as libc::uid_t, gid as libc::gid_t)
+                    })
+                    .map_err(e)?;
+                }
+                cvt(unsafe { libc::fchmod(f.as_raw_fd(), mode as libc::mode_t) }).map_err(e)?;
+                for (k, v) in &xattrs {
+                    set_xattr_fd(f.as_raw_fd(), k, v).map_err(e)?;
+                }
+                drop(f);
+                set_times_at(dfd, name, mtime).map_err(e)?;
+            }
+            T::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
+                let t = cstr(&target).map_err(e)?;
+                cvt(unsafe { libc::symlinkat(t.as_ptr(), dfd, cname.as_ptr()) }).map_err(e)?;
+                if opts.chown {
+                    chown_at(dfd, name, uid, gid).map_err(e)?;
+                }
+                for (k, v) in &xattrs {
+                    set_xattr_at(dfd, name, k, v).map_err(e)?;
+                }
+                set_times_at(dfd, name, mtime).map_err(e)?;
+            }
+            T::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
+                let tshown = String::from_utf8_lossy(&target).into_owned();
+                let tcomps = components(&target, &shown)?;
+                let Some((tname, tparent)) = tcomps.split_last() else {
+                    return Err(Error::UnsafePath {
+                        path: shown,
+                        reason: "hardlink to the layer root".into(),
+                    });
+                };
+                let tfd = walker
+                    .open(tparent, false, &shown)
+                    .map_err(|err| match err {
+                        Error::LayerEntry { source, .. }
+                            if source.raw_os_error() == Some(libc::ENOENT) =>
+                        {
+                            Error::UnsafePath {
+                                path: shown.clone(),
+                                reason: format!(
+                                    "hardlink target {tshown:?} is not inside this layer"
+                                ),
+                            }
+                        }
+                        other => other,
+                    })?;
+                let tc = cstr(tname).map_err(e)?;
+                match cvt(unsafe {
+                    libc::linkat(tfd.as_raw_fd(), tc.as_ptr(), dfd, cname.as_ptr(), 0)
+                }) {
+                    Ok(_) => {}
+                    Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {
+                        return Err(Error::UnsafePath {
+                            path: shown,
+                            reason: format!("hardlink target {tshown:?} is not inside this layer"),
+                        })
+                    }
+                    Err(err) => return Err(e(err)),
+                }
+            }
+            T::Char | T::Block | T::Fifo => {
+                let kind = match etype {
+                    T::Char => libc::S_IFCHR,
+                    T::Block => libc::S_IFBLK,
+                    _ => libc::S_IFIFO,
+                };
+                if kind != libc::S_IFIFO && !opts.allow_devices {
+                    return Err(Error::UnsafePath {
+                        path: shown,
+                        reason: "device nodes are only created when running as root".into(),
+                    });
+                }
+                let major = hdr.device_major().ok().flatten().unwrap_or(0);
+                let minor = hdr.device_minor().ok().flatten().unwrap_or(0);
+                let dev = libc::makedev(major, minor);
+                cvt(unsafe {
+                    libc::mknodat(dfd, cname.as_ptr(), kind | mode as libc::mode_t, dev)
+                })
+                .map_err(e)?;
+                if opts.chown {
+                    chown_at(dfd, name, uid, gid).map_err(e)?;
+                }
+                cvt(unsafe { libc::fchmodat(dfd, cname.as_ptr(), mode as libc::mode_t, 0) })
+                    .map_err(e)?;
+                set_times_at(dfd, name, mtime).map_err(e)?;
+            }
+            T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => {}
+            other => {
+                return Err(Error::InvalidFormat {
+                    what: format!("layer entry {shown:?}"),
+                    reason: format!("unsupported tar entry type {other:?}"),
+                })
+            }
+        }
+    }
+    // directory modes and times last, deepest first, so that adding children
+    // does not change them and read-only directories do not block extraction
+    for d in dirs.iter().rev() {
+        let Some((name, parent)) = d.comps.split_last() else {
+            continue;
+        };
+        let Ok(pfd) = walker.open(parent, false, "") else {
+            continue;
+        };
+        let Ok(fd) = open_dir_at(pfd.as_raw_fd(), name) else {
+            continue;
+        };
+        let shown = String::from_utf8_lossy(&d.comps.join(&b'/')).into_owned();
+        cvt(unsafe { libc::fchmod(fd.as_raw_fd(), d.mode as libc::mode_t) })
+            .map_err(|e| entry_err(&shown, e))?;
+        set_times_at(pfd.as_raw_fd(), name, d.mtime).map_err(|e| entry_err(&shown, e))?;
+    }
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).ctx(|| "read layer tar trailer".to_string())?;
+    let (diff_id, _) = rest.finish();
+    Ok(Applied { diff_id, size })
+}
+
+/// Hash the uncompressed stream of a (possibly compressed) blob.
+pub fn diff_id_of<R: Read>(r: R) -> Result<(Digest, u64)> {
+    let mut h = HashingReader::new(decompress(r).ctx(|| "read layer".to_string())?);
+    io::copy(&mut h, &mut io::sink()).ctx(|| "read layer".to_string())?;
+    Ok(h.finish())
+}
+
+fn list_xattrs(p: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let c = cstr(p.as_os_str().as_bytes())?;
+    let n = unsafe { libc::llistxattr(c.as_ptr(), std::ptr::null_mut(), 0) };
+    if n <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut names = vec![0u8; n as usize];
+    let n = cvt(
+        unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) } as i32,
+    )?;
+    let mut out = Vec::new();
+    for k in names[..n as usize]
+        .split(|b| *b == 0)
+        .filter(|k| !k.is_empty())
+    {
+        let key = String::from_utf8_lossy(k).into_owned();
+        let kc = cstr(k)?;
+        let vn = unsafe { libc::lgetxattr(c.as_ptr(), kc.as_ptr(), std::ptr::null_mut(), 0) };
+        if vn < 0 {
+            continue;
+        }
+        let mut v = vec![0u8; vn as usize];
+        let vn =
+            unsafe { libc::lgetxattr(c.as_ptr(), kc.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        if vn < 0 {
+            continue;
+        }
+        v.truncate(vn as usize);
+        out.push((key, v));
+    }
+    Ok(out)
+}
+
+/// Write an overlayfs upper directory as a layer tar: 0/0 character devices
+/// become `.wh.` whiteouts and opaque directories get `.wh..wh..opq`.
+pub fn diff_upper<W: Write>(upper: &Path, w: W) -> Result<W> {
+    let mut b = tar::Builder::new(w);
+    b.follow_symlinks(false);
+    let mut links: std::collections::HashMap<(u64, u64), String> = Default::default();
+    fn walk<W: Write>(
+        b: &mut tar::Builder<W>,
+        base: &Path,
+        rel: &str,
+        links: &mut std::collections::HashMap<(u64, u64), String>,
+    ) -> Result<()> {
+        let dir = if rel.is_empty() {
+            base.to_path_buf()
+        } else {
+            base.join(rel)
+        };
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .ctx(|| format!("read {}", dir.display()))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()
+            .ctx(|| format!("read {}", dir.display()))?;
+        names.sort();
+        for n in names {
+            let n = n.to_string_lossy().into_owned();
+            let path = if rel.is_empty() {
+                n.clone()
+            } else {
+                format!("{rel}/{n}")
+            };
+            let full = base.join(&path);
+            let md = std::fs::symlink_metadata(&full).ctx(|| format!("stat {}", full.display()))?;
+            let ft = md.file_type();
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(md.mode() & 0o7777);
+            h.set_uid(md.uid() as u64);
+            h.set_gid(md.gid() as u64);
+            h.set_mtime(md.mtime().max(0) as u64);
+            h.set_size(0);
+            use std::os::unix::fs::FileTypeExt;
+            if ft.is_char_device() && md.rdev() == 0 {
+                let wh = if rel.is_empty() {
+                    format!(".wh.{n}")
+                } else {
+                    format!("{rel}/.wh.{n}")
+                };
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                b.append_data(&mut h, &wh, io::empty())
+                    .ctx(|| format!("write {wh}"))?;
+                continue;
+            }
+            let xattrs = list_xattrs(&full).ctx(|| format!("list xattrs of {}", full.display()))?;
+            let opaque = xattrs
+                .iter()
+                .any(|(k, v)| k == "trusted.overlay.opaque" && v == b"y");
+            let pax: Vec<(String, Vec<u8>)> = xattrs
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("trusted.overlay."))
+                .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v))
+                .collect();
+            if !pax.is_empty() {
+                b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+                    .ctx(|| format!("write xattrs of {path}"))?;
+            }
+            if ft.is_dir() {
+                h.set_entry_type(tar::EntryType::Directory);
+                b.append_data(&mut h, format!("{path}/"), io::empty())
+                    .ctx(|| format!("write {path}"))?;
+                if opaque {
+                    let mut oh = tar::Header::new_gnu();
+                    oh.set_entry_type(tar::EntryType::Regular);
+                    oh.set_mode(0o644);
+                    oh.set_size(0);
+                    oh.set_mtime(md.mtime().max(0) as u64);
+                    b.append_data(&mut oh, format!("{path}/.wh..wh..opq"), io::empty())
+                        .ctx(|| format!("write {path}"))?;
+                }
+                walk(b, base, &path, links)?;
+            } else if ft.is_symlink() {
+                let t = std::fs::read_link(&full).ctx(|| format!("readlink {}", full.display()))?;
+                h.set_entry_type(tar::EntryType::Symlink);
+                b.append_link(&mut h, &path, &t)
+                    .ctx(|| format!("write {path}"))?;
+            } else if ft.is_file() {
+                if md.nlink() > 1 {
+                    if let Some(first) = links.get(&(md.dev(), md.ino())) {
+                        h.set_entry_type(tar::EntryType::Link);
+                        b.append_link(&mut h, &path, first)
+                            .ctx(|| format!("write {path}"))?;
+                        continue;
+                    }
+                    links.insert((md.dev(), md.ino()), path.clone());
+                }
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(md.len());
+                let f = File::open(&full).ctx(|| format!("open {}", full.display()))?;
+                b.append_data(&mut h, &path, f)
+                    .ctx(|| format!("write {path}"))?;
+            } else {
+                let kind = if ft.is_char_device() {
+                    tar::EntryType::Char
+                } else if ft.is_block_device() {
+                    tar::EntryType::Block
+                } else if ft.is_fifo() {
+                    tar::EntryType::Fifo
+                } else {
+                    continue; // sockets are not archived
+                };
+                h.set_entry_type(kind);
+                let rdev = md.rdev();
+                h.set_device_major(libc::major(rdev))
+                    .ctx(|| format!("write {path}"))?;
+                h.set_device_minor(libc::minor(rdev))
+                    .ctx(|| format!("write {path}"))?;
+                b.append_data(&mut h, &path, io::empty())
+                    .ctx(|| format!("write {path}"))?;
+            }
+        }
+        Ok(())
+    }
+    walk(&mut b, upper, "", &mut links)?;
+    b.into_inner().ctx(|| "finish layer tar".to_string())
+}

@@ -1,0 +1,17 @@
+//! berth's image layer: content store, image index, formats, layers,
+//! overlayfs snapshots, archives and the registry client.
+
+pub mod digest;
+pub mod error;
+pub mod images;
+pub mod index;
+pub mod layer;
+pub mod reference;
+pub mod snapshot;
+pub mod spec;
+pub mod store;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use images::{Image, ImageStore};
+pub use reference::Reference;
