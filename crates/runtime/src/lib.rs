@@ -1,1 +1,28 @@
-//! berth runtime: OCI runtime-spec bundle -> running, isolated process.
+//! berth runtime: an OCI runtime-spec bundle becomes a running, isolated process.
+//!
+//! Process model (one process tree, no helper binary): the runtime clones the container's init
+//! with every new namespace at once (through an intermediate process only when it must join
+//! existing namespaces first), writes id mappings and limits from outside, then lets the init set
+//! up its root filesystem and wait on `exec.fifo` until `start`.
+
+pub mod capabilities;
+pub mod cgroup_mounts;
+pub mod channel;
+pub mod container;
+pub mod error;
+pub mod hooks;
+pub mod init;
+pub mod log;
+pub mod namespaces;
+pub mod process;
+pub mod resources;
+pub mod rootfs;
+pub mod spec;
+pub mod state;
+pub mod syscall;
+pub mod tty;
+pub mod util;
+
+pub use container::{CreateOptions, ExecOptions, Runtime, Started};
+pub use error::{Error, Result};
+pub use state::{OciState, Status};

@@ -1,0 +1,327 @@
+//! Host cgroup layout, detected from `/proc/self/mountinfo` and `/proc/self/cgroup`.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Which cgroup hierarchies the host mounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Only v1 hierarchies.
+    V1,
+    /// Only the unified (cgroup2) hierarchy.
+    V2,
+    /// v1 controller hierarchies plus a cgroup2 mount (usually with no controllers).
+    Hybrid,
+}
+
+/// One mounted v1 hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Hierarchy {
+    /// Controllers bound to it, e.g. `["cpu", "cpuacct"]`; a named hierarchy has a single
+    /// `"name=systemd"` entry.
+    pub controllers: Vec<String>,
+    /// Where it is mounted.
+    pub mount_point: PathBuf,
+    /// The cgroup of the hierarchy that is mounted there (mountinfo field 4, `/` normally).
+    pub mount_root: PathBuf,
+    /// This process's own cgroup in the hierarchy (from /proc/self/cgroup), relative to the
+    /// hierarchy root.
+    pub own: PathBuf,
+}
+
+impl V1Hierarchy {
+    /// True when it carries controller `c`.
+    pub fn has(&self, c: &str) -> bool {
+        self.controllers.iter().any(|x| x == c)
+    }
+}
+
+/// The unified hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unified {
+    pub mount_point: PathBuf,
+    pub mount_root: PathBuf,
+    pub own: PathBuf,
+}
+
+/// The host's cgroup layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub mode: Mode,
+    /// v1 hierarchies, one per distinct controller set (first mount wins).
+    pub v1: Vec<V1Hierarchy>,
+    pub unified: Option<Unified>,
+}
+
+impl Layout {
+    /// Detects the layout of the calling process.
+    pub fn detect() -> Result<Layout> {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| Error::Read {
+            path: "/proc/self/mountinfo".into(),
+            source,
+        })?;
+        let cg = std::fs::read_to_string("/proc/self/cgroup").map_err(|source| Error::Read {
+            path: "/proc/self/cgroup".into(),
+            source,
+        })?;
+        Layout::parse(&mi, &cg, None)
+    }
+
+    /// Parses a mountinfo text and a /proc/<pid>/cgroup text. With `root`, every mount
+    /// point is taken relative to that directory (a fake cgroupfs tree for tests).
+    pub fn parse(mountinfo: &str, proc_cgroup: &str, root: Option<&Path>) -> Result<Layout> {
+        let own = parse_proc_cgroup(proc_cgroup);
+        let mut v1: Vec<V1Hierarchy> = Vec::new();
+        let mut unified: Option<Unified> = None;
+        for (n, line) in mountinfo.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let (pre, post) = line.split_once(" - ").ok_or_else(|| {
+                Error::Mountinfo(format!("line {}: no ' - ' separator: {line:?}", n + 1))
+            })?;
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let post: Vec<&str> = post.split(' ').collect();
+            if pre.len() < 5 || post.len() < 3 {
+                return Err(Error::Mountinfo(format!(
+                    "line {}: too few fields: {line:?}",
+                    n + 1
+                )));
+            }
+            let fstype = post[0];
+            if fstype != "cgroup" && fstype != "cgroup2" {
+                continue;
+            }
+            let mount_root = PathBuf::from(unescape(pre[3]));
+            let mut mount_point = PathBuf::from(unescape(pre[4]));
+            if let Some(r) = root {
+                mount_point = r.join(mount_point.strip_prefix("/").unwrap_or(&mount_point));
+            }
+            if fstype == "cgroup2" {
+                if unified.is_none() {
+                    let own = own_path(&own, "", &mount_root);
+                    unified = Some(Unified {
+                        mount_point,
+                        mount_root,
+                        own,
+                    });
+                }
+                continue;
+            }
+            let mut controllers: Vec<String> = post[2]
+                .split(',')
+                .filter(|o| is_controller_option(o))
+                .map(str::to_string)
+                .collect();
+            if controllers.is_empty() {
+                continue;
+            }
+            controllers.sort();
+            if v1.iter().any(|h| h.controllers == controllers) {
+                continue;
+            }
+            let key = controllers.join(",");
+            let own = own_path(&own, &key, &mount_root);
+            v1.push(V1Hierarchy {
+                controllers,
+                mount_point,
+                mount_root,
+                own,
+            });
+        }
+        let has_v1_controller = v1
+            .iter()
+            .any(|h| h.controllers.iter().any(|c| !c.starts_with("name=")));
+        let mode = match (has_v1_controller, unified.is_some()) {
+            (true, true) => Mode::Hybrid,
+            (true, false) => Mode::V1,
+            (false, true) => Mode::V2,
+            (false, false) => {
+                return Err(Error::Mountinfo(
+                    "no cgroup or cgroup2 filesystem is mounted".into(),
+                ))
+            }
+        };
+        Ok(Layout { mode, v1, unified })
+    }
+
+    /// A pure v2 layout whose unified hierarchy is the directory `root` (a fake cgroupfs
+    /// tree in tests, or a real cgroup2 mount) and whose own cgroup is `/`.
+    pub fn v2_at(root: &Path) -> Layout {
+        Layout {
+            mode: Mode::V2,
+            v1: Vec::new(),
+            unified: Some(Unified {
+                mount_point: root.to_path_buf(),
+                mount_root: "/".into(),
+                own: "/".into(),
+            }),
+        }
+    }
+
+    /// The v1 hierarchy carrying controller `c`.
+    pub fn v1_hierarchy(&self, c: &str) -> Option<&V1Hierarchy> {
+        self.v1.iter().find(|h| h.has(c))
+    }
+}
+
+/// Options of a v1 cgroup mount that name a controller (or a named hierarchy).
+fn is_controller_option(o: &str) -> bool {
+    if o.starts_with("name=") {
+        return true;
+    }
+    matches!(
+        o,
+        "cpu"
+            | "cpuacct"
+            | "cpuset"
+            | "memory"
+            | "devices"
+            | "freezer"
+            | "net_cls"
+            | "net_prio"
+            | "blkio"
+            | "perf_event"
+            | "hugetlb"
+            | "pids"
+            | "rdma"
+            | "misc"
+    )
+}
+
+/// Parses /proc/self/cgroup into (controller list as written, path) pairs; the list is
+/// sorted so it compares to the mountinfo options.
+fn parse_proc_cgroup(text: &str) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut it = line.splitn(3, ':');
+        let (Some(_id), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let mut c: Vec<&str> = ctrls.split(',').filter(|s| !s.is_empty()).collect();
+        c.sort();
+        out.push((c.join(","), PathBuf::from(path)));
+    }
+    out
+}
+
+/// The own cgroup for hierarchy `key`, made relative to the hierarchy root: when a
+/// subtree is mounted (mount root is not `/`), the path is stripped of that prefix.
+fn own_path(own: &[(String, PathBuf)], key: &str, mount_root: &Path) -> PathBuf {
+    let p = own
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, p)| p.clone())
+        .unwrap_or_else(|| PathBuf::from("/"));
+    match p.strip_prefix(mount_root) {
+        Ok(rest) if mount_root != Path::new("/") => Path::new("/").join(rest),
+        _ => p,
+    }
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| c.is_ascii_digit())
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+42 27 0:39 / /run/hugetlb\\040v1 rw,relatime - cgroup cgroup rw,hugetlb
+43 27 0:32 /sub /mnt/mem rw,relatime - cgroup cgroup rw,memory
+";
+    const PROC: &str = "\
+10:hugetlb:/
+9:name=systemd:/user.slice
+4:memory:/process_api/abc
+2:cpu,cpuacct:/
+0::/init.scope
+";
+
+    #[test]
+    fn detects_hybrid() {
+        let l = Layout::parse(HYBRID, PROC, None).unwrap();
+        assert_eq!(l.mode, Mode::Hybrid);
+        assert_eq!(l.v1.len(), 4);
+        let cpu = l.v1_hierarchy("cpuacct").unwrap();
+        assert_eq!(cpu.mount_point, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(cpu.controllers, vec!["cpu", "cpuacct"]);
+        let mem = l.v1_hierarchy("memory").unwrap();
+        assert_eq!(mem.mount_point, Path::new("/sys/fs/cgroup/memory"));
+        assert_eq!(mem.own, Path::new("/process_api/abc"));
+        let sd = l.v1_hierarchy("name=systemd").unwrap();
+        assert_eq!(sd.own, Path::new("/user.slice"));
+        let h = l.v1_hierarchy("hugetlb").unwrap();
+        assert_eq!(h.mount_point, Path::new("/run/hugetlb v1"));
+        let u = l.unified.unwrap();
+        assert_eq!(u.mount_point, Path::new("/sys/fs/cgroup/unified"));
+        assert_eq!(u.own, Path::new("/init.scope"));
+    }
+
+    #[test]
+    fn detects_v2_and_v1() {
+        let v2 = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+        let l = Layout::parse(v2, "0::/user.slice/x.scope\n", Some(Path::new("/tmp/fake"))).unwrap();
+        assert_eq!(l.mode, Mode::V2);
+        let u = l.unified.unwrap();
+        assert_eq!(u.mount_point, Path::new("/tmp/fake/sys/fs/cgroup"));
+        assert_eq!(u.own, Path::new("/user.slice/x.scope"));
+
+        let v1 = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        let l = Layout::parse(v1, "4:memory:/\n", None).unwrap();
+        assert_eq!(l.mode, Mode::V1);
+
+        // Only a named hierarchy and cgroup2: still v2 for resource control.
+        let sd = "40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n\
+                  30 23 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(Layout::parse(sd, "", None).unwrap().mode, Mode::V2);
+    }
+
+    #[test]
+    fn mount_root_is_stripped_from_own_path() {
+        let mi = "35 31 0:32 /kube /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        let l = Layout::parse(mi, "4:memory:/kube/pod1\n", None).unwrap();
+        assert_eq!(l.v1[0].own, Path::new("/pod1"));
+    }
+
+    #[test]
+    fn errors() {
+        assert!(matches!(
+            Layout::parse("garbage line\n", "", None),
+            Err(Error::Mountinfo(_))
+        ));
+        let e = Layout::parse("1 2 3:4 / /proc rw - proc proc rw\n", "", None).unwrap_err();
+        assert!(e.to_string().contains("no cgroup"), "{e}");
+    }
+
+    #[test]
+    fn detect_real_host() {
+        // Whatever the host is, detection must succeed on a Linux machine with cgroups.
+        if Path::new("/sys/fs/cgroup").exists() {
+            Layout::detect().unwrap();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! One socketpair (SOCK_SEQPACKET: message boundaries kept) between the runtime and the
+//! processes it starts. Messages are small JSON documents; fds travel as SCM_RIGHTS.
+
+use crate::error::{Context, Error, Result};
+use nix::sys::socket::{self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Msg {
+    /// Parent -> child: id mappings and cgroups are in place, go on.
+    Go,
+    /// Intermediate -> parent: pid of the process it cloned.
+    Pid(i32),
+    /// Child -> parent: namespaces are set up, run the createRuntime/prestart hooks now.
+    RunHooks,
+    /// Parent -> child: hooks done; the state JSON for the createContainer hooks.
+    HooksDone(String),
+    /// Child -> parent: about to wait for `start` (or to exec, for exec'd processes).
+    Ready,
+    Error(String),
+}
+
+pub struct Channel(OwnedFd);
+
+impl Channel {
+    pub fn pair() -> Result<(Channel, Channel)> {
+        let (a, b) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+            .ctx(|| "socketpair")?;
+        Ok((Channel(a), Channel(b)))
+    }
+
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
+        socket::send(self.0.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL).ctx(|| "sending to the runtime channel")?;
+        Ok(())
+    }
+
+    pub fn recv(&self) -> Result<Msg> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = loop {
+            match socket::recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(nix::Error::EINTR) => continue,
+                r => break r.ctx(|| "reading the runtime channel")?,
+            }
+        };
+        if n == 0 {
+            return Err(Error::Other("the container process exited before it was ready".into()));
+        }
+        serde_json::from_slice(&buf[..n]).map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))
+    }
+
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Send `fd` over a unix socket with `name` as the payload (runc's console-socket protocol).
+pub fn send_fd(sock: RawFd, fd: RawFd, name: &str) -> Result<()> {
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [IoSlice::new(name.as_bytes())];
+    socket::sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None).ctx(|| "sending the terminal over the console socket")?;
+    Ok(())
+}
+
+/// Receive one fd sent by [`send_fd`].
+pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
+    let mut buf = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = socket::recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).ctx(|| "receiving a terminal")?;
+    for c in msg.cmsgs().ctx(|| "receiving a terminal")? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel just installed this fd in our table for us.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(Error::Other("no file descriptor received".into()))
+}

@@ -1,0 +1,471 @@
+//! The lifecycle operations behind the runc-compatible commands.
+
+use crate::capabilities;
+use crate::channel::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::init::{self, Console, ExecCtx, InitCtx};
+use crate::namespaces::{self, NsPlan};
+use crate::state::{self, ContainerState, OciState, Status, FIFO};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{Process, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub struct Runtime {
+    pub root: PathBuf,
+}
+
+#[derive(Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+    /// `run` in the foreground: the runtime itself relays the terminal.
+    pub own_terminal: bool,
+}
+
+#[derive(Default)]
+pub struct ExecOptions {
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub own_terminal: bool,
+}
+
+/// A process we started: its pid, and the terminal master when we relay the terminal ourselves.
+pub struct Started {
+    pub pid: i32,
+    pub console: Option<OwnedFd>,
+}
+
+/// clone(2) without a new stack: like fork(), but with namespace flags. The child continues on
+/// a copy-on-write copy of our stack, which is safe because the runtime is single-threaded.
+fn clone_child(flags: CloneFlags) -> Result<Option<i32>> {
+    // SAFETY: raw clone with a NULL stack behaves like fork; the child only runs our own code
+    // and leaves through execve or _exit.
+    let rc = unsafe { libc::syscall(libc::SYS_clone, (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    match rc {
+        -1 => Err(nix::Error::last()).ctx(|| format!("clone({flags:?})")),
+        0 => Ok(None),
+        pid => Ok(Some(pid as i32)),
+    }
+}
+
+fn console_for(terminal: bool, socket: Option<&Path>, own: bool) -> Result<(Console, Option<OwnedFd>)> {
+    if !terminal {
+        return Ok((Console::None, None));
+    }
+    if let Some(path) = socket {
+        let s = UnixStream::connect(path).ctx(|| format!("connecting to console socket {}", path.display()))?;
+        return Ok((Console::Socket(s.into()), None));
+    }
+    if own {
+        let (a, b) = UnixStream::pair().ctx(|| "socketpair for the terminal")?;
+        return Ok((Console::Socket(b.into()), Some(a.into())));
+    }
+    Err(Error::Other("cannot allocate a terminal without --console-socket when detaching (process.terminal is true)".into()))
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    crate::util::write_atomic(path, pid.to_string().as_bytes())
+}
+
+fn reap(pid: i32) {
+    let _ = waitpid(Pid::from_raw(pid), None);
+}
+
+/// Kill a half-created container's process and remove its directory.
+struct CreateGuard {
+    dir: PathBuf,
+    pid: Option<i32>,
+    armed: bool,
+}
+
+impl Drop for CreateGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            reap(pid);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Runtime {
+    pub fn new(root: impl Into<PathBuf>) -> Runtime {
+        Runtime { root: root.into() }
+    }
+
+    fn ensure_root(&self) -> Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.root).ctx(|| format!("creating state root {}", self.root.display()))
+    }
+
+    pub fn create(&self, o: &CreateOptions) -> Result<Started> {
+        state::validate_id(&o.id)?;
+        let bundle = std::path::absolute(&o.bundle).ctx(|| format!("bundle {}", o.bundle.display()))?;
+        let (spec, rootfs, warnings) = crate::spec::load_bundle(&bundle)?;
+        for w in &warnings {
+            crate::log::warn(w);
+        }
+        let linux = spec.linux().clone().unwrap_or_default();
+        let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
+        if !ns.has(CloneFlags::CLONE_NEWNS) {
+            return Err(Error::Spec("linux.namespaces: a mount namespace is required".into()));
+        }
+        let new_userns = ns.new.contains(CloneFlags::CLONE_NEWUSER);
+        if new_userns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            return Err(Error::Spec("linux.uidMappings: required for a new user namespace".into()));
+        }
+        let process = spec.process().as_ref().expect("validated by load_bundle");
+        let caps = process.capabilities().as_ref().map(|c| capabilities::plan(c, capabilities::own_bounding_set(), capabilities::last_cap()));
+        for w in caps.iter().flat_map(|c| &c.warnings) {
+            crate::log::warn(w);
+        }
+        let join_fds = ns.open_joins()?;
+
+        self.ensure_root()?;
+        let dir = self.root.join(&o.id);
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(o.id.clone())),
+            r => r.ctx(|| format!("creating {}", dir.display()))?,
+        }
+        let mut guard = CreateGuard { dir: dir.clone(), pid: None, armed: true };
+        let fifo_path = dir.join(FIFO);
+        nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622)).ctx(|| "mkfifo exec.fifo")?;
+        let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open exec.fifo")?;
+        let host_proc = nix::fcntl::open("/proc", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open /proc")?;
+        let (console, relay) = console_for(process.terminal().unwrap_or(false), o.console_socket.as_deref(), o.own_terminal)?;
+        let (parent, child) = Channel::pair()?;
+
+        let ctx = InitCtx {
+            spec: &spec,
+            rootfs: &rootfs,
+            bundle: &bundle,
+            new_userns,
+            new_uts: ns.new.contains(CloneFlags::CLONE_NEWUTS),
+            cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
+            no_pivot: o.no_pivot,
+            preserve_fds: o.preserve_fds,
+            console,
+            fifo,
+            host_proc,
+            caps,
+        };
+        let pid = spawn(&ns, join_fds, &parent, &child, move |ch| init::container_init(ctx, ch))?;
+        guard.pid = Some(pid);
+        drop(child);
+
+        if new_userns {
+            std::fs::write(format!("/proc/{pid}/uid_map"), namespaces::id_map(linux.uid_mappings().as_deref().unwrap_or(&[]))).ctx(|| "writing uid_map (linux.uidMappings)")?;
+            std::fs::write(format!("/proc/{pid}/gid_map"), namespaces::id_map(linux.gid_mappings().as_deref().unwrap_or(&[]))).ctx(|| "writing gid_map (linux.gidMappings)")?;
+        }
+        // Resource limits (cgroups) are applied here, before the process runs any container code.
+        crate::resources::apply(&spec, pid)?;
+        if let Some(adj) = process.oom_score_adj() {
+            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).ctx(|| format!("process.oomScoreAdj {adj}"))?;
+        }
+        let (_, pid_start) = crate::util::proc_stat(pid).ok_or_else(|| Error::Other("container process vanished".into()))?;
+        let st = ContainerState {
+            id: o.id.clone(),
+            pid,
+            pid_start,
+            bundle: bundle.clone(),
+            rootfs: rootfs.clone(),
+            created: crate::util::now_rfc3339(),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            oci_version: spec.version().clone(),
+            config: serde_json::to_value(&spec).map_err(|e| Error::Other(e.to_string()))?,
+        };
+        parent.send(&Msg::Go)?;
+        let hooks = spec.hooks().clone().unwrap_or_default();
+        loop {
+            match parent.recv()? {
+                Msg::RunHooks => {
+                    let json = serde_json::to_string(&st.oci(Status::Creating)).unwrap_or_default();
+                    #[allow(deprecated)]
+                    let pre = hooks.prestart().as_ref();
+                    let r = crate::hooks::run_hooks("prestart", pre, &json).and_then(|_| crate::hooks::run_hooks("createRuntime", hooks.create_runtime().as_ref(), &json));
+                    if let Err(e) = r {
+                        let _ = parent.send(&Msg::Error(e.to_string()));
+                        return Err(e);
+                    }
+                    parent.send(&Msg::HooksDone(json))?;
+                }
+                Msg::Ready => break,
+                Msg::Error(e) => return Err(Error::Other(e)),
+                other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+            }
+        }
+        st.save(&self.root)?;
+        if let Some(p) = &o.pid_file {
+            write_pid_file(p, pid)?;
+        }
+        let console = match relay {
+            Some(sock) => Some(crate::channel::recv_fd(sock.as_raw_fd())?),
+            None => None,
+        };
+        guard.armed = false;
+        Ok(Started { pid, console })
+    }
+
+    pub fn load(&self, id: &str) -> Result<ContainerState> {
+        ContainerState::load(&self.root, id)
+    }
+
+    pub fn start(&self, id: &str) -> Result<()> {
+        let st = self.load(id)?;
+        let status = st.status(&self.root);
+        if status != Status::Created {
+            return Err(Error::BadState { op: "start", id: id.into(), status: status.to_string() });
+        }
+        let fifo_path = st.dir(&self.root).join(FIFO);
+        let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open exec.fifo")?;
+        loop {
+            let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&fifo), nix::poll::PollFlags::POLLIN)];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)) {
+                Ok(0) | Err(nix::Error::EINTR) => {
+                    if !crate::util::process_alive(st.pid, st.pid_start) {
+                        return Err(Error::Other(format!("container {id} exited before it could be started")));
+                    }
+                }
+                Ok(_) => {
+                    let mut b = [0u8; 1];
+                    match nix::unistd::read(&fifo, &mut b) {
+                        Ok(1) => break,
+                        Err(nix::Error::EAGAIN) => continue,
+                        _ => return Err(Error::Other(format!("container {id} exited before it could be started"))),
+                    }
+                }
+                Err(e) => return Err(e).ctx(|| "poll exec.fifo"),
+            }
+        }
+        let _ = std::fs::remove_file(&fifo_path);
+        let spec: Spec = serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
+        if let Some(h) = spec.hooks() {
+            let json = serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default();
+            if let Err(e) = crate::hooks::run_hooks("poststart", h.poststart().as_ref(), &json) {
+                crate::log::warn(&e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn state(&self, id: &str) -> Result<OciState> {
+        let st = self.load(id)?;
+        let status = st.status(&self.root);
+        Ok(st.oci(status))
+    }
+
+    pub fn list(&self) -> Vec<(ContainerState, Status)> {
+        state::list_ids(&self.root)
+            .into_iter()
+            .filter_map(|id| self.load(&id).ok())
+            .map(|st| {
+                let s = st.status(&self.root);
+                (st, s)
+            })
+            .collect()
+    }
+
+    /// Every process of the container: the members of its pid namespace, or its cgroup.
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
+        let st = self.load(id)?;
+        if st.status(&self.root) == Status::Stopped {
+            return Ok(vec![]);
+        }
+        Ok(container_pids(&st))
+    }
+
+    pub fn kill(&self, id: &str, sig: Signal, all: bool) -> Result<()> {
+        let st = self.load(id)?;
+        let status = st.status(&self.root);
+        if status == Status::Stopped {
+            return Err(Error::BadState { op: "kill", id: id.into(), status: status.to_string() });
+        }
+        let targets = if all { container_pids(&st) } else { vec![st.pid] };
+        for pid in targets {
+            match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
+                Ok(()) | Err(nix::Error::ESRCH) => {}
+                Err(e) => return Err(e).ctx(|| format!("kill {pid} with {sig}")),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let st = match self.load(id) {
+            Ok(st) => st,
+            // A directory without state (a crash in the middle of create) is cleaned up too.
+            Err(Error::NotFound(_)) if force && self.root.join(id).is_dir() => {
+                return std::fs::remove_dir_all(self.root.join(id)).ctx(|| "removing state");
+            }
+            Err(e) => return Err(e),
+        };
+        let status = st.status(&self.root);
+        match status {
+            Status::Stopped => {}
+            Status::Created => self.kill_and_wait(&st)?,
+            _ if force => self.kill_and_wait(&st)?,
+            _ => return Err(Error::BadState { op: "delete", id: id.into(), status: format!("{status} (stop it first or use --force)") }),
+        }
+        crate::resources::destroy(&st)?;
+        let spec: Option<Spec> = serde_json::from_value(st.config.clone()).ok();
+        if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
+            let json = serde_json::to_string(&st.oci(Status::Stopped)).unwrap_or_default();
+            if let Err(e) = crate::hooks::run_hooks("poststop", h.poststop().as_ref(), &json) {
+                crate::log::warn(&e.to_string());
+            }
+        }
+        std::fs::remove_dir_all(st.dir(&self.root)).ctx(|| format!("removing state of {id}"))
+    }
+
+    fn kill_and_wait(&self, st: &ContainerState) -> Result<()> {
+        for pid in container_pids(st) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while crate::util::process_alive(st.pid, st.pid_start) {
+            // Our own child (foreground run): reap it; otherwise its parent will.
+            let _ = waitpid(Pid::from_raw(st.pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            if Instant::now() > deadline {
+                return Err(Error::Other(format!("container {} did not die after SIGKILL", st.id)));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Start `process` inside a live container (runc exec).
+    pub fn exec(&self, id: &str, process: &Process, o: &ExecOptions) -> Result<Started> {
+        let st = self.load(id)?;
+        let status = st.status(&self.root);
+        if !matches!(status, Status::Created | Status::Running) {
+            return Err(Error::BadState { op: "exec in", id: id.into(), status: status.to_string() });
+        }
+        let spec: Spec = serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let mut ns = NsPlan::default();
+        for n in linux.namespaces().iter().flatten() {
+            let f = namespaces::flag(n.typ());
+            let theirs = format!("/proc/{}/ns/{}", st.pid, namespaces::proc_name(f));
+            let ours = format!("/proc/self/ns/{}", namespaces::proc_name(f));
+            if std::fs::read_link(&theirs).ok() != std::fs::read_link(&ours).ok() {
+                ns.join.push((f, theirs.into()));
+            }
+        }
+        ns.join.sort_by_key(|(f, _)| if *f == CloneFlags::CLONE_NEWUSER { 0 } else if *f == CloneFlags::CLONE_NEWNS { 2 } else { 1 });
+        let userns = ns.has(CloneFlags::CLONE_NEWUSER);
+        let join_fds = ns.open_joins()?;
+        let caps = process.capabilities().as_ref().map(|c| capabilities::plan(c, capabilities::own_bounding_set(), capabilities::last_cap()));
+        for w in caps.iter().flat_map(|c| &c.warnings) {
+            crate::log::warn(w);
+        }
+        let (console, relay) = console_for(process.terminal().unwrap_or(false), o.console_socket.as_deref(), o.own_terminal)?;
+        let (parent, child) = Channel::pair()?;
+        let ctx = ExecCtx { process, linux: &linux, console, preserve_fds: o.preserve_fds, caps, userns };
+        // Joining a pid namespace only applies to children: always go through an intermediate.
+        let pid = spawn_via_intermediate(join_fds, CloneFlags::empty(), &parent, &child, move |ch| init::exec_init(ctx, ch))?;
+        drop(child);
+        crate::resources::join(&st, pid)?;
+        parent.send(&Msg::Go)?;
+        match parent.recv()? {
+            Msg::Ready => {}
+            Msg::Error(e) => {
+                reap(pid);
+                return Err(Error::Other(e));
+            }
+            other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+        }
+        // Ready, then either an error from execve or EOF when exec closed the channel.
+        match parent.recv() {
+            Ok(Msg::Error(e)) => {
+                reap(pid);
+                return Err(Error::Other(e));
+            }
+            Ok(other) => return Err(Error::Other(format!("unexpected message {other:?}"))),
+            Err(_) => {}
+        }
+        if let Some(p) = &o.pid_file {
+            write_pid_file(p, pid)?;
+        }
+        let console = match relay {
+            Some(sock) => Some(crate::channel::recv_fd(sock.as_raw_fd())?),
+            None => None,
+        };
+        Ok(Started { pid, console })
+    }
+}
+
+/// Clone the container process: directly when it only gets new namespaces, through an
+/// intermediate process that joins the existing ones first otherwise.
+fn spawn<F>(ns: &NsPlan, join_fds: Vec<(CloneFlags, OwnedFd)>, parent: &Channel, child: &Channel, f: F) -> Result<i32>
+where
+    F: FnOnce(&Channel) -> Result<std::convert::Infallible>,
+{
+    if join_fds.is_empty() {
+        return match clone_child(ns.new)? {
+            None => init::child_main(child, || f(child)),
+            Some(pid) => Ok(pid),
+        };
+    }
+    spawn_via_intermediate(join_fds, ns.new, parent, child, f)
+}
+
+fn spawn_via_intermediate<F>(join_fds: Vec<(CloneFlags, OwnedFd)>, new: CloneFlags, parent: &Channel, child: &Channel, f: F) -> Result<i32>
+where
+    F: FnOnce(&Channel) -> Result<std::convert::Infallible>,
+{
+    match clone_child(CloneFlags::empty())? {
+        None => init::child_main(child, || {
+            namespaces::join_all(&join_fds)?;
+            drop(join_fds);
+            // CLONE_PARENT: the real child becomes the runtime's child, so it can be waited for.
+            match clone_child(new | CloneFlags::CLONE_PARENT)? {
+                None => f(child),
+                Some(pid) => {
+                    child.send(&Msg::Pid(pid))?;
+                    // SAFETY: leave the intermediate without running any destructors.
+                    unsafe { libc::_exit(0) }
+                }
+            }
+        }),
+        Some(inter) => {
+            reap(inter);
+            match parent.recv()? {
+                Msg::Pid(pid) => Ok(pid),
+                Msg::Error(e) => Err(Error::Other(e)),
+                other => Err(Error::Other(format!("unexpected message {other:?}"))),
+            }
+        }
+    }
+}
+
+/// Processes in the container: members of its pid namespace when it has its own.
+fn container_pids(st: &ContainerState) -> Vec<i32> {
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).ok();
+    let own = std::fs::read_link("/proc/self/ns/pid").ok();
+    if ns.is_none() || ns == own {
+        return vec![st.pid];
+    }
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok() == ns)
+        .collect();
+    pids.sort();
+    pids
+}

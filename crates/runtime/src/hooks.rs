@@ -1,0 +1,58 @@
+//! OCI hooks: run with the state JSON on stdin, in order, with an optional timeout.
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::Hook;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn run_hooks(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
+    for h in hooks.into_iter().flatten() {
+        run_hook(kind, h, state_json)?;
+    }
+    Ok(())
+}
+
+pub fn run_hook(kind: &str, h: &Hook, state_json: &str) -> Result<()> {
+    let path = h.path();
+    let args = h.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(path);
+    if let Some(a0) = args.first() {
+        cmd.arg0(a0);
+    }
+    cmd.args(args.iter().skip(1));
+    cmd.env_clear();
+    for e in h.env().iter().flatten() {
+        if let Some((k, v)) = e.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let fail = |msg: String| Error::Other(format!("{kind} hook {}: {msg}", path.display()));
+    let mut child = cmd.spawn().map_err(|e| fail(e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin must not fail the container: ignore EPIPE.
+        let _ = stdin.write_all(state_json.as_bytes());
+    }
+    let deadline = h.timeout().map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| fail(e.to_string()))? {
+            if status.success() {
+                return Ok(());
+            }
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            return Err(fail(format!("{status}{}{}", if err.is_empty() { "" } else { ": " }, err.trim())));
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!("timed out after {}s", h.timeout().unwrap_or(0))));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

@@ -1,0 +1,247 @@
+//! What runs inside the new namespaces: the container's init (from `create`) and processes
+//! started by `exec`. Both are clones of the runtime process, so they read the spec straight
+//! from memory; they talk to the runtime over a [`Channel`] and end in execve(2).
+
+use crate::capabilities::CapPlan;
+use crate::channel::{send_fd, Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::rootfs::RootfsPlan;
+use crate::syscall::{Linux, Syscall};
+use oci_spec::runtime::{Process, Spec};
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// Where the terminal's master goes.
+pub enum Console {
+    None,
+    /// A connected unix socket (the caller's `--console-socket`, or our own socketpair for `run`).
+    Socket(OwnedFd),
+}
+
+pub struct InitCtx<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub new_userns: bool,
+    pub new_uts: bool,
+    pub cgroupns: bool,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+    pub console: Console,
+    pub fifo: OwnedFd,
+    pub host_proc: OwnedFd,
+    pub caps: Option<CapPlan>,
+}
+
+/// Run `f` in the child; report its error to the parent and exit. Never returns.
+pub fn child_main(ch: &Channel, f: impl FnOnce() -> Result<Infallible>) -> ! {
+    let code = match f() {
+        Ok(never) => match never {},
+        Err(e) => {
+            if ch.send(&Msg::Error(e.to_string())).is_err() {
+                crate::log::log(crate::log::Level::Error, &e.to_string());
+            }
+            1
+        }
+    };
+    // SAFETY: _exit skips the parent's atexit handlers and buffered state we share by copy.
+    unsafe { libc::_exit(code) }
+}
+
+fn expect_go(ch: &Channel) -> Result<()> {
+    match ch.recv()? {
+        Msg::Go => Ok(()),
+        Msg::Error(e) => Err(Error::Other(e)),
+        other => Err(Error::Other(format!("unexpected message {other:?}"))),
+    }
+}
+
+pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
+    let sys = Linux::default();
+    // Device nodes and directories get exactly the modes the spec asks for; the process's own
+    // umask is set just before exec.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    expect_go(ch)?;
+    if ctx.new_userns {
+        sys.set_ids(0, 0)?;
+    }
+    let linux = ctx.spec.linux().clone().unwrap_or_default();
+    let process = ctx.spec.process().as_ref().ok_or_else(|| Error::Spec("process: missing".into()))?;
+    if let Some(h) = ctx.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        if !ctx.new_uts {
+            return Err(Error::Spec("hostname set but the container has no new uts namespace".into()));
+        }
+        sys.set_hostname(h)?;
+    }
+    if let Some(d) = ctx.spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        sys.set_domainname(d)?;
+    }
+    let mounts = ctx.spec.mounts().clone().unwrap_or_default();
+    let devices = linux.devices().clone().unwrap_or_default();
+    let masked = linux.masked_paths().clone().unwrap_or_default();
+    let ro_paths = linux.readonly_paths().clone().unwrap_or_default();
+    let plan = RootfsPlan {
+        rootfs: ctx.rootfs,
+        bundle: ctx.bundle,
+        mounts: &mounts,
+        devices: &devices,
+        propagation: linux.rootfs_propagation().as_deref(),
+        readonly: ctx.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        no_pivot: ctx.no_pivot,
+        userns: ctx.new_userns,
+        cgroupns: ctx.cgroupns,
+        masked: &masked,
+        readonly_paths: &ro_paths,
+    };
+    plan.mount_all(&sys)?;
+    let cwd = crate::rootfs::resolve_in_root(ctx.rootfs, process.cwd())?;
+    sys.mkdir_all(&cwd)?;
+
+    ch.send(&Msg::RunHooks)?;
+    let state_json = match ch.recv()? {
+        Msg::HooksDone(s) => s,
+        Msg::Error(e) => return Err(Error::Other(e)),
+        other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+    };
+    let hooks = ctx.spec.hooks().clone().unwrap_or_default();
+    crate::hooks::run_hooks("createContainer", hooks.create_container().as_ref(), &state_json)?;
+
+    plan.enter(&sys)?;
+    plan.finish(&sys)?;
+
+    for (k, v) in linux.sysctl().iter().flatten() {
+        let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+        sys.write_file(&path, v).map_err(|e| Error::Other(format!("linux.sysctl {k}: {e}")))?;
+    }
+
+    nix::unistd::setsid().ctx(|| "setsid")?;
+    if process.terminal().unwrap_or(false) {
+        setup_terminal(&ctx.console, process, true)?;
+    }
+    crate::process::set_rlimits(&sys, process.rlimits().as_deref().unwrap_or(&[]))?;
+    let env = crate::process::environment(process, crate::process::home_of(process.user().uid()).as_deref());
+    let args = process.args().clone().unwrap_or_default();
+    let exe = crate::process::find_executable(&args[0], &env)?;
+
+    ch.send(&Msg::Ready)?;
+    // Block until `start` opens the other end of exec.fifo. The fifo lives in the host's state
+    // dir, so reopen our O_PATH handle through the host /proc we kept open.
+    let fifo_path = format!("self/fd/{}", ctx.fifo.as_raw_fd());
+    let fifo = loop {
+        match nix::fcntl::openat(&ctx.host_proc, fifo_path.as_str(), nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+            Err(nix::Error::EINTR) => continue,
+            r => break r.ctx(|| "opening exec.fifo")?,
+        }
+    };
+    nix::unistd::write(&fifo, b"0").ctx(|| "writing exec.fifo")?;
+    drop(fifo);
+    drop(ctx.fifo);
+    drop(ctx.host_proc);
+    let running = state_json.replace("\"status\":\"creating\"", "\"status\":\"running\"");
+    crate::hooks::run_hooks("startContainer", hooks.start_container().as_ref(), &running)?;
+
+    finish_and_exec(&sys, process, ctx.caps.as_ref(), &linux, &exe, &args, &env, ctx.preserve_fds, !ctx.new_userns || setgroups_allowed())
+}
+
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
+}
+
+/// Open a pty in the container, hand the master to the console socket, make the slave our
+/// controlling terminal and stdio.
+pub fn setup_terminal(console: &Console, process: &Process, bind_console: bool) -> Result<()> {
+    let Console::Socket(sock) = console else {
+        return Err(Error::Other("process.terminal is set but there is no console socket to send the terminal to".into()));
+    };
+    let pty = crate::tty::open_pty()?;
+    if let Some(sz) = process.console_size() {
+        crate::tty::set_size(pty.master.as_raw_fd(), sz.height() as u16, sz.width() as u16);
+    }
+    if bind_console {
+        let sys = Linux::default();
+        let console = Path::new("/dev/console");
+        if sys.is_dir(console).is_none() {
+            sys.create_file(console)?;
+        }
+        sys.mount(Some(Path::new(&pty.slave_path)), console, None, nix::mount::MsFlags::MS_BIND, None)?;
+    }
+    send_fd(sock.as_raw_fd(), pty.master.as_raw_fd(), &pty.slave_path)?;
+    drop(pty.master);
+    crate::tty::make_controlling(&pty.slave)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn finish_and_exec(
+    sys: &dyn Syscall,
+    process: &Process,
+    caps: Option<&CapPlan>,
+    linux: &oci_spec::runtime::Linux,
+    exe: &Path,
+    args: &[String],
+    env: &[String],
+    preserve_fds: i32,
+    setgroups: bool,
+) -> Result<Infallible> {
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
+    crate::process::switch_user(sys, process, caps, setgroups)?;
+    nix::unistd::chdir(process.cwd()).ctx(|| format!("chdir to cwd {:?} (process.cwd)", process.cwd()))?;
+    if process.no_new_privileges().unwrap_or(false) {
+        sys.set_no_new_privs()?;
+    }
+    // Seccomp goes here, last before exec (and after no_new_privs): see issue 3.
+    if linux.seccomp().is_some() {
+        crate::log::warn("linux.seccomp is not applied yet by berth-runtime: the container runs without a syscall filter");
+    }
+    reset_signals();
+    crate::process::cloexec_from(3 + preserve_fds)?;
+    let c = |s: &str| CString::new(s).map_err(|_| Error::Spec(format!("process: {s:?} contains a NUL byte")));
+    let exe_c = c(&exe.to_string_lossy())?;
+    let args_c = args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
+    let env_c = env.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
+    let err = nix::unistd::execve(&exe_c, &args_c, &env_c).unwrap_err();
+    Err(Error::Other(format!("exec {:?}: {err}", exe)))
+}
+
+/// Undo what the runtime did to signals: Rust ignores SIGPIPE, the foreground `run` blocks all.
+pub fn reset_signals() {
+    // SAFETY: plain signal-mask and disposition resets before execve.
+    unsafe {
+        for sig in 1..32 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+pub struct ExecCtx<'a> {
+    pub process: &'a Process,
+    pub linux: &'a oci_spec::runtime::Linux,
+    pub console: Console,
+    pub preserve_fds: i32,
+    pub caps: Option<CapPlan>,
+    pub userns: bool,
+}
+
+/// A process started by `exec`: already inside the container's namespaces (and so its root).
+pub fn exec_init(ctx: ExecCtx, ch: &Channel) -> Result<Infallible> {
+    let sys = Linux::default();
+    expect_go(ch)?;
+    let process = ctx.process;
+    nix::unistd::setsid().ctx(|| "setsid")?;
+    if process.terminal().unwrap_or(false) {
+        setup_terminal(&ctx.console, process, false)?;
+    }
+    crate::process::set_rlimits(&sys, process.rlimits().as_deref().unwrap_or(&[]))?;
+    let env = crate::process::environment(process, crate::process::home_of(process.user().uid()).as_deref());
+    let args = process.args().clone().unwrap_or_default();
+    let exe = crate::process::find_executable(&args[0], &env)?;
+    ch.send(&Msg::Ready)?;
+    finish_and_exec(&sys, process, ctx.caps.as_ref(), ctx.linux, &exe, &args, &env, ctx.preserve_fds, !ctx.userns || setgroups_allowed())
+}

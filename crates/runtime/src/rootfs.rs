@@ -1,0 +1,530 @@
+//! The container's filesystem view: spec mounts, /dev, pivot_root, masked and read-only paths.
+//!
+//! Every mount destination is resolved inside the rootfs first ([`resolve_in_root`]: symlinks are
+//! followed as if the rootfs were `/`, so `..` and absolute links cannot leave it), then pinned
+//! with openat2(RESOLVE_IN_ROOT) and mounted through its /proc/self/fd path, so a symlink swapped
+//! in between cannot redirect the mount onto the host.
+
+use crate::error::{Error, Result};
+use crate::syscall::Syscall;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{Mode, SFlag};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount};
+use std::path::{Component, Path, PathBuf};
+
+/// Mount options of the spec split into what mount(2) needs.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags for the mount call itself.
+    pub flags: MsFlags,
+    /// Propagation changes, applied one by one after the mount.
+    pub propagation: Vec<MsFlags>,
+    /// Filesystem-specific options (`size=64m`, `mode=755`, ...).
+    pub data: Vec<String>,
+    pub bind: bool,
+    pub recursive: bool,
+}
+
+/// Parse fstab-style options. Unknown options are passed to the filesystem as data, as runc does.
+pub fn parse_options(options: &[String]) -> MountOptions {
+    let mut o = MountOptions { flags: MsFlags::empty(), propagation: vec![], data: vec![], bind: false, recursive: false };
+    for opt in options {
+        let (set, clear): (MsFlags, MsFlags) = match opt.as_str() {
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+            "bind" => {
+                o.bind = true;
+                continue;
+            }
+            "rbind" => {
+                o.bind = true;
+                o.recursive = true;
+                continue;
+            }
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable" | "runbindable" => {
+                o.propagation.push(propagation_flags(opt).unwrap_or(MsFlags::empty()));
+                continue;
+            }
+            // Options runc knows and handles elsewhere or ignores: never hand them to the kernel.
+            "tmpcopyup" | "idmap" | "ridmap" | "defaults" => continue,
+            _ => {
+                o.data.push(opt.clone());
+                continue;
+            }
+        };
+        o.flags |= set;
+        o.flags &= !clear;
+    }
+    o
+}
+
+/// `private`, `rslave`, ... as mount(2) propagation flags.
+pub fn propagation_flags(name: &str) -> Option<MsFlags> {
+    Some(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+/// Resolve `unsafe_path` as if `root` were `/`: `..` stops at the root and symlinks (absolute or
+/// relative) are followed inside it. Missing components are kept as they are. The result always
+/// lies under `root`.
+pub fn resolve_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
+    let mut resolved = PathBuf::new(); // relative to root
+    let mut pending: Vec<PathBuf> = unsafe_path.components().rev().map(|c| PathBuf::from(c.as_os_str())).collect();
+    let mut links = 0;
+    while let Some(comp) = pending.pop() {
+        match comp.components().next() {
+            None | Some(Component::RootDir) | Some(Component::CurDir) => continue,
+            Some(Component::ParentDir) => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = resolved.join(&comp);
+        let full = root.join(&candidate);
+        match std::fs::symlink_metadata(&full) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > 255 {
+                    return Err(Error::Other(format!("too many levels of symlinks in {}", unsafe_path.display())));
+                }
+                let target = std::fs::read_link(&full)
+                    .map_err(|e| Error::Other(format!("readlink {}: {e}", full.display())))?;
+                if target.is_absolute() {
+                    resolved = PathBuf::new();
+                }
+                for c in target.components().rev() {
+                    pending.push(PathBuf::from(c.as_os_str()));
+                }
+            }
+            _ => resolved = candidate,
+        }
+    }
+    Ok(root.join(resolved))
+}
+
+/// Everything rootfs setup needs, borrowed from the spec.
+pub struct RootfsPlan<'a> {
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub mounts: &'a [Mount],
+    pub devices: &'a [LinuxDevice],
+    pub propagation: Option<&'a str>,
+    pub readonly: bool,
+    pub no_pivot: bool,
+    pub userns: bool,
+    pub cgroupns: bool,
+    pub masked: &'a [String],
+    pub readonly_paths: &'a [String],
+}
+
+/// The devices every container gets (runtime-spec config-linux.md "Default Devices").
+pub const DEFAULT_DEVICES: &[(&str, u64, u64)] =
+    &[("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+impl RootfsPlan<'_> {
+    /// Steps before pivot_root: propagation, the rootfs bind, every spec mount, /dev.
+    pub fn mount_all(&self, sys: &dyn Syscall) -> Result<()> {
+        // Keep our mount changes from reaching the host: the default is rslave (as runc).
+        let root_prop = match self.propagation {
+            Some(p) if p.contains("private") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        };
+        sys.mount(None, Path::new("/"), None, root_prop, None)?;
+        // pivot_root needs the new root to be a mount point.
+        sys.mount(Some(self.rootfs), self.rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        let mut dev_is_bound = false;
+        for m in self.mounts {
+            if m.destination() == Path::new("/dev") && is_bind(m) {
+                dev_is_bound = true;
+            }
+            self.mount_one(sys, m)?;
+        }
+        if !dev_is_bound {
+            self.create_devices(sys)?;
+        }
+        self.dev_symlinks(sys)
+    }
+
+    fn mount_one(&self, sys: &dyn Syscall, m: &Mount) -> Result<()> {
+        let dest = m.destination();
+        if !dest.is_absolute() {
+            return Err(Error::Spec(format!("mounts: destination {:?} must be an absolute path", dest)));
+        }
+        let target = resolve_in_root(self.rootfs, dest)?;
+        let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+        let typ = m.typ().as_deref().unwrap_or("");
+        if opts.bind || typ == "bind" {
+            let src = m.source().as_ref().ok_or_else(|| Error::Spec(format!("mounts: bind mount on {} has no source", dest.display())))?;
+            let src = if src.is_absolute() { src.clone() } else { self.bundle.join(src) };
+            match sys.is_dir(&src) {
+                Some(true) => sys.mkdir_all(&target)?,
+                Some(false) => sys.create_file(&target)?,
+                None => return Err(Error::Spec(format!("mounts: bind source {} does not exist", src.display()))),
+            }
+            let pinned = sys.pin_in_root(self.rootfs, &target)?;
+            let mut flags = MsFlags::MS_BIND;
+            if opts.recursive {
+                flags |= MsFlags::MS_REC;
+            }
+            sys.mount(Some(&src), &pinned, None, flags, None)?;
+            let extra = opts.flags & !(MsFlags::MS_REMOUNT);
+            if !extra.is_empty() {
+                // Bind mounts ignore most flags on the first call: remount to apply them, keeping
+                // the flags a user namespace locked on the source.
+                let locked = if self.userns {
+                    sys.mount_flags(&pinned) & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY)
+                } else {
+                    MsFlags::empty()
+                };
+                sys.mount(None, &pinned, None, flags | MsFlags::MS_REMOUNT | extra | locked, None)?;
+            }
+            for p in &opts.propagation {
+                sys.mount(None, &pinned, None, *p, None)?;
+            }
+            return Ok(());
+        }
+        if typ == "cgroup" || typ == "cgroup2" {
+            return self.mount_cgroup(sys, &target, &opts, typ);
+        }
+        sys.mkdir_all(&target)?;
+        let pinned = sys.pin_in_root(self.rootfs, &target)?;
+        let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        let data = opts.data.join(",");
+        let res = sys.mount(Some(&src), &pinned, Some(typ), opts.flags, Some(&data));
+        match res {
+            // sysfs cannot be mounted by a user namespace that does not own the network
+            // namespace, and mqueue likewise for ipc: fall back to binding the host's, as runc does.
+            Err(e) if e.is_permission() && (typ == "sysfs" || typ == "mqueue") => {
+                let host = if typ == "sysfs" { "/sys" } else { "/dev/mqueue" };
+                sys.mount(Some(Path::new(host)), &pinned, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                if opts.flags.contains(MsFlags::MS_RDONLY) {
+                    let locked = sys.mount_flags(&pinned);
+                    sys.mount(None, &pinned, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked, None)?;
+                }
+            }
+            r => r?,
+        }
+        for p in &opts.propagation {
+            sys.mount(None, &pinned, None, *p, None)?;
+        }
+        Ok(())
+    }
+
+    /// A `cgroup` mount: cgroup2 on a unified host; on v1/hybrid a tmpfs with one directory per
+    /// hierarchy. With a cgroup namespace the hierarchies are mounted fresh (the kernel shows the
+    /// namespace root); without, the container's own cgroup directory is bound from the host.
+    fn mount_cgroup(&self, sys: &dyn Syscall, target: &Path, opts: &MountOptions, typ: &str) -> Result<()> {
+        let hier = crate::cgroup_mounts::host_hierarchies();
+        sys.mkdir_all(target)?;
+        let pinned = sys.pin_in_root(self.rootfs, target)?;
+        let ro = opts.flags & MsFlags::MS_RDONLY;
+        let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        if typ == "cgroup2" || hier.unified_only {
+            return sys.mount(Some(Path::new("cgroup2")), &pinned, Some("cgroup2"), base | opts.flags, None);
+        }
+        sys.mount(Some(Path::new("tmpfs")), &pinned, Some("tmpfs"), base, Some("mode=755"))?;
+        for h in &hier.v1 {
+            let sub = target.join(&h.name);
+            sys.mkdir_all(&sub)?;
+            let sub_pinned = sys.pin_in_root(self.rootfs, &sub)?;
+            if self.cgroupns {
+                sys.mount(Some(Path::new("cgroup")), &sub_pinned, Some("cgroup"), base | ro, Some(&h.options))?;
+            } else {
+                let host = h.mountpoint.join(h.own_path.trim_start_matches('/'));
+                sys.mount(Some(&host), &sub_pinned, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                sys.mount(None, &sub_pinned, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | ro, None)?;
+            }
+        }
+        if !ro.is_empty() {
+            sys.mount(None, &pinned, None, MsFlags::MS_REMOUNT | base | ro, Some("mode=755"))?;
+        }
+        Ok(())
+    }
+
+    fn create_devices(&self, sys: &dyn Syscall) -> Result<()> {
+        let dev = resolve_in_root(self.rootfs, Path::new("/dev"))?;
+        for (name, major, minor) in DEFAULT_DEVICES {
+            let path = dev.join(name);
+            self.make_device(sys, &path, SFlag::S_IFCHR, 0o666, *major, *minor, Some(0), Some(0))?;
+        }
+        for d in self.devices {
+            let path = resolve_in_root(self.rootfs, d.path())?;
+            if let Some(parent) = path.parent() {
+                sys.mkdir_all(parent)?;
+            }
+            let kind = match d.typ() {
+                LinuxDeviceType::B => SFlag::S_IFBLK,
+                LinuxDeviceType::P => SFlag::S_IFIFO,
+                _ => SFlag::S_IFCHR,
+            };
+            let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+            self.make_device(sys, &path, kind, mode, d.major() as u64, d.minor() as u64, d.uid(), d.gid())?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn make_device(&self, sys: &dyn Syscall, path: &Path, kind: SFlag, mode: u32, major: u64, minor: u64, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+        if self.userns {
+            // mknod is not allowed in a user namespace: bind the host's node instead.
+            let host = Path::new("/dev").join(path.file_name().unwrap_or_default());
+            sys.create_file(path)?;
+            let pinned = sys.pin_in_root(self.rootfs, path)?;
+            return sys.mount(Some(&host), &pinned, None, MsFlags::MS_BIND, None);
+        }
+        sys.mknod(path, kind, Mode::from_bits_truncate(mode), nix::sys::stat::makedev(major, minor))?;
+        sys.chown(path, uid, gid)
+    }
+
+    fn dev_symlinks(&self, sys: &dyn Syscall) -> Result<()> {
+        let dev = resolve_in_root(self.rootfs, Path::new("/dev"))?;
+        if sys.is_dir(&dev) == Some(false) {
+            return Ok(());
+        }
+        for (link, target) in [
+            ("fd", "/proc/self/fd"),
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+            ("ptmx", "pts/ptmx"),
+        ] {
+            sys.symlink(Path::new(target), &dev.join(link))?;
+        }
+        if sys.is_dir(Path::new("/proc/kcore")) == Some(false) {
+            sys.symlink(Path::new("/proc/kcore"), &dev.join("core"))?;
+        }
+        Ok(())
+    }
+
+    /// Switch to the new root.
+    pub fn enter(&self, sys: &dyn Syscall) -> Result<()> {
+        if self.no_pivot {
+            sys.move_root(self.rootfs)
+        } else {
+            sys.pivot_root(self.rootfs)
+        }
+    }
+
+    /// Steps after pivot_root: requested propagation, masked paths, read-only paths, read-only root.
+    pub fn finish(&self, sys: &dyn Syscall) -> Result<()> {
+        if let Some(p) = self.propagation.filter(|p| !p.is_empty()) {
+            let flags = propagation_flags(p).ok_or_else(|| Error::Spec(format!("linux.rootfsPropagation: unknown value {p:?}")))?;
+            sys.mount(None, Path::new("/"), None, flags, None)?;
+        }
+        for p in self.readonly_paths {
+            let path = Path::new(p);
+            if sys.is_dir(path).is_none() {
+                continue;
+            }
+            sys.mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            let locked = sys.mount_flags(path) & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+            sys.mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | locked, None)?;
+        }
+        for p in self.masked {
+            let path = Path::new(p);
+            match sys.is_dir(path) {
+                None => continue,
+                Some(true) => sys.mount(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)?,
+                Some(false) => sys.mount(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None)?,
+            }
+        }
+        if self.readonly {
+            let locked = sys.mount_flags(Path::new("/"));
+            sys.mount(None, Path::new("/"), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked, None)?;
+        }
+        Ok(())
+    }
+}
+
+fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind") || m.options().as_ref().is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
+}
+
+/// Unmount helper for cleanup paths that must not fail loudly.
+pub fn detach(sys: &dyn Syscall, path: &Path) {
+    let _ = sys.umount(path, MntFlags::MNT_DETACH);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::Recorder;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_split_into_flags_propagation_and_data() {
+        let o = parse_options(&strings(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave", "ro"]));
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY);
+        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+        assert_eq!(o.data, strings(&["mode=755", "size=65536k"]));
+        let o = parse_options(&strings(&["rbind", "ro", "rw"]));
+        assert!(o.bind && o.recursive);
+        assert!(o.flags.is_empty(), "rw after ro clears it");
+    }
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("berth-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn symlinks_cannot_escape_the_root() {
+        let root = tmpdir("resolve");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", root.join("a/up")).unwrap();
+        std::os::unix::fs::symlink("b", root.join("a/rel")).unwrap();
+        assert_eq!(resolve_in_root(&root, Path::new("/abs/passwd")).unwrap(), root.join("etc/passwd"));
+        assert_eq!(resolve_in_root(&root, Path::new("/a/up/etc")).unwrap(), root.join("etc"));
+        assert_eq!(resolve_in_root(&root, Path::new("/../../x")).unwrap(), root.join("x"));
+        assert_eq!(resolve_in_root(&root, Path::new("/a/rel/c")).unwrap(), root.join("a/b/c"));
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert!(resolve_in_root(&root, Path::new("/loop/x")).is_err());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    fn mount(dest: &str, typ: &str, src: &str, opts: &[&str]) -> Mount {
+        serde_json::from_value(serde_json::json!({"destination": dest, "type": typ, "source": src, "options": opts})).unwrap()
+    }
+
+    #[test]
+    fn mounts_devices_and_pivot_in_order() {
+        let root = PathBuf::from("/b/rootfs");
+        let mounts = vec![
+            mount("/proc", "proc", "proc", &[]),
+            mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            mount("/data", "bind", "/srv/data", &["rbind", "ro", "rprivate"]),
+        ];
+        let sys = Recorder { dirs: vec![PathBuf::from("/srv/data"), PathBuf::from("/proc/sys")], files: vec![PathBuf::from("/proc/kcore")], ..Default::default() };
+        let masked = strings(&["/proc/kcore", "/proc/missing"]);
+        let ro = strings(&["/proc/sys"]);
+        let plan = RootfsPlan {
+            rootfs: &root,
+            bundle: Path::new("/b"),
+            mounts: &mounts,
+            devices: &[],
+            propagation: None,
+            readonly: true,
+            no_pivot: false,
+            userns: false,
+            cgroupns: false,
+            masked: &masked,
+            readonly_paths: &ro,
+        };
+        plan.mount_all(&sys).unwrap();
+        plan.enter(&sys).unwrap();
+        plan.finish(&sys).unwrap();
+        let calls = sys.calls();
+        let expect_prefix = [
+            "mount - / - MS_REC | MS_SLAVE -",
+            "mount /b/rootfs /b/rootfs - MS_BIND | MS_REC -",
+            "mkdir /b/rootfs/proc",
+            "mount proc /b/rootfs/proc proc 0 ",
+            "mkdir /b/rootfs/dev",
+            "mount tmpfs /b/rootfs/dev tmpfs MS_NOSUID | MS_STRICTATIME mode=755,size=65536k",
+            "mkdir /b/rootfs/data",
+            "mount /srv/data /b/rootfs/data - MS_BIND | MS_REC -",
+            "mount - /b/rootfs/data - MS_RDONLY | MS_REMOUNT | MS_BIND | MS_REC -",
+            "mount - /b/rootfs/data - MS_REC | MS_PRIVATE -",
+            "mknod /b/rootfs/dev/null c 1:3 666",
+        ];
+        for (i, e) in expect_prefix.iter().enumerate() {
+            assert_eq!(calls[i].trim_end(), e.trim_end(), "call {i}: {calls:#?}");
+        }
+        assert!(calls.contains(&"symlink /b/rootfs/dev/fd -> /proc/self/fd".to_string()));
+        assert!(calls.contains(&"symlink /b/rootfs/dev/ptmx -> pts/ptmx".to_string()));
+        let pivot = calls.iter().position(|c| c == "pivot_root /b/rootfs").unwrap();
+        let tail = &calls[pivot + 1..];
+        assert_eq!(
+            tail,
+            &[
+                "mount /proc/sys /proc/sys - MS_BIND | MS_REC -",
+                "mount /proc/sys /proc/sys - MS_RDONLY | MS_REMOUNT | MS_BIND | MS_REC -",
+                "mount /dev/null /proc/kcore - MS_BIND -",
+                "mount - / - MS_RDONLY | MS_REMOUNT | MS_BIND -",
+            ]
+        );
+    }
+
+    #[test]
+    fn user_namespace_binds_devices_instead_of_mknod() {
+        let root = PathBuf::from("/r");
+        let sys = Recorder { dirs: vec![PathBuf::from("/r/dev")], ..Default::default() };
+        let plan = RootfsPlan {
+            rootfs: &root,
+            bundle: Path::new("/"),
+            mounts: &[],
+            devices: &[],
+            propagation: Some("rprivate"),
+            readonly: false,
+            no_pivot: true,
+            userns: true,
+            cgroupns: false,
+            masked: &[],
+            readonly_paths: &[],
+        };
+        plan.mount_all(&sys).unwrap();
+        plan.enter(&sys).unwrap();
+        let calls = sys.calls();
+        assert_eq!(calls[0], "mount - / - MS_REC | MS_PRIVATE -");
+        assert!(calls.iter().all(|c| !c.starts_with("mknod")), "{calls:#?}");
+        assert!(calls.contains(&"mount /dev/null /r/dev/null - MS_BIND -".to_string()));
+        assert_eq!(calls.last().unwrap(), "move_root /r");
+    }
+
+    #[test]
+    fn bind_mount_of_missing_source_is_a_clear_error() {
+        let root = PathBuf::from("/r");
+        let mounts = vec![mount("/x", "bind", "/nope", &["bind"])];
+        let plan = RootfsPlan {
+            rootfs: &root,
+            bundle: Path::new("/"),
+            mounts: &mounts,
+            devices: &[],
+            propagation: None,
+            readonly: false,
+            no_pivot: false,
+            userns: false,
+            cgroupns: false,
+            masked: &[],
+            readonly_paths: &[],
+        };
+        let err = plan.mount_all(&Recorder::default()).unwrap_err().to_string();
+        assert!(err.contains("/nope") && err.contains("does not exist"), "{err}");
+    }
+}
