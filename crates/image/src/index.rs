@@ -174,6 +174,13 @@ impl Index {
         tx.commit().map_err(self.err())
     }
 
+    /// Fold the write-ahead log back into the database file and truncate it.
+    pub fn checkpoint(&self) -> Result<()> {
+        let c = self.conn.lock().unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(self.err())
+    }
+
     pub fn set_tag(&self, name: &str, manifest: &Digest) -> Result<()> {
         let c = self.conn.lock().unwrap();
         c.execute(
