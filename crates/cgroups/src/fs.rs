@@ -26,7 +26,9 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     }
     #[cfg(test)]
     record::push(&path, value);
-    let n = f.write(value.as_bytes()).map_err(|e| err(e, path.clone()))?;
+    let n = f
+        .write(value.as_bytes())
+        .map_err(|e| err(e, path.clone()))?;
     if n != value.len() {
         return Err(err(
             io::Error::new(io::ErrorKind::WriteZero, "short write"),
@@ -34,33 +36,6 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Test support: records every write of the current thread, in order.
-#[cfg(test)]
-pub(crate) mod record {
-    use std::cell::RefCell;
-    use std::path::{Path, PathBuf};
-
-    thread_local! {
-        static LOG: RefCell<Option<Vec<(PathBuf, String)>>> = const { RefCell::new(None) };
-    }
-
-    pub(crate) fn start() {
-        LOG.with(|l| *l.borrow_mut() = Some(Vec::new()));
-    }
-
-    pub(crate) fn take() -> Vec<(PathBuf, String)> {
-        LOG.with(|l| l.borrow_mut().take().unwrap_or_default())
-    }
-
-    pub(crate) fn push(path: &Path, value: &str) {
-        LOG.with(|l| {
-            if let Some(v) = l.borrow_mut().as_mut() {
-                v.push((path.to_path_buf(), value.to_string()));
-            }
-        });
-    }
 }
 
 pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
@@ -119,7 +94,10 @@ pub(crate) fn read_keyed(dir: &Path, file: &str) -> Result<Vec<(String, u64)>> {
 }
 
 pub(crate) fn keyed(v: &[(String, u64)], key: &str) -> u64 {
-    v.iter().find(|(k, _)| k == key).map(|(_, v)| *v).unwrap_or(0)
+    v.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| *v)
+        .unwrap_or(0)
 }
 
 /// Reads the pids listed in `dir/cgroup.procs`.
@@ -205,9 +183,37 @@ pub(crate) fn is_fake(dir: &Path) -> bool {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
     match nix::sys::statfs::statfs(dir) {
         Ok(st) => {
+            #[allow(clippy::unnecessary_cast)] // the field type differs between targets
             let t = st.filesystem_type().0 as i64;
             t != CGROUP_SUPER_MAGIC && t != CGROUP2_SUPER_MAGIC
         }
         Err(_) => false,
+    }
+}
+
+/// Test support: records every write of the current thread, in order.
+#[cfg(test)]
+pub(crate) mod record {
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
+
+    thread_local! {
+        static LOG: RefCell<Option<Vec<(PathBuf, String)>>> = const { RefCell::new(None) };
+    }
+
+    pub(crate) fn start() {
+        LOG.with(|l| *l.borrow_mut() = Some(Vec::new()));
+    }
+
+    pub(crate) fn take() -> Vec<(PathBuf, String)> {
+        LOG.with(|l| l.borrow_mut().take().unwrap_or_default())
+    }
+
+    pub(crate) fn push(path: &Path, value: &str) {
+        LOG.with(|l| {
+            if let Some(v) = l.borrow_mut().as_mut() {
+                v.push((path.to_path_buf(), value.to_string()));
+            }
+        });
     }
 }

@@ -227,9 +227,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| c.is_ascii_digit())
-        {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| c.is_ascii_digit()) {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             out.push(v as u8);
             i += 4;
         } else {
@@ -284,7 +285,8 @@ mod tests {
     #[test]
     fn detects_v2_and_v1() {
         let v2 = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
-        let l = Layout::parse(v2, "0::/user.slice/x.scope\n", Some(Path::new("/tmp/fake"))).unwrap();
+        let l =
+            Layout::parse(v2, "0::/user.slice/x.scope\n", Some(Path::new("/tmp/fake"))).unwrap();
         assert_eq!(l.mode, Mode::V2);
         let u = l.unified.unwrap();
         assert_eq!(u.mount_point, Path::new("/tmp/fake/sys/fs/cgroup"));

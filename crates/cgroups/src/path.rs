@@ -30,9 +30,7 @@ impl CgroupPath {
             if container_id.is_empty() || container_id.contains('/') {
                 return Err(bad("empty, and the container id cannot name a cgroup"));
             }
-            return Ok(CgroupPath::Absolute(
-                Path::new("/berth").join(container_id),
-            ));
+            return Ok(CgroupPath::Absolute(Path::new("/berth").join(container_id)));
         }
         let p = if spec.contains(':') {
             let parts: Vec<&str> = spec.split(':').collect();
@@ -74,7 +72,10 @@ impl CgroupPath {
                 _ => return Err(bad("'..' is not allowed")),
             }
         }
-        if inner.components().all(|c| !matches!(c, Component::Normal(_))) {
+        if inner
+            .components()
+            .all(|c| !matches!(c, Component::Normal(_)))
+        {
             return Err(bad("names the hierarchy root"));
         }
         Ok(p)
@@ -159,7 +160,14 @@ mod tests {
 
     #[test]
     fn invalid() {
-        for p in ["/a/../b", "a:b", "x.slice:p:", "bad:p:n", "/", "a-.slice:p:n"] {
+        for p in [
+            "/a/../b",
+            "a:b",
+            "x.slice:p:",
+            "bad:p:n",
+            "/",
+            "a-.slice:p:n",
+        ] {
             let e = CgroupPath::parse(p, "id").unwrap_err();
             assert!(e.to_string().contains("cgroupsPath"), "{p}: {e}");
         }

@@ -91,7 +91,10 @@ fn v2_fake() -> (TempDir, Layout) {
     put(
         &root,
         &[
-            ("cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc"),
+            (
+                "cgroup.controllers",
+                "cpuset cpu io memory hugetlb pids rdma misc",
+            ),
             ("cgroup.subtree_control", "memory"),
             ("cgroup.procs", "1\n"),
         ],
@@ -114,7 +117,9 @@ fn rel(base: &Path, log: Vec<(PathBuf, String)>) -> Vec<(String, String)> {
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 fn full_resources() -> LinuxResources {
@@ -190,7 +195,10 @@ fn v2_create_enables_controllers_in_every_ancestor() {
         rel(&root, record::take()),
         pairs(&[
             // "memory" was already enabled at the root.
-            ("cgroup.subtree_control", "+cpuset +cpu +io +hugetlb +pids +rdma +misc"),
+            (
+                "cgroup.subtree_control",
+                "+cpuset +cpu +io +hugetlb +pids +rdma +misc"
+            ),
             ("berth/cgroup.subtree_control", "+cpu +memory +pids"),
         ])
     );
@@ -221,7 +229,7 @@ fn v2_set_writes_exact_values() {
             ("memory.low", "33554432"),
             ("pids.max", "20"),
             ("io.weight", "default 4950"),
-            ("io.weight", "8:0 1980"),
+            ("io.weight", "8:0 1920"),
             ("io.max", "8:0 rbps=1048576"),
             ("io.max", "8:16 wiops=100"),
             ("hugetlb.2MB.max", "4194304"),
@@ -231,10 +239,24 @@ fn v2_set_writes_exact_values() {
 
     // Unlimited values, and a period change that keeps the quota.
     let r = LinuxResourcesBuilder::default()
-        .memory(LinuxMemoryBuilder::default().limit(-1).swap(-1).build().unwrap())
-        .cpu(LinuxCpuBuilder::default().period(200_000u64).build().unwrap())
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(-1)
+                .swap(-1)
+                .build()
+                .unwrap(),
+        )
+        .cpu(
+            LinuxCpuBuilder::default()
+                .period(200_000u64)
+                .build()
+                .unwrap(),
+        )
         .pids(LinuxPidsBuilder::default().limit(-1).build().unwrap())
-        .unified(HashMap::from([("memory.high".to_string(), "1G".to_string())]))
+        .unified(HashMap::from([(
+            "memory.high".to_string(),
+            "1G".to_string(),
+        )]))
         .build()
         .unwrap();
     put(&dir, &[("memory.high", "max")]);
@@ -262,16 +284,30 @@ fn v2_bfq_weight_and_errors() {
     v2_leaf(&dir);
     put(&dir, &[("io.bfq.weight", "default 100")]);
     let r = LinuxResourcesBuilder::default()
-        .block_io(LinuxBlockIoBuilder::default().weight(300u16).build().unwrap())
+        .block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(300u16)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     record::start();
     m.set(&r).unwrap();
-    assert_eq!(rel(&dir, record::take()), pairs(&[("io.bfq.weight", "300")]));
+    assert_eq!(
+        rel(&dir, record::take()),
+        pairs(&[("io.bfq.weight", "300")])
+    );
 
     // swap below limit
     let r = LinuxResourcesBuilder::default()
-        .memory(LinuxMemoryBuilder::default().limit(100).swap(50).build().unwrap())
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(100)
+                .swap(50)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let e = m.set(&r).unwrap_err().to_string();
@@ -284,7 +320,12 @@ fn v2_bfq_weight_and_errors() {
     assert!(m.set(&r).unwrap_err().to_string().contains("memory.swap"));
     // realtime
     let r = LinuxResourcesBuilder::default()
-        .cpu(LinuxCpuBuilder::default().realtime_runtime(1000).build().unwrap())
+        .cpu(
+            LinuxCpuBuilder::default()
+                .realtime_runtime(1000)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let e = m.set(&r).unwrap_err();
@@ -303,7 +344,10 @@ fn v2_bfq_weight_and_errors() {
     assert!(e.to_string().contains("devices"), "{e}");
     // unified key for a file the kernel does not have, and a forbidden key
     let r = LinuxResourcesBuilder::default()
-        .unified(HashMap::from([("memory.nosuch".to_string(), "1".to_string())]))
+        .unified(HashMap::from([(
+            "memory.nosuch".to_string(),
+            "1".to_string(),
+        )]))
         .build()
         .unwrap();
     assert!(m.set(&r).unwrap_err().to_string().contains("memory.nosuch"));
@@ -412,7 +456,10 @@ fn v1_fake() -> (TempDir, Layout) {
             40 + i,
             40 + i
         ));
-        put(&t.0.join("sys/fs/cgroup").join(dir), &[("cgroup.procs", "")]);
+        put(
+            &t.0.join("sys/fs/cgroup").join(dir),
+            &[("cgroup.procs", "")],
+        );
     }
     put(
         &t.0.join("sys/fs/cgroup/cpuset"),
@@ -428,8 +475,14 @@ fn v1_create_copies_cpuset_and_set_writes_exact_values() {
     let (t, layout) = v1_fake();
     let base = t.0.join("sys/fs/cgroup");
     // Directories as the kernel would create them (with their interface files).
-    put(&base.join("cpuset/b"), &[("cpuset.cpus", ""), ("cpuset.mems", "")]);
-    put(&base.join("cpuset/b/c"), &[("cpuset.cpus", ""), ("cpuset.mems", "")]);
+    put(
+        &base.join("cpuset/b"),
+        &[("cpuset.cpus", ""), ("cpuset.mems", "")],
+    );
+    put(
+        &base.join("cpuset/b/c"),
+        &[("cpuset.cpus", ""), ("cpuset.mems", "")],
+    );
     let m = manager_with_layout(&layout, "/b/c", "c").unwrap();
     record::start();
     m.create().unwrap();
@@ -442,7 +495,14 @@ fn v1_create_copies_cpuset_and_set_writes_exact_values() {
             ("cpuset/b/c/cpuset.mems", "0"),
         ])
     );
-    for c in ["cpu,cpuacct", "memory", "devices", "freezer", "systemd", "net_cls,net_prio"] {
+    for c in [
+        "cpu,cpuacct",
+        "memory",
+        "devices",
+        "freezer",
+        "systemd",
+        "net_cls,net_prio",
+    ] {
         assert!(base.join(c).join("b/c").is_dir(), "{c}");
     }
     put(
@@ -452,12 +512,19 @@ fn v1_create_copies_cpuset_and_set_writes_exact_values() {
             ("memory.memsw.limit_in_bytes", "9223372036854771712"),
             ("memory.soft_limit_in_bytes", ""),
             ("memory.swappiness", "60"),
-            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"),
+            (
+                "memory.oom_control",
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+            ),
         ],
     );
     put(
         &base.join("cpu,cpuacct/b/c"),
-        &[("cpu.shares", ""), ("cpu.cfs_quota_us", ""), ("cpu.cfs_period_us", "")],
+        &[
+            ("cpu.shares", ""),
+            ("cpu.cfs_quota_us", ""),
+            ("cpu.cfs_period_us", ""),
+        ],
     );
     put(&base.join("pids/b/c"), &[("pids.max", "max")]);
     put(
@@ -469,8 +536,14 @@ fn v1_create_copies_cpuset_and_set_writes_exact_values() {
             ("blkio.throttle.write_iops_device", ""),
         ],
     );
-    put(&base.join("hugetlb/b/c"), &[("hugetlb.2MB.limit_in_bytes", "")]);
-    put(&base.join("devices/b/c"), &[("devices.allow", ""), ("devices.deny", "")]);
+    put(
+        &base.join("hugetlb/b/c"),
+        &[("hugetlb.2MB.limit_in_bytes", "")],
+    );
+    put(
+        &base.join("devices/b/c"),
+        &[("devices.allow", ""), ("devices.deny", "")],
+    );
     put(
         &base.join("net_cls,net_prio/b/c"),
         &[("net_cls.classid", ""), ("net_prio.ifpriomap", "")],
@@ -506,11 +579,13 @@ fn v1_create_copies_cpuset_and_set_writes_exact_values() {
     r.set_network(Some(
         oci_spec::runtime::LinuxNetworkBuilder::default()
             .class_id(0x100001u32)
-            .priorities(vec![oci_spec::runtime::LinuxInterfacePriorityBuilder::default()
-                .name("eth0")
-                .priority(5u32)
-                .build()
-                .unwrap()])
+            .priorities(vec![
+                oci_spec::runtime::LinuxInterfacePriorityBuilder::default()
+                    .name("eth0")
+                    .priority(5u32)
+                    .build()
+                    .unwrap(),
+            ])
             .build()
             .unwrap(),
     ));
@@ -600,14 +675,25 @@ fn v1_errors_name_the_field() {
     let cases: Vec<(LinuxResources, &str)> = vec![
         (
             LinuxResourcesBuilder::default()
-                .memory(LinuxMemoryBuilder::default().limit(100).swap(200).build().unwrap())
+                .memory(
+                    LinuxMemoryBuilder::default()
+                        .limit(100)
+                        .swap(200)
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
             "memory.swap",
         ),
         (
             LinuxResourcesBuilder::default()
-                .memory(LinuxMemoryBuilder::default().swappiness(101u64).build().unwrap())
+                .memory(
+                    LinuxMemoryBuilder::default()
+                        .swappiness(101u64)
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
             "memory.swappiness",
@@ -665,9 +751,18 @@ fn conversions() {
     assert_eq!(shares_to_weight(1), 1);
     assert_eq!(blkio_weight_to_io_weight(10), 1);
     assert_eq!(blkio_weight_to_io_weight(1000), 10_000);
-    assert_eq!(swap_to_v2(Some(100), Some(300)).unwrap().as_deref(), Some("200"));
-    assert_eq!(swap_to_v2(Some(100), Some(100)).unwrap().as_deref(), Some("0"));
-    assert_eq!(swap_to_v2(Some(100), Some(-1)).unwrap().as_deref(), Some("max"));
+    assert_eq!(
+        swap_to_v2(Some(100), Some(300)).unwrap().as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        swap_to_v2(Some(100), Some(100)).unwrap().as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        swap_to_v2(Some(100), Some(-1)).unwrap().as_deref(),
+        Some("max")
+    );
     assert_eq!(swap_to_v2(Some(100), None).unwrap(), None);
     assert!(swap_to_v2(None, Some(100)).is_err());
 }

@@ -267,12 +267,13 @@ impl V1Manager {
         }
         for d in b.weight_device().iter().flatten() {
             if let Some(w) = d.weight() {
-                let f = pick("blkio.weight_device", "blkio.bfq.weight_device").ok_or_else(|| {
-                    Error::unsupported(
-                        "blockIO.weightDevice",
-                        "no blkio.weight_device or blkio.bfq.weight_device",
-                    )
-                })?;
+                let f =
+                    pick("blkio.weight_device", "blkio.bfq.weight_device").ok_or_else(|| {
+                        Error::unsupported(
+                            "blockIO.weightDevice",
+                            "no blkio.weight_device or blkio.bfq.weight_device",
+                        )
+                    })?;
                 fs::write(dir, f, &format!("{}:{} {}", d.major(), d.minor(), w))?;
             }
             if let Some(w) = d.leaf_weight() {
@@ -285,14 +286,30 @@ impl V1Manager {
             }
         }
         let throttles = [
-            (b.throttle_read_bps_device(), "blkio.throttle.read_bps_device"),
-            (b.throttle_write_bps_device(), "blkio.throttle.write_bps_device"),
-            (b.throttle_read_iops_device(), "blkio.throttle.read_iops_device"),
-            (b.throttle_write_iops_device(), "blkio.throttle.write_iops_device"),
+            (
+                b.throttle_read_bps_device(),
+                "blkio.throttle.read_bps_device",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "blkio.throttle.write_bps_device",
+            ),
+            (
+                b.throttle_read_iops_device(),
+                "blkio.throttle.read_iops_device",
+            ),
+            (
+                b.throttle_write_iops_device(),
+                "blkio.throttle.write_iops_device",
+            ),
         ];
         for (list, file) in throttles {
             for d in list.iter().flatten() {
-                fs::write(dir, file, &format!("{}:{} {}", d.major(), d.minor(), d.rate()))?;
+                fs::write(
+                    dir,
+                    file,
+                    &format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+                )?;
             }
         }
         Ok(())
@@ -382,7 +399,10 @@ pub(crate) fn check_page_size(i: usize, s: &str) -> Result<()> {
 }
 
 /// Writes `linux.resources.unified` keys as files of `dir`.
-pub(crate) fn write_unified(dir: &Path, map: &std::collections::HashMap<String, String>) -> Result<()> {
+pub(crate) fn write_unified(
+    dir: &Path,
+    map: &std::collections::HashMap<String, String>,
+) -> Result<()> {
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort();
     for k in keys {
@@ -413,7 +433,10 @@ pub(crate) fn write_unified(dir: &Path, map: &std::collections::HashMap<String, 
 }
 
 /// Waits for `check` to return true, `timeout` at most.
-pub(crate) fn wait_until(timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<bool> {
+pub(crate) fn wait_until(
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<bool> {
     let start = Instant::now();
     let mut delay = Duration::from_micros(200);
     loop {
@@ -686,7 +709,10 @@ impl CgroupManager for V1Manager {
         if let Some(d) = self.dir("cpuacct") {
             s.cpu.usage.total = fs::read_u64(d, "cpuacct.usage")?;
             if let Some(t) = fs::read_opt(d, "cpuacct.usage_percpu")? {
-                s.cpu.usage.percpu = t.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                s.cpu.usage.percpu = t
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
             }
             // cpuacct.stat is in USER_HZ ticks.
             let st = fs::read_keyed(d, "cpuacct.stat")?;
@@ -713,7 +739,12 @@ impl CgroupManager for V1Manager {
             m.swap.failcnt = fs::read_u64(d, "memory.memsw.failcnt")?;
             m.oom_kill = fs::keyed(&fs::read_keyed(d, "memory.oom_control")?, "oom_kill");
             m.raw = fs::read_keyed(d, "memory.stat")?.into_iter().collect();
-            m.cache = m.raw.get("total_cache").or(m.raw.get("cache")).copied().unwrap_or(0);
+            m.cache = m
+                .raw
+                .get("total_cache")
+                .or(m.raw.get("cache"))
+                .copied()
+                .unwrap_or(0);
         }
         if let Some(d) = self.dir("pids") {
             s.pids.current = fs::read_u64(d, "pids.current")?;

@@ -133,7 +133,10 @@ impl V2Manager {
             } else if v != "max" {
                 return Err(Error::unsupported(
                     "memory.swap",
-                    format!("the kernel offers no {}", d.join("memory.swap.max").display()),
+                    format!(
+                        "the kernel offers no {}",
+                        d.join("memory.swap.max").display()
+                    ),
                 ));
             }
         }
@@ -146,7 +149,9 @@ impl V2Manager {
             warn("linux.resources.memory.kernel/kernelTCP are deprecated and ignored");
         }
         if m.swappiness().is_some() {
-            warn("linux.resources.memory.swappiness ignored: cgroup v2 has no per-cgroup swappiness");
+            warn(
+                "linux.resources.memory.swappiness ignored: cgroup v2 has no per-cgroup swappiness",
+            );
         }
         if m.disable_oom_killer() == Some(true) {
             warn("linux.resources.memory.disableOOMKiller ignored: cgroup v2 cannot disable the OOM killer");
@@ -241,10 +246,26 @@ impl V2Manager {
             }
         }
         let throttles = [
-            (b.throttle_read_bps_device(), "rbps", "blockIO.throttleReadBpsDevice"),
-            (b.throttle_write_bps_device(), "wbps", "blockIO.throttleWriteBpsDevice"),
-            (b.throttle_read_iops_device(), "riops", "blockIO.throttleReadIOPSDevice"),
-            (b.throttle_write_iops_device(), "wiops", "blockIO.throttleWriteIOPSDevice"),
+            (
+                b.throttle_read_bps_device(),
+                "rbps",
+                "blockIO.throttleReadBpsDevice",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "wbps",
+                "blockIO.throttleWriteBpsDevice",
+            ),
+            (
+                b.throttle_read_iops_device(),
+                "riops",
+                "blockIO.throttleReadIOPSDevice",
+            ),
+            (
+                b.throttle_write_iops_device(),
+                "wiops",
+                "blockIO.throttleWriteIOPSDevice",
+            ),
         ];
         for (list, key, field) in throttles {
             for t in list.iter().flatten() {
