@@ -196,7 +196,15 @@ impl TestEnv {
 
     /// `exec ID ARGS...`
     pub fn exec(&self, id: &str, args: &[&str]) -> Output {
-        let mut a = vec!["exec", id];
+        self.exec_with(id, &[], args)
+    }
+
+    /// `exec OPTS... ID ARGS...` (options such as `--user`, `--env`,
+    /// `--cwd`, `--process FILE`, `-d` go before the id).
+    pub fn exec_with(&self, id: &str, opts: &[&str], args: &[&str]) -> Output {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(opts);
+        a.push(id);
         a.extend_from_slice(args);
         self.rt(&a)
     }

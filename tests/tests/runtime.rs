@@ -299,3 +299,129 @@ fn console_socket_gets_a_terminal() {
     env.wait_status(&id, "stopped", 10 * SEC);
     env.delete(&id).ok();
 }
+
+#[test]
+fn list_and_ps() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh("sleep 1000");
+    let id = env.id("l");
+    env.create_start(&id, &b);
+    let pid = env.pid(&id);
+    let out = env.list();
+    out.ok();
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id.as_str()))
+        .unwrap_or_else(|| panic!("{id} not in list: {out:?}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cols.get(1).copied(),
+        Some(pid.to_string().as_str()),
+        "{out:?}"
+    );
+    assert_eq!(cols.get(2).copied(), Some("running"), "{out:?}");
+    // list --format json
+    let out = env.rt(&["list", "--format", "json"]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("list json");
+    let entry = v
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == id.as_str()))
+        .unwrap_or_else(|| panic!("{id} not in json list: {out:?}"));
+    assert_eq!(entry["status"], "running", "{out:?}");
+    assert_eq!(entry["pid"].as_i64(), Some(pid as i64), "{out:?}");
+
+    // ps --format json lists the container's host pids, init first among them.
+    let out = env.rt(&["ps", "--format", "json", &id]);
+    out.ok();
+    let pids: Vec<i64> = serde_json::from_str(&out.stdout).expect("ps json");
+    assert!(pids.contains(&(pid as i64)), "{out:?}");
+    env.kill(&id, "KILL").ok();
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.delete(&id).ok();
+    let out = env.list();
+    out.ok();
+    assert!(!out.stdout.contains(&id), "{out:?}");
+}
+
+#[test]
+fn run_passes_stdin_and_removes_container() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh("read a; read b; echo \"$b-$a\"; echo to-stderr >&2");
+    let id = env.id("io");
+    b.write();
+    env.track(&id);
+    let bs = b.dir.to_str().unwrap().to_string();
+    let out = env.rt_with(
+        &["run", "--bundle", &bs, &id],
+        berth_e2e::cmd::Stdin::Data(b"one\ntwo\n"),
+        berth_e2e::env::TIMEOUT,
+    );
+    out.ok();
+    assert_eq!(out.out(), "two-one", "{out:?}");
+    assert!(out.stderr.contains("to-stderr"), "{out:?}");
+    // A foreground run deletes its container when the process exits.
+    assert!(env.state(&id).is_err(), "container still exists after run");
+}
+
+#[test]
+fn exec_with_user_env_cwd() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh("sleep 1000");
+    let id = env.id("x");
+    env.create_start(&id, &b);
+    let out = env.exec_with(
+        &id,
+        &[
+            "--user",
+            "1000:1000",
+            "--env",
+            "XVAR=hello",
+            "--cwd",
+            "/home/user",
+        ],
+        &["sh", "-c", "id -u; id -g; echo $XVAR; pwd"],
+    );
+    out.ok();
+    assert_eq!(out.out(), "1000\n1000\nhello\n/home/user", "{out:?}");
+    // exec on a stopped container fails.
+    env.kill(&id, "KILL").ok();
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.exec(&id, &["true"]).fails();
+    env.delete(&id).ok();
+}
+
+#[test]
+fn exec_with_process_json_and_detach() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh("sleep 1000");
+    let id = env.id("pj");
+    env.create_start(&id, &b);
+    let proc_json = serde_json::json!({
+        "terminal": false,
+        "user": { "uid": 0, "gid": 0 },
+        "args": ["sh", "-c", "echo $PJ > /pj-out; sleep 1000"],
+        "env": ["PATH=/bin", "PJ=from-process-json"],
+        "cwd": "/"
+    });
+    let p = env.path().join("process.json");
+    std::fs::write(&p, proc_json.to_string()).unwrap();
+    let out = env.exec_with(&id, &["--process", p.to_str().unwrap(), "-d"], &[]);
+    out.ok();
+    assert!(
+        out.elapsed < 10 * SEC,
+        "exec -d must return at once: {out:?}"
+    );
+    let f = b.rootfs().join("pj-out");
+    assert!(env_wait(|| std::fs::read_to_string(&f)
+        .map(|s| s == "from-process-json\n")
+        .unwrap_or(false)));
+    env.kill(&id, "KILL").ok();
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.delete(&id).ok();
+}
