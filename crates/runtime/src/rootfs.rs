@@ -197,6 +197,8 @@ impl RootfsPlan<'_> {
                 flags |= MsFlags::MS_REC;
             }
             sys.mount(Some(&src), &pinned, None, flags, None)?;
+            // The pinned fd still points at the directory under the new mount: pin the mount.
+            let pinned = sys.pin_in_root(self.rootfs, &target)?;
             let extra = opts.flags & !(MsFlags::MS_REMOUNT);
             if !extra.is_empty() {
                 // Bind mounts ignore most flags on the first call: remount to apply them, keeping
@@ -221,12 +223,14 @@ impl RootfsPlan<'_> {
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = opts.data.join(",");
         let res = sys.mount(Some(&src), &pinned, Some(typ), opts.flags, Some(&data));
+        let pinned = sys.pin_in_root(self.rootfs, &target)?;
         match res {
             // sysfs cannot be mounted by a user namespace that does not own the network
             // namespace, and mqueue likewise for ipc: fall back to binding the host's, as runc does.
             Err(e) if e.is_permission() && (typ == "sysfs" || typ == "mqueue") => {
                 let host = if typ == "sysfs" { "/sys" } else { "/dev/mqueue" };
                 sys.mount(Some(Path::new(host)), &pinned, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                let pinned = sys.pin_in_root(self.rootfs, &target)?;
                 if opts.flags.contains(MsFlags::MS_RDONLY) {
                     let locked = sys.mount_flags(&pinned);
                     sys.mount(None, &pinned, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked, None)?;
@@ -253,6 +257,7 @@ impl RootfsPlan<'_> {
             return sys.mount(Some(Path::new("cgroup2")), &pinned, Some("cgroup2"), base | opts.flags, None);
         }
         sys.mount(Some(Path::new("tmpfs")), &pinned, Some("tmpfs"), base, Some("mode=755"))?;
+        let pinned = sys.pin_in_root(self.rootfs, target)?;
         for h in &hier.v1 {
             let sub = target.join(&h.name);
             sys.mkdir_all(&sub)?;
@@ -262,6 +267,7 @@ impl RootfsPlan<'_> {
             } else {
                 let host = h.mountpoint.join(h.own_path.trim_start_matches('/'));
                 sys.mount(Some(&host), &sub_pinned, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                let sub_pinned = sys.pin_in_root(self.rootfs, &sub)?;
                 sys.mount(None, &sub_pinned, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | ro, None)?;
             }
         }

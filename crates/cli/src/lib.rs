@@ -1,0 +1,3 @@
+//! The command-line front ends of berth.
+
+pub mod runtime_cli;

@@ -1,0 +1,218 @@
+//! One function per command.
+
+use super::args::{parse_signal, Cli, Command, CreateArgs, ExecArgs, ListFormat};
+use super::{seal, specgen, wait};
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::{Process, Spec};
+use runtime::{CreateOptions, ExecOptions, Runtime, Status};
+use std::io::Write;
+use std::path::Path;
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let rt = Runtime::new(&cli.root);
+    match cli.command {
+        Command::Spec { bundle } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                bail!("File {} exists. Remove it first", path.display());
+            }
+            std::fs::write(&path, serde_json::to_string_pretty(&specgen::default_spec())? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        }
+        Command::Create(a) => {
+            seal::reexec_sealed()?;
+            rt.create(&create_options(&a, false))?;
+        }
+        Command::Start { id } => rt.start(&id)?,
+        Command::Run { create, detach, keep } => {
+            seal::reexec_sealed()?;
+            if !detach {
+                wait::block_signals();
+            }
+            let started = rt.create(&create_options(&create, !detach))?;
+            if let Err(e) = rt.start(&create.id) {
+                let _ = rt.delete(&create.id, true);
+                return Err(e.into());
+            }
+            if detach {
+                return Ok(0);
+            }
+            let code = wait::forward_and_wait(started.pid, started.console)?;
+            if !keep {
+                rt.delete(&create.id, true)?;
+            }
+            return Ok(code);
+        }
+        Command::State { id } => {
+            let st = rt.state(&id)?;
+            println!("{}", serde_json::to_string_pretty(&st)?);
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = parse_signal(&signal).map_err(|e| anyhow!(e))?;
+            rt.kill(&id, sig, all)?;
+        }
+        Command::Delete { force, ids } => {
+            for id in ids {
+                rt.delete(&id, force)?;
+            }
+        }
+        Command::List { format, quiet } => list(&rt, format, quiet)?,
+        Command::Ps { format, id, ps_args } => ps(&rt, format, &id, &ps_args)?,
+        Command::Exec(a) => return exec(&rt, a),
+        Command::Features => println!("{}", serde_json::to_string_pretty(&specgen::features())?),
+    }
+    Ok(0)
+}
+
+fn create_options(a: &CreateArgs, own_terminal: bool) -> CreateOptions {
+    CreateOptions {
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        preserve_fds: a.preserve_fds,
+        own_terminal,
+    }
+}
+
+fn list(rt: &Runtime, format: ListFormat, quiet: bool) -> Result<()> {
+    let all = rt.list();
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for (st, _) in &all {
+            writeln!(out, "{}", st.id)?;
+        }
+        return Ok(());
+    }
+    match format {
+        ListFormat::Json => {
+            let v: Vec<_> = all.iter().map(|(st, s)| st.oci(*s)).collect();
+            writeln!(out, "{}", serde_json::to_string(&v)?)?;
+        }
+        ListFormat::Table => {
+            let rows: Vec<[String; 6]> = all
+                .iter()
+                .map(|(st, s)| {
+                    let pid = if *s == Status::Stopped { 0 } else { st.pid };
+                    [st.id.clone(), pid.to_string(), s.to_string(), st.bundle.display().to_string(), st.created.clone(), st.owner.clone()]
+                })
+                .collect();
+            let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+            let mut widths = [0usize; 6];
+            for r in std::iter::once(&header).chain(rows.iter()) {
+                for (i, c) in r.iter().enumerate() {
+                    widths[i] = widths[i].max(c.len()).max(9);
+                }
+            }
+            for r in std::iter::once(&header).chain(rows.iter()) {
+                let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i] + 3)).collect();
+                writeln!(out, "{}", line.concat().trim_end())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ps(rt: &Runtime, format: ListFormat, id: &str, ps_args: &[String]) -> Result<()> {
+    let pids = rt.pids(id)?;
+    if format == ListFormat::Json {
+        println!("{}", serde_json::to_string(&pids)?);
+        return Ok(());
+    }
+    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+    let out = std::process::Command::new("ps").args(&args).output().context("running ps")?;
+    if !out.status.success() {
+        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header.split_whitespace().position(|h| h == "PID").ok_or_else(|| anyhow!("ps output has no PID column"))?;
+    println!("{header}");
+    for l in lines {
+        if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
+
+/// The process to exec: --process FILE, or the container's own process with the flags applied.
+fn exec_process(rt: &Runtime, a: &ExecArgs) -> Result<Process> {
+    if let Some(path) = &a.process {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return Ok(runtime::spec::parse_process(&text, path)?);
+    }
+    if a.command.is_empty() {
+        bail!("exec: give a command to run or --process FILE");
+    }
+    let st = rt.load(&a.id)?;
+    let spec: Spec = serde_json::from_value(st.config.clone())?;
+    let mut p = spec.process().clone().ok_or_else(|| anyhow!("container has no process"))?;
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    for e in &a.env {
+        let key = e.split('=').next().unwrap_or_default();
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    p.set_env(Some(env));
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    let mut user = p.user().clone();
+    if let Some(u) = &a.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u.parse()?, g.parse()?),
+            None => (u.parse()?, 0),
+        };
+        user.set_uid(uid);
+        user.set_gid(gid);
+    }
+    if !a.additional_gids.is_empty() {
+        user.set_additional_gids(Some(a.additional_gids.clone()));
+    }
+    p.set_user(user);
+    if !a.cap.is_empty() {
+        let mut v = serde_json::to_value(p.capabilities().clone().unwrap_or_default())?;
+        for set in ["bounding", "effective", "permitted", "inheritable"] {
+            let arr = v[set].as_array().cloned().unwrap_or_default();
+            let mut arr: Vec<serde_json::Value> = arr;
+            for c in &a.cap {
+                arr.push(serde_json::Value::String(c.clone()));
+            }
+            v[set] = serde_json::Value::Array(arr);
+        }
+        let mut pv = serde_json::to_value(&p)?;
+        pv["capabilities"] = v;
+        runtime::spec::sanitize_process(&mut pv);
+        p = serde_json::from_value(pv)?;
+    }
+    Ok(p)
+}
+
+fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
+    let process = exec_process(rt, &a)?;
+    seal::reexec_sealed()?;
+    if !a.detach {
+        wait::block_signals();
+    }
+    let opts = ExecOptions { pid_file: a.pid_file.clone(), console_socket: a.console_socket.clone(), preserve_fds: a.preserve_fds, own_terminal: !a.detach };
+    let started = rt.exec(&a.id, &process, &opts)?;
+    if a.detach {
+        return Ok(0);
+    }
+    wait::forward_and_wait(started.pid, started.console)
+}
+
+/// Open the `--log` file (append, like runc) before anything else can fail.
+pub fn open_log(path: Option<&Path>) -> Result<Option<std::fs::File>> {
+    path.map(|p| {
+        std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("opening log file {}", p.display()))
+    })
+    .transpose()
+}

@@ -1,0 +1,7 @@
+//! `berth-runtime`: the runc command line over the `runtime` crate.
+
+pub mod args;
+pub mod commands;
+pub mod seal;
+pub mod specgen;
+pub mod wait;

@@ -1,0 +1,101 @@
+//! Foreground `run`/`exec`: forward signals to the container process, relay its terminal, and
+//! return its exit status the way a shell reports it (128+N for a signal).
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// Block every signal so none is lost between starting the container and the wait loop (the
+/// container process unblocks them before exec). Call before creating the process.
+pub fn block_signals() {
+    let _ = SigSet::all().thread_block();
+}
+
+fn exit_code(ws: WaitStatus) -> Option<i32> {
+    match ws {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i32> {
+    let sfd = SignalFd::with_flags(&SigSet::all(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+    let _raw = console.as_ref().map(|_| runtime::tty::RawMode::enter());
+    if let Some(m) = &console {
+        if let Some((r, c)) = runtime::tty::get_size(0) {
+            runtime::tty::set_size(m.as_raw_fd(), r, c);
+        }
+    }
+    let stdin = std::io::stdin();
+    let mut stdin_open = console.is_some();
+    let mut code = None;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        // Exit once the process is gone and its terminal output is drained.
+        let mut fds = vec![nix::poll::PollFd::new(sfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        if let Some(m) = &console {
+            fds.push(nix::poll::PollFd::new(m.as_fd(), nix::poll::PollFlags::POLLIN));
+            if stdin_open {
+                fds.push(nix::poll::PollFd::new(stdin.as_fd(), nix::poll::PollFlags::POLLIN));
+            }
+        }
+        let timeout = if code.is_some() { nix::poll::PollTimeout::from(50u16) } else { nix::poll::PollTimeout::NONE };
+        match nix::poll::poll(&mut fds, timeout) {
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(0) => break,
+            Ok(_) => {}
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        if ready[0] {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                let sig = info.ssi_signo as i32;
+                if sig == Signal::SIGCHLD as i32 {
+                    loop {
+                        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                            Ok(WaitStatus::StillAlive) | Err(_) => break,
+                            Ok(ws) if ws.pid() == Some(Pid::from_raw(pid)) => code = exit_code(ws),
+                            Ok(_) => {}
+                        }
+                    }
+                } else if sig == Signal::SIGWINCH as i32 {
+                    if let (Some(m), Some((r, c))) = (&console, runtime::tty::get_size(0)) {
+                        runtime::tty::set_size(m.as_raw_fd(), r, c);
+                    }
+                } else if let Ok(s) = Signal::try_from(sig) {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), s);
+                }
+            }
+        }
+        if let Some(m) = &console {
+            if ready.get(1) == Some(&true) {
+                match nix::unistd::read(m, &mut buf) {
+                    Ok(0) | Err(nix::Error::EIO) => {
+                        if code.is_some() {
+                            break;
+                        }
+                    }
+                    Ok(n) => {
+                        let _ = nix::unistd::write(std::io::stdout(), &buf[..n]);
+                    }
+                    Err(_) => {}
+                }
+            }
+            if ready.get(2) == Some(&true) {
+                match nix::unistd::read(&stdin, &mut buf) {
+                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(n) => {
+                        let _ = nix::unistd::write(m, &buf[..n]);
+                    }
+                }
+            }
+        } else if code.is_some() {
+            break;
+        }
+    }
+    Ok(code.unwrap_or(255))
+}
