@@ -1577,3 +1577,54 @@ fn missing_executable_is_an_error() {
     let out = env.run_once(&b);
     out.fails();
 }
+
+#[test]
+fn kill_accepts_signal_names_and_numbers() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh(
+        "trap 'echo usr1 >> /sigs' USR1; trap 'echo usr2 >> /sigs' USR2; \
+          touch /ready; while true; do sleep 0.05; done",
+    );
+    let id = env.id("sig");
+    env.create_start(&id, &b);
+    let ready = b.rootfs().join("ready");
+    assert!(TestEnv::wait_for(10 * SEC, || ready.exists()));
+    let sigs = b.rootfs().join("sigs");
+    let got = |n: usize| {
+        TestEnv::wait_for(10 * SEC, || {
+            std::fs::read_to_string(&sigs)
+                .map(|s| s.lines().count() >= n)
+                .unwrap_or(false)
+        })
+    };
+    env.kill(&id, "SIGUSR1").ok();
+    assert!(got(1), "SIGUSR1 not delivered");
+    env.kill(&id, "12").ok(); // SIGUSR2 on x86_64/arm64
+    assert!(got(2), "signal 12 not delivered");
+    env.kill(&id, "USR1").ok();
+    assert!(got(3), "USR1 not delivered");
+    assert_eq!(
+        std::fs::read_to_string(&sigs).unwrap(),
+        "usr1\nusr2\nusr1\n"
+    );
+    env.kill(&id, "KILL").ok();
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.delete(&id).ok();
+}
+
+#[test]
+fn delete_force_removes_created_container() {
+    let env = test_env!();
+    let b = waiting_bundle(&env, "b");
+    let id = env.id("dfc");
+    env.create(&id, &b).ok();
+    let pid = env.pid(&id);
+    env.delete_force(&id).ok();
+    assert!(env.state(&id).is_err());
+    assert!(TestEnv::wait_for(5 * SEC, || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.split(' ').nth(2) == Some("Z"))
+            .unwrap_or(true)
+    }));
+}
