@@ -100,11 +100,6 @@ impl<T> IoContext<T> for nix::Result<T> {
     }
 }
 
-pub(crate) fn json_err(what: impl Into<String>) -> impl FnOnce(serde_json::Error) -> Error {
-    let what = what.into();
-    move |source| Error::Json { what, source }
-}
-
 pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Error {
     Error::InvalidFormat {
         what: what.into(),

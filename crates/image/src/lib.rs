@@ -1,12 +1,14 @@
 //! berth's image layer: content store, image index, formats, layers,
 //! overlayfs snapshots, archives and the registry client.
 
+pub mod archive;
 pub mod digest;
 pub mod error;
 pub mod images;
 pub mod index;
 pub mod layer;
 pub mod reference;
+pub mod registry;
 pub mod snapshot;
 pub mod spec;
 pub mod store;

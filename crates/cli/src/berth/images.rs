@@ -1,0 +1,762 @@
+//! Image commands.
+
+use super::output::{human_since, human_size, table};
+use super::{Cli, Cmd, ImageCmd};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use image::archive::{self, ArchiveFormat};
+use image::images::familiar;
+use image::registry::{self, Progress};
+use image::spec::Platform;
+use image::{Image, ImageStore, Reference};
+use serde_json::{json, Value};
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    pub reference: String,
+    /// Platform as os/arch[/variant]
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    pub reference: String,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    /// Only show images of this repository[:tag]
+    pub repository: Option<String>,
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show all images (no intermediate images exist here; accepted for compatibility)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Output format: "table" or "json"
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    pub source: String,
+    pub target: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RmiArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Force removal (untag every name, remove snapshots using it)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    pub image: String,
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub human: bool,
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Write to a file instead of STDOUT
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Archive format: docker-archive (default) or oci-archive
+    #[arg(long, default_value = "docker-archive")]
+    pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Read from a tar archive file instead of STDIN
+    #[arg(short, long)]
+    pub input: Option<PathBuf>,
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Platform to load from a multi-platform OCI archive
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// A tarball file, or "-" for STDIN
+    pub file: String,
+    pub reference: Option<String>,
+    /// Apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, ...)
+    #[arg(short, long)]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short, long, default_value = "")]
+    pub message: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    pub server: Option<String>,
+    #[arg(short, long)]
+    pub username: Option<String>,
+    #[arg(short, long)]
+    pub password: Option<String>,
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    pub server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all images without a container, not only dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+fn progress_mode(quiet: bool) -> Progress {
+    if quiet {
+        Progress::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Progress::Bars
+    } else {
+        Progress::Plain
+    }
+}
+
+fn platform(p: &Option<String>) -> Result<Platform> {
+    Ok(match p {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    })
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let root = cli.root.clone().unwrap_or_else(ImageStore::default_root);
+    let open =
+        || ImageStore::open(&root).with_context(|| format!("open state root {}", root.display()));
+    match cli.cmd {
+        Cmd::Pull(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Pull(a),
+        } => pull(&open()?, a),
+        Cmd::Push(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Push(a),
+        } => push(&open()?, a),
+        Cmd::Images(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Ls(a),
+        } => images(&open()?, a),
+        Cmd::Tag(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Tag(a),
+        } => {
+            open()?.tag(&a.source, &a.target)?;
+            Ok(0)
+        }
+        Cmd::Rmi(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Rm(a),
+        } => rmi(&open()?, a),
+        Cmd::History(a)
+        | Cmd::Image {
+            cmd: ImageCmd::History(a),
+        } => history(&open()?, a),
+        Cmd::Save(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Save(a),
+        } => save(&open()?, a),
+        Cmd::Load(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Load(a),
+        } => load(&open()?, a),
+        Cmd::Import(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Import(a),
+        } => import(&open()?, a),
+        Cmd::Inspect(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Inspect(a),
+        } => inspect(&open()?, a),
+        Cmd::Image {
+            cmd: ImageCmd::Prune(a),
+        } => prune(&open()?, a),
+        Cmd::Login(a) => login(a),
+        Cmd::Logout(a) => logout(a),
+    }
+}
+
+fn pull(store: &ImageStore, a: PullArgs) -> Result<i32> {
+    let r = Reference::parse(&a.reference)?;
+    let opts = registry::PullOptions {
+        platform: platform(&a.platform)?,
+        progress: progress_mode(a.quiet),
+        credentials: registry::Credentials::from_docker_config(),
+    };
+    let img = registry::pull(store, &r, &opts)?;
+    if a.quiet {
+        println!("{}", r.familiar());
+    } else {
+        if let Some((_, d)) = store.index.repo_digests_of(&img.record.manifest)?.first() {
+            println!("Digest: {d}");
+        }
+        println!("Status: Downloaded image for {}", r.familiar());
+        println!("{}", r);
+    }
+    Ok(0)
+}
+
+fn push(store: &ImageStore, a: PushArgs) -> Result<i32> {
+    let r = Reference::parse(&a.reference)?;
+    let creds = registry::Credentials::from_docker_config();
+    let d = registry::push(store, &a.reference, &r, progress_mode(a.quiet), &creds)?;
+    let size = store.content.size(&d).unwrap_or(0);
+    println!(
+        "{}: digest: {d} size: {size}",
+        r.tag.as_deref().unwrap_or("latest")
+    );
+    Ok(0)
+}
+
+struct Row {
+    repo: String,
+    tag: String,
+    digest: String,
+    img: image::index::ImageRecord,
+}
+
+fn rows(store: &ImageStore, filter: Option<&str>) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    let filter = filter.map(|f| {
+        let r = Reference::parse(f).ok();
+        (f.to_string(), r)
+    });
+    for img in store.index.images()? {
+        let tags = store.index.tags_of(&img.manifest)?;
+        let digests = store.index.repo_digests_of(&img.manifest)?;
+        let names: Vec<(String, String)> = if tags.is_empty() {
+            vec![("<none>".into(), "<none>".into())]
+        } else {
+            tags.iter()
+                .map(|t| {
+                    let r = Reference::parse(t).expect("stored tag parses");
+                    (r.familiar_name(), r.tag.clone().unwrap_or_default())
+                })
+                .collect()
+        };
+        for (repo, tag) in names {
+            if let Some((f, r)) = &filter {
+                let matches = match r {
+                    Some(r) if f.contains(':') => {
+                        r.familiar_name() == repo && r.tag.as_deref() == Some(tag.as_str())
+                    }
+                    Some(r) => r.familiar_name() == repo,
+                    None => false,
+                };
+                if !matches {
+                    continue;
+                }
+            }
+            let digest = digests
+                .iter()
+                .find(|(n, _)| familiar(n) == repo)
+                .map(|(_, d)| d.to_string())
+                .unwrap_or_else(|| "<none>".into());
+            out.push(Row {
+                repo,
+                tag,
+                digest,
+                img: img.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn images(store: &ImageStore, a: ImagesArgs) -> Result<i32> {
+    let rows = rows(store, a.repository.as_deref())?;
+    let id = |r: &Row| {
+        if a.no_trunc {
+            r.img.config.to_string()
+        } else {
+            r.img.config.short().to_string()
+        }
+    };
+    if a.quiet {
+        let mut seen = std::collections::HashSet::new();
+        for r in &rows {
+            if seen.insert(r.img.config.clone()) {
+                println!("{}", id(r));
+            }
+        }
+        return Ok(0);
+    }
+    match a.format.as_deref() {
+        Some("json") | Some("{{json .}}") => {
+            for r in &rows {
+                let v = json!({
+                    "Containers": "N/A",
+                    "CreatedAt": created_at(&r.img.created),
+                    "CreatedSince": human_since(&r.img.created),
+                    "Digest": r.digest,
+                    "ID": r.img.config.short(),
+                    "Repository": r.repo,
+                    "SharedSize": "N/A",
+                    "Size": human_size(r.img.size),
+                    "Tag": r.tag,
+                    "UniqueSize": "N/A",
+                    "VirtualSize": human_size(r.img.size),
+                });
+                println!("{}", serde_json::to_string(&v)?);
+            }
+        }
+        None | Some("table") => {
+            let mut t = vec![];
+            let mut head = vec!["REPOSITORY".to_string(), "TAG".into()];
+            if a.digests {
+                head.push("DIGEST".into());
+            }
+            head.extend(["IMAGE ID".into(), "CREATED".into(), "SIZE".into()]);
+            t.push(head);
+            for r in &rows {
+                let mut row = vec![r.repo.clone(), r.tag.clone()];
+                if a.digests {
+                    row.push(r.digest.clone());
+                }
+                row.extend([id(r), human_since(&r.img.created), human_size(r.img.size)]);
+                t.push(row);
+            }
+            print!("{}", table(&t));
+        }
+        Some(other) => bail!("unsupported --format {other:?}: use \"table\" or \"json\""),
+    }
+    Ok(0)
+}
+
+/// docker prints CreatedAt as "2024-01-02 03:04:05 +0000 UTC".
+fn created_at(s: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S +0000 UTC")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn rmi(store: &ImageStore, a: RmiArgs) -> Result<i32> {
+    let mut code = 0;
+    for i in &a.images {
+        match store.remove(i, a.force) {
+            Ok(r) => {
+                for u in r.untagged {
+                    println!("Untagged: {u}");
+                }
+                for d in r.deleted {
+                    println!("Deleted: {d}");
+                }
+            }
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn prune(store: &ImageStore, a: PruneArgs) -> Result<i32> {
+    let _ = a.force;
+    let r = store.prune(a.all)?;
+    if !r.untagged.is_empty() || !r.deleted.is_empty() {
+        println!("Deleted Images:");
+        for u in r.untagged {
+            println!("untagged: {u}");
+        }
+        for d in r.deleted {
+            println!("deleted: {d}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(r.reclaimed));
+    Ok(0)
+}
+
+pub fn inspect_json(store: &ImageStore, img: &Image) -> Result<Value> {
+    let tags = archive::familiar_tags(store, img)?;
+    let digests: Vec<String> = store
+        .index
+        .repo_digests_of(&img.record.manifest)?
+        .into_iter()
+        .map(|(n, d)| format!("{}@{d}", familiar(&n)))
+        .collect();
+    let c = &img.config;
+    let s = |k: &str| c.get(k).cloned().unwrap_or(json!(""));
+    let cc = c.get("config").cloned().unwrap_or(json!({}));
+    let g = |k: &str, d: Value| cc.get(k).cloned().filter(|v| !v.is_null()).unwrap_or(d);
+    let config = json!({
+        "Hostname": g("Hostname", json!("")),
+        "Domainname": g("Domainname", json!("")),
+        "User": g("User", json!("")),
+        "AttachStdin": false,
+        "AttachStdout": false,
+        "AttachStderr": false,
+        "ExposedPorts": g("ExposedPorts", Value::Null),
+        "Tty": false,
+        "OpenStdin": false,
+        "StdinOnce": false,
+        "Env": g("Env", Value::Null),
+        "Cmd": g("Cmd", Value::Null),
+        "Image": "",
+        "Volumes": g("Volumes", Value::Null),
+        "WorkingDir": g("WorkingDir", json!("")),
+        "Entrypoint": g("Entrypoint", Value::Null),
+        "OnBuild": g("OnBuild", Value::Null),
+        "Labels": g("Labels", Value::Null),
+        "StopSignal": g("StopSignal", Value::Null),
+    });
+    let mut config = config;
+    if let Some(o) = config.as_object_mut() {
+        o.retain(|k, v| {
+            !(v.is_null() && matches!(k.as_str(), "ExposedPorts" | "Volumes" | "StopSignal"))
+        });
+    }
+    let last_comment = c
+        .get("history")
+        .and_then(Value::as_array)
+        .and_then(|h| h.last())
+        .and_then(|h| h.get("comment"))
+        .cloned()
+        .unwrap_or(json!(""));
+    let lowers: Vec<String> = img
+        .info
+        .diff_ids
+        .iter()
+        .rev()
+        .map(|d| store.snapshots.layer_dir(d).display().to_string())
+        .collect();
+    let mut v = json!({
+        "Id": img.id().to_string(),
+        "RepoTags": tags,
+        "RepoDigests": digests,
+        "Parent": "",
+        "Comment": last_comment,
+        "Created": s("created"),
+        "DockerVersion": s("docker_version"),
+        "Author": s("author"),
+        "Config": config,
+        "Architecture": s("architecture"),
+        "Os": s("os"),
+        "Size": img.record.size,
+        "GraphDriver": {"Data": {"LowerDir": lowers.join(":")}, "Name": "overlay"},
+        "RootFS": {"Type": "layers", "Layers": img.info.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
+        "Metadata": {"LastTagTime": last_tag_time(store, img)?},
+        "Descriptor": {"mediaType": img.record.media_type, "digest": img.record.manifest.to_string(),
+                       "size": store.content.size(&img.record.manifest)?},
+    });
+    if let Some(var) = c.get("variant") {
+        v["Variant"] = var.clone();
+    }
+    Ok(v)
+}
+
+fn last_tag_time(store: &ImageStore, img: &Image) -> Result<String> {
+    let mut best = String::from("0001-01-01T00:00:00Z");
+    for t in store.index.tags_of(&img.record.manifest)? {
+        if let Some(tt) = store.index.tag_time(&t)? {
+            if tt > best || best.starts_with("0001") {
+                best = tt;
+            }
+        }
+    }
+    Ok(best)
+}
+
+fn inspect(store: &ImageStore, a: InspectArgs) -> Result<i32> {
+    let mut out = Vec::new();
+    let mut code = 0;
+    for i in &a.images {
+        match store.get(i) {
+            Ok(img) => out.push(inspect_json(store, &img)?),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                code = 1;
+            }
+        }
+    }
+    match a.format.as_deref() {
+        None => println!("{}", serde_json::to_string_pretty(&out)?),
+        Some("json") | Some("{{json .}}") => {
+            for v in &out {
+                println!("{}", serde_json::to_string(v)?);
+            }
+        }
+        Some(f) => {
+            // minimal Go-template support: {{.Field}} / {{.A.B}} / {{json .A}}
+            for v in &out {
+                println!("{}", render_template(f, v));
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn render_template(f: &str, v: &Value) -> String {
+    let mut out = String::new();
+    let mut rest = f;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find("}}") else { break };
+        let expr = rest[i + 2..i + j].trim();
+        let (json_out, path) = match expr.strip_prefix("json ") {
+            Some(p) => (true, p.trim()),
+            None => (false, expr),
+        };
+        let mut cur = v;
+        for part in path
+            .trim_start_matches('.')
+            .split('.')
+            .filter(|p| !p.is_empty())
+        {
+            cur = cur.get(part).unwrap_or(&Value::Null);
+        }
+        match cur {
+            Value::String(s) if !json_out => out.push_str(s),
+            other if json_out => out.push_str(&other.to_string()),
+            Value::Null => out.push_str("<no value>"),
+            other => out.push_str(&other.to_string()),
+        }
+        rest = &rest[i + j + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
+    let img = store.get(&a.image)?;
+    let hist = img
+        .config
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut layer_sizes = img
+        .info
+        .diff_ids
+        .iter()
+        .map(|d| store.index.layer_size(d).map(|s| s.unwrap_or(0)))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter();
+    let mut rows = Vec::new();
+    for h in &hist {
+        let empty = h
+            .get("empty_layer")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let size = if empty {
+            0
+        } else {
+            layer_sizes.next().unwrap_or(0)
+        };
+        rows.push((h.clone(), size));
+    }
+    rows.reverse();
+    if a.quiet {
+        println!("{}", img.id().short());
+        return Ok(0);
+    }
+    let mut t = vec![vec![
+        "IMAGE".to_string(),
+        "CREATED".into(),
+        "CREATED BY".into(),
+        "SIZE".into(),
+        "COMMENT".into(),
+    ]];
+    for (i, (h, size)) in rows.iter().enumerate() {
+        let id = if i == 0 {
+            if a.no_trunc {
+                img.id().to_string()
+            } else {
+                img.id().short().to_string()
+            }
+        } else {
+            "<missing>".to_string()
+        };
+        let created = h.get("created").and_then(Value::as_str).unwrap_or("");
+        let mut by = h
+            .get("created_by")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .replace('\t', " ");
+        if !a.no_trunc && by.chars().count() > 45 {
+            by = by.chars().take(44).collect::<String>() + "…";
+        }
+        let comment = h
+            .get("comment")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let created = if a.human {
+            human_since(created)
+        } else {
+            created.to_string()
+        };
+        let size = if a.human {
+            human_size(*size)
+        } else {
+            size.to_string()
+        };
+        t.push(vec![id, created, by, size, comment]);
+    }
+    if a.format.as_deref() == Some("json") {
+        for r in t.iter().skip(1) {
+            println!(
+                "{}",
+                json!({"ID": r[0], "CreatedSince": r[1], "CreatedBy": r[2], "Size": r[3], "Comment": r[4]})
+            );
+        }
+    } else {
+        print!("{}", table(&t));
+    }
+    Ok(0)
+}
+
+fn save(store: &ImageStore, a: SaveArgs) -> Result<i32> {
+    let fmt = match a.format.as_str() {
+        "docker-archive" | "docker" => ArchiveFormat::Docker,
+        "oci-archive" | "oci" => ArchiveFormat::Oci,
+        other => bail!("unknown archive format {other:?}: use docker-archive or oci-archive"),
+    };
+    match &a.output {
+        Some(p) => {
+            let tmp = p.with_extension(format!("tmp-{}", std::process::id()));
+            let f =
+                std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+            let res = archive::save(store, &a.images, fmt, std::io::BufWriter::new(f));
+            match res {
+                Ok(mut w) => {
+                    w.flush()?;
+                    std::fs::rename(&tmp, p)
+                        .with_context(|| format!("rename to {}", p.display()))?;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e.into());
+                }
+            }
+        }
+        None => {
+            let out = std::io::stdout();
+            if out.is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let mut w = archive::save(store, &a.images, fmt, std::io::BufWriter::new(out.lock()))?;
+            w.flush()?;
+        }
+    }
+    Ok(0)
+}
+
+fn load(store: &ImageStore, a: LoadArgs) -> Result<i32> {
+    let p = platform(&a.platform)?;
+    let r: Box<dyn Read> = match &a.input {
+        Some(f) => {
+            Box::new(std::fs::File::open(f).with_context(|| format!("open {}", f.display()))?)
+        }
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let loaded = archive::load(store, r, &p)?;
+    for (img, names) in loaded {
+        if names.is_empty() {
+            println!("Loaded image ID: {}", img.id());
+        }
+        for n in names {
+            println!("Loaded image: {n}");
+        }
+    }
+    Ok(0)
+}
+
+fn import(store: &ImageStore, a: ImportArgs) -> Result<i32> {
+    let reference = a.reference.as_deref().map(Reference::parse).transpose()?;
+    let (r, source): (Box<dyn Read>, String) = if a.file == "-" {
+        (Box::new(std::io::stdin().lock()), "-".into())
+    } else {
+        (
+            Box::new(std::fs::File::open(&a.file).with_context(|| format!("open {}", a.file))?),
+            a.file.clone(),
+        )
+    };
+    let img = archive::import(store, r, reference.as_ref(), &a.change, &a.message, &source)?;
+    println!("{}", img.id());
+    Ok(0)
+}
+
+fn login(a: LoginArgs) -> Result<i32> {
+    let server = a.server.unwrap_or_else(|| "docker.io".into());
+    let user = match a.username {
+        Some(u) => u,
+        None => bail!("username required: use -u"),
+    };
+    let pass = if a.password_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s.trim_end_matches(['\n', '\r']).to_string()
+    } else if let Some(p) = a.password {
+        eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+        p
+    } else {
+        bail!("password required: use --password-stdin or -p");
+    };
+    registry::login(&server, &user, &pass)?;
+    println!("Login Succeeded");
+    Ok(0)
+}
+
+fn logout(a: LogoutArgs) -> Result<i32> {
+    let server = a.server.unwrap_or_else(|| "docker.io".into());
+    if registry::logout(&server)? {
+        println!("Removing login credentials for {server}");
+    } else {
+        println!("Not logged in to {server}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,599 @@
+//! `save` / `load` in docker's archive format and as an OCI layout
+//! (`oci-archive`), and `import` of a rootfs tarball.
+
+use crate::digest::Digest;
+use crate::error::{invalid, Error, IoContext, Result};
+use crate::images::{familiar, Image, ImageStore};
+use crate::index::now_rfc3339;
+use crate::layer::{self, ApplyOptions, Compression, WhiteoutMode};
+use crate::reference::Reference;
+use crate::spec::{self, Platform};
+use serde_json::{json, Map, Value};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    /// docker's `save` format: manifest.json + config + uncompressed layers
+    /// (written together with an OCI layout, as docker 25+ does).
+    Docker,
+    /// An OCI image layout with the blobs as stored.
+    Oci,
+}
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(store: &ImageStore, prefix: &str) -> Result<TempDir> {
+    let p = store
+        .content
+        .tmp_dir()
+        .join(format!("{prefix}-{}", crate::store::random_suffix()));
+    std::fs::create_dir(&p).ctx(|| format!("create {}", p.display()))?;
+    Ok(TempDir(p))
+}
+
+/// Archive members are untrusted: resolve their names inside the temp dir.
+fn safe_join(base: &Path, name: &str, what: &str) -> Result<PathBuf> {
+    let mut p = base.to_path_buf();
+    for c in name.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                return Err(Error::UnsafePath {
+                    path: name.to_string(),
+                    reason: format!("'..' in {what}"),
+                })
+            }
+            c => p.push(c),
+        }
+    }
+    let md = std::fs::symlink_metadata(&p)
+        .ctx(|| format!("{what}: {name} is missing from the archive"))?;
+    if !md.is_file() {
+        return Err(invalid(what, format!("{name} is not a regular file")));
+    }
+    Ok(p)
+}
+
+fn read_json(p: &Path, what: &str) -> Result<Value> {
+    let b = std::fs::read(p).ctx(|| format!("read {what}"))?;
+    serde_json::from_slice(&b).map_err(|source| Error::Json {
+        what: what.to_string(),
+        source,
+    })
+}
+
+/// Copy a file into the content store, checking its digest when known.
+fn ingest(store: &ImageStore, p: &Path, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+    let mut f = File::open(p).ctx(|| format!("open {}", p.display()))?;
+    store.content.put_reader(&mut f, expected)
+}
+
+fn layer_media_type(store: &ImageStore, d: &Digest) -> Result<&'static str> {
+    let mut r = BufReader::new(store.content.open_blob(d)?);
+    Ok(
+        match layer::detect_compression(&mut r).ctx(|| format!("read blob {d}"))? {
+            Compression::None => spec::OCI_LAYER,
+            Compression::Gzip => spec::OCI_LAYER_GZIP,
+            Compression::Zstd => spec::OCI_LAYER_ZSTD,
+        },
+    )
+}
+
+/// Load a docker-archive or OCI-layout tarball. Returns the images loaded and
+/// the names they got.
+pub fn load<R: Read>(
+    store: &ImageStore,
+    reader: R,
+    platform: &Platform,
+) -> Result<Vec<(Image, Vec<String>)>> {
+    let tmp = temp_dir(store, "load")?;
+    let opts = ApplyOptions {
+        whiteouts: WhiteoutMode::Apply,
+        allow_devices: false,
+        chown: false,
+    };
+    layer::apply_layer(reader, &tmp.0, &opts)?;
+    if tmp.0.join("manifest.json").is_file() {
+        load_docker(store, &tmp.0)
+    } else if tmp.0.join("index.json").is_file() {
+        load_oci(store, &tmp.0, platform)
+    } else {
+        Err(invalid(
+            "archive",
+            "neither manifest.json (docker archive) nor index.json (OCI layout) found",
+        ))
+    }
+}
+
+fn load_docker(store: &ImageStore, dir: &Path) -> Result<Vec<(Image, Vec<String>)>> {
+    let m = read_json(&dir.join("manifest.json"), "manifest.json")?;
+    let entries = m
+        .as_array()
+        .ok_or_else(|| invalid("manifest.json", "not a JSON array"))?;
+    let mut out = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let what = format!("manifest.json entry {i}");
+        let cfg_name = e
+            .get("Config")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(&what, "missing Config"))?;
+        let cfg_path = safe_join(dir, cfg_name, &what)?;
+        let (cfg_digest, cfg_size) = ingest(store, &cfg_path, None)?;
+        let mut layers = Vec::new();
+        for l in e
+            .get("Layers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid(&what, "missing Layers"))?
+        {
+            let name = l
+                .as_str()
+                .ok_or_else(|| invalid(&what, "Layers entry is not a string"))?;
+            let p = safe_join(dir, name, &what)?;
+            let (d, size) = ingest(store, &p, None)?;
+            layers.push(json!({"mediaType": layer_media_type(store, &d)?, "digest": d.to_string(), "size": size}));
+        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": spec::OCI_MANIFEST,
+            "config": {"mediaType": spec::OCI_CONFIG, "digest": cfg_digest.to_string(), "size": cfg_size},
+            "layers": layers,
+        });
+        let mbytes = serde_json::to_vec(&manifest).expect("json");
+        let mut tags = Vec::new();
+        for t in e
+            .get("RepoTags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let t = t
+                .as_str()
+                .ok_or_else(|| invalid(&what, "RepoTags entry is not a string"))?;
+            tags.push(Reference::parse(t)?);
+        }
+        let img = store.add_image(&mbytes, &tags, None)?;
+        out.push((img, tags.iter().map(|t| t.familiar()).collect()));
+    }
+    Ok(out)
+}
+
+fn load_oci(
+    store: &ImageStore,
+    dir: &Path,
+    platform: &Platform,
+) -> Result<Vec<(Image, Vec<String>)>> {
+    let index = read_json(&dir.join("index.json"), "index.json")?;
+    // every blob of the layout goes into the store, verified by its name
+    let blobs = dir.join("blobs/sha256");
+    if blobs.is_dir() {
+        for e in std::fs::read_dir(&blobs).ctx(|| "read blobs/sha256".to_string())? {
+            let e = e.ctx(|| "read blobs/sha256".to_string())?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let d = Digest::from_hex(&name).map_err(|_| {
+                invalid(
+                    "OCI layout",
+                    format!("blob name {name:?} is not a sha256 digest"),
+                )
+            })?;
+            if !store.content.has(&d) {
+                ingest(store, &e.path(), Some(&d))?;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let manifests = index
+        .get("manifests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("index.json", "missing manifests"))?;
+    for m in manifests {
+        let ann = m.get("annotations");
+        let get = |k: &str| {
+            ann.and_then(|a| a.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let name = get("io.containerd.image.name").or_else(|| {
+            get("org.opencontainers.image.ref.name").filter(|n| n.contains(':') || n.contains('/'))
+        });
+        let tags: Vec<Reference> = name
+            .map(|n| Reference::parse(&n))
+            .transpose()?
+            .into_iter()
+            .collect();
+        let d = Digest::parse(m.get("digest").and_then(Value::as_str).unwrap_or(""))?;
+        let bytes = store.content.read(&d)?;
+        let (kind, _) = spec::kind_of(
+            &bytes,
+            m.get("mediaType").and_then(Value::as_str),
+            "index.json entry",
+        )?;
+        let (mbytes, repo_digest) = if kind == spec::Parsed::Index {
+            let entries = spec::parse_index(&bytes, &format!("index {d}"))?;
+            let e = spec::select_platform(&entries, platform, &format!("index {d}"))?;
+            (store.content.read(&e.descriptor.digest)?, Some(d.clone()))
+        } else {
+            (bytes, Some(d.clone()))
+        };
+        let rd = tags.first().map(|t| t.name());
+        let img = store.add_image(&mbytes, &tags, rd.as_deref().zip(repo_digest.as_ref()))?;
+        out.push((img, tags.iter().map(|t| t.familiar()).collect()));
+    }
+    Ok(out)
+}
+
+fn append_file<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &str,
+    data: &mut dyn Read,
+    size: u64,
+) -> Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_size(size);
+    h.set_mtime(0);
+    b.append_data(&mut h, name, data)
+        .ctx(|| format!("write {name} to archive"))
+}
+
+fn append_dir<W: Write>(b: &mut tar::Builder<W>, name: &str) -> Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_size(0);
+    h.set_mtime(0);
+    b.append_data(&mut h, name, io::empty())
+        .ctx(|| format!("write {name} to archive"))
+}
+
+/// Write images as a docker archive or an OCI layout tarball. `names` are
+/// what the user asked for (references or ids).
+pub fn save<W: Write>(
+    store: &ImageStore,
+    names: &[String],
+    format: ArchiveFormat,
+    w: W,
+) -> Result<W> {
+    let mut b = tar::Builder::new(w);
+    let mut written: HashSet<Digest> = HashSet::new();
+    append_dir(&mut b, "blobs/")?;
+    append_dir(&mut b, "blobs/sha256/")?;
+    let mut docker_manifest = Vec::new();
+    let mut index_manifests = Vec::new();
+    for n in names {
+        let img = store.get(n)?;
+        // the tags to record: the one named, or all of the image's tags for an id
+        let tags: Vec<Reference> = match Reference::parse(n) {
+            Ok(r)
+                if r.digest.is_none()
+                    && store.index.tag(&r.tagged().unwrap_or_default())?.is_some() =>
+            {
+                vec![r]
+            }
+            _ => store
+                .index
+                .tags_of(&img.record.manifest)?
+                .iter()
+                .filter_map(|t| Reference::parse(t).ok())
+                .collect(),
+        };
+        fn put<W: Write>(
+            written: &mut HashSet<Digest>,
+            b: &mut tar::Builder<W>,
+            d: &Digest,
+            r: &mut dyn Read,
+            size: u64,
+        ) -> Result<()> {
+            if written.insert(d.clone()) {
+                append_file(b, &format!("blobs/sha256/{}", d.hex()), r, size)?;
+            }
+            Ok(())
+        }
+        let cfg = &img.manifest.config;
+        put(
+            &mut written,
+            &mut b,
+            &cfg.digest,
+            &mut store.content.open_blob(&cfg.digest)?,
+            store.content.size(&cfg.digest)?,
+        )?;
+        match format {
+            ArchiveFormat::Oci => {
+                for l in &img.manifest.layers {
+                    put(
+                        &mut written,
+                        &mut b,
+                        &l.digest,
+                        &mut store.content.open_blob(&l.digest)?,
+                        store.content.size(&l.digest)?,
+                    )?;
+                }
+                let md = &img.record.manifest;
+                put(
+                    &mut written,
+                    &mut b,
+                    md,
+                    &mut store.content.open_blob(md)?,
+                    store.content.size(md)?,
+                )?;
+                let msize = store.content.size(md)?;
+                let entries: Vec<Option<&Reference>> = if tags.is_empty() {
+                    vec![None]
+                } else {
+                    tags.iter().map(Some).collect()
+                };
+                for t in entries {
+                    let mut d = json!({"mediaType": img.manifest.media_type, "digest": md.to_string(), "size": msize});
+                    if let Some(t) = t {
+                        d["annotations"] = json!({
+                            "io.containerd.image.name": t.to_string(),
+                            "org.opencontainers.image.ref.name": t.tag.clone().unwrap_or_default(),
+                        });
+                    }
+                    index_manifests.push(d);
+                }
+            }
+            ArchiveFormat::Docker => {
+                // docker load wants uncompressed layers named by their diff_id
+                let mut layer_names = Vec::new();
+                let mut descs = Vec::new();
+                for (l, diff_id) in img.manifest.layers.iter().zip(&img.info.diff_ids) {
+                    let name = format!("blobs/sha256/{}", diff_id.hex());
+                    if !written.contains(diff_id) {
+                        let mut f = tempfile_in(store)?;
+                        let mut hw = crate::digest::HashingWriter::new(&mut f.1);
+                        io::copy(
+                            &mut layer::decompress(store.content.open_blob(&l.digest)?)
+                                .ctx(|| format!("read layer {}", l.digest))?,
+                            &mut hw,
+                        )
+                        .ctx(|| format!("decompress layer {}", l.digest))?;
+                        let (_, got, size) = hw.finish();
+                        if got != *diff_id {
+                            return Err(Error::DigestMismatch {
+                                what: format!("uncompressed layer {}", l.digest),
+                                expected: diff_id.to_string(),
+                                actual: got.to_string(),
+                            });
+                        }
+                        f.1.rewind().ctx(|| "rewind temp layer".to_string())?;
+                        put(&mut written, &mut b, diff_id, &mut f.1, size)?;
+                        descs.push(json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": size}));
+                    } else {
+                        descs.push(json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": layer_tar_size(store, l, diff_id)?}));
+                    }
+                    layer_names.push(name);
+                }
+                let manifest = json!({
+                    "schemaVersion": 2,
+                    "mediaType": spec::OCI_MANIFEST,
+                    "config": {"mediaType": spec::OCI_CONFIG, "digest": cfg.digest.to_string(), "size": cfg.size},
+                    "layers": descs,
+                });
+                let mbytes = serde_json::to_vec(&manifest).expect("json");
+                let md = Digest::of(&mbytes);
+                put(
+                    &mut written,
+                    &mut b,
+                    &md,
+                    &mut &mbytes[..],
+                    mbytes.len() as u64,
+                )?;
+                let mut d = json!({"mediaType": spec::OCI_MANIFEST, "digest": md.to_string(), "size": mbytes.len()});
+                if let Some(t) = tags.first() {
+                    d["annotations"] = json!({
+                        "io.containerd.image.name": t.to_string(),
+                        "org.opencontainers.image.ref.name": t.tag.clone().unwrap_or_default(),
+                    });
+                }
+                index_manifests.push(d);
+                docker_manifest.push(json!({
+                    "Config": format!("blobs/sha256/{}", cfg.digest.hex()),
+                    "RepoTags": tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
+                    "Layers": layer_names,
+                }));
+            }
+        }
+    }
+    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+    append_file(&mut b, "oci-layout", &mut &layout[..], layout.len() as u64)?;
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": spec::OCI_INDEX,
+        "manifests": index_manifests,
+    }))
+    .expect("json");
+    append_file(&mut b, "index.json", &mut &index[..], index.len() as u64)?;
+    if format == ArchiveFormat::Docker {
+        let m = serde_json::to_vec(&docker_manifest).expect("json");
+        append_file(&mut b, "manifest.json", &mut &m[..], m.len() as u64)?;
+    }
+    b.into_inner().ctx(|| "finish archive".to_string())
+}
+
+fn layer_tar_size(store: &ImageStore, l: &spec::Descriptor, _diff_id: &Digest) -> Result<u64> {
+    let (_, n) = layer::diff_id_of(store.content.open_blob(&l.digest)?)?;
+    Ok(n)
+}
+
+fn tempfile_in(store: &ImageStore) -> Result<(PathBuf, File)> {
+    let p = store
+        .content
+        .tmp_dir()
+        .join(format!("save-{}", crate::store::random_suffix()));
+    let f = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .ctx(|| format!("create {}", p.display()))?;
+    // unlinked right away: the open file lives until it is dropped
+    let _ = std::fs::remove_file(&p);
+    Ok((p, f))
+}
+
+/// Apply one `--change` instruction (Dockerfile syntax) to a config's `config`.
+pub fn apply_change(cfg: &mut Map<String, Value>, change: &str) -> Result<()> {
+    let bad = |reason: &str| Error::InvalidChange {
+        change: change.to_string(),
+        reason: reason.to_string(),
+    };
+    let change = change.trim();
+    let (word, rest) = change
+        .split_once(char::is_whitespace)
+        .unwrap_or((change, ""));
+    let rest = rest.trim();
+    let json_or_shell = |rest: &str| -> Result<Value> {
+        if rest.starts_with('[') {
+            let v: Vec<String> =
+                serde_json::from_str(rest).map_err(|_| bad("expected a JSON array of strings"))?;
+            Ok(json!(v))
+        } else {
+            Ok(json!(["/bin/sh", "-c", rest]))
+        }
+    };
+    match word.to_ascii_uppercase().as_str() {
+        "CMD" => {
+            cfg.insert("Cmd".into(), json_or_shell(rest)?);
+        }
+        "ENTRYPOINT" => {
+            cfg.insert("Entrypoint".into(), json_or_shell(rest)?);
+        }
+        "ENV" => {
+            let pairs: Vec<(String, String)> = if rest.contains('=') {
+                rest.split_whitespace()
+                    .map(|kv| {
+                        let (k, v) = kv
+                            .split_once('=')
+                            .ok_or_else(|| bad("expected KEY=VALUE"))?;
+                        Ok((k.to_string(), v.trim_matches('"').to_string()))
+                    })
+                    .collect::<Result<_>>()?
+            } else {
+                let (k, v) = rest
+                    .split_once(char::is_whitespace)
+                    .ok_or_else(|| bad("expected KEY VALUE"))?;
+                vec![(k.to_string(), v.trim().to_string())]
+            };
+            let env = cfg.entry("Env").or_insert_with(|| json!([]));
+            let arr = env.as_array_mut().ok_or_else(|| bad("Env is not a list"))?;
+            for (k, v) in pairs {
+                arr.retain(|e| {
+                    e.as_str().and_then(|s| s.split_once('=')).map(|(ek, _)| ek) != Some(k.as_str())
+                });
+                arr.push(json!(format!("{k}={v}")));
+            }
+        }
+        "WORKDIR" => {
+            cfg.insert("WorkingDir".into(), json!(rest));
+        }
+        "USER" => {
+            cfg.insert("User".into(), json!(rest));
+        }
+        "STOPSIGNAL" => {
+            cfg.insert("StopSignal".into(), json!(rest));
+        }
+        "EXPOSE" => {
+            let ports = cfg.entry("ExposedPorts").or_insert_with(|| json!({}));
+            for p in rest.split_whitespace() {
+                let p = if p.contains('/') {
+                    p.to_string()
+                } else {
+                    format!("{p}/tcp")
+                };
+                ports[p] = json!({});
+            }
+        }
+        "VOLUME" => {
+            let vols: Vec<String> = if rest.starts_with('[') {
+                serde_json::from_str(rest).map_err(|_| bad("expected a JSON array of strings"))?
+            } else {
+                rest.split_whitespace().map(str::to_string).collect()
+            };
+            let v = cfg.entry("Volumes").or_insert_with(|| json!({}));
+            for p in vols {
+                v[p] = json!({});
+            }
+        }
+        "LABEL" => {
+            let l = cfg.entry("Labels").or_insert_with(|| json!({}));
+            for kv in rest.split_whitespace() {
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| bad("expected KEY=VALUE"))?;
+                l[k.trim_matches('"')] = json!(v.trim_matches('"'));
+            }
+        }
+        "" => return Err(bad("empty instruction")),
+        other => {
+            return Err(bad(&format!(
+                "instruction {other} is not supported by import"
+            )))
+        }
+    }
+    if rest.is_empty() {
+        return Err(bad("missing arguments"));
+    }
+    Ok(())
+}
+
+/// `berth import`: a rootfs tarball (any compression) becomes a one-layer image.
+pub fn import<R: Read>(
+    store: &ImageStore,
+    reader: R,
+    reference: Option<&Reference>,
+    changes: &[String],
+    message: &str,
+    source: &str,
+) -> Result<Image> {
+    let mut cfg = Map::new();
+    for c in changes {
+        apply_change(&mut cfg, c)?;
+    }
+    let mut dec = layer::decompress(reader).ctx(|| format!("read {source}"))?;
+    let (diff_id, size) = store.content.put_reader(&mut dec, None)?;
+    let now = now_rfc3339();
+    let platform = Platform::host();
+    let comment = if message.is_empty() {
+        format!("Imported from {source}")
+    } else {
+        message.to_string()
+    };
+    let config = json!({
+        "architecture": platform.architecture,
+        "os": platform.os,
+        "created": now,
+        "config": cfg,
+        "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
+        "history": [{"created": now, "created_by": "", "comment": comment}],
+    });
+    let cbytes = serde_json::to_vec(&config).expect("json");
+    let cd = store.content.put(&cbytes, None)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": spec::OCI_MANIFEST,
+        "config": {"mediaType": spec::OCI_CONFIG, "digest": cd.to_string(), "size": cbytes.len()},
+        "layers": [{"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": size}],
+    });
+    let mbytes = serde_json::to_vec(&manifest).expect("json");
+    let tags: Vec<Reference> = reference.cloned().into_iter().collect();
+    store.add_image(&mbytes, &tags, None)
+}
+
+/// Familiar names of an image's tags.
+pub fn familiar_tags(store: &ImageStore, img: &Image) -> Result<Vec<String>> {
+    Ok(store
+        .index
+        .tags_of(&img.record.manifest)?
+        .iter()
+        .map(|t| familiar(t))
+        .collect())
+}

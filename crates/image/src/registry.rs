@@ -1,0 +1,940 @@
+//! A registry client for the OCI distribution API: anonymous, basic and
+//! bearer-token auth, docker-compatible credentials in config.json, parallel
+//! streaming layer downloads verified by digest (and unpacked as soon as each
+//! one lands), cross-repository blob mounts on push, retries, progress bars.
+//!
+//! Written on reqwest rather than oci-client because berth needs to stream
+//! blobs straight into its own verifying content store, overlap unpacking with
+//! downloading, report per-layer progress, reuse docker's config.json and talk
+//! plain HTTP to local registries (127.0.0.0/8, localhost) as docker does.
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::images::{Image, ImageStore};
+use crate::reference::{Reference, DEFAULT_REGISTRY};
+use crate::spec::{self, Platform, MANIFEST_ACCEPT};
+use base64::Engine as _;
+use futures_util::StreamExt;
+use reqwest::{header, Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const ATTEMPTS: u32 = 4;
+const PARALLEL: usize = 4;
+
+/// How to show progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// One indicatif bar per layer (a terminal).
+    Bars,
+    /// Plain status lines (not a terminal).
+    Plain,
+    Quiet,
+}
+
+/// Registry credentials from docker's config.json (`auths.<host>.auth`).
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    auths: HashMap<String, (String, String)>,
+}
+
+/// `$DOCKER_CONFIG/config.json`, or `~/.docker/config.json`.
+pub fn config_path() -> PathBuf {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".docker")
+        });
+    dir.join("config.json")
+}
+
+/// docker keys Docker Hub as its v1 index URL.
+fn config_key(registry: &str) -> String {
+    if registry == DEFAULT_REGISTRY {
+        "https://index.docker.io/v1/".into()
+    } else {
+        registry.to_string()
+    }
+}
+
+fn normalise_server(s: &str) -> String {
+    let s = s
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "docker.io" => DEFAULT_REGISTRY.into(),
+        h => h.to_string(),
+    }
+}
+
+impl Credentials {
+    pub fn from_docker_config() -> Self {
+        let mut c = Credentials::default();
+        let Ok(b) = std::fs::read(config_path()) else {
+            return c;
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&b) else {
+            return c;
+        };
+        if let Some(auths) = v.get("auths").and_then(Value::as_object) {
+            for (k, e) in auths {
+                let Some(a) = e.get("auth").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Ok(dec) = base64::engine::general_purpose::STANDARD.decode(a) else {
+                    continue;
+                };
+                let dec = String::from_utf8_lossy(&dec).into_owned();
+                if let Some((u, p)) = dec.split_once(':') {
+                    c.auths
+                        .insert(normalise_server(k), (u.to_string(), p.to_string()));
+                }
+            }
+        }
+        c
+    }
+
+    pub fn with(mut self, registry: &str, user: &str, pass: &str) -> Self {
+        self.auths
+            .insert(registry.to_string(), (user.to_string(), pass.to_string()));
+        self
+    }
+
+    pub fn get(&self, registry: &str) -> Option<(String, String)> {
+        self.auths.get(registry).cloned()
+    }
+}
+
+pub struct PullOptions {
+    pub platform: Platform,
+    pub progress: Progress,
+    pub credentials: Credentials,
+}
+
+fn reg_err(registry: &str, message: impl Into<String>) -> Error {
+    Error::Registry {
+        registry: registry.to_string(),
+        message: message.into(),
+    }
+}
+
+fn is_insecure(host: &str) -> bool {
+    let h = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    if h == "localhost" || h.starts_with("127.") || h == "[::1]" {
+        return true;
+    }
+    std::env::var("BERTH_INSECURE_REGISTRIES")
+        .map(|v| v.split(',').any(|x| x.trim() == host))
+        .unwrap_or(false)
+}
+
+/// One registry host, with its auth state.
+pub struct Client {
+    http: reqwest::Client,
+    registry: String,
+    base: String,
+    creds: Option<(String, String)>,
+    /// Authorization header per scope (or "" for basic auth).
+    auth: Mutex<HashMap<String, String>>,
+}
+
+fn parse_challenge(h: &str) -> (String, HashMap<String, String>) {
+    let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
+    let mut params = HashMap::new();
+    let mut s = rest.trim();
+    while !s.is_empty() {
+        let Some((k, v)) = s.split_once('=') else {
+            break;
+        };
+        let k = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let v = v.trim_start();
+        let (val, next) = if let Some(stripped) = v.strip_prefix('"') {
+            match stripped.find('"') {
+                Some(e) => (&stripped[..e], &stripped[e + 1..]),
+                None => (stripped, ""),
+            }
+        } else {
+            match v.find(',') {
+                Some(e) => (&v[..e], &v[e..]),
+                None => (v, ""),
+            }
+        };
+        params.insert(k, val.to_string());
+        s = next.trim_start_matches(',').trim();
+    }
+    (scheme.to_ascii_lowercase(), params)
+}
+
+impl Client {
+    pub fn new(registry: &str, creds: Option<(String, String)>) -> Result<Self> {
+        let host = if registry == DEFAULT_REGISTRY {
+            "registry-1.docker.io"
+        } else {
+            registry
+        };
+        let scheme = if is_insecure(host) { "http" } else { "https" };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .pool_max_idle_per_host(PARALLEL * 2)
+            .build()
+            .map_err(|e| reg_err(registry, format!("http client: {e}")))?;
+        Ok(Client {
+            http,
+            registry: registry.to_string(),
+            base: format!("{scheme}://{host}"),
+            creds,
+            auth: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    /// Send with retries on network errors and 5xx, and one re-send after an
+    /// auth challenge. `scope` is the token scope the request needs.
+    async fn send(
+        &self,
+        scope: &str,
+        make: &(dyn Fn() -> RequestBuilder + Sync),
+    ) -> Result<Response> {
+        let mut last = String::new();
+        let mut authed_once = false;
+        let mut attempt = 0;
+        while attempt < ATTEMPTS {
+            attempt += 1;
+            let mut rb = make();
+            if let Some(h) = self.auth.lock().unwrap().get(scope).cloned() {
+                rb = rb.header(header::AUTHORIZATION, h);
+            }
+            match rb.send().await {
+                Ok(r) if r.status() == StatusCode::UNAUTHORIZED && !authed_once => {
+                    authed_once = true;
+                    attempt -= 1;
+                    let ch = r
+                        .headers()
+                        .get(header::WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                        .ok_or_else(|| Error::Unauthorized {
+                            registry: self.registry.clone(),
+                            message: "401 without a WWW-Authenticate challenge".into(),
+                        })?;
+                    self.authenticate(scope, &ch).await?;
+                }
+                Ok(r) if r.status() == StatusCode::UNAUTHORIZED => {
+                    let body = r.text().await.unwrap_or_default();
+                    return Err(Error::Unauthorized {
+                        registry: self.registry.clone(),
+                        message: if self.creds.is_some() {
+                            format!("credentials rejected: {}", body.trim())
+                        } else {
+                            format!(
+                                "authentication required (berth login {}): {}",
+                                self.registry,
+                                body.trim()
+                            )
+                        },
+                    });
+                }
+                Ok(r)
+                    if r.status().is_server_error()
+                        || r.status() == StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    last = format!(
+                        "{} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default().trim()
+                    );
+                }
+                Ok(r) => return Ok(r),
+                Err(e) => last = format!("{e}"),
+            }
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+            }
+        }
+        Err(reg_err(
+            &self.registry,
+            format!("giving up after {ATTEMPTS} attempts: {last}"),
+        ))
+    }
+
+    async fn authenticate(&self, scope: &str, challenge: &str) -> Result<()> {
+        let (scheme, p) = parse_challenge(challenge);
+        let header = match scheme.as_str() {
+            "basic" => {
+                let (u, pw) = self.creds.clone().ok_or_else(|| Error::Unauthorized {
+                    registry: self.registry.clone(),
+                    message: format!(
+                        "basic authentication required (berth login {})",
+                        self.registry
+                    ),
+                })?;
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pw}"))
+                )
+            }
+            "bearer" => {
+                let realm = p.get("realm").ok_or_else(|| Error::Unauthorized {
+                    registry: self.registry.clone(),
+                    message: "bearer challenge without realm".into(),
+                })?;
+                let mut q: Vec<(&str, String)> = Vec::new();
+                if let Some(s) = p.get("service") {
+                    q.push(("service", s.clone()));
+                }
+                let sc = p.get("scope").cloned().unwrap_or_else(|| scope.to_string());
+                if !sc.is_empty() {
+                    q.push(("scope", sc));
+                }
+                let mut rb = self.http.get(realm).query(&q);
+                if let Some((u, pw)) = &self.creds {
+                    rb = rb.basic_auth(u, Some(pw));
+                }
+                let r = rb.send().await.map_err(|e| {
+                    reg_err(&self.registry, format!("token request to {realm}: {e}"))
+                })?;
+                if !r.status().is_success() {
+                    return Err(Error::Unauthorized {
+                        registry: self.registry.clone(),
+                        message: format!("token server {realm} answered {}", r.status()),
+                    });
+                }
+                let v: Value = r
+                    .json()
+                    .await
+                    .map_err(|e| reg_err(&self.registry, format!("token response: {e}")))?;
+                let t = v
+                    .get("token")
+                    .or_else(|| v.get("access_token"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| reg_err(&self.registry, "token response without token"))?;
+                format!("Bearer {t}")
+            }
+            other => {
+                return Err(Error::Unauthorized {
+                    registry: self.registry.clone(),
+                    message: format!("unsupported auth scheme {other:?}"),
+                })
+            }
+        };
+        self.auth.lock().unwrap().insert(scope.to_string(), header);
+        Ok(())
+    }
+
+    async fn check(&self, r: Response, what: &str) -> Result<Response> {
+        if r.status().is_success() {
+            return Ok(r);
+        }
+        let st = r.status();
+        let body = r.text().await.unwrap_or_default();
+        let msg = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v.pointer("/errors/0/message")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or(body);
+        if st == StatusCode::NOT_FOUND {
+            return Err(reg_err(
+                &self.registry,
+                format!("{what}: not found: {}", msg.trim()),
+            ));
+        }
+        Err(reg_err(
+            &self.registry,
+            format!("{what}: {st}: {}", msg.trim()),
+        ))
+    }
+
+    /// GET /v2/ (used by login to check credentials).
+    pub async fn ping(&self) -> Result<()> {
+        let url = self.url("/v2/");
+        let r = self.send("", &|| self.http.get(&url)).await?;
+        self.check(r, "ping /v2/").await?;
+        Ok(())
+    }
+
+    /// Fetch a manifest; returns bytes, media type and digest (verified).
+    pub async fn manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        scope: &str,
+    ) -> Result<(Vec<u8>, String, Digest)> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let r = self
+            .send(scope, &|| {
+                self.http.get(&url).header(header::ACCEPT, MANIFEST_ACCEPT)
+            })
+            .await?;
+        let r = self
+            .check(r, &format!("manifest {repo}:{reference}"))
+            .await?;
+        let mt = r
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let hd = r
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = r
+            .bytes()
+            .await
+            .map_err(|e| {
+                reg_err(
+                    &self.registry,
+                    format!("read manifest {repo}:{reference}: {e}"),
+                )
+            })?
+            .to_vec();
+        let d = Digest::of(&body);
+        let want = if reference.starts_with("sha256:") {
+            Some(reference.to_string())
+        } else {
+            hd.filter(|h| h.starts_with("sha256:"))
+        };
+        if let Some(w) = want {
+            if w != d.as_str() {
+                return Err(Error::DigestMismatch {
+                    what: format!("manifest {repo}:{reference}"),
+                    expected: w,
+                    actual: d.to_string(),
+                });
+            }
+        }
+        Ok((body, mt, d))
+    }
+}
+
+fn scope_pull(repo: &str) -> String {
+    format!("repository:{repo}:pull")
+}
+fn scope_push(repo: &str) -> String {
+    format!("repository:{repo}:pull,push")
+}
+
+/// Per-layer progress display.
+struct Bars {
+    mode: Progress,
+    mp: Option<indicatif::MultiProgress>,
+    lock: Mutex<()>,
+}
+
+struct Bar<'a> {
+    bars: &'a Bars,
+    id: String,
+    pb: Option<indicatif::ProgressBar>,
+}
+
+impl Bars {
+    fn new(mode: Progress) -> Self {
+        let mp = (mode == Progress::Bars).then(indicatif::MultiProgress::new);
+        Bars {
+            mode,
+            mp,
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn line(&self, s: &str) {
+        match self.mode {
+            Progress::Quiet => {}
+            Progress::Plain => {
+                let _g = self.lock.lock().unwrap();
+                let _ = writeln!(std::io::stderr(), "{s}");
+            }
+            Progress::Bars => {
+                if let Some(mp) = &self.mp {
+                    let _ = mp.println(s);
+                }
+            }
+        }
+    }
+
+    fn bar(&self, id: &str, total: u64, msg: &str) -> Bar<'_> {
+        let pb = self.mp.as_ref().map(|mp| {
+            let pb = mp.add(indicatif::ProgressBar::new(total));
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix}: {msg:<18} [{bar:40}] {bytes}/{total_bytes}",
+                )
+                .expect("template")
+                .progress_chars("=> "),
+            );
+            pb.set_prefix(id.to_string());
+            pb.set_message(msg.to_string());
+            pb
+        });
+        if self.mode == Progress::Plain {
+            self.line(&format!("{id}: {msg}"));
+        }
+        Bar {
+            bars: self,
+            id: id.to_string(),
+            pb,
+        }
+    }
+}
+
+impl Bar<'_> {
+    fn inc(&self, n: u64) {
+        if let Some(pb) = &self.pb {
+            pb.inc(n);
+        }
+    }
+    fn reset(&self) {
+        if let Some(pb) = &self.pb {
+            pb.set_position(0);
+        }
+    }
+    fn status(&self, msg: &str) {
+        match &self.pb {
+            Some(pb) => pb.set_message(msg.to_string()),
+            None => self.bars.line(&format!("{}: {msg}", self.id)),
+        }
+    }
+    fn done(&self, msg: &str) {
+        match &self.pb {
+            Some(pb) => {
+                pb.set_style(
+                    indicatif::ProgressStyle::with_template("{prefix}: {msg}").expect("template"),
+                );
+                pb.finish_with_message(msg.to_string());
+            }
+            None => self.bars.line(&format!("{}: {msg}", self.id)),
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            context: "start async runtime".into(),
+            source,
+        })
+}
+
+/// Download one blob into the content store, verifying digest and size,
+/// retrying from the start when the transfer breaks.
+async fn fetch_blob(
+    c: &Client,
+    store: &ImageStore,
+    repo: &str,
+    d: &spec::Descriptor,
+    bar: &Bar<'_>,
+) -> Result<()> {
+    let url = c.url(&format!("/v2/{repo}/blobs/{}", d.digest));
+    let scope = scope_pull(repo);
+    let mut last: Option<Error> = None;
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            bar.reset();
+            bar.status(&format!("Retrying ({attempt})"));
+            tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+        }
+        let r = c.send(&scope, &|| c.http.get(&url)).await?;
+        let r = c.check(r, &format!("blob {}", d.digest)).await?;
+        let mut w = store.content.writer(Some(d.digest.clone()), Some(d.size))?;
+        let mut stream = r.bytes_stream();
+        let mut broke = None;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(b) => {
+                    w.write_all(&b).map_err(|source| Error::Io {
+                        context: format!("write blob {}", d.digest),
+                        source,
+                    })?;
+                    bar.inc(b.len() as u64);
+                }
+                Err(e) => {
+                    broke = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = broke {
+            last = Some(reg_err(
+                &c.registry,
+                format!("download of {} broke: {e}", d.digest),
+            ));
+            continue;
+        }
+        // a digest mismatch is final: the registry sent the wrong bytes
+        let w2 = w;
+        return tokio::task::block_in_place(|| w2.commit()).map(|_| ());
+    }
+    Err(last.unwrap_or_else(|| reg_err(&c.registry, "download failed")))
+}
+
+/// Pull an image: manifest (selecting the platform from an index), config,
+/// then all layers in parallel, each unpacked as soon as it is downloaded.
+pub fn pull(store: &ImageStore, r: &Reference, opts: &PullOptions) -> Result<Image> {
+    let rt = runtime()?;
+    rt.block_on(pull_async(store, r, opts))
+}
+
+async fn pull_async(store: &ImageStore, r: &Reference, opts: &PullOptions) -> Result<Image> {
+    let c = Client::new(&r.registry, opts.credentials.get(&r.registry))?;
+    let repo = &r.repository;
+    let scope = scope_pull(repo);
+    let bars = Bars::new(opts.progress);
+    if let Some(t) = &r.tag {
+        bars.line(&format!("{t}: Pulling from {}", r.familiar_name()));
+    }
+    let (top, mt, top_digest) = c.manifest(repo, &r.registry_ref(), &scope).await?;
+    let (kind, _) = spec::kind_of(&top, Some(&mt), &format!("manifest {r}"))?;
+    let mbytes = if kind == spec::Parsed::Index {
+        store.content.put(&top, Some(&top_digest))?;
+        let entries = spec::parse_index(&top, &format!("index {r}"))?;
+        let e = spec::select_platform(&entries, &opts.platform, &r.to_string())?;
+        let (b, _, _) = c
+            .manifest(repo, e.descriptor.digest.as_str(), &scope)
+            .await?;
+        b
+    } else {
+        top.clone()
+    };
+    let manifest = spec::parse_manifest(&mbytes, &format!("manifest {r}"))?;
+    if !store.content.has(&manifest.config.digest) {
+        let url = c.url(&format!("/v2/{repo}/blobs/{}", manifest.config.digest));
+        let resp = c.send(&scope, &|| c.http.get(&url)).await?;
+        let resp = c
+            .check(resp, &format!("config {}", manifest.config.digest))
+            .await?;
+        let b = resp
+            .bytes()
+            .await
+            .map_err(|e| reg_err(&r.registry, format!("read config: {e}")))?;
+        store.content.put(&b, Some(&manifest.config.digest))?;
+    }
+    let cbytes = store.content.read(&manifest.config.digest)?;
+    let (_, info) = spec::parse_config(&cbytes, &format!("config {}", manifest.config.digest))?;
+    if info.diff_ids.len() != manifest.layers.len() {
+        return Err(crate::error::invalid(
+            format!("image {r}"),
+            "manifest layers and config rootfs.diff_ids differ in length",
+        ));
+    }
+    let store_ref = store;
+    let jobs = manifest
+        .layers
+        .iter()
+        .zip(info.diff_ids.iter())
+        .map(|(l, diff_id)| {
+            let c = &c;
+            let bars = &bars;
+            async move {
+                let id = l.digest.short().to_string();
+                if store_ref.snapshots.has_layer(diff_id) && store_ref.content.has(&l.digest) {
+                    bars.line(&format!("{id}: Already exists"));
+                    return Ok::<(), Error>(());
+                }
+                let bar = bars.bar(&id, l.size, "Downloading");
+                if !store_ref.content.has(&l.digest) {
+                    fetch_blob(c, store_ref, repo, l, &bar).await?;
+                    bar.status("Extracting");
+                }
+                tokio::task::block_in_place(|| store_ref.ensure_layer(&l.digest, diff_id))?;
+                bar.done("Pull complete");
+                Ok(())
+            }
+        });
+    let results: Vec<Result<()>> = futures_util::stream::iter(jobs)
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
+    for res in results {
+        res?;
+    }
+    for l in &manifest.layers {
+        store.index.add_blob_source(&l.digest, &r.registry, repo)?;
+    }
+    store
+        .index
+        .add_blob_source(&manifest.config.digest, &r.registry, repo)?;
+    let tags: Vec<Reference> = if r.tag.is_some() {
+        vec![r.clone()]
+    } else {
+        vec![]
+    };
+    let img = tokio::task::block_in_place(|| {
+        store.add_image(&mbytes, &tags, Some((&r.name(), &top_digest)))
+    })?;
+    Ok(img)
+}
+
+/// Push the local image `local` as `target`. Returns the manifest digest.
+pub fn push(
+    store: &ImageStore,
+    local: &str,
+    target: &Reference,
+    progress: Progress,
+    creds: &Credentials,
+) -> Result<Digest> {
+    let rt = runtime()?;
+    rt.block_on(push_async(store, local, target, progress, creds))
+}
+
+async fn push_blob(
+    c: &Client,
+    store: &ImageStore,
+    repo: &str,
+    d: &spec::Descriptor,
+    bars: &Bars,
+) -> Result<()> {
+    let scope = scope_push(repo);
+    let id = d.digest.short().to_string();
+    let head = c.url(&format!("/v2/{repo}/blobs/{}", d.digest));
+    let r = c.send(&scope, &|| c.http.head(&head)).await?;
+    if r.status().is_success() {
+        bars.line(&format!("{id}: Layer already exists"));
+        return Ok(());
+    }
+    // cross-repository mount from a repo we know has it on this registry
+    for from in store.index.blob_sources(&d.digest, &c.registry)? {
+        if from == repo {
+            continue;
+        }
+        let url = c.url(&format!(
+            "/v2/{repo}/blobs/uploads/?mount={}&from={from}",
+            d.digest
+        ));
+        let r = c
+            .send(&scope, &|| {
+                c.http.post(&url).header(header::CONTENT_LENGTH, 0)
+            })
+            .await?;
+        if r.status() == StatusCode::CREATED {
+            bars.line(&format!("{id}: Mounted from {from}"));
+            return Ok(());
+        }
+    }
+    let bar = bars.bar(&id, d.size, "Preparing");
+    let url = c.url(&format!("/v2/{repo}/blobs/uploads/"));
+    let r = c
+        .send(&scope, &|| {
+            c.http.post(&url).header(header::CONTENT_LENGTH, 0)
+        })
+        .await?;
+    let r = c.check(r, &format!("start upload of {}", d.digest)).await?;
+    let loc = r
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| reg_err(&c.registry, "upload started without a Location"))?
+        .to_string();
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let put_url = c.url(&format!("{loc}{sep}digest={}", d.digest));
+    let data = bytes::Bytes::from(store.content.read(&d.digest)?);
+    bar.status("Pushing");
+    let r = c
+        .send(&scope, &|| {
+            c.http
+                .request(Method::PUT, &put_url)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::CONTENT_LENGTH, data.len())
+                .body(data.clone())
+        })
+        .await?;
+    c.check(r, &format!("upload of {}", d.digest)).await?;
+    bar.inc(d.size);
+    bar.done("Pushed");
+    Ok(())
+}
+
+async fn push_async(
+    store: &ImageStore,
+    local: &str,
+    target: &Reference,
+    progress: Progress,
+    creds: &Credentials,
+) -> Result<Digest> {
+    let img = store.get(local)?;
+    let c = Client::new(&target.registry, creds.get(&target.registry))?;
+    let repo = &target.repository;
+    let bars = Bars::new(progress);
+    bars.line(&format!(
+        "The push refers to repository [{}]",
+        target.name()
+    ));
+    let jobs = img
+        .manifest
+        .layers
+        .iter()
+        .chain(std::iter::once(&img.manifest.config))
+        .map(|d| push_blob(&c, store, repo, d, &bars));
+    let results: Vec<Result<()>> = futures_util::stream::iter(jobs)
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
+    for r in results {
+        r?;
+    }
+    let mbytes = store.content.read(&img.record.manifest)?;
+    let tag = target.registry_ref();
+    let url = c.url(&format!("/v2/{repo}/manifests/{tag}"));
+    let mt = img.record.media_type.clone();
+    let body = bytes::Bytes::from(mbytes);
+    let r = c
+        .send(&scope_push(repo), &|| {
+            c.http
+                .put(&url)
+                .header(header::CONTENT_TYPE, mt.as_str())
+                .body(body.clone())
+        })
+        .await?;
+    c.check(r, &format!("manifest {}", target)).await?;
+    for l in &img.manifest.layers {
+        store
+            .index
+            .add_blob_source(&l.digest, &target.registry, repo)?;
+    }
+    store
+        .index
+        .add_blob_source(&img.manifest.config.digest, &target.registry, repo)?;
+    let rec = &img.record;
+    store
+        .index
+        .add_image(rec, &[], Some((&target.name(), &rec.manifest)))?;
+    Ok(rec.manifest.clone())
+}
+
+/// Check credentials against the registry and store them in config.json.
+pub fn login(server: &str, user: &str, pass: &str) -> Result<()> {
+    let registry = normalise_server(server);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = Client::new(&registry, Some((user.to_string(), pass.to_string())))?;
+        c.ping().await
+    })?;
+    let path = config_path();
+    let mut v = read_config(&path)?;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    v["auths"][config_key(&registry)] = serde_json::json!({ "auth": auth });
+    write_config(&path, &v)
+}
+
+/// Remove stored credentials; returns whether there were any.
+pub fn logout(server: &str) -> Result<bool> {
+    let registry = normalise_server(server);
+    let path = config_path();
+    let mut v = read_config(&path)?;
+    let removed = v
+        .get_mut("auths")
+        .and_then(Value::as_object_mut)
+        .map(|a| {
+            let keys: Vec<String> = a
+                .keys()
+                .filter(|k| normalise_server(k) == registry)
+                .cloned()
+                .collect();
+            for k in &keys {
+                a.remove(k);
+            }
+            !keys.is_empty()
+        })
+        .unwrap_or(false);
+    if removed {
+        write_config(&path, &v)?;
+    }
+    Ok(removed)
+}
+
+fn read_config(path: &std::path::Path) -> Result<Value> {
+    match std::fs::read(path) {
+        Ok(b) => {
+            let mut v: Value = serde_json::from_slice(&b).map_err(|e| Error::Credentials {
+                path: path.to_path_buf(),
+                reason: format!("invalid json: {e}"),
+            })?;
+            if !v.get("auths").is_some_and(Value::is_object) {
+                v["auths"] = serde_json::json!({});
+            }
+            Ok(v)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::json!({"auths": {}})),
+        Err(e) => Err(Error::Credentials {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+fn write_config(path: &std::path::Path, v: &Value) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let cerr = |e: std::io::Error| Error::Credentials {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(cerr)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(cerr)?;
+    f.write_all(serde_json::to_string_pretty(v).expect("json").as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(cerr)?;
+    std::fs::rename(&tmp, path).map_err(cerr)
+}
+
+/// Shared so tests can build a client with explicit credentials.
+pub fn client(registry: &str, creds: Option<(String, String)>) -> Result<Arc<Client>> {
+    Ok(Arc::new(Client::new(registry, creds)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        let (s, p) = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
+        );
+        assert_eq!(s, "bearer");
+        assert_eq!(p["realm"], "https://auth.example/token");
+        assert_eq!(p["service"], "registry.example");
+        assert_eq!(p["scope"], "repository:a/b:pull");
+        let (s, p) = parse_challenge(r#"Basic realm="Registry Realm""#);
+        assert_eq!(s, "basic");
+        assert_eq!(p["realm"], "Registry Realm");
+    }
+
+    #[test]
+    fn insecure_hosts_and_keys() {
+        assert!(is_insecure("127.0.0.1:5000"));
+        assert!(is_insecure("localhost:1"));
+        assert!(!is_insecure("quay.io"));
+        assert_eq!(config_key("docker.io"), "https://index.docker.io/v1/");
+        assert_eq!(normalise_server("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(normalise_server("127.0.0.1:5000"), "127.0.0.1:5000");
+    }
+}
