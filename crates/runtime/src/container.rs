@@ -144,6 +144,8 @@ impl Runtime {
         let mut guard = CreateGuard { dir: dir.clone(), pid: None, armed: true };
         let fifo_path = dir.join(FIFO);
         nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622)).ctx(|| "mkfifo exec.fifo")?;
+        // World-writable (not readable) despite our umask: the init may run as a mapped uid.
+        std::fs::set_permissions(&fifo_path, std::os::unix::fs::PermissionsExt::from_mode(0o622)).ctx(|| "chmod exec.fifo")?;
         let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open exec.fifo")?;
         let host_proc = nix::fcntl::open("/proc", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open /proc")?;
         let (console, relay) = console_for(process.terminal().unwrap_or(false), o.console_socket.as_deref(), o.own_terminal)?;
@@ -154,6 +156,7 @@ impl Runtime {
             rootfs: &rootfs,
             bundle: &bundle,
             new_userns,
+            userns: ns.has(CloneFlags::CLONE_NEWUSER),
             new_uts: ns.new.contains(CloneFlags::CLONE_NEWUTS),
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
             no_pivot: o.no_pivot,
@@ -233,32 +236,39 @@ impl Runtime {
         }
         let fifo_path = st.dir(&self.root).join(FIFO);
         let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open exec.fifo")?;
+        // The init writes "0" once its startContainer hooks passed (or "1" and the error) and
+        // closes its end; read until that EOF.
+        let mut data = Vec::new();
         loop {
             let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&fifo), nix::poll::PollFlags::POLLIN)];
             match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)) {
                 Ok(0) | Err(nix::Error::EINTR) => {
                     if !crate::util::process_alive(st.pid, st.pid_start) {
-                        return Err(Error::Other(format!("container {id} exited before it could be started")));
+                        break;
                     }
                 }
                 Ok(_) => {
-                    let mut b = [0u8; 1];
+                    let mut b = [0u8; 4096];
                     match nix::unistd::read(&fifo, &mut b) {
-                        Ok(1) => break,
+                        Ok(0) => break,
+                        Ok(n) => data.extend_from_slice(&b[..n]),
                         Err(nix::Error::EAGAIN) => continue,
-                        _ => return Err(Error::Other(format!("container {id} exited before it could be started"))),
+                        Err(e) => return Err(e).ctx(|| "read exec.fifo"),
                     }
                 }
                 Err(e) => return Err(e).ctx(|| "poll exec.fifo"),
             }
         }
         let _ = std::fs::remove_file(&fifo_path);
+        match data.split_first() {
+            Some((b'0', _)) => {}
+            Some((_, msg)) if !msg.is_empty() => return Err(Error::Other(String::from_utf8_lossy(msg).into_owned())),
+            _ => return Err(Error::Other(format!("container {id} exited before it could be started"))),
+        }
         let spec: Spec = serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
         if let Some(h) = spec.hooks() {
             let json = serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default();
-            if let Err(e) = crate::hooks::run_hooks("poststart", h.poststart().as_ref(), &json) {
-                crate::log::warn(&e.to_string());
-            }
+            crate::hooks::run_hooks_warn("poststart", h.poststart().as_ref(), &json);
         }
         Ok(())
     }
@@ -317,7 +327,6 @@ impl Runtime {
         let status = st.status(&self.root);
         match status {
             Status::Stopped => {}
-            Status::Created => self.kill_and_wait(&st)?,
             _ if force => self.kill_and_wait(&st)?,
             _ => return Err(Error::BadState { op: "delete", id: id.into(), status: format!("{status} (stop it first or use --force)") }),
         }
@@ -325,9 +334,7 @@ impl Runtime {
         let spec: Option<Spec> = serde_json::from_value(st.config.clone()).ok();
         if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
             let json = serde_json::to_string(&st.oci(Status::Stopped)).unwrap_or_default();
-            if let Err(e) = crate::hooks::run_hooks("poststop", h.poststop().as_ref(), &json) {
-                crate::log::warn(&e.to_string());
-            }
+            crate::hooks::run_hooks_warn("poststop", h.poststop().as_ref(), &json);
         }
         std::fs::remove_dir_all(st.dir(&self.root)).ctx(|| format!("removing state of {id}"))
     }

@@ -14,6 +14,15 @@ pub fn run_hooks(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Res
     Ok(())
 }
 
+/// For poststart and poststop: a failing hook is a warning and the next ones still run.
+pub fn run_hooks_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) {
+    for h in hooks.into_iter().flatten() {
+        if let Err(e) = run_hook(kind, h, state_json) {
+            crate::log::warn(&e.to_string());
+        }
+    }
+}
+
 pub fn run_hook(kind: &str, h: &Hook, state_json: &str) -> Result<()> {
     let path = h.path();
     let args = h.args().clone().unwrap_or_default();

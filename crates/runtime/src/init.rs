@@ -25,6 +25,8 @@ pub struct InitCtx<'a> {
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub new_userns: bool,
+    /// In a user namespace, new or joined.
+    pub userns: bool,
     pub new_uts: bool,
     pub cgroupns: bool,
     pub no_pivot: bool,
@@ -64,7 +66,8 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     // umask is set just before exec.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     expect_go(ch)?;
-    if ctx.new_userns {
+    if ctx.userns {
+        // Become the namespace's root, so files we create are owned by the mapped root.
         sys.set_ids(0, 0)?;
     }
     let linux = ctx.spec.linux().clone().unwrap_or_default();
@@ -90,7 +93,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         propagation: linux.rootfs_propagation().as_deref(),
         readonly: ctx.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
         no_pivot: ctx.no_pivot,
-        userns: ctx.new_userns,
+        userns: ctx.userns,
         cgroupns: ctx.cgroupns,
         masked: &masked,
         readonly_paths: &ro_paths,
@@ -109,12 +112,12 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     crate::hooks::run_hooks("createContainer", hooks.create_container().as_ref(), &state_json)?;
 
     plan.enter(&sys)?;
-    plan.finish(&sys)?;
-
+    // sysctls go in before /proc/sys becomes read-only.
     for (k, v) in linux.sysctl().iter().flatten() {
         let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
         sys.write_file(&path, v).map_err(|e| Error::Other(format!("linux.sysctl {k}: {e}")))?;
     }
+    plan.finish(&sys)?;
 
     nix::unistd::setsid().ctx(|| "setsid")?;
     if process.terminal().unwrap_or(false) {
@@ -135,14 +138,18 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
             r => break r.ctx(|| "opening exec.fifo")?,
         }
     };
-    nix::unistd::write(&fifo, b"0").ctx(|| "writing exec.fifo")?;
-    drop(fifo);
     drop(ctx.fifo);
     drop(ctx.host_proc);
-    let running = state_json.replace("\"status\":\"creating\"", "\"status\":\"running\"");
-    crate::hooks::run_hooks("startContainer", hooks.start_container().as_ref(), &running)?;
+    // startContainer hooks run once `start` is called; their failure fails `start`.
+    let created = state_json.replace("\"status\":\"creating\"", "\"status\":\"created\"");
+    if let Err(e) = crate::hooks::run_hooks("startContainer", hooks.start_container().as_ref(), &created) {
+        let _ = nix::unistd::write(&fifo, format!("1{e}").as_bytes());
+        return Err(e);
+    }
+    nix::unistd::write(&fifo, b"0").ctx(|| "writing exec.fifo")?;
+    drop(fifo);
 
-    finish_and_exec(&sys, process, ctx.caps.as_ref(), &linux, &exe, &args, &env, ctx.preserve_fds, !ctx.new_userns || setgroups_allowed())
+    finish_and_exec(&sys, process, ctx.caps.as_ref(), &linux, &exe, &args, &env, ctx.preserve_fds, !ctx.userns || setgroups_allowed())
 }
 
 fn setgroups_allowed() -> bool {

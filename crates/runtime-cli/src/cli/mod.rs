@@ -1,4 +1,4 @@
-//! `berth-runtime`: the runc command line over the `runtime` crate.
+//! The runc command line over the `runtime` crate.
 
 pub mod args;
 pub mod commands;

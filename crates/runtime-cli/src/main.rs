@@ -1,7 +1,9 @@
 //! berth-runtime: a runc-compatible OCI runtime.
 
-use berth_cli::runtime_cli::{args::Cli, args::LogFormat, commands};
+mod cli;
+
 use clap::Parser;
+use cli::{args::Cli, args::LogFormat, commands};
 
 fn main() {
     let cli = Cli::parse();

@@ -1,3 +1,0 @@
-//! The command-line front ends of berth.
-
-pub mod runtime_cli;
