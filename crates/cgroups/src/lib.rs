@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod devices;
 mod error;
 mod fs;
 pub mod layout;

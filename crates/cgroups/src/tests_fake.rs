@@ -339,9 +339,9 @@ fn v2_bfq_weight_and_errors() {
             .unwrap()])
         .build()
         .unwrap();
+    // (The fake directory is no cgroup: attaching the eBPF program fails, naming it.)
     let e = m.set(&r).unwrap_err();
-    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
-    assert!(e.to_string().contains("devices"), "{e}");
+    assert!(e.to_string().contains("linux.resources.devices"), "{e}");
     // unified key for a file the kernel does not have, and a forbidden key
     let r = LinuxResourcesBuilder::default()
         .unified(HashMap::from([(

@@ -64,7 +64,8 @@ pub fn swap_to_v2(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String
     }
 }
 
-/// A device list v2 can honour without a BPF program: only allow rules.
+/// True when the device list restricts anything (a list of allow rules only leaves the
+/// cgroup's default, everything allowed, and needs no eBPF program).
 pub fn devices_need_bpf(rules: &[LinuxDeviceCgroup]) -> bool {
     rules.iter().any(|r| !r.allow())
 }
@@ -346,10 +347,7 @@ impl CgroupManager for V2Manager {
         let d = &self.dir;
         if let Some(rules) = r.devices() {
             if devices_need_bpf(rules) {
-                return Err(Error::unsupported(
-                    "devices",
-                    "a device allow/deny list needs an eBPF device program on cgroup v2, which berth does not load yet",
-                ));
+                crate::devices::apply(d, rules)?;
             }
         }
         if let Some(c) = r.cpu() {

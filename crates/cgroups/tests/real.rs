@@ -471,3 +471,73 @@ fn v2_real_unified_freeze_kill_delete() {
     g.cg.delete().unwrap();
     assert!(!dir.exists());
 }
+
+fn open_devices(_: *mut AtomicU64) {
+    // SAFETY: async-signal-safe calls with static NUL-terminated paths.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        let zero = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY);
+        let zero_errno = *libc::__errno_location();
+        let code = match (null >= 0, zero >= 0, zero_errno == libc::EPERM) {
+            (true, false, true) => 0,
+            (false, _, _) => 3,
+            (true, true, _) => 4,
+            _ => 5,
+        };
+        libc::_exit(code);
+    }
+}
+
+#[test]
+fn v2_real_device_ebpf_program() {
+    if !is_root() {
+        return;
+    }
+    let Ok(l) = Layout::detect() else { return };
+    let Some(u) = l.unified.clone() else { return };
+    let layout = if l.mode == Mode::V2 {
+        l
+    } else {
+        Layout::v2_at(&u.mount_point)
+    };
+    let name = unique();
+    let mut g = Guard::new(cgroups::manager_with_layout(&layout, &name, "x").unwrap());
+    g.cg.create().unwrap();
+    let rules = vec![
+        oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap(),
+        oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(oci_spec::runtime::LinuxDeviceType::C)
+            .major(1)
+            .minor(3)
+            .access("rwm")
+            .build()
+            .unwrap(),
+    ];
+    let r = LinuxResourcesBuilder::default()
+        .devices(rules)
+        .build()
+        .unwrap();
+    g.cg.set(&r).unwrap();
+    // Setting again (an update) replaces the program rather than stacking a second one.
+    g.cg.set(&r).unwrap();
+    let child = fork_child(open_devices, std::ptr::null_mut());
+    g.children.push(child.pid);
+    g.cg.apply(child.pid).unwrap();
+    child.go();
+    let mut st = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(child.pid, &mut st, 0) };
+    g.children.clear();
+    assert!(libc::WIFEXITED(st));
+    assert_eq!(
+        libc::WEXITSTATUS(st),
+        0,
+        "3: /dev/null refused, 4: /dev/zero allowed, 5: wrong errno"
+    );
+    g.cg.delete().unwrap();
+}
