@@ -696,9 +696,14 @@ impl CgroupManager for V1Manager {
     }
 
     fn kill_all(&self, signal: i32) -> Result<()> {
-        let frozen = self.dir("freezer").is_some() && self.freeze().is_ok();
+        // Freeze so no new process escapes while we signal. A cgroup that was already
+        // frozen (a paused container) stays frozen, except for SIGKILL: frozen tasks
+        // only die once thawed.
+        let was_frozen =
+            self.dir("freezer").is_some() && self.state().ok() == Some(FreezerState::Frozen);
+        let frozen = was_frozen || (self.dir("freezer").is_some() && self.freeze().is_ok());
         let res = self.pids().and_then(|p| kill_pids(&p, signal));
-        if frozen {
+        if frozen && (!was_frozen || signal == libc::SIGKILL) {
             self.thaw()?;
         }
         res

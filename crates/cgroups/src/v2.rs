@@ -441,9 +441,15 @@ impl CgroupManager for V2Manager {
         if signal == libc::SIGKILL && fs::exists(&self.dir, "cgroup.kill") {
             return fs::write(&self.dir, "cgroup.kill", "1");
         }
-        let frozen = fs::exists(&self.dir, "cgroup.freeze") && self.freeze().is_ok();
+        // Freeze so no new process escapes while we signal. A cgroup that was already
+        // frozen (a paused container) stays frozen, except for SIGKILL: frozen tasks
+        // only die once thawed.
+        let was_frozen = fs::exists(&self.dir, "cgroup.freeze")
+            && self.state().ok() == Some(FreezerState::Frozen);
+        let frozen =
+            was_frozen || (fs::exists(&self.dir, "cgroup.freeze") && self.freeze().is_ok());
         let res = self.pids().and_then(|p| kill_pids(&p, signal));
-        if frozen {
+        if frozen && (!was_frozen || signal == libc::SIGKILL) {
             self.thaw()?;
         }
         res

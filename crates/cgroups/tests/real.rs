@@ -284,7 +284,13 @@ fn v1_limits_freeze_stats_kill_delete() {
     let used = (s.cpu.usage.total - s0.cpu.usage.total) as f64 / 1e9;
     // Upper bound only: a busy host may give the child less than its quota.
     assert!(used > 0.05 && used < 0.65, "cpu used {used}s in 1s");
-    assert!(s.cpu.throttling.throttled_periods > 0);
+    assert!(s.cpu.throttling.periods > 0);
+    // Throttled unless a busy host gave the child less than its quota anyway.
+    assert!(
+        s.cpu.throttling.throttled_periods > 0 || used < 0.45,
+        "{:?}",
+        s.cpu
+    );
     assert!(s.cpu.usage.percpu.iter().sum::<u64>() > 0);
     assert_eq!(s.pids.current, 1);
     assert_eq!(s.pids.limit, 20);
