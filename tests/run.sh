@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build the workspace, run every test against our runtime, then the
-# conformance suite against runc (to check the suite itself).
-# Usage: tests/run.sh   (from any directory; needs root for the e2e suites)
+# conformance suite against runc (which validates the suite itself).
+#
+# Usage: tests/run.sh        (from any directory; the e2e suites need root)
+# Env:   CARGO_TARGET_DIR    honoured; our binary is looked up there
+#        BERTH_RUNTIME_BIN   test another build of berth-runtime
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,8 +17,16 @@ export BERTH_RUNTIME_BIN="${BERTH_RUNTIME_BIN:-$target_dir/debug/berth-runtime}"
 echo "== cargo build --workspace"
 cargo build --workspace
 
-echo "== cargo test --workspace (runtime: ${BERTH_TEST_RUNTIME:-berth} $BERTH_RUNTIME_BIN)"
-cargo test --workspace
+# Both test steps always run; the script fails if either failed.
+status=0
+
+echo "== cargo test --workspace (runtime: berth-runtime at $BERTH_RUNTIME_BIN)"
+BERTH_TEST_RUNTIME=berth cargo test --workspace --no-fail-fast || status=1
 
 echo "== conformance suite against runc"
-BERTH_TEST_RUNTIME=runc cargo test -p berth-e2e --test conformance
+BERTH_TEST_RUNTIME=runc cargo test -p berth-e2e --test conformance || status=1
+
+if [ "$status" -ne 0 ]; then
+    echo "== FAILED (see above)"
+fi
+exit "$status"
