@@ -425,3 +425,88 @@ fn exec_with_process_json_and_detach() {
     env.wait_status(&id, "stopped", 10 * SEC);
     env.delete(&id).ok();
 }
+
+#[test]
+fn pid_file_and_external_kill() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh("sleep 1000");
+    let id = env.id("pf");
+    let pid_file = env.path().join("init.pid");
+    env.create_with(&id, &b, &["--pid-file", pid_file.to_str().unwrap()])
+        .ok();
+    let pid = env.pid(&id);
+    let written = std::fs::read_to_string(&pid_file).expect("pid file written");
+    assert_eq!(written.trim(), pid.to_string());
+    env.start(&id).ok();
+    // The process dying behind the runtime's back shows up as stopped.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.delete(&id).ok();
+}
+
+#[test]
+fn exec_gets_the_containers_caps_and_nnp() {
+    let env = test_env!();
+    let small = ["CAP_KILL", "CAP_CHOWN"];
+    let mut b = env.bundle("b");
+    for set in ["bounding", "effective", "permitted"] {
+        b.caps(set, &small);
+    }
+    b.no_new_privileges(true).sh("sleep 1000");
+    let id = env.id("xc");
+    env.create_start(&id, &b);
+    let out = env.exec(&id, &["cat", "/proc/self/status"]);
+    out.ok();
+    assert_eq!(
+        parse_status_mask(&out.stdout, "CapEff"),
+        Some(cap_mask(&small)),
+        "{out:?}"
+    );
+    assert_eq!(
+        parse_status_mask(&out.stdout, "CapBnd"),
+        Some(cap_mask(&small)),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["NoNewPrivs:", "1"]),
+        "{out:?}"
+    );
+    env.kill(&id, "KILL").ok();
+    env.wait_status(&id, "stopped", 10 * SEC);
+}
+
+#[test]
+fn exec_with_terminal() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh("sleep 1000");
+    let id = env.id("xt");
+    env.create_start(&id, &b);
+    let sock = ConsoleSocket::bind(env.path());
+    let out = env.exec_with(
+        &id,
+        &["-t", "-d", "--console-socket", sock.path_str()],
+        &[
+            "sh",
+            "-c",
+            "tty; [ -t 0 ] && echo EXEC-TTY; read x; echo got:$x",
+        ],
+    );
+    out.ok();
+    let master = sock.master(10 * SEC);
+    let early = master.read_until("EXEC-TTY", 10 * SEC);
+    assert!(early.contains("/dev/pts/"), "{early:?}");
+    assert!(early.contains("EXEC-TTY"), "{early:?}");
+    master.write_all(b"pong\n");
+    let rest = master.read_until("got:pong", 10 * SEC);
+    assert!(rest.contains("got:pong"), "{rest:?}");
+    env.kill(&id, "KILL").ok();
+    env.wait_status(&id, "stopped", 10 * SEC);
+}
