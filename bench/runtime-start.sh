@@ -105,8 +105,8 @@ berth_bin() {
 	}
 	local target=${CARGO_TARGET_DIR:-target}
 	[[ $target == /* ]] || target=$repo/$target
-	note "building berth-runtime: cargo build --release -p berth-cli (target dir $target)"
-	(cd "$repo" && cargo build --release -p berth-cli) >"$work/berth-build.log" 2>&1 || return 1
+	note "building berth-runtime: cargo build --release -p berth-runtime (target dir $target)"
+	(cd "$repo" && cargo build --release -p berth-runtime) >"$work/berth-build.log" 2>&1 || return 1
 	echo "$target/release/berth-runtime"
 }
 
@@ -120,7 +120,7 @@ if bin=$(berth_bin); then
 	fi
 else
 	names+=(berth)
-	STATUS[berth]="FAILED: build failed (cargo build --release -p berth-cli)"
+	STATUS[berth]="FAILED: build failed (cargo build --release -p berth-runtime)"
 	tail -n 15 "$work/berth-build.log" | sed 's/^/    build: /' >&2
 fi
 

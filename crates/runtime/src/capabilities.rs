@@ -25,7 +25,10 @@ fn mask(set: &Option<Capabilities>, available: u64, what: &str, warnings: &mut V
             continue;
         };
         if available & (1 << n) == 0 {
-            let msg = format!("capability CAP_{} is not available on this host, dropped from the {what} set", name.trim_start_matches("CAP_"));
+            let msg = format!(
+                "capability CAP_{} is not available on this host, dropped from the {what} set",
+                name.trim_start_matches("CAP_")
+            );
             if !warnings.contains(&msg) {
                 warnings.push(msg);
             }
@@ -45,18 +48,31 @@ pub fn plan(caps: &LinuxCapabilities, available: u64, last_cap: u8) -> CapPlan {
     let permitted = mask(caps.permitted(), available, "permitted", &mut warnings);
     let inheritable = mask(caps.inheritable(), available, "inheritable", &mut warnings);
     let ambient_mask = mask(caps.ambient(), available, "ambient", &mut warnings);
-    let drop_bounding = (0..=last_cap).filter(|c| bounding & (1u64 << c) == 0).collect();
+    let drop_bounding = (0..=last_cap)
+        .filter(|c| bounding & (1u64 << c) == 0)
+        .collect();
     let mut ambient = Vec::new();
     for c in 0..=last_cap {
         if ambient_mask & (1 << c) != 0 {
             if permitted & inheritable & (1 << c) != 0 {
                 ambient.push(c);
             } else {
-                warnings.push(format!("ambient capability {c} needs to be permitted and inheritable too, ignored"));
+                warnings.push(format!(
+                    "ambient capability {c} needs to be permitted and inheritable too, ignored"
+                ));
             }
         }
     }
-    CapPlan { drop_bounding, state: CapState { effective, permitted, inheritable }, ambient, warnings }
+    CapPlan {
+        drop_bounding,
+        state: CapState {
+            effective,
+            permitted,
+            inheritable,
+        },
+        ambient,
+        warnings,
+    }
 }
 
 impl CapPlan {
@@ -115,10 +131,21 @@ mod tests {
             "ambient": ["CAP_KILL", "CAP_CHOWN"]
         }));
         let p = plan(&c, u64::MAX, 40);
-        assert_eq!(p.state, CapState { effective: 1 << 5, permitted: 1 | (1 << 5), inheritable: 1 << 5 });
+        assert_eq!(
+            p.state,
+            CapState {
+                effective: 1 << 5,
+                permitted: 1 | (1 << 5),
+                inheritable: 1 << 5
+            }
+        );
         assert_eq!(p.drop_bounding.len(), 39);
         assert!(!p.drop_bounding.contains(&0) && !p.drop_bounding.contains(&5));
-        assert_eq!(p.ambient, vec![5], "CAP_CHOWN is not inheritable: not raised");
+        assert_eq!(
+            p.ambient,
+            vec![5],
+            "CAP_CHOWN is not inheritable: not raised"
+        );
         assert_eq!(p.warnings.len(), 1);
         let sys = Recorder::default();
         p.drop_bounding(&sys).unwrap();
@@ -130,11 +157,17 @@ mod tests {
 
     #[test]
     fn capabilities_the_host_lacks_are_dropped_with_a_warning() {
-        let c = caps(serde_json::json!({"bounding": ["CAP_SYS_RESOURCE", "CAP_CHOWN"], "effective": ["CAP_SYS_RESOURCE"]}));
-        let host = u64::MAX & !(1 << 24);
+        let c = caps(
+            serde_json::json!({"bounding": ["CAP_SYS_RESOURCE", "CAP_CHOWN"], "effective": ["CAP_SYS_RESOURCE"]}),
+        );
+        let host = !(1u64 << 24);
         let p = plan(&c, host, 40);
         assert_eq!(p.state.effective, 0);
         assert!(p.drop_bounding.contains(&24));
-        assert!(p.warnings.iter().any(|w| w.contains("CAP_SYS_RESOURCE")), "{:?}", p.warnings);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("CAP_SYS_RESOURCE")),
+            "{:?}",
+            p.warnings
+        );
     }
 }

@@ -25,7 +25,9 @@ pub fn parse(mountinfo: &str, self_cgroup: &str) -> Hierarchies {
     let mut h = Hierarchies::default();
     let mut has_v2_root = false;
     for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let fields: Vec<&str> = pre.split(' ').collect();
         let post: Vec<&str> = post.split(' ').collect();
         if fields.len() < 5 || post.len() < 3 {
@@ -37,7 +39,17 @@ pub fn parse(mountinfo: &str, self_cgroup: &str) -> Hierarchies {
             "cgroup" => {
                 let opts: Vec<&str> = post[2]
                     .split(',')
-                    .filter(|o| !matches!(*o, "rw" | "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "clone_children"))
+                    .filter(|o| {
+                        !matches!(
+                            *o,
+                            "rw" | "ro"
+                                | "nosuid"
+                                | "nodev"
+                                | "noexec"
+                                | "relatime"
+                                | "clone_children"
+                        )
+                    })
                     .filter(|o| !o.starts_with("release_agent"))
                     .collect();
                 let key: Vec<&str> = opts
@@ -50,13 +62,22 @@ pub fn parse(mountinfo: &str, self_cgroup: &str) -> Hierarchies {
                     .filter_map(|l| {
                         let mut it = l.splitn(3, ':');
                         let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
-                        let ctrls: Vec<&str> = ctrls.split(',').map(|c| c.trim_start_matches("name=")).collect();
-                        (!ctrls.is_empty() && ctrls.iter().all(|c| key.contains(c)) && key.iter().all(|k| ctrls.contains(k))).then(|| path.to_string())
+                        let ctrls: Vec<&str> = ctrls
+                            .split(',')
+                            .map(|c| c.trim_start_matches("name="))
+                            .collect();
+                        (!ctrls.is_empty()
+                            && ctrls.iter().all(|c| key.contains(c))
+                            && key.iter().all(|k| ctrls.contains(k)))
+                        .then(|| path.to_string())
                     })
                     .next()
                     .unwrap_or_else(|| "/".into());
                 h.v1.push(V1Hierarchy {
-                    name: mountpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    name: mountpoint
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                     mountpoint,
                     options: opts.join(","),
                     own_path,
@@ -98,7 +119,10 @@ mod tests {
 
     #[test]
     fn unified_host() {
-        let h = parse("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n", "0::/\n");
+        let h = parse(
+            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
+            "0::/\n",
+        );
         assert!(h.unified_only);
     }
 }

@@ -2,7 +2,9 @@
 //! processes it starts. Messages are small JSON documents; fds travel as SCM_RIGHTS.
 
 use crate::error::{Context, Error, Result};
-use nix::sys::socket::{self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -26,14 +28,20 @@ pub struct Channel(OwnedFd);
 
 impl Channel {
     pub fn pair() -> Result<(Channel, Channel)> {
-        let (a, b) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-            .ctx(|| "socketpair")?;
+        let (a, b) = socket::socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .ctx(|| "socketpair")?;
         Ok((Channel(a), Channel(b)))
     }
 
     pub fn send(&self, msg: &Msg) -> Result<()> {
         let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
-        socket::send(self.0.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL).ctx(|| "sending to the runtime channel")?;
+        socket::send(self.0.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL)
+            .ctx(|| "sending to the runtime channel")?;
         Ok(())
     }
 
@@ -46,9 +54,12 @@ impl Channel {
             }
         };
         if n == 0 {
-            return Err(Error::Other("the container process exited before it was ready".into()));
+            return Err(Error::Other(
+                "the container process exited before it was ready".into(),
+            ));
         }
-        serde_json::from_slice(&buf[..n]).map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))
+        serde_json::from_slice(&buf[..n])
+            .map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))
     }
 
     pub fn as_raw_fd(&self) -> RawFd {
@@ -61,7 +72,8 @@ pub fn send_fd(sock: RawFd, fd: RawFd, name: &str) -> Result<()> {
     let fds = [fd];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let iov = [IoSlice::new(name.as_bytes())];
-    socket::sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None).ctx(|| "sending the terminal over the console socket")?;
+    socket::sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None)
+        .ctx(|| "sending the terminal over the console socket")?;
     Ok(())
 }
 
@@ -70,7 +82,8 @@ pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = socket::recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).ctx(|| "receiving a terminal")?;
+    let msg = socket::recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .ctx(|| "receiving a terminal")?;
     for c in msg.cmsgs().ctx(|| "receiving a terminal")? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {

@@ -51,7 +51,16 @@ pub struct Started {
 fn clone_child(flags: CloneFlags) -> Result<Option<i32>> {
     // SAFETY: raw clone with a NULL stack behaves like fork; the child only runs our own code
     // and leaves through execve or _exit.
-    let rc = unsafe { libc::syscall(libc::SYS_clone, (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
     match rc {
         -1 => Err(nix::Error::last()).ctx(|| format!("clone({flags:?})")),
         0 => Ok(None),
@@ -59,12 +68,17 @@ fn clone_child(flags: CloneFlags) -> Result<Option<i32>> {
     }
 }
 
-fn console_for(terminal: bool, socket: Option<&Path>, own: bool) -> Result<(Console, Option<OwnedFd>)> {
+fn console_for(
+    terminal: bool,
+    socket: Option<&Path>,
+    own: bool,
+) -> Result<(Console, Option<OwnedFd>)> {
     if !terminal {
         return Ok((Console::None, None));
     }
     if let Some(path) = socket {
-        let s = UnixStream::connect(path).ctx(|| format!("connecting to console socket {}", path.display()))?;
+        let s = UnixStream::connect(path)
+            .ctx(|| format!("connecting to console socket {}", path.display()))?;
         return Ok((Console::Socket(s.into()), None));
     }
     if own {
@@ -109,12 +123,17 @@ impl Runtime {
 
     fn ensure_root(&self) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.root).ctx(|| format!("creating state root {}", self.root.display()))
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .ctx(|| format!("creating state root {}", self.root.display()))
     }
 
     pub fn create(&self, o: &CreateOptions) -> Result<Started> {
         state::validate_id(&o.id)?;
-        let bundle = std::path::absolute(&o.bundle).ctx(|| format!("bundle {}", o.bundle.display()))?;
+        let bundle =
+            std::path::absolute(&o.bundle).ctx(|| format!("bundle {}", o.bundle.display()))?;
         let (spec, rootfs, warnings) = crate::spec::load_bundle(&bundle)?;
         for w in &warnings {
             crate::log::warn(w);
@@ -122,14 +141,24 @@ impl Runtime {
         let linux = spec.linux().clone().unwrap_or_default();
         let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
         if !ns.has(CloneFlags::CLONE_NEWNS) {
-            return Err(Error::Spec("linux.namespaces: a mount namespace is required".into()));
+            return Err(Error::Spec(
+                "linux.namespaces: a mount namespace is required".into(),
+            ));
         }
         let new_userns = ns.new.contains(CloneFlags::CLONE_NEWUSER);
         if new_userns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(Error::Spec("linux.uidMappings: required for a new user namespace".into()));
+            return Err(Error::Spec(
+                "linux.uidMappings: required for a new user namespace".into(),
+            ));
         }
         let process = spec.process().as_ref().expect("validated by load_bundle");
-        let caps = process.capabilities().as_ref().map(|c| capabilities::plan(c, capabilities::own_bounding_set(), capabilities::last_cap()));
+        let caps = process.capabilities().as_ref().map(|c| {
+            capabilities::plan(
+                c,
+                capabilities::own_bounding_set(),
+                capabilities::last_cap(),
+            )
+        });
         for w in caps.iter().flat_map(|c| &c.warnings) {
             crate::log::warn(w);
         }
@@ -138,17 +167,44 @@ impl Runtime {
         self.ensure_root()?;
         let dir = self.root.join(&o.id);
         match std::fs::create_dir(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(o.id.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Exists(o.id.clone()))
+            }
             r => r.ctx(|| format!("creating {}", dir.display()))?,
         }
-        let mut guard = CreateGuard { dir: dir.clone(), pid: None, armed: true };
+        let mut guard = CreateGuard {
+            dir: dir.clone(),
+            pid: None,
+            armed: true,
+        };
         let fifo_path = dir.join(FIFO);
-        nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622)).ctx(|| "mkfifo exec.fifo")?;
+        nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .ctx(|| "mkfifo exec.fifo")?;
         // World-writable (not readable) despite our umask: the init may run as a mapped uid.
-        std::fs::set_permissions(&fifo_path, std::os::unix::fs::PermissionsExt::from_mode(0o622)).ctx(|| "chmod exec.fifo")?;
-        let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open exec.fifo")?;
-        let host_proc = nix::fcntl::open("/proc", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open /proc")?;
-        let (console, relay) = console_for(process.terminal().unwrap_or(false), o.console_socket.as_deref(), o.own_terminal)?;
+        std::fs::set_permissions(
+            &fifo_path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o622),
+        )
+        .ctx(|| "chmod exec.fifo")?;
+        let fifo = nix::fcntl::open(
+            &fifo_path,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| "open exec.fifo")?;
+        let host_proc = nix::fcntl::open(
+            "/proc",
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| "open /proc")?;
+        let (console, relay) = console_for(
+            process.terminal().unwrap_or(false),
+            o.console_socket.as_deref(),
+            o.own_terminal,
+        )?;
         let (parent, child) = Channel::pair()?;
 
         let ctx = InitCtx {
@@ -166,20 +222,32 @@ impl Runtime {
             host_proc,
             caps,
         };
-        let pid = spawn(&ns, join_fds, &parent, &child, move |ch| init::container_init(ctx, ch))?;
+        let pid = spawn(&ns, join_fds, &parent, &child, move |ch| {
+            init::container_init(ctx, ch)
+        })?;
         guard.pid = Some(pid);
         drop(child);
 
         if new_userns {
-            std::fs::write(format!("/proc/{pid}/uid_map"), namespaces::id_map(linux.uid_mappings().as_deref().unwrap_or(&[]))).ctx(|| "writing uid_map (linux.uidMappings)")?;
-            std::fs::write(format!("/proc/{pid}/gid_map"), namespaces::id_map(linux.gid_mappings().as_deref().unwrap_or(&[]))).ctx(|| "writing gid_map (linux.gidMappings)")?;
+            std::fs::write(
+                format!("/proc/{pid}/uid_map"),
+                namespaces::id_map(linux.uid_mappings().as_deref().unwrap_or(&[])),
+            )
+            .ctx(|| "writing uid_map (linux.uidMappings)")?;
+            std::fs::write(
+                format!("/proc/{pid}/gid_map"),
+                namespaces::id_map(linux.gid_mappings().as_deref().unwrap_or(&[])),
+            )
+            .ctx(|| "writing gid_map (linux.gidMappings)")?;
         }
         // Resource limits (cgroups) are applied here, before the process runs any container code.
         crate::resources::apply(&spec, pid)?;
         if let Some(adj) = process.oom_score_adj() {
-            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).ctx(|| format!("process.oomScoreAdj {adj}"))?;
+            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+                .ctx(|| format!("process.oomScoreAdj {adj}"))?;
         }
-        let (_, pid_start) = crate::util::proc_stat(pid).ok_or_else(|| Error::Other("container process vanished".into()))?;
+        let (_, pid_start) = crate::util::proc_stat(pid)
+            .ok_or_else(|| Error::Other("container process vanished".into()))?;
         let st = ContainerState {
             id: o.id.clone(),
             pid,
@@ -200,7 +268,13 @@ impl Runtime {
                     let json = serde_json::to_string(&st.oci(Status::Creating)).unwrap_or_default();
                     #[allow(deprecated)]
                     let pre = hooks.prestart().as_ref();
-                    let r = crate::hooks::run_hooks("prestart", pre, &json).and_then(|_| crate::hooks::run_hooks("createRuntime", hooks.create_runtime().as_ref(), &json));
+                    let r = crate::hooks::run_hooks("prestart", pre, &json).and_then(|_| {
+                        crate::hooks::run_hooks(
+                            "createRuntime",
+                            hooks.create_runtime().as_ref(),
+                            &json,
+                        )
+                    });
                     if let Err(e) = r {
                         let _ = parent.send(&Msg::Error(e.to_string()));
                         return Err(e);
@@ -232,15 +306,29 @@ impl Runtime {
         let st = self.load(id)?;
         let status = st.status(&self.root);
         if status != Status::Created {
-            return Err(Error::BadState { op: "start", id: id.into(), status: status.to_string() });
+            return Err(Error::BadState {
+                op: "start",
+                id: id.into(),
+                status: status.to_string(),
+            });
         }
         let fifo_path = st.dir(&self.root).join(FIFO);
-        let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open exec.fifo")?;
+        let fifo = nix::fcntl::open(
+            &fifo_path,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_NONBLOCK
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| "open exec.fifo")?;
         // The init writes "0" once its startContainer hooks passed (or "1" and the error) and
         // closes its end; read until that EOF.
         let mut data = Vec::new();
         loop {
-            let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&fifo), nix::poll::PollFlags::POLLIN)];
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(&fifo),
+                nix::poll::PollFlags::POLLIN,
+            )];
             match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)) {
                 Ok(0) | Err(nix::Error::EINTR) => {
                     if !crate::util::process_alive(st.pid, st.pid_start) {
@@ -262,10 +350,17 @@ impl Runtime {
         let _ = std::fs::remove_file(&fifo_path);
         match data.split_first() {
             Some((b'0', _)) => {}
-            Some((_, msg)) if !msg.is_empty() => return Err(Error::Other(String::from_utf8_lossy(msg).into_owned())),
-            _ => return Err(Error::Other(format!("container {id} exited before it could be started"))),
+            Some((_, msg)) if !msg.is_empty() => {
+                return Err(Error::Other(String::from_utf8_lossy(msg).into_owned()))
+            }
+            _ => {
+                return Err(Error::Other(format!(
+                    "container {id} exited before it could be started"
+                )))
+            }
         }
-        let spec: Spec = serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
+        let spec: Spec =
+            serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
         if let Some(h) = spec.hooks() {
             let json = serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default();
             crate::hooks::run_hooks_warn("poststart", h.poststart().as_ref(), &json);
@@ -303,9 +398,17 @@ impl Runtime {
         let st = self.load(id)?;
         let status = st.status(&self.root);
         if status == Status::Stopped {
-            return Err(Error::BadState { op: "kill", id: id.into(), status: status.to_string() });
+            return Err(Error::BadState {
+                op: "kill",
+                id: id.into(),
+                status: status.to_string(),
+            });
         }
-        let targets = if all { container_pids(&st) } else { vec![st.pid] };
+        let targets = if all {
+            container_pids(&st)
+        } else {
+            vec![st.pid]
+        };
         for pid in targets {
             match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
                 Ok(()) | Err(nix::Error::ESRCH) => {}
@@ -328,7 +431,13 @@ impl Runtime {
         match status {
             Status::Stopped => {}
             _ if force => self.kill_and_wait(&st)?,
-            _ => return Err(Error::BadState { op: "delete", id: id.into(), status: format!("{status} (stop it first or use --force)") }),
+            _ => {
+                return Err(Error::BadState {
+                    op: "delete",
+                    id: id.into(),
+                    status: format!("{status} (stop it first or use --force)"),
+                })
+            }
         }
         crate::resources::destroy(&st)?;
         let spec: Option<Spec> = serde_json::from_value(st.config.clone()).ok();
@@ -346,9 +455,15 @@ impl Runtime {
         let deadline = Instant::now() + Duration::from_secs(10);
         while crate::util::process_alive(st.pid, st.pid_start) {
             // Our own child (foreground run): reap it; otherwise its parent will.
-            let _ = waitpid(Pid::from_raw(st.pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            let _ = waitpid(
+                Pid::from_raw(st.pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
             if Instant::now() > deadline {
-                return Err(Error::Other(format!("container {} did not die after SIGKILL", st.id)));
+                return Err(Error::Other(format!(
+                    "container {} did not die after SIGKILL",
+                    st.id
+                )));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -360,9 +475,14 @@ impl Runtime {
         let st = self.load(id)?;
         let status = st.status(&self.root);
         if !matches!(status, Status::Created | Status::Running) {
-            return Err(Error::BadState { op: "exec in", id: id.into(), status: status.to_string() });
+            return Err(Error::BadState {
+                op: "exec in",
+                id: id.into(),
+                status: status.to_string(),
+            });
         }
-        let spec: Spec = serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
+        let spec: Spec =
+            serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
         let linux = spec.linux().clone().unwrap_or_default();
         let mut ns = NsPlan::default();
         for n in linux.namespaces().iter().flatten() {
@@ -373,18 +493,46 @@ impl Runtime {
                 ns.join.push((f, theirs.into()));
             }
         }
-        ns.join.sort_by_key(|(f, _)| if *f == CloneFlags::CLONE_NEWUSER { 0 } else if *f == CloneFlags::CLONE_NEWNS { 2 } else { 1 });
+        ns.join.sort_by_key(|(f, _)| {
+            if *f == CloneFlags::CLONE_NEWUSER {
+                0
+            } else if *f == CloneFlags::CLONE_NEWNS {
+                2
+            } else {
+                1
+            }
+        });
         let userns = ns.has(CloneFlags::CLONE_NEWUSER);
         let join_fds = ns.open_joins()?;
-        let caps = process.capabilities().as_ref().map(|c| capabilities::plan(c, capabilities::own_bounding_set(), capabilities::last_cap()));
+        let caps = process.capabilities().as_ref().map(|c| {
+            capabilities::plan(
+                c,
+                capabilities::own_bounding_set(),
+                capabilities::last_cap(),
+            )
+        });
         for w in caps.iter().flat_map(|c| &c.warnings) {
             crate::log::warn(w);
         }
-        let (console, relay) = console_for(process.terminal().unwrap_or(false), o.console_socket.as_deref(), o.own_terminal)?;
+        let (console, relay) = console_for(
+            process.terminal().unwrap_or(false),
+            o.console_socket.as_deref(),
+            o.own_terminal,
+        )?;
         let (parent, child) = Channel::pair()?;
-        let ctx = ExecCtx { process, linux: &linux, console, preserve_fds: o.preserve_fds, caps, userns };
+        let ctx = ExecCtx {
+            process,
+            linux: &linux,
+            console,
+            preserve_fds: o.preserve_fds,
+            caps,
+            userns,
+        };
         // Joining a pid namespace only applies to children: always go through an intermediate.
-        let pid = spawn_via_intermediate(join_fds, CloneFlags::empty(), &parent, &child, move |ch| init::exec_init(ctx, ch))?;
+        let pid =
+            spawn_via_intermediate(join_fds, CloneFlags::empty(), &parent, &child, move |ch| {
+                init::exec_init(ctx, ch)
+            })?;
         drop(child);
         crate::resources::join(&st, pid)?;
         parent.send(&Msg::Go)?;
@@ -418,7 +566,13 @@ impl Runtime {
 
 /// Clone the container process: directly when it only gets new namespaces, through an
 /// intermediate process that joins the existing ones first otherwise.
-fn spawn<F>(ns: &NsPlan, join_fds: Vec<(CloneFlags, OwnedFd)>, parent: &Channel, child: &Channel, f: F) -> Result<i32>
+fn spawn<F>(
+    ns: &NsPlan,
+    join_fds: Vec<(CloneFlags, OwnedFd)>,
+    parent: &Channel,
+    child: &Channel,
+    f: F,
+) -> Result<i32>
 where
     F: FnOnce(&Channel) -> Result<std::convert::Infallible>,
 {
@@ -431,7 +585,13 @@ where
     spawn_via_intermediate(join_fds, ns.new, parent, child, f)
 }
 
-fn spawn_via_intermediate<F>(join_fds: Vec<(CloneFlags, OwnedFd)>, new: CloneFlags, parent: &Channel, child: &Channel, f: F) -> Result<i32>
+fn spawn_via_intermediate<F>(
+    join_fds: Vec<(CloneFlags, OwnedFd)>,
+    new: CloneFlags,
+    parent: &Channel,
+    child: &Channel,
+    f: F,
+) -> Result<i32>
 where
     F: FnOnce(&Channel) -> Result<std::convert::Infallible>,
 {

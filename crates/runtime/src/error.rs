@@ -8,12 +8,21 @@ pub enum Error {
     NotFound(String),
     #[error("container with id \"{0}\" already exists")]
     Exists(String),
-    #[error("invalid container id \"{0}\": use letters, digits, '_', '-', '.' (not starting with '.')")]
+    #[error(
+        "invalid container id \"{0}\": use letters, digits, '_', '-', '.' (not starting with '.')"
+    )]
     InvalidId(String),
     #[error("cannot {op} container \"{id}\" in state {status}")]
-    BadState { op: &'static str, id: String, status: String },
+    BadState {
+        op: &'static str,
+        id: String,
+        status: String,
+    },
     #[error("reading {path}: {source}")]
-    ReadSpec { path: PathBuf, source: std::io::Error },
+    ReadSpec {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid {path}: {msg}")]
     InvalidSpec { path: PathBuf, msg: String },
     #[error("{0}")]
@@ -21,7 +30,10 @@ pub enum Error {
     #[error("{context}: {source}")]
     Sys { context: String, source: nix::Error },
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -35,13 +47,19 @@ pub trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, nix::Error> {
     fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|source| Error::Sys { context: f().into(), source })
+        self.map_err(|source| Error::Sys {
+            context: f().into(),
+            source,
+        })
     }
 }
 
 impl<T> Context<T> for std::io::Result<T> {
     fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|source| Error::Io { context: f().into(), source })
+        self.map_err(|source| Error::Io {
+            context: f().into(),
+            source,
+        })
     }
 }
 

@@ -37,14 +37,18 @@ pub fn run_hook(kind: &str, h: &Hook, state_json: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let fail = |msg: String| Error::Other(format!("{kind} hook {}: {msg}", path.display()));
     let mut child = cmd.spawn().map_err(|e| fail(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin must not fail the container: ignore EPIPE.
         let _ = stdin.write_all(state_json.as_bytes());
     }
-    let deadline = h.timeout().map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
+    let deadline = h
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
     loop {
         if let Some(status) = child.try_wait().map_err(|e| fail(e.to_string()))? {
             if status.success() {
@@ -55,12 +59,19 @@ pub fn run_hook(kind: &str, h: &Hook, state_json: &str) -> Result<()> {
                 use std::io::Read;
                 let _ = e.read_to_string(&mut err);
             }
-            return Err(fail(format!("{status}{}{}", if err.is_empty() { "" } else { ": " }, err.trim())));
+            return Err(fail(format!(
+                "{status}{}{}",
+                if err.is_empty() { "" } else { ": " },
+                err.trim()
+            )));
         }
         if deadline.is_some_and(|d| Instant::now() > d) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(fail(format!("timed out after {}s", h.timeout().unwrap_or(0))));
+            return Err(fail(format!(
+                "timed out after {}s",
+                h.timeout().unwrap_or(0)
+            )));
         }
         std::thread::sleep(Duration::from_millis(2));
     }

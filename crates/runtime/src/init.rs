@@ -71,10 +71,16 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         sys.set_ids(0, 0)?;
     }
     let linux = ctx.spec.linux().clone().unwrap_or_default();
-    let process = ctx.spec.process().as_ref().ok_or_else(|| Error::Spec("process: missing".into()))?;
+    let process = ctx
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Spec("process: missing".into()))?;
     if let Some(h) = ctx.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         if !ctx.new_uts {
-            return Err(Error::Spec("hostname set but the container has no new uts namespace".into()));
+            return Err(Error::Spec(
+                "hostname set but the container has no new uts namespace".into(),
+            ));
         }
         sys.set_hostname(h)?;
     }
@@ -91,7 +97,12 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         mounts: &mounts,
         devices: &devices,
         propagation: linux.rootfs_propagation().as_deref(),
-        readonly: ctx.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        readonly: ctx
+            .spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
         no_pivot: ctx.no_pivot,
         userns: ctx.userns,
         cgroupns: ctx.cgroupns,
@@ -109,13 +120,18 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         other => return Err(Error::Other(format!("unexpected message {other:?}"))),
     };
     let hooks = ctx.spec.hooks().clone().unwrap_or_default();
-    crate::hooks::run_hooks("createContainer", hooks.create_container().as_ref(), &state_json)?;
+    crate::hooks::run_hooks(
+        "createContainer",
+        hooks.create_container().as_ref(),
+        &state_json,
+    )?;
 
     plan.enter(&sys)?;
     // sysctls go in before /proc/sys becomes read-only.
     for (k, v) in linux.sysctl().iter().flatten() {
         let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-        sys.write_file(&path, v).map_err(|e| Error::Other(format!("linux.sysctl {k}: {e}")))?;
+        sys.write_file(&path, v)
+            .map_err(|e| Error::Other(format!("linux.sysctl {k}: {e}")))?;
     }
     plan.finish(&sys)?;
 
@@ -124,7 +140,10 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         setup_terminal(&ctx.console, process, true)?;
     }
     crate::process::set_rlimits(&sys, process.rlimits().as_deref().unwrap_or(&[]))?;
-    let env = crate::process::environment(process, crate::process::home_of(process.user().uid()).as_deref());
+    let env = crate::process::environment(
+        process,
+        crate::process::home_of(process.user().uid()).as_deref(),
+    );
     let args = process.args().clone().unwrap_or_default();
     let exe = crate::process::find_executable(&args[0], &env)?;
 
@@ -133,7 +152,12 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     // dir, so reopen our O_PATH handle through the host /proc we kept open.
     let fifo_path = format!("self/fd/{}", ctx.fifo.as_raw_fd());
     let fifo = loop {
-        match nix::fcntl::openat(&ctx.host_proc, fifo_path.as_str(), nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+        match nix::fcntl::openat(
+            &ctx.host_proc,
+            fifo_path.as_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
             Err(nix::Error::EINTR) => continue,
             r => break r.ctx(|| "opening exec.fifo")?,
         }
@@ -142,29 +166,49 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     drop(ctx.host_proc);
     // startContainer hooks run once `start` is called; their failure fails `start`.
     let created = state_json.replace("\"status\":\"creating\"", "\"status\":\"created\"");
-    if let Err(e) = crate::hooks::run_hooks("startContainer", hooks.start_container().as_ref(), &created) {
+    if let Err(e) =
+        crate::hooks::run_hooks("startContainer", hooks.start_container().as_ref(), &created)
+    {
         let _ = nix::unistd::write(&fifo, format!("1{e}").as_bytes());
         return Err(e);
     }
     nix::unistd::write(&fifo, b"0").ctx(|| "writing exec.fifo")?;
     drop(fifo);
 
-    finish_and_exec(&sys, process, ctx.caps.as_ref(), &linux, &exe, &args, &env, ctx.preserve_fds, !ctx.userns || setgroups_allowed())
+    finish_and_exec(
+        &sys,
+        process,
+        ctx.caps.as_ref(),
+        &linux,
+        &exe,
+        &args,
+        &env,
+        ctx.preserve_fds,
+        !ctx.userns || setgroups_allowed(),
+    )
 }
 
 fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true)
 }
 
 /// Open a pty in the container, hand the master to the console socket, make the slave our
 /// controlling terminal and stdio.
 pub fn setup_terminal(console: &Console, process: &Process, bind_console: bool) -> Result<()> {
     let Console::Socket(sock) = console else {
-        return Err(Error::Other("process.terminal is set but there is no console socket to send the terminal to".into()));
+        return Err(Error::Other(
+            "process.terminal is set but there is no console socket to send the terminal to".into(),
+        ));
     };
     let pty = crate::tty::open_pty()?;
     if let Some(sz) = process.console_size() {
-        crate::tty::set_size(pty.master.as_raw_fd(), sz.height() as u16, sz.width() as u16);
+        crate::tty::set_size(
+            pty.master.as_raw_fd(),
+            sz.height() as u16,
+            sz.width() as u16,
+        );
     }
     if bind_console {
         let sys = Linux::default();
@@ -172,7 +216,13 @@ pub fn setup_terminal(console: &Console, process: &Process, bind_console: bool) 
         if sys.is_dir(console).is_none() {
             sys.create_file(console)?;
         }
-        sys.mount(Some(Path::new(&pty.slave_path)), console, None, nix::mount::MsFlags::MS_BIND, None)?;
+        sys.mount(
+            Some(Path::new(&pty.slave_path)),
+            console,
+            None,
+            nix::mount::MsFlags::MS_BIND,
+            None,
+        )?;
     }
     send_fd(sock.as_raw_fd(), pty.master.as_raw_fd(), &pty.slave_path)?;
     drop(pty.master);
@@ -194,7 +244,8 @@ pub fn finish_and_exec(
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
     crate::process::switch_user(sys, process, caps, setgroups)?;
-    nix::unistd::chdir(process.cwd()).ctx(|| format!("chdir to cwd {:?} (process.cwd)", process.cwd()))?;
+    nix::unistd::chdir(process.cwd())
+        .ctx(|| format!("chdir to cwd {:?} (process.cwd)", process.cwd()))?;
     if process.no_new_privileges().unwrap_or(false) {
         sys.set_no_new_privs()?;
     }
@@ -204,7 +255,9 @@ pub fn finish_and_exec(
     }
     reset_signals();
     crate::process::cloexec_from(3 + preserve_fds)?;
-    let c = |s: &str| CString::new(s).map_err(|_| Error::Spec(format!("process: {s:?} contains a NUL byte")));
+    let c = |s: &str| {
+        CString::new(s).map_err(|_| Error::Spec(format!("process: {s:?} contains a NUL byte")))
+    };
     let exe_c = c(&exe.to_string_lossy())?;
     let args_c = args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
     let env_c = env.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
@@ -246,9 +299,22 @@ pub fn exec_init(ctx: ExecCtx, ch: &Channel) -> Result<Infallible> {
         setup_terminal(&ctx.console, process, false)?;
     }
     crate::process::set_rlimits(&sys, process.rlimits().as_deref().unwrap_or(&[]))?;
-    let env = crate::process::environment(process, crate::process::home_of(process.user().uid()).as_deref());
+    let env = crate::process::environment(
+        process,
+        crate::process::home_of(process.user().uid()).as_deref(),
+    );
     let args = process.args().clone().unwrap_or_default();
     let exe = crate::process::find_executable(&args[0], &env)?;
     ch.send(&Msg::Ready)?;
-    finish_and_exec(&sys, process, ctx.caps.as_ref(), ctx.linux, &exe, &args, &env, ctx.preserve_fds, !ctx.userns || setgroups_allowed())
+    finish_and_exec(
+        &sys,
+        process,
+        ctx.caps.as_ref(),
+        ctx.linux,
+        &exe,
+        &args,
+        &env,
+        ctx.preserve_fds,
+        !ctx.userns || setgroups_allowed(),
+    )
 }

@@ -33,7 +33,11 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 /// Configure once, at startup. Without a file, messages go to stderr.
 pub fn init(file: Option<std::fs::File>, json: bool, debug: bool) {
-    let _ = LOGGER.set(Logger { file: file.map(Mutex::new), json, min: if debug { Level::Debug } else { Level::Warn } });
+    let _ = LOGGER.set(Logger {
+        file: file.map(Mutex::new),
+        json,
+        min: if debug { Level::Debug } else { Level::Warn },
+    });
 }
 
 pub fn format_line(level: Level, msg: &str, json: bool, time: &str) -> String {
@@ -45,7 +49,10 @@ pub fn format_line(level: Level, msg: &str, json: bool, time: &str) -> String {
 }
 
 pub fn log(level: Level, msg: &str) {
-    let (json, min) = LOGGER.get().map(|l| (l.json, l.min)).unwrap_or((false, Level::Warn));
+    let (json, min) = LOGGER
+        .get()
+        .map(|l| (l.json, l.min))
+        .unwrap_or((false, Level::Warn));
     if level < min {
         return;
     }
@@ -80,7 +87,12 @@ mod tests {
 
     #[test]
     fn json_lines_as_containerd_reads_them() {
-        let l = format_line(Level::Error, "container \"x\" does not exist", true, "2026-01-01T00:00:00.000000000Z");
+        let l = format_line(
+            Level::Error,
+            "container \"x\" does not exist",
+            true,
+            "2026-01-01T00:00:00.000000000Z",
+        );
         let v: serde_json::Value = serde_json::from_str(&l).unwrap();
         assert_eq!(v["level"], "error");
         assert_eq!(v["msg"], "container \"x\" does not exist");

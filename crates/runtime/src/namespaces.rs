@@ -43,7 +43,10 @@ pub fn proc_name(f: CloneFlags) -> &'static str {
 
 impl Default for NsPlan {
     fn default() -> Self {
-        NsPlan { new: CloneFlags::empty(), join: Vec::new() }
+        NsPlan {
+            new: CloneFlags::empty(),
+            join: Vec::new(),
+        }
     }
 }
 
@@ -53,7 +56,10 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
     for ns in namespaces {
         let f = flag(ns.typ());
         if seen.contains(f) {
-            return Err(Error::Spec(format!("linux.namespaces: {} listed twice", proc_name(f))));
+            return Err(Error::Spec(format!(
+                "linux.namespaces: {} listed twice",
+                proc_name(f)
+            )));
         }
         seen |= f;
         match ns.path() {
@@ -61,7 +67,13 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Result<NsPlan> {
             _ => p.new |= f,
         }
     }
-    p.join.sort_by_key(|(f, _)| if *f == CloneFlags::CLONE_NEWUSER { 0 } else { 1 });
+    p.join.sort_by_key(|(f, _)| {
+        if *f == CloneFlags::CLONE_NEWUSER {
+            0
+        } else {
+            1
+        }
+    });
     Ok(p)
 }
 
@@ -75,8 +87,12 @@ impl NsPlan {
         self.join
             .iter()
             .map(|(f, path)| {
-                let fd = nix::fcntl::open(path, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                    .ctx(|| format!("opening {} namespace {}", proc_name(*f), path.display()))?;
+                let fd = nix::fcntl::open(
+                    path,
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ctx(|| format!("opening {} namespace {}", proc_name(*f), path.display()))?;
                 Ok((*f, fd))
             })
             .collect()
@@ -92,7 +108,9 @@ pub fn join_all(fds: &[(CloneFlags, OwnedFd)]) -> Result<()> {
 
 /// `uid_map`/`gid_map` text for a set of mappings.
 pub fn id_map(maps: &[oci_spec::runtime::LinuxIdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -107,15 +125,29 @@ mod tests {
         ]))
         .unwrap();
         let p = plan(&ns).unwrap();
-        assert_eq!(p.new, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS);
-        assert_eq!(p.join[0].0, CloneFlags::CLONE_NEWUSER, "user namespace is joined first");
-        assert_eq!(p.join[1], (CloneFlags::CLONE_NEWNET, PathBuf::from("/proc/1/ns/net")));
+        assert_eq!(
+            p.new,
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
+        );
+        assert_eq!(
+            p.join[0].0,
+            CloneFlags::CLONE_NEWUSER,
+            "user namespace is joined first"
+        );
+        assert_eq!(
+            p.join[1],
+            (CloneFlags::CLONE_NEWNET, PathBuf::from("/proc/1/ns/net"))
+        );
         assert!(p.has(CloneFlags::CLONE_NEWNET) && !p.has(CloneFlags::CLONE_NEWIPC));
     }
 
     #[test]
     fn duplicates_are_rejected() {
-        let ns: Vec<LinuxNamespace> = serde_json::from_value(serde_json::json!([{"type": "pid"}, {"type": "pid"}])).unwrap();
-        assert!(plan(&ns).unwrap_err().to_string().contains("pid listed twice"));
+        let ns: Vec<LinuxNamespace> =
+            serde_json::from_value(serde_json::json!([{"type": "pid"}, {"type": "pid"}])).unwrap();
+        assert!(plan(&ns)
+            .unwrap_err()
+            .to_string()
+            .contains("pid listed twice"));
     }
 }

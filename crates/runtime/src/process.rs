@@ -27,7 +27,11 @@ const RLIMITS: &[(&str, i32)] = &[
 ];
 
 pub fn rlimit_name(resource: i32) -> &'static str {
-    RLIMITS.iter().find(|(_, r)| *r == resource).map(|(n, _)| *n).unwrap_or("RLIMIT_?")
+    RLIMITS
+        .iter()
+        .find(|(_, r)| *r == resource)
+        .map(|(n, _)| *n)
+        .unwrap_or("RLIMIT_?")
 }
 
 pub fn rlimit_resource(typ: PosixRlimitType) -> i32 {
@@ -50,13 +54,22 @@ pub fn rlimit_resource(typ: PosixRlimitType) -> i32 {
         RlimitRtprio => "RLIMIT_RTPRIO",
         RlimitRttime => "RLIMIT_RTTIME",
     };
-    RLIMITS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r).unwrap_or(-1)
+    RLIMITS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| *r)
+        .unwrap_or(-1)
 }
 
 pub fn set_rlimits(sys: &dyn Syscall, limits: &[PosixRlimit]) -> Result<()> {
     for l in limits {
         if l.soft() > l.hard() {
-            return Err(Error::Spec(format!("process.rlimits: {:?} soft limit {} exceeds hard limit {}", l.typ(), l.soft(), l.hard())));
+            return Err(Error::Spec(format!(
+                "process.rlimits: {:?} soft limit {} exceeds hard limit {}",
+                l.typ(),
+                l.soft(),
+                l.hard()
+            )));
         }
         sys.set_rlimit(rlimit_resource(l.typ()), l.soft(), l.hard())?;
     }
@@ -66,7 +79,12 @@ pub fn set_rlimits(sys: &dyn Syscall, limits: &[PosixRlimit]) -> Result<()> {
 /// Switch to the spec's user keeping the capabilities the plan asks for, in runc's order:
 /// drop the bounding set while we still hold CAP_SETPCAP, set groups and ids with KEEPCAPS so the
 /// permitted set survives setuid, then install the final sets and raise ambient ones.
-pub fn switch_user(sys: &dyn Syscall, process: &Process, caps: Option<&CapPlan>, userns_setgroups: bool) -> Result<()> {
+pub fn switch_user(
+    sys: &dyn Syscall,
+    process: &Process,
+    caps: Option<&CapPlan>,
+    userns_setgroups: bool,
+) -> Result<()> {
     if let Some(c) = caps {
         c.drop_bounding(sys)?;
     }
@@ -106,7 +124,9 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
             }
         }
     }
-    Err(Error::Other(format!("exec: {name:?}: executable file not found in $PATH")))
+    Err(Error::Other(format!(
+        "exec: {name:?}: executable file not found in $PATH"
+    )))
 }
 
 /// Mark every fd from `first` upwards close-on-exec, so nothing the runtime opened (a host
@@ -114,7 +134,14 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
 /// (stdio, `--preserve-fds`, LISTEN_FDS) are below `first`.
 pub fn cloexec_from(first: i32) -> Result<()> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if rc == 0 {
         return Ok(());
     }
@@ -167,26 +194,48 @@ mod tests {
         assert_eq!(
             sys.calls(),
             vec![
-                "capbset_drop 0", "capbset_drop 1", "capbset_drop 2", "capbset_drop 3", "capbset_drop 4",
-                "setgroups [10, 20]", "keepcaps true", "setids 1000 1000", "keepcaps false", "capset e=20 p=20 i=0",
+                "capbset_drop 0",
+                "capbset_drop 1",
+                "capbset_drop 2",
+                "capbset_drop 3",
+                "capbset_drop 4",
+                "setgroups [10, 20]",
+                "keepcaps true",
+                "setids 1000 1000",
+                "keepcaps false",
+                "capset e=20 p=20 i=0",
             ]
         );
     }
 
     #[test]
     fn rlimit_soft_above_hard_is_rejected() {
-        let l: Vec<PosixRlimit> = serde_json::from_value(serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}])).unwrap();
-        let err = set_rlimits(&Recorder::default(), &l).unwrap_err().to_string();
+        let l: Vec<PosixRlimit> = serde_json::from_value(
+            serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]),
+        )
+        .unwrap();
+        let err = set_rlimits(&Recorder::default(), &l)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("soft limit 10 exceeds hard limit 5"), "{err}");
-        let l: Vec<PosixRlimit> = serde_json::from_value(serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 5, "hard": 10}])).unwrap();
+        let l: Vec<PosixRlimit> = serde_json::from_value(
+            serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 5, "hard": 10}]),
+        )
+        .unwrap();
         let sys = Recorder::default();
         set_rlimits(&sys, &l).unwrap();
-        assert_eq!(sys.calls(), vec![format!("setrlimit {} 5 10", libc::RLIMIT_NOFILE)]);
+        assert_eq!(
+            sys.calls(),
+            vec![format!("setrlimit {} 5 10", libc::RLIMIT_NOFILE)]
+        );
     }
 
     #[test]
     fn home_is_added_when_missing() {
         let p: Process = serde_json::from_value(serde_json::json!({"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]})).unwrap();
-        assert_eq!(environment(&p, Some("/root")), vec!["PATH=/bin", "HOME=/root"]);
+        assert_eq!(
+            environment(&p, Some("/root")),
+            vec!["PATH=/bin", "HOME=/root"]
+        );
     }
 }

@@ -27,7 +27,13 @@ pub struct MountOptions {
 
 /// Parse fstab-style options. Unknown options are passed to the filesystem as data, as runc does.
 pub fn parse_options(options: &[String]) -> MountOptions {
-    let mut o = MountOptions { flags: MsFlags::empty(), propagation: vec![], data: vec![], bind: false, recursive: false };
+    let mut o = MountOptions {
+        flags: MsFlags::empty(),
+        propagation: vec![],
+        data: vec![],
+        bind: false,
+        recursive: false,
+    };
     for opt in options {
         let (set, clear): (MsFlags, MsFlags) = match opt.as_str() {
             "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
@@ -61,8 +67,10 @@ pub fn parse_options(options: &[String]) -> MountOptions {
                 o.recursive = true;
                 continue;
             }
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable" | "runbindable" => {
-                o.propagation.push(propagation_flags(opt).unwrap_or(MsFlags::empty()));
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {
+                o.propagation
+                    .push(propagation_flags(opt).unwrap_or(MsFlags::empty()));
                 continue;
             }
             // Options runc knows and handles elsewhere or ignores: never hand them to the kernel.
@@ -98,7 +106,11 @@ pub fn propagation_flags(name: &str) -> Option<MsFlags> {
 /// lies under `root`.
 pub fn resolve_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
     let mut resolved = PathBuf::new(); // relative to root
-    let mut pending: Vec<PathBuf> = unsafe_path.components().rev().map(|c| PathBuf::from(c.as_os_str())).collect();
+    let mut pending: Vec<PathBuf> = unsafe_path
+        .components()
+        .rev()
+        .map(|c| PathBuf::from(c.as_os_str()))
+        .collect();
     let mut links = 0;
     while let Some(comp) = pending.pop() {
         match comp.components().next() {
@@ -115,7 +127,10 @@ pub fn resolve_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
             Ok(m) if m.file_type().is_symlink() => {
                 links += 1;
                 if links > 255 {
-                    return Err(Error::Other(format!("too many levels of symlinks in {}", unsafe_path.display())));
+                    return Err(Error::Other(format!(
+                        "too many levels of symlinks in {}",
+                        unsafe_path.display()
+                    )));
                 }
                 let target = std::fs::read_link(&full)
                     .map_err(|e| Error::Other(format!("readlink {}: {e}", full.display())))?;
@@ -148,8 +163,14 @@ pub struct RootfsPlan<'a> {
 }
 
 /// The devices every container gets (runtime-spec config-linux.md "Default Devices").
-pub const DEFAULT_DEVICES: &[(&str, u64, u64)] =
-    &[("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+pub const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
 impl RootfsPlan<'_> {
     /// Steps before pivot_root: propagation, the rootfs bind, every spec mount, /dev.
@@ -161,7 +182,13 @@ impl RootfsPlan<'_> {
         };
         sys.mount(None, Path::new("/"), None, root_prop, None)?;
         // pivot_root needs the new root to be a mount point.
-        sys.mount(Some(self.rootfs), self.rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        sys.mount(
+            Some(self.rootfs),
+            self.rootfs,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
         let mut dev_is_bound = false;
         for m in self.mounts {
             if m.destination() == Path::new("/dev") && is_bind(m) {
@@ -178,18 +205,35 @@ impl RootfsPlan<'_> {
     fn mount_one(&self, sys: &dyn Syscall, m: &Mount) -> Result<()> {
         let dest = m.destination();
         if !dest.is_absolute() {
-            return Err(Error::Spec(format!("mounts: destination {:?} must be an absolute path", dest)));
+            return Err(Error::Spec(format!(
+                "mounts: destination {:?} must be an absolute path",
+                dest
+            )));
         }
         let target = resolve_in_root(self.rootfs, dest)?;
         let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
         let typ = m.typ().as_deref().unwrap_or("");
         if opts.bind || typ == "bind" {
-            let src = m.source().as_ref().ok_or_else(|| Error::Spec(format!("mounts: bind mount on {} has no source", dest.display())))?;
-            let src = if src.is_absolute() { src.clone() } else { self.bundle.join(src) };
+            let src = m.source().as_ref().ok_or_else(|| {
+                Error::Spec(format!(
+                    "mounts: bind mount on {} has no source",
+                    dest.display()
+                ))
+            })?;
+            let src = if src.is_absolute() {
+                src.clone()
+            } else {
+                self.bundle.join(src)
+            };
             match sys.is_dir(&src) {
                 Some(true) => sys.mkdir_all(&target)?,
                 Some(false) => sys.create_file(&target)?,
-                None => return Err(Error::Spec(format!("mounts: bind source {} does not exist", src.display()))),
+                None => {
+                    return Err(Error::Spec(format!(
+                        "mounts: bind source {} does not exist",
+                        src.display()
+                    )))
+                }
             }
             let pinned = sys.pin_in_root(self.rootfs, &target)?;
             let mut flags = MsFlags::MS_BIND;
@@ -204,11 +248,21 @@ impl RootfsPlan<'_> {
                 // Bind mounts ignore most flags on the first call: remount to apply them, keeping
                 // the flags a user namespace locked on the source.
                 let locked = if self.userns {
-                    sys.mount_flags(&pinned) & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY)
+                    sys.mount_flags(&pinned)
+                        & (MsFlags::MS_NOSUID
+                            | MsFlags::MS_NODEV
+                            | MsFlags::MS_NOEXEC
+                            | MsFlags::MS_RDONLY)
                 } else {
                     MsFlags::empty()
                 };
-                sys.mount(None, &pinned, None, flags | MsFlags::MS_REMOUNT | extra | locked, None)?;
+                sys.mount(
+                    None,
+                    &pinned,
+                    None,
+                    flags | MsFlags::MS_REMOUNT | extra | locked,
+                    None,
+                )?;
             }
             for p in &opts.propagation {
                 sys.mount(None, &pinned, None, *p, None)?;
@@ -228,12 +282,28 @@ impl RootfsPlan<'_> {
             // sysfs cannot be mounted by a user namespace that does not own the network
             // namespace, and mqueue likewise for ipc: fall back to binding the host's, as runc does.
             Err(e) if e.is_permission() && (typ == "sysfs" || typ == "mqueue") => {
-                let host = if typ == "sysfs" { "/sys" } else { "/dev/mqueue" };
-                sys.mount(Some(Path::new(host)), &pinned, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                let host = if typ == "sysfs" {
+                    "/sys"
+                } else {
+                    "/dev/mqueue"
+                };
+                sys.mount(
+                    Some(Path::new(host)),
+                    &pinned,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )?;
                 let pinned = sys.pin_in_root(self.rootfs, &target)?;
                 if opts.flags.contains(MsFlags::MS_RDONLY) {
                     let locked = sys.mount_flags(&pinned);
-                    sys.mount(None, &pinned, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked, None)?;
+                    sys.mount(
+                        None,
+                        &pinned,
+                        None,
+                        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked,
+                        None,
+                    )?;
                 }
             }
             r => r?,
@@ -247,32 +317,74 @@ impl RootfsPlan<'_> {
     /// A `cgroup` mount: cgroup2 on a unified host; on v1/hybrid a tmpfs with one directory per
     /// hierarchy. With a cgroup namespace the hierarchies are mounted fresh (the kernel shows the
     /// namespace root); without, the container's own cgroup directory is bound from the host.
-    fn mount_cgroup(&self, sys: &dyn Syscall, target: &Path, opts: &MountOptions, typ: &str) -> Result<()> {
+    fn mount_cgroup(
+        &self,
+        sys: &dyn Syscall,
+        target: &Path,
+        opts: &MountOptions,
+        typ: &str,
+    ) -> Result<()> {
         let hier = crate::cgroup_mounts::host_hierarchies();
         sys.mkdir_all(target)?;
         let pinned = sys.pin_in_root(self.rootfs, target)?;
         let ro = opts.flags & MsFlags::MS_RDONLY;
         let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         if typ == "cgroup2" || hier.unified_only {
-            return sys.mount(Some(Path::new("cgroup2")), &pinned, Some("cgroup2"), base | opts.flags, None);
+            return sys.mount(
+                Some(Path::new("cgroup2")),
+                &pinned,
+                Some("cgroup2"),
+                base | opts.flags,
+                None,
+            );
         }
-        sys.mount(Some(Path::new("tmpfs")), &pinned, Some("tmpfs"), base, Some("mode=755"))?;
+        sys.mount(
+            Some(Path::new("tmpfs")),
+            &pinned,
+            Some("tmpfs"),
+            base,
+            Some("mode=755"),
+        )?;
         let pinned = sys.pin_in_root(self.rootfs, target)?;
         for h in &hier.v1 {
             let sub = target.join(&h.name);
             sys.mkdir_all(&sub)?;
             let sub_pinned = sys.pin_in_root(self.rootfs, &sub)?;
             if self.cgroupns {
-                sys.mount(Some(Path::new("cgroup")), &sub_pinned, Some("cgroup"), base | ro, Some(&h.options))?;
+                sys.mount(
+                    Some(Path::new("cgroup")),
+                    &sub_pinned,
+                    Some("cgroup"),
+                    base | ro,
+                    Some(&h.options),
+                )?;
             } else {
                 let host = h.mountpoint.join(h.own_path.trim_start_matches('/'));
-                sys.mount(Some(&host), &sub_pinned, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                sys.mount(
+                    Some(&host),
+                    &sub_pinned,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )?;
                 let sub_pinned = sys.pin_in_root(self.rootfs, &sub)?;
-                sys.mount(None, &sub_pinned, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | ro, None)?;
+                sys.mount(
+                    None,
+                    &sub_pinned,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | ro,
+                    None,
+                )?;
             }
         }
         if !ro.is_empty() {
-            sys.mount(None, &pinned, None, MsFlags::MS_REMOUNT | base | ro, Some("mode=755"))?;
+            sys.mount(
+                None,
+                &pinned,
+                None,
+                MsFlags::MS_REMOUNT | base | ro,
+                Some("mode=755"),
+            )?;
         }
         Ok(())
     }
@@ -281,7 +393,16 @@ impl RootfsPlan<'_> {
         let dev = resolve_in_root(self.rootfs, Path::new("/dev"))?;
         for (name, major, minor) in DEFAULT_DEVICES {
             let path = dev.join(name);
-            self.make_device(sys, &path, SFlag::S_IFCHR, 0o666, *major, *minor, Some(0), Some(0))?;
+            self.make_device(
+                sys,
+                &path,
+                SFlag::S_IFCHR,
+                0o666,
+                *major,
+                *minor,
+                Some(0),
+                Some(0),
+            )?;
         }
         for d in self.devices {
             let path = resolve_in_root(self.rootfs, d.path())?;
@@ -294,13 +415,32 @@ impl RootfsPlan<'_> {
                 _ => SFlag::S_IFCHR,
             };
             let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
-            self.make_device(sys, &path, kind, mode, d.major() as u64, d.minor() as u64, d.uid(), d.gid())?;
+            self.make_device(
+                sys,
+                &path,
+                kind,
+                mode,
+                d.major() as u64,
+                d.minor() as u64,
+                d.uid(),
+                d.gid(),
+            )?;
         }
         Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn make_device(&self, sys: &dyn Syscall, path: &Path, kind: SFlag, mode: u32, major: u64, minor: u64, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+    fn make_device(
+        &self,
+        sys: &dyn Syscall,
+        path: &Path,
+        kind: SFlag,
+        mode: u32,
+        major: u64,
+        minor: u64,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<()> {
         if self.userns {
             // mknod is not allowed in a user namespace: bind the host's node instead.
             let host = Path::new("/dev").join(path.file_name().unwrap_or_default());
@@ -308,7 +448,12 @@ impl RootfsPlan<'_> {
             let pinned = sys.pin_in_root(self.rootfs, path)?;
             return sys.mount(Some(&host), &pinned, None, MsFlags::MS_BIND, None);
         }
-        sys.mknod(path, kind, Mode::from_bits_truncate(mode), nix::sys::stat::makedev(major, minor))?;
+        sys.mknod(
+            path,
+            kind,
+            Mode::from_bits_truncate(mode),
+            nix::sys::stat::makedev(major, minor),
+        )?;
         sys.chown(path, uid, gid)
     }
 
@@ -344,7 +489,9 @@ impl RootfsPlan<'_> {
     /// Steps after pivot_root: requested propagation, masked paths, read-only paths, read-only root.
     pub fn finish(&self, sys: &dyn Syscall) -> Result<()> {
         if let Some(p) = self.propagation.filter(|p| !p.is_empty()) {
-            let flags = propagation_flags(p).ok_or_else(|| Error::Spec(format!("linux.rootfsPropagation: unknown value {p:?}")))?;
+            let flags = propagation_flags(p).ok_or_else(|| {
+                Error::Spec(format!("linux.rootfsPropagation: unknown value {p:?}"))
+            })?;
             sys.mount(None, Path::new("/"), None, flags, None)?;
         }
         for p in self.readonly_paths {
@@ -352,28 +499,66 @@ impl RootfsPlan<'_> {
             if sys.is_dir(path).is_none() {
                 continue;
             }
-            sys.mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-            let locked = sys.mount_flags(path) & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-            sys.mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | locked, None)?;
+            sys.mount(
+                Some(path),
+                path,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?;
+            let locked = sys.mount_flags(path)
+                & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+            sys.mount(
+                Some(path),
+                path,
+                None,
+                MsFlags::MS_BIND
+                    | MsFlags::MS_REMOUNT
+                    | MsFlags::MS_RDONLY
+                    | MsFlags::MS_REC
+                    | locked,
+                None,
+            )?;
         }
         for p in self.masked {
             let path = Path::new(p);
             match sys.is_dir(path) {
                 None => continue,
-                Some(true) => sys.mount(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)?,
-                Some(false) => sys.mount(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None)?,
+                Some(true) => sys.mount(
+                    Some(Path::new("tmpfs")),
+                    path,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None,
+                )?,
+                Some(false) => sys.mount(
+                    Some(Path::new("/dev/null")),
+                    path,
+                    None,
+                    MsFlags::MS_BIND,
+                    None,
+                )?,
             }
         }
         if self.readonly {
             let locked = sys.mount_flags(Path::new("/"));
-            sys.mount(None, Path::new("/"), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked, None)?;
+            sys.mount(
+                None,
+                Path::new("/"),
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked,
+                None,
+            )?;
         }
         Ok(())
     }
 }
 
 fn is_bind(m: &Mount) -> bool {
-    m.typ().as_deref() == Some("bind") || m.options().as_ref().is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
+    m.typ().as_deref() == Some("bind")
+        || m.options()
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
 }
 
 /// Unmount helper for cleanup paths that must not fail loudly.
@@ -392,8 +577,18 @@ mod tests {
 
     #[test]
     fn options_split_into_flags_propagation_and_data() {
-        let o = parse_options(&strings(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave", "ro"]));
-        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY);
+        let o = parse_options(&strings(&[
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+            "ro",
+        ]));
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY
+        );
         assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
         assert_eq!(o.data, strings(&["mode=755", "size=65536k"]));
         let o = parse_options(&strings(&["rbind", "ro", "rw"]));
@@ -415,17 +610,32 @@ mod tests {
         std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
         std::os::unix::fs::symlink("../../../../..", root.join("a/up")).unwrap();
         std::os::unix::fs::symlink("b", root.join("a/rel")).unwrap();
-        assert_eq!(resolve_in_root(&root, Path::new("/abs/passwd")).unwrap(), root.join("etc/passwd"));
-        assert_eq!(resolve_in_root(&root, Path::new("/a/up/etc")).unwrap(), root.join("etc"));
-        assert_eq!(resolve_in_root(&root, Path::new("/../../x")).unwrap(), root.join("x"));
-        assert_eq!(resolve_in_root(&root, Path::new("/a/rel/c")).unwrap(), root.join("a/b/c"));
+        assert_eq!(
+            resolve_in_root(&root, Path::new("/abs/passwd")).unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            resolve_in_root(&root, Path::new("/a/up/etc")).unwrap(),
+            root.join("etc")
+        );
+        assert_eq!(
+            resolve_in_root(&root, Path::new("/../../x")).unwrap(),
+            root.join("x")
+        );
+        assert_eq!(
+            resolve_in_root(&root, Path::new("/a/rel/c")).unwrap(),
+            root.join("a/b/c")
+        );
         std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
         assert!(resolve_in_root(&root, Path::new("/loop/x")).is_err());
         std::fs::remove_dir_all(&root).unwrap();
     }
 
     fn mount(dest: &str, typ: &str, src: &str, opts: &[&str]) -> Mount {
-        serde_json::from_value(serde_json::json!({"destination": dest, "type": typ, "source": src, "options": opts})).unwrap()
+        serde_json::from_value(
+            serde_json::json!({"destination": dest, "type": typ, "source": src, "options": opts}),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -433,10 +643,19 @@ mod tests {
         let root = PathBuf::from("/b/rootfs");
         let mounts = vec![
             mount("/proc", "proc", "proc", &[]),
-            mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            mount(
+                "/dev",
+                "tmpfs",
+                "tmpfs",
+                &["nosuid", "strictatime", "mode=755", "size=65536k"],
+            ),
             mount("/data", "bind", "/srv/data", &["rbind", "ro", "rprivate"]),
         ];
-        let sys = Recorder { dirs: vec![PathBuf::from("/srv/data"), PathBuf::from("/proc/sys")], files: vec![PathBuf::from("/proc/kcore")], ..Default::default() };
+        let sys = Recorder {
+            dirs: vec![PathBuf::from("/srv/data"), PathBuf::from("/proc/sys")],
+            files: vec![PathBuf::from("/proc/kcore")],
+            ..Default::default()
+        };
         let masked = strings(&["/proc/kcore", "/proc/missing"]);
         let ro = strings(&["/proc/sys"]);
         let plan = RootfsPlan {
@@ -474,7 +693,10 @@ mod tests {
         }
         assert!(calls.contains(&"symlink /b/rootfs/dev/fd -> /proc/self/fd".to_string()));
         assert!(calls.contains(&"symlink /b/rootfs/dev/ptmx -> pts/ptmx".to_string()));
-        let pivot = calls.iter().position(|c| c == "pivot_root /b/rootfs").unwrap();
+        let pivot = calls
+            .iter()
+            .position(|c| c == "pivot_root /b/rootfs")
+            .unwrap();
         let tail = &calls[pivot + 1..];
         assert_eq!(
             tail,
@@ -490,7 +712,10 @@ mod tests {
     #[test]
     fn user_namespace_binds_devices_instead_of_mknod() {
         let root = PathBuf::from("/r");
-        let sys = Recorder { dirs: vec![PathBuf::from("/r/dev")], ..Default::default() };
+        let sys = Recorder {
+            dirs: vec![PathBuf::from("/r/dev")],
+            ..Default::default()
+        };
         let plan = RootfsPlan {
             rootfs: &root,
             bundle: Path::new("/"),
@@ -530,7 +755,13 @@ mod tests {
             masked: &[],
             readonly_paths: &[],
         };
-        let err = plan.mount_all(&Recorder::default()).unwrap_err().to_string();
-        assert!(err.contains("/nope") && err.contains("does not exist"), "{err}");
+        let err = plan
+            .mount_all(&Recorder::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/nope") && err.contains("does not exist"),
+            "{err}"
+        );
     }
 }

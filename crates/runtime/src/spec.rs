@@ -55,7 +55,11 @@ pub const KNOWN_CAPS: &[&str] = &[
 /// Index of a capability name in the kernel's numbering (`CAP_CHOWN` = 0), if known.
 pub fn cap_number(name: &str) -> Option<u8> {
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
     KNOWN_CAPS.iter().position(|c| *c == full).map(|i| i as u8)
 }
 
@@ -63,13 +67,18 @@ pub fn cap_number(name: &str) -> Option<u8> {
 /// warnings. runc does the same: a newer spec must not stop an older runtime.
 pub fn sanitize_process(process: &mut Value) -> Vec<String> {
     let mut warnings = Vec::new();
-    if let Some(caps) = process.get_mut("capabilities").and_then(Value::as_object_mut) {
+    if let Some(caps) = process
+        .get_mut("capabilities")
+        .and_then(Value::as_object_mut)
+    {
         for (set, list) in caps.iter_mut() {
             if let Some(arr) = list.as_array_mut() {
                 arr.retain(|v| match v.as_str() {
                     Some(name) if cap_number(name).is_some() => true,
                     other => {
-                        warnings.push(format!("ignoring unknown capability {other:?} in {set} set"));
+                        warnings.push(format!(
+                            "ignoring unknown capability {other:?} in {set} set"
+                        ));
                         false
                     }
                 });
@@ -113,13 +122,20 @@ pub fn parse_process(text: &str, origin: &Path) -> Result<oci_spec::runtime::Pro
 /// with the absolute rootfs path.
 pub fn load_bundle(bundle: &Path) -> Result<(Spec, PathBuf, Vec<String>)> {
     let path = bundle.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadSpec { path: path.clone(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadSpec {
+        path: path.clone(),
+        source,
+    })?;
     let (spec, warnings) = parse_spec(&text, &path)?;
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| Error::InvalidSpec { path: path.clone(), msg: "root: missing".into() })?;
-    let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    let root = spec.root().as_ref().ok_or_else(|| Error::InvalidSpec {
+        path: path.clone(),
+        msg: "root: missing".into(),
+    })?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
     let rootfs = rootfs.canonicalize().map_err(|e| Error::InvalidSpec {
         path: path.clone(),
         msg: format!("root.path {}: {e}", rootfs.display()),
@@ -127,7 +143,10 @@ pub fn load_bundle(bundle: &Path) -> Result<(Spec, PathBuf, Vec<String>)> {
     let process = spec.process().as_ref();
     if let Some(p) = process {
         if p.args().as_ref().map(|a| a.is_empty()).unwrap_or(true) {
-            return Err(Error::InvalidSpec { path, msg: "process.args: must not be empty".into() });
+            return Err(Error::InvalidSpec {
+                path,
+                msg: "process.args: must not be empty".into(),
+            });
         }
         if !p.cwd().is_absolute() {
             return Err(Error::InvalidSpec {
@@ -136,7 +155,10 @@ pub fn load_bundle(bundle: &Path) -> Result<(Spec, PathBuf, Vec<String>)> {
             });
         }
     } else {
-        return Err(Error::InvalidSpec { path, msg: "process: missing".into() });
+        return Err(Error::InvalidSpec {
+            path,
+            msg: "process: missing".into(),
+        });
     }
     Ok((spec, rootfs, warnings))
 }
@@ -153,13 +175,21 @@ mod tests {
         let (spec, warnings) = parse_spec(json, Path::new("config.json")).unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("CAP_FROM_THE_FUTURE"));
-        let caps = spec.process().as_ref().unwrap().capabilities().as_ref().unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
         assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
     }
 
     #[test]
     fn malformed_json_names_the_file() {
-        let err = parse_spec("{", Path::new("/b/config.json")).unwrap_err().to_string();
+        let err = parse_spec("{", Path::new("/b/config.json"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/b/config.json"), "{err}");
     }
 

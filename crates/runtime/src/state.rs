@@ -71,7 +71,9 @@ pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 1024
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'));
     if ok {
         Ok(())
     } else {
@@ -89,10 +91,17 @@ impl ContainerState {
         let dir = container_dir(root, id)?;
         let text = match std::fs::read(dir.join(STATE_FILE)) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound(id.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.to_string()))
+            }
             Err(e) => return Err(e).ctx(|| format!("reading state of {id}")),
         };
-        serde_json::from_slice(&text).map_err(|e| Error::Other(format!("corrupt state file {}: {e}", dir.join(STATE_FILE).display())))
+        serde_json::from_slice(&text).map_err(|e| {
+            Error::Other(format!(
+                "corrupt state file {}: {e}",
+                dir.join(STATE_FILE).display()
+            ))
+        })
     }
 
     pub fn save(&self, root: &Path) -> Result<()> {
@@ -123,7 +132,11 @@ impl ContainerState {
             oci_version: self.oci_version.clone(),
             id: self.id.clone(),
             status,
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             bundle: self.bundle.clone(),
             rootfs: self.rootfs.clone(),
             created: self.created.clone(),
@@ -135,17 +148,25 @@ impl ContainerState {
 
 /// v1 freezer or v2 cgroup.freeze state of the cgroup holding `pid`.
 fn is_frozen(pid: i32) -> bool {
-    let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return false };
+    let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return false;
+    };
     for line in cg.lines() {
         let mut it = line.splitn(3, ':');
         let (_, ctrl, path) = (it.next(), it.next().unwrap_or(""), it.next().unwrap_or(""));
         let path = path.trim_start_matches('/');
         if ctrl.split(',').any(|c| c == "freezer") {
-            if let Ok(s) = std::fs::read_to_string(Path::new("/sys/fs/cgroup/freezer").join(path).join("freezer.state")) {
+            if let Ok(s) = std::fs::read_to_string(
+                Path::new("/sys/fs/cgroup/freezer")
+                    .join(path)
+                    .join("freezer.state"),
+            ) {
                 return s.trim() == "FROZEN";
             }
         } else if ctrl.is_empty() {
-            if let Ok(s) = std::fs::read_to_string(Path::new("/sys/fs/cgroup").join(path).join("cgroup.freeze")) {
+            if let Ok(s) = std::fs::read_to_string(
+                Path::new("/sys/fs/cgroup").join(path).join("cgroup.freeze"),
+            ) {
                 if s.trim() == "1" {
                     return true;
                 }
@@ -205,7 +226,10 @@ mod tests {
         assert_eq!(oci["status"], "stopped");
         assert_eq!(oci["pid"], 0);
         assert_eq!(list_ids(&root), vec!["c1"]);
-        assert!(matches!(ContainerState::load(&root, "nope"), Err(Error::NotFound(_))));
+        assert!(matches!(
+            ContainerState::load(&root, "nope"),
+            Err(Error::NotFound(_))
+        ));
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

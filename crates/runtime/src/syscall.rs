@@ -21,7 +21,14 @@ pub struct CapState {
 }
 
 pub trait Syscall {
-    fn mount(&self, source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()>;
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<()>;
     fn umount(&self, target: &Path, flags: MntFlags) -> Result<()>;
     /// Open `path` (already resolved inside `root`) without letting any symlink escape `root`,
     /// and return a path usable as a mount target that refers to exactly that inode.
@@ -63,7 +70,14 @@ fn cstr_opt(s: Option<&str>) -> Option<&str> {
 }
 
 impl Syscall for Linux {
-    fn mount(&self, source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<()> {
         nix::mount::mount(source, target, cstr_opt(fstype), flags, cstr_opt(data)).ctx(|| {
             format!(
                 "mount {} on {} (type {}, flags {:?}, data {:?})",
@@ -82,12 +96,17 @@ impl Syscall for Linux {
 
     fn pin_in_root(&self, root: &Path, path: &Path) -> Result<PathBuf> {
         let rel = path.strip_prefix(root).unwrap_or(path);
-        let rootfd = nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .ctx(|| format!("open {}", root.display()))?;
+        let rootfd = nix::fcntl::open(
+            root,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| format!("open {}", root.display()))?;
         let how = OpenHow::new()
             .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        let fd = nix::fcntl::openat2(&rootfd, rel, how).ctx(|| format!("open {} inside {}", rel.display(), root.display()))?;
+        let fd = nix::fcntl::openat2(&rootfd, rel, how)
+            .ctx(|| format!("open {} inside {}", rel.display(), root.display()))?;
         let link = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         // Belt and braces: the inode we hold must still be inside the rootfs.
         let real = std::fs::read_link(&link).ctx(|| format!("readlink {}", link.display()))?;
@@ -108,12 +127,19 @@ impl Syscall for Linux {
         self.pinned.borrow_mut().clear();
         let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
         let old = nix::fcntl::open("/", flags, Mode::empty()).ctx(|| "open /")?;
-        let new = nix::fcntl::open(new_root, flags, Mode::empty()).ctx(|| format!("open {}", new_root.display()))?;
+        let new = nix::fcntl::open(new_root, flags, Mode::empty())
+            .ctx(|| format!("open {}", new_root.display()))?;
         nix::unistd::fchdir(&new).ctx(|| "fchdir to rootfs")?;
         nix::unistd::pivot_root(".", ".").ctx(|| format!("pivot_root {}", new_root.display()))?;
         nix::unistd::fchdir(&old).ctx(|| "fchdir to old root")?;
-        nix::mount::mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .ctx(|| "make old root rslave")?;
+        nix::mount::mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .ctx(|| "make old root rslave")?;
         nix::mount::umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach old root")?;
         nix::unistd::chdir("/").ctx(|| "chdir /")
     }
@@ -121,8 +147,14 @@ impl Syscall for Linux {
     fn move_root(&self, new_root: &Path) -> Result<()> {
         self.pinned.borrow_mut().clear();
         nix::unistd::chdir(new_root).ctx(|| format!("chdir {}", new_root.display()))?;
-        nix::mount::mount(Some(new_root), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .ctx(|| "move rootfs onto /")?;
+        nix::mount::mount(
+            Some(new_root),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .ctx(|| "move rootfs onto /")?;
         nix::unistd::chroot(".").ctx(|| "chroot")?;
         nix::unistd::chdir("/").ctx(|| "chdir /")
     }
@@ -158,7 +190,8 @@ impl Syscall for Linux {
     }
 
     fn chown(&self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-        nix::unistd::chown(path, uid.map(Into::into), gid.map(Into::into)).ctx(|| format!("chown {}", path.display()))
+        nix::unistd::chown(path, uid.map(Into::into), gid.map(Into::into))
+            .ctx(|| format!("chown {}", path.display()))
     }
 
     fn is_dir(&self, path: &Path) -> Option<bool> {
@@ -167,7 +200,9 @@ impl Syscall for Linux {
 
     fn mount_flags(&self, path: &Path) -> MsFlags {
         use nix::sys::statvfs::FsFlags;
-        let Ok(st) = nix::sys::statvfs::statvfs(path) else { return MsFlags::empty() };
+        let Ok(st) = nix::sys::statvfs::statvfs(path) else {
+            return MsFlags::empty();
+        };
         let f = st.flags();
         let mut out = MsFlags::empty();
         for (a, b) in [
@@ -193,7 +228,9 @@ impl Syscall for Linux {
     fn set_domainname(&self, name: &str) -> Result<()> {
         // SAFETY: pointer and length describe a valid byte buffer for the duration of the call.
         let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-        nix::Error::result(rc).map(drop).ctx(|| format!("setdomainname {name:?}"))
+        nix::Error::result(rc)
+            .map(drop)
+            .ctx(|| format!("setdomainname {name:?}"))
     }
 
     fn write_file(&self, path: &Path, data: &str) -> Result<()> {
@@ -201,7 +238,10 @@ impl Syscall for Linux {
     }
 
     fn set_rlimit(&self, resource: i32, soft: u64, hard: u64) -> Result<()> {
-        let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+        let lim = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
         // SAFETY: `lim` is a valid rlimit for the duration of the call.
         let rc = unsafe { libc::setrlimit(resource as _, &lim) };
         nix::Error::result(rc).map(drop).ctx(|| {
@@ -215,7 +255,9 @@ impl Syscall for Linux {
         match nix::Error::result(rc) {
             // A capability the kernel does not know is simply not in the bounding set.
             Err(nix::Error::EINVAL) => Ok(()),
-            r => r.map(drop).ctx(|| format!("drop capability {cap} from the bounding set")),
+            r => r
+                .map(drop)
+                .ctx(|| format!("drop capability {cap} from the bounding set")),
         }
     }
 
@@ -233,32 +275,55 @@ impl Syscall for Linux {
             inheritable: u32,
         }
         const V3: u32 = 0x2008_0522;
-        let mut hdr = Header { version: V3, pid: 0 };
+        let mut hdr = Header {
+            version: V3,
+            pid: 0,
+        };
         let split = |v: u64| (v as u32, (v >> 32) as u32);
         let (e0, e1) = split(caps.effective);
         let (p0, p1) = split(caps.permitted);
         let (i0, i1) = split(caps.inheritable);
         let data = [
-            Data { effective: e0, permitted: p0, inheritable: i0 },
-            Data { effective: e1, permitted: p1, inheritable: i1 },
+            Data {
+                effective: e0,
+                permitted: p0,
+                inheritable: i0,
+            },
+            Data {
+                effective: e1,
+                permitted: p1,
+                inheritable: i1,
+            },
         ];
         // SAFETY: header and two data structs as capset(2) expects for _LINUX_CAPABILITY_VERSION_3.
         let rc = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut Header, data.as_ptr()) };
-        nix::Error::result(rc as i32).map(drop).ctx(|| format!("capset {caps:x?}"))
+        nix::Error::result(rc as i32)
+            .map(drop)
+            .ctx(|| format!("capset {caps:x?}"))
     }
 
     fn raise_ambient(&self, cap: u8) -> Result<()> {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe {
-            libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0)
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                cap as libc::c_ulong,
+                0,
+                0,
+            )
         };
-        nix::Error::result(rc).map(drop).ctx(|| format!("raise ambient capability {cap}"))
+        nix::Error::result(rc)
+            .map(drop)
+            .ctx(|| format!("raise ambient capability {cap}"))
     }
 
     fn set_keep_caps(&self, keep: bool) -> Result<()> {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, keep as libc::c_ulong, 0, 0, 0) };
-        nix::Error::result(rc).map(drop).ctx(|| "prctl(PR_SET_KEEPCAPS)")
+        nix::Error::result(rc)
+            .map(drop)
+            .ctx(|| "prctl(PR_SET_KEEPCAPS)")
     }
 
     fn set_groups(&self, gids: &[u32]) -> Result<()> {
@@ -267,7 +332,10 @@ impl Syscall for Linux {
     }
 
     fn set_ids(&self, uid: u32, gid: u32) -> Result<()> {
-        let (u, g) = (nix::unistd::Uid::from_raw(uid), nix::unistd::Gid::from_raw(gid));
+        let (u, g) = (
+            nix::unistd::Uid::from_raw(uid),
+            nix::unistd::Gid::from_raw(gid),
+        );
         nix::unistd::setresgid(g, g, g).ctx(|| format!("setgid {gid}"))?;
         nix::unistd::setresuid(u, u, u).ctx(|| format!("setuid {uid}"))
     }
@@ -275,7 +343,9 @@ impl Syscall for Linux {
     fn set_no_new_privs(&self) -> Result<()> {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-        nix::Error::result(rc).map(drop).ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)")
+        nix::Error::result(rc)
+            .map(drop)
+            .ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)")
     }
 }
 
@@ -309,10 +379,19 @@ pub fn flag_names(flags: MsFlags) -> String {
 }
 
 impl Syscall for Recorder {
-    fn mount(&self, source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<()> {
         self.rec(format!(
             "mount {} {} {} {} {}",
-            source.map(|s| s.display().to_string()).unwrap_or_else(|| "-".into()),
+            source
+                .map(|s| s.display().to_string())
+                .unwrap_or_else(|| "-".into()),
             target.display(),
             fstype.unwrap_or("-"),
             flag_names(flags),
@@ -338,7 +417,11 @@ impl Syscall for Recorder {
         self.rec(format!("touch {}", path.display()))
     }
     fn symlink(&self, target: &Path, link: &Path) -> Result<()> {
-        self.rec(format!("symlink {} -> {}", link.display(), target.display()))
+        self.rec(format!(
+            "symlink {} -> {}",
+            link.display(),
+            target.display()
+        ))
     }
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> Result<()> {
         let t = if kind == SFlag::S_IFBLK { 'b' } else { 'c' };
@@ -381,7 +464,10 @@ impl Syscall for Recorder {
         self.rec(format!("capbset_drop {cap}"))
     }
     fn set_caps(&self, caps: &CapState) -> Result<()> {
-        self.rec(format!("capset e={:x} p={:x} i={:x}", caps.effective, caps.permitted, caps.inheritable))
+        self.rec(format!(
+            "capset e={:x} p={:x} i={:x}",
+            caps.effective, caps.permitted, caps.inheritable
+        ))
     }
     fn raise_ambient(&self, cap: u8) -> Result<()> {
         self.rec(format!("ambient_raise {cap}"))

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "berth-runtime", version, about = "berth's OCI runtime: runs containers from OCI bundles, runc-compatible")]
+#[command(
+    name = "berth-runtime",
+    version,
+    about = "berth's OCI runtime: runs containers from OCI bundles, runc-compatible"
+)]
 pub struct Cli {
     /// Root directory for container state.
     #[arg(long, global = true, default_value = "/run/berth-runtime")]
@@ -65,6 +69,8 @@ pub struct CreateArgs {
     pub id: String,
 }
 
+/// Parsed once per invocation: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a new specification file (config.json).
@@ -180,10 +186,15 @@ pub struct ExecArgs {
 pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal, String> {
     use std::str::FromStr;
     if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n).map_err(|_| format!("invalid signal number {n}"));
+        return nix::sys::signal::Signal::try_from(n)
+            .map_err(|_| format!("invalid signal number {n}"));
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     nix::sys::signal::Signal::from_str(&name).map_err(|_| format!("unknown signal {s:?}"))
 }
 
@@ -205,20 +216,57 @@ mod tests {
     #[test]
     fn runc_command_lines_parse() {
         let c = Cli::try_parse_from([
-            "berth-runtime", "--root", "/run/containerd/runc/default", "--log", "/b/log.json", "--log-format", "json",
-            "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "--console-socket", "/tmp/c.sock", "--no-new-keyring", "id1",
+            "berth-runtime",
+            "--root",
+            "/run/containerd/runc/default",
+            "--log",
+            "/b/log.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/b/init.pid",
+            "--console-socket",
+            "/tmp/c.sock",
+            "--no-new-keyring",
+            "id1",
         ])
         .unwrap();
         assert_eq!(c.log_format, LogFormat::Json);
-        let Command::Create(a) = c.command else { panic!() };
+        let Command::Create(a) = c.command else {
+            panic!()
+        };
         assert_eq!((a.id.as_str(), a.bundle.to_str().unwrap()), ("id1", "/b"));
-        let c = Cli::try_parse_from(["berth-runtime", "exec", "-t", "-e", "A=1", "--user", "1000:1000", "c1", "sh", "-c", "echo -n hi"]).unwrap();
-        let Command::Exec(e) = c.command else { panic!() };
+        let c = Cli::try_parse_from([
+            "berth-runtime",
+            "exec",
+            "-t",
+            "-e",
+            "A=1",
+            "--user",
+            "1000:1000",
+            "c1",
+            "sh",
+            "-c",
+            "echo -n hi",
+        ])
+        .unwrap();
+        let Command::Exec(e) = c.command else {
+            panic!()
+        };
         assert_eq!(e.command, vec!["sh", "-c", "echo -n hi"]);
         let c = Cli::try_parse_from(["berth-runtime", "kill", "--all", "c1", "9"]).unwrap();
         assert!(matches!(c.command, Command::Kill { all: true, .. }));
         let c = Cli::try_parse_from(["berth-runtime", "ps", "--format", "json", "c1"]).unwrap();
-        assert!(matches!(c.command, Command::Ps { format: ListFormat::Json, .. }));
+        assert!(matches!(
+            c.command,
+            Command::Ps {
+                format: ListFormat::Json,
+                ..
+            }
+        ));
         let c = Cli::try_parse_from(["berth-runtime", "delete", "--force", "c1"]).unwrap();
         assert!(matches!(c.command, Command::Delete { force: true, .. }));
     }

@@ -16,14 +16,22 @@ pub fn run(cli: Cli) -> Result<i32> {
             if path.exists() {
                 bail!("File {} exists. Remove it first", path.display());
             }
-            std::fs::write(&path, serde_json::to_string_pretty(&specgen::default_spec())? + "\n").with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&specgen::default_spec())? + "\n",
+            )
+            .with_context(|| format!("writing {}", path.display()))?;
         }
         Command::Create(a) => {
             seal::reexec_sealed()?;
             rt.create(&create_options(&a, false))?;
         }
         Command::Start { id } => rt.start(&id)?,
-        Command::Run { create, detach, keep } => {
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => {
             seal::reexec_sealed()?;
             if !detach {
                 wait::block_signals();
@@ -56,7 +64,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::List { format, quiet } => list(&rt, format, quiet)?,
-        Command::Ps { format, id, ps_args } => ps(&rt, format, &id, &ps_args)?,
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&rt, format, &id, &ps_args)?,
         Command::Exec(a) => return exec(&rt, a),
         Command::Features => println!("{}", serde_json::to_string_pretty(&specgen::features())?),
     }
@@ -94,7 +106,14 @@ fn list(rt: &Runtime, format: ListFormat, quiet: bool) -> Result<()> {
                 .iter()
                 .map(|(st, s)| {
                     let pid = if *s == Status::Stopped { 0 } else { st.pid };
-                    [st.id.clone(), pid.to_string(), s.to_string(), st.bundle.display().to_string(), st.created.clone(), st.owner.clone()]
+                    [
+                        st.id.clone(),
+                        pid.to_string(),
+                        s.to_string(),
+                        st.bundle.display().to_string(),
+                        st.created.clone(),
+                        st.owner.clone(),
+                    ]
                 })
                 .collect();
             let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
@@ -105,7 +124,11 @@ fn list(rt: &Runtime, format: ListFormat, quiet: bool) -> Result<()> {
                 }
             }
             for r in std::iter::once(&header).chain(rows.iter()) {
-                let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i] + 3)).collect();
+                let line: Vec<String> = r
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{c:<w$}", w = widths[i] + 3))
+                    .collect();
                 writeln!(out, "{}", line.concat().trim_end())?;
             }
         }
@@ -119,18 +142,36 @@ fn ps(rt: &Runtime, format: ListFormat, id: &str, ps_args: &[String]) -> Result<
         println!("{}", serde_json::to_string(&pids)?);
         return Ok(());
     }
-    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
-    let out = std::process::Command::new("ps").args(&args).output().context("running ps")?;
+    let args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("running ps")?;
     if !out.status.success() {
-        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
-    let col = header.split_whitespace().position(|h| h == "PID").ok_or_else(|| anyhow!("ps output has no PID column"))?;
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| anyhow!("ps output has no PID column"))?;
     println!("{header}");
     for l in lines {
-        if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+        if l.split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
             println!("{l}");
         }
     }
@@ -140,7 +181,8 @@ fn ps(rt: &Runtime, format: ListFormat, id: &str, ps_args: &[String]) -> Result<
 /// The process to exec: --process FILE, or the container's own process with the flags applied.
 fn exec_process(rt: &Runtime, a: &ExecArgs) -> Result<Process> {
     if let Some(path) = &a.process {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return Ok(runtime::spec::parse_process(&text, path)?);
     }
     if a.command.is_empty() {
@@ -148,7 +190,10 @@ fn exec_process(rt: &Runtime, a: &ExecArgs) -> Result<Process> {
     }
     let st = rt.load(&a.id)?;
     let spec: Spec = serde_json::from_value(st.config.clone())?;
-    let mut p = spec.process().clone().ok_or_else(|| anyhow!("container has no process"))?;
+    let mut p = spec
+        .process()
+        .clone()
+        .ok_or_else(|| anyhow!("container has no process"))?;
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
     if let Some(cwd) = &a.cwd {
@@ -201,7 +246,12 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
     if !a.detach {
         wait::block_signals();
     }
-    let opts = ExecOptions { pid_file: a.pid_file.clone(), console_socket: a.console_socket.clone(), preserve_fds: a.preserve_fds, own_terminal: !a.detach };
+    let opts = ExecOptions {
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        own_terminal: !a.detach,
+    };
     let started = rt.exec(&a.id, &process, &opts)?;
     if a.detach {
         return Ok(0);
@@ -212,7 +262,11 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
 /// Open the `--log` file (append, like runc) before anything else can fail.
 pub fn open_log(path: Option<&Path>) -> Result<Option<std::fs::File>> {
     path.map(|p| {
-        std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("opening log file {}", p.display()))
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .with_context(|| format!("opening log file {}", p.display()))
     })
     .transpose()
 }

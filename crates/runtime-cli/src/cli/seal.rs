@@ -10,7 +10,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 const NAME: &str = "berth-runtime-sealed";
 
 pub fn is_sealed() -> bool {
-    std::fs::read_link("/proc/self/exe").map(|p| p.to_string_lossy().starts_with(&format!("/memfd:{NAME}"))).unwrap_or(false)
+    std::fs::read_link("/proc/self/exe")
+        .map(|p| p.to_string_lossy().starts_with(&format!("/memfd:{NAME}")))
+        .unwrap_or(false)
 }
 
 /// Re-execute ourselves from a sealed memfd unless we already are that copy. Only returns on error.
@@ -20,7 +22,8 @@ pub fn reexec_sealed() -> anyhow::Result<()> {
     }
     let name = CString::new(NAME)?;
     // SAFETY: memfd_create with a valid C string.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         anyhow::bail!("memfd_create: {}", std::io::Error::last_os_error());
     }
@@ -34,9 +37,14 @@ pub fn reexec_sealed() -> anyhow::Result<()> {
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
     // SAFETY: fcntl on an fd we own.
     if unsafe { libc::fcntl(dst.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
-        anyhow::bail!("sealing the runtime copy: {}", std::io::Error::last_os_error());
+        anyhow::bail!(
+            "sealing the runtime copy: {}",
+            std::io::Error::last_os_error()
+        );
     }
-    let args: Vec<CString> = std::env::args_os().map(|a| CString::new(a.into_encoded_bytes())).collect::<Result<_, _>>()?;
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| CString::new(a.into_encoded_bytes()))
+        .collect::<Result<_, _>>()?;
     let env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut b = k.into_encoded_bytes();

@@ -72,8 +72,12 @@ mod tests {
     #[test]
     fn default_spec_is_a_valid_spec() {
         let text = super::default_spec().to_string();
-        let (spec, warnings) = runtime::spec::parse_spec(&text, std::path::Path::new("config.json")).unwrap();
+        let (spec, warnings) =
+            runtime::spec::parse_spec(&text, std::path::Path::new("config.json")).unwrap();
         assert!(warnings.is_empty());
-        assert_eq!(spec.process().as_ref().unwrap().args().as_ref().unwrap(), &vec!["sh".to_string()]);
+        assert_eq!(
+            spec.process().as_ref().unwrap().args().as_ref().unwrap(),
+            &vec!["sh".to_string()]
+        );
     }
 }

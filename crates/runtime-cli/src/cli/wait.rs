@@ -22,7 +22,10 @@ fn exit_code(ws: WaitStatus) -> Option<i32> {
 }
 
 pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i32> {
-    let sfd = SignalFd::with_flags(&SigSet::all(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+    let sfd = SignalFd::with_flags(
+        &SigSet::all(),
+        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+    )?;
     let _raw = console.as_ref().map(|_| runtime::tty::RawMode::enter());
     if let Some(m) = &console {
         if let Some((r, c)) = runtime::tty::get_size(0) {
@@ -35,21 +38,37 @@ pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i3
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         // Exit once the process is gone and its terminal output is drained.
-        let mut fds = vec![nix::poll::PollFd::new(sfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let mut fds = vec![nix::poll::PollFd::new(
+            sfd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         if let Some(m) = &console {
-            fds.push(nix::poll::PollFd::new(m.as_fd(), nix::poll::PollFlags::POLLIN));
+            fds.push(nix::poll::PollFd::new(
+                m.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            ));
             if stdin_open {
-                fds.push(nix::poll::PollFd::new(stdin.as_fd(), nix::poll::PollFlags::POLLIN));
+                fds.push(nix::poll::PollFd::new(
+                    stdin.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                ));
             }
         }
-        let timeout = if code.is_some() { nix::poll::PollTimeout::from(50u16) } else { nix::poll::PollTimeout::NONE };
+        let timeout = if code.is_some() {
+            nix::poll::PollTimeout::from(50u16)
+        } else {
+            nix::poll::PollTimeout::NONE
+        };
         match nix::poll::poll(&mut fds, timeout) {
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(e.into()),
             Ok(0) => break,
             Ok(_) => {}
         }
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
         drop(fds);
         if ready[0] {
             while let Ok(Some(info)) = sfd.read_signal() {
