@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Pull + unpack of a ~100 MB, 6-layer image from a local registry:
+# Pull + unpack of a ~100 MB (uncompressed), 6-layer image from a local registry:
 #   berth pull            (download + verify + unpack into shared layer dirs)
 #   skopeo copy + umoci unpack
 #   dockerd pull          (dockerd on a temp data-root and socket)
 # Prints the median of N runs of each (fresh state for every run) and ratios.
 #
 # Usage: sudo bench/image-pull.sh [runs]   (needs docker-registry, skopeo,
-#        umoci, dockerd/docker, python3; builds berth in release mode)
+#        umoci, dockerd/docker, python3, bc; builds berth in release mode)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS="${1:-3}"
@@ -40,8 +40,8 @@ docker-registry serve "$W/reg.yml" >/dev/null 2>&1 &
 REG_PID=$!
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 
-# An OCI layout: busybox-static plus 5 layers of ~20 MB (half random, half
-# base64 text, so gzip has real work to do), each with many small files.
+# An OCI layout: busybox-static plus 5 layers of ~20 MB in 200 files each (half random, half
+# base64 text, so gzip has real work to do), ~100 MB uncompressed, each with many small files.
 python3 - "$W/layout" <<'PY'
 import gzip, hashlib, io, json, os, sys, tarfile, base64
 out = sys.argv[1]
@@ -62,7 +62,7 @@ layers = [layer([("bin/busybox", open("/bin/busybox", "rb").read(), 0o755)])]
 for i in range(5):
     files = []
     for j in range(200):
-        n = 50_000
+        n = 100_000
         data = os.urandom(n) if j % 2 else base64.b64encode(os.urandom(n * 3 // 4))
         files.append((f"data{i}/f{j}", data, 0o644))
     layers.append(layer(files))

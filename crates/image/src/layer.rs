@@ -371,10 +371,10 @@ pub fn apply_layer<R: Read>(reader: R, target: &Path, opts: &ApplyOptions) -> Re
         let cname = cstr(name).map_err(|e| entry_err(&shown, e))?;
         let existing = lstat_at(dfd, name).ok();
         use tar::EntryType as T;
-        if etype != T::Directory || existing.is_some_and(|st| !is_type(&st, libc::S_IFDIR)) {
-            if existing.is_some() {
-                remove_all_at(dfd, name).map_err(|e| entry_err(&shown, e))?;
-            }
+        if existing.is_some()
+            && (etype != T::Directory || existing.is_some_and(|st| !is_type(&st, libc::S_IFDIR)))
+        {
+            remove_all_at(dfd, name).map_err(|e| entry_err(&shown, e))?;
         }
         let e = |err: io::Error| entry_err(&shown, err);
         match etype {

@@ -112,7 +112,7 @@ impl std::fmt::Display for Platform {
 fn conv(d: &oci_spec::image::Descriptor, what: &str) -> Result<Descriptor> {
     Ok(Descriptor {
         media_type: d.media_type().to_string(),
-        digest: Digest::parse(&d.digest().to_string()).map_err(|_| {
+        digest: Digest::parse(d.digest().as_ref()).map_err(|_| {
             invalid(
                 what,
                 format!("digest {:?} is not sha256", d.digest().to_string()),
