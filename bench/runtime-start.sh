@@ -105,9 +105,13 @@ berth_bin() {
 	}
 	local target=${CARGO_TARGET_DIR:-target}
 	[[ $target == /* ]] || target=$repo/$target
-	note "building berth-runtime: cargo build --release -p berth-runtime (target dir $target)"
-	(cd "$repo" && cargo build --release -p berth-runtime) >"$work/berth-build.log" 2>&1 || return 1
-	echo "$target/release/berth-runtime"
+	# Statically linked (glibc crt-static), as shipped: no dynamic loader at start-up, and none a
+	# container could substitute. --target keeps the flag away from build scripts/proc macros.
+	local triple
+	triple=$(rustc -vV | sed -n 's/^host: //p')
+	note "building berth-runtime: RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release -p berth-runtime --target $triple (target dir $target)"
+	(cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p berth-runtime --target "$triple") >"$work/berth-build.log" 2>&1 || return 1
+	echo "$target/$triple/release/berth-runtime"
 }
 
 if bin=$(berth_bin); then
@@ -120,7 +124,7 @@ if bin=$(berth_bin); then
 	fi
 else
 	names+=(berth)
-	STATUS[berth]="FAILED: build failed (cargo build --release -p berth-runtime)"
+	STATUS[berth]="FAILED: build failed (static cargo build --release -p berth-runtime)"
 	tail -n 15 "$work/berth-build.log" | sed 's/^/    build: /' >&2
 fi
 
