@@ -385,6 +385,12 @@ impl ImageStore {
         Ok(freed)
     }
 
+    /// Choose the snapshotter explicitly (false: the copying fallback) instead
+    /// of probing overlayfs; only effective before the first snapshot.
+    pub fn use_overlay(&self, enabled: bool) {
+        let _ = self.overlay.set(enabled);
+    }
+
     fn overlay_ok(&self) -> bool {
         *self
             .overlay

@@ -127,11 +127,8 @@ fn copying_fallback() {
         .file("hello", b"hi")
         .finish();
     common::make_image(&s, "img", &[common::busybox_layer(), l2], true);
-    // SAFETY of env: this test binary sets it before any snapshot probing in this store
-    std::env::set_var("BERTH_SNAPSHOTTER", "copy");
-    let r = s.create_snapshot("copy1", "img");
-    std::env::remove_var("BERTH_SNAPSHOTTER");
-    let (root, kind) = r.unwrap();
+    s.use_overlay(false);
+    let (root, kind) = s.create_snapshot("copy1", "img").unwrap();
     let _g = Cleanup(&s, vec!["copy1".into()]);
     assert_eq!(kind, image::snapshot::SnapshotKind::Copy);
     assert!(root.join("bin/busybox").exists());
