@@ -100,6 +100,7 @@ fn reap(pid: i32) {
 struct CreateGuard {
     dir: PathBuf,
     pid: Option<i32>,
+    cgroup: Option<Box<dyn cgroups::CgroupManager>>,
     armed: bool,
 }
 
@@ -111,6 +112,9 @@ impl Drop for CreateGuard {
         if let Some(pid) = self.pid {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
             reap(pid);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.delete();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -175,6 +179,7 @@ impl Runtime {
         let mut guard = CreateGuard {
             dir: dir.clone(),
             pid: None,
+            cgroup: None,
             armed: true,
         };
         let fifo_path = dir.join(FIFO);
@@ -241,7 +246,7 @@ impl Runtime {
             .ctx(|| "writing gid_map (linux.gidMappings)")?;
         }
         // Resource limits (cgroups) are applied here, before the process runs any container code.
-        crate::resources::apply(&spec, pid)?;
+        guard.cgroup = Some(crate::resources::apply(&spec, &o.id, pid)?);
         if let Some(adj) = process.oom_score_adj() {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
                 .ctx(|| format!("process.oomScoreAdj {adj}"))?;
@@ -391,7 +396,33 @@ impl Runtime {
         if st.status(&self.root) == Status::Stopped {
             return Ok(vec![]);
         }
-        Ok(container_pids(&st))
+        Ok(all_pids(&st))
+    }
+
+    pub fn pause(&self, id: &str) -> Result<()> {
+        let st = self.load(id)?;
+        let status = st.status(&self.root);
+        if status != Status::Running {
+            return Err(Error::BadState {
+                op: "pause",
+                id: id.into(),
+                status: status.to_string(),
+            });
+        }
+        crate::resources::freeze(&st)
+    }
+
+    pub fn resume(&self, id: &str) -> Result<()> {
+        let st = self.load(id)?;
+        let status = st.status(&self.root);
+        if status != Status::Paused {
+            return Err(Error::BadState {
+                op: "resume",
+                id: id.into(),
+                status: status.to_string(),
+            });
+        }
+        crate::resources::thaw(&st)
     }
 
     pub fn kill(&self, id: &str, sig: Signal, all: bool) -> Result<()> {
@@ -404,11 +435,7 @@ impl Runtime {
                 status: status.to_string(),
             });
         }
-        let targets = if all {
-            container_pids(&st)
-        } else {
-            vec![st.pid]
-        };
+        let targets = if all { all_pids(&st) } else { vec![st.pid] };
         for pid in targets {
             match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
                 Ok(()) | Err(nix::Error::ESRCH) => {}
@@ -449,8 +476,12 @@ impl Runtime {
     }
 
     fn kill_and_wait(&self, st: &ContainerState) -> Result<()> {
-        for pid in container_pids(st) {
+        for pid in all_pids(st) {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        // A frozen container cannot die: thaw it after the signals are queued.
+        if st.status(&self.root) == Status::Paused {
+            let _ = crate::resources::thaw(st);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while crate::util::process_alive(st.pid, st.pid_start) {
@@ -618,6 +649,11 @@ where
             }
         }
     }
+}
+
+/// Processes in the container: its cgroup's, else the members of its pid namespace.
+fn all_pids(st: &ContainerState) -> Vec<i32> {
+    crate::resources::pids(st).unwrap_or_else(|| container_pids(st))
 }
 
 /// Processes in the container: members of its pid namespace when it has its own.

@@ -1,23 +1,75 @@
-//! The place where resource limits meet the lifecycle: `apply` runs in `create` after the
-//! container process exists and before it runs container code; `join` puts an exec'd process in
-//! the container's cgroup; `destroy` runs in `delete`. Issue 3 wires the `cgroups` crate in here.
+//! Where resource limits meet the lifecycle, through the `cgroups` crate: `apply` runs in
+//! `create` after the container process exists and before it runs any container code; `join`
+//! puts an exec'd process in the container's cgroup; `destroy` runs in `delete`. Each command is
+//! its own process, so the manager is rebuilt from the stored spec's cgroupsPath and the id.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::state::ContainerState;
+use cgroups::CgroupManager;
 use oci_spec::runtime::Spec;
 
-pub fn apply(spec: &Spec, _pid: i32) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    if linux.and_then(|l| l.resources().as_ref()).is_some() {
-        crate::log::debug("linux.resources: cgroup limits are not applied by this build");
+fn err(e: cgroups::Error) -> Error {
+    Error::Other(format!("cgroups: {e}"))
+}
+
+pub fn manager(spec: &Spec, id: &str) -> Result<Box<dyn CgroupManager>> {
+    cgroups::set_warning_handler(crate::log::warn);
+    let path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+        // runc's default: a cgroup named after the container, under the runtime's own; nothing
+        // of ours is left behind once it is deleted.
+        .unwrap_or_else(|| id.to_string());
+    cgroups::manager(&path, id).map_err(err)
+}
+
+fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>> {
+    let spec: Spec = serde_json::from_value(st.config.clone())
+        .map_err(|e| Error::Other(format!("stored spec of {}: {e}", st.id)))?;
+    manager(&spec, &st.id)
+}
+
+/// Create the container's cgroup, set the spec's limits and move `pid` into it.
+pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> {
+    let m = manager(spec, id)?;
+    m.create().map_err(err)?;
+    let set = || -> Result<()> {
+        if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+            m.set(r).map_err(err)?;
+        }
+        m.apply(pid).map_err(err)
+    };
+    if let Err(e) = set() {
+        let _ = m.delete();
+        return Err(e);
     }
-    Ok(())
+    Ok(m)
 }
 
-pub fn join(_state: &ContainerState, _pid: i32) -> Result<()> {
-    Ok(())
+pub fn join(state: &ContainerState, pid: i32) -> Result<()> {
+    manager_of(state)?.apply(pid).map_err(err)
 }
 
-pub fn destroy(_state: &ContainerState) -> Result<()> {
-    Ok(())
+pub fn destroy(state: &ContainerState) -> Result<()> {
+    manager_of(state)?.delete().map_err(err)
+}
+
+/// Every process in the container's cgroup (None when it cannot be read).
+pub fn pids(state: &ContainerState) -> Option<Vec<i32>> {
+    manager_of(state)
+        .ok()?
+        .pids()
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
+pub fn freeze(state: &ContainerState) -> Result<()> {
+    manager_of(state)?.freeze().map_err(err)
+}
+
+pub fn thaw(state: &ContainerState) -> Result<()> {
+    manager_of(state)?.thaw().map_err(err)
 }

@@ -131,6 +131,10 @@ pub enum Command {
     Exec(ExecArgs),
     /// Show what this runtime supports (JSON).
     Features,
+    /// Suspend every process of a container (cgroup freezer).
+    Pause { id: String },
+    /// Resume a paused container.
+    Resume { id: String },
 }
 
 #[derive(Args, Debug)]

@@ -70,6 +70,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             ps_args,
         } => ps(&rt, format, &id, &ps_args)?,
         Command::Exec(a) => return exec(&rt, a),
+        Command::Pause { id } => rt.pause(&id)?,
+        Command::Resume { id } => rt.resume(&id)?,
         Command::Features => println!("{}", serde_json::to_string_pretty(&specgen::features())?),
     }
     Ok(0)
