@@ -110,7 +110,7 @@ berth_bin() {
 	local triple
 	triple=$(rustc -vV | sed -n 's/^host: //p')
 	note "building berth-runtime: RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release -p berth-runtime --target $triple (target dir $target)"
-	(cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p berth-runtime --target "$triple") >"$work/berth-build.log" 2>&1 || return 1
+	(cd "$repo" && LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$(gcc -dumpmachine) RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p berth-runtime --target "$triple") >"$work/berth-build.log" 2>&1 || return 1
 	echo "$target/$triple/release/berth-runtime"
 }
 

@@ -167,6 +167,7 @@ impl Runtime {
             crate::log::warn(w);
         }
         let join_fds = ns.open_joins()?;
+        let seccomp = init::compile_seccomp(&linux)?;
 
         self.ensure_root()?;
         let dir = self.root.join(&o.id);
@@ -226,6 +227,7 @@ impl Runtime {
             fifo,
             host_proc,
             caps,
+            seccomp,
         };
         let pid = spawn(&ns, join_fds, &parent, &child, move |ch| {
             init::container_init(ctx, ch)
@@ -535,6 +537,7 @@ impl Runtime {
         });
         let userns = ns.has(CloneFlags::CLONE_NEWUSER);
         let join_fds = ns.open_joins()?;
+        let seccomp = init::compile_seccomp(&linux)?;
         let caps = process.capabilities().as_ref().map(|c| {
             capabilities::plan(
                 c,
@@ -557,6 +560,7 @@ impl Runtime {
             console,
             preserve_fds: o.preserve_fds,
             caps,
+            seccomp,
             userns,
         };
         // Joining a pid namespace only applies to children: always go through an intermediate.

@@ -35,6 +35,21 @@ pub struct InitCtx<'a> {
     pub fifo: OwnedFd,
     pub host_proc: OwnedFd,
     pub caps: Option<CapPlan>,
+    pub seccomp: Option<seccomp::Filter>,
+}
+
+/// Compile the spec's seccomp profile in the runtime, so a bad profile fails `create` with a
+/// clear error before anything runs; the filter is loaded by the container process.
+pub fn compile_seccomp(linux: &oci_spec::runtime::Linux) -> Result<Option<seccomp::Filter>> {
+    let Some(profile) = linux.seccomp() else {
+        return Ok(None);
+    };
+    let filter =
+        seccomp::compile(profile).map_err(|e| Error::Spec(format!("linux.seccomp: {e}")))?;
+    for w in filter.warnings() {
+        crate::log::warn(&format!("linux.seccomp: {w}"));
+    }
+    Ok(Some(filter))
 }
 
 /// Run `f` in the child; report its error to the parent and exit. Never returns.
@@ -179,7 +194,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         &sys,
         process,
         ctx.caps.as_ref(),
-        &linux,
+        ctx.seccomp,
         &exe,
         &args,
         &env,
@@ -234,7 +249,7 @@ pub fn finish_and_exec(
     sys: &dyn Syscall,
     process: &Process,
     caps: Option<&CapPlan>,
-    linux: &oci_spec::runtime::Linux,
+    seccomp: Option<seccomp::Filter>,
     exe: &Path,
     args: &[String],
     env: &[String],
@@ -243,15 +258,27 @@ pub fn finish_and_exec(
 ) -> Result<Infallible> {
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let load = |f: seccomp::Filter| {
+        f.load()
+            .map_err(|e| Error::Other(format!("loading linux.seccomp: {e}")))
+    };
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still hold
+    // it (as runc does). With no_new_privs it goes last, right before execve.
+    let mut seccomp = seccomp;
+    if !nnp {
+        if let Some(f) = seccomp.take() {
+            load(f)?;
+        }
+    }
     crate::process::switch_user(sys, process, caps, setgroups)?;
     nix::unistd::chdir(process.cwd())
         .ctx(|| format!("chdir to cwd {:?} (process.cwd)", process.cwd()))?;
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         sys.set_no_new_privs()?;
     }
-    // Seccomp goes here, last before exec (and after no_new_privs): see issue 3.
-    if linux.seccomp().is_some() {
-        crate::log::warn("linux.seccomp is not applied yet by berth-runtime: the container runs without a syscall filter");
+    if let Some(f) = seccomp {
+        load(f)?;
     }
     reset_signals();
     crate::process::cloexec_from(3 + preserve_fds)?;
@@ -286,6 +313,7 @@ pub struct ExecCtx<'a> {
     pub console: Console,
     pub preserve_fds: i32,
     pub caps: Option<CapPlan>,
+    pub seccomp: Option<seccomp::Filter>,
     pub userns: bool,
 }
 
@@ -310,7 +338,7 @@ pub fn exec_init(ctx: ExecCtx, ch: &Channel) -> Result<Infallible> {
         &sys,
         process,
         ctx.caps.as_ref(),
-        ctx.linux,
+        ctx.seccomp,
         &exe,
         &args,
         &env,
