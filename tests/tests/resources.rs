@@ -87,3 +87,32 @@ fn paused_container_makes_no_progress_and_cgroup_is_removed() {
         "cgroup directories left after delete"
     );
 }
+
+#[test]
+fn update_changes_limits_and_events_reports_stats() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh("sleep 30");
+    let id = env.id("upd");
+    env.create(&id, &b).ok();
+    env.start(&id).ok();
+    env.rt(&["update", "--pids-limit", "20", &id]).ok();
+    let pids_dir = cgroup_dirs(&id)
+        .into_iter()
+        .find(|d| d.contains("/pids/"))
+        .expect("no pids cgroup");
+    let max = std::fs::read_to_string(format!("{pids_dir}/pids.max")).unwrap();
+    assert_eq!(max.trim(), "20");
+    let out = env.rt(&["events", "--stats", &id]);
+    out.ok();
+    let ev: serde_json::Value = serde_json::from_str(out.out().lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(ev["type"], "stats", "{ev}");
+    assert_eq!(ev["id"], id.as_str(), "{ev}");
+    assert!(
+        ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "{ev}"
+    );
+    assert_eq!(ev["data"]["pids"]["limit"].as_u64(), Some(20), "{ev}");
+    env.delete_force(&id).ok();
+}

@@ -401,6 +401,19 @@ impl Runtime {
         Ok(all_pids(&st))
     }
 
+    pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let st = self.load(id)?;
+        let status = st.status(&self.root);
+        if status == Status::Stopped {
+            return Err(Error::BadState {
+                op: "update",
+                id: id.into(),
+                status: status.to_string(),
+            });
+        }
+        crate::resources::update(&st, resources)
+    }
+
     pub fn pause(&self, id: &str) -> Result<()> {
         let st = self.load(id)?;
         let status = st.status(&self.root);

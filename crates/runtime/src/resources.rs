@@ -66,6 +66,28 @@ pub fn pids(state: &ContainerState) -> Option<Vec<i32>> {
         .filter(|p| !p.is_empty())
 }
 
+/// Change the limits of a running container (`update`).
+pub fn update(state: &ContainerState, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    manager_of(state)?.set(resources).map_err(err)
+}
+
+/// runc-style `events --stats` data.
+pub fn stats(state: &ContainerState) -> Result<serde_json::Value> {
+    let s = manager_of(state)?.stats().map_err(err)?;
+    serde_json::to_value(s).map_err(|e| Error::Other(e.to_string()))
+}
+
+/// Wait up to `timeout` for an OOM kill in the container's cgroup: Some(true) on OOM,
+/// Some(false) on timeout, None once the cgroup is gone.
+pub fn wait_oom(state: &ContainerState, timeout: std::time::Duration) -> Result<Option<bool>> {
+    let mut w = manager_of(state)?.oom_events().map_err(err)?;
+    match w.wait(Some(timeout)).map_err(err)? {
+        cgroups::OomEvent::Oom(_) => Ok(Some(true)),
+        cgroups::OomEvent::Timeout => Ok(Some(false)),
+        cgroups::OomEvent::Gone => Ok(None),
+    }
+}
+
 pub fn freeze(state: &ContainerState) -> Result<()> {
     manager_of(state)?.freeze().map_err(err)
 }

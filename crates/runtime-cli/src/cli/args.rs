@@ -131,6 +131,38 @@ pub enum Command {
     Exec(ExecArgs),
     /// Show what this runtime supports (JSON).
     Features,
+    /// Change the resource limits of a running container.
+    Update {
+        /// LinuxResources JSON file, or - for stdin.
+        #[arg(short, long)]
+        resources: Option<std::path::PathBuf>,
+        /// Memory limit in bytes.
+        #[arg(long)]
+        memory: Option<i64>,
+        /// Maximum number of pids (-1: unlimited).
+        #[arg(long = "pids-limit")]
+        pids_limit: Option<i64>,
+        /// CPU CFS quota in microseconds per period.
+        #[arg(long = "cpu-quota")]
+        cpu_quota: Option<i64>,
+        /// CPU CFS period in microseconds.
+        #[arg(long = "cpu-period")]
+        cpu_period: Option<u64>,
+        /// CPU shares (relative weight).
+        #[arg(long = "cpu-share")]
+        cpu_share: Option<u64>,
+        id: String,
+    },
+    /// Show container statistics (--stats: once) and OOM notifications.
+    Events {
+        /// Print the statistics once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Seconds between statistics.
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
     /// Suspend every process of a container (cgroup freezer).
     Pause { id: String },
     /// Resume a paused container.

@@ -70,11 +70,94 @@ pub fn run(cli: Cli) -> Result<i32> {
             ps_args,
         } => ps(&rt, format, &id, &ps_args)?,
         Command::Exec(a) => return exec(&rt, a),
+        Command::Update {
+            resources,
+            memory,
+            pids_limit,
+            cpu_quota,
+            cpu_period,
+            cpu_share,
+            id,
+        } => {
+            let mut r: serde_json::Value = match resources.as_deref() {
+                Some(p) if p == Path::new("-") => serde_json::from_reader(std::io::stdin())
+                    .context("reading resources from stdin")?,
+                Some(p) => serde_json::from_slice(
+                    &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+                )
+                .with_context(|| format!("parsing {}", p.display()))?,
+                None => serde_json::json!({}),
+            };
+            if let Some(m) = memory {
+                r["memory"]["limit"] = m.into();
+            }
+            if let Some(p) = pids_limit {
+                r["pids"]["limit"] = p.into();
+            }
+            if let Some(q) = cpu_quota {
+                r["cpu"]["quota"] = q.into();
+            }
+            if let Some(p) = cpu_period {
+                r["cpu"]["period"] = p.into();
+            }
+            if let Some(s) = cpu_share {
+                r["cpu"]["shares"] = s.into();
+            }
+            let r: oci_spec::runtime::LinuxResources =
+                serde_json::from_value(r).context("invalid resources")?;
+            rt.update(&id, &r)?;
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => return events(&rt, &id, stats, &interval),
         Command::Pause { id } => rt.pause(&id)?,
         Command::Resume { id } => rt.resume(&id)?,
         Command::Features => println!("{}", serde_json::to_string_pretty(&specgen::features())?),
     }
     Ok(0)
+}
+
+/// runc's `events`: `{"type":"stats","id":..,"data":{..}}` lines, and `{"type":"oom"}` on OOM.
+fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<i32> {
+    let every = parse_interval(interval)?;
+    loop {
+        let st = rt.load(id)?;
+        if st.status(&rt.root) == Status::Stopped {
+            return Ok(0);
+        }
+        let data = runtime::resources::stats(&st)?;
+        println!(
+            "{}",
+            serde_json::json!({"type": "stats", "id": id, "data": data})
+        );
+        if once {
+            return Ok(0);
+        }
+        match runtime::resources::wait_oom(&st, every)? {
+            Some(true) => println!("{}", serde_json::json!({"type": "oom", "id": id})),
+            Some(false) => {}
+            None => return Ok(0),
+        }
+    }
+}
+
+/// `5s`, `500ms`, `1m` or plain seconds.
+fn parse_interval(s: &str) -> Result<std::time::Duration> {
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid --interval {s:?}"))?;
+    Ok(std::time::Duration::from_secs_f64((v * mult).max(0.001)))
 }
 
 fn create_options(a: &CreateArgs, own_terminal: bool) -> CreateOptions {
