@@ -23,6 +23,9 @@ status=0
 echo "== cargo test --workspace (runtime: berth-runtime at $BERTH_RUNTIME_BIN)"
 BERTH_TEST_RUNTIME=berth cargo test --workspace --no-fail-fast || status=1
 
+echo "== interop: containerd drives berth-runtime"
+bash tests/interop/containerd.sh "$BERTH_RUNTIME_BIN" "$target_dir/debug/berth" || status=1
+
 echo "== conformance suite against runc"
 BERTH_TEST_RUNTIME=runc cargo test -p berth-e2e --test conformance || status=1
 
