@@ -26,6 +26,9 @@ BERTH_TEST_RUNTIME=berth cargo test --workspace --no-fail-fast || status=1
 echo "== interop: containerd drives berth-runtime"
 bash tests/interop/containerd.sh "$BERTH_RUNTIME_BIN" "$target_dir/debug/berth" || status=1
 
+echo "== interop: podman (conmon) drives berth-runtime"
+bash tests/interop/podman.sh "$BERTH_RUNTIME_BIN" || status=1
+
 echo "== conformance suite against runc"
 BERTH_TEST_RUNTIME=runc cargo test -p berth-e2e --test conformance || status=1
 

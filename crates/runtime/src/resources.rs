@@ -32,13 +32,51 @@ fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>> {
     manager(&spec, &st.id)
 }
 
+/// The device cgroup rules of the spec, followed by what every container must be able to use
+/// (the runtime-spec default devices, /dev/pts, creating nodes, and the spec's own devices), as
+/// runc appends them: engines like podman send only "deny all" and rely on this.
+pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources> {
+    let linux = spec.linux().as_ref()?;
+    let mut r = serde_json::to_value(linux.resources().as_ref()?).ok()?;
+    if let Some(rules) = r
+        .get_mut("devices")
+        .and_then(|d| d.as_array_mut())
+        .filter(|d| !d.is_empty())
+    {
+        let allow = |t: &str, major: Option<i64>, minor: Option<i64>, access: &str| serde_json::json!({"allow": true, "type": t, "major": major, "minor": minor, "access": access});
+        rules.push(allow("c", None, None, "m"));
+        rules.push(allow("b", None, None, "m"));
+        for (major, minor) in [
+            (1, 3),
+            (1, 5),
+            (1, 7),
+            (1, 8),
+            (1, 9),
+            (5, 0),
+            (5, 1),
+            (5, 2),
+        ] {
+            rules.push(allow("c", Some(major), Some(minor), "rwm"));
+        }
+        rules.push(allow("c", Some(136), None, "rwm"));
+        for d in linux.devices().iter().flatten() {
+            let t = serde_json::to_value(d.typ())
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| "c".into());
+            rules.push(allow(&t, Some(d.major()), Some(d.minor()), "rwm"));
+        }
+    }
+    serde_json::from_value(r).ok()
+}
+
 /// Create the container's cgroup, set the spec's limits and move `pid` into it.
 pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> {
     let m = manager(spec, id)?;
     m.create().map_err(err)?;
     let set = || -> Result<()> {
-        if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-            m.set(r).map_err(err)?;
+        if let Some(r) = with_default_devices(spec) {
+            m.set(&r).map_err(err)?;
         }
         m.apply(pid).map_err(err)
     };
