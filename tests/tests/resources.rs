@@ -116,3 +116,149 @@ fn update_changes_limits_and_events_reports_stats() {
     assert_eq!(ev["data"]["pids"]["limit"].as_u64(), Some(20), "{ev}");
     env.delete_force(&id).ok();
 }
+
+#[test]
+fn pids_limit_stops_a_fork_loop_and_the_container_survives() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.edit(|v| v["linux"]["resources"] = serde_json::json!({"pids": {"limit": 20}}));
+    // The fork loop runs in a subshell (busybox sh gives up when a fork fails); the container's
+    // own shell goes on once the sleeps are gone.
+    b.sh("(for i in $(seq 60); do sleep 2 & done) 2>/dev/null; sleep 3; echo survived > /tmp/survived; sleep 30");
+    let id = env.id("pids");
+    env.create(&id, &b).ok();
+    env.start(&id).ok();
+    let dir = cgroup_dirs(&id)
+        .into_iter()
+        .find(|d| d.contains("/pids/"))
+        .expect("no pids cgroup");
+    let mut peak = 0u64;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(1500) {
+        let cur: u64 = std::fs::read_to_string(format!("{dir}/pids.current"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        peak = peak.max(cur);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let events = std::fs::read_to_string(format!("{dir}/pids.events")).unwrap_or_default();
+    let refused: u64 = events
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(peak <= 20, "{peak} processes despite pids.limit 20");
+    assert!(refused > 0, "no fork was refused: pids.events {events:?}");
+    let survived = b.rootfs().join("tmp/survived");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !survived.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the container did not survive the fork loop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(env.state(&id).unwrap()["status"], "running");
+    env.delete_force(&id).ok();
+}
+
+#[test]
+fn cpu_quota_of_half_a_core_is_enforced() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.edit(|v| {
+        v["linux"]["resources"] = serde_json::json!({"cpu": {"quota": 50000, "period": 100000}})
+    });
+    // Two busy loops ask for two cores; the quota allows half of one.
+    b.sh("(while :; do :; done) & while :; do :; done");
+    let id = env.id("cpu");
+    env.create(&id, &b).ok();
+    env.start(&id).ok();
+    let dir = cgroup_dirs(&id)
+        .into_iter()
+        .find(|d| d.contains("/cpuacct/"))
+        .expect("no cpuacct cgroup");
+    let usage = || -> f64 {
+        std::fs::read_to_string(format!("{dir}/cpuacct.usage"))
+            .unwrap()
+            .trim()
+            .parse::<f64>()
+            .unwrap()
+            / 1e9
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let (u0, t0) = (usage(), Instant::now());
+    std::thread::sleep(Duration::from_secs(2));
+    let share = (usage() - u0) / t0.elapsed().as_secs_f64();
+    env.delete_force(&id).ok();
+    // The upper bound is the quota itself; the lower bound is loose because the other tests
+    // share this machine's two cores.
+    assert!(
+        share <= 0.62,
+        "busy loops got {share:.2} of a CPU with a 0.5 quota"
+    );
+    assert!(share >= 0.25, "busy loops got only {share:.2} of a CPU");
+}
+
+#[test]
+fn oom_kill_is_reported_by_events() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.edit(|v| {
+        v["linux"]["resources"] = serde_json::json!({"memory": {"limit": 32 * 1024 * 1024}})
+    });
+    b.sh("sleep 1; x=$(head -c 100000000 /dev/zero | tr '\\0' a); sleep 30");
+    let id = env.id("oomev");
+    env.create(&id, &b).ok();
+    env.start(&id).ok();
+    // `events` streams until the container is gone (runc: until killed): read its output file.
+    let log = env.path().join("events.out");
+    let mut child = std::process::Command::new(&env.rt.bin)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["events", "--interval", "1s", &id])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut oom = false;
+    while !oom && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        oom = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|e| e["type"] == "oom" && e["id"] == id.as_str());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        oom,
+        "no oom event: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    env.delete_force(&id).ok();
+}
+
+#[test]
+fn cgroup_fs_is_read_only_unless_mounted_writable() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.mount(
+        "/sys/fs/cgroup",
+        "cgroup",
+        "cgroup",
+        &["nosuid", "noexec", "nodev", "relatime", "ro"],
+    );
+    let out = env.sh(
+        &mut b,
+        "ls /sys/fs/cgroup | grep -q memory && echo listed; mkdir /sys/fs/cgroup/memory/escape 2>&1; echo 1 > /sys/fs/cgroup/pids/pids.max; echo done",
+    );
+    out.ok();
+    assert!(out.out().contains("listed"), "{out:?}");
+    let all = format!("{}{}", out.out(), out.stderr);
+    assert_eq!(all.matches("Read-only file system").count(), 2, "{out:?}");
+}
