@@ -192,14 +192,13 @@ fn cpu_quota_of_half_a_core_is_enforced() {
     let (u0, t0) = (usage(), Instant::now());
     std::thread::sleep(Duration::from_secs(2));
     let share = (usage() - u0) / t0.elapsed().as_secs_f64();
+    eprintln!("cpu share with a 0.5 quota: {share:.3}");
     env.delete_force(&id).ok();
-    // The upper bound is the quota itself; the lower bound is loose because the other tests
-    // share this machine's two cores.
+    // Measured 0.50-0.52 here while the whole suite runs in parallel.
     assert!(
-        share <= 0.62,
+        (0.40..=0.60).contains(&share),
         "busy loops got {share:.2} of a CPU with a 0.5 quota"
     );
-    assert!(share >= 0.25, "busy loops got only {share:.2} of a CPU");
 }
 
 #[test]
