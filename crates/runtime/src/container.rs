@@ -309,16 +309,22 @@ impl Runtime {
         ContainerState::load(&self.root, id)
     }
 
-    pub fn start(&self, id: &str) -> Result<()> {
+    /// Load a container that must be in one of `allowed` states for `op`.
+    fn load_in(&self, id: &str, op: &'static str, allowed: &[Status]) -> Result<ContainerState> {
         let st = self.load(id)?;
         let status = st.status(&self.root);
-        if status != Status::Created {
+        if !allowed.contains(&status) {
             return Err(Error::BadState {
-                op: "start",
+                op,
                 id: id.into(),
                 status: status.to_string(),
             });
         }
+        Ok(st)
+    }
+
+    pub fn start(&self, id: &str) -> Result<()> {
+        let st = self.load_in(id, "start", &[Status::Created])?;
         let fifo_path = st.dir(&self.root).join(FIFO);
         let fifo = nix::fcntl::open(
             &fifo_path,
@@ -402,54 +408,30 @@ impl Runtime {
     }
 
     pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
-        let st = self.load(id)?;
-        let status = st.status(&self.root);
-        if status == Status::Stopped {
-            return Err(Error::BadState {
-                op: "update",
-                id: id.into(),
-                status: status.to_string(),
-            });
-        }
+        let st = self.load_in(
+            id,
+            "update",
+            &[Status::Created, Status::Running, Status::Paused],
+        )?;
         crate::resources::update(&st, resources)
     }
 
     pub fn pause(&self, id: &str) -> Result<()> {
-        let st = self.load(id)?;
-        let status = st.status(&self.root);
-        if status != Status::Running {
-            return Err(Error::BadState {
-                op: "pause",
-                id: id.into(),
-                status: status.to_string(),
-            });
-        }
+        let st = self.load_in(id, "pause", &[Status::Running])?;
         crate::resources::freeze(&st)
     }
 
     pub fn resume(&self, id: &str) -> Result<()> {
-        let st = self.load(id)?;
-        let status = st.status(&self.root);
-        if status != Status::Paused {
-            return Err(Error::BadState {
-                op: "resume",
-                id: id.into(),
-                status: status.to_string(),
-            });
-        }
+        let st = self.load_in(id, "resume", &[Status::Paused])?;
         crate::resources::thaw(&st)
     }
 
     pub fn kill(&self, id: &str, sig: Signal, all: bool) -> Result<()> {
-        let st = self.load(id)?;
-        let status = st.status(&self.root);
-        if status == Status::Stopped {
-            return Err(Error::BadState {
-                op: "kill",
-                id: id.into(),
-                status: status.to_string(),
-            });
-        }
+        let st = self.load_in(
+            id,
+            "kill",
+            &[Status::Created, Status::Running, Status::Paused],
+        )?;
         let targets = if all { all_pids(&st) } else { vec![st.pid] };
         for pid in targets {
             match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
@@ -518,15 +500,7 @@ impl Runtime {
 
     /// Start `process` inside a live container (runc exec).
     pub fn exec(&self, id: &str, process: &Process, o: &ExecOptions) -> Result<Started> {
-        let st = self.load(id)?;
-        let status = st.status(&self.root);
-        if !matches!(status, Status::Created | Status::Running) {
-            return Err(Error::BadState {
-                op: "exec in",
-                id: id.into(),
-                status: status.to_string(),
-            });
-        }
+        let st = self.load_in(id, "exec in", &[Status::Created, Status::Running])?;
         let spec: Spec =
             serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
         let linux = spec.linux().clone().unwrap_or_default();
