@@ -150,17 +150,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     }
     plan.finish(&sys)?;
 
-    nix::unistd::setsid().ctx(|| "setsid")?;
-    if process.terminal().unwrap_or(false) {
-        setup_terminal(&ctx.console, process, true)?;
-    }
-    crate::process::set_rlimits(&sys, process.rlimits().as_deref().unwrap_or(&[]))?;
-    let env = crate::process::environment(
-        process,
-        crate::process::home_of(process.user().uid()).as_deref(),
-    );
-    let args = process.args().clone().unwrap_or_default();
-    let exe = crate::process::find_executable(&args[0], &env)?;
+    let (exe, args, env) = prepare_process(&sys, &ctx.console, process, true)?;
 
     ch.send(&Msg::Ready)?;
     // Block until `start` opens the other end of exec.fifo. The fifo lives in the host's state
@@ -201,6 +191,29 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         ctx.preserve_fds,
         !ctx.userns || setgroups_allowed(),
     )
+}
+
+/// What the container init and exec'd processes both do before reporting ready: a new session,
+/// the terminal, rlimits, and the environment and executable to exec (resolved now, so a missing
+/// binary fails `create`/`exec` rather than the start of the program).
+fn prepare_process(
+    sys: &dyn Syscall,
+    console: &Console,
+    process: &Process,
+    bind_console: bool,
+) -> Result<(PathBuf, Vec<String>, Vec<String>)> {
+    nix::unistd::setsid().ctx(|| "setsid")?;
+    if process.terminal().unwrap_or(false) {
+        setup_terminal(console, process, bind_console)?;
+    }
+    crate::process::set_rlimits(sys, process.rlimits().as_deref().unwrap_or(&[]))?;
+    let env = crate::process::environment(
+        process,
+        crate::process::home_of(process.user().uid()).as_deref(),
+    );
+    let args = process.args().clone().unwrap_or_default();
+    let exe = crate::process::find_executable(&args[0], &env)?;
+    Ok((exe, args, env))
 }
 
 fn setgroups_allowed() -> bool {
@@ -322,17 +335,7 @@ pub fn exec_init(ctx: ExecCtx, ch: &Channel) -> Result<Infallible> {
     let sys = Linux::default();
     expect_go(ch)?;
     let process = ctx.process;
-    nix::unistd::setsid().ctx(|| "setsid")?;
-    if process.terminal().unwrap_or(false) {
-        setup_terminal(&ctx.console, process, false)?;
-    }
-    crate::process::set_rlimits(&sys, process.rlimits().as_deref().unwrap_or(&[]))?;
-    let env = crate::process::environment(
-        process,
-        crate::process::home_of(process.user().uid()).as_deref(),
-    );
-    let args = process.args().clone().unwrap_or_default();
-    let exe = crate::process::find_executable(&args[0], &env)?;
+    let (exe, args, env) = prepare_process(&sys, &ctx.console, process, false)?;
     ch.send(&Msg::Ready)?;
     finish_and_exec(
         &sys,
