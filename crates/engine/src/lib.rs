@@ -1,0 +1,9 @@
+//! The engine behind `berth` and `berth serve`: containers, volumes, the metadata store, the
+//! per-container monitor, logs and restart policies. It turns docker-shaped requests into OCI
+//! bundles run by the `runtime` crate on rootfs snapshots from the `image` crate.
+
+pub mod error;
+pub mod store;
+pub mod types;
+
+pub use error::{Error, Result};
