@@ -2,7 +2,10 @@
 //! per-container monitor, logs and restart policies. It turns docker-shaped requests into OCI
 //! bundles run by the `runtime` crate on rootfs snapshots from the `image` crate.
 
+pub mod doctor;
 pub mod error;
+pub mod logs;
+pub mod spec;
 pub mod store;
 pub mod types;
 

@@ -2,6 +2,7 @@
 
 mod images;
 mod output;
+mod template;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
