@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod init;
 pub mod log;
 pub mod namespaces;
+pub mod relay;
 pub mod process;
 pub mod resources;
 pub mod rootfs;

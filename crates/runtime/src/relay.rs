@@ -26,10 +26,10 @@ pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i3
         &SigSet::all(),
         SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
     )?;
-    let _raw = console.as_ref().map(|_| runtime::tty::RawMode::enter());
+    let _raw = console.as_ref().map(|_| crate::tty::RawMode::enter());
     if let Some(m) = &console {
-        if let Some((r, c)) = runtime::tty::get_size(0) {
-            runtime::tty::set_size(m.as_raw_fd(), r, c);
+        if let Some((r, c)) = crate::tty::get_size(0) {
+            crate::tty::set_size(m.as_raw_fd(), r, c);
         }
     }
     let stdin = std::io::stdin();
@@ -82,8 +82,8 @@ pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i3
                         }
                     }
                 } else if sig == Signal::SIGWINCH as i32 {
-                    if let (Some(m), Some((r, c))) = (&console, runtime::tty::get_size(0)) {
-                        runtime::tty::set_size(m.as_raw_fd(), r, c);
+                    if let (Some(m), Some((r, c))) = (&console, crate::tty::get_size(0)) {
+                        crate::tty::set_size(m.as_raw_fd(), r, c);
                     }
                 } else if let Ok(s) = Signal::try_from(sig) {
                     let _ = nix::sys::signal::kill(Pid::from_raw(pid), s);

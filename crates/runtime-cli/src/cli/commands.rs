@@ -1,7 +1,7 @@
 //! One function per command.
 
 use super::args::{parse_signal, Cli, Command, CreateArgs, ExecArgs, ListFormat};
-use super::{seal, specgen, wait};
+use super::{seal, specgen};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{Process, Spec};
 use runtime::{CreateOptions, ExecOptions, Runtime, Status};
@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => {
             seal::reexec_sealed()?;
             if !detach {
-                wait::block_signals();
+                runtime::relay::block_signals();
             }
             let started = rt.create(&create_options(&create, !detach))?;
             if let Err(e) = rt.start(&create.id) {
@@ -44,7 +44,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             if detach {
                 return Ok(0);
             }
-            let code = wait::forward_and_wait(started.pid, started.console)?;
+            let code = runtime::relay::forward_and_wait(started.pid, started.console)?;
             if !keep {
                 rt.delete(&create.id, true)?;
             }
@@ -329,7 +329,7 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
     let process = exec_process(rt, &a)?;
     seal::reexec_sealed()?;
     if !a.detach {
-        wait::block_signals();
+        runtime::relay::block_signals();
     }
     let opts = ExecOptions {
         pid_file: a.pid_file.clone(),
@@ -341,7 +341,7 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    wait::forward_and_wait(started.pid, started.console)
+    runtime::relay::forward_and_wait(started.pid, started.console)
 }
 
 /// Open the `--log` file (append, like runc) before anything else can fail.

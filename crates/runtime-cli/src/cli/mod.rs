@@ -4,4 +4,3 @@ pub mod args;
 pub mod commands;
 pub mod seal;
 pub mod specgen;
-pub mod wait;
