@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod caps;
 pub mod cmd;
 pub mod console;
+pub mod engine;
 pub mod env;
 pub mod hooks;
 pub mod runtime;

@@ -1,0 +1,798 @@
+//! The docker-compatible engine under test: `berth` (default) or real
+//! `docker` (`BERTH_TEST_ENGINE=docker`, with `DOCKER_HOST` pointing at a
+//! daemon), driven through its command line exactly as a user types it.
+//!
+//! Every test gets its own [`Engine`]:
+//! - berth: a fresh temp state root passed as `--root R` to every command;
+//! - docker: the shared daemon, but every container, volume and image the
+//!   test makes is named with a unique per-test prefix ([`Engine::name`]),
+//!   and everything is removed when the `Engine` is dropped (also on panic),
+//!   so tests run in parallel.
+//!
+//! Images come from a busybox rootfs built locally from Debian's
+//! busybox-static (no registry), imported with `import --change ...`.
+
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cmd::{run_with_timeout, Output, Stdin};
+use crate::env::{mount_points, unmount_under};
+use crate::runtime::workspace_root;
+
+/// Default timeout of one engine command.
+pub const ENGINE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which engine runs the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Berth,
+    Docker,
+}
+
+impl EngineKind {
+    /// From `BERTH_TEST_ENGINE`: unset/`berth` or `docker`.
+    pub fn from_env() -> EngineKind {
+        match std::env::var("BERTH_TEST_ENGINE")
+            .unwrap_or_default()
+            .as_str()
+        {
+            "" | "berth" => EngineKind::Berth,
+            "docker" => EngineKind::Docker,
+            other => panic!("BERTH_TEST_ENGINE={other:?}: expected `berth` or `docker`"),
+        }
+    }
+}
+
+/// The `berth` binary: `$BERTH_BIN`, else `$CARGO_TARGET_DIR/debug/berth`
+/// (relative target dirs are taken from the workspace root), else
+/// `<workspace>/target/debug/berth`.
+pub fn berth_bin() -> PathBuf {
+    if let Some(b) = std::env::var_os("BERTH_BIN") {
+        return PathBuf::from(b);
+    }
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) if !t.is_empty() => {
+            let t = PathBuf::from(t);
+            if t.is_absolute() {
+                t
+            } else {
+                workspace_root().join(t)
+            }
+        }
+        _ => workspace_root().join("target"),
+    };
+    target.join("debug/berth")
+}
+
+fn docker_bin() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let c = dir.join("docker");
+        if c.is_file() {
+            return c;
+        }
+    }
+    panic!("BERTH_TEST_ENGINE=docker but no `docker` on PATH");
+}
+
+/// Is a process alive (and not a zombie)?
+pub fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            // state is the first field after the `(comm)`.
+            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start());
+            !matches!(
+                state.and_then(|r| r.chars().next()),
+                Some('Z') | Some('X') | None
+            )
+        }
+        Err(_) => false,
+    }
+}
+
+/// Host pids whose command line contains `needle`.
+pub fn pids_with_cmdline(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for ent in rd.flatten() {
+        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// busybox image
+
+/// Path of a busybox rootfs tarball, built once per test process under
+/// `std::env::temp_dir()`: /bin/busybox (static, from Debian's
+/// busybox-static) plus a symlink per applet, /etc/passwd with root, app
+/// (1000) and nobody, /tmp 1777.
+pub fn busybox_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let base = std::env::temp_dir().join(format!("berth-e2e-busybox-{}", std::process::id()));
+        let tar = base.with_extension("tar");
+        if tar.is_file() {
+            return tar;
+        }
+        let root = base.join("rootfs");
+        let _ = std::fs::remove_dir_all(&base);
+        build_busybox_rootfs(&root);
+        let tmp_tar = base.with_extension("tar.tmp");
+        let st = Command::new("tar")
+            .arg("--numeric-owner")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tmp_tar)
+            .arg(".")
+            .status()
+            .expect("run tar");
+        assert!(st.success(), "tar of the busybox rootfs failed");
+        std::fs::rename(&tmp_tar, &tar).unwrap();
+        let _ = std::fs::remove_dir_all(&base);
+        tar
+    })
+}
+
+fn build_busybox_rootfs(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .expect("busybox not found: apt-get install busybox-static");
+    for d in [
+        "bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/app",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    let list = Command::new(busybox)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let applet = applet.trim();
+        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
+            continue;
+        }
+        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n\
+         app:x:1000:1000:app:/home/app:/bin/sh\n\
+         nobody:x:65534:65534:nobody:/home:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/group"),
+        "root:x:0:\napp:x:1000:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+    std::os::unix::fs::chown(root.join("home/app"), Some(1000), Some(1000)).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Engine
+
+/// One test's engine.  See the module docs.
+pub struct Engine {
+    pub kind: EngineKind,
+    pub bin: PathBuf,
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    /// berth's `--root`, None for docker.
+    pub root: Option<PathBuf>,
+    prefix: String,
+    images: RefCell<Vec<String>>,
+    children: RefCell<Vec<Child>>,
+    busybox: OnceLock<String>,
+    seq: Cell<u32>,
+}
+
+/// A streaming command (`logs -f`, `attach`, `events`...): output goes to
+/// files which the test polls; killed at drop.
+pub struct Spawned {
+    pub cmdline: String,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl Spawned {
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Write to the command's stdin (when spawned with `stdin = true`).
+    pub fn write_stdin(&mut self, data: &[u8]) {
+        let w = self.stdin.as_mut().expect("spawned without stdin");
+        w.write_all(data).expect("write to stdin");
+        w.flush().unwrap();
+    }
+
+    /// Close stdin (EOF).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Poll stdout until `pred` holds; panics after `timeout` with what was
+    /// seen.  Returns stdout.
+    #[track_caller]
+    pub fn wait_stdout(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.stdout();
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "`{}`: {what} not seen within {timeout:?}\n  stdout: {s:?}\n  stderr: {:?}",
+                    self.cmdline,
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Exit code if it has exited.
+    pub fn try_code(&mut self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        let c = self.child.as_mut()?;
+        let st = c.try_wait().ok()??;
+        Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
+    }
+
+    /// Wait for exit up to `timeout`; None if still running.
+    pub fn wait_code(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(c) = self.try_code() {
+                return Some(c);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL the command (its process group) and reap it.
+    pub fn kill(&mut self) {
+        self.stdin = None;
+        if let Some(mut c) = self.child.take() {
+            unsafe {
+                libc::killpg(c.id() as i32, libc::SIGKILL);
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Engine {
+    /// A fresh isolated engine for one test.  Needs root for berth.
+    pub fn new() -> Engine {
+        let kind = EngineKind::from_env();
+        let bin = match kind {
+            EngineKind::Berth => berth_bin(),
+            EngineKind::Docker => docker_bin(),
+        };
+        assert!(
+            bin.is_file(),
+            "engine binary {} not found; build it with `cargo build -p berth-cli` or set BERTH_BIN",
+            bin.display()
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("berth-e2e-")
+            .tempdir_in("/tmp")
+            .expect("create temp dir");
+        let path = dir.path().to_path_buf();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(path.join("io")).unwrap();
+        let suffix: String = path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("berth-e2e-")
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let root = match kind {
+            EngineKind::Berth => Some(path.join("root")),
+            EngineKind::Docker => None,
+        };
+        Engine {
+            kind,
+            bin,
+            dir: Some(dir),
+            path,
+            root,
+            prefix: format!("e2e-{suffix}-"),
+            images: RefCell::new(Vec::new()),
+            children: RefCell::new(Vec::new()),
+            busybox: OnceLock::new(),
+            seq: Cell::new(0),
+        }
+    }
+
+    pub fn is_docker(&self) -> bool {
+        self.kind == EngineKind::Docker
+    }
+
+    pub fn is_berth(&self) -> bool {
+        self.kind == EngineKind::Berth
+    }
+
+    /// The test's temp dir (host dirs for bind mounts, files for `cp`...).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A container/volume name unique to this test (`e2e-<rand>-<short>`).
+    pub fn name(&self, short: &str) -> String {
+        format!("{}{short}", self.prefix)
+    }
+
+    /// The label `key=value` every prune in this test filters on, so a
+    /// prune on the shared docker daemon cannot touch other tests.
+    pub fn test_label(&self) -> String {
+        format!("berth-e2e={}", self.prefix.trim_end_matches('-'))
+    }
+
+    /// A unique image reference for this test, removed at drop.
+    pub fn image_name(&self, short: &str) -> String {
+        let r = format!("{}{short}:latest", self.prefix);
+        self.images.borrow_mut().push(r.clone());
+        r
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        if let Some(root) = &self.root {
+            cmd.arg("--root").arg(root);
+        }
+        cmd
+    }
+
+    fn tag(&self, args: &[&str]) -> String {
+        let n = self.seq.get() + 1;
+        self.seq.set(n);
+        let what: String = args
+            .first()
+            .copied()
+            .unwrap_or("none")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        format!("{n:03}-{what}")
+    }
+
+    /// Run `ENGINE ARGS...` (stdin /dev/null, 60 s timeout).
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        self.cmd_with(args, Stdin::Null, ENGINE_TIMEOUT)
+    }
+
+    /// Run `ENGINE ARGS...` with `data` on stdin.
+    pub fn cmd_stdin(&self, args: &[&str], data: &[u8]) -> Output {
+        self.cmd_with(args, Stdin::Data(data), ENGINE_TIMEOUT)
+    }
+
+    pub fn cmd_with(&self, args: &[&str], stdin: Stdin<'_>, timeout: Duration) -> Output {
+        let cmd = self.command_args(args);
+        let tag = self.tag(args);
+        run_with_timeout(cmd, &self.path.join("io"), &tag, stdin, timeout)
+    }
+
+    fn command_args(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command();
+        cmd.args(args);
+        cmd
+    }
+
+    /// Run and assert exit 0; returns stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert!(o.success(), "command failed: {o:?}");
+        o.stdout
+    }
+
+    /// Run and assert a non-zero exit; returns the output.
+    #[track_caller]
+    pub fn fails(&self, args: &[&str]) -> Output {
+        let o = self.cmd(args);
+        assert!(!o.success(), "command should have failed: {o:?}");
+        o
+    }
+
+    /// Start a long-running command (`logs -f`, `attach`); stdin piped when
+    /// `stdin`, else /dev/null.
+    pub fn spawn(&self, args: &[&str], stdin: bool) -> Spawned {
+        let mut cmd = self.command_args(args);
+        let tag = self.tag(args);
+        let io = self.path.join("io");
+        let stdout_path = io.join(format!("{tag}.stdout"));
+        let stderr_path = io.join(format!("{tag}.stderr"));
+        cmd.stdout(File::create(&stdout_path).unwrap())
+            .stderr(File::create(&stderr_path).unwrap())
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .process_group(0);
+        let cmdline = format!("{} {}", self.bin.display(), args.join(" "));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn `{cmdline}`: {e}"));
+        let stdin = child.stdin.take();
+        Spawned {
+            cmdline,
+            child: Some(child),
+            stdin,
+            stdout_path,
+            stderr_path,
+        }
+    }
+
+    /// The locally built busybox image (`CMD ["sh"]`), imported once per
+    /// engine.  berth: `berth-busybox:latest`; docker: a per-test name.
+    pub fn img(&self) -> &str {
+        self.busybox.get_or_init(|| {
+            let r = match self.kind {
+                EngineKind::Berth => "berth-busybox:latest".to_string(),
+                EngineKind::Docker => self.image_name("busybox"),
+            };
+            self.import(&r, &["CMD [\"sh\"]"]);
+            r
+        })
+    }
+
+    /// Import the busybox rootfs as `reference` with `--change` lines.
+    #[track_caller]
+    pub fn import(&self, reference: &str, changes: &[&str]) {
+        let tar = busybox_tar().to_str().unwrap().to_string();
+        let mut args: Vec<&str> = vec!["import"];
+        for c in changes {
+            args.push("--change");
+            args.push(c);
+        }
+        args.push(&tar);
+        args.push(reference);
+        self.ok(&args);
+    }
+
+    /// An image whose config carries Entrypoint, Cmd, Env, WorkingDir,
+    /// User (by name), Volumes, StopSignal and a label:
+    /// `ENTRYPOINT ["/bin/echo", "ep"]`, `CMD ["default"]`, `ENV A=1 B=two`,
+    /// `WORKDIR /w`, `USER app`, `VOLUME /data`, `STOPSIGNAL SIGUSR1`,
+    /// `LABEL made-by=berth-e2e`.
+    pub fn config_image(&self) -> String {
+        let r = match self.kind {
+            EngineKind::Berth => "berth-config:latest".to_string(),
+            EngineKind::Docker => self.image_name("config"),
+        };
+        self.import(
+            &r,
+            &[
+                "ENTRYPOINT [\"/bin/echo\", \"ep\"]",
+                "CMD [\"default\"]",
+                "ENV A=1 B=two",
+                "WORKDIR /w",
+                "USER app",
+                "VOLUME /data",
+                "STOPSIGNAL SIGUSR1",
+                "LABEL made-by=berth-e2e",
+            ],
+        );
+        r
+    }
+
+    /// `inspect -f FORMAT NAME`, trimmed; panics on failure.
+    #[track_caller]
+    pub fn inspect_f(&self, name: &str, format: &str) -> String {
+        self.ok(&["inspect", "-f", format, name]).trim().to_string()
+    }
+
+    /// `inspect NAME` parsed; the first element of the array.
+    #[track_caller]
+    pub fn inspect(&self, name: &str) -> Value {
+        let out = self.ok(&["inspect", name]);
+        let v: Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("inspect {name}: not JSON ({e}): {out}"));
+        v.as_array()
+            .and_then(|a| a.first().cloned())
+            .unwrap_or_else(|| panic!("inspect {name}: expected a one-element array: {out}"))
+    }
+
+    /// `.State.Status` or None if the container does not exist.
+    pub fn status(&self, name: &str) -> Option<String> {
+        let o = self.cmd(&["inspect", "-f", "{{.State.Status}}", name]);
+        o.success().then(|| o.out().to_string())
+    }
+
+    /// Poll `inspect -f FORMAT` until `pred`; panics with the last value.
+    #[track_caller]
+    pub fn wait_inspect(
+        &self,
+        name: &str,
+        format: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let start = Instant::now();
+        loop {
+            let o = self.cmd(&["inspect", "-f", format, name]);
+            if o.success() && pred(o.out()) {
+                return o.out().to_string();
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "{name}: `inspect -f {format}` not as expected within {timeout:?}; last: {o:?}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait until the container's status is `want`.
+    #[track_caller]
+    pub fn wait_status(&self, name: &str, want: &str, timeout: Duration) {
+        self.wait_inspect(name, "{{.State.Status}}", timeout, |s| s == want);
+    }
+
+    /// Names of all containers (`ps -a --format {{.Names}}`) that belong
+    /// to this test.
+    pub fn container_names(&self) -> Vec<String> {
+        let o = self.cmd(&["ps", "-a", "--format", "{{.Names}}"]);
+        o.stdout
+            .lines()
+            .map(str::trim)
+            .filter(|n| self.is_berth() || n.starts_with(&self.prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Container ids of this test (all containers for berth; for docker the
+    /// ones named with the prefix or made from this test's images).
+    fn own_container_ids(&self) -> Vec<String> {
+        let run = |args: &[&str]| -> Vec<String> {
+            let mut cmd = self.command_args(args);
+            cmd.stdin(Stdio::null()).stderr(Stdio::null());
+            cmd.output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut ids = Vec::new();
+        match self.kind {
+            EngineKind::Berth => ids.extend(run(&["ps", "-aq"])),
+            EngineKind::Docker => {
+                let f = format!("name={}", self.prefix);
+                ids.extend(run(&["ps", "-aq", "--filter", &f]));
+                let l = format!("label={}", self.test_label());
+                ids.extend(run(&["ps", "-aq", "--filter", &l]));
+                for img in self.images.borrow().iter() {
+                    let f = format!("ancestor={img}");
+                    ids.extend(run(&["ps", "-aq", "--filter", &f]));
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn quiet(&self, args: &[&str]) {
+        let mut cmd = self.command_args(args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        // Bounded: a hung engine must not hang the cleanup.
+        if let Ok(mut c) = cmd.spawn() {
+            let start = Instant::now();
+            loop {
+                match c.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if start.elapsed() > Duration::from_secs(30) => {
+                        unsafe {
+                            libc::killpg(c.id() as i32, libc::SIGKILL);
+                        }
+                        let _ = c.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        }
+    }
+
+    fn cleanup(&mut self) {
+        for c in self.children.borrow_mut().iter_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let ids = self.own_container_ids();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ids.iter().map(String::as_str));
+            self.quiet(&args);
+        }
+        match self.kind {
+            EngineKind::Docker => {
+                let f = format!("name={}", self.prefix);
+                let vols: Vec<String> = {
+                    let mut cmd = self.command_args(&["volume", "ls", "-q", "--filter", &f]);
+                    cmd.stdin(Stdio::null()).stderr(Stdio::null());
+                    cmd.output()
+                        .map(|o| {
+                            String::from_utf8_lossy(&o.stdout)
+                                .split_whitespace()
+                                .filter(|v| v.starts_with(&self.prefix))
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                if !vols.is_empty() {
+                    let mut args = vec!["volume", "rm", "-f"];
+                    args.extend(vols.iter().map(String::as_str));
+                    self.quiet(&args);
+                }
+                let imgs = self.images.borrow().clone();
+                if !imgs.is_empty() {
+                    let mut args = vec!["rmi", "-f"];
+                    args.extend(imgs.iter().map(String::as_str));
+                    self.quiet(&args);
+                }
+            }
+            EngineKind::Berth => {
+                self.quiet(&["volume", "prune", "-f", "-a"]);
+                self.quiet(&["volume", "prune", "-f"]);
+                let root = self.root.clone().unwrap();
+                // Whatever berth left running for this root (monitors).
+                for pid in pids_with_cmdline(root.to_str().unwrap()) {
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+        }
+        unmount_under(&self.path);
+        if let Some(dir) = self.dir.take() {
+            if std::env::var_os("BERTH_E2E_KEEP").is_some() {
+                eprintln!("keeping {}", dir.keep().display());
+            } else if let Err(e) = dir.close() {
+                eprintln!("cleanup: cannot remove {}: {e}", self.path.display());
+            }
+        }
+    }
+
+    /// Mount points at or under this test's temp dir (berth root included).
+    pub fn mounts_under_root(&self) -> Vec<String> {
+        let p = self.path.to_string_lossy().to_string();
+        mount_points()
+            .into_iter()
+            .filter(|m| m == &p || m.starts_with(&format!("{p}/")))
+            .collect()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Cleanup must never panic (we may already be unwinding).
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.cleanup()));
+    }
+}
+
+/// Skip the rest of a test (eprintln + return) unless running as root.
+#[macro_export]
+macro_rules! engine {
+    () => {{
+        if !$crate::is_root() {
+            eprintln!("SKIP: engine tests need root (euid 0)");
+            return;
+        }
+        $crate::engine::Engine::new()
+    }};
+}
+
+/// Skip a berth-only test when the suite runs against docker.
+#[macro_export]
+macro_rules! berth_only {
+    ($e:expr, $why:expr) => {
+        if $e.is_docker() {
+            eprintln!("SKIP (berth only): {}", $why);
+            return;
+        }
+    };
+}
+
+/// Host cgroup CPU usage in nanoseconds of the cgroup `pid` is in: v1
+/// `cpuacct.usage`, else v2 `cpu.stat` usage_usec.
+pub fn cgroup_cpu_usage_ns(pid: i32) -> Option<u64> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    for line in cg.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if ctrls.split(',').any(|c| c == "cpuacct") {
+            for mnt in ["cpuacct", "cpu,cpuacct", "cpuacct,cpu"] {
+                let f = format!("/sys/fs/cgroup/{mnt}{path}/cpuacct.usage");
+                if let Ok(s) = std::fs::read_to_string(&f) {
+                    return s.trim().parse().ok();
+                }
+            }
+        }
+    }
+    for line in cg.lines() {
+        if let Some(path) = line.strip_prefix("0::") {
+            for base in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+                if let Ok(s) = std::fs::read_to_string(format!("{base}{path}/cpu.stat")) {
+                    for l in s.lines() {
+                        if let Some(v) = l.strip_prefix("usage_usec ") {
+                            return v.trim().parse::<u64>().ok().map(|u| u * 1000);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
