@@ -512,26 +512,51 @@ impl Engine {
     /// User (by name), Volumes, StopSignal and a label:
     /// `ENTRYPOINT ["/bin/echo", "ep"]`, `CMD ["default"]`, `ENV A=1 B=two`,
     /// `WORKDIR /w`, `USER app`, `VOLUME /data`, `STOPSIGNAL SIGUSR1`,
-    /// `LABEL made-by=berth-e2e`.
-    pub fn config_image(&self) -> String {
+    /// `LABEL made-by=berth-e2e`.  Returns the reference and whether the
+    /// StopSignal made it in: docker 20.10's `import` rejects `STOPSIGNAL`
+    /// ("stopsignal is not a valid change command"), so against such a
+    /// daemon the image is made without it.
+    pub fn config_image(&self) -> (String, bool) {
         let r = match self.kind {
             EngineKind::Berth => "berth-config:latest".to_string(),
             EngineKind::Docker => self.image_name("config"),
         };
-        self.import(
-            &r,
-            &[
-                "ENTRYPOINT [\"/bin/echo\", \"ep\"]",
-                "CMD [\"default\"]",
-                "ENV A=1 B=two",
-                "WORKDIR /w",
-                "USER app",
-                "VOLUME /data",
-                "STOPSIGNAL SIGUSR1",
-                "LABEL made-by=berth-e2e",
-            ],
+        let mut changes = vec![
+            "ENTRYPOINT [\"/bin/echo\", \"ep\"]",
+            "CMD [\"default\"]",
+            "ENV A=1 B=two",
+            "WORKDIR /w",
+            "USER app",
+            "VOLUME /data",
+            "LABEL made-by=berth-e2e",
+            "STOPSIGNAL SIGUSR1",
+        ];
+        let tar = busybox_tar().to_str().unwrap().to_string();
+        let args = |changes: &[&'static str]| {
+            let mut a: Vec<String> = vec!["import".into()];
+            for c in changes {
+                a.push("--change".into());
+                a.push(c.to_string());
+            }
+            a.push(tar.clone());
+            a.push(r.clone());
+            a
+        };
+        let full = args(&changes);
+        let o = self.cmd(&full.iter().map(String::as_str).collect::<Vec<_>>());
+        if o.success() {
+            return (r, true);
+        }
+        assert!(
+            self.is_docker()
+                && o.stderr
+                    .contains("stopsignal is not a valid change command"),
+            "import failed: {o:?}"
         );
-        r
+        changes.pop();
+        let part = args(&changes);
+        self.ok(&part.iter().map(String::as_str).collect::<Vec<_>>());
+        (r, false)
     }
 
     /// `inspect -f FORMAT NAME`, trimmed; panics on failure.

@@ -14,6 +14,32 @@ use berth_e2e::{berth_only, engine};
 
 const LOOP_LINES: &str = "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.2; done";
 
+/// Container CPU use in % of one core over `dur`, and the host's idle cores
+/// meanwhile.
+fn sample_cpu(pid: i32, dur: Duration) -> (f64, f64) {
+    let host_idle = || -> f64 {
+        let st = std::fs::read_to_string("/proc/stat").unwrap();
+        let f: Vec<f64> = st
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        // idle + iowait, in USER_HZ (100/s)
+        (f[3] + f[4]) / 100.0
+    };
+    let u0 = cgroup_cpu_usage_ns(pid).expect("cpu usage of the container's cgroup");
+    let i0 = host_idle();
+    let t0 = Instant::now();
+    std::thread::sleep(dur);
+    let u1 = cgroup_cpu_usage_ns(pid).unwrap();
+    let i1 = host_idle();
+    let secs = t0.elapsed().as_secs_f64();
+    ((u1 - u0) as f64 / 1e9 / secs * 100.0, (i1 - i0) / secs)
+}
+
 fn is_hex64(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
@@ -254,8 +280,19 @@ fn exec_into_running_container() {
         (5, "o\n", "e\n"),
         "{o:?}"
     );
+    // docker 20.10 exits 126 here and prints the runtime's message on
+    // stdout; newer dockers exit 127 (as `run` does).  Either is fine.
     let o = e.cmd(&["exec", &n, "nosuchcmd"]);
-    assert_eq!(o.code, 127, "{o:?}");
+    assert!(o.code == 126 || o.code == 127, "{o:?}");
+    assert!(
+        format!("{}{}", o.stdout, o.stderr).contains("nosuchcmd"),
+        "{o:?}"
+    );
+    assert_eq!(
+        e.ok(&["exec", &n, "sh", "-c", "echo $PATH"]),
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+        "default PATH when the image sets none"
+    );
     let o = e.cmd_stdin(&["exec", "-i", &n, "cat"], b"piped\n");
     assert_eq!(o.stdout, "piped\n", "{o:?}");
 
@@ -297,10 +334,21 @@ fn memory_limit_oom_kill() {
     ]);
     assert_eq!(o.code, 137, "{o:?}");
     assert!(!o.stdout.contains("survived"), "{o:?}");
-    assert_eq!(
-        e.inspect_f(&n, "{{.State.OOMKilled}} {{.State.ExitCode}}"),
-        "true 137"
-    );
+    let mut oom = e.inspect_f(&n, "{{.State.OOMKilled}} {{.State.ExitCode}}");
+    for _ in 0..20 {
+        if oom != "false 137" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        oom = e.inspect_f(&n, "{{.State.OOMKilled}} {{.State.ExitCode}}");
+    }
+    if e.is_docker() && oom == "false 137" {
+        // docker 20.10 on cgroup v1 races containerd's OOM event against
+        // the exit event and loses under load; berth must not.
+        eprintln!("SKIP (docker known flake): OOMKilled false after an OOM kill");
+    } else {
+        assert_eq!(oom, "true 137");
+    }
     assert_eq!(e.inspect_f(&n, "{{.HostConfig.Memory}}"), "67108864");
 
     // Under the limit all is well, and OOMKilled is false.
@@ -341,16 +389,26 @@ fn cpu_quota_half_a_core() {
     let pid: i32 = e.inspect_f(&n, "{{.State.Pid}}").parse().unwrap();
     assert!(pid > 0);
     std::thread::sleep(Duration::from_millis(500));
-    let u0 = cgroup_cpu_usage_ns(pid).expect("cpu usage of the container's cgroup");
-    let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs(3));
-    let u1 = cgroup_cpu_usage_ns(pid).unwrap();
-    let pct = (u1 - u0) as f64 / t0.elapsed().as_nanos() as f64 * 100.0;
-    eprintln!("--cpus 0.5: measured {pct:.1}% of one core");
-    assert!(
-        (40.0..=60.0).contains(&pct),
-        "--cpus 0.5 used {pct:.1}% of one core"
-    );
+    // The quota caps usage at 50 %; it only reaches 40 % when the host has
+    // a spare core, so a sample taken while the host is saturated (other
+    // tests running) is retried, and a low value with idle host CPU fails.
+    let mut verdict = None;
+    for attempt in 0..4 {
+        let (pct, idle_cores) = sample_cpu(pid, Duration::from_secs(3));
+        eprintln!("--cpus 0.5: measured {pct:.1}% of one core (host idle {idle_cores:.2} cores)");
+        assert!(pct <= 60.0, "--cpus 0.5 used {pct:.1}% of one core");
+        if pct >= 40.0 {
+            verdict = Some(pct);
+            break;
+        }
+        assert!(
+            idle_cores < 0.3 || attempt < 3,
+            "--cpus 0.5 used only {pct:.1}% of one core while {idle_cores:.2} cores were idle"
+        );
+    }
+    if verdict.is_none() {
+        eprintln!("NOTE: host saturated, lower bound of --cpus 0.5 not checked");
+    }
 
     let stats = e.ok(&["stats", "--no-stream", "--format", "{{.CPUPerc}}", &n]);
     eprintln!("stats CPUPerc: {}", stats.trim());
@@ -790,7 +848,8 @@ fn errors_and_no_leftovers() {
     assert_eq!(o.code, 125, "{o:?}");
     assert!(o.stderr.contains("is already in use"), "{o:?}");
     let o = e.cmd(&["create", "--name", &n, &img, "true"]);
-    assert_eq!(o.code, 125, "{o:?}");
+    // docker: `run` exits 125 on daemon errors, `create` exits 1.
+    assert_eq!(o.code, 1, "{o:?}");
     assert!(o.stderr.contains("is already in use"), "{o:?}");
 
     let o = e.cmd(&["rm", &n]);
@@ -1027,10 +1086,8 @@ fn inspect_fields() {
         .filter_map(|v| v.as_str())
         .collect();
     assert!(env.contains(&"FOO=bar"), "{env:?}");
-    assert!(
-        env.contains(&"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-        "default PATH added: {env:?}"
-    );
+    // The default PATH is added to the process, not to Config.Env.
+    assert_eq!(env, ["FOO=bar"], "{env:?}");
     let h = &j["HostConfig"];
     assert_eq!(h["Memory"], 33554432, "{h}");
     assert_eq!(h["RestartPolicy"]["Name"], "on-failure", "{h}");
@@ -1402,7 +1459,7 @@ fn attach_and_interactive_stdin() {
 #[test]
 fn image_config_semantics() {
     let e = engine!();
-    let img = e.config_image();
+    let (img, image_has_stopsignal) = e.config_image();
     // ENTRYPOINT + CMD, CMD replaced by arguments
     assert_eq!(e.ok(&["run", "--rm", &img]), "ep default\n");
     assert_eq!(e.ok(&["run", "--rm", &img, "x", "y"]), "ep x y\n");
@@ -1445,19 +1502,20 @@ fn image_config_semantics() {
     ]);
     assert!(o.starts_with("uid=1000(app) gid=65534(nogroup)"), "{o:?}");
 
-    // STOPSIGNAL SIGUSR1 is what stop sends
+    // STOPSIGNAL SIGUSR1 is what stop sends (from the image, or from
+    // --stop-signal where the daemon cannot import it).
     let n = e.name("sig");
-    e.ok(&[
-        "run",
-        "-d",
-        "--name",
-        &n,
-        "--entrypoint",
-        "sh",
-        &img,
+    let mut args = vec!["run", "-d", "--name", &n, "--entrypoint", "sh"];
+    if !image_has_stopsignal {
+        eprintln!("NOTE: STOPSIGNAL not importable here, using --stop-signal");
+        args.extend(["--stop-signal", "SIGUSR1"]);
+    }
+    args.extend([
+        img.as_str(),
         "-c",
         "trap 'echo got USR1; exit 3' USR1; echo ready; while :; do sleep 0.1; done",
     ]);
+    e.ok(&args);
     assert_eq!(e.inspect_f(&n, "{{.Config.StopSignal}}"), "SIGUSR1");
     let start = Instant::now();
     while !e.ok(&["logs", &n]).contains("ready") {
@@ -1468,7 +1526,7 @@ fn image_config_semantics() {
     assert_eq!(e.inspect_f(&n, "{{.State.ExitCode}}"), "3");
     assert!(e.ok(&["logs", &n]).contains("got USR1"));
 
-    // VOLUME /data gives an anonymous volume, owned by... whatever, but there
+    // VOLUME /data gives an anonymous volume
     let m = e.inspect(&n)["Mounts"].clone();
     let m = m.as_array().cloned().unwrap_or_default();
     assert!(
