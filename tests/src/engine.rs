@@ -136,15 +136,22 @@ pub fn pids_with_cmdline(needle: &str) -> Vec<i32> {
 pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let base = std::env::temp_dir().join(format!("berth-e2e-busybox-{}", std::process::id()));
-        let tar = base.with_extension("tar");
+        // Named after the busybox binary (size, mtime) so concurrent and
+        // later test processes share one tarball instead of leaving one each.
+        let bb = busybox_path();
+        let meta = std::fs::metadata(bb).unwrap();
+        let mtime = std::os::unix::fs::MetadataExt::mtime(&meta);
+        let tar =
+            std::env::temp_dir().join(format!("berth-e2e-busybox-v1-{}-{mtime}.tar", meta.len()));
         if tar.is_file() {
             return tar;
         }
+        let base =
+            std::env::temp_dir().join(format!("berth-e2e-busybox-build-{}", std::process::id()));
         let root = base.join("rootfs");
         let _ = std::fs::remove_dir_all(&base);
         build_busybox_rootfs(&root);
-        let tmp_tar = base.with_extension("tar.tmp");
+        let tmp_tar = base.with_extension("tar");
         let st = Command::new("tar")
             .arg("--numeric-owner")
             .arg("-C")
@@ -161,13 +168,17 @@ pub fn busybox_tar() -> &'static Path {
     })
 }
 
-fn build_busybox_rootfs(root: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+fn busybox_path() -> &'static Path {
+    ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .map(Path::new)
         .find(|p| p.is_file())
-        .expect("busybox not found: apt-get install busybox-static");
+        .expect("busybox not found: apt-get install busybox-static")
+}
+
+fn build_busybox_rootfs(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let busybox = busybox_path();
     for d in [
         "bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/app",
     ] {
