@@ -1120,6 +1120,10 @@ fn container_mode(mode: &str) -> Option<&str> {
 }
 
 /// The OCI spec dockerd would hand runc for this container, and warnings for the user.
+///
+/// The command is the record's Path/Args (from [`path_and_args`] when Path is empty). Bad flag
+/// values fail with [`Error::Invalid`] worded as docker words them. `--pid`/`--ipc`
+/// `container:X` are refused (the context has no namespace path for them yet).
 pub fn generate(c: &Container, ctx: &SpecContext) -> Result<(Spec, Vec<String>)> {
     let hc = &c.host_config;
     let cfg = &c.config;
