@@ -3,10 +3,14 @@
 //! bundles run by the `runtime` crate on rootfs snapshots from the `image` crate.
 
 pub mod doctor;
+pub mod engine;
 pub mod error;
 pub mod logs;
+pub mod monitor;
+pub mod names;
 pub mod spec;
 pub mod store;
 pub mod types;
+pub mod volumes;
 
 pub use error::{Error, Result};

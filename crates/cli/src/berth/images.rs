@@ -212,8 +212,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         | Cmd::Image {
             cmd: ImageCmd::Import(a),
         } => import(&open()?, a),
-        Cmd::Inspect(a)
-        | Cmd::Image {
+        Cmd::Image {
             cmd: ImageCmd::Inspect(a),
         } => inspect(&open()?, a),
         Cmd::Image {
@@ -221,7 +220,26 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => prune(&open()?, a),
         Cmd::Login(a) => login(a),
         Cmd::Logout(a) => logout(a),
+        other => bail!("not an image command: {other:?}"),
     }
+}
+
+/// Pull for `run`/`create` when the image is missing (docker's progress on stderr).
+pub fn pull_quiet(store: &ImageStore, image: &str, platform_s: Option<&str>, show: bool) -> Result<()> {
+    let r = Reference::parse(image)?;
+    let opts = registry::PullOptions {
+        platform: platform(&platform_s.map(str::to_string))?,
+        progress: progress_mode(!show),
+        credentials: registry::Credentials::from_docker_config(),
+    };
+    let img = registry::pull(store, &r, &opts)?;
+    if show {
+        if let Some((_, d)) = store.index.repo_digests_of(&img.record.manifest)?.first() {
+            eprintln!("Digest: {d}");
+        }
+        eprintln!("Status: Downloaded newer image for {}", r.familiar());
+    }
+    Ok(())
 }
 
 fn pull(store: &ImageStore, a: PullArgs) -> Result<i32> {

@@ -1,8 +1,11 @@
-//! The `berth` command line: image commands for now.
+//! The `berth` command line: docker's commands, flags and output.
 
+mod containers;
+mod flags;
 mod images;
 mod output;
 mod template;
+mod volumes;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -45,13 +48,86 @@ pub enum Cmd {
     Login(images::LoginArgs),
     /// Log out from a registry
     Logout(images::LogoutArgs),
-    /// Return low-level information on images
-    Inspect(images::InspectArgs),
+    /// Return low-level information on containers, images or volumes
+    Inspect(containers::InspectArgs),
     /// Manage images
     Image {
         #[command(subcommand)]
         cmd: ImageCmd,
     },
+    /// Create and run a new container from an image
+    Run(containers::RunArgs),
+    /// Create a new container
+    Create(containers::CreateArgs),
+    /// Start one or more stopped containers
+    Start(containers::StartArgs),
+    /// Stop one or more running containers
+    Stop(containers::StopArgs),
+    /// Restart one or more containers
+    Restart(containers::StopArgs),
+    /// Kill one or more running containers
+    Kill(containers::KillArgs),
+    /// Remove one or more containers
+    Rm(containers::RmArgs),
+    /// List containers
+    Ps(containers::PsArgs),
+    /// Fetch the logs of a container
+    Logs(containers::LogsArgs),
+    /// Execute a command in a running container
+    Exec(containers::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(containers::AttachArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(containers::NamesArgs),
+    /// Pause all processes within one or more containers
+    Pause(containers::NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(containers::NamesArgs),
+    /// Rename a container
+    Rename(containers::RenameArgs),
+    /// Manage containers
+    Container {
+        #[command(subcommand)]
+        cmd: ContainerCmd,
+    },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        cmd: volumes::VolumeCmd,
+    },
+    /// Check what this host supports and explain what is missing
+    Doctor,
+    /// (internal) the per-container monitor
+    #[command(name = "__monitor", hide = true)]
+    Monitor {
+        id: String,
+        #[arg(long)]
+        attach: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCmd {
+    Run(containers::RunArgs),
+    Create(containers::CreateArgs),
+    Start(containers::StartArgs),
+    Stop(containers::StopArgs),
+    Restart(containers::StopArgs),
+    Kill(containers::KillArgs),
+    #[command(alias = "remove")]
+    Rm(containers::RmArgs),
+    #[command(alias = "list", alias = "ps")]
+    Ls(containers::PsArgs),
+    Logs(containers::LogsArgs),
+    Exec(containers::ExecArgs),
+    Attach(containers::AttachArgs),
+    Wait(containers::NamesArgs),
+    Pause(containers::NamesArgs),
+    Unpause(containers::NamesArgs),
+    Rename(containers::RenameArgs),
+    Inspect(containers::InspectArgs),
+    /// Remove all stopped containers
+    Prune(containers::PruneArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,11 +148,84 @@ pub enum ImageCmd {
     Prune(images::PruneArgs),
 }
 
+fn root(cli: &Cli) -> PathBuf {
+    cli.root
+        .clone()
+        .or_else(|| std::env::var_os("BERTH_ROOT").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(engine::engine::DEFAULT_ROOT))
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    use containers as c;
+    let root = root(&cli);
+    if let Cmd::Monitor { id, attach } = &cli.cmd {
+        return Ok(c::monitor_main(&root, id, *attach));
+    }
+    if let Cmd::Doctor = &cli.cmd {
+        let checks = engine::doctor::checks(&root);
+        print!("{}", engine::doctor::report(&checks));
+        return Ok(0);
+    }
+    let open = || {
+        engine::engine::Engine::open(&root)
+            .map_err(|e| anyhow::anyhow!("open state root {}: {e}", root.display()))
+    };
+    let cmd = match cli.cmd {
+        Cmd::Container { cmd } => match cmd {
+            ContainerCmd::Run(a) => Cmd::Run(a),
+            ContainerCmd::Create(a) => Cmd::Create(a),
+            ContainerCmd::Start(a) => Cmd::Start(a),
+            ContainerCmd::Stop(a) => Cmd::Stop(a),
+            ContainerCmd::Restart(a) => Cmd::Restart(a),
+            ContainerCmd::Kill(a) => Cmd::Kill(a),
+            ContainerCmd::Rm(a) => Cmd::Rm(a),
+            ContainerCmd::Ls(a) => Cmd::Ps(a),
+            ContainerCmd::Logs(a) => Cmd::Logs(a),
+            ContainerCmd::Exec(a) => Cmd::Exec(a),
+            ContainerCmd::Attach(a) => Cmd::Attach(a),
+            ContainerCmd::Wait(a) => Cmd::Wait(a),
+            ContainerCmd::Pause(a) => Cmd::Pause(a),
+            ContainerCmd::Unpause(a) => Cmd::Unpause(a),
+            ContainerCmd::Rename(a) => Cmd::Rename(a),
+            ContainerCmd::Inspect(a) => Cmd::Inspect(a),
+            ContainerCmd::Prune(a) => return c::prune(&open()?, a),
+        },
+        other => other,
+    };
+    match cmd {
+        Cmd::Run(a) => c::run(&open()?, a),
+        Cmd::Create(a) => c::create(&open()?, a),
+        Cmd::Start(a) => c::start(&open()?, a),
+        Cmd::Stop(a) => c::stop(&open()?, a),
+        Cmd::Restart(a) => c::restart(&open()?, a),
+        Cmd::Kill(a) => c::kill(&open()?, a),
+        Cmd::Rm(a) => c::rm(&open()?, a),
+        Cmd::Ps(a) => c::ps(&open()?, a),
+        Cmd::Logs(a) => c::logs(&open()?, a),
+        Cmd::Exec(a) => c::exec(&open()?, a),
+        Cmd::Attach(a) => c::attach(&open()?, a),
+        Cmd::Wait(a) => c::wait(&open()?, a),
+        Cmd::Pause(a) => c::pause(&open()?, a),
+        Cmd::Unpause(a) => c::unpause(&open()?, a),
+        Cmd::Rename(a) => c::rename(&open()?, a),
+        Cmd::Inspect(a) => c::inspect(&open()?, a),
+        Cmd::Volume { cmd } => volumes::run(&open()?, cmd),
+        other => images::run(Cli {
+            root: Some(root),
+            cmd: other,
+        }),
+    }
+}
+
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match images::run(cli) {
+    match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
+            if let Some(x) = e.downcast_ref::<containers::Exit>() {
+                eprintln!("{x}");
+                return x.code;
+            }
             let mut msg = format!("{e}");
             for c in e.chain().skip(1) {
                 msg.push_str(&format!(": {c}"));

@@ -1,0 +1,227 @@
+//! `berth volume create/ls/inspect/rm/prune`.
+
+use super::containers::{daemon, print_inspect};
+use super::output::human_size;
+use super::template;
+use anyhow::{anyhow, Result};
+use clap::{Args, Subcommand};
+use engine::engine::Engine;
+use engine::volumes;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCmd {
+    /// Create a volume
+    Create(CreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(InspectArgs),
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove unused local volumes
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    pub name: Option<String>,
+    #[arg(short = 'd', long, default_value = "local")]
+    pub driver: String,
+    #[arg(long)]
+    pub label: Vec<String>,
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
+    match cmd {
+        VolumeCmd::Create(a) => {
+            if a.driver != "local" {
+                return Err(daemon(format!(
+                    "create {}: error looking up volume plugin {}: plugin \"{}\" not found",
+                    a.name.as_deref().unwrap_or(""),
+                    a.driver,
+                    a.driver
+                )));
+            }
+            let mut labels = BTreeMap::new();
+            for l in &a.label {
+                let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+                labels.insert(k.to_string(), v.to_string());
+            }
+            let (v, _) = volumes::create(
+                &engine.store,
+                &engine.root,
+                a.name.as_deref(),
+                labels,
+                false,
+            )
+            .map_err(daemon)?;
+            println!("{}", v.name);
+            Ok(0)
+        }
+        VolumeCmd::Ls(a) => {
+            let used = used_volumes(engine)?;
+            let mut rows = Vec::new();
+            for v in engine.store.volumes().map_err(daemon)? {
+                let mut ok = true;
+                for f in &a.filter {
+                    let (k, val) = f
+                        .split_once('=')
+                        .ok_or_else(|| anyhow!("invalid filter '{f}'"))?;
+                    ok &= match k {
+                        "name" => v.name.contains(val),
+                        "dangling" => (val == "true" || val == "1") != used.contains(&v.name),
+                        "driver" => v.driver == val,
+                        "label" => match val.split_once('=') {
+                            Some((lk, lv)) => v.labels.get(lk).is_some_and(|x| x == lv),
+                            None => v.labels.contains_key(val),
+                        },
+                        _ => return Err(anyhow!("invalid filter '{k}'")),
+                    };
+                }
+                if !ok {
+                    continue;
+                }
+                if a.quiet {
+                    println!("{}", v.name);
+                    continue;
+                }
+                let mut row = serde_json::to_value(&v)?;
+                row["Labels"] = serde_json::json!(v
+                    .labels
+                    .iter()
+                    .map(|(k, x)| format!("{k}={x}"))
+                    .collect::<Vec<_>>()
+                    .join(","));
+                row["Mountpoint"] = serde_json::json!(v.mountpoint);
+                row["Size"] = serde_json::json!("N/A");
+                row["Links"] = serde_json::json!("N/A");
+                rows.push(row);
+            }
+            if !a.quiet {
+                print!(
+                    "{}",
+                    template::format_list(
+                        a.format.as_deref(),
+                        "table {{.Driver}}\t{{.Name}}",
+                        &[
+                            ("Driver", "DRIVER"),
+                            ("Name", "VOLUME NAME"),
+                            ("Mountpoint", "MOUNTPOINT"),
+                            ("Labels", "LABELS"),
+                            ("Scope", "SCOPE"),
+                            ("Size", "SIZE"),
+                            ("Links", "LINKS"),
+                        ],
+                        &rows
+                    )?
+                );
+            }
+            Ok(0)
+        }
+        VolumeCmd::Inspect(a) => {
+            let mut out = Vec::new();
+            let mut code = 0;
+            for n in &a.names {
+                match engine.store.volume(n).map_err(daemon)? {
+                    Some(v) => out.push(serde_json::to_value(&v)?),
+                    None => {
+                        eprintln!("Error response from daemon: get {n}: no such volume");
+                        code = 1;
+                    }
+                }
+            }
+            print_inspect(&out, a.format.as_deref())?;
+            Ok(code)
+        }
+        VolumeCmd::Rm(a) => {
+            let mut code = 0;
+            for n in &a.names {
+                match volumes::remove(&engine.store, &engine.root, n, a.force) {
+                    Ok(()) => println!("{n}"),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {e}");
+                        code = 1;
+                    }
+                }
+            }
+            Ok(code)
+        }
+        VolumeCmd::Prune(a) => {
+            if !a.force && std::io::stdin().is_terminal() {
+                eprint!("WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+                let mut l = String::new();
+                std::io::stdin().read_line(&mut l)?;
+                if !l.trim().eq_ignore_ascii_case("y") {
+                    return Ok(0);
+                }
+            }
+            engine.list().map_err(daemon)?;
+            let (gone, bytes) =
+                volumes::prune(&engine.store, &engine.root, a.all).map_err(daemon)?;
+            if !gone.is_empty() {
+                println!("Deleted Volumes:");
+                for g in &gone {
+                    println!("{g}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: {}", human_size(bytes));
+            Ok(0)
+        }
+    }
+}
+
+fn used_volumes(engine: &Engine) -> Result<std::collections::HashSet<String>> {
+    Ok(engine
+        .store
+        .all()
+        .map_err(daemon)?
+        .into_iter()
+        .flat_map(|c| c.mounts.into_iter())
+        .filter(|m| m.kind == "volume")
+        .map(|m| m.name)
+        .collect())
+}
