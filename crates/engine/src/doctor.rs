@@ -930,6 +930,8 @@ fn state_root_check(root: &Path) -> Check {
             format!("Writing a test file in {where_} failed ({e}). berth keeps images, containers and logs there: run as root or pick another --root."),
         );
     }
+    // the field types of statfs differ between targets
+    #[allow(clippy::unnecessary_cast)]
     let (fs_name, free) = match nix::sys::statfs::statfs(&base) {
         Ok(s) => (
             fs_type_name(s.filesystem_type().0 as i64),
@@ -1094,7 +1096,7 @@ mod tests {
             "/x is not writable",
             "Run as root.",
         );
-        let r = report(&[ok.clone()]);
+        let r = report(std::slice::from_ref(&ok));
         assert_eq!(
             r,
             "[ OK ] kernel: Linux 6.1\n       Recent enough.\n\nverdict: all 1 checks passed: berth has everything it needs here.\n"
