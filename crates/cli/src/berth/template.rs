@@ -12,9 +12,6 @@
 //! (`1.5`, `1e+06`), arrays as `[a b]`, objects as `map[k:v]`, a missing field as
 //! `<no value>`.
 
-// Used by the list commands as they move over to it (images.rs still has its own).
-#![cfg_attr(not(test), allow(dead_code))]
-
 use anyhow::{anyhow, bail, Result};
 use serde_json::{Map, Number, Value};
 
