@@ -744,12 +744,11 @@ impl Engine {
         let c = self.find(key)?;
         if is_live(&c.state.status) {
             if !force {
-                let what = if c.state.status == "paused" {
-                    "cannot remove container \"{}\": container is paused and must be unpaused first"
+                return Err(Error::Conflict(if c.state.status == "paused" {
+                    format!("You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove", c.id)
                 } else {
-                    "cannot remove container \"{}\": container is running: stop the container before removing or force remove"
-                };
-                return Err(Error::Conflict(what.replace("{}", c.short_name())));
+                    format!("You cannot remove a running container {}. Stop the container before attempting removal or force remove", c.id)
+                }));
             }
             self.store.update(&c.id, |c| {
                 c.internal.manually_stopped = true;

@@ -315,8 +315,8 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
 
     let sock_path = engine.attach_socket(id);
     let _ = std::fs::remove_file(&sock_path);
-    let listener =
-        UnixListener::bind(&sock_path).ctx(|| format!("bind {}", sock_path.display()))?;
+    let listener = short_path(&sock_path, |p| UnixListener::bind(p))
+        .ctx(|| format!("bind {}", sock_path.display()))?;
     let _ = std::fs::set_permissions(
         &sock_path,
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
@@ -827,6 +827,21 @@ impl Mon<'_> {
     }
 }
 
+/// Unix socket paths are limited to 108 bytes; a deep state root goes beyond. Reach the socket
+/// through /proc/self/fd/<dir fd>/<name> instead, which resolves to the same place.
+fn short_path<T>(path: &Path, f: impl FnOnce(&Path) -> std::io::Result<T>) -> std::io::Result<T> {
+    if path.as_os_str().len() < 100 {
+        return f(path);
+    }
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().unwrap_or_default();
+    let d = std::fs::File::open(dir)?;
+    let short = Path::new("/proc/self/fd")
+        .join(d.as_raw_fd().to_string())
+        .join(name);
+    f(&short)
+}
+
 fn write_all_fd(fd: RawFd, mut data: &[u8]) -> nix::Result<()> {
     while !data.is_empty() {
         // SAFETY: the fd is open for the duration of the call.
@@ -858,7 +873,7 @@ pub struct Attach {
 impl Attach {
     pub fn connect(engine: &Engine, id: &str) -> Result<Attach> {
         let p = engine.attach_socket(id);
-        let sock = UnixStream::connect(&p).ctx(|| format!("attach to {id}"))?;
+        let sock = short_path(&p, |p| UnixStream::connect(p)).ctx(|| format!("attach to {id}"))?;
         Ok(Attach { sock })
     }
 

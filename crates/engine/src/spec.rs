@@ -1376,8 +1376,19 @@ pub fn generate(c: &Container, ctx: &SpecContext) -> Result<(Spec, Vec<String>)>
         }
     }
     linux["resources"] = Value::Object(res);
-    if !hc.sysctls.is_empty() {
-        linux["sysctl"] = json!(hc.sysctls);
+    let mut sysctls = hc.sysctls.clone();
+    if !host_net {
+        // dockerd's defaults in a container's own network namespace: binding low ports and
+        // ICMP sockets need no capability there (the namespace has no host ports to take)
+        sysctls
+            .entry("net.ipv4.ip_unprivileged_port_start".into())
+            .or_insert_with(|| "0".into());
+        sysctls
+            .entry("net.ipv4.ping_group_range".into())
+            .or_insert_with(|| "0 2147483647".into());
+    }
+    if !sysctls.is_empty() {
+        linux["sysctl"] = json!(sysctls);
     }
     if let Some(p) = propagation {
         linux["rootfsPropagation"] = json!(p);

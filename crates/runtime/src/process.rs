@@ -107,7 +107,8 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
     if name.contains('/') {
         let p = PathBuf::from(name);
         return match std::fs::metadata(&p) {
-            Ok(m) if m.is_file() => Ok(p),
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(p),
+            Ok(m) if m.is_file() => Err(Error::Other(format!("exec: {name:?}: permission denied"))),
             Ok(_) => Err(Error::Other(format!("exec: {name:?}: is a directory"))),
             Err(e) => Err(Error::Other(format!("exec: {name:?}: {e}"))),
         };

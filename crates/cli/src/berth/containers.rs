@@ -33,13 +33,17 @@ pub fn daemon(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("Error response from daemon: {e}")
 }
 
-fn run_failed(e: impl std::fmt::Display) -> anyhow::Error {
+fn fail(code: i32, what: &str, e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(Exit {
-        code: 125,
+        code,
         msg: format!(
-            "berth: Error response from daemon: {e}\n\nRun 'berth run --help' for more information"
+            "berth: Error response from daemon: {e}\n\nRun 'berth {what} --help' for more information"
         ),
     })
+}
+
+fn run_failed(e: impl std::fmt::Display) -> anyhow::Error {
+    fail(125, "run", e)
 }
 
 #[derive(Args, Debug)]
@@ -56,9 +60,9 @@ pub struct RunArgs {
     /// Attach to STDIN, STDOUT or STDERR
     #[arg(short = 'a', long)]
     pub attach: Vec<String>,
-    pub image: String,
-    #[arg(allow_hyphen_values = true)]
-    pub cmd: Vec<String>,
+    /// IMAGE [COMMAND] [ARG...]: everything after the image belongs to the command
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    pub args: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -66,9 +70,8 @@ pub struct RunArgs {
 pub struct CreateArgs {
     #[command(flatten)]
     pub flags: CreateFlags,
-    pub image: String,
-    #[arg(allow_hyphen_values = true)]
-    pub cmd: Vec<String>,
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    pub args: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -250,7 +253,10 @@ fn create_container(
     image: &str,
     cmd: &[String],
     stdin_once: bool,
+    code: i32,
 ) -> Result<Container> {
+    let what = if code == 125 { "run" } else { "create" };
+
     let mut req = flags::to_request(flags, image, cmd).map_err(|e| {
         anyhow::Error::new(Exit {
             code: 125,
@@ -260,26 +266,26 @@ fn create_container(
     req.config.stdin_once = stdin_once;
     if flags.pull == "always" {
         super::images::pull_quiet(
-            engine.images().map_err(run_failed)?,
+            engine.images().map_err(|e| fail(code, what, e))?,
             image,
             flags.platform.as_deref(),
             false,
         )
-        .map_err(run_failed)?;
+        .map_err(|e| fail(code, what, e))?;
     }
     let (c, warnings) = match engine.create(req.clone()) {
         Err(engine::Error::NoSuchImage(_)) if flags.pull != "never" => {
             eprintln!("Unable to find image '{}' locally", qualified(image));
             super::images::pull_quiet(
-                engine.images().map_err(run_failed)?,
+                engine.images().map_err(|e| fail(code, what, e))?,
                 image,
                 flags.platform.as_deref(),
                 true,
             )
-            .map_err(run_failed)?;
-            engine.create(req).map_err(run_failed)?
+            .map_err(|e| fail(code, what, e))?;
+            engine.create(req).map_err(|e| fail(code, what, e))?
         }
-        r => r.map_err(run_failed)?,
+        r => r.map_err(|e| fail(code, what, e))?,
     };
     for w in warnings {
         eprintln!("WARNING: {w}");
@@ -300,9 +306,10 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<i32> {
     let c = create_container(
         engine,
         &a.flags,
-        &a.image,
-        &a.cmd,
+        &a.args[0],
+        &a.args[1..],
         attached && a.flags.interactive,
+        125,
     )?;
     if a.detach {
         engine.start(&c.id, false).map_err(run_failed)?;
@@ -323,7 +330,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<i32> {
 }
 
 pub fn create(engine: &Engine, a: CreateArgs) -> Result<i32> {
-    let c = create_container(engine, &a.flags, &a.image, &a.cmd, false)?;
+    let c = create_container(engine, &a.flags, &a.args[0], &a.args[1..], false, 1)?;
     println!("{}", c.id);
     Ok(0)
 }
@@ -979,6 +986,14 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
         p.set_capabilities(Some(caps));
     }
     let detach = a.detach;
+    // the runtime's warnings belong in the container's runtime log, not in the exec's stderr
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(engine.monitor_dir(&c.id).join("runtime.log"))
+    {
+        runtime::log::init(Some(f), false, false);
+    }
     let devnull = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
