@@ -854,6 +854,19 @@ impl<'a> Exec<'a> {
                 .call(f, &args)
                 .map_err(|e| xerr(line, format!("error calling {f}: {e}")));
         }
+        // docker's list rows have one method: `{{.Label "key"}}`, a value from Labels (a map, or
+        // the "k=v,k2=v2" string that ps/volume ls rows carry)
+        if let (Arg::Field(f), 2, None) = (&cmd[0], cmd.len(), &piped) {
+            if f.last().map(String::as_str) == Some("Label") {
+                if self.header {
+                    return Ok(Value::String("LABEL".into()));
+                }
+                let parent = self.fields(dot, &f[..f.len() - 1], line)?;
+                let key = self.arg(&cmd[1], dot, line)?;
+                let key = key.as_str().unwrap_or_default();
+                return Ok(Value::String(label_of(&parent, key)));
+            }
+        }
         if cmd.len() > 1 || piped.is_some() {
             return Err(xerr(line, "can't give argument to non-function"));
         }
@@ -1430,6 +1443,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn label_method() {
+        let v = json!({"Labels": "a=1,k=v2"});
+        assert_eq!(r(r#"{{.Label "k"}}"#, &v), "v2");
+        assert_eq!(r(r#"{{.Label "nope"}}"#, &v), "");
+        let m = json!({"Labels": {"k": "x"}});
+        assert_eq!(r(r#"{{.Label "k"}}"#, &m), "x");
+    }
+
     fn r(t: &str, v: &Value) -> String {
         render(t, v).unwrap_or_else(|e| panic!("{t}: {e:#}"))
     }
@@ -1756,5 +1778,23 @@ mod tests {
             format_list(Some("tables"), "", HEADERS, &rows()).unwrap(),
             "tables\ntables\n"
         );
+    }
+}
+
+/// `{{.Label "k"}}` on a row whose Labels is a map or docker's "k=v,k2=v2" string.
+fn label_of(row: &Value, key: &str) -> String {
+    match row.get("Labels") {
+        Some(Value::Object(m)) => m
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
     }
 }
