@@ -5,9 +5,11 @@
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod logs;
 pub mod monitor;
 pub mod names;
+pub mod ops;
 pub mod spec;
 pub mod store;
 pub mod types;

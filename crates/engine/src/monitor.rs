@@ -532,28 +532,8 @@ impl Mon<'_> {
                 None
             };
             // The container init inherits fds 0-2: point them at the pipes for the create.
-            let saved: Vec<RawFd> = (0..3)
-                // SAFETY: dup of our own standard fds.
-                .map(|fd| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) })
-                .collect();
-            // SAFETY: dup2 onto the standard fds of this single-threaded process.
-            unsafe {
-                if let Some(r) = &stdin_r {
-                    libc::dup2(r.as_raw_fd(), 0);
-                }
-                libc::dup2(out_w.as_raw_fd(), 1);
-                libc::dup2(err_w.as_raw_fd(), 2);
-            }
-            let r = rt.create(&opts);
-            // SAFETY: restore the saved fds (and close the copies).
-            unsafe {
-                for (fd, s) in saved.iter().enumerate() {
-                    if *s >= 0 {
-                        libc::dup2(*s, fd as RawFd);
-                        libc::close(*s);
-                    }
-                }
-            }
+            let r =
+                crate::health::with_stdio(stdin_r.as_ref(), &out_w, &err_w, || rt.create(&opts));
             drop((out_w, err_w, stdin_r));
             stdio.out = Some(out_r);
             stdio.err = Some(err_r);
@@ -588,6 +568,16 @@ impl Mon<'_> {
         let mut drain_deadline: Option<Instant> = None;
         let mut buf = vec![0u8; 64 * 1024];
         let stdin_once = c.config.stdin_once;
+        let mut checker =
+            crate::health::settings(c.config.healthcheck.as_ref()).map(crate::health::Checker::new);
+        if checker.is_some() {
+            let _ = self.engine.store.update(&c.id, |c| {
+                c.state.health = Some(crate::types::Health {
+                    status: "starting".into(),
+                    ..Default::default()
+                })
+            });
+        }
         loop {
             if code.is_some()
                 && (stdio.out.is_none() && stdio.err.is_none() && stdio.master.is_none()
@@ -613,12 +603,23 @@ impl Mon<'_> {
                 fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
                 what.push(b'm');
             }
+            if let Some(f) = checker
+                .as_ref()
+                .and_then(|h| h.probe.as_ref())
+                .and_then(|p| p.out.as_ref())
+            {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                what.push(b'h');
+            }
             for cl in &self.clients {
                 fds.push(PollFd::new(cl.sock.as_fd(), PollFlags::POLLIN));
                 what.push(b'c');
             }
             let timeout = if code.is_some() {
                 PollTimeout::from(50u16)
+            } else if let Some(h) = &checker {
+                PollTimeout::try_from(h.timeout().as_millis().min(60_000) as i32 + 1)
+                    .unwrap_or(PollTimeout::NONE)
             } else {
                 PollTimeout::NONE
             };
@@ -662,11 +663,26 @@ impl Mon<'_> {
                                 Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == pid => {
                                     code = Some(128 + s as i64)
                                 }
+                                Ok(WaitStatus::Exited(p, c)) => {
+                                    if let Some(h) = &mut checker {
+                                        h.reaped(p.as_raw(), c as i64);
+                                    }
+                                }
+                                Ok(WaitStatus::Signaled(p, s, _)) => {
+                                    if let Some(h) = &mut checker {
+                                        h.reaped(p.as_raw(), 128 + s as i64);
+                                    }
+                                }
                                 Ok(_) => {}
                             }
                         }
                         if code.is_some() && drain_deadline.is_none() {
                             drain_deadline = Some(Instant::now() + Duration::from_millis(500));
+                        }
+                    }
+                    b'h' => {
+                        if let Some(h) = &mut checker {
+                            h.read_output();
                         }
                     }
                     b'l' => {
@@ -700,6 +716,12 @@ impl Mon<'_> {
                         }
                     }
                     _ => {}
+                }
+            }
+            if let Some(h) = &mut checker {
+                if code.is_none() {
+                    h.finish_if_done(self.engine, &c.id);
+                    h.maybe_start(self.engine, c);
                 }
             }
             drop_clients.sort_unstable();
