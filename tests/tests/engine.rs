@@ -1725,3 +1725,94 @@ fn berth_recovers_after_sigkill_of_its_processes() {
         }
     }
 }
+
+#[test]
+fn health_checks_and_log_rotation() {
+    let e = engine!();
+    let img = e.img().to_string();
+    let ok = e.name("hok");
+    let bad = e.name("hbad");
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &ok,
+        "--health-cmd",
+        "echo fine",
+        "--health-interval",
+        "1s",
+        &img,
+        "sleep",
+        "100000",
+    ]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &bad,
+        "--health-cmd",
+        "exit 3",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "2",
+        &img,
+        "sleep",
+        "100000",
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let a = e.inspect_f(&ok, "{{.State.Health.Status}}");
+        let b = e.inspect_f(&bad, "{{.State.Health.Status}}");
+        if a == "healthy" && b == "unhealthy" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "health never settled: {a} {b}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = e.inspect_f(&ok, "{{(index .State.Health.Log 0).Output}}");
+    assert_eq!(out.trim(), "fine");
+    let st = e.ok(&[
+        "ps",
+        "--filter",
+        &format!("name={bad}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(st.trim().ends_with("(unhealthy)"), "{st:?}");
+
+    // --log-opt max-size/max-file: docker's json-file rotation keeps at most max-file files
+    let lg = e.name("rot");
+    e.ok(&[
+        "run",
+        "--name",
+        &lg,
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=2",
+        &img,
+        "sh",
+        "-c",
+        "for i in $(seq 1 400); do echo line-$i; done",
+    ]);
+    let path = e.inspect_f(&lg, "{{.LogPath}}");
+    let path = path.trim();
+    assert!(
+        std::path::Path::new(&format!("{path}.1")).exists(),
+        "rotated file"
+    );
+    assert!(
+        !std::path::Path::new(&format!("{path}.2")).exists(),
+        "max-file=2"
+    );
+    let logs = e.ok(&["logs", &lg]);
+    assert!(logs.trim_end().ends_with("line-400"), "{logs:?}");
+    assert!(
+        !logs.contains("line-1\n"),
+        "the oldest lines were rotated away"
+    );
+}
