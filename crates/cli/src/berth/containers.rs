@@ -256,6 +256,13 @@ fn create_container(
     code: i32,
 ) -> Result<Container> {
     let what = if code == 125 { "run" } else { "create" };
+    if image.starts_with('-') {
+        // a flag clap could not place: everything from IMAGE on is taken as positional
+        return Err(anyhow::Error::new(Exit {
+            code: 125,
+            msg: format!("unknown flag: {image}\nSee 'berth {what} --help'."),
+        }));
+    }
 
     let mut req = flags::to_request(flags, image, cmd).map_err(|e| {
         anyhow::Error::new(Exit {

@@ -3,6 +3,7 @@
 mod containers;
 mod flags;
 mod images;
+mod ops;
 mod output;
 mod template;
 mod volumes;
@@ -95,6 +96,27 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: volumes::VolumeCmd,
     },
+    /// Display the running processes of a container
+    Top(ops::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(ops::StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(ops::CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(ops::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(ops::CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ops::ExportArgs),
+    /// Display system-wide information
+    Info(ops::InfoArgs),
+    /// Show the berth version information
+    Version(ops::InfoArgs),
+    /// Manage berth
+    System {
+        #[command(subcommand)]
+        cmd: ops::SystemCmd,
+    },
     /// Check what this host supports and explain what is missing
     Doctor,
     /// (internal) the per-container monitor
@@ -128,6 +150,12 @@ pub enum ContainerCmd {
     Inspect(containers::InspectArgs),
     /// Remove all stopped containers
     Prune(containers::PruneArgs),
+    Top(ops::TopArgs),
+    Stats(ops::StatsArgs),
+    Cp(ops::CpArgs),
+    Diff(ops::DiffArgs),
+    Commit(ops::CommitArgs),
+    Export(ops::ExportArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,6 +217,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             ContainerCmd::Rename(a) => Cmd::Rename(a),
             ContainerCmd::Inspect(a) => Cmd::Inspect(a),
             ContainerCmd::Prune(a) => return c::prune(&open()?, a),
+            ContainerCmd::Top(a) => Cmd::Top(a),
+            ContainerCmd::Stats(a) => Cmd::Stats(a),
+            ContainerCmd::Cp(a) => Cmd::Cp(a),
+            ContainerCmd::Diff(a) => Cmd::Diff(a),
+            ContainerCmd::Commit(a) => Cmd::Commit(a),
+            ContainerCmd::Export(a) => Cmd::Export(a),
         },
         other => other,
     };
@@ -210,6 +244,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Rename(a) => c::rename(&open()?, a),
         Cmd::Inspect(a) => c::inspect(&open()?, a),
         Cmd::Volume { cmd } => volumes::run(&open()?, cmd),
+        Cmd::Top(a) => ops::top(&open()?, a),
+        Cmd::Stats(a) => ops::stats(&open()?, a),
+        Cmd::Cp(a) => ops::cp(&open()?, a),
+        Cmd::Diff(a) => ops::diff(&open()?, a),
+        Cmd::Commit(a) => ops::commit(&open()?, a),
+        Cmd::Export(a) => ops::export(&open()?, a),
+        Cmd::Info(a) => ops::info(&open()?, a),
+        Cmd::Version(a) => ops::version(&open()?, a),
+        Cmd::System { cmd } => ops::system(&open()?, cmd),
         other => images::run(Cli {
             root: Some(root),
             cmd: other,
@@ -217,8 +260,42 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// Parse like the docker CLI: flag errors exit 125 with docker's wording.
+fn parse() -> Result<Cli, i32> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match Cli::try_parse() {
+        Ok(c) => Ok(c),
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = e.print();
+                Err(0)
+            }
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = e.print();
+                Err(1)
+            }
+            ErrorKind::UnknownArgument => {
+                let arg = match e.get(ContextKind::InvalidArg) {
+                    Some(ContextValue::String(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                eprintln!("unknown flag: {arg}\nSee 'berth --help'.");
+                Err(125)
+            }
+            _ => {
+                let msg = e.to_string();
+                eprint!("{}", msg.strip_prefix("error: ").unwrap_or(&msg));
+                Err(125)
+            }
+        },
+    }
+}
+
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
