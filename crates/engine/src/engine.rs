@@ -551,14 +551,14 @@ impl Engine {
         match c.state.status.as_str() {
             "running" | "restarting" => return Ok(c),
             "paused" => {
-                return Err(Error::Conflict(format!(
-                    "cannot start a paused container, try unpause instead"
-                )))
+                return Err(Error::Conflict(
+                    "cannot start a paused container, try unpause instead".into(),
+                ))
             }
             "removing" | "dead" => {
-                return Err(Error::Conflict(format!(
-                    "container is marked for removal and cannot be started"
-                )))
+                return Err(Error::Conflict(
+                    "container is marked for removal and cannot be started".into(),
+                ))
             }
             _ => {}
         }
@@ -730,9 +730,9 @@ impl Engine {
             )));
         }
         if c.short_name() == new {
-            return Err(Error::Conflict(format!(
-                "Renaming a container with the same name as its current name"
-            )));
+            return Err(Error::Conflict(
+                "Renaming a container with the same name as its current name".into(),
+            ));
         }
         self.store.rename(&c.id, new)
     }
@@ -803,9 +803,7 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     match rp.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
             if rp.maximum_retry_count != 0 {
-                return Err(Error::Invalid(format!(
-                    "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                )));
+                return Err(Error::Invalid("invalid restart policy: maximum retry count can only be used with 'on-failure'".into()));
             }
         }
         "on-failure" => {

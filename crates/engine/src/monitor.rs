@@ -837,7 +837,7 @@ impl Mon<'_> {
                 }
             })
             .unwrap_or_else(|_| c.clone());
-        if c.host_config.auto_remove || c.internal.removing && c.host_config.auto_remove {
+        if c.host_config.auto_remove {
             let _ = self.engine.destroy(&c, true);
         } else {
             self.engine.unmount_rootfs(&c);
