@@ -597,3 +597,87 @@ pub fn familiar_tags(store: &ImageStore, img: &Image) -> Result<Vec<String>> {
         .map(|t| familiar(t))
         .collect())
 }
+
+/// `berth commit`: a container's changes (`layer`, an uncompressed layer tar) become a new
+/// image on top of `base`, with `config` as its runtime config (`config` of the image config),
+/// a history entry appended and `reference` tagged.
+#[allow(clippy::too_many_arguments)]
+pub fn commit<R: Read>(
+    store: &ImageStore,
+    base: &Image,
+    mut layer: R,
+    config: Map<String, Value>,
+    reference: Option<&Reference>,
+    comment: &str,
+    author: &str,
+    created_by: &str,
+) -> Result<Image> {
+    let (diff_id, size) = store.content.put_reader(&mut layer, None)?;
+    let now = now_rfc3339();
+    let platform = Platform::host();
+    let mut cfg = match &base.config {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    cfg.entry("architecture")
+        .or_insert_with(|| json!(platform.architecture));
+    cfg.entry("os").or_insert_with(|| json!(platform.os));
+    cfg.insert("created".into(), json!(now));
+    cfg.insert("config".into(), Value::Object(config));
+    if author.is_empty() {
+        cfg.remove("author");
+    } else {
+        cfg.insert("author".into(), json!(author));
+    }
+    let mut diff_ids: Vec<Value> = base
+        .info
+        .diff_ids
+        .iter()
+        .map(|d| json!(d.to_string()))
+        .collect();
+    diff_ids.push(json!(diff_id.to_string()));
+    cfg.insert(
+        "rootfs".into(),
+        json!({"type": "layers", "diff_ids": diff_ids}),
+    );
+    let mut history: Vec<Value> = cfg
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut h = json!({"created": now, "created_by": created_by});
+    if !author.is_empty() {
+        h["author"] = json!(author);
+    }
+    if !comment.is_empty() {
+        h["comment"] = json!(comment);
+    }
+    history.push(h);
+    cfg.insert("history".into(), json!(history));
+    let cbytes = serde_json::to_vec(&Value::Object(cfg)).expect("json");
+    let cd = store.content.put(&cbytes, None)?;
+    let mut layers: Vec<Value> = base
+        .manifest
+        .layers
+        .iter()
+        .map(|l| {
+            // an OCI manifest names its layers with OCI media types
+            let mt = match l.media_type.as_str() {
+                spec::DOCKER_LAYER_GZIP => spec::OCI_LAYER_GZIP,
+                spec::DOCKER_LAYER => spec::OCI_LAYER,
+                other => other,
+            };
+            json!({"mediaType": mt, "digest": l.digest.to_string(), "size": l.size})
+        })
+        .collect();
+    layers.push(json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": size}));
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": spec::OCI_MANIFEST,
+        "config": {"mediaType": spec::OCI_CONFIG, "digest": cd.to_string(), "size": cbytes.len()},
+        "layers": layers,
+    });
+    let mbytes = serde_json::to_vec(&manifest).expect("json");
+    let tags: Vec<Reference> = reference.cloned().into_iter().collect();
+    store.add_image(&mbytes, &tags, None)
+}

@@ -1,0 +1,1568 @@
+//! docker's container operations beyond the lifecycle, in the Engine API's shapes so the CLI
+//! and `berth serve` share them: `top`, `stats`, the archive endpoints behind `cp`
+//! (`stat_path`, `archive_get`, `archive_put`), `diff` (changes), `commit`, `export`, and the
+//! numbers behind `info`, `version` and `system df`.
+//!
+//! Every container path is resolved inside the container's root (symlinks included, `..`
+//! clamped at the root), so nothing a container plants can make an operation read or write the
+//! host.
+
+use crate::engine::{is_live, Engine};
+use crate::error::{Error, IoContext, Result};
+use crate::types::Container;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const API_VERSION: &str = "1.47";
+pub const MIN_API_VERSION: &str = "1.24";
+
+// ------------------------------------------------------------------ rootfs access
+
+/// A container's root as seen from the host for the length of one operation. A stopped
+/// overlay container's rootfs is mounted here and unmounted again on drop.
+pub struct RootAccess {
+    pub path: PathBuf,
+    mounted: bool,
+}
+
+impl Drop for RootAccess {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = image::snapshot::unmount(&self.path);
+        }
+    }
+}
+
+impl Engine {
+    /// The container's rootfs on the host (mounted for the operation when it is not).
+    pub fn rootfs_access(&self, c: &Container) -> Result<RootAccess> {
+        let p = PathBuf::from(&c.internal.rootfs);
+        if c.driver != "overlay2" || image::snapshot::is_mountpoint(&p) {
+            return Ok(RootAccess {
+                path: p,
+                mounted: false,
+            });
+        }
+        let path = self.images()?.mount_snapshot(&c.id)?;
+        Ok(RootAccess {
+            path,
+            mounted: true,
+        })
+    }
+
+    /// The root `cp` works in: the running container's own view (its volumes and binds
+    /// included) through /proc/PID/root, or the rootfs of a stopped one.
+    fn cp_root(&self, c: &Container) -> Result<RootAccess> {
+        if is_live(&c.state.status) && c.state.pid > 0 {
+            let p = PathBuf::from(format!("/proc/{}/root", c.state.pid));
+            if std::fs::metadata(&p).is_ok() {
+                return Ok(RootAccess {
+                    path: p,
+                    mounted: false,
+                });
+            }
+        }
+        self.rootfs_access(c)
+    }
+}
+
+/// A container path resolved inside a root: `host` is where it is on the host, `shown` the
+/// path inside the container; the last component is not followed when it is a symlink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub host: PathBuf,
+    pub shown: String,
+}
+
+/// Resolve `path` (absolute, or relative to the container's /) inside `root`: every symlink of
+/// the parent is followed inside the root, `..` stops at the root; the last component is kept
+/// as it is (a symlink stays a symlink) unless it is `.` or `..`.
+pub fn resolve_path(root: &Path, path: &str) -> Result<Resolved> {
+    let abs = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    let trimmed = abs.trim_end_matches('/');
+    let (dir, base) = match trimmed.rsplit_once('/') {
+        Some((d, b)) => (if d.is_empty() { "/" } else { d }, b),
+        None => ("/", ""),
+    };
+    let inside = |p: &Path| -> Result<PathBuf> {
+        runtime::rootfs::resolve_in_root(root, p)
+            .map_err(|e| Error::Other(format!("resolve {path}: {e}")))
+    };
+    let host = if base.is_empty() || base == "." || base == ".." {
+        inside(Path::new(trimmed))?
+    } else {
+        inside(Path::new(dir))?.join(base)
+    };
+    let rel = host.strip_prefix(root).unwrap_or(Path::new(""));
+    Ok(Resolved {
+        shown: format!("/{}", rel.to_string_lossy()),
+        host,
+    })
+}
+
+/// Go's os.FileMode bits for a file's type and permissions (docker's PathStat.Mode).
+pub fn go_file_mode(md: &std::fs::Metadata) -> u32 {
+    let ft = md.file_type();
+    let mut m = md.mode() & 0o777;
+    if ft.is_dir() {
+        m |= 1 << 31;
+    } else if ft.is_symlink() {
+        m |= 1 << 27;
+    } else if ft.is_block_device() {
+        m |= 1 << 26;
+    } else if ft.is_char_device() {
+        m |= (1 << 26) | (1 << 21);
+    } else if ft.is_fifo() {
+        m |= 1 << 25;
+    } else if ft.is_socket() {
+        m |= 1 << 24;
+    }
+    let raw = md.mode();
+    if raw & 0o4000 != 0 {
+        m |= 1 << 23;
+    }
+    if raw & 0o2000 != 0 {
+        m |= 1 << 22;
+    }
+    if raw & 0o1000 != 0 {
+        m |= 1 << 20;
+    }
+    m
+}
+
+fn not_found(path: &str, c: &Container) -> Error {
+    Error::Other(format!(
+        "Could not find the file {path} in container {}",
+        c.short_name()
+    ))
+}
+
+fn mtime_rfc3339(md: &std::fs::Metadata) -> String {
+    chrono::DateTime::from_timestamp(md.mtime(), md.mtime_nsec() as u32)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
+}
+
+fn path_stat(root: &Path, r: &Resolved, name: &str) -> Result<Value> {
+    let md = std::fs::symlink_metadata(&r.host).ctx(|| format!("lstat {}", r.shown))?;
+    let link = if md.file_type().is_symlink() {
+        // where the link leads, followed inside the root
+        runtime::rootfs::resolve_in_root(root, Path::new(&r.shown))
+            .ok()
+            .and_then(|p| {
+                p.strip_prefix(root)
+                    .ok()
+                    .map(|p| format!("/{}", p.to_string_lossy()))
+            })
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(json!({
+        "name": name,
+        "size": md.len(),
+        "mode": go_file_mode(&md),
+        "mtime": mtime_rfc3339(&md),
+        "linkTarget": link,
+    }))
+}
+
+fn base_name(path: &str) -> String {
+    let t = path.trim_end_matches('/');
+    match t.rsplit_once('/') {
+        Some((_, b)) if !b.is_empty() => b.to_string(),
+        _ if t.is_empty() => "/".into(),
+        _ => t.to_string(),
+    }
+}
+
+/// statfs's f_type (its C type differs between libcs).
+#[allow(clippy::unnecessary_cast)]
+fn fs_magic(p: &Path) -> Option<i64> {
+    nix::sys::statfs::statfs(p)
+        .ok()
+        .map(|s| s.filesystem_type().0 as i64)
+}
+
+/// Is this a directory of the kernel's (proc, sysfs, cgroup...) that an archive must not
+/// descend into?
+fn is_pseudo_fs(p: &Path) -> bool {
+    const PROC: i64 = 0x9fa0;
+    const SYSFS: i64 = 0x6265_6572;
+    const CGROUP: i64 = 0x0027_e0eb;
+    const CGROUP2: i64 = 0x6367_7270;
+    const DEVPTS: i64 = 0x1cd1;
+    const MQUEUE: i64 = 0x1980_0202;
+    match fs_magic(p) {
+        Some(t) => [PROC, SYSFS, CGROUP, CGROUP2, DEVPTS, MQUEUE].contains(&t),
+        None => false,
+    }
+}
+
+/// Write `src` (not followed when a symlink) and everything below it into a tar as `name`.
+pub fn tar_tree<W: Write>(b: &mut tar::Builder<W>, src: &Path, name: &str) -> Result<()> {
+    let mut links: HashMap<(u64, u64), String> = HashMap::new();
+    append_entry(b, src, name, &mut links)
+}
+
+/// A whole tar of `src` (named `name`, `""` for a directory's content) written to `w`.
+pub fn tar_path<W: Write>(src: &Path, name: &str, w: W) -> Result<W> {
+    let mut b = tar::Builder::new(w);
+    tar_tree(&mut b, src, name)?;
+    b.into_inner().ctx(|| "finish archive".to_string())
+}
+
+fn append_entry<W: Write>(
+    b: &mut tar::Builder<W>,
+    full: &Path,
+    name: &str,
+    links: &mut HashMap<(u64, u64), String>,
+) -> Result<()> {
+    let md = std::fs::symlink_metadata(full).ctx(|| format!("lstat {}", full.display()))?;
+    let ft = md.file_type();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(md.mode() & 0o7777);
+    h.set_uid(md.uid() as u64);
+    h.set_gid(md.gid() as u64);
+    h.set_mtime(md.mtime().max(0) as u64);
+    h.set_size(0);
+    let w = |e: io::Error| Error::Io {
+        context: format!("write {name} to archive"),
+        source: e,
+    };
+    if ft.is_dir() {
+        if !name.is_empty() {
+            h.set_entry_type(tar::EntryType::Directory);
+            b.append_data(&mut h, format!("{name}/"), io::empty())
+                .map_err(w)?;
+        }
+        if is_pseudo_fs(full) {
+            return Ok(());
+        }
+        let mut names: Vec<_> = std::fs::read_dir(full)
+            .ctx(|| format!("read {}", full.display()))?
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        names.sort();
+        for n in names {
+            let n = n.to_string_lossy().into_owned();
+            let child = if name.is_empty() {
+                n.clone()
+            } else {
+                format!("{name}/{n}")
+            };
+            append_entry(b, &full.join(&n), &child, links)?;
+        }
+    } else if ft.is_symlink() {
+        let t = std::fs::read_link(full).ctx(|| format!("readlink {}", full.display()))?;
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, name, &t).map_err(w)?;
+    } else if ft.is_file() {
+        if md.nlink() > 1 {
+            if let Some(first) = links.get(&(md.dev(), md.ino())) {
+                h.set_entry_type(tar::EntryType::Link);
+                b.append_link(&mut h, name, first).map_err(w)?;
+                return Ok(());
+            }
+            links.insert((md.dev(), md.ino()), name.to_string());
+        }
+        let f = File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(full)
+            .ctx(|| format!("open {}", full.display()))?;
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(md.len());
+        b.append_data(&mut h, name, f.take(md.len())).map_err(w)?;
+    } else {
+        let kind = if ft.is_char_device() {
+            tar::EntryType::Char
+        } else if ft.is_block_device() {
+            tar::EntryType::Block
+        } else if ft.is_fifo() {
+            tar::EntryType::Fifo
+        } else {
+            return Ok(()); // sockets are not archived
+        };
+        h.set_entry_type(kind);
+        let rdev = md.rdev();
+        h.set_device_major(libc::major(rdev)).map_err(w)?;
+        h.set_device_minor(libc::minor(rdev)).map_err(w)?;
+        b.append_data(&mut h, name, io::empty()).map_err(w)?;
+    }
+    Ok(())
+}
+
+/// Extract a tar on the host side of `cp` into `dir` (never outside it: no `..`, no writing
+/// through symlinks the archive made); owners are not restored, as docker's CLI does.
+pub fn untar_local<R: Read>(reader: R, dir: &Path) -> Result<()> {
+    let mut a = tar::Archive::new(reader);
+    a.set_preserve_ownerships(false);
+    a.set_preserve_permissions(true);
+    a.set_preserve_mtime(true);
+    a.set_overwrite(true);
+    a.set_unpack_xattrs(false);
+    for e in a.entries().ctx(|| "read archive".to_string())? {
+        let mut e = e.ctx(|| "read archive".to_string())?;
+        let name = e.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&name).into_owned();
+        if name.split(|b| *b == b'/').any(|c| c == b"..") {
+            return Err(Error::Invalid(format!(
+                "archive entry {shown:?} would leave the destination"
+            )));
+        }
+        // a directory entry over an existing non-directory (or the reverse) replaces it
+        let target = dir.join(shown.trim_start_matches('/'));
+        if let Ok(md) = std::fs::symlink_metadata(&target) {
+            let is_dir = e.header().entry_type().is_dir();
+            if md.is_dir() != is_dir && target != dir {
+                if md.is_dir() {
+                    std::fs::remove_dir_all(&target)
+                } else {
+                    std::fs::remove_file(&target)
+                }
+                .ctx(|| format!("replace {}", target.display()))?;
+            }
+        }
+        e.unpack_in(dir)
+            .ctx(|| format!("extract {shown} into {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// `HEAD /containers/{id}/archive`: docker's PathStat of a container path.
+    pub fn stat_path(&self, key: &str, path: &str) -> Result<Value> {
+        let c = self.find(key)?;
+        let root = self.cp_root(&c)?;
+        let r = resolve_path(&root.path, path)?;
+        if std::fs::symlink_metadata(&r.host).is_err() {
+            return Err(not_found(path, &c));
+        }
+        path_stat(&root.path, &r, &base_name(&r.shown))
+    }
+
+    /// `GET /containers/{id}/archive`: a tar of `path` (entries named after its base name)
+    /// written to `w`; returns its PathStat. `follow_link`: a symlink at `path` is archived as
+    /// what it points to (inside the container), under the link's name.
+    pub fn archive_get<W: Write>(
+        &self,
+        key: &str,
+        path: &str,
+        follow_link: bool,
+        w: W,
+    ) -> Result<(Value, W)> {
+        self.archive_get_as(key, path, follow_link, None, w)
+    }
+
+    /// `archive_get` with the tar's top entry named `name` (`""`: the content of a directory
+    /// at the top of the tar), as `cp` wants it for its destination.
+    pub fn archive_get_as<W: Write>(
+        &self,
+        key: &str,
+        path: &str,
+        follow_link: bool,
+        as_name: Option<&str>,
+        w: W,
+    ) -> Result<(Value, W)> {
+        let c = self.find(key)?;
+        let root = self.cp_root(&c)?;
+        let mut r = resolve_path(&root.path, path)?;
+        let md = std::fs::symlink_metadata(&r.host).map_err(|_| not_found(path, &c))?;
+        let name = if path.trim_end_matches('/').ends_with("/.") || path == "." {
+            base_name(&r.shown)
+        } else {
+            base_name(path)
+        };
+        let stat = path_stat(&root.path, &r, &name)?;
+        if md.file_type().is_symlink() && follow_link {
+            let target = runtime::rootfs::resolve_in_root(&root.path, Path::new(&r.shown))
+                .map_err(|e| Error::Other(e.to_string()))?;
+            r.host = target;
+        }
+        let md = std::fs::symlink_metadata(&r.host).map_err(|_| not_found(path, &c))?;
+        if path.ends_with('/') && !md.is_dir() {
+            return Err(Error::Invalid(format!("{path}: not a directory")));
+        }
+        let mut b = tar::Builder::new(w);
+        tar_tree(&mut b, &r.host, as_name.unwrap_or(&name))?;
+        let w = b.into_inner().ctx(|| "finish archive".to_string())?;
+        Ok((stat, w))
+    }
+
+    /// `PUT /containers/{id}/archive`: extract a tar (any compression) into the directory
+    /// `path` of the container. Entries are created below that directory only (no `..`, no
+    /// passing through symlinks); owners come from the tar with `copy_uid_gid`, else root.
+    pub fn archive_put<R: Read>(
+        &self,
+        key: &str,
+        path: &str,
+        reader: R,
+        copy_uid_gid: bool,
+    ) -> Result<()> {
+        let c = self.find(key)?;
+        if c.host_config.readonly_rootfs {
+            return Err(Error::Conflict(
+                "container rootfs is marked read-only".into(),
+            ));
+        }
+        let root = self.cp_root(&c)?;
+        let r = resolve_path(&root.path, &format!("{}/.", path.trim_end_matches('/')))?;
+        let md = std::fs::metadata(&r.host).map_err(|_| not_found(path, &c))?;
+        if !md.is_dir() {
+            return Err(Error::Invalid(
+                "extraction point is not a directory".to_string(),
+            ));
+        }
+        let opts = image::layer::ApplyOptions {
+            whiteouts: image::layer::WhiteoutMode::Apply,
+            allow_devices: image::layer::running_as_root(),
+            chown: copy_uid_gid,
+        };
+        image::layer::apply_layer(reader, &r.host, &opts)?;
+        Ok(())
+    }
+
+    /// `GET /containers/{id}/export`: the container's whole rootfs as a tar.
+    pub fn export<W: Write>(&self, key: &str, w: W) -> Result<W> {
+        let c = self.find(key)?;
+        let root = self.rootfs_access(&c)?;
+        let mut b = tar::Builder::new(w);
+        append_entry(&mut b, &root.path, "", &mut HashMap::new())?;
+        b.into_inner().ctx(|| "finish archive".to_string())
+    }
+}
+
+// ------------------------------------------------------------------ top
+
+fn not_running(c: &Container) -> Error {
+    Error::Conflict(format!("container {} is not running", c.id))
+}
+
+/// Keep the rows of `ps` output whose PID is one of `pids`; the last column takes the rest of
+/// the line (commands have spaces). Returns (titles, rows).
+pub fn parse_ps(output: &str, pids: &[i32]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let mut lines = output.lines();
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let pid_col = titles
+        .iter()
+        .position(|t| t == "PID")
+        .ok_or_else(|| Error::Other("Couldn't find PID field in ps output".into()))?;
+    let mut rows = Vec::new();
+    for l in lines {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        let Some(Ok(pid)) = fields.get(pid_col).map(|p| p.parse::<i32>()) else {
+            continue;
+        };
+        if !pids.contains(&pid) {
+            continue;
+        }
+        let n = titles.len();
+        let mut row: Vec<String> = fields
+            .iter()
+            .take(n.saturating_sub(1))
+            .map(|s| s.to_string())
+            .collect();
+        if fields.len() >= n {
+            row.push(fields[n - 1..].join(" "));
+        }
+        rows.push(row);
+    }
+    Ok((titles, rows))
+}
+
+impl Engine {
+    /// `docker top`: `ps` (with `ps_args`, `-ef` by default) on the host, keeping the
+    /// container's processes.
+    pub fn top(&self, key: &str, ps_args: &[String]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+        let c = self.find(key)?;
+        if !is_live(&c.state.status) {
+            return Err(not_running(&c));
+        }
+        let pids = self.runtime.pids(&c.id)?;
+        let args: Vec<String> = if ps_args.is_empty() {
+            vec!["-ef".into()]
+        } else {
+            ps_args
+                .iter()
+                .flat_map(|a| a.split_whitespace().map(str::to_string))
+                .collect()
+        };
+        let out = std::process::Command::new("ps")
+            .args(&args)
+            .output()
+            .ctx(|| "run ps".to_string())?;
+        if !out.status.success() {
+            return Err(Error::Other(format!(
+                "ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
+    }
+}
+
+// ------------------------------------------------------------------ stats
+
+/// The host's total CPU time in nanoseconds (docker's system_cpu_usage): the `cpu` line of
+/// /proc/stat (user..softirq) in clock ticks.
+pub fn system_cpu_usage() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/stat") else {
+        return 0;
+    };
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    s.lines()
+        .find(|l| l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(7)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum::<u64>()
+                * (1_000_000_000 / ticks)
+        })
+        .unwrap_or(0)
+}
+
+pub fn online_cpus() -> u64 {
+    (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as u64
+}
+
+/// MemTotal of /proc/meminfo in bytes.
+pub fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+fn zero_cpu() -> Value {
+    json!({
+        "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+        "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}
+    })
+}
+
+/// The Engine API's stats document from the runtime's cgroup statistics (`raw`, as
+/// runtime::resources::stats returns them).
+pub fn stats_doc(c: &Container, raw: Option<&Value>, system: u64, read: &str) -> Value {
+    let g = |p: &str| -> u64 {
+        raw.and_then(|r| r.pointer(p))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    let Some(r) = raw else {
+        return json!({
+            "read": crate::types::ZERO_TIME, "preread": crate::types::ZERO_TIME,
+            "id": c.id, "name": c.name,
+            "pids_stats": {}, "blkio_stats": {
+                "io_service_bytes_recursive": null, "io_serviced_recursive": null,
+                "io_queue_recursive": null, "io_service_time_recursive": null,
+                "io_wait_time_recursive": null, "io_merged_recursive": null,
+                "io_time_recursive": null, "sectors_recursive": null},
+            "num_procs": 0, "storage_stats": {},
+            "cpu_stats": zero_cpu(), "precpu_stats": zero_cpu(), "memory_stats": {},
+        });
+    };
+    let percpu: Vec<u64> = r
+        .pointer("/cpu/usage/percpu")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let mut cpu_usage = json!({
+        "total_usage": g("/cpu/usage/total"),
+        "usage_in_kernelmode": g("/cpu/usage/kernel"),
+        "usage_in_usermode": g("/cpu/usage/user"),
+    });
+    if !percpu.is_empty() {
+        cpu_usage["percpu_usage"] = json!(percpu);
+    }
+    let host_mem = host_memory();
+    let mut limit = g("/memory/usage/limit");
+    if host_mem > 0 && (limit == 0 || limit > host_mem) {
+        limit = host_mem;
+    }
+    let entries = |p: &str| -> Value {
+        let v: Vec<Value> = r
+            .pointer(p)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                json!({"major": e["major"], "minor": e["minor"], "op": e["op"], "value": e["value"]})
+            })
+            .collect();
+        json!(v)
+    };
+    let mut pids = json!({"current": g("/pids/current")});
+    if g("/pids/limit") > 0 {
+        pids["limit"] = json!(g("/pids/limit"));
+    }
+    json!({
+        "read": read,
+        "preread": crate::types::ZERO_TIME,
+        "id": c.id,
+        "name": c.name,
+        "num_procs": 0,
+        "pids_stats": pids,
+        "blkio_stats": {
+            "io_service_bytes_recursive": entries("/blkio/ioServiceBytesRecursive"),
+            "io_serviced_recursive": entries("/blkio/ioServicedRecursive"),
+            "io_queue_recursive": null, "io_service_time_recursive": null,
+            "io_wait_time_recursive": null, "io_merged_recursive": null,
+            "io_time_recursive": null, "sectors_recursive": null,
+        },
+        "storage_stats": {},
+        "cpu_stats": {
+            "cpu_usage": cpu_usage,
+            "system_cpu_usage": system,
+            "online_cpus": if percpu.is_empty() { online_cpus() } else { percpu.len() as u64 },
+            "throttling_data": {
+                "periods": g("/cpu/throttling/periods"),
+                "throttled_periods": g("/cpu/throttling/throttledPeriods"),
+                "throttled_time": g("/cpu/throttling/throttledTime"),
+            },
+        },
+        "precpu_stats": zero_cpu(),
+        "memory_stats": {
+            "usage": g("/memory/usage/usage"),
+            "max_usage": g("/memory/usage/max"),
+            "failcnt": g("/memory/usage/failcnt"),
+            "limit": limit,
+            "stats": r.pointer("/memory/raw").cloned().unwrap_or(json!({})),
+        },
+    })
+}
+
+/// docker's CPU %: the container's share of the host's CPU time between two samples, times
+/// the number of CPUs.
+pub fn cpu_percent(v: &Value) -> f64 {
+    let u = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0) as f64;
+    let cpu_delta =
+        u("/cpu_stats/cpu_usage/total_usage") - u("/precpu_stats/cpu_usage/total_usage");
+    let sys_delta = u("/cpu_stats/system_cpu_usage") - u("/precpu_stats/system_cpu_usage");
+    let mut cpus = u("/cpu_stats/online_cpus");
+    if cpus == 0.0 {
+        cpus = v
+            .pointer("/cpu_stats/cpu_usage/percpu_usage")
+            .and_then(Value::as_array)
+            .map(|a| a.len() as f64)
+            .unwrap_or(0.0);
+    }
+    if sys_delta > 0.0 && cpu_delta > 0.0 {
+        cpu_delta / sys_delta * cpus * 100.0
+    } else {
+        0.0
+    }
+}
+
+/// docker's memory usage: usage minus the inactive page cache (v1 total_inactive_file, v2
+/// inactive_file).
+pub fn mem_usage(v: &Value) -> u64 {
+    let m = &v["memory_stats"];
+    let usage = m["usage"].as_u64().unwrap_or(0);
+    let s = &m["stats"];
+    for k in ["total_inactive_file", "inactive_file"] {
+        if let Some(x) = s.get(k).and_then(Value::as_u64) {
+            if x < usage {
+                return usage - x;
+            }
+            break;
+        }
+    }
+    usage
+}
+
+pub fn mem_limit(v: &Value) -> u64 {
+    v["memory_stats"]["limit"].as_u64().unwrap_or(0)
+}
+
+pub fn mem_percent(v: &Value) -> f64 {
+    let l = mem_limit(v);
+    if l == 0 {
+        0.0
+    } else {
+        mem_usage(v) as f64 / l as f64 * 100.0
+    }
+}
+
+/// Bytes read and written (docker's BLOCK I/O).
+pub fn blkio(v: &Value) -> (u64, u64) {
+    let (mut r, mut w) = (0, 0);
+    for e in v["blkio_stats"]["io_service_bytes_recursive"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let val = e["value"].as_u64().unwrap_or(0);
+        match e["op"].as_str().unwrap_or("").to_ascii_lowercase().as_str() {
+            "read" => r += val,
+            "write" => w += val,
+            _ => {}
+        }
+    }
+    (r, w)
+}
+
+pub fn pids_current(v: &Value) -> u64 {
+    v["pids_stats"]["current"].as_u64().unwrap_or(0)
+}
+
+impl Engine {
+    /// One stats sample of a container (zeros when it is not running). `prev`: an earlier
+    /// sample, whose cpu_stats become precpu_stats (the CPU % needs two).
+    pub fn stats_sample(&self, c: &Container, prev: Option<&Value>) -> Value {
+        let raw = if is_live(&c.state.status) {
+            self.runtime
+                .load(&c.id)
+                .ok()
+                .and_then(|st| runtime::resources::stats(&st).ok())
+        } else {
+            None
+        };
+        let mut v = stats_doc(c, raw.as_ref(), system_cpu_usage(), &crate::engine::now());
+        if let (Some(p), true) = (prev, raw.is_some()) {
+            v["precpu_stats"] = p["cpu_stats"].clone();
+            v["preread"] = p["read"].clone();
+        }
+        v
+    }
+
+    /// `GET /containers/{id}/stats?stream=false`: two samples `interval` apart.
+    pub fn stats(&self, key: &str, interval: Duration) -> Result<Value> {
+        let c = self.find(key)?;
+        let first = self.stats_sample(&c, None);
+        if !is_live(&c.state.status) {
+            return Ok(first);
+        }
+        std::thread::sleep(interval);
+        Ok(self.stats_sample(&c, Some(&first)))
+    }
+}
+
+// ------------------------------------------------------------------ diff
+
+/// One entry of `docker diff` (the API's Kind: 0 modified, 1 added, 2 deleted).
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Change {
+    pub path: String,
+    pub kind: u8,
+}
+
+impl Change {
+    pub fn letter(&self) -> char {
+        match self.kind {
+            0 => 'C',
+            1 => 'A',
+            _ => 'D',
+        }
+    }
+}
+
+fn is_whiteout(md: &std::fs::Metadata) -> bool {
+    md.file_type().is_char_device() && md.rdev() == 0
+}
+
+fn is_opaque(p: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut v = [0u8; 2];
+    // SAFETY: valid path and attribute names, buffer of the given length.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            v.as_mut_ptr().cast(),
+            v.len(),
+        )
+    };
+    n == 1 && v[0] == b'y'
+}
+
+fn same_time(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.mtime() == b.mtime()
+        && (a.mtime_nsec() == b.mtime_nsec() || a.mtime_nsec() == 0 || b.mtime_nsec() == 0)
+}
+
+/// The changes of an overlay upper dir against its lower layers (top first), as docker's
+/// overlay driver reports them: a 0/0 device or a `.wh.` name is a deletion, an opaque
+/// directory too; anything else is a modification when a lower layer has the path (a
+/// directory only when its size, mode or mtime differ) and an addition when none does. The
+/// parent of an addition or deletion is reported modified unless it was seen already.
+pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>> {
+    let mut out = Vec::new();
+    let mut changed_dirs: HashSet<String> = HashSet::new();
+    walk_changes(upper, "", lowers, &mut out, &mut changed_dirs)?;
+    Ok(out)
+}
+
+fn walk_changes(
+    upper: &Path,
+    rel: &str,
+    lowers: &[PathBuf],
+    out: &mut Vec<Change>,
+    changed_dirs: &mut HashSet<String>,
+) -> Result<()> {
+    let dir = upper.join(rel.trim_start_matches('/'));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .ctx(|| format!("read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    for n in names {
+        let path = format!("{rel}/{n}");
+        let full = upper.join(path.trim_start_matches('/'));
+        let Ok(md) = std::fs::symlink_metadata(&full) else {
+            continue;
+        };
+        let (path, kind) = if let Some(gone) = n.strip_prefix(".wh.") {
+            if gone.starts_with(".wh.") {
+                continue; // .wh..wh..opq and friends
+            }
+            (format!("{rel}/{gone}"), 2)
+        } else if is_whiteout(&md) || (md.is_dir() && is_opaque(&full)) {
+            (path, 2)
+        } else {
+            let mut kind = 1;
+            let mut same_dir = false;
+            for l in lowers {
+                if let Ok(lm) = std::fs::symlink_metadata(l.join(path.trim_start_matches('/'))) {
+                    if is_whiteout(&lm) {
+                        break; // deleted below: this is an addition
+                    }
+                    if lm.is_dir()
+                        && md.is_dir()
+                        && lm.len() == md.len()
+                        && lm.mode() == md.mode()
+                        && same_time(&lm, &md)
+                    {
+                        same_dir = true;
+                    }
+                    kind = 0;
+                    break;
+                }
+            }
+            if same_dir {
+                changed_dirs.insert(path.clone());
+                walk_changes(upper, &path, lowers, out, changed_dirs)?;
+                continue;
+            }
+            (path, kind)
+        };
+        if md.is_dir() {
+            changed_dirs.insert(path.clone());
+        }
+        if kind != 0 {
+            let parent = match path.rsplit_once('/') {
+                Some(("", _)) | None => "/".to_string(),
+                Some((p, _)) => p.to_string(),
+            };
+            if parent != "/" && changed_dirs.insert(parent.clone()) {
+                out.push(Change {
+                    path: parent,
+                    kind: 0,
+                });
+            }
+        }
+        out.push(Change {
+            path: path.clone(),
+            kind,
+        });
+        if md.is_dir() && !is_whiteout(&md) {
+            walk_changes(upper, &path, lowers, out, changed_dirs)?;
+        }
+    }
+    Ok(())
+}
+
+/// What docker keeps in a container's init layer (mount points for the files and file
+/// systems it mounts): not changes of the container's own.
+const INIT_PATHS: &[&str] = &[
+    "/.dockerenv",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/mtab",
+    "/dev",
+    "/dev/console",
+    "/dev/pts",
+    "/dev/shm",
+    "/proc",
+    "/sys",
+];
+
+/// Drop the init layer's additions, and directories reported modified only because they hold
+/// one of those (nothing else changed below them).
+pub fn without_init_paths(all: Vec<Change>) -> Vec<Change> {
+    let is_init = |c: &Change| c.kind == 1 && INIT_PATHS.contains(&c.path.as_str());
+    let dropped: Vec<String> = all
+        .iter()
+        .filter(|c| is_init(c))
+        .map(|c| c.path.clone())
+        .collect();
+    let kept: Vec<Change> = all.into_iter().filter(|c| !is_init(c)).collect();
+    let under = |dir: &str, p: &str| {
+        p.len() > dir.len() && p.starts_with(dir) && p.as_bytes()[dir.len()] == b'/'
+    };
+    kept.iter()
+        .filter(|c| {
+            if c.kind != 0 || !dropped.iter().any(|d| under(&c.path, d)) {
+                return true;
+            }
+            kept.iter().any(|o| under(&c.path, &o.path))
+        })
+        .cloned()
+        .collect()
+}
+
+impl Engine {
+    /// `GET /containers/{id}/changes`.
+    pub fn diff(&self, key: &str) -> Result<Vec<Change>> {
+        let c = self.find(key)?;
+        let images = self.images()?;
+        let (rec, kind) = images.snapshot_kind(&c.id)?;
+        if kind != image::snapshot::SnapshotKind::Overlay {
+            return Err(Error::Other(
+                "diff of a copied (non-overlay) snapshot is not supported".into(),
+            ));
+        }
+        let img = images.load(
+            &images
+                .index
+                .image(&rec.image)?
+                .ok_or_else(|| Error::NoSuchImage(rec.image.to_string()))?,
+        )?;
+        let lowers: Vec<PathBuf> = img
+            .info
+            .diff_ids
+            .iter()
+            .rev()
+            .map(|d| images.snapshots.layer_dir(d))
+            .collect();
+        let all = changes(&images.snapshots.upper_dir(&c.id), &lowers)?;
+        Ok(without_init_paths(all))
+    }
+}
+
+// ------------------------------------------------------------------ commit
+
+#[derive(Default, Clone, Debug)]
+pub struct CommitOptions {
+    /// REPO[:TAG]
+    pub reference: Option<String>,
+    pub comment: String,
+    pub author: String,
+    /// Dockerfile instructions (`--change`)
+    pub changes: Vec<String>,
+    /// pause a running container while its changes are read
+    pub pause: bool,
+}
+
+/// The image config a committed container gets: its Config's image-level fields.
+pub fn commit_config(c: &crate::types::Config) -> Map<String, Value> {
+    let v = serde_json::to_value(c).unwrap_or_default();
+    let mut m = Map::new();
+    for k in [
+        "Hostname",
+        "Domainname",
+        "User",
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "ExposedPorts",
+        "Tty",
+        "OpenStdin",
+        "StdinOnce",
+        "Env",
+        "Cmd",
+        "Healthcheck",
+        "Image",
+        "Volumes",
+        "WorkingDir",
+        "Entrypoint",
+        "Labels",
+        "StopSignal",
+    ] {
+        if let Some(x) = v.get(k) {
+            if !x.is_null() {
+                m.insert(k.to_string(), x.clone());
+            }
+        }
+    }
+    m.insert("OnBuild".into(), Value::Null);
+    m
+}
+
+/// Guard that unpauses what commit paused.
+struct Unpause<'a>(&'a Engine, Option<String>);
+impl Drop for Unpause<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.1.take() {
+            let _ = self.0.unpause(&id);
+        }
+    }
+}
+
+impl Engine {
+    /// `POST /commit`: the container's changes become a new layer on top of its image.
+    pub fn commit(&self, key: &str, o: &CommitOptions) -> Result<image::Image> {
+        let c = self.find(key)?;
+        let images = self.images()?;
+        let reference = o
+            .reference
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(image::Reference::parse)
+            .transpose()?;
+        let base = images.get(&c.image).map_err(|e| match e {
+            image::Error::ImageNotFound(_) => Error::NoSuchImage(c.image.clone()),
+            e => e.into(),
+        })?;
+        let mut cfg = commit_config(&c.config);
+        for ch in &o.changes {
+            image::archive::apply_change(&mut cfg, ch)?;
+        }
+        let unpause = if o.pause && c.state.status == "running" {
+            self.pause(&c.id)?;
+            Unpause(self, Some(c.id.clone()))
+        } else {
+            Unpause(self, None)
+        };
+        let tmp = self.root.join("tmp");
+        std::fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+        let p = tmp.join(format!("commit-{}", crate::names::random_id()));
+        let f = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .ctx(|| format!("create {}", p.display()))?;
+        let _ = std::fs::remove_file(&p);
+        let mut f = images.diff_snapshot(&c.id, f)?;
+        drop(unpause);
+        io::Seek::rewind(&mut f).ctx(|| "rewind layer".to_string())?;
+        let mut created_by = vec![c.path.clone()];
+        created_by.extend(c.args.iter().cloned());
+        let img = image::archive::commit(
+            images,
+            &base,
+            f,
+            cfg,
+            reference.as_ref(),
+            &o.comment,
+            &o.author,
+            &created_by.join(" "),
+        )?;
+        Ok(img)
+    }
+}
+
+// ------------------------------------------------------------------ info, version, df
+
+fn kernel_version() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn os_name() -> String {
+    let s = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_string())
+    };
+    get("PRETTY_NAME")
+        .or_else(|| get("NAME"))
+        .unwrap_or_else(|| "Linux".into())
+}
+
+fn os_version() -> String {
+    let s = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VERSION_ID="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_default()
+}
+
+/// Go's GOARCH name of this machine.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}
+
+/// cgroup version of the host: "2" on a unified hierarchy, "1" otherwise (hybrid included).
+pub fn cgroup_version() -> &'static str {
+    match fs_magic(Path::new("/sys/fs/cgroup")) {
+        Some(0x6367_7270) => "2",
+        _ => "1",
+    }
+}
+
+fn engine_id(e: &Engine) -> String {
+    if let Ok(Some(id)) = e.store.get_kv("engine-id") {
+        return id;
+    }
+    let raw = crate::names::random_id();
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        &raw[0..8],
+        &raw[8..12],
+        &raw[12..16],
+        &raw[16..20],
+        &raw[20..32]
+    );
+    let _ = e.store.set_kv("engine-id", &id);
+    id
+}
+
+impl Engine {
+    /// `GET /version`'s server part.
+    pub fn version(&self) -> Value {
+        let v = env!("CARGO_PKG_VERSION");
+        json!({
+            "Platform": {"Name": "berth"},
+            "Components": [{"Name": "Engine", "Version": v, "Details": {
+                "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+                "Os": "linux", "Arch": go_arch(), "KernelVersion": kernel_version(),
+                "GoVersion": "rustc", "GitCommit": "", "Experimental": "false",
+            }}],
+            "Version": v,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "",
+            "GoVersion": "rustc",
+            "Os": "linux",
+            "Arch": go_arch(),
+            "KernelVersion": kernel_version(),
+            "BuildTime": "",
+        })
+    }
+
+    /// `GET /info`, in the Engine API's field names.
+    pub fn info(&self) -> Result<Value> {
+        let cs = self.list()?;
+        let running = cs.iter().filter(|c| c.state.status == "running").count();
+        let paused = cs.iter().filter(|c| c.state.status == "paused").count();
+        let images = self.images()?;
+        let n_images = images.index.images()?.len();
+        let kind = if images.snapshots.overlay_supported() {
+            "overlay2"
+        } else {
+            "vfs"
+        };
+        let host = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cgv = cgroup_version();
+        let mut sec = vec!["name=seccomp,profile=builtin".to_string()];
+        if cgv == "2" {
+            sec.push("name=cgroupns".into());
+        }
+        let mut v = json!({
+            "ID": engine_id(self),
+            "Containers": cs.len(),
+            "ContainersRunning": running,
+            "ContainersPaused": paused,
+            "ContainersStopped": cs.len() - running - paused,
+            "Images": n_images,
+            "Driver": kind,
+            "DriverStatus": [["Backing Filesystem", backing_fs(&self.root)], ["Supports d_type", "true"]],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": null,
+                        "Log": ["json-file", "none"]},
+            "MemoryLimit": true,
+            "SwapLimit": swap_accounting(),
+            "CpuCfsPeriod": true,
+            "CpuCfsQuota": true,
+            "CPUShares": true,
+            "CPUSet": true,
+            "PidsLimit": true,
+            "IPv4Forwarding": std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").map(|s| s.trim() == "1").unwrap_or(false),
+            "Debug": false,
+            "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
+            "OomKillDisable": cgv == "1",
+            "NGoroutines": 1,
+            "SystemTime": chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
+        });
+        let more = json!({
+            "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": cgv,
+            "NEventsListener": 0,
+            "KernelVersion": kernel_version(),
+            "OperatingSystem": os_name(),
+            "OSVersion": os_version(),
+            "OSType": "linux",
+            "Architecture": std::env::consts::ARCH,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "NCPU": online_cpus(),
+            "MemTotal": host_memory(),
+            "GenericResources": null,
+            "DockerRootDir": self.root.to_string_lossy(),
+            "HttpProxy": std::env::var("HTTP_PROXY").or_else(|_| std::env::var("http_proxy")).unwrap_or_default(),
+            "HttpsProxy": std::env::var("HTTPS_PROXY").or_else(|_| std::env::var("https_proxy")).unwrap_or_default(),
+            "NoProxy": std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")).unwrap_or_default(),
+            "Name": host,
+            "Labels": [],
+            "ExperimentalBuild": false,
+            "ServerVersion": env!("CARGO_PKG_VERSION"),
+            "Runtimes": {"berth": {"path": "berth-runtime"}},
+            "DefaultRuntime": "berth",
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
+            "LiveRestoreEnabled": true,
+            "Isolation": "",
+            "InitBinary": "berth-init",
+            "SecurityOptions": sec,
+            "Warnings": null,
+        });
+        if let (Some(m), Value::Object(more)) = (v.as_object_mut(), more) {
+            m.extend(more);
+        }
+        Ok(v)
+    }
+
+    /// `GET /system/df`: images, containers and volumes with their sizes.
+    pub fn df(&self) -> Result<Value> {
+        let images = self.images()?;
+        let cs = self.list()?;
+        let mut used_images: HashMap<String, usize> = HashMap::new();
+        for c in &cs {
+            *used_images.entry(c.image.clone()).or_default() += 1;
+        }
+        let loaded: Vec<image::Image> = images
+            .index
+            .images()?
+            .iter()
+            .filter_map(|r| images.load(r).ok())
+            .collect();
+        let mut layer_users: HashMap<image::Digest, usize> = HashMap::new();
+        for img in &loaded {
+            for d in img.info.diff_ids.iter().collect::<HashSet<_>>() {
+                *layer_users.entry(d.clone()).or_default() += 1;
+            }
+        }
+        let mut layers_size = 0u64;
+        for d in layer_users.keys() {
+            layers_size += images.index.layer_size(d)?.unwrap_or(0);
+        }
+        let mut imgs = Vec::new();
+        for img in &loaded {
+            let rec = &img.record;
+            let mut shared = 0u64;
+            for d in img.info.diff_ids.iter().collect::<HashSet<_>>() {
+                if layer_users.get(d).copied().unwrap_or(0) > 1 {
+                    shared += images.index.layer_size(d)?.unwrap_or(0);
+                }
+            }
+            let id = rec.config.to_string();
+            let tags = images.index.tags_of(&rec.manifest)?;
+            imgs.push(json!({
+                "Id": id,
+                "ParentId": "",
+                "RepoTags": tags.iter().map(|t| image::images::familiar(t)).collect::<Vec<_>>(),
+                "RepoDigests": [],
+                "Created": chrono::DateTime::parse_from_rfc3339(&rec.created).map(|t| t.timestamp()).unwrap_or(0),
+                "Size": rec.size,
+                "SharedSize": shared,
+                "VirtualSize": rec.size,
+                "Labels": img.config.pointer("/config/Labels").cloned().unwrap_or(json!({})),
+                "Containers": used_images.get(&id).copied().unwrap_or(0),
+            }));
+        }
+        let mut containers = Vec::new();
+        for c in &cs {
+            let rw = crate::volumes::du(&images.snapshots.upper_dir(&c.id));
+            containers.push(json!({
+                "Id": c.id,
+                "Names": [c.name],
+                "Image": c.internal.image_ref,
+                "ImageID": c.image,
+                "Command": std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect::<Vec<_>>().join(" "),
+                "Created": chrono::DateTime::parse_from_rfc3339(&c.created).map(|t| t.timestamp()).unwrap_or(0),
+                "State": c.state.status,
+                "SizeRw": rw,
+                "SizeRootFs": rw + images.get(&c.image).map(|i| i.record.size).unwrap_or(0),
+                "Mounts": c.mounts,
+            }));
+        }
+        let mut used_volumes: HashMap<String, usize> = HashMap::new();
+        for c in &cs {
+            for m in &c.mounts {
+                if m.kind == "volume" {
+                    *used_volumes.entry(m.name.clone()).or_default() += 1;
+                }
+            }
+        }
+        let mut vols = Vec::new();
+        for v in self.store.volumes()? {
+            let size = crate::volumes::du(Path::new(&v.mountpoint));
+            let mut j = serde_json::to_value(&v)?;
+            j["UsageData"] =
+                json!({"Size": size, "RefCount": used_volumes.get(&v.name).copied().unwrap_or(0)});
+            vols.push(j);
+        }
+        Ok(json!({
+            "LayersSize": layers_size,
+            "Images": imgs,
+            "Containers": containers,
+            "Volumes": vols,
+            "BuildCache": [],
+        }))
+    }
+}
+
+fn swap_accounting() -> bool {
+    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+        || Path::new("/sys/fs/cgroup/memory.swap.max").exists()
+        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control")
+            .map(|s| s.contains("memory"))
+            .unwrap_or(false)
+}
+
+fn backing_fs(root: &Path) -> &'static str {
+    match fs_magic(root) {
+        Some(0xef53) => "extfs",
+        Some(0x5846_5342) => "xfs",
+        Some(0x9123_683e) => "btrfs",
+        Some(0x0102_1994) => "tmpfs",
+        Some(0x794c_7630) => "overlayfs",
+        Some(0x2fc1_2fc1) => "zfs",
+        _ => "<unknown>",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn resolve_stays_inside() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/passwd"), "x").unwrap();
+        symlink("/etc", root.join("abs")).unwrap();
+        symlink("../../../../etc", root.join("rel")).unwrap();
+        let r = resolve_path(root, "/abs/passwd").unwrap();
+        assert_eq!(r.host, root.join("etc/passwd"));
+        assert_eq!(r.shown, "/etc/passwd");
+        let r = resolve_path(root, "rel/passwd").unwrap();
+        assert_eq!(r.host, root.join("etc/passwd"));
+        let r = resolve_path(root, "/../../etc/passwd").unwrap();
+        assert_eq!(r.host, root.join("etc/passwd"));
+        // the last component is not followed
+        let r = resolve_path(root, "/abs").unwrap();
+        assert_eq!(r.host, root.join("abs"));
+        // ... unless asked for its content
+        let r = resolve_path(root, "/abs/.").unwrap();
+        assert_eq!(r.host, root.join("etc"));
+        let r = resolve_path(root, "/").unwrap();
+        assert_eq!(r.host, root);
+        assert_eq!(r.shown, "/");
+    }
+
+    #[test]
+    fn ps_filter() {
+        let out = "UID          PID    PPID  C STIME TTY          TIME CMD\n\
+                   root           1       0  0 10:00 ?        00:00:01 /sbin/init splash\n\
+                   root         123       1  0 10:01 ?        00:00:00 sleep 1000\n";
+        let (t, rows) = parse_ps(out, &[123]).unwrap();
+        assert_eq!(t.len(), 8);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][1], "123");
+        assert_eq!(rows[0][7], "sleep 1000");
+        assert!(parse_ps("USER COMMAND\nroot x\n", &[1]).is_err());
+    }
+
+    #[test]
+    fn stats_math() {
+        let v = json!({
+            "cpu_stats": {"cpu_usage": {"total_usage": 3_000_000_000u64}, "system_cpu_usage": 20_000_000_000u64, "online_cpus": 2},
+            "precpu_stats": {"cpu_usage": {"total_usage": 1_000_000_000u64}, "system_cpu_usage": 10_000_000_000u64},
+            "memory_stats": {"usage": 10_000_000u64, "limit": 64u64 << 20, "stats": {"total_inactive_file": 2_000_000u64}},
+            "blkio_stats": {"io_service_bytes_recursive": [
+                {"major": 8, "minor": 0, "op": "Read", "value": 4096},
+                {"major": 8, "minor": 0, "op": "Write", "value": 8192},
+                {"major": 8, "minor": 0, "op": "Total", "value": 12288}]},
+            "pids_stats": {"current": 3}
+        });
+        assert!((cpu_percent(&v) - 40.0).abs() < 1e-9);
+        assert_eq!(mem_usage(&v), 8_000_000);
+        assert!((mem_percent(&v) - 8_000_000.0 / (64u64 << 20) as f64 * 100.0).abs() < 1e-9);
+        assert_eq!(blkio(&v), (4096, 8192));
+        assert_eq!(pids_current(&v), 3);
+        let z = json!({"cpu_stats": {}, "precpu_stats": {}, "memory_stats": {}});
+        assert_eq!(cpu_percent(&z), 0.0);
+        assert_eq!(mem_percent(&z), 0.0);
+    }
+
+    #[test]
+    fn stats_doc_limits() {
+        let c = Container {
+            id: "abc".into(),
+            name: "/x".into(),
+            ..Default::default()
+        };
+        let raw = json!({"cpu": {"usage": {"total": 5, "percpu": [2, 3]}},
+                         "memory": {"usage": {"usage": 100, "limit": u64::MAX}, "raw": {"total_inactive_file": 10}},
+                         "pids": {"current": 2, "limit": 0}});
+        let v = stats_doc(&c, Some(&raw), 1000, "now");
+        assert_eq!(v["cpu_stats"]["online_cpus"], 2);
+        assert_eq!(mem_limit(&v), host_memory());
+        assert_eq!(mem_usage(&v), 90);
+        let raw = json!({"memory": {"usage": {"usage": 100, "limit": 64u64 << 20}}});
+        assert_eq!(mem_limit(&stats_doc(&c, Some(&raw), 0, "now")), 64 << 20);
+        let z = stats_doc(&c, None, 0, "now");
+        assert_eq!(z["read"], crate::types::ZERO_TIME);
+    }
+
+    fn mknod_whiteout(p: &Path) -> bool {
+        nix::sys::stat::mknod(
+            p,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+            0,
+        )
+        .is_ok()
+    }
+
+    #[test]
+    fn diff_classification() {
+        let t = tempfile::tempdir().unwrap();
+        let lower = t.path().join("lower");
+        let upper = t.path().join("upper");
+        for d in ["etc", "usr/lib", "var"] {
+            std::fs::create_dir_all(lower.join(d)).unwrap();
+        }
+        std::fs::write(lower.join("etc/group"), "g").unwrap();
+        std::fs::write(lower.join("etc/passwd"), "p").unwrap();
+        std::fs::write(lower.join("usr/lib/x"), "x").unwrap();
+        // upper: /newfile added, /etc/passwd modified, /etc/group deleted (.wh. form here;
+        // the 0/0 device form needs root), /usr/lib/new added below an unchanged /usr
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::create_dir_all(upper.join("usr/lib")).unwrap();
+        std::fs::write(upper.join("newfile"), "n").unwrap();
+        std::fs::write(upper.join("etc/passwd"), "p2").unwrap();
+        std::fs::write(upper.join("etc/.wh.group"), "").unwrap();
+        std::fs::write(upper.join("usr/lib/new"), "").unwrap();
+        // make /usr identical to the lower one so it is not reported by itself
+        let lm = std::fs::metadata(lower.join("usr")).unwrap();
+        let um = std::fs::metadata(upper.join("usr")).unwrap();
+        let same_size = lm.len() == um.len();
+        let ts = nix::sys::time::TimeSpec::new(lm.mtime(), lm.mtime_nsec());
+        let f = File::open(upper.join("usr")).unwrap();
+        nix::sys::stat::futimens(&f, &ts, &ts).unwrap();
+        // a dir added with content
+        std::fs::create_dir_all(upper.join("opt/app")).unwrap();
+        std::fs::write(upper.join("opt/app/bin"), "").unwrap();
+        let root_dev = mknod_whiteout(&upper.join("var.gone"));
+        let ch = changes(&upper, std::slice::from_ref(&lower)).unwrap();
+        let got: Vec<String> = ch
+            .iter()
+            .map(|c| format!("{} {}", c.letter(), c.path))
+            .collect();
+        let mut want = vec![
+            "C /etc",
+            "D /etc/group",
+            "C /etc/passwd",
+            "A /newfile",
+            "A /opt",
+            "A /opt/app",
+            "A /opt/app/bin",
+        ];
+        if same_size {
+            want.push("C /usr/lib");
+            want.push("A /usr/lib/new");
+        } else {
+            want.insert(7, "C /usr");
+            want.push("C /usr/lib");
+            want.push("A /usr/lib/new");
+        }
+        if root_dev {
+            want.push("D /var.gone");
+        }
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn init_paths_hidden() {
+        let ch = |k: u8, p: &str| Change {
+            path: p.into(),
+            kind: k,
+        };
+        let got = without_init_paths(vec![
+            ch(0, "/etc"),
+            ch(1, "/etc/hostname"),
+            ch(1, "/etc/hosts"),
+            ch(1, "/newfile"),
+        ]);
+        assert_eq!(got, vec![ch(1, "/newfile")]);
+        let got = without_init_paths(vec![
+            ch(0, "/etc"),
+            ch(2, "/etc/group"),
+            ch(1, "/etc/hostname"),
+        ]);
+        assert_eq!(got, vec![ch(0, "/etc"), ch(2, "/etc/group")]);
+    }
+
+    #[test]
+    fn go_modes() {
+        let t = tempfile::tempdir().unwrap();
+        let md = std::fs::metadata(t.path()).unwrap();
+        assert_ne!(go_file_mode(&md) & (1 << 31), 0);
+        symlink("x", t.path().join("l")).unwrap();
+        let md = std::fs::symlink_metadata(t.path().join("l")).unwrap();
+        assert_eq!(go_file_mode(&md) & (1 << 27), 1 << 27);
+    }
+
+    #[test]
+    fn commit_config_fields() {
+        let c = crate::types::Config {
+            cmd: Some(vec!["sh".into()]),
+            env: vec!["A=1".into()],
+            working_dir: "/w".into(),
+            ..Default::default()
+        };
+        let m = commit_config(&c);
+        assert_eq!(m["Cmd"], json!(["sh"]));
+        assert_eq!(m["WorkingDir"], "/w");
+        assert!(!m.contains_key("StopSignal"));
+    }
+}
