@@ -1474,6 +1474,12 @@ mod tests {
         std::fs::write(lower.join("etc/group"), "g").unwrap();
         std::fs::write(lower.join("etc/passwd"), "p").unwrap();
         std::fs::write(lower.join("usr/lib/x"), "x").unwrap();
+        // image layers have old mtimes (timestamps are coarse: dirs made now could tie)
+        let old = nix::sys::time::TimeSpec::new(1_600_000_000, 0);
+        for d in ["etc", "usr", "usr/lib", "var"] {
+            let f = File::open(lower.join(d)).unwrap();
+            nix::sys::stat::futimens(&f, &old, &old).unwrap();
+        }
         // upper: /newfile added, /etc/passwd modified, /etc/group deleted (.wh. form here;
         // the 0/0 device form needs root), /usr/lib/new added below an unchanged /usr
         std::fs::create_dir_all(upper.join("etc")).unwrap();
