@@ -456,8 +456,7 @@ fn spawn_signal_thread(
     let id = id.to_string();
     std::thread::spawn(move || {
         let mut a = Attach { sock };
-        loop {
-            let Ok(sig) = set.wait() else { break };
+        while let Ok(sig) = set.wait() {
             if sig == Signal::SIGWINCH {
                 if let Some((r, c)) = runtime::tty::get_size(0) {
                     let _ = a.resize(r, c);

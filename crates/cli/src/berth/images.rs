@@ -225,7 +225,12 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Pull for `run`/`create` when the image is missing (docker's progress on stderr).
-pub fn pull_quiet(store: &ImageStore, image: &str, platform_s: Option<&str>, show: bool) -> Result<()> {
+pub fn pull_quiet(
+    store: &ImageStore,
+    image: &str,
+    platform_s: Option<&str>,
+    show: bool,
+) -> Result<()> {
     let r = Reference::parse(image)?;
     let opts = registry::PullOptions {
         platform: platform(&platform_s.map(str::to_string))?,

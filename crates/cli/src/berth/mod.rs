@@ -307,7 +307,12 @@ pub fn main() -> i32 {
             for c in e.chain().skip(1) {
                 msg.push_str(&format!(": {c}"));
             }
-            eprintln!("Error: {msg}");
+            if msg.starts_with("Error response from daemon") {
+                // docker prints the daemon's errors as they are
+                eprintln!("{msg}");
+            } else {
+                eprintln!("Error: {msg}");
+            }
             1
         }
     }

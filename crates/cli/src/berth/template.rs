@@ -1438,6 +1438,24 @@ fn pad(s: String, width: Option<usize>, left: bool, zero: bool) -> String {
     }
 }
 
+/// `{{.Label "k"}}` on a row whose Labels is a map or docker's "k=v,k2=v2" string.
+fn label_of(row: &Value, key: &str) -> String {
+    match row.get("Labels") {
+        Some(Value::Object(m)) => m
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1778,23 +1796,5 @@ mod tests {
             format_list(Some("tables"), "", HEADERS, &rows()).unwrap(),
             "tables\ntables\n"
         );
-    }
-}
-
-/// `{{.Label "k"}}` on a row whose Labels is a map or docker's "k=v,k2=v2" string.
-fn label_of(row: &Value, key: &str) -> String {
-    match row.get("Labels") {
-        Some(Value::Object(m)) => m
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default(),
-        _ => String::new(),
     }
 }
