@@ -125,6 +125,13 @@ impl Runtime {
         Runtime { root: root.into() }
     }
 
+    /// Compiled seccomp programs, kept in the (root-only) state root.
+    fn seccomp_cache(&self) -> Result<PathBuf> {
+        // the root first, so it gets its 0700 and the cache inherits the protection
+        self.ensure_root()?;
+        Ok(self.root.join(".seccomp-cache"))
+    }
+
     fn ensure_root(&self) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -167,7 +174,7 @@ impl Runtime {
             crate::log::warn(w);
         }
         let join_fds = ns.open_joins()?;
-        let seccomp = init::compile_seccomp(&linux)?;
+        let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
 
         self.ensure_root()?;
         let dir = self.root.join(&o.id);
@@ -524,7 +531,7 @@ impl Runtime {
         });
         let userns = ns.has(CloneFlags::CLONE_NEWUSER);
         let join_fds = ns.open_joins()?;
-        let seccomp = init::compile_seccomp(&linux)?;
+        let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
         let caps = process.capabilities().as_ref().map(|c| {
             capabilities::plan(
                 c,

@@ -40,12 +40,16 @@ pub struct InitCtx<'a> {
 
 /// Compile the spec's seccomp profile in the runtime, so a bad profile fails `create` with a
 /// clear error before anything runs; the filter is loaded by the container process.
-pub fn compile_seccomp(linux: &oci_spec::runtime::Linux) -> Result<Option<seccomp::Filter>> {
+/// Compiled programs are cached under `cache` (see `seccomp::compile_cached`).
+pub fn compile_seccomp(
+    linux: &oci_spec::runtime::Linux,
+    cache: &std::path::Path,
+) -> Result<Option<seccomp::Filter>> {
     let Some(profile) = linux.seccomp() else {
         return Ok(None);
     };
-    let filter =
-        seccomp::compile(profile).map_err(|e| Error::Spec(format!("linux.seccomp: {e}")))?;
+    let filter = seccomp::compile_cached(profile, cache)
+        .map_err(|e| Error::Spec(format!("linux.seccomp: {e}")))?;
     for w in filter.warnings() {
         crate::log::warn(&format!("linux.seccomp: {w}"));
     }

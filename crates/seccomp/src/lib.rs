@@ -49,6 +49,9 @@ pub enum Error {
 
     #[error("seccomp profile json: {0}")]
     Json(#[from] serde_json::Error),
+
+    #[error("loading the seccomp filter: {0}")]
+    Load(std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -65,11 +68,22 @@ fn lib(op: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) ->
     move |source| Error::Libseccomp { op, source }
 }
 
-/// A compiled filter, ready to load.
+/// A compiled filter, ready to load: a libseccomp context, or the BPF program it produced
+/// for the same profile earlier (see [`compile_cached`]).
 #[derive(Debug)]
 pub struct Filter {
-    ctx: ScmpFilterContext,
+    prog: Prog,
     warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Prog {
+    Ctx(ScmpFilterContext),
+    /// raw `struct sock_filter` array and SECCOMP_FILTER_FLAG_* bits
+    Bpf {
+        code: Vec<u8>,
+        flags: u32,
+    },
 }
 
 // SAFETY: the libseccomp context is plain heap memory owned by this value; it is only
@@ -86,13 +100,135 @@ impl Filter {
     /// `SECCOMP_FILTER_FLAG_TSYNC`). The caller needs no_new_privs set or CAP_SYS_ADMIN:
     /// the filter does not set no_new_privs itself.
     pub fn load(self) -> Result<()> {
-        self.ctx.load().map_err(lib("load filter"))
+        match self.prog {
+            Prog::Ctx(ctx) => ctx.load().map_err(lib("load filter")),
+            Prog::Bpf { code, flags } => {
+                let prog = libc::sock_fprog {
+                    len: (code.len() / 8) as u16,
+                    filter: code.as_ptr() as *mut libc::sock_filter,
+                };
+                // SAFETY: `prog` points at `code`, a whole number of 8-byte sock_filter
+                // instructions that outlive the call; the kernel copies them.
+                let rc = unsafe {
+                    libc::syscall(
+                        libc::SYS_seccomp,
+                        1u32, // SECCOMP_SET_MODE_FILTER
+                        flags,
+                        &prog as *const libc::sock_fprog,
+                    )
+                };
+                if rc < 0 {
+                    return Err(Error::Load(std::io::Error::last_os_error()));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The filter in libseccomp's pseudo filter code, for debugging.
     pub fn export_pfc(&self, out: &impl std::os::fd::AsFd) -> Result<()> {
-        self.ctx.export_pfc(out).map_err(lib("export pfc"))
+        match &self.prog {
+            Prog::Ctx(ctx) => ctx.export_pfc(out).map_err(lib("export pfc")),
+            Prog::Bpf { .. } => Err(Error::Unsupported {
+                field: "filter".into(),
+                reason: "a cached BPF program has no pseudo filter code".into(),
+            }),
+        }
     }
+
+    fn export_bpf(&self) -> Result<Vec<u8>> {
+        let Prog::Ctx(ctx) = &self.prog else {
+            return Err(Error::Unsupported {
+                field: "filter".into(),
+                reason: "already a BPF program".into(),
+            });
+        };
+        let name = c"berth-seccomp-bpf";
+        // SAFETY: memfd_create with a valid C string; the fd is owned below.
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::Load(std::io::Error::last_os_error()));
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        ctx.export_bpf(&f).map_err(lib("export bpf"))?;
+        use std::io::{Read, Seek};
+        f.seek(std::io::SeekFrom::Start(0)).map_err(Error::Load)?;
+        let mut code = Vec::new();
+        f.read_to_end(&mut code).map_err(Error::Load)?;
+        Ok(code)
+    }
+}
+
+/// The SECCOMP_FILTER_FLAG_* bits libseccomp passes for the spec's `flags`.
+fn flag_bits(spec: &LinuxSeccomp) -> u32 {
+    spec.flags()
+        .iter()
+        .flatten()
+        .map(|f| match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 1,
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => 2,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => 4,
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
+        })
+        .fold(0, |a, b| a | b)
+}
+
+const CACHE_MAGIC: &[u8; 8] = b"BSCBPF01";
+
+/// [`compile`], remembering the BPF program libseccomp produced in `cache_dir` (a directory
+/// only root can write, e.g. the runtime's state root): compiling docker's default profile
+/// takes several milliseconds, loading its cached program microseconds. The key is a SHA-256
+/// of the profile, the architecture and the libseccomp version, so a different profile or
+/// library never reuses a program.
+pub fn compile_cached(spec: &LinuxSeccomp, cache_dir: &std::path::Path) -> Result<Filter> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(spec).unwrap_or_default());
+    h.update(std::env::consts::ARCH.as_bytes());
+    if let Ok(v) = libseccomp::ScmpVersion::current() {
+        h.update(format!("{}.{}.{}", v.major, v.minor, v.micro).as_bytes());
+    }
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let path = cache_dir.join(format!("{key}.bpf"));
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Some(f) = decode_cached(&bytes) {
+            return Ok(f);
+        }
+    }
+    let f = compile(spec)?;
+    if let Ok(code) = f.export_bpf() {
+        let mut out = Vec::with_capacity(code.len() + 64);
+        out.extend_from_slice(CACHE_MAGIC);
+        out.extend_from_slice(&flag_bits(spec).to_le_bytes());
+        let w = serde_json::to_vec(&f.warnings).unwrap_or_default();
+        out.extend_from_slice(&(w.len() as u32).to_le_bytes());
+        out.extend_from_slice(&w);
+        out.extend_from_slice(&code);
+        // best effort, written whole or not at all (temp file + rename)
+        let _ = std::fs::create_dir_all(cache_dir);
+        let tmp = cache_dir.join(format!(".{key}.{}", std::process::id()));
+        if std::fs::write(&tmp, &out).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+    Ok(f)
+}
+
+fn decode_cached(b: &[u8]) -> Option<Filter> {
+    let rest = b.strip_prefix(CACHE_MAGIC.as_slice())?;
+    let flags = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
+    let wlen = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?) as usize;
+    let warnings: Vec<String> = serde_json::from_slice(rest.get(8..8 + wlen)?).ok()?;
+    let code = rest.get(8 + wlen..)?.to_vec();
+    if code.is_empty() || code.len() % 8 != 0 || code.len() / 8 > u16::MAX as usize {
+        return None;
+    }
+    Some(Filter {
+        prog: Prog::Bpf { code, flags },
+        warnings,
+    })
 }
 
 fn action(field: &str, a: LinuxSeccompAction, errno_ret: Option<u32>) -> Result<ScmpAction> {
@@ -286,12 +422,45 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
             }
         }
     }
-    Ok(Filter { ctx, warnings })
+    Ok(Filter {
+        prog: Prog::Ctx(ctx),
+        warnings,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compiled_programs_are_cached_and_bad_cache_files_ignored() {
+        let dir = std::env::temp_dir().join(format!("berth-seccomp-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spec = default_profile(&[]);
+        let first = compile_cached(&spec, &dir).unwrap();
+        assert!(matches!(first.prog, Prog::Ctx(_)));
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "one program cached");
+        let second = compile_cached(&spec, &dir).unwrap();
+        let Prog::Bpf { code, .. } = &second.prog else {
+            panic!("the second compile comes from the cache")
+        };
+        assert_eq!(code, &first.export_bpf().unwrap());
+        assert_eq!(second.warnings(), first.warnings());
+        // a truncated file is not trusted: the profile is compiled again
+        std::fs::write(files[0].path(), b"BSCBPF01xx").unwrap();
+        assert!(matches!(
+            compile_cached(&spec, &dir).unwrap().prog,
+            Prog::Ctx(_)
+        ));
+        // another profile never reuses the program
+        let other = default_profile(&["CAP_SYS_ADMIN".to_string()]);
+        assert!(matches!(
+            compile_cached(&other, &dir).unwrap().prog,
+            Prog::Ctx(_)
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn err(json: &str) -> String {
         match parse_profile(json) {
