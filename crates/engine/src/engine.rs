@@ -472,8 +472,8 @@ impl Engine {
             ));
         }
         let (spec, _warnings) = crate::spec::generate(c, &ctx)?;
-        let json = serde_json::to_vec_pretty(&spec)?;
-        runtime::util::write_atomic(&dir.join("config.json"), &json)?;
+        let json = serde_json::to_vec(&spec)?;
+        write_replace(&dir.join("config.json"), &json)?;
         let rootfs_s = rootfs.to_string_lossy().into_owned();
         if rootfs_s != c.internal.rootfs {
             self.store
@@ -485,14 +485,10 @@ impl Engine {
     fn write_etc_files(&self, c: &Container, dir: &Path) -> Result<()> {
         let host = c.host_config.network_mode == "host";
         let hostname = &c.config.hostname;
+        // regenerated on every start (as docker does for hosts and resolv.conf): written whole
+        // through a rename, without fsync -- a crash at worst loses a file the next start writes
         let write = |name: &str, data: &str| -> Result<()> {
-            let p = dir.join(name);
-            if p.exists() {
-                // keep what the user (or an earlier start) put there, as docker does
-                return Ok(());
-            }
-            runtime::util::write_atomic(&p, data.as_bytes())?;
-            Ok(())
+            write_replace(&dir.join(name), data.as_bytes())
         };
         write("hostname", &format!("{hostname}\n"))?;
         let hosts = if host {
@@ -796,6 +792,14 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Replace a file whole (temp file + rename), without fsync: for files regenerated on every
+/// start, where atomicity matters and durability does not.
+fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, data).ctx(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| format!("rename {}", tmp.display()))
 }
 
 fn validate_host_config(hc: &HostConfig) -> Result<()> {

@@ -643,7 +643,7 @@ impl Mon<'_> {
                     if rev.is_empty() {
                         continue;
                     }
-                    if !self.client_input(i, &mut stdio) {
+                    if !self.client_input(i, &mut stdio, stdin_once) {
                         drop_clients.push(i);
                     }
                     continue;
@@ -739,7 +739,7 @@ impl Mon<'_> {
     }
 
     /// Handle input from client `i`; false when it went away.
-    fn client_input(&mut self, i: usize, stdio: &mut Stdio) -> bool {
+    fn client_input(&mut self, i: usize, stdio: &mut Stdio, stdin_once: bool) -> bool {
         let mut tmp = [0u8; 32 * 1024];
         let n = match (&self.clients[i].sock).read(&mut tmp) {
             Ok(0) | Err(_) => return false,
@@ -765,7 +765,9 @@ impl Mon<'_> {
                         let _ = write_all_fd(fd.as_raw_fd(), &data);
                     }
                 }
-                STDIN_EOF => {
+                // docker closes the container's stdin at the client's EOF only with StdinOnce
+                // (`run -i`); a later `attach` to a `-d -i` container leaves it open
+                STDIN_EOF if stdin_once => {
                     if stdio.master.is_some() {
                         // ^D on a terminal
                         if let Some(m) = &stdio.master {

@@ -392,9 +392,23 @@ impl ImageStore {
     }
 
     fn overlay_ok(&self) -> bool {
-        *self
-            .overlay
-            .get_or_init(|| self.snapshots.overlay_supported())
+        *self.overlay.get_or_init(|| {
+            // The probe mounts a tiny overlay; its answer is remembered per state root (the
+            // filesystem under it does not change), so a container start does not pay for it.
+            if std::env::var("BERTH_SNAPSHOTTER").as_deref() == Ok("copy") {
+                return false;
+            }
+            let marker = self.root.join("snapshots").join(".overlay-supported");
+            match std::fs::read_to_string(&marker).as_deref() {
+                Ok("1") => true,
+                Ok("0") => false,
+                _ => {
+                    let ok = self.snapshots.overlay_supported();
+                    let _ = std::fs::write(&marker, if ok { "1" } else { "0" });
+                    ok
+                }
+            }
+        })
     }
 
     /// Create a container rootfs for `id` from an image: an overlay mount (or a
