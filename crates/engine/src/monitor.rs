@@ -117,25 +117,25 @@ fn readonly_self_exe() -> Option<OwnedFd> {
     Some(fd)
 }
 
-/// Start a monitor for container `id` (double fork: it is nobody's child, so `berth` can exit
-/// and a long-running `berth serve` never has to reap it). Returns once the container runs, or
-/// with `attach` once the monitor listens for the client that will see it start.
-pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
-    let dir = engine.monitor_dir(id);
-    std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+/// Run `berth --root ROOT ARGS...` as a detached process (double fork + setsid, executed from
+/// a read-only view of our own binary), with stdio on /dev/null (stderr on `log` if given) and
+/// `sync` as its fd 3.
+fn spawn_self(
+    engine: &Engine,
+    args: &[String],
+    sync: Option<OwnedFd>,
+    log: Option<&Path>,
+) -> Result<()> {
     let exe = readonly_self_exe();
     let path = CString::new("/proc/self/exe").expect("static");
-    let mut args = vec![
+    let mut cargs = vec![
         CString::new("berth").expect("static"),
         CString::new("--root").expect("static"),
         CString::new(engine.root.as_os_str().as_encoded_bytes())
             .map_err(|e| Error::Other(e.to_string()))?,
-        CString::new("__monitor").expect("static"),
-        CString::new(id).map_err(|e| Error::Other(e.to_string()))?,
     ];
-    if attach {
-        args.push(CString::new("--attach").expect("static"));
+    for a in args {
+        cargs.push(CString::new(a.as_str()).map_err(|e| Error::Other(e.to_string()))?);
     }
     let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
@@ -150,11 +150,20 @@ pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
         .write(true)
         .open("/dev/null")
         .ctx(|| "open /dev/null".into())?;
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    let errfile = match log {
+        Some(p) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ctx(|| format!("open {}", p.display()))?,
+        None => devnull.try_clone().ctx(|| "dup /dev/null".into())?,
+    };
+    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
     let empty = CString::new("").expect("static");
+    let sync_raw = sync.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
 
     // SAFETY: between fork and exec the children only make async-signal-safe syscalls on data
     // prepared above (no allocation, no locks), so this is sound even in a threaded process.
@@ -165,8 +174,10 @@ pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
                 0 => {
                     libc::dup2(devnull.as_raw_fd(), 0);
                     libc::dup2(devnull.as_raw_fd(), 1);
-                    libc::dup2(devnull.as_raw_fd(), 2);
-                    libc::dup2(w.as_raw_fd(), SYNC_FD);
+                    libc::dup2(errfile.as_raw_fd(), 2);
+                    if sync_raw >= 0 {
+                        libc::dup2(sync_raw, SYNC_FD);
+                    }
                     let mut set: libc::sigset_t = std::mem::zeroed();
                     libc::sigemptyset(&mut set);
                     libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
@@ -187,10 +198,30 @@ pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
             }
         },
         nix::unistd::ForkResult::Parent { child } => {
-            drop(w);
+            drop(sync);
             let _ = waitpid(child, None);
         }
     }
+    Ok(())
+}
+
+/// A detached helper process of ours (e.g. a network's DNS server).
+pub fn spawn_detached(engine: &Engine, args: &[String], log: &Path) -> Result<()> {
+    spawn_self(engine, args, None, Some(log))
+}
+
+/// Start a monitor for container `id` (double fork: it is nobody's child, so `berth` can exit
+/// and a long-running `berth serve` never has to reap it). Returns once the container runs, or
+/// with `attach` once the monitor listens for the client that will see it start.
+pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
+    let dir = engine.monitor_dir(id);
+    std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+    let mut args = vec!["__monitor".to_string(), id.to_string()];
+    if attach {
+        args.push("--attach".into());
+    }
+    spawn_self(engine, &args, Some(w), None)?;
     let mut reader = std::io::BufReader::new(std::fs::File::from(r));
     loop {
         let mut line = String::new();
