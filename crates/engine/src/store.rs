@@ -21,6 +21,12 @@ impl Store {
         // WAL + NORMAL: a committed transaction survives a crash of the process (not of the
         // machine, where the last transactions may roll back, still consistently).
         db.pragma_update(None, "synchronous", "NORMAL")?;
+        // Every berth command is a short process: skip the checkpoint (and its fsyncs) at
+        // close; sqlite's auto-checkpoint folds the WAL back as it grows.
+        db.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS containers (
                 id TEXT PRIMARY KEY,

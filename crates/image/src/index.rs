@@ -116,6 +116,13 @@ impl Index {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
+        // Short-lived CLI processes: no checkpoint (and its fsyncs) at every close; the WAL is
+        // checkpointed by sqlite's auto-checkpoint as it grows. Still atomic and crash-safe.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Index {
             path: path.to_path_buf(),
