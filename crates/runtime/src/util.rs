@@ -35,7 +35,16 @@ pub fn now_rfc3339() -> String {
 
 /// Write a file so that readers see the old or the new content, never a mix: temp file in the
 /// same directory, fsync, rename, fsync the directory.
+static DURABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Whether `write_atomic` fsyncs. An engine that rebuilds the runtime state after a crash
+/// (berth's reconcile) turns it off; the state stays atomic (temp file + rename) either way.
+pub fn set_durable(durable: bool) {
+    DURABLE.store(durable, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let durable = DURABLE.load(std::sync::atomic::Ordering::Relaxed);
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
@@ -45,11 +54,15 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
     f.write_all(data)
         .ctx(|| format!("write {}", tmp.display()))?;
-    f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
+    if durable {
+        f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
+    }
     std::fs::rename(&tmp, path)
         .ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+    if durable {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }
