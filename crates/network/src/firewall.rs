@@ -1,0 +1,894 @@
+//! Firewall rules: generated as data (pure, unit-tested), rendered for the system tool found
+//! at run time — `iptables` (iptables-nft or legacy, through `iptables-save`/`iptables-restore`)
+//! or, when that is missing, `nft` with a table of berth's own.
+//!
+//! Every rule berth adds lives in berth's own chains and carries a comment tag:
+//! `berth:net:<network id>` for a network's rules, `berth:port:<container id>:<network id>` for
+//! a published port, `berth` for the jumps from the built-in chains. Cleanup deletes exactly the
+//! rules whose tag matches, so rules of docker, podman or the admin are never touched.
+//!
+//! Chains (the same names in both back ends):
+//! - filter `BERTH-FORWARD` (jumped to first from FORWARD): per network, accept what leaves the
+//!   bridge and what comes back or was DNATed into it; for internal networks drop what crosses.
+//!   Its first rule jumps to `BERTH-ISOLATION-1`, which sends traffic leaving a berth bridge to
+//!   `BERTH-ISOLATION-2`, which drops it when it enters another berth bridge (docker's two stage
+//!   isolation, one rule per network in each stage instead of one per pair).
+//! - nat `BERTH-POSTROUTING`: masquerade of each subnet out of other interfaces, of the
+//!   host's 127/8 into a bridge (published ports reached on 127.0.0.1, with route_localnet) and
+//!   of hairpin connections (a container reaching a published port through a host address).
+//! - nat `BERTH-DNAT`, jumped to from PREROUTING and OUTPUT for local destinations: one DNAT
+//!   rule per published port.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{Error, Result};
+
+pub const FORWARD: &str = "BERTH-FORWARD";
+pub const ISOLATION1: &str = "BERTH-ISOLATION-1";
+pub const ISOLATION2: &str = "BERTH-ISOLATION-2";
+pub const POSTROUTING: &str = "BERTH-POSTROUTING";
+pub const DNAT: &str = "BERTH-DNAT";
+/// Tag of the jumps into berth's chains.
+pub const INFRA_TAG: &str = "berth";
+
+pub fn net_tag(network_id: &str) -> String {
+    format!("berth:net:{network_id}")
+}
+
+pub fn port_tag(container_id: &str, network_id: &str) -> String {
+    format!("berth:port:{container_id}:{network_id}")
+}
+
+/// Prefix matching every port rule of a container, on any network.
+pub fn port_tag_prefix(container_id: &str) -> String {
+    format!("berth:port:{container_id}:")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Filter,
+    Nat,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Filter => "filter",
+            Table::Nat => "nat",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Match {
+    InIf(String),
+    OutIf(String),
+    NotOutIf(String),
+    Src(String),
+    NotSrc(String),
+    Dst(String),
+    /// protocol ("tcp"/"udp") and destination port
+    DPort(String, u16),
+    /// conntrack state related,established
+    Established,
+    /// conntrack status: the connection was DNATed
+    Dnated,
+    /// destination address is one of the host's own
+    DstLocal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Accept,
+    Drop,
+    Return,
+    Jump(&'static str),
+    Masquerade,
+    /// DNAT to ip:port
+    Dnat(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub table: Table,
+    pub chain: &'static str,
+    pub matches: Vec<Match>,
+    pub target: Target,
+    pub tag: String,
+}
+
+fn rule(table: Table, chain: &'static str, m: Vec<Match>, t: Target, tag: &str) -> Rule {
+    Rule {
+        table,
+        chain,
+        matches: m,
+        target: t,
+        tag: tag.to_string(),
+    }
+}
+
+/// What a network needs: isolation always, forwarding and NAT unless internal.
+pub fn network_rules(network_id: &str, bridge: &str, subnet: &str, internal: bool) -> Vec<Rule> {
+    use Match::*;
+    use Table::*;
+    let tag = net_tag(network_id);
+    let b = || bridge.to_string();
+    let mut v = vec![
+        rule(
+            Filter,
+            ISOLATION1,
+            vec![InIf(b()), NotOutIf(b())],
+            Target::Jump(ISOLATION2),
+            &tag,
+        ),
+        rule(Filter, ISOLATION2, vec![OutIf(b())], Target::Drop, &tag),
+    ];
+    if internal {
+        v.push(rule(
+            Filter,
+            FORWARD,
+            vec![InIf(b()), OutIf(b())],
+            Target::Accept,
+            &tag,
+        ));
+        v.push(rule(Filter, FORWARD, vec![InIf(b())], Target::Drop, &tag));
+        v.push(rule(Filter, FORWARD, vec![OutIf(b())], Target::Drop, &tag));
+        return v;
+    }
+    v.extend([
+        rule(
+            Filter,
+            FORWARD,
+            vec![OutIf(b()), Established],
+            Target::Accept,
+            &tag,
+        ),
+        rule(
+            Filter,
+            FORWARD,
+            vec![OutIf(b()), Dnated],
+            Target::Accept,
+            &tag,
+        ),
+        rule(Filter, FORWARD, vec![InIf(b())], Target::Accept, &tag),
+        rule(
+            Nat,
+            POSTROUTING,
+            vec![Src(subnet.to_string()), NotOutIf(b())],
+            Target::Masquerade,
+            &tag,
+        ),
+        rule(
+            Nat,
+            POSTROUTING,
+            vec![Src("127.0.0.0/8".into()), OutIf(b())],
+            Target::Masquerade,
+            &tag,
+        ),
+        rule(
+            Nat,
+            POSTROUTING,
+            vec![Src(subnet.to_string()), OutIf(b()), Dnated],
+            Target::Masquerade,
+            &tag,
+        ),
+    ]);
+    v
+}
+
+/// The DNAT rule of one published port.
+pub fn port_rule(
+    container_id: &str,
+    network_id: &str,
+    host_ip: &str,
+    host_port: u16,
+    proto: &str,
+    container_ip: &str,
+    container_port: u16,
+) -> Rule {
+    let mut m = Vec::new();
+    if !host_ip.is_empty() && host_ip != "0.0.0.0" {
+        m.push(Match::Dst(host_ip.to_string()));
+    }
+    m.push(Match::DPort(proto.to_string(), host_port));
+    rule(
+        Table::Nat,
+        DNAT,
+        m,
+        Target::Dnat(format!("{container_ip}:{container_port}")),
+        &port_tag(container_id, network_id),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// iptables rendering and parsing
+
+/// The rule as an `iptables-restore` line without the leading `-A CHAIN`.
+pub fn iptables_args(r: &Rule) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
+    for m in &r.matches {
+        match m {
+            Match::InIf(i) => push(&["-i", i]),
+            Match::OutIf(i) => push(&["-o", i]),
+            Match::NotOutIf(i) => push(&["!", "-o", i]),
+            Match::Src(s) => push(&["-s", s]),
+            Match::NotSrc(s) => push(&["!", "-s", s]),
+            Match::Dst(d) => push(&["-d", d]),
+            Match::DPort(p, port) => push(&["-p", p, "-m", p, "--dport", &port.to_string()]),
+            Match::Established => push(&["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]),
+            Match::Dnated => push(&["-m", "conntrack", "--ctstate", "DNAT"]),
+            Match::DstLocal => push(&["-m", "addrtype", "--dst-type", "LOCAL"]),
+        }
+    }
+    push(&["-m", "comment", "--comment", &r.tag]);
+    match &r.target {
+        Target::Accept => push(&["-j", "ACCEPT"]),
+        Target::Drop => push(&["-j", "DROP"]),
+        Target::Return => push(&["-j", "RETURN"]),
+        Target::Jump(c) => push(&["-j", c]),
+        Target::Masquerade => push(&["-j", "MASQUERADE"]),
+        Target::Dnat(to) => push(&["-j", "DNAT", "--to-destination", to]),
+    }
+    a
+}
+
+/// The jumps from built-in chains (and the isolation jump), which must come first.
+pub fn infra_rules() -> Vec<(Table, &'static str, Rule)> {
+    use Table::*;
+    vec![
+        (
+            Filter,
+            "FORWARD",
+            rule(Filter, "FORWARD", vec![], Target::Jump(FORWARD), INFRA_TAG),
+        ),
+        (
+            Filter,
+            FORWARD,
+            rule(Filter, FORWARD, vec![], Target::Jump(ISOLATION1), INFRA_TAG),
+        ),
+        // published ports stay reachable from other networks: DNATed traffic (and its replies)
+        // is not subject to isolation
+        (
+            Filter,
+            ISOLATION1,
+            rule(
+                Filter,
+                ISOLATION1,
+                vec![Match::Dnated],
+                Target::Return,
+                INFRA_TAG,
+            ),
+        ),
+        (
+            Nat,
+            "POSTROUTING",
+            rule(
+                Nat,
+                "POSTROUTING",
+                vec![],
+                Target::Jump(POSTROUTING),
+                INFRA_TAG,
+            ),
+        ),
+        (
+            Nat,
+            "PREROUTING",
+            rule(
+                Nat,
+                "PREROUTING",
+                vec![Match::DstLocal],
+                Target::Jump(DNAT),
+                INFRA_TAG,
+            ),
+        ),
+        (
+            Nat,
+            "OUTPUT",
+            rule(
+                Nat,
+                "OUTPUT",
+                vec![Match::DstLocal],
+                Target::Jump(DNAT),
+                INFRA_TAG,
+            ),
+        ),
+    ]
+}
+
+pub fn chains(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Filter => &[FORWARD, ISOLATION1, ISOLATION2],
+        Table::Nat => &[POSTROUTING, DNAT],
+    }
+}
+
+/// Split a line of `iptables-save` output into words, honouring double quotes.
+pub fn split_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_q = false;
+    let mut have = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                in_q = !in_q;
+                have = true;
+            }
+            '\\' if in_q => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c if c.is_whitespace() && !in_q => {
+                if have {
+                    out.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                have = true;
+            }
+        }
+    }
+    if have {
+        out.push(cur);
+    }
+    out
+}
+
+/// One `-A` line of `iptables-save`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedRule {
+    pub table: String,
+    pub chain: String,
+    /// the words after `-A CHAIN`, as printed
+    pub line: String,
+    pub comment: Option<String>,
+}
+
+/// The chains and `-A` rules of `iptables-save` output, per table.
+pub fn parse_save(text: &str) -> (Vec<(String, String)>, Vec<SavedRule>) {
+    let mut table = String::new();
+    let mut chains = Vec::new();
+    let mut rules = Vec::new();
+    for line in text.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            table = t.trim().to_string();
+        } else if let Some(c) = line.strip_prefix(':') {
+            if let Some(name) = c.split_whitespace().next() {
+                chains.push((table.clone(), name.to_string()));
+            }
+        } else if let Some(rest) = line.strip_prefix("-A ") {
+            let (chain, body) = rest.split_once(' ').unwrap_or((rest, ""));
+            let words = split_words(body);
+            let comment = words
+                .iter()
+                .position(|w| w == "--comment")
+                .and_then(|i| words.get(i + 1).cloned());
+            rules.push(SavedRule {
+                table: table.clone(),
+                chain: chain.to_string(),
+                line: body.to_string(),
+                comment,
+            });
+        }
+    }
+    (chains, rules)
+}
+
+/// Which saved rules a tag selector picks.
+#[derive(Clone, Debug)]
+pub enum Selector {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Selector {
+    fn matches(&self, comment: Option<&str>) -> bool {
+        match (self, comment) {
+            (Selector::Exact(t), Some(c)) => c == t,
+            (Selector::Prefix(p), Some(c)) => c.starts_with(p.as_str()),
+            _ => false,
+        }
+    }
+}
+
+/// The `iptables-restore --noflush` script that makes berth's chains and jumps exist (given
+/// what is there), deletes the saved rules chosen by `remove` and appends `add`.
+pub fn iptables_script(
+    saved_chains: &[(String, String)],
+    saved: &[SavedRule],
+    ensure_infra: bool,
+    remove: &[Selector],
+    add: &[Rule],
+) -> String {
+    let mut out = String::new();
+    for table in [Table::Filter, Table::Nat] {
+        let tn = table.name();
+        let mut body = String::new();
+        let mut decl = String::new();
+        if ensure_infra {
+            for c in chains(table) {
+                if !saved_chains.iter().any(|(t, n)| t == tn && n == c) {
+                    decl.push_str(&format!(":{c} - [0:0]\n"));
+                }
+            }
+            for (t, chain, r) in infra_rules() {
+                if t != table {
+                    continue;
+                }
+                let args = iptables_args(&r).join(" ");
+                let present = saved.iter().any(|s| {
+                    s.table == tn
+                        && s.chain == chain
+                        && s.comment.as_deref() == Some(INFRA_TAG)
+                        && jump_target(&s.line) == jump_target(&args)
+                });
+                if !present {
+                    body.push_str(&format!("-I {chain} 1 {args}\n"));
+                }
+            }
+        }
+        for s in saved.iter().filter(|s| s.table == tn) {
+            if remove.iter().any(|sel| sel.matches(s.comment.as_deref())) {
+                body.push_str(&format!("-D {} {}\n", s.chain, s.line));
+            }
+        }
+        for r in add.iter().filter(|r| r.table == table) {
+            body.push_str(&format!("-A {} {}\n", r.chain, iptables_args(r).join(" ")));
+        }
+        if !decl.is_empty() || !body.is_empty() {
+            out.push_str(&format!("*{tn}\n{decl}{body}COMMIT\n"));
+        }
+    }
+    out
+}
+
+fn jump_target(line: &str) -> Option<String> {
+    let w = split_words(line);
+    w.iter()
+        .position(|x| x == "-j")
+        .and_then(|i| w.get(i + 1).cloned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// nft rendering and parsing (fallback when iptables is missing)
+
+pub const NFT_TABLE: &str = "berth";
+
+pub fn nft_expr(r: &Rule) -> String {
+    let mut a: Vec<String> = Vec::new();
+    for m in &r.matches {
+        a.push(match m {
+            Match::InIf(i) => format!("iifname \"{i}\""),
+            Match::OutIf(i) => format!("oifname \"{i}\""),
+            Match::NotOutIf(i) => format!("oifname != \"{i}\""),
+            Match::Src(s) => format!("ip saddr {s}"),
+            Match::NotSrc(s) => format!("ip saddr != {s}"),
+            Match::Dst(d) => format!("ip daddr {d}"),
+            Match::DPort(p, port) => format!("{p} dport {port}"),
+            Match::Established => "ct state related,established".into(),
+            Match::Dnated => "ct status dnat".into(),
+            Match::DstLocal => "fib daddr type local".into(),
+        });
+    }
+    a.push(match &r.target {
+        Target::Accept => "accept".into(),
+        Target::Drop => "drop".into(),
+        Target::Return => "return".into(),
+        Target::Jump(c) => format!("jump {c}"),
+        Target::Masquerade => "masquerade".into(),
+        Target::Dnat(to) => format!("dnat to {to}"),
+    });
+    a.push(format!("comment \"{}\"", r.tag));
+    a.join(" ")
+}
+
+/// Base chains of berth's nft table and the jump each holds.
+fn nft_base_chains() -> Vec<(&'static str, &'static str, Rule)> {
+    infra_rules()
+        .into_iter()
+        .filter(|(_, chain, _)| chain.chars().all(|c| c.is_ascii_uppercase()))
+        .map(|(_, chain, r)| {
+            let (name, spec) = match chain {
+                "FORWARD" => (
+                    "forward",
+                    "type filter hook forward priority -1; policy accept;",
+                ),
+                "POSTROUTING" => ("postrouting", "type nat hook postrouting priority 100;"),
+                "PREROUTING" => ("prerouting", "type nat hook prerouting priority -100;"),
+                _ => ("output", "type nat hook output priority -100;"),
+            };
+            (name, spec, r)
+        })
+        .collect()
+}
+
+/// A rule of `nft -a list table ip berth`: chain, comment, handle.
+pub fn parse_nft_list(text: &str) -> Vec<(String, Option<String>, u64)> {
+    let mut chain = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(rest) = l.strip_prefix("chain ") {
+            chain = rest.split_whitespace().next().unwrap_or("").to_string();
+            continue;
+        }
+        let Some((body, handle)) = l.rsplit_once("# handle ") else {
+            continue;
+        };
+        let Ok(handle) = handle.trim().parse::<u64>() else {
+            continue;
+        };
+        if body.trim_start().starts_with("type ") || chain.is_empty() {
+            continue;
+        }
+        let comment = body
+            .split_once("comment \"")
+            .and_then(|(_, c)| c.split_once('"').map(|(c, _)| c.to_string()));
+        out.push((chain.clone(), comment, handle));
+    }
+    out
+}
+
+pub fn nft_script(listed: Option<&str>, remove: &[Selector], add: &[Rule]) -> String {
+    let mut s = String::new();
+    let listed_rules = listed.map(parse_nft_list).unwrap_or_default();
+    if listed.is_none() {
+        s.push_str(&format!("add table ip {NFT_TABLE}\n"));
+        for c in [FORWARD, ISOLATION1, ISOLATION2, POSTROUTING, DNAT] {
+            s.push_str(&format!("add chain ip {NFT_TABLE} {c}\n"));
+        }
+        for (name, spec, r) in nft_base_chains() {
+            s.push_str(&format!("add chain ip {NFT_TABLE} {name} {{ {spec} }}\n"));
+            s.push_str(&format!(
+                "add rule ip {NFT_TABLE} {name} {}\n",
+                nft_expr(&r)
+            ));
+        }
+        for (_, chain, r) in infra_rules() {
+            if chain.starts_with("BERTH") {
+                s.push_str(&format!(
+                    "add rule ip {NFT_TABLE} {chain} {}\n",
+                    nft_expr(&r)
+                ));
+            }
+        }
+    }
+    for (chain, comment, handle) in &listed_rules {
+        if remove.iter().any(|sel| sel.matches(comment.as_deref())) {
+            s.push_str(&format!(
+                "delete rule ip {NFT_TABLE} {chain} handle {handle}\n"
+            ));
+        }
+    }
+    for r in add {
+        s.push_str(&format!(
+            "add rule ip {NFT_TABLE} {} {}\n",
+            r.chain,
+            nft_expr(r)
+        ));
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// running the tools
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Iptables { save: PathBuf, restore: PathBuf },
+    Nft(PathBuf),
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"] {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    })
+}
+
+impl Backend {
+    /// iptables when present (BERTH_FIREWALL=nft forces nft), else nft.
+    pub fn detect() -> Result<Backend> {
+        let force_nft = std::env::var("BERTH_FIREWALL").is_ok_and(|v| v == "nft");
+        if !force_nft {
+            if let (Some(_), Some(save), Some(restore)) = (
+                which("iptables"),
+                which("iptables-save"),
+                which("iptables-restore"),
+            ) {
+                return Ok(Backend::Iptables { save, restore });
+            }
+        }
+        which("nft")
+            .map(Backend::Nft)
+            .ok_or_else(|| Error::Firewall("neither iptables nor nft found in PATH".into()))
+    }
+
+    /// Apply, under berth's firewall lock: optionally make sure berth's chains and jumps exist,
+    /// delete the rules picked by `remove`, append `add`. With `only_if_count`, nothing is done
+    /// when exactly that many rules already carry the single `remove` selector's tag (the
+    /// rules are in place).
+    pub fn apply(
+        &self,
+        ensure_infra: bool,
+        remove: &[Selector],
+        add: &[Rule],
+        only_if_count: Option<usize>,
+    ) -> Result<()> {
+        let _lock = FwLock::take()?;
+        match self {
+            Backend::Iptables { save, restore } => {
+                let text = run(save, &[], None)?;
+                let (chains, saved) = parse_save(&text);
+                if let Some(n) = only_if_count {
+                    let have = saved
+                        .iter()
+                        .filter(|s| remove.iter().any(|sel| sel.matches(s.comment.as_deref())))
+                        .count();
+                    if have == n && (!ensure_infra || infra_present(&chains, &saved)) {
+                        return Ok(());
+                    }
+                }
+                let script = iptables_script(&chains, &saved, ensure_infra, remove, add);
+                if script.is_empty() {
+                    return Ok(());
+                }
+                run(restore, &["--noflush"], Some(&script)).map(|_| ())
+            }
+            Backend::Nft(nft) => {
+                let listed = run(nft, &["-a", "list", "table", "ip", NFT_TABLE], None).ok();
+                if let (Some(n), Some(l)) = (only_if_count, listed.as_deref()) {
+                    let have = parse_nft_list(l)
+                        .iter()
+                        .filter(|(_, c, _)| remove.iter().any(|sel| sel.matches(c.as_deref())))
+                        .count();
+                    if have == n {
+                        return Ok(());
+                    }
+                }
+                if listed.is_none() && !ensure_infra && add.is_empty() {
+                    return Ok(()); // no table: nothing of berth's to delete
+                }
+                let script = nft_script(listed.as_deref(), remove, add);
+                if script.is_empty() {
+                    return Ok(());
+                }
+                run(nft, &["-f", "-"], Some(&script)).map(|_| ())
+            }
+        }
+    }
+}
+
+fn infra_present(saved_chains: &[(String, String)], saved: &[SavedRule]) -> bool {
+    let chains_ok = [Table::Filter, Table::Nat].iter().all(|t| {
+        chains(*t)
+            .iter()
+            .all(|c| chains_has(saved_chains, t.name(), c))
+    });
+    chains_ok
+        && infra_rules().iter().all(|(t, chain, _)| {
+            saved.iter().any(|s| {
+                s.table == t.name() && s.chain == *chain && s.comment.as_deref() == Some(INFRA_TAG)
+            })
+        })
+}
+
+fn chains_has(chains: &[(String, String)], table: &str, chain: &str) -> bool {
+    chains.iter().any(|(t, c)| t == table && c == chain)
+}
+
+fn run(prog: &Path, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    let desc = format!("{} {}", prog.display(), args.join(" "));
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Firewall(format!("{desc}: {e}")))?;
+    if let Some(input) = stdin {
+        let mut si = child.stdin.take().expect("piped stdin");
+        si.write_all(input.as_bytes())
+            .map_err(|e| Error::Firewall(format!("{desc}: writing rules: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Firewall(format!("{desc}: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let detail = stdin.map(|s| format!("; rules:\n{s}")).unwrap_or_default();
+        return Err(Error::Firewall(format!(
+            "{desc}: {} ({err}){detail}",
+            out.status
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// An exclusive flock serialising berth's firewall changes across processes (iptables-restore
+/// reads then writes; two berth processes must not interleave between the two).
+struct FwLock(File);
+
+impl FwLock {
+    fn take() -> Result<FwLock> {
+        let path = if Path::new("/run").is_dir() {
+            "/run/berth-network.lock"
+        } else {
+            "/tmp/berth-network.lock"
+        };
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::Io {
+                context: format!("opening firewall lock {path}"),
+                source: e,
+            })?;
+        loop {
+            // SAFETY: flock on an fd we own.
+            let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+            if r == 0 {
+                return Ok(FwLock(f));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::Io {
+                    context: format!("locking {path}"),
+                    source: e,
+                });
+            }
+        }
+    }
+}
+
+impl Drop for FwLock {
+    fn drop(&mut self) {
+        // SAFETY: unlock the fd we locked; closing would release it too.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "abc123";
+
+    #[test]
+    fn network_rules_render() {
+        let rules = network_rules(ID, "br-abc", "10.89.5.0/24", false);
+        let lines: Vec<String> = rules
+            .iter()
+            .map(|r| format!("-A {} {}", r.chain, iptables_args(r).join(" ")))
+            .collect();
+        assert!(lines.contains(
+            &"-A BERTH-POSTROUTING -s 10.89.5.0/24 ! -o br-abc -m comment --comment berth:net:abc123 -j MASQUERADE"
+                .to_string()
+        ));
+        assert!(lines.contains(
+            &"-A BERTH-ISOLATION-1 -i br-abc ! -o br-abc -m comment --comment berth:net:abc123 -j BERTH-ISOLATION-2"
+                .to_string()
+        ));
+        assert!(lines.iter().all(|l| l.contains("berth:net:abc123")));
+        // internal: no nat, forwarding out of the bridge dropped
+        let internal = network_rules(ID, "br-abc", "10.89.5.0/24", true);
+        assert!(internal.iter().all(|r| r.table == Table::Filter));
+        assert!(internal
+            .iter()
+            .any(|r| r.matches == vec![Match::InIf("br-abc".into())] && r.target == Target::Drop));
+    }
+
+    #[test]
+    fn port_rule_render() {
+        let r = port_rule("c1", "n1", "", 8080, "tcp", "10.89.0.2", 80);
+        assert_eq!(
+            iptables_args(&r).join(" "),
+            "-p tcp -m tcp --dport 8080 -m comment --comment berth:port:c1:n1 -j DNAT --to-destination 10.89.0.2:80"
+        );
+        let r = port_rule("c1", "n1", "127.0.0.1", 53, "udp", "10.89.0.2", 53);
+        assert_eq!(
+            nft_expr(&r),
+            "ip daddr 127.0.0.1 udp dport 53 dnat to 10.89.0.2:53 comment \"berth:port:c1:n1\""
+        );
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            split_words(r#"-m comment --comment "netavark firewall" -j X"#),
+            vec!["-m", "comment", "--comment", "netavark firewall", "-j", "X"]
+        );
+        assert_eq!(split_words("  a  b "), vec!["a", "b"]);
+    }
+
+    const SAVE: &str = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:BERTH-FORWARD - [0:0]\n\
+-A FORWARD -m comment --comment berth -j BERTH-FORWARD\n\
+-A FORWARD -m comment --comment \"netavark firewall plugin rules\" -j NETAVARK_FORWARD\n\
+-A BERTH-FORWARD -i br-abc -m comment --comment berth:net:abc123 -j ACCEPT\n\
+-A BERTH-FORWARD -i br-def -m comment --comment berth:net:def -j ACCEPT\n\
+COMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\n\
+-A BERTH-DNAT -p tcp -m tcp --dport 8080 -m comment --comment berth:port:c1:abc123 -j DNAT --to-destination 10.89.0.2:80\n\
+COMMIT\n";
+
+    #[test]
+    fn save_parsing_and_script() {
+        let (chains, saved) = parse_save(SAVE);
+        assert!(chains.contains(&("filter".into(), "BERTH-FORWARD".into())));
+        assert_eq!(saved.len(), 5);
+        assert_eq!(
+            saved[1].comment.as_deref(),
+            Some("netavark firewall plugin rules")
+        );
+        let script = iptables_script(
+            &chains,
+            &saved,
+            false,
+            &[
+                Selector::Exact(net_tag("abc123")),
+                Selector::Prefix(port_tag_prefix("c1")),
+            ],
+            &[],
+        );
+        assert_eq!(
+            script,
+            "*filter\n-D BERTH-FORWARD -i br-abc -m comment --comment berth:net:abc123 -j ACCEPT\nCOMMIT\n\
+*nat\n-D BERTH-DNAT -p tcp -m tcp --dport 8080 -m comment --comment berth:port:c1:abc123 -j DNAT --to-destination 10.89.0.2:80\nCOMMIT\n"
+        );
+        // infra: the missing chains are declared, the FORWARD jump (present) is not repeated
+        let script = iptables_script(&chains, &saved, true, &[], &[]);
+        assert!(!script.contains("-I FORWARD 1"));
+        assert!(script.contains(":BERTH-ISOLATION-1 - [0:0]"));
+        assert!(!script.contains(":BERTH-FORWARD - [0:0]"));
+        assert!(
+            script.contains("-I BERTH-FORWARD 1 -m comment --comment berth -j BERTH-ISOLATION-1")
+        );
+        assert!(script.contains(":BERTH-DNAT - [0:0]"));
+        assert!(script.contains(
+            "-I PREROUTING 1 -m addrtype --dst-type LOCAL -m comment --comment berth -j BERTH-DNAT"
+        ));
+        assert!(!infra_present(&chains, &saved));
+    }
+
+    #[test]
+    fn nft_list_parsing() {
+        let text = "table ip berth {\n\tchain BERTH-FORWARD {\n\t\tiifname \"br-abc\" accept comment \"berth:net:abc123\" # handle 7\n\t\tjump BERTH-ISOLATION-1 comment \"berth\" # handle 3\n\t}\n\tchain forward { # handle 9\n\t\ttype filter hook forward priority -1; policy accept;\n\t\tjump BERTH-FORWARD comment \"berth\" # handle 10\n\t}\n}\n";
+        let l = parse_nft_list(text);
+        assert_eq!(
+            l,
+            vec![
+                ("BERTH-FORWARD".into(), Some("berth:net:abc123".into()), 7),
+                ("BERTH-FORWARD".into(), Some("berth".into()), 3),
+                ("forward".into(), Some("berth".into()), 10),
+            ]
+        );
+        let s = nft_script(Some(text), &[Selector::Exact(net_tag("abc123"))], &[]);
+        assert_eq!(s, "delete rule ip berth BERTH-FORWARD handle 7\n");
+        let s = nft_script(None, &[], &[]);
+        assert!(s.contains(
+            "add chain ip berth forward { type filter hook forward priority -1; policy accept; }"
+        ));
+        assert!(
+            s.contains("add rule ip berth BERTH-FORWARD jump BERTH-ISOLATION-1 comment \"berth\"")
+        );
+    }
+}

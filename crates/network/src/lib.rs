@@ -1,0 +1,1098 @@
+//! berth's container networking: bridge networks with a persistent IPAM, veth plumbing into a
+//! container's network namespace, outbound NAT, isolation between networks and published ports.
+//!
+//! State is one sqlite file (WAL, every change in an IMMEDIATE transaction, so concurrent
+//! `berth run`s serialise their allocations and never share an address). The kernel side is
+//! driven through rtnetlink ([`netlink`]) and the firewall tool found at run time
+//! ([`firewall`]). The embedded DNS server ([`dns`]) reads the `networks` and `endpoints`
+//! tables directly.
+
+pub mod dns;
+pub mod firewall;
+pub mod ipam;
+mod netlink;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use firewall::{Backend, Selector};
+use ipam::Subnet;
+
+/// Name of docker's default network.
+pub const DEFAULT_NETWORK: &str = "bridge";
+/// Interface of the default network's bridge.
+pub const DEFAULT_BRIDGE: &str = "berth0";
+/// docker's range for ephemeral published ports.
+pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("network with name {0} already exists")]
+    NameExists(String),
+    #[error("network {0} not found")]
+    NotFound(String),
+    #[error("network {0} is ambiguous ({1} matches found based on ID prefix)")]
+    Ambiguous(String, usize),
+    #[error("error while removing network: network {name} id {id} has active endpoints")]
+    ActiveEndpoints { name: String, id: String },
+    #[error("{0} is a pre-defined network and cannot be removed")]
+    Predefined(String),
+    #[error("operation is not permitted on predefined {0} network ")]
+    Reserved(String),
+    #[error("invalid network name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
+    #[error("{0}")]
+    InvalidSubnet(String),
+    #[error("invalid pool request: Pool overlaps with other one on this address space")]
+    Overlap,
+    #[error("no matching subnet for gateway {0}")]
+    InvalidGateway(String),
+    #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
+    NoPool,
+    #[error("no available IPv4 addresses on this network's address pools: {0} ({1})")]
+    Exhausted(String, String),
+    #[error("invalid address {ip}: no configured subnet contains the IP address on network {network} ({subnet})")]
+    AddressNotInSubnet {
+        ip: Ipv4Addr,
+        network: String,
+        subnet: String,
+    },
+    #[error("address {ip} already in use on network {network}")]
+    AddressInUse { ip: Ipv4Addr, network: String },
+    #[error("invalid port mapping {0}")]
+    InvalidPort(String),
+    #[error("Bind for {0}:{1} failed: port is already allocated")]
+    PortAllocated(String, u16),
+    #[error("failed to bind host port {0}:{1}/{2}: {3}")]
+    PortInUse(String, u16, String, std::io::Error),
+    #[error("no free host port in 32768-60999 for {0}")]
+    NoFreePort(String),
+    #[error("netlink: {op}: {detail}")]
+    Netlink { op: String, detail: String },
+    #[error("firewall: {0}")]
+    Firewall(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("network store: {0}")]
+    Store(#[from] rusqlite::Error),
+    #[error("network store: corrupt record for network {0}: {1}")]
+    Corrupt(String, String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A network as stored (JSON in `networks.data`), with docker's inspect names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkConfig {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Driver", default)]
+    pub driver: String,
+    /// the bridge interface: berth0 for the default network, br-<id[..12]> otherwise
+    #[serde(rename = "Bridge", default)]
+    pub bridge: String,
+    #[serde(rename = "Subnet")]
+    pub subnet: String,
+    #[serde(rename = "Gateway")]
+    pub gateway: String,
+    #[serde(rename = "Internal", default)]
+    pub internal: bool,
+    #[serde(rename = "Labels", default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(rename = "Created", default)]
+    pub created: String,
+}
+
+impl NetworkConfig {
+    fn subnet_parsed(&self) -> Result<Subnet> {
+        Subnet::parse(&self.subnet).map_err(|e| Error::Corrupt(self.name.clone(), e))
+    }
+
+    fn gateway_parsed(&self) -> Result<Ipv4Addr> {
+        self.gateway
+            .parse()
+            .map_err(|_| Error::Corrupt(self.name.clone(), format!("gateway {}", self.gateway)))
+    }
+}
+
+/// A container's attachment to a network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Aliases", default)]
+    pub aliases: Vec<String>,
+    #[serde(rename = "IPAddress")]
+    pub ip: Ipv4Addr,
+    #[serde(rename = "IPPrefixLen")]
+    pub prefix_len: u8,
+    #[serde(rename = "Gateway")]
+    pub gateway: Ipv4Addr,
+    #[serde(rename = "MacAddress")]
+    pub mac: String,
+    #[serde(rename = "HostVeth", default)]
+    pub host_veth: String,
+}
+
+/// A published port.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// "" = all host addresses
+    #[serde(rename = "HostIp", default)]
+    pub host_ip: String,
+    /// 0 = pick a free one
+    #[serde(rename = "HostPort")]
+    pub host_port: u16,
+    #[serde(rename = "ContainerPort")]
+    pub container_port: u16,
+    /// "tcp" or "udp"
+    #[serde(rename = "Proto")]
+    pub proto: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (container_id TEXT NOT NULL, network_id TEXT NOT NULL, name TEXT NOT NULL, aliases TEXT NOT NULL, ip TEXT NOT NULL, mac TEXT NOT NULL, host_veth TEXT NOT NULL, PRIMARY KEY (container_id, network_id));
+CREATE TABLE IF NOT EXISTS ports (container_id TEXT NOT NULL, network_id TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL, container_port INTEGER NOT NULL, proto TEXT NOT NULL, container_ip TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS endpoints_network ON endpoints (network_id);
+CREATE INDEX IF NOT EXISTS ports_container ON ports (container_id);
+";
+
+/// The networking manager: one per engine process (it is `Sync`; calls are serialised on its
+/// store connection, and across processes by sqlite's IMMEDIATE transactions).
+pub struct Manager {
+    conn: Mutex<Connection>,
+    fw: OnceLock<Backend>,
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+fn read_networks(conn: &Connection) -> Result<Vec<NetworkConfig>> {
+    let mut st = conn.prepare("SELECT name, data FROM networks ORDER BY name")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, data) = row?;
+        out.push(serde_json::from_str(&data).map_err(|e| Error::Corrupt(name, e.to_string()))?);
+    }
+    Ok(out)
+}
+
+fn network_by_id(conn: &Connection, id: &str) -> Result<Option<NetworkConfig>> {
+    let data: Option<(String, String)> = conn
+        .query_row("SELECT name, data FROM networks WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    data.map(|(name, d)| serde_json::from_str(&d).map_err(|e| Error::Corrupt(name, e.to_string())))
+        .transpose()
+}
+
+fn insert_network(conn: &Connection, n: &NetworkConfig) -> Result<()> {
+    let data = serde_json::to_string(n).expect("network config serialises");
+    conn.execute(
+        "INSERT INTO networks (id, name, data) VALUES (?1, ?2, ?3)",
+        params![n.id, n.name, data],
+    )?;
+    Ok(())
+}
+
+/// Subnets that a new network must not overlap: the host's routes (except those of `own_bridge`,
+/// a bridge of ours left from before) and every stored network.
+fn taken_subnets(nets: &[NetworkConfig]) -> Vec<Subnet> {
+    let mut taken = ipam::host_routes();
+    taken.extend(nets.iter().filter_map(|n| Subnet::parse(&n.subnet).ok()));
+    taken
+}
+
+struct EndpointRow {
+    container_id: String,
+    network_id: String,
+    name: String,
+    aliases: String,
+    ip: String,
+    mac: String,
+    host_veth: String,
+}
+
+fn endpoint_rows(conn: &Connection, where_: &str, arg: &str) -> Result<Vec<EndpointRow>> {
+    let sql = format!(
+        "SELECT container_id, network_id, name, aliases, ip, mac, host_veth FROM endpoints WHERE {where_} ORDER BY network_id, ip"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([arg], |r| {
+        Ok(EndpointRow {
+            container_id: r.get(0)?,
+            network_id: r.get(1)?,
+            name: r.get(2)?,
+            aliases: r.get(3)?,
+            ip: r.get(4)?,
+            mac: r.get(5)?,
+            host_veth: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn to_endpoint(row: EndpointRow, net: Option<&NetworkConfig>) -> Endpoint {
+    let (prefix_len, gateway) = net
+        .map(|n| {
+            (
+                n.subnet_parsed().map(|s| s.prefix).unwrap_or(0),
+                n.gateway_parsed().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            )
+        })
+        .unwrap_or((0, Ipv4Addr::UNSPECIFIED));
+    Endpoint {
+        aliases: serde_json::from_str(&row.aliases).unwrap_or_default(),
+        ip: row.ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+        container_id: row.container_id,
+        network_id: row.network_id,
+        name: row.name,
+        prefix_len,
+        gateway,
+        mac: row.mac,
+        host_veth: row.host_veth,
+    }
+}
+
+fn write_sysctl(path: &str, value: &str) -> Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|v| v.trim() == value) {
+        return Ok(());
+    }
+    std::fs::write(path, value).map_err(|e| Error::Io {
+        context: format!("setting {path} to {value}"),
+        source: e,
+    })
+}
+
+/// Try binding `host_ip:port` the way a listener would: a host process already listening there
+/// makes this fail.
+fn probe_port(host_ip: &str, port: u16, proto: &str) -> std::io::Result<()> {
+    let ip: Ipv4Addr = if host_ip.is_empty() {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        host_ip
+            .parse()
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?
+    };
+    let addr = SocketAddrV4::new(ip, port);
+    if proto == "udp" {
+        UdpSocket::bind(addr).map(drop)
+    } else {
+        TcpListener::bind(addr).map(drop)
+    }
+}
+
+fn host_ips_overlap(a: &str, b: &str) -> bool {
+    a.is_empty() || b.is_empty() || a == b
+}
+
+fn normalize_host_ip(ip: &str) -> String {
+    if ip == "0.0.0.0" {
+        String::new()
+    } else {
+        ip.to_string()
+    }
+}
+
+impl Manager {
+    /// Open (creating) the store at `db`.
+    pub fn open(db: &Path) -> Result<Manager> {
+        if let Some(dir) = db.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+                context: format!("creating {}", dir.display()),
+                source: e,
+            })?;
+        }
+        let conn = Connection::open(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(60))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Manager {
+            conn: Mutex::new(conn),
+            fw: OnceLock::new(),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fw(&self) -> Result<&Backend> {
+        if let Some(b) = self.fw.get() {
+            return Ok(b);
+        }
+        let b = Backend::detect()?;
+        Ok(self.fw.get_or_init(|| b))
+    }
+
+    /// docker's "bridge" network (iface berth0), created in the store on first use with a
+    /// subnet that collides with no host route and no other network.
+    pub fn default_network(&self) -> Result<NetworkConfig> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let nets = read_networks(&tx)?;
+        if let Some(n) = nets.iter().find(|n| n.name == DEFAULT_NETWORK) {
+            return Ok(n.clone());
+        }
+        // a berth0 left by an earlier store keeps its route: that subnet is ours to reuse
+        let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let own: Vec<Subnet> = text
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(DEFAULT_BRIDGE))
+            .flat_map(|l| ipam::parse_proc_net_route(&format!("hdr\n{l}")))
+            .collect();
+        let mut taken: Vec<Subnet> = taken_subnets(&nets)
+            .into_iter()
+            .filter(|s| !own.contains(s))
+            .collect();
+        if own.len() > 1 {
+            taken.extend(own.iter().skip(1));
+        }
+        let subnet = ipam::choose_subnet(&taken).ok_or(Error::NoPool)?;
+        let net = NetworkConfig {
+            id: random_hex(32),
+            name: DEFAULT_NETWORK.into(),
+            driver: "bridge".into(),
+            bridge: DEFAULT_BRIDGE.into(),
+            subnet: subnet.to_string(),
+            gateway: subnet.first_host().to_string(),
+            internal: false,
+            labels: BTreeMap::new(),
+            created: now_rfc3339(),
+        };
+        insert_network(&tx, &net)?;
+        tx.commit()?;
+        Ok(net)
+    }
+
+    /// Create a user-defined bridge network, its bridge and its firewall rules.
+    pub fn create(
+        &self,
+        name: &str,
+        subnet: Option<&str>,
+        gateway: Option<&str>,
+        internal: bool,
+        labels: BTreeMap<String, String>,
+    ) -> Result<NetworkConfig> {
+        if name == "host" || name == "none" {
+            return Err(Error::Reserved(name.to_string()));
+        }
+        if name == DEFAULT_NETWORK {
+            return Err(Error::NameExists(name.to_string()));
+        }
+        if !valid_name(name) {
+            return Err(Error::InvalidName(name.to_string()));
+        }
+        let net = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let nets = read_networks(&tx)?;
+            if nets.iter().any(|n| n.name == name) {
+                return Err(Error::NameExists(name.to_string()));
+            }
+            let subnet = match subnet {
+                Some(s) => {
+                    let s = Subnet::parse(s).map_err(Error::InvalidSubnet)?;
+                    if nets
+                        .iter()
+                        .filter_map(|n| Subnet::parse(&n.subnet).ok())
+                        .any(|o| o.overlaps(&s))
+                    {
+                        return Err(Error::Overlap);
+                    }
+                    s
+                }
+                None => ipam::choose_subnet(&taken_subnets(&nets)).ok_or(Error::NoPool)?,
+            };
+            let gateway = match gateway {
+                Some(g) => {
+                    let ip: Ipv4Addr = g
+                        .parse()
+                        .map_err(|_| Error::InvalidGateway(g.to_string()))?;
+                    if !subnet.is_host(ip) {
+                        return Err(Error::InvalidGateway(g.to_string()));
+                    }
+                    ip
+                }
+                None => subnet.first_host(),
+            };
+            let id = random_hex(32);
+            let net = NetworkConfig {
+                bridge: format!("br-{}", &id[..12]),
+                id,
+                name: name.to_string(),
+                driver: "bridge".into(),
+                subnet: subnet.to_string(),
+                gateway: gateway.to_string(),
+                internal,
+                labels,
+                created: now_rfc3339(),
+            };
+            insert_network(&tx, &net)?;
+            tx.commit()?;
+            net
+        };
+        if let Err(e) = self.ensure_network(&net) {
+            self.teardown_network(&net);
+            let _ = self
+                .conn()
+                .execute("DELETE FROM networks WHERE id = ?1", [&net.id]);
+            return Err(e);
+        }
+        Ok(net)
+    }
+
+    /// Bridge up with its gateway address, forwarding on, and the network's firewall rules.
+    fn ensure_network(&self, net: &NetworkConfig) -> Result<()> {
+        let subnet = net.subnet_parsed()?;
+        let gw = net.gateway_parsed()?;
+        write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        let nl = netlink::Nl::new()?;
+        nl.ensure_bridge(&net.bridge, gw, subnet.prefix)?;
+        // the host reaches published ports on 127.0.0.1: such packets are routed out of the
+        // bridge, which the kernel refuses for 127/8 sources unless route_localnet is set
+        write_sysctl(
+            &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge),
+            "1",
+        )?;
+        let rules = firewall::network_rules(&net.id, &net.bridge, &net.subnet, net.internal);
+        let n = rules.len();
+        self.fw()?.apply(
+            true,
+            &[Selector::Exact(firewall::net_tag(&net.id))],
+            &rules,
+            Some(n),
+        )
+    }
+
+    /// Best effort: the network's rules and bridge.
+    fn teardown_network(&self, net: &NetworkConfig) {
+        if let Ok(fw) = self.fw() {
+            let _ = fw.apply(
+                false,
+                &[Selector::Exact(firewall::net_tag(&net.id))],
+                &[],
+                None,
+            );
+        }
+        if let Ok(nl) = netlink::Nl::new() {
+            let _ = nl.delete_link(&net.bridge);
+        }
+    }
+
+    /// A network by exact id, exact name, or unique id prefix.
+    pub fn get(&self, name_or_id: &str) -> Result<NetworkConfig> {
+        let nets = self.list()?;
+        if let Some(n) = nets.iter().find(|n| n.id == name_or_id) {
+            return Ok(n.clone());
+        }
+        if let Some(n) = nets.iter().find(|n| n.name == name_or_id) {
+            return Ok(n.clone());
+        }
+        let matches: Vec<&NetworkConfig> = if name_or_id.is_empty() {
+            Vec::new()
+        } else {
+            nets.iter()
+                .filter(|n| n.id.starts_with(name_or_id))
+                .collect()
+        };
+        match matches.len() {
+            1 => Ok(matches[0].clone()),
+            0 => Err(Error::NotFound(name_or_id.to_string())),
+            k => Err(Error::Ambiguous(name_or_id.to_string(), k)),
+        }
+    }
+
+    /// All networks, by name.
+    pub fn list(&self) -> Result<Vec<NetworkConfig>> {
+        read_networks(&self.conn())
+    }
+
+    pub fn endpoints(&self, network_id: &str) -> Result<Vec<Endpoint>> {
+        let conn = self.conn();
+        let net = network_by_id(&conn, network_id)?;
+        Ok(endpoint_rows(&conn, "network_id = ?1", network_id)?
+            .into_iter()
+            .map(|r| to_endpoint(r, net.as_ref()))
+            .collect())
+    }
+
+    pub fn endpoints_of_container(&self, container_id: &str) -> Result<Vec<Endpoint>> {
+        let conn = self.conn();
+        let nets: HashMap<String, NetworkConfig> = read_networks(&conn)?
+            .into_iter()
+            .map(|n| (n.id.clone(), n))
+            .collect();
+        Ok(endpoint_rows(&conn, "container_id = ?1", container_id)?
+            .into_iter()
+            .map(|r| {
+                let n = nets.get(&r.network_id);
+                to_endpoint(r, n)
+            })
+            .collect())
+    }
+
+    /// Remove a network without endpoints: its store row, firewall rules and bridge.
+    pub fn remove(&self, name_or_id: &str) -> Result<()> {
+        let net = self.get(name_or_id)?;
+        if net.name == DEFAULT_NETWORK {
+            return Err(Error::Predefined(net.name));
+        }
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM endpoints WHERE network_id = ?1",
+                [&net.id],
+                |r| r.get(0),
+            )?;
+            if n > 0 {
+                return Err(Error::ActiveEndpoints {
+                    name: net.name,
+                    id: net.id,
+                });
+            }
+            tx.execute("DELETE FROM ports WHERE network_id = ?1", [&net.id])?;
+            tx.execute("DELETE FROM networks WHERE id = ?1", [&net.id])?;
+            tx.commit()?;
+        }
+        self.fw()?.apply(
+            false,
+            &[Selector::Exact(firewall::net_tag(&net.id))],
+            &[],
+            None,
+        )?;
+        netlink::Nl::new()?.delete_link(&net.bridge)
+    }
+
+    /// Connect network namespace `netns` to `net` as interface `ifname` (see the crate docs):
+    /// allocates the address, plumbs the veth pair and records the endpoint. Idempotent per
+    /// (container, network): an endpoint whose host veth still exists is returned as is, one
+    /// whose veth is gone (the namespace died) is plumbed again with the same address.
+    #[allow(clippy::too_many_arguments)]
+    pub fn connect(
+        &self,
+        net: &NetworkConfig,
+        container_id: &str,
+        name: &str,
+        aliases: &[String],
+        netns: &Path,
+        ifname: &str,
+        requested_ip: Option<Ipv4Addr>,
+    ) -> Result<Endpoint> {
+        let (ep, existed) = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let net =
+                network_by_id(&tx, &net.id)?.ok_or_else(|| Error::NotFound(net.name.clone()))?;
+            let existing = endpoint_rows(&tx, "container_id = ?1", container_id)?
+                .into_iter()
+                .find(|r| r.network_id == net.id);
+            if let Some(row) = existing {
+                (to_endpoint(row, Some(&net)), true)
+            } else {
+                let subnet = net.subnet_parsed()?;
+                let gateway = net.gateway_parsed()?;
+                let used: HashSet<Ipv4Addr> = endpoint_rows(&tx, "network_id = ?1", &net.id)?
+                    .iter()
+                    .filter_map(|r| r.ip.parse().ok())
+                    .collect();
+                let ip = match requested_ip {
+                    Some(ip) => {
+                        if !subnet.is_host(ip) || ip == gateway {
+                            return Err(Error::AddressNotInSubnet {
+                                ip,
+                                network: net.name.clone(),
+                                subnet: net.subnet.clone(),
+                            });
+                        }
+                        if used.contains(&ip) {
+                            return Err(Error::AddressInUse {
+                                ip,
+                                network: net.name.clone(),
+                            });
+                        }
+                        ip
+                    }
+                    None => ipam::lowest_free(&subnet, gateway, &used)
+                        .ok_or_else(|| Error::Exhausted(net.name.clone(), net.id.clone()))?,
+                };
+                let ep = Endpoint {
+                    container_id: container_id.to_string(),
+                    network_id: net.id.clone(),
+                    name: name.to_string(),
+                    aliases: aliases.to_vec(),
+                    ip,
+                    prefix_len: subnet.prefix,
+                    gateway,
+                    mac: ipam::mac_for(ip),
+                    host_veth: format!("veth{}", random_hex(4)),
+                };
+                tx.execute(
+                    "INSERT INTO endpoints (container_id, network_id, name, aliases, ip, mac, host_veth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        ep.container_id,
+                        ep.network_id,
+                        ep.name,
+                        serde_json::to_string(&ep.aliases).expect("aliases serialise"),
+                        ep.ip.to_string(),
+                        ep.mac,
+                        ep.host_veth
+                    ],
+                )?;
+                tx.commit()?;
+                (ep, false)
+            }
+        };
+        if existed {
+            let nl = netlink::Nl::new()?;
+            if nl.link_index(&ep.host_veth)?.is_some() {
+                return Ok(ep);
+            }
+        }
+        match self.plumb(net, &ep, netns, ifname) {
+            Ok(()) => Ok(ep),
+            Err(e) => {
+                if let Ok(nl) = netlink::Nl::new() {
+                    let _ = nl.delete_link(&ep.host_veth);
+                }
+                let _ = self.conn().execute(
+                    "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
+                    params![ep.container_id, ep.network_id],
+                );
+                Err(e)
+            }
+        }
+    }
+
+    fn plumb(&self, net: &NetworkConfig, ep: &Endpoint, netns: &Path, ifname: &str) -> Result<()> {
+        let ns = File::open(netns).map_err(|e| Error::Io {
+            context: format!("opening network namespace {}", netns.display()),
+            source: e,
+        })?;
+        self.ensure_network(net)?;
+        let nl = netlink::Nl::new()?;
+        nl.create_veth(&ep.host_veth, ifname, &ns, &net.bridge)?;
+        let mac = ipam::parse_mac(&ep.mac)
+            .ok_or_else(|| Error::Corrupt(net.name.clone(), format!("mac {}", ep.mac)))?;
+        netlink::configure_inside(
+            netns,
+            ifname,
+            mac,
+            ep.ip,
+            ep.prefix_len,
+            (!net.internal).then_some(ep.gateway),
+        )
+    }
+
+    /// Undo [`Manager::connect`]: the container's ports on that network, the host veth, the
+    /// address. Pieces already gone are not errors.
+    pub fn disconnect(&self, network_id: &str, container_id: &str) -> Result<()> {
+        let row = {
+            let conn = self.conn();
+            endpoint_rows(&conn, "container_id = ?1", container_id)?
+                .into_iter()
+                .find(|r| r.network_id == network_id)
+        };
+        self.fw()?.apply(
+            false,
+            &[Selector::Exact(firewall::port_tag(
+                container_id,
+                network_id,
+            ))],
+            &[],
+            None,
+        )?;
+        if let Some(row) = &row {
+            netlink::Nl::new()?.delete_link(&row.host_veth)?;
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM ports WHERE container_id = ?1 AND network_id = ?2",
+            params![container_id, network_id],
+        )?;
+        tx.execute(
+            "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
+            params![container_id, network_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Publish ports of a connected container. Everything is checked (port free in the store
+    /// and bindable on the host) before anything changes; returns the mappings with the host
+    /// ports actually used.
+    pub fn publish(
+        &self,
+        container_id: &str,
+        ep: &Endpoint,
+        ports: &[PortMapping],
+    ) -> Result<Vec<PortMapping>> {
+        for p in ports {
+            if p.proto != "tcp" && p.proto != "udp" {
+                return Err(Error::InvalidPort(format!(
+                    "{}/{}: protocol must be tcp or udp",
+                    p.container_port, p.proto
+                )));
+            }
+            if p.container_port == 0 {
+                return Err(Error::InvalidPort(format!(
+                    "{}:0/{}: container port must not be 0",
+                    p.host_port, p.proto
+                )));
+            }
+            let hip = normalize_host_ip(&p.host_ip);
+            if !hip.is_empty() && hip.parse::<Ipv4Addr>().is_err() {
+                return Err(Error::InvalidPort(format!(
+                    "{}:{}:{}: invalid host address",
+                    p.host_ip, p.host_port, p.container_port
+                )));
+            }
+        }
+        let out = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // (container, network, host_ip, host_port, container_port, proto)
+            let mut taken: Vec<(String, String, String, u16, u16, String)> = {
+                let mut st = tx.prepare(
+                    "SELECT container_id, network_id, host_ip, host_port, container_port, proto FROM ports",
+                )?;
+                let rows = st.query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut out = Vec::new();
+            let mut fresh = Vec::new();
+            for p in ports {
+                let hip = normalize_host_ip(&p.host_ip);
+                let conflict = |taken: &[(String, String, String, u16, u16, String)], port: u16| {
+                    taken
+                        .iter()
+                        .find(|t| t.5 == p.proto && t.3 == port && host_ips_overlap(&t.2, &hip))
+                        .cloned()
+                };
+                let port = if p.host_port != 0 {
+                    if let Some(t) = conflict(&taken, p.host_port) {
+                        let same = t.0 == container_id
+                            && t.1 == ep.network_id
+                            && t.2 == hip
+                            && t.4 == p.container_port;
+                        if same {
+                            out.push(PortMapping {
+                                host_ip: hip.clone(),
+                                ..p.clone()
+                            });
+                            continue; // already published, by this very container
+                        }
+                        let shown = if hip.is_empty() { "0.0.0.0" } else { &hip };
+                        return Err(Error::PortAllocated(shown.to_string(), p.host_port));
+                    }
+                    probe_port(&hip, p.host_port, &p.proto).map_err(|e| {
+                        let shown = if hip.is_empty() { "0.0.0.0" } else { &hip };
+                        Error::PortInUse(shown.to_string(), p.host_port, p.proto.clone(), e)
+                    })?;
+                    p.host_port
+                } else {
+                    let (lo, hi) = EPHEMERAL_PORTS;
+                    let span = u32::from(hi - lo) + 1;
+                    let start = rand::random::<u32>() % span;
+                    (0..span)
+                        .map(|i| lo + ((start + i) % span) as u16)
+                        .find(|&port| {
+                            conflict(&taken, port).is_none()
+                                && probe_port(&hip, port, &p.proto).is_ok()
+                        })
+                        .ok_or_else(|| Error::NoFreePort(p.proto.clone()))?
+                };
+                taken.push((
+                    container_id.to_string(),
+                    ep.network_id.clone(),
+                    hip.clone(),
+                    port,
+                    p.container_port,
+                    p.proto.clone(),
+                ));
+                let m = PortMapping {
+                    host_ip: hip,
+                    host_port: port,
+                    container_port: p.container_port,
+                    proto: p.proto.clone(),
+                };
+                out.push(m.clone());
+                fresh.push(m);
+            }
+            for m in &fresh {
+                tx.execute(
+                    "INSERT INTO ports (container_id, network_id, host_ip, host_port, container_port, proto, container_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![container_id, ep.network_id, m.host_ip, m.host_port, m.container_port, m.proto, ep.ip.to_string()],
+                )?;
+            }
+            tx.commit()?;
+            (out, fresh)
+        };
+        let (out, fresh) = out;
+        if fresh.is_empty() {
+            return Ok(out);
+        }
+        let rules: Vec<firewall::Rule> = fresh
+            .iter()
+            .map(|m| {
+                firewall::port_rule(
+                    container_id,
+                    &ep.network_id,
+                    &m.host_ip,
+                    m.host_port,
+                    &m.proto,
+                    &ep.ip.to_string(),
+                    m.container_port,
+                )
+            })
+            .collect();
+        let applied = self.fw().and_then(|fw| fw.apply(true, &[], &rules, None));
+        if let Err(e) = applied {
+            let conn = self.conn();
+            for m in &fresh {
+                let _ = conn.execute(
+                    "DELETE FROM ports WHERE container_id = ?1 AND network_id = ?2 AND host_ip = ?3 AND host_port = ?4 AND proto = ?5",
+                    params![container_id, ep.network_id, m.host_ip, m.host_port, m.proto],
+                );
+            }
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    pub fn ports_of(&self, container_id: &str) -> Result<Vec<PortMapping>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT host_ip, host_port, container_port, proto FROM ports WHERE container_id = ?1 ORDER BY container_port, proto, host_ip",
+        )?;
+        let rows = st.query_map([container_id], |r| {
+            Ok(PortMapping {
+                host_ip: r.get(0)?,
+                host_port: r.get(1)?,
+                container_port: r.get(2)?,
+                proto: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Remove every published port of the container (rules and rows).
+    pub fn unpublish(&self, container_id: &str) -> Result<()> {
+        self.fw()?.apply(
+            false,
+            &[Selector::Prefix(firewall::port_tag_prefix(container_id))],
+            &[],
+            None,
+        )?;
+        self.conn()
+            .execute("DELETE FROM ports WHERE container_id = ?1", [container_id])?;
+        Ok(())
+    }
+
+    /// Everything of a container: its ports and all its endpoints.
+    pub fn release_container(&self, container_id: &str) -> Result<()> {
+        self.unpublish(container_id)?;
+        let nets: Vec<String> = endpoint_rows(&self.conn(), "container_id = ?1", container_id)?
+            .into_iter()
+            .map(|r| r.network_id)
+            .collect();
+        for n in nets {
+            self.disconnect(&n, container_id)?;
+        }
+        Ok(())
+    }
+
+    /// Remove the networks without endpoints (never "bridge"); returns their names.
+    pub fn prune(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for net in self.list()? {
+            if net.name == DEFAULT_NETWORK {
+                continue;
+            }
+            match self.remove(&net.id) {
+                Ok(()) => removed.push(net.name),
+                Err(Error::ActiveEndpoints { .. }) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Startup reconcile: release the endpoints and ports of containers not in `live`, and
+    /// re-assert the firewall rules of networks that still have endpoints.
+    pub fn reconcile(&self, live: &HashSet<String>) -> Result<()> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut st = conn.prepare(
+                "SELECT container_id FROM endpoints UNION SELECT container_id FROM ports",
+            )?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in ids.iter().filter(|id| !live.contains(*id)) {
+            self.release_container(id)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mgr() -> (tempfile::TempDir, Manager) {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Manager::open(&dir.path().join("network.db")).unwrap();
+        (dir, m)
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("my-net_1.x"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a b"));
+    }
+
+    #[test]
+    fn default_network_is_stable_and_avoids_routes() {
+        let (_d, m) = mgr();
+        let a = m.default_network().unwrap();
+        let b = m.default_network().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.name, "bridge");
+        assert_eq!(a.bridge, "berth0");
+        assert_eq!(a.id.len(), 64);
+        let s = Subnet::parse(&a.subnet).unwrap();
+        for r in ipam::host_routes() {
+            if !std::fs::read_to_string("/proc/net/route")
+                .unwrap()
+                .lines()
+                .any(|l| l.starts_with("berth0"))
+            {
+                assert!(!r.overlaps(&s), "{s} overlaps host route {r}");
+            }
+        }
+        assert_eq!(m.get("bridge").unwrap(), a);
+        assert_eq!(m.get(&a.id[..6]).unwrap(), a);
+        assert!(matches!(m.remove("bridge"), Err(Error::Predefined(_))));
+        assert!(matches!(
+            m.create("bridge", None, None, false, BTreeMap::new()),
+            Err(Error::NameExists(_))
+        ));
+        assert_eq!(
+            m.get("nope").unwrap_err().to_string(),
+            "network nope not found"
+        );
+    }
+
+    #[test]
+    fn store_roundtrip_without_kernel() {
+        let (_d, m) = mgr();
+        let net = NetworkConfig {
+            id: "ab".repeat(32),
+            name: "n1".into(),
+            driver: "bridge".into(),
+            bridge: "br-abababababab".into(),
+            subnet: "10.250.0.0/24".into(),
+            gateway: "10.250.0.1".into(),
+            internal: false,
+            labels: BTreeMap::from([("k".to_string(), "v".to_string())]),
+            created: now_rfc3339(),
+        };
+        insert_network(&m.conn(), &net).unwrap();
+        assert_eq!(m.get("n1").unwrap(), net);
+        assert_eq!(m.list().unwrap(), vec![net.clone()]);
+        // docker's inspect names
+        let j = serde_json::to_value(&net).unwrap();
+        assert_eq!(j["Name"], "n1");
+        assert_eq!(j["Subnet"], "10.250.0.0/24");
+        // overlapping --subnet is refused before touching the kernel
+        assert!(matches!(
+            m.create("n2", Some("10.250.0.128/25"), None, false, BTreeMap::new()),
+            Err(Error::Overlap)
+        ));
+        assert!(matches!(
+            m.create("n1", None, None, false, BTreeMap::new()),
+            Err(Error::NameExists(_))
+        ));
+        assert!(matches!(
+            m.create(
+                "n3",
+                Some("10.251.0.0/24"),
+                Some("10.9.9.9"),
+                false,
+                BTreeMap::new()
+            ),
+            Err(Error::InvalidGateway(_))
+        ));
+        assert!(matches!(
+            m.create("n3", Some("10.251.0.1/24"), None, false, BTreeMap::new()),
+            Err(Error::InvalidSubnet(_))
+        ));
+        // an endpoint row blocks removal with docker's message
+        m.conn()
+            .execute(
+                "INSERT INTO endpoints VALUES ('c1', ?1, 'web', '[\"w\"]', '10.250.0.2', '02:42:0a:fa:00:02', 'vethdeadbeef')",
+                [&net.id],
+            )
+            .unwrap();
+        let e = m.remove("n1").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "error while removing network: network n1 id {} has active endpoints",
+                net.id
+            )
+        );
+        let eps = m.endpoints_of_container("c1").unwrap();
+        assert_eq!(eps.len(), 1);
+        assert_eq!(eps[0].prefix_len, 24);
+        assert_eq!(eps[0].gateway, Ipv4Addr::new(10, 250, 0, 1));
+        assert_eq!(eps[0].aliases, vec!["w".to_string()]);
+        assert_eq!(m.endpoints(&net.id).unwrap(), eps);
+    }
+}

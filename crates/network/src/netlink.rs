@@ -1,0 +1,255 @@
+//! Link plumbing over rtnetlink: bridges, veth pairs, addresses, routes.
+//!
+//! rtnetlink is async; each [`Nl`] owns a small current-thread tokio runtime and one
+//! NETLINK_ROUTE socket, and blocks on every request. A netlink socket talks to the network
+//! namespace its creating thread was in when it was opened, so configuring the inside of a
+//! container is done by [`configure_inside`] on a dedicated thread that first setns()es into the
+//! container's namespace: the caller's thread never changes namespace.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::{Error, Result};
+
+const ENODEV: i32 = libc::ENODEV;
+const EEXIST: i32 = libc::EEXIST;
+const ENOENT: i32 = libc::ENOENT;
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => m.code.map(|c| -c.get()),
+        _ => None,
+    }
+}
+
+fn nl_err(op: impl Into<String>, e: rtnetlink::Error) -> Error {
+    let detail = match &e {
+        rtnetlink::Error::NetlinkError(m) => m.to_io().to_string(),
+        other => other.to_string(),
+    };
+    Error::Netlink {
+        op: op.into(),
+        detail,
+    }
+}
+
+pub(crate) struct Nl {
+    rt: tokio::runtime::Runtime,
+    handle: Handle,
+}
+
+impl Nl {
+    /// A netlink connection in the calling thread's current network namespace.
+    pub fn new() -> Result<Nl> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .map_err(|e| Error::Io {
+                context: "starting the netlink runtime".into(),
+                source: e,
+            })?;
+        let (conn, handle) = rt.block_on(async {
+            rtnetlink::new_connection()
+                .map(|(conn, handle, _)| (conn, handle))
+                .map_err(|e| Error::Io {
+                    context: "opening a netlink socket".into(),
+                    source: e,
+                })
+        })?;
+        rt.spawn(conn);
+        Ok(Nl { rt, handle })
+    }
+
+    pub fn link_index(&self, name: &str) -> Result<Option<u32>> {
+        let h = self.handle.clone();
+        let r = self.rt.block_on(async {
+            h.link()
+                .get()
+                .match_name(name.to_string())
+                .execute()
+                .try_next()
+                .await
+        });
+        match r {
+            Ok(Some(m)) => Ok(Some(m.header.index)),
+            Ok(None) => Ok(None),
+            Err(e) if matches!(errno(&e), Some(ENODEV) | Some(ENOENT)) => Ok(None),
+            Err(e) => Err(nl_err(format!("looking up link {name}"), e)),
+        }
+    }
+
+    fn require_index(&self, name: &str) -> Result<u32> {
+        self.link_index(name)?.ok_or_else(|| Error::Netlink {
+            op: format!("looking up link {name}"),
+            detail: "no such device".into(),
+        })
+    }
+
+    fn set(&self, op: String, msg: LinkMessage) -> Result<()> {
+        let h = self.handle.clone();
+        self.rt
+            .block_on(async { h.link().set(msg).execute().await })
+            .map_err(|e| nl_err(op, e))
+    }
+
+    pub fn set_up(&self, name: &str) -> Result<()> {
+        let idx = self.require_index(name)?;
+        self.set(
+            format!("setting link {name} up"),
+            LinkUnspec::new_with_index(idx).up().build(),
+        )
+    }
+
+    /// Add `ip/prefix` to link `name` (replacing the same address if there).
+    pub fn add_address(&self, name: &str, ip: Ipv4Addr, prefix: u8) -> Result<()> {
+        let idx = self.require_index(name)?;
+        let h = self.handle.clone();
+        self.rt
+            .block_on(async {
+                h.address()
+                    .add(idx, IpAddr::V4(ip), prefix)
+                    .replace()
+                    .execute()
+                    .await
+            })
+            .map_err(|e| nl_err(format!("adding address {ip}/{prefix} to link {name}"), e))
+    }
+
+    /// Make bridge `name` exist, hold `gateway/prefix` and be up.
+    pub fn ensure_bridge(&self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
+        if self.link_index(name)?.is_none() {
+            let h = self.handle.clone();
+            let r = self
+                .rt
+                .block_on(async { h.link().add(LinkBridge::new(name).build()).execute().await });
+            match r {
+                Ok(()) => {}
+                Err(e) if errno(&e) == Some(EEXIST) => {} // created concurrently
+                Err(e) => return Err(nl_err(format!("creating bridge {name}"), e)),
+            }
+        }
+        self.add_address(name, gateway, prefix)?;
+        self.set_up(name)
+    }
+
+    /// Delete link `name`; a missing link is not an error.
+    pub fn delete_link(&self, name: &str) -> Result<()> {
+        let Some(idx) = self.link_index(name)? else {
+            return Ok(());
+        };
+        let h = self.handle.clone();
+        match self
+            .rt
+            .block_on(async { h.link().del(idx).execute().await })
+        {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(errno(&e), Some(ENODEV) | Some(ENOENT)) => Ok(()),
+            Err(e) => Err(nl_err(format!("deleting link {name}"), e)),
+        }
+    }
+
+    /// Create veth pair `host` <-> `peer` with the peer created directly inside the network
+    /// namespace open as `netns` (so its name cannot clash with host links), attach `host` to
+    /// `bridge`, set hairpin mode and bring it up.
+    pub fn create_veth(&self, host: &str, peer: &str, netns: &File, bridge: &str) -> Result<()> {
+        let bridge_idx = self.require_index(bridge)?;
+        let peer_msg = LinkUnspec::new_with_name(peer)
+            .setns_by_fd(netns.as_raw_fd())
+            .build();
+        let msg = LinkVeth::new(host, peer)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+            .build();
+        let h = self.handle.clone();
+        self.rt
+            .block_on(async { h.link().add(msg).execute().await })
+            .map_err(|e| nl_err(format!("creating veth pair {host} / {peer}"), e))?;
+        let idx = self.require_index(host)?;
+        self.set(
+            format!("attaching {host} to bridge {bridge}"),
+            LinkUnspec::new_with_index(idx)
+                .controller(bridge_idx)
+                .build(),
+        )?;
+        // hairpin: a container may reach its own published port through a host address, which
+        // sends the frame back out of the port it came in on
+        let _ = std::fs::write(format!("/sys/class/net/{host}/brport/hairpin_mode"), "1");
+        self.set_up(host)
+    }
+
+    /// Inside a namespace: rename-free configuration of `ifname`.
+    fn configure_iface(
+        &self,
+        ifname: &str,
+        mac: &[u8],
+        ip: Ipv4Addr,
+        prefix: u8,
+        gateway: Option<Ipv4Addr>,
+    ) -> Result<()> {
+        let idx = self.require_index(ifname)?;
+        self.set(
+            format!("setting the mac address of {ifname}"),
+            LinkUnspec::new_with_index(idx)
+                .append_extra_attribute(LinkAttribute::Address(mac.to_vec()))
+                .build(),
+        )?;
+        self.add_address(ifname, ip, prefix)?;
+        self.set_up(ifname)?;
+        if self.link_index("lo")?.is_some() {
+            self.set_up("lo")?;
+        }
+        if let Some(gw) = gateway {
+            let h = self.handle.clone();
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gw)
+                .output_interface(idx)
+                .build();
+            self.rt
+                .block_on(async { h.route().add(route).replace().execute().await })
+                .map_err(|e| nl_err(format!("adding default route via {gw} on {ifname}"), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Configure `ifname` inside the network namespace `netns` (MAC, address, up, lo up, default
+/// route) from a dedicated thread that setns()es there, so the caller's thread stays put.
+pub(crate) fn configure_inside(
+    netns: &Path,
+    ifname: &str,
+    mac: Vec<u8>,
+    ip: Ipv4Addr,
+    prefix: u8,
+    gateway: Option<Ipv4Addr>,
+) -> Result<()> {
+    let ns = File::open(netns).map_err(|e| Error::Io {
+        context: format!("opening network namespace {}", netns.display()),
+        source: e,
+    })?;
+    let ifname = ifname.to_string();
+    let nspath = netns.display().to_string();
+    std::thread::scope(|s| {
+        s.spawn(move || -> Result<()> {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+                Error::Io {
+                    context: format!("entering network namespace {nspath}"),
+                    source: e.into(),
+                }
+            })?;
+            let nl = Nl::new()?;
+            nl.configure_iface(&ifname, &mac, ip, prefix, gateway)
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(Error::Netlink {
+                op: "configuring the container interface".into(),
+                detail: "the netns thread panicked".into(),
+            })
+        })
+    })
+}
