@@ -694,6 +694,7 @@ struct Server {
     inflight: AtomicUsize,
     tcp_conns: AtomicUsize,
     stop: AtomicBool,
+    last_error: Mutex<String>,
 }
 
 enum Outcome {
@@ -720,7 +721,12 @@ impl Server {
                 return Ok(c.snap.clone());
             }
         }
-        let snap = Arc::new(Snapshot::load(&self.db, &self.network_id)?);
+        let snap = if sig[0].is_none() && !self.db.exists() {
+            // The db is gone (the root was wiped): the network is gone with it.
+            Arc::new(Snapshot::default())
+        } else {
+            Arc::new(Snapshot::load(&self.db, &self.network_id)?)
+        };
         *cache = Some(Cache {
             sig,
             loaded: Instant::now(),
@@ -753,7 +759,7 @@ impl Server {
         let mut snap = match self.snapshot(false) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("berth dns: {e}");
+                self.log_once(&e);
                 return Outcome::Forward(q);
             }
         };
@@ -820,9 +826,19 @@ impl Server {
             }
             Ok(_) => empty_since.get_or_insert_with(Instant::now).elapsed() >= idle,
             Err(e) => {
-                eprintln!("berth dns: {e}");
+                self.log_once(&e);
                 false
             }
+        }
+    }
+
+    /// Prints `e` unless it is the same as the last error printed.
+    fn log_once(&self, e: &DnsError) {
+        let msg = e.to_string();
+        let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        if *last != msg {
+            eprintln!("berth dns {}: {msg}", self.network_id);
+            *last = msg;
         }
     }
 }
@@ -996,6 +1012,7 @@ fn serve_inner(
         inflight: AtomicUsize::new(0),
         tcp_conns: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
+        last_error: Mutex::new(String::new()),
     });
     let udp = Arc::new(sockets.udp);
     udp.set_read_timeout(Some(Duration::from_millis(250)))
@@ -1179,7 +1196,12 @@ fn remove_pid(path: &Path) {
 /// more, so an engine that adds an endpoint and then finds no pid file can start a new server
 /// (whose bind waits for this one to let go of the port).
 pub fn run(db: &Path, run_dir: &Path, network_id: &str) -> i32 {
-    match run_inner(db, run_dir, network_id) {
+    run_with_idle(db, run_dir, network_id, IDLE_EXIT)
+}
+
+/// [`run`] with another idle time (tests).
+pub fn run_with_idle(db: &Path, run_dir: &Path, network_id: &str, idle: Duration) -> i32 {
+    match run_inner(db, run_dir, network_id, idle) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("berth dns {network_id}: {e}");
@@ -1188,7 +1210,7 @@ pub fn run(db: &Path, run_dir: &Path, network_id: &str) -> i32 {
     }
 }
 
-fn run_inner(db: &Path, run_dir: &Path, network_id: &str) -> Result<(), DnsError> {
+fn run_inner(db: &Path, run_dir: &Path, network_id: &str, idle: Duration) -> Result<(), DnsError> {
     let snap = Snapshot::load(db, network_id)?;
     if !snap.exists {
         return Err(DnsError::NoNetwork(network_id.to_string()));
@@ -1209,7 +1231,7 @@ fn run_inner(db: &Path, run_dir: &Path, network_id: &str) -> Result<(), DnsError
             eprintln!("berth dns {network_id}: write {}: {e}", pid.display());
         }
     };
-    let res = serve_inner(sockets, db, network_id, &ups, IDLE_EXIT, Some(&hook));
+    let res = serve_inner(sockets, db, network_id, &ups, idle, Some(&hook));
     remove_pid(&pid);
     res
 }
