@@ -3,8 +3,8 @@
 //! or, when that is missing, `nft` with a table of berth's own.
 //!
 //! Every rule berth adds lives in berth's own chains and carries a comment tag:
-//! `berth:net:<network id>` for a network's rules, `berth:port:<container id>:<network id>` for
-//! a published port, `berth` for the jumps from the built-in chains. Cleanup deletes exactly the
+//! `berth:net:<network id>` for a network's rules, `berth:port:<container id>:<network id[..12]>`
+//! for a published port, `berth` for the jumps from the built-in chains. Cleanup deletes exactly the
 //! rules whose tag matches, so rules of docker, podman or the admin are never touched.
 //!
 //! Chains (the same names in both back ends):
@@ -39,8 +39,10 @@ pub fn net_tag(network_id: &str) -> String {
     format!("berth:net:{network_id}")
 }
 
+/// (The network id is cut to 12 characters: nft comments hold at most 128 bytes.)
 pub fn port_tag(container_id: &str, network_id: &str) -> String {
-    format!("berth:port:{container_id}:{network_id}")
+    let short = network_id.get(..12).unwrap_or(network_id);
+    format!("berth:port:{container_id}:{short}")
 }
 
 /// Prefix matching every port rule of a container, on any network.
@@ -727,23 +729,28 @@ fn run(prog: &Path, args: &[&str], stdin: Option<&str>) -> Result<String> {
 
 /// An exclusive flock serialising berth's firewall changes across processes (iptables-restore
 /// reads then writes; two berth processes must not interleave between the two).
-struct FwLock(File);
+pub(crate) struct FwLock(File);
 
 impl FwLock {
-    fn take() -> Result<FwLock> {
-        let path = if Path::new("/run").is_dir() {
-            "/run/berth-network.lock"
-        } else {
-            "/tmp/berth-network.lock"
+    /// Also taken by network creation, so that two stores (berth roots) choosing a subnet at
+    /// the same time see each other's bridge route.
+    pub(crate) fn take() -> Result<FwLock> {
+        let open = |p: &str| OpenOptions::new().create(true).append(true).open(p);
+        // /run is root's; an unprivileged caller (who cannot change the firewall anyway) falls
+        // back to /tmp
+        let (path, f) = match open("/run/berth-network.lock") {
+            Ok(f) => ("/run/berth-network.lock", f),
+            Err(_) => {
+                let p = "/tmp/berth-network.lock";
+                (
+                    p,
+                    open(p).map_err(|e| Error::Io {
+                        context: format!("opening firewall lock {p}"),
+                        source: e,
+                    })?,
+                )
+            }
         };
-        let f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| Error::Io {
-                context: format!("opening firewall lock {path}"),
-                source: e,
-            })?;
         loop {
             // SAFETY: flock on an fd we own.
             let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };

@@ -415,6 +415,8 @@ impl Manager {
         if !valid_name(name) {
             return Err(Error::InvalidName(name.to_string()));
         }
+        // held until the bridge (and so its route) exists: other berth roots choose around it
+        let host_lock = firewall::FwLock::take()?;
         let net = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -464,7 +466,12 @@ impl Manager {
             tx.commit()?;
             net
         };
-        if let Err(e) = self.ensure_network(&net) {
+        let bridge = net
+            .subnet_parsed()
+            .and_then(|s| Ok((s, net.gateway_parsed()?)))
+            .and_then(|(s, gw)| netlink::Nl::new()?.ensure_bridge(&net.bridge, gw, s.prefix));
+        drop(host_lock);
+        if let Err(e) = bridge.and_then(|()| self.ensure_network(&net)) {
             self.teardown_network(&net);
             let _ = self
                 .conn()
