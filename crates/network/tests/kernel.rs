@@ -19,7 +19,9 @@ fn two_namespaces_on_one_network_reach_each_other() {
     let net = fx.net("ping", "10.231.1.0/24", false);
     let (a_ns, b_ns) = (Ns::new(), Ns::new());
     let (a_id, a) = fx.connect(&net, &a_ns, "a");
+    let t = std::time::Instant::now();
     let (b_id, b) = fx.connect(&net, &b_ns, "b");
+    eprintln!("connect took {:?}", t.elapsed());
     assert_eq!(a.ip, Ipv4Addr::new(10, 231, 1, 2));
     assert_eq!(b.ip, Ipv4Addr::new(10, 231, 1, 3));
     assert_eq!(a.mac, "02:42:0a:e7:01:02");
