@@ -402,14 +402,27 @@ impl Selector {
     }
 }
 
+/// Whether, once the rules picked by `remove` are gone, no network or port rule of berth's
+/// (of any state root on the host) is left, so the jumps and chains can go too.
+pub fn nothing_left<'a>(
+    comments: impl IntoIterator<Item = Option<&'a str>>,
+    remove: &[Selector],
+) -> bool {
+    comments.into_iter().all(|c| {
+        !c.is_some_and(|c| c.starts_with("berth:")) || remove.iter().any(|sel| sel.matches(c))
+    })
+}
+
 /// The `iptables-restore --noflush` script that makes berth's chains and jumps exist (given
-/// what is there), deletes the saved rules chosen by `remove` and appends `add`.
+/// what is there), deletes the saved rules chosen by `remove` and appends `add`; with
+/// `drop_infra`, also deletes berth's jumps and chains.
 pub fn iptables_script(
     saved_chains: &[(String, String)],
     saved: &[SavedRule],
     ensure_infra: bool,
     remove: &[Selector],
     add: &[Rule],
+    drop_infra: bool,
 ) -> String {
     let mut out = String::new();
     for table in [Table::Filter, Table::Nat] {
@@ -445,6 +458,18 @@ pub fn iptables_script(
         }
         for r in add.iter().filter(|r| r.table == table) {
             body.push_str(&format!("-A {} {}\n", r.chain, iptables_args(r).join(" ")));
+        }
+        if drop_infra {
+            for s in saved.iter().filter(|s| s.table == tn) {
+                if s.comment.as_deref() == Some(INFRA_TAG) {
+                    body.push_str(&format!("-D {} {}\n", s.chain, s.line));
+                }
+            }
+            for c in chains(table) {
+                if chains_has(saved_chains, tn, c) {
+                    body.push_str(&format!("-X {c}\n"));
+                }
+            }
         }
         if !decl.is_empty() || !body.is_empty() {
             out.push_str(&format!("*{tn}\n{decl}{body}COMMIT\n"));
@@ -647,11 +672,25 @@ impl Backend {
                         return Ok(());
                     }
                 }
-                let script = iptables_script(&chains, &saved, ensure_infra, remove, add);
+                let drop_infra = !ensure_infra
+                    && add.is_empty()
+                    && !remove.is_empty()
+                    && nothing_left(saved.iter().map(|s| s.comment.as_deref()), remove);
+                let script =
+                    iptables_script(&chains, &saved, ensure_infra, remove, add, drop_infra);
                 if script.is_empty() {
                     return Ok(());
                 }
-                run(restore, &["--noflush"], Some(&script)).map(|_| ())
+                match run(restore, &["--noflush"], Some(&script)) {
+                    Ok(_) => Ok(()),
+                    // a chain someone else put a rule in cannot go: keep the jumps then
+                    Err(_) if drop_infra => {
+                        let script =
+                            iptables_script(&chains, &saved, ensure_infra, remove, add, false);
+                        run(restore, &["--noflush"], Some(&script)).map(|_| ())
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Backend::Nft(nft) => {
                 let listed = run(nft, &["-a", "list", "table", "ip", NFT_TABLE], None).ok();
@@ -666,6 +705,17 @@ impl Backend {
                 }
                 if listed.is_none() && !ensure_infra && add.is_empty() {
                     return Ok(()); // no table: nothing of berth's to delete
+                }
+                if let Some(l) = listed.as_deref() {
+                    let rules = parse_nft_list(l);
+                    if !ensure_infra
+                        && add.is_empty()
+                        && !remove.is_empty()
+                        && nothing_left(rules.iter().map(|(_, c, _)| c.as_deref()), remove)
+                    {
+                        let script = format!("delete table ip {NFT_TABLE}\n");
+                        return run(nft, &["-f", "-"], Some(&script)).map(|_| ());
+                    }
                 }
                 let script = nft_script(listed.as_deref(), remove, add);
                 if script.is_empty() {
@@ -855,6 +905,7 @@ COMMIT\n";
                 Selector::Prefix(port_tag_prefix("c1")),
             ],
             &[],
+            false,
         );
         assert_eq!(
             script,
@@ -862,7 +913,7 @@ COMMIT\n";
 *nat\n-D BERTH-DNAT -p tcp -m tcp --dport 8080 -m comment --comment berth:port:c1:abc123 -j DNAT --to-destination 10.89.0.2:80\nCOMMIT\n"
         );
         // infra: the missing chains are declared, the FORWARD jump (present) is not repeated
-        let script = iptables_script(&chains, &saved, true, &[], &[]);
+        let script = iptables_script(&chains, &saved, true, &[], &[], false);
         assert!(!script.contains("-I FORWARD 1"));
         assert!(script.contains(":BERTH-ISOLATION-1 - [0:0]"));
         assert!(!script.contains(":BERTH-FORWARD - [0:0]"));
@@ -874,6 +925,25 @@ COMMIT\n";
             "-I PREROUTING 1 -m addrtype --dst-type LOCAL -m comment --comment berth -j BERTH-DNAT"
         ));
         assert!(!infra_present(&chains, &saved));
+        // the last rules go: the jumps and chains go with them
+        let all = [
+            Selector::Exact(net_tag("abc123")),
+            Selector::Exact(net_tag("def")),
+            Selector::Prefix(port_tag_prefix("c1")),
+        ];
+        assert!(!nothing_left(
+            saved.iter().map(|s| s.comment.as_deref()),
+            &all[..2]
+        ));
+        assert!(nothing_left(
+            saved.iter().map(|s| s.comment.as_deref()),
+            &all
+        ));
+        let script = iptables_script(&chains, &saved, false, &all, &[], true);
+        assert!(script.contains(
+            "-D FORWARD -m comment --comment berth -j BERTH-FORWARD\n-X BERTH-FORWARD\n"
+        ));
+        assert!(!script.contains("-X BERTH-ISOLATION-1"));
     }
 
     #[test]
