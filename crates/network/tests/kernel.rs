@@ -56,7 +56,7 @@ fn two_namespaces_on_one_network_reach_each_other() {
     // disconnect removes the veth and frees the address, which is reused
     fx.mgr.disconnect(&net.id, &b_id).unwrap();
     fx.mgr.disconnect(&net.id, &b_id).unwrap(); // already gone: fine
-    assert!(!a_ns.ping(b.ip));
+    assert!(!a_ns.ping_once(b.ip));
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&links.stdout).contains(&b.host_veth));
     let c_ns = Ns::new();
@@ -102,8 +102,8 @@ fn two_networks_cannot_reach_each_other() {
     let (_b, b) = fx.connect(&n2, &b_ns, "b");
     assert!(a_ns.ping(a.gateway));
     assert!(b_ns.ping(b.gateway));
-    assert!(!a_ns.ping(b.ip), "network 1 reaches network 2");
-    assert!(!b_ns.ping(a.ip), "network 2 reaches network 1");
+    assert!(!a_ns.ping_once(b.ip), "network 1 reaches network 2");
+    assert!(!b_ns.ping_once(a.ip), "network 2 reaches network 1");
     // a second interface on the other network makes it reachable
     let a2 = fx
         .mgr
@@ -125,7 +125,7 @@ fn internal_network_has_no_way_out() {
     let (_b, b) = fx.connect(&net, &b_ns, "b");
     assert!(!a_ns.has_default_route());
     assert!(a_ns.ping(b.ip));
-    assert!(!a_ns.ping(host_ip()));
+    assert!(!a_ns.ping_once(host_ip()));
     let _ = a;
     fx.teardown();
     fx.assert_clean();

@@ -119,7 +119,13 @@ impl Ns {
             .expect("nsenter busybox")
     }
 
+    /// Reachable: up to three 1-second pings (the first may be lost to a fresh link's ARP).
     pub fn ping(&self, ip: Ipv4Addr) -> bool {
+        (0..3).any(|_| self.ping_once(ip))
+    }
+
+    /// For "must not reach": one ping.
+    pub fn ping_once(&self, ip: Ipv4Addr) -> bool {
         let out = self.busybox(&["ping", "-c1", "-W1", &ip.to_string()]);
         out.status.success()
     }
