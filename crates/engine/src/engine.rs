@@ -26,6 +26,7 @@ pub struct Engine {
     pub store: Store,
     pub runtime: runtime::Runtime,
     images: OnceLock<ImageStore>,
+    pub(crate) nets: OnceLock<network::Manager>,
 }
 
 /// A create request in the API's shape: the user's Config (its Entrypoint/Cmd are the user's
@@ -35,6 +36,10 @@ pub struct CreateRequest {
     pub name: Option<String>,
     pub config: Config,
     pub host_config: HostConfig,
+    /// `--network-alias` (EndpointsConfig.Aliases of the API)
+    pub network_aliases: Vec<String>,
+    /// `--ip` (EndpointsConfig.IPAMConfig.IPv4Address)
+    pub ip: Option<String>,
 }
 
 pub fn now() -> String {
@@ -46,24 +51,34 @@ pub fn is_live(status: &str) -> bool {
     matches!(status, "running" | "paused" | "restarting")
 }
 
+/// The volatile state dir of a state root: /run/berth for the default root, `<root>/run`
+/// otherwise.
+pub fn run_root_of(root: &Path) -> PathBuf {
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    if root == Path::new(DEFAULT_ROOT) {
+        PathBuf::from(DEFAULT_RUN_ROOT)
+    } else {
+        root.join("run")
+    }
+}
+
 impl Engine {
     pub fn open(root: &Path) -> Result<Engine> {
         let root = std::path::absolute(root).ctx(|| format!("state root {}", root.display()))?;
-        let run_root = if root == Path::new(DEFAULT_ROOT) {
-            PathBuf::from(DEFAULT_RUN_ROOT)
-        } else {
-            root.join("run")
-        };
+        let run_root = run_root_of(&root);
         for d in [&root, &run_root] {
             std::fs::create_dir_all(d).ctx(|| format!("create {}", d.display()))?;
         }
         let store = Store::open(&root.join("engine.db"))?;
+        // the runtime's state is rebuilt by reconcile after a crash: atomic writes, no fsync
+        runtime::util::set_durable(false);
         Ok(Engine {
             runtime: runtime::Runtime::new(run_root.join("runtime")),
             root,
             run_root,
             store,
             images: OnceLock::new(),
+            nets: OnceLock::new(),
         })
     }
 
@@ -136,6 +151,12 @@ impl Engine {
             };
         }
         let (path, args) = crate::spec::path_and_args(&cfg)?;
+        let network_settings = crate::net::initial_settings(
+            self,
+            &hc.network_mode,
+            &req.network_aliases,
+            req.ip.as_deref(),
+        )?;
         if hc.memory > 0 && hc.memory_swap == 0 && !swap_accounting() {
             warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".into());
         }
@@ -182,7 +203,7 @@ impl Engine {
                 mounts,
                 config: cfg,
                 host_config: hc,
-                network_settings: serde_json::json!({}),
+                network_settings,
                 ..Default::default()
             };
             if c.host_config.log_config.kind.is_empty() {
@@ -353,6 +374,7 @@ impl Engine {
             let _ = self.runtime.delete(&c.id, true);
         }
         self.unmount_rootfs(&c);
+        crate::net::teardown(self, &c.id);
         self.store.update(&c.id, |c| {
             if !is_live(&c.state.status) {
                 return;
@@ -507,7 +529,10 @@ impl Engine {
         };
         write("hosts", &hosts)?;
         let mut resolv = String::new();
-        if c.host_config.dns.is_empty() {
+        if let Some(gw) = crate::net::user_network_resolver(self, c) {
+            // the network's DNS server answers container names and forwards the rest
+            resolv.push_str(&format!("nameserver {gw}\noptions ndots:0\n"));
+        } else if c.host_config.dns.is_empty() {
             let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
             for l in host_resolv.lines() {
                 // a loopback resolver of the host is unreachable from a container's own network
@@ -763,6 +788,9 @@ impl Engine {
         if self.runtime.load(&c.id).is_ok() || self.runtime.root.join(&c.id).exists() {
             let _ = self.runtime.delete(&c.id, true);
         }
+        if let Ok(m) = self.networks() {
+            let _ = m.release_container(&c.id);
+        }
         self.unmount_rootfs(c);
         if let Ok(i) = self.images() {
             match i.remove_snapshot(&c.id) {
@@ -827,15 +855,6 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
         return Err(Error::Invalid(
             "Conflicting options: --restart and --rm".into(),
         ));
-    }
-    match hc.network_mode.as_str() {
-        "" | "none" | "host" | "bridge" | "default" => {}
-        m if m.starts_with("container:") => {}
-        m => {
-            return Err(Error::Invalid(format!(
-                "network {m} not found (user-defined networks are not supported yet; use none, host or container:ID)"
-            )))
-        }
     }
     match hc.log_config.kind.as_str() {
         "" | "json-file" | "none" => {}

@@ -9,6 +9,7 @@ pub mod health;
 pub mod logs;
 pub mod monitor;
 pub mod names;
+pub mod net;
 pub mod ops;
 pub mod spec;
 pub mod store;

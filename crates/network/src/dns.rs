@@ -503,12 +503,15 @@ impl Snapshot {
             snap.exists = true;
             snap.network_name = name.to_ascii_lowercase();
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&data) {
+                // the store writes NetworkConfig in docker's field case ("Gateway")
                 snap.gateway = v
-                    .get("gateway")
+                    .get("Gateway")
+                    .or_else(|| v.get("gateway"))
                     .and_then(|g| g.as_str())
                     .and_then(parse_ipv4);
                 snap.subnet = v
-                    .get("subnet")
+                    .get("Subnet")
+                    .or_else(|| v.get("subnet"))
                     .and_then(|s| s.as_str())
                     .and_then(parse_subnet);
             }

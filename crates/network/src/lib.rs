@@ -178,6 +178,9 @@ CREATE INDEX IF NOT EXISTS ports_container ON ports (container_id);
 pub struct Manager {
     conn: Mutex<Connection>,
     fw: OnceLock<Backend>,
+    /// the default network's bridge: berth0, or another name for a second state root on the
+    /// same host (two roots must not share one bridge and subnet)
+    default_bridge: String,
 }
 
 fn now_rfc3339() -> String {
@@ -342,7 +345,14 @@ impl Manager {
         Ok(Manager {
             conn: Mutex::new(conn),
             fw: OnceLock::new(),
+            default_bridge: DEFAULT_BRIDGE.into(),
         })
+    }
+
+    /// Name the default network's bridge (at most 15 bytes); before its first use.
+    pub fn with_default_bridge(mut self, name: &str) -> Manager {
+        self.default_bridge = name.to_string();
+        self
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -370,7 +380,7 @@ impl Manager {
         let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
         let own: Vec<Subnet> = text
             .lines()
-            .filter(|l| l.split_whitespace().next() == Some(DEFAULT_BRIDGE))
+            .filter(|l| l.split_whitespace().next() == Some(self.default_bridge.as_str()))
             .flat_map(|l| ipam::parse_proc_net_route(&format!("hdr\n{l}")))
             .collect();
         let mut taken: Vec<Subnet> = taken_subnets(&nets)
@@ -385,7 +395,7 @@ impl Manager {
             id: random_hex(32),
             name: DEFAULT_NETWORK.into(),
             driver: "bridge".into(),
-            bridge: DEFAULT_BRIDGE.into(),
+            bridge: self.default_bridge.clone(),
             subnet: subnet.to_string(),
             gateway: subnet.first_host().to_string(),
             internal: false,
@@ -770,6 +780,44 @@ impl Manager {
             "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
             params![container_id, network_id],
         )?;
+        tx.commit()?;
+        drop(conn);
+        self.retire_private_default()
+    }
+
+    /// A state root other than the host's main one (a test, a second engine) must not leave
+    /// its default bridge behind: once its last endpoint is gone, the bridge, its rules and
+    /// its row go (the next container creates them again). Done under the store's write lock,
+    /// so a concurrent connect either sees the network gone or keeps it alive.
+    fn retire_private_default(&self) -> Result<()> {
+        if self.default_bridge == DEFAULT_BRIDGE {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(net) = read_networks(&tx)?
+            .into_iter()
+            .find(|n| n.name == DEFAULT_NETWORK)
+        else {
+            return Ok(());
+        };
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM endpoints WHERE network_id = ?1",
+            [&net.id],
+            |r| r.get(0),
+        )?;
+        if n > 0 {
+            return Ok(());
+        }
+        self.fw()?.apply(
+            false,
+            &[Selector::Exact(firewall::net_tag(&net.id))],
+            &[],
+            None,
+        )?;
+        netlink::Nl::new()?.delete_link(&net.bridge)?;
+        tx.execute("DELETE FROM ports WHERE network_id = ?1", [&net.id])?;
+        tx.execute("DELETE FROM networks WHERE id = ?1", [&net.id])?;
         tx.commit()?;
         Ok(())
     }

@@ -660,19 +660,81 @@ fn command_text(c: &Container, trunc: bool) -> String {
     format!("\"{cmd}\"")
 }
 
+/// docker's PORTS column: `0.0.0.0:8080->80/tcp` for published ports, `80/tcp` for exposed ones.
 fn ports_text(c: &Container) -> String {
     let mut out = Vec::new();
-    for (p, bs) in &c.host_config.port_bindings {
-        for b in bs {
-            let ip = if b.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &b.host_ip
-            };
-            out.push(format!("{ip}:{}->{p}", b.host_port));
+    let mut seen = std::collections::HashSet::new();
+    if let Some(m) = c
+        .network_settings
+        .get("Ports")
+        .and_then(|p| p.as_object())
+        .filter(|_| matches!(c.state.status.as_str(), "running" | "paused"))
+    {
+        for (p, bs) in m {
+            seen.insert(p.clone());
+            for b in bs.as_array().into_iter().flatten() {
+                out.push(format!(
+                    "{}:{}->{p}",
+                    b["HostIp"].as_str().unwrap_or("0.0.0.0"),
+                    b["HostPort"].as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    for p in c.config.exposed_ports.iter().flat_map(|m| m.keys()) {
+        if !seen.contains(p) {
+            out.push(p.clone());
         }
     }
     out.join(", ")
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
+}
+
+/// `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`
+pub fn port(engine: &Engine, a: PortArgs) -> Result<i32> {
+    let c = engine.find(&a.container).map_err(daemon)?;
+    let ports = c
+        .network_settings
+        .get("Ports")
+        .and_then(|p| p.as_object())
+        .cloned()
+        .unwrap_or_default();
+    let want = a.port.as_ref().map(|p| {
+        if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
+    let mut found = false;
+    for (p, bs) in &ports {
+        if want.as_ref().is_some_and(|w| w != p) {
+            continue;
+        }
+        for b in bs.as_array().into_iter().flatten() {
+            found = true;
+            let ip = b["HostIp"].as_str().unwrap_or("0.0.0.0");
+            let hp = b["HostPort"].as_str().unwrap_or("");
+            if want.is_some() {
+                println!("{ip}:{hp}");
+            } else {
+                println!("{p} -> {ip}:{hp}");
+            }
+        }
+    }
+    if let (Some(w), false) = (&want, found) {
+        return Err(daemon(format!(
+            "No public port '{w}' published for {}",
+            a.container
+        )));
+    }
+    Ok(0)
 }
 
 fn ps_row(c: &Container, no_trunc: bool) -> Value {

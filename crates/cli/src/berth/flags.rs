@@ -128,6 +128,9 @@ pub struct CreateFlags {
     pub network: Option<String>,
     #[arg(long = "network-alias")]
     pub network_alias: Vec<String>,
+    /// IPv4 address (e.g. 172.30.100.104) on a user-defined network
+    #[arg(long)]
+    pub ip: Option<String>,
     #[arg(long)]
     pub dns: Vec<String>,
     #[arg(long = "dns-search")]
@@ -605,6 +608,8 @@ pub fn to_request(
         name: f.name.clone(),
         config,
         host_config,
+        network_aliases: f.network_alias.clone(),
+        ip: f.ip.clone(),
     })
 }
 

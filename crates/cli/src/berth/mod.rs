@@ -3,6 +3,7 @@
 mod containers;
 mod flags;
 mod images;
+mod networks;
 mod ops;
 mod output;
 mod template;
@@ -117,8 +118,18 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ops::SystemCmd,
     },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        cmd: networks::NetworkCmd,
+    },
+    /// List port mappings or a specific mapping for the container
+    Port(containers::PortArgs),
     /// Check what this host supports and explain what is missing
     Doctor,
+    /// (internal) a user network's DNS server
+    #[command(name = "__dns", hide = true)]
+    Dns { network: String },
     /// (internal) the per-container monitor
     #[command(name = "__monitor", hide = true)]
     Monitor {
@@ -189,6 +200,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     if let Cmd::Monitor { id, attach } = &cli.cmd {
         return Ok(c::monitor_main(&root, id, *attach));
     }
+    if let Cmd::Dns { network } = &cli.cmd {
+        let run_root = engine::engine::run_root_of(&root);
+        return Ok(network::dns::run(
+            &root.join("network.db"),
+            &run_root,
+            network,
+        ));
+    }
     if let Cmd::Doctor = &cli.cmd {
         let checks = engine::doctor::checks(&root);
         print!("{}", engine::doctor::report(&checks));
@@ -244,6 +263,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Rename(a) => c::rename(&open()?, a),
         Cmd::Inspect(a) => c::inspect(&open()?, a),
         Cmd::Volume { cmd } => volumes::run(&open()?, cmd),
+        Cmd::Network { cmd } => networks::run(&open()?, cmd),
+        Cmd::Port(a) => c::port(&open()?, a),
         Cmd::Top(a) => ops::top(&open()?, a),
         Cmd::Stats(a) => ops::stats(&open()?, a),
         Cmd::Cp(a) => ops::cp(&open()?, a),
