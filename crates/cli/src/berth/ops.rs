@@ -1062,7 +1062,7 @@ fn df_verbose(d: &Value) -> String {
 
 pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
     if !a.force && std::io::stdin().is_terminal() {
-        let mut w = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+        let mut w = String::from("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n");
         if a.volumes {
             w.push_str("  - all anonymous volumes not used by at least one container\n");
         }
@@ -1086,6 +1086,14 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
         println!("Deleted Containers:");
         for i in &ids {
             println!("{i}");
+        }
+        println!();
+    }
+    let nets = super::networks::prune(engine)?;
+    if !nets.is_empty() {
+        println!("Deleted Networks:");
+        for n in &nets {
+            println!("{n}");
         }
         println!();
     }
