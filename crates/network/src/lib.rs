@@ -370,13 +370,20 @@ impl Manager {
     /// docker's "bridge" network (iface berth0), created in the store on first use with a
     /// subnet that collides with no host route and no other network.
     pub fn default_network(&self) -> Result<NetworkConfig> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let nets = read_networks(&tx)?;
-        if let Some(n) = nets.iter().find(|n| n.name == DEFAULT_NETWORK) {
-            return Ok(n.clone());
+        let find =
+            |nets: &[NetworkConfig]| nets.iter().find(|n| n.name == DEFAULT_NETWORK).cloned();
+        if let Some(n) = find(&read_networks(&self.conn())?) {
+            return Ok(n);
         }
-        // a berth0 left by an earlier store keeps its route: that subnet is ours to reuse
+        // Choose under the host lock and make the bridge (its route) before letting go, so that
+        // another berth root choosing at the same time sees it; the store's write lock is taken
+        // only afterwards (never waited for while holding the host lock).
+        let host_lock = firewall::FwLock::take()?;
+        let nets = read_networks(&self.conn())?;
+        if let Some(n) = find(&nets) {
+            return Ok(n);
+        }
+        // a bridge of this name left from before keeps its route: that subnet is ours to reuse
         let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
         let own: Vec<Subnet> = text
             .lines()
@@ -391,6 +398,16 @@ impl Manager {
             taken.extend(own.iter().skip(1));
         }
         let subnet = ipam::choose_subnet(&taken).ok_or(Error::NoPool)?;
+        // best effort: an unprivileged caller only reads the store; connect makes the bridge
+        if let Ok(nl) = netlink::Nl::new() {
+            let _ = nl.ensure_bridge(&self.default_bridge, subnet.first_host(), subnet.prefix);
+        }
+        drop(host_lock);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(n) = find(&read_networks(&tx)?) {
+            return Ok(n);
+        }
         let net = NetworkConfig {
             id: random_hex(32),
             name: DEFAULT_NETWORK.into(),
@@ -425,63 +442,77 @@ impl Manager {
         if !valid_name(name) {
             return Err(Error::InvalidName(name.to_string()));
         }
-        // held until the bridge (and so its route) exists: other berth roots choose around it
-        let host_lock = firewall::FwLock::take()?;
-        let net = {
-            let mut conn = self.conn();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let nets = read_networks(&tx)?;
+        let requested = subnet
+            .map(|s| Subnet::parse(s).map_err(Error::InvalidSubnet))
+            .transpose()?;
+        // checks against the store, before the bridge and again when the row goes in
+        let check = |nets: &[NetworkConfig], s: Option<&Subnet>| -> Result<()> {
             if nets.iter().any(|n| n.name == name) {
                 return Err(Error::NameExists(name.to_string()));
             }
-            let subnet = match subnet {
-                Some(s) => {
-                    let s = Subnet::parse(s).map_err(Error::InvalidSubnet)?;
-                    if nets
-                        .iter()
-                        .filter_map(|n| Subnet::parse(&n.subnet).ok())
-                        .any(|o| o.overlaps(&s))
-                    {
-                        return Err(Error::Overlap);
-                    }
-                    s
+            if let Some(s) = s {
+                if nets
+                    .iter()
+                    .filter_map(|n| Subnet::parse(&n.subnet).ok())
+                    .any(|o| o.overlaps(s))
+                {
+                    return Err(Error::Overlap);
                 }
-                None => ipam::choose_subnet(&taken_subnets(&nets)).ok_or(Error::NoPool)?,
-            };
-            let gateway = match gateway {
-                Some(g) => {
-                    let ip: Ipv4Addr = g
-                        .parse()
-                        .map_err(|_| Error::InvalidGateway(g.to_string()))?;
-                    if !subnet.is_host(ip) {
-                        return Err(Error::InvalidGateway(g.to_string()));
-                    }
-                    ip
+            }
+            Ok(())
+        };
+        // The host lock is held until the bridge (and so its route) exists, so that other
+        // berth roots choosing a subnet see it. The store's write lock is never waited for
+        // while holding the host lock (the reverse nesting exists elsewhere).
+        let host_lock = firewall::FwLock::take()?;
+        let nets = read_networks(&self.conn())?;
+        check(&nets, requested.as_ref())?;
+        let subnet = match requested {
+            Some(s) => s,
+            None => ipam::choose_subnet(&taken_subnets(&nets)).ok_or(Error::NoPool)?,
+        };
+        let gateway = match gateway {
+            Some(g) => {
+                let ip: Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| Error::InvalidGateway(g.to_string()))?;
+                if !subnet.is_host(ip) {
+                    return Err(Error::InvalidGateway(g.to_string()));
                 }
-                None => subnet.first_host(),
-            };
-            let id = random_hex(32);
-            let net = NetworkConfig {
-                bridge: format!("br-{}", &id[..12]),
-                id,
-                name: name.to_string(),
-                driver: "bridge".into(),
-                subnet: subnet.to_string(),
-                gateway: gateway.to_string(),
-                internal,
-                labels,
-                created: now_rfc3339(),
-            };
+                ip
+            }
+            None => subnet.first_host(),
+        };
+        let id = random_hex(32);
+        let net = NetworkConfig {
+            bridge: format!("br-{}", &id[..12]),
+            id,
+            name: name.to_string(),
+            driver: "bridge".into(),
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+            internal,
+            labels,
+            created: now_rfc3339(),
+        };
+        let bridge =
+            netlink::Nl::new().and_then(|nl| nl.ensure_bridge(&net.bridge, gateway, subnet.prefix));
+        drop(host_lock);
+        let stored = bridge.and_then(|()| {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            check(&read_networks(&tx)?, Some(&subnet))?;
             insert_network(&tx, &net)?;
             tx.commit()?;
-            net
-        };
-        let bridge = net
-            .subnet_parsed()
-            .and_then(|s| Ok((s, net.gateway_parsed()?)))
-            .and_then(|(s, gw)| netlink::Nl::new()?.ensure_bridge(&net.bridge, gw, s.prefix));
-        drop(host_lock);
-        if let Err(e) = bridge.and_then(|()| self.ensure_network(&net)) {
+            Ok(())
+        });
+        if let Err(e) = stored {
+            if let Ok(nl) = netlink::Nl::new() {
+                let _ = nl.delete_link(&net.bridge);
+            }
+            return Err(e);
+        }
+        if let Err(e) = self.ensure_network(&net) {
             self.teardown_network(&net);
             let _ = self
                 .conn()
@@ -629,16 +660,37 @@ impl Manager {
         ifname: &str,
         requested_ip: Option<Ipv4Addr>,
     ) -> Result<Endpoint> {
-        let (ep, existed) = {
+        let (ep, existed, net) = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let net =
-                network_by_id(&tx, &net.id)?.ok_or_else(|| Error::NotFound(net.name.clone()))?;
+            let net = match network_by_id(&tx, &net.id)? {
+                Some(n) => n,
+                // the default network may have been retired (or retired and made again) by
+                // another process between the caller's default_network() and this connect
+                None if net.name == DEFAULT_NETWORK => {
+                    let nets = read_networks(&tx)?;
+                    if let Some(n) = nets.iter().find(|n| n.name == DEFAULT_NETWORK) {
+                        n.clone()
+                    } else {
+                        let s = net.subnet_parsed()?;
+                        let clash = nets
+                            .iter()
+                            .filter_map(|n| Subnet::parse(&n.subnet).ok())
+                            .any(|o| o.overlaps(&s));
+                        if clash {
+                            return Err(Error::NotFound(net.name.clone()));
+                        }
+                        insert_network(&tx, net)?;
+                        net.clone()
+                    }
+                }
+                None => return Err(Error::NotFound(net.name.clone())),
+            };
             let existing = endpoint_rows(&tx, "container_id = ?1", container_id)?
                 .into_iter()
                 .find(|r| r.network_id == net.id);
             if let Some(row) = existing {
-                (to_endpoint(row, Some(&net)), true)
+                (to_endpoint(row, Some(&net)), true, net)
             } else {
                 let subnet = net.subnet_parsed()?;
                 let gateway = net.gateway_parsed()?;
@@ -690,7 +742,7 @@ impl Manager {
                     ],
                 )?;
                 tx.commit()?;
-                (ep, false)
+                (ep, false, net)
             }
         };
         if existed {
@@ -699,7 +751,7 @@ impl Manager {
                 return Ok(ep);
             }
         }
-        match self.plumb(net, &ep, netns, ifname) {
+        match self.plumb(&net, &ep, netns, ifname) {
             Ok(()) => Ok(ep),
             Err(e) => {
                 if let Ok(nl) = netlink::Nl::new() {
@@ -1078,17 +1130,29 @@ mod tests {
     #[test]
     fn default_network_is_stable_and_avoids_routes() {
         let (_d, m) = mgr();
+        // a bridge of the test's own (made when root), removed at the end
+        let bridge = format!("btu{}", random_hex(4));
+        let m = m.with_default_bridge(&bridge);
+        struct Gone(String);
+        impl Drop for Gone {
+            fn drop(&mut self) {
+                if let Ok(nl) = netlink::Nl::new() {
+                    let _ = nl.delete_link(&self.0);
+                }
+            }
+        }
+        let _gone = Gone(bridge.clone());
         let a = m.default_network().unwrap();
         let b = m.default_network().unwrap();
         assert_eq!(a, b);
         assert_eq!(a.name, "bridge");
-        assert_eq!(a.bridge, "berth0");
+        assert_eq!(a.bridge, bridge);
         assert_eq!(a.id.len(), 64);
         // no overlap with a host route, except berth0's own (a bridge left by another store)
         let s = Subnet::parse(&a.subnet).unwrap();
         let routes = std::fs::read_to_string("/proc/net/route").unwrap();
         for line in routes.lines().skip(1) {
-            if line.starts_with("berth0") {
+            if line.starts_with(bridge.as_str()) {
                 continue;
             }
             for r in ipam::parse_proc_net_route(&format!("hdr\n{line}")) {

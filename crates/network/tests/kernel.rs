@@ -370,3 +370,46 @@ fn release_container_and_prune() {
     assert_eq!(pruned, vec![n1.name.clone(), n2.name.clone()]);
     fx.assert_clean();
 }
+
+#[test]
+fn private_default_network_is_retired_and_made_again() {
+    require_root!();
+    let mut fx = Fixture::new();
+    let bridge = format!("bt{}", fx.tag);
+    fx.mgr = Manager::open(&fx.db())
+        .unwrap()
+        .with_default_bridge(&bridge);
+    let net = fx.mgr.default_network().unwrap();
+    fx.nets.push(net.clone());
+    assert_eq!(net.name, "bridge");
+    assert_eq!(net.bridge, bridge);
+    let links = || {
+        String::from_utf8_lossy(
+            &Command::new("ip")
+                .args(["-o", "link"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .to_string()
+    };
+    assert!(
+        links().contains(&format!("{bridge}:")),
+        "bridge made with the network"
+    );
+    let a_ns = Ns::new();
+    let (a_id, a) = fx.connect(&net, &a_ns, "a");
+    assert!(a_ns.ping(a.gateway));
+    // the last endpoint goes: so do the bridge, its rules and its row
+    fx.mgr.release_container(&a_id).unwrap();
+    assert!(!links().contains(&format!("{bridge}:")));
+    assert!(fx.mgr.list().unwrap().is_empty());
+    // a connect holding the network from before brings it back, same id and subnet
+    let b_ns = Ns::new();
+    let (_b_id, b) = fx.connect(&net, &b_ns, "b");
+    assert_eq!(b.network_id, net.id);
+    assert!(b_ns.ping(b.gateway));
+    assert_eq!(fx.mgr.default_network().unwrap(), net);
+    fx.teardown();
+    fx.assert_clean();
+}
