@@ -1088,11 +1088,13 @@ impl Manager {
                 Err(e) => return Err(e),
             }
         }
+        // a private default network (second state root) goes when unused, as after a disconnect
+        self.retire_private_default()?;
         Ok(removed)
     }
 
-    /// Startup reconcile: release the endpoints and ports of containers not in `live`, and
-    /// re-assert the firewall rules of networks that still have endpoints.
+    /// Startup reconcile: release the endpoints and ports of containers not in `live` (their
+    /// veths and rules too); an unused private default network is retired.
     pub fn reconcile(&self, live: &HashSet<String>) -> Result<()> {
         let ids: Vec<String> = {
             let conn = self.conn();
@@ -1105,7 +1107,7 @@ impl Manager {
         for id in ids.iter().filter(|id| !live.contains(*id)) {
             self.release_container(id)?;
         }
-        Ok(())
+        self.retire_private_default()
     }
 }
 

@@ -410,6 +410,14 @@ fn private_default_network_is_retired_and_made_again() {
     assert_eq!(b.network_id, net.id);
     assert!(b_ns.ping(b.gateway));
     assert_eq!(fx.mgr.default_network().unwrap(), net);
+    fx.mgr.release_container(&_b_id).unwrap();
+    assert!(!links().contains(&format!("{bridge}:")));
+    // made but never used (say by `network ls`): prune retires it
+    let again = fx.mgr.default_network().unwrap();
+    fx.nets.push(again.clone());
+    assert!(links().contains(&format!("{bridge}:")));
+    assert!(fx.mgr.prune().unwrap().is_empty());
+    assert!(!links().contains(&format!("{bridge}:")));
     fx.teardown();
     fx.assert_clean();
 }
