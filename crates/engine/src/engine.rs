@@ -166,7 +166,12 @@ impl Engine {
         let mut created_volumes = Vec::new();
         let result = (|| -> Result<Container> {
             let mounts = self.resolve_mounts(&cfg, &hc, &mut created_volumes)?;
-            let (rootfs, kind) = images.create_snapshot(&id, &img.record.manifest.to_string())?;
+            // a --rm container's layer is thrown away: no syncs for it (overlayfs `volatile`)
+            let (rootfs, kind) = images.create_snapshot_opts(
+                &id,
+                &img.record.manifest.to_string(),
+                hc.auto_remove,
+            )?;
             let mut c = Container {
                 id: id.clone(),
                 created: now(),
@@ -343,7 +348,12 @@ impl Engine {
     pub fn list(&self) -> Result<Vec<Container>> {
         let mut out = Vec::new();
         for c in self.store.all()? {
-            out.push(self.reconcile_one(c)?);
+            match self.reconcile_one(c) {
+                Ok(c) => out.push(c),
+                // a --rm container whose monitor died is gone now
+                Err(Error::NoSuchContainer(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         out.sort_by(|a, b| b.created.cmp(&a.created));
         Ok(out)
@@ -375,6 +385,12 @@ impl Engine {
         }
         self.unmount_rootfs(&c);
         crate::net::teardown(self, &c.id);
+        if c.host_config.auto_remove {
+            // --rm: nobody is left to remove it but us (its volatile layer cannot be mounted
+            // again after a crash anyway)
+            let _ = self.destroy(&c, true);
+            return Err(Error::NoSuchContainer(c.id.clone()));
+        }
         self.store.update(&c.id, |c| {
             if !is_live(&c.state.status) {
                 return;

@@ -840,6 +840,24 @@ impl Mon<'_> {
 
     /// Did the OOM killer kill anything in the container's cgroup during this run?
     fn oom_killed(&self) -> bool {
+        // the one counter we need, read directly (v1 memory.oom_control, v2 memory.events)
+        for (file, key) in [
+            (
+                format!("/sys/fs/cgroup/memory/berth/{}/memory.oom_control", self.id),
+                "oom_kill ",
+            ),
+            (
+                format!("/sys/fs/cgroup/berth/{}/memory.events", self.id),
+                "oom_kill ",
+            ),
+        ] {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                return text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(key))
+                    .any(|n| n.trim().parse::<u64>().unwrap_or(0) > 0);
+            }
+        }
         let Ok(st) = self.engine.runtime.load(&self.id) else {
             return false;
         };

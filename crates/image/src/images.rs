@@ -414,6 +414,17 @@ impl ImageStore {
     /// Create a container rootfs for `id` from an image: an overlay mount (or a
     /// copy where overlayfs is unavailable). Returns the rootfs path.
     pub fn create_snapshot(&self, id: &str, image: &str) -> Result<(PathBuf, SnapshotKind)> {
+        self.create_snapshot_opts(id, image, false)
+    }
+
+    /// [`ImageStore::create_snapshot`]; `volatile` for a container that is removed when it
+    /// exits (see `Snapshotter::prepare_overlay_opts`).
+    pub fn create_snapshot_opts(
+        &self,
+        id: &str,
+        image: &str,
+        volatile: bool,
+    ) -> Result<(PathBuf, SnapshotKind)> {
         if self.index.snapshot(id)?.is_some() {
             return Err(Error::Snapshot(id.into(), "already exists".into()));
         }
@@ -421,7 +432,8 @@ impl ImageStore {
         self.unpack_layers(&img.manifest, &img.info)?;
         let (path, kind) = if self.overlay_ok() {
             (
-                self.snapshots.prepare_overlay(id, &img.info.diff_ids)?,
+                self.snapshots
+                    .prepare_overlay_opts(id, &img.info.diff_ids, volatile)?,
                 SnapshotKind::Overlay,
             )
         } else {

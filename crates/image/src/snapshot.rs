@@ -175,12 +175,27 @@ impl Snapshotter {
 
     /// Mount an overlay rootfs for `id` over the layers (bottom first).
     pub fn prepare_overlay(&self, id: &str, diff_ids: &[Digest]) -> Result<PathBuf> {
+        self.prepare_overlay_opts(id, diff_ids, false)
+    }
+
+    /// [`Snapshotter::prepare_overlay`]; `volatile` (for containers removed when they exit)
+    /// mounts with overlayfs' `volatile`: no syncs of the upper layer, so neither writes nor
+    /// the unmount wait for the disk. Such a snapshot cannot be mounted again after a crash.
+    pub fn prepare_overlay_opts(
+        &self,
+        id: &str,
+        diff_ids: &[Digest],
+        volatile: bool,
+    ) -> Result<PathBuf> {
         valid_id(id)?;
         let upper = self.active(id, "upper");
         let work = self.active(id, "work");
         let merged = self.active(id, "merged");
         for d in [&upper, &work, &merged] {
             fs::create_dir(d).ctx(|| format!("create {}", d.display()))?;
+        }
+        if volatile {
+            fs::write(self.active(id, "volatile"), b"").ctx(|| format!("mark {id} volatile"))?;
         }
         if let Err(e) = self.mount_overlay(id, diff_ids) {
             for d in [&upper, &work, &merged] {
@@ -220,20 +235,31 @@ impl Snapshotter {
                 })
                 .collect::<Result<_>>()?
         };
-        let opts = format!(
+        let mut opts = format!(
             "lowerdir={},upperdir={},workdir={}",
             lowers.join(":"),
             upper.display(),
             work.display()
         );
-        nix::mount::mount(
-            Some("overlay"),
-            &merged,
-            Some("overlay"),
-            nix::mount::MsFlags::empty(),
-            Some(opts.as_str()),
-        )
-        .map_err(|e| {
+        let volatile = self.active(id, "volatile").exists();
+        if volatile {
+            opts.push_str(",volatile");
+        }
+        let mount = |o: &str| {
+            nix::mount::mount(
+                Some("overlay"),
+                &merged,
+                Some("overlay"),
+                nix::mount::MsFlags::empty(),
+                Some(o),
+            )
+        };
+        let mut r = mount(&opts);
+        if r.is_err() && volatile {
+            // a kernel without `volatile` (before 5.10): mount it the ordinary way
+            r = mount(opts.trim_end_matches(",volatile"));
+        }
+        r.map_err(|e| {
             Error::Snapshot(
                 id.into(),
                 format!("mount overlay on {}: {e}", merged.display()),
@@ -263,6 +289,7 @@ impl Snapshotter {
         if merged.exists() {
             unmount(&merged).ctx(|| format!("unmount {}", merged.display()))?;
         }
+        let _ = fs::remove_file(self.active(id, "volatile"));
         for s in ["merged", "upper", "work", "rootfs"] {
             let p = self.active(id, s);
             match fs::remove_dir_all(&p) {
