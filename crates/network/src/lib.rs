@@ -28,6 +28,9 @@ use ipam::Subnet;
 pub const DEFAULT_NETWORK: &str = "bridge";
 /// Interface of the default network's bridge.
 pub const DEFAULT_BRIDGE: &str = "berth0";
+
+/// Per network: the ifindex of the bridge its firewall rules were last written for.
+const RULES_MARKERS: &str = "/run/berth-network/rules";
 /// docker's range for ephemeral published ports.
 pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
 
@@ -498,7 +501,7 @@ impl Manager {
         let bridge =
             netlink::Nl::new().and_then(|nl| nl.ensure_bridge(&net.bridge, gateway, subnet.prefix));
         drop(host_lock);
-        let stored = bridge.and_then(|()| {
+        let stored = bridge.and_then(|_| {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             check(&read_networks(&tx)?, Some(&subnet))?;
@@ -524,11 +527,28 @@ impl Manager {
 
     /// Bridge up with its gateway address, forwarding on, and the network's firewall rules.
     fn ensure_network(&self, net: &NetworkConfig) -> Result<()> {
+        self.ensure_network_opts(net, true)
+    }
+
+    /// `check_rules: false` trusts that an existing bridge has its rules (they are written
+    /// with the bridge, as dockerd does at network creation and startup) -- this spares every
+    /// container start an iptables-save.
+    fn ensure_network_opts(&self, net: &NetworkConfig, check_rules: bool) -> Result<()> {
         let subnet = net.subnet_parsed()?;
         let gw = net.gateway_parsed()?;
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
         let nl = netlink::Nl::new()?;
-        nl.ensure_bridge(&net.bridge, gw, subnet.prefix)?;
+        let created = nl.ensure_bridge(&net.bridge, gw, subnet.prefix)?;
+        // The rules were written for this very bridge (same ifindex) already: a bridge made
+        // again (reboot, retired default network) has a new index and gets its rules again.
+        let index = nl.link_index(&net.bridge)?.unwrap_or(0);
+        let marker = std::path::Path::new(RULES_MARKERS).join(&net.id);
+        if !created
+            && !check_rules
+            && std::fs::read_to_string(&marker).ok().as_deref() == Some(&index.to_string())
+        {
+            return Ok(());
+        }
         // the host reaches published ports on 127.0.0.1: such packets are routed out of the
         // bridge, which the kernel refuses for 127/8 sources unless route_localnet is set
         write_sysctl(
@@ -542,7 +562,10 @@ impl Manager {
             &[Selector::Exact(firewall::net_tag(&net.id))],
             &rules,
             Some(n),
-        )
+        )?;
+        let _ = std::fs::create_dir_all(RULES_MARKERS);
+        let _ = std::fs::write(&marker, index.to_string());
+        Ok(())
     }
 
     /// Best effort: the network's rules and bridge.
@@ -771,7 +794,7 @@ impl Manager {
             context: format!("opening network namespace {}", netns.display()),
             source: e,
         })?;
-        self.ensure_network(net)?;
+        self.ensure_network_opts(net, false)?;
         let nl = netlink::Nl::new()?;
         nl.create_veth(&ep.host_veth, ifname, &ns, &net.bridge)?;
         let mac = ipam::parse_mac(&ep.mac)

@@ -122,8 +122,11 @@ impl Nl {
     }
 
     /// Make bridge `name` exist, hold `gateway/prefix` and be up.
-    pub fn ensure_bridge(&self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
+    /// Returns whether the bridge had to be created.
+    pub fn ensure_bridge(&self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
+        let mut created = false;
         if self.link_index(name)?.is_none() {
+            created = true;
             let h = self.handle.clone();
             let r = self
                 .rt
@@ -135,7 +138,8 @@ impl Nl {
             }
         }
         self.add_address(name, gateway, prefix)?;
-        self.set_up(name)
+        self.set_up(name)?;
+        Ok(created)
     }
 
     /// Delete link `name`; a missing link is not an error.
