@@ -735,6 +735,8 @@ impl Engine {
             }
             EngineKind::Berth => {
                 self.quiet(&["volume", "prune", "-f", "-a"]);
+                // the test root's own default bridge and user networks
+                self.quiet(&["network", "prune", "-f"]);
                 self.quiet(&["volume", "prune", "-f"]);
                 let root = self.root.clone().unwrap();
                 // Whatever berth left running for this root (monitors).

@@ -136,6 +136,13 @@ impl Drop for Env {
                     .status();
             }
         }
+        // the test root's own default bridge (and any user network)
+        let _ = self
+            .berth()
+            .args(["network", "prune", "-f"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let mut ms = self.mounts();
         ms.sort_by_key(|m| std::cmp::Reverse(m.len()));
         for m in ms {

@@ -856,15 +856,15 @@ impl Manager {
             params![container_id, network_id],
         )?;
         tx.commit()?;
-        drop(conn);
-        self.retire_private_default()
+        Ok(())
     }
 
     /// A state root other than the host's main one (a test, a second engine) must not leave
-    /// its default bridge behind: once its last endpoint is gone, the bridge, its rules and
-    /// its row go (the next container creates them again). Done under the store's write lock,
-    /// so a concurrent connect either sees the network gone or keeps it alive.
-    fn retire_private_default(&self) -> Result<()> {
+    /// its default bridge behind: when pruned without endpoints, the bridge, its rules and
+    /// its row go (the next container creates them again). Kept between containers like
+    /// docker0, so starts do not rebuild it. Done under the store's write lock, so a
+    /// concurrent connect either sees the network gone or keeps it alive.
+    pub fn retire_private_default(&self) -> Result<()> {
         if self.default_bridge == DEFAULT_BRIDGE {
             return Ok(());
         }

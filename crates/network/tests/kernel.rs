@@ -400,8 +400,11 @@ fn private_default_network_is_retired_and_made_again() {
     let a_ns = Ns::new();
     let (a_id, a) = fx.connect(&net, &a_ns, "a");
     assert!(a_ns.ping(a.gateway));
-    // the last endpoint goes: so do the bridge, its rules and its row
+    // the last endpoint goes: the bridge stays for the next container (as docker0 does)...
     fx.mgr.release_container(&a_id).unwrap();
+    assert!(links().contains(&format!("{bridge}:")));
+    // ...until a prune retires the bridge, its rules and its row
+    assert!(fx.mgr.prune().unwrap().is_empty());
     assert!(!links().contains(&format!("{bridge}:")));
     assert!(fx.mgr.list().unwrap().is_empty());
     // a connect holding the network from before brings it back, same id and subnet
@@ -411,6 +414,7 @@ fn private_default_network_is_retired_and_made_again() {
     assert!(b_ns.ping(b.gateway));
     assert_eq!(fx.mgr.default_network().unwrap(), net);
     fx.mgr.release_container(&_b_id).unwrap();
+    fx.mgr.retire_private_default().unwrap();
     assert!(!links().contains(&format!("{bridge}:")));
     // made but never used (say by `network ls`): prune retires it
     let again = fx.mgr.default_network().unwrap();

@@ -338,5 +338,8 @@ pub fn prune(engine: &Engine) -> Result<Vec<String>> {
             gone.push(n.name);
         }
     }
+    // a second state root's default bridge goes too once nothing runs on it (berth0 of the
+    // main root stays, as docker0 does)
+    m.retire_private_default().map_err(daemon)?;
     Ok(gone)
 }
