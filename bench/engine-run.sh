@@ -267,7 +267,8 @@ many() {
 	echo "$name: $ok of $MANY containers started in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }') s" \
 		"($(awk -v a="$t0" -v b="$t1" -v n="$MANY" 'BEGIN { printf "%.1f", (b - a) / n / 1e6 }') ms each)"
 	((ok < MANY)) && echo "  first errors: $(head -n 3 "$work/many-$name.err" | tr '\n' ' ')"
-	echo "  host memory per container (MemAvailable delta / $MANY): $(awk -v a="$m0" -v b="$m1" -v n="$MANY" 'BEGIN { printf "%.1f KiB", (a - b) / n }')"
+	((ok > 0)) || ok=1
+	echo "  host memory per running container (MemAvailable delta / $ok): $(awk -v a="$m0" -v b="$m1" -v n="$ok" 'BEGIN { printf "%.1f KiB", (a - b) / n }')"
 	if [[ $name == berth ]]; then
 		for pid in $(pids_of_root); do
 			v=$(awk '/^Private_Dirty:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
@@ -276,7 +277,7 @@ many() {
 			n_mon=$((n_mon + 1))
 		done
 		echo "  berth monitor processes: $n_mon, Private_Dirty sum $pd KiB," \
-			"$(awk -v a="$pd" -v n="$MANY" 'BEGIN { printf "%.1f KiB", a / n }') per container"
+			"$(awk -v a="$pd" -v n="$n_mon" 'BEGIN { printf "%.1f KiB", a / (n ? n : 1) }') per container"
 	fi
 	note "$name: removing them"
 	t0=$(now_ns)

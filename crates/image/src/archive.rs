@@ -605,37 +605,74 @@ pub fn familiar_tags(store: &ImageStore, img: &Image) -> Result<Vec<String>> {
 pub fn commit<R: Read>(
     store: &ImageStore,
     base: &Image,
-    mut layer: R,
+    layer: R,
     config: Map<String, Value>,
     reference: Option<&Reference>,
     comment: &str,
     author: &str,
     created_by: &str,
 ) -> Result<Image> {
-    let (diff_id, size) = store.content.put_reader(&mut layer, None)?;
+    let step = Step {
+        config,
+        comment,
+        author,
+        created_by,
+    };
+    derive(store, Some(base), Some(layer), step, reference)
+}
+
+/// What a new image layer (or metadata-only step) records.
+pub struct Step<'a> {
+    /// the runtime config (`config` of the image config)
+    pub config: Map<String, Value>,
+    pub comment: &'a str,
+    pub author: &'a str,
+    /// the history line (`/bin/sh -c #(nop)  ENV A=1` for metadata steps, as docker writes)
+    pub created_by: &'a str,
+}
+
+/// A new image from `base` (None: `FROM scratch`) plus an optional layer: with `layer` it
+/// adds the layer (commit, RUN, COPY); without, only the config and an `empty_layer` history
+/// entry change (ENV, LABEL, CMD...). The builder's primitive; `commit` uses it too.
+pub fn derive<R: Read>(
+    store: &ImageStore,
+    base: Option<&Image>,
+    layer: Option<R>,
+    step: Step<'_>,
+    reference: Option<&Reference>,
+) -> Result<Image> {
+    let new_layer = match layer {
+        Some(mut l) => Some(store.content.put_reader(&mut l, None)?),
+        None => None,
+    };
     let now = now_rfc3339();
     let platform = Platform::host();
-    let mut cfg = match &base.config {
-        Value::Object(m) => m.clone(),
+    let mut cfg = match base.map(|b| &b.config) {
+        Some(Value::Object(m)) => m.clone(),
         _ => Map::new(),
     };
     cfg.entry("architecture")
         .or_insert_with(|| json!(platform.architecture));
     cfg.entry("os").or_insert_with(|| json!(platform.os));
     cfg.insert("created".into(), json!(now));
-    cfg.insert("config".into(), Value::Object(config));
-    if author.is_empty() {
+    cfg.insert("config".into(), Value::Object(step.config));
+    if step.author.is_empty() {
         cfg.remove("author");
     } else {
-        cfg.insert("author".into(), json!(author));
+        cfg.insert("author".into(), json!(step.author));
     }
     let mut diff_ids: Vec<Value> = base
-        .info
-        .diff_ids
-        .iter()
-        .map(|d| json!(d.to_string()))
-        .collect();
-    diff_ids.push(json!(diff_id.to_string()));
+        .map(|b| {
+            b.info
+                .diff_ids
+                .iter()
+                .map(|d| json!(d.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some((diff_id, _)) = &new_layer {
+        diff_ids.push(json!(diff_id.to_string()));
+    }
     cfg.insert(
         "rootfs".into(),
         json!({"type": "layers", "diff_ids": diff_ids}),
@@ -645,32 +682,42 @@ pub fn commit<R: Read>(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut h = json!({"created": now, "created_by": created_by});
-    if !author.is_empty() {
-        h["author"] = json!(author);
+    let mut h = json!({"created": now, "created_by": step.created_by});
+    if !step.author.is_empty() {
+        h["author"] = json!(step.author);
     }
-    if !comment.is_empty() {
-        h["comment"] = json!(comment);
+    if !step.comment.is_empty() {
+        h["comment"] = json!(step.comment);
+    }
+    if new_layer.is_none() {
+        h["empty_layer"] = json!(true);
     }
     history.push(h);
     cfg.insert("history".into(), json!(history));
     let cbytes = serde_json::to_vec(&Value::Object(cfg)).expect("json");
     let cd = store.content.put(&cbytes, None)?;
     let mut layers: Vec<Value> = base
-        .manifest
-        .layers
-        .iter()
-        .map(|l| {
-            // an OCI manifest names its layers with OCI media types
-            let mt = match l.media_type.as_str() {
-                spec::DOCKER_LAYER_GZIP => spec::OCI_LAYER_GZIP,
-                spec::DOCKER_LAYER => spec::OCI_LAYER,
-                other => other,
-            };
-            json!({"mediaType": mt, "digest": l.digest.to_string(), "size": l.size})
+        .map(|b| {
+            b.manifest
+                .layers
+                .iter()
+                .map(|l| {
+                    // an OCI manifest names its layers with OCI media types
+                    let mt = match l.media_type.as_str() {
+                        spec::DOCKER_LAYER_GZIP => spec::OCI_LAYER_GZIP,
+                        spec::DOCKER_LAYER => spec::OCI_LAYER,
+                        other => other,
+                    };
+                    json!({"mediaType": mt, "digest": l.digest.to_string(), "size": l.size})
+                })
+                .collect()
         })
-        .collect();
-    layers.push(json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": size}));
+        .unwrap_or_default();
+    if let Some((diff_id, size)) = &new_layer {
+        layers.push(
+            json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": size}),
+        );
+    }
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": spec::OCI_MANIFEST,

@@ -101,6 +101,16 @@ pub fn default_candidates() -> impl Iterator<Item = Subnet> {
     a.chain(b).chain(c)
 }
 
+/// The default bridge network gets a /16 as docker0 does (thousands of containers): 10.88.0.0/16
+/// (podman's default) or the next free 10.x/16 up to 10.99, else an ordinary candidate.
+pub fn choose_default_subnet(taken: &[Subnet]) -> Option<Subnet> {
+    std::iter::once(88u8)
+        .chain(90..=99)
+        .map(|n| Subnet::new(Ipv4Addr::new(10, n, 0, 0), 16))
+        .find(|c| !taken.iter().any(|t| t.overlaps(c)))
+        .or_else(|| choose_subnet(taken))
+}
+
 /// The first candidate that overlaps none of `taken` (host routes and other networks).
 pub fn choose_subnet(taken: &[Subnet]) -> Option<Subnet> {
     default_candidates().find(|c| !taken.iter().any(|t| t.overlaps(c)))

@@ -400,7 +400,7 @@ impl Manager {
         if own.len() > 1 {
             taken.extend(own.iter().skip(1));
         }
-        let subnet = ipam::choose_subnet(&taken).ok_or(Error::NoPool)?;
+        let subnet = ipam::choose_default_subnet(&taken).ok_or(Error::NoPool)?;
         // best effort: an unprivileged caller only reads the store; connect makes the bridge
         if let Ok(nl) = netlink::Nl::new() {
             let _ = nl.ensure_bridge(&self.default_bridge, subnet.first_host(), subnet.prefix);
