@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Side-by-side image build benchmark, one run, no registry:
+#   berth build   vs   docker build (legacy builder, DOCKER_BUILDKIT=0)   vs   buildah bud --layers
+# on the same Dockerfiles (the e2e suite's fixtures), each built cold (the first
+# build on a freshly imported base image) and then again unchanged (all cache hits):
+#   small       tests/build-fixtures/cache       10 steps: ENV, RUN x4, LABEL, COPY x2, CMD
+#   multistage  tests/build-fixtures/multistage  --target final: a 30 MB "toolchain"
+#               stage, then COPY --from of one artifact
+# The base image is the e2e suite's busybox rootfs (Debian's busybox-static), imported
+# into each engine; every Dockerfile starts `ARG BASE` / `FROM ${BASE}`.
+# Targets (issue 7): berth cold <= half of docker's time, berth cached <= 100 ms.
+#
+# Usage: bench/build.sh [--no-docker] [--no-buildah]
+# Environment:
+#   BERTH_BIN=...        berth binary to use (default $CARGO_TARGET_DIR/release/berth,
+#                        built with `cargo build --release -p berth-cli` if missing)
+#   CARGO_TARGET_DIR=... honoured when looking for / building berth
+#   DOCKER_HOST=...      use this docker daemon; otherwise a private dockerd is started
+#                        (temp data root, no bridge, no iptables) and stopped at the end
+#   BUILDAH_DRIVER=overlay  buildah storage driver (overlay, else vfs)
+set -uo pipefail
+
+do_docker=1 do_buildah=1
+while (($#)); do
+	case $1 in
+	--no-docker) do_docker=0; shift ;;
+	--no-buildah) do_buildah=0; shift ;;
+	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+IMG=berth-bench-base:latest
+CASES=(small multistage)
+declare -A FIXTURE=([small]=cache [multistage]=multistage)
+declare -A EXTRA=([small]="" [multistage]="--target final")
+declare -A DESC=([small]="small (10 steps)" [multistage]="multi-stage")
+
+note() { echo "==> $*" >&2; }
+die() {
+	echo "build.sh: error: $*" >&2
+	exit 1
+}
+
+[[ $EUID -eq 0 ]] || die "must run as root"
+command -v busybox >/dev/null || die "busybox not found: apt-get install -y busybox-static"
+
+if perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e1 2>/dev/null; then
+	now_ns() { perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e 'printf "%.0f\n", clock_gettime(CLOCK_MONOTONIC)*1e9'; }
+else
+	now_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
+fi
+
+work=$(mktemp -d /tmp/berth-build-bench.XXXXXX)
+chmod 755 "$work"
+BROOT=$work/berth-root
+own_dockerd_pid=
+docker_host_given=${DOCKER_HOST:-}
+BUILDAH_DRIVER=${BUILDAH_DRIVER:-overlay}
+buildah_cmd() { buildah --root "$work/buildah-root" --runroot "$work/buildah-run" --storage-driver "$BUILDAH_DRIVER" "$@"; }
+
+# shellcheck disable=SC2317 # invoked via trap
+cleanup() {
+	local mp pid ids c
+	if [[ -n ${BERTH:-} && -d $BROOT ]]; then
+		ids=$("$BERTH" --root "$BROOT" ps -aq 2>/dev/null)
+		[[ -n $ids ]] && echo "$ids" | xargs -r -n 50 "$BERTH" --root "$BROOT" rm -f >/dev/null 2>&1
+		for pid in $(pids_of_root); do kill -9 "$pid" 2>/dev/null; done
+	fi
+	if ((do_docker)) && [[ -n ${DOCKER_HOST:-} ]] && docker info >/dev/null 2>&1; then
+		for c in "${CASES[@]}"; do docker rmi -f "berth-bench-$c:latest" >/dev/null 2>&1; done
+		docker rmi -f "$IMG" >/dev/null 2>&1
+	fi
+	if [[ -n $own_dockerd_pid ]]; then
+		kill "$own_dockerd_pid" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$own_dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$own_dockerd_pid" 2>/dev/null
+	fi
+	if ((do_buildah)) && [[ -d $work/buildah-root ]]; then
+		buildah_cmd rm -a >/dev/null 2>&1
+		buildah_cmd rmi -a -f >/dev/null 2>&1
+	fi
+	while read -r mp; do
+		umount -l "$mp" 2>/dev/null || true
+	done < <(awk -v w="$work" 'index($5, w "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+	if awk -v w="$work" 'index($5, w "/") == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+		echo "build.sh: warning: mounts remain under $work, not removing it" >&2
+	else
+		rm -rf --one-file-system "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# pids whose command line mentions the berth root (monitors, build steps)
+pids_of_root() {
+	local f pid
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+		tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$BROOT" && echo "$pid"
+	done
+}
+
+# --- the base image: busybox-static rootfs, as the e2e suite builds it -------------
+note "building the busybox rootfs tarball in $work"
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,etc,tmp,proc,sys,dev,root,home/app}
+chmod 1777 "$rootfs/tmp"
+cp "$(command -v busybox)" "$rootfs/bin/busybox"
+for a in $(busybox --list); do
+	[[ $a == busybox ]] || ln -sf busybox "$rootfs/bin/$a"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+tar --numeric-owner -C "$rootfs" -cf "$work/rootfs.tar" . || die "tar failed"
+
+# one private copy of each build context per engine (so no engine sees another's files)
+contexts() {
+	local name=$1 c
+	for c in "${CASES[@]}"; do
+		cp -a "$repo/tests/build-fixtures/${FIXTURE[$c]}" "$work/ctx-$name-$c" || return 1
+	done
+}
+
+# --- engines -----------------------------------------------------------------------
+declare -A STATUS=() CMD=() MS=()
+ERR=
+names=()
+
+berth_bin() {
+	if [[ -n ${BERTH_BIN:-} ]]; then
+		echo "$BERTH_BIN"
+		return
+	fi
+	local target=${CARGO_TARGET_DIR:-target}
+	[[ $target == /* ]] || target=$repo/$target
+	if [[ ! -x $target/release/berth ]]; then
+		if ! command -v cargo >/dev/null && [[ -f $HOME/.cargo/env ]]; then
+			# shellcheck disable=SC1091
+			. "$HOME/.cargo/env"
+		fi
+		note "building berth: cargo build --release -p berth-cli (target dir $target)"
+		(cd "$repo" && cargo build --release -p berth-cli) >"$work/berth-build.log" 2>&1 || {
+			tail -n 15 "$work/berth-build.log" | sed 's/^/    build: /' >&2
+			return 1
+		}
+	fi
+	echo "$target/release/berth"
+}
+
+names+=(berth)
+if BERTH=$(berth_bin) && [[ -x $BERTH ]]; then
+	CMD[berth]="$BERTH --root $BROOT build"
+	if ! $BERTH --root "$BROOT" import --change 'CMD ["sh"]' "$work/rootfs.tar" "$IMG" >"$work/berth-import.log" 2>&1; then
+		STATUS[berth]="FAILED: import: $(tail -n 1 "$work/berth-import.log")"
+	fi
+else
+	BERTH=
+	STATUS[berth]="FAILED: no berth binary"
+fi
+
+start_dockerd() {
+	command -v dockerd >/dev/null || return 1
+	note "starting a private dockerd (data root $work/docker)"
+	# no bridge and no iptables: build steps need no network, and this must not
+	# touch networking set up by anything else on the host
+	dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" -H "unix://$work/docker.sock" \
+		--pidfile "$work/docker.pid" --bridge=none --iptables=false --ip-masq=false \
+		>"$work/dockerd.log" 2>&1 &
+	own_dockerd_pid=$!
+	export DOCKER_HOST=unix://$work/docker.sock
+	for _ in $(seq 150); do
+		docker info >/dev/null 2>&1 && return 0
+		kill -0 "$own_dockerd_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	tail -n 5 "$work/dockerd.log" | sed 's/^/    dockerd: /' >&2
+	return 1
+}
+
+if ((do_docker)); then
+	names+=(docker)
+	if ! command -v docker >/dev/null; then
+		STATUS[docker]="SKIPPED: no docker CLI (apt-get install -y docker.io)"
+	elif [[ -z $docker_host_given ]] && ! start_dockerd; then
+		STATUS[docker]="FAILED: dockerd did not start (see its log above)"
+	elif ! docker import --change 'CMD ["sh"]' "$work/rootfs.tar" "$IMG" >"$work/docker-import.log" 2>&1; then
+		STATUS[docker]="FAILED: import: $(tail -n 1 "$work/docker-import.log")"
+	else
+		export DOCKER_BUILDKIT=0
+		CMD[docker]="docker build"
+	fi
+fi
+
+# buildah has no `import`: the base image is committed from scratch with the same
+# rootfs tarball ADDed at / (no registry, no network)
+buildah_import() {
+	local c
+	c=$(buildah_cmd from scratch) || return 1
+	buildah_cmd add "$c" "$work/rootfs.tar" / >/dev/null &&
+		buildah_cmd config --cmd sh "$c" &&
+		buildah_cmd commit -q "$c" "$IMG" >/dev/null
+	local rc=$?
+	buildah_cmd rm "$c" >/dev/null 2>&1
+	return $rc
+}
+
+if ((do_buildah)); then
+	names+=(buildah)
+	if ! command -v buildah >/dev/null; then
+		STATUS[buildah]="SKIPPED: no buildah (apt-get install -y buildah)"
+	else
+		if ! buildah_import >"$work/buildah-import.log" 2>&1 && [[ $BUILDAH_DRIVER != vfs ]]; then
+			note "buildah: storage driver $BUILDAH_DRIVER failed, trying vfs"
+			buildah_cmd rmi -a -f >/dev/null 2>&1
+			rm -rf "$work/buildah-root" "$work/buildah-run"
+			BUILDAH_DRIVER=vfs
+			buildah_import >"$work/buildah-import.log" 2>&1
+		fi
+		if buildah_cmd inspect --type image "$IMG" >/dev/null 2>&1; then
+			CMD[buildah]="buildah --root $work/buildah-root --runroot $work/buildah-run --storage-driver $BUILDAH_DRIVER bud --layers"
+		else
+			STATUS[buildah]="FAILED: import: $(tail -n 1 "$work/buildah-import.log")"
+		fi
+	fi
+fi
+
+# one timed build: sets MS[$name,$case,$phase], or ERR and returns 1
+timed_build() {
+	local name=$1 c=$2 phase=$3 t0 t1 log=$work/$1-$2-$3.log
+	t0=$(now_ns)
+	# shellcheck disable=SC2086 # CMD and EXTRA hold argument lists
+	${CMD[$name]} --build-arg "BASE=$IMG" ${EXTRA[$c]} -t "berth-bench-$c:latest" "$work/ctx-$name-$c" >"$log" 2>&1
+	local rc=$?
+	t1=$(now_ns)
+	if ((rc != 0)); then
+		ERR="$phase build of $c failed (exit $rc): $(grep -v '^ *$' "$log" | tail -n 1)"
+		return 1
+	fi
+	MS[$name,$c,$phase]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) / 1e6 }')
+}
+
+for name in "${names[@]}"; do
+	[[ -n ${STATUS[$name]:-} ]] && continue
+	contexts "$name" || { STATUS[$name]="FAILED: cannot copy the fixtures"; continue; }
+	STATUS[$name]=ok
+	for c in "${CASES[@]}"; do
+		note "$name: ${DESC[$c]}: cold build, then cached"
+		if ! timed_build "$name" "$c" cold || ! timed_build "$name" "$c" cached; then
+			STATUS[$name]="FAILED: $ERR"
+			break
+		fi
+		# the cached build must not have re-run anything
+		if [[ $name != buildah ]] && grep -q -e '---> Running in' "$work/$name-$c-cached.log"; then
+			STATUS[$name]="WARNING: cached build of $c re-ran steps"
+		fi
+	done
+done
+
+echo
+echo "one run each; ms wall clock; ratio = engine / berth (targets: berth cold <= 0.5x docker, cached <= 100 ms)"
+printf '%-18s %-8s %10s %8s %10s %8s  %s\n' build engine cold-ms ratio cached-ms ratio status
+for c in "${CASES[@]}"; do
+	for name in "${names[@]}"; do
+		row=()
+		for phase in cold cached; do
+			ms=${MS[$name,$c,$phase]:-}
+			ratio=-
+			if [[ -n $ms && -n ${MS[berth,$c,$phase]:-} && ${MS[berth,$c,$phase]} -gt 0 ]]; then
+				ratio=$(awk -v a="$ms" -v b="${MS[berth,$c,$phase]}" 'BEGIN { printf "%.2fx", a / b }')
+			fi
+			row+=("${ms:--}" "$ratio")
+		done
+		printf '%-18s %-8s %10s %8s %10s %8s  %s\n' "${DESC[$c]}" "$name" "${row[@]}" "${STATUS[$name]}"
+	done
+done
