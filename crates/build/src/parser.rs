@@ -362,10 +362,13 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
             continue;
         }
 
-        let kind = parse_kind(&keyword, rest, heredocs, escape).map_err(|m| match m {
+        let mut kind = parse_kind(&keyword, rest, heredocs, escape).map_err(|m| match m {
             Failure::Unknown(word) => err(start, &word, UNKNOWN.into()),
             Failure::Message(m) => e(m),
         })?;
+        if let Kind::Onbuild(trigger) = &mut kind {
+            trigger.line = start;
+        }
         let instruction = Instruction {
             line: start,
             keyword: keyword.clone(),
@@ -379,7 +382,7 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
         }
     }
     if stages.is_empty() {
-        let line = lines.len().max(1);
+        let line = global_args.first().map_or(1, |a| a.line);
         let message = if global_args.is_empty() {
             "file with no instructions"
         } else {
@@ -504,7 +507,7 @@ fn parse_kind(
         }
         "LABEL" | "ENV" => {
             no_flags(&flags)?;
-            let pairs = parse_name_val(rest, keyword, escape)?;
+            let pairs = parse_name_val(rest, escape)?;
             if pairs.is_empty() {
                 return Err(AT_LEAST_ONE.into());
             }
@@ -604,7 +607,7 @@ fn parse_kind(
                     None => (word, None),
                 };
                 if name.is_empty() {
-                    return Err("ARG names can not be blank".into());
+                    return Err("names can not be blank".into());
                 }
                 args.push((name, default));
             }
@@ -631,6 +634,7 @@ fn parse_kind(
             }
             let kind = parse_kind(&trigger, trigger_rest, Vec::new(), escape)?;
             Kind::Onbuild(Box::new(Instruction {
+                // set to the ONBUILD's line by the caller
                 line: 0,
                 keyword: trigger,
                 original: rest.to_string(),
@@ -659,7 +663,7 @@ fn parse_healthcheck(flags: &[String], rest: &str) -> Result<Kind, Failure> {
         "" => Err("requires at least one argument".into()),
         "NONE" => {
             if !cmd.is_empty() || !flags.is_empty() {
-                return Err("HEALTHCHECK NONE takes no arguments".into());
+                return Err("NONE takes no arguments".into());
             }
             Ok(Kind::Healthcheck(None))
         }
@@ -935,11 +939,7 @@ fn parse_words(rest: &str, escape: char) -> Vec<String> {
 
 /// ENV and LABEL: `key value` (legacy: the rest of the line is the value) or
 /// `k=v k2="v 2"...`.
-fn parse_name_val(
-    rest: &str,
-    keyword: &str,
-    escape: char,
-) -> Result<Vec<(String, String)>, String> {
+fn parse_name_val(rest: &str, escape: char) -> Result<Vec<(String, String)>, String> {
     let words = parse_words(rest, escape);
     let Some(first) = words.first() else {
         return Ok(Vec::new());
@@ -947,7 +947,7 @@ fn parse_name_val(
     if !first.contains('=') {
         let (key, value) = split_first_word(rest);
         if value.is_empty() {
-            return Err(format!("{keyword} must have two arguments"));
+            return Err("must have two arguments".into());
         }
         return Ok(vec![(key.to_string(), value.to_string())]);
     }
@@ -960,7 +960,7 @@ fn parse_name_val(
                 ));
             };
             if k.is_empty() {
-                return Err(format!("{keyword} names can not be blank"));
+                return Err("names can not be blank".into());
             }
             Ok((k.to_string(), v.to_string()))
         })
