@@ -1009,6 +1009,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn heredoc_body_and_stage_lookup() {
+        let df = parse(
+            "FROM a AS Build\nRUN <<-EOF\n\t\techo hi\n\tEOF\nFROM build\n",
+            "Dockerfile",
+        )
+        .unwrap();
+        let Kind::Run { heredocs, .. } = &df.stages[0].instructions[0].kind else {
+            panic!("not a RUN");
+        };
+        assert_eq!(heredocs[0].content, "\t\techo hi\n");
+        assert_eq!(heredocs[0].body(), "echo hi\n");
+        assert_eq!(df.stage_index("BUILD"), Some(0));
+        assert_eq!(df.stage_index("1"), Some(1));
+        assert_eq!(df.stage_index("2"), None);
+        assert_eq!(df.stage_index("other"), None);
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("30s"), Ok(30_000_000_000));
         assert_eq!(parse_duration("1m30s"), Ok(90_000_000_000));
