@@ -475,11 +475,17 @@ pub fn inspect_json(store: &ImageStore, img: &Image) -> Result<Value> {
         "OnBuild": g("OnBuild", Value::Null),
         "Labels": g("Labels", Value::Null),
         "StopSignal": g("StopSignal", Value::Null),
+        "Healthcheck": g("Healthcheck", Value::Null),
+        "Shell": g("Shell", Value::Null),
     });
     let mut config = config;
     if let Some(o) = config.as_object_mut() {
         o.retain(|k, v| {
-            !(v.is_null() && matches!(k.as_str(), "ExposedPorts" | "Volumes" | "StopSignal"))
+            !(v.is_null()
+                && matches!(
+                    k.as_str(),
+                    "ExposedPorts" | "Volumes" | "StopSignal" | "Healthcheck" | "Shell"
+                ))
         });
     }
     let last_comment = c
@@ -555,42 +561,11 @@ fn inspect(store: &ImageStore, a: InspectArgs) -> Result<i32> {
         Some(f) => {
             // minimal Go-template support: {{.Field}} / {{.A.B}} / {{json .A}}
             for v in &out {
-                println!("{}", render_template(f, v));
+                println!("{}", super::template::render(f, v)?);
             }
         }
     }
     Ok(code)
-}
-
-fn render_template(f: &str, v: &Value) -> String {
-    let mut out = String::new();
-    let mut rest = f;
-    while let Some(i) = rest.find("{{") {
-        out.push_str(&rest[..i]);
-        let Some(j) = rest[i..].find("}}") else { break };
-        let expr = rest[i + 2..i + j].trim();
-        let (json_out, path) = match expr.strip_prefix("json ") {
-            Some(p) => (true, p.trim()),
-            None => (false, expr),
-        };
-        let mut cur = v;
-        for part in path
-            .trim_start_matches('.')
-            .split('.')
-            .filter(|p| !p.is_empty())
-        {
-            cur = cur.get(part).unwrap_or(&Value::Null);
-        }
-        match cur {
-            Value::String(s) if !json_out => out.push_str(s),
-            other if json_out => out.push_str(&other.to_string()),
-            Value::Null => out.push_str("<no value>"),
-            other => out.push_str(&other.to_string()),
-        }
-        rest = &rest[i + j + 2..];
-    }
-    out.push_str(rest);
-    out
 }
 
 fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {

@@ -1,5 +1,6 @@
 //! The `berth` command line: docker's commands, flags and output.
 
+mod build;
 mod containers;
 mod flags;
 mod images;
@@ -118,6 +119,8 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ops::SystemCmd,
     },
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
     /// Manage networks
     Network {
         #[command(subcommand)]
@@ -264,6 +267,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Inspect(a) => c::inspect(&open()?, a),
         Cmd::Volume { cmd } => volumes::run(&open()?, cmd),
         Cmd::Network { cmd } => networks::run(&open()?, cmd),
+        Cmd::Build(a) => build::run(&open()?, a),
         Cmd::Port(a) => c::port(&open()?, a),
         Cmd::Top(a) => ops::top(&open()?, a),
         Cmd::Stats(a) => ops::stats(&open()?, a),

@@ -1,0 +1,158 @@
+//! `berth build`: docker's legacy builder command line over the `build` crate.
+
+use super::containers::Exit;
+use anyhow::{anyhow, Result};
+use clap::Args;
+use engine::engine::Engine;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the name:tag format
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: PATH/Dockerfile)
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Set build-time variables
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Set metadata for an image
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Write the image ID to the file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Always attempt to pull a newer version of the image (berth builds from local images)
+    #[arg(long)]
+    pub pull: bool,
+    /// Remove intermediate containers after a successful build (always)
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    pub rm: bool,
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
+    #[arg(long)]
+    pub network: Option<String>,
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Build context: a directory, or `-` for a tar on stdin
+    pub context: String,
+}
+
+pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
+    let images = engine.images().map_err(super::containers::daemon)?;
+    let ctx = if a.context == "-" {
+        build::context::Context::from_tar(std::io::stdin().lock(), &images.root.join("tmp"))
+    } else {
+        build::context::Context::from_dir(Path::new(&a.context))
+    }
+    .map_err(|e| anyhow!("{e}"))?;
+    let (path, name) = match &a.file {
+        Some(f) if f.as_os_str() == "-" => (None, "Dockerfile".to_string()),
+        Some(f) if a.context == "-" => (Some(ctx.root.join(f)), f.display().to_string()),
+        Some(f) => (
+            Some(f.clone()),
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+        None => (Some(ctx.root.join("Dockerfile")), "Dockerfile".to_string()),
+    };
+    let text = match &path {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| {
+            anyhow!(
+                "unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: {e}",
+                p.display()
+            )
+        })?,
+        None => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+            s
+        }
+    };
+    let df = build::parse(&text, &name).map_err(|e| {
+        anyhow::Error::new(Exit {
+            code: 1,
+            msg: format!(
+                "Error response from daemon: dockerfile parse error line {}: {}",
+                e.line,
+                e.to_string()
+                    .splitn(3, ": ")
+                    .skip(1)
+                    .collect::<Vec<_>>()
+                    .join(": ")
+            ),
+        })
+    })?;
+    let mut build_args = BTreeMap::new();
+    for b in &a.build_args {
+        match b.split_once('=') {
+            Some((k, v)) => {
+                build_args.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                // docker: `--build-arg NAME` takes the value from the environment
+                if let Ok(v) = std::env::var(b) {
+                    build_args.insert(b.clone(), v);
+                }
+            }
+        }
+    }
+    let mut labels = BTreeMap::new();
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let opts = build::builder::Options {
+        tags: a.tags.clone(),
+        build_args,
+        target: a.target.clone(),
+        no_cache: a.no_cache,
+        labels,
+        quiet: a.quiet,
+    };
+    // in quiet mode the step output is kept and shown (on stderr) only if the build fails
+    let mut captured: Vec<u8> = Vec::new();
+    let result = if a.quiet {
+        build::builder::build(engine, &ctx, &df, &opts, &mut captured)
+    } else {
+        let mut out = std::io::stdout().lock();
+        build::builder::build(engine, &ctx, &df, &opts, &mut out)
+    };
+    match result {
+        Ok(id) => {
+            if a.quiet {
+                println!("{id}");
+            }
+            if let Some(f) = &a.iidfile {
+                std::fs::write(f, &id)?;
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            if a.quiet {
+                let _ = std::io::stderr().write_all(&captured);
+            }
+            let msg = e.to_string();
+            // a failing RUN: docker exits with the command's code
+            let code = msg
+                .rsplit_once("returned a non-zero code: ")
+                .and_then(|(_, c)| c.trim().parse::<i32>().ok())
+                .filter(|c| *c > 0 && *c < 256)
+                .unwrap_or(1);
+            Err(anyhow::Error::new(Exit { code, msg }))
+        }
+    }
+}
