@@ -720,49 +720,18 @@ fn parse_healthcheck(flags: &[String], rest: &str) -> Result<Kind, Failure> {
 
 /// A Go duration (`300ms`, `1m30s`, `1.5h`, `0`) in nanoseconds.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let bad = || format!("invalid duration {s:?}");
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if body == "0" {
-        return Ok(0);
-    }
-    if body.is_empty() {
-        return Err(bad());
-    }
-    let mut total: f64 = 0.0;
-    let mut rest = body;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
-        let num = &rest[..num_len];
-        if num.is_empty() || num == "." {
-            return Err(bad());
+    engine::logs::parse_go_duration(s).ok_or_else(|| {
+        if !s.is_empty()
+            && s.trim_start_matches(['-', '+'])
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            // Go's wording for "10"
+            format!("missing unit in duration {s:?}")
+        } else {
+            format!("invalid duration {s:?}")
         }
-        let value: f64 = num.parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale: f64 = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            u => return Err(format!("unknown unit {u:?} in duration {s:?}")),
-        };
-        rest = &rest[unit_len..];
-        total += value * scale;
-    }
-    if total > i64::MAX as f64 {
-        return Err(bad());
-    }
-    let ns = total.round() as i64;
-    Ok(if neg { -ns } else { ns })
+    })
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -766,8 +766,12 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     Err(bad())
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds.
-fn parse_go_duration(s: &str) -> Option<i64> {
+/// Go's `time.ParseDuration`, in nanoseconds (`300ms`, `1m30s`, `1.5h`, `-5m`, `0`). The one
+/// parser of durations for flags, log times and Dockerfile HEALTHCHECKs.
+pub fn parse_go_duration(s: &str) -> Option<i64> {
+    if s.is_empty() {
+        return None;
+    }
     let (neg, mut rest) = match s.as_bytes()[0] {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),

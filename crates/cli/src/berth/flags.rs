@@ -198,37 +198,7 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
 
 /// Go durations: 1h2m3s, 500ms, 1.5s.
 pub fn parse_duration_ns(s: &str) -> Result<i64> {
-    let bad = || anyhow!("invalid duration: {s:?}");
-    if s == "0" {
-        return Ok(0);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
-        rest = &rest[n_end..];
-        let u_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u_end] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += n * mult;
-        rest = &rest[u_end..];
-    }
-    Ok(total as i64)
+    engine::logs::parse_go_duration(s).ok_or_else(|| anyhow!("invalid duration: {s:?}"))
 }
 
 /// KEY=VALUE lines of an --env-file / --label-file (comments and blanks skipped; a bare KEY
