@@ -26,7 +26,7 @@ pub struct Engine {
     pub store: Store,
     pub runtime: runtime::Runtime,
     images: OnceLock<ImageStore>,
-    pub(crate) nets: OnceLock<network::Manager>,
+    pub(crate) nets: std::sync::Mutex<Option<std::sync::Arc<network::Manager>>>,
 }
 
 /// A create request in the API's shape: the user's Config (its Entrypoint/Cmd are the user's
@@ -78,7 +78,7 @@ impl Engine {
             run_root,
             store,
             images: OnceLock::new(),
-            nets: OnceLock::new(),
+            nets: std::sync::Mutex::new(None),
         })
     }
 

@@ -454,6 +454,7 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
         }
         // The monitor lives as long as the container: hand back to the kernel what starting
         // it needed (spec parsing, runtime setup) so it idles on a few hundred KiB.
+        engine.close_networks();
         // SAFETY: malloc_trim only releases free heap memory.
         unsafe {
             libc::malloc_trim(0);
@@ -610,7 +611,7 @@ impl Mon<'_> {
     fn serve(&mut self, pid: i32, mut stdio: Stdio, c: &Container) -> i64 {
         let mut code: Option<i64> = None;
         let mut drain_deadline: Option<Instant> = None;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 16 * 1024];
         let stdin_once = c.config.stdin_once;
         let mut checker =
             crate::health::settings(c.config.healthcheck.as_ref()).map(crate::health::Checker::new);

@@ -27,9 +27,10 @@ pub fn is_default(mode: &str) -> bool {
 }
 
 impl Engine {
-    pub fn networks(&self) -> Result<&Manager> {
-        if let Some(m) = self.nets.get() {
-            return Ok(m);
+    pub fn networks(&self) -> Result<std::sync::Arc<Manager>> {
+        let mut slot = self.nets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = slot.as_ref() {
+            return Ok(m.clone());
         }
         // the default root owns berth0; any other root (tests, a second engine) gets a bridge
         // of its own, named after the root
@@ -43,7 +44,15 @@ impl Engine {
             format!("berth{h:08x}")
         };
         let m = Manager::open(&self.root.join("network.db"))?.with_default_bridge(&bridge);
-        Ok(self.nets.get_or_init(|| m))
+        let m = std::sync::Arc::new(m);
+        *slot = Some(m.clone());
+        Ok(m)
+    }
+
+    /// Let go of the network store (its sqlite connection and caches): the monitor does once
+    /// the container runs, and opens it again when the container stops.
+    pub fn close_networks(&self) {
+        *self.nets.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Resolve a network name (or id) the way `--network` does.
