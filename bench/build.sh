@@ -66,6 +66,8 @@ cleanup() {
 	if [[ -n ${BERTH:-} && -d $BROOT ]]; then
 		ids=$("$BERTH" --root "$BROOT" ps -aq 2>/dev/null)
 		[[ -n $ids ]] && echo "$ids" | xargs -r -n 50 "$BERTH" --root "$BROOT" rm -f >/dev/null 2>&1
+		# this root's own default bridge and its firewall rules
+		"$BERTH" --root "$BROOT" network prune -f >/dev/null 2>&1
 		for pid in $(pids_of_root); do kill -9 "$pid" 2>/dev/null; done
 	fi
 	if ((do_docker)) && [[ -n ${DOCKER_HOST:-} ]] && docker info >/dev/null 2>&1; then
