@@ -207,48 +207,117 @@ impl Snapshotter {
     }
 
     /// (Re)mount an existing overlay snapshot.
+    ///
+    /// Uses the new mount API (`fsopen`/`fsconfig`/`fsmount`/`move_mount`), which takes
+    /// the lower dirs one by one (`lowerdir+`, Linux >= 6.8) with no limit on their
+    /// total length; elsewhere it falls back to mount(2) (see
+    /// [`Snapshotter::mount_overlay_legacy`]).
     pub fn mount_overlay(&self, id: &str, diff_ids: &[Digest]) -> Result<()> {
-        let upper = self.active(id, "upper");
-        let work = self.active(id, "work");
         let merged = self.active(id, "merged");
         if is_mountpoint(&merged) {
             return Ok(());
         }
-        let lowers: Vec<String> = if diff_ids.is_empty() {
+        let lowers = self.lower_dirs(id, diff_ids)?;
+        let upper = self.active(id, "upper");
+        let work = self.active(id, "work");
+        let volatile = self.active(id, "volatile").exists();
+        match newapi::mount_overlay(&lowers, &upper, &work, &merged, volatile) {
+            Ok(()) => Ok(()),
+            // no new mount API (ENOSYS, a seccomp filter), no `lowerdir+` (EINVAL before
+            // 6.8): the classic way; should that fail too, both errors are reported
+            Err(first) => self
+                .mount_classic(id, &lowers, &upper, &work, &merged, volatile)
+                .map_err(|e| match e {
+                    Error::Snapshot(id, msg) => {
+                        Error::Snapshot(id, format!("{msg} (new mount API: {first})"))
+                    }
+                    e => e,
+                }),
+        }
+    }
+
+    /// [`Snapshotter::mount_overlay`] with mount(2) only, as on kernels without the new
+    /// mount API or `lowerdir+`. When the option string would not fit the page mount(2)
+    /// accepts, the lower dirs are passed by short `/proc/self/fd/N` names of `O_PATH`
+    /// descriptors held for the duration of the call (no chdir, nothing left on disk).
+    pub fn mount_overlay_legacy(&self, id: &str, diff_ids: &[Digest]) -> Result<()> {
+        let merged = self.active(id, "merged");
+        if is_mountpoint(&merged) {
+            return Ok(());
+        }
+        let lowers = self.lower_dirs(id, diff_ids)?;
+        let upper = self.active(id, "upper");
+        let work = self.active(id, "work");
+        let volatile = self.active(id, "volatile").exists();
+        self.mount_classic(id, &lowers, &upper, &work, &merged, volatile)
+    }
+
+    /// The lower dirs of a snapshot, topmost first.
+    fn lower_dirs(&self, id: &str, diff_ids: &[Digest]) -> Result<Vec<PathBuf>> {
+        if diff_ids.is_empty() {
             // overlayfs needs a lower dir: an empty one
             let empty = self.root.join("empty");
             fs::create_dir_all(&empty).ctx(|| format!("create {}", empty.display()))?;
-            vec![empty.to_string_lossy().into_owned()]
-        } else {
-            diff_ids
-                .iter()
-                .rev()
-                .map(|d| {
-                    let p = self.layer_dir(d);
-                    if !p.is_dir() {
-                        return Err(Error::Snapshot(
-                            id.into(),
-                            format!("layer {d} is not unpacked"),
-                        ));
-                    }
-                    Ok(p.to_string_lossy().into_owned())
-                })
-                .collect::<Result<_>>()?
-        };
-        let mut opts = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lowers.join(":"),
-            upper.display(),
-            work.display()
-        );
-        let volatile = self.active(id, "volatile").exists();
-        if volatile {
-            opts.push_str(",volatile");
+            return Ok(vec![empty]);
+        }
+        diff_ids
+            .iter()
+            .rev()
+            .map(|d| {
+                let p = self.layer_dir(d);
+                if !p.is_dir() {
+                    return Err(Error::Snapshot(
+                        id.into(),
+                        format!("layer {d} is not unpacked"),
+                    ));
+                }
+                Ok(p)
+            })
+            .collect()
+    }
+
+    fn mount_classic(
+        &self,
+        id: &str,
+        lowers: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        merged: &Path,
+        volatile: bool,
+    ) -> Result<()> {
+        let page = page_size();
+        let names: Vec<String> = lowers
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let mut opts = overlay_data(&names, upper, work, volatile);
+        // keeps the O_PATH descriptors named in `opts` open until the mount is done
+        let mut held = Vec::new();
+        if !fits_page(&opts, page) {
+            for p in lowers {
+                held.push(open_path(p).map_err(|e| {
+                    Error::Snapshot(id.into(), format!("open {}: {e}", p.display()))
+                })?);
+            }
+            let short: Vec<String> = held.iter().map(|fd| fd_name(fd.0)).collect();
+            opts = overlay_data(&short, upper, work, volatile);
+            if !fits_page(&opts, page) {
+                return Err(Error::Snapshot(
+                    id.into(),
+                    format!(
+                        "{} layers are too many for one overlay mount on this kernel \
+                         (mount options of {} bytes, at most {} accepted)",
+                        lowers.len(),
+                        opts.len(),
+                        page - 1
+                    ),
+                ));
+            }
         }
         let mount = |o: &str| {
             nix::mount::mount(
                 Some("overlay"),
-                &merged,
+                merged,
                 Some("overlay"),
                 nix::mount::MsFlags::empty(),
                 Some(o),
@@ -349,6 +418,197 @@ impl Snapshotter {
     }
 }
 
+/// The page mount(2) copies its data from (the option string, NUL included, must fit).
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+/// The classic overlayfs mount(2) data; lower dirs topmost first.
+fn overlay_data(lowers: &[String], upper: &Path, work: &Path, volatile: bool) -> String {
+    let mut opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        work.display()
+    );
+    if volatile {
+        opts.push_str(",volatile");
+    }
+    opts
+}
+
+/// Whether mount(2) takes `data` whole: with its NUL it must fit in one page.
+fn fits_page(data: &str, page: usize) -> bool {
+    data.len() < page
+}
+
+/// A short name for an open descriptor, resolvable by the kernel while it is open.
+fn fd_name(fd: libc::c_int) -> String {
+    format!("/proc/self/fd/{fd}")
+}
+
+/// An owned file descriptor, closed on drop.
+struct Fd(libc::c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+fn cstr(p: &[u8]) -> io::Result<CString> {
+    CString::new(p).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+fn open_path(p: &Path) -> io::Result<Fd> {
+    let c = cstr(p.as_os_str().as_encoded_bytes())?;
+    // SAFETY: valid NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Fd(fd))
+}
+
+/// The new mount API by raw syscalls (constants from linux/mount.h).
+mod newapi {
+    use super::{cstr, Fd};
+    use std::ffi::CStr;
+    use std::fmt;
+    use std::io;
+    use std::path::Path;
+
+    const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
+    const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+
+    /// Which step failed, and how.
+    #[derive(Debug)]
+    pub(super) struct StepError(String, io::Error);
+
+    impl fmt::Display for StepError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}: {}", self.0, self.1)
+        }
+    }
+
+    fn step<T>(what: impl FnOnce() -> String, r: io::Result<T>) -> Result<T, StepError> {
+        r.map_err(|e| StepError(what(), e))
+    }
+
+    fn check(r: libc::c_long) -> io::Result<libc::c_long> {
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r)
+        }
+    }
+
+    fn fsopen(fs: &CStr) -> io::Result<Fd> {
+        // SAFETY: valid NUL-terminated name; the result is a new descriptor we own.
+        let fd = check(unsafe { libc::syscall(libc::SYS_fsopen, fs.as_ptr(), FSOPEN_CLOEXEC) })?;
+        Ok(Fd(fd as libc::c_int))
+    }
+
+    fn fsconfig(
+        fd: &Fd,
+        cmd: libc::c_uint,
+        key: Option<&CStr>,
+        value: Option<&CStr>,
+    ) -> io::Result<()> {
+        let k = key.map_or(std::ptr::null(), |k| k.as_ptr());
+        let v = value.map_or(std::ptr::null(), |v| v.as_ptr());
+        // SAFETY: valid descriptor and NUL-terminated (or null) strings.
+        check(unsafe { libc::syscall(libc::SYS_fsconfig, fd.0, cmd, k, v, 0 as libc::c_int) })?;
+        Ok(())
+    }
+
+    fn set_string(fd: &Fd, key: &CStr, value: &[u8]) -> io::Result<()> {
+        fsconfig(fd, FSCONFIG_SET_STRING, Some(key), Some(&cstr(value)?))
+    }
+
+    fn fsmount(fd: &Fd) -> io::Result<Fd> {
+        // SAFETY: valid descriptor; the result is a new descriptor we own.
+        let m = check(unsafe {
+            libc::syscall(libc::SYS_fsmount, fd.0, FSMOUNT_CLOEXEC, 0 as libc::c_uint)
+        })?;
+        Ok(Fd(m as libc::c_int))
+    }
+
+    fn move_mount(m: &Fd, to: &Path) -> io::Result<()> {
+        let to = cstr(to.as_os_str().as_encoded_bytes())?;
+        // SAFETY: valid descriptor and NUL-terminated paths.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                m.0,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Mount an overlay with the lower dirs (topmost first) appended one by one.
+    pub(super) fn mount_overlay(
+        lowers: &[std::path::PathBuf],
+        upper: &Path,
+        work: &Path,
+        merged: &Path,
+        volatile: bool,
+    ) -> Result<(), StepError> {
+        let fs = step(|| "fsopen overlay".into(), fsopen(c"overlay"))?;
+        step(
+            || "fsconfig source".into(),
+            set_string(&fs, c"source", b"overlay"),
+        )?;
+        for l in lowers {
+            step(
+                || format!("fsconfig lowerdir+ {}", l.display()),
+                set_string(&fs, c"lowerdir+", l.as_os_str().as_encoded_bytes()),
+            )?;
+        }
+        step(
+            || format!("fsconfig upperdir {}", upper.display()),
+            set_string(&fs, c"upperdir", upper.as_os_str().as_encoded_bytes()),
+        )?;
+        step(
+            || format!("fsconfig workdir {}", work.display()),
+            set_string(&fs, c"workdir", work.as_os_str().as_encoded_bytes()),
+        )?;
+        if volatile {
+            // a kernel without `volatile` mounts it the ordinary way
+            let _ = fsconfig(&fs, FSCONFIG_SET_FLAG, Some(c"volatile"), None);
+        }
+        step(
+            || "fsconfig create".into(),
+            fsconfig(&fs, FSCONFIG_CMD_CREATE, None, None),
+        )?;
+        let m = step(|| "fsmount".into(), fsmount(&fs))?;
+        step(
+            || format!("move_mount to {}", merged.display()),
+            move_mount(&m, merged),
+        )
+    }
+}
+
 struct RemoveOnDrop(Option<PathBuf>);
 
 impl Drop for RemoveOnDrop {
@@ -356,5 +616,37 @@ impl Drop for RemoveOnDrop {
         if let Some(p) = self.0.take() {
             let _ = fs::remove_dir_all(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_option_strings_get_short_lower_names() {
+        let root = "/var/lib/berth-state-root-of-a-typical-length/snapshots";
+        let lowers: Vec<String> = (0..120)
+            .map(|i| format!("{root}/layers/{:064x}", i))
+            .collect();
+        let upper = Path::new(root).join("active/0123456789abcdef0123456789abcdef.upper");
+        let work = Path::new(root).join("active/0123456789abcdef0123456789abcdef.work");
+        let full = overlay_data(&lowers, &upper, &work, true);
+        assert!(full.starts_with(&format!("lowerdir={}:", lowers[0])));
+        assert!(full.ends_with(".work,volatile"));
+        assert!(!fits_page(&full, 4096), "{} bytes", full.len());
+        // a few layers still go the ordinary way
+        assert!(fits_page(
+            &overlay_data(&lowers[..5], &upper, &work, true),
+            4096
+        ));
+        // descriptor names: 120 layers fit, even with 4-digit descriptors
+        let short: Vec<String> = (0..120).map(|i| fd_name(1000 + i)).collect();
+        let data = overlay_data(&short, &upper, &work, true);
+        assert!(fits_page(&data, 4096), "{} bytes", data.len());
+        assert!(data.contains("lowerdir=/proc/self/fd/1000:/proc/self/fd/1001:"));
+        // the NUL must fit too
+        assert!(fits_page(&"x".repeat(4095), 4096));
+        assert!(!fits_page(&"x".repeat(4096), 4096));
     }
 }
