@@ -209,3 +209,538 @@ pub fn tmp() -> tempfile::TempDir {
 pub fn path(p: &Path, s: &str) -> PathBuf {
     p.join(s)
 }
+
+/// Pseudo-random bytes (xorshift), for layers gzip cannot shrink.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+/// A layer tar from `(path, contents, mode)` entries (a name ending in `/` is a directory).
+pub fn layer_tar(entries: &[(&str, Vec<u8>, u32)]) -> Vec<u8> {
+    tar_layer(entries, &[])
+}
+
+/// Write an image (gzipped `layers`, a config for `arch`) into `dir/blobs/sha256`;
+/// returns the manifest bytes and digest.
+pub fn write_image(dir: &Path, layers: &[Vec<u8>], arch: &str, cmd: &str) -> (Vec<u8>, String) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |b: &[u8]| {
+        let d = sha256(b);
+        std::fs::write(blobs.join(&d[7..]), b).unwrap();
+        d
+    };
+    let mut descs = vec![];
+    let mut diff_ids = vec![];
+    for l in layers {
+        diff_ids.push(sha256(l));
+        let gz = gzip(l);
+        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(&gz), "size": gz.len()}));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "created": "2024-05-06T07:08:09Z", "architecture": arch, "os": "linux",
+        "config": {"Cmd": [cmd], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(&config), "size": config.len()},
+        "layers": descs
+    }))
+    .unwrap();
+    let d = put(&manifest);
+    (manifest, d)
+}
+
+/// The busybox-static layer alone (as in `busybox_layout`).
+pub fn busybox_layer() -> Vec<u8> {
+    let bb = std::fs::read("/bin/busybox").expect("busybox-static at /bin/busybox");
+    tar_layer(
+        &[
+            ("bin/", vec![], 0o755),
+            ("bin/busybox", bb, 0o755),
+            ("etc/", vec![], 0o755),
+        ],
+        &[("bin/sh", "busybox"), ("bin/true", "busybox")],
+    )
+}
+
+/// How the fake registry breaks a blob download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// the first GET of the blob is closed after half its bytes
+    Once,
+    /// every GET of the blob is closed after half the bytes it should send
+    Always,
+}
+
+/// What the fake registry holds and what it saw.
+#[derive(Default)]
+pub struct FakeState {
+    pub user: String,
+    pub pass: String,
+    /// token -> the scopes it grants
+    pub tokens: std::collections::HashMap<String, Vec<String>>,
+    /// repo -> digest -> bytes
+    pub blobs: std::collections::HashMap<String, std::collections::HashMap<String, Vec<u8>>>,
+    /// (repo, tag or digest) -> (media type, bytes)
+    pub manifests: std::collections::HashMap<(String, String), (String, Vec<u8>)>,
+    /// upload id -> (repo, bytes so far)
+    pub uploads: std::collections::HashMap<String, (String, Vec<u8>)>,
+    pub cut: std::collections::HashMap<String, Cut>,
+    pub advertise_ranges: bool,
+    /// every request: "METHOD path [range]"
+    pub log: Vec<String>,
+    pub token_requests: Vec<String>,
+    pub range_requests: Vec<String>,
+    pub mounts: Vec<String>,
+    pub patches: usize,
+}
+
+impl FakeState {
+    /// Serve every blob of the image whose manifest is `manifest` from `layout` as `repo:tag`.
+    pub fn add_image(&mut self, layout: &Path, repo: &str, tag: &str, manifest: &[u8]) {
+        let m: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+        let blobs = self.blobs.entry(repo.to_string()).or_default();
+        let mut ds = vec![m["config"]["digest"].as_str().unwrap().to_string()];
+        for l in m["layers"].as_array().unwrap() {
+            ds.push(l["digest"].as_str().unwrap().to_string());
+        }
+        for d in ds {
+            let b = std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap();
+            blobs.insert(d, b);
+        }
+        let mt = m["mediaType"].as_str().unwrap().to_string();
+        self.manifests.insert(
+            (repo.to_string(), tag.to_string()),
+            (mt.clone(), manifest.to_vec()),
+        );
+        self.manifests.insert(
+            (repo.to_string(), sha256(manifest)),
+            (mt, manifest.to_vec()),
+        );
+    }
+}
+
+/// A registry plus bearer-token server in this process, speaking just enough
+/// HTTP/1.1: `/v2/` answers 401 with a Bearer challenge whose realm is
+/// `/token` here; `/token` hands out a token only for the right basic
+/// credentials; manifests and blobs need `Authorization: Bearer <token>` with
+/// the repository's scope. Blob GETs honour `Range: bytes=N-`.
+pub struct FakeRegistry {
+    pub addr: String,
+    pub state: std::sync::Arc<std::sync::Mutex<FakeState>>,
+}
+
+struct Req {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Req {
+    fn header(&self, k: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    }
+    fn q(&self, k: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let h = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(h, 16).unwrap());
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn read_req(r: &mut impl std::io::BufRead) -> Option<Req> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut it = line.split_whitespace();
+    let method = it.next()?.to_string();
+    let target = it.next()?.to_string();
+    let mut headers = vec![];
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let (path, qs) = target.split_once('?').unwrap_or((&target, ""));
+    let query = qs
+        .split('&')
+        .filter(|x| !x.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (pct_decode(k), pct_decode(v))
+        })
+        .collect();
+    let mut req = Req {
+        method,
+        path: path.to_string(),
+        query,
+        headers,
+        body: vec![],
+    };
+    if let Some(n) = req.header("content-length") {
+        let n: usize = n.parse().ok()?;
+        let mut body = vec![0; n];
+        r.read_exact(&mut body).ok()?;
+        req.body = body;
+    }
+    Some(req)
+}
+
+struct Resp {
+    status: &'static str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// close the connection after this many body bytes
+    cut_at: Option<usize>,
+    /// a HEAD answer: Content-Length without a body
+    head_len: Option<usize>,
+}
+
+fn resp(status: &'static str) -> Resp {
+    Resp {
+        status,
+        headers: vec![],
+        body: vec![],
+        cut_at: None,
+        head_len: None,
+    }
+}
+
+impl Resp {
+    fn h(mut self, k: &str, v: impl Into<String>) -> Resp {
+        self.headers.push((k.to_string(), v.into()));
+        self
+    }
+    fn body(mut self, b: Vec<u8>) -> Resp {
+        self.body = b;
+        self
+    }
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut o = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                o.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                o.push('=');
+            }
+        }
+    }
+    o
+}
+
+impl FakeRegistry {
+    pub fn start(user: &str, pass: &str) -> FakeRegistry {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let state = std::sync::Arc::new(std::sync::Mutex::new(FakeState {
+            user: user.into(),
+            pass: pass.into(),
+            advertise_ranges: true,
+            ..Default::default()
+        }));
+        let st = state.clone();
+        let a = addr.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(conn) = conn else { continue };
+                let st = st.clone();
+                let a = a.clone();
+                std::thread::spawn(move || serve_conn(conn, &st, &a));
+            }
+        });
+        FakeRegistry { addr, state }
+    }
+}
+
+fn serve_conn(conn: std::net::TcpStream, st: &std::sync::Mutex<FakeState>, addr: &str) {
+    let mut r = std::io::BufReader::new(conn.try_clone().unwrap());
+    let mut w = conn;
+    while let Some(req) = read_req(&mut r) {
+        let res = handle(&req, st, addr);
+        let len = res.head_len.unwrap_or(res.body.len());
+        let mut head = format!("HTTP/1.1 {}\r\nContent-Length: {len}\r\n", res.status);
+        for (k, v) in &res.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        if w.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let n = res.cut_at.unwrap_or(res.body.len());
+        if w.write_all(&res.body[..n]).is_err() {
+            return;
+        }
+        let _ = w.flush();
+        if res.cut_at.is_some() {
+            let _ = w.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    }
+}
+
+fn granted(st: &FakeState, req: &Req, repo: &str, action: &str) -> bool {
+    let Some(t) = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let Some(scopes) = st.tokens.get(t) else {
+        return false;
+    };
+    scopes.iter().any(|s| {
+        let mut p = s.splitn(3, ':');
+        p.next() == Some("repository")
+            && p.next() == Some(repo)
+            && p.next()
+                .is_some_and(|acts| acts.split(',').any(|x| x == action))
+    })
+}
+
+fn challenge(addr: &str, scope: Option<&str>) -> Resp {
+    let mut c = format!("Bearer realm=\"http://{addr}/token\",service=\"fake-registry\"");
+    if let Some(s) = scope {
+        c.push_str(&format!(",scope=\"{s}\""));
+    }
+    resp("401 Unauthorized")
+        .h("WWW-Authenticate", c)
+        .h("Content-Type", "application/json")
+        .body(
+            br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_vec(),
+        )
+}
+
+fn handle(req: &Req, st: &std::sync::Mutex<FakeState>, addr: &str) -> Resp {
+    let mut st = st.lock().unwrap();
+    let range = req.header("range").map(str::to_string);
+    st.log.push(format!(
+        "{} {} {}",
+        req.method,
+        req.path,
+        range.clone().unwrap_or_default()
+    ));
+    if req.path == "/token" {
+        st.token_requests.push(format!("{:?}", req.query));
+        let want = format!("Basic {}", b64(&format!("{}:{}", st.user, st.pass)));
+        if req.header("authorization") != Some(want.as_str()) {
+            return resp("401 Unauthorized")
+                .body(br#"{"details":"incorrect username or password"}"#.to_vec());
+        }
+        let scopes: Vec<String> = req
+            .query
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .flat_map(|(_, v)| v.split(' ').map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let t = format!("tok{}", st.tokens.len() + 1);
+        st.tokens.insert(t.clone(), scopes);
+        // half the clients read `token`, the others `access_token`
+        let body = serde_json::json!({"access_token": t, "expires_in": 300});
+        return resp("200 OK")
+            .h("Content-Type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap());
+    }
+    if req.path == "/v2/" || req.path == "/v2" {
+        let ok = req
+            .header("authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .is_some_and(|t| st.tokens.contains_key(t));
+        return if ok {
+            resp("200 OK").body(b"{}".to_vec())
+        } else {
+            challenge(addr, None)
+        };
+    }
+    let Some(rest) = req.path.strip_prefix("/v2/") else {
+        return resp("404 Not Found");
+    };
+    let not_found = || {
+        resp("404 Not Found")
+            .h("Content-Type", "application/json")
+            .body(br#"{"errors":[{"code":"NOT_FOUND","message":"not found"}]}"#.to_vec())
+    };
+    let read = req.method == "GET" || req.method == "HEAD";
+    if let Some((repo, reference)) = rest.rsplit_once("/manifests/") {
+        let action = if read { "pull" } else { "push" };
+        if !granted(&st, req, repo, action) {
+            let s = format!(
+                "repository:{repo}:{}",
+                if read { "pull" } else { "pull,push" }
+            );
+            return challenge(addr, Some(&s));
+        }
+        if req.method == "PUT" {
+            let mt = req.header("content-type").unwrap_or("").to_string();
+            let d = sha256(&req.body);
+            st.manifests.insert(
+                (repo.into(), reference.into()),
+                (mt.clone(), req.body.clone()),
+            );
+            st.manifests
+                .insert((repo.into(), d.clone()), (mt, req.body.clone()));
+            return resp("201 Created").h("Docker-Content-Digest", d);
+        }
+        let Some((mt, b)) = st.manifests.get(&(repo.to_string(), reference.to_string())) else {
+            return not_found();
+        };
+        let mut r = resp("200 OK")
+            .h("Content-Type", mt.clone())
+            .h("Docker-Content-Digest", sha256(b));
+        if req.method == "HEAD" {
+            r.head_len = Some(b.len());
+        } else {
+            r.body = b.clone();
+        }
+        return r;
+    }
+    if let Some((repo, id)) = rest.split_once("/blobs/uploads/") {
+        if !granted(&st, req, repo, "push") {
+            return challenge(addr, Some(&format!("repository:{repo}:pull,push")));
+        }
+        let id = id.trim_end_matches('/').to_string();
+        if req.method == "POST" {
+            if let (Some(d), Some(from)) = (req.q("mount"), req.q("from")) {
+                let has = st.blobs.get(from).and_then(|b| b.get(d)).cloned();
+                if let Some(b) = has.filter(|_| granted(&st, req, from, "pull")) {
+                    st.mounts.push(format!("{d} from {from}"));
+                    st.blobs.entry(repo.into()).or_default().insert(d.into(), b);
+                    return resp("201 Created")
+                        .h("Location", format!("/v2/{repo}/blobs/{d}"))
+                        .h("Docker-Content-Digest", d);
+                }
+            }
+            let id = format!("u{}", st.uploads.len() + 1);
+            st.uploads.insert(id.clone(), (repo.into(), vec![]));
+            return resp("202 Accepted")
+                .h("Location", format!("/v2/{repo}/blobs/uploads/{id}"))
+                .h("Range", "0-0");
+        }
+        let Some((urepo, mut data)) = st.uploads.remove(&id) else {
+            return not_found();
+        };
+        assert_eq!(urepo, repo);
+        if req.method == "PATCH" {
+            if let Some(cr) = req.header("content-range") {
+                let start: usize = cr.split('-').next().unwrap().parse().unwrap();
+                if start != data.len() {
+                    st.uploads.insert(id, (urepo, data));
+                    return resp("416 Range Not Satisfiable");
+                }
+            }
+            st.patches += 1;
+        }
+        data.extend_from_slice(&req.body);
+        if req.method == "PATCH" {
+            let n = data.len();
+            st.uploads.insert(id.clone(), (urepo, data));
+            return resp("202 Accepted")
+                .h("Location", format!("/v2/{repo}/blobs/uploads/{id}"))
+                .h("Range", format!("0-{}", n.saturating_sub(1)));
+        }
+        let d = req.q("digest").unwrap_or("").to_string();
+        if sha256(&data) != d {
+            return resp("400 Bad Request").body(
+                br#"{"errors":[{"code":"DIGEST_INVALID","message":"digest invalid"}]}"#.to_vec(),
+            );
+        }
+        st.blobs
+            .entry(repo.into())
+            .or_default()
+            .insert(d.clone(), data);
+        return resp("201 Created")
+            .h("Location", format!("/v2/{repo}/blobs/{d}"))
+            .h("Docker-Content-Digest", d);
+    }
+    if let Some((repo, d)) = rest.rsplit_once("/blobs/") {
+        if !granted(&st, req, repo, "pull") {
+            return challenge(addr, Some(&format!("repository:{repo}:pull")));
+        }
+        let Some(b) = st.blobs.get(repo).and_then(|m| m.get(d)).cloned() else {
+            return not_found();
+        };
+        let mut r = resp("200 OK").h("Content-Type", "application/octet-stream");
+        if st.advertise_ranges {
+            r = r.h("Accept-Ranges", "bytes");
+        }
+        if req.method == "HEAD" {
+            r.head_len = Some(b.len());
+            return r;
+        }
+        let mut body = b.clone();
+        if let Some(n) = range
+            .as_deref()
+            .and_then(|x| x.strip_prefix("bytes="))
+            .and_then(|x| x.strip_suffix('-'))
+            .and_then(|x| x.parse::<usize>().ok())
+            .filter(|_| st.advertise_ranges)
+        {
+            st.range_requests.push(format!("{d} bytes={n}-"));
+            r.status = "206 Partial Content";
+            r = r.h(
+                "Content-Range",
+                format!("bytes {n}-{}/{}", b.len() - 1, b.len()),
+            );
+            body = b[n..].to_vec();
+        }
+        match st.cut.get(d).copied() {
+            Some(Cut::Once) => {
+                st.cut.remove(d);
+                r.cut_at = Some(body.len() / 2);
+            }
+            Some(Cut::Always) => r.cut_at = Some(body.len() / 2),
+            None => {}
+        }
+        return r.body(body);
+    }
+    not_found()
+}

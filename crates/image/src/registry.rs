@@ -296,8 +296,17 @@ impl Client {
                 if let Some(s) = p.get("service") {
                     q.push(("service", s.clone()));
                 }
-                let sc = p.get("scope").cloned().unwrap_or_else(|| scope.to_string());
-                if !sc.is_empty() {
+                // every scope the challenge names plus every one this request
+                // needs (a push with a cross-repository mount needs pull on
+                // the source repository too), each as its own parameter
+                let mut scopes: Vec<String> = Vec::new();
+                let challenged = p.get("scope").map(String::as_str).unwrap_or("");
+                for sc in challenged.split(' ').chain(scope.split(' ')) {
+                    if !sc.is_empty() && !scopes.iter().any(|x| x == sc) {
+                        scopes.push(sc.to_string());
+                    }
+                }
+                for sc in scopes {
                     q.push(("scope", sc));
                 }
                 let mut rb = self.http.get(realm).query(&q);
@@ -310,7 +319,21 @@ impl Client {
                 if !r.status().is_success() {
                     return Err(Error::Unauthorized {
                         registry: self.registry.clone(),
-                        message: format!("token server {realm} answered {}", r.status()),
+                        message: if r.status() == StatusCode::UNAUTHORIZED
+                            || r.status() == StatusCode::FORBIDDEN
+                        {
+                            format!(
+                                "authentication failed: token server {realm} answered {}{}",
+                                r.status(),
+                                if self.creds.is_some() {
+                                    " (wrong username or password?)".to_string()
+                                } else {
+                                    format!(" (berth login {})", self.registry)
+                                }
+                            )
+                        } else {
+                            format!("token server {realm} answered {}", r.status())
+                        },
                     });
                 }
                 let v: Value = r
@@ -432,6 +455,11 @@ fn scope_push(repo: &str) -> String {
     format!("repository:{repo}:pull,push")
 }
 
+/// A cross-repository mount needs push on the target and pull on the source.
+fn scope_mount(repo: &str, from: &str) -> String {
+    format!("{} {}", scope_push(repo), scope_pull(from))
+}
+
 /// Per-layer progress display.
 struct Bars {
     mode: Progress,
@@ -536,8 +564,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         })
 }
 
-/// Download one blob into the content store, verifying digest and size,
-/// retrying from the start when the transfer breaks.
+/// Download one blob into the content store, verifying digest and size.
+/// When the transfer breaks midway it resumes with `Range: bytes=N-` if the
+/// registry advertised ranges (`Accept-Ranges: bytes`, or it answered 206),
+/// else starts over; the digest is always checked over the whole blob.
 async fn fetch_blob(
     c: &Client,
     store: &ImageStore,
@@ -547,25 +577,89 @@ async fn fetch_blob(
 ) -> Result<()> {
     let url = c.url(&format!("/v2/{repo}/blobs/{}", d.digest));
     let scope = scope_pull(repo);
-    let mut last: Option<Error> = None;
+    let mut last: Option<String> = None;
+    let mut w = store.content.writer(Some(d.digest.clone()), Some(d.size))?;
+    // bytes already in `w`
+    let mut have: u64 = 0;
+    let mut ranges = false;
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
-            bar.reset();
             bar.status(&format!("Retrying ({attempt})"));
             tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
         }
-        let r = c.send(&scope, &|| c.http.get(&url)).await?;
+        let from = if ranges && have > 0 && have < d.size {
+            Some(have)
+        } else {
+            None
+        };
+        let r = c
+            .send(&scope, &|| {
+                let rb = c.http.get(&url);
+                match from {
+                    Some(n) => rb.header(header::RANGE, format!("bytes={n}-")),
+                    None => rb,
+                }
+            })
+            .await?;
         let r = c.check(r, &format!("blob {}", d.digest)).await?;
-        let mut w = store.content.writer(Some(d.digest.clone()), Some(d.size))?;
+        let partial = r.status() == StatusCode::PARTIAL_CONTENT;
+        let resumed = match (from, partial) {
+            (Some(n), true) => {
+                // the range must start where we stopped
+                let start = r
+                    .headers()
+                    .get(header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                if start != Some(n) {
+                    last = Some(format!(
+                        "registry answered the range request for {} from byte {n} with {:?}",
+                        d.digest,
+                        r.headers().get(header::CONTENT_RANGE)
+                    ));
+                    ranges = false;
+                    continue;
+                }
+                true
+            }
+            (None, true) => {
+                last = Some(format!("unasked-for partial content for {}", d.digest));
+                ranges = false;
+                continue;
+            }
+            _ => false,
+        };
+        ranges = ranges
+            || partial
+            || r.headers()
+                .get(header::ACCEPT_RANGES)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|x| x.trim().eq_ignore_ascii_case("bytes")));
+        if !resumed && have > 0 {
+            // the whole blob again: start over
+            w = store.content.writer(Some(d.digest.clone()), Some(d.size))?;
+            have = 0;
+            bar.reset();
+        }
         let mut stream = r.bytes_stream();
         let mut broke = None;
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(b) => {
+                    if have + b.len() as u64 > d.size {
+                        return Err(Error::DigestMismatch {
+                            what: format!("blob {}", d.digest),
+                            expected: format!("{} bytes", d.size),
+                            actual: format!("more than {} bytes", d.size),
+                        });
+                    }
                     w.write_all(&b).map_err(|source| Error::Io {
                         context: format!("write blob {}", d.digest),
                         source,
                     })?;
+                    have += b.len() as u64;
                     bar.inc(b.len() as u64);
                 }
                 Err(e) => {
@@ -575,17 +669,29 @@ async fn fetch_blob(
             }
         }
         if let Some(e) = broke {
-            last = Some(reg_err(
-                &c.registry,
-                format!("download of {} broke: {e}", d.digest),
+            last = Some(format!(
+                "download of {} broke after {have} of {} bytes: {e}",
+                d.digest, d.size
+            ));
+            continue;
+        }
+        if have < d.size {
+            last = Some(format!(
+                "download of {} ended after {have} of {} bytes",
+                d.digest, d.size
             ));
             continue;
         }
         // a digest mismatch is final: the registry sent the wrong bytes
-        let w2 = w;
-        return tokio::task::block_in_place(|| w2.commit()).map(|_| ());
+        return tokio::task::block_in_place(|| w.commit()).map(|_| ());
     }
-    Err(last.unwrap_or_else(|| reg_err(&c.registry, "download failed")))
+    Err(reg_err(
+        &c.registry,
+        format!(
+            "giving up after {ATTEMPTS} attempts: {}",
+            last.unwrap_or_else(|| "download failed".into())
+        ),
+    ))
 }
 
 /// Pull an image: manifest (selecting the platform from an index), config,
@@ -608,7 +714,27 @@ async fn pull_async(store: &ImageStore, r: &Reference, opts: &PullOptions) -> Re
     let mbytes = if kind == spec::Parsed::Index {
         store.content.put(&top, Some(&top_digest))?;
         let entries = spec::parse_index(&top, &format!("index {r}"))?;
-        let e = spec::select_platform(&entries, &opts.platform, &r.to_string())?;
+        let e = spec::select_platform(&entries, &opts.platform, &r.to_string()).map_err(
+            |e| match e {
+                Error::PlatformNotFound {
+                    platform,
+                    available,
+                    ..
+                } => reg_err(
+                    &r.registry,
+                    format!(
+                        "{r}: no matching manifest for {platform} in the manifest list entries \
+                         (available: {})",
+                        if available.is_empty() {
+                            "none".to_string()
+                        } else {
+                            available
+                        }
+                    ),
+                ),
+                other => other,
+            },
+        )?;
         let (b, _, _) = c
             .manifest(repo, e.descriptor.digest.as_str(), &scope)
             .await?;
@@ -721,8 +847,9 @@ async fn push_blob(
             "/v2/{repo}/blobs/uploads/?mount={}&from={from}",
             d.digest
         ));
+        let mount_scope = scope_mount(repo, &from);
         let r = c
-            .send(&scope, &|| {
+            .send(&mount_scope, &|| {
                 c.http.post(&url).header(header::CONTENT_LENGTH, 0)
             })
             .await?;
