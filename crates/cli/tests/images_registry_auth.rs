@@ -228,3 +228,35 @@ fn broken_blob_download_restarts_without_ranges_and_gives_up() {
         .count();
     assert!((2..=4).contains(&gets), "{:?}", st.log);
 }
+
+#[test]
+fn large_blob_is_pushed_in_chunks() {
+    let src = FakeRegistry::start("berth", "s3cret");
+    let dst = FakeRegistry::start("other", "pw2");
+    let env = Env::new();
+    let big = layer_tar(&[("big", noise(17 << 20, 11), 0o644)]);
+    let layout = env.work.path().join("layout");
+    let (m, _) = write_image(&layout, &[big], "amd64", "/bin/sh");
+    src.state
+        .lock()
+        .unwrap()
+        .add_image(&layout, "big", "v1", &m);
+    let layer = serde_json::from_slice::<serde_json::Value>(&m).unwrap()["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(env.login(&src.addr, "berth", "s3cret"), "login src");
+    ok(env.login(&dst.addr, "other", "pw2"), "login dst");
+    let r = format!("{}/big:v1", src.addr);
+    ok(env.b("root").args(["pull", &r]).output().unwrap(), "pull");
+    let t = format!("{}/copy/big:v1", dst.addr);
+    ok(env.b("root").args(["tag", &r, &t]).output().unwrap(), "tag");
+    ok(env.b("root").args(["push", &t]).output().unwrap(), "push");
+    let st = dst.state.lock().unwrap();
+    assert!(st.patches >= 3, "{} PATCHes: {:?}", st.patches, st.log);
+    let want = std::fs::read(layout.join("blobs/sha256").join(&layer[7..])).unwrap();
+    assert_eq!(st.blobs["copy/big"][&layer], want);
+    assert!(st
+        .manifests
+        .contains_key(&("copy/big".to_string(), "v1".to_string())));
+}

@@ -1,7 +1,9 @@
 //! A registry client for the OCI distribution API: anonymous, basic and
 //! bearer-token auth, docker-compatible credentials in config.json, parallel
 //! streaming layer downloads verified by digest (and unpacked as soon as each
-//! one lands), cross-repository blob mounts on push, retries, progress bars.
+//! one lands, resumed with a Range request when a transfer breaks),
+//! cross-repository blob mounts and chunked uploads on push, retries, progress
+//! bars.
 //!
 //! Written on reqwest rather than oci-client because berth needs to stream
 //! blobs straight into its own verifying content store, overlap unpacking with
@@ -25,6 +27,8 @@ use std::time::Duration;
 
 const ATTEMPTS: u32 = 4;
 const PARALLEL: usize = 4;
+/// Blobs larger than this are pushed in PATCH chunks of this size.
+const CHUNK: usize = 8 << 20;
 
 /// How to show progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -872,21 +876,59 @@ async fn push_blob(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| reg_err(&c.registry, "upload started without a Location"))?
         .to_string();
-    let sep = if loc.contains('?') { '&' } else { '?' };
-    let put_url = c.url(&format!("{loc}{sep}digest={}", d.digest));
     let data = bytes::Bytes::from(store.content.read(&d.digest)?);
     bar.status("Pushing");
+    let mut loc = loc;
+    // the last part goes with the closing PUT: all of a small blob, nothing
+    // after PATCHes of a large one
+    let mut tail = data.clone();
+    if data.len() > CHUNK {
+        let mut start = 0;
+        while start < data.len() {
+            let end = (start + CHUNK).min(data.len());
+            let part = data.slice(start..end);
+            let url = c.url(&loc);
+            let r = c
+                .send(&scope, &|| {
+                    c.http
+                        .request(Method::PATCH, &url)
+                        .header(header::CONTENT_TYPE, "application/octet-stream")
+                        .header(header::CONTENT_RANGE, format!("{start}-{}", end - 1))
+                        .header(header::CONTENT_LENGTH, part.len())
+                        .body(part.clone())
+                })
+                .await?;
+            let r = c
+                .check(
+                    r,
+                    &format!("upload of {} (bytes {start}-{})", d.digest, end - 1),
+                )
+                .await?;
+            if let Some(l) = r
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+            {
+                loc = l.to_string();
+            }
+            bar.inc(part.len() as u64);
+            start = end;
+        }
+        tail = bytes::Bytes::new();
+    }
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let put_url = c.url(&format!("{loc}{sep}digest={}", d.digest));
     let r = c
         .send(&scope, &|| {
             c.http
                 .request(Method::PUT, &put_url)
                 .header(header::CONTENT_TYPE, "application/octet-stream")
-                .header(header::CONTENT_LENGTH, data.len())
-                .body(data.clone())
+                .header(header::CONTENT_LENGTH, tail.len())
+                .body(tail.clone())
         })
         .await?;
     c.check(r, &format!("upload of {}", d.digest)).await?;
-    bar.inc(d.size);
+    bar.inc(tail.len() as u64);
     bar.done("Pushed");
     Ok(())
 }
