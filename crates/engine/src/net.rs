@@ -66,6 +66,53 @@ impl Engine {
     }
 }
 
+/// The key of a network in `NetworkSettings.Networks`: docker's "bridge" for the default one.
+fn settings_name(requested: &str, net: &NetworkConfig) -> String {
+    if is_default(requested) {
+        "bridge".to_string()
+    } else {
+        net.name.clone()
+    }
+}
+
+/// A `NetworkSettings.Networks` entry before the container is connected (docker's shape).
+fn endpoint_entry(net_id: &str, aliases: &[String], ip: Option<&str>) -> Value {
+    json!({
+        "IPAMConfig": ip.map(|i| json!({"IPv4Address": i})),
+        "Links": null,
+        "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
+        "NetworkID": net_id,
+        "EndpointID": "",
+        "Gateway": "",
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "MacAddress": "",
+        "DriverOpts": null,
+    })
+}
+
+/// docker shows a 64-hex endpoint id; ours is made of the container's and network's ids.
+fn endpoint_id(container_id: &str, net_id: &str) -> String {
+    format!(
+        "{}{}",
+        &container_id[..32.min(container_id.len())],
+        &net_id[..32.min(net_id.len())]
+    )
+}
+
+/// Record a live endpoint in its `NetworkSettings.Networks` entry.
+fn fill_endpoint(v: &mut Value, net_id: &str, ep: &Endpoint) {
+    v["NetworkID"] = json!(net_id);
+    v["EndpointID"] = json!(endpoint_id(&ep.container_id, net_id));
+    v["Gateway"] = json!(ep.gateway.to_string());
+    v["IPAddress"] = json!(ep.ip.to_string());
+    v["IPPrefixLen"] = json!(ep.prefix_len);
+    v["MacAddress"] = json!(ep.mac);
+}
+
 /// The create-time `NetworkSettings`: the networks the container will join, with the aliases
 /// and address the user asked for (`--network-alias`, `--ip`).
 pub fn initial_settings(
@@ -89,24 +136,7 @@ pub fn initial_settings(
             ));
         }
         let name = if is_default(mode) { "bridge" } else { mode };
-        networks.insert(
-            name.to_string(),
-            json!({
-                "IPAMConfig": ip.map(|i| json!({"IPv4Address": i})),
-                "Links": null,
-                "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
-                "NetworkID": net.id,
-                "EndpointID": "",
-                "Gateway": "",
-                "IPAddress": "",
-                "IPPrefixLen": 0,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "MacAddress": "",
-                "DriverOpts": null,
-            }),
-        );
+        networks.insert(name.to_string(), endpoint_entry(&net.id, aliases, ip));
     } else if mode == "host" || mode == "none" {
         networks.insert(
             mode.to_string(),
@@ -266,12 +296,7 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
         ns["SandboxKey"] = json!(format!("/proc/{pid}/ns/net"));
         for (name, net, ep) in &eps {
             let v = &mut ns["Networks"][name];
-            v["NetworkID"] = json!(net.id);
-            v["EndpointID"] = json!(format!("{}{}", &ep.container_id[..32], &net.id[..32]));
-            v["Gateway"] = json!(ep.gateway.to_string());
-            v["IPAddress"] = json!(ep.ip.to_string());
-            v["IPPrefixLen"] = json!(ep.prefix_len);
-            v["MacAddress"] = json!(ep.mac);
+            fill_endpoint(v, &net.id, ep);
             v["DNSNames"] = dns_names.clone();
         }
         if let Some((name, _, ep)) = eps.first() {
@@ -425,7 +450,7 @@ pub fn inspect_json(engine: &Engine, net: &NetworkConfig) -> Result<Value> {
             ep.container_id.clone(),
             json!({
                 "Name": ep.name,
-                "EndpointID": format!("{}{}", &ep.container_id[..32.min(ep.container_id.len())], &net.id[..32.min(net.id.len())]),
+                "EndpointID": endpoint_id(&ep.container_id, &net.id),
                 "MacAddress": ep.mac,
                 "IPv4Address": format!("{}/{}", ep.ip, ep.prefix_len),
                 "IPv6Address": "",
@@ -473,11 +498,7 @@ pub fn connect_container(
         )));
     }
     let net = engine.network(network)?;
-    let name = if is_default(network) {
-        "bridge".to_string()
-    } else {
-        net.name.clone()
-    };
+    let name = settings_name(network, &net);
     if c.network_settings
         .get("Networks")
         .and_then(|n| n.get(&name))
@@ -496,13 +517,7 @@ pub fn connect_container(
         ),
         None => None,
     };
-    let mut entry = json!({
-        "IPAMConfig": ip.map(|i| json!({"IPv4Address": i})),
-        "Links": null,
-        "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
-        "NetworkID": net.id,
-        "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
-    });
+    let mut entry = endpoint_entry(&net.id, aliases, ip);
     if c.state.status == "running" || c.state.status == "paused" {
         let netns = PathBuf::from(format!("/proc/{}/ns/net", c.state.pid));
         let n = c
@@ -525,10 +540,7 @@ pub fn connect_container(
         if !is_default(&name) {
             ensure_dns(engine, &net);
         }
-        entry["Gateway"] = json!(ep.gateway.to_string());
-        entry["IPAddress"] = json!(ep.ip.to_string());
-        entry["IPPrefixLen"] = json!(ep.prefix_len);
-        entry["MacAddress"] = json!(ep.mac);
+        fill_endpoint(&mut entry, &net.id, &ep);
     }
     engine.store.update(&c.id, |c| {
         if !c.network_settings.is_object() {
@@ -546,11 +558,7 @@ pub fn connect_container(
 pub fn disconnect_container(engine: &Engine, key: &str, network: &str) -> Result<()> {
     let c = engine.find(key)?;
     let net = engine.network(network)?;
-    let name = if is_default(network) {
-        "bridge".to_string()
-    } else {
-        net.name.clone()
-    };
+    let name = settings_name(network, &net);
     if c.network_settings
         .get("Networks")
         .and_then(|n| n.get(&name))
