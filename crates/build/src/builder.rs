@@ -548,14 +548,8 @@ fn step(
                     .join(" ")
             );
             meta(s, text, &|s| {
-                let mut env = s.env();
-                for (k, v) in &vals {
-                    // an existing variable is replaced where it is, as docker does
-                    match env.iter().position(|e| e.split('=').next() == Some(k)) {
-                        Some(i) => env[i] = format!("{k}={v}"),
-                        None => env.push(format!("{k}={v}")),
-                    }
-                }
+                let set: Vec<String> = vals.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let env = engine::spec::replace_or_append_env(s.env(), &set);
                 s.config.insert("Env".into(), json!(env));
             })
         }

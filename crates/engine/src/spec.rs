@@ -631,7 +631,7 @@ pub fn resolve_user(
 
 /// docker's ReplaceOrAppendEnvValues: an override replaces the variable of the same name in
 /// place or is appended; an override without `=` unsets the name.
-fn replace_or_append_env(mut base: Vec<String>, overrides: &[String]) -> Vec<String> {
+pub fn replace_or_append_env(mut base: Vec<String>, overrides: &[String]) -> Vec<String> {
     for o in overrides {
         let key = env_key(o);
         let pos = base.iter().position(|b| env_key(b) == key);

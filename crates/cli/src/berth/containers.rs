@@ -1002,28 +1002,8 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
     p.set_args(Some(a.cmd.clone()));
     p.set_terminal(Some(a.tty));
     p.set_console_size(None);
-    let mut env = p.env().clone().unwrap_or_default();
-    let mut extra = Vec::new();
-    for f in &a.env_file {
-        let text = std::fs::read_to_string(f).with_context(|| format!("open {f}"))?;
-        extra.extend(
-            text.lines()
-                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
-    }
-    for e in &a.env {
-        if e.contains('=') {
-            extra.push(e.clone());
-        } else if let Ok(v) = std::env::var(e) {
-            extra.push(format!("{e}={v}"));
-        }
-    }
-    for e in extra {
-        let k = e.split('=').next().unwrap_or("").to_string();
-        env.retain(|x| x.split('=').next() != Some(&k));
-        env.push(e);
-    }
+    let extra = flags::env_list(&a.env_file, &a.env)?;
+    let env = engine::spec::replace_or_append_env(p.env().clone().unwrap_or_default(), &extra);
     p.set_env(Some(env));
     if let Some(w) = &a.workdir {
         p.set_cwd(w.into());

@@ -203,6 +203,23 @@ pub fn parse_duration_ns(s: &str) -> Result<i64> {
 
 /// KEY=VALUE lines of an --env-file / --label-file (comments and blanks skipped; a bare KEY
 /// takes the value from our environment, as docker does for env files).
+/// `--env-file` files then `-e` values, as `run`, `create` and `exec` take them: a bare `KEY`
+/// takes its value from our environment (and is left out when unset).
+pub fn env_list(env_files: &[String], env: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for p in env_files {
+        out.extend(read_kv_file(p, true)?);
+    }
+    for e in env {
+        if e.contains('=') {
+            out.push(e.clone());
+        } else if let Ok(v) = std::env::var(e) {
+            out.push(format!("{e}={v}"));
+        }
+    }
+    Ok(out)
+}
+
 fn read_kv_file(path: &str, from_env: bool) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("open {path}"))?;
     let mut out = Vec::new();
@@ -359,17 +376,7 @@ pub fn to_request(
     image: &str,
     cmd: &[String],
 ) -> Result<engine::engine::CreateRequest> {
-    let mut env = Vec::new();
-    for p in &f.env_file {
-        env.extend(read_kv_file(p, true)?);
-    }
-    for e in &f.env {
-        if e.contains('=') {
-            env.push(e.clone());
-        } else if let Ok(v) = std::env::var(e) {
-            env.push(format!("{e}={v}"));
-        }
-    }
+    let env = env_list(&f.env_file, &f.env)?;
     let mut labels = BTreeMap::new();
     for p in &f.label_file {
         for l in read_kv_file(p, false)? {
