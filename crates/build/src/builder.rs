@@ -965,27 +965,13 @@ fn scratch_image(engine: &Engine) -> Result<String> {
 fn run_attached(engine: &Engine, id: &str, quiet: bool, out: &mut dyn Write) -> Result<i64> {
     engine.start(id, true)?;
     let mut a = engine::monitor::Attach::connect(engine, id)?;
-    let mut code = None;
-    let mut error = None;
-    loop {
-        match engine::monitor::read_frame(&mut a.sock) {
-            Ok(Some((engine::monitor::STDOUT, d))) | Ok(Some((engine::monitor::STDERR, d))) => {
-                if !quiet {
-                    let _ = out.write_all(&d);
-                    let _ = out.flush();
-                }
-            }
-            Ok(Some((engine::monitor::ERROR, d))) => {
-                error = Some(String::from_utf8_lossy(&d).into_owned())
-            }
-            Ok(Some((engine::monitor::EXIT, d))) if d.len() == 4 => {
-                code = Some(i32::from_be_bytes([d[0], d[1], d[2], d[3]]) as i64);
-                break;
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
+    let (code, error) = a.follow(&mut |_, d| {
+        if !quiet {
+            let _ = out.write_all(d);
+            let _ = out.flush();
         }
-    }
+    });
+    let code = code.map(i64::from);
     if let Some(e) = error {
         return Err(invalid(e));
     }

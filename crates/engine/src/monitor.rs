@@ -972,6 +972,24 @@ impl Attach {
         write_frame(&mut self.sock, STDIN_EOF, &[])
     }
 
+    /// Read the stream until the container's exit, handing output to `out` (STDOUT or STDERR,
+    /// bytes). Returns the exit code the monitor sent (None if the stream ended without one)
+    /// and the start error it reported, if any.
+    pub fn follow(&mut self, out: &mut dyn FnMut(u8, &[u8])) -> (Option<i32>, Option<String>) {
+        let mut error = None;
+        loop {
+            match read_frame(&mut self.sock) {
+                Ok(Some((k @ (STDOUT | STDERR), d))) => out(k, &d),
+                Ok(Some((ERROR, d))) => error = Some(String::from_utf8_lossy(&d).into_owned()),
+                Ok(Some((EXIT, d))) if d.len() == 4 => {
+                    return (Some(i32::from_be_bytes([d[0], d[1], d[2], d[3]])), error)
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return (None, error),
+            }
+        }
+    }
+
     pub fn resize(&mut self, rows: u16, cols: u16) -> std::io::Result<()> {
         let mut d = rows.to_be_bytes().to_vec();
         d.extend_from_slice(&cols.to_be_bytes());

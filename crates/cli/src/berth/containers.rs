@@ -353,7 +353,7 @@ fn relay(
     from_run: bool,
 ) -> Result<i32> {
     let _raw = (tty && std::io::stdin().is_terminal()).then(runtime::tty::RawMode::enter);
-    let mut sock = att.sock.try_clone().context("attach socket")?;
+    let sock = att.sock.try_clone().context("attach socket")?;
     if tty {
         if let Some((r, c)) = runtime::tty::get_size(0) {
             let mut a = Attach {
@@ -390,26 +390,14 @@ fn relay(
     }
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
-    let mut code: Option<i32> = None;
-    let mut error: Option<String> = None;
-    loop {
-        match monitor::read_frame(&mut sock) {
-            Ok(Some((monitor::STDOUT, d))) => {
-                let _ = out.write_all(&d);
-                let _ = out.flush();
-            }
-            Ok(Some((monitor::STDERR, d))) => {
-                let _ = err.write_all(&d);
-            }
-            Ok(Some((monitor::ERROR, d))) => error = Some(String::from_utf8_lossy(&d).into()),
-            Ok(Some((monitor::EXIT, d))) if d.len() == 4 => {
-                code = Some(i32::from_be_bytes([d[0], d[1], d[2], d[3]]));
-                break;
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
+    let (code, error) = Attach { sock }.follow(&mut |kind, d| {
+        if kind == monitor::STDOUT {
+            let _ = out.write_all(d);
+            let _ = out.flush();
+        } else {
+            let _ = err.write_all(d);
         }
-    }
+    });
     drop(_raw);
     if let Some(e) = error {
         let prefix = if from_run { "berth: " } else { "" };
