@@ -841,9 +841,7 @@ impl Engine {
 /// Replace a file whole (temp file + rename), without fsync: for files regenerated on every
 /// start, where atomicity matters and durability does not.
 fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, data).ctx(|| format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).ctx(|| format!("rename {}", tmp.display()))
+    Ok(runtime::util::write_replace(path, data, false)?)
 }
 
 fn validate_host_config(hc: &HostConfig) -> Result<()> {

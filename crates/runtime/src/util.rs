@@ -33,8 +33,6 @@ pub fn now_rfc3339() -> String {
     rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 
-/// Write a file so that readers see the old or the new content, never a mix: temp file in the
-/// same directory, fsync, rename, fsync the directory.
 static DURABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Whether `write_atomic` fsyncs. An engine that rebuilds the runtime state after a crash
@@ -43,8 +41,18 @@ pub fn set_durable(durable: bool) {
     DURABLE.store(durable, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Write the runtime's state files: [`write_replace`], synced unless [`set_durable`] said no.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let durable = DURABLE.load(std::sync::atomic::Ordering::Relaxed);
+    write_replace(
+        path,
+        data,
+        DURABLE.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
+/// Write a file so that readers see the old or the new content, never a mix: temp file in the
+/// same directory, rename; with `sync`, the file is fsynced before and the directory after.
+pub fn write_replace(path: &Path, data: &[u8], sync: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
@@ -54,12 +62,12 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
     f.write_all(data)
         .ctx(|| format!("write {}", tmp.display()))?;
-    if durable {
+    if sync {
         f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
     }
     std::fs::rename(&tmp, path)
         .ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
-    if durable {
+    if sync {
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
