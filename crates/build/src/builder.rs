@@ -349,17 +349,11 @@ pub fn build(
                 labels.insert(k.clone(), json!(v));
             }
             s.config.insert("Labels".into(), Value::Object(labels));
-            commit_meta(
-                engine,
-                &cache,
-                &mut s,
-                "LABEL (from --label)",
-                opts.no_cache,
-            )?;
+            s.image = Some(meta_image(engine, &s, "LABEL (from --label)")?);
         }
         if s.image.is_none() {
             // FROM scratch with only metadata: an image with no layers
-            commit_meta(engine, &cache, &mut s, "FROM scratch", opts.no_cache)?;
+            s.image = Some(meta_image(engine, &s, "FROM scratch")?);
         }
         last = s.id();
         results.insert(si, s.image.clone());
@@ -443,31 +437,21 @@ fn cached(
     true
 }
 
-/// A metadata-only step: the new config as a new image.
-fn commit_meta(
-    engine: &Engine,
-    cache: &Cache,
-    s: &mut State,
-    created_by: &str,
-    _no_cache: bool,
-) -> Result<()> {
-    let images = engine.images()?;
-    let img = derive::<std::io::Empty>(
-        images,
+/// A metadata-only step: the current config as a new image on the current one, with docker's
+/// `#(nop)` history line.
+fn meta_image(engine: &Engine, s: &State, text: &str) -> Result<Image> {
+    Ok(derive::<std::io::Empty>(
+        engine.images()?,
         s.image.as_ref(),
         None,
         Step {
             config: s.config.clone(),
             comment: "",
             author: "",
-            created_by: &format!("/bin/sh -c #(nop)  {created_by}"),
+            created_by: &format!("/bin/sh -c #(nop)  {text}"),
         },
         None,
-    )?;
-    let key = cache_key(&s.id(), created_by, &serde_json::to_string(&s.config)?);
-    cache.put(&key, &img.id().to_string());
-    s.image = Some(img);
-    Ok(())
+    )?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -500,18 +484,7 @@ fn step(
             return Ok(());
         }
         f(s);
-        let img = derive::<std::io::Empty>(
-            engine.images()?,
-            s.image.as_ref(),
-            None,
-            Step {
-                config: s.config.clone(),
-                comment: "",
-                author: "",
-                created_by: &format!("/bin/sh -c #(nop)  {text}"),
-            },
-            None,
-        )?;
+        let img = meta_image(engine, s, &text)?;
         cache.put(&key, &img.id().to_string());
         say(out, &format!(" ---> {}", short(&img.id().to_string())));
         s.image = Some(img);
