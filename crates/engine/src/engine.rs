@@ -51,6 +51,11 @@ pub fn is_live(status: &str) -> bool {
     matches!(status, "running" | "paused" | "restarting")
 }
 
+/// The cgroup of a container, below each hierarchy's root (the spec's cgroupsPath).
+pub fn cgroups_path(id: &str) -> String {
+    format!("/berth/{id}")
+}
+
 /// The volatile state dir of a state root: /run/berth for the default root, `<root>/run`
 /// otherwise.
 pub fn run_root_of(root: &Path) -> PathBuf {
@@ -500,7 +505,7 @@ impl Engine {
         let ctx = SpecContext {
             rootfs: rootfs.clone(),
             mounts,
-            cgroups_path: format!("/berth/{}", c.id),
+            cgroups_path: cgroups_path(&c.id),
             init_binary: init_binary(),
             join_netns,
         };

@@ -844,11 +844,17 @@ impl Mon<'_> {
         // the one counter we need, read directly (v1 memory.oom_control, v2 memory.events)
         for (file, key) in [
             (
-                format!("/sys/fs/cgroup/memory/berth/{}/memory.oom_control", self.id),
+                format!(
+                    "/sys/fs/cgroup/memory{}/memory.oom_control",
+                    crate::engine::cgroups_path(&self.id)
+                ),
                 "oom_kill ",
             ),
             (
-                format!("/sys/fs/cgroup/berth/{}/memory.events", self.id),
+                format!(
+                    "/sys/fs/cgroup{}/memory.events",
+                    crate::engine::cgroups_path(&self.id)
+                ),
                 "oom_kill ",
             ),
         ] {
