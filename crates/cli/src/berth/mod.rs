@@ -130,6 +130,8 @@ pub enum Cmd {
     Port(containers::PortArgs),
     /// Check what this host supports and explain what is missing
     Doctor,
+    /// Serve the Docker Engine API (for the docker CLI, docker-compose, docker-py)
+    Serve(ServeArgs),
     /// (internal) a user network's DNS server
     #[command(name = "__dns", hide = true)]
     Dns { network: String },
@@ -140,6 +142,44 @@ pub enum Cmd {
         #[arg(long)]
         attach: bool,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Where to listen: unix:///path (default unix:///run/berth.sock) or tcp://host:port
+    /// (only with --tlsverify); repeatable
+    #[arg(short = 'H', long = "host")]
+    pub host: Vec<String>,
+    /// Group allowed to use the unix socket (created when missing)
+    #[arg(long, default_value = "berth")]
+    pub group: String,
+    /// Require TLS with client certificates signed by --tlscacert (needed for tcp://)
+    #[arg(long)]
+    pub tlsverify: bool,
+    #[arg(long)]
+    pub tlscacert: Option<PathBuf>,
+    #[arg(long)]
+    pub tlscert: Option<PathBuf>,
+    #[arg(long)]
+    pub tlskey: Option<PathBuf>,
+}
+
+fn serve(root: PathBuf, a: ServeArgs) -> anyhow::Result<i32> {
+    let tls = if a.tlsverify {
+        match (a.tlscacert, a.tlscert, a.tlskey) {
+            (Some(ca), Some(cert), Some(key)) => Some(api::tls::TlsOptions { ca, cert, key }),
+            _ => anyhow::bail!("--tlsverify needs --tlscacert, --tlscert and --tlskey"),
+        }
+    } else {
+        None
+    };
+    api::serve(api::ServeOptions {
+        root,
+        hosts: a.host,
+        group: a.group,
+        tls,
+    })?;
+    Ok(0)
 }
 
 #[derive(Subcommand, Debug)]
@@ -210,6 +250,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             &run_root,
             network,
         ));
+    }
+    if let Cmd::Serve(a) = cli.cmd {
+        return serve(root, a);
     }
     if let Cmd::Doctor = &cli.cmd {
         let checks = engine::doctor::checks(&root);

@@ -1,0 +1,93 @@
+//! `berth serve`: the Docker Engine API over a unix socket, on the same engine (and the same
+//! state root) as the `berth` CLI, so the real docker CLI, docker-compose and docker-py drive
+//! berth unchanged and see the CLI's containers.
+
+pub mod containers;
+pub mod events;
+pub mod exec;
+pub mod http;
+pub mod images;
+pub mod networks;
+pub mod server;
+pub mod streams;
+pub mod system;
+pub mod tls;
+pub mod volumes;
+
+use anyhow::{bail, Context, Result};
+use axum::Router;
+pub use server::ServeOptions;
+
+/// Every route of the API (paths without the `/vX.Y` prefix, which the server strips).
+pub fn router() -> Router {
+    Router::new()
+        .merge(system::routes())
+        .merge(containers::routes())
+        .merge(exec::routes())
+        .merge(images::routes())
+        .merge(volumes::routes())
+        .merge(networks::routes())
+        .merge(events::routes())
+        .fallback(server::not_found)
+}
+
+/// Run the server until SIGINT/SIGTERM; the unix sockets are removed on the way out.
+pub fn serve(opts: ServeOptions) -> Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let root = std::path::absolute(&opts.root).context("state root")?;
+    // the state root exists and its store opens before we listen
+    engine::engine::Engine::open(&root).context("opening the engine")?;
+    http::set_root(root);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(1024)
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run(opts))
+}
+
+async fn run(opts: ServeOptions) -> Result<()> {
+    let hosts = if opts.hosts.is_empty() {
+        vec!["unix:///run/berth.sock".to_string()]
+    } else {
+        opts.hosts.clone()
+    };
+    let router = router();
+    let mut sockets = Vec::new();
+    let mut tasks = Vec::new();
+    for h in &hosts {
+        if let Some(path) = h.strip_prefix("unix://") {
+            let gid = server::ensure_group(&opts.group)?;
+            let path = std::path::PathBuf::from(path);
+            let l = server::bind_unix(&path, gid)?;
+            tracing::info!("API listening on {h} (mode 0660, group {})", opts.group);
+            sockets.push(path);
+            tasks.push(tokio::spawn(server::accept_unix(l, router.clone())));
+        } else if let Some(addr) = h.strip_prefix("tcp://") {
+            let Some(tls) = &opts.tls else {
+                bail!(
+                    "refusing to listen on {h} without TLS: give --tlsverify with --tlscacert, --tlscert and --tlskey (client certificates are required)"
+                );
+            };
+            let l = tls::bind(addr, tls).await?;
+            tracing::info!("API listening on {h} (TLS, client certificates required)");
+            tasks.push(tokio::spawn(l.accept_loop(router.clone())));
+        } else {
+            bail!("invalid host {h:?}: expected unix:///path or tcp://host:port");
+        }
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    for s in sockets {
+        let _ = std::fs::remove_file(s);
+    }
+    Ok(())
+}
