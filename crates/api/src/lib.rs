@@ -8,6 +8,7 @@ pub mod exec;
 pub mod http;
 pub mod images;
 pub mod networks;
+pub mod ops;
 pub mod server;
 pub mod streams;
 pub mod system;
@@ -27,6 +28,7 @@ pub fn router() -> Router {
         .merge(images::routes())
         .merge(volumes::routes())
         .merge(networks::routes())
+        .merge(ops::routes())
         .merge(events::routes())
         .fallback(server::not_found)
 }

@@ -1,0 +1,7 @@
+//! (routes being written)
+
+use axum::Router;
+
+pub fn routes() -> Router {
+    Router::new()
+}
