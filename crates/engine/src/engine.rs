@@ -589,6 +589,32 @@ impl Engine {
     /// this returns once the monitor listens; the caller connects and then learns the outcome
     /// from the stream. Otherwise this returns once the process runs (or failed to start).
     pub fn start(&self, key: &str, attach: bool) -> Result<Container> {
+        self.start_with(key, attach, None)
+    }
+
+    /// Start a container with an attach client connected before its process starts (the
+    /// API's start: hijacked attach streams and waits see all output and the exit code).
+    /// Returns once the process runs, or the start error; `None` for the client when the
+    /// container was already running.
+    pub fn start_connected(
+        &self,
+        key: &str,
+    ) -> Result<(Container, Option<crate::monitor::Attach>)> {
+        let mut client = None;
+        let mut connect = |id: &str| -> Result<()> {
+            client = Some(crate::monitor::Attach::connect(self, id)?);
+            Ok(())
+        };
+        let c = self.start_with(key, true, Some(&mut connect))?;
+        Ok((c, client))
+    }
+
+    fn start_with(
+        &self,
+        key: &str,
+        attach: bool,
+        connect: Option<&mut dyn FnMut(&str) -> Result<()>>,
+    ) -> Result<Container> {
         let c = self.find(key)?;
         match c.state.status.as_str() {
             "running" | "restarting" => return Ok(c),
@@ -613,7 +639,13 @@ impl Engine {
         self.store.update(&c.id, |c| {
             c.internal.manually_stopped = false;
         })?;
-        crate::monitor::spawn(self, &c.id, attach)?;
+        match connect {
+            Some(f) => {
+                let id = c.id.clone();
+                crate::monitor::spawn_connected(self, &c.id, &mut || f(&id))?
+            }
+            None => crate::monitor::spawn(self, &c.id, attach)?,
+        }
         self.store
             .get(&c.id)?
             .ok_or_else(|| Error::NoSuchContainer(c.id.clone()))

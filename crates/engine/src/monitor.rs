@@ -214,6 +214,26 @@ pub fn spawn_detached(engine: &Engine, args: &[String], log: &Path) -> Result<()
 /// and a long-running `berth serve` never has to reap it). Returns once the container runs, or
 /// with `attach` once the monitor listens for the client that will see it start.
 pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
+    spawn_with(engine, id, attach, None)
+}
+
+/// Start a monitor and connect its first client (`connect`, called once it listens) before
+/// the process starts, so the client sees everything the container writes and its exit code;
+/// returns once the process runs, or the start error.
+pub fn spawn_connected(
+    engine: &Engine,
+    id: &str,
+    connect: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
+    spawn_with(engine, id, true, Some(connect))
+}
+
+fn spawn_with(
+    engine: &Engine,
+    id: &str,
+    attach: bool,
+    mut connect: Option<&mut dyn FnMut() -> Result<()>>,
+) -> Result<()> {
     let dir = engine.monitor_dir(id);
     std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
@@ -237,7 +257,11 @@ pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
             return Err(Error::Other(e));
         }
         if msg.listening && attach {
-            return Ok(());
+            match connect.as_mut() {
+                Some(f) => f()?,
+                None => return Ok(()),
+            }
+            continue;
         }
         if msg.pid > 0 {
             return Ok(());
