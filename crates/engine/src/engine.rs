@@ -42,6 +42,9 @@ pub struct CreateRequest {
     pub ip: Option<String>,
 }
 
+/// Connects a monitor's first client, given the container id.
+type ConnectFn<'a> = &'a mut dyn FnMut(&str) -> Result<()>;
+
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -613,7 +616,7 @@ impl Engine {
         &self,
         key: &str,
         attach: bool,
-        connect: Option<&mut dyn FnMut(&str) -> Result<()>>,
+        connect: Option<ConnectFn<'_>>,
     ) -> Result<Container> {
         let c = self.find(key)?;
         match c.state.status.as_str() {

@@ -11,6 +11,7 @@ pub mod monitor;
 pub mod names;
 pub mod net;
 pub mod ops;
+pub mod query;
 pub mod spec;
 pub mod store;
 pub mod types;

@@ -300,13 +300,7 @@ fn create_container(
     Ok(c)
 }
 
-/// `busybox` → `busybox:latest`, as docker prints it.
-fn qualified(image: &str) -> String {
-    match image::Reference::parse(image) {
-        Ok(r) => r.familiar(),
-        Err(_) => image.to_string(),
-    }
-}
+use engine::query::qualified;
 
 pub fn run(engine: &Engine, a: RunArgs) -> Result<i32> {
     let attached = !a.detach;
@@ -609,32 +603,7 @@ pub fn prune_containers(engine: &Engine) -> Result<(Vec<String>, u64)> {
 
 // ------------------------------------------------------------------ ps
 
-/// docker's STATUS column.
-pub fn status_text(c: &Container) -> String {
-    let s = &c.state;
-    let ago = |t: &str| human_since(t);
-    let up = |t: &str| human_since(t).trim_end_matches(" ago").to_string();
-    match s.status.as_str() {
-        "running" | "paused" => {
-            let mut t = format!("Up {}", up(&s.started_at));
-            if s.status == "paused" {
-                t.push_str(" (Paused)");
-            } else if let Some(h) = &s.health {
-                match h.status.as_str() {
-                    "starting" => t.push_str(" (health: starting)"),
-                    "" | "none" => {}
-                    other => t.push_str(&format!(" ({other})")),
-                }
-            }
-            t
-        }
-        "restarting" => format!("Restarting ({}) {}", s.exit_code, ago(&s.finished_at)),
-        "exited" => format!("Exited ({}) {}", s.exit_code, ago(&s.finished_at)),
-        "removing" => "Removal In Progress".into(),
-        "dead" => "Dead".into(),
-        _ => "Created".into(),
-    }
-}
+pub use engine::query::status_text;
 
 fn command_text(c: &Container, trunc: bool) -> String {
     let mut cmd = c.path.clone();
@@ -768,60 +737,6 @@ fn ps_row(c: &Container, no_trunc: bool) -> Value {
     })
 }
 
-fn matches_filter(c: &Container, f: &str) -> Result<bool> {
-    let (k, v) = f
-        .split_once('=')
-        .ok_or_else(|| anyhow!("invalid filter '{f}'"))?;
-    Ok(match k {
-        "id" => c.id.starts_with(v),
-        "name" => c.short_name().contains(v.trim_start_matches('/')),
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
-            None => c.config.labels.contains_key(v),
-        },
-        "status" => {
-            if ![
-                "created",
-                "restarting",
-                "running",
-                "removing",
-                "paused",
-                "exited",
-                "dead",
-            ]
-            .contains(&v)
-            {
-                bail!("invalid filter 'status={v}'");
-            }
-            c.state.status == v
-        }
-        "exited" => c.state.status == "exited" && c.state.exit_code.to_string() == v,
-        "ancestor" => {
-            c.internal.image_ref == v
-                || c.config.image == v
-                || c.image
-                    .trim_start_matches("sha256:")
-                    .starts_with(v.trim_start_matches("sha256:"))
-                || qualified(&c.internal.image_ref) == qualified(v)
-        }
-        "volume" => c
-            .mounts
-            .iter()
-            .any(|m| m.name == v || m.destination == v || m.source == v),
-        "health" => {
-            c.state
-                .health
-                .as_ref()
-                .map(|h| h.status.as_str())
-                .unwrap_or("none")
-                == v
-        }
-        "network" => c.host_config.network_mode == v,
-        "is-task" => v == "false",
-        _ => bail!("invalid filter '{k}'"),
-    })
-}
-
 pub const PS_HEADERS: &[(&str, &str)] = &[
     ("ID", "CONTAINER ID"),
     ("Image", "IMAGE"),
@@ -847,38 +762,9 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32> {
         a.last.filter(|n| *n > 0)
     };
     let all = a.all || limit.is_some();
-    let has_status_filter = a
-        .filter
-        .iter()
-        .any(|f| f.starts_with("status=") || f.starts_with("exited="));
-    let mut keep = Vec::new();
-    for c in list.drain(..) {
-        if !all
-            && !has_status_filter
-            && !matches!(c.state.status.as_str(), "running" | "paused" | "restarting")
-        {
-            continue;
-        }
-        // filters of the same key are OR-ed, different keys AND-ed (docker's rule)
-        let mut by_key: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-        for f in &a.filter {
-            let k = f.split_once('=').map(|(k, _)| k).unwrap_or(f);
-            by_key.entry(k).or_default().push(f);
-        }
-        let mut ok = true;
-        for fs in by_key.values() {
-            let mut any = false;
-            for f in fs {
-                if matches_filter(&c, f)? {
-                    any = true;
-                }
-            }
-            ok &= any;
-        }
-        if ok {
-            keep.push(c);
-        }
-    }
+    let filters = engine::query::parse_filter_flags(&a.filter).map_err(daemon)?;
+    let mut keep = engine::query::select(std::mem::take(&mut list), all, &filters)
+        .map_err(|e| anyhow!("{e}"))?;
     if let Some(n) = limit {
         keep.truncate(n as usize);
     }

@@ -50,37 +50,7 @@ pub fn human_size(n: u64) -> String {
     format!("{s2}{}", units[i])
 }
 
-/// docker's `units.HumanDuration` + " ago".
-pub fn human_since(rfc3339: &str) -> String {
-    let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
-        return "N/A".into();
-    };
-    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds();
-    let d = if secs < 1 {
-        "Less than a second".to_string()
-    } else if secs == 1 {
-        "1 second".into()
-    } else if secs < 60 {
-        format!("{secs} seconds")
-    } else if secs / 60 == 1 {
-        "About a minute".into()
-    } else if secs < 3600 {
-        format!("{} minutes", secs / 60)
-    } else if (secs as f64 / 3600.0).round() == 1.0 {
-        "About an hour".into()
-    } else if secs < 48 * 3600 {
-        format!("{} hours", (secs as f64 / 3600.0).round())
-    } else if secs < 7 * 24 * 3600 * 2 {
-        format!("{} days", secs / 86400)
-    } else if secs < 30 * 24 * 3600 * 3 {
-        format!("{} weeks", secs / (7 * 86400))
-    } else if secs < 365 * 24 * 3600 * 2 {
-        format!("{} months", secs / (30 * 86400))
-    } else {
-        format!("{} years", secs / (365 * 86400))
-    };
-    format!("{d} ago")
-}
+pub use engine::query::human_since;
 
 #[cfg(test)]
 mod tests {
