@@ -1,7 +1,621 @@
-//! (routes being written)
+//! The container lifecycle over the API: create, start, attach (hijacked), wait, logs, stop,
+//! kill, restart, remove, inspect, list, resize.
 
+use crate::http::{
+    blocking, channel_body, json_response, no_content, ok, parse_json, read_body, ApiError,
+    ApiResult, Q,
+};
+use crate::streams::{self, encode, hijack, stream_type};
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
 use axum::Router;
+use bytes::Bytes;
+use engine::engine::{is_live, CreateRequest, Engine};
+use engine::monitor;
+use engine::types::{Config, Container, HostConfig};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub fn routes() -> Router {
     Router::new()
+        .route("/containers/json", get(list))
+        .route("/containers/create", post(create))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}", delete(remove))
+}
+
+fn find(e: &Engine, id: &str) -> ApiResult<Container> {
+    Ok(e.find(id)?)
+}
+
+// ------------------------------------------------------------------ list, inspect
+
+async fn list(q: Q) -> ApiResult<Response> {
+    let filters = q.filters()?;
+    let all = q.bool("all");
+    let limit = q.int("limit")?.filter(|n| *n > 0);
+    let size = q.bool("size");
+    let v = blocking(move |e| {
+        let mut cs = engine::query::select(e.list()?, all || limit.is_some(), &filters)?;
+        if let Some(n) = limit {
+            cs.truncate(n as usize);
+        }
+        let mut out = Vec::new();
+        for c in &cs {
+            let mut v = engine::query::summary(c);
+            if size {
+                if let Ok(i) = e.images() {
+                    v["SizeRw"] = json!(engine::volumes::du(&i.snapshots.upper_dir(&c.id)));
+                }
+            }
+            out.push(v);
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(ok(&v))
+}
+
+async fn inspect(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    let size = q.bool("size");
+    let v = blocking(move |e| {
+        let c = find(e, &id)?;
+        let mut v = c.inspect_json();
+        if size {
+            if let Ok(i) = e.images() {
+                v["SizeRw"] = json!(engine::volumes::du(&i.snapshots.upper_dir(&c.id)));
+            }
+        }
+        Ok(v)
+    })
+    .await?;
+    Ok(ok(&v))
+}
+
+// ------------------------------------------------------------------ create
+
+/// Drop JSON nulls from objects (clients send `"Binds": null` for "not given"), so the
+/// engine's types take their defaults.
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+/// The engine's create request from the API's body: Config at the top level, HostConfig and
+/// NetworkingConfig beside it. Also the extra networks to connect after the create.
+fn create_request(
+    name: Option<String>,
+    mut body: Value,
+) -> ApiResult<(CreateRequest, Vec<(String, Value)>)> {
+    strip_nulls(&mut body);
+    let Value::Object(mut m) = body else {
+        return Err(ApiError::bad_request("invalid JSON: expected an object"));
+    };
+    let host_config: HostConfig = match m.remove("HostConfig") {
+        Some(h) => serde_json::from_value(h)
+            .map_err(|e| ApiError::bad_request(format!("invalid HostConfig: {e}")))?,
+        None => HostConfig::default(),
+    };
+    let networking = m.remove("NetworkingConfig").unwrap_or(Value::Null);
+    let config: Config = serde_json::from_value(Value::Object(m))
+        .map_err(|e| ApiError::bad_request(format!("invalid container config: {e}")))?;
+    if config.image.is_empty() {
+        return Err(ApiError::bad_request(
+            "config cannot be empty in order to create a container",
+        ));
+    }
+    let mut req = CreateRequest {
+        name: name.filter(|n| !n.is_empty()),
+        config,
+        host_config,
+        ..Default::default()
+    };
+    let mode = req.host_config.network_mode.clone();
+    let mut extra = Vec::new();
+    if let Some(eps) = networking
+        .get("EndpointsConfig")
+        .and_then(|x| x.as_object())
+    {
+        for (net, ep) in eps {
+            let primary = net == &mode
+                || (eps.len() == 1
+                    && (mode.is_empty() || mode == "default" || mode == "bridge")
+                    && (net == "bridge" || mode.is_empty() || mode == "default"));
+            if primary || eps.len() == 1 {
+                if eps.len() == 1 && !primary && !engine::net::is_special(net) {
+                    // the only endpoint names the network when the mode does not
+                    req.host_config.network_mode = net.clone();
+                }
+                req.network_aliases = ep["Aliases"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str().map(String::from))
+                    .collect();
+                req.ip = ep["IPAMConfig"]["IPv4Address"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(String::from);
+            } else {
+                extra.push((net.clone(), ep.clone()));
+            }
+        }
+    }
+    Ok((req, extra))
+}
+
+async fn create(q: Q, body: Body) -> ApiResult<Response> {
+    let body = read_body(body).await?;
+    let v: Value = parse_json(&body)?;
+    let (req, extra) = create_request(q.get("name").map(String::from), v)?;
+    let (id, warnings) = blocking(move |e| {
+        let (c, warnings) = e.create(req)?;
+        for (net, ep) in extra {
+            let aliases: Vec<String> = ep["Aliases"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(String::from))
+                .collect();
+            let ip = ep["IPAMConfig"]["IPv4Address"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(String::from);
+            if let Err(err) =
+                engine::net::connect_container(e, &c.id, &net, &aliases, ip.as_deref())
+            {
+                let _ = e.remove(&c.id, true, true);
+                return Err(err.into());
+            }
+        }
+        Ok((c.id, warnings))
+    })
+    .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "Id": id, "Warnings": warnings }),
+    ))
+}
+
+// ------------------------------------------------------------------ start, attach, wait
+
+async fn start(Path(id): Path<String>) -> ApiResult<Response> {
+    let started = blocking(move |e| {
+        let c = find(e, &id)?;
+        if matches!(c.state.status.as_str(), "running" | "restarting") {
+            return Ok(false);
+        }
+        streams::start(e, &c.id)?;
+        Ok(true)
+    })
+    .await?;
+    if !started {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(r);
+    }
+    Ok(no_content())
+}
+
+async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResult<Response> {
+    let want_stdin = q.bool("stdin");
+    let want_out = q.bool("stdout");
+    let want_err = q.bool("stderr");
+    let stream = q.bool("stream");
+    let logs = q.bool("logs");
+    let (c, hub) = blocking(move |e| {
+        let c = find(e, &id)?;
+        if c.state.status == "paused" {
+            return Err(ApiError::conflict(
+                "You cannot attach to a paused container, unpause it first",
+            ));
+        }
+        let hub = if !stream {
+            None
+        } else if is_live(&c.state.status) {
+            Some(streams::running(e, &c.id)?)
+        } else {
+            Some(streams::pending(&c.id))
+        };
+        Ok((c, hub))
+    })
+    .await?;
+    let tty = c.config.tty;
+    let mut rx = hub.as_ref().map(|h| h.subscribe());
+    let past = if logs {
+        let c = c.clone();
+        blocking(move |_| Ok(past_logs(&c, want_out, want_err))).await?
+    } else {
+        Vec::new()
+    };
+    Ok(hijack(&mut req, stream_type(tty), move |io| async move {
+        let (mut rd, mut wr) = tokio::io::split(io);
+        let reader = match (&hub, want_stdin && c.config.open_stdin) {
+            (Some(h), true) => {
+                let h = h.clone();
+                Some(tokio::spawn(async move {
+                    let mut buf = vec![0u8; 32 * 1024];
+                    loop {
+                        match rd.read(&mut buf).await {
+                            Ok(0) | Err(_) => {
+                                h.send(monitor::STDIN_EOF, &[]);
+                                break;
+                            }
+                            Ok(n) => h.send(monitor::STDIN, &buf[..n]),
+                        }
+                    }
+                }))
+            }
+            _ => None,
+        };
+        for (kind, line) in past {
+            if wr.write_all(&encode(tty, kind, &line)).await.is_err() {
+                return;
+            }
+        }
+        let _ = wr.flush().await;
+        if let Some(rx) = rx.as_mut() {
+            while let Some(f) = rx.recv().await {
+                let wanted = match f.kind {
+                    monitor::STDOUT => want_out,
+                    _ => want_err,
+                };
+                if !wanted {
+                    continue;
+                }
+                if wr.write_all(&encode(tty, f.kind, &f.data)).await.is_err() {
+                    break;
+                }
+                let _ = wr.flush().await;
+            }
+        }
+        let _ = wr.shutdown().await;
+        // the client closes its end once it has read everything (or at once without stdin)
+        if let Some(r) = reader {
+            let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+        }
+    }))
+}
+
+/// What the container wrote so far (attach with `logs=1`).
+fn past_logs(c: &Container, stdout: bool, stderr: bool) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    if c.log_path.is_empty() {
+        return out;
+    }
+    let opts = engine::logs::ReadOptions {
+        stdout,
+        stderr,
+        ..Default::default()
+    };
+    let _ = engine::logs::read(
+        std::path::Path::new(&c.log_path),
+        &opts,
+        &mut || false,
+        &mut |e| {
+            let kind = match e.stream {
+                engine::logs::Stream::Stdout => monitor::STDOUT,
+                engine::logs::Stream::Stderr => monitor::STDERR,
+            };
+            out.push((kind, e.line.clone()));
+            true
+        },
+    );
+    out
+}
+
+/// `POST /containers/{id}/wait?condition=not-running|next-exit|removed`. The headers go out at
+/// once (the docker CLI starts the container only after they arrive); the body when it ends.
+async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    let cond = q.get("condition").unwrap_or("not-running").to_string();
+    let cond = if cond.is_empty() {
+        "not-running".to_string()
+    } else {
+        cond
+    };
+    if !matches!(cond.as_str(), "not-running" | "next-exit" | "removed") {
+        return Err(ApiError::bad_request(format!(
+            "invalid condition: {cond:?}"
+        )));
+    }
+    let (c, hub) = {
+        let cond = cond.clone();
+        blocking(move |e| {
+            let c = find(e, &id)?;
+            let live = is_live(&c.state.status);
+            let hub = match cond.as_str() {
+                "not-running" if !live => None,
+                "removed" if !live && c.state.status != "created" => None,
+                _ if live => streams::running(e, &c.id).ok(),
+                _ => Some(streams::pending(&c.id)),
+            };
+            Ok((c, hub))
+        })
+        .await?
+    };
+    let (tx, body) = channel_body();
+    tokio::spawn(async move {
+        let mut code = c.state.exit_code;
+        let mut error: Option<String> = None;
+        if let Some(h) = &hub {
+            let exit = h.wait_exit().await;
+            error = exit.error.clone();
+            let id = c.id.clone();
+            code = tokio::task::spawn_blocking(move || streams::exit_code(&exit, &id))
+                .await
+                .unwrap_or(-1);
+        } else if cond == "not-running" || is_live(&c.state.status) {
+            let id = c.id.clone();
+            code = blocking(move |e| {
+                Ok(e.wait_not_live(&id, Duration::from_secs(u64::MAX / 4))
+                    .map(|c| c.state.exit_code)
+                    .unwrap_or(-1))
+            })
+            .await
+            .unwrap_or(-1);
+        }
+        if cond == "removed" {
+            // until the record is gone (a --rm container is gone before its exit is reported)
+            loop {
+                let id = c.id.clone();
+                let gone = blocking(move |e| Ok(e.find(&id).is_err()))
+                    .await
+                    .unwrap_or(true);
+                if gone || tx.is_closed() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        let err = match error {
+            Some(m) => json!({ "Message": m }),
+            None => Value::Null,
+        };
+        let mut line =
+            serde_json::to_vec(&json!({"StatusCode": code, "Error": err})).unwrap_or_default();
+        line.push(b'\n');
+        let _ = tx.send(Bytes::from(line));
+    });
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+async fn resize(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    let h = q.int("h")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
+    let w = q.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
+    blocking(move |e| {
+        let c = find(e, &id)?;
+        if !is_live(&c.state.status) {
+            return Err(ApiError::conflict(format!(
+                "cannot resize container {}: container is not running",
+                c.id
+            )));
+        }
+        streams::running(e, &c.id)?.resize(h, w);
+        Ok(())
+    })
+    .await?;
+    Ok(ok(&json!({})))
+}
+
+// ------------------------------------------------------------------ logs
+
+async fn logs(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    let stdout = q.bool("stdout");
+    let stderr = q.bool("stderr");
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let follow = q.bool("follow");
+    let timestamps = q.bool("timestamps");
+    let tail = match q.get("tail").unwrap_or("all") {
+        "all" | "" => None,
+        n => n
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| n as usize),
+    };
+    let now = chrono::Utc::now();
+    let time = |k: &str| -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+        match q.get(k) {
+            None | Some("") | Some("0") => Ok(None),
+            Some(s) => engine::logs::parse_time(s, now)
+                .map(Some)
+                .map_err(|e| ApiError::bad_request(e.to_string())),
+        }
+    };
+    let opts = engine::logs::ReadOptions {
+        follow,
+        tail,
+        since: time("since")?,
+        until: time("until")?,
+        stdout,
+        stderr,
+    };
+    let c = blocking(move |e| find(e, &id)).await?;
+    if c.log_path.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "configured logging driver does not support reading",
+        ));
+    }
+    let tty = c.config.tty;
+    let (tx, body) = channel_body();
+    tokio::task::spawn_blocking(move || {
+        let _ = crate::http::with_engine(|e| {
+            let path = std::path::PathBuf::from(&c.log_path);
+            let mut running = || {
+                !tx.is_closed()
+                    && e.store
+                        .get(&c.id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|c| is_live(&c.state.status))
+            };
+            let mut emit = |en: &engine::logs::LogEntry| -> bool {
+                let kind = match en.stream {
+                    engine::logs::Stream::Stdout => monitor::STDOUT,
+                    engine::logs::Stream::Stderr => monitor::STDERR,
+                };
+                let mut data = Vec::new();
+                if timestamps {
+                    data.extend_from_slice(
+                        en.time
+                            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                            .as_bytes(),
+                    );
+                    data.push(b' ');
+                }
+                data.extend_from_slice(&en.line);
+                tx.send(Bytes::from(encode(tty, kind, &data))).is_ok()
+            };
+            engine::logs::read(&path, &opts, &mut running, &mut emit)?;
+            Ok(())
+        });
+    });
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(stream_type(tty)),
+    );
+    Ok(r)
+}
+
+// ------------------------------------------------------------------ stop, kill, restart, rm
+
+fn not_modified() -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::NOT_MODIFIED;
+    r
+}
+
+async fn stop(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    let t = q.int("t")?;
+    let signal = q.get("signal").map(String::from);
+    let stopped = blocking(move |e| {
+        let c = find(e, &id)?;
+        if !is_live(&c.state.status) {
+            return Ok(false);
+        }
+        if let Some(s) = signal.filter(|s| !s.is_empty()) {
+            engine::engine::parse_signal(&s)?;
+            e.store
+                .update(&c.id, |c| c.config.stop_signal = Some(s.clone()))?;
+        }
+        e.stop(&c.id, t)?;
+        Ok(true)
+    })
+    .await?;
+    Ok(if stopped {
+        no_content()
+    } else {
+        not_modified()
+    })
+}
+
+async fn kill(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    let signal = q.get("signal").unwrap_or("").to_string();
+    let signal = if signal.is_empty() {
+        "KILL".to_string()
+    } else {
+        signal
+    };
+    blocking(move |e| {
+        e.kill(&id, &signal)?;
+        Ok(())
+    })
+    .await?;
+    Ok(no_content())
+}
+
+async fn restart(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    let t = q.int("t")?;
+    blocking(move |e| {
+        let c = find(e, &id)?;
+        e.stop(&c.id, t)?;
+        streams::start(e, &c.id)
+    })
+    .await?;
+    Ok(no_content())
+}
+
+async fn remove(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    let force = q.bool("force");
+    let volumes = q.bool("v");
+    if q.bool("link") {
+        return Err(ApiError::bad_request("links are not supported"));
+    }
+    blocking(move |e| {
+        e.remove(&id, force, volumes)?;
+        Ok(())
+    })
+    .await?;
+    Ok(no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_with_nulls_and_endpoints() {
+        let body = json!({
+            "Image": "busybox", "Cmd": ["sh"], "Env": null, "Tty": true,
+            "HostConfig": {"Binds": null, "NetworkMode": "mynet", "AutoRemove": true},
+            "NetworkingConfig": {"EndpointsConfig": {"mynet": {"Aliases": ["db"], "IPAMConfig": {"IPv4Address": "10.89.0.9"}}, "other": {"Aliases": ["x"]}}}
+        });
+        let (req, extra) = create_request(Some("c1".into()), body).unwrap();
+        assert_eq!(req.name.as_deref(), Some("c1"));
+        assert_eq!(req.config.image, "busybox");
+        assert!(req.config.tty);
+        assert!(req.host_config.auto_remove);
+        assert_eq!(req.network_aliases, vec!["db"]);
+        assert_eq!(req.ip.as_deref(), Some("10.89.0.9"));
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra[0].0, "other");
+    }
+
+    #[test]
+    fn a_lone_endpoint_names_the_network() {
+        let body = json!({"Image": "b", "NetworkingConfig": {"EndpointsConfig": {"proj_default": {"Aliases": ["web"]}}}});
+        let (req, extra) = create_request(None, body).unwrap();
+        assert_eq!(req.host_config.network_mode, "proj_default");
+        assert_eq!(req.network_aliases, vec!["web"]);
+        assert!(extra.is_empty());
+    }
+
+    #[test]
+    fn an_empty_image_is_refused() {
+        assert_eq!(
+            create_request(None, json!({"Cmd": ["x"]}))
+                .unwrap_err()
+                .status,
+            StatusCode::BAD_REQUEST
+        );
+    }
 }
