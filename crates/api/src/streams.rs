@@ -38,12 +38,15 @@ pub struct Frame {
     pub data: Bytes,
 }
 
+/// A frame for the monitor: kind and payload.
+type ToMonitor = (u8, Vec<u8>);
+
 pub struct Hub {
     pub id: String,
     subs: Mutex<Vec<mpsc::UnboundedSender<Frame>>>,
     /// frames for the monitor (stdin, stdin EOF, resize), queued until the hub runs
-    input: Mutex<Option<std::sync::mpsc::Sender<(u8, Vec<u8>)>>>,
-    input_rx: Mutex<Option<std::sync::mpsc::Receiver<(u8, Vec<u8>)>>>,
+    input: Mutex<Option<std::sync::mpsc::Sender<ToMonitor>>>,
+    input_rx: Mutex<Option<std::sync::mpsc::Receiver<ToMonitor>>>,
     started: AtomicBool,
     exit: watch::Sender<Option<Exit>>,
 }
