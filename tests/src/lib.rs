@@ -6,6 +6,7 @@
 //! [`TestEnv`], which owns a temp dir, a private `--root` state dir, and cleans
 //! everything up when dropped (even on panic).
 
+pub mod api;
 pub mod bundle;
 pub mod caps;
 pub mod cmd;

@@ -1,0 +1,1056 @@
+//! The Docker Engine API under test, driven by real clients (the docker CLI,
+//! docker-compose, docker-py) exactly as a user drives them.
+//!
+//! Every test starts its own [`ApiServer`] on its own unix socket in a fresh
+//! temp dir:
+//! - berth (default): `berth --root <tmp>/root serve -H unix://<tmp>/api.sock`;
+//! - docker (`BERTH_TEST_ENGINE=docker`): a private `dockerd` (the reference
+//!   implementation) on `<tmp>/data`, `<tmp>/exec`, its own default bridge
+//!   (made here, with a free subnet) and `--iptables=false`, so that several
+//!   daemons and berth roots coexist on one host.
+//!
+//! Dropping the server (also on panic) removes what the test made: containers,
+//! networks and volumes, the server process and whatever it left running
+//! (monitors, containerd shims, port proxies), mounts under the temp dir, the
+//! temp dir itself (unless `BERTH_E2E_KEEP` is set).
+//!
+//! Images come from the busybox rootfs built locally from Debian's
+//! busybox-static ([`crate::engine::busybox_tar`]), imported through the API
+//! with `docker import` ([`ApiServer::busybox`]).
+
+use std::cell::{Cell, RefCell};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cmd::{run_with_timeout, Output, Stdin};
+use crate::engine::{berth_bin, busybox_tar, pid_alive, pids_with_cmdline, EngineKind};
+use crate::env::unmount_under;
+
+/// Default timeout of one client command.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the server gets to answer `/_ping` after it was started.
+const START_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// The group berth serve gives its socket unless told otherwise.
+pub const DEFAULT_GROUP: &str = "berth";
+
+/// An executable on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Quote `s` for `sh -c`.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Poll `f` every 100 ms until it returns true; false after `timeout`.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A cheap random number (no rand crate): time, pid and a counter hashed.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.write_u32(std::process::id());
+    h.write_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.finish()
+}
+
+/// IPv4 networks of the host's routes (`ip -4 route`), as (addr, prefix).
+fn host_routes() -> Vec<(u32, u8)> {
+    let out = Command::new("ip")
+        .args(["-4", "route", "show", "table", "all"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let mut v = Vec::new();
+    for line in out.lines() {
+        let mut first = line.split_whitespace().next().unwrap_or("");
+        if matches!(first, "local" | "broadcast" | "unreachable" | "blackhole") {
+            first = line.split_whitespace().nth(1).unwrap_or("");
+        }
+        if first == "default" {
+            continue;
+        }
+        let (a, p) = first.split_once('/').unwrap_or((first, "32"));
+        if let (Ok(ip), Ok(p)) = (a.parse::<std::net::Ipv4Addr>(), p.parse::<u8>()) {
+            v.push((u32::from(ip), p));
+        }
+    }
+    v
+}
+
+fn overlaps(a: (u32, u8), b: (u32, u8)) -> bool {
+    let p = a.1.min(b.1);
+    let mask = if p == 0 {
+        0
+    } else {
+        u32::MAX << (32 - p as u32)
+    };
+    a.0 & mask == b.0 & mask
+}
+
+/// A free 10.153.N.0/24 for a private dockerd's default bridge.
+fn free_bridge_subnet() -> (u32, u8) {
+    let routes = host_routes();
+    let start = random_u64();
+    for i in 0..256u64 {
+        let n = ((start + i) % 254 + 1) as u32;
+        let net = (
+            u32::from(std::net::Ipv4Addr::new(10, 153, 0, 0)) | (n << 8),
+            24,
+        );
+        if !routes.iter().any(|r| overlaps(*r, net)) {
+            return net;
+        }
+    }
+    panic!("no free /24 in 10.153.0.0/16 for a test bridge");
+}
+
+/// Make sure the unix group `name` exists (`groupadd`); its gid.
+pub fn ensure_group(name: &str) -> u32 {
+    if let Some(gid) = group_gid(name) {
+        return gid;
+    }
+    let st = Command::new("groupadd")
+        .arg(name)
+        .status()
+        .expect("run groupadd");
+    // A parallel test may have made it meanwhile.
+    group_gid(name).unwrap_or_else(|| panic!("groupadd {name} failed: {st}"))
+}
+
+/// The gid of group `name` (from /etc/group).
+pub fn group_gid(name: &str) -> Option<u32> {
+    let g = std::fs::read_to_string("/etc/group").ok()?;
+    g.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[0] == name)
+            .then(|| f[2].parse().ok())
+            .flatten()
+    })
+}
+
+/// The name of group `gid` (from /etc/group).
+pub fn group_name(gid: u32) -> Option<String> {
+    let g = std::fs::read_to_string("/etc/group").ok()?;
+    g.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[2] == gid.to_string()).then(|| f[0].to_string())
+    })
+}
+
+/// An HTTP response read off the socket.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A long-running client command (`logs -f`, `events`...): output goes to
+/// files the test polls; the process group is killed at drop.
+pub struct Bg {
+    pub cmdline: String,
+    child: Option<Child>,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl Bg {
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Exit code if it has exited (128+N when killed by signal N).
+    pub fn try_code(&mut self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        let st = self.child.as_mut()?.try_wait().ok()??;
+        Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
+    }
+
+    /// Wait up to `timeout` for the exit; None if still running.
+    pub fn wait_code(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(c) = self.try_code() {
+                return Some(c);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Poll stdout until `pred` holds; panics after `timeout`.
+    #[track_caller]
+    pub fn wait_stdout(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.stdout();
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "`{}`: {what} not seen within {timeout:?}\n  stdout: {s:?}\n  stderr: {:?}",
+                    self.cmdline,
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL the process group and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe {
+                libc::killpg(c.id() as i32, libc::SIGKILL);
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A local `docker-registry` on 127.0.0.1:<free port>, storage in `dir`;
+/// killed at drop.
+pub struct Registry {
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    child: Child,
+}
+
+impl Registry {
+    /// Start one with its storage and config under `dir`.
+    pub fn start(dir: &Path) -> Registry {
+        assert!(
+            which("docker-registry").is_some(),
+            "docker-registry not found: apt-get install docker-registry"
+        );
+        std::fs::create_dir_all(dir).unwrap();
+        for _attempt in 0..3 {
+            let port = free_port();
+            let cfg = format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("data").display()
+            );
+            let cfgp = dir.join("config.yml");
+            std::fs::write(&cfgp, cfg).unwrap();
+            let log = File::create(dir.join("registry.log")).unwrap();
+            let mut child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&cfgp)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .process_group(0)
+                .spawn()
+                .expect("spawn docker-registry");
+            let addr = format!("127.0.0.1:{port}");
+            let up = wait_until(Duration::from_secs(10), || {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return true;
+                }
+                std::net::TcpStream::connect(&addr).is_ok()
+            });
+            if up && child.try_wait().ok().flatten().is_none() {
+                return Registry { addr, child };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "docker-registry did not start: {}",
+            std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Options of [`ApiServer::start_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// `--group NAME` (berth) / `-G NAME` (dockerd); the group is deleted at
+    /// drop.  None: berth's default group `berth`.
+    pub group: Option<String>,
+}
+
+/// One test's API server.  See the module docs.
+pub struct ApiServer {
+    pub kind: EngineKind,
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    /// The unix socket.
+    pub sock: PathBuf,
+    /// `unix://<sock>`, for DOCKER_HOST.
+    pub host: String,
+    /// berth's `--root`, or dockerd's `--data-root`.
+    pub root: PathBuf,
+    /// The group the socket should belong to.
+    pub group: String,
+    delete_group: bool,
+    child: Option<Child>,
+    log_path: PathBuf,
+    bridge: Option<String>,
+    seq: Cell<u32>,
+    busybox: OnceLock<String>,
+    bgs: RefCell<Vec<i32>>,
+}
+
+impl ApiServer {
+    /// A fresh server for one test (berth's default group).  Needs root.
+    pub fn start() -> ApiServer {
+        ApiServer::start_with(ServerOptions::default())
+    }
+
+    pub fn start_with(opts: ServerOptions) -> ApiServer {
+        let kind = EngineKind::from_env();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-api-")
+            .tempdir_in("/tmp")
+            .expect("create temp dir");
+        let path = dir.path().to_path_buf();
+        use std::os::unix::fs::PermissionsExt;
+        // Traversable by the unprivileged users of the socket tests.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(path.join("io")).unwrap();
+        std::fs::create_dir_all(path.join("docker-config")).unwrap();
+        let sock = path.join("api.sock");
+        let host = format!("unix://{}", sock.display());
+        let log_path = path.join("server.log");
+        let group = opts
+            .group
+            .clone()
+            .unwrap_or_else(|| DEFAULT_GROUP.to_string());
+        let mut server = ApiServer {
+            kind,
+            dir: Some(dir),
+            path: path.clone(),
+            sock: sock.clone(),
+            host: host.clone(),
+            root: PathBuf::new(),
+            group: group.clone(),
+            delete_group: opts.group.is_some(),
+            child: None,
+            log_path: log_path.clone(),
+            bridge: None,
+            seq: Cell::new(0),
+            busybox: OnceLock::new(),
+            bgs: RefCell::new(Vec::new()),
+        };
+        let log = File::create(&log_path).unwrap();
+        let mut cmd = match kind {
+            EngineKind::Berth => {
+                let bin = berth_bin();
+                assert!(
+                    bin.is_file(),
+                    "berth binary {} not found; build it with `cargo build -p berth-cli` or set BERTH_BIN",
+                    bin.display()
+                );
+                server.root = path.join("root");
+                let mut c = Command::new(bin);
+                c.arg("--root")
+                    .arg(&server.root)
+                    .arg("serve")
+                    .arg("-H")
+                    .arg(&host);
+                if let Some(g) = &opts.group {
+                    c.arg("--group").arg(g);
+                }
+                c
+            }
+            EngineKind::Docker => {
+                assert!(
+                    which("dockerd").is_some(),
+                    "BERTH_TEST_ENGINE=docker but no dockerd on PATH"
+                );
+                // dockerd does not create its socket's group: do it here, as
+                // berth serve does itself.
+                ensure_group(&group);
+                server.root = path.join("data");
+                let bridge = server.make_bridge();
+                let pool = format!("base=10.{}.0.0/16,size=24", 160 + random_u64() % 60);
+                let mut c = Command::new("dockerd");
+                c.arg("--data-root")
+                    .arg(&server.root)
+                    .arg("--exec-root")
+                    .arg(path.join("exec"))
+                    .arg("--pidfile")
+                    .arg(path.join("dockerd.pid"))
+                    .arg("-H")
+                    .arg(&host)
+                    .arg("-G")
+                    .arg(&group)
+                    .arg(format!("--bridge={bridge}"))
+                    .args(["--iptables=false", "--ip6tables=false"])
+                    .arg("--default-address-pool")
+                    .arg(pool);
+                c
+            }
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0);
+        let child = cmd.spawn().expect("spawn the API server");
+        server.child = Some(child);
+        // From here on a panic drops `server`, which cleans up.
+        let start = Instant::now();
+        loop {
+            if server.ping() {
+                break;
+            }
+            if let Some(c) = server.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!(
+                        "the API server exited ({st}) before answering /_ping:\n{}",
+                        server.server_log()
+                    );
+                }
+            }
+            if start.elapsed() > START_TIMEOUT {
+                panic!(
+                    "the API server did not answer /_ping on {} within {START_TIMEOUT:?}:\n{}",
+                    sock.display(),
+                    server.server_log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// A bridge with a free /24 for dockerd's default network.
+    fn make_bridge(&mut self) -> String {
+        let suffix: String = self
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("berth-api-")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
+        let name = format!("bta{}", &suffix[..suffix.len().min(10)]);
+        let (net, _) = free_bridge_subnet();
+        let gw = std::net::Ipv4Addr::from(net | 1);
+        let ip = |args: &[&str]| {
+            let st = Command::new("ip").args(args).status().expect("run ip");
+            assert!(st.success(), "ip {args:?} failed");
+        };
+        ip(&["link", "add", "name", &name, "type", "bridge"]);
+        self.bridge = Some(name.clone());
+        ip(&["addr", "add", &format!("{gw}/24"), "dev", &name]);
+        ip(&["link", "set", &name, "up"]);
+        name
+    }
+
+    pub fn is_docker(&self) -> bool {
+        self.kind == EngineKind::Docker
+    }
+
+    pub fn is_berth(&self) -> bool {
+        self.kind == EngineKind::Berth
+    }
+
+    /// The test's temp dir (files for bind mounts, cp, builds...).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the server printed on stderr/stdout so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The last `n` lines of the server's log, for failure messages.
+    pub fn server_log_tail(&self, n: usize) -> String {
+        let log = self.server_log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    fn tag(&self, what: &str) -> String {
+        let n = self.seq.get() + 1;
+        self.seq.set(n);
+        let what: String = what
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(20)
+            .collect();
+        format!("{n:03}-{what}")
+    }
+
+    /// A command with the client environment: DOCKER_HOST pointing at this
+    /// server, a private DOCKER_CONFIG, no TLS or context overrides.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env("DOCKER_HOST", &self.host)
+            .env("DOCKER_CONFIG", self.path.join("docker-config"))
+            .env("DOCKER_CLI_HINTS", "false")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .env_remove("DOCKER_API_VERSION")
+            .env_remove("DOCKER_BUILDKIT")
+            .current_dir(&self.path);
+        c
+    }
+
+    /// Run a prepared command with captured output and a timeout (panics
+    /// on timeout).
+    pub fn run(&self, cmd: Command, stdin: Stdin<'_>, timeout: Duration) -> Output {
+        // Named after the first words that are neither flags nor paths.
+        let what = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .filter(|a| !a.starts_with('-') && !a.contains('/'))
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("-");
+        let prog = Path::new(cmd.get_program())
+            .file_name()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tag = self.tag(&format!("{prog}-{what}"));
+        run_with_timeout(cmd, &self.path.join("io"), &tag, stdin, timeout)
+    }
+
+    /// `docker ARGS...` against this server (stdin /dev/null, 60 s).
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_with(args, &[], Stdin::Null, CLIENT_TIMEOUT)
+    }
+
+    /// `docker ARGS...` with extra environment, stdin and timeout.
+    pub fn docker_with(
+        &self,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stdin: Stdin<'_>,
+        timeout: Duration,
+    ) -> Output {
+        let mut c = self.command("docker");
+        c.args(args);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        self.run(c, stdin, timeout)
+    }
+
+    /// `docker ARGS...`, asserting exit 0; returns stdout.
+    #[track_caller]
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(
+            o.success(),
+            "command failed: {o:?}\n  server log (tail):\n{}",
+            self.server_log_tail(30)
+        );
+        o.stdout
+    }
+
+    /// `docker ARGS...`, asserting a non-zero exit.
+    #[track_caller]
+    pub fn docker_fails(&self, args: &[&str]) -> Output {
+        let o = self.docker(args);
+        assert!(
+            !o.success(),
+            "command should have failed: {o:?}\n  server log (tail):\n{}",
+            self.server_log_tail(30)
+        );
+        o
+    }
+
+    /// `docker ARGS...` on a pseudo-terminal (`script -qec`), `input` typed
+    /// on it; the output is what the terminal showed.
+    pub fn docker_pty(&self, args: &[&str], input: &[u8], timeout: Duration) -> Output {
+        let mut line = String::from("docker");
+        for a in args {
+            line.push(' ');
+            line.push_str(&shell_quote(a));
+        }
+        let mut c = self.command("script");
+        c.args(["-qec", &line, "/dev/null"]);
+        self.run(c, Stdin::Data(input), timeout)
+    }
+
+    /// Start `docker ARGS...` in the background.
+    pub fn docker_bg(&self, args: &[&str]) -> Bg {
+        let mut c = self.command("docker");
+        c.args(args);
+        self.spawn(c)
+    }
+
+    /// Start a prepared command in the background (own process group,
+    /// killed when the returned [`Bg`] or the server is dropped).
+    pub fn spawn(&self, mut cmd: Command) -> Bg {
+        let cmdline = format!(
+            "{} {}",
+            cmd.get_program().to_string_lossy(),
+            cmd.get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let tag = self.tag(&format!(
+            "bg-{}",
+            cmd.get_args()
+                .next()
+                .map(|a| a.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        let io = self.path.join("io");
+        let stdout_path = io.join(format!("{tag}.stdout"));
+        let stderr_path = io.join(format!("{tag}.stderr"));
+        cmd.stdout(File::create(&stdout_path).unwrap())
+            .stderr(File::create(&stderr_path).unwrap())
+            .stdin(Stdio::null())
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn `{cmdline}`: {e}"));
+        self.bgs.borrow_mut().push(child.id() as i32);
+        Bg {
+            cmdline,
+            child: Some(child),
+            stdout_path,
+            stderr_path,
+        }
+    }
+
+    /// `berth --root R ARGS...` on the server's own state root (berth only).
+    pub fn berth(&self, args: &[&str]) -> Output {
+        assert!(self.is_berth(), "berth CLI on a dockerd server");
+        let mut c = Command::new(berth_bin());
+        c.arg("--root").arg(&self.root).args(args);
+        self.run(c, Stdin::Null, CLIENT_TIMEOUT)
+    }
+
+    /// `berth --root R ARGS...`, asserting exit 0; returns stdout.
+    #[track_caller]
+    pub fn berth_ok(&self, args: &[&str]) -> String {
+        let o = self.berth(args);
+        assert!(o.success(), "command failed: {o:?}");
+        o.stdout
+    }
+
+    /// The local busybox image (`CMD ["sh"]`), imported through the API as
+    /// `busybox:latest` once per server; returns `busybox`.
+    pub fn busybox(&self) -> &str {
+        self.busybox.get_or_init(|| {
+            self.import_busybox("busybox:latest");
+            "busybox".to_string()
+        })
+    }
+
+    /// `docker import --change 'CMD ["sh"]' <busybox rootfs tar> REF`.
+    #[track_caller]
+    pub fn import_busybox(&self, reference: &str) {
+        let tar = busybox_tar().to_str().unwrap().to_string();
+        self.docker_ok(&["import", "--change", "CMD [\"sh\"]", &tar, reference]);
+    }
+
+    /// `docker inspect NAME` parsed: the first element of the array.
+    #[track_caller]
+    pub fn inspect(&self, name: &str) -> Value {
+        let out = self.docker_ok(&["inspect", name]);
+        let v: Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("inspect {name}: not JSON ({e}): {out}"));
+        v.as_array()
+            .and_then(|a| a.first().cloned())
+            .unwrap_or_else(|| panic!("inspect {name}: expected a one-element array: {out}"))
+    }
+
+    /// `docker inspect -f FORMAT NAME`, trimmed.
+    #[track_caller]
+    pub fn inspect_f(&self, name: &str, format: &str) -> String {
+        self.docker_ok(&["inspect", "-f", format, name])
+            .trim()
+            .to_string()
+    }
+
+    /// Poll `inspect -f FORMAT NAME` until `pred`; panics with the last value.
+    #[track_caller]
+    pub fn wait_inspect(
+        &self,
+        name: &str,
+        format: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let start = Instant::now();
+        loop {
+            let o = self.docker(&["inspect", "-f", format, name]);
+            if o.success() && pred(o.out()) {
+                return o.out().to_string();
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "{name}: `inspect -f {format}` not as expected within {timeout:?}; last: {o:?}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One HTTP/1.1 request on the socket (`Connection: close`), the whole
+    /// response read (chunked bodies decoded).
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> std::io::Result<HttpResponse> {
+        let mut s = UnixStream::connect(&self.sock)?;
+        s.set_read_timeout(Some(Duration::from_secs(20)))?;
+        s.set_write_timeout(Some(Duration::from_secs(20)))?;
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: api\r\nUser-Agent: berth-e2e\r\nConnection: close\r\n");
+        if let Some(b) = body {
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
+        }
+        req.push_str("\r\n");
+        if let Some(b) = body {
+            req.push_str(b);
+        }
+        s.write_all(req.as_bytes())?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)?;
+        parse_http(&raw, method == "HEAD")
+    }
+
+    /// Does `GET /_ping` answer 200 `OK`?
+    pub fn ping(&self) -> bool {
+        matches!(self.http("GET", "/_ping", None), Ok(r) if r.status == 200 && r.text() == "OK")
+    }
+
+    /// Pids of processes started for this server (berth's monitors, dockerd's
+    /// containerd and shims, docker-proxy...): those whose command line names
+    /// the temp dir.
+    fn leftover_pids(&self) -> Vec<i32> {
+        pids_with_cmdline(self.path.to_str().unwrap())
+    }
+
+    /// A bounded, output-less command for cleanup.
+    fn quiet(&self, mut cmd: Command, limit: Duration) -> String {
+        let out = self
+            .path
+            .join("io")
+            .join(format!("{}.cleanup", self.tag("c")));
+        cmd.stdin(Stdio::null())
+            .stdout(File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .process_group(0);
+        if let Ok(mut c) = cmd.spawn() {
+            let start = Instant::now();
+            loop {
+                match c.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if start.elapsed() > limit => {
+                        unsafe {
+                            libc::killpg(c.id() as i32, libc::SIGKILL);
+                        }
+                        let _ = c.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        }
+        std::fs::read_to_string(&out).unwrap_or_default()
+    }
+
+    fn stop_server(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let pid = c.id() as i32;
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            unsafe {
+                libc::killpg(pid, libc::SIGKILL);
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn cleanup(&mut self) {
+        for pid in self.bgs.borrow().iter() {
+            unsafe {
+                libc::killpg(*pid, libc::SIGKILL);
+            }
+        }
+        match self.kind {
+            EngineKind::Docker => {
+                // Through the daemon first, then stop it.
+                if self.child.is_some() {
+                    let mut c = self.command("docker");
+                    c.args(["ps", "-aq"]);
+                    let ids = self.quiet(c, Duration::from_secs(20));
+                    let ids: Vec<&str> = ids.split_whitespace().collect();
+                    if !ids.is_empty() {
+                        let mut c = self.command("docker");
+                        c.args(["rm", "-f", "-v"]).args(&ids);
+                        self.quiet(c, Duration::from_secs(30));
+                    }
+                    let mut c = self.command("docker");
+                    c.args(["network", "prune", "-f"]);
+                    self.quiet(c, Duration::from_secs(20));
+                }
+                self.stop_server();
+            }
+            EngineKind::Berth => {
+                // Stop the server, then clean its root with the berth CLI
+                // (which does not depend on the API working).
+                self.stop_server();
+                let bin = berth_bin();
+                let berth = |args: &[&str]| {
+                    let mut c = Command::new(&bin);
+                    c.arg("--root").arg(&self.root).args(args);
+                    c
+                };
+                if self.root.exists() {
+                    let ids = self.quiet(berth(&["ps", "-aq"]), Duration::from_secs(20));
+                    let ids: Vec<&str> = ids.split_whitespace().collect();
+                    if !ids.is_empty() {
+                        let mut c = berth(&["rm", "-f", "-v"]);
+                        c.args(&ids);
+                        self.quiet(c, Duration::from_secs(30));
+                    }
+                    // the root's user networks and its own default bridge
+                    self.quiet(berth(&["network", "prune", "-f"]), Duration::from_secs(20));
+                    self.quiet(
+                        berth(&["volume", "prune", "-f", "-a"]),
+                        Duration::from_secs(20),
+                    );
+                }
+            }
+        }
+        // Whatever is still running for this temp dir (monitors, shims,
+        // containerd, docker-proxy, registry...).
+        for _ in 0..3 {
+            let pids = self.leftover_pids();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            wait_until(Duration::from_secs(2), || {
+                self.leftover_pids().iter().all(|p| !pid_alive(*p))
+            });
+        }
+        unmount_under(&self.path);
+        if let Some(br) = self.bridge.take() {
+            let _ = Command::new("ip")
+                .args(["link", "del", &br])
+                .stderr(Stdio::null())
+                .status();
+        }
+        if self.delete_group {
+            let _ = Command::new("groupdel")
+                .arg(&self.group)
+                .stderr(Stdio::null())
+                .status();
+        }
+        if let Some(dir) = self.dir.take() {
+            if std::env::var_os("BERTH_E2E_KEEP").is_some() {
+                eprintln!("keeping {}", dir.keep().display());
+            } else if let Err(e) = dir.close() {
+                eprintln!("cleanup: cannot remove {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // dockerd's info lines are noise; berth logs one line a request.
+            let log = self.server_log();
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| !(self.is_docker() && l.contains("level=info")))
+                .collect();
+            eprintln!(
+                "--- API server log (tail) {}:\n{}",
+                self.log_path.display(),
+                lines[lines.len().saturating_sub(60)..].join("\n")
+            );
+        }
+        // Cleanup must never panic (we may already be unwinding).
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.cleanup()));
+    }
+}
+
+/// Parse a raw HTTP/1.x response.
+fn parse_http(raw: &[u8], head: bool) -> std::io::Result<HttpResponse> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let head_txt = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head_txt.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    if head {
+        body.clear();
+    } else if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size_txt = String::from_utf8_lossy(&rest[..nl]);
+            let size = usize::from_str_radix(size_txt.split(';').next().unwrap().trim(), 16)
+                .map_err(|_| bad("bad chunk size"))?;
+            rest = &rest[nl + 2..];
+            if size == 0 || rest.len() < size {
+                out.extend_from_slice(&rest[..size.min(rest.len())]);
+                break;
+            }
+            out.extend_from_slice(&rest[..size]);
+            rest = rest.get(size + 2..).unwrap_or(&[]);
+        }
+        body = out;
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Start an [`ApiServer`], or skip the test (eprintln + return) when not root.
+#[macro_export]
+macro_rules! api_server {
+    () => {
+        $crate::api_server!($crate::api::ServerOptions::default())
+    };
+    ($opts:expr) => {{
+        if !$crate::is_root() {
+            eprintln!("SKIP: API tests need root (euid 0)");
+            return;
+        }
+        $crate::api::ApiServer::start_with($opts)
+    }};
+}
+
+/// Skip a berth-only test when the suite runs against dockerd.
+#[macro_export]
+macro_rules! api_berth_only {
+    ($s:expr, $why:expr) => {
+        if $s.is_docker() {
+            eprintln!("SKIP (berth only): {}", $why);
+            return;
+        }
+    };
+}
