@@ -2,8 +2,8 @@
 //! kill, restart, remove, inspect, list, resize.
 
 use crate::http::{
-    blocking, channel_body, json_response, no_content, ok, parse_json, read_body, ApiError,
-    ApiResult, Q,
+    blocking, channel_body, json_response, no_content, ok, parse_json, read_body, strip_nulls,
+    ApiError, ApiResult, Q,
 };
 use crate::streams::{self, encode, hijack, stream_type};
 use axum::body::Body;
@@ -85,19 +85,6 @@ async fn inspect(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
 }
 
 // ------------------------------------------------------------------ create
-
-/// Drop JSON nulls from objects (clients send `"Binds": null` for "not given"), so the
-/// engine's types take their defaults.
-fn strip_nulls(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.retain(|_, x| !x.is_null());
-            m.values_mut().for_each(strip_nulls);
-        }
-        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
-        _ => {}
-    }
-}
 
 /// The engine's create request from the API's body: Config at the top level, HostConfig and
 /// NetworkingConfig beside it. Also the extra networks to connect after the create.

@@ -1,7 +1,392 @@
-//! (routes being written)
+//! `docker exec` over the API: create, start (hijacked), resize, inspect.
+//!
+//! The process is started by `berth exec` in a child process of the server: the runtime's
+//! exec clones and joins namespaces, which must not happen in a multi-threaded server. With a
+//! TTY the child gets a pty of ours as its controlling terminal (so a resize reaches it as
+//! SIGWINCH and it passes the size on); without, pipes, framed as stdout/stderr.
 
+use crate::http::{blocking, json_response, ok, parse_json, read_body, root, ApiError, ApiResult};
+use crate::streams::{encode, hijack, stream_type};
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::{Request, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Router;
+use engine::monitor;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::Stdio;
+use std::sync::{Arc, LazyLock, Mutex};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub fn routes() -> Router {
     Router::new()
+        .route("/containers/{id}/exec", post(create))
+        .route("/exec/{id}/start", post(start))
+        .route("/exec/{id}/resize", post(resize))
+        .route("/exec/{id}/json", get(inspect))
+}
+
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "PascalCase", default)]
+struct ExecConfig {
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    tty: bool,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    user: String,
+    working_dir: String,
+    privileged: bool,
+    detach_keys: String,
+    console_size: Option<Vec<u16>>,
+}
+
+#[derive(Default)]
+struct ExecState {
+    running: bool,
+    started: bool,
+    exit_code: Option<i64>,
+    pid: i64,
+    /// our side of the exec's pty, for resizes
+    pty: Option<Arc<OwnedFd>>,
+}
+
+struct Exec {
+    id: String,
+    container: String,
+    config: ExecConfig,
+    state: Mutex<ExecState>,
+}
+
+static EXECS: LazyLock<Mutex<HashMap<String, Arc<Exec>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn get_exec(id: &str) -> ApiResult<Arc<Exec>> {
+    EXECS
+        .lock()
+        .expect("execs lock")
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
+}
+
+fn new_id() -> String {
+    let mut b = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut b);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+async fn create(Path(cid): Path<String>, body: Body) -> ApiResult<Response> {
+    let body = read_body(body).await?;
+    let config: ExecConfig = parse_json(&body)?;
+    if config.cmd.is_empty() {
+        return Err(ApiError::bad_request("No exec command specified"));
+    }
+    let container = blocking(move |e| {
+        let c = e.find(&cid)?;
+        match c.state.status.as_str() {
+            "running" => Ok(c.id),
+            "paused" => Err(ApiError::conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            ))),
+            _ => Err(ApiError::conflict(format!(
+                "container {} is not running",
+                c.id
+            ))),
+        }
+    })
+    .await?;
+    let id = new_id();
+    EXECS.lock().expect("execs lock").insert(
+        id.clone(),
+        Arc::new(Exec {
+            id: id.clone(),
+            container,
+            config,
+            state: Mutex::new(ExecState::default()),
+        }),
+    );
+    Ok(json_response(StatusCode::CREATED, &json!({ "Id": id })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct StartBody {
+    detach: bool,
+    tty: bool,
+    console_size: Option<Vec<u16>>,
+}
+
+/// The `berth exec` command line for this exec.
+fn command(x: &Exec, detach: bool, tty: bool) -> tokio::process::Command {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("--root").arg(root()).arg("exec");
+    let c = &x.config;
+    if detach {
+        cmd.arg("-d");
+    }
+    if c.attach_stdin && !detach {
+        cmd.arg("-i");
+    }
+    if tty {
+        cmd.arg("-t");
+    }
+    if !c.user.is_empty() {
+        cmd.arg("-u").arg(&c.user);
+    }
+    if !c.working_dir.is_empty() {
+        cmd.arg("-w").arg(&c.working_dir);
+    }
+    for e in &c.env {
+        cmd.arg("-e").arg(e);
+    }
+    if c.privileged {
+        cmd.arg("--privileged");
+    }
+    cmd.arg("--").arg(&x.container).args(&c.cmd);
+    cmd.kill_on_drop(false);
+    cmd
+}
+
+async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Response> {
+    let x = get_exec(&id)?;
+    let body = read_body(std::mem::take(req.body_mut())).await?;
+    let sb: StartBody = parse_json(&body)?;
+    {
+        let mut st = x.state.lock().expect("exec lock");
+        if st.started {
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {id} has already run"
+            )));
+        }
+        st.started = true;
+        st.running = true;
+    }
+    let cid = x.container.clone();
+    let still_running = blocking(move |e| Ok(e.find(&cid)?.state.status == "running")).await?;
+    if !still_running {
+        x.state.lock().expect("exec lock").running = false;
+        return Err(ApiError::conflict(format!(
+            "container {} is not running",
+            x.container
+        )));
+    }
+    let tty = sb.tty || x.config.tty;
+    if sb.detach {
+        let mut cmd = command(&x, true, false);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn()?;
+        x.state.lock().expect("exec lock").pid = child.id().unwrap_or(0) as i64;
+        tokio::spawn(async move {
+            let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+            let mut st = x.state.lock().expect("exec lock");
+            st.running = false;
+            // `berth exec -d` returns once the process runs; its own status is not known
+            st.exit_code = Some(if code == 0 { 0 } else { code as i64 });
+        });
+        return Ok(ok(&json!({})));
+    }
+    let size = sb.console_size.or(x.config.console_size.clone());
+    let running = if tty {
+        spawn_tty(&x, size)?
+    } else {
+        spawn_pipes(&x)?
+    };
+    Ok(hijack(&mut req, stream_type(tty), move |io| {
+        relay(x, running, io, tty)
+    }))
+}
+
+/// A started exec: the child and its stdio on our side.
+struct Running {
+    child: tokio::process::Child,
+    stdin: Option<Box<dyn AsyncWrite + Unpin + Send>>,
+    stdout: Option<Box<dyn AsyncRead + Unpin + Send>>,
+    stderr: Option<Box<dyn AsyncRead + Unpin + Send>>,
+}
+
+fn spawn_pipes(x: &Arc<Exec>) -> ApiResult<Running> {
+    let mut cmd = command(x, false, false);
+    cmd.stdin(if x.config.attach_stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    x.state.lock().expect("exec lock").pid = child.id().unwrap_or(0) as i64;
+    Ok(Running {
+        stdin: child
+            .stdin
+            .take()
+            .map(|s| Box::new(s) as Box<dyn AsyncWrite + Unpin + Send>),
+        stdout: child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn AsyncRead + Unpin + Send>),
+        stderr: child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn AsyncRead + Unpin + Send>),
+        child,
+    })
+}
+
+fn set_size(fd: &OwnedFd, rows: u16, cols: u16) {
+    if rows > 0 && cols > 0 {
+        runtime::tty::set_size(fd.as_raw_fd(), rows, cols);
+    }
+}
+
+fn spawn_tty(x: &Arc<Exec>, size: Option<Vec<u16>>) -> ApiResult<Running> {
+    let pty = nix::pty::openpty(None, None)
+        .map_err(|e| ApiError::internal(format!("allocating a pty for exec: {e}")))?;
+    let master = Arc::new(pty.master);
+    if let Some(s) = size.filter(|s| s.len() == 2) {
+        set_size(&master, s[0], s[1]);
+    }
+    let slave = pty.slave;
+    let mut cmd = command(x, false, true);
+    cmd.stdin(Stdio::from(slave.try_clone()?))
+        .stdout(Stdio::from(slave.try_clone()?))
+        .stderr(Stdio::from(slave));
+    // SAFETY: setsid and ioctl are async-signal-safe; the child makes the pty its terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    drop(cmd);
+    {
+        let mut st = x.state.lock().expect("exec lock");
+        st.pid = child.id().unwrap_or(0) as i64;
+        st.pty = Some(master.clone());
+    }
+    let rd = std::fs::File::from(master.try_clone()?);
+    let wr = std::fs::File::from(master.try_clone()?);
+    Ok(Running {
+        child,
+        stdin: Some(Box::new(tokio::fs::File::from_std(wr))),
+        stdout: Some(Box::new(tokio::fs::File::from_std(rd))),
+        stderr: None,
+    })
+}
+
+/// Copy between the client and the exec until it ends; record the exit code before the
+/// stream closes (the CLI asks for it right after).
+async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, tty: bool) {
+    let (mut crd, cwr) = tokio::io::split(io);
+    let cwr = Arc::new(tokio::sync::Mutex::new(cwr));
+    if let Some(mut stdin) = r.stdin.take() {
+        let attach = x.config.attach_stdin;
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 32 * 1024];
+            if !attach {
+                return;
+            }
+            loop {
+                match crd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if stdin.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        let _ = stdin.flush().await;
+                    }
+                }
+            }
+            if !tty {
+                let _ = stdin.shutdown().await;
+            }
+        });
+    }
+    let pump = |src: Option<Box<dyn AsyncRead + Unpin + Send>>, kind: u8| {
+        let cwr = cwr.clone();
+        tokio::spawn(async move {
+            let Some(mut src) = src else { return };
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match src.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut w = cwr.lock().await;
+                        if w.write_all(&encode(tty, kind, &buf[..n])).await.is_err() {
+                            break;
+                        }
+                        let _ = w.flush().await;
+                    }
+                }
+            }
+        })
+    };
+    let out = pump(r.stdout.take(), monitor::STDOUT);
+    let err = pump(r.stderr.take(), monitor::STDERR);
+    let status = r.child.wait().await;
+    let code = status.ok().and_then(|s| s.code()).unwrap_or(-1) as i64;
+    if tty {
+        // the pty's reader sees EIO only once every copy of the master is gone
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), out).await;
+    } else {
+        let _ = out.await;
+    }
+    let _ = err.await;
+    {
+        let mut st = x.state.lock().expect("exec lock");
+        st.exit_code = Some(code);
+        st.running = false;
+        st.pty = None;
+    }
+    let mut w = cwr.lock().await;
+    let _ = w.flush().await;
+    let _ = w.shutdown().await;
+}
+
+async fn resize(Path(id): Path<String>, q: crate::http::Q) -> ApiResult<Response> {
+    let x = get_exec(&id)?;
+    let h = q.int("h")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
+    let w = q.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
+    if let Some(p) = x.state.lock().expect("exec lock").pty.as_ref() {
+        set_size(p, h, w);
+    }
+    Ok(ok(&json!({})))
+}
+
+async fn inspect(Path(id): Path<String>) -> ApiResult<Response> {
+    let x = get_exec(&id)?;
+    let st = x.state.lock().expect("exec lock");
+    let c = &x.config;
+    Ok(ok(&json!({
+        "ID": x.id,
+        "Running": st.running,
+        "ExitCode": st.exit_code,
+        "ProcessConfig": {
+            "tty": c.tty,
+            "entrypoint": c.cmd.first(),
+            "arguments": c.cmd.iter().skip(1).collect::<Vec<_>>(),
+            "privileged": c.privileged,
+            "user": c.user,
+        },
+        "OpenStdin": c.attach_stdin,
+        "OpenStderr": c.attach_stderr,
+        "OpenStdout": c.attach_stdout,
+        "CanRemove": !st.running && st.started,
+        "ContainerID": x.container,
+        "DetachKeys": c.detach_keys,
+        "Pid": st.pid,
+    })))
 }

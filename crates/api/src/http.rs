@@ -377,12 +377,28 @@ pub async fn read_body(body: Body) -> ApiResult<Bytes> {
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))
 }
 
-/// Parse a JSON body; an empty body is the type's default.
+/// Parse a JSON body; an empty body is the type's default, and nulls in objects count as
+/// absent (clients send `"Binds": null` for "not given").
 pub fn parse_json<T: DeserializeOwned + Default>(b: &[u8]) -> ApiResult<T> {
     if b.iter().all(|c| c.is_ascii_whitespace()) {
         return Ok(T::default());
     }
-    serde_json::from_slice(b).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+    let mut v: Value = serde_json::from_slice(b)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    strip_nulls(&mut v);
+    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+/// Drop JSON nulls from objects, so the types take their defaults.
+pub fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// A request body as a blocking `Read` (for tar consumers: build contexts, image loads,
