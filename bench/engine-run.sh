@@ -2,13 +2,16 @@
 # Side-by-side container start benchmark of the docker-compatible engines on
 # one locally built busybox image (no registry):
 #   berth run --rm IMG true   vs   docker run --rm IMG true   vs   podman run --rm IMG true
+#   and the docker CLI against `berth serve` (engine "berth-api": the same docker CLI as the
+#   docker row, so the two compare the daemons)
 # then many detached containers with berth (`run -d IMG sleep 100000` x N):
 # total time, host memory per container, berth monitor memory per container.
 #
-# Usage: bench/engine-run.sh [-r RUNS] [-n N] [--no-docker] [--no-podman] [--no-many] [--many-docker]
+# Usage: bench/engine-run.sh [-r RUNS] [-n N] [--no-docker] [--no-podman] [--no-api] [--no-many] [--many-docker]
 #   -r RUNS         timed `run --rm IMG true` per engine (default 20; env RUNS)
 #   -n N            containers in the many-containers part (default 500; env MANY)
 #   --no-docker     skip docker        --no-podman   skip podman
+#   --no-api        skip the docker CLI against berth serve
 #   --no-many       skip the many-containers part
 #   --many-docker   also run the many-containers part against docker (off by default)
 # Environment:
@@ -23,16 +26,17 @@ set -uo pipefail
 RUNS=${RUNS:-20}
 MANY=${MANY:-500}
 WARMUP=${WARMUP:-2}
-do_docker=1 do_podman=1 do_many=1 many_docker=0
+do_docker=1 do_podman=1 do_api=1 do_many=1 many_docker=0
 while (($#)); do
 	case $1 in
 	-r) RUNS=$2; shift 2 ;;
 	-n) MANY=$2; shift 2 ;;
 	--no-docker) do_docker=0; shift ;;
 	--no-podman) do_podman=0; shift ;;
+	--no-api) do_api=0; shift ;;
 	--no-many) do_many=0; shift ;;
 	--many-docker) many_docker=1; shift ;;
-	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "engine-run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -61,6 +65,7 @@ work=$(mktemp -d /tmp/berth-engine-bench.XXXXXX)
 chmod 755 "$work"
 BROOT=$work/berth-root
 own_dockerd_pid=
+serve_pid=
 docker_host_given=${DOCKER_HOST:-}
 PODMAN=(podman --root "$work/podman-root" --runroot "$work/podman-run")
 
@@ -74,6 +79,10 @@ cleanup() {
 		"$BERTH" --root "$BROOT" network prune -f >/dev/null 2>&1
 		# monitors or anything else berth left behind for this root
 		for pid in $(pids_of_root); do kill -9 "$pid" 2>/dev/null; done
+	fi
+	if [[ -n $serve_pid ]]; then
+		kill "$serve_pid" 2>/dev/null
+		wait "$serve_pid" 2>/dev/null
 	fi
 	if ((do_docker)) && [[ -n ${DOCKER_HOST:-} ]] && docker info >/dev/null 2>&1; then
 		ids=$(docker ps -aq --filter name=berth-bench-)
@@ -202,6 +211,24 @@ if ((do_podman)); then
 	fi
 fi
 
+if ((do_api)); then
+	names+=(berth-api)
+	if ! command -v docker >/dev/null; then
+		STATUS[berth-api]="SKIPPED: no docker CLI (apt-get install -y docker.io)"
+	elif [[ -z $BERTH ]]; then
+		STATUS[berth-api]="FAILED: no berth binary"
+	else
+		"$BERTH" --root "$BROOT" serve -H "unix://$work/berth.sock" 2>"$work/serve.log" &
+		serve_pid=$!
+		for _ in $(seq 100); do [[ -S $work/berth.sock ]] && break; sleep 0.05; done
+		if DOCKER_HOST=unix://$work/berth.sock docker version >/dev/null 2>&1; then
+			CMD[berth-api]="docker -H unix://$work/berth.sock"
+		else
+			STATUS[berth-api]="FAILED: berth serve did not answer: $(tail -n 1 "$work/serve.log")"
+		fi
+	fi
+fi
+
 # `run --rm IMG true` for one engine; podman on this host needs explicit
 # ulimits (it lacks CAP_SYS_RESOURCE to raise them to podman's defaults).
 run_true() {
@@ -238,14 +265,14 @@ done
 
 echo
 echo "run --rm $IMG true, $RUNS runs each (wall clock per run; ratio = engine / berth)"
-printf '%-8s %12s %10s  %s\n' engine ms/run ratio status
+printf '%-10s %12s %10s  %s\n' engine ms/run ratio status
 for name in "${names[@]}"; do
 	ms=${MSRUN[$name]:-}
 	ratio=-
 	if [[ -n $ms && -n ${MSRUN[berth]:-} ]]; then
 		ratio=$(awk -v a="$ms" -v b="${MSRUN[berth]}" 'BEGIN { printf "%.2fx", a / b }')
 	fi
-	printf '%-8s %12s %10s  %s\n' "$name" "${ms:--}" "$ratio" "${STATUS[$name]}"
+	printf '%-10s %12s %10s  %s\n' "$name" "${ms:--}" "$ratio" "${STATUS[$name]}"
 done
 
 # --- many detached containers ------------------------------------------------------
