@@ -6,11 +6,12 @@ Usage: dockerpy_smoke.py unix:///path/to/api.sock
 Run by tests/tests/api_py.rs with the busybox image already imported as
 busybox:latest.  Asserts outcomes (output, exit codes, what lists show, what
 is gone after removal); prints one line per step; exit 0 and `ALL OK` at the
-end when everything held.
+end when everything held, else exit 1 naming the failed sections.
 """
 
 import sys
 import time
+import traceback
 
 import docker
 from docker.errors import ImageNotFound, NotFound
@@ -206,11 +207,20 @@ def networks(client):
 def main():
     base_url = sys.argv[1]
     client = docker.DockerClient(base_url=base_url, version="auto", timeout=60)
-    system(client)
-    images(client)
-    containers(client)
-    volumes(client)
-    networks(client)
+    # Every section runs even when an earlier one failed (they do not depend
+    # on each other), so one missing endpoint does not hide the rest.
+    failed = []
+    for section in (system, images, containers, volumes, networks):
+        try:
+            section(client)
+        except Exception:  # noqa: BLE001 -- report and go on
+            failed.append(section.__name__)
+            print(f"FAILED: {section.__name__}", flush=True)
+            traceback.print_exc()
+            sys.stderr.flush()
+    if failed:
+        print("FAILED SECTIONS: " + " ".join(failed), flush=True)
+        sys.exit(1)
     print("ALL OK", flush=True)
 
 

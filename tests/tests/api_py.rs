@@ -34,7 +34,6 @@ fn dockerpy_smoke() {
     let o = s.run(c, Stdin::Null, Duration::from_secs(150));
     assert!(
         o.success() && o.stdout.trim_end().ends_with("ALL OK"),
-        "dockerpy_smoke.py failed: {o:?}\n  server log (tail):\n{}",
-        s.server_log_tail(40)
+        "dockerpy_smoke.py failed: {o:?}"
     );
 }
