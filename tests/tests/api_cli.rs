@@ -344,8 +344,9 @@ fn exec_exit_codes_env_stdin_and_tty() {
         30 * SEC,
     );
     assert_eq!((o.code, o.stdout.as_str()), (0, "piped-in\n"), "{o:?}");
+    // docker 20.10 exits 126 here; newer dockers exit 127 (as `run` does).
     let o = s.docker(&["exec", "ex", "no-such-binary"]);
-    assert_eq!(o.code, 126, "missing executable: {o:?}");
+    assert!(o.code == 126 || o.code == 127, "missing executable: {o:?}");
 
     // -it on a terminal: a tty inside, and the shell's exit code out.
     let o = s.docker_pty(
