@@ -122,13 +122,13 @@ fn create_request(
         .and_then(|x| x.as_object())
     {
         for (net, ep) in eps {
+            let unset = mode.is_empty() || mode == "default";
             let primary = net == &mode
-                || (eps.len() == 1
-                    && (mode.is_empty() || mode == "default" || mode == "bridge")
-                    && (net == "bridge" || mode.is_empty() || mode == "default"));
-            if primary || eps.len() == 1 {
-                if eps.len() == 1 && !primary && !engine::net::is_special(net) {
-                    // the only endpoint names the network when the mode does not
+                || (unset && (eps.len() == 1 || net == "bridge"))
+                || (mode == "bridge" && net == "bridge");
+            if primary {
+                if unset && net != "bridge" && !engine::net::is_special(net) {
+                    // the endpoint names the network when the mode does not
                     req.host_config.network_mode = net.clone();
                 }
                 req.network_aliases = ep["Aliases"]
@@ -208,6 +208,10 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
     let want_err = q.bool("stderr");
     let stream = q.bool("stream");
     let logs = q.bool("logs");
+    let detach_keys = match q.get("detachKeys").filter(|k| !k.is_empty()) {
+        Some(k) => parse_detach_keys(k)?,
+        None => vec![16, 17],
+    };
     let (c, hub) = blocking(move |e| {
         let c = find(e, &id)?;
         if c.state.status == "paused" {
@@ -235,9 +239,12 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
     };
     Ok(hijack(&mut req, stream_type(tty), move |io| async move {
         let (mut rd, mut wr) = tokio::io::split(io);
+        let detached = std::sync::Arc::new(tokio::sync::Notify::new());
         let reader = match (&hub, want_stdin && c.config.open_stdin) {
             (Some(h), true) => {
                 let h = h.clone();
+                let detached = detached.clone();
+                let mut keys = Detach::new(detach_keys);
                 Some(tokio::spawn(async move {
                     let mut buf = vec![0u8; 32 * 1024];
                     loop {
@@ -246,7 +253,17 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
                                 h.send(monitor::STDIN_EOF, &[]);
                                 break;
                             }
-                            Ok(n) => h.send(monitor::STDIN, &buf[..n]),
+                            Ok(n) => {
+                                let (pass, hit) = keys.feed(&buf[..n]);
+                                if !pass.is_empty() {
+                                    h.send(monitor::STDIN, &pass);
+                                }
+                                if hit {
+                                    // the container keeps running; only this client leaves
+                                    detached.notify_one();
+                                    break;
+                                }
+                            }
                         }
                     }
                 }))
@@ -260,7 +277,11 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
         }
         let _ = wr.flush().await;
         if let Some(rx) = rx.as_mut() {
-            while let Some(f) = rx.recv().await {
+            loop {
+                let f = tokio::select! {
+                    f = rx.recv() => match f { Some(f) => f, None => break },
+                    _ = detached.notified() => break,
+                };
                 let wanted = match f.kind {
                     monitor::STDOUT => want_out,
                     _ => want_err,
@@ -280,6 +301,68 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
             let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
         }
     }))
+}
+
+/// `ctrl-p,ctrl-q` (docker's default) → the bytes a client types for them.
+fn parse_detach_keys(s: &str) -> ApiResult<Vec<u8>> {
+    let bad = || ApiError::bad_request(format!("Invalid detach keys ({s}) provided"));
+    let mut out = Vec::new();
+    for k in s.split(',') {
+        let k = k.trim();
+        if let Some(c) = k.strip_prefix("ctrl-") {
+            let b = match c.as_bytes() {
+                [x @ b'a'..=b'z'] => x - b'a' + 1,
+                [b'@'] => 0,
+                [x @ (b'[' | b'\\' | b']' | b'^' | b'_')] => x - b'[' + 27,
+                _ => return Err(bad()),
+            };
+            out.push(b);
+        } else if k.len() == 1 {
+            out.push(k.as_bytes()[0]);
+        } else {
+            return Err(bad());
+        }
+    }
+    Ok(out)
+}
+
+/// Watches a client's input for the detach sequence; bytes of a partial match are held back
+/// until it turns out not to be one.
+struct Detach {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl Detach {
+    fn new(keys: Vec<u8>) -> Detach {
+        Detach { keys, matched: 0 }
+    }
+
+    /// The bytes to pass on, and whether the sequence was completed.
+    fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(data.len());
+        for &b in data {
+            if self.keys.is_empty() {
+                out.push(b);
+                continue;
+            }
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    return (out, true);
+                }
+            } else {
+                out.extend_from_slice(&self.keys[..self.matched]);
+                self.matched = 0;
+                if b == self.keys[0] {
+                    self.matched = 1;
+                } else {
+                    out.push(b);
+                }
+            }
+        }
+        (out, false)
+    }
 }
 
 /// What the container wrote so far (attach with `logs=1`).
@@ -594,6 +677,17 @@ mod tests {
         assert_eq!(req.host_config.network_mode, "proj_default");
         assert_eq!(req.network_aliases, vec!["web"]);
         assert!(extra.is_empty());
+    }
+
+    #[test]
+    fn detach_sequences() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
+        assert_eq!(parse_detach_keys("a,ctrl-@").unwrap(), vec![b'a', 0]);
+        assert!(parse_detach_keys("ctrl-pp").is_err());
+        let mut d = Detach::new(vec![16, 17]);
+        assert_eq!(d.feed(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(d.feed(b"c"), (b"\x10c".to_vec(), false));
+        assert_eq!(d.feed(b"x\x10\x11y"), (b"x".to_vec(), true));
     }
 
     #[test]
