@@ -424,10 +424,8 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let (tx, body) = channel_body();
     tokio::spawn(async move {
         let mut code = c.state.exit_code;
-        let mut error: Option<String> = None;
         if let Some(h) = &hub {
             let exit = h.wait_exit().await;
-            error = exit.error.clone();
             let id = c.id.clone();
             code = tokio::task::spawn_blocking(move || streams::exit_code(&exit, &id))
                 .await
@@ -455,12 +453,10 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let err = match error {
-            Some(m) => json!({ "Message": m }),
-            None => Value::Null,
-        };
-        let mut line =
-            serde_json::to_vec(&json!({"StatusCode": code, "Error": err})).unwrap_or_default();
+        // a start failure was the start request's answer already; as dockerd, the wait
+        // reports only the code (the CLI would log the error a second time)
+        let mut line = serde_json::to_vec(&json!({"StatusCode": code, "Error": Value::Null}))
+            .unwrap_or_default();
         line.push(b'\n');
         let _ = tx.send(Bytes::from(line));
     });
