@@ -1,7 +1,225 @@
-//! (routes being written)
+//! `/networks`: list, inspect, create, remove, connect, disconnect, prune (the engine's bridge
+//! networks, as the CLI's `berth network` sees them).
 
+use crate::http::{
+    blocking, json_response, no_content, ok, parse_json, read_body, ApiError, ApiResult, Q,
+};
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Router;
+use engine::engine::Engine;
+use engine::net;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 pub fn routes() -> Router {
     Router::new()
+        .route("/networks", get(list))
+        .route("/networks/create", post(create))
+        .route("/networks/prune", post(prune))
+        .route("/networks/{id}", get(inspect).delete(remove))
+        .route("/networks/{id}/connect", post(connect))
+        .route("/networks/{id}/disconnect", post(disconnect))
+}
+
+async fn list(q: Q) -> ApiResult<Response> {
+    let f = q.filters()?;
+    let v = blocking(move |e| Ok(net::list_filtered(e, &f)?)).await?;
+    Ok(ok(&v))
+}
+
+async fn inspect(Path(id): Path<String>) -> ApiResult<Response> {
+    let v = blocking(move |e| Ok(net::find_json(e, &id)?)).await?;
+    Ok(ok(&v))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IpamConfig {
+    subnet: Option<String>,
+    #[serde(rename = "IPRange")]
+    ip_range: Option<String>,
+    gateway: Option<String>,
+    auxiliary_addresses: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Ipam {
+    driver: Option<String>,
+    config: Option<Vec<IpamConfig>>,
+}
+
+/// The create body (docker's fields; nulls are absent values).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateBody {
+    name: String,
+    driver: Option<String>,
+    internal: Option<bool>,
+    attachable: Option<bool>,
+    ingress: Option<bool>,
+    #[serde(rename = "EnableIPv6")]
+    enable_ipv6: Option<bool>,
+    #[serde(rename = "IPAM")]
+    ipam: Option<Ipam>,
+    options: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
+    config_only: Option<bool>,
+}
+
+fn request(b: CreateBody) -> ApiResult<net::NetworkRequest> {
+    let unsupported = |what: &str| {
+        Err(ApiError::bad_request(format!(
+            "{what} is not supported by berth's bridge networks"
+        )))
+    };
+    if b.enable_ipv6 == Some(true) {
+        return unsupported("IPv6");
+    }
+    if b.ingress == Some(true) {
+        return unsupported("an ingress network");
+    }
+    if b.config_only == Some(true) {
+        return unsupported("a config-only network");
+    }
+    let ipam = b.ipam.unwrap_or_default();
+    if !matches!(ipam.driver.as_deref(), None | Some("") | Some("default")) {
+        return unsupported(&format!(
+            "IPAM driver {:?}",
+            ipam.driver.unwrap_or_default()
+        ));
+    }
+    let mut configs = ipam.config.unwrap_or_default();
+    if configs.len() > 1 {
+        return unsupported("more than one IPAM config");
+    }
+    let c = configs.pop().unwrap_or_default();
+    if c.auxiliary_addresses.is_some_and(|a| !a.is_empty()) {
+        return unsupported("AuxiliaryAddresses");
+    }
+    if c.subnet.as_deref().is_some_and(|s| s.contains(':')) {
+        return unsupported("IPv6");
+    }
+    Ok(net::NetworkRequest {
+        name: b.name,
+        driver: b.driver.unwrap_or_default(),
+        subnet: c.subnet,
+        gateway: c.gateway,
+        ip_range: c.ip_range,
+        internal: b.internal.unwrap_or(false),
+        attachable: b.attachable.unwrap_or(false),
+        labels: b.labels.unwrap_or_default(),
+        options: b.options.unwrap_or_default(),
+    })
+}
+
+async fn create(body: Body) -> ApiResult<Response> {
+    let b: CreateBody = parse_json(&read_body(body).await?)?;
+    if b.name.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid name: a network needs a name",
+        ));
+    }
+    let r = request(b)?;
+    let (n, warnings) = blocking(move |e| Ok(net::create(e, &r)?)).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"Id": n.id, "Warning": warnings.join("\n")}),
+    ))
+}
+
+async fn remove(Path(id): Path<String>) -> ApiResult<Response> {
+    blocking(move |e| Ok(net::remove(e, &id)?)).await?;
+    Ok(no_content())
+}
+
+/// The network a request names (404 in the network's words when there is none).
+fn network_of(e: &Engine, id: &str) -> ApiResult<String> {
+    let v = net::find_json(e, id)?;
+    Ok(v["Name"].as_str().unwrap_or(id).to_string())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IpamRequest {
+    #[serde(rename = "IPv4Address")]
+    ipv4_address: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EndpointConfig {
+    aliases: Option<Vec<String>>,
+    #[serde(rename = "IPAMConfig")]
+    ipam_config: Option<IpamRequest>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConnectBody {
+    container: String,
+    endpoint_config: Option<EndpointConfig>,
+}
+
+async fn connect(Path(id): Path<String>, body: Body) -> ApiResult<Response> {
+    let b: ConnectBody = parse_json(&read_body(body).await?)?;
+    blocking(move |e| {
+        let name = network_of(e, &id)?;
+        let ep = b.endpoint_config.unwrap_or_default();
+        let ip = ep
+            .ipam_config
+            .and_then(|i| i.ipv4_address)
+            .filter(|s| !s.is_empty());
+        let aliases = ep.aliases.unwrap_or_default();
+        Ok(net::connect_container(
+            e,
+            &b.container,
+            &name,
+            &aliases,
+            ip.as_deref(),
+        )?)
+    })
+    .await?;
+    Ok(ok_empty())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DisconnectBody {
+    container: String,
+    force: Option<bool>,
+}
+
+async fn disconnect(Path(id): Path<String>, body: Body) -> ApiResult<Response> {
+    let b: DisconnectBody = parse_json(&read_body(body).await?)?;
+    blocking(move |e| {
+        let name = network_of(e, &id)?;
+        match net::disconnect_container(e, &b.container, &name) {
+            // with force, an endpoint left by a container that is gone goes too
+            Err(engine::Error::NoSuchContainer(_)) if b.force == Some(true) => {
+                let n = e.networks()?.get(&name)?;
+                Ok(e.networks()?.disconnect(&n.id, &b.container)?)
+            }
+            r => Ok(r?),
+        }
+    })
+    .await?;
+    Ok(ok_empty())
+}
+
+/// 200 with an empty body, as dockerd answers connect and disconnect.
+fn ok_empty() -> Response {
+    Response::new(Body::empty())
+}
+
+async fn prune(q: Q) -> ApiResult<Response> {
+    let f = q.filters()?;
+    let gone = blocking(move |e| Ok(net::prune(e, &f)?)).await?;
+    let v: Value = json!({ "NetworksDeleted": gone });
+    Ok(ok(&v))
 }

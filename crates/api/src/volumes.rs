@@ -1,7 +1,91 @@
-//! (routes being written)
+//! `/volumes`: list, create, inspect, remove, prune (the engine's volumes, as the CLI's
+//! `berth volume` sees them).
 
+use crate::http::{blocking, json_response, no_content, ok, parse_json, read_body, ApiResult, Q};
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Router;
+use engine::volumes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 pub fn routes() -> Router {
     Router::new()
+        .route("/volumes", get(list))
+        .route("/volumes/create", post(create))
+        .route("/volumes/prune", post(prune))
+        .route("/volumes/{name}", get(inspect).delete(remove))
+}
+
+async fn list(q: Q) -> ApiResult<Response> {
+    let f = q.filters()?;
+    let v = blocking(move |e| {
+        let vs: Vec<Value> = volumes::list(&e.store, &f)?
+            .iter()
+            .map(volumes::inspect_json)
+            .collect();
+        Ok(json!({"Volumes": vs, "Warnings": null}))
+    })
+    .await?;
+    Ok(ok(&v))
+}
+
+/// The create body (nulls are absent values).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateBody {
+    name: Option<String>,
+    driver: Option<String>,
+    driver_opts: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+async fn create(body: Body) -> ApiResult<Response> {
+    let b: CreateBody = parse_json(&read_body(body).await?)?;
+    let v = blocking(move |e| {
+        let (v, _) = volumes::create_with(
+            &e.store,
+            &e.root,
+            b.name.as_deref(),
+            b.driver.as_deref().unwrap_or(""),
+            b.labels.unwrap_or_default(),
+            b.driver_opts.unwrap_or_default(),
+            false,
+        )?;
+        Ok(volumes::inspect_json(&v))
+    })
+    .await?;
+    Ok(json_response(StatusCode::CREATED, &v))
+}
+
+async fn inspect(Path(name): Path<String>) -> ApiResult<Response> {
+    let v = blocking(move |e| match e.store.volume(&name)? {
+        Some(v) => Ok(volumes::inspect_json(&v)),
+        None => Err(engine::Error::NoSuchVolume(name).into()),
+    })
+    .await?;
+    Ok(ok(&v))
+}
+
+async fn remove(Path(name): Path<String>, q: Q) -> ApiResult<Response> {
+    let force = q.bool("force");
+    blocking(move |e| Ok(volumes::remove(&e.store, &e.root, &name, force)?)).await?;
+    Ok(no_content())
+}
+
+async fn prune(q: Q) -> ApiResult<Response> {
+    let f = q.filters()?;
+    let (gone, bytes) = blocking(move |e| {
+        // the store's view of which containers still exist is made true first
+        e.list()?;
+        Ok(volumes::prune(&e.store, &e.root, &f)?)
+    })
+    .await?;
+    Ok(ok(
+        &json!({"VolumesDeleted": gone, "SpaceReclaimed": bytes}),
+    ))
 }

@@ -234,6 +234,7 @@ impl Engine {
                 .map(|(n, _)| n.clone())
                 .collect();
             self.store.insert(&c)?;
+            crate::events::container(self, &c, "create", &[]);
             Ok(c)
         })();
         match result {
@@ -446,9 +447,10 @@ impl Engine {
                         .volume(&m.name)?
                         .ok_or_else(|| Error::NoSuchVolume(m.name.clone()))?;
                     volumes::populate(&self.store, &v, &rootfs, &m.destination)?;
+                    crate::events::volume_mounted(self, &v, c, m);
                     mounts.push(ResolvedMount {
                         destination: m.destination.clone(),
-                        source: MountSource::Bind(PathBuf::from(&v.mountpoint)),
+                        source: MountSource::Bind(PathBuf::from(volumes::data_dir(&v))),
                         readonly: !m.rw,
                         options: vec![],
                     });
@@ -676,6 +678,7 @@ impl Engine {
                 .update(&c.id, |c| c.internal.manually_stopped = true)?;
         }
         self.runtime.kill(&c.id, sig, false)?;
+        crate::events::killed(self, &c, sig as i32);
         if c.state.status == "paused" && sig == Signal::SIGKILL {
             let _ = self.runtime.resume(&c.id);
         }
@@ -690,6 +693,7 @@ impl Engine {
         if c.state.status == "restarting" {
             // the monitor sees the flag and gives up waiting to restart
             self.wait_not_live(&c.id, Duration::from_secs(15))?;
+            crate::events::container(self, &c, "stop", &[]);
             return Ok(c);
         }
         if !matches!(c.state.status.as_str(), "running" | "paused") {
@@ -705,6 +709,7 @@ impl Engine {
             .unwrap_or(Signal::SIGTERM);
         if t != 0 {
             let _ = self.runtime.kill(&c.id, sig, false);
+            crate::events::killed(self, &c, sig as i32);
             if c.state.status == "paused" {
                 let _ = self.runtime.resume(&c.id);
             }
@@ -714,12 +719,15 @@ impl Engine {
                 Duration::from_secs(t as u64)
             };
             if self.wait_not_live(&c.id, limit).is_ok() {
+                crate::events::container(self, &c, "stop", &[]);
                 return Ok(c);
             }
         }
         let _ = self.runtime.kill(&c.id, Signal::SIGKILL, true);
+        crate::events::killed(self, &c, Signal::SIGKILL as i32);
         let _ = self.runtime.resume(&c.id);
         self.wait_not_live(&c.id, Duration::from_secs(30))?;
+        crate::events::container(self, &c, "stop", &[]);
         Ok(c)
     }
 
@@ -781,6 +789,7 @@ impl Engine {
                 c.state.paused = true;
             }
         })?;
+        crate::events::container(self, &c, "pause", &[]);
         Ok(())
     }
 
@@ -796,6 +805,7 @@ impl Engine {
                 c.state.paused = false;
             }
         })?;
+        crate::events::container(self, &c, "unpause", &[]);
         Ok(())
     }
 
@@ -811,7 +821,10 @@ impl Engine {
                 "Renaming a container with the same name as its current name".into(),
             ));
         }
-        self.store.rename(&c.id, new)
+        self.store.rename(&c.id, new)?;
+        let names = [("name", new.to_string()), ("oldName", c.name.clone())];
+        crate::events::container(self, &c, "rename", &names);
+        Ok(())
     }
 
     // ---------------------------------------------------------------- remove
@@ -864,6 +877,7 @@ impl Engine {
             _ => {}
         }
         self.store.remove(&c.id)?;
+        crate::events::container(self, c, "destroy", &[]);
         if remove_volumes {
             for v in &c.internal.anonymous_volumes {
                 if let Err(e) = volumes::remove(&self.store, &self.root, v, true) {

@@ -183,6 +183,7 @@ impl Checker {
             exit_code: code,
             output,
         };
+        let before = crate::events::health_status(engine, id);
         let _ = engine.store.update(id, |c| {
             let h = c.state.health.get_or_insert_with(|| Health {
                 status: "starting".into(),
@@ -203,6 +204,7 @@ impl Checker {
                 }
             }
         });
+        crate::events::health_changed(engine, id, before.as_deref());
         let healthy_or_past_start = !self.in_start_period();
         self.next = Instant::now()
             + if healthy_or_past_start {

@@ -5,6 +5,8 @@
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod events;
+pub mod filters;
 pub mod health;
 pub mod logs;
 pub mod monitor;

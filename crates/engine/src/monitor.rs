@@ -485,6 +485,7 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
         }
         let code = m.serve(pid, stdio, &c);
         let oom = m.oom_killed();
+        crate::events::died(&engine, &c, code, oom, started_at.elapsed());
         let _ = engine.runtime.delete(id, true);
         crate::net::teardown(&engine, id);
         let ran = started_at.elapsed();
@@ -627,6 +628,7 @@ impl Mon<'_> {
             c.state.started_at = now();
             c.internal.monitor_pid = std::process::id() as i64;
         })?;
+        crate::events::container(self.engine, c, "start", &[]);
         Ok((pid, stdio))
     }
 

@@ -4,9 +4,13 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
+use crate::events::Type;
+use crate::filters::{self, Filters};
 use crate::types::Container;
+use network::ipam::Subnet;
 use network::{Endpoint, Manager, NetworkConfig, PortMapping};
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -245,6 +249,56 @@ fn requested_ports(c: &Container) -> Result<Vec<PortMapping>> {
     Ok(out)
 }
 
+/// Connect a container's namespace to a network: its aliases and short id as DNS names, the
+/// requested address, else (on a network with an IP range) the lowest free one of the range.
+/// Emits the network's `connect` event.
+#[allow(clippy::too_many_arguments)]
+fn plug(
+    engine: &Engine,
+    mgr: &Manager,
+    net: &NetworkConfig,
+    c: &Container,
+    aliases: &[String],
+    netns: &Path,
+    ifname: &str,
+    requested: Option<Ipv4Addr>,
+) -> Result<Endpoint> {
+    let mut names = aliases.to_vec();
+    names.push(c.short_id().to_string());
+    let range = Some(extras(engine, &net.id).ip_range)
+        .filter(|r| !r.is_empty() && requested.is_none())
+        .and_then(|r| Subnet::parse(&r).ok());
+    let mut tries = 0;
+    let ep = loop {
+        let ip = match &range {
+            Some(r) => Some(free_in_range(mgr, net, r)?),
+            None => requested,
+        };
+        match mgr.connect(net, &c.id, c.short_name(), &names, netns, ifname, ip) {
+            // another container took it meanwhile
+            Err(network::Error::AddressInUse { .. }) if range.is_some() && tries < 8 => tries += 1,
+            r => break r?,
+        }
+    };
+    emit_network(engine, "connect", net, Some(&c.id));
+    Ok(ep)
+}
+
+/// The lowest address of `range` no endpoint of `net` has (nor its gateway).
+fn free_in_range(mgr: &Manager, net: &NetworkConfig, range: &Subnet) -> Result<Ipv4Addr> {
+    let subnet = Subnet::parse(&net.subnet).map_err(Error::Other)?;
+    let used: std::collections::HashSet<Ipv4Addr> =
+        mgr.endpoints(&net.id)?.into_iter().map(|e| e.ip).collect();
+    let start = u32::from(range.addr) & range.mask();
+    let end = u32::from(range.broadcast());
+    (start..=end)
+        .map(Ipv4Addr::from)
+        .find(|ip| subnet.is_host(*ip) && ip.to_string() != net.gateway && !used.contains(ip))
+        .ok_or_else(|| {
+            network::Error::Exhausted(net.name.clone(), format!("ip range {range}")).into()
+        })
+}
+
 /// Between create and start: give the container's network namespace its interfaces, addresses,
 /// routes and published ports, and record them in `NetworkSettings`.
 pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
@@ -262,13 +316,12 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
     let mut published = Vec::new();
     for (i, (name, aliases, ip)) in joined(c).into_iter().enumerate() {
         let net = engine.network(&name)?;
-        let mut names = aliases.clone();
-        names.push(c.short_id().to_string());
-        let ep = mgr.connect(
+        let ep = plug(
+            engine,
+            &mgr,
             &net,
-            &c.id,
-            c.short_name(),
-            &names,
+            c,
+            &aliases,
             &netns,
             &format!("eth{i}"),
             ip,
@@ -331,7 +384,13 @@ fn ports_json(published: &[PortMapping]) -> Value {
 /// ports and endpoints, and clear the runtime part of `NetworkSettings`.
 pub fn teardown(engine: &Engine, id: &str) {
     if let Ok(m) = engine.networks() {
+        let eps = m.endpoints_of_container(id).unwrap_or_default();
         let _ = m.release_container(id);
+        for ep in eps {
+            if let Ok(net) = m.get(&ep.network_id) {
+                emit_network(engine, "disconnect", &net, Some(id));
+            }
+        }
     }
     let _ = engine.store.update(id, |c| {
         let ns = &mut c.network_settings;
@@ -442,9 +501,192 @@ pub fn lo_up(netns: &Path) -> Result<()> {
     r.ctx(|| "bring up lo in the container's network namespace".into())
 }
 
+// ------------------------------------------------------------------ networks as objects
+
+/// What berth keeps about a network besides the network store's record: the create request's
+/// driver options, attachable flag and IP range (a small JSON file per network).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Extras {
+    #[serde(rename = "Options", default)]
+    pub options: BTreeMap<String, String>,
+    #[serde(rename = "Attachable", default)]
+    pub attachable: bool,
+    #[serde(rename = "IPRange", default, skip_serializing_if = "String::is_empty")]
+    pub ip_range: String,
+}
+
+fn extras_path(engine: &Engine, id: &str) -> PathBuf {
+    engine.root.join("networks").join(format!("{id}.json"))
+}
+
+pub fn extras(engine: &Engine, id: &str) -> Extras {
+    std::fs::read(extras_path(engine, id))
+        .ok()
+        .and_then(|d| serde_json::from_slice(&d).ok())
+        .unwrap_or_default()
+}
+
+/// `network create` / `POST /networks/create`.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkRequest {
+    pub name: String,
+    /// "" or "bridge"
+    pub driver: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    /// addresses are given out from this part of the subnet only
+    pub ip_range: Option<String>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub labels: BTreeMap<String, String>,
+    /// kept and shown by inspect; berth's bridges do not apply them (a warning says so)
+    pub options: BTreeMap<String, String>,
+}
+
+/// Create a network; its config and the warnings for the client.
+pub fn create(
+    engine: &Engine,
+    r: &NetworkRequest,
+) -> network::Result<(NetworkConfig, Vec<String>)> {
+    if !matches!(r.driver.as_str(), "" | "bridge") {
+        return Err(network::Error::NotFound(format!("plugin {:?}", r.driver)));
+    }
+    let range = r
+        .ip_range
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| Subnet::parse(s).map_err(network::Error::InvalidSubnet))
+        .transpose()?;
+    let m = engine
+        .networks()
+        .map_err(|e| network::Error::Firewall(e.to_string()))?;
+    let net = m.create(
+        &r.name,
+        r.subnet.as_deref().filter(|s| !s.is_empty()),
+        r.gateway.as_deref().filter(|s| !s.is_empty()),
+        r.internal,
+        r.labels.clone(),
+    )?;
+    let undo = |e: network::Error| {
+        let _ = m.remove(&net.id);
+        Err(e)
+    };
+    if let Some(range) = range {
+        let inside = Subnet::parse(&net.subnet)
+            .map(|s| s.contains(range.addr) && range.prefix >= s.prefix)
+            .unwrap_or(false);
+        if !inside {
+            return undo(network::Error::InvalidSubnet(format!(
+                "invalid ip-range {range}: not within the subnet {}",
+                net.subnet
+            )));
+        }
+    }
+    let extras = Extras {
+        options: r.options.clone(),
+        attachable: r.attachable,
+        ip_range: range.map(|r| r.to_string()).unwrap_or_default(),
+    };
+    if extras != Extras::default() {
+        let path = extras_path(engine, &net.id);
+        let written = std::fs::create_dir_all(engine.root.join("networks"))
+            .and_then(|_| std::fs::write(&path, serde_json::to_vec(&extras).unwrap_or_default()));
+        if let Err(source) = written {
+            return undo(network::Error::Io {
+                context: format!("write {}", path.display()),
+                source,
+            });
+        }
+    }
+    let mut warnings = Vec::new();
+    if !r.options.is_empty() {
+        warnings.push(format!(
+            "berth does not apply bridge driver options; ignored: {}",
+            r.options.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    emit_network(engine, "create", &net, None);
+    Ok((net, warnings))
+}
+
+fn emit_network(engine: &Engine, action: &str, net: &NetworkConfig, container: Option<&str>) {
+    let mut a = crate::events::attrs(&[("name", &net.name), ("type", &net.driver)]);
+    if let Some(c) = container {
+        a.insert("container".into(), c.to_string());
+    }
+    crate::events::emit(engine, Type::Network, action, &net.id, a);
+}
+
+/// Remove a network (not `bridge`, `host` or `none`, nor one with running containers).
+pub fn remove(engine: &Engine, name: &str) -> network::Result<NetworkConfig> {
+    if matches!(name, "bridge" | "host" | "none") {
+        return Err(network::Error::Predefined(name.to_string()));
+    }
+    let m = engine
+        .networks()
+        .map_err(|e| network::Error::Firewall(e.to_string()))?;
+    let net = m.get(name)?;
+    m.remove(&net.id)?;
+    let _ = std::fs::remove_file(extras_path(engine, &net.id));
+    emit_network(engine, "destroy", &net, None);
+    Ok(net)
+}
+
+/// docker lists its `host` and `none` pseudo networks too.
+pub fn pseudo(name: &str) -> Value {
+    let id = {
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in name.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        format!("{h:016x}").repeat(4)
+    };
+    json!({"Name": name, "Id": id, "Scope": "local", "Driver": if name == "host" { "host" } else { "null" },
+        "EnableIPv4": true, "EnableIPv6": false, "IPAM": {"Driver": "default", "Options": null, "Config": []},
+        "Internal": false, "Attachable": false, "Ingress": false, "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
+        "Containers": {}, "Options": {}, "Labels": {}})
+}
+
+/// The containers each network is recorded on (their `NetworkSettings.Networks`), created
+/// and stopped ones too: network id → [(container id, name)].
+fn recorded_users(engine: &Engine) -> Result<HashMap<String, Vec<(String, String)>>> {
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for c in engine.store.all()? {
+        if let Some(m) = c
+            .network_settings
+            .get("Networks")
+            .and_then(|n| n.as_object())
+        {
+            for v in m.values() {
+                if let Some(id) = v.get("NetworkID").and_then(|x| x.as_str()) {
+                    out.entry(id.to_string())
+                        .or_default()
+                        .push((c.id.clone(), c.short_name().to_string()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// docker's `network inspect` document.
 pub fn inspect_json(engine: &Engine, net: &NetworkConfig) -> Result<Value> {
+    inspect_with(engine, net, &recorded_users(engine)?)
+}
+
+fn inspect_with(
+    engine: &Engine,
+    net: &NetworkConfig,
+    users: &HashMap<String, Vec<(String, String)>>,
+) -> Result<Value> {
     let mut containers = serde_json::Map::new();
+    // containers connected but not running have no endpoint yet: shown without addresses
+    for (id, name) in users.get(&net.id).into_iter().flatten() {
+        containers.insert(
+            id.clone(),
+            json!({"Name": name, "EndpointID": "", "MacAddress": "", "IPv4Address": "", "IPv6Address": ""}),
+        );
+    }
     for ep in engine.networks()?.endpoints(&net.id)? {
         containers.insert(
             ep.container_id.clone(),
@@ -458,6 +700,12 @@ pub fn inspect_json(engine: &Engine, net: &NetworkConfig) -> Result<Value> {
         );
     }
     let default = net.name == "bridge";
+    let x = extras(engine, &net.id);
+    let mut ipam = json!({"Subnet": net.subnet});
+    if !x.ip_range.is_empty() {
+        ipam["IPRange"] = json!(x.ip_range);
+    }
+    ipam["Gateway"] = json!(net.gateway);
     Ok(json!({
         "Name": net.name,
         "Id": net.id,
@@ -466,9 +714,9 @@ pub fn inspect_json(engine: &Engine, net: &NetworkConfig) -> Result<Value> {
         "Driver": net.driver,
         "EnableIPv4": true,
         "EnableIPv6": false,
-        "IPAM": {"Driver": "default", "Options": null, "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
+        "IPAM": {"Driver": "default", "Options": null, "Config": [ipam]},
         "Internal": net.internal,
-        "Attachable": false,
+        "Attachable": x.attachable,
         "Ingress": false,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": false,
@@ -476,10 +724,110 @@ pub fn inspect_json(engine: &Engine, net: &NetworkConfig) -> Result<Value> {
         "Options": if default {
             json!({"com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.name": net.bridge})
         } else {
-            json!({"com.docker.network.bridge.name": net.bridge})
+            json!(x.options)
         },
         "Labels": net.labels,
     }))
+}
+
+/// Every network (the pseudo `host` and `none` too) in inspect's shape, by name.
+pub fn list_json(engine: &Engine) -> Result<Vec<Value>> {
+    let m = engine.networks()?;
+    m.default_network()?;
+    let users = recorded_users(engine)?;
+    let mut out = Vec::new();
+    for n in m.list()? {
+        out.push(inspect_with(engine, &n, &users)?);
+    }
+    out.push(pseudo("host"));
+    out.push(pseudo("none"));
+    out.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+    Ok(out)
+}
+
+/// One network by name, id or id prefix, in inspect's shape.
+pub fn find_json(engine: &Engine, name: &str) -> network::Result<Value> {
+    if name == "host" || name == "none" {
+        return Ok(pseudo(name));
+    }
+    let m = engine
+        .networks()
+        .map_err(|e| network::Error::Firewall(e.to_string()))?;
+    let n = if is_default(name) {
+        m.default_network()?
+    } else {
+        m.get(name)?
+    };
+    inspect_json(engine, &n).map_err(|e| network::Error::Firewall(e.to_string()))
+}
+
+/// The filters of `network ls` / `GET /networks`.
+pub const LIST_FILTERS: &[&str] = &["driver", "id", "label", "name", "scope", "type", "dangling"];
+
+/// `network ls`: the networks (inspect documents) `f` selects.
+pub fn list_filtered(engine: &Engine, f: &Filters) -> Result<Vec<Value>> {
+    filters::validate(f, LIST_FILTERS)?;
+    if let Some(t) = f
+        .get("type")
+        .into_iter()
+        .flatten()
+        .find(|t| *t != "custom" && *t != "builtin")
+    {
+        return Err(Error::Invalid(format!("invalid filter: 'type'='{t}'")));
+    }
+    let dangling = filters::boolean(f, "dangling")?;
+    let s = |n: &Value, k: &str| n[k].as_str().unwrap_or("").to_string();
+    Ok(list_json(engine)?
+        .into_iter()
+        .filter(|n| {
+            let labels: BTreeMap<String, String> =
+                serde_json::from_value(n["Labels"].clone()).unwrap_or_default();
+            let builtin = matches!(n["Name"].as_str(), Some("bridge" | "host" | "none"));
+            let empty = n["Containers"].as_object().is_none_or(|m| m.is_empty());
+            filters::contains(f, "name", &s(n, "Name"))
+                && filters::contains(f, "id", &s(n, "Id"))
+                && filters::exact(f, "driver", &s(n, "Driver"))
+                && filters::exact(f, "scope", &s(n, "Scope"))
+                && filters::exact(f, "type", if builtin { "builtin" } else { "custom" })
+                && filters::labels(f, "label", &labels)
+                && dangling.is_none_or(|d| d == (empty && !builtin))
+        })
+        .collect())
+}
+
+/// The filters of `network prune` / `POST /networks/prune`.
+pub const PRUNE_FILTERS: &[&str] = &["until", "label", "label!"];
+
+/// Remove the user networks no container (running or not) is recorded on, among those `f`
+/// selects; their names.
+pub fn prune(engine: &Engine, f: &Filters) -> Result<Vec<String>> {
+    filters::validate(f, PRUNE_FILTERS)?;
+    let until = match f.get("until").and_then(|v| v.last()) {
+        Some(u) => Some(crate::logs::parse_time(u, chrono::Utc::now())?),
+        None => None,
+    };
+    let users = recorded_users(engine)?;
+    let m = engine.networks()?;
+    let mut gone = Vec::new();
+    for n in m.list()? {
+        let young = until
+            .is_some_and(|u| chrono::DateTime::parse_from_rfc3339(&n.created).is_ok_and(|c| c > u));
+        if n.name == "bridge"
+            || users.contains_key(&n.id)
+            || young
+            || !filters::labels(f, "label", &n.labels)
+            || !filters::no_labels(f, "label!", &n.labels)
+        {
+            continue;
+        }
+        if remove(engine, &n.id).is_ok() {
+            gone.push(n.name);
+        }
+    }
+    // a second state root's default bridge goes too once nothing runs on it (berth0 of the
+    // main root stays, as docker0 does)
+    m.retire_private_default()?;
+    Ok(gone)
 }
 
 /// `network connect`: record the network on the container, and if it runs, connect it now.
@@ -526,13 +874,13 @@ pub fn connect_container(
             .and_then(|n| n.as_object())
             .map(|m| m.len())
             .unwrap_or(0);
-        let mut names = aliases.to_vec();
-        names.push(c.short_id().to_string());
-        let ep = engine.networks()?.connect(
+        let mgr = engine.networks()?;
+        let ep = plug(
+            engine,
+            &mgr,
             &net,
-            &c.id,
-            c.short_name(),
-            &names,
+            &c,
+            aliases,
             &netns,
             &format!("eth{n}"),
             requested,
@@ -579,5 +927,6 @@ pub fn disconnect_container(engine: &Engine, key: &str, network: &str) -> Result
             m.remove(&name);
         }
     })?;
+    emit_network(engine, "disconnect", &net, Some(&c.id));
     Ok(())
 }

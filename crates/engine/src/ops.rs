@@ -1080,6 +1080,7 @@ impl Engine {
             &o.author,
             &created_by.join(" "),
         )?;
+        crate::events::container(self, &c, "commit", &[("imageID", img.id().to_string())]);
         Ok(img)
     }
 }

@@ -2,9 +2,11 @@
 //! resolution of a container's `-v`, `--mount` and image `VOLUME`s into mount points.
 
 use crate::error::{Error, IoContext, Result};
+use crate::events::Type;
+use crate::filters::{self, Filters};
 use crate::store::Store;
 use crate::types::{MountPoint, Volume};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub fn volumes_dir(root: &Path) -> PathBuf {
@@ -28,6 +30,29 @@ pub fn create(
     labels: BTreeMap<String, String>,
     anonymous: bool,
 ) -> Result<(Volume, bool)> {
+    create_with(
+        store,
+        root,
+        name,
+        "local",
+        labels,
+        BTreeMap::new(),
+        anonymous,
+    )
+}
+
+/// `create` with a driver (only "local") and the local driver's options (`-o`, the API's DriverOpts): only binds of a host
+/// directory (`type=none`, `o=bind`, `device=/path`), which docker's local driver mounts
+/// at the volume's place.
+pub fn create_with(
+    store: &Store,
+    root: &Path,
+    name: Option<&str>,
+    driver: &str,
+    labels: BTreeMap<String, String>,
+    options: BTreeMap<String, String>,
+    anonymous: bool,
+) -> Result<(Volume, bool)> {
     let name = match name {
         Some(n) if !n.is_empty() => {
             if !valid_name(n) {
@@ -39,6 +64,12 @@ pub fn create(
         }
         _ => crate::names::random_id(),
     };
+    if !matches!(driver, "" | "local") {
+        return Err(Error::Invalid(format!(
+            "create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+        )));
+    }
+    validate_options(&name, &options)?;
     let dir = volumes_dir(root).join(&name);
     let v = Volume {
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -46,13 +77,115 @@ pub fn create(
         labels,
         mountpoint: dir.join("_data").to_string_lossy().into_owned(),
         name: name.clone(),
-        options: BTreeMap::new(),
+        options,
         scope: "local".into(),
         populated: false,
         anonymous,
     };
     std::fs::create_dir_all(dir.join("_data")).ctx(|| format!("create volume dir {name}"))?;
-    store.insert_volume(&v)
+    let (v, new) = store.insert_volume(&v)?;
+    if new {
+        crate::events::emit_root(root, Type::Volume, "create", &v.name, driver_attr());
+    }
+    Ok((v, new))
+}
+
+fn driver_attr() -> BTreeMap<String, String> {
+    crate::events::attrs(&[("driver", "local")])
+}
+
+/// The local driver's options berth honours: a bind of an existing host directory.
+fn validate_options(name: &str, o: &BTreeMap<String, String>) -> Result<()> {
+    if o.is_empty() {
+        return Ok(());
+    }
+    let bad = |why: &str| {
+        Err(Error::Invalid(format!(
+            "create {name}: {why}: berth's local volumes take only bind options (type=none, o=bind, device=/absolute/path)"
+        )))
+    };
+    if let Some(k) = o
+        .keys()
+        .find(|k| !matches!(k.as_str(), "type" | "o" | "device"))
+    {
+        return bad(&format!("invalid option: {k:?}"));
+    }
+    let binds = o
+        .get("o")
+        .is_some_and(|v| v.split(',').any(|x| x == "bind" || x == "rbind"));
+    let device = o.get("device").map(String::as_str).unwrap_or("");
+    if o.get("type").map(String::as_str) != Some("none") || !binds {
+        return bad("unsupported mount type");
+    }
+    if !device.starts_with('/') {
+        return bad(&format!("invalid device {device:?}"));
+    }
+    Ok(())
+}
+
+/// Where a volume's content lives: its `_data` dir, or the host directory it binds.
+pub fn data_dir(v: &Volume) -> &str {
+    match v.options.get("device") {
+        Some(d) if v.options.get("type").map(String::as_str) == Some("none") => d,
+        _ => &v.mountpoint,
+    }
+}
+
+/// A volume in docker's inspect shape (`volume inspect`, `GET /volumes/{name}`).
+pub fn inspect_json(v: &Volume) -> serde_json::Value {
+    let map_or_null = |m: &BTreeMap<String, String>| {
+        if m.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(m)
+        }
+    };
+    serde_json::json!({
+        "CreatedAt": v.created_at,
+        "Driver": v.driver,
+        "Labels": map_or_null(&v.labels),
+        "Mountpoint": v.mountpoint,
+        "Name": v.name,
+        "Options": map_or_null(&v.options),
+        "Scope": v.scope,
+    })
+}
+
+/// The names of the volumes some container (running or not) mounts.
+pub fn used(store: &Store) -> Result<HashSet<String>> {
+    Ok(store
+        .all()?
+        .into_iter()
+        .flat_map(|c| c.mounts.into_iter())
+        .filter(|m| m.kind == "volume")
+        .map(|m| m.name)
+        .collect())
+}
+
+/// The filters of `volume ls` / `GET /volumes`.
+pub const LIST_FILTERS: &[&str] = &["name", "driver", "label", "label!", "dangling"];
+
+/// `volume ls`: the volumes `f` selects, by name.
+pub fn list(store: &Store, f: &Filters) -> Result<Vec<Volume>> {
+    filters::validate(f, LIST_FILTERS)?;
+    let dangling = filters::boolean(f, "dangling")?;
+    let used = match dangling {
+        Some(_) => used(store)?,
+        None => HashSet::new(),
+    };
+    let mut out: Vec<Volume> = store
+        .volumes()?
+        .into_iter()
+        .filter(|v| {
+            filters::contains(f, "name", &v.name)
+                && filters::exact(f, "driver", &v.driver)
+                && filters::labels(f, "label", &v.labels)
+                && filters::no_labels(f, "label!", &v.labels)
+                && dangling.is_none_or(|d| d != used.contains(&v.name))
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
 }
 
 /// Containers (ids) that mount a volume.
@@ -84,6 +217,7 @@ pub fn remove(store: &Store, root: &Path, name: &str, force: bool) -> Result<()>
         )));
     }
     store.remove_volume(name)?;
+    crate::events::emit_root(root, Type::Volume, "destroy", name, driver_attr());
     let dir = volumes_dir(root).join(name);
     match std::fs::remove_dir_all(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -93,19 +227,23 @@ pub fn remove(store: &Store, root: &Path, name: &str, force: bool) -> Result<()>
     }
 }
 
-/// Remove volumes no container uses (anonymous ones only unless `all`). Returns names and bytes.
-pub fn prune(store: &Store, root: &Path, all: bool) -> Result<(Vec<String>, u64)> {
-    let used: std::collections::HashSet<String> = store
-        .all()?
-        .into_iter()
-        .flat_map(|c| c.mounts.into_iter())
-        .filter(|m| m.kind == "volume")
-        .map(|m| m.name)
-        .collect();
+/// The filters of `volume prune` / `POST /volumes/prune`.
+pub const PRUNE_FILTERS: &[&str] = &["label", "label!", "all"];
+
+/// Remove volumes no container uses that `f` selects: anonymous ones only unless `all=true`
+/// (docker's rule since API 1.42), and with `label`/`label!`. Returns names and bytes.
+pub fn prune(store: &Store, root: &Path, f: &Filters) -> Result<(Vec<String>, u64)> {
+    filters::validate(f, PRUNE_FILTERS)?;
+    let all = filters::boolean(f, "all")?.unwrap_or(false);
+    let used = used(store)?;
     let mut gone = Vec::new();
     let mut bytes = 0;
     for v in store.volumes()? {
-        if used.contains(&v.name) || !(all || v.anonymous) {
+        if used.contains(&v.name)
+            || !(all || v.anonymous)
+            || !filters::labels(f, "label", &v.labels)
+            || !filters::no_labels(f, "label!", &v.labels)
+        {
             continue;
         }
         bytes += du(Path::new(&v.mountpoint));
@@ -202,7 +340,7 @@ pub fn volume_mount(v: &Volume, target: &str, readonly: bool) -> MountPoint {
     MountPoint {
         kind: "volume".into(),
         name: v.name.clone(),
-        source: v.mountpoint.clone(),
+        source: data_dir(v).to_string(),
         destination: target.to_string(),
         driver: "local".into(),
         mode: if readonly { "ro".into() } else { "z".into() },
@@ -233,7 +371,7 @@ pub fn populate(store: &Store, v: &Volume, rootfs: &Path, target: &str) -> Resul
     if v.populated {
         return Ok(());
     }
-    let dst = Path::new(&v.mountpoint);
+    let dst = Path::new(data_dir(v));
     let empty = std::fs::read_dir(dst)
         .map(|mut d| d.next().is_none())
         .unwrap_or(false);

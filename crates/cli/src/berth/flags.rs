@@ -178,6 +178,17 @@ pub struct CreateFlags {
 }
 
 /// docker's RAMInBytes: 64m, 1g, 512k, 100 (bytes); binary units.
+/// `k=v` flags (`--label`, `-o`) as a map (`k` alone: an empty value).
+pub fn key_values(flags: &[String]) -> BTreeMap<String, String> {
+    flags
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
 pub fn parse_bytes(s: &str) -> Result<i64> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);

@@ -4,6 +4,7 @@ use super::output::{human_since, human_size, table};
 use super::{Cli, Cmd, ImageCmd};
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use engine::events;
 use image::archive::{self, ArchiveFormat};
 use image::images::familiar;
 use image::registry::{self, Progress};
@@ -189,7 +190,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         | Cmd::Image {
             cmd: ImageCmd::Tag(a),
         } => {
-            open()?.tag(&a.source, &a.target)?;
+            let store = open()?;
+            let r = store.tag(&a.source, &a.target)?;
+            let id = store.get(&a.source)?.id().to_string();
+            events::image(&store, "tag", &id, &r.familiar());
             Ok(0)
         }
         Cmd::Rmi(a)
@@ -238,6 +242,7 @@ pub fn pull_quiet(
         credentials: registry::Credentials::from_docker_config(),
     };
     let img = registry::pull(store, &r, &opts)?;
+    pulled(store, &r);
     if show {
         if let Some((_, d)) = store.index.repo_digests_of(&img.record.manifest)?.first() {
             eprintln!("Digest: {d}");
@@ -245,6 +250,11 @@ pub fn pull_quiet(
         eprintln!("Status: Downloaded newer image for {}", r.familiar());
     }
     Ok(())
+}
+
+/// docker's pull event: the reference as `Actor.ID`, its name as `name`.
+fn pulled(store: &ImageStore, r: &Reference) {
+    events::image(store, "pull", &r.familiar(), &r.familiar_name());
 }
 
 fn pull(store: &ImageStore, a: PullArgs) -> Result<i32> {
@@ -255,6 +265,7 @@ fn pull(store: &ImageStore, a: PullArgs) -> Result<i32> {
         credentials: registry::Credentials::from_docker_config(),
     };
     let img = registry::pull(store, &r, &opts)?;
+    pulled(store, &r);
     if a.quiet {
         println!("{}", r.familiar());
     } else {
@@ -271,6 +282,7 @@ fn push(store: &ImageStore, a: PushArgs) -> Result<i32> {
     let r = Reference::parse(&a.reference)?;
     let creds = registry::Credentials::from_docker_config();
     let d = registry::push(store, &a.reference, &r, progress_mode(a.quiet), &creds)?;
+    events::image(store, "push", &r.familiar(), &r.familiar_name());
     let size = store.content.size(&d).unwrap_or(0);
     println!(
         "{}: digest: {d} size: {size}",
@@ -408,12 +420,15 @@ fn created_at(s: &str) -> String {
 fn rmi(store: &ImageStore, a: RmiArgs) -> Result<i32> {
     let mut code = 0;
     for i in &a.images {
+        let id = store.get(i).map(|m| m.id().to_string()).unwrap_or_default();
         match store.remove(i, a.force) {
             Ok(r) => {
                 for u in r.untagged {
+                    events::image(store, "untag", &id, &u);
                     println!("Untagged: {u}");
                 }
                 for d in r.deleted {
+                    events::image(store, "delete", &d.to_string(), "");
                     println!("Deleted: {d}");
                 }
             }
@@ -658,6 +673,10 @@ fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
 }
 
 fn save(store: &ImageStore, a: SaveArgs) -> Result<i32> {
+    for i in &a.images {
+        let id = store.get(i)?.id().to_string();
+        events::image(store, "save", &id, i);
+    }
     let fmt = match a.format.as_str() {
         "docker-archive" | "docker" => ArchiveFormat::Docker,
         "oci-archive" | "oci" => ArchiveFormat::Oci,
@@ -703,6 +722,8 @@ fn load(store: &ImageStore, a: LoadArgs) -> Result<i32> {
     };
     let loaded = archive::load(store, r, &p)?;
     for (img, names) in loaded {
+        let id = img.id().to_string();
+        events::image(store, "load", &id, names.first().unwrap_or(&id));
         if names.is_empty() {
             println!("Loaded image ID: {}", img.id());
         }
@@ -724,6 +745,9 @@ fn import(store: &ImageStore, a: ImportArgs) -> Result<i32> {
         )
     };
     let img = archive::import(store, r, reference.as_ref(), &a.change, &a.message, &source)?;
+    let id = img.id().to_string();
+    let name = reference.map(|r| r.familiar()).unwrap_or(id.clone());
+    events::image(store, "import", &id, &name);
     println!("{}", img.id());
     Ok(0)
 }

@@ -1,13 +1,13 @@
 //! `berth network create/ls/inspect/rm/connect/disconnect/prune`.
 
 use super::containers::{daemon, print_inspect};
+use super::flags::key_values;
 use super::template;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use engine::engine::Engine;
-use engine::net;
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use engine::{filters, net};
+use serde_json::json;
 use std::io::IsTerminal;
 
 #[derive(Subcommand, Debug)]
@@ -39,6 +39,9 @@ pub struct CreateArgs {
     pub subnet: Option<String>,
     #[arg(long)]
     pub gateway: Option<String>,
+    /// Allocate container addresses from a sub-range
+    #[arg(long = "ip-range")]
+    pub ip_range: Option<String>,
     /// Restrict external access to the network
     #[arg(long)]
     pub internal: bool,
@@ -104,100 +107,34 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-/// docker lists its `host` and `none` pseudo networks too.
-fn pseudo(name: &str) -> Value {
-    let id = {
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in name.bytes() {
-            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
-        }
-        format!("{h:016x}").repeat(4)
-    };
-    json!({"Name": name, "Id": id, "Driver": if name == "host" { "host" } else { "null" }, "Scope": "local",
-        "Internal": false, "IPAM": {"Driver": "default", "Config": []}, "Containers": {}, "Options": {}, "Labels": {}})
-}
-
-fn all(engine: &Engine) -> Result<Vec<Value>> {
-    let m = engine.networks().map_err(daemon)?;
-    m.default_network().map_err(daemon)?;
-    let mut out = Vec::new();
-    for n in m.list().map_err(daemon)? {
-        out.push(net::inspect_json(engine, &n).map_err(daemon)?);
-    }
-    out.push(pseudo("host"));
-    out.push(pseudo("none"));
-    out.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
-    Ok(out)
-}
-
-fn find(engine: &Engine, name: &str) -> Result<Value> {
-    if name == "host" || name == "none" {
-        return Ok(pseudo(name));
-    }
-    let n = engine
-        .network(name)
-        .map_err(|_| daemon(format!("network {name} not found")))?;
-    net::inspect_json(engine, &n).map_err(daemon)
-}
-
 pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
     match cmd {
         NetworkCmd::Create(a) => {
-            if a.driver != "bridge" {
-                return Err(daemon(format!(
-                    "plugin \"{}\" not found (berth supports the bridge driver)",
-                    a.driver
-                )));
+            let (n, warnings) = net::create(
+                engine,
+                &net::NetworkRequest {
+                    name: a.name,
+                    driver: a.driver,
+                    subnet: a.subnet,
+                    gateway: a.gateway,
+                    ip_range: a.ip_range,
+                    internal: a.internal,
+                    attachable: a.attachable,
+                    labels: key_values(&a.label),
+                    options: key_values(&a.opt),
+                },
+            )
+            .map_err(daemon)?;
+            for w in warnings {
+                eprintln!("{w}");
             }
-            let mut labels = BTreeMap::new();
-            for l in &a.label {
-                let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-                labels.insert(k.to_string(), v.to_string());
-            }
-            let n = engine
-                .networks()
-                .map_err(daemon)?
-                .create(
-                    &a.name,
-                    a.subnet.as_deref(),
-                    a.gateway.as_deref(),
-                    a.internal,
-                    labels,
-                )
-                .map_err(daemon)?;
             println!("{}", n.id);
             Ok(0)
         }
         NetworkCmd::Ls(a) => {
             let mut rows = Vec::new();
-            for mut n in all(engine)? {
-                let mut ok = true;
-                for f in &a.filter {
-                    let (k, v) = f
-                        .split_once('=')
-                        .ok_or_else(|| anyhow!("invalid filter '{f}'"))?;
-                    ok &= match k {
-                        "name" => n["Name"].as_str().unwrap_or("").contains(v),
-                        "id" => n["Id"].as_str().unwrap_or("").starts_with(v),
-                        "driver" => n["Driver"] == v,
-                        "type" => {
-                            (v == "builtin")
-                                == matches!(n["Name"].as_str(), Some("bridge" | "host" | "none"))
-                        }
-                        "label" => match v.split_once('=') {
-                            Some((lk, lv)) => n["Labels"][lk] == lv,
-                            None => n["Labels"].get(v).is_some(),
-                        },
-                        "dangling" => {
-                            let empty = n["Containers"].as_object().is_none_or(|m| m.is_empty());
-                            (v == "true" || v == "1") == empty
-                        }
-                        _ => return Err(anyhow!("invalid filter '{k}'")),
-                    };
-                }
-                if !ok {
-                    continue;
-                }
+            let f = filters::from_flags(&a.filter).map_err(daemon)?;
+            for mut n in net::list_filtered(engine, &f).map_err(daemon)? {
                 let id = n["Id"].as_str().unwrap_or("").to_string();
                 let short = if a.no_trunc {
                     id.clone()
@@ -249,7 +186,7 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
             let mut out = Vec::new();
             let mut code = 0;
             for n in &a.names {
-                match find(engine, n) {
+                match net::find_json(engine, n).map_err(daemon) {
                     Ok(v) => out.push(v),
                     Err(e) => {
                         eprintln!("{e}");
@@ -263,18 +200,8 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
         NetworkCmd::Rm(a) => {
             let mut code = 0;
             for n in &a.names {
-                let r = if matches!(n.as_str(), "bridge" | "host" | "none") {
-                    Err(format!(
-                        "{n} is a pre-defined network and cannot be removed"
-                    ))
-                } else {
-                    engine
-                        .networks()
-                        .map_err(|e| e.to_string())
-                        .and_then(|m| m.remove(n).map_err(|e| e.to_string()))
-                };
-                match r {
-                    Ok(()) => println!("{n}"),
+                match net::remove(engine, n).map_err(|e| e.to_string()) {
+                    Ok(_) => println!("{n}"),
                     Err(e) if a.force && e.contains("not found") => {}
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
@@ -302,7 +229,8 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
                     return Ok(0);
                 }
             }
-            let gone = prune(engine)?;
+            let f = filters::from_flags(&a.filter).map_err(daemon)?;
+            let gone = net::prune(engine, &f).map_err(daemon)?;
             if !gone.is_empty() {
                 println!("Deleted Networks:");
                 for g in gone {
@@ -312,34 +240,4 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
             Ok(0)
         }
     }
-}
-
-/// Remove networks no container (running or not) refers to.
-pub fn prune(engine: &Engine) -> Result<Vec<String>> {
-    let used: std::collections::HashSet<String> = engine
-        .list()
-        .map_err(daemon)?
-        .iter()
-        .flat_map(|c| {
-            c.network_settings
-                .get("Networks")
-                .and_then(|n| n.as_object())
-                .map(|m| m.keys().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-        .collect();
-    let m = engine.networks().map_err(daemon)?;
-    let mut gone = Vec::new();
-    for n in m.list().map_err(daemon)? {
-        if n.name == "bridge" || used.contains(&n.name) {
-            continue;
-        }
-        if m.remove(&n.name).is_ok() {
-            gone.push(n.name);
-        }
-    }
-    // a second state root's default bridge goes too once nothing runs on it (berth0 of the
-    // main root stays, as docker0 does)
-    m.retire_private_default().map_err(daemon)?;
-    Ok(gone)
 }

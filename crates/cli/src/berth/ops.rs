@@ -1089,7 +1089,7 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
         }
         println!();
     }
-    let nets = super::networks::prune(engine)?;
+    let nets = engine::net::prune(engine, &Default::default()).map_err(daemon)?;
     if !nets.is_empty() {
         println!("Deleted Networks:");
         for n in &nets {
@@ -1099,7 +1099,8 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
     }
     if a.volumes {
         let (names, bytes) =
-            engine::volumes::prune(&engine.store, &engine.root, false).map_err(daemon)?;
+            engine::volumes::prune(&engine.store, &engine.root, &Default::default())
+                .map_err(daemon)?;
         total += bytes;
         if !names.is_empty() {
             println!("Deleted Volumes:");

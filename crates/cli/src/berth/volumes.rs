@@ -1,13 +1,13 @@
 //! `berth volume create/ls/inspect/rm/prune`.
 
 use super::containers::{daemon, print_inspect};
+use super::flags::key_values;
 use super::output::human_size;
 use super::template;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use engine::engine::Engine;
-use engine::volumes;
-use std::collections::BTreeMap;
+use engine::{filters, volumes};
 use std::io::IsTerminal;
 
 #[derive(Subcommand, Debug)]
@@ -77,24 +77,13 @@ pub struct PruneArgs {
 pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
     match cmd {
         VolumeCmd::Create(a) => {
-            if a.driver != "local" {
-                return Err(daemon(format!(
-                    "create {}: error looking up volume plugin {}: plugin \"{}\" not found",
-                    a.name.as_deref().unwrap_or(""),
-                    a.driver,
-                    a.driver
-                )));
-            }
-            let mut labels = BTreeMap::new();
-            for l in &a.label {
-                let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-                labels.insert(k.to_string(), v.to_string());
-            }
-            let (v, _) = volumes::create(
+            let (v, _) = volumes::create_with(
                 &engine.store,
                 &engine.root,
                 a.name.as_deref(),
-                labels,
+                &a.driver,
+                key_values(&a.label),
+                key_values(&a.opt),
                 false,
             )
             .map_err(daemon)?;
@@ -102,33 +91,14 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
             Ok(0)
         }
         VolumeCmd::Ls(a) => {
-            let used = used_volumes(engine)?;
             let mut rows = Vec::new();
-            for v in engine.store.volumes().map_err(daemon)? {
-                let mut ok = true;
-                for f in &a.filter {
-                    let (k, val) = f
-                        .split_once('=')
-                        .ok_or_else(|| anyhow!("invalid filter '{f}'"))?;
-                    ok &= match k {
-                        "name" => v.name.contains(val),
-                        "dangling" => (val == "true" || val == "1") != used.contains(&v.name),
-                        "driver" => v.driver == val,
-                        "label" => match val.split_once('=') {
-                            Some((lk, lv)) => v.labels.get(lk).is_some_and(|x| x == lv),
-                            None => v.labels.contains_key(val),
-                        },
-                        _ => return Err(anyhow!("invalid filter '{k}'")),
-                    };
-                }
-                if !ok {
-                    continue;
-                }
+            let f = filters::from_flags(&a.filter).map_err(daemon)?;
+            for v in volumes::list(&engine.store, &f).map_err(daemon)? {
                 if a.quiet {
                     println!("{}", v.name);
                     continue;
                 }
-                let mut row = serde_json::to_value(&v)?;
+                let mut row = volumes::inspect_json(&v);
                 row["Labels"] = serde_json::json!(v
                     .labels
                     .iter()
@@ -166,7 +136,7 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
             let mut code = 0;
             for n in &a.names {
                 match engine.store.volume(n).map_err(daemon)? {
-                    Some(v) => out.push(serde_json::to_value(&v)?),
+                    Some(v) => out.push(volumes::inspect_json(&v)),
                     None => {
                         eprintln!("Error response from daemon: get {n}: no such volume");
                         code = 1;
@@ -199,8 +169,11 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
                 }
             }
             engine.list().map_err(daemon)?;
-            let (gone, bytes) =
-                volumes::prune(&engine.store, &engine.root, a.all).map_err(daemon)?;
+            let mut f = filters::from_flags(&a.filter).map_err(daemon)?;
+            if a.all {
+                f.insert("all".into(), vec!["true".into()]);
+            }
+            let (gone, bytes) = volumes::prune(&engine.store, &engine.root, &f).map_err(daemon)?;
             if !gone.is_empty() {
                 println!("Deleted Volumes:");
                 for g in &gone {
@@ -212,16 +185,4 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
             Ok(0)
         }
     }
-}
-
-fn used_volumes(engine: &Engine) -> Result<std::collections::HashSet<String>> {
-    Ok(engine
-        .store
-        .all()
-        .map_err(daemon)?
-        .into_iter()
-        .flat_map(|c| c.mounts.into_iter())
-        .filter(|m| m.kind == "volume")
-        .map(|m| m.name)
-        .collect())
 }
