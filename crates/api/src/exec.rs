@@ -89,10 +89,15 @@ async fn create(Path(cid): Path<String>, body: Body) -> ApiResult<Response> {
     if config.cmd.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
     }
+    let id = new_id();
+    let (xid, cmd) = (id.clone(), config.cmd.clone());
     let container = blocking(move |e| {
         let c = e.find(&cid)?;
         match c.state.status.as_str() {
-            "running" => Ok(c.id),
+            "running" => {
+                engine::events::exec(e, &c, "exec_create", &xid, &cmd, None);
+                Ok(c.id)
+            }
             "paused" => Err(ApiError::conflict(format!(
                 "Container {} is paused, unpause the container before exec",
                 c.id
@@ -104,7 +109,6 @@ async fn create(Path(cid): Path<String>, body: Body) -> ApiResult<Response> {
         }
     })
     .await?;
-    let id = new_id();
     EXECS.lock().expect("execs lock").insert(
         id.clone(),
         Arc::new(Exec {
@@ -123,6 +127,19 @@ struct StartBody {
     detach: bool,
     tty: bool,
     console_size: Option<Vec<u16>>,
+}
+
+/// Record an exec event (`exec_start`, `exec_die`) in the engine's journal.
+fn event(x: &Arc<Exec>, action: &'static str, exit: Option<i64>) {
+    let x = x.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = crate::http::with_engine(|e| {
+            if let Ok(c) = e.find(&x.container) {
+                engine::events::exec(e, &c, action, &x.id, &x.config.cmd, exit);
+            }
+            Ok(())
+        });
+    });
 }
 
 /// The `berth exec` command line for this exec.
@@ -181,6 +198,7 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
         )));
     }
     let tty = sb.tty || x.config.tty;
+    event(&x, "exec_start", None);
     if sb.detach {
         let mut cmd = command(&x, true, false);
         cmd.stdin(Stdio::null())
@@ -190,10 +208,14 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
         x.state.lock().expect("exec lock").pid = child.id().unwrap_or(0) as i64;
         tokio::spawn(async move {
             let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
-            let mut st = x.state.lock().expect("exec lock");
-            st.running = false;
-            // `berth exec -d` returns once the process runs; its own status is not known
-            st.exit_code = Some(if code == 0 { 0 } else { code as i64 });
+            let code = code as i64;
+            {
+                let mut st = x.state.lock().expect("exec lock");
+                st.running = false;
+                // `berth exec -d` returns once the process runs: 0, or its start failure
+                st.exit_code = Some(code);
+            }
+            event(&x, "exec_die", Some(code));
         });
         return Ok(ok(&json!({})));
     }
@@ -351,6 +373,7 @@ async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, tt
         st.running = false;
         st.pty = None;
     }
+    event(&x, "exec_die", Some(code));
     let mut w = cwr.lock().await;
     let _ = w.flush().await;
     let _ = w.shutdown().await;
