@@ -388,6 +388,14 @@ fn networks_create_connect_disconnect_rm_prune() {
     ] {
         assert!(ls.lines().any(|l| l == want), "{want}: {ls}");
     }
+    // the pseudo networks inspect by the ids ls shows
+    let host = s.docker_ok(&["network", "ls", "-q", "--filter", "name=host"]);
+    let v = s.inspect(&["network", "inspect", host.trim()]);
+    assert_eq!(
+        (&v["Name"], &v["Driver"]),
+        (&"host".into(), &"host".into()),
+        "{v}"
+    );
     let custom = s.docker_ok(&["network", "ls", "-q", "--filter", "type=custom"]);
     assert_eq!(custom.trim(), &id[..12]);
     let by_label = s.docker_ok(&[

@@ -557,9 +557,7 @@ pub fn create(
         .filter(|s| !s.is_empty())
         .map(|s| Subnet::parse(s).map_err(network::Error::InvalidSubnet))
         .transpose()?;
-    let m = engine
-        .networks()
-        .map_err(|e| network::Error::Firewall(e.to_string()))?;
+    let m = engine.networks().map_err(net_err)?;
     let net = m.create(
         &r.name,
         r.subnet.as_deref().filter(|s| !s.is_empty()),
@@ -622,9 +620,7 @@ pub fn remove(engine: &Engine, name: &str) -> network::Result<NetworkConfig> {
     if matches!(name, "bridge" | "host" | "none") {
         return Err(network::Error::Predefined(name.to_string()));
     }
-    let m = engine
-        .networks()
-        .map_err(|e| network::Error::Firewall(e.to_string()))?;
+    let m = engine.networks().map_err(net_err)?;
     let net = m.get(name)?;
     m.remove(&net.id)?;
     let _ = std::fs::remove_file(extras_path(engine, &net.id));
@@ -750,15 +746,31 @@ pub fn find_json(engine: &Engine, name: &str) -> network::Result<Value> {
     if name == "host" || name == "none" {
         return Ok(pseudo(name));
     }
-    let m = engine
-        .networks()
-        .map_err(|e| network::Error::Firewall(e.to_string()))?;
+    let m = engine.networks().map_err(net_err)?;
     let n = if is_default(name) {
         m.default_network()?
     } else {
-        m.get(name)?
+        match m.get(name) {
+            // the pseudo networks by (a prefix of) the ids `network ls` shows for them
+            Err(network::Error::NotFound(_)) if !name.is_empty() => {
+                return ["host", "none"]
+                    .iter()
+                    .map(|n| pseudo(n))
+                    .find(|p| p["Id"].as_str().is_some_and(|id| id.starts_with(name)))
+                    .ok_or_else(|| network::Error::NotFound(name.to_string()));
+            }
+            r => r?,
+        }
     };
-    inspect_json(engine, &n).map_err(|e| network::Error::Firewall(e.to_string()))
+    inspect_json(engine, &n).map_err(net_err)
+}
+
+/// An engine error where a network error is expected (the store could not be read).
+fn net_err(e: Error) -> network::Error {
+    network::Error::Io {
+        context: "network".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }
 
 /// The filters of `network ls` / `GET /networks`.
