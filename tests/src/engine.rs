@@ -444,6 +444,32 @@ impl Engine {
         run_with_timeout(cmd, &self.path.join("io"), &tag, stdin, timeout)
     }
 
+    /// Run `ENGINE ARGS...` on a pseudo-terminal of `rows` x `cols` (through
+    /// `script -qec`), `input` typed on it; stdout is what the terminal
+    /// showed.  Once `input` is used up (at once when it is empty), `script`
+    /// types an EOF (^D) on the terminal: with no input, the engine starts
+    /// with that EOF pending in the terminal's (canonical) input, as when a
+    /// user typed ^D ahead.
+    pub fn cmd_pty(&self, args: &[&str], input: &[u8], rows: u16, cols: u16) -> Output {
+        let cmd = self.command_args(args);
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        // the pause lets script's EOF land before the engine starts
+        let mut line = format!("stty rows {rows} cols {cols} && sleep 0.2 && exec");
+        for w in std::iter::once(cmd.get_program()).chain(cmd.get_args()) {
+            line.push(' ');
+            line.push_str(&quote(&w.to_string_lossy()));
+        }
+        let mut script = Command::new("script");
+        script.args(["-qec", &line, "/dev/null"]);
+        let tag = self.tag(args);
+        let stdin = if input.is_empty() {
+            Stdin::Null
+        } else {
+            Stdin::Data(input)
+        };
+        run_with_timeout(script, &self.path.join("io"), &tag, stdin, ENGINE_TIMEOUT)
+    }
+
     fn command_args(&self, args: &[&str]) -> Command {
         let mut cmd = self.command();
         cmd.args(args);

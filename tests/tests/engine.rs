@@ -313,6 +313,68 @@ fn exec_into_running_container() {
     assert!(o.stderr.contains("is not running"), "{o:?}");
 }
 
+/// `exec -t`: the process's terminal has the size of the user's terminal
+/// from its start (`stty size` right away), and nothing the user did not
+/// type reaches it: an EOF (^D) typed ahead while the user's terminal was
+/// still in canonical mode used to arrive as a NUL (echoed as `^@`).
+#[test]
+fn exec_tty_size_and_typeahead() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "docker 20.10 sizes an exec's terminal only after the process started, \
+         and its client turns an EOF typed ahead into a NUL"
+    );
+    let n = run_sleeper(&e, "ptyx", &[]);
+    let clean = |o: &berth_e2e::Output| {
+        assert!(
+            !o.stdout.contains('\0') && !o.stdout.contains("^@"),
+            "a NUL reached the terminal: {o:?}"
+        );
+    };
+    // several times: the size used to be set after the process started
+    for _ in 0..5 {
+        let o = e.cmd_pty(
+            &["exec", "-it", &n, "sh", "-c", "tty; stty size"],
+            b"",
+            30,
+            100,
+        );
+        assert_eq!(o.code, 0, "{o:?}");
+        clean(&o);
+        let lines: Vec<&str> = o.stdout.split("\r\n").collect();
+        assert!(lines[0].starts_with("/dev/pts/"), "{o:?}");
+        assert_eq!(lines[1..], ["30 100", ""], "{o:?}");
+    }
+    // without -i (stdin /dev/null) the size comes from stdout's terminal
+    // (which, not in raw mode, turns the \r\n into \r\r\n)
+    let o = e.cmd_pty(&["exec", "-t", &n, "stty", "size"], b"", 40, 120);
+    assert_eq!(
+        (o.code, o.stdout.replace('\r', "")),
+        (0, "40 120\n".into()),
+        "{o:?}"
+    );
+    // a line typed ahead still reaches the process, and the EOF after it
+    // ends its input
+    let o = e.cmd_pty(
+        &[
+            "exec",
+            "-it",
+            &n,
+            "sh",
+            "-c",
+            "read x; echo got:$x; cat; echo eof",
+        ],
+        b"hello\n",
+        30,
+        100,
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    clean(&o);
+    assert!(o.stdout.contains("got:hello\r\n"), "{o:?}");
+    assert!(o.stdout.ends_with("eof\r\n"), "{o:?}");
+}
+
 // ---------------------------------------------------------------------------
 // 4-7. resources
 

@@ -68,22 +68,40 @@ fn clone_child(flags: CloneFlags) -> Result<Option<i32>> {
     }
 }
 
+/// Where `process`'s terminal goes, if it has one, and our end of it when we relay it ourselves
+/// (`own`, without a console socket).
+///
+/// The terminal is sized before the process runs: with `process.consoleSize`, else, when we
+/// relay it, with the size of our own terminal. Setting it later (in the relay) races with the
+/// process: an exec'd process is already running when `exec` returns, and `stty size` or a
+/// full-screen program's first TIOCGWINSZ would see 0x0.
 fn console_for(
-    terminal: bool,
+    process: &Process,
     socket: Option<&Path>,
     own: bool,
 ) -> Result<(Console, Option<OwnedFd>)> {
-    if !terminal {
+    if !process.terminal().unwrap_or(false) {
         return Ok((Console::None, None));
     }
+    let size = process
+        .console_size()
+        .map(|s| (s.height() as u16, s.width() as u16));
     if let Some(path) = socket {
         let s = UnixStream::connect(path)
             .ctx(|| format!("connecting to console socket {}", path.display()))?;
-        return Ok((Console::Socket(s.into()), None));
+        let console = Console::Socket {
+            sock: s.into(),
+            size,
+        };
+        return Ok((console, None));
     }
     if own {
         let (a, b) = UnixStream::pair().ctx(|| "socketpair for the terminal")?;
-        return Ok((Console::Socket(b.into()), Some(a.into())));
+        let console = Console::Socket {
+            sock: b.into(),
+            size: size.or_else(crate::tty::caller_size),
+        };
+        return Ok((console, Some(a.into())));
     }
     Err(Error::Other("cannot allocate a terminal without --console-socket when detaching (process.terminal is true)".into()))
 }
@@ -213,11 +231,7 @@ impl Runtime {
             nix::sys::stat::Mode::empty(),
         )
         .ctx(|| "open /proc")?;
-        let (console, relay) = console_for(
-            process.terminal().unwrap_or(false),
-            o.console_socket.as_deref(),
-            o.own_terminal,
-        )?;
+        let (console, relay) = console_for(process, o.console_socket.as_deref(), o.own_terminal)?;
         let (parent, child) = Channel::pair()?;
 
         let ctx = InitCtx {
@@ -542,11 +556,7 @@ impl Runtime {
         for w in caps.iter().flat_map(|c| &c.warnings) {
             crate::log::warn(w);
         }
-        let (console, relay) = console_for(
-            process.terminal().unwrap_or(false),
-            o.console_socket.as_deref(),
-            o.own_terminal,
-        )?;
+        let (console, relay) = console_for(process, o.console_socket.as_deref(), o.own_terminal)?;
         let (parent, child) = Channel::pair()?;
         let ctx = ExecCtx {
             process,

@@ -16,8 +16,13 @@ use std::path::{Path, PathBuf};
 /// Where the terminal's master goes.
 pub enum Console {
     None,
-    /// A connected unix socket (the caller's `--console-socket`, or our own socketpair for `run`).
-    Socket(OwnedFd),
+    /// A connected unix socket (the caller's `--console-socket`, or our own socketpair when the
+    /// runtime relays the terminal itself), and the size (rows, columns) the terminal gets
+    /// before the process runs.
+    Socket {
+        sock: OwnedFd,
+        size: Option<(u16, u16)>,
+    },
 }
 
 pub struct InitCtx<'a> {
@@ -208,7 +213,7 @@ fn prepare_process(
 ) -> Result<(PathBuf, Vec<String>, Vec<String>)> {
     nix::unistd::setsid().ctx(|| "setsid")?;
     if process.terminal().unwrap_or(false) {
-        setup_terminal(console, process, bind_console)?;
+        setup_terminal(console, bind_console)?;
     }
     crate::process::set_rlimits(sys, process.rlimits().as_deref().unwrap_or(&[]))?;
     let env = crate::process::environment(
@@ -226,21 +231,17 @@ fn setgroups_allowed() -> bool {
         .unwrap_or(true)
 }
 
-/// Open a pty in the container, hand the master to the console socket, make the slave our
-/// controlling terminal and stdio.
-pub fn setup_terminal(console: &Console, process: &Process, bind_console: bool) -> Result<()> {
-    let Console::Socket(sock) = console else {
+/// Open a pty in the container, size it, hand the master to the console socket, make the slave
+/// our controlling terminal and stdio.
+pub fn setup_terminal(console: &Console, bind_console: bool) -> Result<()> {
+    let Console::Socket { sock, size } = console else {
         return Err(Error::Other(
             "process.terminal is set but there is no console socket to send the terminal to".into(),
         ));
     };
     let pty = crate::tty::open_pty()?;
-    if let Some(sz) = process.console_size() {
-        crate::tty::set_size(
-            pty.master.as_raw_fd(),
-            sz.height() as u16,
-            sz.width() as u16,
-        );
+    if let Some((rows, cols)) = *size {
+        crate::tty::set_size(pty.master.as_raw_fd(), rows, cols);
     }
     if bind_console {
         let sys = Linux::default();

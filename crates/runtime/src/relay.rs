@@ -26,12 +26,25 @@ pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i3
         &SigSet::all(),
         SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
     )?;
-    let _raw = console.as_ref().map(|_| crate::tty::RawMode::enter());
-    if let Some(m) = &console {
-        if let Some((r, c)) = crate::tty::get_size(0) {
+    let _raw = console.as_ref().map(|m| {
+        let (raw, typed) = crate::tty::RawMode::enter_relaying();
+        // The process got our terminal's size before it ran (`console_for`): this only catches
+        // a resize since then.
+        if let Some((r, c)) = crate::tty::caller_size() {
             crate::tty::set_size(m.as_raw_fd(), r, c);
         }
-    }
+        // Input completed while our terminal was still canonical goes first.
+        let mut rest = &typed[..];
+        while !rest.is_empty() {
+            match nix::unistd::write(m, rest) {
+                Ok(0) => break,
+                Ok(n) => rest = &rest[n..],
+                Err(nix::Error::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        raw
+    });
     let stdin = std::io::stdin();
     let mut stdin_open = console.is_some();
     let mut code = None;
@@ -82,7 +95,7 @@ pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i3
                         }
                     }
                 } else if sig == Signal::SIGWINCH as i32 {
-                    if let (Some(m), Some((r, c))) = (&console, crate::tty::get_size(0)) {
+                    if let (Some(m), Some((r, c))) = (&console, crate::tty::caller_size()) {
                         crate::tty::set_size(m.as_raw_fd(), r, c);
                     }
                 } else if let Ok(s) = Signal::try_from(sig) {

@@ -2,7 +2,7 @@
 
 use crate::error::{Context, Result};
 use nix::fcntl::OFlag;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 pub struct Pty {
     pub master: OwnedFd,
@@ -55,6 +55,12 @@ pub fn get_size(fd: RawFd) -> Option<(u16, u16)> {
     (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
+/// The size of the terminal we were started on: our stdin's, else our stdout's (as docker's
+/// client does, so `exec -t` without `-i`, whose stdin is /dev/null, still gets it).
+pub fn caller_size() -> Option<(u16, u16)> {
+    get_size(0).or_else(|| get_size(1))
+}
+
 /// Make `slave` the controlling terminal and stdio of this (new-session) process.
 pub fn make_controlling(slave: &OwnedFd) -> Result<()> {
     // SAFETY: TIOCSCTTY on an fd we own.
@@ -73,18 +79,71 @@ pub struct RawMode(Option<nix::sys::termios::Termios>);
 
 impl RawMode {
     pub fn enter() -> RawMode {
+        Self::enter_inner(false).0
+    }
+
+    /// [`RawMode::enter`] for a relay that forwards our stdin to another terminal: also returns
+    /// the input our (canonical) terminal had already completed, to be forwarded first.
+    ///
+    /// In canonical mode the line discipline keeps an EOF typed at the start of a line (VEOF,
+    /// ^D: what `script` sends when its own stdin ends) as a NUL marking the line's end; once
+    /// the terminal is raw that marker reads as a plain NUL byte, which would reach the
+    /// container as a ^@ keystroke. So the complete lines are read while still canonical, and
+    /// every EOF among them is passed on as the VEOF character, the keystroke that made it.
+    pub fn enter_relaying() -> (RawMode, Vec<u8>) {
+        Self::enter_inner(true)
+    }
+
+    fn enter_inner(take_pending: bool) -> (RawMode, Vec<u8>) {
+        use nix::sys::termios::{LocalFlags, SpecialCharacterIndices};
         let stdin = std::io::stdin();
         match nix::sys::termios::tcgetattr(&stdin) {
             Ok(orig) => {
+                let mut pending = Vec::new();
+                if take_pending && orig.local_flags.contains(LocalFlags::ICANON) {
+                    let veof = orig.control_chars[SpecialCharacterIndices::VEOF as usize];
+                    pending = take_canonical_input(stdin.as_fd(), veof);
+                }
                 let mut raw = orig.clone();
                 nix::sys::termios::cfmakeraw(&mut raw);
                 let _ =
                     nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &raw);
-                RawMode(Some(orig))
+                (RawMode(Some(orig)), pending)
             }
-            Err(_) => RawMode(None),
+            Err(_) => (RawMode(None), Vec::new()),
         }
     }
+}
+
+/// Read what a canonical-mode terminal has ready without blocking: its complete lines, with
+/// each EOF (a read of 0 bytes) as `veof` (nothing when VEOF is disabled).
+fn take_canonical_input(fd: BorrowedFd<'_>, veof: u8) -> Vec<u8> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Bounded: a hung-up terminal stays readable (0 bytes) forever.
+    for _ in 0..64 {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(1) => {}
+            Err(nix::Error::EINTR) => continue,
+            _ => break,
+        }
+        let rev = fds[0].revents().unwrap_or(PollFlags::empty());
+        if !rev.contains(PollFlags::POLLIN)
+            || rev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)
+        {
+            break;
+        }
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) if veof != 0 => out.push(veof),
+            Ok(0) => {}
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EINTR) => {}
+            Err(_) => break,
+        }
+    }
+    out
 }
 
 impl Drop for RawMode {
