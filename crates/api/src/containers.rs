@@ -226,6 +226,7 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
         } else {
             Some(streams::pending(&c.id))
         };
+        engine::events::container(e, &c, "attach", &[]);
         Ok((c, hub))
     })
     .await?;
