@@ -611,7 +611,13 @@ impl Mon<'_> {
         }
         stdio.master = started.console;
         if let Some(m) = &stdio.master {
-            runtime::tty::set_size(m.as_raw_fd(), 24, 80);
+            // the client's size when it gave one (before the process starts, so its first
+            // look at the terminal sees it), else docker's default
+            let (rows, cols) = match c.host_config.console_size.as_deref() {
+                Some(&[r, c]) if r > 0 && c > 0 => (r, c),
+                _ => (24, 80),
+            };
+            runtime::tty::set_size(m.as_raw_fd(), rows, cols);
         }
         rt.start(&c.id)?;
         let pid = started.pid;

@@ -105,6 +105,9 @@ pub struct PortBinding {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
+    /// the client terminal's `[rows, cols]` for a TTY container's first size
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<Vec<u16>>,
     /// `-v` entries: `name:/path[:ro]`, `/host:/path[:ro]`, or `/path` (anonymous)
     pub binds: Vec<String>,
     pub log_config: LogConfig,
