@@ -273,6 +273,53 @@ fn run_detached_ps_logs_stop_rm() {
 }
 
 #[test]
+fn ps_filters() {
+    let s = api_server!();
+    let bb = s.busybox();
+    let make = |name: &str, labels: &[&str], cmd: &[&str], run: bool| {
+        let mut a = vec![if run { "run" } else { "create" }, "--name", name];
+        if run {
+            a.push("-d");
+        }
+        for l in labels {
+            a.push("-l");
+            a.push(l);
+        }
+        a.push(bb);
+        a.extend_from_slice(cmd);
+        s.docker_ok(&a);
+    };
+    make("f-web", &["proj=x", "svc=web"], &["sleep", "300"], true);
+    make("f-client", &["proj=x", "svc=client"], &["true"], false);
+    make("f-other", &["proj=y"], &["true"], false);
+    let names = |filters: &[&str]| {
+        let mut a = vec!["ps", "-a", "--format", "{{.Names}}"];
+        for f in filters {
+            a.push("--filter");
+            a.push(f);
+        }
+        let mut v = lines(&s.docker_ok(&a));
+        v.sort();
+        v
+    };
+    assert_eq!(names(&["label=proj=x"]), ["f-client", "f-web"]);
+    // Several label filters must all match (docker ANDs labels; compose
+    // relies on it to number its containers).
+    assert_eq!(names(&["label=proj=x", "label=svc=client"]), ["f-client"]);
+    assert_eq!(names(&["label=proj"]), ["f-client", "f-other", "f-web"]);
+    assert_eq!(
+        names(&["label=proj=x", "label=svc=nope"]),
+        Vec::<String>::new()
+    );
+    // Several values of another key: any may match.
+    assert_eq!(names(&["name=f-web", "name=f-other"]), ["f-other", "f-web"]);
+    assert_eq!(names(&["status=running"]), ["f-web"]);
+    assert_eq!(names(&["status=created", "label=proj=x"]), ["f-client"]);
+    let running = lines(&s.docker_ok(&["ps", "--format", "{{.Names}}"]));
+    assert_eq!(running, ["f-web"], "ps without -a");
+}
+
+#[test]
 fn logs_and_logs_follow_end_when_the_container_exits() {
     let s = api_server!();
     let bb = s.busybox();
