@@ -17,6 +17,7 @@ pub mod query;
 pub mod spec;
 pub mod store;
 pub mod types;
+pub mod update;
 pub mod volumes;
 
 pub use error::{Error, Result};

@@ -12,7 +12,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::types::Container;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -140,11 +140,16 @@ pub fn go_file_mode(md: &std::fs::Metadata) -> u32 {
     m
 }
 
+const NOT_FOUND: &str = "Could not find the file ";
+
 fn not_found(path: &str, c: &Container) -> Error {
-    Error::Other(format!(
-        "Could not find the file {path} in container {}",
-        c.short_name()
-    ))
+    Error::Other(format!("{NOT_FOUND}{path} in container {}", c.short_name()))
+}
+
+/// Is `e` the error of a container path that does not exist (the API's 404 for the archive
+/// endpoints; `cp` takes it for a destination still to be made)?
+pub fn is_path_not_found(e: &Error) -> bool {
+    matches!(e, Error::Other(m) if m.starts_with(NOT_FOUND))
 }
 
 fn mtime_rfc3339(md: &std::fs::Metadata) -> String {
@@ -243,8 +248,12 @@ fn append_entry<W: Write>(
     if ft.is_dir() {
         if !name.is_empty() {
             h.set_entry_type(tar::EntryType::Directory);
-            b.append_data(&mut h, format!("{name}/"), io::empty())
-                .map_err(w)?;
+            let dir = if name.ends_with('/') {
+                name.to_string()
+            } else {
+                format!("{name}/")
+            };
+            append_named(b, &mut h, &dir, io::empty()).map_err(w)?;
         }
         if is_pseudo_fs(full) {
             return Ok(());
@@ -256,8 +265,8 @@ fn append_entry<W: Write>(
         names.sort();
         for n in names {
             let n = n.to_string_lossy().into_owned();
-            let child = if name.is_empty() {
-                n.clone()
+            let child = if name.is_empty() || name.ends_with('/') {
+                format!("{name}{n}")
             } else {
                 format!("{name}/{n}")
             };
@@ -266,12 +275,12 @@ fn append_entry<W: Write>(
     } else if ft.is_symlink() {
         let t = std::fs::read_link(full).ctx(|| format!("readlink {}", full.display()))?;
         h.set_entry_type(tar::EntryType::Symlink);
-        b.append_link(&mut h, name, &t).map_err(w)?;
+        append_link_named(b, &mut h, name, &t).map_err(w)?;
     } else if ft.is_file() {
         if md.nlink() > 1 {
             if let Some(first) = links.get(&(md.dev(), md.ino())) {
                 h.set_entry_type(tar::EntryType::Link);
-                b.append_link(&mut h, name, first).map_err(w)?;
+                append_link_named(b, &mut h, name, Path::new(first)).map_err(w)?;
                 return Ok(());
             }
             links.insert((md.dev(), md.ino()), name.to_string());
@@ -283,7 +292,7 @@ fn append_entry<W: Write>(
             .ctx(|| format!("open {}", full.display()))?;
         h.set_entry_type(tar::EntryType::Regular);
         h.set_size(md.len());
-        b.append_data(&mut h, name, f.take(md.len())).map_err(w)?;
+        append_named(b, &mut h, name, f.take(md.len())).map_err(w)?;
     } else {
         let kind = if ft.is_char_device() {
             tar::EntryType::Char
@@ -298,9 +307,97 @@ fn append_entry<W: Write>(
         let rdev = md.rdev();
         h.set_device_major(libc::major(rdev)).map_err(w)?;
         h.set_device_minor(libc::minor(rdev)).map_err(w)?;
-        b.append_data(&mut h, name, io::empty()).map_err(w)?;
+        append_named(b, &mut h, name, io::empty()).map_err(w)?;
     }
     Ok(())
+}
+
+/// Names tar-rs would rewrite (it drops `./` and refuses `/`) but dockerd's archives of
+/// `dir/.` and `/` have (`./x`, `/bin`), and the docker CLI rebases on them.
+fn raw_name(name: &str) -> bool {
+    name.starts_with("./") || name.starts_with('/')
+}
+
+/// Store `value` in a header field as it is, with a GNU long-name (`L`) or long-link (`K`)
+/// entry before the header when it does not fit.
+fn set_raw<W: Write>(
+    b: &mut tar::Builder<W>,
+    field: fn(&mut tar::Header) -> &mut [u8; 100],
+    h: &mut tar::Header,
+    kind: tar::EntryType,
+    value: &[u8],
+) -> io::Result<()> {
+    if value.len() > 100 {
+        let mut l = tar::Header::new_gnu();
+        l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        l.set_mode(0o644);
+        l.set_mtime(0);
+        l.set_size(value.len() as u64 + 1);
+        l.set_entry_type(kind);
+        l.set_cksum();
+        b.append(
+            &l,
+            value
+                .iter()
+                .copied()
+                .chain([0])
+                .collect::<Vec<u8>>()
+                .as_slice(),
+        )?;
+    }
+    let f = field(h);
+    *f = [0; 100];
+    let n = value.len().min(100);
+    f[..n].copy_from_slice(&value[..n]);
+    Ok(())
+}
+
+fn name_field(h: &mut tar::Header) -> &mut [u8; 100] {
+    &mut h.as_old_mut().name
+}
+
+fn link_field(h: &mut tar::Header) -> &mut [u8; 100] {
+    &mut h.as_old_mut().linkname
+}
+
+fn append_named<W: Write, R: Read>(
+    b: &mut tar::Builder<W>,
+    h: &mut tar::Header,
+    name: &str,
+    data: R,
+) -> io::Result<()> {
+    if !raw_name(name) {
+        return b.append_data(h, name, data);
+    }
+    set_raw(
+        b,
+        name_field,
+        h,
+        tar::EntryType::GNULongName,
+        name.as_bytes(),
+    )?;
+    h.set_cksum();
+    b.append(h, data)
+}
+
+fn append_link_named<W: Write>(
+    b: &mut tar::Builder<W>,
+    h: &mut tar::Header,
+    name: &str,
+    target: &Path,
+) -> io::Result<()> {
+    if !raw_name(name) {
+        return b.append_link(h, name, target);
+    }
+    use std::os::unix::ffi::OsStrExt;
+    set_raw(
+        b,
+        link_field,
+        h,
+        tar::EntryType::GNULongLink,
+        target.as_os_str().as_bytes(),
+    )?;
+    append_named(b, h, name, io::empty())
 }
 
 /// Extract a tar on the host side of `cp` into `dir` (never outside it: no `..`, no writing
@@ -340,6 +437,225 @@ pub fn untar_local<R: Read>(reader: R, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How `archive_put` extracts.
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions {
+    /// owners from the tar (else root), `cp -a`
+    pub copy_uid_gid: bool,
+    /// refuse to replace a directory with a non-directory or the reverse (the docker CLI
+    /// always asks for this)
+    pub no_overwrite_dir_non_dir: bool,
+}
+
+/// The refusal `noOverwriteDirNonDir` makes for an entry `name` (directory or not) of a tar
+/// extracted into the container directory `dir`, if any.
+pub fn dir_non_dir_conflict(
+    root: &Path,
+    dir: &str,
+    name: &str,
+    is_dir: bool,
+) -> std::result::Result<(), String> {
+    let name = name.trim_start_matches("./").trim_matches('/');
+    if name.is_empty() || name == "." {
+        return Ok(());
+    }
+    let shown = format!("{}/{name}", dir.trim_end_matches('/'));
+    let Ok(r) = resolve_path(root, &shown) else {
+        return Ok(());
+    };
+    match std::fs::symlink_metadata(&r.host) {
+        Ok(md) if md.is_dir() && !is_dir => Err(format!(
+            "cannot overwrite directory {:?} with non-directory",
+            r.shown
+        )),
+        Ok(md) if !md.is_dir() && is_dir => Err(format!(
+            "cannot overwrite non-directory {:?} with directory",
+            r.shown
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A reader of an uncompressed tar that checks each entry's name with `check` as its header
+/// goes by, before the consumer sees it; a refusal is kept in `refused` and ends the read. A
+/// stream that is not a plain tar (compressed, say) is passed on unchecked.
+pub struct DirNonDirGuard<'a, R, F> {
+    inner: R,
+    refused: &'a std::cell::RefCell<Option<String>>,
+    check: F,
+    header: Vec<u8>,
+    /// bytes of the current entry's data (padding included) still to pass
+    skip: u64,
+    /// the data of a GNU long name (`L`) or pax (`x`) entry being read, and how much of it
+    /// is still to come
+    capture: Option<(u8, Vec<u8>, u64)>,
+    long_name: Option<String>,
+    done: bool,
+}
+
+impl<'a, R: Read, F: FnMut(&str, bool) -> std::result::Result<(), String>>
+    DirNonDirGuard<'a, R, F>
+{
+    pub fn new(inner: R, refused: &'a std::cell::RefCell<Option<String>>, check: F) -> Self {
+        DirNonDirGuard {
+            inner,
+            refused,
+            check,
+            header: Vec::with_capacity(512),
+            skip: 0,
+            capture: None,
+            long_name: None,
+            done: false,
+        }
+    }
+
+    fn scan(&mut self, mut data: &[u8]) -> std::result::Result<(), String> {
+        while !data.is_empty() && !self.done {
+            if self.skip > 0 {
+                let k = (self.skip.min(data.len() as u64)) as usize;
+                if let Some((_, buf, left)) = &mut self.capture {
+                    let c = (*left).min(k as u64) as usize;
+                    buf.extend_from_slice(&data[..c]);
+                    *left -= c as u64;
+                }
+                self.skip -= k as u64;
+                data = &data[k..];
+                if self.skip == 0 {
+                    self.end_capture();
+                }
+                continue;
+            }
+            let k = (512 - self.header.len()).min(data.len());
+            self.header.extend_from_slice(&data[..k]);
+            data = &data[k..];
+            if self.header.len() == 512 {
+                let h = std::mem::take(&mut self.header);
+                self.entry(&h)?;
+                self.header = h;
+                self.header.clear();
+            }
+        }
+        Ok(())
+    }
+
+    fn end_capture(&mut self) {
+        if let Some((kind, buf, _)) = self.capture.take() {
+            let name = if kind == b'L' {
+                let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+                Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+            } else {
+                pax_path(&buf)
+            };
+            if name.is_some() {
+                self.long_name = name;
+            }
+        }
+    }
+
+    fn entry(&mut self, h: &[u8]) -> std::result::Result<(), String> {
+        if h.iter().all(|b| *b == 0) || !tar_checksum_ok(h) {
+            // the end of the archive, or not a tar we read
+            self.done = true;
+            return Ok(());
+        }
+        let Some(size) = tar_size(&h[124..136]) else {
+            self.done = true;
+            return Ok(());
+        };
+        let kind = h[156];
+        self.skip = size.div_ceil(512) * 512;
+        match kind {
+            b'L' | b'x' => {
+                self.capture = Some((kind, Vec::new(), size.min(1 << 20)));
+                if size == 0 {
+                    self.end_capture();
+                }
+            }
+            b'g' | b'K' => {}
+            _ => {
+                let name = match self.long_name.take() {
+                    Some(n) => n,
+                    None => {
+                        let field = |r: std::ops::Range<usize>| {
+                            let f = &h[r];
+                            let end = f.iter().position(|b| *b == 0).unwrap_or(f.len());
+                            String::from_utf8_lossy(&f[..end]).into_owned()
+                        };
+                        let (name, prefix) = (field(0..100), field(345..500));
+                        if &h[257..262] == b"ustar" && !prefix.is_empty() && h[263] != b' ' {
+                            format!("{prefix}/{name}")
+                        } else {
+                            name
+                        }
+                    }
+                };
+                (self.check)(&name, kind == b'5')?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read, F: FnMut(&str, bool) -> std::result::Result<(), String>> Read
+    for DirNonDirGuard<'_, R, F>
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Err(m) = self.scan(&buf[..n]) {
+            *self.refused.borrow_mut() = Some(m.clone());
+            self.done = true;
+            return Err(io::Error::new(io::ErrorKind::InvalidData, m));
+        }
+        Ok(n)
+    }
+}
+
+/// A tar header's checksum: the sum of its bytes with the checksum field as spaces.
+fn tar_checksum_ok(h: &[u8]) -> bool {
+    let want = tar_size(&h[148..156]);
+    let sum: u64 = h
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(*b)
+            }
+        })
+        .sum();
+    want == Some(sum)
+}
+
+/// A tar number field: octal (NUL/space padded), or base-256 when the high bit is set.
+fn tar_size(f: &[u8]) -> Option<u64> {
+    if f.first().is_some_and(|b| b & 0x80 != 0) {
+        let mut v: u64 = u64::from(f[0] & 0x7f);
+        for b in &f[1..] {
+            v = v.checked_mul(256)? + u64::from(*b);
+        }
+        return Some(v);
+    }
+    let s: String = f
+        .iter()
+        .map(|b| *b as char)
+        .filter(|c| !matches!(c, '\0' | ' '))
+        .collect();
+    if s.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(&s, 8).ok()
+}
+
+/// The `path` record of a pax extended header.
+fn pax_path(data: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(data);
+    text.lines().find_map(|rec| {
+        let (_, kv) = rec.split_once(' ')?;
+        kv.strip_prefix("path=").map(str::to_string)
+    })
+}
+
 impl Engine {
     /// `HEAD /containers/{id}/archive`: docker's PathStat of a container path.
     pub fn stat_path(&self, key: &str, path: &str) -> Result<Value> {
@@ -349,7 +665,17 @@ impl Engine {
         if std::fs::symlink_metadata(&r.host).is_err() {
             return Err(not_found(path, &c));
         }
-        path_stat(&root.path, &r, &base_name(&r.shown))
+        // `dir/` and `dir/.` name a directory (a symlink to one included), as lstat has it
+        let t = path.trim_end_matches('/');
+        if path.ends_with('/') || t.ends_with("/.") || t == "." {
+            let is_dir = runtime::rootfs::resolve_in_root(&root.path, Path::new(&r.shown))
+                .is_ok_and(|p| p.is_dir());
+            if !is_dir {
+                return Err(Error::Invalid(format!("{path}: not a directory")));
+            }
+        }
+        // named as the path was given (`dir/.` is `.`), as dockerd names it
+        path_stat(&root.path, &r, &base_name(path))
     }
 
     /// `GET /containers/{id}/archive`: a tar of `path` (entries named after its base name)
@@ -379,11 +705,8 @@ impl Engine {
         let root = self.cp_root(&c)?;
         let mut r = resolve_path(&root.path, path)?;
         let md = std::fs::symlink_metadata(&r.host).map_err(|_| not_found(path, &c))?;
-        let name = if path.trim_end_matches('/').ends_with("/.") || path == "." {
-            base_name(&r.shown)
-        } else {
-            base_name(path)
-        };
+        // named as the path was given: the entries of `dir/.` are `./...`, as dockerd's
+        let name = base_name(path);
         let stat = path_stat(&root.path, &r, &name)?;
         if md.file_type().is_symlink() && follow_link {
             let target = runtime::rootfs::resolve_in_root(&root.path, Path::new(&r.shown))
@@ -397,6 +720,7 @@ impl Engine {
         let mut b = tar::Builder::new(w);
         tar_tree(&mut b, &r.host, as_name.unwrap_or(&name))?;
         let w = b.into_inner().ctx(|| "finish archive".to_string())?;
+        crate::events::container(self, &c, "archive-path", &[]);
         Ok((stat, w))
     }
 
@@ -409,6 +733,21 @@ impl Engine {
         path: &str,
         reader: R,
         copy_uid_gid: bool,
+    ) -> Result<()> {
+        let opts = PutOptions {
+            copy_uid_gid,
+            no_overwrite_dir_non_dir: false,
+        };
+        self.archive_put_with(key, path, reader, &opts)
+    }
+
+    /// `archive_put` with all of the API's options.
+    pub fn archive_put_with<R: Read>(
+        &self,
+        key: &str,
+        path: &str,
+        reader: R,
+        opts: &PutOptions,
     ) -> Result<()> {
         let c = self.find(key)?;
         if c.host_config.readonly_rootfs {
@@ -424,12 +763,26 @@ impl Engine {
                 "extraction point is not a directory".to_string(),
             ));
         }
-        let opts = image::layer::ApplyOptions {
+        let apply = image::layer::ApplyOptions {
             whiteouts: image::layer::WhiteoutMode::Apply,
             allow_devices: image::layer::running_as_root(),
-            chown: copy_uid_gid,
+            chown: opts.copy_uid_gid,
         };
-        image::layer::apply_layer(reader, &r.host, &opts)?;
+        if !opts.no_overwrite_dir_non_dir {
+            image::layer::apply_layer(reader, &r.host, &apply)?;
+            crate::events::container(self, &c, "extract-to-dir", &[]);
+            return Ok(());
+        }
+        let refused = std::cell::RefCell::new(None);
+        let guard = DirNonDirGuard::new(reader, &refused, |name, is_dir| {
+            dir_non_dir_conflict(&root.path, &r.shown, name, is_dir)
+        });
+        let applied = image::layer::apply_layer(guard, &r.host, &apply);
+        if let Some(m) = refused.take() {
+            return Err(Error::Invalid(m));
+        }
+        applied?;
+        crate::events::container(self, &c, "extract-to-dir", &[]);
         Ok(())
     }
 
@@ -439,7 +792,9 @@ impl Engine {
         let root = self.rootfs_access(&c)?;
         let mut b = tar::Builder::new(w);
         append_entry(&mut b, &root.path, "", &mut HashMap::new())?;
-        b.into_inner().ctx(|| "finish archive".to_string())
+        let w = b.into_inner().ctx(|| "finish archive".to_string())?;
+        crate::events::container(self, &c, "export", &[]);
+        Ok(w)
     }
 }
 
@@ -516,7 +871,9 @@ impl Engine {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
+        let table = parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)?;
+        crate::events::container(self, &c, "top", &[]);
+        Ok(table)
     }
 }
 
@@ -732,6 +1089,63 @@ pub fn pids_current(v: &Value) -> u64 {
     v["pids_stats"]["current"].as_u64().unwrap_or(0)
 }
 
+/// The interfaces of a /proc/PID/net/dev (the network namespace of PID) but the loopback, in
+/// the stats document's `networks` shape.
+pub fn parse_net_dev(text: &str) -> Map<String, Value> {
+    let mut out = Map::new();
+    for l in text.lines().skip(2) {
+        let Some((name, rest)) = l.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        if name.is_empty() || name == "lo" || f.len() < 12 {
+            continue;
+        }
+        out.insert(
+            name.to_string(),
+            json!({
+                "rx_bytes": f[0], "rx_packets": f[1], "rx_errors": f[2], "rx_dropped": f[3],
+                "tx_bytes": f[8], "tx_packets": f[9], "tx_errors": f[10], "tx_dropped": f[11],
+            }),
+        );
+    }
+    out
+}
+
+/// The container's own interfaces (None in the host's network namespace, or with none but
+/// the loopback, as dockerd leaves `networks` out then).
+fn container_networks(c: &Container) -> Option<Value> {
+    if c.state.pid <= 0 {
+        return None;
+    }
+    let ns = |p: &str| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let own = ns(&format!("/proc/{}/ns/net", c.state.pid))?;
+    if ns("/proc/self/ns/net") == Some(own) {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{}/net/dev", c.state.pid)).ok()?;
+    let m = parse_net_dev(&text);
+    (!m.is_empty()).then_some(Value::Object(m))
+}
+
+/// Bytes received and sent on all the container's interfaces (docker's NET I/O).
+pub fn net_io(v: &Value) -> (u64, u64) {
+    let (mut rx, mut tx) = (0, 0);
+    for n in v["networks"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        rx += n["rx_bytes"].as_u64().unwrap_or(0);
+        tx += n["tx_bytes"].as_u64().unwrap_or(0);
+    }
+    (rx, tx)
+}
+
 impl Engine {
     /// One stats sample of a container (zeros when it is not running). `prev`: an earlier
     /// sample, whose cpu_stats become precpu_stats (the CPU % needs two).
@@ -749,6 +1163,11 @@ impl Engine {
             v["precpu_stats"] = p["cpu_stats"].clone();
             v["preread"] = p["read"].clone();
         }
+        if raw.is_some() {
+            if let Some(n) = container_networks(c) {
+                v["networks"] = n;
+            }
+        }
         v
     }
 
@@ -761,6 +1180,84 @@ impl Engine {
         }
         std::thread::sleep(interval);
         Ok(self.stats_sample(&c, Some(&first)))
+    }
+}
+
+// ------------------------------------------------------------------ prune
+
+/// The filters `container prune` takes.
+pub const PRUNE_FILTERS: &[&str] = &["until", "label", "label!"];
+
+/// Does a stopped container go with these prune filters (dockerd's rules: created before
+/// `until`; every `label` holds; not every `label!` holds)? `until` is parsed already.
+fn prune_selects(
+    c: &Container,
+    filters: &BTreeMap<String, Vec<String>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<bool> {
+    if let Some(u) = until {
+        let created = chrono::DateTime::parse_from_rfc3339(&c.created)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok();
+        if created.is_none_or(|t| t > u) {
+            return Ok(false);
+        }
+    }
+    let holds = |k: &str| -> Result<Option<bool>> {
+        let Some(vs) = filters.get(k) else {
+            return Ok(None);
+        };
+        let mut all = true;
+        for v in vs {
+            all &= crate::query::matches(c, "label", v)?;
+        }
+        Ok(Some(all))
+    };
+    Ok(holds("label")? != Some(false) && holds("label!")? != Some(true))
+}
+
+impl Engine {
+    /// `docker container prune`, `POST /containers/prune`: remove the stopped containers the
+    /// filters select; their ids and the space their writable layers took. A container that
+    /// cannot be removed is skipped, as dockerd does.
+    pub fn prune_containers(
+        &self,
+        filters: &BTreeMap<String, Vec<String>>,
+    ) -> Result<(Vec<String>, u64)> {
+        if let Some(k) = filters
+            .keys()
+            .find(|k| !PRUNE_FILTERS.contains(&k.as_str()))
+        {
+            return Err(Error::Invalid(format!("invalid filter '{k}'")));
+        }
+        let until = match filters.get("until").map(Vec::as_slice) {
+            None | Some([]) => None,
+            Some([u]) => Some(crate::logs::parse_time(u, chrono::Utc::now())?),
+            Some(_) => {
+                return Err(Error::Invalid(
+                    "more than one until filter specified".into(),
+                ))
+            }
+        };
+        let mut ids = Vec::new();
+        let mut bytes = 0;
+        for c in self.list()? {
+            if is_live(&c.state.status) || !prune_selects(&c, filters, until)? {
+                continue;
+            }
+            let size = self
+                .images()
+                .map(|i| crate::volumes::du(&i.snapshots.upper_dir(&c.id)))
+                .unwrap_or(0);
+            if self.remove(&c.id, false, false).is_ok() {
+                bytes += size;
+                ids.push(c.id);
+            }
+        }
+        let reclaimed = bytes.to_string();
+        let attrs = crate::events::attrs(&[("reclaimed", &reclaimed)]);
+        crate::events::emit(self, crate::events::Type::Container, "prune", "", attrs);
+        Ok((ids, bytes))
     }
 }
 
@@ -1397,6 +1894,134 @@ mod tests {
         let r = resolve_path(root, "/").unwrap();
         assert_eq!(r.host, root);
         assert_eq!(r.shown, "/");
+    }
+
+    #[test]
+    fn archive_names_as_dockerd() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("d/sub")).unwrap();
+        std::fs::write(t.path().join("d/sub/x"), "x").unwrap();
+        symlink("sub/x", t.path().join("d/l")).unwrap();
+        let names = |name: &str| -> Vec<String> {
+            let tar = tar_path(&t.path().join("d"), name, Vec::new()).unwrap();
+            let mut a = tar::Archive::new(&tar[..]);
+            a.entries()
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    String::from_utf8_lossy(&e.path_bytes()).into_owned()
+                })
+                .collect()
+        };
+        // `dir/.` archives as `./...`, `/` as `/...`, a name as `name/...`
+        assert_eq!(names("."), ["./", "./l", "./sub/", "./sub/x"]);
+        assert_eq!(names("/"), ["/", "/l", "/sub/", "/sub/x"]);
+        assert_eq!(names("d"), ["d/", "d/l", "d/sub/", "d/sub/x"]);
+        assert_eq!(names(""), ["l", "sub/", "sub/x"]);
+        let long = format!("./{}", "n".repeat(150));
+        let tar = tar_path(&t.path().join("d/sub/x"), &long, Vec::new()).unwrap();
+        let mut a = tar::Archive::new(&tar[..]);
+        let e = a.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(String::from_utf8_lossy(&e.path_bytes()), long);
+    }
+
+    #[test]
+    fn dir_non_dir_guard() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::create_dir_all(root.join("dst/dir")).unwrap();
+        std::fs::write(root.join("dst/file"), "f").unwrap();
+        let tar_of = |entries: &[(&str, bool)]| -> Vec<u8> {
+            let mut b = tar::Builder::new(Vec::new());
+            for (name, dir) in entries {
+                let mut h = tar::Header::new_gnu();
+                h.set_mode(0o755);
+                h.set_size(0);
+                h.set_entry_type(if *dir {
+                    tar::EntryType::Directory
+                } else {
+                    tar::EntryType::Regular
+                });
+                b.append_data(&mut h, name, io::empty()).unwrap();
+            }
+            b.into_inner().unwrap()
+        };
+        let run = |data: Vec<u8>| -> Option<String> {
+            let refused = std::cell::RefCell::new(None);
+            let mut g = DirNonDirGuard::new(&data[..], &refused, |n, d| {
+                dir_non_dir_conflict(root, "/dst", n, d)
+            });
+            let mut sink = Vec::new();
+            let r = io::copy(&mut g, &mut sink);
+            assert_eq!(r.is_err(), refused.borrow().is_some());
+            refused.take()
+        };
+        assert_eq!(
+            run(tar_of(&[("dir/", true), ("new", false), ("file", false)])),
+            None
+        );
+        let e = run(tar_of(&[("new", false), ("dir", false)])).unwrap();
+        assert_eq!(
+            e,
+            "cannot overwrite directory \"/dst/dir\" with non-directory"
+        );
+        let e = run(tar_of(&[("file/", true)])).unwrap();
+        assert!(
+            e.contains("non-directory \"/dst/file\" with directory"),
+            "{e}"
+        );
+        // a long name (GNU L entry) is checked by its full name
+        let long = format!("{}/{}", "a".repeat(120), "b");
+        assert_eq!(run(tar_of(&[(&long, false)])), None);
+        std::fs::create_dir_all(root.join("dst").join(&long)).unwrap();
+        assert!(run(tar_of(&[(&long, false)])).is_some());
+        // not a tar (compressed, say): passed on unchecked
+        assert_eq!(run(vec![0x1f, 0x8b, 8, 0, 1, 2, 3]), None);
+    }
+
+    #[test]
+    fn net_dev_and_prune_filters() {
+        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0       0          0\n  eth0:     736       8    1    2    0     0          0         0      516       6    3    4    0     0       0          0\n";
+        let m = parse_net_dev(text);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m["eth0"],
+            json!({"rx_bytes": 736, "rx_packets": 8, "rx_errors": 1, "rx_dropped": 2,
+                   "tx_bytes": 516, "tx_packets": 6, "tx_errors": 3, "tx_dropped": 4})
+        );
+        let v = json!({"networks": {"eth0": m["eth0"], "eth1": {"rx_bytes": 4, "tx_bytes": 1}}});
+        assert_eq!(net_io(&v), (740, 517));
+        assert_eq!(net_io(&json!({})), (0, 0));
+
+        let mut c = Container {
+            created: "2026-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        c.config.labels.insert("team".into(), "a".into());
+        c.config.labels.insert("tier".into(), "web".into());
+        let f = |pairs: &[(&str, &str)]| {
+            let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (k, v) in pairs {
+                m.entry(k.to_string()).or_default().push(v.to_string());
+            }
+            m
+        };
+        let at = |s: &str| {
+            Some(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+            )
+        };
+        let sel = |m, u| prune_selects(&c, &m, u).unwrap();
+        assert!(sel(f(&[]), None));
+        assert!(sel(f(&[("label", "team=a"), ("label", "tier")]), None));
+        assert!(!sel(f(&[("label", "team=a"), ("label", "other")]), None));
+        assert!(!sel(f(&[("label!", "team")]), None));
+        // label!: skipped only when every value holds
+        assert!(sel(f(&[("label!", "team"), ("label!", "other")]), None));
+        assert!(sel(f(&[]), at("2026-06-01T00:00:00Z")));
+        assert!(!sel(f(&[]), at("2025-06-01T00:00:00Z")));
     }
 
     #[test]

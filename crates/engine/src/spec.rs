@@ -730,8 +730,9 @@ fn valid_cpuset(s: &str) -> bool {
     })
 }
 
-/// docker's resource checks and their OCI form (`linux.resources` minus devices).
-fn resources(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Map<String, Value>> {
+/// docker's resource checks and their OCI form (`linux.resources` minus devices); `update`
+/// applies the same to a running container.
+pub(crate) fn resources(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Map<String, Value>> {
     let inv = |m: &str| Err(Error::Invalid(m.to_string()));
     let mut r = Map::new();
 

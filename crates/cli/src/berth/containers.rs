@@ -573,7 +573,8 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let (ids, bytes) = prune_containers(engine)?;
+    let filters = engine::query::parse_filter_flags(&a.filter).map_err(daemon)?;
+    let (ids, bytes) = engine.prune_containers(&filters).map_err(daemon)?;
     if !ids.is_empty() {
         println!("Deleted Containers:");
         for i in &ids {
@@ -583,22 +584,6 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> Result<i32> {
     }
     println!("Total reclaimed space: {}", human_size(bytes));
     Ok(0)
-}
-
-pub fn prune_containers(engine: &Engine) -> Result<(Vec<String>, u64)> {
-    let mut ids = Vec::new();
-    let mut bytes = 0;
-    for c in engine.list().map_err(daemon)? {
-        if is_live(&c.state.status) {
-            continue;
-        }
-        if let Ok(i) = engine.images() {
-            bytes += engine::volumes::du(&i.snapshots.upper_dir(&c.id));
-        }
-        engine.remove(&c.id, false, false).map_err(daemon)?;
-        ids.push(c.id);
-    }
-    Ok((ids, bytes))
 }
 
 // ------------------------------------------------------------------ ps

@@ -1,7 +1,7 @@
 //! Container operations and system commands: top, stats, cp, diff, commit, export, info,
 //! version, system df and system prune, with docker's flags and output.
 
-use super::containers::{prune_containers, Exit};
+use super::containers::Exit;
 use super::output::human_size;
 use super::template;
 use anyhow::{anyhow, bail, Result};
@@ -231,6 +231,7 @@ pub fn stats_row(v: &Value, given: Option<&str>, no_trunc: bool, running: bool) 
         ("0.00%".into(), "0B / 0B".into(), "0.00%".into())
     };
     let (r, w) = eops::blkio(v);
+    let (rx, tx) = eops::net_io(v);
     json!({
         "Container": given.unwrap_or(short),
         "ID": short,
@@ -238,7 +239,7 @@ pub fn stats_row(v: &Value, given: Option<&str>, no_trunc: bool, running: bool) 
         "CPUPerc": cpu,
         "MemUsage": usage,
         "MemPerc": mem,
-        "NetIO": format!("{} / {}", human_size(0), human_size(0)),
+        "NetIO": format!("{} / {}", human_size(rx), human_size(tx)),
         "BlockIO": format!("{} / {}", human_size(r), human_size(w)),
         "PIDs": eops::pids_current(v).to_string(),
     })
@@ -556,7 +557,7 @@ fn copy_to(engine: &Engine, a: &CpArgs, src: &str, c: &str, path: &str) -> Resul
                 }
                 Ok(Some(mode & (1 << 31) != 0))
             }
-            Err(engine::Error::Other(m)) if m.starts_with("Could not find the file") => Ok(None),
+            Err(e) if eops::is_path_not_found(&e) => Ok(None),
             Err(e) => Err(daemon(e)),
         }
     };
@@ -1080,7 +1081,9 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
         }
     }
     let mut total = 0u64;
-    let (ids, bytes) = prune_containers(engine)?;
+    let (ids, bytes) = engine
+        .prune_containers(&Default::default())
+        .map_err(daemon)?;
     total += bytes;
     if !ids.is_empty() {
         println!("Deleted Containers:");
