@@ -362,9 +362,22 @@ fn top_and_stats() {
     assert!(err.contains("No such container: nosuch"), "{err}");
 
     // one-shot: a row for the container whose numbers parse; NET I/O from its eth0
+    let busy = s.run_detached("cbusy", &["sh", "-c", "while :; do :; done"]);
     let out = s.docker_ok(&["stats", "--no-stream"]);
     let r = row(&out, &id[..12]).unwrap_or_else(|| panic!("no row for ctop: {out}"));
     check_stats_row(r, "stats --no-stream");
+    // a busy loop's CPU % (from cpu_stats against precpu_stats) is well above zero
+    let r = row(&out, &busy[..12]).unwrap_or_else(|| panic!("no row for cbusy: {out}"));
+    check_stats_row(r, "stats --no-stream");
+    let cpu: f64 = r
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    assert!(cpu > 5.0, "busy loop at {cpu}% CPU: {out}");
+    s.berth_ok(&["rm", "-f", "cbusy"]);
     let (st, body) = s
         .get(&format!("/containers/{}/stats?stream=0", &id[..12]))
         .unwrap();
