@@ -73,7 +73,8 @@ pub fn matches(c: &Container, k: &str, v: &str) -> Result<bool> {
 }
 
 /// The containers `ps` shows: running ones unless `all` (or a status filter is given), those
-/// passing every filter key (values of one key OR-ed), newest first as the store lists them.
+/// passing every filter key (values of one key OR-ed, except labels, which must all match),
+/// newest first as the store lists them.
 pub fn select(
     list: Vec<Container>,
     all: bool,
@@ -90,13 +91,19 @@ pub fn select(
         }
         let mut ok = true;
         for (k, vs) in filters {
-            let mut any = false;
+            let mut hits = 0;
             for v in vs {
                 if matches(&c, k, v)? {
-                    any = true;
+                    hits += 1;
                 }
             }
-            ok &= any || vs.is_empty();
+            // labels must all match (docker's rule: compose selects its containers by several);
+            // other keys any
+            ok &= if k == "label" {
+                hits == vs.len()
+            } else {
+                hits > 0 || vs.is_empty()
+            };
         }
         if ok {
             keep.push(c);
@@ -246,4 +253,39 @@ pub fn human_since(rfc3339: &str) -> String {
         format!("{} years", secs / (365 * 86400))
     };
     format!("{d} ago")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(name: &str, labels: &[(&str, &str)]) -> Container {
+        let mut c = Container {
+            id: format!("{name}0123"),
+            name: format!("/{name}"),
+            ..Default::default()
+        };
+        c.state.status = "running".into();
+        for (k, v) in labels {
+            c.config.labels.insert(k.to_string(), v.to_string());
+        }
+        c
+    }
+
+    #[test]
+    fn labels_all_match_other_keys_any() {
+        let cs = vec![
+            container("a", &[("p", "x"), ("n", "1")]),
+            container("b", &[("p", "x"), ("n", "2")]),
+        ];
+        let f = parse_filter_flags(&["label=p=x".into(), "label=n=2".into()]).unwrap();
+        let got: Vec<String> = select(cs.clone(), true, &f)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(got, vec!["/b"]);
+        let f = parse_filter_flags(&["name=a".into(), "name=b".into()]).unwrap();
+        assert_eq!(select(cs, true, &f).unwrap().len(), 2);
+    }
 }
