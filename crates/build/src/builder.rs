@@ -77,6 +77,22 @@ impl Cache {
             .flatten()
     }
 
+    /// Forget every step; the images the steps made.
+    fn clear(&self) -> Result<Vec<String>> {
+        let Some(db) = &self.db else {
+            return Ok(Vec::new());
+        };
+        let tx = db.unchecked_transaction()?;
+        let ids = {
+            let mut st = tx.prepare("SELECT DISTINCT image FROM steps")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        tx.execute("DELETE FROM steps", [])?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
     fn put(&self, key: &str, image: &str) {
         if let Some(db) = &self.db {
             let _ = db.execute(
@@ -85,6 +101,12 @@ impl Cache {
             );
         }
     }
+}
+
+/// Forget the step cache (`POST /build/prune`): the ids of the images the forgotten steps
+/// made (they stay in the store, for `image prune` to take when unused and untagged).
+pub fn prune_cache(engine: &Engine) -> Result<Vec<String>> {
+    Cache::open(engine).clear()
 }
 
 /// The state of one stage while it is built.
@@ -178,14 +200,16 @@ fn needed_stages(df: &Dockerfile, target: usize) -> BTreeSet<usize> {
     need
 }
 
-/// Build; returns the final image id (`sha256:...`). Progress goes to `out` as docker's legacy
-/// builder prints it.
+/// Build; returns the final image id (`sha256:...`). Progress goes to `out` as dockerd's
+/// legacy builder writes it (the client's "Sending build context" line is the caller's);
+/// `stage_built` gets the image id of each stage as it is done (dockerd's `aux` message).
 pub fn build(
     engine: &Engine,
     ctx: &Context,
     df: &Dockerfile,
     opts: &Options,
     out: &mut dyn Write,
+    stage_built: &mut dyn FnMut(&str),
 ) -> Result<String> {
     let images = engine.images()?;
     let cache = Cache::open(engine);
@@ -195,13 +219,6 @@ pub fn build(
             let _ = out.flush();
         }
     };
-    say(
-        out,
-        &format!(
-            "Sending build context to Docker daemon  {}",
-            human(ctx.size())
-        ),
-    );
     // global ARGs: usable in FROM lines
     let mut global: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut used_args: BTreeSet<String> = BTreeSet::new();
@@ -356,6 +373,7 @@ pub fn build(
             s.image = Some(meta_image(engine, &s, "FROM scratch")?);
         }
         last = s.id();
+        stage_built(&last);
         results.insert(si, s.image.clone());
     }
     let unused: Vec<&String> = opts
@@ -1356,7 +1374,7 @@ fn is_archive(p: &std::path::Path) -> bool {
 }
 
 /// docker's HumanSize for the context size line.
-fn human(n: u64) -> String {
+pub(crate) fn human(n: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut v = n as f64;
     let mut i = 0;

@@ -1480,6 +1480,48 @@ pub struct CommitOptions {
     pub changes: Vec<String>,
     /// pause a running container while its changes are read
     pub pause: bool,
+    /// the API's Config body: image-level fields given override the container's
+    /// (`Env`, `Labels` and `ExposedPorts` are merged, as dockerd merges them)
+    pub config: Option<Map<String, Value>>,
+}
+
+/// dockerd's commit merge: the fields `user` sets win over the container's `cfg`; `Env`
+/// entries, `Labels` and `ExposedPorts` the user left out are kept from the container.
+pub fn merge_commit_config(cfg: &mut Map<String, Value>, user: &Map<String, Value>) {
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    for (k, v) in user {
+        if empty(v) {
+            continue;
+        }
+        let merged = match (k.as_str(), cfg.get(k), v) {
+            ("Env", Some(Value::Array(old)), Value::Array(new)) => {
+                let key = |e: &Value| {
+                    e.as_str()
+                        .map(|s| s.split('=').next().unwrap_or(s).to_string())
+                };
+                let mut all = new.clone();
+                for e in old {
+                    if !new.iter().any(|n| key(n) == key(e)) {
+                        all.push(e.clone());
+                    }
+                }
+                Value::Array(all)
+            }
+            ("Labels" | "ExposedPorts", Some(Value::Object(old)), Value::Object(new)) => {
+                let mut all = old.clone();
+                all.extend(new.iter().map(|(a, b)| (a.clone(), b.clone())));
+                Value::Object(all)
+            }
+            _ => v.clone(),
+        };
+        cfg.insert(k.clone(), merged);
+    }
 }
 
 /// The image config a committed container gets: its Config's image-level fields.
@@ -1543,6 +1585,9 @@ impl Engine {
             e => e.into(),
         })?;
         let mut cfg = commit_config(&c.config);
+        if let Some(user) = &o.config {
+            merge_commit_config(&mut cfg, user);
+        }
         for ch in &o.changes {
             image::archive::apply_change(&mut cfg, ch)?;
         }
@@ -1579,6 +1624,124 @@ impl Engine {
         )?;
         crate::events::container(self, &c, "commit", &[("imageID", img.id().to_string())]);
         Ok(img)
+    }
+}
+
+// ------------------------------------------------------------------ image removal
+
+/// One line of an image removal, as `rmi` prints them and `DELETE /images/{name}` lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageDelete {
+    Untagged(String),
+    Deleted(String),
+}
+
+/// The name docker's "No such image" gives: `busybox` as `busybox:latest`.
+pub fn image_not_found(name: &str) -> Error {
+    let shown = image::Reference::parse(name)
+        .ok()
+        .filter(|r| r.digest.is_none() && !name.starts_with("sha256:"))
+        .map(|r| r.familiar())
+        .unwrap_or_else(|| name.to_string());
+    Error::NoSuchImage(shown)
+}
+
+fn short12(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
+impl Engine {
+    /// `docker rmi` with dockerd's rules. A tag is untagged, and the image goes with its last
+    /// tag; an id removes the image with all its names when they are of one repository (of
+    /// several only with `force`). An image a container uses stays: without `force` that is a
+    /// conflict; with it only its names go (a running container's image cannot be forced
+    /// away by id, as with dockerd; a stopped one's, which dockerd would delete, is kept
+    /// because berth's container snapshots stand on the image's layers).
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<ImageDelete>> {
+        let images = self.images()?;
+        let rec = images.resolve(name).map_err(|e| match e {
+            image::Error::ImageNotFound(_) => image_not_found(name),
+            e => e.into(),
+        })?;
+        let id = rec.config.to_string();
+        let tags = images.index.tags_of(&rec.manifest)?;
+        let users: Vec<Container> = self.list()?.into_iter().filter(|c| c.image == id).collect();
+        let untag = |t: &str| -> Result<ImageDelete> {
+            images.index.remove_tag(t)?;
+            let name = image::images::familiar(t);
+            crate::events::image(images, "untag", &id, &name);
+            Ok(ImageDelete::Untagged(name))
+        };
+        let by_tag = image::Reference::parse(name)
+            .ok()
+            .filter(|r| r.digest.is_none())
+            .and_then(|r| r.tagged())
+            .filter(|t| tags.contains(t));
+        let repos: HashSet<String> = tags
+            .iter()
+            .filter_map(|t| image::Reference::parse(t).ok())
+            .map(|r| r.name())
+            .collect();
+        let conflict = |how: &str, why: String| {
+            Error::Conflict(format!(
+                "conflict: unable to delete {} ({how}) - {why}",
+                short12(&id)
+            ))
+        };
+        if let Some(t) = &by_tag {
+            if let Some(c) = users.first() {
+                if tags.len() == 1 && !force {
+                    return Err(Error::Conflict(format!(
+                        "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                        short12(&c.id),
+                        short12(&id)
+                    )));
+                }
+                return Ok(vec![untag(t)?]);
+            }
+        } else {
+            if let Some(c) = users.iter().find(|c| is_live(&c.state.status)) {
+                return Err(conflict(
+                    "cannot be forced",
+                    format!(
+                        "image is being used by running container {}",
+                        short12(&c.id)
+                    ),
+                ));
+            }
+            if repos.len() > 1 && !force {
+                return Err(conflict(
+                    "must be forced",
+                    "image is referenced in multiple repositories".into(),
+                ));
+            }
+            if let Some(c) = users.first() {
+                if !force {
+                    return Err(conflict(
+                        "must be forced",
+                        format!(
+                            "image is being used by stopped container {}",
+                            short12(&c.id)
+                        ),
+                    ));
+                }
+                return tags.iter().map(|t| untag(t)).collect();
+            }
+        }
+        // nothing uses it: the store's own removal (several tags of one repository go with
+        // the id, as dockerd's single-reference rule has it)
+        let r = images.remove(name, force || repos.len() <= 1)?;
+        let mut out = Vec::new();
+        for u in r.untagged {
+            crate::events::image(images, "untag", &id, &u);
+            out.push(ImageDelete::Untagged(u));
+        }
+        for d in r.deleted {
+            crate::events::image(images, "delete", d.as_str(), "");
+            out.push(ImageDelete::Deleted(d.to_string()));
+        }
+        Ok(out)
     }
 }
 

@@ -113,6 +113,19 @@ pub fn load<R: Read>(
     }
 }
 
+/// What a load reports, as docker words it: `Loaded image: NAME` for each name an image got,
+/// `Loaded image ID: ID` for an image without one.
+pub fn loaded_messages(loaded: &[(Image, Vec<String>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (img, names) in loaded {
+        if names.is_empty() {
+            out.push(format!("Loaded image ID: {}", img.id()));
+        }
+        out.extend(names.iter().map(|n| format!("Loaded image: {n}")));
+    }
+    out
+}
+
 fn load_docker(store: &ImageStore, dir: &Path) -> Result<Vec<(Image, Vec<String>)>> {
     let m = read_json(&dir.join("manifest.json"), "manifest.json")?;
     let entries = m

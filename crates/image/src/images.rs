@@ -324,6 +324,16 @@ impl ImageStore {
     /// `image prune`: remove untagged images (all unused ones with `all`) and
     /// then every blob and layer directory nothing references.
     pub fn prune(&self, all: bool) -> Result<Removed> {
+        self.prune_matching(all, &|_| true)
+    }
+
+    /// [`ImageStore::prune`] of only the images `select` picks (the API's `label` and `until`
+    /// filters).
+    pub fn prune_matching(
+        &self,
+        all: bool,
+        select: &dyn Fn(&ImageRecord) -> bool,
+    ) -> Result<Removed> {
         let mut out = Removed::default();
         let used: HashSet<Digest> = self
             .index
@@ -332,7 +342,7 @@ impl ImageStore {
             .map(|s| s.image)
             .collect();
         for img in self.index.images()? {
-            if used.contains(&img.manifest) {
+            if used.contains(&img.manifest) || !select(&img) {
                 continue;
             }
             let tags = self.index.tags_of(&img.manifest)?;

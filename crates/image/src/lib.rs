@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod digest;
 pub mod error;
+pub mod glob;
 pub mod images;
 pub mod index;
 pub mod layer;
@@ -12,6 +13,7 @@ pub mod registry;
 pub mod snapshot;
 pub mod spec;
 pub mod store;
+pub mod views;
 
 pub use digest::Digest;
 pub use error::{Error, Result};

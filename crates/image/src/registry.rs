@@ -31,14 +31,39 @@ const PARALLEL: usize = 4;
 const CHUNK: usize = 8 << 20;
 
 /// How to show progress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Progress {
     /// One indicatif bar per layer (a terminal).
     Bars,
     /// Plain status lines (not a terminal).
     Plain,
     Quiet,
+    /// Every step as an [`Event`] (the API's JSON progress stream).
+    Events(EventSink),
 }
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Progress::Bars => "Bars",
+            Progress::Plain => "Plain",
+            Progress::Quiet => "Quiet",
+            Progress::Events(_) => "Events",
+        })
+    }
+}
+
+/// One progress message in the terms of docker's JSON messages: `status` about the layer `id`
+/// (or the whole transfer), with `current`/`total` bytes while data moves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub id: Option<String>,
+    pub status: String,
+    pub progress: Option<(u64, u64)>,
+}
+
+/// Where [`Progress::Events`] go (called from the transfer's threads).
+pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// Registry credentials from docker's config.json (`auths.<host>.auth`).
 #[derive(Clone, Debug, Default)]
@@ -112,6 +137,49 @@ impl Credentials {
 
     pub fn get(&self, registry: &str) -> Option<(String, String)> {
         self.auths.get(registry).cloned()
+    }
+
+    /// The API's `X-Registry-Auth` header: base64url of the JSON `{username, password,
+    /// serveraddress, identitytoken}` (or `auth`: base64 of `user:pass`), padded or not;
+    /// empty or `{}` means anonymous. The credentials are for `registry`, the image's
+    /// registry (which `serveraddress` may spell differently, or leave out).
+    pub fn from_registry_auth(header: &str, registry: &str) -> Result<Credentials> {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+        let bad = |reason: String| crate::error::invalid("X-Registry-Auth header", reason);
+        let h = header.trim();
+        if h.is_empty() {
+            return Ok(Credentials::default());
+        }
+        let raw = URL_SAFE
+            .decode(h)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(h))
+            .or_else(|_| STANDARD.decode(h))
+            .map_err(|e| bad(format!("not base64: {e}")))?;
+        let v: Value = serde_json::from_slice(&raw).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (mut user, mut pass) = (field("username"), field("password"));
+        if user.is_empty() {
+            if let Some((u, p)) = STANDARD
+                .decode(field("auth"))
+                .ok()
+                .map(|d| String::from_utf8_lossy(&d).into_owned())
+                .and_then(|d| {
+                    d.split_once(':')
+                        .map(|(u, p)| (u.to_string(), p.to_string()))
+                })
+            {
+                (user, pass) = (u, p);
+            }
+        }
+        if user.is_empty() {
+            return Ok(Credentials::default());
+        }
+        Ok(Credentials::default().with(registry, &user, &pass))
     }
 }
 
@@ -475,11 +543,16 @@ struct Bar<'a> {
     bars: &'a Bars,
     id: String,
     pb: Option<indicatif::ProgressBar>,
+    /// for events: the status a byte count goes with, bytes so far, bytes at the last event
+    status: Mutex<String>,
+    total: u64,
+    current: std::sync::atomic::AtomicU64,
+    reported: std::sync::atomic::AtomicU64,
 }
 
 impl Bars {
     fn new(mode: Progress) -> Self {
-        let mp = (mode == Progress::Bars).then(indicatif::MultiProgress::new);
+        let mp = matches!(mode, Progress::Bars).then(indicatif::MultiProgress::new);
         Bars {
             mode,
             mp,
@@ -487,8 +560,19 @@ impl Bars {
         }
     }
 
+    fn emit(&self, id: Option<&str>, status: &str, progress: Option<(u64, u64)>) {
+        if let Progress::Events(sink) = &self.mode {
+            sink(&Event {
+                id: id.map(str::to_string),
+                status: status.to_string(),
+                progress,
+            });
+        }
+    }
+
+    /// A message about the whole transfer.
     fn line(&self, s: &str) {
-        match self.mode {
+        match &self.mode {
             Progress::Quiet => {}
             Progress::Plain => {
                 let _g = self.lock.lock().unwrap();
@@ -499,7 +583,21 @@ impl Bars {
                     let _ = mp.println(s);
                 }
             }
+            Progress::Events(_) => self.emit(None, s, None),
         }
+    }
+
+    /// A message about one layer (or tag): `id: msg` on a terminal, an event with that id.
+    fn layer_line(&self, id: &str, msg: &str) {
+        match &self.mode {
+            Progress::Events(_) => self.emit(Some(id), msg, None),
+            _ => self.line(&format!("{id}: {msg}")),
+        }
+    }
+
+    /// A step only the API's stream reports (docker's CLI shows it, berth's does not).
+    fn event(&self, id: &str, msg: &str) {
+        self.emit(Some(id), msg, None);
     }
 
     fn bar(&self, id: &str, total: u64, msg: &str) -> Bar<'_> {
@@ -516,32 +614,51 @@ impl Bars {
             pb.set_message(msg.to_string());
             pb
         });
-        if self.mode == Progress::Plain {
-            self.line(&format!("{id}: {msg}"));
+        if matches!(self.mode, Progress::Plain | Progress::Events(_)) {
+            self.layer_line(id, msg);
         }
         Bar {
             bars: self,
             id: id.to_string(),
             pb,
+            status: Mutex::new(msg.to_string()),
+            total,
+            current: Default::default(),
+            reported: Default::default(),
         }
     }
 }
 
 impl Bar<'_> {
     fn inc(&self, n: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
         if let Some(pb) = &self.pb {
             pb.inc(n);
+        }
+        if let Progress::Events(_) = &self.bars.mode {
+            let cur = self.current.fetch_add(n, SeqCst) + n;
+            // an event per 2% (at least 64 KiB) and at the end, not one per chunk
+            let step = (self.total / 50).max(64 << 10);
+            if cur >= self.reported.load(SeqCst) + step || cur >= self.total {
+                self.reported.store(cur, SeqCst);
+                let status = self.status.lock().unwrap().clone();
+                self.bars
+                    .emit(Some(&self.id), &status, Some((cur, self.total)));
+            }
         }
     }
     fn reset(&self) {
         if let Some(pb) = &self.pb {
             pb.set_position(0);
         }
+        self.current.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.reported.store(0, std::sync::atomic::Ordering::SeqCst);
     }
     fn status(&self, msg: &str) {
+        *self.status.lock().unwrap() = msg.to_string();
         match &self.pb {
             Some(pb) => pb.set_message(msg.to_string()),
-            None => self.bars.line(&format!("{}: {msg}", self.id)),
+            None => self.bars.layer_line(&self.id, msg),
         }
     }
     fn done(&self, msg: &str) {
@@ -552,7 +669,7 @@ impl Bar<'_> {
                 );
                 pb.finish_with_message(msg.to_string());
             }
-            None => self.bars.line(&format!("{}: {msg}", self.id)),
+            None => self.bars.layer_line(&self.id, msg),
         }
     }
 }
@@ -709,11 +826,13 @@ async fn pull_async(store: &ImageStore, r: &Reference, opts: &PullOptions) -> Re
     let c = Client::new(&r.registry, opts.credentials.get(&r.registry))?;
     let repo = &r.repository;
     let scope = scope_pull(repo);
-    let bars = Bars::new(opts.progress);
-    if let Some(t) = &r.tag {
-        bars.line(&format!("{t}: Pulling from {}", r.familiar_name()));
-    }
+    let bars = Bars::new(opts.progress.clone());
+    // as dockerd: nothing is said before the manifest is there (a missing image is an
+    // error, not a started pull)
     let (top, mt, top_digest) = c.manifest(repo, &r.registry_ref(), &scope).await?;
+    if let Some(t) = &r.tag {
+        bars.layer_line(t, &format!("Pulling from {}", r.repository));
+    }
     let (kind, _) = spec::kind_of(&top, Some(&mt), &format!("manifest {r}"))?;
     let mbytes = if kind == spec::Parsed::Index {
         store.content.put(&top, Some(&top_digest))?;
@@ -768,6 +887,14 @@ async fn pull_async(store: &ImageStore, r: &Reference, opts: &PullOptions) -> Re
         ));
     }
     let store_ref = store;
+    let present = |l: &spec::Descriptor, diff_id: &Digest| {
+        store.snapshots.has_layer(diff_id) && store.content.has(&l.digest)
+    };
+    for (l, diff_id) in manifest.layers.iter().zip(info.diff_ids.iter()) {
+        if !present(l, diff_id) {
+            bars.event(l.digest.short(), "Pulling fs layer");
+        }
+    }
     let jobs = manifest
         .layers
         .iter()
@@ -777,13 +904,14 @@ async fn pull_async(store: &ImageStore, r: &Reference, opts: &PullOptions) -> Re
             let bars = &bars;
             async move {
                 let id = l.digest.short().to_string();
-                if store_ref.snapshots.has_layer(diff_id) && store_ref.content.has(&l.digest) {
-                    bars.line(&format!("{id}: Already exists"));
+                if present(l, diff_id) {
+                    bars.layer_line(&id, "Already exists");
                     return Ok::<(), Error>(());
                 }
                 let bar = bars.bar(&id, l.size, "Downloading");
                 if !store_ref.content.has(&l.digest) {
                     fetch_blob(c, store_ref, repo, l, &bar).await?;
+                    bars.event(&id, "Download complete");
                     bar.status("Extracting");
                 }
                 tokio::task::block_in_place(|| store_ref.ensure_layer(&l.digest, diff_id))?;
@@ -839,7 +967,7 @@ async fn push_blob(
     let head = c.url(&format!("/v2/{repo}/blobs/{}", d.digest));
     let r = c.send(&scope, &|| c.http.head(&head)).await?;
     if r.status().is_success() {
-        bars.line(&format!("{id}: Layer already exists"));
+        bars.layer_line(&id, "Layer already exists");
         return Ok(());
     }
     // cross-repository mount from a repo we know has it on this registry
@@ -858,7 +986,7 @@ async fn push_blob(
             })
             .await?;
         if r.status() == StatusCode::CREATED {
-            bars.line(&format!("{id}: Mounted from {from}"));
+            bars.layer_line(&id, &format!("Mounted from {from}"));
             return Ok(());
         }
     }
@@ -948,12 +1076,15 @@ async fn push_async(
         "The push refers to repository [{}]",
         target.name()
     ));
+    // the config goes up like a layer, without a progress line (as with docker)
+    let quiet = Bars::new(Progress::Quiet);
     let jobs = img
         .manifest
         .layers
         .iter()
-        .chain(std::iter::once(&img.manifest.config))
-        .map(|d| push_blob(&c, store, repo, d, &bars));
+        .map(|d| (d, &bars))
+        .chain(std::iter::once((&img.manifest.config, &quiet)))
+        .map(|(d, b)| push_blob(&c, store, repo, d, b));
     let results: Vec<Result<()>> = futures_util::stream::iter(jobs)
         .buffer_unordered(PARALLEL)
         .collect()
@@ -990,14 +1121,32 @@ async fn push_async(
     Ok(rec.manifest.clone())
 }
 
-/// Check credentials against the registry and store them in config.json.
-pub fn login(server: &str, user: &str, pass: &str) -> Result<()> {
+/// Check credentials against the registry (`GET /v2/` with them), storing nothing. Rejected
+/// credentials are [`Error::Unauthorized`] with dockerd's message.
+pub fn check_login(server: &str, user: &str, pass: &str) -> Result<()> {
     let registry = normalise_server(server);
     let rt = runtime()?;
     rt.block_on(async {
         let c = Client::new(&registry, Some((user.to_string(), pass.to_string())))?;
-        c.ping().await
-    })?;
+        c.ping().await.map_err(|e| match e {
+            Error::Unauthorized { registry, message } if message.starts_with("credentials") => {
+                Error::Unauthorized {
+                    registry,
+                    message: format!(
+                        "login attempt to {}/v2/ failed with status: 401 Unauthorized",
+                        c.base
+                    ),
+                }
+            }
+            e => e,
+        })
+    })
+}
+
+/// Check credentials against the registry and store them in config.json.
+pub fn login(server: &str, user: &str, pass: &str) -> Result<()> {
+    check_login(server, user, pass)?;
+    let registry = normalise_server(server);
     let path = config_path();
     let mut v = read_config(&path)?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
@@ -1095,6 +1244,27 @@ mod tests {
         let (s, p) = parse_challenge(r#"Basic realm="Registry Realm""#);
         assert_eq!(s, "basic");
         assert_eq!(p["realm"], "Registry Realm");
+    }
+
+    #[test]
+    fn registry_auth_header() {
+        use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+        let j = r#"{"username":"u","password":"p+/?","serveraddress":"127.0.0.1:5000"}"#;
+        for h in [URL_SAFE.encode(j), URL_SAFE_NO_PAD.encode(j)] {
+            let c = Credentials::from_registry_auth(&h, "127.0.0.1:5000").unwrap();
+            assert_eq!(c.get("127.0.0.1:5000"), Some(("u".into(), "p+/?".into())));
+        }
+        // `auth` instead of username/password
+        let h = URL_SAFE.encode(r#"{"auth":"dTpwdw=="}"#);
+        let c = Credentials::from_registry_auth(&h, "docker.io").unwrap();
+        assert_eq!(c.get("docker.io"), Some(("u".into(), "pw".into())));
+        // anonymous
+        for h in ["", "e30=", "e30"] {
+            let c = Credentials::from_registry_auth(h, "docker.io").unwrap();
+            assert_eq!(c.get("docker.io"), None, "{h:?}");
+        }
+        assert!(Credentials::from_registry_auth("!!!", "docker.io").is_err());
+        assert!(Credentials::from_registry_auth(&URL_SAFE.encode("[1"), "x").is_err());
     }
 
     #[test]

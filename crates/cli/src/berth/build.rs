@@ -82,18 +82,10 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
             s
         }
     };
-    let df = build::parse(&text, &name).map_err(|e| {
+    let df = build::request::parse(&text, &name).map_err(|e| {
         anyhow::Error::new(Exit {
             code: 1,
-            msg: format!(
-                "Error response from daemon: dockerfile parse error line {}: {}",
-                e.line,
-                e.to_string()
-                    .splitn(3, ": ")
-                    .skip(1)
-                    .collect::<Vec<_>>()
-                    .join(": ")
-            ),
+            msg: format!("Error response from daemon: {e}"),
         })
     })?;
     let mut build_args = BTreeMap::new();
@@ -126,10 +118,11 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
     // in quiet mode the step output is kept and shown (on stderr) only if the build fails
     let mut captured: Vec<u8> = Vec::new();
     let result = if a.quiet {
-        build::builder::build(engine, &ctx, &df, &opts, &mut captured)
+        build::builder::build(engine, &ctx, &df, &opts, &mut captured, &mut |_| {})
     } else {
+        println!("{}", build::request::context_line(&ctx));
         let mut out = std::io::stdout().lock();
-        build::builder::build(engine, &ctx, &df, &opts, &mut out)
+        build::builder::build(engine, &ctx, &df, &opts, &mut out, &mut |_| {})
     };
     match result {
         Ok(id) => {
@@ -147,11 +140,7 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
             }
             let msg = e.to_string();
             // a failing RUN: docker exits with the command's code
-            let code = msg
-                .rsplit_once("returned a non-zero code: ")
-                .and_then(|(_, c)| c.trim().parse::<i32>().ok())
-                .filter(|c| *c > 0 && *c < 256)
-                .unwrap_or(1);
+            let code = build::request::exit_code(&msg);
             Err(anyhow::Error::new(Exit { code, msg }))
         }
     }

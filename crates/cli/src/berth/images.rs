@@ -5,12 +5,13 @@ use super::{Cli, Cmd, ImageCmd};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use engine::events;
+use engine::ops::ImageDelete;
 use image::archive::{self, ArchiveFormat};
-use image::images::familiar;
 use image::registry::{self, Progress};
 use image::spec::Platform;
-use image::{Image, ImageStore, Reference};
-use serde_json::{json, Value};
+use image::views;
+use image::{ImageStore, Reference};
+use serde_json::json;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
@@ -39,7 +40,7 @@ pub struct ImagesArgs {
     /// Only show image IDs
     #[arg(short, long)]
     pub quiet: bool,
-    /// Show all images (no intermediate images exist here; accepted for compatibility)
+    /// Show all images (by default untagged images of build steps are hidden)
     #[arg(short, long)]
     pub all: bool,
     /// Show digests
@@ -199,7 +200,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Rmi(a)
         | Cmd::Image {
             cmd: ImageCmd::Rm(a),
-        } => rmi(&open()?, a),
+        } => {
+            let engine = engine::engine::Engine::open(&root)
+                .with_context(|| format!("open state root {}", root.display()))?;
+            rmi(&engine, a)
+        }
         Cmd::History(a)
         | Cmd::Image {
             cmd: ImageCmd::History(a),
@@ -298,48 +303,37 @@ struct Row {
     img: image::index::ImageRecord,
 }
 
-fn rows(store: &ImageStore, filter: Option<&str>) -> Result<Vec<Row>> {
+/// One row per tag (`<none>` for an untagged image; build steps' images only with `all`);
+/// `filter` is docker's reference pattern.
+fn rows(store: &ImageStore, all: bool, filter: Option<&str>) -> Result<Vec<Row>> {
     let mut out = Vec::new();
-    let filter = filter.map(|f| {
-        let r = Reference::parse(f).ok();
-        (f.to_string(), r)
-    });
-    for img in store.index.images()? {
-        let tags = store.index.tags_of(&img.manifest)?;
-        let digests = store.index.repo_digests_of(&img.manifest)?;
-        let names: Vec<(String, String)> = if tags.is_empty() {
+    for mut s in views::summaries(store)? {
+        if s.intermediate() && !all {
+            continue;
+        }
+        if let Some(f) = filter {
+            if !s.retain_references(&[f.to_string()]) {
+                continue;
+            }
+        }
+        let names: Vec<(String, String)> = if s.tags.is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
-            tags.iter()
-                .map(|t| {
-                    let r = Reference::parse(t).expect("stored tag parses");
-                    (r.familiar_name(), r.tag.clone().unwrap_or_default())
-                })
+            s.tags
+                .iter()
+                .map(|r| (r.familiar_name(), r.tag.clone().unwrap_or_default()))
                 .collect()
         };
         for (repo, tag) in names {
-            if let Some((f, r)) = &filter {
-                let matches = match r {
-                    Some(r) if f.contains(':') => {
-                        r.familiar_name() == repo && r.tag.as_deref() == Some(tag.as_str())
-                    }
-                    Some(r) => r.familiar_name() == repo,
-                    None => false,
-                };
-                if !matches {
-                    continue;
-                }
-            }
-            let digest = digests
-                .iter()
-                .find(|(n, _)| familiar(n) == repo)
-                .map(|(_, d)| d.to_string())
+            let digest = s
+                .digest_of(&repo)
+                .map(|d| d.to_string())
                 .unwrap_or_else(|| "<none>".into());
             out.push(Row {
                 repo,
                 tag,
                 digest,
-                img: img.clone(),
+                img: s.record.clone(),
             });
         }
     }
@@ -347,7 +341,7 @@ fn rows(store: &ImageStore, filter: Option<&str>) -> Result<Vec<Row>> {
 }
 
 fn images(store: &ImageStore, a: ImagesArgs) -> Result<i32> {
-    let rows = rows(store, a.repository.as_deref())?;
+    let rows = rows(store, a.all, a.repository.as_deref())?;
     let id = |r: &Row| {
         if a.no_trunc {
             r.img.config.to_string()
@@ -417,19 +411,17 @@ fn created_at(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn rmi(store: &ImageStore, a: RmiArgs) -> Result<i32> {
+/// `rmi` with dockerd's rules (a container's image stays; see `Engine::remove_image`).
+fn rmi(engine: &engine::engine::Engine, a: RmiArgs) -> Result<i32> {
     let mut code = 0;
     for i in &a.images {
-        let id = store.get(i).map(|m| m.id().to_string()).unwrap_or_default();
-        match store.remove(i, a.force) {
+        match engine.remove_image(i, a.force) {
             Ok(r) => {
-                for u in r.untagged {
-                    events::image(store, "untag", &id, &u);
-                    println!("Untagged: {u}");
-                }
-                for d in r.deleted {
-                    events::image(store, "delete", &d.to_string(), "");
-                    println!("Deleted: {d}");
+                for d in r {
+                    match d {
+                        ImageDelete::Untagged(u) => println!("Untagged: {u}"),
+                        ImageDelete::Deleted(d) => println!("Deleted: {d}"),
+                    }
                 }
             }
             Err(e) => {
@@ -443,7 +435,7 @@ fn rmi(store: &ImageStore, a: RmiArgs) -> Result<i32> {
 
 fn prune(store: &ImageStore, a: PruneArgs) -> Result<i32> {
     let _ = a.force;
-    let r = store.prune(a.all)?;
+    let r = views::prune(store, a.all, &|_| true)?;
     if !r.untagged.is_empty() || !r.deleted.is_empty() {
         println!("Deleted Images:");
         for u in r.untagged {
@@ -458,101 +450,7 @@ fn prune(store: &ImageStore, a: PruneArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn inspect_json(store: &ImageStore, img: &Image) -> Result<Value> {
-    let tags = archive::familiar_tags(store, img)?;
-    let digests: Vec<String> = store
-        .index
-        .repo_digests_of(&img.record.manifest)?
-        .into_iter()
-        .map(|(n, d)| format!("{}@{d}", familiar(&n)))
-        .collect();
-    let c = &img.config;
-    let s = |k: &str| c.get(k).cloned().unwrap_or(json!(""));
-    let cc = c.get("config").cloned().unwrap_or(json!({}));
-    let g = |k: &str, d: Value| cc.get(k).cloned().filter(|v| !v.is_null()).unwrap_or(d);
-    let config = json!({
-        "Hostname": g("Hostname", json!("")),
-        "Domainname": g("Domainname", json!("")),
-        "User": g("User", json!("")),
-        "AttachStdin": false,
-        "AttachStdout": false,
-        "AttachStderr": false,
-        "ExposedPorts": g("ExposedPorts", Value::Null),
-        "Tty": false,
-        "OpenStdin": false,
-        "StdinOnce": false,
-        "Env": g("Env", Value::Null),
-        "Cmd": g("Cmd", Value::Null),
-        "Image": "",
-        "Volumes": g("Volumes", Value::Null),
-        "WorkingDir": g("WorkingDir", json!("")),
-        "Entrypoint": g("Entrypoint", Value::Null),
-        "OnBuild": g("OnBuild", Value::Null),
-        "Labels": g("Labels", Value::Null),
-        "StopSignal": g("StopSignal", Value::Null),
-        "Healthcheck": g("Healthcheck", Value::Null),
-        "Shell": g("Shell", Value::Null),
-    });
-    let mut config = config;
-    if let Some(o) = config.as_object_mut() {
-        o.retain(|k, v| {
-            !(v.is_null()
-                && matches!(
-                    k.as_str(),
-                    "ExposedPorts" | "Volumes" | "StopSignal" | "Healthcheck" | "Shell"
-                ))
-        });
-    }
-    let last_comment = c
-        .get("history")
-        .and_then(Value::as_array)
-        .and_then(|h| h.last())
-        .and_then(|h| h.get("comment"))
-        .cloned()
-        .unwrap_or(json!(""));
-    let lowers: Vec<String> = img
-        .info
-        .diff_ids
-        .iter()
-        .rev()
-        .map(|d| store.snapshots.layer_dir(d).display().to_string())
-        .collect();
-    let mut v = json!({
-        "Id": img.id().to_string(),
-        "RepoTags": tags,
-        "RepoDigests": digests,
-        "Parent": "",
-        "Comment": last_comment,
-        "Created": s("created"),
-        "DockerVersion": s("docker_version"),
-        "Author": s("author"),
-        "Config": config,
-        "Architecture": s("architecture"),
-        "Os": s("os"),
-        "Size": img.record.size,
-        "GraphDriver": {"Data": {"LowerDir": lowers.join(":")}, "Name": "overlay"},
-        "RootFS": {"Type": "layers", "Layers": img.info.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
-        "Metadata": {"LastTagTime": last_tag_time(store, img)?},
-        "Descriptor": {"mediaType": img.record.media_type, "digest": img.record.manifest.to_string(),
-                       "size": store.content.size(&img.record.manifest)?},
-    });
-    if let Some(var) = c.get("variant") {
-        v["Variant"] = var.clone();
-    }
-    Ok(v)
-}
-
-fn last_tag_time(store: &ImageStore, img: &Image) -> Result<String> {
-    let mut best = String::from("0001-01-01T00:00:00Z");
-    for t in store.index.tags_of(&img.record.manifest)? {
-        if let Some(tt) = store.index.tag_time(&t)? {
-            if tt > best || best.starts_with("0001") {
-                best = tt;
-            }
-        }
-    }
-    Ok(best)
-}
+pub use image::views::inspect_json;
 
 fn inspect(store: &ImageStore, a: InspectArgs) -> Result<i32> {
     let mut out = Vec::new();
@@ -585,33 +483,7 @@ fn inspect(store: &ImageStore, a: InspectArgs) -> Result<i32> {
 
 fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
     let img = store.get(&a.image)?;
-    let hist = img
-        .config
-        .get("history")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut layer_sizes = img
-        .info
-        .diff_ids
-        .iter()
-        .map(|d| store.index.layer_size(d).map(|s| s.unwrap_or(0)))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter();
-    let mut rows = Vec::new();
-    for h in &hist {
-        let empty = h
-            .get("empty_layer")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let size = if empty {
-            0
-        } else {
-            layer_sizes.next().unwrap_or(0)
-        };
-        rows.push((h.clone(), size));
-    }
-    rows.reverse();
+    let rows = views::history(store, &img)?;
     if a.quiet {
         println!("{}", img.id().short());
         return Ok(0);
@@ -623,39 +495,26 @@ fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
         "SIZE".into(),
         "COMMENT".into(),
     ]];
-    for (i, (h, size)) in rows.iter().enumerate() {
-        let id = if i == 0 {
-            if a.no_trunc {
-                img.id().to_string()
-            } else {
-                img.id().short().to_string()
-            }
-        } else {
-            "<missing>".to_string()
+    for h in &rows {
+        let id = match &h.id {
+            Some(id) if a.no_trunc => id.to_string(),
+            Some(id) => id.short().to_string(),
+            None => "<missing>".to_string(),
         };
-        let created = h.get("created").and_then(Value::as_str).unwrap_or("");
-        let mut by = h
-            .get("created_by")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .replace('\t', " ");
+        let mut by = h.created_by.replace('\t', " ");
         if !a.no_trunc && by.chars().count() > 45 {
             by = by.chars().take(44).collect::<String>() + "…";
         }
-        let comment = h
-            .get("comment")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let comment = h.comment.clone();
         let created = if a.human {
-            human_since(created)
+            human_since(&h.created)
         } else {
-            created.to_string()
+            h.created.clone()
         };
         let size = if a.human {
-            human_size(*size)
+            human_size(h.size)
         } else {
-            size.to_string()
+            h.size.to_string()
         };
         t.push(vec![id, created, by, size, comment]);
     }
@@ -721,15 +580,12 @@ fn load(store: &ImageStore, a: LoadArgs) -> Result<i32> {
         None => Box::new(std::io::stdin().lock()),
     };
     let loaded = archive::load(store, r, &p)?;
-    for (img, names) in loaded {
+    for (img, names) in &loaded {
         let id = img.id().to_string();
         events::image(store, "load", &id, names.first().unwrap_or(&id));
-        if names.is_empty() {
-            println!("Loaded image ID: {}", img.id());
-        }
-        for n in names {
-            println!("Loaded image: {n}");
-        }
+    }
+    for m in archive::loaded_messages(&loaded) {
+        println!("{m}");
     }
     Ok(0)
 }

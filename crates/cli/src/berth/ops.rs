@@ -619,6 +619,7 @@ pub fn commit(engine: &Engine, a: CommitArgs) -> Result<i32> {
         author: a.author.clone().unwrap_or_default(),
         changes: a.change.clone(),
         pause: a.pause,
+        config: None,
     };
     let img = engine.commit(&a.container, &o).map_err(daemon)?;
     println!("{}", img.id());
