@@ -2,6 +2,7 @@
 //! state root) as the `berth` CLI, so the real docker CLI, docker-compose and docker-py drive
 //! berth unchanged and see the CLI's containers.
 
+pub mod build;
 pub mod containers;
 pub mod events;
 pub mod exec;
@@ -26,6 +27,7 @@ pub fn router() -> Router {
         .merge(containers::routes())
         .merge(exec::routes())
         .merge(images::routes())
+        .merge(build::routes())
         .merge(volumes::routes())
         .merge(networks::routes())
         .merge(ops::routes())
