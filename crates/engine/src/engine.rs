@@ -554,6 +554,22 @@ impl Engine {
             h
         };
         write("hosts", &hosts)?;
+        write("resolv.conf", &self.resolv_conf(c))?;
+        Ok(())
+    }
+
+    /// Rewrite a running container's resolv.conf in place (it is bind-mounted: a new file
+    /// through a rename would not be seen), e.g. once it joined a user network.
+    pub fn refresh_resolv_conf(&self, c: &Container) -> Result<()> {
+        let p = std::path::Path::new(&c.resolv_conf_path);
+        if c.resolv_conf_path.is_empty() || !p.exists() {
+            return Ok(());
+        }
+        std::fs::write(p, self.resolv_conf(c)).ctx(|| format!("write {}", p.display()))
+    }
+
+    fn resolv_conf(&self, c: &Container) -> String {
+        let host = c.host_config.network_mode == "host";
         let mut resolv = String::new();
         if let Some(gw) = crate::net::user_network_resolver(self, c) {
             // the network's DNS server answers container names and forwards the rest
@@ -585,8 +601,7 @@ impl Engine {
                 ));
             }
         }
-        write("resolv.conf", &resolv)?;
-        Ok(())
+        resolv
     }
 
     /// Start a created or exited container through a new monitor. With `attach`, the monitor

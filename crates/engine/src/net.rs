@@ -428,13 +428,25 @@ fn rewrite_hosts(c: &Container, ip: &str) -> Result<()> {
     std::fs::write(path, out).ctx(|| format!("write {}", path.display()))
 }
 
-/// The resolv.conf of a container on a user network: the network's DNS server.
+/// The resolv.conf of a container on a user network: the network's DNS server. A container
+/// of the default bridge that was connected to a user network uses that network's (as with
+/// docker, whose containers switch to the embedded DNS once on a user network).
 pub fn user_network_resolver(engine: &Engine, c: &Container) -> Option<String> {
     let mode = &c.host_config.network_mode;
-    if is_special(mode) || is_default(mode) || !c.host_config.dns.is_empty() {
+    if is_special(mode) || !c.host_config.dns.is_empty() {
         return None;
     }
-    let net = engine.network(mode).ok()?;
+    let name = if is_default(mode) {
+        c.network_settings
+            .get("Networks")
+            .and_then(|n| n.as_object())?
+            .keys()
+            .find(|k| !is_default(k) && !is_special(k))?
+            .clone()
+    } else {
+        mode.clone()
+    };
+    let net = engine.network(&name).ok()?;
     Some(net.gateway)
 }
 
@@ -911,6 +923,11 @@ pub fn connect_container(
         }
         c.network_settings["Networks"][&name] = entry.clone();
     })?;
+    if matches!(c.state.status.as_str(), "running" | "paused") && !is_default(&name) {
+        // names on the new network resolve from now on
+        let c = engine.find(&c.id)?;
+        engine.refresh_resolv_conf(&c)?;
+    }
     Ok(())
 }
 

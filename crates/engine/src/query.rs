@@ -124,12 +124,18 @@ pub fn parse_filter_flags(flags: &[String]) -> Result<BTreeMap<String, Vec<Strin
     Ok(m)
 }
 
-/// The command as docker lists it: path and args joined.
+/// The command as dockerd lists it: path and args joined, args with a space in single quotes.
 pub fn command_line(c: &Container) -> String {
     let mut cmd = c.path.clone();
     for a in &c.args {
         cmd.push(' ');
-        cmd.push_str(a);
+        if a.contains(' ') {
+            cmd.push('\'');
+            cmd.push_str(a);
+            cmd.push('\'');
+        } else {
+            cmd.push_str(a);
+        }
     }
     cmd
 }

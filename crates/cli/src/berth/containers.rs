@@ -591,11 +591,7 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> Result<i32> {
 pub use engine::query::status_text;
 
 fn command_text(c: &Container, trunc: bool) -> String {
-    let mut cmd = c.path.clone();
-    for a in &c.args {
-        cmd.push(' ');
-        cmd.push_str(a);
-    }
+    let mut cmd = engine::query::command_line(c);
     if trunc && cmd.chars().count() > 20 {
         cmd = cmd.chars().take(19).collect::<String>() + "…";
     }
