@@ -31,9 +31,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cmd::{run_with_timeout, Output, Stdin};
-use crate::engine::{berth_bin, busybox_tar, pid_alive, pids_with_cmdline, EngineKind};
-use crate::env::unmount_under;
+use crate::cmd::{run_bounded, run_with_timeout, Output, Stdin};
+use crate::engine::{
+    berth_bin, busybox_tar, first_inspected, pid_alive, pids_with_cmdline, poll_inspect,
+    EngineKind, Spawned,
+};
+use crate::env::{make_test_dir, poll, remove_test_dir, unmount_under};
 
 /// Default timeout of one client command.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -73,17 +76,8 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 /// Poll `f` every 100 ms until it returns true; false after `timeout`.
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return true;
-        }
-        if start.elapsed() > timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+pub fn wait_until(timeout: Duration, f: impl FnMut() -> bool) -> bool {
+    poll(timeout, Duration::from_millis(100), f)
 }
 
 /// A cheap random number (no rand crate): time, pid and a counter hashed.
@@ -211,85 +205,7 @@ impl HttpResponse {
 
 /// A long-running client command (`logs -f`, `events`...): output goes to
 /// files the test polls; the process group is killed at drop.
-pub struct Bg {
-    pub cmdline: String,
-    child: Option<Child>,
-    pub stdout_path: PathBuf,
-    pub stderr_path: PathBuf,
-}
-
-impl Bg {
-    pub fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
-    }
-
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-
-    /// Exit code if it has exited (128+N when killed by signal N).
-    pub fn try_code(&mut self) -> Option<i32> {
-        use std::os::unix::process::ExitStatusExt;
-        let st = self.child.as_mut()?.try_wait().ok()??;
-        Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
-    }
-
-    /// Wait up to `timeout` for the exit; None if still running.
-    pub fn wait_code(&mut self, timeout: Duration) -> Option<i32> {
-        let start = Instant::now();
-        loop {
-            if let Some(c) = self.try_code() {
-                return Some(c);
-            }
-            if start.elapsed() > timeout {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Poll stdout until `pred` holds; panics after `timeout`.
-    #[track_caller]
-    pub fn wait_stdout(
-        &self,
-        timeout: Duration,
-        what: &str,
-        pred: impl Fn(&str) -> bool,
-    ) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.stdout();
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > timeout {
-                panic!(
-                    "`{}`: {what} not seen within {timeout:?}\n  stdout: {s:?}\n  stderr: {:?}",
-                    self.cmdline,
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGKILL the process group and reap it.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe {
-                libc::killpg(c.id() as i32, libc::SIGKILL);
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+pub type Bg = Spawned;
 
 /// A local `docker-registry` on 127.0.0.1:<free port>, storage in `dir`;
 /// killed at drop.
@@ -390,15 +306,8 @@ impl ApiServer {
 
     pub fn start_with(opts: ServerOptions) -> ApiServer {
         let kind = EngineKind::from_env();
-        let dir = tempfile::Builder::new()
-            .prefix("berth-api-")
-            .tempdir_in("/tmp")
-            .expect("create temp dir");
-        let path = dir.path().to_path_buf();
-        use std::os::unix::fs::PermissionsExt;
-        // Traversable by the unprivileged users of the socket tests.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::create_dir_all(path.join("io")).unwrap();
+        // (0755: traversable by the unprivileged users of the socket tests)
+        let (dir, path) = make_test_dir("berth-api-");
         std::fs::create_dir_all(path.join("docker-config")).unwrap();
         let sock = path.join("api.sock");
         let host = format!("unix://{}", sock.display());
@@ -628,7 +537,7 @@ impl ApiServer {
     pub fn docker_ok(&self, args: &[&str]) -> String {
         let o = self.docker(args);
         // (the server's log is printed when the server is dropped)
-        assert!(o.success(), "command failed: {o:?}");
+        o.ok();
         o.stdout
     }
 
@@ -636,7 +545,7 @@ impl ApiServer {
     #[track_caller]
     pub fn docker_fails(&self, args: &[&str]) -> Output {
         let o = self.docker(args);
-        assert!(!o.success(), "command should have failed: {o:?}");
+        o.fails();
         o
     }
 
@@ -662,7 +571,7 @@ impl ApiServer {
 
     /// Start a prepared command in the background (own process group,
     /// killed when the returned [`Bg`] or the server is dropped).
-    pub fn spawn(&self, mut cmd: Command) -> Bg {
+    pub fn spawn(&self, cmd: Command) -> Bg {
         let cmdline = format!(
             "{} {}",
             cmd.get_program().to_string_lossy(),
@@ -678,23 +587,9 @@ impl ApiServer {
                 .map(|a| a.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ));
-        let io = self.path.join("io");
-        let stdout_path = io.join(format!("{tag}.stdout"));
-        let stderr_path = io.join(format!("{tag}.stderr"));
-        cmd.stdout(File::create(&stdout_path).unwrap())
-            .stderr(File::create(&stderr_path).unwrap())
-            .stdin(Stdio::null())
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn `{cmdline}`: {e}"));
-        self.bgs.borrow_mut().push(child.id() as i32);
-        Bg {
-            cmdline,
-            child: Some(child),
-            stdout_path,
-            stderr_path,
-        }
+        let bg = Spawned::start(cmd, cmdline, &self.path.join("io"), &tag, false);
+        self.bgs.borrow_mut().extend(bg.pid());
+        bg
     }
 
     /// `berth --root R ARGS...` on the server's own state root (berth only).
@@ -709,7 +604,7 @@ impl ApiServer {
     #[track_caller]
     pub fn berth_ok(&self, args: &[&str]) -> String {
         let o = self.berth(args);
-        assert!(o.success(), "command failed: {o:?}");
+        o.ok();
         o.stdout
     }
 
@@ -732,12 +627,7 @@ impl ApiServer {
     /// `docker inspect NAME` parsed: the first element of the array.
     #[track_caller]
     pub fn inspect(&self, name: &str) -> Value {
-        let out = self.docker_ok(&["inspect", name]);
-        let v: Value = serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("inspect {name}: not JSON ({e}): {out}"));
-        v.as_array()
-            .and_then(|a| a.first().cloned())
-            .unwrap_or_else(|| panic!("inspect {name}: expected a one-element array: {out}"))
+        first_inspected(name, &self.docker_ok(&["inspect", name]))
     }
 
     /// `docker inspect -f FORMAT NAME`, trimmed.
@@ -757,19 +647,7 @@ impl ApiServer {
         timeout: Duration,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        let start = Instant::now();
-        loop {
-            let o = self.docker(&["inspect", "-f", format, name]);
-            if o.success() && pred(o.out()) {
-                return o.out().to_string();
-            }
-            if start.elapsed() > timeout {
-                panic!(
-                    "{name}: `inspect -f {format}` not as expected within {timeout:?}; last: {o:?}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_inspect(name, format, timeout, pred, |a| self.docker(a))
     }
 
     /// One HTTP/1.1 request on the socket (`Connection: close`), the whole
@@ -813,31 +691,12 @@ impl ApiServer {
     }
 
     /// A bounded, output-less command for cleanup.
-    fn quiet(&self, mut cmd: Command, limit: Duration) -> String {
+    fn quiet(&self, cmd: Command, limit: Duration) -> String {
         let out = self
             .path
             .join("io")
             .join(format!("{}.cleanup", self.tag("c")));
-        cmd.stdin(Stdio::null())
-            .stdout(File::create(&out).unwrap())
-            .stderr(Stdio::null())
-            .process_group(0);
-        if let Ok(mut c) = cmd.spawn() {
-            let start = Instant::now();
-            loop {
-                match c.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if start.elapsed() > limit => {
-                        unsafe {
-                            libc::killpg(c.id() as i32, libc::SIGKILL);
-                        }
-                        let _ = c.wait();
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        }
+        run_bounded(cmd, File::create(&out).unwrap().into(), limit);
         std::fs::read_to_string(&out).unwrap_or_default()
     }
 
@@ -944,11 +803,7 @@ impl ApiServer {
                 .status();
         }
         if let Some(dir) = self.dir.take() {
-            if std::env::var_os("BERTH_E2E_KEEP").is_some() {
-                eprintln!("keeping {}", dir.keep().display());
-            } else if let Err(e) = dir.close() {
-                eprintln!("cleanup: cannot remove {}: {e}", self.path.display());
-            }
+            remove_test_dir(dir);
         }
     }
 }

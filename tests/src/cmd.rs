@@ -157,3 +157,29 @@ pub fn run_with_timeout(
         elapsed,
     }
 }
+
+/// Run `cmd` for cleanup: stdin /dev/null, stderr discarded, stdout to
+/// `stdout`, in its own process group, which is killed after `limit` (a hung
+/// command must not hang the cleanup).  Never panics.
+pub fn run_bounded(mut cmd: Command, stdout: Stdio, limit: Duration) {
+    cmd.stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .process_group(0);
+    if let Ok(mut c) = cmd.spawn() {
+        let start = Instant::now();
+        loop {
+            match c.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if start.elapsed() > limit => {
+                    unsafe {
+                        libc::killpg(c.id() as i32, libc::SIGKILL);
+                    }
+                    let _ = c.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cmd::{run_with_timeout, Output, Stdin};
-use crate::env::{mount_points, unmount_under};
+use crate::cmd::{run_bounded, run_with_timeout, Output, Stdin};
+use crate::env::{make_test_dir, mount_points, remove_test_dir, unmount_under};
 use crate::runtime::workspace_root;
 
 /// Default timeout of one engine command.
@@ -241,6 +241,34 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// Start `cmd` in its own process group, stdout and stderr into
+    /// `<io>/<tag>.stdout|stderr`, stdin piped when `stdin`, else /dev/null;
+    /// `cmdline` names it in messages.
+    pub fn start(mut cmd: Command, cmdline: String, io: &Path, tag: &str, stdin: bool) -> Spawned {
+        let stdout_path = io.join(format!("{tag}.stdout"));
+        let stderr_path = io.join(format!("{tag}.stderr"));
+        cmd.stdout(File::create(&stdout_path).unwrap())
+            .stderr(File::create(&stderr_path).unwrap())
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn `{cmdline}`: {e}"));
+        let stdin = child.stdin.take();
+        Spawned {
+            cmdline,
+            child: Some(child),
+            stdin,
+            stdout_path,
+            stderr_path,
+        }
+    }
+
+    /// The pid of the command (its process group), None once killed.
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.id() as i32)
+    }
+
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
     }
@@ -341,14 +369,7 @@ impl Engine {
             "engine binary {} not found; build it with `cargo build -p berth-cli` or set BERTH_BIN",
             bin.display()
         );
-        let dir = tempfile::Builder::new()
-            .prefix("berth-e2e-")
-            .tempdir_in("/tmp")
-            .expect("create temp dir");
-        let path = dir.path().to_path_buf();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::create_dir_all(path.join("io")).unwrap();
+        let (dir, path) = make_test_dir("berth-e2e-");
         let suffix: String = path
             .file_name()
             .unwrap()
@@ -480,7 +501,7 @@ impl Engine {
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.cmd(args);
-        assert!(o.success(), "command failed: {o:?}");
+        o.ok();
         o.stdout
     }
 
@@ -488,34 +509,17 @@ impl Engine {
     #[track_caller]
     pub fn fails(&self, args: &[&str]) -> Output {
         let o = self.cmd(args);
-        assert!(!o.success(), "command should have failed: {o:?}");
+        o.fails();
         o
     }
 
     /// Start a long-running command (`logs -f`, `attach`); stdin piped when
     /// `stdin`, else /dev/null.
     pub fn spawn(&self, args: &[&str], stdin: bool) -> Spawned {
-        let mut cmd = self.command_args(args);
+        let cmd = self.command_args(args);
         let tag = self.tag(args);
-        let io = self.path.join("io");
-        let stdout_path = io.join(format!("{tag}.stdout"));
-        let stderr_path = io.join(format!("{tag}.stderr"));
-        cmd.stdout(File::create(&stdout_path).unwrap())
-            .stderr(File::create(&stderr_path).unwrap())
-            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
-            .process_group(0);
         let cmdline = format!("{} {}", self.bin.display(), args.join(" "));
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn `{cmdline}`: {e}"));
-        let stdin = child.stdin.take();
-        Spawned {
-            cmdline,
-            child: Some(child),
-            stdin,
-            stdout_path,
-            stderr_path,
-        }
+        Spawned::start(cmd, cmdline, &self.path.join("io"), &tag, stdin)
     }
 
     /// The locally built busybox image (`CMD ["sh"]`), imported once per
@@ -605,12 +609,7 @@ impl Engine {
     /// `inspect NAME` parsed; the first element of the array.
     #[track_caller]
     pub fn inspect(&self, name: &str) -> Value {
-        let out = self.ok(&["inspect", name]);
-        let v: Value = serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("inspect {name}: not JSON ({e}): {out}"));
-        v.as_array()
-            .and_then(|a| a.first().cloned())
-            .unwrap_or_else(|| panic!("inspect {name}: expected a one-element array: {out}"))
+        first_inspected(name, &self.ok(&["inspect", name]))
     }
 
     /// `.State.Status` or None if the container does not exist.
@@ -628,19 +627,7 @@ impl Engine {
         timeout: Duration,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        let start = Instant::now();
-        loop {
-            let o = self.cmd(&["inspect", "-f", format, name]);
-            if o.success() && pred(o.out()) {
-                return o.out().to_string();
-            }
-            if start.elapsed() > timeout {
-                panic!(
-                    "{name}: `inspect -f {format}` not as expected within {timeout:?}; last: {o:?}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_inspect(name, format, timeout, pred, |a| self.cmd(a))
     }
 
     /// Wait until the container's status is `want`.
@@ -696,28 +683,11 @@ impl Engine {
     }
 
     fn quiet(&self, args: &[&str]) {
-        let mut cmd = self.command_args(args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        // Bounded: a hung engine must not hang the cleanup.
-        if let Ok(mut c) = cmd.spawn() {
-            let start = Instant::now();
-            loop {
-                match c.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if start.elapsed() > Duration::from_secs(30) => {
-                        unsafe {
-                            libc::killpg(c.id() as i32, libc::SIGKILL);
-                        }
-                        let _ = c.wait();
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        }
+        run_bounded(
+            self.command_args(args),
+            Stdio::null(),
+            Duration::from_secs(30),
+        );
     }
 
     fn cleanup(&mut self) {
@@ -775,11 +745,7 @@ impl Engine {
         }
         unmount_under(&self.path);
         if let Some(dir) = self.dir.take() {
-            if std::env::var_os("BERTH_E2E_KEEP").is_some() {
-                eprintln!("keeping {}", dir.keep().display());
-            } else if let Err(e) = dir.close() {
-                eprintln!("cleanup: cannot remove {}: {e}", self.path.display());
-            }
+            remove_test_dir(dir);
         }
     }
 
@@ -803,6 +769,40 @@ impl Drop for Engine {
     fn drop(&mut self) {
         // Cleanup must never panic (we may already be unwinding).
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.cleanup()));
+    }
+}
+
+/// The first element of `inspect NAME`'s JSON array `out`; panics when it
+/// is not one.
+#[track_caller]
+pub fn first_inspected(name: &str, out: &str) -> Value {
+    let v: Value = serde_json::from_str(out)
+        .unwrap_or_else(|e| panic!("inspect {name}: not JSON ({e}): {out}"));
+    v.as_array()
+        .and_then(|a| a.first().cloned())
+        .unwrap_or_else(|| panic!("inspect {name}: expected a one-element array: {out}"))
+}
+
+/// Poll `inspect -f FORMAT NAME` (run by `cmd`, which gets the arguments
+/// after the program) until `pred`; panics with the last value.
+#[track_caller]
+pub fn poll_inspect(
+    name: &str,
+    format: &str,
+    timeout: Duration,
+    pred: impl Fn(&str) -> bool,
+    cmd: impl Fn(&[&str]) -> Output,
+) -> String {
+    let start = Instant::now();
+    loop {
+        let o = cmd(&["inspect", "-f", format, name]);
+        if o.success() && pred(o.out()) {
+            return o.out().to_string();
+        }
+        if start.elapsed() > timeout {
+            panic!("{name}: `inspect -f {format}` not as expected within {timeout:?}; last: {o:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -40,16 +40,9 @@ impl TestEnv {
         let rt = Runtime::from_env();
         rt.ensure_exists();
         let _ = name;
-        let dir = tempfile::Builder::new()
-            .prefix("berth-e2e-")
-            .tempdir_in("/tmp")
-            .expect("create temp dir");
-        let path = dir.path().to_path_buf();
-        // Readable by the mapped uids of user-namespace tests.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // (0755: readable by the mapped uids of user-namespace tests)
+        let (dir, path) = make_test_dir("berth-e2e-");
         let root = path.join("state");
-        std::fs::create_dir_all(path.join("io")).unwrap();
         let suffix = path
             .file_name()
             .unwrap()
@@ -287,17 +280,8 @@ impl TestEnv {
     }
 
     /// Wait until `f()` is true or the timeout elapses; returns the last value.
-    pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-        let start = Instant::now();
-        loop {
-            if f() {
-                return true;
-            }
-            if start.elapsed() > timeout {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn wait_for(timeout: Duration, f: impl FnMut() -> bool) -> bool {
+        poll(timeout, Duration::from_millis(20), f)
     }
 
     fn cleanup(&mut self) {
@@ -329,11 +313,7 @@ impl TestEnv {
         }
         unmount_under(&self.path);
         if let Some(dir) = self.dir.take() {
-            if std::env::var_os("BERTH_E2E_KEEP").is_some() {
-                eprintln!("keeping {}", dir.keep().display());
-            } else if let Err(e) = dir.close() {
-                eprintln!("cleanup: cannot remove {}: {e}", self.path.display());
-            }
+            remove_test_dir(dir);
         }
     }
 }
@@ -341,6 +321,47 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         self.cleanup();
+    }
+}
+
+/// A fresh test dir `/tmp/<prefix>XXXX`, mode 0755, with an empty `io`
+/// subdir for command output; the dir and its path.
+pub fn make_test_dir(prefix: &str) -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .expect("create temp dir");
+    let path = dir.path().to_path_buf();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(path.join("io")).unwrap();
+    (dir, path)
+}
+
+/// Call `f` every `every` until it returns true; false after `timeout`.
+pub fn poll(timeout: Duration, every: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// Remove a test's temp dir, or keep it (and say where) when
+/// `BERTH_E2E_KEEP` is set.
+pub fn remove_test_dir(dir: tempfile::TempDir) {
+    if std::env::var_os("BERTH_E2E_KEEP").is_some() {
+        eprintln!("keeping {}", dir.keep().display());
+    } else {
+        let path = dir.path().to_path_buf();
+        if let Err(e) = dir.close() {
+            eprintln!("cleanup: cannot remove {}: {e}", path.display());
+        }
     }
 }
 
