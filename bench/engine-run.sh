@@ -118,7 +118,7 @@ pids_of_root() {
 		pid=${f#/proc/}
 		pid=${pid%/cmdline}
 		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-		tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$BROOT" && echo "$pid"
+		tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$BROOT" && echo "$pid"
 	done
 }
 
