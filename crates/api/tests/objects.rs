@@ -3,38 +3,13 @@
 //! root or without `docker` on PATH). The berth binary: `$BERTH_BIN`, else
 //! `$CARGO_TARGET_DIR/debug/berth`, else `<workspace>/target/debug/berth`.
 
+use berth_e2e::api::which;
+use berth_e2e::engine::{berth_bin, pids_with_cmdline};
+use berth_e2e::runtime::workspace_root;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn berth_bin() -> PathBuf {
-    if let Some(b) = std::env::var_os("BERTH_BIN") {
-        return PathBuf::from(b);
-    }
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(t) if !t.is_empty() => {
-            let t = PathBuf::from(t);
-            if t.is_absolute() {
-                t
-            } else {
-                workspace().join(t)
-            }
-        }
-        _ => workspace().join("target"),
-    };
-    target.join("debug/berth")
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false)
-}
 
 /// Why this machine cannot run these tests, if it cannot.
 fn unsupported() -> Option<String> {
@@ -43,7 +18,7 @@ fn unsupported() -> Option<String> {
         return Some("needs root".into());
     }
     for tool in ["docker", "openssl", "busybox"] {
-        if !on_path(tool) && !Path::new("/bin").join(tool).is_file() {
+        if which(tool).is_none() && !Path::new("/bin").join(tool).is_file() {
             return Some(format!("needs {tool}"));
         }
     }
@@ -226,7 +201,7 @@ impl Server {
     fn busybox(&self) -> &'static str {
         let tar = self.dir.join("busybox.tar");
         let r = run(Command::new("bash")
-            .arg(workspace().join("scripts/busybox-image.sh"))
+            .arg(workspace_root().join("scripts/busybox-image.sh"))
             .arg(&tar));
         assert_eq!(r.code, 0, "busybox-image.sh: {r:?}");
         self.berth_ok(&[
@@ -264,16 +239,9 @@ impl Drop for Server {
             }
         }
         // helpers started for the root (a network's DNS server) go too
-        let needle = self.dir.to_string_lossy().into_owned();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
-                continue;
-            };
-            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&needle) {
-                // SAFETY: a signal to a process of this test's root.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
+        for pid in pids_with_cmdline(&self.dir.to_string_lossy()) {
+            // SAFETY: a signal to a process of this test's root.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         if std::env::var_os("BERTH_E2E_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);

@@ -8,6 +8,9 @@
 //! stops it and removes the temp dir, also when a test fails. Skipped (with a note) when not
 //! root or when berth, docker or busybox are missing.
 
+use berth_e2e::api::which;
+use berth_e2e::engine::berth_bin;
+use berth_e2e::runtime::workspace_root;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -17,26 +20,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn berth_bin() -> PathBuf {
-    if let Some(b) = std::env::var_os("BERTH_BIN") {
-        return b.into();
-    }
-    // a relative CARGO_TARGET_DIR is the workspace's; an absolute one replaces it in join
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|t| !t.is_empty())
-        .map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    workspace().join(target).join("debug/berth")
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-}
 
 /// Run `c` to completion, killed after `limit`.
 fn run(mut c: Command, limit: Duration) -> Output {
@@ -81,7 +64,7 @@ impl Server {
             return None;
         }
         let bin = berth_bin();
-        if !bin.is_file() || !on_path("docker") || !Path::new("/bin/busybox").exists() {
+        if !bin.is_file() || which("docker").is_none() || !Path::new("/bin/busybox").exists() {
             eprintln!(
                 "skipped: needs {} (cargo build -p berth-cli), docker on PATH and /bin/busybox",
                 bin.display()
@@ -100,7 +83,7 @@ impl Server {
         let tar = s.path("busybox.tar");
         let o = run(
             {
-                let mut c = Command::new(workspace().join("scripts/busybox-image.sh"));
+                let mut c = Command::new(workspace_root().join("scripts/busybox-image.sh"));
                 c.arg(&tar);
                 c
             },
