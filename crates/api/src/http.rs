@@ -14,9 +14,10 @@ use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 // ------------------------------------------------------------------ errors
 
@@ -456,26 +457,74 @@ impl std::io::Read for BodyReader {
     }
 }
 
-/// A `Write` for blocking producers (tar writers) whose bytes become a streamed response body.
-pub struct BodyWriter {
-    tx: mpsc::UnboundedSender<Bytes>,
+/// A response body fed through a small bounded channel by a blocking producer, which blocks
+/// when the client reads slowly (nothing piles up in memory) and sees when it has gone.
+pub fn bounded_body() -> (mpsc::Sender<Bytes>, Body) {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(8);
+    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx).map(|b| b.map(Ok::<Bytes, std::io::Error>))
+    }));
+    (tx, body)
 }
 
-impl BodyWriter {
-    pub fn new() -> (BodyWriter, Body) {
-        let (tx, body) = channel_body();
-        (BodyWriter { tx }, body)
-    }
+/// The `Write` a blocking tar producer gets: into a bounded response body, reporting its first
+/// byte so the handler can still answer with an error status when the producer fails before
+/// writing anything.
+struct TarWriter {
+    tx: mpsc::Sender<Bytes>,
+    started: Option<oneshot::Sender<()>>,
 }
 
-impl std::io::Write for BodyWriter {
+impl Write for TarWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(s) = self.started.take() {
+            let _ = s.send(());
+        }
         self.tx
-            .send(Bytes::copy_from_slice(buf))
+            .blocking_send(Bytes::copy_from_slice(buf))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Stream what `produce` writes as an `application/x-tar` body. The answer waits for the first
+/// bytes (64 KiB are gathered per chunk), so an error before them is the response's status.
+pub async fn tar_stream<F>(produce: F) -> ApiResult<Response>
+where
+    F: FnOnce(&Engine, &mut dyn Write) -> ApiResult<()> + Send + 'static,
+{
+    let (tx, body) = bounded_body();
+    let (started_tx, started) = oneshot::channel();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut w = TarWriter {
+            tx,
+            started: Some(started_tx),
+        };
+        with_engine(|e| {
+            let mut buf = std::io::BufWriter::with_capacity(64 << 10, &mut w);
+            produce(e, &mut buf)?;
+            buf.flush()?;
+            Ok(())
+        })
+    });
+    if started.await.is_err() {
+        // finished without writing a byte: its error, if any, is the answer
+        task.await
+            .map_err(|e| ApiError::internal(format!("archive failed: {e}")))??;
+    } else {
+        tokio::spawn(async move {
+            if let Ok(Err(e)) = task.await {
+                tracing::warn!("archive stream ended early: {e}");
+            }
+        });
+    }
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok(r)
 }

@@ -3,12 +3,12 @@
 //! `/auth`, on the same image code as the CLI's commands.
 
 use crate::http::{
-    blocking, image_status, json_response, no_content, ok, parse_json, read_body, with_engine,
-    ApiError, ApiResult, BodyWriter, Filters, JsonStream, Q,
+    blocking, image_status, json_response, no_content, ok, parse_json, read_body, tar_stream,
+    with_engine, ApiError, ApiResult, Filters, JsonStream, Q,
 };
 use axum::body::Body;
 use axum::extract::Path;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -553,28 +553,12 @@ async fn save(names: Vec<String>) -> ApiResult<Response> {
         Ok(())
     })
     .await?;
-    let (w, body) = BodyWriter::new();
-    tokio::task::spawn_blocking(move || {
-        let r = with_engine(|e| {
-            let store = e.images()?;
-            archive::save(
-                store,
-                &names,
-                ArchiveFormat::Docker,
-                std::io::BufWriter::new(w),
-            )?;
-            Ok(())
-        });
-        if let Err(e) = r {
-            tracing::warn!("image save: {e}");
-        }
-    });
-    let mut r = Response::new(body);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-tar"),
-    );
-    Ok(r)
+    tar_stream(move |e, w| {
+        let store = e.images()?;
+        archive::save(store, &names, ArchiveFormat::Docker, w)?;
+        Ok(())
+    })
+    .await
 }
 
 async fn load(q: Q, body: Body) -> ApiResult<Response> {

@@ -4,8 +4,8 @@
 //! CLI runs too.
 
 use crate::http::{
-    blocking, body_reader, no_content, ok, parse_json, read_body, with_engine, ApiError, ApiResult,
-    Q,
+    blocking, body_reader, bounded_body, no_content, ok, parse_json, read_body, tar_stream,
+    with_engine, ApiError, ApiResult, Q,
 };
 use axum::body::Body;
 use axum::extract::Path;
@@ -18,9 +18,8 @@ use engine::engine::{is_live, Engine};
 use engine::ops as eops;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::io::Write;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 pub fn routes() -> Router {
     Router::new()
@@ -55,16 +54,6 @@ async fn top(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
 
 /// How often a stats stream sends a document (dockerd's collector interval).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
-
-/// A response body fed through a small bounded channel by a blocking producer, which blocks
-/// when the client reads slowly (nothing piles up in memory) and sees when it has gone.
-fn bounded_body() -> (mpsc::Sender<Bytes>, Body) {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(8);
-    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx).map(|b| b.map(Ok::<Bytes, std::io::Error>))
-    }));
-    (tx, body)
-}
 
 fn with_type(body: Body, content_type: &'static str) -> Response {
     let mut r = Response::new(body);
@@ -228,63 +217,6 @@ async fn archive_head(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let mut r = Response::new(Body::empty());
     stat_header(&mut r, &stat)?;
     Ok(r)
-}
-
-/// The `Write` a blocking tar producer gets: into a bounded response body, reporting its first
-/// byte so the handler can still answer with an error status when the producer fails before
-/// writing anything.
-struct TarWriter {
-    tx: mpsc::Sender<Bytes>,
-    started: Option<oneshot::Sender<()>>,
-}
-
-impl Write for TarWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Some(s) = self.started.take() {
-            let _ = s.send(());
-        }
-        self.tx
-            .blocking_send(Bytes::copy_from_slice(buf))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Stream what `produce` writes as an `application/x-tar` body. The answer waits for the first
-/// bytes (64 KiB are gathered per chunk), so an error before them is the response's status.
-async fn tar_stream<F>(produce: F) -> ApiResult<Response>
-where
-    F: FnOnce(&Engine, &mut dyn Write) -> ApiResult<()> + Send + 'static,
-{
-    let (tx, body) = bounded_body();
-    let (started_tx, started) = oneshot::channel();
-    let task = tokio::task::spawn_blocking(move || {
-        let mut w = TarWriter {
-            tx,
-            started: Some(started_tx),
-        };
-        with_engine(|e| {
-            let mut buf = std::io::BufWriter::with_capacity(64 << 10, &mut w);
-            produce(e, &mut buf)?;
-            buf.flush()?;
-            Ok(())
-        })
-    });
-    if started.await.is_err() {
-        // finished without writing a byte: its error, if any, is the answer
-        task.await
-            .map_err(|e| ApiError::internal(format!("archive failed: {e}")))??;
-    } else {
-        tokio::spawn(async move {
-            if let Ok(Err(e)) = task.await {
-                tracing::warn!("archive stream ended early: {e}");
-            }
-        });
-    }
-    Ok(with_type(body, "application/x-tar"))
 }
 
 async fn archive_get(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
