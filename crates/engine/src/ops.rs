@@ -1367,7 +1367,9 @@ fn walk_changes(
                 }
             }
             if same_dir {
-                changed_dirs.insert(path.clone());
+                // unchanged itself, and not yet counted as changed: an addition or deletion
+                // below still lists it (as docker's overlay diff does; within the second of
+                // the layer's time a deletion can leave its mtime looking unchanged)
                 walk_changes(upper, &path, lowers, out, changed_dirs)?;
                 continue;
             }
@@ -2314,6 +2316,34 @@ mod tests {
             want.push("D /var.gone");
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_deletion_below_an_unchanged_dir_lists_the_dir() {
+        let t = tempfile::tempdir().unwrap();
+        let (lower, upper) = (t.path().join("lower"), t.path().join("upper"));
+        std::fs::create_dir_all(lower.join("etc")).unwrap();
+        std::fs::write(lower.join("etc/group"), "g").unwrap();
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::write(upper.join("etc/.wh.group"), "").unwrap();
+        // the upper /etc looks like the lower one (same second, a layer time without nsec)
+        let lm = std::fs::metadata(lower.join("etc")).unwrap();
+        let ts = nix::sys::time::TimeSpec::new(lm.mtime(), 0);
+        for d in [lower.join("etc"), upper.join("etc")] {
+            let f = File::open(d).unwrap();
+            nix::sys::stat::futimens(&f, &ts, &ts).unwrap();
+        }
+        if std::fs::metadata(lower.join("etc")).unwrap().len()
+            != std::fs::metadata(upper.join("etc")).unwrap().len()
+        {
+            return; // this file system gives the two dirs different sizes: not the case here
+        }
+        let got: Vec<String> = changes(&upper, std::slice::from_ref(&lower))
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {}", c.letter(), c.path))
+            .collect();
+        assert_eq!(got, vec!["C /etc", "D /etc/group"]);
     }
 
     #[test]
