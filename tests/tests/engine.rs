@@ -375,6 +375,44 @@ fn exec_tty_size_and_typeahead() {
     assert!(o.stdout.ends_with("eof\r\n"), "{o:?}");
 }
 
+#[test]
+fn run_tty_size_and_typeahead() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "docker 20.10 (API 1.41, no ConsoleSize at create) sizes the terminal only after \
+         the process started"
+    );
+    let img = e.img().to_string();
+    // several times: the terminal used to be sized after the process started
+    for _ in 0..3 {
+        let o = e.cmd_pty(&["run", "--rm", "-it", &img, "stty", "size"], b"", 30, 100);
+        assert_eq!(o.code, 0, "{o:?}");
+        assert!(
+            !o.stdout.contains('\0') && !o.stdout.contains("^@"),
+            "a NUL reached the terminal: {o:?}"
+        );
+        assert_eq!(o.stdout, "30 100\r\n", "{o:?}");
+    }
+    // a line typed ahead reaches the process
+    let o = e.cmd_pty(
+        &[
+            "run",
+            "--rm",
+            "-it",
+            &img,
+            "sh",
+            "-c",
+            "read x; echo got:$x",
+        ],
+        b"hello\n",
+        30,
+        100,
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("got:hello\r\n"), "{o:?}");
+}
+
 // ---------------------------------------------------------------------------
 // 4-7. resources
 

@@ -271,6 +271,10 @@ fn create_container(
         })
     })?;
     req.config.stdin_once = stdin_once;
+    if req.config.tty && req.host_config.console_size.is_none() {
+        // the monitor sizes the terminal before the process starts (as docker's ConsoleSize)
+        req.host_config.console_size = runtime::tty::caller_size().map(|(r, c)| vec![r, c]);
+    }
     if flags.pull == "always" {
         super::images::pull_quiet(
             engine.images().map_err(|e| fail(code, what, e))?,
@@ -346,7 +350,13 @@ fn relay(
     sig_proxy: bool,
     from_run: bool,
 ) -> Result<i32> {
-    let _raw = (tty && std::io::stdin().is_terminal()).then(runtime::tty::RawMode::enter);
+    // lines typed ahead while the terminal was still canonical go first (a NUL otherwise)
+    let (_raw, typed) = if tty && std::io::stdin().is_terminal() {
+        let (r, t) = runtime::tty::RawMode::enter_relaying();
+        (Some(r), t)
+    } else {
+        (None, Vec::new())
+    };
     let sock = att.sock.try_clone().context("attach socket")?;
     if tty {
         if let Some((r, c)) = runtime::tty::get_size(0) {
@@ -364,6 +374,9 @@ fn relay(
         let mut a = Attach {
             sock: att.sock.try_clone()?,
         };
+        if !typed.is_empty() {
+            let _ = a.send_stdin(&typed);
+        }
         std::thread::spawn(move || {
             let mut buf = [0u8; 32 * 1024];
             let mut inp = std::io::stdin().lock();
