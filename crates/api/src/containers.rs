@@ -2,9 +2,10 @@
 //! kill, restart, remove, inspect, list, resize.
 
 use crate::http::{
-    blocking, channel_body, json_response, no_content, ok, parse_json, read_body, strip_nulls,
-    ApiError, ApiResult, Q,
+    blocking, bounded_body, channel_body, json_response, no_content, ok, parse_json, read_body,
+    strip_nulls, ApiError, ApiResult, Q,
 };
+use crate::networks::EndpointConfig;
 use crate::streams::{self, encode, hijack, stream_type};
 use axum::body::Body;
 use axum::extract::Path;
@@ -17,6 +18,7 @@ use engine::engine::{is_live, CreateRequest, Engine};
 use engine::monitor;
 use engine::types::{Config, Container, HostConfig};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -88,10 +90,16 @@ async fn inspect(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
 
 /// The engine's create request from the API's body: Config at the top level, HostConfig and
 /// NetworkingConfig beside it. Also the extra networks to connect after the create.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkingConfig {
+    endpoints_config: Option<BTreeMap<String, EndpointConfig>>,
+}
+
 fn create_request(
     name: Option<String>,
     mut body: Value,
-) -> ApiResult<(CreateRequest, Vec<(String, Value)>)> {
+) -> ApiResult<(CreateRequest, Vec<(String, EndpointConfig)>)> {
     strip_nulls(&mut body);
     let Value::Object(mut m) = body else {
         return Err(ApiError::bad_request("invalid JSON: expected an object"));
@@ -101,7 +109,13 @@ fn create_request(
             .map_err(|e| ApiError::bad_request(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
-    let networking = m.remove("NetworkingConfig").unwrap_or(Value::Null);
+    let endpoints: BTreeMap<String, EndpointConfig> = match m.remove("NetworkingConfig") {
+        Some(n) => serde_json::from_value::<NetworkingConfig>(n)
+            .map_err(|e| ApiError::bad_request(format!("invalid NetworkingConfig: {e}")))?
+            .endpoints_config
+            .unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
     let config: Config = serde_json::from_value(Value::Object(m))
         .map_err(|e| ApiError::bad_request(format!("invalid container config: {e}")))?;
     if config.image.is_empty() {
@@ -117,33 +131,20 @@ fn create_request(
     };
     let mode = req.host_config.network_mode.clone();
     let mut extra = Vec::new();
-    if let Some(eps) = networking
-        .get("EndpointsConfig")
-        .and_then(|x| x.as_object())
-    {
-        for (net, ep) in eps {
-            let unset = mode.is_empty() || mode == "default";
-            let primary = net == &mode
-                || (unset && (eps.len() == 1 || net == "bridge"))
-                || (mode == "bridge" && net == "bridge");
-            if primary {
-                if unset && net != "bridge" && !engine::net::is_special(net) {
-                    // the endpoint names the network when the mode does not
-                    req.host_config.network_mode = net.clone();
-                }
-                req.network_aliases = ep["Aliases"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|a| a.as_str().map(String::from))
-                    .collect();
-                req.ip = ep["IPAMConfig"]["IPv4Address"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(String::from);
-            } else {
-                extra.push((net.clone(), ep.clone()));
+    let unset = mode.is_empty() || mode == "default";
+    for (net, ep) in &endpoints {
+        let primary = net == &mode
+            || (unset && (endpoints.len() == 1 || net == "bridge"))
+            || (mode == "bridge" && net == "bridge");
+        if primary {
+            if unset && net != "bridge" && !engine::net::is_special(net) {
+                // the endpoint names the network when the mode does not
+                req.host_config.network_mode = net.clone();
             }
+            req.network_aliases = ep.aliases();
+            req.ip = ep.ip();
+        } else {
+            extra.push((net.clone(), ep.clone()));
         }
     }
     Ok((req, extra))
@@ -156,18 +157,8 @@ async fn create(q: Q, body: Body) -> ApiResult<Response> {
     let (id, warnings) = blocking(move |e| {
         let (c, warnings) = e.create(req)?;
         for (net, ep) in extra {
-            let aliases: Vec<String> = ep["Aliases"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a.as_str().map(String::from))
-                .collect();
-            let ip = ep["IPAMConfig"]["IPv4Address"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .map(String::from);
             if let Err(err) =
-                engine::net::connect_container(e, &c.id, &net, &aliases, ip.as_deref())
+                engine::net::connect_container(e, &c.id, &net, &ep.aliases(), ep.ip().as_deref())
             {
                 let _ = e.remove(&c.id, true, true);
                 return Err(err.into());
@@ -194,12 +185,11 @@ async fn start(Path(id): Path<String>) -> ApiResult<Response> {
         Ok(true)
     })
     .await?;
-    if !started {
-        let mut r = Response::new(Body::empty());
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        return Ok(r);
-    }
-    Ok(no_content())
+    Ok(if started {
+        no_content()
+    } else {
+        not_modified()
+    })
 }
 
 async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResult<Response> {
@@ -532,7 +522,8 @@ async fn logs(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
         ));
     }
     let tty = c.config.tty;
-    let (tx, body) = channel_body();
+    // bounded: a long log read for a slow client waits for it instead of piling up
+    let (tx, body) = bounded_body();
     tokio::task::spawn_blocking(move || {
         let _ = crate::http::with_engine(|e| {
             let path = std::path::PathBuf::from(&c.log_path);
@@ -559,7 +550,8 @@ async fn logs(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
                     data.push(b' ');
                 }
                 data.extend_from_slice(&en.line);
-                tx.send(Bytes::from(encode(tty, kind, &data))).is_ok()
+                tx.blocking_send(Bytes::from(encode(tty, kind, &data)))
+                    .is_ok()
             };
             engine::logs::read(&path, &opts, &mut running, &mut emit)?;
             Ok(())

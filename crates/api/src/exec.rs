@@ -75,21 +75,13 @@ fn get_exec(id: &str) -> ApiResult<Arc<Exec>> {
         .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
 }
 
-fn new_id() -> String {
-    let mut b = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 async fn create(Path(cid): Path<String>, body: Body) -> ApiResult<Response> {
     let body = read_body(body).await?;
     let config: ExecConfig = parse_json(&body)?;
     if config.cmd.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
     }
-    let id = new_id();
+    let id = engine::names::random_id();
     let (xid, cmd) = (id.clone(), config.cmd.clone());
     let container = blocking(move |e| {
         let c = e.find(&cid)?;

@@ -144,19 +144,34 @@ fn network_of(e: &Engine, id: &str) -> ApiResult<String> {
     Ok(v["Name"].as_str().unwrap_or(id).to_string())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct IpamRequest {
     #[serde(rename = "IPv4Address")]
     ipv4_address: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// An endpoint as connect and create (`NetworkingConfig.EndpointsConfig`) give it.
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct EndpointConfig {
+pub(crate) struct EndpointConfig {
     aliases: Option<Vec<String>>,
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamRequest>,
+}
+
+impl EndpointConfig {
+    pub(crate) fn aliases(&self) -> Vec<String> {
+        self.aliases.clone().unwrap_or_default()
+    }
+
+    /// The requested IPv4 address (`--ip`), if any.
+    pub(crate) fn ip(&self) -> Option<String> {
+        self.ipam_config
+            .as_ref()
+            .and_then(|i| i.ipv4_address.clone())
+            .filter(|s| !s.is_empty())
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,17 +186,12 @@ async fn connect(Path(id): Path<String>, body: Body) -> ApiResult<Response> {
     blocking(move |e| {
         let name = network_of(e, &id)?;
         let ep = b.endpoint_config.unwrap_or_default();
-        let ip = ep
-            .ipam_config
-            .and_then(|i| i.ipv4_address)
-            .filter(|s| !s.is_empty());
-        let aliases = ep.aliases.unwrap_or_default();
         Ok(net::connect_container(
             e,
             &b.container,
             &name,
-            &aliases,
-            ip.as_deref(),
+            &ep.aliases(),
+            ep.ip().as_deref(),
         )?)
     })
     .await?;

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, Uri};
 use axum::Router;
 use hyper_util::rt::TokioIo;
-use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -131,18 +130,12 @@ where
 
 /// The gid of `group`, created (as a system group) when missing.
 pub fn ensure_group(group: &str) -> Result<u32> {
-    let lookup = |g: &str| -> Option<u32> {
-        let c = CString::new(g).ok()?;
-        // SAFETY: getgrnam returns a pointer into static storage, read at once.
-        let gr = unsafe { libc::getgrnam(c.as_ptr()) };
-        if gr.is_null() {
-            None
-        } else {
-            // SAFETY: non-null result of getgrnam.
-            Some(unsafe { (*gr).gr_gid })
-        }
+    let lookup = || -> Result<Option<u32>> {
+        Ok(nix::unistd::Group::from_name(group)
+            .with_context(|| format!("looking up group {group:?}"))?
+            .map(|g| g.gid.as_raw()))
     };
-    if let Some(gid) = lookup(group) {
+    if let Some(gid) = lookup()? {
         return Ok(gid);
     }
     let st = std::process::Command::new("groupadd")
@@ -153,7 +146,7 @@ pub fn ensure_group(group: &str) -> Result<u32> {
     if !st.success() {
         bail!("creating group {group:?}: groupadd failed ({st})");
     }
-    lookup(group).with_context(|| format!("group {group:?} missing after groupadd"))
+    lookup()?.with_context(|| format!("group {group:?} missing after groupadd"))
 }
 
 /// Bind the unix socket: 0660, root and `gid`. A stale socket (nobody listening) is replaced;
