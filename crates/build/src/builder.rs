@@ -1083,17 +1083,24 @@ fn copy(
         );
         from_container = Some(c);
         hash_part.push_str(&img_id);
+        // resolved inside the stage's rootfs (a container that is never started: nothing
+        // changes it under us, so its host path is read as it is)
+        let src_root = image::rootfd::Root::open(&root);
         for src in sources {
-            let r = engine::ops::resolve_path(&root, src)?;
-            if std::fs::symlink_metadata(&r.host).is_err() {
+            let Some(r) = src_root
+                .as_ref()
+                .ok()
+                .and_then(|sr| engine::ops::resolve_path(sr, src).ok())
+            else {
                 if let Some(c) = &from_container {
                     let _ = engine.remove(c, true, true);
                 }
                 return Err(invalid(format!(
                     "{what} failed: stat {src}: file does not exist"
                 )));
-            }
-            files.push((src.trim_start_matches('/').to_string(), r.host));
+            };
+            let host = root.join(r.shown.trim_start_matches('/'));
+            files.push((src.trim_start_matches('/').to_string(), host));
         }
     } else {
         for src in sources {
@@ -1146,13 +1153,13 @@ fn copy(
         } else {
             format!("{}/{dest}", s.workdir())
         };
+        let dest_root = image::rootfd::Root::open(&root)
+            .map_err(|e| invalid(format!("{what}: open {}: {e}", root.display())))?;
         let dest_dir_like = dest.ends_with('/')
             || dest == "."
             || files.len() + heredocs.len() > 1
             || files.iter().any(|(rel, _)| rel.contains(['*', '?']))
-            || engine::ops::resolve_path(&root, &abs)
-                .map(|r| r.host.is_dir())
-                .unwrap_or(false);
+            || dest_root.node(&abs, true).is_ok_and(|n| n.is_dir());
         let abs = engine::volumes::clean(&abs);
         let mut tarbuf: Vec<u8> = Vec::new();
         {
@@ -1167,9 +1174,7 @@ fn copy(
                         if made.contains(&cur) {
                             continue;
                         }
-                        let exists = engine::ops::resolve_path(&root, &cur)
-                            .map(|r| r.host.exists())
-                            .unwrap_or(false);
+                        let exists = dest_root.node(&cur, true).is_ok();
                         if !exists {
                             let mut h = tar::Header::new_gnu();
                             h.set_entry_type(tar::EntryType::Directory);

@@ -13,9 +13,11 @@ use crate::types::Container;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use image::rootfd::{Node, Root};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,19 +26,24 @@ pub const MIN_API_VERSION: &str = "1.24";
 
 // ------------------------------------------------------------------ rootfs access
 
-/// A container's root as seen from the host for the length of one operation. A stopped
-/// overlay container's rootfs is mounted here and unmounted again on drop.
+/// A container's root for the length of one operation, opened once as a directory fd that
+/// every path is resolved in without a gap (see [`image::rootfd`]). A stopped overlay
+/// container's rootfs is mounted for it and unmounted again on drop.
 pub struct RootAccess {
-    pub path: PathBuf,
-    mounted: bool,
+    pub root: Root,
+    mounted: Option<PathBuf>,
 }
 
 impl Drop for RootAccess {
     fn drop(&mut self) {
-        if self.mounted {
-            let _ = image::snapshot::unmount(&self.path);
+        if let Some(p) = &self.mounted {
+            let _ = image::snapshot::unmount(p);
         }
     }
+}
+
+fn open_root(p: &Path) -> Result<Root> {
+    Root::open(p).ctx(|| format!("open {}", p.display()))
 }
 
 impl Engine {
@@ -45,26 +52,31 @@ impl Engine {
         let p = PathBuf::from(&c.internal.rootfs);
         if c.driver != "overlay2" || image::snapshot::is_mountpoint(&p) {
             return Ok(RootAccess {
-                path: p,
-                mounted: false,
+                root: open_root(&p)?,
+                mounted: None,
             });
         }
         let path = self.images()?.mount_snapshot(&c.id)?;
-        Ok(RootAccess {
-            path,
-            mounted: true,
-        })
+        match open_root(&path) {
+            Ok(root) => Ok(RootAccess {
+                root,
+                mounted: Some(path),
+            }),
+            Err(e) => {
+                let _ = image::snapshot::unmount(&path);
+                Err(e)
+            }
+        }
     }
 
     /// The root `cp` works in: the running container's own view (its volumes and binds
-    /// included) through /proc/PID/root, or the rootfs of a stopped one.
+    /// included) through /proc/PID/root, opened once, or the rootfs of a stopped one.
     fn cp_root(&self, c: &Container) -> Result<RootAccess> {
         if is_live(&c.state.status) && c.state.pid > 0 {
-            let p = PathBuf::from(format!("/proc/{}/root", c.state.pid));
-            if std::fs::metadata(&p).is_ok() {
+            if let Ok(root) = Root::open(Path::new(&format!("/proc/{}/root", c.state.pid))) {
                 return Ok(RootAccess {
-                    path: p,
-                    mounted: false,
+                    root,
+                    mounted: None,
                 });
             }
         }
@@ -72,42 +84,49 @@ impl Engine {
     }
 }
 
-/// A container path resolved inside a root: `host` is where it is on the host, `shown` the
-/// path inside the container; the last component is not followed when it is a symlink.
-#[derive(Debug, Clone, PartialEq)]
+/// A container path resolved and opened inside a root: `node` is the file itself (a symlink at
+/// the end stays a symlink), `shown` its path inside the container.
+#[derive(Debug)]
 pub struct Resolved {
-    pub host: PathBuf,
+    pub node: Node,
     pub shown: String,
 }
 
-/// Resolve `path` (absolute, or relative to the container's /) inside `root`: every symlink of
-/// the parent is followed inside the root, `..` stops at the root; the last component is kept
+/// `path` (absolute, or relative to the container's /) without its trailing slashes.
+fn trimmed(path: &str) -> &str {
+    match path.trim_end_matches('/') {
+        "" => "/",
+        t => t,
+    }
+}
+
+/// Resolve and open `path` inside `root`: every symlink of the parent is followed inside the
+/// root, `..` stops at the root, /proc's magic links are refused; the last component is kept
 /// as it is (a symlink stays a symlink) unless it is `.` or `..`.
-pub fn resolve_path(root: &Path, path: &str) -> Result<Resolved> {
-    let abs = if path.starts_with('/') {
-        path.to_string()
+pub fn resolve_path(root: &Root, path: &str) -> io::Result<Resolved> {
+    let node = root.node(trimmed(path), false)?;
+    let shown = root.path_of(node.as_fd());
+    Ok(Resolved { node, shown })
+}
+
+/// `path` resolved with `follow` (the end followed too when it is a symlink).
+fn resolve_followed(root: &Root, path: &str) -> io::Result<Node> {
+    root.node(trimmed(path), true)
+}
+
+/// Is `e` the error of a path that is not there (a missing component, or a file where a
+/// directory was to be)?
+fn is_missing(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+}
+
+/// The error of a failed resolution of `path` in container `c`.
+fn resolve_err(e: io::Error, path: &str, c: &Container) -> Error {
+    if is_missing(&e) {
+        not_found(path, c)
     } else {
-        format!("/{path}")
-    };
-    let trimmed = abs.trim_end_matches('/');
-    let (dir, base) = match trimmed.rsplit_once('/') {
-        Some((d, b)) => (if d.is_empty() { "/" } else { d }, b),
-        None => ("/", ""),
-    };
-    let inside = |p: &Path| -> Result<PathBuf> {
-        runtime::rootfs::resolve_in_root(root, p)
-            .map_err(|e| Error::Other(format!("resolve {path}: {e}")))
-    };
-    let host = if base.is_empty() || base == "." || base == ".." {
-        inside(Path::new(trimmed))?
-    } else {
-        inside(Path::new(dir))?.join(base)
-    };
-    let rel = host.strip_prefix(root).unwrap_or(Path::new(""));
-    Ok(Resolved {
-        shown: format!("/{}", rel.to_string_lossy()),
-        host,
-    })
+        Error::Other(format!("resolve {path}: {e}"))
+    }
 }
 
 /// Go's os.FileMode bits for a file's type and permissions (docker's PathStat.Mode).
@@ -158,28 +177,23 @@ fn mtime_rfc3339(md: &std::fs::Metadata) -> String {
         .unwrap_or_default()
 }
 
-fn path_stat(root: &Path, r: &Resolved, name: &str) -> Result<Value> {
-    let md = std::fs::symlink_metadata(&r.host).ctx(|| format!("lstat {}", r.shown))?;
+fn path_stat(root: &Root, r: &Resolved, path: &str, name: &str) -> Value {
+    let md = &r.node.md;
     let link = if md.file_type().is_symlink() {
         // where the link leads, followed inside the root
-        runtime::rootfs::resolve_in_root(root, Path::new(&r.shown))
-            .ok()
-            .and_then(|p| {
-                p.strip_prefix(root)
-                    .ok()
-                    .map(|p| format!("/{}", p.to_string_lossy()))
-            })
+        resolve_followed(root, path)
+            .map(|n| root.path_of(n.as_fd()))
             .unwrap_or_default()
     } else {
         String::new()
     };
-    Ok(json!({
+    json!({
         "name": name,
         "size": md.len(),
-        "mode": go_file_mode(&md),
-        "mtime": mtime_rfc3339(&md),
+        "mode": go_file_mode(md),
+        "mtime": mtime_rfc3339(md),
         "linkTarget": link,
-    }))
+    })
 }
 
 fn base_name(path: &str) -> String {
@@ -199,41 +213,30 @@ fn fs_magic(p: &Path) -> Option<i64> {
         .map(|s| s.filesystem_type().0 as i64)
 }
 
-/// Is this a directory of the kernel's (proc, sysfs, cgroup...) that an archive must not
-/// descend into?
-fn is_pseudo_fs(p: &Path) -> bool {
-    const PROC: i64 = 0x9fa0;
-    const SYSFS: i64 = 0x6265_6572;
-    const CGROUP: i64 = 0x0027_e0eb;
-    const CGROUP2: i64 = 0x6367_7270;
-    const DEVPTS: i64 = 0x1cd1;
-    const MQUEUE: i64 = 0x1980_0202;
-    match fs_magic(p) {
-        Some(t) => [PROC, SYSFS, CGROUP, CGROUP2, DEVPTS, MQUEUE].contains(&t),
-        None => false,
-    }
-}
-
 /// Write `src` (not followed when a symlink) and everything below it into a tar as `name`.
-pub fn tar_tree<W: Write>(b: &mut tar::Builder<W>, src: &Path, name: &str) -> Result<()> {
+/// The tree is walked by fds: nothing a running container renames or swaps meanwhile can make
+/// it read a file outside `src` (see [`image::rootfd`]).
+pub fn tar_tree<W: Write>(b: &mut tar::Builder<W>, src: &Node, name: &str) -> Result<()> {
     let mut links: HashMap<(u64, u64), String> = HashMap::new();
     append_entry(b, src, name, &mut links)
 }
 
-/// A whole tar of `src` (named `name`, `""` for a directory's content) written to `w`.
+/// A whole tar of the host path `src` (named `name`, `""` for a directory's content) written
+/// to `w`.
 pub fn tar_path<W: Write>(src: &Path, name: &str, w: W) -> Result<W> {
+    let node = Node::open_host(src).ctx(|| format!("open {}", src.display()))?;
     let mut b = tar::Builder::new(w);
-    tar_tree(&mut b, src, name)?;
+    tar_tree(&mut b, &node, name)?;
     b.into_inner().ctx(|| "finish archive".to_string())
 }
 
 fn append_entry<W: Write>(
     b: &mut tar::Builder<W>,
-    full: &Path,
+    node: &Node,
     name: &str,
     links: &mut HashMap<(u64, u64), String>,
 ) -> Result<()> {
-    let md = std::fs::symlink_metadata(full).ctx(|| format!("lstat {}", full.display()))?;
+    let md = &node.md;
     let ft = md.file_type();
     let mut h = tar::Header::new_gnu();
     h.set_mode(md.mode() & 0o7777);
@@ -255,25 +258,25 @@ fn append_entry<W: Write>(
             };
             append_named(b, &mut h, &dir, io::empty()).map_err(w)?;
         }
-        if is_pseudo_fs(full) {
+        if node.is_pseudo_fs() {
             return Ok(());
         }
-        let mut names: Vec<_> = std::fs::read_dir(full)
-            .ctx(|| format!("read {}", full.display()))?
-            .filter_map(|e| e.ok().map(|e| e.file_name()))
-            .collect();
-        names.sort();
-        for n in names {
-            let n = n.to_string_lossy().into_owned();
+        for n in node.names().ctx(|| format!("read {name}"))? {
+            let child_node = match node.child(&n) {
+                Ok(c) => c,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue, // gone meanwhile
+                Err(e) => return Err(e).ctx(|| format!("open {name}")),
+            };
+            let n = String::from_utf8_lossy(&n);
             let child = if name.is_empty() || name.ends_with('/') {
                 format!("{name}{n}")
             } else {
                 format!("{name}/{n}")
             };
-            append_entry(b, &full.join(&n), &child, links)?;
+            append_entry(b, &child_node, &child, links)?;
         }
     } else if ft.is_symlink() {
-        let t = std::fs::read_link(full).ctx(|| format!("readlink {}", full.display()))?;
+        let t = node.read_link().ctx(|| format!("readlink {name}"))?;
         h.set_entry_type(tar::EntryType::Symlink);
         append_link_named(b, &mut h, name, &t).map_err(w)?;
     } else if ft.is_file() {
@@ -285,11 +288,7 @@ fn append_entry<W: Write>(
             }
             links.insert((md.dev(), md.ino()), name.to_string());
         }
-        let f = File::options()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(full)
-            .ctx(|| format!("open {}", full.display()))?;
+        let f = node.open_file().ctx(|| format!("open {name}"))?;
         h.set_entry_type(tar::EntryType::Regular);
         h.set_size(md.len());
         append_named(b, &mut h, name, f.take(md.len())).map_err(w)?;
@@ -450,7 +449,7 @@ pub struct PutOptions {
 /// The refusal `noOverwriteDirNonDir` makes for an entry `name` (directory or not) of a tar
 /// extracted into the container directory `dir`, if any.
 pub fn dir_non_dir_conflict(
-    root: &Path,
+    root: &Root,
     dir: &str,
     name: &str,
     is_dir: bool,
@@ -463,12 +462,12 @@ pub fn dir_non_dir_conflict(
     let Ok(r) = resolve_path(root, &shown) else {
         return Ok(());
     };
-    match std::fs::symlink_metadata(&r.host) {
-        Ok(md) if md.is_dir() && !is_dir => Err(format!(
+    match r.node.md.is_dir() {
+        true if !is_dir => Err(format!(
             "cannot overwrite directory {:?} with non-directory",
             r.shown
         )),
-        Ok(md) if !md.is_dir() && is_dir => Err(format!(
+        false if is_dir => Err(format!(
             "cannot overwrite non-directory {:?} with directory",
             r.shown
         )),
@@ -660,22 +659,19 @@ impl Engine {
     /// `HEAD /containers/{id}/archive`: docker's PathStat of a container path.
     pub fn stat_path(&self, key: &str, path: &str) -> Result<Value> {
         let c = self.find(key)?;
-        let root = self.cp_root(&c)?;
-        let r = resolve_path(&root.path, path)?;
-        if std::fs::symlink_metadata(&r.host).is_err() {
-            return Err(not_found(path, &c));
-        }
+        let access = self.cp_root(&c)?;
+        let root = &access.root;
+        let r = resolve_path(root, path).map_err(|e| resolve_err(e, path, &c))?;
         // `dir/` and `dir/.` name a directory (a symlink to one included), as lstat has it
         let t = path.trim_end_matches('/');
         if path.ends_with('/') || t.ends_with("/.") || t == "." {
-            let is_dir = runtime::rootfs::resolve_in_root(&root.path, Path::new(&r.shown))
-                .is_ok_and(|p| p.is_dir());
+            let is_dir = resolve_followed(root, path).is_ok_and(|n| n.is_dir());
             if !is_dir {
                 return Err(Error::Invalid(format!("{path}: not a directory")));
             }
         }
         // named as the path was given (`dir/.` is `.`), as dockerd names it
-        path_stat(&root.path, &r, &base_name(path))
+        Ok(path_stat(root, &r, path, &base_name(path)))
     }
 
     /// `GET /containers/{id}/archive`: a tar of `path` (entries named after its base name)
@@ -702,23 +698,22 @@ impl Engine {
         w: W,
     ) -> Result<(Value, W)> {
         let c = self.find(key)?;
-        let root = self.cp_root(&c)?;
-        let mut r = resolve_path(&root.path, path)?;
-        let md = std::fs::symlink_metadata(&r.host).map_err(|_| not_found(path, &c))?;
+        let access = self.cp_root(&c)?;
+        let root = &access.root;
+        let r = resolve_path(root, path).map_err(|e| resolve_err(e, path, &c))?;
         // named as the path was given: the entries of `dir/.` are `./...`, as dockerd's
         let name = base_name(path);
-        let stat = path_stat(&root.path, &r, &name)?;
-        if md.file_type().is_symlink() && follow_link {
-            let target = runtime::rootfs::resolve_in_root(&root.path, Path::new(&r.shown))
-                .map_err(|e| Error::Other(e.to_string()))?;
-            r.host = target;
-        }
-        let md = std::fs::symlink_metadata(&r.host).map_err(|_| not_found(path, &c))?;
-        if path.ends_with('/') && !md.is_dir() {
+        let stat = path_stat(root, &r, path, &name);
+        let node = if r.node.md.file_type().is_symlink() && follow_link {
+            resolve_followed(root, path).map_err(|e| resolve_err(e, path, &c))?
+        } else {
+            r.node
+        };
+        if path.ends_with('/') && !node.is_dir() {
             return Err(Error::Invalid(format!("{path}: not a directory")));
         }
         let mut b = tar::Builder::new(w);
-        tar_tree(&mut b, &r.host, as_name.unwrap_or(&name))?;
+        tar_tree(&mut b, &node, as_name.unwrap_or(&name))?;
         let w = b.into_inner().ctx(|| "finish archive".to_string())?;
         crate::events::container(self, &c, "archive-path", &[]);
         Ok((stat, w))
@@ -741,7 +736,8 @@ impl Engine {
         self.archive_put_with(key, path, reader, &opts)
     }
 
-    /// `archive_put` with all of the API's options.
+    /// `archive_put` with all of the API's options. The directory is resolved and opened in
+    /// the container's root in one step and everything is created relative to that fd.
     pub fn archive_put_with<R: Read>(
         &self,
         key: &str,
@@ -755,29 +751,33 @@ impl Engine {
                 "container rootfs is marked read-only".into(),
             ));
         }
-        let root = self.cp_root(&c)?;
-        let r = resolve_path(&root.path, &format!("{}/.", path.trim_end_matches('/')))?;
-        let md = std::fs::metadata(&r.host).map_err(|_| not_found(path, &c))?;
-        if !md.is_dir() {
+        let access = self.cp_root(&c)?;
+        let root = &access.root;
+        let node = resolve_followed(root, path).map_err(|e| resolve_err(e, path, &c))?;
+        if !node.is_dir() {
             return Err(Error::Invalid(
                 "extraction point is not a directory".to_string(),
             ));
         }
+        let shown = root.path_of(node.as_fd());
+        let dir = || -> Result<std::os::fd::OwnedFd> {
+            Ok(node.open_dir().ctx(|| format!("open {path}"))?.into())
+        };
         let apply = image::layer::ApplyOptions {
             whiteouts: image::layer::WhiteoutMode::Apply,
             allow_devices: image::layer::running_as_root(),
             chown: opts.copy_uid_gid,
         };
         if !opts.no_overwrite_dir_non_dir {
-            image::layer::apply_layer(reader, &r.host, &apply)?;
+            image::layer::apply_layer_at(reader, dir()?, &apply)?;
             crate::events::container(self, &c, "extract-to-dir", &[]);
             return Ok(());
         }
         let refused = std::cell::RefCell::new(None);
         let guard = DirNonDirGuard::new(reader, &refused, |name, is_dir| {
-            dir_non_dir_conflict(&root.path, &r.shown, name, is_dir)
+            dir_non_dir_conflict(root, &shown, name, is_dir)
         });
-        let applied = image::layer::apply_layer(guard, &r.host, &apply);
+        let applied = image::layer::apply_layer_at(guard, dir()?, &apply);
         if let Some(m) = refused.take() {
             return Err(Error::Invalid(m));
         }
@@ -789,9 +789,10 @@ impl Engine {
     /// `GET /containers/{id}/export`: the container's whole rootfs as a tar.
     pub fn export<W: Write>(&self, key: &str, w: W) -> Result<W> {
         let c = self.find(key)?;
-        let root = self.rootfs_access(&c)?;
+        let access = self.rootfs_access(&c)?;
+        let top = access.root.top().ctx(|| "open rootfs".to_string())?;
         let mut b = tar::Builder::new(w);
-        append_entry(&mut b, &root.path, "", &mut HashMap::new())?;
+        tar_tree(&mut b, &top, "")?;
         let w = b.into_inner().ctx(|| "finish archive".to_string())?;
         crate::events::container(self, &c, "export", &[]);
         Ok(w)
@@ -1285,22 +1286,9 @@ fn is_whiteout(md: &std::fs::Metadata) -> bool {
     md.file_type().is_char_device() && md.rdev() == 0
 }
 
-fn is_opaque(p: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    let mut v = [0u8; 2];
-    // SAFETY: valid path and attribute names, buffer of the given length.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            c"trusted.overlay.opaque".as_ptr(),
-            v.as_mut_ptr().cast(),
-            v.len(),
-        )
-    };
-    n == 1 && v[0] == b'y'
+fn is_opaque(n: &Node) -> bool {
+    n.xattrs()
+        .is_ok_and(|x| x.iter().any(|(k, v)| k == "trusted.overlay.opaque" && v == b"y"))
 }
 
 fn same_time(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
@@ -1314,51 +1302,56 @@ fn same_time(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 /// directory only when its size, mode or mtime differ) and an addition when none does. The
 /// parent of an addition or deletion is reported modified unless it was seen already.
 pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>> {
+    // walked by fds: a running container changing its upper dir meanwhile cannot make this
+    // list or stat anything outside it
+    let top = Root::open(upper)
+        .and_then(|r| r.top())
+        .ctx(|| format!("open {}", upper.display()))?;
+    let lowers = lowers
+        .iter()
+        .map(|l| open_root(l))
+        .collect::<Result<Vec<Root>>>()?;
     let mut out = Vec::new();
     let mut changed_dirs: HashSet<String> = HashSet::new();
-    walk_changes(upper, "", lowers, &mut out, &mut changed_dirs)?;
+    walk_changes(&top, "", &lowers, &mut out, &mut changed_dirs)?;
     Ok(out)
 }
 
 fn walk_changes(
-    upper: &Path,
+    dir: &Node,
     rel: &str,
-    lowers: &[PathBuf],
+    lowers: &[Root],
     out: &mut Vec<Change>,
     changed_dirs: &mut HashSet<String>,
 ) -> Result<()> {
-    let dir = upper.join(rel.trim_start_matches('/'));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .ctx(|| format!("read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    names.sort();
-    for n in names {
-        let path = format!("{rel}/{n}");
-        let full = upper.join(path.trim_start_matches('/'));
-        let Ok(md) = std::fs::symlink_metadata(&full) else {
+    for n in dir.names().ctx(|| format!("read {rel}/"))? {
+        let Ok(node) = dir.child(&n) else {
             continue;
         };
+        let n = String::from_utf8_lossy(&n).into_owned();
+        let path = format!("{rel}/{n}");
+        let md = &node.md;
         let (path, kind) = if let Some(gone) = n.strip_prefix(".wh.") {
             if gone.starts_with(".wh.") {
                 continue; // .wh..wh..opq and friends
             }
             (format!("{rel}/{gone}"), 2)
-        } else if is_whiteout(&md) || (md.is_dir() && is_opaque(&full)) {
+        } else if is_whiteout(md) || (md.is_dir() && is_opaque(&node)) {
             (path, 2)
         } else {
             let mut kind = 1;
             let mut same_dir = false;
             for l in lowers {
-                if let Ok(lm) = std::fs::symlink_metadata(l.join(path.trim_start_matches('/'))) {
-                    if is_whiteout(&lm) {
+                if let Ok(lower) = l.open_beneath(&path) {
+                    let lm = &lower.md;
+                    if is_whiteout(lm) {
                         break; // deleted below: this is an addition
                     }
                     if lm.is_dir()
                         && md.is_dir()
                         && lm.len() == md.len()
                         && lm.mode() == md.mode()
-                        && same_time(&lm, &md)
+                        && same_time(lm, md)
                     {
                         same_dir = true;
                     }
@@ -1370,7 +1363,7 @@ fn walk_changes(
                 // unchanged itself, and not yet counted as changed: an addition or deletion
                 // below still lists it (as docker's overlay diff does; within the second of
                 // the layer's time a deletion can leave its mtime looking unchanged)
-                walk_changes(upper, &path, lowers, out, changed_dirs)?;
+                walk_changes(&node, &path, lowers, out, changed_dirs)?;
                 continue;
             }
             (path, kind)
@@ -1394,8 +1387,8 @@ fn walk_changes(
             path: path.clone(),
             kind,
         });
-        if md.is_dir() && !is_whiteout(&md) {
-            walk_changes(upper, &path, lowers, out, changed_dirs)?;
+        if md.is_dir() && !is_whiteout(md) {
+            walk_changes(&node, &path, lowers, out, changed_dirs)?;
         }
     }
     Ok(())
@@ -2038,27 +2031,31 @@ mod tests {
     #[test]
     fn resolve_stays_inside() {
         let t = tempfile::tempdir().unwrap();
-        let root = t.path();
-        std::fs::create_dir_all(root.join("etc")).unwrap();
-        std::fs::write(root.join("etc/passwd"), "x").unwrap();
-        symlink("/etc", root.join("abs")).unwrap();
-        symlink("../../../../etc", root.join("rel")).unwrap();
-        let r = resolve_path(root, "/abs/passwd").unwrap();
-        assert_eq!(r.host, root.join("etc/passwd"));
+        let dir = t.path();
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(dir.join("etc/passwd"), "x").unwrap();
+        symlink("/etc", dir.join("abs")).unwrap();
+        symlink("../../../../etc", dir.join("rel")).unwrap();
+        let root = Root::open(dir).unwrap();
+        let r = resolve_path(&root, "/abs/passwd").unwrap();
         assert_eq!(r.shown, "/etc/passwd");
-        let r = resolve_path(root, "rel/passwd").unwrap();
-        assert_eq!(r.host, root.join("etc/passwd"));
-        let r = resolve_path(root, "/../../etc/passwd").unwrap();
-        assert_eq!(r.host, root.join("etc/passwd"));
+        assert!(r.node.md.is_file());
+        assert_eq!(resolve_path(&root, "rel/passwd").unwrap().shown, "/etc/passwd");
+        let r = resolve_path(&root, "/../../etc/passwd").unwrap();
+        assert_eq!(r.shown, "/etc/passwd");
         // the last component is not followed
-        let r = resolve_path(root, "/abs").unwrap();
-        assert_eq!(r.host, root.join("abs"));
+        let r = resolve_path(&root, "/abs").unwrap();
+        assert_eq!(r.shown, "/abs");
+        assert!(r.node.md.file_type().is_symlink());
+        let r = resolve_path(&root, "/abs/").unwrap();
+        assert!(r.node.md.file_type().is_symlink());
         // ... unless asked for its content
-        let r = resolve_path(root, "/abs/.").unwrap();
-        assert_eq!(r.host, root.join("etc"));
-        let r = resolve_path(root, "/").unwrap();
-        assert_eq!(r.host, root);
-        assert_eq!(r.shown, "/");
+        assert_eq!(resolve_path(&root, "/abs/.").unwrap().shown, "/etc");
+        assert_eq!(resolve_path(&root, "/").unwrap().shown, "/");
+        let e = resolve_path(&root, "/nosuch/x").unwrap_err();
+        assert!(is_missing(&e), "{e}");
+        let e = resolve_path(&root, "/etc/passwd/x").unwrap_err();
+        assert!(is_missing(&e), "{e}");
     }
 
     #[test]
@@ -2113,8 +2110,9 @@ mod tests {
         };
         let run = |data: Vec<u8>| -> Option<String> {
             let refused = std::cell::RefCell::new(None);
+            let r = Root::open(root).unwrap();
             let mut g = DirNonDirGuard::new(&data[..], &refused, |n, d| {
-                dir_non_dir_conflict(root, "/dst", n, d)
+                dir_non_dir_conflict(&r, "/dst", n, d)
             });
             let mut sink = Vec::new();
             let r = io::copy(&mut g, &mut sink);

@@ -376,8 +376,11 @@ pub fn populate(store: &Store, v: &Volume, rootfs: &Path, target: &str) -> Resul
         .map(|mut d| d.next().is_none())
         .unwrap_or(false);
     if empty {
-        // resolve inside the rootfs: an image symlink cannot point the copy at the host
-        if let Ok(src) = runtime::rootfs::resolve_in_root(rootfs, Path::new(target)) {
+        // resolved and opened inside the rootfs: an image symlink cannot point the copy at the
+        // host
+        let root =
+            image::rootfd::Root::open(rootfs).ctx(|| format!("open {}", rootfs.display()))?;
+        if let Ok(src) = root.node(target, true) {
             if src.is_dir() {
                 copy_tree(&src, dst)?;
             }
@@ -387,33 +390,37 @@ pub fn populate(store: &Store, v: &Volume, rootfs: &Path, target: &str) -> Resul
     Ok(())
 }
 
-/// Copy a directory's content preserving owner, mode, times and symlinks (no following).
-pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let md = std::fs::symlink_metadata(src).ctx(|| format!("stat {}", src.display()))?;
-    let _ = std::os::unix::fs::lchown(dst, Some(md.uid()), Some(md.gid()));
-    let _ = std::fs::set_permissions(dst, std::fs::Permissions::from_mode(md.mode() & 0o7777));
-    for e in std::fs::read_dir(src).ctx(|| format!("read {}", src.display()))? {
-        let e = e.ctx(|| format!("read {}", src.display()))?;
-        let from = e.path();
-        let to = dst.join(e.file_name());
-        let md = std::fs::symlink_metadata(&from).ctx(|| format!("stat {}", from.display()))?;
-        let ft = md.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir_all(&to).ctx(|| format!("mkdir {}", to.display()))?;
-            copy_tree(&from, &to)?;
-        } else if ft.is_symlink() {
-            let l = std::fs::read_link(&from).ctx(|| format!("readlink {}", from.display()))?;
-            std::os::unix::fs::symlink(l, &to).ctx(|| format!("symlink {}", to.display()))?;
-            let _ = std::os::unix::fs::lchown(&to, Some(md.uid()), Some(md.gid()));
-        } else if ft.is_file() {
-            std::fs::copy(&from, &to).ctx(|| format!("copy {}", from.display()))?;
-            let _ = std::os::unix::fs::lchown(&to, Some(md.uid()), Some(md.gid()));
-            let _ =
-                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(md.mode() & 0o7777));
-        }
-        // sockets, fifos and device nodes are not copied
-    }
+/// Copy a directory's content (owners, modes, times and symlinks kept, nothing followed) into
+/// `dst`: the archive code's fd walk into the layer extraction's fd-relative writes, through a
+/// pipe, so neither side goes by a path another process could swap.
+pub fn copy_tree(src: &image::rootfd::Node, dst: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let out = std::fs::File::open(dst).ctx(|| format!("open {}", dst.display()))?;
+    let (r, w) = std::io::pipe().ctx(|| "pipe".to_string())?;
+    let apply = image::layer::ApplyOptions {
+        whiteouts: image::layer::WhiteoutMode::Apply,
+        allow_devices: image::layer::running_as_root(),
+        chown: image::layer::running_as_root(),
+    };
+    let dir = out.try_clone().ctx(|| format!("open {}", dst.display()))?;
+    let writer = std::thread::spawn(move || {
+        let mut r = r;
+        let applied = image::layer::apply_layer_at(&mut r, dir.into(), &apply);
+        // drain what is left, so the writer never writes into a closed pipe
+        let _ = std::io::copy(&mut r, &mut std::io::sink());
+        applied
+    });
+    let written = crate::ops::tar_tree(&mut tar::Builder::new(w), src, ".");
+    let applied = writer
+        .join()
+        .map_err(|_| Error::Other("volume copy panicked".into()))?;
+    written?;
+    applied?;
+    let md = &src.md;
+    let _ = std::os::unix::fs::fchown(&out, Some(md.uid()), Some(md.gid()));
+    let _ = out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(
+        md.mode() & 0o7777,
+    ));
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};
+use crate::rootfd::{Node, Root};
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs::File;
@@ -282,10 +283,20 @@ struct DirMeta {
 
 /// Apply a (possibly compressed) layer tarball to `target`.
 pub fn apply_layer<R: Read>(reader: R, target: &Path, opts: &ApplyOptions) -> Result<Applied> {
+    let rootf = File::open(target).ctx(|| format!("open {}", target.display()))?;
+    apply_layer_at(reader, rootf.into(), opts)
+}
+
+/// Apply a (possibly compressed) layer tarball to the directory `target` is open on (a
+/// directory of a live container, resolved and opened without a gap: see [`crate::rootfd`]).
+pub fn apply_layer_at<R: Read>(
+    reader: R,
+    target: OwnedFd,
+    opts: &ApplyOptions,
+) -> Result<Applied> {
     let dec = decompress(reader).ctx(|| "read layer".to_string())?;
     let mut archive = tar::Archive::new(HashingReader::new(dec));
-    let rootf = File::open(target).ctx(|| format!("open {}", target.display()))?;
-    let walker = Walker { root: rootf.into() };
+    let walker = Walker { root: target };
     let mut dirs: Vec<DirMeta> = Vec::new();
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut size = 0u64;
@@ -547,71 +558,34 @@ pub fn diff_id_of<R: Read>(r: R) -> Result<(Digest, u64)> {
     Ok(h.finish())
 }
 
-fn list_xattrs(p: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
-    let c = cstr(p.as_os_str().as_bytes())?;
-    let n = unsafe { libc::llistxattr(c.as_ptr(), std::ptr::null_mut(), 0) };
-    if n <= 0 {
-        return Ok(Vec::new());
-    }
-    let mut names = vec![0u8; n as usize];
-    let n = cvt(
-        unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) } as i32,
-    )?;
-    let mut out = Vec::new();
-    for k in names[..n as usize]
-        .split(|b| *b == 0)
-        .filter(|k| !k.is_empty())
-    {
-        let key = String::from_utf8_lossy(k).into_owned();
-        let kc = cstr(k)?;
-        let vn = unsafe { libc::lgetxattr(c.as_ptr(), kc.as_ptr(), std::ptr::null_mut(), 0) };
-        if vn < 0 {
-            continue;
-        }
-        let mut v = vec![0u8; vn as usize];
-        let vn =
-            unsafe { libc::lgetxattr(c.as_ptr(), kc.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
-        if vn < 0 {
-            continue;
-        }
-        v.truncate(vn as usize);
-        out.push((key, v));
-    }
-    Ok(out)
-}
-
 /// Write an overlayfs upper directory as a layer tar: 0/0 character devices
 /// become `.wh.` whiteouts and opaque directories get `.wh..wh..opq`.
 pub fn diff_upper<W: Write>(upper: &Path, w: W) -> Result<W> {
     let mut b = tar::Builder::new(w);
     b.follow_symlinks(false);
     let mut links: std::collections::HashMap<(u64, u64), String> = Default::default();
+    // walked by fds: a running container changing its upper dir cannot make this read a file
+    // outside it (see crate::rootfd)
     fn walk<W: Write>(
         b: &mut tar::Builder<W>,
-        base: &Path,
+        dir: &Node,
         rel: &str,
         links: &mut std::collections::HashMap<(u64, u64), String>,
     ) -> Result<()> {
-        let dir = if rel.is_empty() {
-            base.to_path_buf()
-        } else {
-            base.join(rel)
-        };
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .ctx(|| format!("read {}", dir.display()))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()
-            .ctx(|| format!("read {}", dir.display()))?;
-        names.sort();
+        let names = dir.names().ctx(|| format!("read /{rel}"))?;
         for n in names {
-            let n = n.to_string_lossy().into_owned();
+            let node = match dir.child(&n) {
+                Ok(node) => node,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue, // gone meanwhile
+                Err(e) => return Err(e).ctx(|| format!("open /{rel}")),
+            };
+            let n = String::from_utf8_lossy(&n).into_owned();
             let path = if rel.is_empty() {
                 n.clone()
             } else {
                 format!("{rel}/{n}")
             };
-            let full = base.join(&path);
-            let md = std::fs::symlink_metadata(&full).ctx(|| format!("stat {}", full.display()))?;
+            let md = &node.md;
             let ft = md.file_type();
             let mut h = tar::Header::new_gnu();
             h.set_mode(md.mode() & 0o7777);
@@ -632,7 +606,7 @@ pub fn diff_upper<W: Write>(upper: &Path, w: W) -> Result<W> {
                     .ctx(|| format!("write {wh}"))?;
                 continue;
             }
-            let xattrs = list_xattrs(&full).ctx(|| format!("list xattrs of {}", full.display()))?;
+            let xattrs = node.xattrs().ctx(|| format!("list xattrs of /{path}"))?;
             let opaque = xattrs
                 .iter()
                 .any(|(k, v)| k == "trusted.overlay.opaque" && v == b"y");
@@ -658,9 +632,9 @@ pub fn diff_upper<W: Write>(upper: &Path, w: W) -> Result<W> {
                     b.append_data(&mut oh, format!("{path}/.wh..wh..opq"), io::empty())
                         .ctx(|| format!("write {path}"))?;
                 }
-                walk(b, base, &path, links)?;
+                walk(b, &node, &path, links)?;
             } else if ft.is_symlink() {
-                let t = std::fs::read_link(&full).ctx(|| format!("readlink {}", full.display()))?;
+                let t = node.read_link().ctx(|| format!("readlink /{path}"))?;
                 h.set_entry_type(tar::EntryType::Symlink);
                 b.append_link(&mut h, &path, &t)
                     .ctx(|| format!("write {path}"))?;
@@ -676,8 +650,8 @@ pub fn diff_upper<W: Write>(upper: &Path, w: W) -> Result<W> {
                 }
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(md.len());
-                let f = File::open(&full).ctx(|| format!("open {}", full.display()))?;
-                b.append_data(&mut h, &path, f)
+                let f = node.open_file().ctx(|| format!("open /{path}"))?;
+                b.append_data(&mut h, &path, f.take(md.len()))
                     .ctx(|| format!("write {path}"))?;
             } else {
                 let kind = if ft.is_char_device() {
@@ -701,6 +675,9 @@ pub fn diff_upper<W: Write>(upper: &Path, w: W) -> Result<W> {
         }
         Ok(())
     }
-    walk(&mut b, upper, "", &mut links)?;
+    let top = Root::open(upper)
+        .and_then(|r| r.top())
+        .ctx(|| format!("open {}", upper.display()))?;
+    walk(&mut b, &top, "", &mut links)?;
     b.into_inner().ctx(|| "finish layer tar".to_string())
 }

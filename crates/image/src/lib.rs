@@ -9,6 +9,7 @@ pub mod images;
 pub mod index;
 pub mod layer;
 pub mod reference;
+pub mod rootfd;
 pub mod registry;
 pub mod snapshot;
 pub mod spec;

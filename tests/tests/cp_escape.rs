@@ -1,0 +1,133 @@
+//! `cp` against a container that fights back (CVE-2018-15664 class): the container swaps a
+//! directory with a symlink out of its root (`renameat2(RENAME_EXCHANGE)` in a tight loop)
+//! while the host copies into and out of that directory a few hundred times. Every copy must
+//! stay inside the container: nothing may be written on the host, no host file may come out.
+//!
+//! `BERTH_TEST_ENGINE=docker` runs the same test against dockerd (which pauses the container
+//! for the copy). Needs root and a C compiler (the swapper is a static C program, built here:
+//! busybox has no renameat2).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth_e2e::engine;
+use berth_e2e::engine::Engine;
+
+/// Copies in each direction.
+const TRIES: usize = 150;
+
+const SWAPPER: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+/* swap A and B for ever */
+int main(int argc, char **argv) {
+    if (argc != 3)
+        return 2;
+    for (;;)
+        syscall(SYS_renameat2, AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE);
+}
+"#;
+
+/// The swapper, compiled static (it runs on the busybox image) into `dir`.
+fn build_swapper(dir: &Path) -> PathBuf {
+    let src = dir.join("swap.c");
+    let bin = dir.join("swap");
+    std::fs::write(&src, SWAPPER).unwrap();
+    let out = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("run cc (apt-get install build-essential)");
+    assert!(out.status.success(), "cc -static swap.c: {out:?}");
+    bin
+}
+
+/// Removes a host path when dropped (a file an escaped copy would have left).
+struct RemoveOnDrop(PathBuf);
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A container swapping its real directory /w/dir with /w/link -> `target` in a loop.
+fn run_swapping(e: &Engine, short: &str, swap: &Path, target: &str, file: &str) -> String {
+    let c = e.name(short);
+    let script = format!(
+        "mkdir -p /w/dir && echo inside > /w/dir/{file} && ln -s {target} /w/link && \
+         exec /swap /w/dir /w/link"
+    );
+    let img = e.img().to_string();
+    let vol = format!("{}:/swap:ro", swap.display());
+    e.ok(&["run", "-d", "--name", &c, "-v", &vol, &img, "sh", "-c", &script]);
+    // the loop is running once the link shows up where the directory was, or the reverse
+    let mut seen_swapped = false;
+    for _ in 0..100 {
+        let o = e.cmd(&["exec", &c, "sh", "-c", "test -L /w/dir && echo swapped"]);
+        if o.stdout.contains("swapped") {
+            seen_swapped = true;
+            break;
+        }
+    }
+    assert!(seen_swapped, "the swap loop did not start in {c}");
+    c
+}
+
+#[test]
+fn cp_into_a_swapping_container_never_writes_on_the_host() {
+    let e = engine!();
+    let swap = build_swapper(e.path());
+    // a name only this test uses: an escaped copy would make it in the host's /
+    let name = format!("berth-cp-escape-{}", e.name("in"));
+    let escaped = RemoveOnDrop(Path::new("/").join(&name));
+    let src = e.path().join(&name);
+    std::fs::write(&src, "payload\n").unwrap();
+    let c = run_swapping(&e, "in", &swap, "/", "x");
+    let dest = format!("{c}:/w/dir/");
+    let src = src.to_str().unwrap();
+    let mut copied = 0;
+    for i in 1..=TRIES {
+        if e.cmd(&["cp", src, &dest]).code == 0 {
+            copied += 1;
+        }
+        assert!(
+            !escaped.0.exists(),
+            "try {i}: `cp {src} {dest}` wrote {} on the host",
+            escaped.0.display()
+        );
+    }
+    eprintln!("{copied} of {TRIES} copies into the swapping container went through");
+    assert!(copied > 0, "no copy into the container went through at all");
+}
+
+#[test]
+fn cp_out_of_a_swapping_container_never_reads_the_host() {
+    let e = engine!();
+    let swap = build_swapper(e.path());
+    // the link leads to a host directory (absent in the container) holding a host-only file
+    let host_dir = e.path().join("host-only");
+    std::fs::create_dir(&host_dir).unwrap();
+    std::fs::write(host_dir.join("secret"), "HOST SECRET\n").unwrap();
+    let c = run_swapping(&e, "out", &swap, host_dir.to_str().unwrap(), "secret");
+    let out = e.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut copied = 0;
+    for i in 1..=TRIES {
+        let dest = out.join(format!("secret-{i}"));
+        let o = e.cmd(&["cp", &format!("{c}:/w/dir/secret"), dest.to_str().unwrap()]);
+        if o.code != 0 {
+            continue;
+        }
+        copied += 1;
+        let got = std::fs::read_to_string(&dest).unwrap_or_default();
+        assert_eq!(got, "inside\n", "try {i}: `cp` brought out {got:?}");
+    }
+    eprintln!("{copied} of {TRIES} copies out of the swapping container went through");
+    assert!(copied > 0, "no copy out of the container went through at all");
+}
