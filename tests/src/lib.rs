@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod caps;
 pub mod cmd;
 pub mod console;
+pub mod cprog;
 pub mod engine;
 pub mod env;
 pub mod hooks;

@@ -2,7 +2,7 @@
 //! the profile's errno, and docker's default profile keeps an unprivileged container process from
 //! unshare/mount. Runtime under test: `BERTH_TEST_RUNTIME` (unset → berth-runtime, `runc` → runc).
 
-use berth_e2e::{test_env, DOCKER_DEFAULT_CAPS};
+use berth_e2e::{cprog, engine, test_env, DOCKER_DEFAULT_CAPS};
 
 #[test]
 fn profile_denying_mkdir_gives_eperm() {
@@ -56,4 +56,44 @@ fn default_profile_blocks_unshare_and_mount() {
     );
     assert!(out.out().contains("Operation not permitted"), "{out:?}");
     assert!(out.out().ends_with("alive"), "{out:?}");
+}
+
+/// A syscall newer than the profile (number 1000) fails with ENOSYS, so programs fall back to
+/// an older call as they do on an older kernel; a syscall the profile knows and denies keeps
+/// the profile's errno (docker's default: EPERM). runc's enosys stub does the same.
+#[test]
+fn unknown_syscall_gets_enosys_known_denied_gets_eperm() {
+    let env = test_env!();
+    let caps: Vec<String> = DOCKER_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+    let helper = cprog::static_c("syscall_errno", cprog::SYSCALL_ERRNO_C);
+    let mut b = env.bundle("b");
+    cprog::install(&helper, &b.rootfs().join("bin"));
+    let profile = serde_json::to_value(seccomp::default_profile(&caps)).unwrap();
+    b.edit(|v| v["linux"]["seccomp"] = profile);
+    b.args(&["/bin/syscall_errno"]);
+    let out = env.run_once(&b);
+    out.ok();
+    assert_eq!(
+        out.out().trim(),
+        format!("nr1000={} unshare={}", libc::ENOSYS, libc::EPERM),
+        "{out:?}"
+    );
+}
+
+/// The same through `berth run` (docker's default profile, as the engine generates it):
+/// docker 20.10 gives ENOSYS for syscall 1000 and EPERM for unshare.
+#[test]
+fn engine_run_unknown_syscall_gets_enosys() {
+    let e = engine!();
+    let img = e.img().to_string();
+    let helper = cprog::static_c("syscall_errno", cprog::SYSCALL_ERRNO_C);
+    let dir = e.path().join("helper");
+    std::fs::create_dir_all(&dir).unwrap();
+    cprog::install(&helper, &dir);
+    let vol = format!("{}:/h:ro", dir.display());
+    let out = e.ok(&["run", "--rm", "-v", &vol, &img, "/h/syscall_errno"]);
+    assert_eq!(
+        out.trim(),
+        format!("nr1000={} unshare={}", libc::ENOSYS, libc::EPERM)
+    );
 }

@@ -222,7 +222,7 @@ fn own_path(own: &[(String, PathBuf)], key: &str, mount_root: &Path) -> PathBuf 
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, ...).
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

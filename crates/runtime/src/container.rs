@@ -192,6 +192,7 @@ impl Runtime {
             crate::log::warn(w);
         }
         let join_fds = ns.open_joins()?;
+        crate::lsm::check(process, &linux)?;
         let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
 
         self.ensure_root()?;
@@ -545,6 +546,7 @@ impl Runtime {
         });
         let userns = ns.has(CloneFlags::CLONE_NEWUSER);
         let join_fds = ns.open_joins()?;
+        crate::lsm::check(process, &linux)?;
         let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
         let caps = process.capabilities().as_ref().map(|c| {
             capabilities::plan(

@@ -64,6 +64,15 @@ impl<T> Context<T> for std::io::Result<T> {
 }
 
 impl Error {
+    /// The kernel's errno behind the error, if it is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Sys { source, .. } => Some(*source as i32),
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
     /// True when the error is the kernel's EPERM/EACCES (used to explain host restrictions).
     pub fn is_permission(&self) -> bool {
         match self {

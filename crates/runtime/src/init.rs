@@ -162,6 +162,15 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     let (exe, args, env) = prepare_process(&sys, &ctx.console, process, true)?;
 
     ch.send(&Msg::Ready)?;
+    // Without no_new_privs the filter goes in now, while we hold CAP_SYS_ADMIN and before the
+    // startContainer hooks, which run confined by it (as in runc). With no_new_privs it is
+    // loaded last, right before execve (see finish_and_exec).
+    let mut seccomp = ctx.seccomp;
+    if !process.no_new_privileges().unwrap_or(false) {
+        if let Some(f) = seccomp.take() {
+            load_seccomp(f)?;
+        }
+    }
     // Block until `start` opens the other end of exec.fifo. The fifo lives in the host's state
     // dir, so reopen our O_PATH handle through the host /proc we kept open.
     let fifo_path = format!("self/fd/{}", ctx.fifo.as_raw_fd());
@@ -193,13 +202,18 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         &sys,
         process,
         ctx.caps.as_ref(),
-        ctx.seccomp,
+        seccomp,
         &exe,
         &args,
         &env,
         ctx.preserve_fds,
         !ctx.userns || setgroups_allowed(),
     )
+}
+
+fn load_seccomp(f: seccomp::Filter) -> Result<()> {
+    f.load()
+        .map_err(|e| Error::Other(format!("loading linux.seccomp: {e}")))
 }
 
 /// What the container init and exec'd processes both do before reporting ready: a new session,
@@ -212,8 +226,11 @@ fn prepare_process(
     bind_console: bool,
 ) -> Result<(PathBuf, Vec<String>, Vec<String>)> {
     nix::unistd::setsid().ctx(|| "setsid")?;
+    let uid = process.user().uid();
     if process.terminal().unwrap_or(false) {
-        setup_terminal(console, bind_console)?;
+        setup_terminal(console, bind_console, uid)?;
+    } else {
+        crate::tty::chown_stdio_pipes(uid)?;
     }
     crate::process::set_rlimits(sys, process.rlimits().as_deref().unwrap_or(&[]))?;
     let env = crate::process::environment(
@@ -232,14 +249,17 @@ fn setgroups_allowed() -> bool {
 }
 
 /// Open a pty in the container, size it, hand the master to the console socket, make the slave
-/// our controlling terminal and stdio.
-pub fn setup_terminal(console: &Console, bind_console: bool) -> Result<()> {
+/// our controlling terminal and stdio, owned by the process user `uid` (as runc does: the user
+/// can reopen its terminal, e.g. /dev/stdout).
+pub fn setup_terminal(console: &Console, bind_console: bool, uid: u32) -> Result<()> {
     let Console::Socket { sock, size } = console else {
         return Err(Error::Other(
             "process.terminal is set but there is no console socket to send the terminal to".into(),
         ));
     };
     let pty = crate::tty::open_pty()?;
+    nix::unistd::fchown(&pty.slave, Some(uid.into()), None)
+        .ctx(|| format!("chown {} to uid {uid}", pty.slave_path))?;
     if let Some((rows, cols)) = *size {
         crate::tty::set_size(pty.master.as_raw_fd(), rows, cols);
     }
@@ -277,10 +297,8 @@ pub fn finish_and_exec(
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
     let nnp = process.no_new_privileges().unwrap_or(false);
-    let load = |f: seccomp::Filter| {
-        f.load()
-            .map_err(|e| Error::Other(format!("loading linux.seccomp: {e}")))
-    };
+    let load = load_seccomp;
+    crate::lsm::apply_apparmor(process)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still hold
     // it (as runc does). With no_new_privs it goes last, right before execve.
     let mut seccomp = seccomp;

@@ -74,6 +74,22 @@ pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResou
 pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> {
     let m = manager(spec, id)?;
     m.create().map_err(err)?;
+    // The init would be frozen as soon as it joins, and `create` would wait for it forever.
+    // The cgroup may be the user's own (a cgroupsPath): say so and leave it as it is.
+    if matches!(
+        m.state(),
+        Ok(cgroups::FreezerState::Frozen | cgroups::FreezerState::Freezing)
+    ) {
+        return Err(Error::Other(format!(
+            "cgroups: the container's cgroup {} is frozen: thaw it first (runc resume, or \
+             write THAWED to its freezer.state)",
+            spec.linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().as_ref())
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| id.to_string())
+        )));
+    }
     let set = || -> Result<()> {
         if let Some(r) = with_default_devices(spec) {
             m.set(&r).map_err(err)?;

@@ -6,6 +6,7 @@
 //! in between cannot redirect the mount onto the host.
 
 use crate::error::{Error, Result};
+use crate::mount_attr::RecAttr;
 use crate::syscall::Syscall;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
@@ -23,6 +24,8 @@ pub struct MountOptions {
     pub data: Vec<String>,
     pub bind: bool,
     pub recursive: bool,
+    /// `rro`, `rnosuid`, ...: applied to the whole mount tree after mounting.
+    pub rec: RecAttr,
 }
 
 /// Parse fstab-style options. Unknown options are passed to the filesystem as data, as runc does.
@@ -33,8 +36,12 @@ pub fn parse_options(options: &[String]) -> MountOptions {
         data: vec![],
         bind: false,
         recursive: false,
+        rec: RecAttr::default(),
     };
     for opt in options {
+        if o.rec.parse(opt) {
+            continue;
+        }
         let (set, clear): (MsFlags, MsFlags) = match opt.as_str() {
             "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
             "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
@@ -210,6 +217,9 @@ impl RootfsPlan<'_> {
                 dest
             )));
         }
+        if typ_of(m) == "proc" || typ_of(m) == "sysfs" {
+            refuse_non_directory(self.rootfs, dest, typ_of(m))?;
+        }
         let target = resolve_in_root(self.rootfs, dest)?;
         let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
         let typ = m.typ().as_deref().unwrap_or("");
@@ -267,6 +277,9 @@ impl RootfsPlan<'_> {
             for p in &opts.propagation {
                 sys.mount(None, &pinned, None, *p, None)?;
             }
+            if !opts.rec.is_empty() {
+                sys.mount_setattr_rec(&pinned, opts.rec)?;
+            }
             return Ok(());
         }
         if typ == "cgroup" || typ == "cgroup2" {
@@ -310,6 +323,9 @@ impl RootfsPlan<'_> {
         }
         for p in &opts.propagation {
             sys.mount(None, &pinned, None, *p, None)?;
+        }
+        if !opts.rec.is_empty() {
+            sys.mount_setattr_rec(&pinned, opts.rec)?;
         }
         Ok(())
     }
@@ -480,6 +496,7 @@ impl RootfsPlan<'_> {
     /// Switch to the new root.
     pub fn enter(&self, sys: &dyn Syscall) -> Result<()> {
         if self.no_pivot {
+            crate::no_pivot::hide_host_proc_sys(sys, self.rootfs)?;
             sys.move_root(self.rootfs)
         } else {
             sys.pivot_root(self.rootfs)
@@ -551,6 +568,29 @@ impl RootfsPlan<'_> {
             )?;
         }
         Ok(())
+    }
+}
+
+fn typ_of(m: &Mount) -> &str {
+    m.typ().as_deref().unwrap_or("")
+}
+
+/// proc and sysfs go on an ordinary directory of the rootfs, never through a symlink: a rootfs
+/// (or a volume racing it) with `/proc -> /elsewhere` would get proc, and the masked and
+/// read-only paths meant for it, somewhere else (CVE-2019-19921). runc refuses the same.
+fn refuse_non_directory(rootfs: &Path, dest: &Path, typ: &str) -> Result<()> {
+    let at = rootfs.join(dest.strip_prefix("/").unwrap_or(dest));
+    match std::fs::symlink_metadata(&at) {
+        Ok(m) if !m.is_dir() => Err(Error::Spec(format!(
+            "mounts: {typ} must be mounted on an ordinary directory, but {} in the rootfs is {}",
+            dest.display(),
+            if m.file_type().is_symlink() {
+                "a symlink"
+            } else {
+                "not a directory"
+            }
+        ))),
+        _ => Ok(()),
     }
 }
 

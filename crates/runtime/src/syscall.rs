@@ -5,6 +5,7 @@
 //! sets) is unit-tested without root against [`Recorder`], while [`Linux`] does the real work.
 
 use crate::error::{Context, Result};
+use crate::mount_attr::RecAttr;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
@@ -30,6 +31,8 @@ pub trait Syscall {
         data: Option<&str>,
     ) -> Result<()>;
     fn umount(&self, target: &Path, flags: MntFlags) -> Result<()>;
+    /// Set/clear attributes on the mount at `target` and every mount below it (`rro`, ...).
+    fn mount_setattr_rec(&self, target: &Path, attr: RecAttr) -> Result<()>;
     /// Open `path` (already resolved inside `root`) without letting any symlink escape `root`,
     /// and return a path usable as a mount target that refers to exactly that inode.
     fn pin_in_root(&self, root: &Path, path: &Path) -> Result<PathBuf>;
@@ -92,6 +95,10 @@ impl Syscall for Linux {
 
     fn umount(&self, target: &Path, flags: MntFlags) -> Result<()> {
         nix::mount::umount2(target, flags).ctx(|| format!("umount {}", target.display()))
+    }
+
+    fn mount_setattr_rec(&self, target: &Path, attr: RecAttr) -> Result<()> {
+        crate::mount_attr::apply(target, attr)
     }
 
     fn pin_in_root(&self, root: &Path, path: &Path) -> Result<PathBuf> {
@@ -400,6 +407,14 @@ impl Syscall for Recorder {
     }
     fn umount(&self, target: &Path, _flags: MntFlags) -> Result<()> {
         self.rec(format!("umount {}", target.display()))
+    }
+    fn mount_setattr_rec(&self, target: &Path, attr: RecAttr) -> Result<()> {
+        self.rec(format!(
+            "mount_setattr {} +{:#x} -{:#x} recursive",
+            target.display(),
+            attr.set,
+            attr.clr
+        ))
     }
     fn pin_in_root(&self, _root: &Path, path: &Path) -> Result<PathBuf> {
         Ok(path.to_path_buf())

@@ -74,6 +74,41 @@ pub fn make_controlling(slave: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
+/// Gives the process user `uid` its stdio where it is an anonymous pipe or socket (what an
+/// engine or the caller made for this process), so it can reopen /dev/stdout as runc allows.
+/// Anything else (/dev/null, a host terminal, a file stdout was redirected to) is a node of
+/// the host that the runtime must not change, and keeps its owner.
+pub fn chown_stdio_pipes(uid: u32) -> Result<()> {
+    const PIPEFS_MAGIC: i64 = 0x5049_5045;
+    const SOCKFS_MAGIC: i64 = 0x534F_434B;
+    for fd in 0..3 {
+        // SAFETY: fstat/fstatfs fill the zeroed structs we pass for an fd number.
+        let (st, fs) = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            let mut fs: libc::statfs = std::mem::zeroed();
+            if libc::fstat(fd, &mut st) != 0 || libc::fstatfs(fd, &mut fs) != 0 {
+                continue; // closed
+            }
+            (st, fs)
+        };
+        let anonymous = matches!(fs.f_type as i64, PIPEFS_MAGIC | SOCKFS_MAGIC);
+        if !anonymous || st.st_uid == uid {
+            continue;
+        }
+        // SAFETY: fchown of a standard fd; the group stays as it is (-1).
+        if unsafe { libc::fchown(fd, uid, u32::MAX) } != 0 {
+            let e = std::io::Error::last_os_error();
+            // EINVAL/EPERM: uid or the owner is not mapped in our user namespace; leave it
+            if !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EPERM)) {
+                return Err(crate::error::Error::Other(format!(
+                    "chown stdio fd {fd} to uid {uid}: {e}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Put the caller's terminal in raw mode; the returned guard restores it.
 pub struct RawMode(Option<nix::sys::termios::Termios>);
 

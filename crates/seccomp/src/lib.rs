@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod enosys;
 mod profile;
 
 use std::collections::HashSet;
@@ -78,12 +79,15 @@ pub struct Filter {
 
 #[derive(Debug)]
 enum Prog {
-    Ctx(ScmpFilterContext),
-    /// raw `struct sock_filter` array and SECCOMP_FILTER_FLAG_* bits
-    Bpf {
-        code: Vec<u8>,
+    /// libseccomp's context, the ENOSYS prologue that goes before its program (see
+    /// [`enosys`]; empty when the profile needs none) and the SECCOMP_FILTER_FLAG_* bits
+    Ctx {
+        ctx: ScmpFilterContext,
+        prologue: Vec<u8>,
         flags: u32,
     },
+    /// raw `struct sock_filter` array and SECCOMP_FILTER_FLAG_* bits
+    Bpf { code: Vec<u8>, flags: u32 },
 }
 
 // SAFETY: the libseccomp context is plain heap memory owned by this value; it is only
@@ -100,35 +104,22 @@ impl Filter {
     /// `SECCOMP_FILTER_FLAG_TSYNC`). The caller needs no_new_privs set or CAP_SYS_ADMIN:
     /// the filter does not set no_new_privs itself.
     pub fn load(self) -> Result<()> {
-        match self.prog {
-            Prog::Ctx(ctx) => ctx.load().map_err(lib("load filter")),
-            Prog::Bpf { code, flags } => {
-                let prog = libc::sock_fprog {
-                    len: (code.len() / 8) as u16,
-                    filter: code.as_ptr() as *mut libc::sock_filter,
-                };
-                // SAFETY: `prog` points at `code`, a whole number of 8-byte sock_filter
-                // instructions that outlive the call; the kernel copies them.
-                let rc = unsafe {
-                    libc::syscall(
-                        libc::SYS_seccomp,
-                        1u32, // SECCOMP_SET_MODE_FILTER
-                        flags,
-                        &prog as *const libc::sock_fprog,
-                    )
-                };
-                if rc < 0 {
-                    return Err(Error::Load(std::io::Error::last_os_error()));
-                }
-                Ok(())
-            }
+        match &self.prog {
+            Prog::Ctx {
+                prologue, flags, ..
+            } if !prologue.is_empty() => load_bpf(&self.export_bpf()?, *flags),
+            Prog::Ctx { .. } => match self.prog {
+                Prog::Ctx { ctx, .. } => ctx.load().map_err(lib("load filter")),
+                Prog::Bpf { .. } => unreachable!(),
+            },
+            Prog::Bpf { code, flags } => load_bpf(code, *flags),
         }
     }
 
     /// The filter in libseccomp's pseudo filter code, for debugging.
     pub fn export_pfc(&self, out: &impl std::os::fd::AsFd) -> Result<()> {
         match &self.prog {
-            Prog::Ctx(ctx) => ctx.export_pfc(out).map_err(lib("export pfc")),
+            Prog::Ctx { ctx, .. } => ctx.export_pfc(out).map_err(lib("export pfc")),
             Prog::Bpf { .. } => Err(Error::Unsupported {
                 field: "filter".into(),
                 reason: "a cached BPF program has no pseudo filter code".into(),
@@ -136,8 +127,9 @@ impl Filter {
         }
     }
 
+    /// The whole program: the ENOSYS prologue, then libseccomp's.
     fn export_bpf(&self) -> Result<Vec<u8>> {
-        let Prog::Ctx(ctx) = &self.prog else {
+        let Prog::Ctx { ctx, prologue, .. } = &self.prog else {
             return Err(Error::Unsupported {
                 field: "filter".into(),
                 reason: "already a BPF program".into(),
@@ -154,10 +146,43 @@ impl Filter {
         ctx.export_bpf(&f).map_err(lib("export bpf"))?;
         use std::io::{Read, Seek};
         f.seek(std::io::SeekFrom::Start(0)).map_err(Error::Load)?;
-        let mut code = Vec::new();
+        let mut code = prologue.clone();
         f.read_to_end(&mut code).map_err(Error::Load)?;
+        if code.len() / 8 > BPF_MAXINSNS {
+            return Err(Error::Unsupported {
+                field: "syscalls".into(),
+                reason: format!(
+                    "the filter needs {} BPF instructions, the kernel takes {BPF_MAXINSNS}",
+                    code.len() / 8
+                ),
+            });
+        }
         Ok(code)
     }
+}
+
+const BPF_MAXINSNS: usize = 4096;
+
+/// Installs a raw `struct sock_filter` program with SECCOMP_SET_MODE_FILTER.
+fn load_bpf(code: &[u8], flags: u32) -> Result<()> {
+    let prog = libc::sock_fprog {
+        len: (code.len() / 8) as u16,
+        filter: code.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `prog` points at `code`, a whole number of 8-byte sock_filter instructions
+    // that outlive the call; the kernel copies them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            1u32, // SECCOMP_SET_MODE_FILTER
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::Load(std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// The SECCOMP_FILTER_FLAG_* bits libseccomp passes for the spec's `flags`.
@@ -174,7 +199,8 @@ fn flag_bits(spec: &LinuxSeccomp) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
-const CACHE_MAGIC: &[u8; 8] = b"BSCBPF01";
+/// Bumped whenever the cached program changes shape (02: with the ENOSYS prologue).
+const CACHE_MAGIC: &[u8; 8] = b"BSCBPF02";
 
 /// [`compile`], remembering the BPF program libseccomp produced in `cache_dir` (a directory
 /// only root can write, e.g. the runtime's state root): compiling docker's default profile
@@ -355,8 +381,10 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
     // The runtime sets no_new_privs itself when the spec asks for it.
     ctx.set_ctl_nnp(false)
         .map_err(lib("disable no_new_privs"))?;
+    let mut arches = vec![ScmpArch::Native];
     for (i, a) in spec.architectures().iter().flatten().enumerate() {
         let sa = arch(*a);
+        arches.push(sa);
         if ctx.is_arch_present(sa).unwrap_or(false) {
             continue;
         }
@@ -422,8 +450,23 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
             }
         }
     }
+    let prologue = if enosys::wanted(default) {
+        let names: Vec<&str> = spec
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|s| s.names().iter().map(String::as_str))
+            .collect();
+        enosys::prologue(&enosys::max_per_arch(&arches, &names), libc::ENOSYS as u32)
+    } else {
+        Vec::new()
+    };
     Ok(Filter {
-        prog: Prog::Ctx(ctx),
+        prog: Prog::Ctx {
+            ctx,
+            prologue,
+            flags: flag_bits(spec),
+        },
         warnings,
     })
 }
@@ -438,7 +481,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let spec = default_profile(&[]);
         let first = compile_cached(&spec, &dir).unwrap();
-        assert!(matches!(first.prog, Prog::Ctx(_)));
+        assert!(matches!(first.prog, Prog::Ctx { .. }));
         let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
         assert_eq!(files.len(), 1, "one program cached");
         let second = compile_cached(&spec, &dir).unwrap();
@@ -451,13 +494,13 @@ mod tests {
         std::fs::write(files[0].path(), b"BSCBPF01xx").unwrap();
         assert!(matches!(
             compile_cached(&spec, &dir).unwrap().prog,
-            Prog::Ctx(_)
+            Prog::Ctx { .. }
         ));
         // another profile never reuses the program
         let other = default_profile(&["CAP_SYS_ADMIN".to_string()]);
         assert!(matches!(
             compile_cached(&other, &dir).unwrap().prog,
-            Prog::Ctx(_)
+            Prog::Ctx { .. }
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -51,6 +51,8 @@ fn child_entry() {
         "deny-mkdir" => deny_mkdir(&tmp),
         "default-profile" => default_profile(&tmp),
         "args" => args_filter(),
+        "unknown-enosys" => unknown_syscalls(false),
+        "unknown-enosys-cached" => unknown_syscalls(true),
         other => {
             eprintln!("unknown scenario {other}");
             99
@@ -246,6 +248,77 @@ fn args_filter() -> i32 {
         bad += check(s >= 0, "inet dgram works");
     }
     bad
+}
+
+/// Docker's default profile, with its default errno changed to EACCES (so it is not only
+/// docker's EPERM that gives way to ENOSYS), from `compile` or from the compiled-program cache.
+fn unknown_syscalls(cached: bool) -> i32 {
+    let caps: Vec<String> = seccomp::DOCKER_DEFAULT_CAPS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut profile = seccomp::default_profile(&caps);
+    profile.set_default_errno_ret(Some(libc::EACCES as u32));
+    let filter = if cached {
+        let dir = std::path::PathBuf::from(std::env::var("BERTH_SECCOMP_CACHE").unwrap());
+        seccomp::compile_cached(&profile, &dir).unwrap()
+    } else {
+        seccomp::compile(&profile).unwrap()
+    };
+    no_new_privs();
+    filter.load().unwrap();
+    let mut bad = 0;
+    // SAFETY: syscalls with no pointer arguments.
+    unsafe {
+        for nr in [1000, 0x3fff_ffff, -1] {
+            let r = libc::syscall(nr);
+            bad += check(
+                r == -1 && errno() == libc::ENOSYS,
+                &format!("syscall {nr} is ENOSYS, got {r} errno {}", errno()),
+            );
+        }
+        let r = libc::unshare(libc::CLONE_NEWNS);
+        bad += check(
+            r == -1 && errno() == libc::EACCES,
+            "unshare (known, denied) keeps the default errno",
+        );
+        let r = libc::syscall(libc::SYS_kexec_load, 0, 0, 0, 0);
+        bad += check(
+            r == -1 && errno() == libc::EACCES,
+            "kexec_load (known, denied) keeps the default errno",
+        );
+        bad += check(libc::getpid() > 0, "getpid works");
+    }
+    bad += check(
+        Command::new("/bin/true")
+            .status()
+            .is_ok_and(|s| s.success()),
+        "fork+exec /bin/true works",
+    );
+    bad
+}
+
+#[test]
+fn unknown_syscalls_get_enosys() {
+    run_child("unknown-enosys");
+    let dir = std::env::temp_dir().join(format!("berth-seccomp-enosys-{}", std::process::id()));
+    // the first child compiles and fills the cache, the second loads the cached program
+    for _ in 0..2 {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_entry", "--test-threads=1", "--nocapture"])
+            .env(ENV, "unknown-enosys-cached")
+            .env("BERTH_SECCOMP_CACHE", &dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cached: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let cached = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(cached, 1, "the program was cached");
 }
 
 #[test]
