@@ -172,10 +172,36 @@ fn kill_stopped_container_fails() {
     let id = env.id("ks");
     env.create_start(&id, &b);
     env.wait_status(&id, "stopped", 10 * SEC);
-    env.kill(&id, "KILL").fails();
+    // containerd's shim recognises an exited process by this wording (runc's
+    // ErrNotRunning) and reports "process already finished" instead of an error.
+    let out = env.kill(&id, "KILL");
+    out.fails();
+    assert!(
+        out.stderr.contains("container not running"),
+        "stderr must say \"container not running\": {out:?}"
+    );
     env.kill(&id, "TERM").fails();
     assert_eq!(env.status(&id).as_deref(), Some("stopped"));
     env.delete(&id).ok();
+}
+
+/// containerd's shim runs `kill --all ID 9` after every container exit (to
+/// reap what is left in its cgroup) and needs it to succeed, as runc's does,
+/// or the CRI keeps the container RUNNING and every stop/remove fails.
+#[test]
+fn kill_all_of_stopped_container_succeeds() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.sh("true");
+    let id = env.id("ka");
+    env.create_start(&id, &b);
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.rt(&["kill", "--all", &id, "9"]).ok();
+    env.rt(&["kill", "--all", &id, "KILL"]).ok();
+    assert_eq!(env.status(&id).as_deref(), Some("stopped"));
+    env.delete(&id).ok();
+    // but not of a container that does not exist
+    env.rt(&["kill", "--all", &id, "9"]).fails();
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub use oom::{OomEvent, OomWatcher};
 pub use path::CgroupPath;
 pub use stats::Stats;
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxResources, LinuxWeightDeviceBuilder};
 
 /// Freezer state of a cgroup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -143,5 +143,50 @@ pub(crate) fn warn(msg: &str) {
     }
 }
 
+/// `linux.resources.blockIO` without its weights of 0, or None when nothing is left to
+/// apply. A weight of 0 means "not set": dockerd sends `weight: 0` for every container
+/// without `--blkio-weight`, runc skips it, and the kernel refuses it (ERANGE).
+pub(crate) fn block_io_to_apply(b: &LinuxBlockIo) -> Option<LinuxBlockIo> {
+    let set = |w: Option<u16>| w.filter(|&w| w != 0);
+    let mut b = b.clone();
+    b.set_weight(set(b.weight()));
+    b.set_leaf_weight(set(b.leaf_weight()));
+    let devices: Vec<_> = b
+        .weight_device()
+        .iter()
+        .flatten()
+        .filter_map(|d| {
+            let mut w = LinuxWeightDeviceBuilder::default()
+                .major(d.major())
+                .minor(d.minor());
+            if let Some(v) = set(d.weight()) {
+                w = w.weight(v);
+            }
+            if let Some(v) = set(d.leaf_weight()) {
+                w = w.leaf_weight(v);
+            }
+            let d = w.build().ok()?;
+            (d.weight().is_some() || d.leaf_weight().is_some()).then_some(d)
+        })
+        .collect();
+    b.set_weight_device((!devices.is_empty()).then_some(devices));
+    let throttles = [
+        b.throttle_read_bps_device(),
+        b.throttle_write_bps_device(),
+        b.throttle_read_iops_device(),
+        b.throttle_write_iops_device(),
+    ];
+    let any_throttle = throttles
+        .iter()
+        .any(|t| t.as_ref().is_some_and(|t| !t.is_empty()));
+    let any = b.weight().is_some()
+        || b.leaf_weight().is_some()
+        || b.weight_device().is_some()
+        || any_throttle;
+    any.then_some(b)
+}
+
 #[cfg(test)]
 mod tests_fake;
+#[cfg(test)]
+mod tests_unset;

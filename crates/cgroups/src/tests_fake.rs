@@ -35,7 +35,7 @@ impl Drop for TempDir {
     }
 }
 
-fn put(dir: &Path, files: &[(&str, &str)]) {
+pub(crate) fn put(dir: &Path, files: &[(&str, &str)]) {
     std::fs::create_dir_all(dir).unwrap();
     for (f, v) in files {
         std::fs::write(dir.join(f), v).unwrap();
@@ -47,7 +47,7 @@ fn get(dir: &Path, f: &str) -> String {
 }
 
 /// Interface files a v2 leaf cgroup has on a kernel with all controllers enabled.
-fn v2_leaf(dir: &Path) {
+pub(crate) fn v2_leaf(dir: &Path) {
     put(
         dir,
         &[
@@ -85,7 +85,7 @@ fn v2_leaf(dir: &Path) {
     );
 }
 
-fn v2_fake() -> (TempDir, Layout) {
+pub(crate) fn v2_fake() -> (TempDir, Layout) {
     let t = TempDir::new("v2");
     let root = t.0.join("sys/fs/cgroup");
     put(
@@ -105,7 +105,7 @@ fn v2_fake() -> (TempDir, Layout) {
     (t, layout)
 }
 
-fn rel(base: &Path, log: Vec<(PathBuf, String)>) -> Vec<(String, String)> {
+pub(crate) fn rel(base: &Path, log: Vec<(PathBuf, String)>) -> Vec<(String, String)> {
     log.into_iter()
         .map(|(p, v)| {
             (
@@ -116,7 +116,7 @@ fn rel(base: &Path, log: Vec<(PathBuf, String)>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
     v.iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
@@ -434,7 +434,7 @@ fn v2_freeze_state_stats_pids_oom() {
 }
 
 /// A fake v1 host: every controller in its own hierarchy under `root`.
-fn v1_fake() -> (TempDir, Layout) {
+pub(crate) fn v1_fake() -> (TempDir, Layout) {
     let t = TempDir::new("v1");
     let ctrls = [
         "cpu,cpuacct",

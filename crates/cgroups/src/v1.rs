@@ -563,8 +563,8 @@ impl CgroupManager for V1Manager {
             };
             fs::write(dir, "pids.max", &v)?;
         }
-        if let Some(b) = r.block_io() {
-            self.set_blkio(b)?;
+        if let Some(b) = r.block_io().as_ref().and_then(crate::block_io_to_apply) {
+            self.set_blkio(&b)?;
         }
         for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
             check_page_size(i, h.page_size())?;

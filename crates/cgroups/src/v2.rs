@@ -365,8 +365,8 @@ impl CgroupManager for V2Manager {
             };
             fs::write(d, "pids.max", &v)?;
         }
-        if let Some(b) = r.block_io() {
-            self.set_io(b)?;
+        if let Some(b) = r.block_io().as_ref().and_then(crate::block_io_to_apply) {
+            self.set_io(&b)?;
         }
         for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
             check_page_size(i, h.page_size())?;

@@ -449,12 +449,28 @@ impl Runtime {
     }
 
     pub fn kill(&self, id: &str, sig: Signal, all: bool) -> Result<()> {
-        let st = self.load_in(
-            id,
-            "kill",
-            &[Status::Created, Status::Running, Status::Paused],
-        )?;
-        let targets = if all { all_pids(&st) } else { vec![st.pid] };
+        let st = self.load(id)?;
+        let targets = match st.status(&self.root) {
+            // As runc: `kill --all` of a stopped container signals what is left in its
+            // cgroup and succeeds (containerd's shim runs it after every exit); its init
+            // pid may have been reused, so it is never a target.
+            Status::Stopped if all => crate::resources::pids(&st).unwrap_or_default(),
+            Status::Stopped => {
+                return Err(Error::NotRunning {
+                    op: "kill",
+                    id: id.into(),
+                })
+            }
+            Status::Creating => {
+                return Err(Error::BadState {
+                    op: "kill",
+                    id: id.into(),
+                    status: Status::Creating.to_string(),
+                })
+            }
+            _ if all => all_pids(&st),
+            _ => vec![st.pid],
+        };
         for pid in targets {
             match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
                 Ok(()) | Err(nix::Error::ESRCH) => {}

@@ -18,6 +18,10 @@ pub enum Error {
         id: String,
         status: String,
     },
+    /// The container has stopped. The wording ends in runc's "container not running",
+    /// which containerd's shim matches to tell an exited process from a failure.
+    #[error("cannot {op} container \"{id}\": container not running")]
+    NotRunning { op: &'static str, id: String },
     #[error("reading {path}: {source}")]
     ReadSpec {
         path: PathBuf,
