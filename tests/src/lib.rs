@@ -14,6 +14,7 @@ pub mod console;
 pub mod engine;
 pub mod env;
 pub mod hooks;
+pub mod net;
 pub mod runtime;
 
 pub use bundle::{base_spec, Bundle};
