@@ -93,7 +93,6 @@ impl Drop for Nets<'_> {
     }
 }
 
-
 /// Run a host command, stdout (empty on failure).
 pub fn host_sh(prog: &str, args: &[&str]) -> String {
     Command::new(prog)
@@ -104,8 +103,6 @@ pub fn host_sh(prog: &str, args: &[&str]) -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
         .unwrap_or_default()
 }
-
-
 
 /// `run -d --name NAME EXTRA... IMG sleep 100000`; returns NAME.
 #[track_caller]
@@ -187,7 +184,6 @@ pub fn net_subnet(e: &Engine, net: &str) -> String {
         .to_string()
 }
 
-
 /// A /24 under 10.123.0.0/16 that no host route covers; tests running at the same time pass
 /// different `salt`s so that they do not pick the same one.
 pub fn free_subnet(salt: u32) -> String {
@@ -207,4 +203,3 @@ pub fn free_subnet(salt: u32) -> String {
     }
     panic!("no free 10.123.x.0/24 among the host routes:\n{routes}");
 }
-

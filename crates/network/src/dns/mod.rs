@@ -5,8 +5,9 @@
 //! resolvers. berth has no daemon, so the server is a small process per network
 //! (`berth __dns --root R NETWORK_ID`, see [`run`]) listening on the network's gateway
 //! address, port 53, UDP and TCP, in the host's network namespace. It reads the names from the
-//! engine's sqlite db (tables `networks` and `endpoints`) and exits on its own once the network
-//! has had no endpoints for a while.
+//! engine's sqlite db (tables `networks` and `endpoints`), answers only clients on the network's
+//! subnet, exits on its own once the network has had no endpoints for a while, and is stopped
+//! by the engine when the network is removed (see `helper.rs` for the lifecycle).
 //!
 //! The wire format is RFC 1035 (with the EDNS OPT record of RFC 6891 understood and echoed);
 //! message parsing and building are pure functions.
@@ -20,7 +21,9 @@ mod names;
 mod server;
 mod wire;
 
-pub use helper::{pid_file, run, run_with_idle};
+pub use helper::{
+    log_file, pid_file, run, run_with_idle, running, stop, wait_ready, Lock, STOP_GRACE,
+};
 pub use names::{lookup, upstreams};
 pub use server::{bind, serve, serve_on, serve_sockets, Sockets};
 pub use wire::{
@@ -66,8 +69,6 @@ const MAX_INFLIGHT: usize = 256;
 const MAX_TCP: usize = 64;
 /// Idle timeout of a TCP connection between queries.
 const TCP_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long binding is retried while the gateway address is not (or still) available.
-const BIND_RETRY: Duration = Duration::from_secs(3);
 /// A cached snapshot of the db is reused at most this long even when the files look unchanged.
 const CACHE_MAX_AGE: Duration = Duration::from_secs(1);
 

@@ -1,14 +1,18 @@
 //! The server: a snapshot cache of the db, answering, forwarding, and the socket loop.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
+
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::names::Snapshot;
 use super::wire::*;
@@ -172,10 +176,12 @@ impl Server {
         servfail(q)
     }
 
-    /// `None` once the network has had no endpoints (or no longer exists) for `idle`.
-    fn idle_check(&self, empty_since: &mut Option<Instant>, idle: Duration, fresh: bool) -> bool {
-        match self.snapshot(fresh) {
-            Ok(s) if s.exists && !s.endpoints.is_empty() => {
+    /// Whether the network is gone, or has had no endpoints for `idle` (from the cached
+    /// snapshot; a db that cannot be read keeps the server up).
+    fn may_exit(&self, empty_since: &mut Option<Instant>, idle: Duration) -> bool {
+        match self.snapshot(false) {
+            Ok(s) if !s.exists => true,
+            Ok(s) if !s.endpoints.is_empty() => {
                 *empty_since = None;
                 false
             }
@@ -184,6 +190,24 @@ impl Server {
                 self.log_once(&e);
                 false
             }
+        }
+    }
+
+    /// [`Server::may_exit`] asked of the db itself (no cache), once `idle` has passed.
+    fn may_exit_now(&self) -> bool {
+        let gone = !self.db.exists();
+        gone || Snapshot::load(&self.db, &self.network_id)
+            .is_ok_and(|s| !s.exists || s.endpoints.is_empty())
+    }
+
+    /// Whether a query from `peer` is answered: only the network's own containers (its subnet)
+    /// and the host itself over loopback (berth's firewall drops 127/8 sources coming in from
+    /// a bridge) may ask; a container of another network must not learn this one's names.
+    fn admits(&self, peer: IpAddr) -> bool {
+        match peer {
+            IpAddr::V4(ip) if ip.is_loopback() => true,
+            IpAddr::V4(ip) => self.snapshot(false).is_ok_and(|s| s.in_subnet(ip)),
+            IpAddr::V6(ip) => ip.is_loopback(),
         }
     }
 
@@ -261,36 +285,30 @@ impl Sockets {
     }
 }
 
-/// Binds UDP and TCP on `listen:port` (port 0: any free port, the same for both). While the
-/// address is not available yet (the bridge is getting its gateway address) or still in use
-/// (a previous server for the network is exiting), retries for a few seconds.
+/// Binds UDP and TCP on `listen:port` (port 0: any free port, the same for both). No retry:
+/// the engine starts a server only once the bridge has its address and the network's previous
+/// server is gone (see [`super::helper`]), so an address in use is somebody else's socket and
+/// an error to report.
 pub fn bind(listen: Ipv4Addr, port: u16) -> Result<Sockets, DnsError> {
-    let deadline = Instant::now() + BIND_RETRY;
-    loop {
-        let res = UdpSocket::bind((listen, port)).and_then(|udp| {
-            let port = udp.local_addr()?.port();
-            let tcp = TcpListener::bind((listen, port))?;
-            Ok(Sockets { udp, tcp })
-        });
-        match res {
-            Ok(s) => return Ok(s),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse
-                ) && Instant::now() < deadline =>
-            {
-                thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(io_err(format!("bind {listen}:{port}"))(e)),
-        }
+    let udp =
+        UdpSocket::bind((listen, port)).map_err(io_err(format!("bind udp {listen}:{port}")))?;
+    let port = udp
+        .local_addr()
+        .map_err(io_err("udp local address"))?
+        .port();
+    let tcp =
+        TcpListener::bind((listen, port)).map_err(io_err(format!("bind tcp {listen}:{port}")))?;
+    for nb in [udp.set_nonblocking(true), tcp.set_nonblocking(true)] {
+        nb.map_err(io_err("nonblocking socket"))?;
     }
+    Ok(Sockets { udp, tcp })
 }
 
 /// Serves network `network_id` on `listen:53`, UDP and TCP, until the network has had no
-/// endpoints for `idle` (then `Ok`). Names on the network are answered from `db`, PTR queries
-/// for its addresses too; everything else goes to `upstreams` (UDP, [`UPSTREAM_TIMEOUT`] each,
-/// in turn; SERVFAIL when none answers).
+/// endpoints for `idle`, or is gone (then `Ok`). Names on the network are answered from `db`,
+/// PTR queries for its addresses too; everything else goes to `upstreams` (UDP,
+/// [`UPSTREAM_TIMEOUT`] each, in turn; SERVFAIL when none answers). Only clients on the
+/// network's subnet (and the host itself, over loopback) are answered; others get REFUSED.
 pub fn serve(
     db: &Path,
     network_id: &str,
@@ -322,21 +340,25 @@ pub fn serve_sockets(
     upstreams: &[SocketAddr],
     idle: Duration,
 ) -> Result<(), DnsError> {
-    serve_inner(sockets, db, network_id, upstreams, idle, None)
+    serve_inner(sockets, db, network_id, upstreams, idle, &|| Some(())).map(|_| ())
 }
 
-/// Called when the server is about to exit for idleness (`true`) and when it goes on after all
-/// because an endpoint appeared meanwhile (`false`).
-type IdleHook<'a> = &'a dyn Fn(bool);
+/// A forwarded answer on its way back to the main loop, which alone owns the UDP socket (so
+/// that the port is free the moment the loop returns).
+type Reply = (Vec<u8>, SocketAddr);
 
-pub(super) fn serve_inner(
+/// The socket loop. Every `check_every` it looks whether the network is gone or has had no
+/// endpoints for `idle`; if so it asks `gate` for leave to exit (the `__dns` process takes its
+/// network's lock there, see [`super::helper`]; `None`: not now), looks once more at the db
+/// itself, and returns the gate's token once both sockets are closed.
+pub(super) fn serve_inner<G>(
     sockets: Sockets,
     db: &Path,
     network_id: &str,
     upstreams: &[SocketAddr],
     idle: Duration,
-    hook: Option<IdleHook>,
-) -> Result<(), DnsError> {
+    gate: &dyn Fn() -> Option<G>,
+) -> Result<G, DnsError> {
     let local = sockets.local_addr().map_err(io_err("local address"))?;
     let server = Arc::new(Server {
         db: db.to_path_buf(),
@@ -349,64 +371,102 @@ pub(super) fn serve_inner(
         stop: AtomicBool::new(false),
         last_error: Mutex::new(String::new()),
     });
-    let udp = Arc::new(sockets.udp);
-    udp.set_read_timeout(Some(Duration::from_millis(250)))
-        .map_err(io_err("udp socket"))?;
-    let tcp = sockets.tcp;
-    let acceptor = {
-        let server = server.clone();
-        thread::Builder::new()
-            .name("dns-tcp".into())
-            .spawn(move || accept_loop(server, tcp))
-            .map_err(io_err("spawn tcp thread"))?
+    let Sockets { udp, tcp } = sockets;
+    let (wake_r, wake_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(|e| io_err("pipe")(e.into()))?;
+    let wake_w = Arc::new(File::from(wake_w));
+    let mut wake_r = File::from(wake_r);
+    let (tx, rx) = mpsc::channel::<Reply>();
+    let notify = move |r: Reply| {
+        if tx.send(r).is_ok() {
+            let _ = (&*wake_w).write(&[0]);
+        }
     };
 
     let mut buf = vec![0u8; 65535];
     let mut empty_since = None;
-    let mut last_check = Instant::now() - Duration::from_secs(10);
     let check_every = Duration::from_millis(500)
         .min(idle / 2)
         .max(Duration::from_millis(10));
+    let mut next_check = Instant::now();
     loop {
-        if last_check.elapsed() >= check_every {
-            last_check = Instant::now();
-            if server.idle_check(&mut empty_since, idle, false) {
-                if let Some(hook) = hook {
-                    hook(true);
-                }
-                // A container may have joined between the check and the hook: look again.
-                if server.idle_check(&mut empty_since, Duration::ZERO, true) {
-                    break;
-                }
-                if let Some(hook) = hook {
-                    hook(false);
+        if Instant::now() >= next_check {
+            next_check = Instant::now() + check_every;
+            if server.may_exit(&mut empty_since, idle) {
+                if let Some(token) = gate() {
+                    // A container may have joined meanwhile: ask the db itself once more.
+                    if server.may_exit_now() {
+                        server.stop.store(true, Ordering::SeqCst);
+                        drop((udp, tcp));
+                        return Ok(token);
+                    }
                 }
             }
         }
-        match udp.recv_from(&mut buf) {
-            Ok((n, peer)) => handle_udp(&server, &udp, &buf[..n], peer),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => {
-                eprintln!("berth dns: udp receive: {e}");
-                thread::sleep(Duration::from_millis(10));
+        let wait = next_check.saturating_duration_since(Instant::now());
+        let ready = wait_readable(&[udp.as_fd(), tcp.as_fd(), wake_r.as_fd()], wait)
+            .map_err(io_err("poll"))?;
+        if ready[0] {
+            // A bounded batch, so a flood on UDP cannot starve TCP or the checks.
+            for _ in 0..64 {
+                match udp.recv_from(&mut buf) {
+                    Ok((n, peer)) => handle_udp(&server, &udp, &buf[..n], peer, &notify),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // e.g. ECONNREFUSED reported for an earlier reply: nothing to do
+                    Err(_) => break,
+                }
+            }
+        }
+        if ready[1] {
+            accept_all(&server, &tcp);
+        }
+        if ready[2] {
+            let mut sink = [0u8; 256];
+            while matches!(wake_r.read(&mut sink), Ok(n) if n > 0) {}
+            while let Ok((reply, peer)) = rx.try_recv() {
+                let _ = udp.send_to(&reply, peer);
             }
         }
     }
-
-    server.stop.store(true, Ordering::SeqCst);
-    // Wake the acceptor up so it sees `stop` and closes the listener.
-    let _ = TcpStream::connect_timeout(&local, Duration::from_millis(500));
-    let _ = acceptor.join();
-    Ok(())
 }
 
-fn handle_udp(server: &Arc<Server>, udp: &Arc<UdpSocket>, msg: &[u8], peer: SocketAddr) {
+/// Which of `fds` are readable, after waiting up to `timeout` for one to be.
+fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<PollFd> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    // round up, so the loop never spins just short of its next check
+    let ms = timeout.as_micros().div_ceil(1000).min(60_000) as u16;
+    match poll(&mut pfds, PollTimeout::from(ms)) {
+        Ok(_) => {}
+        Err(nix::errno::Errno::EINTR) => return Ok(vec![false; fds.len()]),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(pfds
+        .iter()
+        .map(|p| {
+            p.revents().is_some_and(|r| {
+                r.intersects(PollFlags::POLLIN | PollFlags::POLLERR | PollFlags::POLLHUP)
+            })
+        })
+        .collect())
+}
+
+fn handle_udp(
+    server: &Arc<Server>,
+    udp: &UdpSocket,
+    msg: &[u8],
+    peer: SocketAddr,
+    notify: &(impl Fn(Reply) + Clone + Send + 'static),
+) {
+    if !server.admits(peer.ip()) {
+        if let Ok(q) = parse_query(msg) {
+            let _ = udp.send_to(&refused(&q), peer);
+        }
+        return;
+    }
     match server.resolve(msg) {
         Outcome::Reply(q, r) => {
             let _ = udp.send_to(&fit_udp(&q, r, q.max_udp()), peer);
@@ -423,13 +483,13 @@ fn handle_udp(server: &Arc<Server>, udp: &Arc<UdpSocket>, msg: &[u8], peer: Sock
                 return;
             }
             let fail = servfail(&q);
-            let (server2, udp2, msg) = (server.clone(), udp.clone(), msg.to_vec());
+            let (server2, msg, notify) = (server.clone(), msg.to_vec(), notify.clone());
             let spawned = thread::Builder::new()
                 .name("dns-forward".into())
                 .spawn(move || {
                     let r = server2.forward(&msg, &q, false);
-                    let _ = udp2.send_to(&r, peer);
                     server2.inflight.fetch_sub(1, Ordering::SeqCst);
+                    notify((r, peer));
                 });
             if spawned.is_err() {
                 server.inflight.fetch_sub(1, Ordering::SeqCst);
@@ -439,32 +499,31 @@ fn handle_udp(server: &Arc<Server>, udp: &Arc<UdpSocket>, msg: &[u8], peer: Sock
     }
 }
 
-fn accept_loop(server: Arc<Server>, listener: TcpListener) {
-    for conn in listener.incoming() {
-        if server.stop.load(Ordering::SeqCst) {
-            break;
+/// Accepts the pending TCP connections, each served on a thread of its own.
+fn accept_all(server: &Arc<Server>, listener: &TcpListener) {
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, peer)) if server.admits(peer.ip()) => stream,
+            Ok(_) => continue, // not from the network: closed unanswered
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // WouldBlock: all taken; other errors (EMFILE, ECONNABORTED): try again next time
+            Err(_) => return,
+        };
+        if server.tcp_conns.fetch_add(1, Ordering::SeqCst) >= MAX_TCP
+            || stream.set_nonblocking(false).is_err()
+        {
+            server.tcp_conns.fetch_sub(1, Ordering::SeqCst);
+            continue;
         }
-        match conn {
-            Ok(stream) => {
-                if server.tcp_conns.fetch_add(1, Ordering::SeqCst) >= MAX_TCP {
-                    server.tcp_conns.fetch_sub(1, Ordering::SeqCst);
-                    continue;
-                }
-                let s2 = server.clone();
-                let spawned = thread::Builder::new()
-                    .name("dns-tcp-conn".into())
-                    .spawn(move || {
-                        let _ = serve_tcp(&s2, stream);
-                        s2.tcp_conns.fetch_sub(1, Ordering::SeqCst);
-                    });
-                if spawned.is_err() {
-                    server.tcp_conns.fetch_sub(1, Ordering::SeqCst);
-                }
-            }
-            Err(e) => {
-                eprintln!("berth dns: tcp accept: {e}");
-                thread::sleep(Duration::from_millis(50));
-            }
+        let s2 = server.clone();
+        let spawned = thread::Builder::new()
+            .name("dns-tcp-conn".into())
+            .spawn(move || {
+                let _ = serve_tcp(&s2, stream);
+                s2.tcp_conns.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            server.tcp_conns.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
