@@ -15,6 +15,7 @@ pub mod cprog;
 pub mod engine;
 pub mod env;
 pub mod hooks;
+pub mod net;
 pub mod runtime;
 
 pub use bundle::{base_spec, Bundle};

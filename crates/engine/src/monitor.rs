@@ -205,9 +205,15 @@ fn spawn_self(
     Ok(())
 }
 
-/// A detached helper process of ours (e.g. a network's DNS server).
-pub fn spawn_detached(engine: &Engine, args: &[String], log: &Path) -> Result<()> {
-    spawn_self(engine, args, None, Some(log))
+/// A detached helper process of ours (e.g. a network's DNS server), stderr on `log`, `sync`
+/// (if any) as its fd 3 (see [`inherited_sync_fd`]).
+pub fn spawn_detached(
+    engine: &Engine,
+    args: &[String],
+    log: &Path,
+    sync: Option<OwnedFd>,
+) -> Result<()> {
+    spawn_self(engine, args, sync, Some(log))
 }
 
 /// Start a monitor for container `id` (double fork: it is nobody's child, so `berth` can exit
@@ -295,19 +301,24 @@ fn report(sync: &mut Option<std::fs::File>, msg: &SyncMsg) {
     }
 }
 
+/// The pipe a helper started by [`spawn_self`] reports on (its fd 3), made close-on-exec;
+/// `None` when fd 3 is not open (the helper was started by hand).
+pub fn inherited_sync_fd() -> Option<std::fs::File> {
+    // SAFETY: fcntl on a possibly closed fd only fails with EBADF.
+    if unsafe { libc::fcntl(SYNC_FD, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: fd 3 was set up by `spawn_self` and nothing else in this process uses it: we own
+    // it from here on.
+    let f = unsafe { std::fs::File::from_raw_fd(SYNC_FD) };
+    // SAFETY: fcntl on our fd.
+    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    Some(f)
+}
+
 /// Entry point of `berth __monitor ID [--attach]`. Exit status is for debugging only.
 pub fn main(root: &Path, id: &str, attach: bool) -> i32 {
-    // SAFETY: fd 3 was set up by `spawn`; if it is not open, the fcntl check fails first.
-    let mut sync = if unsafe { libc::fcntl(SYNC_FD, libc::F_GETFD) } >= 0 {
-        // SAFETY: we own fd 3 from here on.
-        Some(unsafe { std::fs::File::from_raw_fd(SYNC_FD) })
-    } else {
-        None
-    };
-    if let Some(f) = &sync {
-        // SAFETY: fcntl on our fd.
-        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-    }
+    let mut sync = inherited_sync_fd();
     match run(root, id, attach, &mut sync) {
         Ok(()) => 0,
         Err(e) => {

@@ -334,7 +334,7 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
         }
         if !is_default(&name) {
             // names resolve on user networks only, as with docker
-            ensure_dns(engine, &net);
+            ensure_dns(engine, &net)?;
         }
         eps.push((name, net, ep));
     }
@@ -450,23 +450,41 @@ pub fn user_network_resolver(engine: &Engine, c: &Container) -> Option<String> {
     Some(net.gateway)
 }
 
-/// Start the network's DNS server unless it runs.
-fn ensure_dns(engine: &Engine, net: &NetworkConfig) {
-    let pidfile = engine.run_root.join(format!("dns-{}.pid", net.id));
-    if let Some(pid) = std::fs::read_to_string(&pidfile)
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    {
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&net.id) {
-            return;
-        }
+/// Start the network's DNS server unless it runs, and wait until it serves: a server that
+/// cannot (its port taken) is an error for the container joining, never a silent broken
+/// resolver. The network's DNS lock keeps a server that is exiting for idleness and this start
+/// apart (see `network::dns`'s helper docs).
+fn ensure_dns(engine: &Engine, net: &NetworkConfig) -> Result<()> {
+    use network::dns;
+    let run = &engine.run_root;
+    let dns_err = |source| network::Error::Dns {
+        network: net.name.clone(),
+        source,
+    };
+    let _lock = dns::Lock::take(run, &net.id).map_err(dns_err)?;
+    if dns::running(run, &net.id) {
+        return Ok(());
     }
-    let _ = crate::monitor::spawn_detached(
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .ctx(|| "pipe for the DNS server".into())?;
+    let log = dns::log_file(run, &net.id);
+    crate::monitor::spawn_detached(
         engine,
         &["__dns".to_string(), net.id.clone()],
-        &engine.run_root.join(format!("dns-{}.log", net.id)),
-    );
+        &log,
+        Some(w),
+    )?;
+    dns::wait_ready(std::fs::File::from(r), &log)
+        .map_err(|e| dns_err(dns::DnsError::Config(format!("cannot start: {e}"))).into())
+}
+
+/// Stop the network's DNS server (the network is being removed) and wait until it is gone, so
+/// that its address and port are free for a network made next on the same subnet.
+fn stop_dns(engine: &Engine, net: &NetworkConfig) -> network::Result<()> {
+    network::dns::stop(&engine.run_root, &net.id).map_err(|source| network::Error::Dns {
+        network: net.name.clone(),
+        source,
+    })
 }
 
 /// Bring `lo` up in a network namespace (docker's `none` has a working loopback).
@@ -635,6 +653,7 @@ pub fn remove(engine: &Engine, name: &str) -> network::Result<NetworkConfig> {
     let m = engine.networks().map_err(net_err)?;
     let net = m.get(name)?;
     m.remove(&net.id)?;
+    stop_dns(engine, &net)?;
     let _ = std::fs::remove_file(extras_path(engine, &net.id));
     emit_network(engine, "destroy", &net, None);
     Ok(net)
@@ -910,7 +929,10 @@ pub fn connect_container(
             requested,
         )?;
         if !is_default(&name) {
-            ensure_dns(engine, &net);
+            if let Err(e) = ensure_dns(engine, &net) {
+                let _ = mgr.disconnect(&net.id, &c.id);
+                return Err(e);
+            }
         }
         fill_endpoint(&mut entry, &net.id, &ep);
     }

@@ -18,6 +18,12 @@
 //!   of hairpin connections (a container reaching a published port through a host address).
 //! - nat `BERTH-DNAT`, jumped to from PREROUTING and OUTPUT for local destinations: one DNAT
 //!   rule per published port.
+//! - raw `BERTH-PREROUTING` (jumped to first from raw PREROUTING): per network, drop what comes
+//!   in from the bridge addressed to or from 127.0.0.0/8. The bridges have `route_localnet`
+//!   (the host reaches published ports on 127.0.0.1), which also lets a container with NET_RAW
+//!   reach the host's loopback-only services by sending to 127.0.0.1 through the gateway's MAC
+//!   (CVE-2020-8558). In the raw table no packet has been NATed yet, so legitimate traffic
+//!   never matches: replies to the host's 127.0.0.1 come in addressed to the gateway.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -32,6 +38,10 @@ pub const ISOLATION1: &str = "BERTH-ISOLATION-1";
 pub const ISOLATION2: &str = "BERTH-ISOLATION-2";
 pub const POSTROUTING: &str = "BERTH-POSTROUTING";
 pub const DNAT: &str = "BERTH-DNAT";
+/// In the raw table.
+pub const RAW_PREROUTING: &str = "BERTH-PREROUTING";
+/// The host's loopback network, never a source or destination on a bridge.
+pub const LOOPBACK_NET: &str = "127.0.0.0/8";
 /// Tag of the jumps into berth's chains.
 pub const INFRA_TAG: &str = "berth";
 
@@ -54,13 +64,17 @@ pub fn port_tag_prefix(container_id: &str) -> String {
 pub enum Table {
     Filter,
     Nat,
+    Raw,
 }
 
 impl Table {
+    pub const ALL: [Table; 3] = [Table::Filter, Table::Nat, Table::Raw];
+
     fn name(self) -> &'static str {
         match self {
             Table::Filter => "filter",
             Table::Nat => "nat",
+            Table::Raw => "raw",
         }
     }
 }
@@ -113,13 +127,28 @@ fn rule(table: Table, chain: &'static str, m: Vec<Match>, t: Target, tag: &str) 
     }
 }
 
-/// What a network needs: isolation always, forwarding and NAT unless internal.
+/// What a network needs: loopback kept off the bridge and isolation always, forwarding and
+/// NAT unless internal.
 pub fn network_rules(network_id: &str, bridge: &str, subnet: &str, internal: bool) -> Vec<Rule> {
     use Match::*;
     use Table::*;
     let tag = net_tag(network_id);
     let b = || bridge.to_string();
     let mut v = vec![
+        rule(
+            Raw,
+            RAW_PREROUTING,
+            vec![InIf(b()), Dst(LOOPBACK_NET.into())],
+            Target::Drop,
+            &tag,
+        ),
+        rule(
+            Raw,
+            RAW_PREROUTING,
+            vec![InIf(b()), Src(LOOPBACK_NET.into())],
+            Target::Drop,
+            &tag,
+        ),
         rule(
             Filter,
             ISOLATION1,
@@ -299,6 +328,17 @@ pub fn infra_rules() -> Vec<(Table, &'static str, Rule)> {
                 INFRA_TAG,
             ),
         ),
+        (
+            Raw,
+            "PREROUTING",
+            rule(
+                Raw,
+                "PREROUTING",
+                vec![],
+                Target::Jump(RAW_PREROUTING),
+                INFRA_TAG,
+            ),
+        ),
     ]
 }
 
@@ -306,6 +346,7 @@ pub fn chains(table: Table) -> &'static [&'static str] {
     match table {
         Table::Filter => &[FORWARD, ISOLATION1, ISOLATION2],
         Table::Nat => &[POSTROUTING, DNAT],
+        Table::Raw => &[RAW_PREROUTING],
     }
 }
 
@@ -425,7 +466,7 @@ pub fn iptables_script(
     drop_infra: bool,
 ) -> String {
     let mut out = String::new();
-    for table in [Table::Filter, Table::Nat] {
+    for table in Table::ALL {
         let tn = table.name();
         let mut body = String::new();
         let mut decl = String::new();
@@ -518,23 +559,36 @@ pub fn nft_expr(r: &Rule) -> String {
     a.join(" ")
 }
 
-/// Base chains of berth's nft table and the jump each holds.
-fn nft_base_chains() -> Vec<(&'static str, &'static str, Rule)> {
-    infra_rules()
-        .into_iter()
-        .filter(|(_, chain, _)| chain.chars().all(|c| c.is_ascii_uppercase()))
-        .map(|(_, chain, r)| {
-            let (name, spec) = match chain {
-                "FORWARD" => (
-                    "forward",
-                    "type filter hook forward priority -1; policy accept;",
-                ),
-                "POSTROUTING" => ("postrouting", "type nat hook postrouting priority 100;"),
-                "PREROUTING" => ("prerouting", "type nat hook prerouting priority -100;"),
-                _ => ("output", "type nat hook output priority -100;"),
-            };
-            (name, spec, r)
-        })
+/// nft's name of the chain of an infra rule, and for a base chain its hook.
+fn nft_chain(table: Table, chain: &'static str) -> (&'static str, Option<&'static str>) {
+    match (table, chain) {
+        (Table::Filter, "FORWARD") => (
+            "forward",
+            Some("type filter hook forward priority -1; policy accept;"),
+        ),
+        (Table::Nat, "POSTROUTING") => (
+            "postrouting",
+            Some("type nat hook postrouting priority 100;"),
+        ),
+        (Table::Nat, "PREROUTING") => (
+            "prerouting",
+            Some("type nat hook prerouting priority -100;"),
+        ),
+        (Table::Nat, "OUTPUT") => ("output", Some("type nat hook output priority -100;")),
+        (Table::Raw, "PREROUTING") => (
+            "raw-prerouting",
+            Some("type filter hook prerouting priority -300; policy accept;"),
+        ),
+        (_, c) => (c, None),
+    }
+}
+
+/// The chains of `nft list table` output.
+fn nft_chain_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("chain "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_string)
         .collect()
 }
 
@@ -565,25 +619,40 @@ pub fn parse_nft_list(text: &str) -> Vec<(String, Option<String>, u64)> {
     out
 }
 
-pub fn nft_script(listed: Option<&str>, remove: &[Selector], add: &[Rule]) -> String {
+/// The `nft -f` script that (given the listing of berth's table, `None` when there is none)
+/// makes the table, chains and jumps exist when missing or with `ensure_infra` (an older
+/// berth's table lacks the newer ones), deletes the rules picked by `remove` and appends `add`.
+pub fn nft_script(
+    listed: Option<&str>,
+    ensure_infra: bool,
+    remove: &[Selector],
+    add: &[Rule],
+) -> String {
     let mut s = String::new();
     let listed_rules = listed.map(parse_nft_list).unwrap_or_default();
     if listed.is_none() {
         s.push_str(&format!("add table ip {NFT_TABLE}\n"));
-        for c in [FORWARD, ISOLATION1, ISOLATION2, POSTROUTING, DNAT] {
-            s.push_str(&format!("add chain ip {NFT_TABLE} {c}\n"));
+    }
+    if listed.is_none() || ensure_infra {
+        let have = listed.map(nft_chain_names).unwrap_or_default();
+        let has = |c: &str| have.iter().any(|h| h == c);
+        // the jump targets first
+        for c in Table::ALL.iter().flat_map(|t| chains(*t)) {
+            if !has(c) {
+                s.push_str(&format!("add chain ip {NFT_TABLE} {c}\n"));
+            }
         }
-        for (name, spec, r) in nft_base_chains() {
-            s.push_str(&format!("add chain ip {NFT_TABLE} {name} {{ {spec} }}\n"));
-            s.push_str(&format!(
-                "add rule ip {NFT_TABLE} {name} {}\n",
-                nft_expr(&r)
-            ));
-        }
-        for (_, chain, r) in infra_rules() {
-            if chain.starts_with("BERTH") {
+        for (table, chain, r) in infra_rules() {
+            let (name, hook) = nft_chain(table, chain);
+            if let Some(spec) = hook.filter(|_| !has(name)) {
+                s.push_str(&format!("add chain ip {NFT_TABLE} {name} {{ {spec} }}\n"));
+            }
+            let present = listed_rules
+                .iter()
+                .any(|(c, comment, _)| c == name && comment.as_deref() == Some(INFRA_TAG));
+            if !present {
                 s.push_str(&format!(
-                    "add rule ip {NFT_TABLE} {chain} {}\n",
+                    "insert rule ip {NFT_TABLE} {name} {}\n",
                     nft_expr(&r)
                 ));
             }
@@ -699,7 +768,8 @@ impl Backend {
                         .iter()
                         .filter(|(_, c, _)| remove.iter().any(|sel| sel.matches(c.as_deref())))
                         .count();
-                    if have == n {
+                    let infra_ok = !ensure_infra || nft_script(Some(l), true, &[], &[]).is_empty();
+                    if have == n && infra_ok {
                         return Ok(());
                     }
                 }
@@ -717,7 +787,7 @@ impl Backend {
                         return run(nft, &["-f", "-"], Some(&script)).map(|_| ());
                     }
                 }
-                let script = nft_script(listed.as_deref(), remove, add);
+                let script = nft_script(listed.as_deref(), ensure_infra, remove, add);
                 if script.is_empty() {
                     return Ok(());
                 }
@@ -728,7 +798,7 @@ impl Backend {
 }
 
 fn infra_present(saved_chains: &[(String, String)], saved: &[SavedRule]) -> bool {
-    let chains_ok = [Table::Filter, Table::Nat].iter().all(|t| {
+    let chains_ok = Table::ALL.iter().all(|t| {
         chains(*t)
             .iter()
             .all(|c| chains_has(saved_chains, t.name(), c))
@@ -847,9 +917,17 @@ mod tests {
                 .to_string()
         ));
         assert!(lines.iter().all(|l| l.contains("berth:net:abc123")));
-        // internal: no nat, forwarding out of the bridge dropped
+        // loopback kept off the bridge, before any NAT (CVE-2020-8558)
+        for dir in ["-d", "-s"] {
+            let want = format!(
+                "-A BERTH-PREROUTING -i br-abc {dir} 127.0.0.0/8 -m comment --comment berth:net:abc123 -j DROP"
+            );
+            assert!(lines.contains(&want), "{want} in {lines:#?}");
+        }
+        // internal: no nat, forwarding out of the bridge dropped, loopback kept off too
         let internal = network_rules(ID, "br-abc", "10.89.5.0/24", true);
-        assert!(internal.iter().all(|r| r.table == Table::Filter));
+        assert!(internal.iter().all(|r| r.table != Table::Nat));
+        assert_eq!(internal.iter().filter(|r| r.table == Table::Raw).count(), 2);
         assert!(internal
             .iter()
             .any(|r| r.matches == vec![Match::InIf("br-abc".into())] && r.target == Target::Drop));
@@ -924,6 +1002,9 @@ COMMIT\n";
         assert!(script.contains(
             "-I PREROUTING 1 -m addrtype --dst-type LOCAL -m comment --comment berth -j BERTH-DNAT"
         ));
+        assert!(script.contains(
+            "*raw\n:BERTH-PREROUTING - [0:0]\n-I PREROUTING 1 -m comment --comment berth -j BERTH-PREROUTING\nCOMMIT\n"
+        ));
         assert!(!infra_present(&chains, &saved));
         // the last rules go: the jumps and chains go with them
         let all = [
@@ -958,14 +1039,60 @@ COMMIT\n";
                 ("forward".into(), Some("berth".into()), 10),
             ]
         );
-        let s = nft_script(Some(text), &[Selector::Exact(net_tag("abc123"))], &[]);
+        let s = nft_script(
+            Some(text),
+            false,
+            &[Selector::Exact(net_tag("abc123"))],
+            &[],
+        );
         assert_eq!(s, "delete rule ip berth BERTH-FORWARD handle 7\n");
-        let s = nft_script(None, &[], &[]);
+        let s = nft_script(None, false, &[], &[]);
         assert!(s.contains(
             "add chain ip berth forward { type filter hook forward priority -1; policy accept; }"
         ));
-        assert!(
-            s.contains("add rule ip berth BERTH-FORWARD jump BERTH-ISOLATION-1 comment \"berth\"")
+        assert!(s.contains(
+            "insert rule ip berth BERTH-FORWARD jump BERTH-ISOLATION-1 comment \"berth\""
+        ));
+        assert!(s.contains("add chain ip berth raw-prerouting { type filter hook prerouting priority -300; policy accept; }"));
+        assert!(s.contains(
+            "insert rule ip berth raw-prerouting jump BERTH-PREROUTING comment \"berth\""
+        ));
+        let r = &network_rules(ID, "br-abc", "10.89.5.0/24", false)[0];
+        assert_eq!(
+            nft_expr(r),
+            "iifname \"br-abc\" ip daddr 127.0.0.0/8 drop comment \"berth:net:abc123\""
         );
+    }
+
+    /// A table written by an older berth gets the chains and jumps it lacks (and only those)
+    /// when the infra is ensured; then nothing is left to add.
+    #[test]
+    fn nft_upgrade_adds_missing_infra() {
+        let mut full = String::from("table ip berth {\n");
+        let mut handle = 1;
+        for (table, chain, r) in infra_rules() {
+            let (name, hook) = nft_chain(table, chain);
+            if table == Table::Raw {
+                continue; // what an older berth did not have
+            }
+            full.push_str(&format!("\tchain {name} {{\n"));
+            if let Some(h) = hook {
+                full.push_str(&format!("\t\t{h}\n"));
+            }
+            full.push_str(&format!("\t\t{} # handle {handle}\n\t}}\n", nft_expr(&r)));
+            handle += 1;
+        }
+        for c in [ISOLATION2, POSTROUTING, DNAT] {
+            full.push_str(&format!("\tchain {c} {{\n\t}}\n"));
+        }
+        full.push_str("}\n");
+        let s = nft_script(Some(&full), true, &[], &[]);
+        assert_eq!(
+            s,
+            "add chain ip berth BERTH-PREROUTING\n\
+             add chain ip berth raw-prerouting { type filter hook prerouting priority -300; policy accept; }\n\
+             insert rule ip berth raw-prerouting jump BERTH-PREROUTING comment \"berth\"\n"
+        );
+        assert_eq!(nft_script(Some(&full), false, &[], &[]), "");
     }
 }

@@ -29,8 +29,12 @@ pub const DEFAULT_NETWORK: &str = "bridge";
 /// Interface of the default network's bridge.
 pub const DEFAULT_BRIDGE: &str = "berth0";
 
-/// Per network: the ifindex of the bridge its firewall rules were last written for.
+/// Per network: the ifindex of the bridge its firewall rules and sysctls were last written
+/// for, and [`RULES_VERSION`].
 const RULES_MARKERS: &str = "/run/berth-network/rules";
+/// Bumped when a network gets rules or sysctls it did not get before, so that bridges set up
+/// by an older berth are set up again (2: loopback dropped in raw PREROUTING, accept_ra 0).
+const RULES_VERSION: u32 = 2;
 /// docker's range for ephemeral published ports.
 pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
 
@@ -87,6 +91,11 @@ pub enum Error {
     },
     #[error("network store: {0}")]
     Store(#[from] rusqlite::Error),
+    #[error("network {network}: DNS server: {source}")]
+    Dns {
+        network: String,
+        source: dns::DnsError,
+    },
     #[error("network store: corrupt record for network {0}: {1}")]
     Corrupt(String, String),
 }
@@ -543,18 +552,19 @@ impl Manager {
         // again (reboot, retired default network) has a new index and gets its rules again.
         let index = nl.link_index(&net.bridge)?.unwrap_or(0);
         let marker = std::path::Path::new(RULES_MARKERS).join(&net.id);
+        let stamp = format!("{index} {RULES_VERSION}");
         if !created
             && !check_rules
-            && std::fs::read_to_string(&marker).ok().as_deref() == Some(&index.to_string())
+            && std::fs::read_to_string(&marker).ok().as_deref() == Some(&stamp)
         {
             return Ok(());
         }
-        // the host reaches published ports on 127.0.0.1: such packets are routed out of the
-        // bridge, which the kernel refuses for 127/8 sources unless route_localnet is set
-        write_sysctl(
-            &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge),
-            "1",
-        )?;
+        // as docker does on its bridges: a container must not configure the host's IPv6
+        // through router advertisements (CVE-2020-13401); no such file without IPv6
+        let accept_ra = format!("/proc/sys/net/ipv6/conf/{}/accept_ra", net.bridge);
+        if std::path::Path::new(&accept_ra).exists() {
+            write_sysctl(&accept_ra, "0")?;
+        }
         let rules = firewall::network_rules(&net.id, &net.bridge, &net.subnet, net.internal);
         let n = rules.len();
         self.fw()?.apply(
@@ -563,8 +573,15 @@ impl Manager {
             &rules,
             Some(n),
         )?;
+        // the host reaches published ports on 127.0.0.1: such packets are routed out of the
+        // bridge, which the kernel refuses for 127/8 sources unless route_localnet is set. Set
+        // only now that the rules keeping 127/8 off the bridge's way in are there.
+        write_sysctl(
+            &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge),
+            "1",
+        )?;
         let _ = std::fs::create_dir_all(RULES_MARKERS);
-        let _ = std::fs::write(&marker, index.to_string());
+        let _ = std::fs::write(&marker, stamp);
         Ok(())
     }
 

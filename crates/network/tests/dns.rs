@@ -1,6 +1,7 @@
 //! The embedded DNS server end to end on loopback addresses (no bridge needed): names and
 //! aliases from the db, PTR, NXDOMAIN in the network's zone, forwarding to a fake upstream,
-//! SERVFAIL without upstreams, TCP, a real client (busybox nslookup) and the idle exit.
+//! SERVFAIL without upstreams, TCP, a real client (busybox nslookup), clients of other networks
+//! refused, the ready pipe of `berth __dns`, the idle exit and the exit with the network.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
@@ -346,7 +347,7 @@ fn dns_run_writes_pid_file_and_exits_when_idle() {
     {
         let (db, run_dir) = (db.clone(), run_dir.clone());
         thread::spawn(move || {
-            let code = dns::run_with_idle(&db, &run_dir, "net1", Duration::from_secs(1));
+            let code = dns::run_with_idle(&db, &run_dir, "net1", Duration::from_secs(1), None);
             done_tx.send(code).unwrap();
         });
     }
@@ -370,14 +371,152 @@ fn dns_run_writes_pid_file_and_exits_when_idle() {
 
     // A second server for the same network cannot take the port: it fails without touching
     // the pid file.
-    let code = dns::run_with_idle(&db, &run_dir, "net1", Duration::from_secs(1));
+    let code = dns::run_with_idle(&db, &run_dir, "net1", Duration::from_secs(1), None);
     assert_eq!(code, 1);
     assert!(pid.exists());
     // Unknown network.
-    assert_eq!(dns::run(&db, &run_dir, "nonet"), 1);
+    assert_eq!(dns::run(&db, &run_dir, "nonet", None), 1);
 
     let w = Connection::open(&db).unwrap();
     w.execute("DELETE FROM endpoints", []).unwrap();
     assert_eq!(done.recv_timeout(Duration::from_secs(10)).unwrap(), 0);
     assert!(!pid.exists());
+}
+
+/// A local IPv4 address that is not loopback (the source of the default route), as a client
+/// outside every test subnet; `None` without a default route.
+fn outside_addr() -> Option<Ipv4Addr> {
+    let s = UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    match s.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_loopback() && !ip.is_unspecified() => Some(ip),
+        _ => None,
+    }
+}
+
+/// A TCP connection to `server` from `from` (std cannot bind before connecting).
+fn tcp_from(from: Ipv4Addr, server: SocketAddr) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let sin = |ip: Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let SocketAddr::V4(to) = server else {
+        panic!("{server}")
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a fresh socket, owned by the TcpStream right away; bind and connect get valid
+    // sockaddr_in structs of the given length.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        let a = sin(from, 0);
+        let rc = libc::bind(fd, &a as *const _ as *const libc::sockaddr, len);
+        assert_eq!(rc, 0, "bind {from}: {}", std::io::Error::last_os_error());
+        let b = sin(*to.ip(), to.port());
+        let rc = libc::connect(fd, &b as *const _ as *const libc::sockaddr, len);
+        assert_eq!(
+            rc,
+            0,
+            "connect {server}: {}",
+            std::io::Error::last_os_error()
+        );
+        stream
+    }
+}
+
+/// A container of another network must not learn this one's names: a client whose address is
+/// outside the network's subnet gets REFUSED over UDP, and its TCP connection is closed
+/// unanswered. (Clients on the subnet, and the host over loopback, are answered: every other
+/// test here.)
+#[test]
+fn dns_refuses_clients_outside_the_subnet() {
+    let Some(outside) = outside_addr() else {
+        eprintln!("skipped: no non-loopback IPv4 address");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let listen = Ipv4Addr::new(127, 66, 0, 10);
+    let db = make_db(dir.path(), listen);
+    let sockets = dns::bind(listen, 0).unwrap();
+    let server = sockets.local_addr().unwrap();
+    thread::spawn(move || dns::serve_sockets(sockets, &db, "net1", &[], Duration::from_secs(30)));
+    assert_eq!(ask_udp(server, 1, "web", 1).answers, vec![a("10.89.1.2")]);
+
+    let s = UdpSocket::bind((outside, 0)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.send_to(&query(2, "web", 1), server).unwrap();
+    let mut buf = [0u8; 512];
+    let (n, _) = s.recv_from(&mut buf).unwrap();
+    let r = parse_reply(&buf[..n]);
+    assert_eq!((r.id, r.rcode, r.answers.len()), (2, 5, 0), "{r:?}");
+
+    let mut t = tcp_from(outside, server);
+    t.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let q = query(3, "web", 1);
+    let mut out = (q.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(&q);
+    let _ = t.write_all(&out);
+    let mut got = Vec::new();
+    match t.read_to_end(&mut got) {
+        Ok(_) => assert!(got.is_empty(), "answered over TCP: {got:?}"),
+        Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+    }
+}
+
+/// `berth __dns` says `ok` on its ready pipe once it serves; a second server for the network
+/// reports its bind error there (the engine shows it to the user); and when the network goes
+/// from the db, the server exits at once (not after the idle time), its port free again.
+#[test]
+fn dns_run_reports_ready_and_exits_with_its_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = Ipv4Addr::new(127, 66, 0, 11);
+    let db = make_db(dir.path(), listen);
+    let run_dir = dir.path().join("run");
+    let log = dns::log_file(&run_dir, "net1");
+    let pipe = || {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        (std::fs::File::from(r), std::fs::File::from(w))
+    };
+    let (r, w) = pipe();
+    let (done_tx, done) = mpsc::channel();
+    {
+        let (db, run_dir) = (db.clone(), run_dir.clone());
+        thread::spawn(move || {
+            let idle = Duration::from_secs(3600);
+            done_tx.send(dns::run_with_idle(&db, &run_dir, "net1", idle, Some(w)))
+        });
+    }
+    if let Err(e) = dns::wait_ready(r, &log) {
+        // Port 53 not available to this test (not root, or taken on all addresses).
+        eprintln!("skipped: {e}");
+        return;
+    }
+    assert!(dns::pid_file(&run_dir, "net1").exists());
+    let server: SocketAddr = (listen, 53).into();
+    assert_eq!(ask_udp(server, 1, "web", 1).answers, vec![a("10.89.1.2")]);
+
+    let (r2, w2) = pipe();
+    let code = dns::run_with_idle(&db, &run_dir, "net1", Duration::from_secs(1), Some(w2));
+    assert_eq!(code, 1);
+    let err = dns::wait_ready(r2, &log).unwrap_err();
+    assert!(
+        err.contains("127.66.0.11:53") && err.contains("in use"),
+        "{err}"
+    );
+
+    let w = Connection::open(&db).unwrap();
+    w.execute("DELETE FROM networks WHERE id = 'net1'", [])
+        .unwrap();
+    // bounded only so that a hang fails instead of blocking the suite
+    let code = done.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(code, 0);
+    assert!(!dns::pid_file(&run_dir, "net1").exists());
+    UdpSocket::bind(server).expect("udp port 53 free again");
+    std::net::TcpListener::bind(server).expect("tcp port 53 free again");
 }

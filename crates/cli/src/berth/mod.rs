@@ -249,6 +249,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             &root.join("network.db"),
             &run_root,
             network,
+            engine::monitor::inherited_sync_fd(),
         ));
     }
     if let Cmd::Serve(a) = cli.cmd {
