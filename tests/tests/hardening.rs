@@ -5,7 +5,7 @@
 //! Validated against runc: BERTH_TEST_RUNTIME=runc cargo test -p berth-e2e --test hardening
 //! (where runc 1.1.5 itself falls short, the check is a `runc_known_failure!` saying why).
 
-use berth_e2e::{runc_known_failure, test_env, TestEnv};
+use berth_e2e::{berth_only, engine, runc_known_failure, test_env, TestEnv};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -331,4 +331,54 @@ fn run_into_a_frozen_cgroup_does_not_hang() {
             || !out.success() && out.stderr.contains("frozen"),
         "{out:?}"
     );
+}
+
+/// `berth run --security-opt apparmor=PROFILE` on a host without AppArmor is refused before
+/// anything runs (docker 20.10 drops the option in silence there: a divergence on purpose),
+/// and a plain `berth run` asks for no profile, so it works on such a host.
+#[test]
+fn engine_refuses_apparmor_the_host_lacks() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "dockerd ignores --security-opt apparmor= on a host without AppArmor"
+    );
+    if apparmor_enabled() {
+        eprintln!("SKIP: AppArmor is enabled on this host");
+        return;
+    }
+    let img = e.img().to_string();
+    let o = e.cmd(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "apparmor=berth-test",
+        &img,
+        "echo",
+        "RAN",
+    ]);
+    o.fails();
+    assert!(!o.out().contains("RAN"), "{o:?}");
+    assert!(o.stderr.contains("AppArmor is not enabled"), "{o:?}");
+    let o = e.cmd(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "label=type:x_t",
+        &img,
+        "echo",
+        "RAN",
+    ]);
+    o.fails();
+    assert!(o.stderr.contains("SELinux"), "{o:?}");
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "apparmor=unconfined",
+        &img,
+        "echo",
+        "RAN",
+    ]);
+    assert_eq!(out.trim(), "RAN");
 }

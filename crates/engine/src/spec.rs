@@ -1131,15 +1131,23 @@ pub fn generate(c: &Container, ctx: &SpecContext) -> Result<(Spec, Vec<String>)>
     let mut warnings = Vec::new();
 
     let sec = parse_security_opts(&hc.security_opt)?;
-    if let Some(a) = sec.apparmor.as_deref().filter(|a| *a != "unconfined") {
-        warnings.push(format!(
-            "AppArmor is not supported by berth: ignoring apparmor={a}"
-        ));
-    }
-    for l in sec.labels.iter().filter(|l| *l != "disable") {
-        warnings.push(format!(
-            "SELinux is not supported by berth: ignoring label={l}"
-        ));
+    // A confinement the host cannot apply is refused, never dropped. By default (as docker on
+    // a host without AppArmor) the spec asks for no profile.
+    let apparmor = match sec.apparmor.as_deref() {
+        None | Some("unconfined") => None,
+        Some(a) if runtime::lsm::apparmor_enabled() => Some(a),
+        Some(a) => {
+            return Err(Error::Invalid(format!(
+                "--security-opt apparmor={a}: AppArmor is not enabled on this host \
+                 (leave the option out, or use apparmor=unconfined)"
+            )))
+        }
+    };
+    if let Some(l) = sec.labels.iter().find(|l| *l != "disable") {
+        return Err(Error::Invalid(format!(
+            "--security-opt label={l}: berth does not apply SELinux labels \
+             (leave the option out, or use label=disable)"
+        )));
     }
 
     // namespaces
@@ -1400,6 +1408,10 @@ pub fn generate(c: &Container, ctx: &SpecContext) -> Result<(Spec, Vec<String>)>
         }
     }
 
+    let mut process = process;
+    if let Some(a) = apparmor {
+        process["apparmorProfile"] = json!(a);
+    }
     let mut spec = json!({
         "ociVersion": oci_spec::runtime::VERSION,
         "process": process,
@@ -1935,6 +1947,20 @@ mod tests {
         }));
         assert!(v["linux"].get("maskedPaths").is_none());
         assert!(v["linux"]["seccomp"].is_object());
+
+        // confinement the host cannot apply: refused, never dropped
+        let v = gen(&with_hc(|h| {
+            h.security_opt = vec!["apparmor=unconfined".into()]
+        }));
+        assert!(v["process"].get("apparmorProfile").is_none());
+        assert!(
+            gen_err(&with_hc(|h| h.security_opt = vec!["label=type:x_t".into()]))
+                .contains("SELinux")
+        );
+        if !runtime::lsm::apparmor_enabled() {
+            let e = gen_err(&with_hc(|h| h.security_opt = vec!["apparmor=p".into()]));
+            assert!(e.contains("AppArmor is not enabled"), "{e}");
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use oci_spec::runtime::{Linux, Process};
 use std::path::Path;
 
-fn apparmor_enabled() -> bool {
+/// Whether the host runs AppArmor (and can so apply a profile).
+pub fn apparmor_enabled() -> bool {
     std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|s| s.trim() == "Y")
         && Path::new("/sys/kernel/security/apparmor").exists()
