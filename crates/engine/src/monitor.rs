@@ -428,6 +428,8 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
         let (pid, stdio) = match m.start(&c) {
             Ok(x) => x,
             Err(e) => {
+                // (the network may have been plugged in before the start failed)
+                crate::net::teardown(&engine, id);
                 let msg = e.to_string();
                 let code = start_failure_code(&msg);
                 let _ = engine.store.update(id, |c| {
@@ -490,6 +492,8 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
         crate::net::teardown(&engine, id);
         let ran = started_at.elapsed();
         let c = engine.store.update(id, |c| {
+            // never "running" with no process (a restart below says "restarting")
+            c.state.status = "exited".into();
             c.state.exit_code = code;
             c.state.oom_killed = oom;
             c.state.running = false;
