@@ -909,6 +909,7 @@ pub fn connect_container(
             &format!("eth{n}"),
             requested,
         )?;
+        fault::point("connect.plugged");
         if !is_default(&name) {
             ensure_dns(engine, &net);
         }
