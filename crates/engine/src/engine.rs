@@ -880,6 +880,12 @@ impl Engine {
             let _ = self.runtime.resume(&c.id);
             self.wait_not_live(&c.id, Duration::from_secs(30))?;
         }
+        // the monitor records the exit before it unmounts and says goodbye to its clients: let
+        // it finish, so nothing of the container outlives its removal
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.monitor_alive(&c.id) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let c = self.store.get(&c.id)?.unwrap_or(c);
         self.destroy(&c, remove_volumes)
     }
