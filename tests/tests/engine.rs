@@ -150,6 +150,42 @@ fn run_foreground_output_and_exit_codes() {
     );
 }
 
+/// A process that cannot start (its working directory is a file descriptor, not a directory)
+/// is an error naming the cause, exit 125 as docker's run, and never a running container: berth
+/// ran into the failure after `start` had returned, exited 1 without a word, and with `-d`
+/// reported the container running (issue 13 hole 6).
+#[test]
+fn a_start_failure_names_its_cause_and_never_runs() {
+    let e = engine!();
+    let img = e.img().to_string();
+    let says_why = |o: &berth_e2e::cmd::Output| {
+        let err = o.stderr.to_lowercase();
+        (125..=127).contains(&o.code)
+            && err.contains("/proc/self/fd/5")
+            && err.contains("not a directory")
+    };
+    let o = e.cmd(&["run", "--rm", "-w", "/proc/self/fd/5", &img, "echo", "ran"]);
+    assert!(says_why(&o), "{o:?}");
+    assert!(!o.stdout.contains("ran"), "{o:?}");
+
+    let n = e.name("badcwd");
+    let o = e.cmd(&[
+        "run", "-d", "--name", &n, "-w", "/proc/self/fd/5", &img, "sleep", "100",
+    ]);
+    assert!(says_why(&o), "{o:?}");
+    let state = e.inspect(&n)["State"].clone();
+    assert_eq!(state["Running"], false, "{state}");
+    assert_eq!(state["Pid"], 0, "{state}");
+    assert_ne!(state["Status"], "running", "{state}");
+    assert!(
+        state["Error"].as_str().unwrap_or("").contains("/proc/self/fd/5"),
+        "{state}"
+    );
+    let ps = e.ok(&["ps", "--format", "{{.Names}}"]);
+    assert!(!ps.lines().any(|l| l.trim() == n), "listed as running:\n{ps}");
+    e.ok(&["rm", "-f", &n]);
+}
+
 // ---------------------------------------------------------------------------
 // 2. detached container, ps, logs, stop
 

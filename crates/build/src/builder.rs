@@ -750,6 +750,7 @@ fn step(
             let c = container(engine, s, Some(argv.clone()), env)?;
             say(out, &format!(" ---> Running in {}", short(&c)));
             let code = run_attached(engine, &c, opts.quiet, out);
+            fault::point("build.step-ran");
             let result = code.and_then(|code| {
                 if code != 0 {
                     return Err(invalid(format!(
@@ -957,6 +958,7 @@ fn run_attached(engine: &Engine, id: &str, quiet: bool, out: &mut dyn Write) -> 
     engine.start(id, true)?;
     let mut a = engine::monitor::Attach::connect(engine, id)?;
     let (code, error) = a.follow(&mut |_, d| {
+        fault::point("build.mid-step");
         if !quiet {
             let _ = out.write_all(d);
             let _ = out.flush();

@@ -234,6 +234,7 @@ impl Engine {
                 .map(|(n, _)| n.clone())
                 .collect();
             self.store.insert(&c)?;
+            fault::point("create.recorded");
             crate::events::container(self, &c, "create", &[]);
             Ok(c)
         })();
@@ -381,8 +382,21 @@ impl Engine {
     /// A container whose monitor died (killed, or the host rebooted) is recorded as exited:
     /// its process, if still alive, is killed (nothing could collect its output or exit code),
     /// its cgroup and runtime state are removed and its rootfs unmounted.
+    ///
+    /// A container that is not live but has runtime state lost its monitor in the middle of a
+    /// start (a monitor removes that state whenever a start fails or a process exits): its
+    /// init, or even its process, is left with nobody to collect it. It is killed and its
+    /// network released, and the record stays as it was (created or exited).
     fn reconcile_one(&self, c: Container) -> Result<Container> {
-        if !is_live(&c.state.status) || self.monitor_alive(&c.id) {
+        let live = is_live(&c.state.status);
+        let orphan = !live && self.runtime.root.join(&c.id).exists();
+        if !(live || orphan) || self.monitor_alive(&c.id) {
+            return Ok(c);
+        }
+        if orphan {
+            let _ = self.runtime.delete(&c.id, true);
+            crate::net::teardown(self, &c.id);
+            self.unmount_rootfs(&c);
             return Ok(c);
         }
         let mut killed = false;
@@ -656,6 +670,7 @@ impl Engine {
             ));
         }
         self.prepare(&c)?;
+        fault::point("start.prepared");
         self.store.update(&c.id, |c| {
             c.internal.manually_stopped = false;
         })?;
@@ -666,6 +681,7 @@ impl Engine {
             }
             None => crate::monitor::spawn(self, &c.id, attach)?,
         }
+        fault::point("start.returned");
         self.store
             .get(&c.id)?
             .ok_or_else(|| Error::NoSuchContainer(c.id.clone()))
@@ -859,9 +875,16 @@ impl Engine {
                 c.internal.manually_stopped = true;
                 c.internal.removing = true;
             })?;
+            fault::point("rm.marked");
             let _ = self.runtime.kill(&c.id, Signal::SIGKILL, true);
             let _ = self.runtime.resume(&c.id);
             self.wait_not_live(&c.id, Duration::from_secs(30))?;
+        }
+        // the monitor records the exit before it unmounts and says goodbye to its clients: let
+        // it finish, so nothing of the container outlives its removal
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.monitor_alive(&c.id) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
         }
         let c = self.store.get(&c.id)?.unwrap_or(c);
         self.destroy(&c, remove_volumes)
@@ -875,6 +898,7 @@ impl Engine {
         if let Ok(m) = self.networks() {
             let _ = m.release_container(&c.id);
         }
+        fault::point("destroy.runtime-deleted");
         self.unmount_rootfs(c);
         if let Ok(i) = self.images() {
             match i.remove_snapshot(&c.id) {
@@ -891,6 +915,7 @@ impl Engine {
             }
             _ => {}
         }
+        fault::point("destroy.snapshot-removed");
         self.store.remove(&c.id)?;
         crate::events::container(self, c, "destroy", &[]);
         if remove_volumes {

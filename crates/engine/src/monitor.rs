@@ -59,6 +59,10 @@ pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>)>> {
 /// How the monitor reported its start.
 #[derive(serde::Serialize, serde::Deserialize, Debug)]
 struct SyncMsg {
+    /// the monitor's pid, sent first: the starter watches it, as the pipe's EOF never comes
+    /// when a monitor dies while the container's init (a clone holding the pipe) waits
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monitor: Option<i32>,
     #[serde(default)]
     listening: bool,
     #[serde(default)]
@@ -248,17 +252,13 @@ fn spawn_with(
         args.push("--attach".into());
     }
     spawn_self(engine, &args, Some(w), None)?;
-    let mut reader = std::io::BufReader::new(std::fs::File::from(r));
+    let mut sync = SyncReader {
+        pipe: std::fs::File::from(r),
+        buf: Vec::new(),
+        monitor: None,
+    };
     loop {
-        let mut line = String::new();
-        let n = std::io::BufRead::read_line(&mut reader, &mut line)
-            .ctx(|| "reading from the monitor".into())?;
-        if n == 0 {
-            return Err(Error::Other(
-                "the container monitor exited before the container started".into(),
-            ));
-        }
-        let msg: SyncMsg = serde_json::from_str(line.trim())?;
+        let msg = sync.next()?;
         if let Some(e) = msg.error {
             return Err(Error::Other(e));
         }
@@ -271,6 +271,59 @@ fn spawn_with(
         }
         if msg.pid > 0 {
             return Ok(());
+        }
+    }
+}
+
+/// The starter's end of the monitor's sync pipe: one JSON message a line.
+struct SyncReader {
+    pipe: std::fs::File,
+    buf: Vec<u8>,
+    /// (pid, start time) of the monitor, once it said
+    monitor: Option<(i32, u64)>,
+}
+
+impl SyncReader {
+    /// The next message other than the monitor's pid; an error when the monitor died first.
+    fn next(&mut self) -> Result<SyncMsg> {
+        let died = || Error::Other("the container monitor exited before the container started".into());
+        loop {
+            if let Some(at) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=at).collect();
+                let msg: SyncMsg = serde_json::from_slice(&line)?;
+                match msg.monitor {
+                    Some(pid) => {
+                        let start = runtime::util::proc_stat(pid).ok_or_else(died)?.1;
+                        self.monitor = Some((pid, start));
+                    }
+                    None => return Ok(msg),
+                }
+                continue;
+            }
+            let mut fds = [PollFd::new(self.pipe.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(200u16)) {
+                Ok(0) => {
+                    if self
+                        .monitor
+                        .is_some_and(|(pid, start)| !runtime::util::process_alive(pid, start))
+                    {
+                        return Err(died());
+                    }
+                    continue;
+                }
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(e).ctx(|| "reading from the monitor".into()),
+                Ok(_) => {}
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self
+                .pipe
+                .read(&mut chunk)
+                .ctx(|| "reading from the monitor".into())?;
+            if n == 0 {
+                return Err(died());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 }
@@ -319,12 +372,22 @@ pub fn inherited_sync_fd() -> Option<std::fs::File> {
 /// Entry point of `berth __monitor ID [--attach]`. Exit status is for debugging only.
 pub fn main(root: &Path, id: &str, attach: bool) -> i32 {
     let mut sync = inherited_sync_fd();
+    report(
+        &mut sync,
+        &SyncMsg {
+            monitor: Some(std::process::id() as i32),
+            listening: false,
+            pid: 0,
+            error: None,
+        },
+    );
     match run(root, id, attach, &mut sync) {
         Ok(()) => 0,
         Err(e) => {
             report(
                 &mut sync,
                 &SyncMsg {
+                    monitor: None,
                     listening: false,
                     pid: 0,
                     error: Some(e.to_string()),
@@ -405,6 +468,7 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
         report(
             sync,
             &SyncMsg {
+                monitor: None,
                 listening: true,
                 pid: 0,
                 error: None,
@@ -439,6 +503,8 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
         let (pid, stdio) = match m.start(&c) {
             Ok(x) => x,
             Err(e) => {
+                // (the network may have been plugged in before the start failed)
+                crate::net::teardown(&engine, id);
                 let msg = e.to_string();
                 let code = start_failure_code(&msg);
                 let _ = engine.store.update(id, |c| {
@@ -458,6 +524,7 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
                     report(
                         sync,
                         &SyncMsg {
+                            monitor: None,
                             listening: false,
                             pid: 0,
                             error: Some(msg),
@@ -479,6 +546,7 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
             report(
                 sync,
                 &SyncMsg {
+                    monitor: None,
                     listening: false,
                     pid: pid as i64,
                     error: None,
@@ -501,6 +569,8 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
         crate::net::teardown(&engine, id);
         let ran = started_at.elapsed();
         let c = engine.store.update(id, |c| {
+            // never "running" with no process (a restart below says "restarting")
+            c.state.status = "exited".into();
             c.state.exit_code = code;
             c.state.oom_killed = oom;
             c.state.running = false;
@@ -614,12 +684,14 @@ impl Mon<'_> {
             stdio.err = Some(err_r);
             r?
         };
+        fault::point("monitor.runtime-created");
         // the network namespace exists now and nothing runs in it yet: plug it in
         if let Err(e) = crate::net::setup(self.engine, c, started.pid) {
             let _ = rt.delete(&c.id, true);
             crate::net::teardown(self.engine, &c.id);
             return Err(e);
         }
+        fault::point("monitor.network-up");
         stdio.master = started.console;
         if let Some(m) = &stdio.master {
             // the client's size when it gave one (before the process starts, so its first
@@ -631,6 +703,7 @@ impl Mon<'_> {
             runtime::tty::set_size(m.as_raw_fd(), rows, cols);
         }
         rt.start(&c.id)?;
+        fault::point("monitor.started");
         let pid = started.pid;
         self.engine.store.update(&c.id, |c| {
             c.state.status = "running".into();
@@ -645,6 +718,7 @@ impl Mon<'_> {
             c.state.started_at = now();
             c.internal.monitor_pid = std::process::id() as i64;
         })?;
+        fault::point("monitor.running");
         crate::events::container(self.engine, c, "start", &[]);
         Ok((pid, stdio))
     }

@@ -928,6 +928,7 @@ pub fn connect_container(
             &format!("eth{n}"),
             requested,
         )?;
+        fault::point("connect.plugged");
         if !is_default(&name) {
             if let Err(e) = ensure_dns(engine, &net) {
                 let _ = mgr.disconnect(&net.id, &c.id);

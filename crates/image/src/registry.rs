@@ -782,6 +782,9 @@ async fn fetch_blob(
                     })?;
                     have += b.len() as u64;
                     bar.inc(b.len() as u64);
+                    if have < d.size {
+                        fault::point("pull.mid-blob");
+                    }
                 }
                 Err(e) => {
                     broke = Some(e);

@@ -356,8 +356,9 @@ impl Runtime {
             nix::sys::stat::Mode::empty(),
         )
         .ctx(|| "open exec.fifo")?;
-        // The init writes "0" once its startContainer hooks passed (or "1" and the error) and
-        // closes its end; read until that EOF.
+        // The init writes "0" once its startContainer hooks passed (or "1" and the error), then
+        // "1" and the error if a step before its execve fails; its end closes at the execve (or
+        // its death): read until that EOF.
         let mut data = Vec::new();
         loop {
             let mut fds = [nix::poll::PollFd::new(
@@ -383,9 +384,9 @@ impl Runtime {
             }
         }
         let _ = std::fs::remove_file(&fifo_path);
-        match data.split_first() {
-            Some((b'0', _)) => {}
-            Some((_, msg)) if !msg.is_empty() => {
+        match data.as_slice() {
+            [b'0'] => {}
+            [b'0', b'1', msg @ ..] | [b'1', msg @ ..] if !msg.is_empty() => {
                 return Err(Error::Other(String::from_utf8_lossy(msg).into_owned()))
             }
             _ => {

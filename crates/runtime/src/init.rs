@@ -196,9 +196,11 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         return Err(e);
     }
     nix::unistd::write(&fifo, b"0").ctx(|| "writing exec.fifo")?;
-    drop(fifo);
-
-    finish_and_exec(
+    // The fifo stays open (close-on-exec) until the execve: `start` waits for that EOF, and a
+    // failure of the last steps (user switch, chdir to the cwd, seccomp, execve) goes to it
+    // after the "0", so `start` fails with the cause instead of reporting a process that never
+    // ran (nobody reads the channel any more: `create` returned long ago).
+    let Err(e) = finish_and_exec(
         &sys,
         process,
         ctx.caps.as_ref(),
@@ -208,7 +210,9 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         &env,
         ctx.preserve_fds,
         !ctx.userns || setgroups_allowed(),
-    )
+    );
+    let _ = nix::unistd::write(&fifo, format!("1{e}").as_bytes());
+    Err(e)
 }
 
 fn load_seccomp(f: seccomp::Filter) -> Result<()> {

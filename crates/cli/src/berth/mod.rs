@@ -360,11 +360,28 @@ fn parse() -> Result<Cli, i32> {
     }
 }
 
+/// A closed pipe: the user-facing commands die quietly of it (`berth images | head`), as other
+/// CLIs do; the server and the helpers (monitor, DNS) must outlive any client that goes away
+/// mid-stream, so for them a write to a closed socket is an EPIPE error ending that one stream.
+fn set_sigpipe(cmd: &Cmd) {
+    let long_lived = matches!(cmd, Cmd::Serve(_) | Cmd::Dns { .. } | Cmd::Monitor { .. });
+    let disposition = if long_lived {
+        libc::SIG_IGN
+    } else {
+        libc::SIG_DFL
+    };
+    // SAFETY: setting a signal disposition to SIG_IGN or SIG_DFL has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, disposition);
+    }
+}
+
 pub fn main() -> i32 {
     let cli = match parse() {
         Ok(c) => c,
         Err(code) => return code,
     };
+    set_sigpipe(&cli.cmd);
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

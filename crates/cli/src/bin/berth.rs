@@ -4,10 +4,6 @@
 mod berth;
 
 fn main() {
-    // die quietly on a closed pipe (`berth images | head`) like other CLIs
-    // SAFETY: setting a signal disposition to its default has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // (SIGPIPE: the commands choose, see `berth::main`)
     std::process::exit(berth::main());
 }
