@@ -52,8 +52,11 @@ for t in "${targets[@]}"; do
 	artifacts="$PWD/artifacts/$t"
 	mkdir -p "$work" "$artifacts"
 	log="$target_dir/$t.log"
+	# the targets' scratch files (layer_tar's sandbox lives as long as the process)
+	tmp="$target_dir/tmp/$t"
+	rm -rf "$tmp" && mkdir -p "$tmp"
 	echo "== fuzz: $t for ${seconds}s"
-	if "$target_dir/$triple/release/$t" "$work" "corpus/$t" \
+	if TMPDIR="$tmp" "$target_dir/$triple/release/$t" "$work" "corpus/$t" \
 		-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -64,5 +67,6 @@ for t in "${targets[@]}"; do
 		echo "   FAILED: $t (input saved in fuzz/artifacts/$t/); the end of its log:"
 		tail -n 40 "$log" | sed 's/^/   | /'
 	fi
+	rm -rf "$tmp"
 done
 exit "$status"

@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
         Some(rest) => {
             let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
             let body = rest.get(end + 1..).unwrap_or_default();
-            (Some(String::from_utf8_lossy(&rest[..end]).into_owned()), body)
+            (
+                Some(String::from_utf8_lossy(&rest[..end]).into_owned()),
+                body,
+            )
         }
         None => (None, data),
     };

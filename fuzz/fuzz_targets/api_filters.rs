@@ -18,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let q = Q::parse(s);
-    let _ = (q.bool("all"), q.bool_or("stream", true), q.int("limit"), q.all("filters"));
+    let _ = (
+        q.bool("all"),
+        q.bool_or("stream", true),
+        q.int("limit"),
+        q.all("filters"),
+    );
     if let Some(k) = q.get("detachKeys") {
         if let Ok(keys) = parse_detach_keys(k) {
             assert_eq!(keys.len(), k.split(',').count());
@@ -32,7 +37,14 @@ fuzz_target!(|data: &[u8]| {
         // the map form and the list form of the same filters parse to the same thing
         let as_map: serde_json::Map<String, serde_json::Value> = f
             .iter()
-            .map(|(k, vs)| (k.clone(), vs.iter().map(|v| (v.clone(), serde_json::Value::Bool(true))).collect()))
+            .map(|(k, vs)| {
+                (
+                    k.clone(),
+                    vs.iter()
+                        .map(|v| (v.clone(), serde_json::Value::Bool(true)))
+                        .collect(),
+                )
+            })
             .collect();
         let as_list = serde_json::to_string(&f).unwrap();
         let from_map = parse_filters(&serde_json::Value::Object(as_map).to_string()).unwrap();

@@ -25,11 +25,19 @@ fn lookup(name: &str) -> Option<String> {
 fn expand_instruction(i: &Instruction, escape: char) {
     let words: Vec<&str> = match &i.kind {
         Kind::Onbuild(inner) => return expand_instruction(inner, escape),
-        Kind::Env(kv) | Kind::Label(kv) => kv.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect(),
+        Kind::Env(kv) | Kind::Label(kv) => kv
+            .iter()
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()])
+            .collect(),
         Kind::Arg(kv) => kv.iter().filter_map(|(_, v)| v.as_deref()).collect(),
         Kind::Expose(w) | Kind::Volume(w) => w.iter().map(String::as_str).collect(),
         Kind::User(w) | Kind::Workdir(w) | Kind::StopSignal(w) => vec![w.as_str()],
-        Kind::Add { srcs, dest, chown, .. } | Kind::Copy { srcs, dest, chown, .. } => srcs
+        Kind::Add {
+            srcs, dest, chown, ..
+        }
+        | Kind::Copy {
+            srcs, dest, chown, ..
+        } => srcs
             .iter()
             .map(String::as_str)
             .chain([dest.as_str()])
@@ -46,7 +54,10 @@ fn expand_instruction(i: &Instruction, escape: char) {
         // both read the word the same way: both succeed or both fail
         assert_eq!(one.is_ok(), many.is_ok(), "{w:?}: {one:?} vs {many:?}");
         if let Ok(many) = many {
-            assert!(many.iter().all(|s| !s.is_empty()), "{w:?}: empty word in {many:?}");
+            assert!(
+                many.iter().all(|s| !s.is_empty()),
+                "{w:?}: empty word in {many:?}"
+            );
         }
     }
 }
@@ -60,9 +71,17 @@ fuzz_target!(|data: &[u8]| {
         assert!(!df.stages.is_empty());
         let lines = text.split('\n').count();
         for s in &df.stages {
-            assert!(s.line >= 1 && s.line <= lines, "stage line {} of {lines}", s.line);
+            assert!(
+                s.line >= 1 && s.line <= lines,
+                "stage line {} of {lines}",
+                s.line
+            );
             for i in &s.instructions {
-                assert!(i.line >= s.line && i.line <= lines, "line {} of {lines}", i.line);
+                assert!(
+                    i.line >= s.line && i.line <= lines,
+                    "line {} of {lines}",
+                    i.line
+                );
                 expand_instruction(i, df.escape);
             }
             for w in [s.base.as_str()].into_iter().chain(s.platform.as_deref()) {

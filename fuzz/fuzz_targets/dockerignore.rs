@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let (rules, paths) = text.split_once("\n---\n").unwrap_or((text, "a/b/c\nx\n.git/HEAD"));
+    let (rules, paths) = text
+        .split_once("\n---\n")
+        .unwrap_or((text, "a/b/c\nx\n.git/HEAD"));
     let ig = parse(rules);
     // round trip: each cleaned pattern on its own line (a leading space keeps `#` a pattern)
     let again = parse(

@@ -7,7 +7,9 @@
 //! manifest, digests and platforms print back to what parses to them again).
 #![no_main]
 
-use image::spec::{kind_of, parse_config, parse_index, parse_manifest, select_platform, Parsed, Platform};
+use image::spec::{
+    kind_of, parse_config, parse_index, parse_manifest, select_platform, Parsed, Platform,
+};
 use image::Digest;
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], Some(&data[i + 5..])),
         None => (data, None),
     };
-    for header in [None, Some("application/vnd.oci.image.index.v1+json; charset=utf-8")] {
+    for header in [
+        None,
+        Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),
+    ] {
         if let Ok((kind, _mt)) = kind_of(doc, header, "fuzz") {
             if kind == Parsed::Index {
                 assert!(parse_manifest(doc, "fuzz").is_err() || header.is_some());

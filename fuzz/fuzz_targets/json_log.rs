@@ -53,7 +53,11 @@ fn read_file(path: &Path, tail: usize, cut: Option<DateTime<Utc>>) {
             ..all()
         },
     );
-    let want: Vec<_> = everything.iter().filter(|e| e.stream == Stream::Stderr).cloned().collect();
+    let want: Vec<_> = everything
+        .iter()
+        .filter(|e| e.stream == Stream::Stderr)
+        .cloned()
+        .collect();
     assert_eq!(errs, want, "stderr only");
     if let Some(t) = cut {
         let since = read_all(
@@ -73,7 +77,11 @@ fn read_file(path: &Path, tail: usize, cut: Option<DateTime<Utc>>) {
             },
         );
         // until stops at the first entry past it
-        let want: Vec<_> = everything.iter().take_while(|e| e.time <= t).cloned().collect();
+        let want: Vec<_> = everything
+            .iter()
+            .take_while(|e| e.time <= t)
+            .cloned()
+            .collect();
         assert_eq!(until, want, "--until");
     }
 }
@@ -89,7 +97,9 @@ fuzz_target!(|data: &[u8]| {
     let path = dir.path().join("c-json.log");
     if mode & 1 == 0 {
         std::fs::write(&path, rest).unwrap();
-        let cut = DateTime::parse_from_rfc3339("2026-11-23T12:00:00.5Z").ok().map(|t| t.with_timezone(&Utc));
+        let cut = DateTime::parse_from_rfc3339("2026-11-23T12:00:00.5Z")
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
         read_file(&path, usize::from(mode >> 1) % 8, cut);
         return;
     }
@@ -105,7 +115,11 @@ fuzz_target!(|data: &[u8]| {
     for piece in rest.split(|&b| b == 0) {
         w.write(stream, piece).unwrap();
         written[(stream == Stream::Stderr) as usize].extend_from_slice(piece);
-        stream = if stream == Stream::Stdout { Stream::Stderr } else { Stream::Stdout };
+        stream = if stream == Stream::Stdout {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
     }
     w.flush().unwrap();
     drop(w);
@@ -113,12 +127,22 @@ fuzz_target!(|data: &[u8]| {
     for (i, s) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
         // lines longer than 16 KiB are cut in pieces by bytes (as docker does), which may
         // split a character; below that, valid UTF-8 must come back exactly
-        let long = written[i].split(|&b| b == b'\n').any(|l| l.len() >= 16 * 1024);
+        let long = written[i]
+            .split(|&b| b == b'\n')
+            .any(|l| l.len() >= 16 * 1024);
         if long || std::str::from_utf8(&written[i]).is_err() {
             continue;
         }
-        let back: Vec<u8> = got.iter().filter(|e| e.stream == s).flat_map(|e| e.line.clone()).collect();
+        let back: Vec<u8> = got
+            .iter()
+            .filter(|e| e.stream == s)
+            .flat_map(|e| e.line.clone())
+            .collect();
         assert_eq!(back, written[i], "{s:?} read back");
     }
-    read_file(&path, usize::from(mode >> 2) % 8, got.get(got.len() / 2).map(|e| e.time));
+    read_file(
+        &path,
+        usize::from(mode >> 2) % 8,
+        got.get(got.len() / 2).map(|e| e.time),
+    );
 });

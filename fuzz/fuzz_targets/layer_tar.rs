@@ -93,7 +93,9 @@ fn snapshot(base: &Path, root: &Path) -> BTreeMap<PathBuf, String> {
 /// Empties `root` whatever modes the layer left behind.
 fn clear(root: &Path) {
     fn open_up(p: &Path) {
-        let Ok(m) = fs::symlink_metadata(p) else { return };
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return;
+        };
         if m.is_dir() {
             let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
             if let Ok(rd) = fs::read_dir(p) {
@@ -142,9 +144,14 @@ fn compact_tar(mut data: &[u8]) -> Vec<u8> {
         let name = take(&mut data, n).to_vec();
         let n = byte(&mut data) as usize % 100;
         let link = take(&mut data, n).to_vec();
-        let mode = [0o644, 0o755, 0o000, 0o4755, 0o1777, 0o700, 0o444, 0o600][byte(&mut data) as usize % 8];
+        let mode = [0o644, 0o755, 0o000, 0o4755, 0o1777, 0o700, 0o444, 0o600]
+            [byte(&mut data) as usize % 8];
         let n = byte(&mut data) as usize;
-        let body = if kind == b'0' { take(&mut data, n).to_vec() } else { Vec::new() };
+        let body = if kind == b'0' {
+            take(&mut data, n).to_vec()
+        } else {
+            Vec::new()
+        };
         let mut h = tar::Header::new_ustar();
         {
             let u = h.as_ustar_mut().unwrap();
@@ -170,13 +177,24 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let opts = ApplyOptions {
-        whiteouts: if flags & 1 == 0 { WhiteoutMode::Apply } else { WhiteoutMode::Overlay },
+        whiteouts: if flags & 1 == 0 {
+            WhiteoutMode::Apply
+        } else {
+            WhiteoutMode::Overlay
+        },
         allow_devices: false,
         chown: image::layer::running_as_root(),
     };
-    let tar = if flags & 2 == 0 { rest.to_vec() } else { compact_tar(rest) };
+    let tar = if flags & 2 == 0 {
+        rest.to_vec()
+    } else {
+        compact_tar(rest)
+    };
     let _ = apply_layer(&tar[..], &s.root, &opts);
     let after = snapshot(&s.base, &s.root);
-    assert_eq!(s.before, after, "the layer changed something outside its directory");
+    assert_eq!(
+        s.before, after,
+        "the layer changed something outside its directory"
+    );
     clear(&s.root);
 });

@@ -16,9 +16,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let full = r.to_string();
-    assert_eq!(Reference::parse(&full).as_ref().ok(), Some(&r), "{s:?} -> {full:?}");
+    assert_eq!(
+        Reference::parse(&full).as_ref().ok(),
+        Some(&r),
+        "{s:?} -> {full:?}"
+    );
     let familiar = r.familiar();
-    assert_eq!(Reference::parse(&familiar).as_ref().ok(), Some(&r), "{s:?} -> {familiar:?}");
+    assert_eq!(
+        Reference::parse(&familiar).as_ref().ok(),
+        Some(&r),
+        "{s:?} -> {familiar:?}"
+    );
     if let Some(t) = r.tagged() {
         let again = Reference::parse(&t).expect("name:tag parses");
         assert_eq!((again.name(), again.tag.clone()), (r.name(), r.tag.clone()));
