@@ -88,15 +88,17 @@ async fn inspect(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
 
 // ------------------------------------------------------------------ create
 
-/// The engine's create request from the API's body: Config at the top level, HostConfig and
-/// NetworkingConfig beside it. Also the extra networks to connect after the create.
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 struct NetworkingConfig {
     endpoints_config: Option<BTreeMap<String, EndpointConfig>>,
 }
 
-fn create_request(
+/// The engine's create request from the API's body (`POST /containers/create`, after
+/// [`parse_json`]): Config at the top level, HostConfig and NetworkingConfig beside it. Also
+/// the extra networks to connect after the create. Public for the fuzz target
+/// (fuzz/fuzz_targets/api_create.rs).
+pub fn create_request(
     name: Option<String>,
     mut body: Value,
 ) -> ApiResult<(CreateRequest, Vec<(String, EndpointConfig)>)> {
@@ -294,8 +296,9 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
     }))
 }
 
-/// `ctrl-p,ctrl-q` (docker's default) → the bytes a client types for them.
-fn parse_detach_keys(s: &str) -> ApiResult<Vec<u8>> {
+/// `ctrl-p,ctrl-q` (docker's default) → the bytes a client types for them. Public for the
+/// fuzz target (fuzz/fuzz_targets/api_filters.rs).
+pub fn parse_detach_keys(s: &str) -> ApiResult<Vec<u8>> {
     let bad = || ApiError::bad_request(format!("Invalid detach keys ({s}) provided"));
     let mut out = Vec::new();
     for k in s.split(',') {

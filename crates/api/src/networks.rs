@@ -154,19 +154,20 @@ struct IpamRequest {
 /// An endpoint as connect and create (`NetworkingConfig.EndpointsConfig`) give it.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct EndpointConfig {
+pub struct EndpointConfig {
     aliases: Option<Vec<String>>,
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamRequest>,
 }
 
 impl EndpointConfig {
-    pub(crate) fn aliases(&self) -> Vec<String> {
+    /// The network aliases (`--network-alias`).
+    pub fn aliases(&self) -> Vec<String> {
         self.aliases.clone().unwrap_or_default()
     }
 
     /// The requested IPv4 address (`--ip`), if any.
-    pub(crate) fn ip(&self) -> Option<String> {
+    pub fn ip(&self) -> Option<String> {
         self.ipam_config
             .as_ref()
             .and_then(|i| i.ipv4_address.clone())

@@ -1,0 +1,5 @@
+FROM busybox
+ARG ONE
+ARG TWO=2 THREE="three 3" FOUR=${TWO:-x}
+ARG EMPTY=
+RUN echo $ONE $TWO

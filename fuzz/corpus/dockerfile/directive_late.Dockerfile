@@ -1,0 +1,5 @@
+# a comment first
+# escape=`
+FROM busybox
+RUN echo still \
+    backslash
