@@ -286,16 +286,12 @@ impl HostileTar {
         self.data.extend_from_slice(&h);
         self.data.extend_from_slice(body);
         let pad = (512 - body.len() % 512) % 512;
-        self.data.extend(std::iter::repeat(0).take(pad));
+        self.data.extend(std::iter::repeat_n(0, pad));
         self
     }
 
     pub fn file(&mut self, name: &str, body: &[u8]) -> &mut Self {
         self.entry(name, b'0', "", 0o644, body)
-    }
-
-    pub fn dir(&mut self, name: &str) -> &mut Self {
-        self.entry(name, b'5', "", 0o755, b"")
     }
 
     pub fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
@@ -309,7 +305,7 @@ impl HostileTar {
     /// The archive, with its end-of-archive blocks.
     pub fn bytes(&self) -> Vec<u8> {
         let mut v = self.data.clone();
-        v.extend(std::iter::repeat(0).take(1024));
+        v.extend(std::iter::repeat_n(0, 1024));
         v
     }
 
