@@ -199,6 +199,36 @@ fn only_stdio_reaches_run_and_exec() {
     }
 }
 
+/// CVE-2024-21626 ("leaky vessels"): a working directory given as
+/// `/proc/self/fd/N` must never be a host directory an fd of the engine or
+/// runtime points to, with `run -w` or `exec -w`; from there `../..` would
+/// walk the host's tree.
+#[test]
+fn workdir_through_a_leaked_fd_stays_inside() {
+    let e = engine!();
+    let marker = e.path().join("leaky-marker");
+    std::fs::write(&marker, "host-marker").unwrap();
+    let read = format!(
+        "cat ../../../../../../../..{} 2>/dev/null; true",
+        marker.display()
+    );
+    let c = e.name("leaky");
+    e.ok(&["run", "-d", "--name", &c, e.img(), "sleep", "300"]);
+    for n in 3..=10 {
+        let wd = format!("/proc/self/fd/{n}");
+        for args in [
+            vec!["run", "--rm", "-w", &wd, e.img(), "sh", "-c", &read],
+            vec!["exec", "-w", &wd, &c, "sh", "-c", &read],
+        ] {
+            let o = e.cmd(&args);
+            assert!(
+                !o.stdout.contains("host-marker"),
+                "a host file read from a leaked fd: {o:?}"
+            );
+        }
+    }
+}
+
 /// The binaries that run containers, as they are on the host.
 fn host_binaries(e: &Engine) -> Vec<PathBuf> {
     let names: &[&str] = if e.is_docker() {
