@@ -487,9 +487,10 @@ fn mounts_through_symlinks_stay_inside() {
 }
 
 /// Layer tarballs with entries that climb out (`../`), absolute names,
-/// files through absolute and relative symlinks, and hard links to host
-/// files: `import` and `load` write nothing outside the image, and a
-/// container of it cannot write the host file.
+/// files through absolute and relative symlinks, hard links to host files,
+/// and /proc and /sys as symlinks to a host dir: `import` and `load` write
+/// nothing outside the image, and a container of it cannot write the host
+/// file nor get a mount on the host dir.
 #[test]
 fn hostile_layers_write_nothing_outside() {
     let e = engine!();
@@ -518,6 +519,10 @@ fn hostile_layers_write_nothing_outside() {
     l.hardlink("hard", &s)
         .hardlink("hard-rel", &format!("{up}{s}"));
     layers.push(("hardlink", l));
+    // CVE-2019-19921 class: the runtime mounts proc and sysfs over a host dir
+    let mut l = HostileTar::new();
+    l.symlink("proc", &t).symlink("sys", &t);
+    layers.push(("proc-sys-links", l));
     let before = fingerprint(&secret);
     for (name, tar) in &layers {
         let path = tar.write(&e.path().join(format!("{name}.tar")));
@@ -545,6 +550,10 @@ fn hostile_layers_write_nothing_outside() {
             ]);
         }
         assert_empty(&target);
+        assert!(
+            !e.mounts_under_root().contains(&t),
+            "layer {name}: something was mounted on the host's {t}"
+        );
         assert_eq!(
             fingerprint(&secret),
             before,
