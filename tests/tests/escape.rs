@@ -330,8 +330,8 @@ fn assert_empty(dir: &Path) {
 }
 
 /// `cp` into a container resolves every path inside it: absolute and
-/// relative symlinks to a host directory, `..`, and a tar stream whose
-/// entries climb out or go through a symlink.
+/// relative symlinks to a host directory (also in a volume), `..`, and a
+/// tar stream whose entries climb out or go through a symlink.
 #[test]
 fn cp_into_a_container_stays_inside() {
     let e = engine!();
@@ -343,12 +343,26 @@ fn cp_into_a_container_stays_inside() {
     let c = e.name("cpin");
     let script = format!(
         "mkdir -p /d {t} && ln -s {t} /abs && ln -s ../../../../../../../..{t} /d/rel \
-         && ln -s / /root-link && sleep 300"
+         && ln -s / /root-link && ln -s {t} /vol/link && sleep 300"
     );
-    e.ok(&["run", "-d", "--name", &c, e.img(), "sh", "-c", &script]);
+    // (a volume holding a symlink: resolved through the container's mounts)
+    let vol = format!("{}:/vol", e.name("cpvol"));
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "-v",
+        &vol,
+        e.img(),
+        "sh",
+        "-c",
+        &script,
+    ]);
     e.wait_status(&c, "running", Duration::from_secs(20));
     for dest in [
         "/abs/f1".to_string(),
+        "/vol/link/f5".to_string(),
         "/abs/".to_string(),
         "/d/rel/f2".to_string(),
         format!("/root-link{t}/f3"),
@@ -365,7 +379,10 @@ fn cp_into_a_container_stays_inside() {
     // the copies that went through landed in the container's own copy of
     // the path
     let inside = e.ok(&["exec", &c, "ls", &t]);
-    assert!(inside.contains("f1") && inside.contains("f4"), "{inside}");
+    assert!(
+        inside.contains("f1") && inside.contains("f4") && inside.contains("f5"),
+        "{inside}"
+    );
 }
 
 /// `cp` out of a container never reads a host file through the container's
