@@ -14,6 +14,7 @@ pub mod console;
 pub mod cprog;
 pub mod engine;
 pub mod env;
+pub mod escape;
 pub mod hooks;
 pub mod net;
 pub mod runtime;
