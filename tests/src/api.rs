@@ -7,7 +7,9 @@
 //! - docker (`BERTH_TEST_ENGINE=docker`): a private `dockerd` (the reference
 //!   implementation) on `<tmp>/data`, `<tmp>/exec`, its own default bridge
 //!   (made here, with a free subnet) and `--iptables=false`, so that several
-//!   daemons and berth roots coexist on one host.
+//!   daemons and berth roots coexist on one host;
+//! - docker on berth-runtime (`BERTH_TEST_ENGINE=docker-berth`): the same
+//!   dockerd with `--add-runtime berth=<berth-runtime> --default-runtime berth`.
 //!
 //! Dropping the server (also on panic) removes what the test made: containers,
 //! networks and volumes, the server process and whatever it left running
@@ -33,10 +35,11 @@ use serde_json::Value;
 
 use crate::cmd::{run_bounded, run_with_timeout, Output, Stdin};
 use crate::engine::{
-    berth_bin, busybox_tar, first_inspected, pid_alive, pids_with_cmdline, poll_inspect,
-    EngineKind, Spawned,
+    berth_bin, busybox_tar, docker_on_berth, first_inspected, pid_alive, pids_with_cmdline,
+    poll_inspect, EngineKind, Spawned,
 };
 use crate::env::{make_test_dir, poll, remove_test_dir, unmount_under};
+use crate::runtime::berth_runtime_bin;
 
 /// Default timeout of one client command.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -379,6 +382,13 @@ impl ApiServer {
                     .args(["--iptables=false", "--ip6tables=false"])
                     .arg("--default-address-pool")
                     .arg(pool);
+                if docker_on_berth() {
+                    let rt = berth_runtime_bin();
+                    assert!(rt.is_file(), "no berth-runtime at {}", rt.display());
+                    c.arg("--add-runtime")
+                        .arg(format!("berth={}", rt.display()))
+                        .args(["--default-runtime", "berth"]);
+                }
                 c
             }
         };
@@ -410,6 +420,11 @@ impl ApiServer {
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+        if docker_on_berth() {
+            let info = server.http("GET", "/info", None).expect("GET /info");
+            let info: Value = serde_json::from_str(&info.text()).expect("/info is JSON");
+            assert_eq!(info["DefaultRuntime"], "berth", "dockerd's default runtime");
         }
         server
     }

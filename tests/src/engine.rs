@@ -38,17 +38,49 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
-    /// From `BERTH_TEST_ENGINE`: unset/`berth` or `docker`.
+    /// From `BERTH_TEST_ENGINE`: unset/`berth`, `docker`, or `docker-berth`
+    /// (docker whose default runtime is berth-runtime: see [`docker_on_berth`]).
     pub fn from_env() -> EngineKind {
         match std::env::var("BERTH_TEST_ENGINE")
             .unwrap_or_default()
             .as_str()
         {
             "" | "berth" => EngineKind::Berth,
-            "docker" => EngineKind::Docker,
-            other => panic!("BERTH_TEST_ENGINE={other:?}: expected `berth` or `docker`"),
+            "docker" | "docker-berth" => EngineKind::Docker,
+            other => {
+                panic!("BERTH_TEST_ENGINE={other:?}: expected `berth`, `docker` or `docker-berth`")
+            }
         }
     }
+}
+
+/// `BERTH_TEST_ENGINE=docker-berth`: the suites run against dockerd with
+/// berth-runtime as its default runtime (`--add-runtime berth=BIN
+/// --default-runtime berth`), to check berth-runtime as a drop-in for runc.
+/// The API suites start such daemons themselves; the CLI suites check that
+/// the daemon at DOCKER_HOST is one ([`Engine::new`]).
+pub fn docker_on_berth() -> bool {
+    std::env::var("BERTH_TEST_ENGINE").is_ok_and(|e| e == "docker-berth")
+}
+
+/// Panics unless the daemon the docker CLI talks to runs containers with
+/// berth-runtime by default (checked once per test process).
+fn check_docker_default_runtime(docker: &Path) {
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let out = Command::new(docker)
+            .args(["info", "--format", "{{.DefaultRuntime}}"])
+            .output()
+            .expect("run docker info");
+        let rt = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(
+            rt,
+            "berth",
+            "BERTH_TEST_ENGINE=docker-berth but the daemon at DOCKER_HOST runs `{rt}` by default \
+             (start one with tests/interop/dockerd.sh): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
 }
 
 /// The `berth` binary: `$BERTH_BIN`, else `$CARGO_TARGET_DIR/debug/berth`
@@ -369,6 +401,9 @@ impl Engine {
             "engine binary {} not found; build it with `cargo build -p berth-cli` or set BERTH_BIN",
             bin.display()
         );
+        if docker_on_berth() {
+            check_docker_default_runtime(&bin);
+        }
         let (dir, path) = make_test_dir("berth-e2e-");
         let suffix: String = path
             .file_name()

@@ -46,6 +46,14 @@ fn which(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// Our `berth-runtime`: `BERTH_RUNTIME_BIN`, else
+/// `<workspace>/target/debug/berth-runtime`.
+pub fn berth_runtime_bin() -> PathBuf {
+    std::env::var_os("BERTH_RUNTIME_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/berth-runtime"))
+}
+
 impl Runtime {
     /// Pick the runtime from `BERTH_TEST_RUNTIME`:
     /// unset or `berth` → `<workspace>/target/debug/berth-runtime`
@@ -54,15 +62,10 @@ impl Runtime {
     pub fn from_env() -> Runtime {
         let sel = std::env::var("BERTH_TEST_RUNTIME").unwrap_or_default();
         match sel.as_str() {
-            "" | "berth" => {
-                let bin = std::env::var_os("BERTH_RUNTIME_BIN")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| workspace_root().join("target/debug/berth-runtime"));
-                Runtime {
-                    kind: RuntimeKind::Berth,
-                    bin,
-                }
-            }
+            "" | "berth" => Runtime {
+                kind: RuntimeKind::Berth,
+                bin: berth_runtime_bin(),
+            },
             "runc" => Runtime {
                 kind: RuntimeKind::Runc,
                 bin: which("runc").expect("BERTH_TEST_RUNTIME=runc but no runc on PATH"),

@@ -858,9 +858,18 @@ fn security_defaults() {
         assert_eq!(o.code, 0, "{o:?}");
         let host = std::fs::read_to_string("/proc/self/status").unwrap();
         let host_bnd = host.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+        let hex = |s: &str| u64::from_str_radix(s.trim(), 16).unwrap();
+        // dockerd 20.10 asks for the capabilities it knows (up to
+        // CAP_AUDIT_READ, 37; with berth-runtime as its runtime, which hands
+        // out what the host allows of them), berth for all the host's.
+        let asked = if e.is_docker() {
+            (1u64 << 38) - 1
+        } else {
+            u64::MAX
+        };
         assert_eq!(
-            o.out().trim_start_matches("CapEff:").trim(),
-            host_bnd.trim_start_matches("CapBnd:").trim(),
+            hex(o.out().trim_start_matches("CapEff:")),
+            hex(host_bnd.trim_start_matches("CapBnd:")) & asked,
             "{o:?}"
         );
     }
