@@ -50,6 +50,24 @@ const ACC_MKNOD: i32 = 1;
 const ACC_READ: i32 = 2;
 const ACC_WRITE: i32 = 4;
 
+/// The `r`, `w` and `m` of a rule's access (all three when it is unset or empty). Other letters
+/// mean nothing to the kernel: as runc, they are dropped (with a warning) rather than refused,
+/// which only narrows what the rule allows or denies. An access left empty makes the rule
+/// match nothing: callers skip it.
+pub(crate) fn access(field: &str, access: Option<&str>) -> String {
+    let access = access.filter(|a| !a.is_empty()).unwrap_or("rwm");
+    let known: String = access
+        .chars()
+        .filter(|c| matches!(c, 'r' | 'w' | 'm'))
+        .collect();
+    if known.len() != access.len() {
+        crate::warn(&format!(
+            "linux.resources.{field}.access {access:?}: only r, w and m mean something; using {known:?}"
+        ));
+    }
+    known
+}
+
 /// Builds the program for `rules`.
 pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
     // struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }
@@ -76,20 +94,16 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
                 ))
             }
         };
-        let access = r.access().as_deref().unwrap_or("rwm");
-        let access = if access.is_empty() { "rwm" } else { access };
+        let access = access(&field, r.access().as_deref());
+        if access.is_empty() {
+            continue;
+        }
         let mut acc = 0;
         for c in access.chars() {
             acc |= match c {
                 'r' => ACC_READ,
                 'w' => ACC_WRITE,
-                'm' => ACC_MKNOD,
-                _ => {
-                    return Err(Error::invalid(
-                        format!("{field}.access"),
-                        format!("{access:?} is not a subset of \"rwm\""),
-                    ))
-                }
+                _ => ACC_MKNOD,
             };
         }
         let num = |v: Option<i64>, name: &str| -> Result<Option<i32>> {
@@ -326,7 +340,20 @@ mod tests {
         assert_eq!(run(&p, DEV_CHAR, ACC_READ, 1, 3), 1);
         let e = program(&[rule(true, P, None, None, "rwm")]).unwrap_err();
         assert!(e.to_string().contains("devices[0].type"), "{e}");
-        let e = program(&[rule(true, C, None, None, "rwx")]).unwrap_err();
-        assert!(e.to_string().contains("devices[0].access"), "{e}");
+        // runc's "rwa": the unknown letter is dropped, the rest still applies
+        let p = program(&[
+            rule(false, A, None, None, "rwm"),
+            rule(true, C, Some(1), Some(11), "rwa"),
+        ])
+        .unwrap();
+        assert_eq!(run(&p, DEV_CHAR, ACC_READ | ACC_WRITE, 1, 11), 1);
+        assert_eq!(run(&p, DEV_CHAR, ACC_MKNOD, 1, 11), 0);
+        // nothing left: the rule matches nothing
+        let p = program(&[
+            rule(false, A, None, None, "rwm"),
+            rule(true, C, Some(1), Some(11), "a"),
+        ])
+        .unwrap();
+        assert_eq!(run(&p, DEV_CHAR, ACC_READ, 1, 11), 0);
     }
 }

@@ -713,12 +713,12 @@ fn v1_errors_name_the_field() {
             LinuxResourcesBuilder::default()
                 .devices(vec![LinuxDeviceCgroupBuilder::default()
                     .allow(true)
-                    .access("rwx")
+                    .typ(oci_spec::runtime::LinuxDeviceType::P)
                     .build()
                     .unwrap()])
                 .build()
                 .unwrap(),
-            "devices[0].access",
+            "devices[0].type",
         ),
         (
             LinuxResourcesBuilder::default()

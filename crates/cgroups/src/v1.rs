@@ -318,7 +318,9 @@ impl V1Manager {
     fn set_devices(&self, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         let dir = self.need("devices", "devices")?;
         for (i, r) in rules.iter().enumerate() {
-            let line = device_rule_v1(i, r)?;
+            let Some(line) = device_rule_v1(i, r)? else {
+                continue;
+            };
             let file = if r.allow() {
                 "devices.allow"
             } else {
@@ -348,8 +350,9 @@ pub(crate) fn need_file(dir: &Path, file: &str, field: &str) -> Result<()> {
     }
 }
 
-/// A device rule as written to v1 devices.allow / devices.deny: `c 1:3 rwm`.
-pub(crate) fn device_rule_v1(i: usize, r: &LinuxDeviceCgroup) -> Result<String> {
+/// A device rule as written to v1 devices.allow / devices.deny: `c 1:3 rwm` (None: a rule
+/// whose access has no known letter, which matches nothing).
+pub(crate) fn device_rule_v1(i: usize, r: &LinuxDeviceCgroup) -> Result<Option<String>> {
     let field = format!("devices[{i}]");
     let t = match r.typ().unwrap_or(LinuxDeviceType::A) {
         LinuxDeviceType::A => 'a',
@@ -371,15 +374,11 @@ pub(crate) fn device_rule_v1(i: usize, r: &LinuxDeviceCgroup) -> Result<String> 
     };
     let major = num(r.major(), "major")?;
     let minor = num(r.minor(), "minor")?;
-    let access = r.access().as_deref().unwrap_or("rwm");
-    let access = if access.is_empty() { "rwm" } else { access };
-    if !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
-        return Err(Error::invalid(
-            format!("{field}.access"),
-            format!("{access:?} is not a subset of \"rwm\""),
-        ));
+    let access = crate::devices::access(&field, r.access().as_deref());
+    if access.is_empty() {
+        return Ok(None);
     }
-    Ok(format!("{t} {major}:{minor} {access}"))
+    Ok(Some(format!("{t} {major}:{minor} {access}")))
 }
 
 /// Validates a hugepage size such as "2MB" / "1GB" (the kernel's file name form).

@@ -3,10 +3,31 @@
 mod cli;
 
 use clap::Parser;
-use cli::{args::Cli, args::LogFormat, commands};
+use cli::{args::Cli, args::Command, args::Early, args::LogFormat, commands};
 
 fn main() {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    match cli::args::early(&args) {
+        Some(Early::Version) => {
+            print!("{}", cli::specgen::version_text());
+            std::process::exit(0);
+        }
+        Some(Early::NoHelpTopic(name)) => {
+            runtime::log::log(
+                runtime::log::Level::Error,
+                &format!("No help topic for '{name}'"),
+            );
+            std::process::exit(3);
+        }
+        None => {}
+    }
+    let cli = Cli::parse_from(&args);
+    // As runc: a failed `exec` exits 255, so callers tell it from the process's own status.
+    let error_code = if matches!(cli.command, Command::Exec(_)) {
+        255
+    } else {
+        1
+    };
     let log_file = match commands::open_log(cli.log.as_deref()) {
         Ok(f) => f,
         Err(e) => {
@@ -24,7 +45,7 @@ fn main() {
                 runtime::log::log(runtime::log::Level::Error, &msg);
             }
             eprintln!("{msg}");
-            std::process::exit(1);
+            std::process::exit(error_code);
         }
     }
 }

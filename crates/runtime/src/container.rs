@@ -38,6 +38,10 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: i32,
     pub own_terminal: bool,
+    /// Exec into a paused container too (the process runs once it is resumed).
+    pub ignore_paused: bool,
+    /// Sub-cgroups to start the process in, runc's `--cgroup [<controllers>:]<path>`.
+    pub sub_cgroups: Vec<String>,
 }
 
 /// A process we started: its pid, and the terminal master when we relay the terminal ourselves.
@@ -241,7 +245,7 @@ impl Runtime {
             bundle: &bundle,
             new_userns,
             userns: ns.has(CloneFlags::CLONE_NEWUSER),
-            new_uts: ns.new.contains(CloneFlags::CLONE_NEWUTS),
+            uts: ns.has(CloneFlags::CLONE_NEWUTS),
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
             no_pivot: o.no_pivot,
             preserve_fds: o.preserve_fds,
@@ -251,6 +255,11 @@ impl Runtime {
             caps,
             seccomp,
         };
+        crate::log::debug(&format!(
+            "nsexec container setup: new namespaces {:?}, joining {}",
+            ns.new,
+            join_fds.len()
+        ));
         let pid = spawn(&ns, join_fds, &parent, &child, move |ch| {
             init::container_init(ctx, ch)
         })?;
@@ -449,7 +458,9 @@ impl Runtime {
         crate::resources::thaw(&st)
     }
 
-    pub fn kill(&self, id: &str, sig: Signal, all: bool) -> Result<()> {
+    /// Send `sig` (None: signal 0, only check the process exists) to the init or to `all`.
+    pub fn kill(&self, id: &str, sig: impl Into<Option<Signal>>, all: bool) -> Result<()> {
+        let sig = sig.into();
         let st = self.load(id)?;
         let targets = match st.status(&self.root) {
             // As runc: `kill --all` of a stopped container signals what is left in its
@@ -475,7 +486,7 @@ impl Runtime {
         for pid in targets {
             match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
                 Ok(()) | Err(nix::Error::ESRCH) => {}
-                Err(e) => return Err(e).ctx(|| format!("kill {pid} with {sig}")),
+                Err(e) => return Err(e).ctx(|| format!("kill {pid} with {sig:?}")),
             }
         }
         Ok(())
@@ -488,6 +499,9 @@ impl Runtime {
             Err(Error::NotFound(_)) if force && self.root.join(id).is_dir() => {
                 return std::fs::remove_dir_all(self.root.join(id)).ctx(|| "removing state");
             }
+            // As runc: --force makes deleting what is already gone a success (engines retry
+            // deletes after crashes and must not fail on them).
+            Err(Error::NotFound(_)) if force => return Ok(()),
             Err(e) => return Err(e),
         };
         let status = st.status(&self.root);
@@ -539,7 +553,23 @@ impl Runtime {
 
     /// Start `process` inside a live container (runc exec).
     pub fn exec(&self, id: &str, process: &Process, o: &ExecOptions) -> Result<Started> {
-        let st = self.load_in(id, "exec in", &[Status::Created, Status::Running])?;
+        let st = self.load(id)?;
+        match st.status(&self.root) {
+            Status::Created | Status::Running => {}
+            Status::Paused if o.ignore_paused => {}
+            Status::Paused => {
+                return Err(Error::Other(
+                    "cannot exec in a paused container (use --ignore-paused to override)".into(),
+                ))
+            }
+            status => {
+                return Err(Error::BadState {
+                    op: "exec in",
+                    id: id.into(),
+                    status: status.to_string(),
+                })
+            }
+        }
         let spec: Spec =
             serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
         let linux = spec.linux().clone().unwrap_or_default();
@@ -586,13 +616,23 @@ impl Runtime {
             seccomp,
             userns,
         };
+        crate::log::debug(&format!(
+            "nsexec container setup: joining {} namespaces of pid {}",
+            join_fds.len(),
+            st.pid
+        ));
         // Joining a pid namespace only applies to children: always go through an intermediate.
         let pid =
             spawn_via_intermediate(join_fds, CloneFlags::empty(), &parent, &child, move |ch| {
                 init::exec_init(ctx, ch)
             })?;
         drop(child);
-        crate::resources::join(&st, pid)?;
+        let joined = crate::resources::join_sub(&st, pid, &o.sub_cgroups);
+        if let Err(e) = joined {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            reap(pid);
+            return Err(e);
+        }
         parent.send(&Msg::Go)?;
         match parent.recv()? {
             Msg::Ready => {}

@@ -23,6 +23,11 @@ pub fn run_hooks_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) {
     }
 }
 
+fn bundle_of(state_json: &str) -> Option<std::path::PathBuf> {
+    let v: serde_json::Value = serde_json::from_str(state_json).ok()?;
+    v.get("bundle")?.as_str().map(Into::into)
+}
+
 pub fn run_hook(kind: &str, h: &Hook, state_json: &str) -> Result<()> {
     let path = h.path();
     let args = h.args().clone().unwrap_or_default();
@@ -35,6 +40,14 @@ pub fn run_hook(kind: &str, h: &Hook, state_json: &str) -> Result<()> {
     for e in h.env().iter().flatten() {
         if let Some((k, v)) = e.split_once('=') {
             cmd.env(k, v);
+        }
+    }
+    // Where runc runs them: hooks in the runtime's namespaces run in the bundle directory
+    // (runc works from there); createContainer and startContainer run in the container, where
+    // the init's working directory is the rootfs (createContainer) or the process's cwd.
+    if !matches!(kind, "createContainer" | "startContainer") {
+        if let Some(bundle) = bundle_of(state_json).filter(|b| b.is_dir()) {
+            cmd.current_dir(bundle);
         }
     }
     cmd.stdin(Stdio::piped())

@@ -32,7 +32,9 @@ pub struct InitCtx<'a> {
     pub new_userns: bool,
     /// In a user namespace, new or joined.
     pub userns: bool,
-    pub new_uts: bool,
+    /// In a UTS namespace of its own: new, or joined by path (as runc, the hostname is then
+    /// set in the joined namespace).
+    pub uts: bool,
     pub cgroupns: bool,
     pub no_pivot: bool,
     pub preserve_fds: i32,
@@ -85,6 +87,7 @@ fn expect_go(ch: &Channel) -> Result<()> {
 }
 
 pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
+    crate::log::debug("child process in init(): setting up the container");
     let sys = Linux::default();
     // Device nodes and directories get exactly the modes the spec asks for; the process's own
     // umask is set just before exec.
@@ -101,9 +104,9 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         .as_ref()
         .ok_or_else(|| Error::Spec("process: missing".into()))?;
     if let Some(h) = ctx.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        if !ctx.new_uts {
+        if !ctx.uts {
             return Err(Error::Spec(
-                "hostname set but the container has no new uts namespace".into(),
+                "hostname set but the container has no uts namespace (new or joined)".into(),
             ));
         }
         sys.set_hostname(h)?;
@@ -144,6 +147,8 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         other => return Err(Error::Other(format!("unexpected message {other:?}"))),
     };
     let hooks = ctx.spec.hooks().clone().unwrap_or_default();
+    // As runc, createContainer hooks run in the rootfs (they reach its files by relative paths).
+    nix::unistd::chdir(ctx.rootfs).ctx(|| format!("chdir to {}", ctx.rootfs.display()))?;
     crate::hooks::run_hooks(
         "createContainer",
         hooks.create_container().as_ref(),
@@ -160,7 +165,9 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     plan.finish(&sys)?;
 
     let (exe, args, env) = prepare_process(&sys, &ctx.console, process, true)?;
+    crate::dev_mount::dev_readonly(&sys, &mounts)?;
 
+    crate::log::debug("init: closing the pipe to signal completion (waiting for start)");
     ch.send(&Msg::Ready)?;
     // Without no_new_privs the filter goes in now, while we hold CAP_SYS_ADMIN and before the
     // startContainer hooks, which run confined by it (as in runc). With no_new_privs it is
@@ -311,9 +318,22 @@ pub fn finish_and_exec(
             load(f)?;
         }
     }
+    // Into the cwd while we are still root (as runc): a directory only root can enter is a
+    // valid cwd for any user; one only the container's user can enter (a volume chowned to
+    // it, with root squashed) is tried again once we are that user.
+    let chdir = || {
+        nix::unistd::chdir(process.cwd())
+            .ctx(|| format!("chdir to cwd {:?} (process.cwd)", process.cwd()))
+    };
+    let retry_chdir = match chdir() {
+        Ok(()) => false,
+        Err(e) if e.is_permission() => true,
+        Err(e) => return Err(e),
+    };
     crate::process::switch_user(sys, process, caps, setgroups)?;
-    nix::unistd::chdir(process.cwd())
-        .ctx(|| format!("chdir to cwd {:?} (process.cwd)", process.cwd()))?;
+    if retry_chdir {
+        chdir()?;
+    }
     if nnp {
         sys.set_no_new_privs()?;
     }
@@ -359,10 +379,12 @@ pub struct ExecCtx<'a> {
 
 /// A process started by `exec`: already inside the container's namespaces (and so its root).
 pub fn exec_init(ctx: ExecCtx, ch: &Channel) -> Result<Infallible> {
+    crate::log::debug("child process in init(): joined the container");
     let sys = Linux::default();
     expect_go(ch)?;
     let process = ctx.process;
     let (exe, args, env) = prepare_process(&sys, &ctx.console, process, false)?;
+    crate::log::debug(&format!("setns_init: about to exec {exe:?}"));
     ch.send(&Msg::Ready)?;
     finish_and_exec(
         &sys,

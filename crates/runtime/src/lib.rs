@@ -9,6 +9,7 @@ pub mod capabilities;
 pub mod cgroup_mounts;
 pub mod channel;
 pub mod container;
+pub mod dev_mount;
 pub mod error;
 pub mod hooks;
 pub mod init;

@@ -9,7 +9,14 @@ use cgroups::CgroupManager;
 use oci_spec::runtime::Spec;
 
 fn err(e: cgroups::Error) -> Error {
-    Error::Other(format!("cgroups: {e}"))
+    match e {
+        // A limit the spec gets wrong or the host cannot apply: runc's wording, which engines
+        // and scripts tell from a failure of the host.
+        cgroups::Error::InvalidResource { .. } | cgroups::Error::Unsupported { .. } => {
+            Error::Other(format!("invalid configuration: cgroups: {e}"))
+        }
+        e => Error::Other(format!("cgroups: {e}")),
+    }
 }
 
 pub fn manager(spec: &Spec, id: &str) -> Result<Box<dyn CgroupManager>> {
@@ -32,9 +39,11 @@ fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>> {
     manager(&spec, &st.id)
 }
 
-/// The device cgroup rules of the spec, followed by what every container must be able to use
-/// (the runtime-spec default devices, /dev/pts, creating nodes, and the spec's own devices), as
-/// runc appends them: engines like podman send only "deny all" and rely on this.
+/// The device cgroup rules of the spec, followed by what runc appends for every container:
+/// creating nodes, the runtime-spec default devices, /dev/pts/*, /dev/ptmx and /dev/net/tun
+/// (engines like podman send only "deny all" and rely on this). The spec's `linux.devices`
+/// get no rule of their own, as in runc: a node the spec creates is usable only when the
+/// resources allow it (and a fifo, type `p`, is no business of the device cgroup).
 pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResources> {
     let linux = spec.linux().as_ref()?;
     let mut r = serde_json::to_value(linux.resources().as_ref()?).ok()?;
@@ -48,24 +57,17 @@ pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResou
         rules.push(allow("b", None, None, "m"));
         for (major, minor) in [
             (1, 3),
-            (1, 5),
-            (1, 7),
             (1, 8),
-            (1, 9),
+            (1, 7),
             (5, 0),
-            (5, 1),
+            (1, 5),
+            (1, 9),
             (5, 2),
+            (10, 200),
         ] {
             rules.push(allow("c", Some(major), Some(minor), "rwm"));
         }
         rules.push(allow("c", Some(136), None, "rwm"));
-        for d in linux.devices().iter().flatten() {
-            let t = serde_json::to_value(d.typ())
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_else(|| "c".into());
-            rules.push(allow(&t, Some(d.major()), Some(d.minor()), "rwm"));
-        }
     }
     serde_json::from_value(r).ok()
 }
@@ -90,6 +92,16 @@ pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> 
                 .unwrap_or_else(|| id.to_string())
         )));
     }
+    // As runc: sharing a cgroup with other processes works, but `pause`, `kill --all` and
+    // `delete` will act on them too.
+    if let Ok(pids) = m.pids() {
+        if !pids.is_empty() {
+            crate::log::warn(&format!(
+                "container's cgroup is not empty: {} process(es) found",
+                pids.len()
+            ));
+        }
+    }
     let set = || -> Result<()> {
         if let Some(r) = with_default_devices(spec) {
             m.set(&r).map_err(err)?;
@@ -103,8 +115,85 @@ pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> 
     Ok(m)
 }
 
-pub fn join(state: &ContainerState, pid: i32) -> Result<()> {
-    manager_of(state)?.apply(pid).map_err(err)
+/// Put an exec'd process in the container's cgroup, or in the sub-cgroups `subs` of it (runc's
+/// `exec --cgroup [<controller>[,<controller>]:]<path>`; a path without controllers is for
+/// every hierarchy). Sub-cgroups must exist; hierarchies not named join the container's own.
+pub fn join_sub(state: &ContainerState, pid: i32, subs: &[String]) -> Result<()> {
+    let m = manager_of(state)?;
+    if subs.is_empty() {
+        return m.apply(pid).map_err(err);
+    }
+    let paths = m.paths();
+    let wanted = parse_sub_cgroups(subs, &paths)?;
+    for (key, dir) in &paths {
+        let sub = wanted
+            .get("")
+            .or_else(|| key.split(',').find_map(|c| wanted.get(c)));
+        let target = match sub {
+            Some(sub) => dir.join(sub_cgroup_path(sub)?),
+            None => dir.clone(),
+        };
+        let procs = target.join("cgroup.procs");
+        std::fs::write(&procs, pid.to_string()).map_err(|e| {
+            Error::Other(format!(
+                "adding pid {pid} to cgroups: open {}: {}",
+                procs.display(),
+                crate::util::errno_text(&e)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// `--cgroup` arguments → controller (or "" for all) → path, checking the controllers exist.
+fn parse_sub_cgroups(
+    subs: &[String],
+    paths: &[(String, std::path::PathBuf)],
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::new();
+    for s in subs {
+        match s.split_once(':') {
+            None if subs.len() == 1 => {
+                out.insert(String::new(), s.clone());
+            }
+            None => {
+                return Err(Error::Other(format!(
+                    "invalid --cgroup argument: {s} (missing <controller>: prefix)"
+                )))
+            }
+            Some((_, p)) if p.contains(':') => {
+                return Err(Error::Other(format!("invalid --cgroup argument: {s}")))
+            }
+            Some((ctrls, p)) => {
+                for c in ctrls.split(',') {
+                    if !paths.iter().any(|(k, _)| k.split(',').any(|x| x == c)) {
+                        return Err(Error::Other(format!("unknown controller {c:?}")));
+                    }
+                    out.insert(c.to_string(), p.to_string());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A sub-cgroup path made relative, refusing any that leaves the container's cgroup.
+fn sub_cgroup_path(sub: &str) -> Result<std::path::PathBuf> {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in std::path::Path::new(sub).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir if out.pop() => {}
+            Component::ParentDir => {
+                return Err(Error::Other(format!(
+                    "bad sub cgroup path: {sub} is not a sub cgroup path"
+                )))
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    Ok(out)
 }
 
 pub fn destroy(state: &ContainerState) -> Result<()> {

@@ -230,11 +230,7 @@ impl RootfsPlan<'_> {
                     dest.display()
                 ))
             })?;
-            let src = if src.is_absolute() {
-                src.clone()
-            } else {
-                self.bundle.join(src)
-            };
+            let src = bind_source(self.bundle, src);
             match sys.is_dir(&src) {
                 Some(true) => sys.mkdir_all(&target)?,
                 Some(false) => sys.create_file(&target)?,
@@ -289,7 +285,12 @@ impl RootfsPlan<'_> {
         let pinned = sys.pin_in_root(self.rootfs, &target)?;
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = opts.data.join(",");
-        let res = sys.mount(Some(&src), &pinned, Some(typ), opts.flags, Some(&data));
+        let mut flags = opts.flags;
+        if dest == Path::new("/dev") {
+            // The device nodes go in first: `dev_mount::dev_readonly` makes it read-only.
+            flags.remove(MsFlags::MS_RDONLY);
+        }
+        let res = sys.mount(Some(&src), &pinned, Some(typ), flags, Some(&data));
         let pinned = sys.pin_in_root(self.rootfs, &target)?;
         match res {
             // sysfs cannot be mounted by a user namespace that does not own the network
@@ -594,7 +595,16 @@ fn refuse_non_directory(rootfs: &Path, dest: &Path, typ: &str) -> Result<()> {
     }
 }
 
-fn is_bind(m: &Mount) -> bool {
+/// A bind mount's source on the host: relative sources are relative to the bundle.
+pub fn bind_source(bundle: &Path, src: &Path) -> PathBuf {
+    if src.is_absolute() {
+        src.to_path_buf()
+    } else {
+        bundle.join(src)
+    }
+}
+
+pub fn is_bind(m: &Mount) -> bool {
     m.typ().as_deref() == Some("bind")
         || m.options()
             .as_ref()

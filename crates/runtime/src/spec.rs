@@ -112,6 +112,12 @@ pub fn parse_process(text: &str, origin: &Path) -> Result<oci_spec::runtime::Pro
         msg: e.to_string(),
     })?;
     sanitize_process(&mut value);
+    // runc reads a missing `user` as uid 0, gid 0 (Go's zero value); containerd's and the
+    // runc suite's process files leave it out.
+    if let Some(p) = value.as_object_mut() {
+        p.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
     serde_json::from_value(value).map_err(|e| Error::InvalidSpec {
         path: origin.to_path_buf(),
         msg: e.to_string(),
@@ -183,6 +189,12 @@ mod tests {
             .as_ref()
             .unwrap();
         assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn process_without_user_runs_as_root() {
+        let p = parse_process(r#"{"args":["sh"],"cwd":"/"}"#, Path::new("p.json")).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
     }
 
     #[test]

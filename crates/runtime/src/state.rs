@@ -50,20 +50,21 @@ pub struct ContainerState {
     pub config: serde_json::Value,
 }
 
-/// The OCI state document (runtime-spec runtime.md "State").
+/// The OCI state document (runtime-spec runtime.md "State"), with the fields in the order of
+/// runc's `state` and `list --format json` (scripts match the text).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OciState {
     #[serde(rename = "ociVersion")]
     pub oci_version: String,
     pub id: String,
-    pub status: Status,
     pub pid: i32,
+    pub status: Status,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
-    pub owner: String,
     #[serde(skip_serializing_if = "HashMap::is_empty", default)]
     pub annotations: HashMap<String, String>,
+    pub owner: String,
 }
 
 /// Container ids become directory names: keep them to a safe alphabet.
@@ -222,7 +223,12 @@ mod tests {
         st.save(&root).unwrap();
         let back = ContainerState::load(&root, "c1").unwrap();
         assert_eq!(back.status(&root), Status::Stopped);
-        let oci = serde_json::to_value(back.oci(Status::Stopped)).unwrap();
+        let text = serde_json::to_string(&back.oci(Status::Stopped)).unwrap();
+        assert!(
+            text.starts_with(r#"{"ociVersion":"1.2.0","id":"c1","pid":0,"status":"stopped","#),
+            "{text}"
+        );
+        let oci: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(oci["status"], "stopped");
         assert_eq!(oci["pid"], 0);
         assert_eq!(list_ids(&root), vec!["c1"]);

@@ -94,9 +94,30 @@ pub fn process_alive(pid: i32, start_time: u64) -> bool {
     }
 }
 
+/// An I/O error as the kernel's lower-case errno text (`no such file or directory`), the
+/// wording runc's messages use and scripts match.
+pub fn errno_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            let d = nix::errno::Errno::from_raw(n).desc();
+            let mut c = d.chars();
+            c.next()
+                .map(|f| f.to_lowercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+        None => e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errno_text_is_lower_case() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(errno_text(&e), "no such file or directory");
+    }
 
     #[test]
     fn rfc3339_known_dates() {

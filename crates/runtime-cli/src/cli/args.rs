@@ -6,7 +6,6 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "berth-runtime",
-    version,
     about = "berth's OCI runtime: runs containers from OCI bundles, runc-compatible"
 )]
 pub struct Cli {
@@ -132,27 +131,7 @@ pub enum Command {
     /// Show what this runtime supports (JSON).
     Features,
     /// Change the resource limits of a running container.
-    Update {
-        /// LinuxResources JSON file, or - for stdin.
-        #[arg(short, long)]
-        resources: Option<std::path::PathBuf>,
-        /// Memory limit in bytes.
-        #[arg(long)]
-        memory: Option<i64>,
-        /// Maximum number of pids (-1: unlimited).
-        #[arg(long = "pids-limit")]
-        pids_limit: Option<i64>,
-        /// CPU CFS quota in microseconds per period.
-        #[arg(long = "cpu-quota")]
-        cpu_quota: Option<i64>,
-        /// CPU CFS period in microseconds.
-        #[arg(long = "cpu-period")]
-        cpu_period: Option<u64>,
-        /// CPU shares (relative weight).
-        #[arg(long = "cpu-share")]
-        cpu_share: Option<u64>,
-        id: String,
-    },
+    Update(UpdateArgs),
     /// Show container statistics (--stats: once) and OOM notifications.
     Events {
         /// Print the statistics once and exit.
@@ -167,6 +146,57 @@ pub enum Command {
     Pause { id: String },
     /// Resume a paused container.
     Resume { id: String },
+}
+
+/// `update`: a resources file, or runc's flags (the file wins, as in runc).
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// LinuxResources JSON file, or - for stdin.
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Block IO weight (10-1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds per period (-1: unlimited).
+    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// CPU realtime period in microseconds.
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds.
+    #[arg(long = "cpu-rt-runtime", allow_negative_numbers = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs to use (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use (0-3, 0,1).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Ignored, as by runc: kernel memory limits are deprecated.
+    #[arg(long = "kernel-memory", allow_negative_numbers = true)]
+    pub kernel_memory: Option<String>,
+    /// Ignored, as by runc: kernel memory limits are deprecated.
+    #[arg(long = "kernel-memory-tcp", allow_negative_numbers = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (bytes, or with a unit: 50M, 1g; -1: unlimited).
+    #[arg(long, allow_negative_numbers = true)]
+    pub memory: Option<String>,
+    /// Memory soft limit (bytes or with a unit; -1: unlimited).
+    #[arg(long = "memory-reservation", allow_negative_numbers = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (bytes or with a unit; -1: unlimited swap).
+    #[arg(long = "memory-swap", allow_negative_numbers = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (-1: unlimited).
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    pub id: String,
 }
 
 #[derive(Args, Debug)]
@@ -207,22 +237,61 @@ pub struct ExecArgs {
     /// Accepted for compatibility.
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// Accepted for compatibility.
+    /// Exec even when the container is paused (the process starts once it is resumed).
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
-    /// Accepted for compatibility.
+    /// Run the process in an existing sub-cgroup: `[<controller>[,<controller>]:]<path>`.
     #[arg(long)]
-    pub cgroup: Option<String>,
+    pub cgroup: Vec<String>,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
-/// `KILL`, `SIGKILL`, `kill` or `9`.
-pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal, String> {
+/// What the command line asks for before clap sees it: runc's `-v`/`--version` text (dockerd
+/// parses its `commit:` line), or a command that does not exist (runc: "No help topic").
+#[derive(Debug, PartialEq, Eq)]
+pub enum Early {
+    Version,
+    NoHelpTopic(String),
+}
+
+/// Global options that take a value (their value is not the command name).
+const GLOBAL_WITH_VALUE: &[&str] = &["--root", "--log", "--log-format", "--criu", "--rootless"];
+
+pub fn early(args: &[String]) -> Option<Early> {
+    use clap::CommandFactory;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-v" | "--version" => return Some(Early::Version),
+            o if GLOBAL_WITH_VALUE.contains(&o) => {
+                it.next();
+            }
+            o if o.starts_with('-') => {}
+            "help" => {
+                let topic = it.find(|a| !a.starts_with('-'))?;
+                let known = Cli::command().find_subcommand(topic).is_some();
+                return (!known).then(|| Early::NoHelpTopic(topic.clone()));
+            }
+            name => {
+                let known = Cli::command().find_subcommand(name).is_some();
+                return (!known).then(|| Early::NoHelpTopic(name.to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// `KILL`, `SIGKILL`, `kill` or `9`; `0` (None) only checks that the process exists, as kill(2).
+pub fn parse_signal(s: &str) -> Result<Option<nix::sys::signal::Signal>, String> {
     use std::str::FromStr;
     if let Ok(n) = s.parse::<i32>() {
+        if n == 0 {
+            return Ok(None);
+        }
         return nix::sys::signal::Signal::try_from(n)
+            .map(Some)
             .map_err(|_| format!("invalid signal number {n}"));
     }
     let upper = s.to_ascii_uppercase();
@@ -231,7 +300,9 @@ pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal, String> {
     } else {
         format!("SIG{upper}")
     };
-    nix::sys::signal::Signal::from_str(&name).map_err(|_| format!("unknown signal {s:?}"))
+    nix::sys::signal::Signal::from_str(&name)
+        .map(Some)
+        .map_err(|_| format!("unknown signal {s:?}"))
 }
 
 #[cfg(test)]
@@ -241,12 +312,36 @@ mod tests {
 
     #[test]
     fn signals_by_name_and_number() {
-        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("usr1").unwrap(), Signal::SIGUSR1);
+        assert_eq!(parse_signal("KILL").unwrap(), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("sigterm").unwrap(), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("9").unwrap(), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("usr1").unwrap(), Some(Signal::SIGUSR1));
+        assert_eq!(parse_signal("0").unwrap(), None);
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("99").is_err());
+    }
+
+    #[test]
+    fn version_and_unknown_commands_before_clap() {
+        let v = |a: &[&str]| early(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(v(&["rt", "-v"]), Some(Early::Version));
+        assert_eq!(
+            v(&["rt", "--root", "/x", "--version"]),
+            Some(Early::Version)
+        );
+        assert_eq!(
+            v(&["rt", "foo", "-h"]),
+            Some(Early::NoHelpTopic("foo".into()))
+        );
+        assert_eq!(
+            v(&["rt", "help", "foo"]),
+            Some(Early::NoHelpTopic("foo".into()))
+        );
+        assert_eq!(v(&["rt", "--root", "kill", "list"]), None);
+        assert_eq!(v(&["rt", "kill", "-h"]), None);
+        assert_eq!(v(&["rt", "help", "kill"]), None);
+        // a container named like a flag after the command is the command's business
+        assert_eq!(v(&["rt", "exec", "c1", "-v"]), None);
     }
 
     #[test]

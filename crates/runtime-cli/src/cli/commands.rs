@@ -5,6 +5,7 @@ use super::{seal, specgen};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{Process, Spec};
 use runtime::{CreateOptions, ExecOptions, Runtime, Status};
+use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
 
@@ -69,44 +70,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             id,
             ps_args,
         } => ps(&rt, format, &id, &ps_args)?,
-        Command::Exec(a) => return exec(&rt, a),
-        Command::Update {
-            resources,
-            memory,
-            pids_limit,
-            cpu_quota,
-            cpu_period,
-            cpu_share,
-            id,
-        } => {
-            let mut r: serde_json::Value = match resources.as_deref() {
-                Some(p) if p == Path::new("-") => serde_json::from_reader(std::io::stdin())
-                    .context("reading resources from stdin")?,
-                Some(p) => serde_json::from_slice(
-                    &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-                )
-                .with_context(|| format!("parsing {}", p.display()))?,
-                None => serde_json::json!({}),
-            };
-            if let Some(m) = memory {
-                r["memory"]["limit"] = m.into();
-            }
-            if let Some(p) = pids_limit {
-                r["pids"]["limit"] = p.into();
-            }
-            if let Some(q) = cpu_quota {
-                r["cpu"]["quota"] = q.into();
-            }
-            if let Some(p) = cpu_period {
-                r["cpu"]["period"] = p.into();
-            }
-            if let Some(s) = cpu_share {
-                r["cpu"]["shares"] = s.into();
-            }
-            let r: oci_spec::runtime::LinuxResources =
-                serde_json::from_value(r).context("invalid resources")?;
-            rt.update(&id, &r)?;
-        }
+        Command::Exec(a) => return exec(&rt, a).context("exec failed"),
+        Command::Update(a) => rt.update(&a.id, &super::update::resources(&a)?)?,
         Command::Events {
             stats,
             interval,
@@ -119,6 +84,16 @@ pub fn run(cli: Cli) -> Result<i32> {
     Ok(0)
 }
 
+/// One line of `events`, with runc's field order (`type`, `id`, `data`): scripts match it.
+#[derive(Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<serde_json::Value>,
+}
+
 /// runc's `events`: `{"type":"stats","id":..,"data":{..}}` lines, and `{"type":"oom"}` on OOM.
 fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<i32> {
     let every = parse_interval(interval)?;
@@ -128,15 +103,24 @@ fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<i32> {
             return Ok(0);
         }
         let data = runtime::resources::stats(&st)?;
-        println!(
-            "{}",
-            serde_json::json!({"type": "stats", "id": id, "data": data})
-        );
+        let stats = Event {
+            kind: "stats",
+            id,
+            data: Some(data),
+        };
+        println!("{}", serde_json::to_string(&stats)?);
         if once {
             return Ok(0);
         }
         match runtime::resources::wait_oom(&st, every)? {
-            Some(true) => println!("{}", serde_json::json!({"type": "oom", "id": id})),
+            Some(true) => {
+                let oom = Event {
+                    kind: "oom",
+                    id,
+                    data: None,
+                };
+                println!("{}", serde_json::to_string(&oom)?)
+            }
             Some(false) => {}
             None => return Ok(0),
         }
@@ -336,6 +320,8 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         own_terminal: !a.detach,
+        ignore_paused: a.ignore_paused,
+        sub_cgroups: a.cgroup.clone(),
     };
     let started = rt.exec(&a.id, &process, &opts)?;
     if a.detach {

@@ -2,13 +2,37 @@
 
 use serde_json::{json, Value};
 
+/// The runtime-spec version we implement (what `spec` writes and `--version` reports).
+pub const SPEC_VERSION: &str = "1.2.0";
+
+/// runc's `--version` text: dockerd reads the runtime's name and version from the first line
+/// and the commit from `commit:` (`docker info`).
+pub fn version_text() -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let commit = option_env!("BERTH_COMMIT").unwrap_or(version);
+    format!("berth-runtime version {version}\ncommit: {commit}\nspec: {SPEC_VERSION}\n")
+}
+
 pub const DEFAULT_CAPS: &[&str] = &["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
 /// The starting config.json `spec` writes: a shell on a terminal in a rootfs/ directory, with
 /// the namespaces, mounts and masked paths a container needs.
+///
+/// As runc's: a cgroup namespace only on a cgroup v2 host (on v1 the container sees its own
+/// cgroup bound at its host path), and every device denied but the ones every container gets.
 pub fn default_spec() -> Value {
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "network"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    if cgroup2_host() {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
     json!({
-        "ociVersion": "1.2.0",
+        "ociVersion": SPEC_VERSION,
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},
@@ -31,7 +55,8 @@ pub fn default_spec() -> Value {
             {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
         ],
         "linux": {
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+            "namespaces": namespaces,
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
             "maskedPaths": [
                 "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                 "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi", "/sys/devices/virtual/powercap"
@@ -39,6 +64,12 @@ pub fn default_spec() -> Value {
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }
     })
+}
+
+fn cgroup2_host() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
 }
 
 pub fn features() -> Value {

@@ -1,0 +1,427 @@
+//! berth-runtime as a drop-in for runc: the behaviours runc's own integration suite
+//! (opencontainers/runc tests/integration, v1.1.5) and the engines built on runc depend on,
+//! beyond what the OCI spec says. Each test is validated against runc:
+//!   BERTH_TEST_RUNTIME=runc cargo test -p berth-e2e --test runc_compat
+
+use berth_e2e::{test_env, Bundle, TestEnv};
+use std::time::Duration;
+
+const SEC: Duration = Duration::from_secs(1);
+
+/// The capabilities of `runc spec`: none that reaches past file permissions.
+fn runc_caps(b: &mut Bundle) {
+    for set in ["bounding", "effective", "permitted"] {
+        b.caps(
+            set,
+            &["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+        );
+    }
+}
+
+/// A running container whose process sleeps.
+fn sleeper(env: &TestEnv, name: &str) -> (String, Bundle) {
+    let mut b = env.bundle(name);
+    b.args(&["sleep", "1000"]);
+    let id = env.id(name);
+    env.create_start(&id, &b);
+    (id, b)
+}
+
+fn v1_controller_dir(controller: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new("/sys/fs/cgroup").join(controller);
+    p.join("tasks").exists().then_some(p)
+}
+
+// ------------------------------------------------------------ command line
+
+#[test]
+fn version_has_commit_and_spec_lines() {
+    let env = test_env!();
+    // dockerd splits the first line at "version" and reads the commit line (`docker info`).
+    let out = env.rt(&["-v"]);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].contains(" version "), "{out:?}");
+    assert!(lines[1].starts_with("commit:"), "{out:?}");
+    let spec = lines[2].strip_prefix("spec: ").expect("spec: line");
+    assert_eq!(spec.split('.').count(), 3, "{out:?}");
+}
+
+#[test]
+fn unknown_command_has_no_help_topic() {
+    let env = test_env!();
+    for args in [&["foo", "-h"][..], &["help", "foo"]] {
+        let out = env.rt(args);
+        out.fails();
+        assert!(out.stderr.contains("No help topic for 'foo'"), "{out:?}");
+    }
+}
+
+#[test]
+fn debug_goes_to_stderr_or_the_log_file() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.args(&["true"]);
+    b.write();
+    let bs = b.dir.to_str().unwrap();
+    let out = env.rt(&["--debug", "run", "--bundle", bs, &env.id("d1")]);
+    out.ok();
+    assert!(out.stderr.contains("level=debug"), "{out:?}");
+    let log = env.path().join("debug.log");
+    let ls = log.to_str().unwrap();
+    let out = env.rt(&["--debug", "--log", ls, "--log-format", "json"]
+        .iter()
+        .copied()
+        .chain(["run", "--bundle", bs, &env.id("d2")])
+        .collect::<Vec<_>>());
+    out.ok();
+    assert!(!out.stderr.contains("level=debug"), "{out:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(r#""level":"debug""#), "{text}");
+}
+
+#[test]
+fn delete_force_of_a_missing_container_succeeds() {
+    let env = test_env!();
+    env.rt(&["delete", "--force", "never-created"]).ok();
+    env.rt(&["delete", "never-created"]).fails();
+}
+
+#[test]
+fn kill_with_signal_zero_checks_the_container() {
+    let env = test_env!();
+    let (id, _b) = sleeper(&env, "k0");
+    env.kill(&id, "0").ok();
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
+    env.kill(&id, "KILL").ok();
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.delete(&id).ok();
+}
+
+#[test]
+fn list_json_and_events_in_runc_field_order() {
+    let env = test_env!();
+    let (id, _b) = sleeper(&env, "lj");
+    // Scripts (and runc's suite) match the text, not just the JSON.
+    let out = env.rt(&["list", "--format", "json"]);
+    out.ok();
+    assert!(out.stdout.starts_with(r#"[{"ociVersion":"#), "{out:?}");
+    let fields = [r#""id":"#, r#""pid":"#, r#""status":"#, r#""bundle":"#];
+    let pos: Vec<usize> = fields
+        .iter()
+        .map(|f| {
+            out.stdout
+                .find(f)
+                .unwrap_or_else(|| panic!("{f} in {out:?}"))
+        })
+        .collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "{out:?}");
+    let out = env.rt(&["events", "--stats", &id]);
+    out.ok();
+    let want = format!(r#"{{"type":"stats","id":"{id}","data":"#);
+    assert!(out.stdout.starts_with(&want), "{out:?}");
+}
+
+// ------------------------------------------------------------ exec
+
+#[test]
+fn exec_failures_exit_255() {
+    let env = test_env!();
+    let (id, _b) = sleeper(&env, "e255");
+    assert_eq!(env.exec(&id, &["sh", "-c", "exit 42"]).code, 42);
+    assert_eq!(env.exec(&id, &["no-such-binary"]).code, 255);
+    assert_eq!(env.exec("no-such-container", &["true"]).code, 255);
+}
+
+#[test]
+fn exec_in_a_paused_container_needs_ignore_paused() {
+    let env = test_env!();
+    let (id, _b) = sleeper(&env, "ep");
+    env.rt(&["pause", &id]).ok();
+    let out = env.exec(&id, &["echo", "ok"]);
+    assert_eq!(out.code, 255, "{out:?}");
+    assert!(
+        out.stderr.contains("cannot exec in a paused container"),
+        "{out:?}"
+    );
+    // With --ignore-paused the process starts once the container is resumed.
+    let mut resume = std::process::Command::new(&env.rt.bin);
+    resume.arg("--root").arg(&env.root).args(["resume", &id]);
+    let resumer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        resume.status().unwrap()
+    });
+    let out = env.exec_with(&id, &["--ignore-paused"], &["echo", "ok"]);
+    assert!(resumer.join().unwrap().success());
+    out.ok();
+    assert_eq!(out.out(), "ok");
+}
+
+#[test]
+fn exec_process_file_without_user_runs_as_root() {
+    let env = test_env!();
+    let (id, _b) = sleeper(&env, "epu");
+    let p = env.path().join("process.json");
+    std::fs::write(&p, r#"{"args":["/bin/id","-u"],"cwd":"/"}"#).unwrap();
+    let out = env.exec_with(&id, &["--process", p.to_str().unwrap()], &[]);
+    out.ok();
+    assert_eq!(out.out(), "0");
+}
+
+#[test]
+fn exec_into_sub_cgroups() {
+    let env = test_env!();
+    if v1_controller_dir("memory").is_none() {
+        eprintln!("SKIP: needs the cgroup v1 memory hierarchy");
+        return;
+    }
+    let (id, _b) = sleeper(&env, "ecg");
+    let cg = |line: &str| line.rsplit(':').next().unwrap_or("").to_string();
+    let own = env.exec(&id, &["cat", "/proc/self/cgroup"]);
+    own.ok();
+    let mem_line = own.stdout.lines().find(|l| l.contains(":memory:")).unwrap();
+    let base = cg(mem_line);
+    let host = std::path::Path::new("/sys/fs/cgroup/memory").join(base.trim_start_matches('/'));
+    std::fs::create_dir(host.join("sub")).unwrap();
+    let out = env.exec_with(
+        &id,
+        &["--cgroup", "memory:sub"],
+        &["cat", "/proc/self/cgroup"],
+    );
+    out.ok();
+    let mem = out.stdout.lines().find(|l| l.contains(":memory:")).unwrap();
+    assert_eq!(cg(mem), format!("{base}/sub"), "{out:?}");
+    let out = env.exec_with(&id, &["--cgroup", ".."], &["true"]);
+    assert!(
+        out.stderr.contains(".. is not a sub cgroup path"),
+        "{out:?}"
+    );
+    let out = env.exec_with(&id, &["--cgroup", "nope"], &["true"]);
+    assert!(
+        out.stderr.contains("/nope/cgroup.procs: no such file"),
+        "{out:?}"
+    );
+    let out = env.exec_with(&id, &["--cgroup", "whaaat:/"], &["true"]);
+    assert!(out.stderr.contains("unknown controller"), "{out:?}");
+    env.kill(&id, "KILL").ok();
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.delete(&id).ok();
+}
+
+#[test]
+fn cwd_is_entered_before_the_user_is_switched() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    // /root: root's only; the process runs as uid 42 without any capability over files.
+    std::fs::set_permissions(
+        b.rootfs().join("root"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    runc_caps(&mut b);
+    b.user(42, 42).cwd("/root").args(&["ls", "/tmp"]);
+    env.run_once(&b).ok();
+    // exec as root into a container whose cwd only its user can enter
+    let mut b = env.bundle("b2");
+    nix::unistd::chown(&b.rootfs().join("root"), Some(42.into()), None).unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("root"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    runc_caps(&mut b);
+    b.user(42, 42).cwd("/root").args(&["sleep", "1000"]);
+    let id = env.id("cwd");
+    env.create_start(&id, &b);
+    env.exec_with(&id, &["--user", "0"], &["true"]).ok();
+}
+
+// ------------------------------------------------------------ resources and devices
+
+#[test]
+fn update_takes_runc_flags() {
+    let env = test_env!();
+    if v1_controller_dir("memory").is_none() {
+        eprintln!("SKIP: needs cgroup v1");
+        return;
+    }
+    let (id, _b) = sleeper(&env, "upd");
+    let pid = env.pid(&id);
+    let cat = |f: &str| {
+        let (ctrl, file) = f.split_once('/').unwrap();
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let rel = cg
+            .lines()
+            .find(|l| l.split(':').nth(1).unwrap().split(',').any(|c| c == ctrl))
+            .and_then(|l| l.rsplit(':').next())
+            .unwrap()
+            .to_string();
+        let dir = v1_controller_dir(ctrl)
+            .unwrap()
+            .join(rel.trim_start_matches('/'));
+        std::fs::read_to_string(dir.join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let up = |args: &[&str]| {
+        let mut a = vec!["update"];
+        a.extend_from_slice(args);
+        a.push(&id);
+        env.rt(&a).ok();
+    };
+    up(&["--memory", "50M", "--memory-reservation", "32M"]);
+    assert_eq!(
+        cat("memory/memory.limit_in_bytes"),
+        (50u64 << 20).to_string()
+    );
+    assert_eq!(
+        cat("memory/memory.soft_limit_in_bytes"),
+        (32u64 << 20).to_string()
+    );
+    if std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        up(&["--memory-swap", "96M"]);
+        assert_eq!(
+            cat("memory/memory.memsw.limit_in_bytes"),
+            (96u64 << 20).to_string()
+        );
+    }
+    up(&["--cpu-period", "900000", "--cpu-quota", "600000"]);
+    assert_eq!(cat("cpu/cpu.cfs_quota_us"), "600000");
+    up(&["--cpu-quota", "-1"]);
+    assert_eq!(cat("cpu/cpu.cfs_quota_us"), "-1");
+    up(&["--cpuset-cpus", "0", "--cpuset-mems", "0"]);
+    assert_eq!(cat("cpuset/cpuset.cpus"), "0");
+    // deprecated, accepted and ignored as by runc
+    up(&["--kernel-memory", "100M"]);
+}
+
+#[test]
+fn device_rules_follow_runc() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    // Deny all, /dev/kmsg created but not allowed; a deny rule with runc's "rwa" access; a fifo
+    // in linux.devices (the device cgroup has no say over fifos).
+    b.edit(|s| {
+        s["linux"]["resources"] = serde_json::json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwa"}
+        ]});
+        s["linux"]["devices"] = serde_json::json!([
+            {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11},
+            {"path": "/dev/myfifo", "type": "p"}
+        ]);
+    });
+    for set in ["bounding", "effective", "permitted"] {
+        b.caps(set, &["CAP_SYSLOG"]);
+    }
+    let out = env.sh(
+        &mut b,
+        "test -p /dev/myfifo && echo fifo; head -c1 /dev/kmsg >/dev/null && echo kmsg; echo x > /dev/null && echo null",
+    );
+    out.ok();
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["fifo", "null"],
+        "{out:?}"
+    );
+}
+
+#[test]
+fn read_only_dev_gets_its_nodes_first() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.edit(|s| {
+        for m in s["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push("ro".into());
+            }
+        }
+    });
+    let out = env.sh(
+        &mut b,
+        "grep '^tmpfs /dev ' /proc/mounts; test -c /dev/null && echo null",
+    );
+    out.ok();
+    assert!(out.stdout.contains(" ro,"), "{out:?}");
+    assert!(out.stdout.contains("null"), "{out:?}");
+}
+
+#[test]
+fn warns_about_a_shared_non_empty_cgroup_and_refuses_unified_on_v1() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"]);
+    let cgpath = format!("/berth-e2e-{}", env.id("cg"));
+    b.edit(|s| s["linux"]["cgroupsPath"] = cgpath.clone().into());
+    let first = env.id("cg1");
+    env.create_start(&first, &b);
+    let second = env.id("cg2");
+    let out = env.create(&second, &b);
+    out.ok();
+    assert!(
+        out.stderr.contains("container's cgroup is not empty"),
+        "{out:?}"
+    );
+    env.delete_force(&second).ok();
+    env.delete_force(&first).ok();
+    if v1_controller_dir("memory").is_some() {
+        let mut b = env.bundle("u");
+        b.edit(|s| {
+            s["linux"]["resources"] = serde_json::json!({"unified": {"memory.min": "131072"}})
+        });
+        let out = env.run_once(&b);
+        out.fails();
+        assert!(out.stderr.contains("invalid configuration"), "{out:?}");
+    }
+}
+
+// ------------------------------------------------------------ hooks, namespaces, mounts
+
+#[test]
+fn hooks_run_where_runc_runs_them() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    let log = env.path().join("hooks.log");
+    let l = log.to_str().unwrap();
+    for stage in ["createRuntime", "createContainer", "poststart"] {
+        b.hook(
+            stage,
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {stage} $(pwd) >> {l}")]}),
+        );
+    }
+    b.args(&["true"]);
+    env.run_once(&b).ok();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let bundle = b.dir.canonicalize().unwrap();
+    let rootfs = b.rootfs().canonicalize().unwrap();
+    assert!(
+        text.contains(&format!("createRuntime {}\n", bundle.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("createContainer {}\n", rootfs.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("poststart {}\n", bundle.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn hostname_in_a_uts_namespace_joined_by_path() {
+    let env = test_env!();
+    let holder = env.spawn_host("unshare", &["--uts", "sleep", "1000"]);
+    let ns = format!("/proc/{holder}/ns/uts");
+    assert!(TestEnv::wait_for(5 * SEC, || {
+        std::fs::read_link(&ns).ok() != std::fs::read_link("/proc/self/ns/uts").ok()
+    }));
+    let mut b = env.bundle("b");
+    b.remove_namespace("uts")
+        .namespace("uts", Some(&ns))
+        .hostname("joined-host");
+    let out = env.sh(&mut b, "hostname");
+    out.ok();
+    assert_eq!(out.out(), "joined-host");
+}
