@@ -1,8 +1,7 @@
 //! Helpers of the escape battery (`tests/tests/escape.rs`): the probe (a
 //! static C program, `tests/escape/probe.c`, that tries one escape per
 //! argument inside a container), the two security profiles it runs under,
-//! layer tarballs with hostile entries, and guards for what a test makes on
-//! the host (networks, processes).
+//! layer tarballs with hostile entries, and a host process to protect.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -197,51 +196,6 @@ pub fn dir_entries(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// Networks one test made, removed at drop with the containers on them.
-/// Declare it after the [`Engine`] so it drops first.
-pub struct NetGuard<'a> {
-    e: &'a Engine,
-    names: Vec<String>,
-}
-
-impl<'a> NetGuard<'a> {
-    pub fn new(e: &'a Engine) -> NetGuard<'a> {
-        NetGuard {
-            e,
-            names: Vec::new(),
-        }
-    }
-
-    /// `network create NAME` (a test-unique name); returns the name.
-    pub fn create(&mut self, short: &str) -> String {
-        let name = self.e.name(short);
-        self.e.ok(&["network", "create", &name]);
-        self.names.push(name.clone());
-        name
-    }
-}
-
-impl Drop for NetGuard<'_> {
-    fn drop(&mut self) {
-        for net in &self.names {
-            let o = self.e.cmd(&[
-                "network",
-                "inspect",
-                "-f",
-                "{{range .Containers}}{{.Name}} {{end}}",
-                net,
-            ]);
-            let names: Vec<&str> = o.stdout.split_whitespace().collect();
-            if !names.is_empty() {
-                let mut args = vec!["rm", "-f"];
-                args.extend(names);
-                self.e.cmd(&args);
-            }
-            self.e.cmd(&["network", "rm", net]);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -22,8 +22,9 @@ use berth_e2e::engine;
 use berth_e2e::engine::{berth_bin, busybox_tar, Engine};
 use berth_e2e::escape::{
     assert_all_stopped, attempt, dir_entries, fingerprint, image_archive, parse_results,
-    probe_mount, run_probe, Attempt, HostSleeper, HostileTar, NetGuard, Profile, PROFILES,
+    probe_mount, run_probe, Attempt, HostSleeper, HostileTar, Profile, PROFILES,
 };
+use berth_e2e::net::{ip_on, Nets};
 
 /// A write that the container must not get through: a read-only mount, no
 /// permission, or no such file on this kernel.
@@ -277,7 +278,7 @@ fn runtime_binaries_survive_proc_self_exe_overwrite() {
         "sh",
         "-c",
         "rm /bin/sh && printf '#!/proc/self/exe\\n' > /bin/sh && chmod 755 /bin/sh \
-         && echo armed && exec /probe exewatch=6",
+         && echo armed && exec /probe exewatch=5",
     ]);
     e.wait_status(&c, "running", Duration::from_secs(20));
     for _ in 0..40 {
@@ -595,8 +596,8 @@ struct NetA {
     get: String,
 }
 
-fn network_with_server(e: &Engine, nets: &mut NetGuard) -> NetA {
-    let na = nets.create("na");
+fn network_with_server(e: &Engine, nets: &Nets) -> NetA {
+    let na = nets.create("na", &[]);
     let a1 = e.name("a1");
     e.ok(&[
         "run",
@@ -610,8 +611,7 @@ fn network_with_server(e: &Engine, nets: &mut NetGuard) -> NetA {
         "-c",
         "mkdir /www && echo hello-a > /www/index.html && exec httpd -f -p 8080 -h /www",
     ]);
-    let fmt = format!("{{{{(index .NetworkSettings.Networks \"{na}\").IPAddress}}}}");
-    let a_ip = e.inspect_f(&a1, &fmt);
+    let a_ip = ip_on(e, &a1, &na);
     // (busybox's static wget needs NSS libraries the image lacks)
     let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {a_ip} 8080");
     let same = e.ok(&[
@@ -642,13 +642,16 @@ fn network_with_server(e: &Engine, nets: &mut NetGuard) -> NetA {
     }
 }
 
-/// A container on network B reaches nothing on network A.
+/// A container on network B reaches nothing on network A, and cannot ask
+/// network A's DNS (at A's gateway, berth's embedded resolver) for the names
+/// on A (issue 13 hole 3; docker's resolver lives in each container's
+/// namespace).
 #[test]
-fn user_networks_do_not_reach_each_other() {
+fn user_networks_are_isolated_traffic_and_dns() {
     let e = engine!();
-    let mut nets = NetGuard::new(&e);
-    let a = network_with_server(&e, &mut nets);
-    let nb = nets.create("nb");
+    let nets = Nets::new(&e);
+    let a = network_with_server(&e, &nets);
+    let nb = nets.create("nb", &[]);
     let other = e.cmd(&[
         "run",
         "--rm",
@@ -659,8 +662,9 @@ fn user_networks_do_not_reach_each_other() {
         "-c",
         &format!(
             "{} | grep -q hello-a && echo REACHED-TCP; \
-                  ping -c 1 -W 2 {} >/dev/null 2>&1 && echo REACHED-PING; true",
-            a.get, a.a_ip
+             ping -c 1 -W 2 {} >/dev/null 2>&1 && echo REACHED-PING; \
+             timeout 6 nslookup {} {} 2>&1; true",
+            a.get, a.a_ip, a.a1, a.a_gw
         ),
     ]);
     other.ok();
@@ -668,32 +672,6 @@ fn user_networks_do_not_reach_each_other() {
         !other.stdout.contains("REACHED"),
         "crossed networks: {other:?}"
     );
-}
-
-/// A container on network B cannot ask network A's DNS (at A's gateway,
-/// berth's embedded resolver) for the names on A.
-///
-/// KNOWN HOLE, pending sec-net's fix of issue 13 hole 3: berth answers.
-/// Ignored until it lands (`cargo test --test escape -- --ignored`); dockerd
-/// passes (its resolver lives in each container's namespace).
-#[test]
-#[ignore = "issue 13 hole 3: berth's DNS answers other networks (sec-net fixes)"]
-fn dns_of_another_network_does_not_answer() {
-    let e = engine!();
-    let mut nets = NetGuard::new(&e);
-    let a = network_with_server(&e, &mut nets);
-    let nb = nets.create("nb");
-    let other = e.cmd(&[
-        "run",
-        "--rm",
-        "--network",
-        &nb,
-        e.img(),
-        "sh",
-        "-c",
-        &format!("timeout 6 nslookup {} {} 2>&1; true", a.a1, a.a_gw),
-    ]);
-    other.ok();
     assert!(
         !other.stdout.contains(&a.a_ip),
         "network B's container resolved {} through network A's DNS: {other:?}",
@@ -703,13 +681,8 @@ fn dns_of_another_network_does_not_answer() {
 
 /// CVE-2020-8558 class: a datagram to 127.0.0.1 sent to the gateway's MAC
 /// over AF_PACKET (NET_RAW is a default capability) must not reach a host
-/// service bound to the host's loopback.
-///
-/// KNOWN HOLE, pending sec-net's fix of issue 13 hole 1: the host gets it.
-/// Ignored until it lands (`cargo test --test escape -- --ignored`); dockerd
-/// passes.
+/// service bound to the host's loopback (issue 13 hole 1).
 #[test]
-#[ignore = "issue 13 hole 1: packets to 127.0.0.1 from a bridge reach the host (sec-net fixes)"]
 fn raw_packets_never_reach_host_loopback() {
     let e = engine!();
     let listener = UdpSocket::bind("127.0.0.1:0").unwrap();

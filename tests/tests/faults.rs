@@ -158,7 +158,14 @@ impl Battery {
             .collect();
         assert!(procs.is_empty(), "{when}: monitors left: {procs:?}");
         for id in ids {
-            for ctl in ["memory", "pids", "cpu,cpuacct", "freezer", "devices", "unified"] {
+            for ctl in [
+                "memory",
+                "pids",
+                "cpu,cpuacct",
+                "freezer",
+                "devices",
+                "unified",
+            ] {
                 let d = Path::new("/sys/fs/cgroup").join(ctl).join("berth").join(id);
                 assert!(!d.exists(), "{when}: cgroup left: {}", d.display());
             }
@@ -175,7 +182,10 @@ impl Battery {
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_default();
-                assert!(ports.trim().is_empty(), "{when}: veths left on {dev}: {ports}");
+                assert!(
+                    ports.trim().is_empty(),
+                    "{when}: veths left on {dev}: {ports}"
+                );
             }
             // a rule naming one container address (not the subnet, not the gateway)
             let leak = nat.lines().find(|l| {
@@ -192,7 +202,10 @@ impl Battery {
     fn rm_all_and_check(&self, when: &str) {
         let mut ids = self.ids();
         if let Ok(r) = std::fs::read_dir(self.root.join("containers")) {
-            ids.extend(r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+            ids.extend(
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned()),
+            );
         }
         ids.sort();
         ids.dedup();
@@ -246,7 +259,9 @@ fn run_and_rm_crash_at_every_step() {
         let name = format!("crash{i}");
         b.crash(
             point,
-            &["run", "-d", "-p", "80", "--name", &name, &img, "sleep", &marker],
+            &[
+                "run", "-d", "-p", "80", "--name", &name, &img, "sleep", &marker,
+            ],
         );
         let when = format!("run killed at {point}");
         b.check_truth(&when);
@@ -260,9 +275,15 @@ fn run_and_rm_crash_at_every_step() {
         b.rm_all_and_check(&format!("{when}, then a clean run"));
     }
     // rm -f of a running container, killed at each step
-    for point in ["rm.marked", "destroy.runtime-deleted", "destroy.snapshot-removed"] {
+    for point in [
+        "rm.marked",
+        "destroy.runtime-deleted",
+        "destroy.snapshot-removed",
+    ] {
         points += 1;
-        b.ok(&["run", "-d", "-p", "80", "--name", "victim", &img, "sleep", "4100"]);
+        b.ok(&[
+            "run", "-d", "-p", "80", "--name", "victim", &img, "sleep", "4100",
+        ]);
         b.crash(point, &["rm", "-f", "victim"]);
         let when = format!("rm -f killed at {point}");
         b.check_truth(&when);
@@ -292,7 +313,9 @@ fn network_connect_crash_leaves_a_consistent_network() {
         .as_str()
         .unwrap_or("")
         .to_string();
-    let listed = n[0]["Containers"][&id]["IPv4Address"].as_str().unwrap_or("");
+    let listed = n[0]["Containers"][&id]["IPv4Address"]
+        .as_str()
+        .unwrap_or("");
     assert!(
         !ip.is_empty() && listed.starts_with(&format!("{ip}/")),
         "container and network disagree:\n{c}\n{n}"
@@ -388,7 +411,13 @@ fn pull_and_build_crash_midway() {
     let r = format!("{}/e2e/fault:v1", reg.addr);
     // an image with a layer of its own (4 MB, many chunks), pushed, then forgotten here
     b.ok(&[
-        "run", "--name", "mk", &img, "sh", "-c", "head -c 4000000 /dev/urandom > /blob",
+        "run",
+        "--name",
+        "mk",
+        &img,
+        "sh",
+        "-c",
+        "head -c 4000000 /dev/urandom > /blob",
     ]);
     b.ok(&["commit", "mk", &r]);
     b.ok(&["rm", "mk"]);
@@ -452,13 +481,12 @@ fn two_hundred_concurrent_runs_on_the_default_bridge() {
             failed.push(format!("#{i} {st}: {err}"));
         }
     }
-    assert!(failed.is_empty(), "{} runs failed: {failed:#?}", failed.len());
-    let out = b.ok(&[
-        "ps",
-        "--format",
-        "{{.Names}} {{.ID}}",
-        "--no-trunc",
-    ]);
+    assert!(
+        failed.is_empty(),
+        "{} runs failed: {failed:#?}",
+        failed.len()
+    );
+    let out = b.ok(&["ps", "--format", "{{.Names}} {{.ID}}", "--no-trunc"]);
     let names: HashSet<&str> = out.lines().filter_map(|l| l.split(' ').next()).collect();
     assert_eq!(names.len(), N, "distinct running names: {out}");
     let ids = b.ids();
