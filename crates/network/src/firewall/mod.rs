@@ -1,0 +1,555 @@
+//! Firewall rules: generated as data (pure, unit-tested), rendered for the system tool found
+//! at run time — `iptables` (iptables-nft or legacy, through `iptables-save`/`iptables-restore`)
+//! or, when that is missing, `nft` with a table of berth's own.
+//!
+//! Every rule berth adds lives in berth's own chains and carries a comment tag:
+//! `berth:net:<network id>` for a network's rules, `berth:port:<container id>:<network id[..12]>`
+//! for a published port, `berth` for the jumps from the built-in chains. Cleanup deletes exactly the
+//! rules whose tag matches, so rules of docker, podman or the admin are never touched.
+//!
+//! Chains (the same names in both back ends):
+//! - filter `BERTH-FORWARD` (jumped to first from FORWARD): per network, accept what leaves the
+//!   bridge and what comes back or was DNATed into it; for internal networks drop what crosses.
+//!   Its first rule jumps to `BERTH-ISOLATION-1`, which sends traffic leaving a berth bridge to
+//!   `BERTH-ISOLATION-2`, which drops it when it enters another berth bridge (docker's two stage
+//!   isolation, one rule per network in each stage instead of one per pair).
+//! - nat `BERTH-POSTROUTING`: masquerade of each subnet out of other interfaces, of the
+//!   host's 127/8 into a bridge (published ports reached on 127.0.0.1, with route_localnet) and
+//!   of hairpin connections (a container reaching a published port through a host address).
+//! - nat `BERTH-DNAT`, jumped to from PREROUTING and OUTPUT for local destinations: one DNAT
+//!   rule per published port.
+//! - raw `BERTH-PREROUTING` (jumped to first from raw PREROUTING): per network, drop what comes
+//!   in from the bridge addressed to or from 127.0.0.0/8. The bridges have `route_localnet`
+//!   (the host reaches published ports on 127.0.0.1), which also lets a container with NET_RAW
+//!   reach the host's loopback-only services by sending to 127.0.0.1 through the gateway's MAC
+//!   (CVE-2020-8558). In the raw table no packet has been NATed yet, so legitimate traffic
+//!   never matches: replies to the host's 127.0.0.1 come in addressed to the gateway.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{Error, Result};
+
+mod iptables;
+mod nft;
+
+use iptables::infra_present;
+pub use iptables::{iptables_args, iptables_script, parse_save, split_words, SavedRule};
+pub use nft::{nft_expr, nft_script, parse_nft_list, NFT_TABLE};
+
+pub const FORWARD: &str = "BERTH-FORWARD";
+pub const ISOLATION1: &str = "BERTH-ISOLATION-1";
+pub const ISOLATION2: &str = "BERTH-ISOLATION-2";
+pub const POSTROUTING: &str = "BERTH-POSTROUTING";
+pub const DNAT: &str = "BERTH-DNAT";
+/// In the raw table.
+pub const RAW_PREROUTING: &str = "BERTH-PREROUTING";
+/// The host's loopback network, never a source or destination on a bridge.
+pub const LOOPBACK_NET: &str = "127.0.0.0/8";
+/// Tag of the jumps into berth's chains.
+pub const INFRA_TAG: &str = "berth";
+
+pub fn net_tag(network_id: &str) -> String {
+    format!("berth:net:{network_id}")
+}
+
+/// (The network id is cut to 12 characters: nft comments hold at most 128 bytes.)
+pub fn port_tag(container_id: &str, network_id: &str) -> String {
+    let short = network_id.get(..12).unwrap_or(network_id);
+    format!("berth:port:{container_id}:{short}")
+}
+
+/// Prefix matching every port rule of a container, on any network.
+pub fn port_tag_prefix(container_id: &str) -> String {
+    format!("berth:port:{container_id}:")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Filter,
+    Nat,
+    Raw,
+}
+
+impl Table {
+    pub const ALL: [Table; 3] = [Table::Filter, Table::Nat, Table::Raw];
+
+    fn name(self) -> &'static str {
+        match self {
+            Table::Filter => "filter",
+            Table::Nat => "nat",
+            Table::Raw => "raw",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Match {
+    InIf(String),
+    OutIf(String),
+    NotOutIf(String),
+    Src(String),
+    NotSrc(String),
+    Dst(String),
+    /// protocol ("tcp"/"udp") and destination port
+    DPort(String, u16),
+    /// conntrack state related,established
+    Established,
+    /// conntrack status: the connection was DNATed
+    Dnated,
+    /// destination address is one of the host's own
+    DstLocal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Accept,
+    Drop,
+    Return,
+    Jump(&'static str),
+    Masquerade,
+    /// DNAT to ip:port
+    Dnat(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub table: Table,
+    pub chain: &'static str,
+    pub matches: Vec<Match>,
+    pub target: Target,
+    pub tag: String,
+}
+
+fn rule(table: Table, chain: &'static str, m: Vec<Match>, t: Target, tag: &str) -> Rule {
+    Rule {
+        table,
+        chain,
+        matches: m,
+        target: t,
+        tag: tag.to_string(),
+    }
+}
+
+/// What a network needs: loopback kept off the bridge and isolation always, forwarding and
+/// NAT unless internal.
+pub fn network_rules(network_id: &str, bridge: &str, subnet: &str, internal: bool) -> Vec<Rule> {
+    use Match::*;
+    use Table::*;
+    let tag = net_tag(network_id);
+    let b = || bridge.to_string();
+    let mut v = vec![
+        rule(
+            Raw,
+            RAW_PREROUTING,
+            vec![InIf(b()), Dst(LOOPBACK_NET.into())],
+            Target::Drop,
+            &tag,
+        ),
+        rule(
+            Raw,
+            RAW_PREROUTING,
+            vec![InIf(b()), Src(LOOPBACK_NET.into())],
+            Target::Drop,
+            &tag,
+        ),
+        rule(
+            Filter,
+            ISOLATION1,
+            vec![InIf(b()), NotOutIf(b())],
+            Target::Jump(ISOLATION2),
+            &tag,
+        ),
+        rule(Filter, ISOLATION2, vec![OutIf(b())], Target::Drop, &tag),
+    ];
+    if internal {
+        v.push(rule(
+            Filter,
+            FORWARD,
+            vec![InIf(b()), OutIf(b())],
+            Target::Accept,
+            &tag,
+        ));
+        v.push(rule(Filter, FORWARD, vec![InIf(b())], Target::Drop, &tag));
+        v.push(rule(Filter, FORWARD, vec![OutIf(b())], Target::Drop, &tag));
+        return v;
+    }
+    v.extend([
+        rule(
+            Filter,
+            FORWARD,
+            vec![OutIf(b()), Established],
+            Target::Accept,
+            &tag,
+        ),
+        rule(
+            Filter,
+            FORWARD,
+            vec![OutIf(b()), Dnated],
+            Target::Accept,
+            &tag,
+        ),
+        rule(Filter, FORWARD, vec![InIf(b())], Target::Accept, &tag),
+        rule(
+            Nat,
+            POSTROUTING,
+            vec![Src(subnet.to_string()), NotOutIf(b())],
+            Target::Masquerade,
+            &tag,
+        ),
+        rule(
+            Nat,
+            POSTROUTING,
+            vec![Src("127.0.0.0/8".into()), OutIf(b())],
+            Target::Masquerade,
+            &tag,
+        ),
+        rule(
+            Nat,
+            POSTROUTING,
+            vec![Src(subnet.to_string()), OutIf(b()), Dnated],
+            Target::Masquerade,
+            &tag,
+        ),
+    ]);
+    v
+}
+
+/// The DNAT rule of one published port.
+pub fn port_rule(
+    container_id: &str,
+    network_id: &str,
+    host_ip: &str,
+    host_port: u16,
+    proto: &str,
+    container_ip: &str,
+    container_port: u16,
+) -> Rule {
+    let mut m = Vec::new();
+    if !host_ip.is_empty() && host_ip != "0.0.0.0" {
+        m.push(Match::Dst(host_ip.to_string()));
+    }
+    m.push(Match::DPort(proto.to_string(), host_port));
+    rule(
+        Table::Nat,
+        DNAT,
+        m,
+        Target::Dnat(format!("{container_ip}:{container_port}")),
+        &port_tag(container_id, network_id),
+    )
+}
+
+/// The jumps from built-in chains (and the isolation jump), which must come first.
+pub fn infra_rules() -> Vec<(Table, &'static str, Rule)> {
+    use Table::*;
+    vec![
+        (
+            Filter,
+            "FORWARD",
+            rule(Filter, "FORWARD", vec![], Target::Jump(FORWARD), INFRA_TAG),
+        ),
+        (
+            Filter,
+            FORWARD,
+            rule(Filter, FORWARD, vec![], Target::Jump(ISOLATION1), INFRA_TAG),
+        ),
+        // published ports stay reachable from other networks: DNATed traffic (and its replies)
+        // is not subject to isolation
+        (
+            Filter,
+            ISOLATION1,
+            rule(
+                Filter,
+                ISOLATION1,
+                vec![Match::Dnated],
+                Target::Return,
+                INFRA_TAG,
+            ),
+        ),
+        (
+            Nat,
+            "POSTROUTING",
+            rule(
+                Nat,
+                "POSTROUTING",
+                vec![],
+                Target::Jump(POSTROUTING),
+                INFRA_TAG,
+            ),
+        ),
+        (
+            Nat,
+            "PREROUTING",
+            rule(
+                Nat,
+                "PREROUTING",
+                vec![Match::DstLocal],
+                Target::Jump(DNAT),
+                INFRA_TAG,
+            ),
+        ),
+        (
+            Nat,
+            "OUTPUT",
+            rule(
+                Nat,
+                "OUTPUT",
+                vec![Match::DstLocal],
+                Target::Jump(DNAT),
+                INFRA_TAG,
+            ),
+        ),
+        (
+            Raw,
+            "PREROUTING",
+            rule(
+                Raw,
+                "PREROUTING",
+                vec![],
+                Target::Jump(RAW_PREROUTING),
+                INFRA_TAG,
+            ),
+        ),
+    ]
+}
+
+pub fn chains(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Filter => &[FORWARD, ISOLATION1, ISOLATION2],
+        Table::Nat => &[POSTROUTING, DNAT],
+        Table::Raw => &[RAW_PREROUTING],
+    }
+}
+
+/// Which saved rules a tag selector picks.
+#[derive(Clone, Debug)]
+pub enum Selector {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Selector {
+    fn matches(&self, comment: Option<&str>) -> bool {
+        match (self, comment) {
+            (Selector::Exact(t), Some(c)) => c == t,
+            (Selector::Prefix(p), Some(c)) => c.starts_with(p.as_str()),
+            _ => false,
+        }
+    }
+}
+
+/// Whether, once the rules picked by `remove` are gone, no network or port rule of berth's
+/// (of any state root on the host) is left, so the jumps and chains can go too.
+pub fn nothing_left<'a>(
+    comments: impl IntoIterator<Item = Option<&'a str>>,
+    remove: &[Selector],
+) -> bool {
+    comments.into_iter().all(|c| {
+        !c.is_some_and(|c| c.starts_with("berth:")) || remove.iter().any(|sel| sel.matches(c))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// running the tools
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Iptables { save: PathBuf, restore: PathBuf },
+    Nft(PathBuf),
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"] {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    })
+}
+
+impl Backend {
+    /// iptables when present (BERTH_FIREWALL=nft forces nft), else nft.
+    pub fn detect() -> Result<Backend> {
+        let force_nft = std::env::var("BERTH_FIREWALL").is_ok_and(|v| v == "nft");
+        if !force_nft {
+            if let (Some(_), Some(save), Some(restore)) = (
+                which("iptables"),
+                which("iptables-save"),
+                which("iptables-restore"),
+            ) {
+                return Ok(Backend::Iptables { save, restore });
+            }
+        }
+        which("nft")
+            .map(Backend::Nft)
+            .ok_or_else(|| Error::Firewall("neither iptables nor nft found in PATH".into()))
+    }
+
+    /// Apply, under berth's firewall lock: optionally make sure berth's chains and jumps exist,
+    /// delete the rules picked by `remove`, append `add`. With `only_if_count`, nothing is done
+    /// when exactly that many rules already carry the single `remove` selector's tag (the
+    /// rules are in place).
+    pub fn apply(
+        &self,
+        ensure_infra: bool,
+        remove: &[Selector],
+        add: &[Rule],
+        only_if_count: Option<usize>,
+    ) -> Result<()> {
+        let _lock = FwLock::take()?;
+        match self {
+            Backend::Iptables { save, restore } => {
+                let text = run(save, &[], None)?;
+                let (chains, saved) = parse_save(&text);
+                if let Some(n) = only_if_count {
+                    let have = saved
+                        .iter()
+                        .filter(|s| remove.iter().any(|sel| sel.matches(s.comment.as_deref())))
+                        .count();
+                    if have == n && (!ensure_infra || infra_present(&chains, &saved)) {
+                        return Ok(());
+                    }
+                }
+                let drop_infra = !ensure_infra
+                    && add.is_empty()
+                    && !remove.is_empty()
+                    && nothing_left(saved.iter().map(|s| s.comment.as_deref()), remove);
+                let script =
+                    iptables_script(&chains, &saved, ensure_infra, remove, add, drop_infra);
+                if script.is_empty() {
+                    return Ok(());
+                }
+                match run(restore, &["--noflush"], Some(&script)) {
+                    Ok(_) => Ok(()),
+                    // a chain someone else put a rule in cannot go: keep the jumps then
+                    Err(_) if drop_infra => {
+                        let script =
+                            iptables_script(&chains, &saved, ensure_infra, remove, add, false);
+                        run(restore, &["--noflush"], Some(&script)).map(|_| ())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Backend::Nft(nft) => {
+                let listed = run(nft, &["-a", "list", "table", "ip", NFT_TABLE], None).ok();
+                if let (Some(n), Some(l)) = (only_if_count, listed.as_deref()) {
+                    let have = parse_nft_list(l)
+                        .iter()
+                        .filter(|(_, c, _)| remove.iter().any(|sel| sel.matches(c.as_deref())))
+                        .count();
+                    let infra_ok = !ensure_infra || nft_script(Some(l), true, &[], &[]).is_empty();
+                    if have == n && infra_ok {
+                        return Ok(());
+                    }
+                }
+                if listed.is_none() && !ensure_infra && add.is_empty() {
+                    return Ok(()); // no table: nothing of berth's to delete
+                }
+                if let Some(l) = listed.as_deref() {
+                    let rules = parse_nft_list(l);
+                    if !ensure_infra
+                        && add.is_empty()
+                        && !remove.is_empty()
+                        && nothing_left(rules.iter().map(|(_, c, _)| c.as_deref()), remove)
+                    {
+                        let script = format!("delete table ip {NFT_TABLE}\n");
+                        return run(nft, &["-f", "-"], Some(&script)).map(|_| ());
+                    }
+                }
+                let script = nft_script(listed.as_deref(), ensure_infra, remove, add);
+                if script.is_empty() {
+                    return Ok(());
+                }
+                run(nft, &["-f", "-"], Some(&script)).map(|_| ())
+            }
+        }
+    }
+}
+
+fn run(prog: &Path, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    let desc = format!("{} {}", prog.display(), args.join(" "));
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Firewall(format!("{desc}: {e}")))?;
+    if let Some(input) = stdin {
+        let mut si = child.stdin.take().expect("piped stdin");
+        si.write_all(input.as_bytes())
+            .map_err(|e| Error::Firewall(format!("{desc}: writing rules: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Firewall(format!("{desc}: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let detail = stdin.map(|s| format!("; rules:\n{s}")).unwrap_or_default();
+        return Err(Error::Firewall(format!(
+            "{desc}: {} ({err}){detail}",
+            out.status
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// An exclusive flock serialising berth's firewall changes across processes (iptables-restore
+/// reads then writes; two berth processes must not interleave between the two).
+pub(crate) struct FwLock(File);
+
+impl FwLock {
+    /// Also taken by network creation, so that two stores (berth roots) choosing a subnet at
+    /// the same time see each other's bridge route.
+    pub(crate) fn take() -> Result<FwLock> {
+        let open = |p: &str| OpenOptions::new().create(true).append(true).open(p);
+        // /run is root's; an unprivileged caller (who cannot change the firewall anyway) falls
+        // back to /tmp
+        let (path, f) = match open("/run/berth-network.lock") {
+            Ok(f) => ("/run/berth-network.lock", f),
+            Err(_) => {
+                let p = "/tmp/berth-network.lock";
+                (
+                    p,
+                    open(p).map_err(|e| Error::Io {
+                        context: format!("opening firewall lock {p}"),
+                        source: e,
+                    })?,
+                )
+            }
+        };
+        loop {
+            // SAFETY: flock on an fd we own.
+            let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+            if r == 0 {
+                return Ok(FwLock(f));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::Io {
+                    context: format!("locking {path}"),
+                    source: e,
+                });
+            }
+        }
+    }
+}
+
+impl Drop for FwLock {
+    fn drop(&mut self) {
+        // SAFETY: unlock the fd we locked; closing would release it too.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
