@@ -170,7 +170,15 @@ fn a_start_failure_names_its_cause_and_never_runs() {
 
     let n = e.name("badcwd");
     let o = e.cmd(&[
-        "run", "-d", "--name", &n, "-w", "/proc/self/fd/5", &img, "sleep", "100",
+        "run",
+        "-d",
+        "--name",
+        &n,
+        "-w",
+        "/proc/self/fd/5",
+        &img,
+        "sleep",
+        "100",
     ]);
     assert!(says_why(&o), "{o:?}");
     let state = e.inspect(&n)["State"].clone();
@@ -178,11 +186,17 @@ fn a_start_failure_names_its_cause_and_never_runs() {
     assert_eq!(state["Pid"], 0, "{state}");
     assert_ne!(state["Status"], "running", "{state}");
     assert!(
-        state["Error"].as_str().unwrap_or("").contains("/proc/self/fd/5"),
+        state["Error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/proc/self/fd/5"),
         "{state}"
     );
     let ps = e.ok(&["ps", "--format", "{{.Names}}"]);
-    assert!(!ps.lines().any(|l| l.trim() == n), "listed as running:\n{ps}");
+    assert!(
+        !ps.lines().any(|l| l.trim() == n),
+        "listed as running:\n{ps}"
+    );
     e.ok(&["rm", "-f", &n]);
 }
 

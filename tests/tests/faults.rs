@@ -158,7 +158,14 @@ impl Battery {
             .collect();
         assert!(procs.is_empty(), "{when}: monitors left: {procs:?}");
         for id in ids {
-            for ctl in ["memory", "pids", "cpu,cpuacct", "freezer", "devices", "unified"] {
+            for ctl in [
+                "memory",
+                "pids",
+                "cpu,cpuacct",
+                "freezer",
+                "devices",
+                "unified",
+            ] {
                 let d = Path::new("/sys/fs/cgroup").join(ctl).join("berth").join(id);
                 assert!(!d.exists(), "{when}: cgroup left: {}", d.display());
             }
@@ -175,7 +182,10 @@ impl Battery {
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_default();
-                assert!(ports.trim().is_empty(), "{when}: veths left on {dev}: {ports}");
+                assert!(
+                    ports.trim().is_empty(),
+                    "{when}: veths left on {dev}: {ports}"
+                );
             }
             // a rule naming one container address (not the subnet, not the gateway)
             let leak = nat.lines().find(|l| {
@@ -192,7 +202,10 @@ impl Battery {
     fn rm_all_and_check(&self, when: &str) {
         let mut ids = self.ids();
         if let Ok(r) = std::fs::read_dir(self.root.join("containers")) {
-            ids.extend(r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+            ids.extend(
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned()),
+            );
         }
         ids.sort();
         ids.dedup();
@@ -205,6 +218,12 @@ impl Battery {
         let nets = vec![self.bridge("bridge")];
         self.check_clean(when, &ids, &nets);
     }
+}
+
+/// A `sleep` argument unique to this test process (found again with [`gone`], never one a
+/// previous run left behind).
+fn marker(base: u32) -> String {
+    format!("{base}{}", std::process::id())
 }
 
 /// No process with `needle` on its command line is alive (within 10 s: a helper stopping).
@@ -227,6 +246,7 @@ fn run_and_rm_crash_at_every_step() {
     berth_only!(e, "the crash points are berth's");
     let img = e.img().to_string();
     let b = Battery::new(e);
+    let m4100 = marker(4100);
     let mut points = 0;
     // the CLI dies (create.*, start.*) or the monitor does (monitor.*)
     for (i, point) in [
@@ -242,11 +262,13 @@ fn run_and_rm_crash_at_every_step() {
     .enumerate()
     {
         points += 1;
-        let marker = format!("{}", 4000 + i);
+        let marker = marker(4000 + i as u32);
         let name = format!("crash{i}");
         b.crash(
             point,
-            &["run", "-d", "-p", "80", "--name", &name, &img, "sleep", &marker],
+            &[
+                "run", "-d", "-p", "80", "--name", &name, &img, "sleep", &marker,
+            ],
         );
         let when = format!("run killed at {point}");
         b.check_truth(&when);
@@ -260,14 +282,20 @@ fn run_and_rm_crash_at_every_step() {
         b.rm_all_and_check(&format!("{when}, then a clean run"));
     }
     // rm -f of a running container, killed at each step
-    for point in ["rm.marked", "destroy.runtime-deleted", "destroy.snapshot-removed"] {
+    for point in [
+        "rm.marked",
+        "destroy.runtime-deleted",
+        "destroy.snapshot-removed",
+    ] {
         points += 1;
-        b.ok(&["run", "-d", "-p", "80", "--name", "victim", &img, "sleep", "4100"]);
+        b.ok(&[
+            "run", "-d", "-p", "80", "--name", "victim", &img, "sleep", &m4100,
+        ]);
         b.crash(point, &["rm", "-f", "victim"]);
         let when = format!("rm -f killed at {point}");
         b.check_truth(&when);
         b.rm_all_and_check(&when);
-        gone("sleep 4100", &when);
+        gone(&format!("sleep {m4100}"), &when);
     }
     eprintln!("crash points exercised: {points}");
 }
@@ -278,9 +306,10 @@ fn network_connect_crash_leaves_a_consistent_network() {
     berth_only!(e, "the crash points are berth's");
     let img = e.img().to_string();
     let b = Battery::new(e);
+    let m4200 = marker(4200);
     b.ok(&["network", "create", "fnet"]);
     let fnet = b.bridge("fnet");
-    b.ok(&["run", "-d", "--name", "c1", &img, "sleep", "4200"]);
+    b.ok(&["run", "-d", "--name", "c1", &img, "sleep", &m4200]);
     b.crash("connect.plugged", &["network", "connect", "fnet", "c1"]);
     b.check_truth("network connect killed");
     // connecting again converges, the container and the network agree, and the network works
@@ -292,7 +321,9 @@ fn network_connect_crash_leaves_a_consistent_network() {
         .as_str()
         .unwrap_or("")
         .to_string();
-    let listed = n[0]["Containers"][&id]["IPv4Address"].as_str().unwrap_or("");
+    let listed = n[0]["Containers"][&id]["IPv4Address"]
+        .as_str()
+        .unwrap_or("");
     assert!(
         !ip.is_empty() && listed.starts_with(&format!("{ip}/")),
         "container and network disagree:\n{c}\n{n}"
@@ -319,6 +350,7 @@ fn serve_killed_at_every_step_of_run_and_rm() {
     }
     let img = e.img().to_string();
     let b = Battery::new(e);
+    let m4300 = marker(4300);
     let sock = b.e.path().join("api.sock");
     let host = format!("unix://{}", sock.display());
     let docker = |args: &[&str]| -> Output {
@@ -350,13 +382,13 @@ fn serve_killed_at_every_step_of_run_and_rm() {
     ] {
         let rm = point.starts_with("rm") || point.starts_with("destroy");
         if rm {
-            b.ok(&["run", "-d", "--name", "s1", &img, "sleep", "4300"]);
+            b.ok(&["run", "-d", "--name", "s1", &img, "sleep", &m4300]);
         }
         let mut child = serve(Some(point));
         let o = if rm {
             docker(&["rm", "-f", "s1"])
         } else {
-            docker(&["run", "-d", "--name", "s1", &img, "sleep", "4300"])
+            docker(&["run", "-d", "--name", "s1", &img, "sleep", &m4300])
         };
         let st = child.wait().expect("wait for berth serve");
         assert_eq!(
@@ -373,7 +405,7 @@ fn serve_killed_at_every_step_of_run_and_rm() {
         let _ = again.kill();
         let _ = again.wait();
         b.rm_all_and_check(&when);
-        gone("sleep 4300", &when);
+        gone(&format!("sleep {m4300}"), &when);
     }
 }
 
@@ -388,7 +420,13 @@ fn pull_and_build_crash_midway() {
     let r = format!("{}/e2e/fault:v1", reg.addr);
     // an image with a layer of its own (4 MB, many chunks), pushed, then forgotten here
     b.ok(&[
-        "run", "--name", "mk", &img, "sh", "-c", "head -c 4000000 /dev/urandom > /blob",
+        "run",
+        "--name",
+        "mk",
+        &img,
+        "sh",
+        "-c",
+        "head -c 4000000 /dev/urandom > /blob",
     ]);
     b.ok(&["commit", "mk", &r]);
     b.ok(&["rm", "mk"]);
@@ -433,12 +471,13 @@ fn two_hundred_concurrent_runs_on_the_default_bridge() {
     berth_only!(e, "own state root");
     let img = e.img().to_string();
     let b = Battery::new(e);
+    let m4400 = marker(4400);
     const N: usize = 200;
     let io = b.e.path().join("io");
     std::fs::create_dir_all(&io).unwrap();
     let mut children = Vec::new();
     for i in 0..N {
-        let mut c = b.command(None, &["run", "-d", &img, "sleep", "4400"]);
+        let mut c = b.command(None, &["run", "-d", &img, "sleep", &m4400]);
         let out = std::fs::File::create(io.join(format!("many-{i}.out"))).unwrap();
         let err = std::fs::File::create(io.join(format!("many-{i}.err"))).unwrap();
         c.stdin(Stdio::null()).stdout(out).stderr(err);
@@ -452,13 +491,12 @@ fn two_hundred_concurrent_runs_on_the_default_bridge() {
             failed.push(format!("#{i} {st}: {err}"));
         }
     }
-    assert!(failed.is_empty(), "{} runs failed: {failed:#?}", failed.len());
-    let out = b.ok(&[
-        "ps",
-        "--format",
-        "{{.Names}} {{.ID}}",
-        "--no-trunc",
-    ]);
+    assert!(
+        failed.is_empty(),
+        "{} runs failed: {failed:#?}",
+        failed.len()
+    );
+    let out = b.ok(&["ps", "--format", "{{.Names}} {{.ID}}", "--no-trunc"]);
     let names: HashSet<&str> = out.lines().filter_map(|l| l.split(' ').next()).collect();
     assert_eq!(names.len(), N, "distinct running names: {out}");
     let ids = b.ids();
@@ -474,5 +512,5 @@ fn two_hundred_concurrent_runs_on_the_default_bridge() {
     assert!(!ips.contains(""), "a container without an address:\n{out}");
     b.check_truth("200 runs");
     b.rm_all_and_check("200 runs removed");
-    gone("sleep 4400", "200 runs removed");
+    gone(&format!("sleep {m4400}"), "200 runs removed");
 }
