@@ -220,6 +220,12 @@ impl Battery {
     }
 }
 
+/// A `sleep` argument unique to this test process (found again with [`gone`], never one a
+/// previous run left behind).
+fn marker(base: u32) -> String {
+    format!("{base}{}", std::process::id())
+}
+
 /// No process with `needle` on its command line is alive (within 10 s: a helper stopping).
 #[track_caller]
 fn gone(needle: &str, when: &str) {
@@ -240,6 +246,7 @@ fn run_and_rm_crash_at_every_step() {
     berth_only!(e, "the crash points are berth's");
     let img = e.img().to_string();
     let b = Battery::new(e);
+    let m4100 = marker(4100);
     let mut points = 0;
     // the CLI dies (create.*, start.*) or the monitor does (monitor.*)
     for (i, point) in [
@@ -255,7 +262,7 @@ fn run_and_rm_crash_at_every_step() {
     .enumerate()
     {
         points += 1;
-        let marker = format!("{}", 4000 + i);
+        let marker = marker(4000 + i as u32);
         let name = format!("crash{i}");
         b.crash(
             point,
@@ -282,13 +289,13 @@ fn run_and_rm_crash_at_every_step() {
     ] {
         points += 1;
         b.ok(&[
-            "run", "-d", "-p", "80", "--name", "victim", &img, "sleep", "4100",
+            "run", "-d", "-p", "80", "--name", "victim", &img, "sleep", &m4100,
         ]);
         b.crash(point, &["rm", "-f", "victim"]);
         let when = format!("rm -f killed at {point}");
         b.check_truth(&when);
         b.rm_all_and_check(&when);
-        gone("sleep 4100", &when);
+        gone(&format!("sleep {m4100}"), &when);
     }
     eprintln!("crash points exercised: {points}");
 }
@@ -299,9 +306,10 @@ fn network_connect_crash_leaves_a_consistent_network() {
     berth_only!(e, "the crash points are berth's");
     let img = e.img().to_string();
     let b = Battery::new(e);
+    let m4200 = marker(4200);
     b.ok(&["network", "create", "fnet"]);
     let fnet = b.bridge("fnet");
-    b.ok(&["run", "-d", "--name", "c1", &img, "sleep", "4200"]);
+    b.ok(&["run", "-d", "--name", "c1", &img, "sleep", &m4200]);
     b.crash("connect.plugged", &["network", "connect", "fnet", "c1"]);
     b.check_truth("network connect killed");
     // connecting again converges, the container and the network agree, and the network works
@@ -342,6 +350,7 @@ fn serve_killed_at_every_step_of_run_and_rm() {
     }
     let img = e.img().to_string();
     let b = Battery::new(e);
+    let m4300 = marker(4300);
     let sock = b.e.path().join("api.sock");
     let host = format!("unix://{}", sock.display());
     let docker = |args: &[&str]| -> Output {
@@ -373,13 +382,13 @@ fn serve_killed_at_every_step_of_run_and_rm() {
     ] {
         let rm = point.starts_with("rm") || point.starts_with("destroy");
         if rm {
-            b.ok(&["run", "-d", "--name", "s1", &img, "sleep", "4300"]);
+            b.ok(&["run", "-d", "--name", "s1", &img, "sleep", &m4300]);
         }
         let mut child = serve(Some(point));
         let o = if rm {
             docker(&["rm", "-f", "s1"])
         } else {
-            docker(&["run", "-d", "--name", "s1", &img, "sleep", "4300"])
+            docker(&["run", "-d", "--name", "s1", &img, "sleep", &m4300])
         };
         let st = child.wait().expect("wait for berth serve");
         assert_eq!(
@@ -396,7 +405,7 @@ fn serve_killed_at_every_step_of_run_and_rm() {
         let _ = again.kill();
         let _ = again.wait();
         b.rm_all_and_check(&when);
-        gone("sleep 4300", &when);
+        gone(&format!("sleep {m4300}"), &when);
     }
 }
 
@@ -462,12 +471,13 @@ fn two_hundred_concurrent_runs_on_the_default_bridge() {
     berth_only!(e, "own state root");
     let img = e.img().to_string();
     let b = Battery::new(e);
+    let m4400 = marker(4400);
     const N: usize = 200;
     let io = b.e.path().join("io");
     std::fs::create_dir_all(&io).unwrap();
     let mut children = Vec::new();
     for i in 0..N {
-        let mut c = b.command(None, &["run", "-d", &img, "sleep", "4400"]);
+        let mut c = b.command(None, &["run", "-d", &img, "sleep", &m4400]);
         let out = std::fs::File::create(io.join(format!("many-{i}.out"))).unwrap();
         let err = std::fs::File::create(io.join(format!("many-{i}.err"))).unwrap();
         c.stdin(Stdio::null()).stdout(out).stderr(err);
@@ -502,5 +512,5 @@ fn two_hundred_concurrent_runs_on_the_default_bridge() {
     assert!(!ips.contains(""), "a container without an address:\n{out}");
     b.check_truth("200 runs");
     b.rm_all_and_check("200 runs removed");
-    gone("sleep 4400", "200 runs removed");
+    gone(&format!("sleep {m4400}"), "200 runs removed");
 }

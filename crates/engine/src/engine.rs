@@ -141,6 +141,7 @@ impl Engine {
             e => e.into(),
         })?;
         let id = names::random_id();
+        let generated = req.name.is_none();
         let name = match req.name {
             Some(n) => n,
             None => names::generate(&mut |n| self.store.name_taken(n).unwrap_or(true)),
@@ -233,7 +234,17 @@ impl Engine {
                 .filter(|(_, anon)| *anon)
                 .map(|(n, _)| n.clone())
                 .collect();
-            self.store.insert(&c)?;
+            // a generated name another create took meanwhile: take the next free one (the
+            // insert checks names in its transaction)
+            loop {
+                match self.store.insert(&c) {
+                    Err(Error::NameInUse { .. }) if generated => {
+                        let n = names::generate(&mut |n| self.store.name_taken(n).unwrap_or(true));
+                        c.name = format!("/{n}");
+                    }
+                    r => break r?,
+                }
+            }
             fault::point("create.recorded");
             crate::events::container(self, &c, "create", &[]);
             Ok(c)

@@ -286,7 +286,8 @@ struct SyncReader {
 impl SyncReader {
     /// The next message other than the monitor's pid; an error when the monitor died first.
     fn next(&mut self) -> Result<SyncMsg> {
-        let died = || Error::Other("the container monitor exited before the container started".into());
+        let died =
+            || Error::Other("the container monitor exited before the container started".into());
         loop {
             if let Some(at) = self.buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=at).collect();
