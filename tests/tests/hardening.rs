@@ -153,31 +153,35 @@ fn apparmor_or_selinux_the_host_lacks_fails_create() {
     assert!(out.stderr.to_lowercase().contains("selinux"), "{out:?}");
 }
 
-/// startContainer hooks run in the container after the seccomp filter is loaded (runc loads it
-/// before them when no_new_privileges is off): a hook cannot do what the profile denies.
+/// startContainer hooks run in the container after the seccomp filter is loaded (runc 1.1.5
+/// loads it before them, with or without no_new_privileges): a hook cannot do what the profile
+/// denies.
 #[test]
 fn start_container_hooks_run_under_seccomp() {
     let env = test_env!();
-    let mut b = env.bundle("b");
-    b.edit(|v| {
-        v["linux"]["seccomp"] = serde_json::json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
-        })
-    });
-    b.hook(
-        "startContainer",
-        serde_json::json!({"path": "/bin/mkdir", "args": ["mkdir", "/hook-made-this"]}),
-    );
-    b.sh("echo RAN");
-    let id = env.id("h");
-    env.create(&id, &b).ok();
-    let _ = env.start(&id);
-    TestEnv::wait_for(10 * SEC, || env.status(&id).as_deref() != Some("running"));
-    assert!(
-        !b.rootfs().join("hook-made-this").exists(),
-        "the hook ran without the container's seccomp filter"
-    );
+    for nnp in [false, true] {
+        let mut b = env.bundle(&format!("b-{nnp}"));
+        b.no_new_privileges(nnp);
+        b.edit(|v| {
+            v["linux"]["seccomp"] = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+            })
+        });
+        b.hook(
+            "startContainer",
+            serde_json::json!({"path": "/bin/mkdir", "args": ["mkdir", "/hook-made-this"]}),
+        );
+        b.sh("echo RAN");
+        let id = env.id(&format!("h{nnp}"));
+        env.create(&id, &b).ok();
+        let _ = env.start(&id);
+        TestEnv::wait_for(10 * SEC, || env.status(&id).as_deref() != Some("running"));
+        assert!(
+            !b.rootfs().join("hook-made-this").exists(),
+            "no_new_privileges={nnp}: the hook ran without the container's seccomp filter"
+        );
+    }
 }
 
 /// Runs the bundle's process as uid 1000 with stdio that are pipes made by the caller, and

@@ -166,18 +166,19 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
 
     let (exe, args, env) = prepare_process(&sys, &ctx.console, process, true)?;
     crate::dev_mount::dev_readonly(&sys, &mounts)?;
+    // Become the process (user, capabilities, seccomp filter) before reporting ready, so a
+    // failure fails `create`, and before the startContainer hooks, which run as the process
+    // and confined by its filter, as in runc.
+    finish_process(
+        &sys,
+        process,
+        ctx.caps.as_ref(),
+        ctx.seccomp,
+        !ctx.userns || setgroups_allowed(),
+    )?;
 
     crate::log::debug("init: closing the pipe to signal completion (waiting for start)");
     ch.send(&Msg::Ready)?;
-    // Without no_new_privs the filter goes in now, while we hold CAP_SYS_ADMIN and before the
-    // startContainer hooks, which run confined by it (as in runc). With no_new_privs it is
-    // loaded last, right before execve (see finish_and_exec).
-    let mut seccomp = ctx.seccomp;
-    if !process.no_new_privileges().unwrap_or(false) {
-        if let Some(f) = seccomp.take() {
-            load_seccomp(f)?;
-        }
-    }
     // Block until `start` opens the other end of exec.fifo. The fifo lives in the host's state
     // dir, so reopen our O_PATH handle through the host /proc we kept open.
     let fifo_path = format!("self/fd/{}", ctx.fifo.as_raw_fd());
@@ -204,20 +205,10 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     }
     nix::unistd::write(&fifo, b"0").ctx(|| "writing exec.fifo")?;
     // The fifo stays open (close-on-exec) until the execve: `start` waits for that EOF, and a
-    // failure of the last steps (user switch, chdir to the cwd, seccomp, execve) goes to it
-    // after the "0", so `start` fails with the cause instead of reporting a process that never
-    // ran (nobody reads the channel any more: `create` returned long ago).
-    let Err(e) = finish_and_exec(
-        &sys,
-        process,
-        ctx.caps.as_ref(),
-        seccomp,
-        &exe,
-        &args,
-        &env,
-        ctx.preserve_fds,
-        !ctx.userns || setgroups_allowed(),
-    );
+    // failure of the execve goes to it after the "0", so `start` fails with the cause instead
+    // of reporting a process that never ran (nobody reads the channel any more: `create`
+    // returned long ago).
+    let Err(e) = exec_process(&exe, &args, &env, ctx.preserve_fds);
     let _ = nix::unistd::write(&fifo, format!("1{e}").as_bytes());
     Err(e)
 }
@@ -305,6 +296,19 @@ pub fn finish_and_exec(
     preserve_fds: i32,
     setgroups: bool,
 ) -> Result<Infallible> {
+    finish_process(sys, process, caps, seccomp, setgroups)?;
+    exec_process(exe, args, env, preserve_fds)
+}
+
+/// umask, AppArmor, seccomp, user and capabilities, cwd, no_new_privs: everything that makes
+/// the runtime's child the container's process, short of execve.
+fn finish_process(
+    sys: &dyn Syscall,
+    process: &Process,
+    caps: Option<&CapPlan>,
+    seccomp: Option<seccomp::Filter>,
+    setgroups: bool,
+) -> Result<()> {
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
     let nnp = process.no_new_privileges().unwrap_or(false);
@@ -340,6 +344,15 @@ pub fn finish_and_exec(
     if let Some(f) = seccomp {
         load(f)?;
     }
+    Ok(())
+}
+
+fn exec_process(
+    exe: &Path,
+    args: &[String],
+    env: &[String],
+    preserve_fds: i32,
+) -> Result<Infallible> {
     reset_signals();
     crate::process::cloexec_from(3 + preserve_fds)?;
     let c = |s: &str| {

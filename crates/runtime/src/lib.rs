@@ -15,7 +15,7 @@ pub mod hooks;
 pub mod init;
 pub mod log;
 pub mod lsm;
-pub mod mount_attr;
+pub mod mount_options;
 pub mod namespaces;
 pub mod no_pivot;
 pub mod process;

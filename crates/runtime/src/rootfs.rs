@@ -6,107 +6,12 @@
 //! in between cannot redirect the mount onto the host.
 
 use crate::error::{Error, Result};
-use crate::mount_attr::RecAttr;
+pub use crate::mount_options::{parse_options, propagation_flags, MountOptions};
 use crate::syscall::Syscall;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount};
 use std::path::{Component, Path, PathBuf};
-
-/// Mount options of the spec split into what mount(2) needs.
-#[derive(Debug, PartialEq, Eq)]
-pub struct MountOptions {
-    /// Flags for the mount call itself.
-    pub flags: MsFlags,
-    /// Propagation changes, applied one by one after the mount.
-    pub propagation: Vec<MsFlags>,
-    /// Filesystem-specific options (`size=64m`, `mode=755`, ...).
-    pub data: Vec<String>,
-    pub bind: bool,
-    pub recursive: bool,
-    /// `rro`, `rnosuid`, ...: applied to the whole mount tree after mounting.
-    pub rec: RecAttr,
-}
-
-/// Parse fstab-style options. Unknown options are passed to the filesystem as data, as runc does.
-pub fn parse_options(options: &[String]) -> MountOptions {
-    let mut o = MountOptions {
-        flags: MsFlags::empty(),
-        propagation: vec![],
-        data: vec![],
-        bind: false,
-        recursive: false,
-        rec: RecAttr::default(),
-    };
-    for opt in options {
-        if o.rec.parse(opt) {
-            continue;
-        }
-        let (set, clear): (MsFlags, MsFlags) = match opt.as_str() {
-            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
-            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
-            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
-            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
-            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
-            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
-            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
-            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
-            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
-            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
-            "bind" => {
-                o.bind = true;
-                continue;
-            }
-            "rbind" => {
-                o.bind = true;
-                o.recursive = true;
-                continue;
-            }
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
-            | "runbindable" => {
-                o.propagation
-                    .push(propagation_flags(opt).unwrap_or(MsFlags::empty()));
-                continue;
-            }
-            // Options runc knows and handles elsewhere or ignores: never hand them to the kernel.
-            "tmpcopyup" | "idmap" | "ridmap" | "defaults" => continue,
-            _ => {
-                o.data.push(opt.clone());
-                continue;
-            }
-        };
-        o.flags |= set;
-        o.flags &= !clear;
-    }
-    o
-}
-
-/// `private`, `rslave`, ... as mount(2) propagation flags.
-pub fn propagation_flags(name: &str) -> Option<MsFlags> {
-    Some(match name {
-        "private" => MsFlags::MS_PRIVATE,
-        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        "unbindable" => MsFlags::MS_UNBINDABLE,
-        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        _ => return None,
-    })
-}
 
 /// Resolve `unsafe_path` as if `root` were `/`: `..` stops at the root and symlinks (absolute or
 /// relative) are followed inside it. Missing components are kept as they are. The result always
@@ -625,27 +530,6 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    #[test]
-    fn options_split_into_flags_propagation_and_data() {
-        let o = parse_options(&strings(&[
-            "nosuid",
-            "strictatime",
-            "mode=755",
-            "size=65536k",
-            "rslave",
-            "ro",
-        ]));
-        assert_eq!(
-            o.flags,
-            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY
-        );
-        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
-        assert_eq!(o.data, strings(&["mode=755", "size=65536k"]));
-        let o = parse_options(&strings(&["rbind", "ro", "rw"]));
-        assert!(o.bind && o.recursive);
-        assert!(o.flags.is_empty(), "rw after ro clears it");
-    }
-
     fn tmpdir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("berth-unit-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -813,5 +697,49 @@ mod tests {
             err.contains("/nope") && err.contains("does not exist"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn proc_on_a_symlink_is_refused_and_rro_applies_recursively() {
+        let root = tmpdir("procsym");
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere", root.join("proc")).unwrap();
+        let proc_mount = vec![mount("/proc", "proc", "proc", &[])];
+        let mut plan = RootfsPlan {
+            rootfs: &root,
+            bundle: Path::new("/"),
+            mounts: &proc_mount,
+            devices: &[],
+            propagation: None,
+            readonly: false,
+            no_pivot: false,
+            userns: false,
+            cgroupns: false,
+            masked: &[],
+            readonly_paths: &[],
+        };
+        let sys = Recorder::default();
+        let err = plan.mount_all(&sys).unwrap_err().to_string();
+        assert!(err.contains("/proc") && err.contains("symlink"), "{err}");
+        assert!(sys.calls().iter().all(|c| !c.contains("proc proc")));
+
+        let rro = vec![mount("/data", "bind", "/srv", &["rbind", "rro"])];
+        plan.mounts = &rro;
+        let sys = Recorder {
+            dirs: vec![PathBuf::from("/srv")],
+            ..Default::default()
+        };
+        plan.mount_all(&sys).unwrap();
+        let calls = sys.calls();
+        let data = root.join("data").display().to_string();
+        let i = calls
+            .iter()
+            .position(|c| c.starts_with(&format!("mount /srv {data}")))
+            .unwrap();
+        assert_eq!(
+            calls[i + 1],
+            format!("mount_setattr {data} +0x1 -0x0 recursive")
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -5,7 +5,7 @@
 //! sets) is unit-tested without root against [`Recorder`], while [`Linux`] does the real work.
 
 use crate::error::{Context, Result};
-use crate::mount_attr::RecAttr;
+use crate::mount_options::RecAttr;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
@@ -98,7 +98,7 @@ impl Syscall for Linux {
     }
 
     fn mount_setattr_rec(&self, target: &Path, attr: RecAttr) -> Result<()> {
-        crate::mount_attr::apply(target, attr)
+        crate::mount_options::apply(target, attr)
     }
 
     fn pin_in_root(&self, root: &Path, path: &Path) -> Result<PathBuf> {
