@@ -4,44 +4,54 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-/// Compiles `source` (C) into a static executable named `name`, once per test process, and
-/// returns its path. Panics with gcc's output when it does not build.
+/// Compiles `source` (C) into a static executable named `name` and returns its path. The
+/// programs live in `<target>/debug/cprog/`, named by a hash of their source, so every test
+/// process reuses one build and nothing is left in /tmp. Panics with gcc's output when it does
+/// not build.
 pub fn static_c(name: &str, source: &str) -> PathBuf {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    use std::hash::{Hash, Hasher};
     static LOCK: Mutex<()> = Mutex::new(());
-    let dir = DIR.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("berth-cprog")
-            .tempdir()
-            .unwrap()
-    });
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let exe = dir.path().join(name);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    source.hash(&mut h);
+    let dir = crate::engine::berth_bin()
+        .parent()
+        .expect("the berth binary has a directory")
+        .join("cprog");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join(format!("{name}-{:016x}", h.finish()));
     if exe.exists() {
         return exe;
     }
-    let src = dir.path().join(format!("{name}.c"));
+    // Built under a name of this process's own, then renamed: test processes run in parallel.
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let src = tmp.with_extension("c");
     std::fs::write(&src, source).unwrap();
     let out = Command::new("gcc")
         .args(["-static", "-O1", "-o"])
-        .arg(&exe)
+        .arg(&tmp)
         .arg(&src)
         .output()
         .expect("run gcc (is build-essential installed?)");
+    let _ = std::fs::remove_file(&src);
     assert!(
         out.status.success(),
         "gcc {name}.c: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    std::fs::rename(&tmp, &exe).unwrap();
     exe
 }
 
-/// Copies a program from [`static_c`] into `dir` (e.g. a bundle's rootfs `bin/`), mode 0755.
+/// Copies a program from [`static_c`] into `dir` (e.g. a bundle's rootfs `bin/`) under the
+/// name it was built with, mode 0755.
 pub fn install(exe: &Path, dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let dest = dir.join(exe.file_name().unwrap());
+    let file = exe.file_name().unwrap().to_string_lossy();
+    let name = file.rsplit_once('-').map_or(&*file, |(n, _)| n);
+    let dest = dir.join(name);
     std::fs::copy(exe, &dest).unwrap();
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
     dest

@@ -13,7 +13,7 @@ use crate::engine::Engine;
 
 const PROBE_C: &str = include_str!("../escape/probe.c");
 
-/// The probe, compiled once per test process.
+/// The probe, compiled once (see [`static_c`]).
 pub fn probe_bin() -> PathBuf {
     static_c("probe", PROBE_C)
 }
