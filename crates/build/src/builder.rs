@@ -12,6 +12,7 @@ use engine::engine::{CreateRequest, Engine};
 use engine::types::{Config, HostConfig};
 use engine::{Error, Result};
 use image::archive::{derive, Step};
+use image::rootfd::Node;
 use image::Image;
 use rusqlite::OptionalExtension;
 use serde_json::{json, Map, Value};
@@ -1043,6 +1044,7 @@ fn copy(
     let mut from_container: Option<String> = None;
     let mut hash_part = String::new();
     let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let mut from_nodes: Vec<(String, Node)> = Vec::new();
     if let Some(f) = from {
         let img_id = match df.stage_index(f) {
             Some(j) => match results.get(&j) {
@@ -1085,8 +1087,7 @@ fn copy(
         );
         from_container = Some(c);
         hash_part.push_str(&img_id);
-        // resolved inside the stage's rootfs (a container that is never started: nothing
-        // changes it under us, so its host path is read as it is)
+        // resolved and opened inside the stage's rootfs, read by fds
         let src_root = image::rootfd::Root::open(&root);
         for src in sources {
             let Some(r) = src_root
@@ -1101,8 +1102,7 @@ fn copy(
                     "{what} failed: stat {src}: file does not exist"
                 )));
             };
-            let host = root.join(r.shown.trim_start_matches('/'));
-            files.push((src.trim_start_matches('/').to_string(), host));
+            from_nodes.push((src.trim_start_matches('/').to_string(), r.node));
         }
     } else {
         for src in sources {
@@ -1159,7 +1159,7 @@ fn copy(
             .map_err(|e| invalid(format!("{what}: open {}: {e}", root.display())))?;
         let dest_dir_like = dest.ends_with('/')
             || dest == "."
-            || files.len() + heredocs.len() > 1
+            || files.len() + from_nodes.len() + heredocs.len() > 1
             || files.iter().any(|(rel, _)| rel.contains(['*', '?']))
             || dest_root.node(&abs, true).is_ok_and(|n| n.is_dir());
         let abs = engine::volumes::clean(&abs);
@@ -1195,70 +1195,83 @@ fn copy(
                     }
                     Ok(())
                 };
-            let append_file = |b: &mut tar::Builder<&mut Vec<u8>>,
-                               host: &std::path::Path,
-                               name: &str|
-             -> Result<()> {
-                let md = std::fs::symlink_metadata(host)
-                    .map_err(|e| invalid(format!("{what}: {}: {e}", host.display())))?;
-                let mut h = tar::Header::new_gnu();
-                h.set_metadata(&md);
-                h.set_uid(uid);
-                h.set_gid(gid);
-                h.set_username("").ok();
-                h.set_groupname("").ok();
-                if let Some(m) = chmod {
-                    h.set_mode(m);
-                }
-                let name = name.trim_start_matches('/');
-                if md.is_dir() {
-                    h.set_size(0);
-                    h.set_cksum();
-                    b.append_data(&mut h, name, std::io::empty())
-                } else if md.file_type().is_symlink() {
-                    let t =
-                        std::fs::read_link(host).map_err(|e| invalid(format!("{what}: {e}")))?;
-                    h.set_size(0);
-                    b.append_link(&mut h, name, t)
-                } else if md.is_file() {
-                    let f = std::fs::File::open(host)
-                        .map_err(|e| invalid(format!("{what}: {}: {e}", host.display())))?;
-                    h.set_cksum();
-                    b.append_data(&mut h, name, f)
-                } else {
-                    Ok(())
-                }
-                .map_err(|e| invalid(format!("{what}: {e}")))
-            };
+            let append_file =
+                |b: &mut tar::Builder<&mut Vec<u8>>, node: &Node, name: &str| -> Result<()> {
+                    let md = &node.md;
+                    let mut h = tar::Header::new_gnu();
+                    h.set_metadata(md);
+                    h.set_uid(uid);
+                    h.set_gid(gid);
+                    h.set_username("").ok();
+                    h.set_groupname("").ok();
+                    if let Some(m) = chmod {
+                        h.set_mode(m);
+                    }
+                    let name = name.trim_start_matches('/');
+                    if md.is_dir() {
+                        h.set_size(0);
+                        h.set_cksum();
+                        b.append_data(&mut h, name, std::io::empty())
+                    } else if md.file_type().is_symlink() {
+                        let t = node
+                            .read_link()
+                            .map_err(|e| invalid(format!("{what}: {name}: {e}")))?;
+                        h.set_size(0);
+                        b.append_link(&mut h, name, t)
+                    } else if md.is_file() {
+                        let f = node
+                            .open_file()
+                            .map_err(|e| invalid(format!("{what}: {name}: {e}")))?;
+                        h.set_cksum();
+                        b.append_data(&mut h, name, std::io::Read::take(f, md.len()))
+                    } else {
+                        Ok(())
+                    }
+                    .map_err(|e| invalid(format!("{what}: {e}")))
+                };
             if dest_dir_like {
                 add_parents(&mut b, &abs, true)?;
             } else if let Some((parent, _)) = abs.rsplit_once('/') {
                 add_parents(&mut b, parent, false)?;
             }
+            // every source as a node (the context's by its host path, the user's own files;
+            // another stage's resolved in its root), read by fds
+            let mut srcs: Vec<(String, Node, Option<&std::path::Path>)> = Vec::new();
             for (rel, host) in &files {
-                let md =
-                    std::fs::symlink_metadata(host).map_err(|e| invalid(format!("{what}: {e}")))?;
-                if md.is_dir() {
+                let n = Node::open_host(host)
+                    .map_err(|e| invalid(format!("{what}: {}: {e}", host.display())))?;
+                srcs.push((rel.clone(), n, Some(host.as_path())));
+            }
+            srcs.extend(from_nodes.drain(..).map(|(rel, n)| (rel, n, None)));
+            for (rel, node, host) in &srcs {
+                if node.is_dir() {
                     // a directory source: its content goes into the destination
-                    let walk_root = host.clone();
-                    let mut entries: Vec<(String, std::path::PathBuf)> = Vec::new();
-                    if from.is_some() {
-                        walk_all(&walk_root, "", &mut entries);
-                    } else {
-                        ctx.walk(&walk_root, rel, &mut |r, p| {
-                            let sub = r
-                                .strip_prefix(rel.as_str())
-                                .unwrap_or(r)
-                                .trim_start_matches('/')
-                                .to_string();
-                            entries.push((sub, p.to_path_buf()));
-                        });
+                    let mut entries: Vec<(String, Node)> = Vec::new();
+                    match host {
+                        None => walk_all(node, "", &mut entries),
+                        Some(host) => {
+                            let mut paths = Vec::new();
+                            ctx.walk(host, rel, &mut |r, p| {
+                                let sub = r
+                                    .strip_prefix(rel.as_str())
+                                    .unwrap_or(r)
+                                    .trim_start_matches('/')
+                                    .to_string();
+                                paths.push((sub, p.to_path_buf()));
+                            });
+                            for (sub, p) in paths {
+                                let n = Node::open_host(&p).map_err(|e| {
+                                    invalid(format!("{what}: {}: {e}", p.display()))
+                                })?;
+                                entries.push((sub, n));
+                            }
+                        }
                     }
                     add_parents(&mut b, &abs, true)?;
-                    for (sub, p) in entries {
-                        append_file(&mut b, &p, &format!("{abs}/{sub}"))?;
+                    for (sub, n) in entries {
+                        append_file(&mut b, &n, &format!("{abs}/{sub}"))?;
                     }
-                } else if is_add && from.is_none() && is_archive(host) {
+                } else if let Some(host) = host.filter(|h| is_add && is_archive(h)) {
                     // ADD of a local archive: its content is extracted into the destination
                     add_parents(&mut b, &abs, true)?;
                     let f = std::fs::File::open(host).map_err(|e| invalid(format!("ADD: {e}")))?;
@@ -1297,7 +1310,7 @@ fn copy(
                     } else {
                         abs.clone()
                     };
-                    append_file(&mut b, host, &target)?;
+                    append_file(&mut b, node, &target)?;
                 }
             }
             for h in heredocs {
@@ -1345,23 +1358,27 @@ fn copy(
     Ok(())
 }
 
-fn walk_all(dir: &std::path::Path, rel: &str, out: &mut Vec<(String, std::path::PathBuf)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
+/// Everything below `dir` (not following symlinks), by fds, with paths relative to it.
+fn walk_all(dir: &Node, rel: &str, out: &mut Vec<(String, Node)>) {
+    let Ok(names) = dir.names() else {
         return;
     };
-    let mut es: Vec<_> = rd.flatten().collect();
-    es.sort_by_key(|e| e.file_name());
-    for e in es {
-        let name = e.file_name().to_string_lossy().into_owned();
+    for name in names {
+        let Ok(n) = dir.child(&name) else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&name);
         let r = if rel.is_empty() {
-            name
+            name.into_owned()
         } else {
             format!("{rel}/{name}")
         };
-        out.push((r.clone(), e.path()));
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            walk_all(&e.path(), &r, out);
+        let mut below = Vec::new();
+        if n.is_dir() {
+            walk_all(&n, &r, &mut below);
         }
+        out.push((r, n));
+        out.append(&mut below);
     }
 }
 

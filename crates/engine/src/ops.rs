@@ -74,10 +74,16 @@ impl Engine {
     fn cp_root(&self, c: &Container) -> Result<RootAccess> {
         if is_live(&c.state.status) && c.state.pid > 0 {
             if let Ok(root) = Root::open(Path::new(&format!("/proc/{}/root", c.state.pid))) {
-                return Ok(RootAccess {
-                    root,
-                    mounted: None,
-                });
+                // a pid that outlived its container and went to a host process would be the
+                // host's own root: never taken for the container's
+                let id = |md: std::fs::Metadata| (md.dev(), md.ino());
+                let host = std::fs::metadata("/").map(id).ok();
+                if root.top().map(|n| id(n.md)).ok() != host {
+                    return Ok(RootAccess {
+                        root,
+                        mounted: None,
+                    });
+                }
             }
         }
         self.rootfs_access(c)
