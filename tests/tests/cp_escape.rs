@@ -65,7 +65,9 @@ fn run_swapping(e: &Engine, short: &str, swap: &Path, target: &str, file: &str) 
     );
     let img = e.img().to_string();
     let vol = format!("{}:/swap:ro", swap.display());
-    e.ok(&["run", "-d", "--name", &c, "-v", &vol, &img, "sh", "-c", &script]);
+    e.ok(&[
+        "run", "-d", "--name", &c, "-v", &vol, &img, "sh", "-c", &script,
+    ]);
     // the loop is running once the link shows up where the directory was, or the reverse
     let mut seen_swapped = false;
     for _ in 0..100 {
@@ -141,5 +143,8 @@ fn cp_out_of_a_swapping_container_never_reads_the_host() {
         );
     }
     eprintln!("{copied} of {TRIES} copies out of the swapping container went through");
-    assert!(copied > 0, "no copy out of the container went through at all");
+    assert!(
+        copied > 0,
+        "no copy out of the container went through at all"
+    );
 }

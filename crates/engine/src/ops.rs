@@ -10,10 +10,10 @@
 use crate::engine::{is_live, Engine};
 use crate::error::{Error, IoContext, Result};
 use crate::types::Container;
+use image::rootfd::{Node, Root};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use image::rootfd::{Node, Root};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
@@ -1287,8 +1287,10 @@ fn is_whiteout(md: &std::fs::Metadata) -> bool {
 }
 
 fn is_opaque(n: &Node) -> bool {
-    n.xattrs()
-        .is_ok_and(|x| x.iter().any(|(k, v)| k == "trusted.overlay.opaque" && v == b"y"))
+    n.xattrs().is_ok_and(|x| {
+        x.iter()
+            .any(|(k, v)| k == "trusted.overlay.opaque" && v == b"y")
+    })
 }
 
 fn same_time(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
@@ -2040,7 +2042,10 @@ mod tests {
         let r = resolve_path(&root, "/abs/passwd").unwrap();
         assert_eq!(r.shown, "/etc/passwd");
         assert!(r.node.md.is_file());
-        assert_eq!(resolve_path(&root, "rel/passwd").unwrap().shown, "/etc/passwd");
+        assert_eq!(
+            resolve_path(&root, "rel/passwd").unwrap().shown,
+            "/etc/passwd"
+        );
         let r = resolve_path(&root, "/../../etc/passwd").unwrap();
         assert_eq!(r.shown, "/etc/passwd");
         // the last component is not followed

@@ -289,11 +289,7 @@ pub fn apply_layer<R: Read>(reader: R, target: &Path, opts: &ApplyOptions) -> Re
 
 /// Apply a (possibly compressed) layer tarball to the directory `target` is open on (a
 /// directory of a live container, resolved and opened without a gap: see [`crate::rootfd`]).
-pub fn apply_layer_at<R: Read>(
-    reader: R,
-    target: OwnedFd,
-    opts: &ApplyOptions,
-) -> Result<Applied> {
+pub fn apply_layer_at<R: Read>(reader: R, target: OwnedFd, opts: &ApplyOptions) -> Result<Applied> {
     let dec = decompress(reader).ctx(|| "read layer".to_string())?;
     let mut archive = tar::Archive::new(HashingReader::new(dec));
     let walker = Walker { root: target };

@@ -291,7 +291,10 @@ impl Node {
             return Err(io::Error::last_os_error());
         }
         let mut out = Vec::new();
-        for k in names[..n as usize].split(|b| *b == 0).filter(|k| !k.is_empty()) {
+        for k in names[..n as usize]
+            .split(|b| *b == 0)
+            .filter(|k| !k.is_empty())
+        {
             let kc = cstr(k)?;
             // SAFETY: as above.
             let vn = unsafe { libc::getxattr(c.as_ptr(), kc.as_ptr(), std::ptr::null_mut(), 0) };
@@ -299,9 +302,8 @@ impl Node {
                 continue;
             }
             let mut v = vec![0u8; vn as usize];
-            let vn = unsafe {
-                libc::getxattr(c.as_ptr(), kc.as_ptr(), v.as_mut_ptr().cast(), v.len())
-            };
+            let vn =
+                unsafe { libc::getxattr(c.as_ptr(), kc.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
             if vn < 0 {
                 continue;
             }
@@ -349,12 +351,21 @@ mod tests {
     #[test]
     fn dotdot_and_absolute_links_stay_inside() {
         let (_t, root) = tree();
-        assert_eq!(shown(&root, "/../../etc/passwd", false).unwrap(), "/etc/passwd");
+        assert_eq!(
+            shown(&root, "/../../etc/passwd", false).unwrap(),
+            "/etc/passwd"
+        );
         assert_eq!(shown(&root, "abs/passwd", false).unwrap(), "/etc/passwd");
-        assert_eq!(shown(&root, "/a/b/up/passwd", false).unwrap(), "/etc/passwd");
+        assert_eq!(
+            shown(&root, "/a/b/up/passwd", false).unwrap(),
+            "/etc/passwd"
+        );
         // a relative link climbing far above the root lands at the root's /etc
         let n = root.node("/a/deep", true).unwrap();
-        assert_eq!(std::fs::read_to_string(format!("/proc/self/fd/{}", n.as_fd().as_raw_fd())).unwrap(), "inside");
+        assert_eq!(
+            std::fs::read_to_string(format!("/proc/self/fd/{}", n.as_fd().as_raw_fd())).unwrap(),
+            "inside"
+        );
         assert_eq!(shown(&root, "/", false).unwrap(), "/");
         assert_eq!(shown(&root, "", false).unwrap(), "/");
     }
@@ -405,7 +416,11 @@ mod tests {
         assert!(top.child(b"..").is_err());
         assert!(top.child(b"a/b").is_err());
         // a fifo is never opened (that would block, a device could be a host disk)
-        nix::unistd::mkfifo(&t.path().join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        nix::unistd::mkfifo(
+            &t.path().join("fifo"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
         let f = top.child(b"fifo").unwrap();
         assert!(f.open_file().is_err());
         // a node keeps its inode when the name is swapped for a link to the host's /
@@ -413,7 +428,10 @@ mod tests {
         std::fs::rename(t.path().join("etc"), t.path().join("etc.old")).unwrap();
         symlink("/", t.path().join("etc")).unwrap();
         let pw = etc.child(b"passwd").unwrap();
-        assert_eq!(std::io::read_to_string(pw.open_file().unwrap()).unwrap(), "inside");
+        assert_eq!(
+            std::io::read_to_string(pw.open_file().unwrap()).unwrap(),
+            "inside"
+        );
         assert!(top.child(b"etc").unwrap().md.file_type().is_symlink());
     }
 }
