@@ -922,6 +922,34 @@ fn process_env_and_cwd() {
     }
 }
 
+/// A process that cannot enter its cwd (a file descriptor's /proc link, not a directory) never
+/// runs, and the runtime says why: runc fails the create, berth-runtime the start (it reported
+/// the start done, then its init died silently in the chdir: issue 13 hole 6).
+#[test]
+fn an_unreachable_cwd_fails_create_or_start_and_says_why() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.cwd("/proc/self/fd/5");
+    b.sh("touch /tmp/ran");
+    let id = env.id("b");
+    let created = env.create(&id, &b);
+    let failed = if created.success() {
+        env.start(&id)
+    } else {
+        created
+    };
+    assert!(
+        !failed.success(),
+        "create and start both succeeded: {failed:?}"
+    );
+    assert!(
+        failed.stderr.contains("/proc/self/fd/5"),
+        "the error must name the cwd: {failed:?}"
+    );
+    std::thread::sleep(SEC / 2);
+    assert!(!b.rootfs().join("tmp/ran").exists(), "the process ran");
+}
+
 #[test]
 fn process_user_and_additional_gids() {
     let env = test_env!();

@@ -137,8 +137,9 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         readonly_paths: &ro_paths,
     };
     plan.mount_all(&sys)?;
-    let cwd = crate::rootfs::resolve_in_root(ctx.rootfs, process.cwd())?;
-    sys.mkdir_all(&cwd)?;
+    crate::rootfs::resolve_in_root(ctx.rootfs, process.cwd())
+        .and_then(|cwd| sys.mkdir_all(&cwd))
+        .map_err(|e| Error::Other(format!("process.cwd {:?}: {e}", process.cwd())))?;
 
     ch.send(&Msg::RunHooks)?;
     let state_json = match ch.recv()? {
