@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Interop: dockerd drives berth-runtime. Starts a private dockerd whose default runtime is
-# berth-runtime (`--add-runtime berth=BIN --default-runtime berth`, the daemon.json
-# `runtimes` entry of the README) and runs the suites written against docker on it
+# berth-runtime (the README's daemon.json: `"runtimes": {"berth": {"path": BIN}}`,
+# `"default-runtime": "berth"`) and runs the suites written against docker on it
 # (BERTH_TEST_ENGINE=docker-berth: the harness checks the daemon's default runtime).
 # With `runc` instead of a binary, the same daemon keeps its own runc: the reference run.
 #
 # Usage: tests/interop/dockerd.sh BERTH_RUNTIME_BIN|runc [cargo test arguments...]
 #   e.g. tests/interop/dockerd.sh target/debug/berth-runtime --test engine --test build
 # As root; skips without dockerd. The daemon has its own data/exec roots, socket, pidfile,
-# bridge (a free 10.15x.N.0/24; never `--bridge none`, which deletes a shared docker0) and
+# bridge (a free 10.14x.N.0/24; never `--bridge none`, which deletes a shared docker0) and
 # --iptables=false, so it coexists with other daemons and test roots; all is removed at exit.
 set -euo pipefail
 
@@ -38,8 +38,8 @@ trap cleanup EXIT
 # A /24 for the default bridge that no route of the host uses.
 routes=$(ip -4 route show table all)
 for _ in $(seq 50); do
-    net="10.$((150 + RANDOM % 10)).$((1 + RANDOM % 254))"
-    grep -qF " $net." <<<" $routes" || grep -qF "$net.0/" <<<"$routes" || break
+    net="10.$((140 + RANDOM % 10)).$((1 + RANDOM % 254))"
+    grep -qF "$net." <<<"$routes" || break
 done
 ip link add name "$bridge" type bridge
 ip addr add "$net.1/24" dev "$bridge"
@@ -51,13 +51,21 @@ args=(
     --default-address-pool "base=10.$((160 + RANDOM % 60)).0.0/16,size=24"
 )
 if [ "$want" = runc ]; then
+    echo '{}' >"$work/daemon.json" # not the host's /etc/docker/daemon.json
     engine=docker
 else
     runtime=$(readlink -f "$want")
     [ -x "$runtime" ] || { echo "no runtime binary at $want"; exit 1; }
-    args+=(--add-runtime "berth=$runtime" --default-runtime berth)
+    # the README's daemon.json
+    cat >"$work/daemon.json" <<JSON
+{
+  "runtimes": { "berth": { "path": "$runtime" } },
+  "default-runtime": "berth"
+}
+JSON
     engine=docker-berth
 fi
+args+=(--config-file "$work/daemon.json")
 dockerd "${args[@]}" >"$work/dockerd.log" 2>&1 &
 pid=$!
 export DOCKER_HOST="unix://$work/docker.sock"

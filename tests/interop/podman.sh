@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop: podman (through conmon) drives berth-runtime instead of crun/runc, on an image
 # imported from a busybox-static rootfs tarball. Checks run --rm (output, exit code), run -d,
-# exec, stop and rm. Raising rlimits fails on this host (no CAP_SYS_RESOURCE), so the ulimits
+# exec, stop and rm with `--runtime PATH`, then berth as a named runtime of containers.conf
+# (output, and the runtime's error message shown for a missing program). Raising rlimits fails on this host (no CAP_SYS_RESOURCE), so the ulimits
 # podman asks for are pinned to values that need no raise.
 #
 # Usage: tests/interop/podman.sh BERTH_RUNTIME_BIN   (as root; skips without podman)
@@ -49,4 +50,25 @@ pm stop -t 1 berth-interop-d >/dev/null 2>&1 || fail "podman stop"
 state=$(pm ps -a --filter name=berth-interop-d --format '{{.Status}}')
 [[ $state == Exited* ]] || fail "state after stop: $state"
 pm rm berth-interop-d >/dev/null || fail "podman rm"
-echo "podman interop: 3 passed, 0 failed"
+
+# A named runtime, as the README configures it in containers.conf: listed in
+# runtime_supports_json, podman passes --log-format=json and shows the runtime's own error.
+cat >"$work/containers.conf" <<CONF
+[engine]
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "berth"]
+
+[engine.runtimes]
+berth = ["$runtime"]
+CONF
+named() { CONTAINERS_CONF="$work/containers.conf" podman --root "$work/root" --runroot "$work/runroot" --runtime berth "$@"; }
+name=$(named info --format '{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}') || fail "podman info: $name"
+[ "$name" = "berth $runtime" ] || fail "named runtime: $name"
+out=$(named run --rm "${lim[@]}" "$img" sh -c 'echo hello from the named runtime') || fail "podman --runtime berth run: $out"
+[ "$out" = "hello from the named runtime" ] || fail "named runtime output: $out"
+set +e
+out=$(named run --rm "${lim[@]}" "$img" /no/such/program 2>&1)
+code=$?
+set -e
+[ "$code" = 127 ] || fail "missing program: exit code $code, want 127: $out"
+grep -q 'exec: "/no/such/program": No such file or directory' <<<"$out" || fail "the runtime's error is not shown: $out"
+echo "podman interop: 5 passed, 0 failed"
