@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
             _ => serde_json::Map::new(),
         };
         for change in String::from_utf8_lossy(changes).lines().take(16) {
-            let _ = image::archive::apply_change(&mut cfg, change);
+            let _ = image::change::apply_change(&mut cfg, change);
         }
     }
     if let Ok(s) = std::str::from_utf8(doc) {

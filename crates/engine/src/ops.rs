@@ -1592,7 +1592,7 @@ impl Engine {
             merge_commit_config(&mut cfg, user);
         }
         for ch in &o.changes {
-            image::archive::apply_change(&mut cfg, ch)?;
+            image::change::apply_change(&mut cfg, ch)?;
         }
         let unpause = if o.pause && c.state.status == "running" {
             self.pause(&c.id)?;

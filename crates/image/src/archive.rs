@@ -453,111 +453,6 @@ fn tempfile_in(store: &ImageStore) -> Result<(PathBuf, File)> {
     Ok((p, f))
 }
 
-/// Apply one `--change` instruction (Dockerfile syntax) to a config's `config`.
-pub fn apply_change(cfg: &mut Map<String, Value>, change: &str) -> Result<()> {
-    let bad = |reason: &str| Error::InvalidChange {
-        change: change.to_string(),
-        reason: reason.to_string(),
-    };
-    let change = change.trim();
-    let (word, rest) = change
-        .split_once(char::is_whitespace)
-        .unwrap_or((change, ""));
-    let rest = rest.trim();
-    let json_or_shell = |rest: &str| -> Result<Value> {
-        if rest.starts_with('[') {
-            let v: Vec<String> =
-                serde_json::from_str(rest).map_err(|_| bad("expected a JSON array of strings"))?;
-            Ok(json!(v))
-        } else {
-            Ok(json!(["/bin/sh", "-c", rest]))
-        }
-    };
-    match word.to_ascii_uppercase().as_str() {
-        "CMD" => {
-            cfg.insert("Cmd".into(), json_or_shell(rest)?);
-        }
-        "ENTRYPOINT" => {
-            cfg.insert("Entrypoint".into(), json_or_shell(rest)?);
-        }
-        "ENV" => {
-            let pairs: Vec<(String, String)> = if rest.contains('=') {
-                rest.split_whitespace()
-                    .map(|kv| {
-                        let (k, v) = kv
-                            .split_once('=')
-                            .ok_or_else(|| bad("expected KEY=VALUE"))?;
-                        Ok((k.to_string(), v.trim_matches('"').to_string()))
-                    })
-                    .collect::<Result<_>>()?
-            } else {
-                let (k, v) = rest
-                    .split_once(char::is_whitespace)
-                    .ok_or_else(|| bad("expected KEY VALUE"))?;
-                vec![(k.to_string(), v.trim().to_string())]
-            };
-            let env = cfg.entry("Env").or_insert_with(|| json!([]));
-            let arr = env.as_array_mut().ok_or_else(|| bad("Env is not a list"))?;
-            for (k, v) in pairs {
-                arr.retain(|e| {
-                    e.as_str().and_then(|s| s.split_once('=')).map(|(ek, _)| ek) != Some(k.as_str())
-                });
-                arr.push(json!(format!("{k}={v}")));
-            }
-        }
-        "WORKDIR" => {
-            cfg.insert("WorkingDir".into(), json!(rest));
-        }
-        "USER" => {
-            cfg.insert("User".into(), json!(rest));
-        }
-        "STOPSIGNAL" => {
-            cfg.insert("StopSignal".into(), json!(rest));
-        }
-        "EXPOSE" => {
-            let ports = cfg.entry("ExposedPorts").or_insert_with(|| json!({}));
-            for p in rest.split_whitespace() {
-                let p = if p.contains('/') {
-                    p.to_string()
-                } else {
-                    format!("{p}/tcp")
-                };
-                ports[p] = json!({});
-            }
-        }
-        "VOLUME" => {
-            let vols: Vec<String> = if rest.starts_with('[') {
-                serde_json::from_str(rest).map_err(|_| bad("expected a JSON array of strings"))?
-            } else {
-                rest.split_whitespace().map(str::to_string).collect()
-            };
-            let v = cfg.entry("Volumes").or_insert_with(|| json!({}));
-            for p in vols {
-                v[p] = json!({});
-            }
-        }
-        "LABEL" => {
-            let l = cfg.entry("Labels").or_insert_with(|| json!({}));
-            for kv in rest.split_whitespace() {
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or_else(|| bad("expected KEY=VALUE"))?;
-                l[k.trim_matches('"')] = json!(v.trim_matches('"'));
-            }
-        }
-        "" => return Err(bad("empty instruction")),
-        other => {
-            return Err(bad(&format!(
-                "instruction {other} is not supported by import"
-            )))
-        }
-    }
-    if rest.is_empty() {
-        return Err(bad("missing arguments"));
-    }
-    Ok(())
-}
-
 /// `berth import`: a rootfs tarball (any compression) becomes a one-layer image.
 pub fn import<R: Read>(
     store: &ImageStore,
@@ -569,7 +464,7 @@ pub fn import<R: Read>(
 ) -> Result<Image> {
     let mut cfg = Map::new();
     for c in changes {
-        apply_change(&mut cfg, c)?;
+        crate::change::apply_change(&mut cfg, c)?;
     }
     let mut dec = layer::decompress(reader).ctx(|| format!("read {source}"))?;
     let (diff_id, size) = store.content.put_reader(&mut dec, None)?;

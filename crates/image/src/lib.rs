@@ -2,6 +2,7 @@
 //! overlayfs snapshots, archives and the registry client.
 
 pub mod archive;
+pub mod change;
 pub mod digest;
 pub mod error;
 pub mod glob;
