@@ -672,12 +672,9 @@ fn user_networks_do_not_reach_each_other() {
 
 /// A container on network B cannot ask network A's DNS (at A's gateway,
 /// berth's embedded resolver) for the names on A.
-///
-/// KNOWN HOLE, pending sec-net's fix of issue 13 hole 3: berth answers.
-/// Ignored until it lands (`cargo test --test escape -- --ignored`); dockerd
-/// passes (its resolver lives in each container's namespace).
+/// (dockerd: its resolver lives in each container's namespace; berth's
+/// answers only its own network's subnet.)
 #[test]
-#[ignore = "issue 13 hole 3: berth's DNS answers other networks (sec-net fixes)"]
 fn dns_of_another_network_does_not_answer() {
     let e = engine!();
     let mut nets = NetGuard::new(&e);
@@ -704,12 +701,7 @@ fn dns_of_another_network_does_not_answer() {
 /// CVE-2020-8558 class: a datagram to 127.0.0.1 sent to the gateway's MAC
 /// over AF_PACKET (NET_RAW is a default capability) must not reach a host
 /// service bound to the host's loopback.
-///
-/// KNOWN HOLE, pending sec-net's fix of issue 13 hole 1: the host gets it.
-/// Ignored until it lands (`cargo test --test escape -- --ignored`); dockerd
-/// passes.
 #[test]
-#[ignore = "issue 13 hole 1: packets to 127.0.0.1 from a bridge reach the host (sec-net fixes)"]
 fn raw_packets_never_reach_host_loopback() {
     let e = engine!();
     let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
