@@ -91,6 +91,8 @@ pub fn chown_stdio_pipes(uid: u32) -> Result<()> {
             }
             (st, fs)
         };
+        // f_type is i64 on x86_64 glibc but of other widths elsewhere: the cast is for them
+        #[allow(clippy::unnecessary_cast)]
         let anonymous = matches!(fs.f_type as i64, PIPEFS_MAGIC | SOCKFS_MAGIC);
         if !anonymous || st.st_uid == uid {
             continue;
