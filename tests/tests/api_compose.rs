@@ -58,20 +58,7 @@ fn compose_up_ps_logs_exec_down() {
     }
 
     // The client reached web by name and got the page from the volume.
-    let start = Instant::now();
-    loop {
-        let o = compose(&s, &["logs", "client"]);
-        if o.stdout.contains("got: compose-ok") {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            panic!(
-                "client never fetched http://web/: {o:?}\n  web logs: {:?}",
-                compose(&s, &["logs", "web"])
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_client_fetched(&s);
 
     let ps = compose_ok(&s, &["ps"]).stdout;
     for name in [&web, &client] {
@@ -125,4 +112,29 @@ fn compose_up_ps_logs_exec_down() {
     assert!(!vols.lines().any(|l| l == vol), "volume left: {vols}");
     let o = compose_ok(&s, &["ps", "-q"]);
     assert_eq!(o.stdout.trim(), "", "{o:?}");
+
+    // `down && up`: the network comes back (on the same subnet) and its names resolve again
+    // (the old network's DNS server went with it and does not hold the gateway's port 53).
+    compose_ok(&s, &["up", "-d"]);
+    wait_client_fetched(&s);
+    compose_ok(&s, &["down", "-v"]);
+}
+
+/// Waits (up to 30 s) until the client's log says it fetched http://web/ by name.
+#[track_caller]
+fn wait_client_fetched(s: &ApiServer) {
+    let start = Instant::now();
+    loop {
+        let o = compose(s, &["logs", "client"]);
+        if o.stdout.contains("got: compose-ok") {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            panic!(
+                "client never fetched http://web/: {o:?}\n  web logs: {:?}",
+                compose(s, &["logs", "web"])
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
