@@ -2,6 +2,7 @@
 //! directory with a symlink out of its root (`renameat2(RENAME_EXCHANGE)` in a tight loop)
 //! while the host copies into and out of that directory a few hundred times. Every copy must
 //! stay inside the container: nothing may be written on the host, no host file may come out.
+//! The same for `export` of the whole rootfs while the container swaps.
 //!
 //! `BERTH_TEST_ENGINE=docker` runs the same test against dockerd (which pauses the container
 //! for the copy). Needs root and a C compiler (the swapper is a static C program, built here:
@@ -14,7 +15,10 @@ use berth_e2e::engine;
 use berth_e2e::engine::Engine;
 
 /// Copies in each direction.
-const TRIES: usize = 150;
+const TRIES: usize = 120;
+
+/// Exports of the whole rootfs.
+const EXPORTS: usize = 20;
 
 const SWAPPER: &str = r#"
 #define _GNU_SOURCE
@@ -56,12 +60,13 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// A container swapping its real directory /w/dir with /w/link -> `target` in a loop.
-fn run_swapping(e: &Engine, short: &str, swap: &Path, target: &str, file: &str) -> String {
+/// A container swapping its real directory /w/dir (holding `files`, each saying `inside`) with
+/// /w/link -> `target` in a loop.
+fn run_swapping(e: &Engine, short: &str, swap: &Path, target: &str, files: &str) -> String {
     let c = e.name(short);
     let script = format!(
-        "mkdir -p /w/dir && echo inside > /w/dir/{file} && ln -s {target} /w/link && \
-         exec /swap /w/dir /w/link"
+        "mkdir -p /w/dir && for f in {files}; do echo inside > /w/dir/$f; done && \
+         ln -s {target} /w/link && exec /swap /w/dir /w/link"
     );
     let img = e.img().to_string();
     let vol = format!("{}:/swap:ro", swap.display());
@@ -147,4 +152,35 @@ fn cp_out_of_a_swapping_container_never_reads_the_host() {
         copied > 0,
         "no copy out of the container went through at all"
     );
+}
+
+#[test]
+fn export_of_a_swapping_container_never_reads_the_host() {
+    let e = engine!();
+    let swap = build_swapper(e.path());
+    // the same names on both sides: each file is a chance for a walk that goes by path to
+    // read the host's
+    let host_dir = e.path().join("host-only");
+    std::fs::create_dir(&host_dir).unwrap();
+    let names: Vec<String> = (0..100).map(|i| format!("secret{i}")).collect();
+    for n in &names {
+        std::fs::write(host_dir.join(n), "HOST SECRET\n").unwrap();
+    }
+    let c = run_swapping(
+        &e,
+        "export",
+        &swap,
+        host_dir.to_str().unwrap(),
+        &names.join(" "),
+    );
+    let out = e.path().join("export.tar");
+    for i in 1..=EXPORTS {
+        let o = e.cmd(&["export", "-o", out.to_str().unwrap(), &c]);
+        let tar = std::fs::read(&out).unwrap_or_default();
+        assert!(
+            !tar.windows(11).any(|w| w == b"HOST SECRET"),
+            "try {i}: `export` (exit {}) archived the host's file",
+            o.code
+        );
+    }
 }
