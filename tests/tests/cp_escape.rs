@@ -9,10 +9,9 @@
 //! busybox has no renameat2).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use berth_e2e::engine;
 use berth_e2e::engine::Engine;
+use berth_e2e::{cprog, engine};
 
 /// Copies in each direction.
 const TRIES: usize = 120;
@@ -37,19 +36,9 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// The swapper, compiled static (it runs on the busybox image) into `dir`.
-fn build_swapper(dir: &Path) -> PathBuf {
-    let src = dir.join("swap.c");
-    let bin = dir.join("swap");
-    std::fs::write(&src, SWAPPER).unwrap();
-    let out = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .output()
-        .expect("run cc (apt-get install build-essential)");
-    assert!(out.status.success(), "cc -static swap.c: {out:?}");
-    bin
+/// The swapper, compiled static (it runs on the busybox image).
+fn build_swapper() -> PathBuf {
+    cprog::static_c("swap", SWAPPER)
 }
 
 /// Removes a host path when dropped (a file an escaped copy would have left).
@@ -89,7 +78,7 @@ fn run_swapping(e: &Engine, short: &str, swap: &Path, target: &str, files: &str)
 #[test]
 fn cp_into_a_swapping_container_never_writes_on_the_host() {
     let e = engine!();
-    let swap = build_swapper(e.path());
+    let swap = build_swapper();
     // a name only this test uses: an escaped copy would make it in the host's /
     let name = format!("berth-cp-escape-{}", e.name("in"));
     let escaped = RemoveOnDrop(Path::new("/").join(&name));
@@ -116,7 +105,7 @@ fn cp_into_a_swapping_container_never_writes_on_the_host() {
 #[test]
 fn cp_out_of_a_swapping_container_never_reads_the_host() {
     let e = engine!();
-    let swap = build_swapper(e.path());
+    let swap = build_swapper();
     // the link leads to a host directory (absent in the container) holding a host-only file
     let host_dir = e.path().join("host-only");
     std::fs::create_dir(&host_dir).unwrap();
@@ -157,7 +146,7 @@ fn cp_out_of_a_swapping_container_never_reads_the_host() {
 #[test]
 fn export_of_a_swapping_container_never_reads_the_host() {
     let e = engine!();
-    let swap = build_swapper(e.path());
+    let swap = build_swapper();
     // the same names on both sides: each file is a chance for a walk that goes by path to
     // read the host's
     let host_dir = e.path().join("host-only");
