@@ -2,19 +2,22 @@
 //! directory with a symlink out of its root (`renameat2(RENAME_EXCHANGE)` in a tight loop)
 //! while the host copies into and out of that directory a few hundred times. Every copy must
 //! stay inside the container: nothing may be written on the host, no host file may come out.
+//! The same for `export` of the whole rootfs while the container swaps.
 //!
 //! `BERTH_TEST_ENGINE=docker` runs the same test against dockerd (which pauses the container
 //! for the copy). Needs root and a C compiler (the swapper is a static C program, built here:
 //! busybox has no renameat2).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use berth_e2e::engine;
 use berth_e2e::engine::Engine;
+use berth_e2e::{cprog, engine};
 
 /// Copies in each direction.
-const TRIES: usize = 150;
+const TRIES: usize = 120;
+
+/// Exports of the whole rootfs.
+const EXPORTS: usize = 20;
 
 const SWAPPER: &str = r#"
 #define _GNU_SOURCE
@@ -33,19 +36,9 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// The swapper, compiled static (it runs on the busybox image) into `dir`.
-fn build_swapper(dir: &Path) -> PathBuf {
-    let src = dir.join("swap.c");
-    let bin = dir.join("swap");
-    std::fs::write(&src, SWAPPER).unwrap();
-    let out = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .output()
-        .expect("run cc (apt-get install build-essential)");
-    assert!(out.status.success(), "cc -static swap.c: {out:?}");
-    bin
+/// The swapper, compiled static (it runs on the busybox image).
+fn build_swapper() -> PathBuf {
+    cprog::static_c("swap", SWAPPER)
 }
 
 /// Removes a host path when dropped (a file an escaped copy would have left).
@@ -56,12 +49,13 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// A container swapping its real directory /w/dir with /w/link -> `target` in a loop.
-fn run_swapping(e: &Engine, short: &str, swap: &Path, target: &str, file: &str) -> String {
+/// A container swapping its real directory /w/dir (holding `files`, each saying `inside`) with
+/// /w/link -> `target` in a loop.
+fn run_swapping(e: &Engine, short: &str, swap: &Path, target: &str, files: &str) -> String {
     let c = e.name(short);
     let script = format!(
-        "mkdir -p /w/dir && echo inside > /w/dir/{file} && ln -s {target} /w/link && \
-         exec /swap /w/dir /w/link"
+        "mkdir -p /w/dir && for f in {files}; do echo inside > /w/dir/$f; done && \
+         ln -s {target} /w/link && exec /swap /w/dir /w/link"
     );
     let img = e.img().to_string();
     let vol = format!("{}:/swap:ro", swap.display());
@@ -84,7 +78,7 @@ fn run_swapping(e: &Engine, short: &str, swap: &Path, target: &str, file: &str) 
 #[test]
 fn cp_into_a_swapping_container_never_writes_on_the_host() {
     let e = engine!();
-    let swap = build_swapper(e.path());
+    let swap = build_swapper();
     // a name only this test uses: an escaped copy would make it in the host's /
     let name = format!("berth-cp-escape-{}", e.name("in"));
     let escaped = RemoveOnDrop(Path::new("/").join(&name));
@@ -111,7 +105,7 @@ fn cp_into_a_swapping_container_never_writes_on_the_host() {
 #[test]
 fn cp_out_of_a_swapping_container_never_reads_the_host() {
     let e = engine!();
-    let swap = build_swapper(e.path());
+    let swap = build_swapper();
     // the link leads to a host directory (absent in the container) holding a host-only file
     let host_dir = e.path().join("host-only");
     std::fs::create_dir(&host_dir).unwrap();
@@ -147,4 +141,35 @@ fn cp_out_of_a_swapping_container_never_reads_the_host() {
         copied > 0,
         "no copy out of the container went through at all"
     );
+}
+
+#[test]
+fn export_of_a_swapping_container_never_reads_the_host() {
+    let e = engine!();
+    let swap = build_swapper();
+    // the same names on both sides: each file is a chance for a walk that goes by path to
+    // read the host's
+    let host_dir = e.path().join("host-only");
+    std::fs::create_dir(&host_dir).unwrap();
+    let names: Vec<String> = (0..100).map(|i| format!("secret{i}")).collect();
+    for n in &names {
+        std::fs::write(host_dir.join(n), "HOST SECRET\n").unwrap();
+    }
+    let c = run_swapping(
+        &e,
+        "export",
+        &swap,
+        host_dir.to_str().unwrap(),
+        &names.join(" "),
+    );
+    let out = e.path().join("export.tar");
+    for i in 1..=EXPORTS {
+        let o = e.cmd(&["export", "-o", out.to_str().unwrap(), &c]);
+        let tar = std::fs::read(&out).unwrap_or_default();
+        assert!(
+            !tar.windows(11).any(|w| w == b"HOST SECRET"),
+            "try {i}: `export` (exit {}) archived the host's file",
+            o.code
+        );
+    }
 }
