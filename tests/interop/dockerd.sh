@@ -29,6 +29,8 @@ cleanup() {
         for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
     fi
+    # what the daemon left running (shims of containers it could not delete name its socket)
+    pgrep -f "$work/" | xargs -r kill -9 2>/dev/null || true
     grep -F "$work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l || true
     ip link del "$bridge" 2>/dev/null || true
     rm -rf "$work"
