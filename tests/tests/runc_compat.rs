@@ -410,6 +410,39 @@ fn hooks_run_where_runc_runs_them() {
 }
 
 #[test]
+fn user_namespace_binds_sources_its_root_cannot_reach() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    let src = b.dir.join("private");
+    std::fs::create_dir_all(src.join("dir")).unwrap();
+    std::fs::write(src.join("dir/foo.txt"), "hi").unwrap();
+    std::fs::set_permissions(&src, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    // the mapped root cannot create a mount point in the host-owned rootfs
+    std::fs::create_dir_all(b.rootfs().join("mnt")).unwrap();
+    b.namespace("user", None)
+        .uid_mapping(0, 100000, 65536)
+        .gid_mapping(0, 100000, 65536)
+        .bind("/mnt", &src.join("dir"), &["bind"]);
+    let out = env.sh(&mut b, "cat /mnt/foo.txt");
+    out.ok();
+    assert_eq!(out.out(), "hi");
+    // a source that does not exist says so
+    let mut b2 = env.bundle("b2");
+    let missing = b2.dir.join("missing");
+    std::fs::create_dir_all(b2.rootfs().join("mnt")).unwrap();
+    b2.namespace("user", None)
+        .uid_mapping(0, 100000, 65536)
+        .gid_mapping(0, 100000, 65536)
+        .bind("/mnt", &missing, &["bind"]);
+    let out = env.sh(&mut b2, "true");
+    out.fails();
+    assert!(
+        out.stderr.to_lowercase().contains("no such file"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn hostname_in_a_uts_namespace_joined_by_path() {
     let env = test_env!();
     let holder = env.spawn_host("unshare", &["--uts", "sleep", "1000"]);

@@ -278,6 +278,14 @@ impl Runtime {
             )
             .ctx(|| "writing gid_map (linux.gidMappings)")?;
         }
+        if crate::bind_sources::expected(new_userns, spec.mounts().as_deref().unwrap_or(&[])) {
+            crate::bind_sources::send(
+                pid,
+                &bundle,
+                spec.mounts().as_deref().unwrap_or(&[]),
+                &parent,
+            )?;
+        }
         // Resource limits (cgroups) are applied here, before the process runs any container code.
         guard.cgroup = Some(crate::resources::apply(&spec, &o.id, pid)?);
         if let Some(adj) = process.oom_score_adj() {

@@ -92,6 +92,12 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     // Device nodes and directories get exactly the modes the spec asks for; the process's own
     // umask is set just before exec.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let mounts = ctx.spec.mounts().clone().unwrap_or_default();
+    let (_bind_fds, bind_sources) = if crate::bind_sources::expected(ctx.new_userns, &mounts) {
+        crate::bind_sources::receive(ch, &mounts)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     expect_go(ch)?;
     if ctx.userns {
         // Become the namespace's root, so files we create are owned by the mapped root.
@@ -114,7 +120,6 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     if let Some(d) = ctx.spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         sys.set_domainname(d)?;
     }
-    let mounts = ctx.spec.mounts().clone().unwrap_or_default();
     let devices = linux.devices().clone().unwrap_or_default();
     let masked = linux.masked_paths().clone().unwrap_or_default();
     let ro_paths = linux.readonly_paths().clone().unwrap_or_default();
@@ -135,6 +140,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         cgroupns: ctx.cgroupns,
         masked: &masked,
         readonly_paths: &ro_paths,
+        bind_sources: &bind_sources,
     };
     plan.mount_all(&sys)?;
     crate::rootfs::resolve_in_root(ctx.rootfs, process.cwd())
