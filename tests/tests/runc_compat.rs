@@ -390,8 +390,15 @@ fn hooks_run_where_runc_runs_them() {
             serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {stage} $(pwd) >> {l}")]}),
         );
     }
+    // hooks the init runs inherit nothing but stdio (the runtime's own fds stay closed)
+    b.hook(
+        "startContainer",
+        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "ls /proc/self/fd | wc -l > /fds"]}),
+    );
     b.args(&["true"]);
     env.run_once(&b).ok();
+    let fds = std::fs::read_to_string(b.rootfs().join("fds")).unwrap();
+    assert_eq!(fds.trim(), "4", "0-2 and ls's own directory fd");
     let text = std::fs::read_to_string(&log).unwrap();
     let bundle = b.dir.canonicalize().unwrap();
     let rootfs = b.rootfs().canonicalize().unwrap();
@@ -457,4 +464,111 @@ fn hostname_in_a_uts_namespace_joined_by_path() {
     let out = env.sh(&mut b, "hostname");
     out.ok();
     assert_eq!(out.out(), "joined-host");
+}
+
+// ------------------------------------------------------------ seccomp user notification
+
+/// A seccomp agent as runc's contrib/cmd/seccompagent: takes one listener, answers mkdir
+/// with ENOMEDIUM and lets every other notified syscall continue. Returns the state message.
+fn seccomp_agent(sock: &std::path::Path) -> std::thread::JoinHandle<serde_json::Value> {
+    use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags, ScmpSyscall};
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::empty(),
+            )
+            .unwrap();
+            let fd = msg
+                .cmsgs()
+                .unwrap()
+                .find_map(|c| match c {
+                    ControlMessageOwned::ScmRights(f) => f.first().copied(),
+                    _ => None,
+                })
+                .expect("a listener fd");
+            (msg.bytes, fd)
+        };
+        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let mkdir = ScmpSyscall::from_name("mkdir").unwrap();
+        while let Ok(req) = ScmpNotifReq::receive(fd) {
+            let resp = if req.data.syscall == mkdir {
+                ScmpNotifResp::new_error(req.id, -libc::ENOMEDIUM, ScmpNotifRespFlags::empty())
+            } else {
+                ScmpNotifResp::new_continue(req.id, ScmpNotifRespFlags::CONTINUE)
+            };
+            let _ = resp.respond(fd);
+        }
+        // SAFETY: the listener fd is ours, closed once.
+        unsafe { libc::close(fd) };
+        state
+    })
+}
+
+fn notify_profile(b: &mut Bundle, sock: &std::path::Path, names: &[&str]) {
+    b.edit(|s| {
+        s["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "bar",
+            "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": names, "action": "SCMP_ACT_NOTIFY"}]
+        })
+    });
+}
+
+#[test]
+fn seccomp_notify_hands_the_listener_to_the_agent() {
+    let env = test_env!();
+    for nnp in [false, true] {
+        let sock = env.path().join(format!("agent-{nnp}.sock"));
+        let agent = seccomp_agent(&sock);
+        let mut b = env.bundle(&format!("b{nnp}"));
+        // the process's own reads, closes and execve are notified too: the agent lets them go
+        notify_profile(
+            &mut b,
+            &sock,
+            &["mkdir", "execve", "openat", "read", "close"],
+        );
+        b.no_new_privileges(nnp);
+        let out = env.sh(&mut b, "mkdir /tmp/x; echo done");
+        out.ok();
+        assert!(out.stderr.contains("No medium found"), "{out:?}");
+        assert_eq!(out.out(), "done");
+        let state = agent.join().unwrap();
+        assert_eq!(state["fds"], serde_json::json!(["seccompFd"]), "{state}");
+        assert_eq!(state["metadata"], "bar", "{state}");
+        assert!(state["pid"].as_i64().unwrap() > 0, "{state}");
+        assert!(state["state"]["id"].is_string(), "{state}");
+    }
+}
+
+#[test]
+fn seccomp_notify_needs_an_agent_and_spares_write() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    notify_profile(&mut b, &env.path().join("nobody.sock"), &["mkdir"]);
+    let out = env.sh(&mut b, "true");
+    out.fails();
+    assert!(
+        out.stderr.contains("failed to connect with seccomp agent"),
+        "{out:?}"
+    );
+    notify_profile(&mut b, &env.path().join("nobody.sock"), &["write"]);
+    let out = env.sh(&mut b, "true");
+    out.fails();
+    assert!(
+        out.stderr
+            .contains("SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+        "{out:?}"
+    );
 }

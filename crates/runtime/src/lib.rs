@@ -23,6 +23,7 @@ pub mod process;
 pub mod relay;
 pub mod resources;
 pub mod rootfs;
+pub mod seccomp_agent;
 pub mod spec;
 pub mod state;
 pub mod syscall;
