@@ -169,6 +169,27 @@ fn exec_process_file_without_user_runs_as_root() {
 }
 
 #[test]
+fn exec_process_file_can_be_a_pipe() {
+    let env = test_env!();
+    let (id, _b) = sleeper(&env, "epp");
+    // `exec -p <(...)`: the process file can be read only once
+    let fifo = env.path().join("process.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let f = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        std::fs::write(f, r#"{"args":["/bin/echo","piped"],"cwd":"/"}"#).unwrap();
+    });
+    let out = env.rt_with(
+        &["exec", "--process", fifo.to_str().unwrap(), &id],
+        berth_e2e::cmd::Stdin::Null,
+        10 * SEC,
+    );
+    writer.join().unwrap();
+    out.ok();
+    assert_eq!(out.out(), "piped");
+}
+
+#[test]
 fn exec_into_sub_cgroups() {
     let env = test_env!();
     if v1_controller_dir("memory").is_none() {

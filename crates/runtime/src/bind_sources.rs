@@ -6,7 +6,7 @@
 
 use crate::channel::{recv_fds, send_fds, Channel};
 use crate::error::{Error, Result};
-use crate::rootfs::{bind_source, is_bind};
+use crate::rootfs::is_bind;
 use nix::fcntl::OFlag;
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -75,10 +75,8 @@ fn open_all(
         .map_err(|e| Error::Other(format!("joining the container's mount namespace: {e}")))?;
     idx.iter()
         .map(|i| {
-            let src = bind_source(
-                bundle,
-                mounts[*i].source().as_ref().expect("bind with source"),
-            );
+            // a relative source is relative to the bundle (join keeps an absolute one)
+            let src = bundle.join(mounts[*i].source().as_ref().expect("bind with source"));
             nix::fcntl::open(
                 &src,
                 OFlag::O_PATH | OFlag::O_CLOEXEC,

@@ -220,10 +220,15 @@ pub fn stats(state: &ContainerState) -> Result<serde_json::Value> {
     serde_json::to_value(s).map_err(|e| Error::Other(e.to_string()))
 }
 
+/// Watches the container's cgroup for OOM kills (see [`wait_oom`]). Kept across waits, so an
+/// OOM between two waits is not missed.
+pub fn oom_watcher(state: &ContainerState) -> Result<cgroups::OomWatcher> {
+    manager_of(state)?.oom_events().map_err(err)
+}
+
 /// Wait up to `timeout` for an OOM kill in the container's cgroup: Some(true) on OOM,
 /// Some(false) on timeout, None once the cgroup is gone.
-pub fn wait_oom(state: &ContainerState, timeout: std::time::Duration) -> Result<Option<bool>> {
-    let mut w = manager_of(state)?.oom_events().map_err(err)?;
+pub fn wait_oom(w: &mut cgroups::OomWatcher, timeout: std::time::Duration) -> Result<Option<bool>> {
     match w.wait(Some(timeout)).map_err(err)? {
         cgroups::OomEvent::Oom(_) => Ok(Some(true)),
         cgroups::OomEvent::Timeout => Ok(Some(false)),

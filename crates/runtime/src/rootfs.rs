@@ -137,10 +137,7 @@ impl RootfsPlan<'_> {
                     dest.display()
                 ))
             })?;
-            let src = match opened {
-                Some(fd_path) => fd_path.to_path_buf(),
-                None => bind_source(self.bundle, src),
-            };
+            let src = opened.map_or_else(|| self.bundle.join(src), Path::to_path_buf);
             match sys.is_dir(&src) {
                 Some(true) => sys.mkdir_all(&target)?,
                 Some(false) => sys.create_file(&target)?,
@@ -502,15 +499,6 @@ fn refuse_non_directory(rootfs: &Path, dest: &Path, typ: &str) -> Result<()> {
             }
         ))),
         _ => Ok(()),
-    }
-}
-
-/// A bind mount's source on the host: relative sources are relative to the bundle.
-pub fn bind_source(bundle: &Path, src: &Path) -> PathBuf {
-    if src.is_absolute() {
-        src.to_path_buf()
-    } else {
-        bundle.join(src)
     }
 }
 
