@@ -593,3 +593,59 @@ fn seccomp_notify_needs_an_agent_and_spares_write() {
         "{out:?}"
     );
 }
+
+// ------------------------------------------------------------ runc's wording for refusals
+
+/// A freezer cgroup made (and frozen) by the test; thawed and removed at drop.
+struct FrozenCgroup(std::path::PathBuf);
+
+impl Drop for FrozenCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn refusals_use_runcs_words() {
+    let env = test_env!();
+    // proc on a symlink
+    let mut b = env.bundle("b");
+    std::fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    std::os::unix::fs::symlink("/symlink", b.rootfs().join("proc")).unwrap();
+    let out = env.sh(&mut b, "true");
+    out.fails();
+    assert!(
+        out.stderr.contains("must be mounted on ordinary directory"),
+        "{out:?}"
+    );
+    // a cgroup frozen before the container starts
+    let Some(freezer) = v1_controller_dir("freezer") else {
+        eprintln!("SKIP: needs the cgroup v1 freezer");
+        return;
+    };
+    let rel = format!("berth-e2e-frozen-{}", env.id("f"));
+    let cg = FrozenCgroup(freezer.join(&rel));
+    std::fs::create_dir(&cg.0).unwrap();
+    std::fs::write(cg.0.join("freezer.state"), "FROZEN").unwrap();
+    let mut b = env.bundle("f");
+    b.edit(|s| s["linux"]["cgroupsPath"] = format!("/{rel}").into());
+    let out = env.sh(&mut b, "true");
+    out.fails();
+    assert!(
+        out.stderr
+            .contains("container's cgroup unexpectedly frozen"),
+        "{out:?}"
+    );
+    // nothing of the container's is left in the other hierarchies
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|c| c.path().join(&rel))
+        .filter(|p| p.exists() && *p != cg.0)
+        .collect();
+    for p in &left {
+        let _ = std::fs::remove_dir(p);
+    }
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

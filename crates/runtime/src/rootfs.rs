@@ -490,7 +490,7 @@ fn refuse_non_directory(rootfs: &Path, dest: &Path, typ: &str) -> Result<()> {
     let at = rootfs.join(dest.strip_prefix("/").unwrap_or(dest));
     match std::fs::symlink_metadata(&at) {
         Ok(m) if !m.is_dir() => Err(Error::Spec(format!(
-            "mounts: {typ} must be mounted on an ordinary directory, but {} in the rootfs is {}",
+            "mounts: {typ} must be mounted on ordinary directory, but {} in the rootfs is {}",
             dest.display(),
             if m.file_type().is_symlink() {
                 "a symlink"
