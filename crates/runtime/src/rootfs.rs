@@ -713,6 +713,7 @@ mod tests {
             cgroupns: false,
             masked: &[],
             readonly_paths: &[],
+            bind_sources: &[],
         };
         let sys = Recorder::default();
         let err = plan.mount_all(&sys).unwrap_err().to_string();
