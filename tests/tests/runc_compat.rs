@@ -169,6 +169,27 @@ fn exec_process_file_without_user_runs_as_root() {
 }
 
 #[test]
+fn exec_process_file_can_be_a_pipe() {
+    let env = test_env!();
+    let (id, _b) = sleeper(&env, "epp");
+    // `exec -p <(...)`: the process file can be read only once
+    let fifo = env.path().join("process.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let f = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        std::fs::write(f, r#"{"args":["/bin/echo","piped"],"cwd":"/"}"#).unwrap();
+    });
+    let out = env.rt_with(
+        &["exec", "--process", fifo.to_str().unwrap(), &id],
+        berth_e2e::cmd::Stdin::Null,
+        10 * SEC,
+    );
+    writer.join().unwrap();
+    out.ok();
+    assert_eq!(out.out(), "piped");
+}
+
+#[test]
 fn exec_into_sub_cgroups() {
     let env = test_env!();
     if v1_controller_dir("memory").is_none() {
@@ -390,8 +411,15 @@ fn hooks_run_where_runc_runs_them() {
             serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {stage} $(pwd) >> {l}")]}),
         );
     }
+    // hooks the init runs inherit nothing but stdio (the runtime's own fds stay closed)
+    b.hook(
+        "startContainer",
+        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "ls /proc/self/fd | wc -l > /fds"]}),
+    );
     b.args(&["true"]);
     env.run_once(&b).ok();
+    let fds = std::fs::read_to_string(b.rootfs().join("fds")).unwrap();
+    assert_eq!(fds.trim(), "4", "0-2 and ls's own directory fd");
     let text = std::fs::read_to_string(&log).unwrap();
     let bundle = b.dir.canonicalize().unwrap();
     let rootfs = b.rootfs().canonicalize().unwrap();
@@ -410,6 +438,39 @@ fn hooks_run_where_runc_runs_them() {
 }
 
 #[test]
+fn user_namespace_binds_sources_its_root_cannot_reach() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    let src = b.dir.join("private");
+    std::fs::create_dir_all(src.join("dir")).unwrap();
+    std::fs::write(src.join("dir/foo.txt"), "hi").unwrap();
+    std::fs::set_permissions(&src, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    // the mapped root cannot create a mount point in the host-owned rootfs
+    std::fs::create_dir_all(b.rootfs().join("mnt")).unwrap();
+    b.namespace("user", None)
+        .uid_mapping(0, 100000, 65536)
+        .gid_mapping(0, 100000, 65536)
+        .bind("/mnt", &src.join("dir"), &["bind"]);
+    let out = env.sh(&mut b, "cat /mnt/foo.txt");
+    out.ok();
+    assert_eq!(out.out(), "hi");
+    // a source that does not exist says so
+    let mut b2 = env.bundle("b2");
+    let missing = b2.dir.join("missing");
+    std::fs::create_dir_all(b2.rootfs().join("mnt")).unwrap();
+    b2.namespace("user", None)
+        .uid_mapping(0, 100000, 65536)
+        .gid_mapping(0, 100000, 65536)
+        .bind("/mnt", &missing, &["bind"]);
+    let out = env.sh(&mut b2, "true");
+    out.fails();
+    assert!(
+        out.stderr.to_lowercase().contains("no such file"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn hostname_in_a_uts_namespace_joined_by_path() {
     let env = test_env!();
     let holder = env.spawn_host("unshare", &["--uts", "sleep", "1000"]);
@@ -424,4 +485,167 @@ fn hostname_in_a_uts_namespace_joined_by_path() {
     let out = env.sh(&mut b, "hostname");
     out.ok();
     assert_eq!(out.out(), "joined-host");
+}
+
+// ------------------------------------------------------------ seccomp user notification
+
+/// A seccomp agent as runc's contrib/cmd/seccompagent: takes one listener, answers mkdir
+/// with ENOMEDIUM and lets every other notified syscall continue. Returns the state message.
+fn seccomp_agent(sock: &std::path::Path) -> std::thread::JoinHandle<serde_json::Value> {
+    use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags, ScmpSyscall};
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::empty(),
+            )
+            .unwrap();
+            let fd = msg
+                .cmsgs()
+                .unwrap()
+                .find_map(|c| match c {
+                    ControlMessageOwned::ScmRights(f) => f.first().copied(),
+                    _ => None,
+                })
+                .expect("a listener fd");
+            (msg.bytes, fd)
+        };
+        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let mkdir = ScmpSyscall::from_name("mkdir").unwrap();
+        while let Ok(req) = ScmpNotifReq::receive(fd) {
+            let resp = if req.data.syscall == mkdir {
+                ScmpNotifResp::new_error(req.id, -libc::ENOMEDIUM, ScmpNotifRespFlags::empty())
+            } else {
+                ScmpNotifResp::new_continue(req.id, ScmpNotifRespFlags::CONTINUE)
+            };
+            let _ = resp.respond(fd);
+        }
+        // SAFETY: the listener fd is ours, closed once.
+        unsafe { libc::close(fd) };
+        state
+    })
+}
+
+fn notify_profile(b: &mut Bundle, sock: &std::path::Path, names: &[&str]) {
+    b.edit(|s| {
+        s["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "bar",
+            "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": names, "action": "SCMP_ACT_NOTIFY"}]
+        })
+    });
+}
+
+#[test]
+fn seccomp_notify_hands_the_listener_to_the_agent() {
+    let env = test_env!();
+    for nnp in [false, true] {
+        let sock = env.path().join(format!("agent-{nnp}.sock"));
+        let agent = seccomp_agent(&sock);
+        let mut b = env.bundle(&format!("b{nnp}"));
+        // the process's own reads, closes and execve are notified too: the agent lets them go
+        notify_profile(
+            &mut b,
+            &sock,
+            &["mkdir", "execve", "openat", "read", "close"],
+        );
+        b.no_new_privileges(nnp);
+        let out = env.sh(&mut b, "mkdir /tmp/x; echo done");
+        out.ok();
+        assert!(out.stderr.contains("No medium found"), "{out:?}");
+        assert_eq!(out.out(), "done");
+        let state = agent.join().unwrap();
+        assert_eq!(state["fds"], serde_json::json!(["seccompFd"]), "{state}");
+        assert_eq!(state["metadata"], "bar", "{state}");
+        assert!(state["pid"].as_i64().unwrap() > 0, "{state}");
+        assert!(state["state"]["id"].is_string(), "{state}");
+    }
+}
+
+#[test]
+fn seccomp_notify_needs_an_agent_and_spares_write() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    notify_profile(&mut b, &env.path().join("nobody.sock"), &["mkdir"]);
+    let out = env.sh(&mut b, "true");
+    out.fails();
+    assert!(
+        out.stderr.contains("failed to connect with seccomp agent"),
+        "{out:?}"
+    );
+    notify_profile(&mut b, &env.path().join("nobody.sock"), &["write"]);
+    let out = env.sh(&mut b, "true");
+    out.fails();
+    assert!(
+        out.stderr
+            .contains("SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+        "{out:?}"
+    );
+}
+
+// ------------------------------------------------------------ runc's wording for refusals
+
+/// A freezer cgroup made (and frozen) by the test; thawed and removed at drop.
+struct FrozenCgroup(std::path::PathBuf);
+
+impl Drop for FrozenCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn refusals_use_runcs_words() {
+    let env = test_env!();
+    // proc on a symlink
+    let mut b = env.bundle("b");
+    std::fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    std::os::unix::fs::symlink("/symlink", b.rootfs().join("proc")).unwrap();
+    let out = env.sh(&mut b, "true");
+    out.fails();
+    assert!(
+        out.stderr.contains("must be mounted on ordinary directory"),
+        "{out:?}"
+    );
+    // a cgroup frozen before the container starts
+    let Some(freezer) = v1_controller_dir("freezer") else {
+        eprintln!("SKIP: needs the cgroup v1 freezer");
+        return;
+    };
+    let rel = format!("berth-e2e-frozen-{}", env.id("f"));
+    let cg = FrozenCgroup(freezer.join(&rel));
+    std::fs::create_dir(&cg.0).unwrap();
+    std::fs::write(cg.0.join("freezer.state"), "FROZEN").unwrap();
+    let mut b = env.bundle("f");
+    b.edit(|s| s["linux"]["cgroupsPath"] = format!("/{rel}").into());
+    let out = env.sh(&mut b, "true");
+    out.fails();
+    assert!(
+        out.stderr
+            .contains("container's cgroup unexpectedly frozen"),
+        "{out:?}"
+    );
+    // nothing of the container's is left in the other hierarchies
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|c| c.path().join(&rel))
+        .filter(|p| p.exists() && *p != cg.0)
+        .collect();
+    for p in &left {
+        let _ = std::fs::remove_dir(p);
+    }
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

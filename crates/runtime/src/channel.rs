@@ -94,3 +94,47 @@ pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
     }
     Err(Error::Other("no file descriptor received".into()))
 }
+
+/// Send several fds and a short text over a unix socket in one message (bind sources for a
+/// container in a user namespace).
+pub fn send_fds(sock: RawFd, fds: &[RawFd], text: &str) -> Result<()> {
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    // a SEQPACKET message needs a payload to be seen at all
+    let text = if text.is_empty() { " " } else { text };
+    let iov = [IoSlice::new(text.as_bytes())];
+    socket::sendmsg::<()>(sock, &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
+        .ctx(|| "sending file descriptors")?;
+    Ok(())
+}
+
+/// Receive what [`send_fds`] sent: the fds (close-on-exec) and the text.
+pub fn recv_fds(sock: RawFd, max: usize) -> Result<(Vec<OwnedFd>, String)> {
+    let mut buf = vec![0u8; 64 * 1024];
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let len = unsafe { libc::CMSG_SPACE((max.max(1) * std::mem::size_of::<RawFd>()) as u32) };
+    let mut space = vec![0u8; len as usize];
+    let mut out = Vec::new();
+    let n = {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = loop {
+            match socket::recvmsg::<()>(
+                sock,
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::Error::EINTR) => continue,
+                r => break r.ctx(|| "receiving file descriptors")?,
+            }
+        };
+        for c in msg.cmsgs().ctx(|| "receiving file descriptors")? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: the kernel just installed these fds in our table for us.
+                out.extend(fds.iter().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) }));
+            }
+        }
+        msg.bytes
+    };
+    Ok((out, String::from_utf8_lossy(&buf[..n]).trim().to_string()))
+}

@@ -198,6 +198,10 @@ impl Runtime {
         let join_fds = ns.open_joins()?;
         crate::lsm::check(process, &linux)?;
         let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
+        let seccomp_agent = match linux.seccomp() {
+            Some(p) => crate::seccomp_agent::connect(p, seccomp.as_ref())?,
+            None => None,
+        };
 
         self.ensure_root()?;
         let dir = self.root.join(&o.id);
@@ -254,6 +258,7 @@ impl Runtime {
             host_proc,
             caps,
             seccomp,
+            seccomp_agent,
         };
         crate::log::debug(&format!(
             "nsexec container setup: new namespaces {:?}, joining {}",
@@ -277,6 +282,14 @@ impl Runtime {
                 namespaces::id_map(linux.gid_mappings().as_deref().unwrap_or(&[])),
             )
             .ctx(|| "writing gid_map (linux.gidMappings)")?;
+        }
+        if crate::bind_sources::expected(new_userns, spec.mounts().as_deref().unwrap_or(&[])) {
+            crate::bind_sources::send(
+                pid,
+                &bundle,
+                spec.mounts().as_deref().unwrap_or(&[]),
+                &parent,
+            )?;
         }
         // Resource limits (cgroups) are applied here, before the process runs any container code.
         guard.cgroup = Some(crate::resources::apply(&spec, &o.id, pid)?);
@@ -595,6 +608,16 @@ impl Runtime {
         let join_fds = ns.open_joins()?;
         crate::lsm::check(process, &linux)?;
         let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
+        let seccomp_agent = match linux.seccomp() {
+            Some(p) => crate::seccomp_agent::connect(p, seccomp.as_ref())?.map(|agent| {
+                crate::seccomp_agent::Handover {
+                    agent,
+                    state: serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default(),
+                    pid: st.pid,
+                }
+            }),
+            None => None,
+        };
         let caps = process.capabilities().as_ref().map(|c| {
             capabilities::plan(
                 c,
@@ -614,6 +637,7 @@ impl Runtime {
             preserve_fds: o.preserve_fds,
             caps,
             seccomp,
+            seccomp_agent,
             userns,
         };
         crate::log::debug(&format!(

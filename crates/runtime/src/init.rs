@@ -43,6 +43,8 @@ pub struct InitCtx<'a> {
     pub host_proc: OwnedFd,
     pub caps: Option<CapPlan>,
     pub seccomp: Option<seccomp::Filter>,
+    /// The agent a notifying filter's listener goes to.
+    pub seccomp_agent: Option<crate::seccomp_agent::Agent>,
 }
 
 /// Compile the spec's seccomp profile in the runtime, so a bad profile fails `create` with a
@@ -88,10 +90,19 @@ fn expect_go(ch: &Channel) -> Result<()> {
 
 pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     crate::log::debug("child process in init(): setting up the container");
+    // Nothing the runtime inherited (beyond --preserve-fds) leaks into the hooks the init runs
+    // or into the process, as runc: only 0-2 are left open across their exec.
+    crate::process::cloexec_from(3 + ctx.preserve_fds)?;
     let sys = Linux::default();
     // Device nodes and directories get exactly the modes the spec asks for; the process's own
     // umask is set just before exec.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let mounts = ctx.spec.mounts().clone().unwrap_or_default();
+    let (_bind_fds, bind_sources) = if crate::bind_sources::expected(ctx.new_userns, &mounts) {
+        crate::bind_sources::receive(ch, &mounts)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     expect_go(ch)?;
     if ctx.userns {
         // Become the namespace's root, so files we create are owned by the mapped root.
@@ -114,7 +125,6 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     if let Some(d) = ctx.spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         sys.set_domainname(d)?;
     }
-    let mounts = ctx.spec.mounts().clone().unwrap_or_default();
     let devices = linux.devices().clone().unwrap_or_default();
     let masked = linux.masked_paths().clone().unwrap_or_default();
     let ro_paths = linux.readonly_paths().clone().unwrap_or_default();
@@ -135,6 +145,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         cgroupns: ctx.cgroupns,
         masked: &masked,
         readonly_paths: &ro_paths,
+        bind_sources: &bind_sources,
     };
     plan.mount_all(&sys)?;
     crate::rootfs::resolve_in_root(ctx.rootfs, process.cwd())
@@ -170,11 +181,24 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     // Become the process (user, capabilities, seccomp filter) before reporting ready, so a
     // failure fails `create`, and before the startContainer hooks, which run as the process
     // and confined by its filter, as in runc.
+    // A notifying filter's listener goes to the agent the runtime connected to.
+    let agent = ctx.seccomp_agent.map(|agent| {
+        let pid = serde_json::from_str::<serde_json::Value>(&state_json)
+            .ok()
+            .and_then(|v| v["pid"].as_i64())
+            .unwrap_or_default() as i32;
+        crate::seccomp_agent::Handover {
+            agent,
+            state: state_json.clone(),
+            pid,
+        }
+    });
     finish_process(
         &sys,
         process,
         ctx.caps.as_ref(),
         ctx.seccomp,
+        agent,
         !ctx.userns || setgroups_allowed(),
     )?;
 
@@ -212,11 +236,6 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     let Err(e) = exec_process(&exe, &args, &env, ctx.preserve_fds);
     let _ = nix::unistd::write(&fifo, format!("1{e}").as_bytes());
     Err(e)
-}
-
-fn load_seccomp(f: seccomp::Filter) -> Result<()> {
-    f.load()
-        .map_err(|e| Error::Other(format!("loading linux.seccomp: {e}")))
 }
 
 /// What the container init and exec'd processes both do before reporting ready: a new session,
@@ -291,13 +310,14 @@ pub fn finish_and_exec(
     process: &Process,
     caps: Option<&CapPlan>,
     seccomp: Option<seccomp::Filter>,
+    agent: Option<crate::seccomp_agent::Handover>,
     exe: &Path,
     args: &[String],
     env: &[String],
     preserve_fds: i32,
     setgroups: bool,
 ) -> Result<Infallible> {
-    finish_process(sys, process, caps, seccomp, setgroups)?;
+    finish_process(sys, process, caps, seccomp, agent, setgroups)?;
     exec_process(exe, args, env, preserve_fds)
 }
 
@@ -308,12 +328,13 @@ fn finish_process(
     process: &Process,
     caps: Option<&CapPlan>,
     seccomp: Option<seccomp::Filter>,
+    mut agent: Option<crate::seccomp_agent::Handover>,
     setgroups: bool,
 ) -> Result<()> {
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
     let nnp = process.no_new_privileges().unwrap_or(false);
-    let load = load_seccomp;
+    let mut load = |f: seccomp::Filter| crate::seccomp_agent::load(f, &mut agent);
     crate::lsm::apply_apparmor(process)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still hold
     // it (as runc does). With no_new_privs it goes last, right before execve.
@@ -388,6 +409,7 @@ pub struct ExecCtx<'a> {
     pub preserve_fds: i32,
     pub caps: Option<CapPlan>,
     pub seccomp: Option<seccomp::Filter>,
+    pub seccomp_agent: Option<crate::seccomp_agent::Handover>,
     pub userns: bool,
 }
 
@@ -405,6 +427,7 @@ pub fn exec_init(ctx: ExecCtx, ch: &Channel) -> Result<Infallible> {
         process,
         ctx.caps.as_ref(),
         ctx.seccomp,
+        ctx.seccomp_agent,
         &exe,
         &args,
         &env,

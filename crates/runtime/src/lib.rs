@@ -5,6 +5,7 @@
 //! existing namespaces first), writes id mappings and limits from outside, then lets the init set
 //! up its root filesystem and wait on `exec.fifo` until `start`.
 
+pub mod bind_sources;
 pub mod capabilities;
 pub mod cgroup_mounts;
 pub mod channel;
@@ -22,6 +23,7 @@ pub mod process;
 pub mod relay;
 pub mod resources;
 pub mod rootfs;
+pub mod seccomp_agent;
 pub mod spec;
 pub mod state;
 pub mod syscall;

@@ -75,15 +75,15 @@ pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResou
 /// Create the container's cgroup, set the spec's limits and move `pid` into it.
 pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> {
     let m = manager(spec, id)?;
-    m.create().map_err(err)?;
     // The init would be frozen as soon as it joins, and `create` would wait for it forever.
-    // The cgroup may be the user's own (a cgroupsPath): say so and leave it as it is.
+    // The cgroup may be the user's own (a cgroupsPath): say so and leave it as it is, before
+    // anything is created (as runc: no directories of ours are left behind).
     if matches!(
         m.state(),
         Ok(cgroups::FreezerState::Frozen | cgroups::FreezerState::Freezing)
     ) {
         return Err(Error::Other(format!(
-            "cgroups: the container's cgroup {} is frozen: thaw it first (runc resume, or \
+            "cgroups: container's cgroup unexpectedly frozen: {} (thaw it first: runc resume, or \
              write THAWED to its freezer.state)",
             spec.linux()
                 .as_ref()
@@ -92,6 +92,7 @@ pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> 
                 .unwrap_or_else(|| id.to_string())
         )));
     }
+    m.create().map_err(err)?;
     // As runc: sharing a cgroup with other processes works, but `pause`, `kill --all` and
     // `delete` will act on them too.
     if let Ok(pids) = m.pids() {
@@ -220,10 +221,15 @@ pub fn stats(state: &ContainerState) -> Result<serde_json::Value> {
     serde_json::to_value(s).map_err(|e| Error::Other(e.to_string()))
 }
 
+/// Watches the container's cgroup for OOM kills (see [`wait_oom`]). Kept across waits, so an
+/// OOM between two waits is not missed.
+pub fn oom_watcher(state: &ContainerState) -> Result<cgroups::OomWatcher> {
+    manager_of(state)?.oom_events().map_err(err)
+}
+
 /// Wait up to `timeout` for an OOM kill in the container's cgroup: Some(true) on OOM,
 /// Some(false) on timeout, None once the cgroup is gone.
-pub fn wait_oom(state: &ContainerState, timeout: std::time::Duration) -> Result<Option<bool>> {
-    let mut w = manager_of(state)?.oom_events().map_err(err)?;
+pub fn wait_oom(w: &mut cgroups::OomWatcher, timeout: std::time::Duration) -> Result<Option<bool>> {
     match w.wait(Some(timeout)).map_err(err)? {
         cgroups::OomEvent::Oom(_) => Ok(Some(true)),
         cgroups::OomEvent::Timeout => Ok(Some(false)),

@@ -72,6 +72,8 @@ pub struct RootfsPlan<'a> {
     pub cgroupns: bool,
     pub masked: &'a [String],
     pub readonly_paths: &'a [String],
+    /// Per mount, a bind source opened by the runtime (`bind_sources`), to mount instead.
+    pub bind_sources: &'a [Option<PathBuf>],
 }
 
 /// The devices every container gets (runtime-spec config-linux.md "Default Devices").
@@ -102,11 +104,11 @@ impl RootfsPlan<'_> {
             None,
         )?;
         let mut dev_is_bound = false;
-        for m in self.mounts {
+        for (i, m) in self.mounts.iter().enumerate() {
             if m.destination() == Path::new("/dev") && is_bind(m) {
                 dev_is_bound = true;
             }
-            self.mount_one(sys, m)?;
+            self.mount_one(sys, m, self.bind_sources.get(i).and_then(Option::as_deref))?;
         }
         if !dev_is_bound {
             self.create_devices(sys)?;
@@ -114,7 +116,7 @@ impl RootfsPlan<'_> {
         self.dev_symlinks(sys)
     }
 
-    fn mount_one(&self, sys: &dyn Syscall, m: &Mount) -> Result<()> {
+    fn mount_one(&self, sys: &dyn Syscall, m: &Mount, opened: Option<&Path>) -> Result<()> {
         let dest = m.destination();
         if !dest.is_absolute() {
             return Err(Error::Spec(format!(
@@ -135,7 +137,7 @@ impl RootfsPlan<'_> {
                     dest.display()
                 ))
             })?;
-            let src = bind_source(self.bundle, src);
+            let src = opened.map_or_else(|| self.bundle.join(src), Path::to_path_buf);
             match sys.is_dir(&src) {
                 Some(true) => sys.mkdir_all(&target)?,
                 Some(false) => sys.create_file(&target)?,
@@ -488,7 +490,7 @@ fn refuse_non_directory(rootfs: &Path, dest: &Path, typ: &str) -> Result<()> {
     let at = rootfs.join(dest.strip_prefix("/").unwrap_or(dest));
     match std::fs::symlink_metadata(&at) {
         Ok(m) if !m.is_dir() => Err(Error::Spec(format!(
-            "mounts: {typ} must be mounted on an ordinary directory, but {} in the rootfs is {}",
+            "mounts: {typ} must be mounted on ordinary directory, but {} in the rootfs is {}",
             dest.display(),
             if m.file_type().is_symlink() {
                 "a symlink"
@@ -497,15 +499,6 @@ fn refuse_non_directory(rootfs: &Path, dest: &Path, typ: &str) -> Result<()> {
             }
         ))),
         _ => Ok(()),
-    }
-}
-
-/// A bind mount's source on the host: relative sources are relative to the bundle.
-pub fn bind_source(bundle: &Path, src: &Path) -> PathBuf {
-    if src.is_absolute() {
-        src.to_path_buf()
-    } else {
-        bundle.join(src)
     }
 }
 
@@ -604,6 +597,7 @@ mod tests {
             cgroupns: false,
             masked: &masked,
             readonly_paths: &ro,
+            bind_sources: &[],
         };
         plan.mount_all(&sys).unwrap();
         plan.enter(&sys).unwrap();
@@ -662,6 +656,7 @@ mod tests {
             cgroupns: false,
             masked: &[],
             readonly_paths: &[],
+            bind_sources: &[],
         };
         plan.mount_all(&sys).unwrap();
         plan.enter(&sys).unwrap();
@@ -688,6 +683,7 @@ mod tests {
             cgroupns: false,
             masked: &[],
             readonly_paths: &[],
+            bind_sources: &[],
         };
         let err = plan
             .mount_all(&Recorder::default())
@@ -717,6 +713,7 @@ mod tests {
             cgroupns: false,
             masked: &[],
             readonly_paths: &[],
+            bind_sources: &[],
         };
         let sys = Recorder::default();
         let err = plan.mount_all(&sys).unwrap_err().to_string();

@@ -20,6 +20,7 @@
 //! ```
 
 mod enosys;
+mod notify;
 mod profile;
 
 use std::collections::HashSet;
@@ -75,6 +76,10 @@ fn lib(op: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) ->
 pub struct Filter {
     prog: Prog,
     warnings: Vec<String>,
+    /// Some syscall is SCMP_ACT_NOTIFY: load with [`Filter::load_listener`].
+    notify: bool,
+    /// SECCOMP_FILTER_FLAG_* bits of the profile (for [`Filter::load_listener`]).
+    flags: u32,
 }
 
 #[derive(Debug)]
@@ -208,6 +213,10 @@ const CACHE_MAGIC: &[u8; 8] = b"BSCBPF02";
 /// of the profile, the architecture and the libseccomp version, so a different profile or
 /// library never reuses a program.
 pub fn compile_cached(spec: &LinuxSeccomp, cache_dir: &std::path::Path) -> Result<Filter> {
+    if notify::check(spec)? {
+        // loaded with a listener from libseccomp's context: never from the cache
+        return compile(spec);
+    }
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(spec).unwrap_or_default());
@@ -254,6 +263,8 @@ fn decode_cached(b: &[u8]) -> Option<Filter> {
     Some(Filter {
         prog: Prog::Bpf { code, flags },
         warnings,
+        notify: false,
+        flags,
     })
 }
 
@@ -290,12 +301,7 @@ fn action(field: &str, a: LinuxSeccompAction, errno_ret: Option<u32>) -> Result<
         }
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(Error::Unsupported {
-                field: field.to_string(),
-                reason: "SCMP_ACT_NOTIFY (seccomp user notification) is not implemented".into(),
-            })
-        }
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
@@ -371,12 +377,7 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
                 || spec.default_action() == LinuxSeccompAction::ScmpActTrace
         }),
     )?;
-    if spec.listener_path().is_some() {
-        return Err(Error::Unsupported {
-            field: "listenerPath".into(),
-            reason: "seccomp user notification is not implemented".into(),
-        });
-    }
+    let notify = notify::check(spec)?;
     let mut ctx = ScmpFilterContext::new(default).map_err(lib("create filter"))?;
     // The runtime sets no_new_privs itself when the spec asks for it.
     ctx.set_ctl_nnp(false)
@@ -468,6 +469,8 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
             flags: flag_bits(spec),
         },
         warnings,
+        notify,
+        flags: flag_bits(spec),
     })
 }
 
@@ -567,9 +570,14 @@ mod tests {
                 "4095",
             ),
             (
-                r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
-                "syscalls[0].action",
-                "not supported",
+                r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["write"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+                "syscalls[0]",
+                "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+            ),
+            (
+                r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#,
+                "defaultAction",
+                "SCMP_ACT_NOTIFY cannot be used as default action",
             ),
             (r#"["x"]"#, "profile", "object"),
             (r#"{"defaultAction": "#, "json", ""),

@@ -97,6 +97,11 @@ struct Event<'a> {
 /// runc's `events`: `{"type":"stats","id":..,"data":{..}}` lines, and `{"type":"oom"}` on OOM.
 fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<i32> {
     let every = parse_interval(interval)?;
+    // watching from before the first line: an OOM right after it is not missed
+    let mut oom = match once {
+        true => None,
+        false => Some(runtime::resources::oom_watcher(&rt.load(id)?)?),
+    };
     loop {
         let st = rt.load(id)?;
         if st.status(&rt.root) == Status::Stopped {
@@ -109,10 +114,10 @@ fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<i32> {
             data: Some(data),
         };
         println!("{}", serde_json::to_string(&stats)?);
-        if once {
+        let Some(watcher) = oom.as_mut() else {
             return Ok(0);
-        }
-        match runtime::resources::wait_oom(&st, every)? {
+        };
+        match runtime::resources::wait_oom(watcher, every)? {
             Some(true) => {
                 let oom = Event {
                     kind: "oom",
@@ -310,8 +315,9 @@ fn exec_process(rt: &Runtime, a: &ExecArgs) -> Result<Process> {
 }
 
 fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
-    let process = exec_process(rt, &a)?;
+    // Re-execute first: a --process given as a pipe (`-p <(...)`) can be read only once.
     seal::reexec_sealed()?;
+    let process = exec_process(rt, &a)?;
     if !a.detach {
         runtime::relay::block_signals();
     }
