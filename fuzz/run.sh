@@ -13,6 +13,10 @@
 # sanitizer every flag is stable, so this works on a stable toolchain. With cargo-fuzz
 # installed, `cargo fuzz run -s none <target> fuzz/corpus/<target>` runs the same targets.
 #
+# fuzz/Cargo.lock pins the same versions as the main Cargo.lock; no --locked, so a dependency
+# added to a crate does not break this script before the lock here is refreshed
+# (`cargo update --workspace --offline --manifest-path fuzz/Cargo.toml`).
+#
 # The checked-in seeds (fuzz/corpus/<target>/) are only read; what the fuzzer finds goes to
 # a scratch corpus under fuzz/target/, which later runs keep using.
 set -euo pipefail
@@ -43,7 +47,7 @@ bins=()
 for t in "${targets[@]}"; do bins+=(--bin "$t"); done
 start=$(date +%s)
 RUSTFLAGS="$flags ${RUSTFLAGS:-}" CARGO_TARGET_DIR="$target_dir" \
-	cargo build --locked --release --target "$triple" "${bins[@]}"
+	cargo build --release --target "$triple" "${bins[@]}"
 echo "== fuzz: built in $(($(date +%s) - start)) s"
 
 status=0

@@ -150,9 +150,18 @@ mod tests {
             ("Labels", "LABEL a=b"),
             ("Env", "ENV A=1"),
         ] {
-            for wrong in [json!([1]), json!("x"), json!(7)] {
-                let mut c = cfg(json!({ key: wrong }));
-                let e = apply_change(&mut c, change).unwrap_err().to_string();
+            let other = if key == "Env" {
+                json!({"a": 1})
+            } else {
+                json!([1])
+            };
+            for wrong in [other, json!("x"), json!(7)] {
+                let mut c = Map::new();
+                c.insert(key.to_string(), wrong.clone());
+                let e = match apply_change(&mut c, change) {
+                    Ok(()) => panic!("{change} on {key}={wrong} accepted: {c:?}"),
+                    Err(e) => e.to_string(),
+                };
                 assert!(e.contains(key), "{change} on {key}={wrong}: {e}");
             }
         }

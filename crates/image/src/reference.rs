@@ -161,11 +161,14 @@ impl Reference {
         format!("{}/{}", self.registry, self.repository)
     }
 
-    /// The short name docker prints: `busybox` for `docker.io/library/busybox`.
+    /// The short name docker prints: `busybox` for `docker.io/library/busybox`. Only a
+    /// one-component name loses `library/` (`docker.io/library/a/b` stays `library/a/b`:
+    /// `a/b` is another image), as docker's FamiliarName.
     pub fn familiar_name(&self) -> String {
         if self.registry == DEFAULT_REGISTRY {
             self.repository
                 .strip_prefix("library/")
+                .filter(|rest| !rest.contains('/'))
                 .unwrap_or(&self.repository)
                 .to_string()
         } else {
@@ -246,6 +249,19 @@ mod tests {
         assert_eq!(r.familiar(), "127.0.0.1:5000/a/b:latest");
         let r = Reference::parse("index.docker.io/library/alpine:3").unwrap();
         assert_eq!(r.to_string(), "docker.io/library/alpine:3");
+    }
+
+    /// Found by fuzz/fuzz_targets/reference.rs: `library/y/alpine` was shown as `y/alpine`,
+    /// which names another image.
+    #[test]
+    fn familiar_keeps_library_of_a_nested_name() {
+        let r = Reference::parse("library/y/alpine:3.18").unwrap();
+        assert_eq!(r.familiar(), "library/y/alpine:3.18");
+        assert_eq!(Reference::parse(&r.familiar()).unwrap(), r);
+        assert_eq!(
+            Reference::parse("alpine").unwrap().familiar_name(),
+            "alpine"
+        );
     }
 
     #[test]
