@@ -545,11 +545,12 @@ fn events_of_the_cli_through_the_api() {
     std::thread::sleep(Duration::from_millis(800));
     s.docker_ok(&["network", "create", "evnet"]);
     let mut stdout = follow.stdout.take().unwrap();
+    // One line, however many writes it comes in (a single read() saw only "create ").
     let got = std::thread::spawn(move || {
-        use std::io::Read;
-        let mut buf = [0u8; 256];
-        let n = stdout.read(&mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        use std::io::BufRead;
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(&mut stdout).read_line(&mut line);
+        line
     });
     let start = Instant::now();
     while !got.is_finished() && start.elapsed() < Duration::from_secs(10) {
