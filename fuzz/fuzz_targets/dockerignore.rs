@@ -25,14 +25,20 @@ fuzz_target!(|data: &[u8]| {
             .collect::<String>(),
     );
     // `/!x` (or `./!x`) is the literal pattern `!x`, which `patterns()` prints like the
-    // exception `!x`: no round trip for those
-    if !rules.contains("/!") {
+    // exception `!x`; `/ x` is the pattern ` x`, whose edge spaces a line of its own loses
+    // (lines are trimmed, as docker does): no round trip for those
+    let exact = !rules.contains("/!")
+        && ig.patterns().iter().all(|p| {
+            let p = p.strip_prefix('!').unwrap_or(p);
+            p.trim() == p
+        });
+    if exact {
         assert_eq!(ig.patterns(), again.patterns());
     }
     for path in paths.lines().take(32) {
         let path = path.trim_matches('/');
         let excluded = ig.excluded(path);
-        if !rules.contains("/!") {
+        if exact {
             assert_eq!(excluded, again.excluded(path), "{path:?}");
         }
         // the walker only asks about clean paths (no empty, `.` or `..` components)

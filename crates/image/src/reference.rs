@@ -112,9 +112,7 @@ impl Reference {
             return Err(bad(s, "missing repository name"));
         }
         let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
+            Some((first, rest)) if looks_like_registry(first) => {
                 (first.to_string(), rest.to_string())
             }
             _ => (DEFAULT_REGISTRY.to_string(), name.to_string()),
@@ -165,7 +163,11 @@ impl Reference {
     /// one-component name loses `library/` (`docker.io/library/a/b` stays `library/a/b`:
     /// `a/b` is another image), as docker's FamiliarName.
     pub fn familiar_name(&self) -> String {
-        if self.registry == DEFAULT_REGISTRY {
+        let first = self.repository.split('/').next().unwrap_or_default();
+        // docker.io/a.b/c keeps its registry: `a.b/c` would name registry a.b's image c
+        if self.registry == DEFAULT_REGISTRY
+            && !(self.repository.contains('/') && looks_like_registry(first))
+        {
             self.repository
                 .strip_prefix("library/")
                 .filter(|rest| !rest.contains('/'))
@@ -202,6 +204,12 @@ impl Reference {
         }
         s
     }
+}
+
+/// The first component of a name is a registry host when it has a dot or a port, or is
+/// `localhost` (docker's rule).
+fn looks_like_registry(first: &str) -> bool {
+    first.contains('.') || first.contains(':') || first == "localhost"
 }
 
 impl fmt::Display for Reference {
@@ -253,6 +261,21 @@ mod tests {
 
     /// Found by fuzz/fuzz_targets/reference.rs: `library/y/alpine` was shown as `y/alpine`,
     /// which names another image.
+    #[test]
+    fn familiar_keeps_the_registry_of_a_repository_named_like_a_host() {
+        // found by the reference fuzz target: `cker.ili/alpine:3` names another registry
+        let r = Reference::parse("index.docker.io/cker.ili/alpine:3").unwrap();
+        assert_eq!(r.familiar(), "docker.io/cker.ili/alpine:3");
+        assert_eq!(Reference::parse(&r.familiar()).unwrap(), r);
+        let r = Reference::parse("docker.io/localhost/x").unwrap();
+        assert_eq!(Reference::parse(&r.familiar()).unwrap(), r);
+        assert_eq!(
+            Reference::parse("busybox").unwrap().familiar(),
+            "busybox:latest"
+        );
+        assert_eq!(Reference::parse("a/b").unwrap().familiar(), "a/b:latest");
+    }
+
     #[test]
     fn familiar_keeps_library_of_a_nested_name() {
         let r = Reference::parse("library/y/alpine:3.18").unwrap();
