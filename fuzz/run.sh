@@ -17,6 +17,8 @@
 # added to a crate does not break this script before the lock here is refreshed
 # (`cargo update --workspace --offline --manifest-path fuzz/Cargo.toml`).
 #
+# A fixed libFuzzer seed by default (BERTH_FUZZ_SEED, 0 = random), so CI's run repeats the
+# mutations of a local run of the same length instead of failing at random on a new find.
 # The checked-in seeds (fuzz/corpus/<target>/) are only read; what the fuzzer finds goes to
 # a scratch corpus under fuzz/target/, which later runs keep using.
 set -euo pipefail
@@ -61,7 +63,7 @@ for t in "${targets[@]}"; do
 	rm -rf "$tmp" && mkdir -p "$tmp"
 	echo "== fuzz: $t for ${seconds}s"
 	if TMPDIR="$tmp" "$target_dir/$triple/release/$t" "$work" "corpus/$t" \
-		-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+		-max_total_time="$seconds" -seed="${BERTH_FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 		cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
