@@ -112,12 +112,12 @@ impl Filter {
         match &self.prog {
             Prog::Ctx {
                 prologue, flags, ..
-            } if !prologue.is_empty() => load_bpf(&self.export_bpf()?, *flags),
+            } if !prologue.is_empty() => load_bpf(&self.export_bpf()?, *flags).map(drop),
             Prog::Ctx { .. } => match self.prog {
                 Prog::Ctx { ctx, .. } => ctx.load().map_err(lib("load filter")),
                 Prog::Bpf { .. } => unreachable!(),
             },
-            Prog::Bpf { code, flags } => load_bpf(code, *flags),
+            Prog::Bpf { code, flags } => load_bpf(code, *flags).map(drop),
         }
     }
 
@@ -168,8 +168,9 @@ impl Filter {
 
 const BPF_MAXINSNS: usize = 4096;
 
-/// Installs a raw `struct sock_filter` program with SECCOMP_SET_MODE_FILTER.
-fn load_bpf(code: &[u8], flags: u32) -> Result<()> {
+/// Installs a raw `struct sock_filter` program with SECCOMP_SET_MODE_FILTER; returns the
+/// syscall's result (the listener fd when `flags` asks for a new one).
+fn load_bpf(code: &[u8], flags: u32) -> Result<libc::c_long> {
     let prog = libc::sock_fprog {
         len: (code.len() / 8) as u16,
         filter: code.as_ptr() as *mut libc::sock_filter,
@@ -187,7 +188,7 @@ fn load_bpf(code: &[u8], flags: u32) -> Result<()> {
     if rc < 0 {
         return Err(Error::Load(std::io::Error::last_os_error()));
     }
-    Ok(())
+    Ok(rc)
 }
 
 /// The SECCOMP_FILTER_FLAG_* bits libseccomp passes for the spec's `flags`.

@@ -2,7 +2,7 @@
 //! SECCOMP_FILTER_FLAG_NEW_LISTENER and the kernel returns a listener fd, which the runtime
 //! hands to the agent at the profile's `listenerPath` (see the runtime's `seccomp_agent`).
 
-use crate::{invalid, Error, Filter, Result};
+use crate::{invalid, Filter, Result};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use std::os::fd::{FromRawFd, OwnedFd};
 
@@ -46,24 +46,10 @@ impl Filter {
         if !self.notify {
             return self.load().map(|()| None);
         }
-        let code = self.export_bpf()?;
-        let prog = libc::sock_fprog {
-            len: (code.len() / 8) as u16,
-            filter: code.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: `prog` points at `code`, whole 8-byte sock_filter instructions that outlive
-        // the call; the kernel copies them.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                1u32, // SECCOMP_SET_MODE_FILTER
-                self.flags | SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if rc < 0 {
-            return Err(Error::Load(std::io::Error::last_os_error()));
-        }
+        let rc = crate::load_bpf(
+            &self.export_bpf()?,
+            self.flags | SECCOMP_FILTER_FLAG_NEW_LISTENER,
+        )?;
         // SAFETY: with NEW_LISTENER the kernel returns a new fd that we own.
         Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as i32) }))
     }
