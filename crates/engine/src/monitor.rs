@@ -507,7 +507,7 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
                 // (the network may have been plugged in before the start failed)
                 crate::net::teardown(&engine, id);
                 let msg = e.to_string();
-                let code = start_failure_code(&msg);
+                let code = i64::from(failure_code(&msg, 128));
                 let _ = engine.store.update(id, |c| {
                     c.state.error = msg.clone();
                     c.state.exit_code = code;
@@ -612,15 +612,16 @@ fn should_restart(c: &Container, code: i64) -> bool {
     }
 }
 
-/// docker's exit codes for a process that could not be started.
-fn start_failure_code(msg: &str) -> i64 {
+/// The docker CLI's exit status for a process that could not be started: 127 when something
+/// was not found, 126 when it was not allowed, else `other`.
+pub fn failure_code(msg: &str, other: i32) -> i32 {
     let m = msg.to_ascii_lowercase();
     if m.contains("not found") || m.contains("no such file") {
         127
     } else if m.contains("permission denied") || m.contains("is a directory") {
         126
     } else {
-        128
+        other
     }
 }
 

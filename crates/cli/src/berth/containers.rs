@@ -411,7 +411,7 @@ fn relay(
         eprintln!("{prefix}Error response from daemon: failed to create task for container: {e}");
         if from_run {
             // the process never ran: docker's run exits 125 (126/127 for these causes)
-            return Ok(failure_code(&e, 125));
+            return Ok(monitor::failure_code(&e, 125));
         }
     }
     let code = match code {
@@ -425,19 +425,6 @@ fn relay(
             .unwrap_or(0),
     };
     Ok(code)
-}
-
-/// The docker CLI's exit status for a process that could not be started: 127 when something
-/// was not found, 126 when it was not allowed, else `other`.
-fn failure_code(msg: &str, other: i32) -> i32 {
-    let m = msg.to_ascii_lowercase();
-    if m.contains("not found") || m.contains("no such file") {
-        127
-    } else if m.contains("permission denied") || m.contains("is a directory") {
-        126
-    } else {
-        other
-    }
 }
 
 /// Forward SIGINT/SIGTERM/... to the container (docker's --sig-proxy), and SIGWINCH as resizes.
@@ -954,7 +941,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
     let started = engine.runtime.exec(&c.id, &p, &opts).map_err(|e| {
         let m = e.to_string();
         anyhow::Error::new(Exit {
-            code: failure_code(&m, 1),
+            code: monitor::failure_code(&m, 1),
             msg: format!("OCI runtime exec failed: exec failed: {m}"),
         })
     })?;
