@@ -14,7 +14,8 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use bytes::Bytes;
-use engine::engine::{is_live, CreateRequest, Engine};
+use engine::container::Status;
+use engine::engine::{CreateRequest, Engine};
 use engine::monitor;
 use engine::types::{Config, Container, HostConfig};
 use serde_json::{json, Value};
@@ -180,7 +181,7 @@ async fn create(q: Q, body: Body) -> ApiResult<Response> {
 async fn start(Path(id): Path<String>) -> ApiResult<Response> {
     let started = blocking(move |e| {
         let c = find(e, &id)?;
-        if matches!(c.state.status.as_str(), "running" | "restarting") {
+        if matches!(c.state.status, Status::Running | Status::Restarting) {
             return Ok(false);
         }
         streams::start(e, &c.id)?;
@@ -206,14 +207,14 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
     };
     let (c, hub) = blocking(move |e| {
         let c = find(e, &id)?;
-        if c.state.status == "paused" {
+        if c.state.status == Status::Paused {
             return Err(ApiError::conflict(
                 "You cannot attach to a paused container, unpause it first",
             ));
         }
         let hub = if !stream {
             None
-        } else if is_live(&c.state.status) {
+        } else if c.state.status.is_live() {
             Some(streams::running(e, &c.id)?)
         } else {
             Some(streams::pending(&c.id))
@@ -404,10 +405,10 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
         let cond = cond.clone();
         blocking(move |e| {
             let c = find(e, &id)?;
-            let live = is_live(&c.state.status);
+            let live = c.state.status.is_live();
             let hub = match cond.as_str() {
                 "not-running" if !live => None,
-                "removed" if !live && c.state.status != "created" => None,
+                "removed" if !live && c.state.status != Status::Created => None,
                 _ if live => streams::running(e, &c.id).ok(),
                 _ => Some(streams::pending(&c.id)),
             };
@@ -424,7 +425,7 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
             code = tokio::task::spawn_blocking(move || streams::exit_code(&exit, &id))
                 .await
                 .unwrap_or(-1);
-        } else if cond == "not-running" || is_live(&c.state.status) {
+        } else if cond == "not-running" || c.state.status.is_live() {
             let id = c.id.clone();
             code = blocking(move |e| {
                 Ok(e.wait_not_live(&id, Duration::from_secs(u64::MAX / 4))
@@ -467,7 +468,7 @@ async fn resize(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let w = q.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
     blocking(move |e| {
         let c = find(e, &id)?;
-        if !is_live(&c.state.status) {
+        if !c.state.status.is_live() {
             return Err(ApiError::conflict(format!(
                 "cannot resize container {}: container is not running",
                 c.id
@@ -536,7 +537,7 @@ async fn logs(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
                         .get(&c.id)
                         .ok()
                         .flatten()
-                        .is_some_and(|c| is_live(&c.state.status))
+                        .is_some_and(|c| c.state.status.is_live())
             };
             let mut emit = |en: &engine::logs::LogEntry| -> bool {
                 let kind = match en.stream {
@@ -581,7 +582,7 @@ async fn stop(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let signal = q.get("signal").map(String::from);
     let stopped = blocking(move |e| {
         let c = find(e, &id)?;
-        if !is_live(&c.state.status) {
+        if !c.state.status.is_live() {
             return Ok(false);
         }
         if let Some(s) = signal.filter(|s| !s.is_empty()) {

@@ -13,6 +13,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use engine::container::Status;
 use engine::monitor;
 use serde::Deserialize;
 use serde_json::json;
@@ -85,12 +86,12 @@ async fn create(Path(cid): Path<String>, body: Body) -> ApiResult<Response> {
     let (xid, cmd) = (id.clone(), config.cmd.clone());
     let container = blocking(move |e| {
         let c = e.find(&cid)?;
-        match c.state.status.as_str() {
-            "running" => {
+        match c.state.status {
+            Status::Running => {
                 engine::events::exec(e, &c, "exec_create", &xid, &cmd, None);
                 Ok(c.id)
             }
-            "paused" => Err(ApiError::conflict(format!(
+            Status::Paused => Err(ApiError::conflict(format!(
                 "Container {} is paused, unpause the container before exec",
                 c.id
             ))),
@@ -181,7 +182,8 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
         st.running = true;
     }
     let cid = x.container.clone();
-    let still_running = blocking(move |e| Ok(e.find(&cid)?.state.status == "running")).await?;
+    let still_running =
+        blocking(move |e| Ok(e.find(&cid)?.state.status == Status::Running)).await?;
     if !still_running {
         x.state.lock().expect("exec lock").running = false;
         return Err(ApiError::conflict(format!(

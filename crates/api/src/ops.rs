@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
-use engine::engine::{is_live, Engine};
+use engine::engine::Engine;
 use engine::ops as eops;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -84,7 +84,7 @@ fn stats_stream(e: &Engine, id: &str, tx: mpsc::Sender<Bytes>) {
         let Ok(c) = e.find(id) else {
             return;
         };
-        if is_live(&c.state.status) {
+        if c.state.status.is_live() {
             was_live = true;
             let v = e.stats_sample(&c, prev.as_ref());
             let mut line = serde_json::to_vec(&v).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! reconciliation that makes the store true again after berth processes were killed or the host
 //! rebooted.
 
+use crate::container::Status;
 use crate::error::{Error, IoContext, Result};
 use crate::spec::{MountSource, ResolvedMount, SpecContext};
 use crate::store::Store;
@@ -47,11 +48,6 @@ type ConnectFn<'a> = &'a mut dyn FnMut(&str) -> Result<()>;
 
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-}
-
-/// Is this status one where a monitor should be alive?
-pub fn is_live(status: &str) -> bool {
-    matches!(status, "running" | "paused" | "restarting")
 }
 
 /// The cgroup of a container, below each hierarchy's root (the spec's cgroupsPath).
@@ -399,7 +395,7 @@ impl Engine {
     /// init, or even its process, is left with nobody to collect it. It is killed and its
     /// network released, and the record stays as it was (created or exited).
     fn reconcile_one(&self, c: Container) -> Result<Container> {
-        let live = is_live(&c.state.status);
+        let live = c.state.status.is_live();
         let orphan = !live && self.runtime.root.join(&c.id).exists();
         if !(live || orphan) || self.monitor_alive(&c.id) {
             return Ok(c);
@@ -425,27 +421,8 @@ impl Engine {
             let _ = self.destroy(&c, true);
             return Err(Error::NoSuchContainer(c.id.clone()));
         }
-        self.store.update(&c.id, |c| {
-            if !is_live(&c.state.status) {
-                return;
-            }
-            c.state.status = "exited".into();
-            c.state.running = false;
-            c.state.paused = false;
-            c.state.restarting = false;
-            c.state.pid = 0;
-            if killed {
-                c.state.exit_code = 137;
-                c.state.error = "berth monitor died; the container was killed".into();
-            } else {
-                c.state.exit_code = 255;
-                c.state.error =
-                    "berth monitor died (or the host rebooted); exit code unknown".into();
-            }
-            if c.state.finished_at.is_empty() || c.state.finished_at == crate::types::ZERO_TIME {
-                c.state.finished_at = now();
-            }
-        })
+        self.store
+            .update(&c.id, |c| c.state.set_monitor_lost(killed))
     }
 
     pub fn unmount_rootfs(&self, c: &Container) {
@@ -522,7 +499,7 @@ impl Engine {
         let join_netns = match c.host_config.network_mode.strip_prefix("container:") {
             Some(other) => {
                 let o = self.find(other)?;
-                if o.state.status != "running" {
+                if o.state.status != Status::Running {
                     return Err(Error::Conflict(format!(
                         "cannot join network of a non running container: {}",
                         o.id
@@ -661,14 +638,14 @@ impl Engine {
         connect: Option<ConnectFn<'_>>,
     ) -> Result<Container> {
         let c = self.find(key)?;
-        match c.state.status.as_str() {
-            "running" | "restarting" => return Ok(c),
-            "paused" => {
+        match c.state.status {
+            Status::Running | Status::Restarting => return Ok(c),
+            Status::Paused => {
                 return Err(Error::Conflict(
                     "cannot start a paused container, try unpause instead".into(),
                 ))
             }
-            "removing" | "dead" => {
+            Status::Removing | Status::Dead => {
                 return Err(Error::Conflict(
                     "container is marked for removal and cannot be started".into(),
                 ))
@@ -702,7 +679,7 @@ impl Engine {
 
     pub fn kill(&self, key: &str, signal: &str) -> Result<Container> {
         let c = self.find(key)?;
-        if !matches!(c.state.status.as_str(), "running" | "paused") {
+        if !c.state.status.has_process() {
             return Err(Error::Conflict(format!(
                 "cannot kill container: {}: container {} is not running",
                 key, c.id
@@ -721,7 +698,7 @@ impl Engine {
         }
         self.runtime.kill(&c.id, sig, false)?;
         crate::events::killed(self, &c, sig as i32);
-        if c.state.status == "paused" && sig == Signal::SIGKILL {
+        if c.state.status == Status::Paused && sig == Signal::SIGKILL {
             let _ = self.runtime.resume(&c.id);
         }
         Ok(c)
@@ -732,13 +709,13 @@ impl Engine {
         let c = self.find(key)?;
         self.store
             .update(&c.id, |c| c.internal.manually_stopped = true)?;
-        if c.state.status == "restarting" {
+        if c.state.status == Status::Restarting {
             // the monitor sees the flag and gives up waiting to restart
             self.wait_not_live(&c.id, Duration::from_secs(15))?;
             crate::events::container(self, &c, "stop", &[]);
             return Ok(c);
         }
-        if !matches!(c.state.status.as_str(), "running" | "paused") {
+        if !c.state.status.has_process() {
             return Ok(c);
         }
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
@@ -752,7 +729,7 @@ impl Engine {
         if t != 0 {
             let _ = self.runtime.kill(&c.id, sig, false);
             crate::events::killed(self, &c, sig as i32);
-            if c.state.status == "paused" {
+            if c.state.status == Status::Paused {
                 let _ = self.runtime.resume(&c.id);
             }
             let limit = if t < 0 {
@@ -779,7 +756,7 @@ impl Engine {
         let mut delay = Duration::from_millis(2);
         loop {
             let c = self.find(id)?;
-            if !is_live(&c.state.status) {
+            if !c.state.status.is_live() {
                 return Ok(c);
             }
             if Instant::now() > deadline {
@@ -793,11 +770,11 @@ impl Engine {
     /// docker wait: block until the container stops; its exit code.
     pub fn wait(&self, key: &str) -> Result<i64> {
         let c = self.find(key)?;
-        if c.state.status == "created" {
+        if c.state.status == Status::Created {
             // docker waits for "not-running": a created container has to start and stop first
             loop {
                 let c = self.find(&c.id)?;
-                if c.state.status != "created" {
+                if c.state.status != Status::Created {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -809,9 +786,9 @@ impl Engine {
 
     pub fn pause(&self, key: &str) -> Result<()> {
         let c = self.find(key)?;
-        match c.state.status.as_str() {
-            "running" => {}
-            "paused" => {
+        match c.state.status {
+            Status::Running => {}
+            Status::Paused => {
                 return Err(Error::Conflict(format!(
                     "container {} is already paused",
                     c.id
@@ -825,28 +802,18 @@ impl Engine {
             }
         }
         self.runtime.pause(&c.id)?;
-        self.store.update(&c.id, |c| {
-            if c.state.status == "running" {
-                c.state.status = "paused".into();
-                c.state.paused = true;
-            }
-        })?;
+        self.store.update(&c.id, |c| c.state.set_paused())?;
         crate::events::container(self, &c, "pause", &[]);
         Ok(())
     }
 
     pub fn unpause(&self, key: &str) -> Result<()> {
         let c = self.find(key)?;
-        if c.state.status != "paused" {
+        if c.state.status != Status::Paused {
             return Err(Error::Conflict(format!("container {} is not paused", c.id)));
         }
         self.runtime.resume(&c.id)?;
-        self.store.update(&c.id, |c| {
-            if c.state.status == "paused" {
-                c.state.status = "running".into();
-                c.state.paused = false;
-            }
-        })?;
+        self.store.update(&c.id, |c| c.state.set_unpaused())?;
         crate::events::container(self, &c, "unpause", &[]);
         Ok(())
     }
@@ -874,9 +841,9 @@ impl Engine {
     /// docker rm [-f] [-v].
     pub fn remove(&self, key: &str, force: bool, remove_volumes: bool) -> Result<()> {
         let c = self.find(key)?;
-        if is_live(&c.state.status) {
+        if c.state.status.is_live() {
             if !force {
-                return Err(Error::Conflict(if c.state.status == "paused" {
+                return Err(Error::Conflict(if c.state.status == Status::Paused {
                     format!("You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove", c.id)
                 } else {
                     format!("You cannot remove a running container {}. Stop the container before attempting removal or force remove", c.id)

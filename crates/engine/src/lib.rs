@@ -2,6 +2,7 @@
 //! per-container monitor, logs and restart policies. It turns docker-shaped requests into OCI
 //! bundles run by the `runtime` crate on rootfs snapshots from the `image` crate.
 
+pub mod container;
 pub mod doctor;
 pub mod engine;
 pub mod error;

@@ -8,7 +8,7 @@
 //! RESIZE (rows u16, cols u16). Monitor → client: STDOUT, STDERR, EXIT (i32 BE, sent after the
 //! container is fully stopped -- and removed with `--rm`), ERROR (start failure text).
 
-use crate::engine::{now, Engine};
+use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::logs::{LogWriter, Stream};
 use crate::types::Container;
@@ -508,16 +508,9 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
                 crate::net::teardown(&engine, id);
                 let msg = e.to_string();
                 let code = i64::from(failure_code(&msg, 128));
-                let _ = engine.store.update(id, |c| {
-                    c.state.error = msg.clone();
-                    c.state.exit_code = code;
-                    if c.state.status != "created" {
-                        c.state.status = "exited".into();
-                    }
-                    c.state.running = false;
-                    c.state.restarting = false;
-                    c.state.pid = 0;
-                });
+                let _ = engine
+                    .store
+                    .update(id, |c| c.state.set_start_failed(code, msg.clone()));
                 let _ = engine.runtime.delete(id, true);
                 if first {
                     m.broadcast(ERROR, msg.as_bytes());
@@ -569,23 +562,15 @@ fn run(root: &Path, id: &str, attach: bool, sync: &mut Option<std::fs::File>) ->
         let _ = engine.runtime.delete(id, true);
         crate::net::teardown(&engine, id);
         let ran = started_at.elapsed();
-        let c = engine.store.update(id, |c| {
-            // never "running" with no process (a restart below says "restarting")
-            c.state.status = "exited".into();
-            c.state.exit_code = code;
-            c.state.oom_killed = oom;
-            c.state.running = false;
-            c.state.paused = false;
-            c.state.pid = 0;
-            c.state.finished_at = now();
-        })?;
+        let c = engine
+            .store
+            .update(id, |c| c.state.set_stopped(code, oom))?;
         if should_restart(&c, code) {
             if ran >= Duration::from_secs(10) {
                 backoff = Duration::from_millis(100);
             }
             engine.store.update(id, |c| {
-                c.state.status = "restarting".into();
-                c.state.restarting = true;
+                c.state.set_restarting();
                 c.restart_count += 1;
             })?;
             if m.sleep_unless_stopped(backoff) {
@@ -708,16 +693,7 @@ impl Mon<'_> {
         fault::point("monitor.started");
         let pid = started.pid;
         self.engine.store.update(&c.id, |c| {
-            c.state.status = "running".into();
-            c.state.running = true;
-            c.state.paused = false;
-            c.state.restarting = false;
-            c.state.oom_killed = false;
-            c.state.dead = false;
-            c.state.pid = pid as i64;
-            c.state.exit_code = 0;
-            c.state.error = String::new();
-            c.state.started_at = now();
+            c.state.set_running(pid as i64);
             c.internal.monitor_pid = std::process::id() as i64;
         })?;
         fault::point("monitor.running");
@@ -1015,17 +991,7 @@ impl Mon<'_> {
         let c = self
             .engine
             .store
-            .update(&c.id, |c| {
-                c.state.status = "exited".into();
-                c.state.running = false;
-                c.state.restarting = false;
-                c.state.paused = false;
-                c.state.pid = 0;
-                if c.state.finished_at.is_empty() || c.state.finished_at == crate::types::ZERO_TIME
-                {
-                    c.state.finished_at = now();
-                }
-            })
+            .update(&c.id, |c| c.state.set_finished())
             .unwrap_or_else(|_| c.clone());
         if c.host_config.auto_remove {
             let _ = self.engine.destroy(&c, true);

@@ -909,7 +909,7 @@ pub fn connect_container(
         None => None,
     };
     let mut entry = endpoint_entry(&net.id, aliases, ip);
-    if c.state.status == "running" || c.state.status == "paused" {
+    if c.state.status.has_process() {
         let netns = PathBuf::from(format!("/proc/{}/ns/net", c.state.pid));
         let n = c
             .network_settings
@@ -946,7 +946,7 @@ pub fn connect_container(
         }
         c.network_settings["Networks"][&name] = entry.clone();
     })?;
-    if matches!(c.state.status.as_str(), "running" | "paused") && !is_default(&name) {
+    if c.state.status.has_process() && !is_default(&name) {
         // names on the new network resolve from now on
         let c = engine.find(&c.id)?;
         engine.refresh_resolv_conf(&c)?;

@@ -7,7 +7,8 @@
 //! clamped at the root), so nothing a container plants can make an operation read or write the
 //! host.
 
-use crate::engine::{is_live, Engine};
+use crate::container::Status;
+use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::types::Container;
 use image::rootfd::{Node, Root};
@@ -72,7 +73,7 @@ impl Engine {
     /// The root `cp` works in: the running container's own view (its volumes and binds
     /// included) through /proc/PID/root, opened once, or the rootfs of a stopped one.
     fn cp_root(&self, c: &Container) -> Result<RootAccess> {
-        if is_live(&c.state.status) && c.state.pid > 0 {
+        if c.state.status.is_live() && c.state.pid > 0 {
             if let Ok(root) = Root::open(Path::new(&format!("/proc/{}/root", c.state.pid))) {
                 // a pid that outlived its container and went to a host process would be the
                 // host's own root: never taken for the container's
@@ -856,7 +857,7 @@ impl Engine {
     /// container's processes.
     pub fn top(&self, key: &str, ps_args: &[String]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
         let c = self.find(key)?;
-        if !is_live(&c.state.status) {
+        if !c.state.status.is_live() {
             return Err(not_running(&c));
         }
         let pids = self.runtime.pids(&c.id)?;
@@ -1157,7 +1158,7 @@ impl Engine {
     /// One stats sample of a container (zeros when it is not running). `prev`: an earlier
     /// sample, whose cpu_stats become precpu_stats (the CPU % needs two).
     pub fn stats_sample(&self, c: &Container, prev: Option<&Value>) -> Value {
-        let raw = if is_live(&c.state.status) {
+        let raw = if c.state.status.is_live() {
             self.runtime
                 .load(&c.id)
                 .ok()
@@ -1182,7 +1183,7 @@ impl Engine {
     pub fn stats(&self, key: &str, interval: Duration) -> Result<Value> {
         let c = self.find(key)?;
         let first = self.stats_sample(&c, None);
-        if !is_live(&c.state.status) {
+        if !c.state.status.is_live() {
             return Ok(first);
         }
         std::thread::sleep(interval);
@@ -1249,7 +1250,7 @@ impl Engine {
         let mut ids = Vec::new();
         let mut bytes = 0;
         for c in self.list()? {
-            if is_live(&c.state.status) || !prune_selects(&c, filters, until)? {
+            if c.state.status.is_live() || !prune_selects(&c, filters, until)? {
                 continue;
             }
             let size = self
@@ -1594,7 +1595,7 @@ impl Engine {
         for ch in &o.changes {
             image::change::apply_change(&mut cfg, ch)?;
         }
-        let unpause = if o.pause && c.state.status == "running" {
+        let unpause = if o.pause && c.state.status == Status::Running {
             self.pause(&c.id)?;
             Unpause(self, Some(c.id.clone()))
         } else {
@@ -1704,7 +1705,7 @@ impl Engine {
                 return Ok(vec![untag(t)?]);
             }
         } else {
-            if let Some(c) = users.iter().find(|c| is_live(&c.state.status)) {
+            if let Some(c) = users.iter().find(|c| c.state.status.is_live()) {
                 return Err(conflict(
                     "cannot be forced",
                     format!(
@@ -1841,8 +1842,14 @@ impl Engine {
     /// `GET /info`, in the Engine API's field names.
     pub fn info(&self) -> Result<Value> {
         let cs = self.list()?;
-        let running = cs.iter().filter(|c| c.state.status == "running").count();
-        let paused = cs.iter().filter(|c| c.state.status == "paused").count();
+        let running = cs
+            .iter()
+            .filter(|c| c.state.status == Status::Running)
+            .count();
+        let paused = cs
+            .iter()
+            .filter(|c| c.state.status == Status::Paused)
+            .count();
         let images = self.images()?;
         let n_images = images.index.images()?.len();
         let kind = if images.snapshots.overlay_supported() {

@@ -1,6 +1,7 @@
 //! Listing containers as `docker ps` and `GET /containers/json` do: which containers a set of
 //! filters selects (same key OR-ed, different keys AND-ed), and the list entry's API shape.
 
+use crate::container::Status;
 use crate::error::{Error, Result};
 use crate::types::Container;
 use serde_json::{json, Value};
@@ -24,22 +25,12 @@ pub fn matches(c: &Container, k: &str, v: &str) -> Result<bool> {
             None => c.config.labels.contains_key(v),
         },
         "status" => {
-            if ![
-                "created",
-                "restarting",
-                "running",
-                "removing",
-                "paused",
-                "exited",
-                "dead",
-            ]
-            .contains(&v)
-            {
-                return Err(Error::Invalid(format!("invalid filter 'status={v}'")));
-            }
-            c.state.status == v
+            let want: Status = v
+                .parse()
+                .map_err(|()| Error::Invalid(format!("invalid filter 'status={v}'")))?;
+            c.state.status == want
         }
-        "exited" => c.state.status == "exited" && c.state.exit_code.to_string() == v,
+        "exited" => c.state.status == Status::Exited && c.state.exit_code.to_string() == v,
         "ancestor" => {
             c.internal.image_ref == v
                 || c.config.image == v
@@ -85,7 +76,10 @@ pub fn select(
     for c in list {
         if !all
             && !status_filter
-            && !matches!(c.state.status.as_str(), "running" | "paused" | "restarting")
+            && !matches!(
+                c.state.status,
+                Status::Running | Status::Paused | Status::Restarting
+            )
         {
             continue;
         }
@@ -142,7 +136,7 @@ pub fn command_line(c: &Container) -> String {
 
 /// An entry of `GET /containers/json`.
 pub fn summary(c: &Container) -> Value {
-    let live = matches!(c.state.status.as_str(), "running" | "paused");
+    let live = c.state.status.has_process();
     let mut ports = Vec::new();
     if let Some(m) = c
         .network_settings
@@ -207,10 +201,10 @@ pub fn status_text(c: &Container) -> String {
     let s = &c.state;
     let ago = |t: &str| human_since(t);
     let up = |t: &str| human_since(t).trim_end_matches(" ago").to_string();
-    match s.status.as_str() {
-        "running" | "paused" => {
+    match s.status {
+        Status::Running | Status::Paused => {
             let mut t = format!("Up {}", up(&s.started_at));
-            if s.status == "paused" {
+            if s.status == Status::Paused {
                 t.push_str(" (Paused)");
             } else if let Some(h) = &s.health {
                 match h.status.as_str() {
@@ -221,11 +215,11 @@ pub fn status_text(c: &Container) -> String {
             }
             t
         }
-        "restarting" => format!("Restarting ({}) {}", s.exit_code, ago(&s.finished_at)),
-        "exited" => format!("Exited ({}) {}", s.exit_code, ago(&s.finished_at)),
-        "removing" => "Removal In Progress".into(),
-        "dead" => "Dead".into(),
-        _ => "Created".into(),
+        Status::Restarting => format!("Restarting ({}) {}", s.exit_code, ago(&s.finished_at)),
+        Status::Exited => format!("Exited ({}) {}", s.exit_code, ago(&s.finished_at)),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+        Status::Created => "Created".into(),
     }
 }
 
@@ -271,7 +265,7 @@ mod tests {
             name: format!("/{name}"),
             ..Default::default()
         };
-        c.state.status = "running".into();
+        c.state.status = Status::Running;
         for (k, v) in labels {
             c.config.labels.insert(k.to_string(), v.to_string());
         }

@@ -1,6 +1,7 @@
 //! The container model, in the Docker Engine API's own shapes (field names and types), so
 //! `berth inspect` and `berth serve` serialize the record as it is.
 
+use crate::container::Status;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -177,8 +178,7 @@ pub struct Health {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct State {
-    /// "created", "running", "paused", "restarting", "removing", "exited", "dead"
-    pub status: String,
+    pub status: Status,
     pub running: bool,
     pub paused: bool,
     pub restarting: bool,
@@ -199,7 +199,7 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 impl State {
     pub fn created() -> State {
         State {
-            status: "created".into(),
+            status: Status::Created,
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
             ..Default::default()

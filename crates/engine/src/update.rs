@@ -2,6 +2,7 @@
 //! rules (a field left at zero keeps its value), applied to the cgroup of a running container
 //! and kept in its HostConfig (a later start generates its spec from there).
 
+use crate::container::Status;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::types::{HostConfig, RestartPolicy};
@@ -155,7 +156,7 @@ impl Engine {
             Error::Conflict(m) => Error::Conflict(format!("Cannot update container {}: {m}", c.id)),
             e => Error::Other(format!("Cannot update container {}: {e}", c.id)),
         };
-        if c.internal.removing || c.state.status == "removing" {
+        if c.internal.removing || c.state.status == Status::Removing {
             return Err(wrap(Error::Conflict(
                 "container is marked for removal and cannot be \"update\"".into(),
             )));
@@ -164,7 +165,7 @@ impl Engine {
         merge(&mut hc, r).map_err(wrap)?;
         let mut warnings = Vec::new();
         let res = live_resources(&hc, r, &mut warnings).map_err(wrap)?;
-        if matches!(c.state.status.as_str(), "running" | "paused") {
+        if c.state.status.has_process() {
             let st = self.runtime.load(&c.id).map_err(|e| wrap(e.into()))?;
             runtime::resources::update(&st, &res).map_err(|e| wrap(e.into()))?;
         }

@@ -6,7 +6,8 @@ use super::output::{human_since, human_size};
 use super::template;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use engine::engine::{is_live, Engine};
+use engine::container::Status;
+use engine::engine::Engine;
 use engine::monitor::{self, Attach};
 use engine::types::Container;
 use serde_json::{json, Value};
@@ -475,7 +476,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
             bail!("you cannot start and attach multiple containers at once");
         }
         let c = engine.find(&a.containers[0]).map_err(daemon)?;
-        if c.state.status == "running" {
+        if c.state.status == Status::Running {
             let att = Attach::connect(engine, &c.id).map_err(daemon)?;
             return relay(
                 engine,
@@ -524,7 +525,7 @@ pub fn stop(engine: &Engine, a: StopArgs) -> Result<i32> {
     each(&a.containers, |k| {
         if let Some(s) = &a.signal {
             let c = engine.find(k)?;
-            if is_live(&c.state.status) {
+            if c.state.status.is_live() {
                 engine.kill(k, s)?;
                 let t = a.timeout.unwrap_or(10);
                 if engine
@@ -623,7 +624,7 @@ fn ports_text(c: &Container) -> String {
         .network_settings
         .get("Ports")
         .and_then(|p| p.as_object())
-        .filter(|_| matches!(c.state.status.as_str(), "running" | "paused"))
+        .filter(|_| c.state.status.has_process())
     {
         for (p, bs) in m {
             seen.insert(p.clone());
@@ -824,7 +825,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32> {
             .get(&id)
             .ok()
             .flatten()
-            .is_some_and(|c| is_live(&c.state.status))
+            .is_some_and(|c| c.state.status.is_live())
     };
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
@@ -855,9 +856,9 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32> {
 
 pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
     let c = engine.find(&a.container).map_err(daemon)?;
-    match c.state.status.as_str() {
-        "running" => {}
-        "paused" => bail!(
+    match c.state.status {
+        Status::Running => {}
+        Status::Paused => bail!(
             "Error response from daemon: Container {} is paused, unpause the container before exec",
             c.id
         ),
@@ -955,9 +956,9 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
 
 pub fn attach(engine: &Engine, a: AttachArgs) -> Result<i32> {
     let c = engine.find(&a.container).map_err(daemon)?;
-    match c.state.status.as_str() {
-        "running" => {}
-        "paused" => bail!("You cannot attach to a paused container, unpause it first"),
+    match c.state.status {
+        Status::Running => {}
+        Status::Paused => bail!("You cannot attach to a paused container, unpause it first"),
         _ => bail!("You cannot attach to a stopped container, start it first"),
     }
     let att = Attach::connect(engine, &c.id).map_err(daemon)?;

@@ -6,7 +6,7 @@ use super::output::human_size;
 use super::template;
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
-use engine::engine::{is_live, Engine};
+use engine::engine::Engine;
 use engine::ops::{self as eops, CommitOptions};
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
@@ -267,7 +267,7 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<i32> {
         let mut targets: Vec<(engine::types::Container, Option<String>)> = Vec::new();
         if a.containers.is_empty() {
             for c in engine.list().map_err(daemon)? {
-                if a.all || is_live(&c.state.status) {
+                if a.all || c.state.status.is_live() {
                     targets.push((c, None));
                 }
             }
@@ -302,7 +302,7 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<i32> {
                 &v,
                 given.as_deref(),
                 a.no_trunc,
-                is_live(&c.state.status),
+                c.state.status.is_live(),
             ));
             prev.insert(c.id.clone(), v);
         }

@@ -1,0 +1,5 @@
+//! Containers: their status and lifecycle.
+
+pub mod status;
+
+pub use status::Status;
