@@ -438,6 +438,37 @@ fn hooks_run_where_runc_runs_them() {
 }
 
 #[test]
+fn a_failed_hook_is_reported_in_runcs_words() {
+    let env = test_env!();
+    // runc's seccomp.bats: the startContainer hook runs under the container's seccomp filter
+    // (with noNewPrivileges), and the failure names the hook and the signal as runc does.
+    let mut b = env.bundle("b");
+    b.args(&["true"]).no_new_privileges(true).edit(|s| {
+        s["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_KILL"}]
+        })
+    });
+    b.hook(
+        "startContainer",
+        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "mkdir /dev/shm/foo"]}),
+    );
+    let out = env.run_once(&b);
+    out.fails();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("error running hook #0"), "{out:?}");
+    assert!(all.contains("bad system call"), "{out:?}");
+    // an exit status in Go's words
+    let mut b = env.bundle("c");
+    b.args(&["true"])
+        .hook("prestart", serde_json::json!({"path": "/bin/false"}));
+    let out = env.run_once(&b);
+    out.fails();
+    assert!(out.stderr.contains("exit status 1"), "{out:?}");
+}
+
+#[test]
 fn user_namespace_binds_sources_its_root_cannot_reach() {
     let env = test_env!();
     let mut b = env.bundle("b");

@@ -8,17 +8,45 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn run_hooks(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
-    for h in hooks.into_iter().flatten() {
-        run_hook(kind, h, state_json)?;
+    for (i, h) in hooks.into_iter().flatten().enumerate() {
+        run_hook(kind, h, state_json).map_err(|e| numbered(i, e))?;
     }
     Ok(())
 }
 
+/// runc's words, which scripts and runc's suite match: "error running hook #N: ...".
+fn numbered(i: usize, e: Error) -> Error {
+    Error::Other(format!("error running hook #{i}: {e}"))
+}
+
+/// How a hook ended, in the words of runc (Go's): "exit status 1", "signal: bad system call
+/// (core dumped)".
+fn describe(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => {
+            // SAFETY: strsignal returns a pointer to a NUL-terminated string that stays valid
+            // until the next call; it is copied at once.
+            let name = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) }
+                .to_string_lossy()
+                .to_lowercase();
+            let core = if status.core_dumped() {
+                " (core dumped)"
+            } else {
+                ""
+            };
+            format!("signal: {name}{core}")
+        }
+        _ => status.to_string(),
+    }
+}
+
 /// For poststart and poststop: a failing hook is a warning and the next ones still run.
 pub fn run_hooks_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) {
-    for h in hooks.into_iter().flatten() {
+    for (i, h) in hooks.into_iter().flatten().enumerate() {
         if let Err(e) = run_hook(kind, h, state_json) {
-            crate::log::warn(&e.to_string());
+            crate::log::warn(&numbered(i, e).to_string());
         }
     }
 }
@@ -73,7 +101,8 @@ pub fn run_hook(kind: &str, h: &Hook, state_json: &str) -> Result<()> {
                 let _ = e.read_to_string(&mut err);
             }
             return Err(fail(format!(
-                "{status}{}{}",
+                "{}{}{}",
+                describe(status),
                 if err.is_empty() { "" } else { ": " },
                 err.trim()
             )));
