@@ -122,6 +122,27 @@ fn list_json_and_events_in_runc_field_order() {
     assert!(out.stdout.starts_with(&want), "{out:?}");
 }
 
+#[test]
+fn events_stats_say_nothing_of_oom() {
+    let env = test_env!();
+    // runc's events.bats waits for `grep oom` in the event stream and then kills the
+    // container: a stats line that mentions OOM would pass for the OOM event itself.
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"])
+        .edit(|s| s["linux"]["resources"] = serde_json::json!({"memory": {"limit": 33554432}}));
+    let id = env.id("st");
+    env.create_start(&id, &b).ok();
+    let out = env.rt(&["events", "--stats", &id]);
+    out.ok();
+    let line: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(
+        line["data"]["memory"]["usage"]["limit"], 33554432,
+        "{out:?}"
+    );
+    assert!(!out.stdout.to_lowercase().contains("oom"), "{out:?}");
+    env.delete_force(&id).ok();
+}
+
 // ------------------------------------------------------------ exec
 
 #[test]

@@ -107,7 +107,7 @@ fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<i32> {
         if st.status(&rt.root) == Status::Stopped {
             return Ok(0);
         }
-        let data = runtime::resources::stats(&st)?;
+        let data = runtime::resources::event_stats(&st)?;
         let stats = Event {
             kind: "stats",
             id,
