@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod common;
 pub mod devices;
 mod error;
 mod fs;

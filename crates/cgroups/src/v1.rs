@@ -2,23 +2,21 @@
 //! the cgroup in the unified hierarchy so the process is tracked there too).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources,
 };
 
+use crate::common::{
+    check_page_size, hugetlb_sizes, kill_pids, mkdir, need_file, wait_until, write_unified,
+    DELETE_TIMEOUT, FREEZE_TIMEOUT,
+};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::oom::OomWatcher;
 use crate::path::CgroupPath;
 use crate::stats::{self, Stats};
 use crate::{fs, warn, CgroupManager, FreezerState, Mode};
-
-/// How long `delete` retries removing a busy directory.
-pub(crate) const DELETE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long `freeze` waits for the kernel to report the cgroup frozen.
-pub(crate) const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 struct Hier {
@@ -339,17 +337,6 @@ impl V1Manager {
     }
 }
 
-pub(crate) fn need_file(dir: &Path, file: &str, field: &str) -> Result<()> {
-    if fs::exists(dir, file) {
-        Ok(())
-    } else {
-        Err(Error::unsupported(
-            field,
-            format!("the kernel offers no {}", dir.join(file).display()),
-        ))
-    }
-}
-
 /// A device rule as written to v1 devices.allow / devices.deny: `c 1:3 rwm` (None: a rule
 /// whose access has no known letter, which matches nothing).
 pub(crate) fn device_rule_v1(i: usize, r: &LinuxDeviceCgroup) -> Result<Option<String>> {
@@ -381,91 +368,6 @@ pub(crate) fn device_rule_v1(i: usize, r: &LinuxDeviceCgroup) -> Result<Option<S
     Ok(Some(format!("{t} {major}:{minor} {access}")))
 }
 
-/// Validates a hugepage size such as "2MB" / "1GB" (the kernel's file name form).
-pub(crate) fn check_page_size(i: usize, s: &str) -> Result<()> {
-    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &s[digits.len()..];
-    if digits.is_empty()
-        || !digits.chars().all(|c| c.is_ascii_digit())
-        || !matches!(unit, "KB" | "MB" | "GB")
-    {
-        return Err(Error::invalid(
-            format!("hugepageLimits[{i}].pageSize"),
-            format!("{s:?} is not like \"2MB\" or \"1GB\""),
-        ));
-    }
-    Ok(())
-}
-
-/// Writes `linux.resources.unified` keys as files of `dir`.
-pub(crate) fn write_unified(
-    dir: &Path,
-    map: &std::collections::HashMap<String, String>,
-) -> Result<()> {
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort();
-    for k in keys {
-        if k.is_empty() || k.contains('/') || k == "." || k == ".." {
-            return Err(Error::invalid(
-                format!("unified[{k:?}]"),
-                "not a cgroup file name",
-            ));
-        }
-        if matches!(
-            k.as_str(),
-            "cgroup.procs" | "cgroup.threads" | "cgroup.subtree_control" | "cgroup.kill"
-        ) {
-            return Err(Error::invalid(
-                format!("unified[{k:?}]"),
-                "the runtime manages this file itself",
-            ));
-        }
-        if !fs::exists(dir, k) {
-            return Err(Error::unsupported(
-                format!("unified[{k:?}]"),
-                format!("the kernel offers no {}", dir.join(k).display()),
-            ));
-        }
-        fs::write(dir, k, &map[k])?;
-    }
-    Ok(())
-}
-
-/// Waits for `check` to return true, `timeout` at most.
-pub(crate) fn wait_until(
-    timeout: Duration,
-    mut check: impl FnMut() -> Result<bool>,
-) -> Result<bool> {
-    let start = Instant::now();
-    let mut delay = Duration::from_micros(200);
-    loop {
-        if check()? {
-            return Ok(true);
-        }
-        if start.elapsed() >= timeout {
-            return Ok(false);
-        }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(Duration::from_millis(20));
-    }
-}
-
-pub(crate) fn kill_pids(pids: &[i32], signal: i32) -> Result<()> {
-    for &p in pids {
-        // SAFETY: plain syscall.
-        if unsafe { libc::kill(p, signal) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(Error::Sys {
-                    op: format!("kill {p} with signal {signal}"),
-                    source: e,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Copies cpuset.cpus / cpuset.mems from the parent into every level of `dir` below
 /// `mount` that has them empty (a new v1 cpuset cgroup accepts no task until both are set).
 fn ensure_cpuset(mount: &Path, dir: &Path) -> Result<()> {
@@ -486,17 +388,6 @@ fn ensure_cpuset(mount: &Path, dir: &Path) -> Result<()> {
         parent = child;
     }
     Ok(())
-}
-
-pub(crate) fn mkdir(dir: &Path) -> Result<()> {
-    match std::fs::create_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(Error::Mkdir {
-            path: dir.to_path_buf(),
-            source,
-        }),
-    }
 }
 
 impl CgroupManager for V1Manager {
@@ -799,24 +690,4 @@ impl CgroupManager for V1Manager {
         }
         first.map_or(Ok(()), Err)
     }
-}
-
-/// Page sizes offered in a hugetlb directory, from files `hugetlb.<size><suffix>`.
-pub(crate) fn hugetlb_sizes(dir: &Path, suffix: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(size) = name
-                .strip_prefix("hugetlb.")
-                .and_then(|r| r.strip_suffix(suffix))
-            {
-                if !size.contains('.') {
-                    out.push(size.to_string());
-                }
-            }
-        }
-    }
-    out.sort();
-    out
 }

@@ -4,15 +4,15 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources};
 
+use crate::common::{
+    check_page_size, hugetlb_sizes, kill_pids, mkdir, need_file, wait_until, write_unified,
+    DELETE_TIMEOUT, FREEZE_TIMEOUT,
+};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::oom::{self, OomWatcher};
 use crate::path::CgroupPath;
 use crate::stats::{self, Stats};
-use crate::v1::{
-    check_page_size, hugetlb_sizes, kill_pids, mkdir, need_file, wait_until, write_unified,
-    DELETE_TIMEOUT, FREEZE_TIMEOUT,
-};
 use crate::{fs, warn, CgroupManager, FreezerState, Mode};
 
 /// The v2 driver: one directory in the unified hierarchy.
