@@ -539,6 +539,61 @@ fn hostname_in_a_uts_namespace_joined_by_path() {
     assert_eq!(out.out(), "joined-host");
 }
 
+#[test]
+fn no_mount_namespace_shares_the_runtimes() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.remove_namespace("mount").args(&["sleep", "1000"]);
+    b.edit(|s| {
+        let linux = s["linux"].as_object_mut().unwrap();
+        linux.remove("maskedPaths");
+        linux.remove("readonlyPaths");
+    });
+    std::fs::write(b.rootfs().join("marker"), "inside").unwrap();
+    let id = env.id("shared");
+    env.create_start(&id, &b).ok();
+    let pid = env.pid(&id);
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/mnt")).unwrap();
+    assert_eq!(
+        ns(&pid.to_string()),
+        ns("self"),
+        "the runtime's mount namespace"
+    );
+    let rootfs = b.rootfs().canonicalize().unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        rootfs
+    );
+    // its mounts are in our namespace, below its rootfs only
+    let proc_mount = rootfs.join("proc").to_string_lossy().into_owned();
+    assert!(berth_e2e::env::mount_points().contains(&proc_mount));
+    if env.rt.is_berth() {
+        // exec'd processes are in the container's root too (runc 1.1.5: in the runtime's)
+        let out = env.exec(&id, &["cat", "/marker"]);
+        out.ok();
+        assert_eq!(out.out(), "inside");
+    }
+    env.delete_force(&id).ok();
+    if env.rt.is_berth() {
+        // nothing left mounted on the host (runc 1.1.5 leaves the container's mounts there)
+        let left: Vec<String> = berth_e2e::env::mount_points()
+            .into_iter()
+            .filter(|m| m.starts_with(rootfs.to_str().unwrap()))
+            .collect();
+        assert!(left.is_empty(), "left mounted: {left:?}");
+    }
+    // what only a mount namespace of its own can do is refused, in runc's words
+    let mut b = env.bundle("masked");
+    b.remove_namespace("mount").args(&["true"]);
+    let out = env.run_once(&b);
+    out.fails();
+    assert!(
+        out.stderr
+            .contains("unable to restrict sys entries without a private MNT namespace"),
+        "{out:?}"
+    );
+}
+
 // ------------------------------------------------------------ seccomp user notification
 
 /// A seccomp agent as runc's contrib/cmd/seccompagent: takes one listener, answers mkdir

@@ -123,6 +123,8 @@ struct CreateGuard {
     dir: PathBuf,
     pid: Option<i32>,
     cgroup: Option<Box<dyn cgroups::CgroupManager>>,
+    /// Sharing the runtime's mount namespace: the rootfs and the mounts below it before create.
+    shared_mounts: Option<(PathBuf, Vec<PathBuf>)>,
     armed: bool,
 }
 
@@ -137,6 +139,11 @@ impl Drop for CreateGuard {
         }
         if let Some(cg) = &self.cgroup {
             let _ = cg.delete();
+        }
+        if let Some((root, before)) = &self.shared_mounts {
+            if let Ok(made) = crate::shared_mntns::made_since(root, before) {
+                let _ = crate::shared_mntns::unmount(&made);
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -173,12 +180,11 @@ impl Runtime {
         }
         let linux = spec.linux().clone().unwrap_or_default();
         let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
-        if !ns.has(CloneFlags::CLONE_NEWNS) {
-            return Err(Error::Spec(
-                "linux.namespaces: a mount namespace is required".into(),
-            ));
-        }
         let new_userns = ns.new.contains(CloneFlags::CLONE_NEWUSER);
+        let shared_mntns = !ns.has(CloneFlags::CLONE_NEWNS);
+        if shared_mntns {
+            crate::shared_mntns::check(&spec, new_userns)?;
+        }
         if new_userns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
             return Err(Error::Spec(
                 "linux.uidMappings: required for a new user namespace".into(),
@@ -215,6 +221,7 @@ impl Runtime {
             dir: dir.clone(),
             pid: None,
             cgroup: None,
+            shared_mounts: None,
             armed: true,
         };
         let fifo_path = dir.join(FIFO);
@@ -252,6 +259,7 @@ impl Runtime {
             uts: ns.has(CloneFlags::CLONE_NEWUTS),
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
             no_pivot: o.no_pivot,
+            shared_mntns,
             preserve_fds: o.preserve_fds,
             console,
             fifo,
@@ -265,6 +273,9 @@ impl Runtime {
             ns.new,
             join_fds.len()
         ));
+        if shared_mntns {
+            guard.shared_mounts = Some((rootfs.clone(), crate::shared_mntns::current(&rootfs)?));
+        }
         let pid = spawn(&ns, join_fds, &parent, &child, move |ch| {
             init::container_init(ctx, ch)
         })?;
@@ -299,7 +310,7 @@ impl Runtime {
         }
         let (_, pid_start) = crate::util::proc_stat(pid)
             .ok_or_else(|| Error::Other("container process vanished".into()))?;
-        let st = ContainerState {
+        let mut st = ContainerState {
             id: o.id.clone(),
             pid,
             pid_start,
@@ -310,6 +321,7 @@ impl Runtime {
             annotations: spec.annotations().clone().unwrap_or_default(),
             oci_version: spec.version().clone(),
             config: serde_json::to_value(&spec).map_err(|e| Error::Other(e.to_string()))?,
+            shared_mounts: Vec::new(),
         };
         parent.send(&Msg::Go)?;
         let hooks = spec.hooks().clone().unwrap_or_default();
@@ -336,6 +348,9 @@ impl Runtime {
                 Msg::Error(e) => return Err(Error::Other(e)),
                 other => return Err(Error::Other(format!("unexpected message {other:?}"))),
             }
+        }
+        if let Some((root, before)) = &guard.shared_mounts {
+            st.shared_mounts = crate::shared_mntns::made_since(root, before)?;
         }
         st.save(&self.root)?;
         if let Some(p) = &o.pid_file {
@@ -530,6 +545,7 @@ impl Runtime {
             }
         }
         crate::resources::destroy(&st)?;
+        crate::shared_mntns::unmount(&st.shared_mounts)?;
         let spec: Option<Spec> = serde_json::from_value(st.config.clone()).ok();
         if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
             let json = serde_json::to_string(&st.oci(Status::Stopped)).unwrap_or_default();
@@ -639,6 +655,12 @@ impl Runtime {
             seccomp,
             seccomp_agent,
             userns,
+            chroot: (!linux
+                .namespaces()
+                .iter()
+                .flatten()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount))
+            .then_some(st.rootfs.as_path()),
         };
         crate::log::debug(&format!(
             "nsexec container setup: joining {} namespaces of pid {}",

@@ -37,6 +37,8 @@ pub struct InitCtx<'a> {
     pub uts: bool,
     pub cgroupns: bool,
     pub no_pivot: bool,
+    /// No mount namespace of its own (see `shared_mntns`).
+    pub shared_mntns: bool,
     pub preserve_fds: i32,
     pub console: Console,
     pub fifo: OwnedFd,
@@ -141,6 +143,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
             .and_then(|r| r.readonly())
             .unwrap_or(false),
         no_pivot: ctx.no_pivot,
+        shared_mntns: ctx.shared_mntns,
         userns: ctx.userns,
         cgroupns: ctx.cgroupns,
         masked: &masked,
@@ -411,6 +414,9 @@ pub struct ExecCtx<'a> {
     pub seccomp: Option<seccomp::Filter>,
     pub seccomp_agent: Option<crate::seccomp_agent::Handover>,
     pub userns: bool,
+    /// The container's root, for a container that shares the runtime's mount namespace (there
+    /// is no namespace to join that would put the process in it: it is chrooted, as the init).
+    pub chroot: Option<&'a std::path::Path>,
 }
 
 /// A process started by `exec`: already inside the container's namespaces (and so its root).
@@ -418,6 +424,9 @@ pub fn exec_init(ctx: ExecCtx, ch: &Channel) -> Result<Infallible> {
     crate::log::debug("child process in init(): joined the container");
     let sys = Linux::default();
     expect_go(ch)?;
+    if let Some(root) = ctx.chroot {
+        sys.chroot(root)?;
+    }
     let process = ctx.process;
     let (exe, args, env) = prepare_process(&sys, &ctx.console, process, false)?;
     crate::log::debug(&format!("setns_init: about to exec {exe:?}"));

@@ -24,6 +24,7 @@ pub mod relay;
 pub mod resources;
 pub mod rootfs;
 pub mod seccomp_agent;
+pub mod shared_mntns;
 pub mod spec;
 pub mod state;
 pub mod syscall;

@@ -68,6 +68,10 @@ pub struct RootfsPlan<'a> {
     pub propagation: Option<&'a str>,
     pub readonly: bool,
     pub no_pivot: bool,
+    /// No mount namespace of its own: the mounts land in the runtime's namespace, so nothing
+    /// outside the rootfs is touched (no propagation change, no pivot_root) and the process
+    /// is chrooted.
+    pub shared_mntns: bool,
     pub userns: bool,
     pub cgroupns: bool,
     pub masked: &'a [String],
@@ -89,20 +93,22 @@ pub const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
 impl RootfsPlan<'_> {
     /// Steps before pivot_root: propagation, the rootfs bind, every spec mount, /dev.
     pub fn mount_all(&self, sys: &dyn Syscall) -> Result<()> {
-        // Keep our mount changes from reaching the host: the default is rslave (as runc).
-        let root_prop = match self.propagation {
-            Some(p) if p.contains("private") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-            _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        };
-        sys.mount(None, Path::new("/"), None, root_prop, None)?;
-        // pivot_root needs the new root to be a mount point.
-        sys.mount(
-            Some(self.rootfs),
-            self.rootfs,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )?;
+        if !self.shared_mntns {
+            // Keep our mount changes from reaching the host: the default is rslave (as runc).
+            let root_prop = match self.propagation {
+                Some(p) if p.contains("private") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            };
+            sys.mount(None, Path::new("/"), None, root_prop, None)?;
+            // pivot_root needs the new root to be a mount point.
+            sys.mount(
+                Some(self.rootfs),
+                self.rootfs,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?;
+        }
         let mut dev_is_bound = false;
         for (i, m) in self.mounts.iter().enumerate() {
             if m.destination() == Path::new("/dev") && is_bind(m) {
@@ -403,7 +409,9 @@ impl RootfsPlan<'_> {
 
     /// Switch to the new root.
     pub fn enter(&self, sys: &dyn Syscall) -> Result<()> {
-        if self.no_pivot {
+        if self.shared_mntns {
+            sys.chroot(self.rootfs)
+        } else if self.no_pivot {
             crate::no_pivot::hide_host_proc_sys(sys, self.rootfs)?;
             sys.move_root(self.rootfs)
         } else {
@@ -593,6 +601,7 @@ mod tests {
             propagation: None,
             readonly: true,
             no_pivot: false,
+            shared_mntns: false,
             userns: false,
             cgroupns: false,
             masked: &masked,
@@ -652,6 +661,7 @@ mod tests {
             propagation: Some("rprivate"),
             readonly: false,
             no_pivot: true,
+            shared_mntns: false,
             userns: true,
             cgroupns: false,
             masked: &[],
@@ -679,6 +689,7 @@ mod tests {
             propagation: None,
             readonly: false,
             no_pivot: false,
+            shared_mntns: false,
             userns: false,
             cgroupns: false,
             masked: &[],
@@ -709,6 +720,7 @@ mod tests {
             propagation: None,
             readonly: false,
             no_pivot: false,
+            shared_mntns: false,
             userns: false,
             cgroupns: false,
             masked: &[],

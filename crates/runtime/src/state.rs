@@ -48,6 +48,10 @@ pub struct ContainerState {
     pub oci_version: String,
     /// The spec the container was created with (hooks, namespaces, process defaults for exec).
     pub config: serde_json::Value,
+    /// Mounts made for a container that shares the runtime's mount namespace, which `delete`
+    /// takes away (see `shared_mntns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_mounts: Vec<PathBuf>,
 }
 
 /// The OCI state document (runtime-spec runtime.md "State"), with the fields in the order of
@@ -219,6 +223,7 @@ mod tests {
             annotations: HashMap::new(),
             oci_version: "1.2.0".into(),
             config: serde_json::json!({}),
+            shared_mounts: Vec::new(),
         };
         st.save(&root).unwrap();
         let back = ContainerState::load(&root, "c1").unwrap();

@@ -40,6 +40,8 @@ pub trait Syscall {
     fn pivot_root(&self, new_root: &Path) -> Result<()>;
     /// `--no-pivot`: move the rootfs onto / and chroot into it.
     fn move_root(&self, new_root: &Path) -> Result<()>;
+    /// No mount namespace of its own: chroot into `new_root`, leaving every mount as it is.
+    fn chroot(&self, new_root: &Path) -> Result<()>;
     fn mkdir_all(&self, path: &Path) -> Result<()>;
     fn create_file(&self, path: &Path) -> Result<()>;
     fn symlink(&self, target: &Path, link: &Path) -> Result<()>;
@@ -163,6 +165,12 @@ impl Syscall for Linux {
         )
         .ctx(|| "move rootfs onto /")?;
         nix::unistd::chroot(".").ctx(|| "chroot")?;
+        nix::unistd::chdir("/").ctx(|| "chdir /")
+    }
+
+    fn chroot(&self, new_root: &Path) -> Result<()> {
+        self.pinned.borrow_mut().clear();
+        nix::unistd::chroot(new_root).ctx(|| format!("chroot {}", new_root.display()))?;
         nix::unistd::chdir("/").ctx(|| "chdir /")
     }
 
@@ -424,6 +432,9 @@ impl Syscall for Recorder {
     }
     fn move_root(&self, new_root: &Path) -> Result<()> {
         self.rec(format!("move_root {}", new_root.display()))
+    }
+    fn chroot(&self, new_root: &Path) -> Result<()> {
+        self.rec(format!("chroot {}", new_root.display()))
     }
     fn mkdir_all(&self, path: &Path) -> Result<()> {
         self.rec(format!("mkdir {}", path.display()))
