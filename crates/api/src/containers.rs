@@ -40,7 +40,7 @@ pub fn routes() -> Router {
 }
 
 fn find(e: &Engine, id: &str) -> ApiResult<Container> {
-    Ok(e.find(id)?)
+    Ok(e.find_reconciled(id)?)
 }
 
 // ------------------------------------------------------------------ list, inspect
@@ -51,7 +51,7 @@ async fn list(q: Q) -> ApiResult<Response> {
     let limit = q.int("limit")?.filter(|n| *n > 0);
     let size = q.bool("size");
     let v = blocking(move |e| {
-        let mut cs = engine::query::select(e.list()?, all || limit.is_some(), &filters)?;
+        let mut cs = engine::query::select(e.list_reconciled()?, all || limit.is_some(), &filters)?;
         if let Some(n) = limit {
             cs.truncate(n as usize);
         }
@@ -439,7 +439,7 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
             // until the record is gone (a --rm container is gone before its exit is reported)
             loop {
                 let id = c.id.clone();
-                let gone = blocking(move |e| Ok(e.find(&id).is_err()))
+                let gone = blocking(move |e| Ok(e.find_reconciled(&id).is_err()))
                     .await
                     .unwrap_or(true);
                 if gone || tx.is_closed() {

@@ -85,7 +85,7 @@ async fn create(Path(cid): Path<String>, body: Body) -> ApiResult<Response> {
     let id = engine::names::random_id();
     let (xid, cmd) = (id.clone(), config.cmd.clone());
     let container = blocking(move |e| {
-        let c = e.find(&cid)?;
+        let c = e.find_reconciled(&cid)?;
         match c.state.status {
             Status::Running => {
                 engine::events::exec(e, &c, "exec_create", &xid, &cmd, None);
@@ -127,7 +127,7 @@ fn event(x: &Arc<Exec>, action: &'static str, exit: Option<i64>) {
     let x = x.clone();
     tokio::task::spawn_blocking(move || {
         let _ = crate::http::with_engine(|e| {
-            if let Ok(c) = e.find(&x.container) {
+            if let Ok(c) = e.find_reconciled(&x.container) {
                 engine::events::exec(e, &c, action, &x.id, &x.config.cmd, exit);
             }
             Ok(())
@@ -183,7 +183,7 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
     }
     let cid = x.container.clone();
     let still_running =
-        blocking(move |e| Ok(e.find(&cid)?.state.status == Status::Running)).await?;
+        blocking(move |e| Ok(e.find_reconciled(&cid)?.state.status == Status::Running)).await?;
     if !still_running {
         x.state.lock().expect("exec lock").running = false;
         return Err(ApiError::conflict(format!(

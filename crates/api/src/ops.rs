@@ -81,7 +81,7 @@ fn stats_stream(e: &Engine, id: &str, tx: mpsc::Sender<Bytes>) {
     let mut prev: Option<Value> = None;
     let mut was_live = false;
     loop {
-        let Ok(c) = e.find(id) else {
+        let Ok(c) = e.find_reconciled(id) else {
             return;
         };
         if c.state.status.is_live() {
@@ -112,7 +112,7 @@ async fn stats(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     }
     if !stream {
         let v = blocking(move |e| {
-            let c = e.find(&id)?;
+            let c = e.find_reconciled(&id)?;
             Ok(if one_shot {
                 e.stats_sample(&c, None)
             } else {
@@ -122,7 +122,7 @@ async fn stats(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
         .await?;
         return Ok(ok(&v));
     }
-    let c = blocking(move |e| Ok(e.find(&id)?)).await?;
+    let c = blocking(move |e| Ok(e.find_reconciled(&id)?)).await?;
     let (tx, body) = bounded_body();
     tokio::task::spawn_blocking(move || {
         let _ = with_engine(|e| {
@@ -253,7 +253,7 @@ async fn archive_put(Path(id): Path<String>, q: Q, body: Body) -> ApiResult<Resp
 
 async fn export(Path(id): Path<String>) -> ApiResult<Response> {
     // a missing container is a 404 before any stream
-    let c = blocking(move |e| Ok(e.find(&id)?)).await?;
+    let c = blocking(move |e| Ok(e.find_reconciled(&id)?)).await?;
     tar_stream(move |e, w| {
         e.export(&c.id, w)?;
         Ok(())

@@ -219,7 +219,10 @@ pub fn start(e: &Engine, id: &str) -> ApiResult<()> {
             Ok(())
         }
         Err(err) => {
-            let code = e.find(id).map(|c| c.state.exit_code).unwrap_or(125);
+            let code = e
+                .find_reconciled(id)
+                .map(|c| c.state.exit_code)
+                .unwrap_or(125);
             let msg = err.to_string();
             hub.finish(Exit {
                 code: Some(code),

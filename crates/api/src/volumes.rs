@@ -81,7 +81,7 @@ async fn prune(q: Q) -> ApiResult<Response> {
     let f = q.filters()?;
     let (gone, bytes) = blocking(move |e| {
         // the store's view of which containers still exist is made true first
-        e.list()?;
+        e.reconcile_all()?;
         Ok(volumes::prune(&e.store, &e.root, &f)?)
     })
     .await?;

@@ -355,25 +355,46 @@ impl Engine {
 
     // ---------------------------------------------------------------- lookup
 
-    /// Find a container and make its state true first (see `reconcile_one`).
+    /// Find a container by id, id prefix or name, as stored: a lookup never changes anything.
     pub fn find(&self, key: &str) -> Result<Container> {
-        let c = self.store.find(key)?;
-        self.reconcile_one(c)
+        self.store.find(key)
     }
 
-    /// Every container, reconciled.
+    /// Every container as stored, newest first.
     pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out = self.store.all()?;
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// `find`, then `reconcile`: the container as it really is now (what every command that
+    /// acts on or shows a container's state looks it up with). A --rm container whose monitor
+    /// died is removed here and reported as not found.
+    pub fn find_reconciled(&self, key: &str) -> Result<Container> {
+        let c = self.find(key)?;
+        let id = c.id.clone();
+        self.reconcile(c)?.ok_or(Error::NoSuchContainer(id))
+    }
+
+    /// `list`, then `reconcile` on each: every container as it really is now (--rm
+    /// containers whose monitor died are removed and left out).
+    pub fn list_reconciled(&self) -> Result<Vec<Container>> {
         let mut out = Vec::new();
-        for c in self.store.all()? {
-            match self.reconcile_one(c) {
-                Ok(c) => out.push(c),
-                // a --rm container whose monitor died is gone now
-                Err(Error::NoSuchContainer(_)) => {}
+        for c in self.list()? {
+            match self.reconcile(c) {
+                Ok(Some(c)) => out.push(c),
+                // removed meanwhile, or a --rm container whose monitor died
+                Ok(None) | Err(Error::NoSuchContainer(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        out.sort_by(|a, b| b.created.cmp(&a.created));
         Ok(out)
+    }
+
+    /// `reconcile` every container (before a step that trusts the store's view of which
+    /// containers exist and run, such as volume prune).
+    pub fn reconcile_all(&self) -> Result<()> {
+        self.list_reconciled().map(drop)
     }
 
     /// Is the container's monitor alive? It holds an exclusive lock for as long as it lives.
@@ -394,17 +415,20 @@ impl Engine {
     /// start (a monitor removes that state whenever a start fails or a process exits): its
     /// init, or even its process, is left with nobody to collect it. It is killed and its
     /// network released, and the record stays as it was (created or exited).
-    fn reconcile_one(&self, c: Container) -> Result<Container> {
+    ///
+    /// Returns the container as recorded afterwards, or None when it was a --rm container and
+    /// is now removed. A container whose monitor is alive is returned unchanged.
+    pub fn reconcile(&self, c: Container) -> Result<Option<Container>> {
         let live = c.state.status.is_live();
         let orphan = !live && self.runtime.root.join(&c.id).exists();
         if !(live || orphan) || self.monitor_alive(&c.id) {
-            return Ok(c);
+            return Ok(Some(c));
         }
         if orphan {
             let _ = self.runtime.delete(&c.id, true);
             crate::net::teardown(self, &c.id);
             self.unmount_rootfs(&c);
-            return Ok(c);
+            return Ok(Some(c));
         }
         let mut killed = false;
         if let Ok(st) = self.runtime.load(&c.id) {
@@ -419,10 +443,11 @@ impl Engine {
             // --rm: nobody is left to remove it but us (its volatile layer cannot be mounted
             // again after a crash anyway)
             let _ = self.destroy(&c, true);
-            return Err(Error::NoSuchContainer(c.id.clone()));
+            return Ok(None);
         }
         self.store
             .update(&c.id, |c| c.state.set_monitor_lost(killed))
+            .map(Some)
     }
 
     pub fn unmount_rootfs(&self, c: &Container) {
@@ -498,7 +523,7 @@ impl Engine {
         }
         let join_netns = match c.host_config.network_mode.strip_prefix("container:") {
             Some(other) => {
-                let o = self.find(other)?;
+                let o = self.find_reconciled(other)?;
                 if o.state.status != Status::Running {
                     return Err(Error::Conflict(format!(
                         "cannot join network of a non running container: {}",
@@ -637,7 +662,7 @@ impl Engine {
         attach: bool,
         connect: Option<ConnectFn<'_>>,
     ) -> Result<Container> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         match c.state.status {
             Status::Running | Status::Restarting => return Ok(c),
             Status::Paused => {
@@ -678,7 +703,7 @@ impl Engine {
     // ---------------------------------------------------------------- signals
 
     pub fn kill(&self, key: &str, signal: &str) -> Result<Container> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         if !c.state.status.has_process() {
             return Err(Error::Conflict(format!(
                 "cannot kill container: {}: container {} is not running",
@@ -706,7 +731,7 @@ impl Engine {
 
     /// docker stop: the stop signal, then SIGKILL after the timeout (default 10 s).
     pub fn stop(&self, key: &str, timeout: Option<i64>) -> Result<Container> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         self.store
             .update(&c.id, |c| c.internal.manually_stopped = true)?;
         if c.state.status == Status::Restarting {
@@ -755,7 +780,7 @@ impl Engine {
         let deadline = Instant::now() + limit;
         let mut delay = Duration::from_millis(2);
         loop {
-            let c = self.find(id)?;
+            let c = self.find_reconciled(id)?;
             if !c.state.status.is_live() {
                 return Ok(c);
             }
@@ -769,11 +794,11 @@ impl Engine {
 
     /// docker wait: block until the container stops; its exit code.
     pub fn wait(&self, key: &str) -> Result<i64> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         if c.state.status == Status::Created {
             // docker waits for "not-running": a created container has to start and stop first
             loop {
-                let c = self.find(&c.id)?;
+                let c = self.find_reconciled(&c.id)?;
                 if c.state.status != Status::Created {
                     break;
                 }
@@ -785,7 +810,7 @@ impl Engine {
     }
 
     pub fn pause(&self, key: &str) -> Result<()> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         match c.state.status {
             Status::Running => {}
             Status::Paused => {
@@ -808,7 +833,7 @@ impl Engine {
     }
 
     pub fn unpause(&self, key: &str) -> Result<()> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         if c.state.status != Status::Paused {
             return Err(Error::Conflict(format!("container {} is not paused", c.id)));
         }
@@ -819,7 +844,7 @@ impl Engine {
     }
 
     pub fn rename(&self, key: &str, new: &str) -> Result<()> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         if !names::valid_container_name(new) {
             return Err(Error::Invalid(format!(
                 "Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
@@ -840,7 +865,7 @@ impl Engine {
 
     /// docker rm [-f] [-v].
     pub fn remove(&self, key: &str, force: bool, remove_volumes: bool) -> Result<()> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         if c.state.status.is_live() {
             if !force {
                 return Err(Error::Conflict(if c.state.status == Status::Paused {
@@ -987,4 +1012,49 @@ fn swap_accounting() -> bool {
         || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
             .map(|s| s.contains("memory"))
             .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A container recorded as running whose monitor is gone (never started here).
+    fn orphaned(e: &Engine, id: &str, auto_remove: bool) {
+        let mut c = Container {
+            id: id.into(),
+            name: format!("/{id}"),
+            created: now(),
+            ..Default::default()
+        };
+        c.state.set_running(1);
+        c.host_config.auto_remove = auto_remove;
+        e.store.insert(&c).unwrap();
+    }
+
+    #[test]
+    fn lookups_never_change_state_reconcile_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(dir.path()).unwrap();
+        orphaned(&e, "aaaa0001", false);
+        orphaned(&e, "bbbb0002", true);
+
+        // find and list report what is stored, however stale, and leave it so
+        assert_eq!(e.find("aaaa0001").unwrap().state.status, Status::Running);
+        assert_eq!(e.list().unwrap().len(), 2);
+        assert_eq!(e.find("bbbb0002").unwrap().state.status, Status::Running);
+
+        // the reconciling lookups make it true: exited with 255, and --rm removed
+        let c = e.find_reconciled("aaaa0001").unwrap();
+        assert_eq!(
+            (c.state.status, c.state.exit_code, c.state.pid),
+            (Status::Exited, 255, 0)
+        );
+        let all = e.list_reconciled().unwrap();
+        assert_eq!(
+            all.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["aaaa0001"]
+        );
+        assert!(matches!(e.find("bbbb0002"), Err(Error::NoSuchContainer(_))));
+        assert_eq!(e.find("aaaa0001").unwrap().state.status, Status::Exited);
+    }
 }

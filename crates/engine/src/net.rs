@@ -881,7 +881,7 @@ pub fn connect_container(
     aliases: &[String],
     ip: Option<&str>,
 ) -> Result<()> {
-    let c = engine.find(key)?;
+    let c = engine.find_reconciled(key)?;
     if is_special(&c.host_config.network_mode) {
         return Err(Error::Conflict(format!(
             "container sharing network namespace with another container or host cannot be connected to any other network (network mode {})",
@@ -948,7 +948,7 @@ pub fn connect_container(
     })?;
     if c.state.status.has_process() && !is_default(&name) {
         // names on the new network resolve from now on
-        let c = engine.find(&c.id)?;
+        let c = engine.find_reconciled(&c.id)?;
         engine.refresh_resolv_conf(&c)?;
     }
     Ok(())
@@ -956,7 +956,7 @@ pub fn connect_container(
 
 /// `network disconnect`.
 pub fn disconnect_container(engine: &Engine, key: &str, network: &str) -> Result<()> {
-    let c = engine.find(key)?;
+    let c = engine.find_reconciled(key)?;
     let net = engine.network(network)?;
     let name = settings_name(network, &net);
     if c.network_settings

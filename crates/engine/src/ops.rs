@@ -665,7 +665,7 @@ fn pax_path(data: &[u8]) -> Option<String> {
 impl Engine {
     /// `HEAD /containers/{id}/archive`: docker's PathStat of a container path.
     pub fn stat_path(&self, key: &str, path: &str) -> Result<Value> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         let access = self.cp_root(&c)?;
         let root = &access.root;
         let r = resolve_path(root, path).map_err(|e| resolve_err(e, path, &c))?;
@@ -704,7 +704,7 @@ impl Engine {
         as_name: Option<&str>,
         w: W,
     ) -> Result<(Value, W)> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         let access = self.cp_root(&c)?;
         let root = &access.root;
         let r = resolve_path(root, path).map_err(|e| resolve_err(e, path, &c))?;
@@ -752,7 +752,7 @@ impl Engine {
         reader: R,
         opts: &PutOptions,
     ) -> Result<()> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         if c.host_config.readonly_rootfs {
             return Err(Error::Conflict(
                 "container rootfs is marked read-only".into(),
@@ -795,7 +795,7 @@ impl Engine {
 
     /// `GET /containers/{id}/export`: the container's whole rootfs as a tar.
     pub fn export<W: Write>(&self, key: &str, w: W) -> Result<W> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         let access = self.rootfs_access(&c)?;
         let top = access.root.top().ctx(|| "open rootfs".to_string())?;
         let mut b = tar::Builder::new(w);
@@ -856,7 +856,7 @@ impl Engine {
     /// `docker top`: `ps` (with `ps_args`, `-ef` by default) on the host, keeping the
     /// container's processes.
     pub fn top(&self, key: &str, ps_args: &[String]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         if !c.state.status.is_live() {
             return Err(not_running(&c));
         }
@@ -1181,7 +1181,7 @@ impl Engine {
 
     /// `GET /containers/{id}/stats?stream=false`: two samples `interval` apart.
     pub fn stats(&self, key: &str, interval: Duration) -> Result<Value> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         let first = self.stats_sample(&c, None);
         if !c.state.status.is_live() {
             return Ok(first);
@@ -1249,7 +1249,7 @@ impl Engine {
         };
         let mut ids = Vec::new();
         let mut bytes = 0;
-        for c in self.list()? {
+        for c in self.list_reconciled()? {
             if c.state.status.is_live() || !prune_selects(&c, filters, until)? {
                 continue;
             }
@@ -1446,7 +1446,7 @@ pub fn without_init_paths(all: Vec<Change>) -> Vec<Change> {
 impl Engine {
     /// `GET /containers/{id}/changes`.
     pub fn diff(&self, key: &str) -> Result<Vec<Change>> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         let images = self.images()?;
         let (rec, kind) = images.snapshot_kind(&c.id)?;
         if kind != image::snapshot::SnapshotKind::Overlay {
@@ -1576,7 +1576,7 @@ impl Drop for Unpause<'_> {
 impl Engine {
     /// `POST /commit`: the container's changes become a new layer on top of its image.
     pub fn commit(&self, key: &str, o: &CommitOptions) -> Result<image::Image> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         let images = self.images()?;
         let reference = o
             .reference
@@ -1670,7 +1670,11 @@ impl Engine {
         })?;
         let id = rec.config.to_string();
         let tags = images.index.tags_of(&rec.manifest)?;
-        let users: Vec<Container> = self.list()?.into_iter().filter(|c| c.image == id).collect();
+        let users: Vec<Container> = self
+            .list_reconciled()?
+            .into_iter()
+            .filter(|c| c.image == id)
+            .collect();
         let untag = |t: &str| -> Result<ImageDelete> {
             images.index.remove_tag(t)?;
             let name = image::images::familiar(t);
@@ -1841,7 +1845,7 @@ impl Engine {
 
     /// `GET /info`, in the Engine API's field names.
     pub fn info(&self) -> Result<Value> {
-        let cs = self.list()?;
+        let cs = self.list_reconciled()?;
         let running = cs
             .iter()
             .filter(|c| c.state.status == Status::Running)
@@ -1931,7 +1935,7 @@ impl Engine {
     /// `GET /system/df`: images, containers and volumes with their sizes.
     pub fn df(&self) -> Result<Value> {
         let images = self.images()?;
-        let cs = self.list()?;
+        let cs = self.list_reconciled()?;
         let mut used_images: HashMap<String, usize> = HashMap::new();
         for c in &cs {
             *used_images.entry(c.image.clone()).or_default() += 1;

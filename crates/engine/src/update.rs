@@ -150,7 +150,7 @@ impl Engine {
     /// `POST /containers/{id}/update`: merge, check, apply to a running (or paused) container's
     /// cgroup, then keep in its HostConfig. Returns dockerd's warnings.
     pub fn update(&self, key: &str, r: &UpdateRequest) -> Result<Vec<String>> {
-        let c = self.find(key)?;
+        let c = self.find_reconciled(key)?;
         let wrap = |e: Error| match e {
             Error::Invalid(m) => Error::Invalid(format!("Cannot update container {}: {m}", c.id)),
             Error::Conflict(m) => Error::Conflict(format!("Cannot update container {}: {m}", c.id)),

@@ -475,7 +475,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
         if a.containers.len() > 1 {
             bail!("you cannot start and attach multiple containers at once");
         }
-        let c = engine.find(&a.containers[0]).map_err(daemon)?;
+        let c = engine.find_reconciled(&a.containers[0]).map_err(daemon)?;
         if c.state.status == Status::Running {
             let att = Attach::connect(engine, &c.id).map_err(daemon)?;
             return relay(
@@ -524,7 +524,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> engine::Result<()>) -> Resu
 pub fn stop(engine: &Engine, a: StopArgs) -> Result<i32> {
     each(&a.containers, |k| {
         if let Some(s) = &a.signal {
-            let c = engine.find(k)?;
+            let c = engine.find_reconciled(k)?;
             if c.state.status.is_live() {
                 engine.kill(k, s)?;
                 let t = a.timeout.unwrap_or(10);
@@ -654,7 +654,7 @@ pub struct PortArgs {
 
 /// `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`
 pub fn port(engine: &Engine, a: PortArgs) -> Result<i32> {
-    let c = engine.find(&a.container).map_err(daemon)?;
+    let c = engine.find_reconciled(&a.container).map_err(daemon)?;
     let ports = c
         .network_settings
         .get("Ports")
@@ -754,7 +754,7 @@ pub const PS_HEADERS: &[(&str, &str)] = &[
 ];
 
 pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32> {
-    let mut list = engine.list().map_err(daemon)?;
+    let mut list = engine.list_reconciled().map_err(daemon)?;
     let limit = if a.latest {
         Some(1)
     } else {
@@ -785,7 +785,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32> {
 // ------------------------------------------------------------------ logs
 
 pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32> {
-    let c = engine.find(&a.container).map_err(daemon)?;
+    let c = engine.find_reconciled(&a.container).map_err(daemon)?;
     if c.log_path.is_empty() {
         bail!("Error response from daemon: configured logging driver does not support reading");
     }
@@ -855,7 +855,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32> {
 // ------------------------------------------------------------------ exec
 
 pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
-    let c = engine.find(&a.container).map_err(daemon)?;
+    let c = engine.find_reconciled(&a.container).map_err(daemon)?;
     match c.state.status {
         Status::Running => {}
         Status::Paused => bail!(
@@ -955,7 +955,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
 // ------------------------------------------------------------------ attach
 
 pub fn attach(engine: &Engine, a: AttachArgs) -> Result<i32> {
-    let c = engine.find(&a.container).map_err(daemon)?;
+    let c = engine.find_reconciled(&a.container).map_err(daemon)?;
     match c.state.status {
         Status::Running => {}
         Status::Paused => bail!("You cannot attach to a paused container, unpause it first"),
@@ -982,7 +982,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> Result<i32> {
         let kind = a.kind.as_deref().unwrap_or("");
         let mut found = None;
         if kind.is_empty() || kind == "container" {
-            if let Ok(c) = engine.find(n) {
+            if let Ok(c) = engine.find_reconciled(n) {
                 let mut v = c.inspect_json();
                 if a.size {
                     if let Ok(i) = engine.images() {

@@ -266,7 +266,7 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<i32> {
         // the containers to show: the ones named, or the running ones (all with -a)
         let mut targets: Vec<(engine::types::Container, Option<String>)> = Vec::new();
         if a.containers.is_empty() {
-            for c in engine.list().map_err(daemon)? {
+            for c in engine.list_reconciled().map_err(daemon)? {
                 if a.all || c.state.status.is_live() {
                     targets.push((c, None));
                 }
@@ -275,7 +275,7 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<i32> {
         } else {
             let mut code = 0;
             for n in &a.containers {
-                match engine.find(n) {
+                match engine.find_reconciled(n) {
                     Ok(c) => targets.push((c, Some(n.clone()))),
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
@@ -519,7 +519,7 @@ fn copy_from(engine: &Engine, a: &CpArgs, c: &str, path: &str, dst: &str) -> Res
 
 fn copy_to(engine: &Engine, a: &CpArgs, src: &str, c: &str, path: &str) -> Result<i32> {
     let path = if path.is_empty() { "/" } else { path };
-    let container = engine.find(c).map_err(daemon)?;
+    let container = engine.find_reconciled(c).map_err(daemon)?;
     if src == "-" {
         let st = engine.stat_path(&container.id, path).map_err(daemon)?;
         if st["mode"].as_u64().unwrap_or(0) & (1 << 31) == 0 {

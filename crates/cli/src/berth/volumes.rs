@@ -168,7 +168,7 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
                     return Ok(0);
                 }
             }
-            engine.list().map_err(daemon)?;
+            engine.reconcile_all().map_err(daemon)?;
             let mut f = filters::from_flags(&a.filter).map_err(daemon)?;
             if a.all {
                 f.insert("all".into(), vec!["true".into()]);
