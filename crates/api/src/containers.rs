@@ -14,8 +14,9 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use bytes::Bytes;
+use engine::container::create::CreateRequest;
 use engine::container::Status;
-use engine::engine::{CreateRequest, Engine};
+use engine::engine::Engine;
 use engine::monitor;
 use engine::types::{Config, Container, HostConfig};
 use serde_json::{json, Value};
@@ -586,7 +587,7 @@ async fn stop(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
             return Ok(false);
         }
         if let Some(s) = signal.filter(|s| !s.is_empty()) {
-            engine::engine::parse_signal(&s)?;
+            engine::container::signal::parse_signal(&s)?;
             e.store
                 .update(&c.id, |c| c.config.stop_signal = Some(s.clone()))?;
         }

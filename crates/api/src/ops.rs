@@ -14,8 +14,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
+use engine::container::{archive, put_guard};
 use engine::engine::Engine;
-use engine::ops as eops;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -195,7 +195,7 @@ fn archive_path(q: &Q) -> ApiResult<String> {
 
 /// A missing container path is a 404 (the docker CLI reads that status), the rest as usual.
 fn path_error(e: engine::Error) -> ApiError {
-    if eops::is_path_not_found(&e) {
+    if archive::is_path_not_found(&e) {
         ApiError::not_found(e.to_string())
     } else {
         e.into()
@@ -238,7 +238,7 @@ async fn archive_put(Path(id): Path<String>, q: Q, body: Body) -> ApiResult<Resp
     let no_overwrite_dir_non_dir = q.bool("noOverwriteDirNonDir");
     let reader = body_reader(body);
     blocking(move |e| {
-        let opts = eops::PutOptions {
+        let opts = put_guard::PutOptions {
             copy_uid_gid,
             no_overwrite_dir_non_dir,
         };
@@ -367,7 +367,7 @@ mod tests {
             assert_eq!(e.status, StatusCode::BAD_REQUEST);
         }
         let missing = engine::Error::Other("Could not find the file /nope in container c1".into());
-        assert!(eops::is_path_not_found(&missing));
+        assert!(archive::is_path_not_found(&missing));
         assert_eq!(path_error(missing).status, StatusCode::NOT_FOUND);
         let other = engine::Error::Invalid("extraction point is not a directory".into());
         assert_eq!(path_error(other).status, StatusCode::BAD_REQUEST);

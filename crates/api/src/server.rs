@@ -14,7 +14,7 @@ use std::time::Instant;
 use tower::ServiceExt;
 
 /// The newest API version we speak (docker CLI 28 negotiates down to it), and the oldest.
-pub use engine::ops::{API_VERSION, MIN_API_VERSION};
+pub use engine::system::version::{API_VERSION, MIN_API_VERSION};
 
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {

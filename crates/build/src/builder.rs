@@ -8,7 +8,8 @@
 use crate::context::Context;
 use crate::expand::{expand, expand_words};
 use crate::parser::{Command, Dockerfile, Heredoc, Instruction, Kind};
-use engine::engine::{CreateRequest, Engine};
+use engine::container::create::CreateRequest;
+use engine::engine::Engine;
 use engine::types::{Config, HostConfig};
 use engine::{Error, Result};
 use image::archive::{derive, Step};
@@ -630,7 +631,8 @@ fn step(
         }
         Kind::StopSignal(sig) => {
             let sig = ex(sig, s)?;
-            engine::engine::parse_signal(&sig).map_err(|e| step_err(ins, &e.to_string()))?;
+            engine::container::signal::parse_signal(&sig)
+                .map_err(|e| step_err(ins, &e.to_string()))?;
             meta(s, format!("STOPSIGNAL {sig}"), &|s| {
                 s.config.insert("StopSignal".into(), json!(sig));
             })
@@ -1093,7 +1095,7 @@ fn copy(
             let Some(r) = src_root
                 .as_ref()
                 .ok()
-                .and_then(|sr| engine::ops::resolve_path(sr, src).ok())
+                .and_then(|sr| engine::container::archive::resolve_path(sr, src).ok())
             else {
                 if let Some(c) = &from_container {
                     let _ = engine.remove(c, true, true);

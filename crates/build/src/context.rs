@@ -60,7 +60,7 @@ impl Context {
             owned: true,
         };
         let r = image::layer::decompress(reader).map_err(|e| err(format!("read context: {e}")))?;
-        engine::ops::untar_local(r, &root)?;
+        engine::container::tar::untar_local(r, &root)?;
         ctx.ignore =
             ignore::parse(&std::fs::read_to_string(root.join(".dockerignore")).unwrap_or_default());
         Ok(ctx)

@@ -410,7 +410,7 @@ pub fn copy_tree(src: &image::rootfd::Node, dst: &Path) -> Result<()> {
         let _ = std::io::copy(&mut r, &mut std::io::sink());
         applied
     });
-    let written = crate::ops::tar_tree(&mut tar::Builder::new(w), src, ".");
+    let written = crate::container::tar::tar_tree(&mut tar::Builder::new(w), src, ".");
     let applied = writer
         .join()
         .map_err(|_| Error::Other("volume copy panicked".into()))?;

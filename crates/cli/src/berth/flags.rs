@@ -386,7 +386,7 @@ pub fn to_request(
     f: &CreateFlags,
     image: &str,
     cmd: &[String],
-) -> Result<engine::engine::CreateRequest> {
+) -> Result<engine::container::create::CreateRequest> {
     let env = env_list(&f.env_file, &f.env)?;
     let mut labels = BTreeMap::new();
     for p in &f.label_file {
@@ -592,7 +592,7 @@ pub fn to_request(
         sysctls,
         ..Default::default()
     };
-    Ok(engine::engine::CreateRequest {
+    Ok(engine::container::create::CreateRequest {
         name: f.name.clone(),
         config,
         host_config,

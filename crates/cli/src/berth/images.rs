@@ -5,7 +5,7 @@ use super::{Cli, Cmd, ImageCmd};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use engine::events;
-use engine::ops::ImageDelete;
+use engine::image_removal::ImageDelete;
 use image::archive::{self, ArchiveFormat};
 use image::registry::{self, Progress};
 use image::spec::Platform;

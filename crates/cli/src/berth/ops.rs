@@ -6,8 +6,10 @@ use super::output::human_size;
 use super::template;
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
+use engine::container::commit::CommitOptions;
+use engine::container::{archive, stats, tar};
 use engine::engine::Engine;
-use engine::ops::{self as eops, CommitOptions};
+use engine::system::version;
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -219,19 +221,19 @@ pub fn stats_row(v: &Value, given: Option<&str>, no_trunc: bool, running: bool) 
     };
     let (cpu, usage, mem) = if running {
         (
-            format!("{:.2}%", eops::cpu_percent(v)),
+            format!("{:.2}%", stats::cpu_percent(v)),
             format!(
                 "{} / {}",
-                bytes_size(eops::mem_usage(v)),
-                bytes_size(eops::mem_limit(v))
+                bytes_size(stats::mem_usage(v)),
+                bytes_size(stats::mem_limit(v))
             ),
-            format!("{:.2}%", eops::mem_percent(v)),
+            format!("{:.2}%", stats::mem_percent(v)),
         )
     } else {
         ("0.00%".into(), "0B / 0B".into(), "0.00%".into())
     };
-    let (r, w) = eops::blkio(v);
-    let (rx, tx) = eops::net_io(v);
+    let (r, w) = stats::blkio(v);
+    let (rx, tx) = stats::net_io(v);
     json!({
         "Container": given.unwrap_or(short),
         "ID": short,
@@ -241,7 +243,7 @@ pub fn stats_row(v: &Value, given: Option<&str>, no_trunc: bool, running: bool) 
         "MemPerc": mem,
         "NetIO": format!("{} / {}", human_size(rx), human_size(tx)),
         "BlockIO": format!("{} / {}", human_size(r), human_size(w)),
-        "PIDs": eops::pids_current(v).to_string(),
+        "PIDs": stats::pids_current(v).to_string(),
     })
 }
 
@@ -504,7 +506,7 @@ fn copy_from(engine: &Engine, a: &CpArgs, c: &str, path: &str, dst: &str) -> Res
     .map_err(|e| anyhow!("{e}"))?;
     let dir = PathBuf::from(&plan.dir);
     let (r, w) = std::io::pipe()?;
-    let extractor = std::thread::spawn(move || eops::untar_local(r, &dir));
+    let extractor = std::thread::spawn(move || tar::untar_local(r, &dir));
     let got = engine.archive_get_as(c, path, a.follow_link, Some(&plan.name), Counting(w, 0));
     // the writer must be closed (dropped) before the extractor can finish
     let got = got.map(|(_, w)| w.1);
@@ -557,7 +559,7 @@ fn copy_to(engine: &Engine, a: &CpArgs, src: &str, c: &str, path: &str) -> Resul
                 }
                 Ok(Some(mode & (1 << 31) != 0))
             }
-            Err(e) if eops::is_path_not_found(&e) => Ok(None),
+            Err(e) if archive::is_path_not_found(&e) => Ok(None),
             Err(e) => Err(daemon(e)),
         }
     };
@@ -583,7 +585,7 @@ fn copy_to(engine: &Engine, a: &CpArgs, src: &str, c: &str, path: &str) -> Resul
     let (r, w) = std::io::pipe()?;
     let name = plan.name.clone();
     let producer = std::thread::spawn(move || -> engine::Result<u64> {
-        Ok(eops::tar_path(&src_path, &name, Counting(w, 0))?.1)
+        Ok(tar::tar_path(&src_path, &name, Counting(w, 0))?.1)
     });
     let put = engine.archive_put(&container.id, &plan.dir, r, a.archive);
     let produced = producer
@@ -807,13 +809,13 @@ pub fn info_text(v: &Value) -> String {
 
 pub fn version(engine: &Engine, a: InfoArgs) -> Result<i32> {
     let server = engine.version();
-    let arch = eops::go_arch();
+    let arch = version::go_arch();
     let v = json!({
         "Client": {
             "Platform": {"Name": "berth"},
             "Version": env!("CARGO_PKG_VERSION"),
-            "ApiVersion": eops::API_VERSION,
-            "DefaultAPIVersion": eops::API_VERSION,
+            "ApiVersion": version::API_VERSION,
+            "DefaultAPIVersion": version::API_VERSION,
             "GitCommit": "",
             "GoVersion": "rustc",
             "Os": "linux",

@@ -1,5 +1,20 @@
-//! Containers: their status and lifecycle.
+//! Containers: their status and lifecycle, one file per verb. Each file adds its verb's methods
+//! to `Engine` (`impl Engine` blocks), so callers keep calling `engine.start(..)`.
 
+pub mod archive;
+pub mod commit;
+pub mod create;
+pub mod diff;
+pub mod export;
+pub mod lookup;
+pub mod prune;
+pub mod put_guard;
+pub mod remove;
+pub mod signal;
+pub mod start;
+pub mod stats;
 pub mod status;
+pub mod tar;
+pub mod top;
 
 pub use status::Status;
