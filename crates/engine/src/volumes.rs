@@ -410,7 +410,12 @@ pub fn copy_tree(src: &image::rootfd::Node, dst: &Path) -> Result<()> {
         let _ = std::io::copy(&mut r, &mut std::io::sink());
         applied
     });
-    let written = crate::container::tar::tar_tree(&mut tar::Builder::new(w), src, ".");
+    let written = image::diff::tree_tar::append_tree(
+        &mut tar::Builder::new(w),
+        src,
+        ".",
+        image::diff::tree_tar::Flavor::Plain,
+    );
     let applied = writer
         .join()
         .map_err(|_| Error::Other("volume copy panicked".into()))?;

@@ -1,5 +1,5 @@
-//! Applying layer tarballs (tar, tar+gzip, tar+zstd) to a directory, and
-//! diffing an overlayfs upper directory back into a layer tarball.
+//! Applying layer tarballs (tar, tar+gzip, tar+zstd) to a directory (the writer of layer
+//! tarballs is `diff::tree_tar`).
 //!
 //! Layers are untrusted. Every entry is resolved one component at a time from
 //! an fd of the target root with `O_NOFOLLOW`, so a symlink (absolute or
@@ -11,14 +11,12 @@
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};
-use crate::rootfd::{Node, Root};
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -552,128 +550,4 @@ pub fn diff_id_of<R: Read>(r: R) -> Result<(Digest, u64)> {
     let mut h = HashingReader::new(decompress(r).ctx(|| "read layer".to_string())?);
     io::copy(&mut h, &mut io::sink()).ctx(|| "read layer".to_string())?;
     Ok(h.finish())
-}
-
-/// Write an overlayfs upper directory as a layer tar: 0/0 character devices
-/// become `.wh.` whiteouts and opaque directories get `.wh..wh..opq`.
-pub fn diff_upper<W: Write>(upper: &Path, w: W) -> Result<W> {
-    let mut b = tar::Builder::new(w);
-    b.follow_symlinks(false);
-    let mut links: std::collections::HashMap<(u64, u64), String> = Default::default();
-    // walked by fds: a running container changing its upper dir cannot make this read a file
-    // outside it (see crate::rootfd)
-    fn walk<W: Write>(
-        b: &mut tar::Builder<W>,
-        dir: &Node,
-        rel: &str,
-        links: &mut std::collections::HashMap<(u64, u64), String>,
-    ) -> Result<()> {
-        let names = dir.names().ctx(|| format!("read /{rel}"))?;
-        for n in names {
-            let node = match dir.child(&n) {
-                Ok(node) => node,
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue, // gone meanwhile
-                Err(e) => return Err(e).ctx(|| format!("open /{rel}")),
-            };
-            let n = String::from_utf8_lossy(&n).into_owned();
-            let path = if rel.is_empty() {
-                n.clone()
-            } else {
-                format!("{rel}/{n}")
-            };
-            let md = &node.md;
-            let ft = md.file_type();
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(md.mode() & 0o7777);
-            h.set_uid(md.uid() as u64);
-            h.set_gid(md.gid() as u64);
-            h.set_mtime(md.mtime().max(0) as u64);
-            h.set_size(0);
-            use std::os::unix::fs::FileTypeExt;
-            if ft.is_char_device() && md.rdev() == 0 {
-                let wh = if rel.is_empty() {
-                    format!(".wh.{n}")
-                } else {
-                    format!("{rel}/.wh.{n}")
-                };
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(0o644);
-                b.append_data(&mut h, &wh, io::empty())
-                    .ctx(|| format!("write {wh}"))?;
-                continue;
-            }
-            let xattrs = node.xattrs().ctx(|| format!("list xattrs of /{path}"))?;
-            let opaque = xattrs
-                .iter()
-                .any(|(k, v)| k == "trusted.overlay.opaque" && v == b"y");
-            let pax: Vec<(String, Vec<u8>)> = xattrs
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with("trusted.overlay."))
-                .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v))
-                .collect();
-            if !pax.is_empty() {
-                b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
-                    .ctx(|| format!("write xattrs of {path}"))?;
-            }
-            if ft.is_dir() {
-                h.set_entry_type(tar::EntryType::Directory);
-                b.append_data(&mut h, format!("{path}/"), io::empty())
-                    .ctx(|| format!("write {path}"))?;
-                if opaque {
-                    let mut oh = tar::Header::new_gnu();
-                    oh.set_entry_type(tar::EntryType::Regular);
-                    oh.set_mode(0o644);
-                    oh.set_size(0);
-                    oh.set_mtime(md.mtime().max(0) as u64);
-                    b.append_data(&mut oh, format!("{path}/.wh..wh..opq"), io::empty())
-                        .ctx(|| format!("write {path}"))?;
-                }
-                walk(b, &node, &path, links)?;
-            } else if ft.is_symlink() {
-                let t = node.read_link().ctx(|| format!("readlink /{path}"))?;
-                h.set_entry_type(tar::EntryType::Symlink);
-                b.append_link(&mut h, &path, &t)
-                    .ctx(|| format!("write {path}"))?;
-            } else if ft.is_file() {
-                if md.nlink() > 1 {
-                    if let Some(first) = links.get(&(md.dev(), md.ino())) {
-                        h.set_entry_type(tar::EntryType::Link);
-                        b.append_link(&mut h, &path, first)
-                            .ctx(|| format!("write {path}"))?;
-                        continue;
-                    }
-                    links.insert((md.dev(), md.ino()), path.clone());
-                }
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(md.len());
-                let f = node.open_file().ctx(|| format!("open /{path}"))?;
-                b.append_data(&mut h, &path, f.take(md.len()))
-                    .ctx(|| format!("write {path}"))?;
-            } else {
-                let kind = if ft.is_char_device() {
-                    tar::EntryType::Char
-                } else if ft.is_block_device() {
-                    tar::EntryType::Block
-                } else if ft.is_fifo() {
-                    tar::EntryType::Fifo
-                } else {
-                    continue; // sockets are not archived
-                };
-                h.set_entry_type(kind);
-                let rdev = md.rdev();
-                h.set_device_major(libc::major(rdev))
-                    .ctx(|| format!("write {path}"))?;
-                h.set_device_minor(libc::minor(rdev))
-                    .ctx(|| format!("write {path}"))?;
-                b.append_data(&mut h, &path, io::empty())
-                    .ctx(|| format!("write {path}"))?;
-            }
-        }
-        Ok(())
-    }
-    let top = Root::open(upper)
-        .and_then(|r| r.top())
-        .ctx(|| format!("open {}", upper.display()))?;
-    walk(&mut b, &top, "", &mut links)?;
-    b.into_inner().ctx(|| "finish layer tar".to_string())
 }

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod change;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod glob;

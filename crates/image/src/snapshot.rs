@@ -379,7 +379,7 @@ impl Snapshotter {
                 "diff of a copied (non-overlay) snapshot is not supported".into(),
             ));
         }
-        layer::diff_upper(&self.active(id, "upper"), w)
+        crate::diff::tree_tar::tar_overlay_upper(&self.active(id, "upper"), w)
     }
 
     /// Whether overlayfs can be mounted here (probed once per call).

@@ -585,7 +585,7 @@ fn copy_to(engine: &Engine, a: &CpArgs, src: &str, c: &str, path: &str) -> Resul
     let (r, w) = std::io::pipe()?;
     let name = plan.name.clone();
     let producer = std::thread::spawn(move || -> engine::Result<u64> {
-        Ok(tar::tar_path(&src_path, &name, Counting(w, 0))?.1)
+        Ok(image::diff::tree_tar::tar_path(&src_path, &name, Counting(w, 0))?.1)
     });
     let put = engine.archive_put(&container.id, &plan.dir, r, a.archive);
     let produced = producer

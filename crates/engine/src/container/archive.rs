@@ -6,10 +6,10 @@
 //! host.
 
 use crate::container::put_guard::{dir_non_dir_conflict, DirNonDirGuard, PutOptions};
-use crate::container::tar::tar_tree;
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::types::Container;
+use image::diff::tree_tar::{append_tree, Flavor};
 use image::rootfd::{Node, Root};
 use serde_json::{json, Value};
 use std::io::{self, Read, Write};
@@ -268,7 +268,7 @@ impl Engine {
             return Err(Error::Invalid(format!("{path}: not a directory")));
         }
         let mut b = tar::Builder::new(w);
-        tar_tree(&mut b, &node, as_name.unwrap_or(&name))?;
+        append_tree(&mut b, &node, as_name.unwrap_or(&name), Flavor::Plain)?;
         let w = b.into_inner().ctx(|| "finish archive".to_string())?;
         crate::events::container(self, &c, "archive-path", &[]);
         Ok((stat, w))

@@ -1,8 +1,8 @@
 //! `docker export`: a container's whole rootfs as a tar.
 
-use crate::container::tar::tar_tree;
 use crate::engine::Engine;
 use crate::error::{IoContext, Result};
+use image::diff::tree_tar::{append_tree, Flavor};
 use std::io::Write;
 
 impl Engine {
@@ -12,7 +12,7 @@ impl Engine {
         let access = self.rootfs_access(&c)?;
         let top = access.root.top().ctx(|| "open rootfs".to_string())?;
         let mut b = tar::Builder::new(w);
-        tar_tree(&mut b, &top, "")?;
+        append_tree(&mut b, &top, "", Flavor::Plain)?;
         let w = b.into_inner().ctx(|| "finish archive".to_string())?;
         crate::events::container(self, &c, "export", &[]);
         Ok(w)
