@@ -16,6 +16,7 @@ pub use generate::generate;
 pub use image::{adapt_host_config, merge_image_config, path_and_args, replace_or_append_env};
 pub use mounts::merge_tmpfs_options;
 pub(crate) use resources::resources;
+pub use resources::ULIMIT_NAMES;
 pub use security::capabilities;
 pub use user::resolve_user;
 

@@ -15,7 +15,10 @@ const MAX_CPU_SHARES: i64 = 262_144;
 // rlimits
 // ---------------------------------------------------------------------------------------------
 
-const ULIMIT_NAMES: &[&str] = &[
+/// The `--ulimit` names docker accepts (go-units' table), each `RLIMIT_<NAME>` upper-cased; the
+/// CLI checks its flag against this same table. No `as`: docker refuses it ("invalid ulimit
+/// type: as"), as its table leaves RLIMIT_AS out.
+pub const ULIMIT_NAMES: &[&str] = &[
     "core",
     "cpu",
     "data",

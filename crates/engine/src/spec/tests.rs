@@ -606,6 +606,16 @@ fn ulimits_and_sysctls() {
     assert_eq!(r[0]["hard"], 2048);
     assert_eq!(r[1]["type"], "RLIMIT_NPROC");
     assert_eq!(r[1]["hard"], u64::MAX);
+    // `as` is not in docker's table (nor in the one the CLI checks its flag against)
+    assert!(!ULIMIT_NAMES.contains(&"as"));
+    assert_eq!(
+        gen_err(&with_hc(|h| h.ulimits = vec![Ulimit {
+            name: "as".into(),
+            soft: 1 << 30,
+            hard: 1 << 30
+        }])),
+        "invalid ulimit type: as"
+    );
     assert_eq!(
         gen_err(&with_hc(|h| h.ulimits = vec![Ulimit {
             name: "bogus".into(),
