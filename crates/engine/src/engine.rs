@@ -162,7 +162,7 @@ impl Engine {
             &req.network_aliases,
             req.ip.as_deref(),
         )?;
-        if hc.memory > 0 && hc.memory_swap == 0 && !swap_accounting() {
+        if hc.memory > 0 && hc.memory_swap == 0 && !cgroups::swap_accounting() {
             warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".into());
         }
 
@@ -979,12 +979,4 @@ pub fn init_binary() -> Option<PathBuf> {
     .iter()
     .map(PathBuf::from)
     .find(|p| p.is_file())
-}
-
-fn swap_accounting() -> bool {
-    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
-        || Path::new("/sys/fs/cgroup/memory.swap.max").exists()
-        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-            .map(|s| s.contains("memory"))
-            .unwrap_or(false)
 }
