@@ -308,63 +308,7 @@ impl<'a> Exec<'a> {
                     _ => o.is_ge(),
                 })
             }
-            "json" => {
-                want(1)?;
-                Value::String(serde_json::to_string(&a[0])?)
-            }
-            "join" => {
-                want(2)?;
-                let sep = print_value(&a[1]);
-                match &a[0] {
-                    Value::Array(v) => {
-                        Value::String(v.iter().map(print_value).collect::<Vec<_>>().join(&sep))
-                    }
-                    Value::Null => Value::String(String::new()),
-                    other => Value::String(print_value(other)),
-                }
-            }
-            "split" => {
-                want(2)?;
-                let s = print_value(&a[0]);
-                let sep = print_value(&a[1]);
-                let parts: Vec<Value> = if sep.is_empty() {
-                    s.chars().map(|c| Value::String(c.to_string())).collect()
-                } else {
-                    s.split(sep.as_str())
-                        .map(|p| Value::String(p.to_string()))
-                        .collect()
-                };
-                Value::Array(parts)
-            }
-            "lower" => {
-                want(1)?;
-                Value::String(print_value(&a[0]).to_lowercase())
-            }
-            "upper" => {
-                want(1)?;
-                Value::String(print_value(&a[0]).to_uppercase())
-            }
-            "title" => {
-                want(1)?;
-                Value::String(title(&print_value(&a[0])))
-            }
-            "pad" => {
-                want(3)?;
-                let n = |v: &Value| v.as_u64().unwrap_or(0) as usize;
-                Value::String(format!(
-                    "{}{}{}",
-                    " ".repeat(n(&a[1])),
-                    print_value(&a[0]),
-                    " ".repeat(n(&a[2]))
-                ))
-            }
-            "truncate" => {
-                want(2)?;
-                let s = print_value(&a[0]);
-                let n = a[1].as_u64().unwrap_or(0) as usize;
-                Value::String(s.chars().take(n).collect())
-            }
-            other => bail!("function {other:?} not defined"),
+            other => docker_func(other, a)?,
         })
     }
 }

@@ -198,88 +198,7 @@ pub(super) fn sprintf(fmt: &str, args: &[Value]) -> String {
             continue;
         };
         argi += 1;
-        let bad = || format!("%!{verb}({}={})", go_type(arg), print_value(arg));
-        let num_sign = |s: String, neg: bool| -> String {
-            if neg {
-                format!("-{s}")
-            } else if plus {
-                format!("+{s}")
-            } else if space {
-                format!(" {s}")
-            } else {
-                s
-            }
-        };
-        let (body, numeric) = match verb {
-            'v' => match arg {
-                Value::Number(n) if n.is_f64() => {
-                    (float_verb('g', n.as_f64().unwrap(), prec, &num_sign), true)
-                }
-                Value::Number(n) => {
-                    let i = n
-                        .as_i64()
-                        .map(|i| i as i128)
-                        .or(n.as_u64().map(|u| u as i128))
-                        .unwrap_or(0);
-                    (num_sign(i.unsigned_abs().to_string(), i < 0), true)
-                }
-                other => (print_inner(other, false), false),
-            },
-            's' => match arg {
-                Value::String(s) => (truncate_prec(s, prec), false),
-                Value::Number(_) | Value::Bool(_) => (bad(), false),
-                other => (truncate_prec(&print_inner(other, false), prec), false),
-            },
-            'q' => match arg {
-                Value::String(s) => (serde_json::to_string(s).unwrap_or_default(), false),
-                _ => (bad(), false),
-            },
-            't' => match arg {
-                Value::Bool(b) => (b.to_string(), false),
-                _ => (bad(), false),
-            },
-            'd' | 'x' | 'X' | 'o' | 'b' | 'c' => match arg {
-                Value::Number(n) if !n.is_f64() => {
-                    let i = n
-                        .as_i64()
-                        .map(|i| i as i128)
-                        .or(n.as_u64().map(|u| u as i128))
-                        .unwrap_or(0);
-                    let a = i.unsigned_abs();
-                    let s = match verb {
-                        'd' => a.to_string(),
-                        'x' => format!("{a:x}"),
-                        'X' => format!("{a:X}"),
-                        'o' => format!("{a:o}"),
-                        'b' => format!("{a:b}"),
-                        _ => char::from_u32(a as u32)
-                            .map(String::from)
-                            .unwrap_or_default(),
-                    };
-                    if verb == 'c' {
-                        (s, false)
-                    } else {
-                        (num_sign(s, i < 0), true)
-                    }
-                }
-                Value::String(s) if verb == 'x' || verb == 'X' => {
-                    let h: String = s.bytes().map(|b| format!("{b:02x}")).collect();
-                    (if verb == 'X' { h.to_uppercase() } else { h }, false)
-                }
-                _ => (bad(), false),
-            },
-            'f' | 'F' | 'e' | 'E' | 'g' | 'G' => match arg {
-                Value::Number(n) => (
-                    float_verb(verb, n.as_f64().unwrap_or(0.0), prec, &num_sign),
-                    true,
-                ),
-                _ => (bad(), false),
-            },
-            _ => (
-                format!("%!{verb}({}={})", go_type(arg), print_value(arg)),
-                false,
-            ),
-        };
+        let (body, numeric) = format_arg(verb, arg, prec, plus, space);
         out.push_str(&pad(body, width, minus, zero && numeric && !minus));
     }
     if argi < args.len() {
@@ -290,6 +209,99 @@ pub(super) fn sprintf(fmt: &str, args: &[Value]) -> String {
         out.push_str(&format!("%!(EXTRA {})", extra.join(", ")));
     }
     out
+}
+
+/// One `printf` verb applied to one argument: the text, and whether it is a number (zero
+/// padding applies only to numbers).
+fn format_arg(
+    verb: char,
+    arg: &Value,
+    prec: Option<usize>,
+    plus: bool,
+    space: bool,
+) -> (String, bool) {
+    let bad = || format!("%!{verb}({}={})", go_type(arg), print_value(arg));
+    let num_sign = |s: String, neg: bool| -> String {
+        if neg {
+            format!("-{s}")
+        } else if plus {
+            format!("+{s}")
+        } else if space {
+            format!(" {s}")
+        } else {
+            s
+        }
+    };
+    match verb {
+        'v' => match arg {
+            Value::Number(n) if n.is_f64() => {
+                (float_verb('g', n.as_f64().unwrap(), prec, &num_sign), true)
+            }
+            Value::Number(n) => {
+                let i = n
+                    .as_i64()
+                    .map(|i| i as i128)
+                    .or(n.as_u64().map(|u| u as i128))
+                    .unwrap_or(0);
+                (num_sign(i.unsigned_abs().to_string(), i < 0), true)
+            }
+            other => (print_inner(other, false), false),
+        },
+        's' => match arg {
+            Value::String(s) => (truncate_prec(s, prec), false),
+            Value::Number(_) | Value::Bool(_) => (bad(), false),
+            other => (truncate_prec(&print_inner(other, false), prec), false),
+        },
+        'q' => match arg {
+            Value::String(s) => (serde_json::to_string(s).unwrap_or_default(), false),
+            _ => (bad(), false),
+        },
+        't' => match arg {
+            Value::Bool(b) => (b.to_string(), false),
+            _ => (bad(), false),
+        },
+        'd' | 'x' | 'X' | 'o' | 'b' | 'c' => match arg {
+            Value::Number(n) if !n.is_f64() => {
+                let i = n
+                    .as_i64()
+                    .map(|i| i as i128)
+                    .or(n.as_u64().map(|u| u as i128))
+                    .unwrap_or(0);
+                let a = i.unsigned_abs();
+                let s = match verb {
+                    'd' => a.to_string(),
+                    'x' => format!("{a:x}"),
+                    'X' => format!("{a:X}"),
+                    'o' => format!("{a:o}"),
+                    'b' => format!("{a:b}"),
+                    _ => char::from_u32(a as u32)
+                        .map(String::from)
+                        .unwrap_or_default(),
+                };
+                if verb == 'c' {
+                    (s, false)
+                } else {
+                    (num_sign(s, i < 0), true)
+                }
+            }
+            Value::String(s) if verb == 'x' || verb == 'X' => {
+                let h: String = s.bytes().map(|b| format!("{b:02x}")).collect();
+                (if verb == 'X' { h.to_uppercase() } else { h }, false)
+            }
+            _ => (bad(), false),
+        },
+        'f' | 'F' | 'e' | 'E' | 'g' | 'G' => match arg {
+            Value::Number(n) => (
+                float_verb(verb, n.as_f64().unwrap_or(0.0), prec, &num_sign),
+                true,
+            ),
+            _ => (bad(), false),
+        },
+        _ => (
+            format!("%!{verb}({}={})", go_type(arg), print_value(arg)),
+            false,
+        ),
+    }
 }
 
 pub(super) fn truncate_prec(s: &str, prec: Option<usize>) -> String {
@@ -376,4 +388,74 @@ pub(super) fn label_of(row: &Value, key: &str) -> String {
             .unwrap_or_default(),
         _ => String::new(),
     }
+}
+
+/// docker's template functions (`json join split lower upper title pad truncate`), after
+/// Go's builtins.
+pub(super) fn docker_func(f: &str, a: &[Value]) -> Result<Value> {
+    let want = |n: usize| -> Result<()> {
+        if a.len() != n {
+            bail!("wrong number of args for {f}: want {n} got {}", a.len());
+        }
+        Ok(())
+    };
+    Ok(match f {
+        "json" => {
+            want(1)?;
+            Value::String(serde_json::to_string(&a[0])?)
+        }
+        "join" => {
+            want(2)?;
+            let sep = print_value(&a[1]);
+            match &a[0] {
+                Value::Array(v) => {
+                    Value::String(v.iter().map(print_value).collect::<Vec<_>>().join(&sep))
+                }
+                Value::Null => Value::String(String::new()),
+                other => Value::String(print_value(other)),
+            }
+        }
+        "split" => {
+            want(2)?;
+            let s = print_value(&a[0]);
+            let sep = print_value(&a[1]);
+            let parts: Vec<Value> = if sep.is_empty() {
+                s.chars().map(|c| Value::String(c.to_string())).collect()
+            } else {
+                s.split(sep.as_str())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect()
+            };
+            Value::Array(parts)
+        }
+        "lower" => {
+            want(1)?;
+            Value::String(print_value(&a[0]).to_lowercase())
+        }
+        "upper" => {
+            want(1)?;
+            Value::String(print_value(&a[0]).to_uppercase())
+        }
+        "title" => {
+            want(1)?;
+            Value::String(title(&print_value(&a[0])))
+        }
+        "pad" => {
+            want(3)?;
+            let n = |v: &Value| v.as_u64().unwrap_or(0) as usize;
+            Value::String(format!(
+                "{}{}{}",
+                " ".repeat(n(&a[1])),
+                print_value(&a[0]),
+                " ".repeat(n(&a[2]))
+            ))
+        }
+        "truncate" => {
+            want(2)?;
+            let s = print_value(&a[0]);
+            let n = a[1].as_u64().unwrap_or(0) as usize;
+            Value::String(s.chars().take(n).collect())
+        }
+        other => bail!("function {other:?} not defined"),
+    })
 }

@@ -195,49 +195,12 @@ pub(super) fn lex(s: &str, line: usize) -> Result<Vec<(Tok, bool)>> {
                 let name: String = chars[start..i].iter().collect();
                 Tok::Var(name, fields(&mut i))
             }
-            '"' => {
-                let start = i;
-                i += 1;
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                if i >= chars.len() {
-                    return Err(perr(line, "unterminated quoted string"));
-                }
-                i += 1;
-                let lit: String = chars[start..i].iter().collect();
-                Tok::Str(unquote(&lit).ok_or_else(|| perr(line, format!("bad string {lit}")))?)
-            }
-            '`' => {
-                let start = i + 1;
-                i += 1;
-                while i < chars.len() && chars[i] != '`' {
-                    i += 1;
-                }
-                if i >= chars.len() {
-                    return Err(perr(line, "unterminated raw quoted string"));
-                }
-                i += 1;
-                Tok::Str(chars[start..i - 1].iter().collect())
-            }
+            '"' | '`' => Tok::Str(lex_string(&chars, &mut i, line)?),
             c if c.is_ascii_digit()
                 || ((c == '-' || c == '+')
                     && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit())) =>
             {
-                let start = i;
-                i += 1;
-                while i < chars.len()
-                    && (chars[i].is_ascii_alphanumeric()
-                        || chars[i] == '.'
-                        || ((chars[i] == '-' || chars[i] == '+')
-                            && matches!(chars[i - 1], 'e' | 'E')))
-                {
-                    i += 1;
-                }
-                Tok::Num(chars[start..i].iter().collect())
+                lex_number(&chars, &mut i)
             }
             c if is_ident(c) => {
                 let start = i;
@@ -252,6 +215,49 @@ pub(super) fn lex(s: &str, line: usize) -> Result<Vec<(Tok, bool)>> {
         space = false;
     }
     Ok(out)
+}
+
+/// A `"..."` or `` `...` `` literal starting at `chars[*i]`, unquoted; `*i` moves past it.
+fn lex_string(chars: &[char], i: &mut usize, line: usize) -> Result<String> {
+    let start = *i;
+    *i += 1;
+    if chars[start] == '`' {
+        while *i < chars.len() && chars[*i] != '`' {
+            *i += 1;
+        }
+        if *i >= chars.len() {
+            return Err(perr(line, "unterminated raw quoted string"));
+        }
+        *i += 1;
+        return Ok(chars[start + 1..*i - 1].iter().collect());
+    }
+    while *i < chars.len() && chars[*i] != '"' {
+        if chars[*i] == '\\' {
+            *i += 1;
+        }
+        *i += 1;
+    }
+    if *i >= chars.len() {
+        return Err(perr(line, "unterminated quoted string"));
+    }
+    *i += 1;
+    let lit: String = chars[start..*i].iter().collect();
+    unquote(&lit).ok_or_else(|| perr(line, format!("bad string {lit}")))
+}
+
+/// A number starting at `chars[*i]` (sign, digits, `.`, exponent, hex letters); `*i` moves
+/// past it.
+fn lex_number(chars: &[char], i: &mut usize) -> Tok {
+    let start = *i;
+    *i += 1;
+    while *i < chars.len()
+        && (chars[*i].is_ascii_alphanumeric()
+            || chars[*i] == '.'
+            || ((chars[*i] == '-' || chars[*i] == '+') && matches!(chars[*i - 1], 'e' | 'E')))
+    {
+        *i += 1;
+    }
+    Tok::Num(chars[start..*i].iter().collect())
 }
 
 /// A Go double-quoted string literal.
