@@ -83,34 +83,7 @@ pub(super) async fn fetch_blob(
             have = 0;
             bar.reset();
         }
-        let mut stream = r.bytes_stream();
-        let mut broke = None;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(b) => {
-                    if have + b.len() as u64 > d.size {
-                        return Err(Error::DigestMismatch {
-                            what: format!("blob {}", d.digest),
-                            expected: format!("{} bytes", d.size),
-                            actual: format!("more than {} bytes", d.size),
-                        });
-                    }
-                    w.write_all(&b).map_err(|source| Error::Io {
-                        context: format!("write blob {}", d.digest),
-                        source,
-                    })?;
-                    have += b.len() as u64;
-                    bar.inc(b.len() as u64);
-                    if have < d.size {
-                        fault::point("pull.mid-blob");
-                    }
-                }
-                Err(e) => {
-                    broke = Some(e);
-                    break;
-                }
-            }
-        }
+        let broke = write_stream(r, &mut w, &mut have, d, bar).await?;
         if let Some(e) = broke {
             last = Some(format!(
                 "download of {} broke after {have} of {} bytes: {e}",
@@ -135,6 +108,41 @@ pub(super) async fn fetch_blob(
             last.unwrap_or_else(|| "download failed".into())
         ),
     ))
+}
+
+/// Writes the response body into `w` (counting into `have`, never past the blob's size); the
+/// transfer error that broke it off, if one did.
+async fn write_stream(
+    r: Response,
+    w: &mut crate::store::BlobWriter,
+    have: &mut u64,
+    d: &spec::Descriptor,
+    bar: &Bar<'_>,
+) -> Result<Option<reqwest::Error>> {
+    let mut stream = r.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let b = match chunk {
+            Ok(b) => b,
+            Err(e) => return Ok(Some(e)),
+        };
+        if *have + b.len() as u64 > d.size {
+            return Err(Error::DigestMismatch {
+                what: format!("blob {}", d.digest),
+                expected: format!("{} bytes", d.size),
+                actual: format!("more than {} bytes", d.size),
+            });
+        }
+        w.write_all(&b).map_err(|source| Error::Io {
+            context: format!("write blob {}", d.digest),
+            source,
+        })?;
+        *have += b.len() as u64;
+        bar.inc(b.len() as u64);
+        if *have < d.size {
+            fault::point("pull.mid-blob");
+        }
+    }
+    Ok(None)
 }
 
 /// Pull an image: manifest (selecting the platform from an index), config,
@@ -163,27 +171,8 @@ pub(super) async fn pull_async(
     let mbytes = if kind == spec::Parsed::Index {
         store.content.put(&top, Some(&top_digest))?;
         let entries = spec::parse_index(&top, &format!("index {r}"))?;
-        let e = spec::select_platform(&entries, &opts.platform, &r.to_string()).map_err(
-            |e| match e {
-                Error::PlatformNotFound {
-                    platform,
-                    available,
-                    ..
-                } => reg_err(
-                    &r.registry,
-                    format!(
-                        "{r}: no matching manifest for {platform} in the manifest list entries \
-                         (available: {})",
-                        if available.is_empty() {
-                            "none".to_string()
-                        } else {
-                            available
-                        }
-                    ),
-                ),
-                other => other,
-            },
-        )?;
+        let e = spec::select_platform(&entries, &opts.platform, &r.to_string())
+            .map_err(|e| no_platform(r, e))?;
         let (b, _, _) = c
             .manifest(repo, e.descriptor.digest.as_str(), &scope)
             .await?;
@@ -193,16 +182,7 @@ pub(super) async fn pull_async(
     };
     let manifest = spec::parse_manifest(&mbytes, &format!("manifest {r}"))?;
     if !store.content.has(&manifest.config.digest) {
-        let url = c.url(&format!("/v2/{repo}/blobs/{}", manifest.config.digest));
-        let resp = c.send(&scope, &|| c.http.get(&url)).await?;
-        let resp = c
-            .check(resp, &format!("config {}", manifest.config.digest))
-            .await?;
-        let b = resp
-            .bytes()
-            .await
-            .map_err(|e| reg_err(&r.registry, format!("read config: {e}")))?;
-        store.content.put(&b, Some(&manifest.config.digest))?;
+        fetch_config(&c, store, r, &scope, &manifest.config.digest).await?;
     }
     let cbytes = store.content.read(&manifest.config.digest)?;
     let (_, info) = spec::parse_config(&cbytes, &format!("config {}", manifest.config.digest))?;
@@ -267,4 +247,46 @@ pub(super) async fn pull_async(
         store.add_image(&mbytes, &tags, Some((&r.name(), &top_digest)))
     })?;
     Ok(img)
+}
+
+/// An index without the wanted platform, worded as dockerd words it.
+fn no_platform(r: &Reference, e: Error) -> Error {
+    match e {
+        Error::PlatformNotFound {
+            platform,
+            available,
+            ..
+        } => reg_err(
+            &r.registry,
+            format!(
+                "{r}: no matching manifest for {platform} in the manifest list entries \
+                 (available: {})",
+                if available.is_empty() {
+                    "none".to_string()
+                } else {
+                    available
+                }
+            ),
+        ),
+        other => other,
+    }
+}
+
+/// The image config blob into the content store (verified by its digest).
+async fn fetch_config(
+    c: &Client,
+    store: &ImageStore,
+    r: &Reference,
+    scope: &str,
+    digest: &Digest,
+) -> Result<()> {
+    let url = c.url(&format!("/v2/{}/blobs/{digest}", r.repository));
+    let resp = c.send(scope, &|| c.http.get(&url)).await?;
+    let resp = c.check(resp, &format!("config {digest}")).await?;
+    let b = resp
+        .bytes()
+        .await
+        .map_err(|e| reg_err(&r.registry, format!("read config: {e}")))?;
+    store.content.put(&b, Some(digest))?;
+    Ok(())
 }
