@@ -85,29 +85,8 @@ pub fn info_text(v: &Value) -> String {
     line(format!(" Default Runtime: {}", s("DefaultRuntime")));
     line(format!(" Init Binary: {}", s("InitBinary")));
     line(" Security Options:".into());
-    for opt in v["SecurityOptions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        let mut name = "";
-        let mut rest = Vec::new();
-        for kv in opt.split(',') {
-            match kv.split_once('=') {
-                Some(("name", n)) => name = n,
-                Some((k, val)) => rest.push((k, val)),
-                None => {}
-            }
-        }
-        line(format!("  {name}"));
-        for (k, val) in rest {
-            let mut k = k.to_string();
-            if let Some(f) = k.get_mut(0..1) {
-                f.make_ascii_uppercase();
-            }
-            line(format!("   {k}: {val}"));
-        }
+    for l in security_option_lines(v) {
+        line(l);
     }
     line(format!(" Kernel Version: {}", s("KernelVersion")));
     line(format!(" Operating System: {}", s("OperatingSystem")));
@@ -146,6 +125,37 @@ pub fn info_text(v: &Value) -> String {
         v["LiveRestoreEnabled"].as_bool().unwrap_or(false)
     ));
     o
+}
+
+/// `info`'s "Security Options" entries as docker prints them: `name=seccomp,profile=builtin`
+/// becomes `  seccomp` and `   Profile: builtin`.
+fn security_option_lines(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for opt in v["SecurityOptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let mut name = "";
+        let mut rest = Vec::new();
+        for kv in opt.split(',') {
+            match kv.split_once('=') {
+                Some(("name", n)) => name = n,
+                Some((k, val)) => rest.push((k, val)),
+                None => {}
+            }
+        }
+        out.push(format!("  {name}"));
+        for (k, val) in rest {
+            let mut k = k.to_string();
+            if let Some(f) = k.get_mut(0..1) {
+                f.make_ascii_uppercase();
+            }
+            out.push(format!("   {k}: {val}"));
+        }
+    }
+    out
 }
 
 pub fn version(engine: &Engine, a: InfoArgs) -> Result<i32> {
