@@ -165,6 +165,44 @@ impl Layout {
     pub fn v1_hierarchy(&self, c: &str) -> Option<&V1Hierarchy> {
         self.v1.iter().find(|h| h.has(c))
     }
+
+    /// Whether the memory controller accounts swap, so a `--memory-swap` limit can be applied;
+    /// `None` when no hierarchy carries the memory controller at all. v1 (and hybrid): the
+    /// memory hierarchy has `memory.memsw.limit_in_bytes` (a kernel booted without
+    /// `swapaccount=1` lacks it). v2: the unified hierarchy enables `memory` and
+    /// `memory.swap.max` exists in this process's cgroup or a child of the root (the root
+    /// cgroup itself never has it).
+    pub fn swap_accounting(&self) -> Option<bool> {
+        if self.mode != Mode::V2 {
+            let h = self.v1_hierarchy("memory")?;
+            return Some(h.mount_point.join("memory.memsw.limit_in_bytes").exists());
+        }
+        let u = self.unified.as_ref()?;
+        let controllers =
+            std::fs::read_to_string(u.mount_point.join("cgroup.controllers")).unwrap_or_default();
+        if !controllers.split_whitespace().any(|c| c == "memory") {
+            return None;
+        }
+        let own = u
+            .mount_point
+            .join(u.own.strip_prefix("/").unwrap_or(&u.own));
+        let child_has = std::fs::read_dir(&u.mount_point)
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.path().join("memory.swap.max").exists())
+            })
+            .unwrap_or(false);
+        Some(own.join("memory.swap.max").exists() || child_has)
+    }
+}
+
+/// [`Layout::swap_accounting`] of this host; false when there is no layout or no memory
+/// controller. The one probe behind create's swap warning, `info`'s SwapLimit and `doctor`.
+pub fn swap_accounting() -> bool {
+    Layout::detect()
+        .ok()
+        .and_then(|l| l.swap_accounting())
+        .unwrap_or(false)
 }
 
 /// Options of a v1 cgroup mount that name a controller (or a named hierarchy).
@@ -317,6 +355,34 @@ mod tests {
         ));
         let e = Layout::parse("1 2 3:4 / /proc rw - proc proc rw\n", "", None).unwrap_err();
         assert!(e.to_string().contains("no cgroup"), "{e}");
+    }
+
+    #[test]
+    fn swap_accounting_v1_and_v2() {
+        let dir = crate::tests_fake::TempDir::new("swap-v1");
+        let root = dir.0.as_path();
+        // v1: the memory hierarchy's memory.memsw.limit_in_bytes
+        let mem = root.join("sys/fs/cgroup/memory");
+        std::fs::create_dir_all(&mem).unwrap();
+        let v1 = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        let l = Layout::parse(v1, "4:memory:/\n", Some(root)).unwrap();
+        assert_eq!(l.swap_accounting(), Some(false));
+        std::fs::write(mem.join("memory.memsw.limit_in_bytes"), "0").unwrap();
+        assert_eq!(l.swap_accounting(), Some(true));
+        let cpu = "32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n";
+        let l = Layout::parse(cpu, "2:cpu:/\n", Some(root)).unwrap();
+        assert_eq!(l.swap_accounting(), None, "no memory hierarchy");
+
+        // v2: memory enabled, memory.swap.max in a child of the root
+        let v2 = crate::tests_fake::TempDir::new("swap-v2");
+        let v2 = v2.0.as_path();
+        let l = Layout::v2_at(v2);
+        assert_eq!(l.swap_accounting(), None, "no cgroup.controllers");
+        std::fs::write(v2.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        assert_eq!(l.swap_accounting(), Some(false));
+        std::fs::create_dir(v2.join("system.slice")).unwrap();
+        std::fs::write(v2.join("system.slice/memory.swap.max"), "max").unwrap();
+        assert_eq!(l.swap_accounting(), Some(true));
     }
 
     #[test]

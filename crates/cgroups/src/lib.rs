@@ -37,7 +37,7 @@ use std::path::PathBuf;
 use std::sync::RwLock;
 
 pub use error::{Error, Result};
-pub use layout::{Layout, Mode};
+pub use layout::{swap_accounting, Layout, Mode};
 pub use oom::{OomEvent, OomWatcher};
 pub use path::CgroupPath;
 pub use stats::Stats;

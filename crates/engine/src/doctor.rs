@@ -269,7 +269,7 @@ fn controllers_check() -> Check {
         }
     };
     let mut usable: Vec<(&str, bool, String)> = Vec::new();
-    let mut swap: Option<bool> = None;
+    let swap = layout.swap_accounting();
     if layout.mode == cgroups::Mode::V2 {
         let u = layout.unified.as_ref();
         let mp = u.map(|u| u.mount_point.clone()).unwrap_or_default();
@@ -302,10 +302,6 @@ fn controllers_check() -> Check {
             };
             usable.push((c, ok, how));
         }
-        if listed.iter().any(|x| x == "memory") {
-            swap =
-                Some(own.join("memory.swap.max").exists() || any_child_has(&mp, "memory.swap.max"));
-        }
     } else {
         for (c, _) in CONTROLLERS {
             let h = layout.v1_hierarchy(c);
@@ -319,9 +315,6 @@ fn controllers_check() -> Check {
                 None => "no v1 hierarchy carries it".to_string(),
             };
             usable.push((c, ok, how));
-        }
-        if let Some(h) = layout.v1_hierarchy("memory") {
-            swap = Some(h.mount_point.join("memory.memsw.limit_in_bytes").exists());
         }
         if let Some(h) = layout.v1_hierarchy("cpu") {
             if !h.mount_point.join("cpu.cfs_quota_us").exists() {
@@ -369,12 +362,6 @@ fn controllers_check() -> Check {
         format!("missing: {}", missing.join(", "))
     };
     check("cgroup controllers", level, summary, lines.join("\n"))
-}
-
-fn any_child_has(dir: &Path, file: &str) -> bool {
-    fs::read_dir(dir)
-        .map(|rd| rd.flatten().any(|e| e.path().join(file).exists()))
-        .unwrap_or(false)
 }
 
 fn kernel_at_least(major: u32, minor: u32) -> bool {

@@ -260,25 +260,7 @@ fn parse_ulimit(s: &str) -> Result<Ulimit> {
     let (name, vals) = s
         .split_once('=')
         .ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;
-    const NAMES: &[&str] = &[
-        "core",
-        "cpu",
-        "data",
-        "fsize",
-        "locks",
-        "memlock",
-        "msgqueue",
-        "nice",
-        "nofile",
-        "nproc",
-        "rss",
-        "rtprio",
-        "rttime",
-        "sigpending",
-        "stack",
-        "as",
-    ];
-    if !NAMES.contains(&name) {
+    if !engine::spec::ULIMIT_NAMES.contains(&name) {
         bail!("invalid ulimit type: {name}");
     }
     let (soft, hard) = match vals.split_once(':') {

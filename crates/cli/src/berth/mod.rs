@@ -184,47 +184,79 @@ fn serve(root: PathBuf, a: ServeArgs) -> anyhow::Result<i32> {
 
 #[derive(Subcommand, Debug)]
 pub enum ContainerCmd {
+    /// Create and run a new container from an image
     Run(containers::RunArgs),
+    /// Create a new container
     Create(containers::CreateArgs),
+    /// Start one or more stopped containers
     Start(containers::StartArgs),
+    /// Stop one or more running containers
     Stop(containers::StopArgs),
+    /// Restart one or more containers
     Restart(containers::StopArgs),
+    /// Kill one or more running containers
     Kill(containers::KillArgs),
+    /// Remove one or more containers
     #[command(alias = "remove")]
     Rm(containers::RmArgs),
+    /// List containers
     #[command(alias = "list", alias = "ps")]
     Ls(containers::PsArgs),
+    /// Fetch the logs of a container
     Logs(containers::LogsArgs),
+    /// Execute a command in a running container
     Exec(containers::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
     Attach(containers::AttachArgs),
+    /// Block until one or more containers stop, then print their exit codes
     Wait(containers::NamesArgs),
+    /// Pause all processes within one or more containers
     Pause(containers::NamesArgs),
+    /// Unpause all processes within one or more containers
     Unpause(containers::NamesArgs),
+    /// Rename a container
     Rename(containers::RenameArgs),
+    /// Display detailed information on one or more containers
     Inspect(containers::InspectArgs),
     /// Remove all stopped containers
     Prune(containers::PruneArgs),
+    /// Display the running processes of a container
     Top(ops::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
     Stats(ops::StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
     Cp(ops::CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
     Diff(ops::DiffArgs),
+    /// Create a new image from a container's changes
     Commit(ops::CommitArgs),
+    /// Export a container's filesystem as a tar archive
     Export(ops::ExportArgs),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCmd {
+    /// Download an image from a registry
     Pull(images::PullArgs),
+    /// Upload an image to a registry
     Push(images::PushArgs),
+    /// List images
     #[command(alias = "list")]
     Ls(images::ImagesArgs),
+    /// Create a tag TARGET that refers to SOURCE
     Tag(images::TagArgs),
+    /// Remove one or more images
     #[command(alias = "remove")]
     Rm(images::RmiArgs),
+    /// Show the history of an image
     History(images::HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to stdout by default)
     Save(images::SaveArgs),
+    /// Load an image from a tar archive or STDIN
     Load(images::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
     Import(images::ImportArgs),
+    /// Display detailed information on one or more images
     Inspect(images::InspectArgs),
     /// Remove unused images, blobs and layers
     Prune(images::PruneArgs),
@@ -401,5 +433,35 @@ pub fn main() -> i32 {
             }
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every visible command and subcommand has a help line (`berth container --help` listed
+    /// bare names), as docker's do.
+    #[test]
+    fn every_subcommand_has_a_help_line() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                if sub.is_hide_set() || sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub
+                    .get_about()
+                    .is_none_or(|a| a.to_string().trim().is_empty())
+                {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "berth", &mut missing);
+        assert!(missing.is_empty(), "no help line: {missing:?}");
     }
 }

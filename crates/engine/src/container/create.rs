@@ -63,7 +63,7 @@ impl Engine {
         if hc.network_mode.is_empty() {
             hc.network_mode = "bridge".into();
         }
-        if hc.memory > 0 && hc.memory_swap == 0 && !swap_accounting() {
+        if hc.memory > 0 && hc.memory_swap == 0 && !cgroups::swap_accounting() {
             warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".into());
         }
 
@@ -318,13 +318,6 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     Ok(())
 }
 
-fn swap_accounting() -> bool {
-    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
-        || Path::new("/sys/fs/cgroup/memory.swap.max").exists()
-        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-            .map(|s| s.contains("memory"))
-            .unwrap_or(false)
-}
 
 /// A container's hostname when none is given: the host's with the host network, else the
 /// short id.

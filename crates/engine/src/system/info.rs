@@ -65,7 +65,7 @@ impl Engine {
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": null,
                         "Log": ["json-file", "none"]},
             "MemoryLimit": true,
-            "SwapLimit": swap_accounting(),
+            "SwapLimit": cgroups::swap_accounting(),
             "CpuCfsPeriod": true,
             "CpuCfsQuota": true,
             "CPUShares": true,
@@ -117,13 +117,6 @@ impl Engine {
     }
 }
 
-fn swap_accounting() -> bool {
-    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
-        || Path::new("/sys/fs/cgroup/memory.swap.max").exists()
-        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control")
-            .map(|s| s.contains("memory"))
-            .unwrap_or(false)
-}
 
 fn backing_fs(root: &Path) -> &'static str {
     match fs_magic(root) {

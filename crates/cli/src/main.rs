@@ -1,6 +1,5 @@
 //! `berth`: a daemonless docker-compatible CLI.
 
-#[path = "../berth/mod.rs"]
 mod berth;
 
 fn main() {
