@@ -3,7 +3,6 @@
 //! bundles run by the `runtime` crate on rootfs snapshots from the `image` crate.
 
 pub mod container;
-pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod events;

@@ -256,8 +256,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         return serve(root, a);
     }
     if let Cmd::Doctor = &cli.cmd {
-        let checks = engine::doctor::checks(&root);
-        print!("{}", engine::doctor::report(&checks));
+        let checks = doctor::checks(&root);
+        print!("{}", doctor::report(&checks));
         return Ok(0);
     }
     let open = || {
