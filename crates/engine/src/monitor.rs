@@ -90,34 +90,18 @@ fn readonly_self_exe() -> Option<OwnedFd> {
     }
     // SAFETY: open_tree returned a fresh fd that we now own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: libc::MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
     let empty = CString::new("").ok()?;
-    // SAFETY: mount_setattr on our detached mount fd with a properly sized struct.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
+    let ro = runtime::mount_options::RecAttr {
+        set: libc::MOUNT_ATTR_RDONLY,
+        clr: 0,
     };
-    if rc < 0 {
-        return None;
-    }
+    runtime::mount_options::mount_setattr(
+        fd.as_raw_fd(),
+        &empty,
+        libc::AT_EMPTY_PATH as libc::c_uint,
+        ro,
+    )
+    .ok()?;
     Some(fd)
 }
 

@@ -1,4 +1,3 @@
-
 use super::format::{encode_entry, format_time};
 use super::options::{parse_opts, parse_size, Config};
 use super::writer::{open_append, MAX_LINE};
