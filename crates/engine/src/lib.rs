@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod filters;
 pub mod health;
+pub mod helper;
 pub mod logs;
 pub mod monitor;
 pub mod names;

@@ -16,9 +16,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -32,7 +31,6 @@ pub const RESIZE: u8 = 5;
 pub const ERROR: u8 = 6;
 
 /// The fd the monitor reports its start outcome on.
-const SYNC_FD: RawFd = 3;
 
 pub fn write_frame(w: &mut impl Write, kind: u8, data: &[u8]) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(5 + data.len());
@@ -71,139 +69,6 @@ struct SyncMsg {
     error: Option<String>,
 }
 
-/// Exec fd of our own binary through a private read-only bind mount (CVE-2019-5736): processes
-/// cloned from the monitor run with /proc/self/exe on a read-only mount, so a container that
-/// re-opens it for writing gets EROFS instead of overwriting the host's berth. No copy is made.
-fn readonly_self_exe() -> Option<OwnedFd> {
-    let path = CString::new("/proc/self/exe").ok()?;
-    // SAFETY: open_tree with a valid path; returns a new fd or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC) as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: open_tree returned a fresh fd that we now own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let empty = CString::new("").ok()?;
-    let ro = runtime::mount_options::RecAttr {
-        set: libc::MOUNT_ATTR_RDONLY,
-        clr: 0,
-    };
-    runtime::mount_options::mount_setattr(
-        fd.as_raw_fd(),
-        &empty,
-        libc::AT_EMPTY_PATH as libc::c_uint,
-        ro,
-    )
-    .ok()?;
-    Some(fd)
-}
-
-/// Run `berth --root ROOT ARGS...` as a detached process (double fork + setsid, executed from
-/// a read-only view of our own binary), with stdio on /dev/null (stderr on `log` if given) and
-/// `sync` as its fd 3.
-fn spawn_self(
-    engine: &Engine,
-    args: &[String],
-    sync: Option<OwnedFd>,
-    log: Option<&Path>,
-) -> Result<()> {
-    let exe = readonly_self_exe();
-    let path = CString::new("/proc/self/exe").expect("static");
-    let mut cargs = vec![
-        CString::new("berth").expect("static"),
-        CString::new("--root").expect("static"),
-        CString::new(engine.root.as_os_str().as_encoded_bytes())
-            .map_err(|e| Error::Other(e.to_string()))?,
-    ];
-    for a in args {
-        cargs.push(CString::new(a.as_str()).map_err(|e| Error::Other(e.to_string()))?);
-    }
-    let env: Vec<CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut b = k.into_encoded_bytes();
-            b.push(b'=');
-            b.extend(v.into_encoded_bytes());
-            CString::new(b).ok()
-        })
-        .collect();
-    let devnull = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .ctx(|| "open /dev/null".into())?;
-    let errfile = match log {
-        Some(p) => std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ctx(|| format!("open {}", p.display()))?,
-        None => devnull.try_clone().ctx(|| "dup /dev/null".into())?,
-    };
-    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    let empty = CString::new("").expect("static");
-    let sync_raw = sync.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
-
-    // SAFETY: between fork and exec the children only make async-signal-safe syscalls on data
-    // prepared above (no allocation, no locks), so this is sound even in a threaded process.
-    match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
-        nix::unistd::ForkResult::Child => unsafe {
-            libc::setsid();
-            match libc::fork() {
-                0 => {
-                    libc::dup2(devnull.as_raw_fd(), 0);
-                    libc::dup2(devnull.as_raw_fd(), 1);
-                    libc::dup2(errfile.as_raw_fd(), 2);
-                    if sync_raw >= 0 {
-                        libc::dup2(sync_raw, SYNC_FD);
-                    }
-                    let mut set: libc::sigset_t = std::mem::zeroed();
-                    libc::sigemptyset(&mut set);
-                    libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-                    if let Some(fd) = &exe {
-                        libc::syscall(
-                            libc::SYS_execveat,
-                            fd.as_raw_fd(),
-                            empty.as_ptr(),
-                            argv.as_ptr(),
-                            envp.as_ptr(),
-                            libc::AT_EMPTY_PATH,
-                        );
-                    }
-                    libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-                    libc::_exit(127);
-                }
-                _ => libc::_exit(0),
-            }
-        },
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(sync);
-            let _ = waitpid(child, None);
-        }
-    }
-    Ok(())
-}
-
-/// A detached helper process of ours (e.g. a network's DNS server), stderr on `log`, `sync`
-/// (if any) as its fd 3 (see [`inherited_sync_fd`]).
-pub fn spawn_detached(
-    engine: &Engine,
-    args: &[String],
-    log: &Path,
-    sync: Option<OwnedFd>,
-) -> Result<()> {
-    spawn_self(engine, args, sync, Some(log))
-}
-
 /// Start a monitor for container `id` (double fork: it is nobody's child, so `berth` can exit
 /// and a long-running `berth serve` never has to reap it). Returns once the container runs, or
 /// with `attach` once the monitor listens for the client that will see it start.
@@ -231,11 +96,11 @@ fn spawn_with(
     let dir = engine.monitor_dir(id);
     std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
-    let mut args = vec!["__monitor".to_string(), id.to_string()];
-    if attach {
-        args.push("--attach".into());
-    }
-    spawn_self(engine, &args, Some(w), None)?;
+    let req = crate::helper::Request::Monitor {
+        id: id.to_string(),
+        attach,
+    };
+    crate::helper::spawn_detached(&engine.root, &req, Some(w), None)?;
     let mut sync = SyncReader {
         pipe: std::fs::File::from(r),
         buf: Vec::new(),
@@ -339,24 +204,9 @@ fn report(sync: &mut Option<std::fs::File>, msg: &SyncMsg) {
     }
 }
 
-/// The pipe a helper started by [`spawn_self`] reports on (its fd 3), made close-on-exec;
-/// `None` when fd 3 is not open (the helper was started by hand).
-pub fn inherited_sync_fd() -> Option<std::fs::File> {
-    // SAFETY: fcntl on a possibly closed fd only fails with EBADF.
-    if unsafe { libc::fcntl(SYNC_FD, libc::F_GETFD) } < 0 {
-        return None;
-    }
-    // SAFETY: fd 3 was set up by `spawn_self` and nothing else in this process uses it: we own
-    // it from here on.
-    let f = unsafe { std::fs::File::from_raw_fd(SYNC_FD) };
-    // SAFETY: fcntl on our fd.
-    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-    Some(f)
-}
-
 /// Entry point of `berth __monitor ID [--attach]`. Exit status is for debugging only.
 pub fn main(root: &Path, id: &str, attach: bool) -> i32 {
-    let mut sync = inherited_sync_fd();
+    let mut sync = crate::helper::inherited_sync_fd();
     report(
         &mut sync,
         &SyncMsg {
@@ -626,35 +476,33 @@ impl Mon<'_> {
             stdin: None,
             master: None,
         };
-        let opts = runtime::CreateOptions {
+        let mut opts = runtime::CreateOptions {
             id: c.id.clone(),
             bundle: c.internal.bundle.clone().into(),
             own_terminal: tty,
             ..Default::default()
         };
-        let started = if tty {
-            rt.create(&opts)?
-        } else {
+        if !tty {
             let (out_r, out_w) =
                 nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
             let (err_r, err_w) =
                 nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
-            let stdin_r = if c.config.open_stdin {
+            if c.config.open_stdin {
                 let (r, w) =
                     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
                 stdio.stdin = Some(w);
-                Some(r)
-            } else {
-                None
-            };
-            // The container init inherits fds 0-2: point them at the pipes for the create.
-            let r =
-                crate::health::with_stdio(stdin_r.as_ref(), &out_w, &err_w, || rt.create(&opts));
-            drop((out_w, err_w, stdin_r));
+                opts.stdin = Some(r);
+            }
+            // the container init's fds 0-2
+            opts.stdout = Some(out_w);
+            opts.stderr = Some(err_w);
             stdio.out = Some(out_r);
             stdio.err = Some(err_r);
-            r?
-        };
+        }
+        let started = rt.create(&opts);
+        // our copies of the init's ends: its exit then closes the pipes
+        drop(opts);
+        let started = started?;
         fault::point("monitor.runtime-created");
         // the network namespace exists now and nothing runs in it yet: plug it in
         if let Err(e) = crate::net::setup(self.engine, c, started.pid) {

@@ -30,6 +30,12 @@ pub fn is_default(mode: &str) -> bool {
     matches!(mode, "" | "bridge" | "default")
 }
 
+/// The network store of a state root (the engine's manager and each network's DNS server open
+/// it).
+pub fn db_path(root: &Path) -> PathBuf {
+    root.join("network.db")
+}
+
 impl Engine {
     pub fn networks(&self) -> Result<std::sync::Arc<Manager>> {
         let mut slot = self.nets.lock().unwrap_or_else(|p| p.into_inner());
@@ -47,7 +53,7 @@ impl Engine {
             }
             format!("berth{h:08x}")
         };
-        let m = Manager::open(&self.root.join("network.db"))?.with_default_bridge(&bridge);
+        let m = Manager::open(&db_path(&self.root))?.with_default_bridge(&bridge);
         let m = std::sync::Arc::new(m);
         *slot = Some(m.clone());
         Ok(m)
@@ -468,12 +474,10 @@ fn ensure_dns(engine: &Engine, net: &NetworkConfig) -> Result<()> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .ctx(|| "pipe for the DNS server".into())?;
     let log = dns::log_file(run, &net.id);
-    crate::monitor::spawn_detached(
-        engine,
-        &["__dns".to_string(), net.id.clone()],
-        &log,
-        Some(w),
-    )?;
+    let req = crate::helper::Request::Dns {
+        network: net.id.clone(),
+    };
+    crate::helper::spawn_detached(&engine.root, &req, Some(w), Some(&log))?;
     dns::wait_ready(std::fs::File::from(r), &log)
         .map_err(|e| dns_err(dns::DnsError::Config(format!("cannot start: {e}"))).into())
 }
