@@ -183,7 +183,7 @@ impl Checker {
             exit_code: code,
             output,
         };
-        let before = crate::events::health_status(engine, id);
+        let before = health_status(engine, id);
         let _ = engine.store.update(id, |c| {
             let h = c.state.health.get_or_insert_with(|| Health {
                 status: "starting".into(),
@@ -204,7 +204,7 @@ impl Checker {
                 }
             }
         });
-        crate::events::health_changed(engine, id, before.as_deref());
+        health_changed(engine, id, before.as_deref());
         let healthy_or_past_start = !self.in_start_period();
         self.next = Instant::now()
             + if healthy_or_past_start {
@@ -215,13 +215,31 @@ impl Checker {
     }
 }
 
+/// `health_status: STATUS` when a health check changed the container's status from
+/// `before`.
+fn health_changed(engine: &Engine, id: &str, before: Option<&str>) {
+    let Ok(Some(c)) = engine.store.get(id) else {
+        return;
+    };
+    let now = c.state.health.as_ref().map(|h| h.status.clone());
+    if let Some(now) = now.filter(|n| Some(n.as_str()) != before) {
+        crate::events::container(engine, &c, &format!("health_status: {now}"), &[]);
+    }
+}
+
+/// The health status of a container now (for `health_changed`).
+fn health_status(engine: &Engine, id: &str) -> Option<String> {
+    let c = engine.store.get(id).ok().flatten()?;
+    c.state.health.map(|h| h.status)
+}
+
 /// Exec the probe into the container with its output on a pipe.
 fn spawn_probe(engine: &Engine, c: &Container, test: &[String]) -> crate::Result<(i32, OwnedFd)> {
-    let req = crate::helper::ExecRequest {
+    let req = crate::helper::request::ExecRequest {
         cmd: test.to_vec(),
         ..Default::default()
     };
-    let p = crate::helper::process(c, &req)?;
+    let p = crate::helper::exec::process(c, &req)?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| crate::Error::Other(format!("pipe: {e}")))?;
     let opts = runtime::ExecOptions {

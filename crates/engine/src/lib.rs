@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod names;
 pub mod net;
 pub mod ops;
+pub mod paths;
 pub mod query;
 pub mod spec;
 pub mod store;

@@ -411,7 +411,7 @@ fn relay(
         eprintln!("{prefix}Error response from daemon: failed to create task for container: {e}");
         if from_run {
             // the process never ran: docker's run exits 125 (126/127 for these causes)
-            return Ok(monitor::failure_code(&e, 125));
+            return Ok(engine::helper::exec::failure_code(&e, 125));
         }
     }
     let code = match code {

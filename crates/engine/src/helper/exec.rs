@@ -2,34 +2,15 @@
 //! the API's exec through the `__exec` helper, and health checks) and run with the caller's
 //! stdio.
 
+use super::request::ExecRequest;
 use crate::container::Status;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::types::Container;
 use oci_spec::runtime::{Capability, Process, User};
-use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-
-/// What to run, and how (docker's exec options).
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default)]
-pub struct ExecRequest {
-    /// The container's name or id.
-    pub container: String,
-    pub cmd: Vec<String>,
-    /// KEY=VALUE entries replacing or extending the container's environment.
-    pub env: Vec<String>,
-    pub user: Option<String>,
-    pub workdir: Option<String>,
-    pub privileged: bool,
-    pub tty: bool,
-    /// Keep stdin open (`-i`); without it the process reads /dev/null.
-    pub interactive: bool,
-    /// Return once the process runs, its stdio on /dev/null.
-    pub detach: bool,
-}
 
 /// A failed exec as the docker CLI reports it: the message to print and the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +143,7 @@ pub fn start(engine: &Engine, req: &ExecRequest) -> std::result::Result<i32, Exe
     let started = engine.runtime.exec(&c.id, &p, &opts).map_err(|e| {
         let m = e.to_string();
         ExecError {
-            code: crate::monitor::failure_code(&m, 1),
+            code: failure_code(&m, 1),
             msg: format!("OCI runtime exec failed: exec failed: {m}"),
         }
     })?;
@@ -203,5 +184,18 @@ pub(super) fn main(root: &Path, req: &ExecRequest) -> i32 {
             eprintln!("{e}");
             e.code
         }
+    }
+}
+
+/// The docker CLI's exit status for a process that could not be started: 127 when something
+/// was not found, 126 when it was not allowed, else `other`.
+pub fn failure_code(msg: &str, other: i32) -> i32 {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("not found") || m.contains("no such file") {
+        127
+    } else if m.contains("permission denied") || m.contains("is a directory") {
+        126
+    } else {
+        other
     }
 }

@@ -8,51 +8,18 @@
 //! detached helper reports back on a pipe at fd 3 ([`inherited_sync_fd`]). The CLI's `main`
 //! hands any `__*` command line to [`main`] before parsing its own.
 
-mod exec;
-mod spawn;
+pub mod exec;
+pub mod request;
+pub mod spawn;
 
-pub use exec::{process, start, ExecError, ExecRequest};
-pub use spawn::{command, spawn_detached};
+pub use exec::{process, start, ExecError};
+pub use request::{ExecRequest, Request, REQUEST_FD, SYNC_FD};
+pub use spawn::{command, inherited_sync_fd, spawn_detached};
 
-use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
-
-/// The pipe a detached helper reports on.
-pub const SYNC_FD: RawFd = 3;
-/// The helper's request (JSON).
-pub const REQUEST_FD: RawFd = 4;
-
-/// What a helper process is asked to do.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(tag = "helper", rename_all = "lowercase")]
-pub enum Request {
-    /// Run container `id` and stay its parent; `attach`: wait for a first client first.
-    Monitor { id: String, attach: bool },
-    /// Serve DNS on a user network.
-    Dns { network: String },
-    /// Run a process in a running container with our stdio.
-    Exec(ExecRequest),
-}
-
-impl Request {
-    /// The command line after `--root ROOT`: the helper's name, then what names it in `ps`.
-    pub fn argv(&self) -> Vec<String> {
-        match self {
-            Request::Monitor { id, attach } => {
-                let mut v = vec!["__monitor".to_string(), id.clone()];
-                if *attach {
-                    v.push("--attach".into());
-                }
-                v
-            }
-            Request::Dns { network } => vec!["__dns".into(), network.clone()],
-            Request::Exec(x) => vec!["__exec".into(), x.container.clone()],
-        }
-    }
-}
 
 /// The state root and helper name of a helper's command line (`[--root ROOT] __NAME ...`,
 /// after argv[0]); None when it is not one.
@@ -68,7 +35,7 @@ fn parse_argv(args: &[OsString]) -> Option<(PathBuf, String)> {
         } else if s.starts_with("__") {
             let root = root
                 .or_else(|| std::env::var_os("BERTH_ROOT").map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(crate::engine::DEFAULT_ROOT));
+                .unwrap_or_else(|| PathBuf::from(crate::paths::DEFAULT_ROOT));
             return Some((root, s.into_owned()));
         } else {
             return None;
@@ -133,27 +100,12 @@ fn run(root: &Path, req: Request) -> i32 {
         Request::Monitor { id, attach } => crate::monitor::main(root, &id, attach),
         Request::Dns { network } => network::dns::run(
             &crate::net::db_path(root),
-            &crate::engine::run_root_of(root),
+            &crate::paths::run_root_of(root),
             &network,
             inherited_sync_fd(),
         ),
         Request::Exec(x) => exec::main(root, &x),
     }
-}
-
-/// The pipe a helper started by [`spawn_detached`] reports on (its fd 3), made close-on-exec;
-/// `None` when fd 3 is not open (the helper was started by hand).
-pub fn inherited_sync_fd() -> Option<std::fs::File> {
-    // SAFETY: fcntl on a possibly closed fd only fails with EBADF.
-    if unsafe { libc::fcntl(SYNC_FD, libc::F_GETFD) } < 0 {
-        return None;
-    }
-    // SAFETY: fd 3 was set up by `spawn_detached` and nothing else in this process uses it: we
-    // own it from here on.
-    let f = unsafe { std::fs::File::from_raw_fd(SYNC_FD) };
-    // SAFETY: fcntl on our fd.
-    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-    Some(f)
 }
 
 #[cfg(test)]

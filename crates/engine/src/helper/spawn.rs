@@ -1,7 +1,7 @@
 //! Starting helpers: detached (the monitor, a DNS server) or as a child of the caller (an
 //! exec for the API server), the request on fd 4 either way.
 
-use super::{Request, REQUEST_FD, SYNC_FD};
+use super::request::{Request, REQUEST_FD, SYNC_FD};
 use crate::error::{Error, IoContext, Result};
 use nix::sys::wait::waitpid;
 use std::ffi::CString;
@@ -174,4 +174,19 @@ pub fn spawn_detached(
         }
     }
     Ok(())
+}
+
+/// The pipe a helper started by [`spawn_detached`] reports on (its fd 3), made close-on-exec;
+/// `None` when fd 3 is not open (the helper was started by hand).
+pub fn inherited_sync_fd() -> Option<std::fs::File> {
+    // SAFETY: fcntl on a possibly closed fd only fails with EBADF.
+    if unsafe { libc::fcntl(SYNC_FD, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: fd 3 was set up by `spawn_detached` and nothing else in this process uses it: we
+    // own it from here on.
+    let f = unsafe { std::fs::File::from_raw_fd(SYNC_FD) };
+    // SAFETY: fcntl on our fd.
+    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    Some(f)
 }

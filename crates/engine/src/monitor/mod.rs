@@ -17,17 +17,4 @@ pub use frames::{
     read_frame, write_frame, Attach, ERROR, EXIT, RESIZE, STDERR, STDIN, STDIN_EOF, STDOUT,
 };
 pub use restart::main;
-pub use spawn::{spawn, spawn_connected};
-
-/// The docker CLI's exit status for a process that could not be started: 127 when something
-/// was not found, 126 when it was not allowed, else `other`.
-pub fn failure_code(msg: &str, other: i32) -> i32 {
-    let m = msg.to_ascii_lowercase();
-    if m.contains("not found") || m.contains("no such file") {
-        127
-    } else if m.contains("permission denied") || m.contains("is a directory") {
-        126
-    } else {
-        other
-    }
-}
+pub use spawn::{spawn, spawn_connected, Host};

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// Entry point of `berth __monitor ID [--attach]`. Exit status is for debugging only.
 pub fn main(root: &Path, id: &str, attach: bool) -> i32 {
-    let mut sync = crate::helper::inherited_sync_fd();
+    let mut sync = crate::helper::spawn::inherited_sync_fd();
     report(
         &mut sync,
         &SyncMsg {
@@ -238,7 +238,7 @@ impl<'a> Mon<'a> {
         // (the network may have been plugged in before the start failed)
         crate::net::teardown(engine, id);
         let msg = e.to_string();
-        let code = i64::from(super::failure_code(&msg, 128));
+        let code = i64::from(crate::helper::exec::failure_code(&msg, 128));
         let _ = engine
             .store
             .update(id, |c| c.state.set_start_failed(code, msg.clone()));

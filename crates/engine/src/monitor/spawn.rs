@@ -1,10 +1,17 @@
 //! Starting a monitor, and the sync pipe it reports its start on.
 
-use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// What starting a monitor needs of the engine (implemented by `Engine`): the state root the
+/// monitor opens, and the volatile dir it keeps its socket and lock in.
+pub trait Host {
+    fn root(&self) -> &Path;
+    fn monitor_dir(&self, id: &str) -> PathBuf;
+}
 
 /// How the monitor reported its start.
 #[derive(serde::Serialize, serde::Deserialize, Debug)]
@@ -32,7 +39,7 @@ pub(super) fn report(sync: &mut Option<std::fs::File>, msg: &SyncMsg) {
 /// Start a monitor for container `id` (double fork: it is nobody's child, so `berth` can exit
 /// and a long-running `berth serve` never has to reap it). Returns once the container runs, or
 /// with `attach` once the monitor listens for the client that will see it start.
-pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
+pub fn spawn(engine: &impl Host, id: &str, attach: bool) -> Result<()> {
     spawn_with(engine, id, attach, None)
 }
 
@@ -40,7 +47,7 @@ pub fn spawn(engine: &Engine, id: &str, attach: bool) -> Result<()> {
 /// the process starts, so the client sees everything the container writes and its exit code;
 /// returns once the process runs, or the start error.
 pub fn spawn_connected(
-    engine: &Engine,
+    engine: &impl Host,
     id: &str,
     connect: &mut dyn FnMut() -> Result<()>,
 ) -> Result<()> {
@@ -48,7 +55,7 @@ pub fn spawn_connected(
 }
 
 fn spawn_with(
-    engine: &Engine,
+    engine: &impl Host,
     id: &str,
     attach: bool,
     mut connect: Option<&mut dyn FnMut() -> Result<()>>,
@@ -56,11 +63,11 @@ fn spawn_with(
     let dir = engine.monitor_dir(id);
     std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
-    let req = crate::helper::Request::Monitor {
+    let req = crate::helper::request::Request::Monitor {
         id: id.to_string(),
         attach,
     };
-    crate::helper::spawn_detached(&engine.root, &req, Some(w), None)?;
+    crate::helper::spawn::spawn_detached(engine.root(), &req, Some(w), None)?;
     let mut sync = SyncReader {
         pipe: std::fs::File::from(r),
         buf: Vec::new(),

@@ -2,7 +2,6 @@
 //! network besides the network store's record.
 
 use super::is_default;
-use super::plumbing::stop_dns;
 use super::settings::endpoint_id;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -143,6 +142,15 @@ pub fn remove(engine: &Engine, name: &str) -> network::Result<NetworkConfig> {
     let _ = std::fs::remove_file(extras_path(engine, &net.id));
     emit_network(engine, "destroy", &net, None);
     Ok(net)
+}
+
+/// Stop the network's DNS server (the network is being removed) and wait until it is gone, so
+/// that its address and port are free for a network made next on the same subnet.
+fn stop_dns(engine: &Engine, net: &NetworkConfig) -> network::Result<()> {
+    network::dns::stop(&engine.run_root, &net.id).map_err(|source| network::Error::Dns {
+        network: net.name.clone(),
+        source,
+    })
 }
 
 /// docker lists its `host` and `none` pseudo networks too.

@@ -202,21 +202,12 @@ pub(super) fn ensure_dns(engine: &Engine, net: &NetworkConfig) -> Result<()> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .ctx(|| "pipe for the DNS server".into())?;
     let log = dns::log_file(run, &net.id);
-    let req = crate::helper::Request::Dns {
+    let req = crate::helper::request::Request::Dns {
         network: net.id.clone(),
     };
-    crate::helper::spawn_detached(&engine.root, &req, Some(w), Some(&log))?;
+    crate::helper::spawn::spawn_detached(&engine.root, &req, Some(w), Some(&log))?;
     dns::wait_ready(std::fs::File::from(r), &log)
         .map_err(|e| dns_err(dns::DnsError::Config(format!("cannot start: {e}"))).into())
-}
-
-/// Stop the network's DNS server (the network is being removed) and wait until it is gone, so
-/// that its address and port are free for a network made next on the same subnet.
-pub(super) fn stop_dns(engine: &Engine, net: &NetworkConfig) -> network::Result<()> {
-    network::dns::stop(&engine.run_root, &net.id).map_err(|source| network::Error::Dns {
-        network: net.name.clone(),
-        source,
-    })
 }
 
 /// Bring `lo` up in a network namespace (docker's `none` has a working loopback).
