@@ -410,6 +410,53 @@ fn exec_exit_codes_env_stdin_and_tty() {
     assert!(o.stderr.contains("is not running"), "{o:?}");
 }
 
+/// The API's exec runs in the engine's typed `__exec` helper, never by re-running the CLI's
+/// public `berth exec` (issue 15): while an exec runs, the server's root has an `__exec`
+/// process and no `exec` command line. What the user sees (exit codes, arguments that look like
+/// flags, a user, `-t` without `-i`) is validated against dockerd with BERTH_TEST_ENGINE=docker,
+/// where the process check is skipped.
+#[test]
+fn exec_runs_through_the_engine_helper() {
+    let s = api_server!();
+    let bb = s.busybox();
+    s.docker_ok(&["run", "-d", "--name", "hx", bb, "sleep", "300"]);
+
+    let mut bg = s.docker_bg(&["exec", "hx", "sh", "-c", "touch /tmp/started; sleep 60"]);
+    let started = berth_e2e::api::wait_until(30 * SEC, || {
+        s.docker(&["exec", "hx", "test", "-f", "/tmp/started"]).code == 0
+    });
+    assert!(started, "the background exec never ran");
+    if s.is_berth() {
+        let root = s.root.display().to_string();
+        let helpers = berth_e2e::engine::pids_with_cmdline(&format!("{root} __exec "));
+        assert!(!helpers.is_empty(), "no __exec helper while an exec runs");
+        let public = berth_e2e::engine::pids_with_cmdline(&format!("{root} exec "));
+        assert!(public.is_empty(), "the API re-ran `berth exec`: {public:?}");
+    }
+    bg.kill();
+
+    let o = s.docker(&["exec", "hx", "sh", "-c", "exit 7"]);
+    assert_eq!(o.code, 7, "exec exit code: {o:?}");
+    // arguments that look like flags belong to the command
+    assert_eq!(
+        s.docker_ok(&["exec", "hx", "echo", "-u", "--", "-t"]),
+        "-u -- -t\n"
+    );
+    assert_eq!(
+        s.docker_ok(&["exec", "-u", "1000:1000", "hx", "id", "-g"])
+            .trim(),
+        "1000"
+    );
+    // -t without -i: a terminal inside, nothing read from ours, the exit code out
+    let o = s.docker_pty(
+        &["exec", "-t", "hx", "sh", "-c", "tty; exit 5"],
+        b"",
+        30 * SEC,
+    );
+    assert_eq!(o.code, 5, "exec -t exit code: {o:?}");
+    assert!(o.stdout.contains("/dev/pts/"), "no tty inside: {o:?}");
+}
+
 #[test]
 fn run_it_through_a_pty() {
     let s = api_server!();

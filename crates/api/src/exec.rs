@@ -1,7 +1,8 @@
 //! `docker exec` over the API: create, start (hijacked), resize, inspect.
 //!
-//! The process is started by `berth exec` in a child process of the server: the runtime's
-//! exec clones and joins namespaces, which must not happen in a multi-threaded server. With a
+//! The process is started by the engine's `__exec` helper (a typed request, see
+//! `engine::helper`) in a child process of the server: the runtime's exec clones and joins
+//! namespaces, which must not happen in a multi-threaded server. With a
 //! TTY the child gets a pty of ours as its controlling terminal (so a resize reaches it as
 //! SIGWINCH and it passes the size on); without, pipes, framed as stdout/stderr.
 
@@ -135,36 +136,26 @@ fn event(x: &Arc<Exec>, action: &'static str, exit: Option<i64>) {
     });
 }
 
-/// The `berth exec` command line for this exec.
-fn command(x: &Exec, detach: bool, tty: bool) -> tokio::process::Command {
-    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-    let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("--root").arg(root()).arg("exec");
+/// The `__exec` helper for this exec (a child of ours, its stdio set by the caller).
+fn command(x: &Exec, detach: bool, tty: bool) -> ApiResult<tokio::process::Command> {
     let c = &x.config;
-    if detach {
-        cmd.arg("-d");
-    }
-    if c.attach_stdin && !detach {
-        cmd.arg("-i");
-    }
-    if tty {
-        cmd.arg("-t");
-    }
-    if !c.user.is_empty() {
-        cmd.arg("-u").arg(&c.user);
-    }
-    if !c.working_dir.is_empty() {
-        cmd.arg("-w").arg(&c.working_dir);
-    }
-    for e in &c.env {
-        cmd.arg("-e").arg(e);
-    }
-    if c.privileged {
-        cmd.arg("--privileged");
-    }
-    cmd.arg("--").arg(&x.container).args(&c.cmd);
+    let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+    let req = engine::helper::ExecRequest {
+        container: x.container.clone(),
+        cmd: c.cmd.clone(),
+        env: c.env.clone(),
+        user: non_empty(&c.user),
+        workdir: non_empty(&c.working_dir),
+        privileged: c.privileged,
+        tty,
+        interactive: c.attach_stdin && !detach,
+        detach,
+    };
+    let cmd = engine::helper::command(&root(), &engine::helper::Request::Exec(req))
+        .map_err(|e| ApiError::internal(format!("exec: {e}")))?;
+    let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(false);
-    cmd
+    Ok(cmd)
 }
 
 async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Response> {
@@ -194,7 +185,7 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
     let tty = sb.tty || x.config.tty;
     event(&x, "exec_start", None);
     if sb.detach {
-        let mut cmd = command(&x, true, false);
+        let mut cmd = command(&x, true, false)?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -206,7 +197,7 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
             {
                 let mut st = x.state.lock().expect("exec lock");
                 st.running = false;
-                // `berth exec -d` returns once the process runs: 0, or its start failure
+                // a detached `__exec` returns once the process runs: 0, or its start failure
                 st.exit_code = Some(code);
             }
             event(&x, "exec_die", Some(code));
@@ -233,7 +224,7 @@ struct Running {
 }
 
 fn spawn_pipes(x: &Arc<Exec>) -> ApiResult<Running> {
-    let mut cmd = command(x, false, false);
+    let mut cmd = command(x, false, false)?;
     cmd.stdin(if x.config.attach_stdin {
         Stdio::piped()
     } else {
@@ -274,7 +265,7 @@ fn spawn_tty(x: &Arc<Exec>, size: Option<Vec<u16>>) -> ApiResult<Running> {
         set_size(&master, s[0], s[1]);
     }
     let slave = pty.slave;
-    let mut cmd = command(x, false, true);
+    let mut cmd = command(x, false, true)?;
     cmd.stdin(Stdio::from(slave.try_clone()?))
         .stdout(Stdio::from(slave.try_clone()?))
         .stderr(Stdio::from(slave));

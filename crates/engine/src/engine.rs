@@ -8,8 +8,7 @@ use image::images::ImageStore;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub const DEFAULT_ROOT: &str = "/var/lib/berth";
-pub const DEFAULT_RUN_ROOT: &str = "/run/berth";
+pub use crate::paths::{run_root_of, DEFAULT_ROOT, DEFAULT_RUN_ROOT};
 
 pub struct Engine {
     /// persistent state: the metadata store, container dirs, volumes, images
@@ -30,17 +29,6 @@ pub fn now() -> String {
 /// The cgroup of a container, below each hierarchy's root (the spec's cgroupsPath).
 pub fn cgroups_path(id: &str) -> String {
     format!("/berth/{id}")
-}
-
-/// The volatile state dir of a state root: /run/berth for the default root, `<root>/run`
-/// otherwise.
-pub fn run_root_of(root: &Path) -> PathBuf {
-    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-    if root == Path::new(DEFAULT_ROOT) {
-        PathBuf::from(DEFAULT_RUN_ROOT)
-    } else {
-        root.join("run")
-    }
 }
 
 impl Engine {
@@ -85,5 +73,21 @@ impl Engine {
 
     pub fn lock_path(&self, id: &str) -> PathBuf {
         self.monitor_dir(id).join("monitor.lock")
+    }
+}
+
+impl crate::events::Journal for Engine {
+    fn run_root(&self) -> &Path {
+        &self.run_root
+    }
+}
+
+impl crate::monitor::Host for Engine {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn monitor_dir(&self, id: &str) -> PathBuf {
+        Engine::monitor_dir(self, id)
     }
 }

@@ -5,7 +5,6 @@
 //! `events.log.1` (the one older generation kept) and a new one begins. Readers take the
 //! history from both files and follow the current one across rotations.
 
-use crate::engine::Engine;
 use crate::filters::{self, Filters};
 use crate::types::{Container, MountPoint, Volume};
 use serde::{Deserialize, Serialize};
@@ -111,6 +110,18 @@ impl Event {
     }
 }
 
+/// Where events are journaled: anything that knows berth's volatile state dir (the engine, or
+/// that dir itself). The journal is a leaf the rest of the engine calls; it calls nothing back.
+pub trait Journal {
+    fn run_root(&self) -> &Path;
+}
+
+impl Journal for Path {
+    fn run_root(&self) -> &Path {
+        self
+    }
+}
+
 pub fn journal(run_root: &Path) -> PathBuf {
     run_root.join(JOURNAL)
 }
@@ -118,13 +129,13 @@ pub fn journal(run_root: &Path) -> PathBuf {
 /// Record an event (best effort: a journal that cannot be written never fails the operation
 /// that happened).
 pub fn emit(
-    engine: &Engine,
+    engine: &(impl Journal + ?Sized),
     kind: Type,
     action: &str,
     id: &str,
     attributes: BTreeMap<String, String>,
 ) {
-    emit_to(&engine.run_root, kind, action, id, attributes)
+    emit_to(engine.run_root(), kind, action, id, attributes)
 }
 
 /// `emit` for code that has the state root but no engine (the image commands).
@@ -136,7 +147,7 @@ pub fn emit_root(
     attributes: BTreeMap<String, String>,
 ) {
     emit_to(
-        &crate::engine::run_root_of(root),
+        &crate::paths::run_root_of(root),
         kind,
         action,
         id,
@@ -157,7 +168,12 @@ pub fn emit_to(
 
 /// A container event: attributes `image`, `name` and the container's labels, then `extra`
 /// (which win: `name` after a rename, `exitCode`, `signal`, `execID`...).
-pub fn container(engine: &Engine, c: &Container, action: &str, extra: &[(&str, String)]) {
+pub fn container(
+    engine: &(impl Journal + ?Sized),
+    c: &Container,
+    action: &str,
+    extra: &[(&str, String)],
+) {
     emit(
         engine,
         Type::Container,
@@ -178,12 +194,12 @@ pub fn container_attributes(c: &Container, extra: &[(&str, String)]) -> BTreeMap
 }
 
 /// `kill` with the signal's number.
-pub fn killed(engine: &Engine, c: &Container, signal: i32) {
+pub fn killed(engine: &(impl Journal + ?Sized), c: &Container, signal: i32) {
     container(engine, c, "kill", &[("signal", signal.to_string())]);
 }
 
 /// A volume mounted into a container as it starts.
-pub fn volume_mounted(engine: &Engine, v: &Volume, c: &Container, m: &MountPoint) {
+pub fn volume_mounted(engine: &(impl Journal + ?Sized), v: &Volume, c: &Container, m: &MountPoint) {
     let a = attrs(&[
         ("container", &c.id),
         ("destination", &m.destination),
@@ -196,7 +212,13 @@ pub fn volume_mounted(engine: &Engine, v: &Volume, c: &Container, m: &MountPoint
 
 /// The end of a container's run, from its monitor: `oom` when the OOM killer struck, then `die`
 /// with the exit code and how long it ran.
-pub fn died(engine: &Engine, c: &Container, code: i64, oom: bool, ran: std::time::Duration) {
+pub fn died(
+    engine: &(impl Journal + ?Sized),
+    c: &Container,
+    code: i64,
+    oom: bool,
+    ran: std::time::Duration,
+) {
     if oom {
         container(engine, c, "oom", &[]);
     }
@@ -210,7 +232,7 @@ pub fn died(engine: &Engine, c: &Container, code: i64, oom: bool, ran: std::time
 /// The exec events (for the API's exec endpoints): `exec_create: CMD`, `exec_start: CMD`
 /// (docker's actions carry the command line) and `exec_die` with the exit code.
 pub fn exec(
-    engine: &Engine,
+    engine: &(impl Journal + ?Sized),
     c: &Container,
     action: &str,
     exec_id: &str,
@@ -227,24 +249,6 @@ pub fn exec(
         format!("{action}: {}", cmd.join(" "))
     };
     container(engine, c, &action, &extra);
-}
-
-/// `health_status: STATUS` when a health check changed the container's status from
-/// `before`.
-pub fn health_changed(engine: &Engine, id: &str, before: Option<&str>) {
-    let Ok(Some(c)) = engine.store.get(id) else {
-        return;
-    };
-    let now = c.state.health.as_ref().map(|h| h.status.clone());
-    if let Some(now) = now.filter(|n| Some(n.as_str()) != before) {
-        container(engine, &c, &format!("health_status: {now}"), &[]);
-    }
-}
-
-/// The health status of a container now (for `health_changed`).
-pub fn health_status(engine: &Engine, id: &str) -> Option<String> {
-    let c = engine.store.get(id).ok().flatten()?;
-    c.state.health.map(|h| h.status)
 }
 
 /// An image event: `Actor.ID` is the image's id or reference, `name` the reference it is about.

@@ -5,7 +5,7 @@
 
 use crate::engine::{now, Engine};
 use crate::types::{Container, Health, HealthConfig, HealthLog};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 const SEC: i64 = 1_000_000_000;
@@ -183,7 +183,7 @@ impl Checker {
             exit_code: code,
             output,
         };
-        let before = crate::events::health_status(engine, id);
+        let before = health_status(engine, id);
         let _ = engine.store.update(id, |c| {
             let h = c.state.health.get_or_insert_with(|| Health {
                 status: "starting".into(),
@@ -204,7 +204,7 @@ impl Checker {
                 }
             }
         });
-        crate::events::health_changed(engine, id, before.as_deref());
+        health_changed(engine, id, before.as_deref());
         let healthy_or_past_start = !self.in_start_period();
         self.next = Instant::now()
             + if healthy_or_past_start {
@@ -215,59 +215,43 @@ impl Checker {
     }
 }
 
-/// Exec the probe into the container with its output on a pipe.
-fn spawn_probe(engine: &Engine, c: &Container, test: &[String]) -> crate::Result<(i32, OwnedFd)> {
-    let cfg = std::path::Path::new(&c.internal.bundle).join("config.json");
-    let spec: oci_spec::runtime::Spec = serde_json::from_slice(
-        &std::fs::read(&cfg)
-            .map_err(|e| crate::Error::Other(format!("read {}: {e}", cfg.display())))?,
-    )?;
-    let mut p = spec.process().clone().unwrap_or_default();
-    p.set_args(Some(test.to_vec()));
-    p.set_terminal(Some(false));
-    p.set_console_size(None);
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| crate::Error::Other(format!("pipe: {e}")))?;
-    let started = with_stdio(None, &w, &w, || {
-        engine
-            .runtime
-            .exec(&c.id, &p, &runtime::ExecOptions::default())
-    })?;
-    drop(w);
-    Ok((started.pid, r))
+/// `health_status: STATUS` when a health check changed the container's status from
+/// `before`.
+fn health_changed(engine: &Engine, id: &str, before: Option<&str>) {
+    let Ok(Some(c)) = engine.store.get(id) else {
+        return;
+    };
+    let now = c.state.health.as_ref().map(|h| h.status.clone());
+    if let Some(now) = now.filter(|n| Some(n.as_str()) != before) {
+        crate::events::container(engine, &c, &format!("health_status: {now}"), &[]);
+    }
 }
 
-/// Run `f` with fds 0-2 pointing at the given fds (0 at /dev/null when None): processes the
-/// runtime starts inherit them. The monitor is single-threaded, so this is safe.
-pub fn with_stdio<T>(
-    stdin: Option<&OwnedFd>,
-    out: &OwnedFd,
-    err: &OwnedFd,
-    f: impl FnOnce() -> T,
-) -> T {
-    let saved: Vec<RawFd> = (0..3)
-        // SAFETY: duplicating our own standard fds.
-        .map(|fd| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) })
-        .collect();
-    // SAFETY: dup2 onto the standard fds; restored below.
-    unsafe {
-        if let Some(i) = stdin {
-            libc::dup2(i.as_raw_fd(), 0);
-        }
-        libc::dup2(out.as_raw_fd(), 1);
-        libc::dup2(err.as_raw_fd(), 2);
-    }
-    let r = f();
-    // SAFETY: restore the saved fds and close the copies.
-    unsafe {
-        for (fd, s) in saved.iter().enumerate() {
-            if *s >= 0 {
-                libc::dup2(*s, fd as RawFd);
-                libc::close(*s);
-            }
-        }
-    }
-    r
+/// The health status of a container now (for `health_changed`).
+fn health_status(engine: &Engine, id: &str) -> Option<String> {
+    let c = engine.store.get(id).ok().flatten()?;
+    c.state.health.map(|h| h.status)
+}
+
+/// Exec the probe into the container with its output on a pipe.
+fn spawn_probe(engine: &Engine, c: &Container, test: &[String]) -> crate::Result<(i32, OwnedFd)> {
+    let req = crate::helper::request::ExecRequest {
+        cmd: test.to_vec(),
+        ..Default::default()
+    };
+    let p = crate::helper::exec::process(c, &req)?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| crate::Error::Other(format!("pipe: {e}")))?;
+    let opts = runtime::ExecOptions {
+        stdout: Some(
+            w.try_clone()
+                .map_err(|e| crate::Error::Other(format!("dup: {e}")))?,
+        ),
+        stderr: Some(w),
+        ..Default::default()
+    };
+    let started = engine.runtime.exec(&c.id, &p, &opts)?;
+    Ok((started.pid, r))
 }
 
 #[cfg(test)]

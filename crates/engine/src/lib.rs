@@ -3,17 +3,18 @@
 //! bundles run by the `runtime` crate on rootfs snapshots from the `image` crate.
 
 pub mod container;
-pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod events;
 pub mod filters;
 pub mod health;
+pub mod helper;
 pub mod image_removal;
 pub mod logs;
 pub mod monitor;
 pub mod names;
 pub mod net;
+pub mod paths;
 pub mod query;
 pub mod spec;
 pub mod store;

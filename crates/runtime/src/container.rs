@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,6 +30,11 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// `run` in the foreground: the runtime itself relays the terminal.
     pub own_terminal: bool,
+    /// The process's stdin, stdout and stderr: each given fd becomes its fd 0, 1 or 2 (None:
+    /// it inherits the caller's), so callers never point their own fds 0-2 elsewhere.
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
 }
 
 #[derive(Default)]
@@ -42,6 +47,42 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Sub-cgroups to start the process in, runc's `--cgroup [<controllers>:]<path>`.
     pub sub_cgroups: Vec<String>,
+    /// The process's stdin, stdout and stderr: each given fd becomes its fd 0, 1 or 2 (None:
+    /// it inherits the caller's), so callers never point their own fds 0-2 elsewhere.
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+/// The raw fds to make a new process's 0, 1 and 2.
+fn stdio_fds(stdin: &Option<OwnedFd>, stdout: &Option<OwnedFd>, stderr: &Option<OwnedFd>) -> Stdio {
+    let raw = |f: &Option<OwnedFd>| f.as_ref().map(|f| f.as_raw_fd());
+    [raw(stdin), raw(stdout), raw(stderr)]
+}
+
+/// fds for a new process's 0, 1 and 2 (None: keep the one inherited).
+type Stdio = [Option<RawFd>; 3];
+
+/// In a freshly cloned child: the given fds become 0, 1 and 2. Each is first copied above 2,
+/// so a source that is itself one of 0-2 is not overwritten before it is used. Only
+/// async-signal-safe calls.
+fn redirect_stdio(stdio: Stdio) {
+    let mut high: [RawFd; 3] = [-1; 3];
+    for (h, fd) in high.iter_mut().zip(stdio) {
+        if let Some(fd) = fd {
+            // SAFETY: fcntl on an fd of ours.
+            *h = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        }
+    }
+    for (target, h) in high.into_iter().enumerate() {
+        if h >= 0 {
+            // SAFETY: dup2 onto our standard fds in the new process, then close the copy.
+            unsafe {
+                libc::dup2(h, target as RawFd);
+                libc::close(h);
+            }
+        }
+    }
 }
 
 /// A process we started: its pid, and the terminal master when we relay the terminal ourselves.
@@ -276,7 +317,8 @@ impl Runtime {
         if shared_mntns {
             guard.shared_mounts = Some((rootfs.clone(), crate::shared_mntns::current(&rootfs)?));
         }
-        let pid = spawn(&ns, join_fds, &parent, &child, move |ch| {
+        let stdio = stdio_fds(&o.stdin, &o.stdout, &o.stderr);
+        let pid = spawn(&ns, join_fds, stdio, &parent, &child, move |ch| {
             init::container_init(ctx, ch)
         })?;
         guard.pid = Some(pid);
@@ -668,10 +710,10 @@ impl Runtime {
             st.pid
         ));
         // Joining a pid namespace only applies to children: always go through an intermediate.
+        let stdio = stdio_fds(&o.stdin, &o.stdout, &o.stderr);
+        let run = move |ch: &Channel| init::exec_init(ctx, ch);
         let pid =
-            spawn_via_intermediate(join_fds, CloneFlags::empty(), &parent, &child, move |ch| {
-                init::exec_init(ctx, ch)
-            })?;
+            spawn_via_intermediate(join_fds, CloneFlags::empty(), stdio, &parent, &child, run)?;
         drop(child);
         let joined = crate::resources::join_sub(&st, pid, &o.sub_cgroups);
         if let Err(e) = joined {
@@ -713,6 +755,7 @@ impl Runtime {
 fn spawn<F>(
     ns: &NsPlan,
     join_fds: Vec<(CloneFlags, OwnedFd)>,
+    stdio: Stdio,
     parent: &Channel,
     child: &Channel,
     f: F,
@@ -722,16 +765,20 @@ where
 {
     if join_fds.is_empty() {
         return match clone_child(ns.new)? {
-            None => init::child_main(child, || f(child)),
+            None => {
+                redirect_stdio(stdio);
+                init::child_main(child, || f(child))
+            }
             Some(pid) => Ok(pid),
         };
     }
-    spawn_via_intermediate(join_fds, ns.new, parent, child, f)
+    spawn_via_intermediate(join_fds, ns.new, stdio, parent, child, f)
 }
 
 fn spawn_via_intermediate<F>(
     join_fds: Vec<(CloneFlags, OwnedFd)>,
     new: CloneFlags,
+    stdio: Stdio,
     parent: &Channel,
     child: &Channel,
     f: F,
@@ -741,6 +788,8 @@ where
 {
     match clone_child(CloneFlags::empty())? {
         None => init::child_main(child, || {
+            // the process cloned next inherits them
+            redirect_stdio(stdio);
             namespaces::join_all(&join_fds)?;
             drop(join_fds);
             // CLONE_PARENT: the real child becomes the runtime's child, so it can be waited for.

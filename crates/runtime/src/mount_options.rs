@@ -162,10 +162,14 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-/// mount_setattr(AT_FDCWD, path, AT_RECURSIVE, attr).
-pub fn apply(path: &std::path::Path, attr: RecAttr) -> Result<()> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::Other(format!("{} contains a NUL byte", path.display())))?;
+/// mount_setattr(2): sets and clears `attr` on the mount at `dirfd` + `path` (`flags`:
+/// AT_RECURSIVE for a whole tree, AT_EMPTY_PATH for the mount `dirfd` itself is).
+pub fn mount_setattr(
+    dirfd: std::os::fd::RawFd,
+    path: &std::ffi::CStr,
+    flags: libc::c_uint,
+    attr: RecAttr,
+) -> std::io::Result<()> {
     let ma = MountAttr {
         attr_set: attr.set,
         attr_clr: attr.clr,
@@ -176,15 +180,25 @@ pub fn apply(path: &std::path::Path, attr: RecAttr) -> Result<()> {
     let rc = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::AT_RECURSIVE as libc::c_uint,
+            dirfd,
+            path.as_ptr(),
+            flags,
             &ma as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
     if rc < 0 {
-        let e = std::io::Error::last_os_error();
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// mount_setattr(AT_FDCWD, path, AT_RECURSIVE, attr).
+pub fn apply(path: &std::path::Path, attr: RecAttr) -> Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Other(format!("{} contains a NUL byte", path.display())))?;
+    let rc = mount_setattr(libc::AT_FDCWD, &c, libc::AT_RECURSIVE as libc::c_uint, attr);
+    if let Err(e) = rc {
         let hint = if e.raw_os_error() == Some(libc::ENOSYS) {
             " (recursive mount options need Linux 5.12 or later)"
         } else {

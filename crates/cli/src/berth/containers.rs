@@ -12,7 +12,6 @@ use engine::monitor::{self, Attach};
 use engine::types::Container;
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Read, Write};
-use std::os::fd::AsRawFd;
 
 mod inspect;
 mod lifecycle;
@@ -420,7 +419,7 @@ fn relay(
         eprintln!("{prefix}Error response from daemon: failed to create task for container: {e}");
         if from_run {
             // the process never ran: docker's run exits 125 (126/127 for these causes)
-            return Ok(monitor::failure_code(&e, 125));
+            return Ok(engine::helper::exec::failure_code(&e, 125));
         }
     }
     let code = match code {
@@ -479,104 +478,21 @@ fn spawn_signal_thread(
 // ------------------------------------------------------------------ exec
 
 pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
-    let c = engine.find_reconciled(&a.container).map_err(daemon)?;
-    match c.state.status {
-        Status::Running => {}
-        Status::Paused => bail!(
-            "Error response from daemon: Container {} is paused, unpause the container before exec",
-            c.id
-        ),
-        _ => bail!(
-            "Error response from daemon: container {} is not running",
-            c.id
-        ),
-    }
-    let cfg_path = std::path::Path::new(&c.internal.bundle).join("config.json");
-    let spec: oci_spec::runtime::Spec = serde_json::from_slice(
-        &std::fs::read(&cfg_path).with_context(|| format!("read {}", cfg_path.display()))?,
-    )?;
-    let mut p = spec.process().clone().unwrap_or_default();
-    p.set_args(Some(a.cmd.clone()));
-    p.set_terminal(Some(a.tty));
-    p.set_console_size(None);
-    let extra = flags::env_list(&a.env_file, &a.env)?;
-    let env = engine::spec::replace_or_append_env(p.env().clone().unwrap_or_default(), &extra);
-    p.set_env(Some(env));
-    if let Some(w) = &a.workdir {
-        p.set_cwd(w.into());
-    }
-    if let Some(u) = &a.user {
-        let (uid, gid, groups) = engine::spec::resolve_user(
-            std::path::Path::new(&c.internal.rootfs),
-            u,
-            &c.host_config.group_add,
-        )
-        .map_err(daemon)?;
-        let mut user = oci_spec::runtime::User::default();
-        user.set_uid(uid);
-        user.set_gid(gid);
-        user.set_additional_gids(Some(groups));
-        p.set_user(user);
-    }
-    if a.privileged {
-        let all: std::collections::HashSet<oci_spec::runtime::Capability> =
-            runtime::spec::KNOWN_CAPS
-                .iter()
-                .filter_map(|n| n.parse().ok())
-                .collect();
-        let mut caps = p.capabilities().clone().unwrap_or_default();
-        caps.set_bounding(Some(all.clone()));
-        caps.set_effective(Some(all.clone()));
-        caps.set_permitted(Some(all));
-        p.set_capabilities(Some(caps));
-    }
-    let detach = a.detach;
-    // the runtime's warnings belong in the container's runtime log, not in the exec's stderr
-    if let Ok(f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(engine.monitor_dir(&c.id).join("runtime.log"))
-    {
-        runtime::log::init(Some(f), false, false);
-    }
-    let devnull = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")?;
-    // SAFETY: dup2 onto our own standard fds before the process is created.
-    unsafe {
-        if detach || !a.interactive {
-            libc::dup2(devnull.as_raw_fd(), 0);
-        }
-        if detach {
-            libc::dup2(devnull.as_raw_fd(), 1);
-            libc::dup2(devnull.as_raw_fd(), 2);
-        }
-    }
-    if !detach {
-        runtime::relay::block_signals();
-    }
-    let opts = runtime::ExecOptions {
-        own_terminal: a.tty && !detach,
-        ..Default::default()
+    let req = engine::helper::ExecRequest {
+        container: a.container,
+        env: flags::env_list(&a.env_file, &a.env)?,
+        cmd: a.cmd,
+        user: a.user,
+        workdir: a.workdir,
+        privileged: a.privileged,
+        tty: a.tty,
+        interactive: a.interactive,
+        detach: a.detach,
     };
-    if a.tty && detach {
-        p.set_terminal(Some(false));
-    }
-    let started = engine.runtime.exec(&c.id, &p, &opts).map_err(|e| {
-        let m = e.to_string();
+    engine::helper::start(engine, &req).map_err(|e| {
         anyhow::Error::new(Exit {
-            code: monitor::failure_code(&m, 1),
-            msg: format!("OCI runtime exec failed: exec failed: {m}"),
+            code: e.code,
+            msg: e.msg,
         })
-    })?;
-    if detach {
-        return Ok(0);
-    }
-    runtime::relay::forward_and_wait(started.pid, started.console)
-}
-
-/// The `__monitor` entry (hidden).
-pub fn monitor_main(root: &std::path::Path, id: &str, attach: bool) -> i32 {
-    monitor::main(root, id, attach)
+    })
 }

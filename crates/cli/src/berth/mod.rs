@@ -132,16 +132,6 @@ pub enum Cmd {
     Doctor,
     /// Serve the Docker Engine API (for the docker CLI, docker-compose, docker-py)
     Serve(ServeArgs),
-    /// (internal) a user network's DNS server
-    #[command(name = "__dns", hide = true)]
-    Dns { network: String },
-    /// (internal) the per-container monitor
-    #[command(name = "__monitor", hide = true)]
-    Monitor {
-        id: String,
-        #[arg(long)]
-        attach: bool,
-    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -272,24 +262,12 @@ fn root(cli: &Cli) -> PathBuf {
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     use containers as c;
     let root = root(&cli);
-    if let Cmd::Monitor { id, attach } = &cli.cmd {
-        return Ok(c::monitor_main(&root, id, *attach));
-    }
-    if let Cmd::Dns { network } = &cli.cmd {
-        let run_root = engine::engine::run_root_of(&root);
-        return Ok(network::dns::run(
-            &root.join("network.db"),
-            &run_root,
-            network,
-            engine::monitor::inherited_sync_fd(),
-        ));
-    }
     if let Cmd::Serve(a) = cli.cmd {
         return serve(root, a);
     }
     if let Cmd::Doctor = &cli.cmd {
-        let checks = engine::doctor::checks(&root);
-        print!("{}", engine::doctor::report(&checks));
+        let checks = doctor::checks(&root);
+        print!("{}", doctor::report(&checks));
         return Ok(0);
     }
     let open = || {
@@ -396,7 +374,7 @@ fn parse() -> Result<Cli, i32> {
 /// CLIs do; the server and the helpers (monitor, DNS) must outlive any client that goes away
 /// mid-stream, so for them a write to a closed socket is an EPIPE error ending that one stream.
 fn set_sigpipe(cmd: &Cmd) {
-    let long_lived = matches!(cmd, Cmd::Serve(_) | Cmd::Dns { .. } | Cmd::Monitor { .. });
+    let long_lived = matches!(cmd, Cmd::Serve(_));
     let disposition = if long_lived {
         libc::SIG_IGN
     } else {
@@ -409,6 +387,11 @@ fn set_sigpipe(cmd: &Cmd) {
 }
 
 pub fn main() -> i32 {
+    // the helpers the engine starts (`__monitor`, `__dns`, `__exec`) are the engine's
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if engine::helper::is_helper(&args) {
+        return engine::helper::main(&args);
+    }
     let cli = match parse() {
         Ok(c) => c,
         Err(code) => return code,

@@ -158,6 +158,7 @@ fn create_options(a: &CreateArgs, own_terminal: bool) -> CreateOptions {
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
         own_terminal,
+        ..Default::default()
     }
 }
 
@@ -328,6 +329,7 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
         own_terminal: !a.detach,
         ignore_paused: a.ignore_paused,
         sub_cgroups: a.cgroup.clone(),
+        ..Default::default()
     };
     let started = rt.exec(&a.id, &process, &opts)?;
     if a.detach {

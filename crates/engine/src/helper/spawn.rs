@@ -1,0 +1,192 @@
+//! Starting helpers: detached (the monitor, a DNS server) or as a child of the caller (an
+//! exec for the API server), the request on fd 4 either way.
+
+use super::request::{Request, REQUEST_FD, SYNC_FD};
+use crate::error::{Error, IoContext, Result};
+use nix::sys::wait::waitpid;
+use std::ffi::CString;
+use std::io::{Seek, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+/// The request as JSON in a sealed-size memory file, rewound, at an fd number above 9 (so
+/// that moving it to fd 4 never overwrites another fd the child is given).
+fn request_fd(req: &Request) -> Result<OwnedFd> {
+    let data = serde_json::to_vec(req)?;
+    let fd =
+        nix::sys::memfd::memfd_create(c"berth-request", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .ctx(|| "memfd for a helper's request".into())?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(&data)
+        .and_then(|_| f.rewind())
+        .ctx(|| "write a helper's request".into())?;
+    // SAFETY: fcntl on our fd; the copy is a new fd we own.
+    let high = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    if high < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "dup a helper's request".into());
+    }
+    // SAFETY: fcntl returned a fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(high as RawFd) })
+}
+
+/// `berth --root ROOT __NAME ...` for `req` as a child of ours (its stdio is the caller's to
+/// set), the request on its fd 4.
+pub fn command(root: &Path, req: &Request) -> Result<std::process::Command> {
+    let request = request_fd(req)?;
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--root").arg(root).args(req.argv());
+    // SAFETY: dup2 is async-signal-safe; `request` lives in the closure until the command is
+    // dropped.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(request.as_raw_fd(), REQUEST_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(cmd)
+}
+
+/// Exec fd of our own binary through a private read-only bind mount (CVE-2019-5736): processes
+/// cloned from the monitor run with /proc/self/exe on a read-only mount, so a container that
+/// re-opens it for writing gets EROFS instead of overwriting the host's berth. No copy is made.
+fn readonly_self_exe() -> Option<OwnedFd> {
+    let path = CString::new("/proc/self/exe").ok()?;
+    // SAFETY: open_tree with a valid path; returns a new fd or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC) as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: open_tree returned a fresh fd that we now own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let empty = CString::new("").ok()?;
+    let ro = runtime::mount_options::RecAttr {
+        set: libc::MOUNT_ATTR_RDONLY,
+        clr: 0,
+    };
+    runtime::mount_options::mount_setattr(
+        fd.as_raw_fd(),
+        &empty,
+        libc::AT_EMPTY_PATH as libc::c_uint,
+        ro,
+    )
+    .ok()?;
+    Some(fd)
+}
+
+/// Starts the helper for `req` as a detached process (double fork + setsid: it is nobody's
+/// child, so `berth` can exit and a long-running `berth serve` never has to reap it), executed
+/// from a read-only view of our own binary, with stdio on /dev/null (stderr on `log` if
+/// given), `sync` as its fd 3 and the request on fd 4.
+pub fn spawn_detached(
+    root: &Path,
+    req: &Request,
+    sync: Option<OwnedFd>,
+    log: Option<&Path>,
+) -> Result<()> {
+    let request = request_fd(req)?;
+    let req_raw = request.as_raw_fd();
+    let exe = readonly_self_exe();
+    let path = CString::new("/proc/self/exe").expect("static");
+    let mut cargs = vec![
+        CString::new("berth").expect("static"),
+        CString::new("--root").expect("static"),
+        CString::new(root.as_os_str().as_encoded_bytes())
+            .map_err(|e| Error::Other(e.to_string()))?,
+    ];
+    for a in req.argv() {
+        cargs.push(CString::new(a).map_err(|e| Error::Other(e.to_string()))?);
+    }
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut b = k.into_encoded_bytes();
+            b.push(b'=');
+            b.extend(v.into_encoded_bytes());
+            CString::new(b).ok()
+        })
+        .collect();
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ctx(|| "open /dev/null".into())?;
+    let errfile = match log {
+        Some(p) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ctx(|| format!("open {}", p.display()))?,
+        None => devnull.try_clone().ctx(|| "dup /dev/null".into())?,
+    };
+    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let empty = CString::new("").expect("static");
+    let sync_raw = sync.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+
+    // SAFETY: between fork and exec the children only make async-signal-safe syscalls on data
+    // prepared above (no allocation, no locks), so this is sound even in a threaded process.
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
+        nix::unistd::ForkResult::Child => unsafe {
+            libc::setsid();
+            match libc::fork() {
+                0 => {
+                    libc::dup2(devnull.as_raw_fd(), 0);
+                    libc::dup2(devnull.as_raw_fd(), 1);
+                    libc::dup2(errfile.as_raw_fd(), 2);
+                    if sync_raw >= 0 {
+                        libc::dup2(sync_raw, SYNC_FD);
+                    }
+                    libc::dup2(req_raw, REQUEST_FD);
+                    let mut set: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut set);
+                    libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+                    if let Some(fd) = &exe {
+                        libc::syscall(
+                            libc::SYS_execveat,
+                            fd.as_raw_fd(),
+                            empty.as_ptr(),
+                            argv.as_ptr(),
+                            envp.as_ptr(),
+                            libc::AT_EMPTY_PATH,
+                        );
+                    }
+                    libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                    libc::_exit(127);
+                }
+                _ => libc::_exit(0),
+            }
+        },
+        nix::unistd::ForkResult::Parent { child } => {
+            drop((sync, request));
+            let _ = waitpid(child, None);
+        }
+    }
+    Ok(())
+}
+
+/// The pipe a helper started by [`spawn_detached`] reports on (its fd 3), made close-on-exec;
+/// `None` when fd 3 is not open (the helper was started by hand).
+pub fn inherited_sync_fd() -> Option<std::fs::File> {
+    // SAFETY: fcntl on a possibly closed fd only fails with EBADF.
+    if unsafe { libc::fcntl(SYNC_FD, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: fd 3 was set up by `spawn_detached` and nothing else in this process uses it: we
+    // own it from here on.
+    let f = unsafe { std::fs::File::from_raw_fd(SYNC_FD) };
+    // SAFETY: fcntl on our fd.
+    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    Some(f)
+}

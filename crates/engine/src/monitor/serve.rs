@@ -1,0 +1,426 @@
+//! The running monitor: the container's stdio, log, attach clients and health checks until
+//! its init exits.
+
+use super::frames::{write_frame, RESIZE, STDERR, STDIN, STDIN_EOF, STDOUT};
+use crate::engine::Engine;
+use crate::error::{IoContext, Result};
+use crate::health::Checker;
+use crate::logs::{LogWriter, Stream};
+use crate::types::Container;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signalfd::SignalFd;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::{Duration, Instant};
+
+pub(super) struct Client {
+    pub(super) sock: UnixStream,
+    buf: Vec<u8>,
+    wants_stdin: bool,
+}
+
+pub(super) struct Stdio {
+    /// container stdout/stderr read ends (None: closed or tty)
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    /// our end of the container's stdin
+    stdin: Option<OwnedFd>,
+    /// pty master when Tty
+    master: Option<OwnedFd>,
+}
+
+pub(super) fn new_client(s: UnixStream) -> Client {
+    let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+    Client {
+        sock: s,
+        buf: Vec::new(),
+        wants_stdin: true,
+    }
+}
+
+/// The monitor of one container, across its restarts.
+pub(super) struct Mon<'a> {
+    pub(super) engine: &'a Engine,
+    pub(super) id: String,
+    pub(super) log: Option<LogWriter>,
+    pub(super) clients: Vec<Client>,
+    pub(super) listener: UnixListener,
+    pub(super) sfd: SignalFd,
+    /// flock'ed for the monitor's life: one monitor per container
+    pub(super) _lock: File,
+}
+
+/// What one poll found ready, by source: `s`ignalfd, `l`istener, `o`ut, `e`rr, pty `m`aster,
+/// `h`ealth probe output, `c`lient.
+type Ready = Vec<(u8, PollFlags)>;
+
+impl Mon<'_> {
+    /// Create and start the container with fresh stdio.
+    pub(super) fn start(&mut self, c: &Container) -> Result<(i32, Stdio)> {
+        let rt = &self.engine.runtime;
+        if rt.root.join(&c.id).exists() {
+            let _ = rt.delete(&c.id, true);
+        }
+        let tty = c.config.tty;
+        let mut stdio = Stdio {
+            out: None,
+            err: None,
+            stdin: None,
+            master: None,
+        };
+        let mut opts = runtime::CreateOptions {
+            id: c.id.clone(),
+            bundle: c.internal.bundle.clone().into(),
+            own_terminal: tty,
+            ..Default::default()
+        };
+        if !tty {
+            let (out_r, out_w) =
+                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+            let (err_r, err_w) =
+                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+            if c.config.open_stdin {
+                let (r, w) =
+                    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+                stdio.stdin = Some(w);
+                opts.stdin = Some(r);
+            }
+            // the container init's fds 0-2
+            opts.stdout = Some(out_w);
+            opts.stderr = Some(err_w);
+            stdio.out = Some(out_r);
+            stdio.err = Some(err_r);
+        }
+        let started = rt.create(&opts);
+        // our copies of the init's ends: its exit then closes the pipes
+        drop(opts);
+        let started = started?;
+        fault::point("monitor.runtime-created");
+        // the network namespace exists now and nothing runs in it yet: plug it in
+        if let Err(e) = crate::net::setup(self.engine, c, started.pid) {
+            let _ = rt.delete(&c.id, true);
+            crate::net::teardown(self.engine, &c.id);
+            return Err(e);
+        }
+        fault::point("monitor.network-up");
+        stdio.master = started.console;
+        if let Some(m) = &stdio.master {
+            // the client's size when it gave one (before the process starts, so its first
+            // look at the terminal sees it), else docker's default
+            let (rows, cols) = match c.host_config.console_size.as_deref() {
+                Some(&[r, c]) if r > 0 && c > 0 => (r, c),
+                _ => (24, 80),
+            };
+            runtime::tty::set_size(m.as_raw_fd(), rows, cols);
+        }
+        rt.start(&c.id)?;
+        fault::point("monitor.started");
+        let pid = started.pid;
+        self.engine.store.update(&c.id, |c| {
+            c.state.set_running(pid as i64);
+            c.internal.monitor_pid = std::process::id() as i64;
+        })?;
+        fault::point("monitor.running");
+        crate::events::container(self.engine, c, "start", &[]);
+        Ok((pid, stdio))
+    }
+
+    /// Relay output to the log and clients until the init exits; its exit code (128+N for a
+    /// signal, as docker reports it).
+    pub(super) fn serve(&mut self, pid: i32, mut stdio: Stdio, c: &Container) -> i64 {
+        let mut code: Option<i64> = None;
+        let mut drain_deadline: Option<Instant> = None;
+        let mut buf = vec![0u8; 16 * 1024];
+        let stdin_once = c.config.stdin_once;
+        let mut checker = crate::health::settings(c.config.healthcheck.as_ref()).map(Checker::new);
+        if checker.is_some() {
+            let _ = self.engine.store.update(&c.id, |c| {
+                c.state.health = Some(crate::types::Health {
+                    status: "starting".into(),
+                    ..Default::default()
+                })
+            });
+        }
+        loop {
+            if code.is_some()
+                && (stdio.out.is_none() && stdio.err.is_none() && stdio.master.is_none()
+                    || drain_deadline.is_some_and(|d| Instant::now() > d))
+            {
+                break;
+            }
+            let ready = match self.wait_ready(&stdio, checker.as_ref(), code.is_some()) {
+                Err(()) => break,
+                Ok(None) => continue,
+                Ok(Some(r)) => r,
+            };
+            let mut client_idx = 0;
+            let mut drop_clients = Vec::new();
+            for (w, rev) in ready {
+                if w == b'c' {
+                    let i = client_idx;
+                    client_idx += 1;
+                    if !rev.is_empty() && !self.client_input(i, &mut stdio, stdin_once) {
+                        drop_clients.push(i);
+                    }
+                    continue;
+                }
+                if rev.is_empty() {
+                    continue;
+                }
+                match w {
+                    b's' => {
+                        self.reap(pid, &mut code, checker.as_mut());
+                        if code.is_some() && drain_deadline.is_none() {
+                            drain_deadline = Some(Instant::now() + Duration::from_millis(500));
+                        }
+                    }
+                    b'h' => {
+                        if let Some(h) = &mut checker {
+                            h.read_output();
+                        }
+                    }
+                    b'l' => self.accept_clients(),
+                    b'o' | b'e' | b'm' => self.relay_output(w, &mut stdio, &mut buf),
+                    _ => {}
+                }
+            }
+            if let Some(h) = &mut checker {
+                if code.is_none() {
+                    h.finish_if_done(self.engine, &c.id);
+                    h.maybe_start(self.engine, c);
+                }
+            }
+            drop_clients.sort_unstable();
+            for i in drop_clients.into_iter().rev() {
+                let cl = self.clients.remove(i);
+                if stdin_once && cl.wants_stdin {
+                    stdio.stdin = None;
+                }
+            }
+        }
+        if let Some(l) = &mut self.log {
+            let _ = l.flush();
+        }
+        code.unwrap_or(137)
+    }
+
+    /// Polls every source (see [`Ready`]): Err to stop serving, Ok(None) to poll again.
+    fn wait_ready(
+        &self,
+        stdio: &Stdio,
+        checker: Option<&Checker>,
+        exited: bool,
+    ) -> std::result::Result<Option<Ready>, ()> {
+        let mut fds: Vec<PollFd> = Vec::new();
+        let mut what: Vec<u8> = Vec::new();
+        fds.push(PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN));
+        what.push(b's');
+        fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
+        what.push(b'l');
+        for (f, w) in [
+            (&stdio.out, b'o'),
+            (&stdio.err, b'e'),
+            (&stdio.master, b'm'),
+        ] {
+            if let Some(f) = f {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                what.push(w);
+            }
+        }
+        if let Some(f) = checker
+            .and_then(|h| h.probe.as_ref())
+            .and_then(|p| p.out.as_ref())
+        {
+            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+            what.push(b'h');
+        }
+        for cl in &self.clients {
+            fds.push(PollFd::new(cl.sock.as_fd(), PollFlags::POLLIN));
+            what.push(b'c');
+        }
+        let timeout = if exited {
+            PollTimeout::from(50u16)
+        } else if let Some(h) = checker {
+            PollTimeout::try_from(h.timeout().as_millis().min(60_000) as i32 + 1)
+                .unwrap_or(PollTimeout::NONE)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Err(nix::Error::EINTR) => return Ok(None),
+            Err(_) => return Err(()),
+            Ok(_) => {}
+        }
+        Ok(Some(
+            fds.iter()
+                .zip(&what)
+                .map(|(f, w)| (*w, f.revents().unwrap_or(PollFlags::empty())))
+                .collect(),
+        ))
+    }
+
+    /// SIGCHLD: reap every child; the init's status becomes `code`, a probe's goes to the
+    /// health checker.
+    fn reap(&mut self, pid: i32, code: &mut Option<i64>, mut checker: Option<&mut Checker>) {
+        while let Ok(Some(_)) = self.sfd.read_signal() {}
+        loop {
+            let (p, status) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(WaitStatus::Exited(p, c)) => (p, c as i64),
+                Ok(WaitStatus::Signaled(p, s, _)) => (p, 128 + s as i64),
+                Ok(_) => continue,
+            };
+            if p.as_raw() == pid {
+                *code = Some(status);
+            } else if let Some(h) = checker.as_deref_mut() {
+                h.reaped(p.as_raw(), status);
+            }
+        }
+    }
+
+    pub(super) fn accept_clients(&mut self) {
+        while let Ok((s, _)) = self.listener.accept() {
+            let _ = s.set_nonblocking(false);
+            self.clients.push(new_client(s));
+        }
+    }
+
+    /// Output of the container (`w`: o, e or m) to the log and the clients; the source is
+    /// dropped at EOF (EIO on a pty master once the slave is gone).
+    fn relay_output(&mut self, w: u8, stdio: &mut Stdio, buf: &mut [u8]) {
+        let (slot, stream, kind) = match w {
+            b'o' => (&mut stdio.out, Stream::Stdout, STDOUT),
+            b'e' => (&mut stdio.err, Stream::Stderr, STDERR),
+            _ => (&mut stdio.master, Stream::Stdout, STDOUT),
+        };
+        let r = match slot.as_ref() {
+            Some(f) => nix::unistd::read(f, buf),
+            None => Ok(0),
+        };
+        match r {
+            Ok(0) | Err(_) => *slot = None,
+            Ok(n) => {
+                if let Some(l) = &mut self.log {
+                    let _ = l.write(stream, &buf[..n]);
+                }
+                let data = buf[..n].to_vec();
+                self.broadcast(kind, &data);
+            }
+        }
+    }
+
+    /// Handle input from client `i`; false when it went away.
+    fn client_input(&mut self, i: usize, stdio: &mut Stdio, stdin_once: bool) -> bool {
+        let mut tmp = [0u8; 32 * 1024];
+        let n = match (&self.clients[i].sock).read(&mut tmp) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        let cl = &mut self.clients[i];
+        cl.buf.extend_from_slice(&tmp[..n]);
+        loop {
+            if cl.buf.len() < 5 {
+                return true;
+            }
+            let len = u32::from_be_bytes([cl.buf[1], cl.buf[2], cl.buf[3], cl.buf[4]]) as usize;
+            if cl.buf.len() < 5 + len {
+                return true;
+            }
+            let kind = cl.buf[0];
+            let data: Vec<u8> = cl.buf[5..5 + len].to_vec();
+            cl.buf.drain(..5 + len);
+            match kind {
+                STDIN => {
+                    let target = stdio.master.as_ref().or(stdio.stdin.as_ref());
+                    if let Some(fd) = target {
+                        let _ = write_all_fd(fd.as_raw_fd(), &data);
+                    }
+                }
+                // docker closes the container's stdin at the client's EOF only with StdinOnce
+                // (`run -i`); a later `attach` to a `-d -i` container leaves it open
+                STDIN_EOF if stdin_once => {
+                    if stdio.master.is_some() {
+                        // ^D on a terminal
+                        if let Some(m) = &stdio.master {
+                            let _ = write_all_fd(m.as_raw_fd(), &[4]);
+                        }
+                    } else {
+                        stdio.stdin = None;
+                    }
+                }
+                RESIZE if data.len() == 4 => {
+                    if let Some(m) = &stdio.master {
+                        let rows = u16::from_be_bytes([data[0], data[1]]);
+                        let cols = u16::from_be_bytes([data[2], data[3]]);
+                        runtime::tty::set_size(m.as_raw_fd(), rows, cols);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn broadcast(&mut self, kind: u8, data: &[u8]) {
+        self.clients
+            .retain_mut(|c| write_frame(&mut c.sock, kind, data).is_ok());
+    }
+
+    /// Did the OOM killer kill anything in the container's cgroup during this run?
+    pub(super) fn oom_killed(&self) -> bool {
+        // the one counter we need, read directly (v1 memory.oom_control, v2 memory.events)
+        for (file, key) in [
+            (
+                format!(
+                    "/sys/fs/cgroup/memory{}/memory.oom_control",
+                    crate::engine::cgroups_path(&self.id)
+                ),
+                "oom_kill ",
+            ),
+            (
+                format!(
+                    "/sys/fs/cgroup{}/memory.events",
+                    crate::engine::cgroups_path(&self.id)
+                ),
+                "oom_kill ",
+            ),
+        ] {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                return text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(key))
+                    .any(|n| n.trim().parse::<u64>().unwrap_or(0) > 0);
+            }
+        }
+        let Ok(st) = self.engine.runtime.load(&self.id) else {
+            return false;
+        };
+        runtime::resources::stats(&st)
+            .ok()
+            .and_then(|v| find_u64(&v, "oomKill"))
+            .is_some_and(|n| n > 0)
+    }
+}
+
+fn write_all_fd(fd: RawFd, mut data: &[u8]) -> nix::Result<()> {
+    while !data.is_empty() {
+        // SAFETY: the fd is open for the duration of the call.
+        let n = nix::unistd::write(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, data)?;
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+fn find_u64(v: &serde_json::Value, key: &str) -> Option<u64> {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(n) = m.get(key).and_then(|x| x.as_u64()) {
+                return Some(n);
+            }
+            m.values().find_map(|x| find_u64(x, key))
+        }
+        _ => None,
+    }
+}
