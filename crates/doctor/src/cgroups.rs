@@ -3,7 +3,6 @@
 use crate::kernel::kernel_at_least;
 use crate::{check, Check, Level};
 use std::fs;
-use std::path::Path;
 // ---------------------------------------------------------------------------------------
 // cgroups
 
