@@ -2,15 +2,16 @@
 //! container's network namespace, outbound NAT, isolation between networks and published ports.
 //!
 //! State is one sqlite file (WAL, every change in an IMMEDIATE transaction, so concurrent
-//! `berth run`s serialise their allocations and never share an address). The kernel side is
-//! driven through rtnetlink ([`netlink`]) and the firewall tool found at run time
-//! ([`firewall`]). The embedded DNS server ([`dns`]) reads the `networks` and `endpoints`
-//! tables directly.
+//! `berth run`s serialise their allocations and never share an address), read and written only
+//! through [`store`], by the manager and by the embedded DNS server ([`dns`]) alike. The
+//! kernel side is driven through rtnetlink ([`netlink`]) and the firewall tool found at run
+//! time ([`firewall`]).
 
 pub mod dns;
 pub mod firewall;
 pub mod ipam;
 mod netlink;
+mod store;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -18,11 +19,12 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use firewall::{Backend, Selector};
 use ipam::Subnet;
+use store::EndpointsOf;
 
 /// Name of docker's default network.
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -177,14 +179,6 @@ pub struct PortMapping {
     pub proto: String,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS endpoints (container_id TEXT NOT NULL, network_id TEXT NOT NULL, name TEXT NOT NULL, aliases TEXT NOT NULL, ip TEXT NOT NULL, mac TEXT NOT NULL, host_veth TEXT NOT NULL, PRIMARY KEY (container_id, network_id));
-CREATE TABLE IF NOT EXISTS ports (container_id TEXT NOT NULL, network_id TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL, container_port INTEGER NOT NULL, proto TEXT NOT NULL, container_ip TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS endpoints_network ON endpoints (network_id);
-CREATE INDEX IF NOT EXISTS ports_container ON ports (container_id);
-";
-
 /// The networking manager: one per engine process (it is `Sync`; calls are serialised on its
 /// store connection, and across processes by sqlite's IMMEDIATE transactions).
 pub struct Manager {
@@ -211,36 +205,6 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-fn read_networks(conn: &Connection) -> Result<Vec<NetworkConfig>> {
-    let mut st = conn.prepare("SELECT name, data FROM networks ORDER BY name")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (name, data) = row?;
-        out.push(serde_json::from_str(&data).map_err(|e| Error::Corrupt(name, e.to_string()))?);
-    }
-    Ok(out)
-}
-
-fn network_by_id(conn: &Connection, id: &str) -> Result<Option<NetworkConfig>> {
-    let data: Option<(String, String)> = conn
-        .query_row("SELECT name, data FROM networks WHERE id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    data.map(|(name, d)| serde_json::from_str(&d).map_err(|e| Error::Corrupt(name, e.to_string())))
-        .transpose()
-}
-
-fn insert_network(conn: &Connection, n: &NetworkConfig) -> Result<()> {
-    let data = serde_json::to_string(n).expect("network config serialises");
-    conn.execute(
-        "INSERT INTO networks (id, name, data) VALUES (?1, ?2, ?3)",
-        params![n.id, n.name, data],
-    )?;
-    Ok(())
-}
-
 /// Subnets that a new network must not overlap: the host's routes (except those of `own_bridge`,
 /// a bridge of ours left from before) and every stored network.
 fn taken_subnets(nets: &[NetworkConfig]) -> Vec<Subnet> {
@@ -249,36 +213,7 @@ fn taken_subnets(nets: &[NetworkConfig]) -> Vec<Subnet> {
     taken
 }
 
-struct EndpointRow {
-    container_id: String,
-    network_id: String,
-    name: String,
-    aliases: String,
-    ip: String,
-    mac: String,
-    host_veth: String,
-}
-
-fn endpoint_rows(conn: &Connection, where_: &str, arg: &str) -> Result<Vec<EndpointRow>> {
-    let sql = format!(
-        "SELECT container_id, network_id, name, aliases, ip, mac, host_veth FROM endpoints WHERE {where_} ORDER BY network_id, ip"
-    );
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map([arg], |r| {
-        Ok(EndpointRow {
-            container_id: r.get(0)?,
-            network_id: r.get(1)?,
-            name: r.get(2)?,
-            aliases: r.get(3)?,
-            ip: r.get(4)?,
-            mac: r.get(5)?,
-            host_veth: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-fn to_endpoint(row: EndpointRow, net: Option<&NetworkConfig>) -> Endpoint {
+fn to_endpoint(row: store::EndpointRow, net: Option<&NetworkConfig>) -> Endpoint {
     let (prefix_len, gateway) = net
         .map(|n| {
             (
@@ -343,19 +278,8 @@ fn normalize_host_ip(ip: &str) -> String {
 impl Manager {
     /// Open (creating) the store at `db`.
     pub fn open(db: &Path) -> Result<Manager> {
-        if let Some(dir) = db.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Io {
-                context: format!("creating {}", dir.display()),
-                source: e,
-            })?;
-        }
-        let conn = Connection::open(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(60))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
         Ok(Manager {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(store::open(db)?),
             fw: OnceLock::new(),
             default_bridge: DEFAULT_BRIDGE.into(),
         })
@@ -384,14 +308,14 @@ impl Manager {
     pub fn default_network(&self) -> Result<NetworkConfig> {
         let find =
             |nets: &[NetworkConfig]| nets.iter().find(|n| n.name == DEFAULT_NETWORK).cloned();
-        if let Some(n) = find(&read_networks(&self.conn())?) {
+        if let Some(n) = find(&store::networks(&self.conn())?) {
             return Ok(n);
         }
         // Choose under the host lock and make the bridge (its route) before letting go, so that
         // another berth root choosing at the same time sees it; the store's write lock is taken
         // only afterwards (never waited for while holding the host lock).
         let host_lock = firewall::FwLock::take()?;
-        let nets = read_networks(&self.conn())?;
+        let nets = store::networks(&self.conn())?;
         if let Some(n) = find(&nets) {
             return Ok(n);
         }
@@ -417,7 +341,7 @@ impl Manager {
         drop(host_lock);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(n) = find(&read_networks(&tx)?) {
+        if let Some(n) = find(&store::networks(&tx)?) {
             return Ok(n);
         }
         let net = NetworkConfig {
@@ -431,7 +355,7 @@ impl Manager {
             labels: BTreeMap::new(),
             created: now_rfc3339(),
         };
-        insert_network(&tx, &net)?;
+        store::insert_network(&tx, &net)?;
         tx.commit()?;
         Ok(net)
     }
@@ -477,7 +401,7 @@ impl Manager {
         // berth roots choosing a subnet see it. The store's write lock is never waited for
         // while holding the host lock (the reverse nesting exists elsewhere).
         let host_lock = firewall::FwLock::take()?;
-        let nets = read_networks(&self.conn())?;
+        let nets = store::networks(&self.conn())?;
         check(&nets, requested.as_ref())?;
         let subnet = match requested {
             Some(s) => s,
@@ -513,8 +437,8 @@ impl Manager {
         let stored = bridge.and_then(|_| {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            check(&read_networks(&tx)?, Some(&subnet))?;
-            insert_network(&tx, &net)?;
+            check(&store::networks(&tx)?, Some(&subnet))?;
+            store::insert_network(&tx, &net)?;
             tx.commit()?;
             Ok(())
         });
@@ -526,9 +450,7 @@ impl Manager {
         }
         if let Err(e) = self.ensure_network(&net) {
             self.teardown_network(&net);
-            let _ = self
-                .conn()
-                .execute("DELETE FROM networks WHERE id = ?1", [&net.id]);
+            let _ = store::delete_network(&self.conn(), &net.id);
             return Err(e);
         }
         Ok(net)
@@ -625,31 +547,35 @@ impl Manager {
 
     /// All networks, by name.
     pub fn list(&self) -> Result<Vec<NetworkConfig>> {
-        read_networks(&self.conn())
+        store::networks(&self.conn())
     }
 
     pub fn endpoints(&self, network_id: &str) -> Result<Vec<Endpoint>> {
         let conn = self.conn();
-        let net = network_by_id(&conn, network_id)?;
-        Ok(endpoint_rows(&conn, "network_id = ?1", network_id)?
-            .into_iter()
-            .map(|r| to_endpoint(r, net.as_ref()))
-            .collect())
+        let net = store::network_by_id(&conn, network_id)?;
+        Ok(
+            store::endpoint_rows(&conn, EndpointsOf::Network(network_id))?
+                .into_iter()
+                .map(|r| to_endpoint(r, net.as_ref()))
+                .collect(),
+        )
     }
 
     pub fn endpoints_of_container(&self, container_id: &str) -> Result<Vec<Endpoint>> {
         let conn = self.conn();
-        let nets: HashMap<String, NetworkConfig> = read_networks(&conn)?
+        let nets: HashMap<String, NetworkConfig> = store::networks(&conn)?
             .into_iter()
             .map(|n| (n.id.clone(), n))
             .collect();
-        Ok(endpoint_rows(&conn, "container_id = ?1", container_id)?
-            .into_iter()
-            .map(|r| {
-                let n = nets.get(&r.network_id);
-                to_endpoint(r, n)
-            })
-            .collect())
+        Ok(
+            store::endpoint_rows(&conn, EndpointsOf::Container(container_id))?
+                .into_iter()
+                .map(|r| {
+                    let n = nets.get(&r.network_id);
+                    to_endpoint(r, n)
+                })
+                .collect(),
+        )
     }
 
     /// Remove a network without endpoints: its store row, firewall rules and bridge.
@@ -661,19 +587,13 @@ impl Manager {
         {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let n: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM endpoints WHERE network_id = ?1",
-                [&net.id],
-                |r| r.get(0),
-            )?;
-            if n > 0 {
+            if store::count_endpoints(&tx, &net.id)? > 0 {
                 return Err(Error::ActiveEndpoints {
                     name: net.name,
                     id: net.id,
                 });
             }
-            tx.execute("DELETE FROM ports WHERE network_id = ?1", [&net.id])?;
-            tx.execute("DELETE FROM networks WHERE id = ?1", [&net.id])?;
+            store::delete_network(&tx, &net.id)?;
             tx.commit()?;
         }
         self.fw()?.apply(
@@ -703,12 +623,12 @@ impl Manager {
         let (ep, existed, net) = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let net = match network_by_id(&tx, &net.id)? {
+            let net = match store::network_by_id(&tx, &net.id)? {
                 Some(n) => n,
                 // the default network may have been retired (or retired and made again) by
                 // another process between the caller's default_network() and this connect
                 None if net.name == DEFAULT_NETWORK => {
-                    let nets = read_networks(&tx)?;
+                    let nets = store::networks(&tx)?;
                     if let Some(n) = nets.iter().find(|n| n.name == DEFAULT_NETWORK) {
                         n.clone()
                     } else {
@@ -720,13 +640,13 @@ impl Manager {
                         if clash {
                             return Err(Error::NotFound(net.name.clone()));
                         }
-                        insert_network(&tx, net)?;
+                        store::insert_network(&tx, net)?;
                         net.clone()
                     }
                 }
                 None => return Err(Error::NotFound(net.name.clone())),
             };
-            let existing = endpoint_rows(&tx, "container_id = ?1", container_id)?
+            let existing = store::endpoint_rows(&tx, EndpointsOf::Container(container_id))?
                 .into_iter()
                 .find(|r| r.network_id == net.id);
             if let Some(row) = existing {
@@ -734,10 +654,11 @@ impl Manager {
             } else {
                 let subnet = net.subnet_parsed()?;
                 let gateway = net.gateway_parsed()?;
-                let used: HashSet<Ipv4Addr> = endpoint_rows(&tx, "network_id = ?1", &net.id)?
-                    .iter()
-                    .filter_map(|r| r.ip.parse().ok())
-                    .collect();
+                let used: HashSet<Ipv4Addr> =
+                    store::endpoint_rows(&tx, EndpointsOf::Network(&net.id))?
+                        .iter()
+                        .filter_map(|r| r.ip.parse().ok())
+                        .collect();
                 let ip = match requested_ip {
                     Some(ip) => {
                         if !subnet.is_host(ip) || ip == gateway {
@@ -769,18 +690,7 @@ impl Manager {
                     mac: ipam::mac_for(ip),
                     host_veth: format!("veth{}", random_hex(4)),
                 };
-                tx.execute(
-                    "INSERT INTO endpoints (container_id, network_id, name, aliases, ip, mac, host_veth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        ep.container_id,
-                        ep.network_id,
-                        ep.name,
-                        serde_json::to_string(&ep.aliases).expect("aliases serialise"),
-                        ep.ip.to_string(),
-                        ep.mac,
-                        ep.host_veth
-                    ],
-                )?;
+                store::insert_endpoint(&tx, &ep)?;
                 tx.commit()?;
                 (ep, false, net)
             }
@@ -797,10 +707,7 @@ impl Manager {
                 if let Ok(nl) = netlink::Nl::new() {
                     let _ = nl.delete_link(&ep.host_veth);
                 }
-                let _ = self.conn().execute(
-                    "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
-                    params![ep.container_id, ep.network_id],
-                );
+                let _ = store::delete_endpoint(&self.conn(), &ep.container_id, &ep.network_id);
                 Err(e)
             }
         }
@@ -837,14 +744,10 @@ impl Manager {
         let network_id = network_id.as_str();
         let (row, ports) = {
             let conn = self.conn();
-            let row = endpoint_rows(&conn, "container_id = ?1", container_id)?
+            let row = store::endpoint_rows(&conn, EndpointsOf::Container(container_id))?
                 .into_iter()
                 .find(|r| r.network_id == network_id);
-            let ports: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM ports WHERE container_id = ?1 AND network_id = ?2",
-                params![container_id, network_id],
-                |r| r.get(0),
-            )?;
+            let ports = store::count_ports(&conn, container_id, Some(network_id))?;
             (row, ports)
         };
         // rows go after the kernel state they describe, so rows exist while rules may
@@ -864,14 +767,8 @@ impl Manager {
         }
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "DELETE FROM ports WHERE container_id = ?1 AND network_id = ?2",
-            params![container_id, network_id],
-        )?;
-        tx.execute(
-            "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
-            params![container_id, network_id],
-        )?;
+        store::delete_ports(&tx, container_id, Some(network_id))?;
+        store::delete_endpoint(&tx, container_id, network_id)?;
         tx.commit()?;
         Ok(())
     }
@@ -887,18 +784,13 @@ impl Manager {
         }
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some(net) = read_networks(&tx)?
+        let Some(net) = store::networks(&tx)?
             .into_iter()
             .find(|n| n.name == DEFAULT_NETWORK)
         else {
             return Ok(());
         };
-        let n: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM endpoints WHERE network_id = ?1",
-            [&net.id],
-            |r| r.get(0),
-        )?;
-        if n > 0 {
+        if store::count_endpoints(&tx, &net.id)? > 0 {
             return Ok(());
         }
         self.fw()?.apply(
@@ -908,8 +800,7 @@ impl Manager {
             None,
         )?;
         netlink::Nl::new()?.delete_link(&net.bridge)?;
-        tx.execute("DELETE FROM ports WHERE network_id = ?1", [&net.id])?;
-        tx.execute("DELETE FROM networks WHERE id = ?1", [&net.id])?;
+        store::delete_network(&tx, &net.id)?;
         tx.commit()?;
         Ok(())
     }
@@ -947,39 +838,27 @@ impl Manager {
         let out = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // (container, network, host_ip, host_port, container_port, proto)
-            let mut taken: Vec<(String, String, String, u16, u16, String)> = {
-                let mut st = tx.prepare(
-                    "SELECT container_id, network_id, host_ip, host_port, container_port, proto FROM ports",
-                )?;
-                let rows = st.query_map([], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })?;
-                rows.collect::<Result<_, _>>()?
-            };
+            let mut taken = store::all_ports(&tx)?;
             let mut out = Vec::new();
             let mut fresh = Vec::new();
             for p in ports {
                 let hip = normalize_host_ip(&p.host_ip);
-                let conflict = |taken: &[(String, String, String, u16, u16, String)], port: u16| {
+                let conflict = |taken: &[store::PortRow], port: u16| {
                     taken
                         .iter()
-                        .find(|t| t.5 == p.proto && t.3 == port && host_ips_overlap(&t.2, &hip))
+                        .find(|t| {
+                            t.proto == p.proto
+                                && t.host_port == port
+                                && host_ips_overlap(&t.host_ip, &hip)
+                        })
                         .cloned()
                 };
                 let port = if p.host_port != 0 {
                     if let Some(t) = conflict(&taken, p.host_port) {
-                        let same = t.0 == container_id
-                            && t.1 == ep.network_id
-                            && t.2 == hip
-                            && t.4 == p.container_port;
+                        let same = t.container_id == container_id
+                            && t.network_id == ep.network_id
+                            && t.host_ip == hip
+                            && t.container_port == p.container_port;
                         if same {
                             out.push(PortMapping {
                                 host_ip: hip.clone(),
@@ -1007,14 +886,14 @@ impl Manager {
                         })
                         .ok_or_else(|| Error::NoFreePort(p.proto.clone()))?
                 };
-                taken.push((
-                    container_id.to_string(),
-                    ep.network_id.clone(),
-                    hip.clone(),
-                    port,
-                    p.container_port,
-                    p.proto.clone(),
-                ));
+                taken.push(store::PortRow {
+                    container_id: container_id.to_string(),
+                    network_id: ep.network_id.clone(),
+                    host_ip: hip.clone(),
+                    host_port: port,
+                    container_port: p.container_port,
+                    proto: p.proto.clone(),
+                });
                 let m = PortMapping {
                     host_ip: hip,
                     host_port: port,
@@ -1025,10 +904,7 @@ impl Manager {
                 fresh.push(m);
             }
             for m in &fresh {
-                tx.execute(
-                    "INSERT INTO ports (container_id, network_id, host_ip, host_port, container_port, proto, container_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![container_id, ep.network_id, m.host_ip, m.host_port, m.container_port, m.proto, ep.ip.to_string()],
-                )?;
+                store::insert_port(&tx, container_id, &ep.network_id, ep.ip, m)?;
             }
             tx.commit()?;
             (out, fresh)
@@ -1055,10 +931,7 @@ impl Manager {
         if let Err(e) = applied {
             let conn = self.conn();
             for m in &fresh {
-                let _ = conn.execute(
-                    "DELETE FROM ports WHERE container_id = ?1 AND network_id = ?2 AND host_ip = ?3 AND host_port = ?4 AND proto = ?5",
-                    params![container_id, ep.network_id, m.host_ip, m.host_port, m.proto],
-                );
+                let _ = store::delete_port(&conn, container_id, &ep.network_id, m);
             }
             return Err(e);
         }
@@ -1066,29 +939,12 @@ impl Manager {
     }
 
     pub fn ports_of(&self, container_id: &str) -> Result<Vec<PortMapping>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT host_ip, host_port, container_port, proto FROM ports WHERE container_id = ?1 ORDER BY container_port, proto, host_ip",
-        )?;
-        let rows = st.query_map([container_id], |r| {
-            Ok(PortMapping {
-                host_ip: r.get(0)?,
-                host_port: r.get(1)?,
-                container_port: r.get(2)?,
-                proto: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        store::ports_of(&self.conn(), container_id)
     }
 
     /// Remove every published port of the container (rules and rows).
     pub fn unpublish(&self, container_id: &str) -> Result<()> {
-        let n: i64 = self.conn().query_row(
-            "SELECT COUNT(*) FROM ports WHERE container_id = ?1",
-            [container_id],
-            |r| r.get(0),
-        )?;
-        if n == 0 {
+        if store::count_ports(&self.conn(), container_id, None)? == 0 {
             return Ok(());
         }
         self.fw()?.apply(
@@ -1097,18 +953,18 @@ impl Manager {
             &[],
             None,
         )?;
-        self.conn()
-            .execute("DELETE FROM ports WHERE container_id = ?1", [container_id])?;
+        store::delete_ports(&self.conn(), container_id, None)?;
         Ok(())
     }
 
     /// Everything of a container: its ports and all its endpoints.
     pub fn release_container(&self, container_id: &str) -> Result<()> {
         self.unpublish(container_id)?;
-        let nets: Vec<String> = endpoint_rows(&self.conn(), "container_id = ?1", container_id)?
-            .into_iter()
-            .map(|r| r.network_id)
-            .collect();
+        let nets: Vec<String> =
+            store::endpoint_rows(&self.conn(), EndpointsOf::Container(container_id))?
+                .into_iter()
+                .map(|r| r.network_id)
+                .collect();
         for n in nets {
             self.disconnect(&n, container_id)?;
         }
@@ -1136,14 +992,7 @@ impl Manager {
     /// Startup reconcile: release the endpoints and ports of containers not in `live` (their
     /// veths and rules too); an unused private default network is retired.
     pub fn reconcile(&self, live: &HashSet<String>) -> Result<()> {
-        let ids: Vec<String> = {
-            let conn = self.conn();
-            let mut st = conn.prepare(
-                "SELECT container_id FROM endpoints UNION SELECT container_id FROM ports",
-            )?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let ids = store::container_ids(&self.conn())?;
         for id in ids.iter().filter(|id| !live.contains(*id)) {
             self.release_container(id)?;
         }
@@ -1228,7 +1077,7 @@ mod tests {
             labels: BTreeMap::from([("k".to_string(), "v".to_string())]),
             created: now_rfc3339(),
         };
-        insert_network(&m.conn(), &net).unwrap();
+        store::insert_network(&m.conn(), &net).unwrap();
         assert_eq!(m.get("n1").unwrap(), net);
         assert_eq!(m.list().unwrap(), vec![net.clone()]);
         // docker's inspect names
