@@ -355,6 +355,11 @@ impl Manager {
             store::delete_network(&tx, &net.id)?;
             tx.commit()?;
         }
+        self.remove_rules_and_bridge(&net)
+    }
+
+    /// The network's firewall rules, then its bridge.
+    fn remove_rules_and_bridge(&self, net: &NetworkConfig) -> Result<()> {
         self.fw()?.apply(
             false,
             &[Selector::Exact(firewall::net_tag(&net.id))],
@@ -384,13 +389,7 @@ impl Manager {
         if store::count_endpoints(&tx, &net.id)? > 0 {
             return Ok(());
         }
-        self.fw()?.apply(
-            false,
-            &[Selector::Exact(firewall::net_tag(&net.id))],
-            &[],
-            None,
-        )?;
-        netlink::Nl::new()?.delete_link(&net.bridge)?;
+        self.remove_rules_and_bridge(&net)?;
         store::delete_network(&tx, &net.id)?;
         tx.commit()?;
         Ok(())
