@@ -274,17 +274,7 @@ impl Builder<'_> {
 
     /// The ONBUILD triggers of the base image run first (docker: "Executing N build triggers").
     fn run_triggers(&mut self) -> Result<()> {
-        let triggers: Vec<String> = self
-            .stage
-            .config
-            .get("OnBuild")
-            .and_then(|o| o.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let triggers = self.stage.strings("OnBuild");
         if triggers.is_empty() {
             return Ok(());
         }

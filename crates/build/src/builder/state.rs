@@ -39,9 +39,10 @@ impl State {
             .unwrap_or_else(|| "scratch".into())
     }
 
-    pub(super) fn env(&self) -> Vec<String> {
+    /// The strings of the config's array `key` (`Env`, `OnBuild`), none when unset.
+    pub(super) fn strings(&self, key: &str) -> Vec<String> {
         self.config
-            .get("Env")
+            .get(key)
             .and_then(|e| e.as_array())
             .map(|a| {
                 a.iter()
@@ -49,6 +50,10 @@ impl State {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    pub(super) fn env(&self) -> Vec<String> {
+        self.strings("Env")
     }
 
     fn env_get(&self, k: &str) -> Option<String> {
