@@ -1,6 +1,7 @@
-//! The embedded DNS server's wire handling: a query from a container (`parse_query`) and
-//! every answer built for it (A, PTR, NXDOMAIN, SERVFAIL, REFUSED, NOTIMP, FORMERR, the
-//! UDP truncation), as `berth __dns` answers.
+//! The embedded DNS server's wire handling: a query from a container (`parse_query`, which
+//! decodes with hickory-proto) and every answer built for it with hickory-proto (A, PTR,
+//! NXDOMAIN, SERVFAIL, REFUSED, NOTIMP, FORMERR, the UDP truncation), as `berth __dns`
+//! answers.
 //!
 //! Invariants: no panic; every answer is a response (QR set) with the query's id and the
 //! question echoed, that parses back (QR cleared) to the same question; a message that does

@@ -169,4 +169,3 @@ pub(crate) fn controllers_check() -> Check {
     };
     check("cgroup controllers", level, summary, lines.join("\n"))
 }
-

@@ -318,7 +318,6 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     Ok(())
 }
 
-
 /// A container's hostname when none is given: the host's with the host network, else the
 /// short id.
 fn default_hostname(hc: &HostConfig, id: &str) -> String {

@@ -117,7 +117,6 @@ impl Engine {
     }
 }
 
-
 fn backing_fs(root: &Path) -> &'static str {
     match fs_magic(root) {
         Some(0xef53) => "extfs",

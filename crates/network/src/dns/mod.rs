@@ -9,8 +9,9 @@
 //! subnet, exits on its own once the network has had no endpoints for a while, and is stopped
 //! by the engine when the network is removed (see `helper.rs` for the lifecycle).
 //!
-//! The wire format is RFC 1035 (with the EDNS OPT record of RFC 6891 understood and echoed);
-//! message parsing and building are pure functions.
+//! The wire format is RFC 1035 (with the EDNS OPT record of RFC 6891 understood and echoed),
+//! decoded and encoded by hickory-proto (`wire.rs` holds the pure functions that turn a query
+//! into its answer on top of it).
 
 use std::io;
 use std::path::PathBuf;
@@ -45,14 +46,6 @@ pub const TYPE_ANY: u16 = 255;
 pub const CLASS_IN: u16 = 1;
 /// Query class ANY.
 pub const CLASS_ANY: u16 = 255;
-
-/// Response codes (RFC 1035 4.1.1).
-pub const RCODE_NOERROR: u8 = 0;
-pub const RCODE_FORMERR: u8 = 1;
-pub const RCODE_SERVFAIL: u8 = 2;
-pub const RCODE_NXDOMAIN: u8 = 3;
-pub const RCODE_NOTIMP: u8 = 4;
-pub const RCODE_REFUSED: u8 = 5;
 
 /// TTL of the answers for names on the network: short, containers come and go.
 pub const TTL: u32 = 10;

@@ -2,11 +2,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::Path;
-use std::time::Duration;
-
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::DnsError;
+use crate::store;
 
 // ---------------------------------------------------------------------------------------------
 // The db
@@ -56,37 +54,15 @@ fn parse_subnet(s: &str) -> Option<(Ipv4Addr, u8)> {
     (len <= 32).then_some((addr.parse().ok()?, len))
 }
 
-fn open_ro(db: &Path) -> Result<Connection, DnsError> {
-    let dberr = |source| DnsError::Db {
-        path: db.to_path_buf(),
-        source,
-    };
-    let conn = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(dberr)?;
-    conn.busy_timeout(Duration::from_secs(2)).map_err(dberr)?;
-    Ok(conn)
-}
-
 impl Snapshot {
     pub(super) fn load(db: &Path, network_id: &str) -> Result<Snapshot, DnsError> {
         let dberr = |source| DnsError::Db {
             path: db.to_path_buf(),
             source,
         };
-        let conn = open_ro(db)?;
+        let conn = store::open_read_only(db).map_err(dberr)?;
         let mut snap = Snapshot::default();
-        let row: Option<(String, String)> = conn
-            .query_row(
-                "SELECT name, data FROM networks WHERE id = ?1",
-                [network_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(dberr)?;
-        if let Some((name, data)) = row {
+        if let Some((name, data)) = store::network_row(&conn, network_id).map_err(dberr)? {
             snap.exists = true;
             snap.network_name = name.to_ascii_lowercase();
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&data) {
@@ -103,35 +79,19 @@ impl Snapshot {
                     .and_then(parse_subnet);
             }
         }
-        let mut stmt = conn
-            .prepare("SELECT container_id, name, aliases, ip FROM endpoints WHERE network_id = ?1")
-            .map_err(dberr)?;
-        let rows = stmt
-            .query_map([network_id], |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                ))
-            })
-            .map_err(dberr)?;
+        let rows =
+            store::endpoint_rows(&conn, store::EndpointsOf::Network(network_id)).map_err(dberr)?;
         for row in rows {
-            let (id, name, aliases, ip) = row.map_err(dberr)?;
-            let aliases: Vec<String> = aliases
-                .and_then(|a| serde_json::from_str::<Vec<String>>(&a).ok())
+            let aliases: Vec<String> = serde_json::from_str::<Vec<String>>(&row.aliases)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|a| a.trim_end_matches('.').to_ascii_lowercase())
                 .collect();
             snap.endpoints.push(Endpoint {
-                container_id: id.unwrap_or_default().to_ascii_lowercase(),
-                name: name
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-                    .to_ascii_lowercase(),
+                container_id: row.container_id.to_ascii_lowercase(),
+                name: row.name.trim_start_matches('/').to_ascii_lowercase(),
                 aliases,
-                ip: ip.as_deref().and_then(parse_ipv4),
+                ip: parse_ipv4(&row.ip),
             });
         }
         Ok(snap)
@@ -252,6 +212,7 @@ fn if_index(name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
     use std::path::PathBuf;
 
     fn test_db(dir: &Path) -> PathBuf {

@@ -1,6 +1,14 @@
-//! The wire format: parsing queries and building responses (pure functions).
+//! The wire format, on hickory-proto: parsing a container's query and building the answers
+//! (pure functions). hickory decodes the header, the question (names with compression
+//! pointers, length limits) and the EDNS OPT record, and encodes our responses; what is ours
+//! here is which answer a query gets.
 
 use std::net::Ipv4Addr;
+
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::{Label, Name, RData, Record};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 
 use super::*;
 
@@ -22,6 +30,9 @@ pub struct Query {
     pub udp_size: Option<u16>,
     /// The question section to echo: the name uncompressed in its original case, type, class.
     pub question: Vec<u8>,
+    /// The question as hickory holds it (`None` for the stand-in of a message whose question
+    /// did not parse).
+    parsed: Option<hickory_proto::op::Query>,
 }
 
 impl Query {
@@ -31,103 +42,39 @@ impl Query {
     }
 }
 
-fn be16(msg: &[u8], pos: usize) -> Option<u16> {
-    let b = msg.get(pos..pos + 2)?;
-    Some(u16::from_be_bytes([b[0], b[1]]))
-}
-
-/// Reads a (possibly compressed) name at `start`. Returns the presentation form (lower case),
-/// the uncompressed wire form in original case, and the offset just after the name in `msg`.
-fn read_name(msg: &[u8], start: usize) -> Result<(String, Vec<u8>, usize), DnsError> {
-    let truncated = || DnsError::Malformed("truncated name");
-    let mut pos = start;
-    let mut end = None;
-    let mut hops = 0;
-    let mut wire = Vec::new();
+/// The presentation form of `name` as [`Query::name`] holds it: lower case, no trailing dot,
+/// odd bytes escaped.
+fn presentation(name: &Name) -> String {
     let mut text = String::new();
-    loop {
-        let len = usize::from(*msg.get(pos).ok_or_else(truncated)?);
-        match len & 0xc0 {
-            0x00 if len == 0 => {
-                wire.push(0);
-                return Ok((text, wire, end.unwrap_or(pos + 1)));
+    for (i, label) in name.iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        for &b in label {
+            let b = b.to_ascii_lowercase();
+            match b {
+                b'.' | b'\\' => {
+                    text.push('\\');
+                    text.push(char::from(b));
+                }
+                0x21..=0x7e => text.push(char::from(b)),
+                _ => text.push_str(&format!("\\{b:03}")),
             }
-            0x00 => {
-                let label = msg
-                    .get(pos + 1..pos + 1 + len)
-                    .ok_or(DnsError::Malformed("truncated label"))?;
-                if wire.len() + 1 + len + 1 > 255 {
-                    return Err(DnsError::Malformed("name longer than 255 bytes"));
-                }
-                wire.push(len as u8);
-                wire.extend_from_slice(label);
-                if wire.len() > 1 + len {
-                    // not the first label
-                    text.push('.');
-                }
-                for &b in label {
-                    let b = b.to_ascii_lowercase();
-                    match b {
-                        b'.' | b'\\' => {
-                            text.push('\\');
-                            text.push(char::from(b));
-                        }
-                        0x21..=0x7e => text.push(char::from(b)),
-                        _ => text.push_str(&format!("\\{b:03}")),
-                    }
-                }
-                pos += 1 + len;
-            }
-            0xc0 => {
-                let low = usize::from(*msg.get(pos + 1).ok_or_else(truncated)?);
-                let target = ((len & 0x3f) << 8) | low;
-                end.get_or_insert(pos + 2);
-                hops += 1;
-                // Pointers must point backwards; together with the hop limit and the length
-                // limit above, no message can make this loop forever.
-                if target >= pos || hops > 32 {
-                    return Err(DnsError::Malformed("bad compression pointer"));
-                }
-                pos = target;
-            }
-            _ => return Err(DnsError::Malformed("unsupported label type")),
         }
     }
+    text
 }
 
-/// Offset just after the (possibly compressed) name at `pos`.
-fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
-    loop {
-        let len = usize::from(*msg.get(pos)?);
-        match len & 0xc0 {
-            0x00 if len == 0 => return Some(pos + 1),
-            0x00 => pos += 1 + len,
-            0xc0 => return (pos + 2 <= msg.len()).then_some(pos + 2),
-            _ => return None,
-        }
-    }
-}
-
-/// The UDP payload size of the OPT record in the additional section, if any. `pos` is the
-/// offset after the question section.
-fn find_opt(msg: &[u8], mut pos: usize) -> Option<u16> {
-    let an = be16(msg, 6)?;
-    let ns = be16(msg, 8)?;
-    let ar = be16(msg, 10)?;
-    for i in 0..(u32::from(an) + u32::from(ns) + u32::from(ar)) {
-        pos = skip_name(msg, pos)?;
-        let rtype = be16(msg, pos)?;
-        let class = be16(msg, pos + 2)?;
-        let rdlen = usize::from(be16(msg, pos + 8)?);
-        if i >= u32::from(an) + u32::from(ns) && rtype == TYPE_OPT {
-            return Some(class.max(512));
-        }
-        pos += 10 + rdlen;
-        if pos > msg.len() {
-            return None;
-        }
-    }
-    None
+/// The UDP payload size of the OPT record in the additional section, if any: the sections after
+/// the question are read as far as they parse (their other records are ignored).
+fn find_opt(decoder: &mut BinDecoder<'_>, header: &Header) -> Option<u16> {
+    let op = header.metadata.op_code;
+    let counts = &header.counts;
+    Message::read_records(decoder, usize::from(counts.answers), false, op).ok()?;
+    Message::read_records(decoder, usize::from(counts.authorities), false, op).ok()?;
+    let (_, edns, _) =
+        Message::read_records(decoder, usize::from(counts.additionals), true, op).ok()?;
+    edns.map(|e| e.max_payload().max(512))
 }
 
 /// Parses a DNS query message: header, exactly one question, and the EDNS OPT record if the
@@ -137,150 +84,114 @@ pub fn parse_query(msg: &[u8]) -> Result<Query, DnsError> {
     if msg.len() < 12 {
         return Err(DnsError::Malformed("shorter than a header"));
     }
-    let id = be16(msg, 0).unwrap_or_default();
-    let flags = be16(msg, 2).unwrap_or_default();
-    if flags & 0x8000 != 0 {
+    let mut decoder = BinDecoder::new(msg);
+    let header = Header::read(&mut decoder).map_err(|_| DnsError::Malformed("bad header"))?;
+    if header.metadata.message_type != MessageType::Query {
         return Err(DnsError::Malformed("not a query"));
     }
-    if be16(msg, 4) != Some(1) {
+    if header.counts.queries != 1 {
         return Err(DnsError::Malformed("not exactly one question"));
     }
-    let (name, mut question, pos) = read_name(msg, 12)?;
-    let qtype = be16(msg, pos).ok_or(DnsError::Malformed("truncated question"))?;
-    let qclass = be16(msg, pos + 2).ok_or(DnsError::Malformed("truncated question"))?;
-    question.extend_from_slice(&msg[pos..pos + 4]);
+    let parsed = hickory_proto::op::Query::read(&mut decoder)
+        .map_err(|_| DnsError::Malformed("bad question"))?;
+    let question = parsed
+        .to_bytes()
+        .map_err(|_| DnsError::Malformed("bad question"))?;
     Ok(Query {
-        id,
-        opcode: ((flags >> 11) & 0xf) as u8,
-        name,
-        qtype,
-        qclass,
-        rd: flags & 0x0100 != 0,
-        udp_size: find_opt(msg, pos + 4),
+        id: header.metadata.id,
+        opcode: u8::from(header.metadata.op_code),
+        name: presentation(parsed.name()),
+        qtype: u16::from(parsed.query_type()),
+        qclass: u16::from(parsed.query_class()),
+        rd: header.metadata.recursion_desired,
+        udp_size: find_opt(&mut decoder, &header),
         question,
+        parsed: Some(parsed),
     })
 }
 
-/// A response to `q`: header, the echoed question, `answers` (complete resource records) and,
-/// when the query had one, an OPT record.
-fn build(q: &Query, rcode: u8, aa: bool, answers: &[Vec<u8>]) -> Vec<u8> {
-    let mut flags: u16 = 0x8000 | (u16::from(q.opcode & 0xf) << 11) | 0x0080;
-    if aa {
-        flags |= 0x0400;
-    }
-    if q.rd {
-        flags |= 0x0100;
-    }
-    flags |= u16::from(rcode & 0xf);
-    let mut out = Vec::with_capacity(12 + q.question.len() + 16 * answers.len() + 11);
-    out.extend_from_slice(&q.id.to_be_bytes());
-    out.extend_from_slice(&flags.to_be_bytes());
-    out.extend_from_slice(&1u16.to_be_bytes());
-    out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
-    out.extend_from_slice(&u16::from(q.udp_size.is_some()).to_be_bytes());
-    out.extend_from_slice(&q.question);
-    for rr in answers {
-        out.extend_from_slice(rr);
-    }
+/// A response to `q`: header (RA always set: we forward), the echoed question, `answers` and,
+/// when the query had one, an OPT record. Empty (nothing to send) if it cannot be encoded.
+fn build(q: &Query, rcode: ResponseCode, aa: bool, answers: Vec<Record>) -> Vec<u8> {
+    let mut m = Message::response(q.id, OpCode::from_u8(q.opcode));
+    m.metadata.authoritative = aa;
+    m.metadata.recursion_desired = q.rd;
+    m.metadata.recursion_available = true;
+    m.metadata.response_code = rcode;
+    m.add_queries(q.parsed.clone());
+    m.add_answers(answers);
     if q.udp_size.is_some() {
-        push_opt(&mut out);
+        let mut edns = Edns::new();
+        edns.set_max_payload(EDNS_PAYLOAD);
+        m.set_edns(edns);
     }
-    out
-}
-
-fn push_opt(out: &mut Vec<u8>) {
-    out.push(0);
-    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
-    out.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
-}
-
-/// A resource record whose owner is the question name (pointer 0xc00c).
-fn record(rtype: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
-    let mut rr = Vec::with_capacity(12 + rdata.len());
-    rr.extend_from_slice(&[0xc0, 0x0c]);
-    rr.extend_from_slice(&rtype.to_be_bytes());
-    rr.extend_from_slice(&CLASS_IN.to_be_bytes());
-    rr.extend_from_slice(&ttl.to_be_bytes());
-    rr.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    rr.extend_from_slice(rdata);
-    rr
+    m.to_vec().unwrap_or_default()
 }
 
 pub(super) fn class_in(q: &Query) -> bool {
     q.qclass == CLASS_IN || q.qclass == CLASS_ANY
 }
 
+/// Records of type `rtype` for the question name, one per `rdata`, when the query asks for that
+/// type (or ANY) in class IN (or ANY); none otherwise.
+fn records(q: &Query, rtype: u16, ttl: u32, rdata: impl Iterator<Item = RData>) -> Vec<Record> {
+    let wanted = (q.qtype == rtype || q.qtype == TYPE_ANY) && class_in(q);
+    match &q.parsed {
+        // class IN
+        Some(parsed) if wanted => rdata
+            .map(|d| Record::from_rdata(parsed.name().clone(), ttl, d))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The authoritative answer for a name that exists: A records for `addrs` when the query asks
 /// for A (or ANY); for any other type (AAAA, MX, ...) NOERROR without answers (NODATA), as
 /// docker answers.
 pub fn answer_a(q: &Query, addrs: &[Ipv4Addr], ttl: u32) -> Vec<u8> {
-    let answers: Vec<Vec<u8>> = if (q.qtype == TYPE_A || q.qtype == TYPE_ANY) && class_in(q) {
-        addrs
-            .iter()
-            .map(|a| record(TYPE_A, ttl, &a.octets()))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    build(q, RCODE_NOERROR, true, &answers)
+    let answers = records(q, TYPE_A, ttl, addrs.iter().map(|a| RData::A(A(*a))));
+    build(q, ResponseCode::NoError, true, answers)
 }
 
 /// The authoritative answer to a PTR query: one PTR record per name (names that cannot be
 /// encoded are left out).
 pub fn answer_ptr(q: &Query, names: &[String], ttl: u32) -> Vec<u8> {
-    let answers: Vec<Vec<u8>> = if (q.qtype == TYPE_PTR || q.qtype == TYPE_ANY) && class_in(q) {
-        names
-            .iter()
-            .filter_map(|n| encode_name(n))
-            .map(|wire| record(TYPE_PTR, ttl, &wire))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    build(q, RCODE_NOERROR, true, &answers)
+    let names = names.iter().filter_map(|n| encode_name(n));
+    let answers = records(q, TYPE_PTR, ttl, names.map(|n| RData::PTR(PTR(n))));
+    build(q, ResponseCode::NoError, true, answers)
 }
 
 /// Authoritative "no such name".
 pub fn nxdomain(q: &Query) -> Vec<u8> {
-    build(q, RCODE_NXDOMAIN, true, &[])
+    build(q, ResponseCode::NXDomain, true, Vec::new())
 }
 
 /// "Server failure": no upstream answered.
 pub fn servfail(q: &Query) -> Vec<u8> {
-    build(q, RCODE_SERVFAIL, false, &[])
+    build(q, ResponseCode::ServFail, false, Vec::new())
 }
 
 /// "Refused".
 pub fn refused(q: &Query) -> Vec<u8> {
-    build(q, RCODE_REFUSED, false, &[])
+    build(q, ResponseCode::Refused, false, Vec::new())
 }
 
 /// "Not implemented", for opcodes other than QUERY.
 pub fn notimp(q: &Query) -> Vec<u8> {
-    build(q, RCODE_NOTIMP, false, &[])
+    build(q, ResponseCode::NotImp, false, Vec::new())
 }
 
 /// "Format error" for a query whose question parsed.
 pub fn formerr(q: &Query) -> Vec<u8> {
-    build(q, RCODE_FORMERR, false, &[])
+    build(q, ResponseCode::FormErr, false, Vec::new())
 }
 
 /// "Format error" for a message [`parse_query`] rejected: the header only, with the client's
 /// id, opcode and RD. `None` (send nothing) when the message is too short or is itself a
 /// response, so that two servers never bounce errors at each other.
 pub fn formerr_raw(msg: &[u8]) -> Option<Vec<u8>> {
-    if msg.len() < 12 || msg[2] & 0x80 != 0 {
-        return None;
-    }
-    let mut out = vec![0u8; 12];
-    out[0] = msg[0];
-    out[1] = msg[1];
-    out[2] = 0x80 | (msg[2] & 0x79); // QR, opcode, RD
-    out[3] = 0x80 | RCODE_FORMERR;
-    Some(out)
+    let q = parse_header_only(msg)?;
+    Some(formerr(&q))
 }
 
 /// Cuts a response we built for `q` down to header, question (and OPT) with the TC bit set when
@@ -289,33 +200,24 @@ pub fn fit_udp(q: &Query, resp: Vec<u8>, max: usize) -> Vec<u8> {
     if resp.len() <= max || resp.len() < 12 + q.question.len() {
         return resp;
     }
-    let mut out = resp[..12 + q.question.len()].to_vec();
-    out[2] |= 0x02;
-    out[6..12].fill(0);
-    if q.udp_size.is_some() {
-        out[11] = 1;
-        push_opt(&mut out);
+    match Message::from_vec(&resp).map(|m| m.truncate().to_vec()) {
+        Ok(Ok(cut)) => cut,
+        _ => resp,
     }
-    out
 }
 
-/// The wire form of a presentation name (no escapes; `None` when a label is longer than 63
-/// bytes or the name longer than 255).
-pub(super) fn encode_name(name: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(name.len() + 2);
-    for label in name
+/// The name of a presentation name without escapes, as a fully qualified [`Name`]; `None` when
+/// a label is longer than 63 bytes or the name longer than 255.
+fn encode_name(name: &str) -> Option<Name> {
+    let labels = name
         .trim_end_matches('.')
         .split('.')
         .filter(|l| !l.is_empty())
-    {
-        if label.len() > 63 {
-            return None;
-        }
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    (out.len() <= 255).then_some(out)
+        .map(|l| Label::from_raw_bytes(l.as_bytes()).ok());
+    let name = Name::from_labels(labels.collect::<Option<Vec<Label>>>()?).ok()?;
+    // the wire form: a length byte per label, the labels, the root's zero byte
+    let wire = name.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
+    (wire <= 255).then_some(name)
 }
 
 /// The address of a reverse name `d.c.b.a.in-addr.arpa`.
@@ -335,35 +237,52 @@ pub fn parse_reverse(name: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-/// A query stand-in for answering FORMERR to a message whose question did not parse.
+/// A query stand-in for answering FORMERR to a message whose question did not parse: the
+/// header's id, opcode and RD, no question. `None` when the message is shorter than a header
+/// or is a response.
 pub(super) fn parse_header_only(msg: &[u8]) -> Option<Query> {
-    (msg.len() >= 12).then(|| Query {
-        id: u16::from_be_bytes([msg[0], msg[1]]),
-        opcode: (msg[2] >> 3) & 0xf,
+    let header = Header::read(&mut BinDecoder::new(msg)).ok()?;
+    (header.metadata.message_type == MessageType::Query).then(|| Query {
+        id: header.metadata.id,
+        opcode: u8::from(header.metadata.op_code),
         name: String::new(),
         qtype: 0,
         qclass: 0,
-        rd: msg[2] & 1 != 0,
+        rd: header.metadata.recursion_desired,
         udp_size: None,
         question: Vec::new(),
+        parsed: None,
     })
 }
 
+/// `msg` (a message we relay) with another id.
 pub(super) fn with_id(msg: &[u8], id: u16) -> Vec<u8> {
     let mut m = msg.to_vec();
     m[..2].copy_from_slice(&id.to_be_bytes());
     m
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The wire form of a name (presentation form, no escapes).
+    fn wire_name(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for l in name.split('.').filter(|l| !l.is_empty()) {
+            out.push(l.len() as u8);
+            out.extend_from_slice(l.as_bytes());
+        }
+        out.push(0);
+        out
+    }
 
     /// A query message for `name` (presentation form, no escapes).
     fn query(id: u16, name: &str, qtype: u16, rd: bool, edns: Option<u16>) -> Vec<u8> {
         let mut m = id.to_be_bytes().to_vec();
         m.extend_from_slice(&(if rd { 0x0100u16 } else { 0 }).to_be_bytes());
         m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
-        m.extend_from_slice(&encode_name(name).unwrap());
+        m.extend_from_slice(&wire_name(name));
         m.extend_from_slice(&qtype.to_be_bytes());
         m.extend_from_slice(&CLASS_IN.to_be_bytes());
         if let Some(size) = edns {
@@ -376,47 +295,55 @@ mod tests {
         m
     }
 
+    fn be16(b: &[u8], i: usize) -> u16 {
+        u16::from_be_bytes([b[i], b[i + 1]])
+    }
+
     struct Decoded {
         id: u16,
         flags: u16,
         counts: [u16; 4],
         question: Vec<u8>,
-        /// (type, class, ttl, rdata) of the answer section; every owner must be 0xc00c.
+        /// (type, class, ttl, rdata) of the answer section; every owner is the question name.
         answers: Vec<(u16, u16, u32, Vec<u8>)>,
         /// Type of the additional records.
         additional: Vec<u16>,
     }
 
+    /// A response decoded by hickory (the header's bits and counts read as sent).
     fn decode(r: &[u8]) -> Decoded {
-        let counts = [be16(r, 4), be16(r, 6), be16(r, 8), be16(r, 10)].map(|c| c.unwrap());
-        let qend = skip_name(r, 12).unwrap() + 4;
-        let mut pos = qend;
-        let mut answers = Vec::new();
-        for _ in 0..counts[1] {
-            assert_eq!(
-                &r[pos..pos + 2],
-                &[0xc0, 0x0c],
-                "answer owner is a pointer to the question"
-            );
-            let t = be16(r, pos + 2).unwrap();
-            let c = be16(r, pos + 4).unwrap();
-            let ttl = u32::from_be_bytes(r[pos + 6..pos + 10].try_into().unwrap());
-            let len = usize::from(be16(r, pos + 10).unwrap());
-            answers.push((t, c, ttl, r[pos + 12..pos + 12 + len].to_vec()));
-            pos += 12 + len;
+        let m = Message::from_vec(r).expect("our response decodes");
+        let counts = [be16(r, 4), be16(r, 6), be16(r, 8), be16(r, 10)];
+        let question = match m.queries.first() {
+            Some(q) => q.to_bytes().unwrap(),
+            None => Vec::new(),
+        };
+        assert_eq!(&r[12..12 + question.len()], &question[..]);
+        let answers = m
+            .answers
+            .iter()
+            .map(|a| {
+                assert_eq!(
+                    a.name.to_bytes().unwrap()[..],
+                    question[..question.len() - 4]
+                );
+                let t = u16::from(a.record_type());
+                (t, u16::from(a.dns_class), a.ttl, a.data.to_bytes().unwrap())
+            })
+            .collect();
+        let mut additional: Vec<u16> = m
+            .additionals
+            .iter()
+            .map(|a| u16::from(a.record_type()))
+            .collect();
+        if m.edns.is_some() {
+            additional.push(TYPE_OPT);
         }
-        let mut additional = Vec::new();
-        for _ in 0..counts[3] {
-            pos = skip_name(r, pos).unwrap();
-            additional.push(be16(r, pos).unwrap());
-            pos += 10 + usize::from(be16(r, pos + 8).unwrap());
-        }
-        assert_eq!(pos, r.len(), "no trailing bytes");
         Decoded {
-            id: be16(r, 0).unwrap(),
-            flags: be16(r, 2).unwrap(),
+            id: be16(r, 0),
+            flags: be16(r, 2),
             counts,
-            question: r[12..qend].to_vec(),
+            question,
             answers,
             additional,
         }
@@ -577,6 +504,10 @@ mod tests {
                 (TYPE_A, CLASS_IN, 600, vec![10, 89, 1, 3]),
             ]
         );
+        // the owner of an answer is a pointer to the question
+        let r = answer_a(&q, &addrs, 600);
+        let at = 12 + q.question.len();
+        assert_eq!(&r[at..at + 2], &[0xc0, 0x0c]);
         // RD is copied: clear without it.
         let q = parse_query(&query(1, "web", TYPE_A, false, None)).unwrap();
         assert_eq!(decode(&answer_a(&q, &addrs, 1)).flags, QR | AA | RA);
@@ -669,5 +600,9 @@ mod tests {
         assert_eq!(d.counts, [1, 1, 0, 0]);
         assert_eq!(d.answers[0].0, TYPE_PTR);
         assert_eq!(d.answers[0].3, b"\x03web\x05mynet\x00".to_vec());
+        // names that cannot be encoded are left out
+        let long = ["x".repeat(64), "a.".repeat(130)];
+        let d = decode(&answer_ptr(&q, &long, 10));
+        assert_eq!(d.counts, [1, 0, 0, 0]);
     }
 }

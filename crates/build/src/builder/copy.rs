@@ -1,0 +1,601 @@
+//! COPY and ADD: one [`CopyRequest`]; the files (from the context, another stage or an image)
+//! go as a tar into a container of the current image, whose changes are the layer.
+
+use super::cache::cache_key;
+use super::run::{container, layer_from, scratch_image};
+use super::state::State;
+use super::{invalid, step_err, Builder};
+use crate::expand::expand;
+use crate::parser::{Heredoc, Instruction, Kind};
+use engine::Result;
+use image::rootfd::{Node, Root};
+use image::Image;
+use serde_json::Map;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// A COPY or ADD as written. ADD is COPY that also extracts local archives (and refuses
+/// URLs), without --from.
+pub(super) struct CopyRequest<'a> {
+    is_add: bool,
+    srcs: &'a [String],
+    dest: &'a str,
+    from: Option<&'a str>,
+    chown: Option<&'a str>,
+    chmod: Option<&'a str>,
+    heredocs: &'a [Heredoc],
+}
+
+impl<'a> CopyRequest<'a> {
+    /// The request of a COPY or ADD instruction; `None` for any other.
+    pub(super) fn of(kind: &'a Kind) -> Option<CopyRequest<'a>> {
+        match kind {
+            Kind::Copy {
+                srcs,
+                dest,
+                from,
+                chown,
+                chmod,
+                heredocs,
+            } => Some(CopyRequest {
+                is_add: false,
+                srcs,
+                dest,
+                from: from.as_deref(),
+                chown: chown.as_deref(),
+                chmod: chmod.as_deref(),
+                heredocs,
+            }),
+            Kind::Add {
+                srcs,
+                dest,
+                chown,
+                chmod,
+                heredocs,
+            } => Some(CopyRequest {
+                is_add: true,
+                srcs,
+                dest,
+                from: None,
+                chown: chown.as_deref(),
+                chmod: chmod.as_deref(),
+                heredocs,
+            }),
+            _ => None,
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        if self.is_add {
+            "ADD"
+        } else {
+            "COPY"
+        }
+    }
+}
+
+/// A request's words with the stage's variables expanded.
+struct Expanded {
+    sources: Vec<String>,
+    dest: String,
+    chown: Option<String>,
+    chmod: Option<u32>,
+}
+
+/// Where the files come from: the context's (relative name, host path), or the nodes of
+/// another stage's or an image's rootfs (by a container of it, removed by [`Sources::cleanup`]).
+#[derive(Default)]
+struct Sources {
+    from_container: Option<String>,
+    /// the part of the cache key that stands for the content
+    hash_part: String,
+    files: Vec<(String, PathBuf)>,
+    from_nodes: Vec<(String, Node)>,
+}
+
+impl Sources {
+    fn cleanup(&self, engine: &engine::engine::Engine) {
+        if let Some(c) = &self.from_container {
+            let _ = engine.remove(c, true, true);
+        }
+    }
+}
+
+impl Builder<'_> {
+    fn expand_copy(&self, ins: &Instruction, req: &CopyRequest) -> Result<Expanded> {
+        let dest = self.ex(ins, req.dest)?;
+        let chown = req.chown.map(|c| self.ex(ins, c)).transpose()?;
+        let chmod = req
+            .chmod
+            .map(|m| {
+                u32::from_str_radix(m, 8)
+                    .map_err(|_| step_err(ins, &format!("invalid chmod value {m}")))
+            })
+            .transpose()?;
+        let mut sources = Vec::new();
+        for src in req.srcs {
+            sources.extend(self.ex_words(ins, src)?);
+        }
+        Ok(Expanded {
+            sources,
+            dest,
+            chown,
+            chmod,
+        })
+    }
+
+    /// COPY or ADD.
+    pub(super) fn copy(&mut self, ins: &Instruction, req: &CopyRequest, args: &str) -> Result<()> {
+        let x = self.expand_copy(ins, req)?;
+        let what = req.what();
+        for src in &x.sources {
+            if req.is_add && (src.starts_with("http://") || src.starts_with("https://")) {
+                return Err(invalid(format!(
+                    "ADD failed: failed to GET {src}: berth builds offline and cannot download URLs (fetch the file into the build context and ADD it from there)"
+                )));
+            }
+        }
+        let mut src = match req.from {
+            Some(f) => self.sources_from(ins, what, f, &x.sources)?,
+            None => {
+                let mut src = Sources::default();
+                for s in &x.sources {
+                    src.files.extend(self.ctx.resolve(s)?);
+                }
+                src.hash_part.push_str(&self.ctx.hash(&src.files));
+                src
+            }
+        };
+        for h in req.heredocs {
+            src.hash_part.push_str(&h.name);
+            src.hash_part.push_str(&h.content);
+        }
+        let key = cache_key(
+            &self.stage.id(),
+            &format!(
+                "{what} {:?} {} {:?} {:?}",
+                x.sources, x.dest, x.chown, x.chmod
+            ),
+            &format!("{}\n{args}", src.hash_part),
+        );
+        let engine = self.engine;
+        if self.cached(&key) {
+            src.cleanup(engine);
+            return Ok(());
+        }
+        let c = match container(engine, &self.stage, None, vec![]) {
+            Ok(c) => c,
+            Err(e) => {
+                src.cleanup(engine);
+                return Err(e);
+            }
+        };
+        let result = self.copy_into(ins, req, &x, &mut src, &c);
+        let _ = engine.remove(&c, true, true);
+        src.cleanup(engine);
+        let img = result?;
+        self.done(&key, img);
+        Ok(())
+    }
+
+    /// The sources of `COPY --from=f`: resolved in the rootfs of a container of stage or image
+    /// `f`.
+    fn sources_from(
+        &self,
+        ins: &Instruction,
+        what: &str,
+        f: &str,
+        sources: &[String],
+    ) -> Result<Sources> {
+        let engine = self.engine;
+        let img_id = match self.df.stage_index(f) {
+            Some(j) => match self.results.get(&j) {
+                Some(Some(i)) => i.id().to_string(),
+                Some(None) => scratch_image(engine)?,
+                None => {
+                    return Err(step_err(
+                        ins,
+                        &format!("stage {f} is not built before this one"),
+                    ))
+                }
+            },
+            None => engine
+                .images()?
+                .get(f)
+                .map_err(|_| {
+                    step_err(
+                        ins,
+                        &format!(
+                            "invalid from flag value {f}: no such image (berth builds offline)"
+                        ),
+                    )
+                })?
+                .id()
+                .to_string(),
+        };
+        // the container's own config is empty: workdir /, user root
+        let tmp = State {
+            image: Some(engine.images()?.get(&img_id)?),
+            config: Map::new(),
+            args: BTreeMap::new(),
+            global: BTreeMap::new(),
+        };
+        let c = container(engine, &tmp, None, vec![])?;
+        let root = PathBuf::from(
+            engine
+                .store
+                .get(&c)?
+                .map(|c| c.internal.rootfs)
+                .unwrap_or_default(),
+        );
+        let mut out = Sources {
+            from_container: Some(c),
+            hash_part: img_id,
+            ..Sources::default()
+        };
+        // resolved and opened inside the stage's rootfs, read by fds
+        let src_root = Root::open(&root);
+        for src in sources {
+            let Some(r) = src_root
+                .as_ref()
+                .ok()
+                .and_then(|sr| engine::container::archive::resolve_path(sr, src).ok())
+            else {
+                out.cleanup(engine);
+                return Err(invalid(format!(
+                    "{what} failed: stat {src}: file does not exist"
+                )));
+            };
+            out.from_nodes
+                .push((src.trim_start_matches('/').to_string(), r.node));
+        }
+        Ok(out)
+    }
+
+    /// Writes the sources into container `c` and makes its changes the layer.
+    fn copy_into(
+        &self,
+        ins: &Instruction,
+        req: &CopyRequest,
+        x: &Expanded,
+        src: &mut Sources,
+        c: &str,
+    ) -> Result<Image> {
+        let engine = self.engine;
+        let what = req.what();
+        let root = PathBuf::from(
+            engine
+                .store
+                .get(c)?
+                .map(|c| c.internal.rootfs)
+                .unwrap_or_default(),
+        );
+        let (uid, gid) = match &x.chown {
+            Some(u) => {
+                let (u, g, _) = engine::spec::resolve_user(&root, u, &[])?;
+                (u as u64, g as u64)
+            }
+            None => (0, 0),
+        };
+        let dest = x.dest.as_str();
+        let abs = if dest.starts_with('/') {
+            dest.to_string()
+        } else {
+            format!("{}/{dest}", self.stage.workdir())
+        };
+        let dest_root = Root::open(&root)
+            .map_err(|e| invalid(format!("{what}: open {}: {e}", root.display())))?;
+        let dest_dir_like = dest.ends_with('/')
+            || dest == "."
+            || src.files.len() + src.from_nodes.len() + req.heredocs.len() > 1
+            || src.files.iter().any(|(rel, _)| rel.contains(['*', '?']))
+            || dest_root.node(&abs, true).is_ok_and(|n| n.is_dir());
+        let mut t = LayerTar {
+            b: tar::Builder::new(Vec::new()),
+            made: BTreeSet::new(),
+            dest_root: &dest_root,
+            uid,
+            gid,
+            chmod: x.chmod,
+            what,
+            dest: engine::volumes::clean(&abs),
+            dest_dir_like,
+        };
+        t.start()?;
+        // every source as a node (the context's by its host path, the user's own files;
+        // another stage's resolved in its root), read by fds
+        let mut srcs: Vec<(String, Node, Option<&Path>)> = Vec::new();
+        for (rel, host) in &src.files {
+            let n = Node::open_host(host)
+                .map_err(|e| invalid(format!("{what}: {}: {e}", host.display())))?;
+            srcs.push((rel.clone(), n, Some(host.as_path())));
+        }
+        srcs.extend(src.from_nodes.drain(..).map(|(rel, n)| (rel, n, None)));
+        for (rel, node, host) in &srcs {
+            if node.is_dir() {
+                let entries = self.dir_entries(what, rel, node, *host)?;
+                t.dir(entries)?;
+            } else if let Some(host) = host.filter(|h| req.is_add && is_archive(h)) {
+                t.archive(host)?;
+            } else {
+                t.single(rel, node)?;
+            }
+        }
+        for h in req.heredocs {
+            let content = if h.expand {
+                expand(&h.body(), &|k| self.stage.lookup(k), self.df.escape)
+                    .unwrap_or_else(|_| h.body())
+            } else {
+                h.body()
+            };
+            t.heredoc(&h.name, &content)?;
+        }
+        let tarbuf =
+            t.b.into_inner()
+                .map_err(|e| invalid(format!("{what}: {e}")))?;
+        engine.archive_put(c, "/", std::io::Cursor::new(tarbuf), true)?;
+        layer_from(
+            engine,
+            &self.stage,
+            c,
+            &format!(
+                "/bin/sh -c #(nop) {} {}",
+                what,
+                ins.original.split_once(' ').map(|x| x.1).unwrap_or("")
+            ),
+        )
+    }
+
+    /// Everything in a directory source, relative to it: the context's as the context lists it
+    /// (.dockerignore applied), another stage's all of it.
+    fn dir_entries(
+        &self,
+        what: &str,
+        rel: &str,
+        node: &Node,
+        host: Option<&Path>,
+    ) -> Result<Vec<(String, Node)>> {
+        let mut entries: Vec<(String, Node)> = Vec::new();
+        match host {
+            None => walk_all(node, "", &mut entries),
+            Some(host) => {
+                let mut paths = Vec::new();
+                self.ctx.walk(host, rel, &mut |r, p| {
+                    let sub = r
+                        .strip_prefix(rel)
+                        .unwrap_or(r)
+                        .trim_start_matches('/')
+                        .to_string();
+                    paths.push((sub, p.to_path_buf()));
+                });
+                for (sub, p) in paths {
+                    let n = Node::open_host(&p)
+                        .map_err(|e| invalid(format!("{what}: {}: {e}", p.display())))?;
+                    entries.push((sub, n));
+                }
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// The tar a COPY/ADD writes into the container: the destination's missing parents, then the
+/// sources with the requested owner and mode.
+struct LayerTar<'r> {
+    b: tar::Builder<Vec<u8>>,
+    /// directories already in the tar
+    made: BTreeSet<String>,
+    dest_root: &'r Root,
+    uid: u64,
+    gid: u64,
+    chmod: Option<u32>,
+    what: &'static str,
+    /// the destination, absolute and clean
+    dest: String,
+    /// the destination is a directory the sources go into (else: the one file's new name)
+    dest_dir_like: bool,
+}
+
+impl LayerTar<'_> {
+    fn err(&self, e: impl std::fmt::Display) -> engine::Error {
+        invalid(format!("{}: {e}", self.what))
+    }
+
+    /// The destination (as a directory) or its parent.
+    fn start(&mut self) -> Result<()> {
+        if self.dest_dir_like {
+            self.parents(&self.dest.clone(), true)
+        } else if let Some((parent, _)) = self.dest.clone().rsplit_once('/') {
+            self.parents(parent, false)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Directory entries for the parts of `path` missing in the rootfs; `own`: the last one
+    /// gets the requested owner.
+    fn parents(&mut self, path: &str, own: bool) -> Result<()> {
+        let mut cur = String::new();
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        for (i, p) in parts.iter().enumerate() {
+            cur = format!("{cur}/{p}");
+            if self.made.contains(&cur) {
+                continue;
+            }
+            let exists = self.dest_root.node(&cur, true).is_ok();
+            if !exists {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                let last = i + 1 == parts.len();
+                let (u, g) = if own && last {
+                    (self.uid, self.gid)
+                } else {
+                    (0, 0)
+                };
+                h.set_uid(u);
+                h.set_gid(g);
+                h.set_size(0);
+                h.set_mtime(0);
+                h.set_cksum();
+                self.b
+                    .append_data(&mut h, cur.trim_start_matches('/'), std::io::empty())
+                    .map_err(|e| self.err(e))?;
+            }
+            self.made.insert(cur.clone());
+        }
+        Ok(())
+    }
+
+    /// One file, directory or symlink as `name`.
+    fn file(&mut self, node: &Node, name: &str) -> Result<()> {
+        let what = self.what;
+        let md = &node.md;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata(md);
+        h.set_uid(self.uid);
+        h.set_gid(self.gid);
+        h.set_username("").ok();
+        h.set_groupname("").ok();
+        if let Some(m) = self.chmod {
+            h.set_mode(m);
+        }
+        let name = name.trim_start_matches('/');
+        if md.is_dir() {
+            h.set_size(0);
+            h.set_cksum();
+            self.b.append_data(&mut h, name, std::io::empty())
+        } else if md.file_type().is_symlink() {
+            let t = node
+                .read_link()
+                .map_err(|e| invalid(format!("{what}: {name}: {e}")))?;
+            h.set_size(0);
+            self.b.append_link(&mut h, name, t)
+        } else if md.is_file() {
+            let f = node
+                .open_file()
+                .map_err(|e| invalid(format!("{what}: {name}: {e}")))?;
+            h.set_cksum();
+            self.b
+                .append_data(&mut h, name, std::io::Read::take(f, md.len()))
+        } else {
+            Ok(())
+        }
+        .map_err(|e| self.err(e))
+    }
+
+    /// A directory source: its content goes into the destination.
+    fn dir(&mut self, entries: Vec<(String, Node)>) -> Result<()> {
+        let dest = self.dest.clone();
+        self.parents(&dest, true)?;
+        for (sub, n) in entries {
+            self.file(&n, &format!("{dest}/{sub}"))?;
+        }
+        Ok(())
+    }
+
+    /// ADD of a local archive: its content is extracted into the destination.
+    fn archive(&mut self, host: &Path) -> Result<()> {
+        let dest = self.dest.clone();
+        self.parents(&dest, true)?;
+        let add = |e: std::io::Error| invalid(format!("ADD: {e}"));
+        let f = std::fs::File::open(host).map_err(add)?;
+        let r = image::layer::decompress(f).map_err(|e| invalid(format!("ADD: {e}")))?;
+        let mut a = tar::Archive::new(r);
+        for e in a.entries().map_err(add)? {
+            let mut e = e.map_err(add)?;
+            let name = e.path().map_err(add)?.to_string_lossy().into_owned();
+            let mut h = e.header().clone();
+            let target = format!(
+                "{}/{}",
+                dest.trim_end_matches('/'),
+                name.trim_start_matches("./")
+            );
+            if let Ok(Some(l)) = e.link_name() {
+                let l = l.into_owned();
+                self.b
+                    .append_link(&mut h, target.trim_start_matches('/'), l)
+                    .map_err(add)?;
+            } else {
+                self.b
+                    .append_data(&mut h, target.trim_start_matches('/'), &mut e)
+                    .map_err(add)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a source named `name` goes: into the destination directory, or as the destination.
+    fn target(&self, name: &str) -> String {
+        if self.dest_dir_like {
+            format!("{}/{name}", self.dest.trim_end_matches('/'))
+        } else {
+            self.dest.clone()
+        }
+    }
+
+    /// A file (or link) source.
+    fn single(&mut self, rel: &str, node: &Node) -> Result<()> {
+        let base = Path::new(rel)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let target = self.target(&base);
+        self.file(node, &target)
+    }
+
+    /// A here-document as a file.
+    fn heredoc(&mut self, name: &str, content: &str) -> Result<()> {
+        let target = self.target(name);
+        let mut hd = tar::Header::new_gnu();
+        hd.set_entry_type(tar::EntryType::Regular);
+        hd.set_mode(self.chmod.unwrap_or(0o644));
+        hd.set_uid(self.uid);
+        hd.set_gid(self.gid);
+        hd.set_size(content.len() as u64);
+        hd.set_mtime(0);
+        hd.set_cksum();
+        self.b
+            .append_data(&mut hd, target.trim_start_matches('/'), content.as_bytes())
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Everything below `dir` (not following symlinks), by fds, with paths relative to it.
+fn walk_all(dir: &Node, rel: &str, out: &mut Vec<(String, Node)>) {
+    let Ok(names) = dir.names() else {
+        return;
+    };
+    for name in names {
+        let Ok(n) = dir.child(&name) else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&name);
+        let r = if rel.is_empty() {
+            name.into_owned()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let mut below = Vec::new();
+        if n.is_dir() {
+            walk_all(&n, &r, &mut below);
+        }
+        out.push((r, n));
+        out.append(&mut below);
+    }
+}
+
+/// A tar archive, possibly compressed (ADD extracts those).
+fn is_archive(p: &Path) -> bool {
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return false;
+    };
+    let mut head = [0u8; 512];
+    let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
+    let h = &head[..n];
+    h.starts_with(&[0x1f, 0x8b])
+        || h.starts_with(b"BZh")
+        || h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || (n >= 262 && &h[257..262] == b"ustar")
+}

@@ -1,0 +1,411 @@
+//! The builder: runs a parsed Dockerfile against the engine, docker's legacy builder style.
+//! Every instruction yields an image: metadata instructions change only the config, RUN runs a
+//! container of the current image and keeps its changes as a layer, COPY/ADD write into a
+//! (never started) container's rootfs and keep those changes. Each step is cached by its
+//! parent image, the instruction with its arguments expanded, the build args in effect and,
+//! for COPY/ADD, a hash of the copied content.
+//!
+//! A [`Builder`] holds what a build works with (engine, context, Dockerfile, options, cache,
+//! output) and its state (the stage being built, the stages done, the build args used); one
+//! method per instruction: metadata ones in `instructions.rs`, RUN in `run.rs`, COPY and ADD
+//! (one [`copy::CopyRequest`]) in `copy.rs`.
+
+mod cache;
+mod copy;
+mod instructions;
+mod run;
+mod state;
+
+use crate::context::Context;
+use crate::expand::expand;
+use crate::parser::{Dockerfile, Instruction, Kind};
+use cache::{cache_key, Cache};
+use engine::engine::Engine;
+use engine::{Error, Result};
+use image::archive::{derive, Step};
+use image::Image;
+use serde_json::{json, Value};
+use state::State;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+#[derive(Default, Clone, Debug)]
+pub struct Options {
+    pub tags: Vec<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub labels: BTreeMap<String, String>,
+    pub quiet: bool,
+}
+
+/// Args docker passes to every build without a declaration.
+const PREDEFINED_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+fn invalid(m: impl Into<String>) -> Error {
+    Error::Invalid(m.into())
+}
+
+fn step_err(ins: &Instruction, e: &str) -> Error {
+    invalid(format!("Dockerfile:{}: {}: {e}", ins.line, ins.keyword))
+}
+
+fn short(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+/// Forget the step cache (`POST /build/prune`): the ids of the images the forgotten steps
+/// made (they stay in the store, for `image prune` to take when unused and untagged).
+pub fn prune_cache(engine: &Engine) -> Result<Vec<String>> {
+    Cache::open(engine).clear()
+}
+
+/// The stages the target needs: itself, the stages it is built FROM and the ones it copies from.
+fn needed_stages(df: &Dockerfile, target: usize) -> BTreeSet<usize> {
+    let mut need = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !need.insert(i) {
+            continue;
+        }
+        let st = &df.stages[i];
+        if let Some(j) = df.stage_index(&st.base).filter(|j| *j < i) {
+            todo.push(j);
+        }
+        for ins in &st.instructions {
+            if let Kind::Copy { from: Some(f), .. } = &ins.kind {
+                if let Some(j) = df.stage_index(f).filter(|j| *j < i) {
+                    todo.push(j);
+                }
+            }
+        }
+    }
+    need
+}
+
+fn from_line(st: &crate::parser::Stage) -> String {
+    let mut s = String::new();
+    if let Some(p) = &st.platform {
+        s.push_str(&format!("--platform={p} "));
+    }
+    s.push_str(&st.base);
+    if let Some(n) = &st.name {
+        s.push_str(&format!(" AS {n}"));
+    }
+    s
+}
+
+/// Build; returns the final image id (`sha256:...`). Progress goes to `out` as dockerd's
+/// legacy builder writes it (the client's "Sending build context" line is the caller's);
+/// `stage_built` gets the image id of each stage as it is done (dockerd's `aux` message).
+pub fn build(
+    engine: &Engine,
+    ctx: &Context,
+    df: &Dockerfile,
+    opts: &Options,
+    out: &mut dyn Write,
+    stage_built: &mut dyn FnMut(&str),
+) -> Result<String> {
+    Builder {
+        engine,
+        ctx,
+        df,
+        opts,
+        cache: Cache::open(engine),
+        out,
+        global: BTreeMap::new(),
+        used_args: BTreeSet::new(),
+        results: BTreeMap::new(),
+        stage: State::on(None, BTreeMap::new()),
+    }
+    .build(stage_built)
+}
+
+/// One build: what it works with, and where it is.
+struct Builder<'a> {
+    engine: &'a Engine,
+    ctx: &'a Context,
+    df: &'a Dockerfile,
+    opts: &'a Options,
+    cache: Cache,
+    out: &'a mut dyn Write,
+    /// the ARGs before the first FROM: usable in FROM lines
+    global: BTreeMap<String, Option<String>>,
+    /// the --build-arg names consumed so far
+    used_args: BTreeSet<String>,
+    /// the image of each stage built (None: FROM scratch with nothing in it)
+    results: BTreeMap<usize, Option<Image>>,
+    /// the stage being built
+    stage: State,
+}
+
+impl Builder<'_> {
+    /// A progress line (none with `quiet`).
+    fn say(&mut self, s: &str) {
+        if !self.opts.quiet {
+            let _ = writeln!(self.out, "{s}");
+            let _ = self.out.flush();
+        }
+    }
+
+    /// The --build-arg `k`, if given (it counts as used then).
+    fn take_build_arg(&mut self, k: &str) -> Option<String> {
+        let v = self.opts.build_args.get(k)?;
+        self.used_args.insert(k.to_string());
+        Some(v.clone())
+    }
+
+    fn build(mut self, stage_built: &mut dyn FnMut(&str)) -> Result<String> {
+        let df = self.df;
+        let images = self.engine.images()?;
+        for ins in &df.global_args {
+            if let Kind::Arg(list) = &ins.kind {
+                for (k, d) in list {
+                    let v = match (self.take_build_arg(k), d) {
+                        (Some(v), _) => Some(v),
+                        (None, Some(d)) => Some(
+                            expand(d, &|n| self.global.get(n).cloned().flatten(), df.escape)
+                                .map_err(|e| step_err(ins, &e))?,
+                        ),
+                        (None, None) => None,
+                    };
+                    self.global.insert(k.clone(), v);
+                }
+            }
+        }
+        let target = match &self.opts.target {
+            Some(t) => df.stage_index(t).ok_or_else(|| {
+                invalid(format!("failed to reach build target {t} in Dockerfile"))
+            })?,
+            None => df.stages.len() - 1,
+        };
+        let need = needed_stages(df, target);
+        let total: usize = df.global_args.len()
+            + need
+                .iter()
+                .map(|i| 1 + df.stages[*i].instructions.len())
+                .sum::<usize>();
+        let mut n = 0usize;
+        // docker prints the ARGs before the first FROM as steps (with no image of their own)
+        for ins in &df.global_args {
+            n += 1;
+            self.say(&format!("Step {n}/{total} : {}", ins.original));
+        }
+        let mut last = String::new();
+        for &si in &need {
+            let st = &df.stages[si];
+            n += 1;
+            self.say(&format!("Step {n}/{total} : FROM {}", from_line(st)));
+            self.start_stage(si)?;
+            for ins in &st.instructions {
+                n += 1;
+                self.say(&format!("Step {n}/{total} : {}", ins.original));
+                self.step(ins)?;
+            }
+            self.finish_stage(si == target)?;
+            last = self.stage.id();
+            stage_built(&last);
+            self.results.insert(si, self.stage.image.clone());
+        }
+        let unused: Vec<&String> = self
+            .opts
+            .build_args
+            .keys()
+            .filter(|k| !self.used_args.contains(*k) && !PREDEFINED_ARGS.contains(&k.as_str()))
+            .collect();
+        if !unused.is_empty() {
+            let _ = writeln!(
+                self.out,
+                "[Warning] One or more build-args {:?} were not consumed",
+                unused
+            );
+        }
+        self.say(&format!("Successfully built {}", short(&last)));
+        for t in &self.opts.tags {
+            let r = images.tag(&last, t)?;
+            self.say(&format!("Successfully tagged {}", r.familiar()));
+        }
+        Ok(last)
+    }
+
+    /// FROM: the stage's base image (scratch, an earlier stage, or an image in the store), the
+    /// default PATH, and the base's ONBUILD triggers run.
+    fn start_stage(&mut self, si: usize) -> Result<()> {
+        let st = &self.df.stages[si];
+        let global = &self.global;
+        let base = expand(
+            &st.base,
+            &|k| global.get(k).cloned().flatten(),
+            self.df.escape,
+        )
+        .map_err(|e| invalid(format!("Dockerfile:{}: FROM: {e}", st.line)))?;
+        let image = if base == "scratch" {
+            None
+        } else if let Some(j) = self.df.stage_index(&base).filter(|j| *j < si) {
+            self.results.get(&j).cloned().flatten()
+        } else {
+            Some(self.engine.images()?.get(&base).map_err(|_| {
+                invalid(format!(
+                    "pull access denied for {base}, repository does not exist or may require 'docker login' (berth builds offline: load or import the image first)"
+                ))
+            })?)
+        };
+        self.stage = State::on(image, self.global.clone());
+        // docker's builder gives an image without PATH the default one
+        if !self.stage.env().iter().any(|e| e.starts_with("PATH=")) {
+            let mut env = vec![format!("PATH={}", engine::spec::DEFAULT_PATH)];
+            env.extend(self.stage.env());
+            self.stage.config.insert("Env".into(), json!(env));
+        }
+        self.say(&format!(" ---> {}", short(&self.stage.id())));
+        self.run_triggers()
+    }
+
+    /// The ONBUILD triggers of the base image run first (docker: "Executing N build triggers").
+    fn run_triggers(&mut self) -> Result<()> {
+        let triggers = self.stage.strings("OnBuild");
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        self.say(&format!(
+            " ---> Executing {} build trigger{}",
+            triggers.len(),
+            if triggers.len() == 1 { "" } else { "s" }
+        ));
+        self.stage.config.insert("OnBuild".into(), Value::Null);
+        for t in triggers {
+            let parsed = crate::parser::parse(&format!("FROM scratch\n{t}\n"), "ONBUILD")
+                .map_err(|e| invalid(e.to_string()))?;
+            for ins in &parsed.stages[0].instructions {
+                self.step(ins)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of a stage: labels given with --label go on the final image; a stage of only
+    /// metadata on scratch gets an image with no layers.
+    fn finish_stage(&mut self, is_target: bool) -> Result<()> {
+        if is_target && !self.opts.labels.is_empty() {
+            let mut labels = self.stage.object("Labels");
+            for (k, v) in &self.opts.labels {
+                labels.insert(k.clone(), json!(v));
+            }
+            self.stage
+                .config
+                .insert("Labels".into(), Value::Object(labels));
+            self.stage.image = Some(self.meta_image("LABEL (from --label)")?);
+        }
+        if self.stage.image.is_none() {
+            self.stage.image = Some(self.meta_image("FROM scratch")?);
+        }
+        Ok(())
+    }
+
+    /// One instruction of the current stage.
+    fn step(&mut self, ins: &Instruction) -> Result<()> {
+        // the build args in effect before the step take part in its cache key
+        let args = self.stage.args_in_effect();
+        if let Kind::Run {
+            cmd,
+            heredocs,
+            flags,
+        } = &ins.kind
+        {
+            return self.run(ins, cmd, heredocs, flags, &args);
+        }
+        if let Some(req) = copy::CopyRequest::of(&ins.kind) {
+            return self.copy(ins, &req, &args);
+        }
+        let change = self.metadata(ins)?;
+        self.commit_meta(change, &args)
+    }
+
+    /// Try the cache for a step; on a hit the stage moves to the cached image.
+    fn cached(&mut self, key: &str) -> bool {
+        if self.opts.no_cache {
+            return false;
+        }
+        let Some(id) = self.cache.get(key) else {
+            return false;
+        };
+        let Ok(img) = self
+            .engine
+            .images()
+            .and_then(|i| i.get(&id).map_err(Error::from))
+        else {
+            return false;
+        };
+        self.say(" ---> Using cache");
+        self.say(&format!(" ---> {}", short(&id)));
+        self.stage.config = img
+            .config
+            .get("config")
+            .and_then(|c| c.as_object().cloned())
+            .unwrap_or_default();
+        self.stage.image = Some(img);
+        true
+    }
+
+    /// The image a step made: into the cache under `key`, and the stage moves to it.
+    fn done(&mut self, key: &str, img: Image) {
+        self.cache.put(key, &img.id().to_string());
+        self.say(&format!(" ---> {}", short(&img.id().to_string())));
+        self.stage.image = Some(img);
+    }
+
+    /// A metadata-only step: the current config as a new image on the current one, with
+    /// docker's `#(nop)` history line.
+    fn meta_image(&self, text: &str) -> Result<Image> {
+        Ok(derive::<std::io::Empty>(
+            self.engine.images()?,
+            self.stage.image.as_ref(),
+            None,
+            Step {
+                config: self.stage.config.clone(),
+                comment: "",
+                author: "",
+                created_by: &format!("/bin/sh -c #(nop)  {text}"),
+            },
+            None,
+        )?)
+    }
+
+    /// A metadata step's change, from the cache or applied to the config as a new image.
+    fn commit_meta(&mut self, change: instructions::Change, args: &str) -> Result<()> {
+        let key = cache_key(&self.stage.id(), &change.text, args);
+        if self.cached(&key) {
+            return Ok(());
+        }
+        (change.apply)(&mut self.stage);
+        let img = self.meta_image(&change.text)?;
+        self.done(&key, img);
+        Ok(())
+    }
+}
+
+/// docker's HumanSize for the context size line.
+pub(crate) fn human(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < units.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{v:.4}{}", units[i])
+        .replace(".0000", "")
+        .trim_end_matches('0')
+        .to_string()
+}

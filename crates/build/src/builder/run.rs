@@ -1,0 +1,210 @@
+//! RUN, and the containers and layers every step that changes files works with.
+
+use super::cache::cache_key;
+use super::state::State;
+use super::{invalid, short, step_err, Builder};
+use crate::parser::{Command, Heredoc, Instruction};
+use engine::container::create::CreateRequest;
+use engine::engine::Engine;
+use engine::types::{Config, HostConfig};
+use engine::Result;
+use image::archive::{derive, Step};
+use image::Image;
+use serde_json::{json, Map};
+use std::io::Write;
+
+impl Builder<'_> {
+    /// The argv of a RUN: exec form as is; shell form through the stage's shell, with its
+    /// here-documents.
+    fn run_argv(&self, cmd: &Command, heredocs: &[Heredoc]) -> Vec<String> {
+        let sh = match cmd {
+            Command::Exec(v) => return v.clone(),
+            Command::Shell(sh) => sh,
+        };
+        let only_heredoc = heredocs.len() == 1
+            && sh
+                .trim()
+                .trim_start_matches("<<")
+                .trim_start_matches('-')
+                .trim_matches(['\'', '"'])
+                == heredocs[0].name;
+        let script = if only_heredoc {
+            // `RUN <<EOF`: the document is the script
+            heredocs[0].body()
+        } else {
+            // otherwise they are the shell's own here-documents
+            let mut script = sh.clone();
+            for h in heredocs {
+                script.push('\n');
+                script.push_str(&h.body());
+                script.push_str(&h.name);
+            }
+            script
+        };
+        self.stage.shell().into_iter().chain([script]).collect()
+    }
+
+    /// RUN: a container of the current image runs the command; its changes are the layer.
+    pub(super) fn run(
+        &mut self,
+        ins: &Instruction,
+        cmd: &Command,
+        heredocs: &[Heredoc],
+        flags: &[(String, String)],
+        args: &str,
+    ) -> Result<()> {
+        if let Some((f, _)) = flags.iter().find(|(f, _)| f != "network") {
+            return Err(step_err(
+                ins,
+                &format!("--{f} needs BuildKit, which berth's builder does not implement"),
+            ));
+        }
+        let argv = self.run_argv(cmd, heredocs);
+        let key = cache_key(&self.stage.id(), &format!("RUN {}", json!(argv)), args);
+        if self.cached(&key) {
+            return Ok(());
+        }
+        // build args are in the environment of RUN, not in the image
+        let mut env = self.stage.env();
+        for (k, v) in &self.stage.args {
+            if let Some(v) = v {
+                if !env.iter().any(|e| e.split('=').next() == Some(k)) {
+                    env.push(format!("{k}={v}"));
+                }
+            }
+        }
+        let engine = self.engine;
+        let c = container(engine, &self.stage, Some(argv.clone()), env)?;
+        self.say(&format!(" ---> Running in {}", short(&c)));
+        let code = run_attached(engine, &c, self.opts.quiet, self.out);
+        fault::point("build.step-ran");
+        let result = code.and_then(|code| {
+            if code != 0 {
+                return Err(invalid(format!(
+                    "The command '{}' returned a non-zero code: {code}",
+                    argv.join(" ")
+                )));
+            }
+            layer_from(
+                engine,
+                &self.stage,
+                &c,
+                &format!("/bin/sh -c {}", argv.last().cloned().unwrap_or_default()),
+            )
+        });
+        let _ = engine.remove(&c, true, true);
+        self.say(&format!("Removing intermediate container {}", short(&c)));
+        let img = result?;
+        self.done(&key, img);
+        Ok(())
+    }
+}
+
+/// A container of the stage's image (created, not started) for RUN or COPY.
+pub(super) fn container(
+    engine: &Engine,
+    s: &State,
+    cmd: Option<Vec<String>>,
+    env: Vec<String>,
+) -> Result<String> {
+    let image = match &s.image {
+        Some(i) => i.id().to_string(),
+        None => scratch_image(engine)?,
+    };
+    let cfg = Config {
+        image,
+        cmd: Some(cmd.unwrap_or_else(|| vec!["/bin/true".into()])),
+        entrypoint: Some(vec![]),
+        env,
+        working_dir: s.workdir(),
+        user: s
+            .config
+            .get("User")
+            .and_then(|u| u.as_str())
+            .unwrap_or("")
+            .to_string(),
+        ..Default::default()
+    };
+    let (c, _) = engine.create(CreateRequest {
+        name: None,
+        config: cfg,
+        host_config: HostConfig::default(),
+        network_aliases: vec![],
+        ip: None,
+    })?;
+    Ok(c.id)
+}
+
+/// An empty image to start a `FROM scratch` stage's first layer from.
+pub(super) fn scratch_image(engine: &Engine) -> Result<String> {
+    let img = derive::<std::io::Empty>(
+        engine.images()?,
+        None,
+        None,
+        Step {
+            config: Map::new(),
+            comment: "",
+            author: "",
+            created_by: "",
+        },
+        None,
+    )?;
+    Ok(img.id().to_string())
+}
+
+/// Start `id` attached and relay its output; its exit code.
+fn run_attached(engine: &Engine, id: &str, quiet: bool, out: &mut dyn Write) -> Result<i64> {
+    engine.start(id, true)?;
+    let mut a = engine::monitor::Attach::connect(engine, id)?;
+    let (code, error) = a.follow(&mut |_, d| {
+        fault::point("build.mid-step");
+        if !quiet {
+            let _ = out.write_all(d);
+            let _ = out.flush();
+        }
+    });
+    let code = code.map(i64::from);
+    if let Some(e) = error {
+        return Err(invalid(e));
+    }
+    Ok(code.unwrap_or_else(|| {
+        engine
+            .store
+            .get(id)
+            .ok()
+            .flatten()
+            .map(|c| c.state.exit_code)
+            .unwrap_or(1)
+    }))
+}
+
+/// The container's changes as a layer on the stage's image.
+pub(super) fn layer_from(engine: &Engine, s: &State, cid: &str, created_by: &str) -> Result<Image> {
+    let images = engine.images()?;
+    let tmp = images.root.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| invalid(format!("create {}: {e}", tmp.display())))?;
+    let path = tmp.join(format!("build-layer-{cid}.tar"));
+    let f = std::fs::File::create(&path)
+        .map_err(|e| invalid(format!("create {}: {e}", path.display())))?;
+    let r = (|| {
+        let f = images.diff_snapshot(cid, std::io::BufWriter::new(f))?;
+        drop(f);
+        let f = std::fs::File::open(&path)
+            .map_err(|e| invalid(format!("open {}: {e}", path.display())))?;
+        let base = s.image.clone();
+        Ok(derive(
+            images,
+            base.as_ref(),
+            Some(std::io::BufReader::new(f)),
+            Step {
+                config: s.config.clone(),
+                comment: "",
+                author: "",
+                created_by,
+            },
+            None,
+        )?)
+    })();
+    let _ = std::fs::remove_file(&path);
+    r
+}
