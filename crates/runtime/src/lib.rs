@@ -22,6 +22,7 @@ pub mod no_pivot;
 pub mod process;
 pub mod relay;
 pub mod resources;
+pub mod rlimit;
 pub mod rootfs;
 pub mod seccomp_agent;
 pub mod shared_mntns;

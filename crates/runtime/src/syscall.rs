@@ -260,7 +260,7 @@ impl Syscall for Linux {
         // SAFETY: `lim` is a valid rlimit for the duration of the call.
         let rc = unsafe { libc::setrlimit(resource as _, &lim) };
         nix::Error::result(rc).map(drop).ctx(|| {
-            format!("setrlimit {} soft={soft} hard={hard} (raising a hard limit needs CAP_SYS_RESOURCE)", crate::process::rlimit_name(resource))
+            format!("setrlimit {} soft={soft} hard={hard} (raising a hard limit needs CAP_SYS_RESOURCE)", crate::rlimit::rlimit_name(resource))
         })
     }
 
