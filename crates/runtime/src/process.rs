@@ -2,8 +2,8 @@
 
 use crate::capabilities::CapPlan;
 use crate::error::{Error, Result};
-use crate::syscall::Syscall;
 use crate::rlimit::rlimit_resource;
+use crate::syscall::Syscall;
 use oci_spec::runtime::{PosixRlimit, Process};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,244 @@
+//! `create`: a bundle becomes a container whose init waits on exec.fifo.
+
+use crate::capabilities;
+use crate::channel::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::init::{self, InitCtx};
+use crate::namespaces::{self};
+use crate::state::{self, ContainerState, Status, FIFO};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+use super::spawn::{spawn, stdio_fds};
+use super::{console_for, reap, write_pid_file, CreateOptions, Runtime, Started};
+
+/// Kill a half-created container's process and remove its directory.
+struct CreateGuard {
+    dir: PathBuf,
+    pid: Option<i32>,
+    cgroup: Option<Box<dyn cgroups::CgroupManager>>,
+    /// Sharing the runtime's mount namespace: the rootfs and the mounts below it before create.
+    shared_mounts: Option<(PathBuf, Vec<PathBuf>)>,
+    armed: bool,
+}
+
+impl Drop for CreateGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            reap(pid);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.delete();
+        }
+        if let Some((root, before)) = &self.shared_mounts {
+            if let Ok(made) = crate::shared_mntns::made_since(root, before) {
+                let _ = crate::shared_mntns::unmount(&made);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Runtime {
+    pub fn create(&self, o: &CreateOptions) -> Result<Started> {
+        state::validate_id(&o.id)?;
+        let bundle =
+            std::path::absolute(&o.bundle).ctx(|| format!("bundle {}", o.bundle.display()))?;
+        let (spec, rootfs, warnings) = crate::spec::load_bundle(&bundle)?;
+        for w in &warnings {
+            crate::log::warn(w);
+        }
+        let linux = spec.linux().clone().unwrap_or_default();
+        let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
+        let new_userns = ns.new.contains(CloneFlags::CLONE_NEWUSER);
+        let shared_mntns = !ns.has(CloneFlags::CLONE_NEWNS);
+        if shared_mntns {
+            crate::shared_mntns::check(&spec, new_userns)?;
+        }
+        if new_userns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            return Err(Error::Spec(
+                "linux.uidMappings: required for a new user namespace".into(),
+            ));
+        }
+        let process = spec.process().as_ref().expect("validated by load_bundle");
+        let caps = process.capabilities().as_ref().map(|c| {
+            capabilities::plan(
+                c,
+                capabilities::own_bounding_set(),
+                capabilities::last_cap(),
+            )
+        });
+        for w in caps.iter().flat_map(|c| &c.warnings) {
+            crate::log::warn(w);
+        }
+        let join_fds = ns.open_joins()?;
+        crate::lsm::check(process, &linux)?;
+        let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
+        let seccomp_agent = match linux.seccomp() {
+            Some(p) => crate::seccomp_agent::connect(p, seccomp.as_ref())?,
+            None => None,
+        };
+
+        self.ensure_root()?;
+        let dir = self.root.join(&o.id);
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Exists(o.id.clone()))
+            }
+            r => r.ctx(|| format!("creating {}", dir.display()))?,
+        }
+        let mut guard = CreateGuard {
+            dir: dir.clone(),
+            pid: None,
+            cgroup: None,
+            shared_mounts: None,
+            armed: true,
+        };
+        let fifo_path = dir.join(FIFO);
+        nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .ctx(|| "mkfifo exec.fifo")?;
+        // World-writable (not readable) despite our umask: the init may run as a mapped uid.
+        std::fs::set_permissions(
+            &fifo_path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o622),
+        )
+        .ctx(|| "chmod exec.fifo")?;
+        let fifo = nix::fcntl::open(
+            &fifo_path,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| "open exec.fifo")?;
+        let host_proc = nix::fcntl::open(
+            "/proc",
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| "open /proc")?;
+        let (console, relay) = console_for(process, o.console_socket.as_deref(), o.own_terminal)?;
+        let (parent, child) = Channel::pair()?;
+
+        let ctx = InitCtx {
+            spec: &spec,
+            rootfs: &rootfs,
+            bundle: &bundle,
+            new_userns,
+            userns: ns.has(CloneFlags::CLONE_NEWUSER),
+            uts: ns.has(CloneFlags::CLONE_NEWUTS),
+            cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
+            no_pivot: o.no_pivot,
+            shared_mntns,
+            preserve_fds: o.preserve_fds,
+            console,
+            fifo,
+            host_proc,
+            caps,
+            seccomp,
+            seccomp_agent,
+        };
+        crate::log::debug(&format!(
+            "nsexec container setup: new namespaces {:?}, joining {}",
+            ns.new,
+            join_fds.len()
+        ));
+        if shared_mntns {
+            guard.shared_mounts = Some((rootfs.clone(), crate::shared_mntns::current(&rootfs)?));
+        }
+        let stdio = stdio_fds(&o.stdin, &o.stdout, &o.stderr);
+        let pid = spawn(&ns, join_fds, stdio, &parent, &child, move |ch| {
+            init::container_init(ctx, ch)
+        })?;
+        guard.pid = Some(pid);
+        drop(child);
+
+        if new_userns {
+            std::fs::write(
+                format!("/proc/{pid}/uid_map"),
+                namespaces::id_map(linux.uid_mappings().as_deref().unwrap_or(&[])),
+            )
+            .ctx(|| "writing uid_map (linux.uidMappings)")?;
+            std::fs::write(
+                format!("/proc/{pid}/gid_map"),
+                namespaces::id_map(linux.gid_mappings().as_deref().unwrap_or(&[])),
+            )
+            .ctx(|| "writing gid_map (linux.gidMappings)")?;
+        }
+        if crate::bind_sources::expected(new_userns, spec.mounts().as_deref().unwrap_or(&[])) {
+            crate::bind_sources::send(
+                pid,
+                &bundle,
+                spec.mounts().as_deref().unwrap_or(&[]),
+                &parent,
+            )?;
+        }
+        // Resource limits (cgroups) are applied here, before the process runs any container code.
+        guard.cgroup = Some(crate::resources::apply(&spec, &o.id, pid)?);
+        if let Some(adj) = process.oom_score_adj() {
+            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+                .ctx(|| format!("process.oomScoreAdj {adj}"))?;
+        }
+        let (_, pid_start) = crate::util::proc_stat(pid)
+            .ok_or_else(|| Error::Other("container process vanished".into()))?;
+        let mut st = ContainerState {
+            id: o.id.clone(),
+            pid,
+            pid_start,
+            bundle: bundle.clone(),
+            rootfs: rootfs.clone(),
+            created: crate::util::now_rfc3339(),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            oci_version: spec.version().clone(),
+            config: serde_json::to_value(&spec).map_err(|e| Error::Other(e.to_string()))?,
+            shared_mounts: Vec::new(),
+        };
+        parent.send(&Msg::Go)?;
+        let hooks = spec.hooks().clone().unwrap_or_default();
+        loop {
+            match parent.recv()? {
+                Msg::RunHooks => {
+                    let json = serde_json::to_string(&st.oci(Status::Creating)).unwrap_or_default();
+                    #[allow(deprecated)]
+                    let pre = hooks.prestart().as_ref();
+                    let r = crate::hooks::run_hooks("prestart", pre, &json).and_then(|_| {
+                        crate::hooks::run_hooks(
+                            "createRuntime",
+                            hooks.create_runtime().as_ref(),
+                            &json,
+                        )
+                    });
+                    if let Err(e) = r {
+                        let _ = parent.send(&Msg::Error(e.to_string()));
+                        return Err(e);
+                    }
+                    parent.send(&Msg::HooksDone(json))?;
+                }
+                Msg::Ready => break,
+                Msg::Error(e) => return Err(Error::Other(e)),
+                other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+            }
+        }
+        if let Some((root, before)) = &guard.shared_mounts {
+            st.shared_mounts = crate::shared_mntns::made_since(root, before)?;
+        }
+        st.save(&self.root)?;
+        if let Some(p) = &o.pid_file {
+            write_pid_file(p, pid)?;
+        }
+        let console = match relay {
+            Some(sock) => Some(crate::channel::recv_fd(sock.as_raw_fd())?),
+            None => None,
+        };
+        guard.armed = false;
+        Ok(Started { pid, console })
+    }
+}

@@ -1,0 +1,145 @@
+//! `exec`: a new process inside a live container.
+
+use crate::capabilities;
+use crate::channel::{Channel, Msg};
+use crate::error::{Error, Result};
+use crate::init::{self, ExecCtx};
+use crate::namespaces::{self, NsPlan};
+use crate::state::Status;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::{Process, Spec};
+use std::os::fd::AsRawFd;
+
+use super::spawn::{spawn_via_intermediate, stdio_fds};
+use super::{console_for, reap, write_pid_file, ExecOptions, Runtime, Started};
+
+impl Runtime {
+    /// Start `process` inside a live container (runc exec).
+    pub fn exec(&self, id: &str, process: &Process, o: &ExecOptions) -> Result<Started> {
+        let st = self.load(id)?;
+        match st.status(&self.root) {
+            Status::Created | Status::Running => {}
+            Status::Paused if o.ignore_paused => {}
+            Status::Paused => {
+                return Err(Error::Other(
+                    "cannot exec in a paused container (use --ignore-paused to override)".into(),
+                ))
+            }
+            status => {
+                return Err(Error::BadState {
+                    op: "exec in",
+                    id: id.into(),
+                    status: status.to_string(),
+                })
+            }
+        }
+        let spec: Spec =
+            serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let mut ns = NsPlan::default();
+        for n in linux.namespaces().iter().flatten() {
+            let f = namespaces::flag(n.typ());
+            let theirs = format!("/proc/{}/ns/{}", st.pid, namespaces::proc_name(f));
+            let ours = format!("/proc/self/ns/{}", namespaces::proc_name(f));
+            if std::fs::read_link(&theirs).ok() != std::fs::read_link(&ours).ok() {
+                ns.join.push((f, theirs.into()));
+            }
+        }
+        ns.join.sort_by_key(|(f, _)| {
+            if *f == CloneFlags::CLONE_NEWUSER {
+                0
+            } else if *f == CloneFlags::CLONE_NEWNS {
+                2
+            } else {
+                1
+            }
+        });
+        let userns = ns.has(CloneFlags::CLONE_NEWUSER);
+        let join_fds = ns.open_joins()?;
+        crate::lsm::check(process, &linux)?;
+        let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
+        let seccomp_agent = match linux.seccomp() {
+            Some(p) => crate::seccomp_agent::connect(p, seccomp.as_ref())?.map(|agent| {
+                crate::seccomp_agent::Handover {
+                    agent,
+                    state: serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default(),
+                    pid: st.pid,
+                }
+            }),
+            None => None,
+        };
+        let caps = process.capabilities().as_ref().map(|c| {
+            capabilities::plan(
+                c,
+                capabilities::own_bounding_set(),
+                capabilities::last_cap(),
+            )
+        });
+        for w in caps.iter().flat_map(|c| &c.warnings) {
+            crate::log::warn(w);
+        }
+        let (console, relay) = console_for(process, o.console_socket.as_deref(), o.own_terminal)?;
+        let (parent, child) = Channel::pair()?;
+        let ctx = ExecCtx {
+            process,
+            linux: &linux,
+            console,
+            preserve_fds: o.preserve_fds,
+            caps,
+            seccomp,
+            seccomp_agent,
+            userns,
+            chroot: (!linux
+                .namespaces()
+                .iter()
+                .flatten()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount))
+            .then_some(st.rootfs.as_path()),
+        };
+        crate::log::debug(&format!(
+            "nsexec container setup: joining {} namespaces of pid {}",
+            join_fds.len(),
+            st.pid
+        ));
+        // Joining a pid namespace only applies to children: always go through an intermediate.
+        let stdio = stdio_fds(&o.stdin, &o.stdout, &o.stderr);
+        let run = move |ch: &Channel| init::exec_init(ctx, ch);
+        let pid =
+            spawn_via_intermediate(join_fds, CloneFlags::empty(), stdio, &parent, &child, run)?;
+        drop(child);
+        let joined = crate::resources::join_sub(&st, pid, &o.sub_cgroups);
+        if let Err(e) = joined {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            reap(pid);
+            return Err(e);
+        }
+        parent.send(&Msg::Go)?;
+        match parent.recv()? {
+            Msg::Ready => {}
+            Msg::Error(e) => {
+                reap(pid);
+                return Err(Error::Other(e));
+            }
+            other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+        }
+        // Ready, then either an error from execve or EOF when exec closed the channel.
+        match parent.recv() {
+            Ok(Msg::Error(e)) => {
+                reap(pid);
+                return Err(Error::Other(e));
+            }
+            Ok(other) => return Err(Error::Other(format!("unexpected message {other:?}"))),
+            Err(_) => {}
+        }
+        if let Some(p) = &o.pid_file {
+            write_pid_file(p, pid)?;
+        }
+        let console = match relay {
+            Some(sock) => Some(crate::channel::recv_fd(sock.as_raw_fd())?),
+            None => None,
+        };
+        Ok(Started { pid, console })
+    }
+}

@@ -1,0 +1,131 @@
+//! Cloning the container's processes: directly, or through an intermediate that joins
+//! existing namespaces first, with the caller's stdio fds made the new process's 0-2.
+
+use crate::channel::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::init::{self};
+use crate::namespaces::{self, NsPlan};
+use nix::sched::CloneFlags;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use super::reap;
+
+/// The raw fds to make a new process's 0, 1 and 2.
+pub(super) fn stdio_fds(
+    stdin: &Option<OwnedFd>,
+    stdout: &Option<OwnedFd>,
+    stderr: &Option<OwnedFd>,
+) -> Stdio {
+    let raw = |f: &Option<OwnedFd>| f.as_ref().map(|f| f.as_raw_fd());
+    [raw(stdin), raw(stdout), raw(stderr)]
+}
+
+/// fds for a new process's 0, 1 and 2 (None: keep the one inherited).
+pub(super) type Stdio = [Option<RawFd>; 3];
+
+/// In a freshly cloned child: the given fds become 0, 1 and 2. Each is first copied above 2,
+/// so a source that is itself one of 0-2 is not overwritten before it is used. Only
+/// async-signal-safe calls.
+fn redirect_stdio(stdio: Stdio) {
+    let mut high: [RawFd; 3] = [-1; 3];
+    for (h, fd) in high.iter_mut().zip(stdio) {
+        if let Some(fd) = fd {
+            // SAFETY: fcntl on an fd of ours.
+            *h = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        }
+    }
+    for (target, h) in high.into_iter().enumerate() {
+        if h >= 0 {
+            // SAFETY: dup2 onto our standard fds in the new process, then close the copy.
+            unsafe {
+                libc::dup2(h, target as RawFd);
+                libc::close(h);
+            }
+        }
+    }
+}
+
+/// clone(2) without a new stack: like fork(), but with namespace flags. The child continues on
+/// a copy-on-write copy of our stack, which is safe because the runtime is single-threaded.
+fn clone_child(flags: CloneFlags) -> Result<Option<i32>> {
+    // SAFETY: raw clone with a NULL stack behaves like fork; the child only runs our own code
+    // and leaves through execve or _exit.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match rc {
+        -1 => Err(nix::Error::last()).ctx(|| format!("clone({flags:?})")),
+        0 => Ok(None),
+        pid => Ok(Some(pid as i32)),
+    }
+}
+
+/// Clone the container process: directly when it only gets new namespaces, through an
+/// intermediate process that joins the existing ones first otherwise.
+pub(super) fn spawn<F>(
+    ns: &NsPlan,
+    join_fds: Vec<(CloneFlags, OwnedFd)>,
+    stdio: Stdio,
+    parent: &Channel,
+    child: &Channel,
+    f: F,
+) -> Result<i32>
+where
+    F: FnOnce(&Channel) -> Result<std::convert::Infallible>,
+{
+    if join_fds.is_empty() {
+        return match clone_child(ns.new)? {
+            None => {
+                redirect_stdio(stdio);
+                init::child_main(child, || f(child))
+            }
+            Some(pid) => Ok(pid),
+        };
+    }
+    spawn_via_intermediate(join_fds, ns.new, stdio, parent, child, f)
+}
+
+pub(super) fn spawn_via_intermediate<F>(
+    join_fds: Vec<(CloneFlags, OwnedFd)>,
+    new: CloneFlags,
+    stdio: Stdio,
+    parent: &Channel,
+    child: &Channel,
+    f: F,
+) -> Result<i32>
+where
+    F: FnOnce(&Channel) -> Result<std::convert::Infallible>,
+{
+    match clone_child(CloneFlags::empty())? {
+        None => init::child_main(child, || {
+            // the process cloned next inherits them
+            redirect_stdio(stdio);
+            namespaces::join_all(&join_fds)?;
+            drop(join_fds);
+            // CLONE_PARENT: the real child becomes the runtime's child, so it can be waited for.
+            match clone_child(new | CloneFlags::CLONE_PARENT)? {
+                None => f(child),
+                Some(pid) => {
+                    child.send(&Msg::Pid(pid))?;
+                    // SAFETY: leave the intermediate without running any destructors.
+                    unsafe { libc::_exit(0) }
+                }
+            }
+        }),
+        Some(inter) => {
+            reap(inter);
+            match parent.recv()? {
+                Msg::Pid(pid) => Ok(pid),
+                Msg::Error(e) => Err(Error::Other(e)),
+                other => Err(Error::Other(format!("unexpected message {other:?}"))),
+            }
+        }
+    }
+}
