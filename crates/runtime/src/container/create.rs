@@ -1,6 +1,5 @@
 //! `create`: a bundle becomes a container whose init waits on exec.fifo.
 
-use crate::capabilities;
 use crate::channel::{Channel, Msg};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, InitCtx};
@@ -9,11 +8,12 @@ use crate::state::{self, ContainerState, Status, FIFO};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use oci_spec::runtime::{Linux, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use super::spawn::{spawn, stdio_fds};
-use super::{console_for, reap, write_pid_file, CreateOptions, Runtime, Started};
+use super::{console_for, plan_caps, reap, write_pid_file, CreateOptions, Runtime, Started};
 
 /// Kill a half-created container's process and remove its directory.
 struct CreateGuard {
@@ -59,25 +59,9 @@ impl Runtime {
         let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
         let new_userns = ns.new.contains(CloneFlags::CLONE_NEWUSER);
         let shared_mntns = !ns.has(CloneFlags::CLONE_NEWNS);
-        if shared_mntns {
-            crate::shared_mntns::check(&spec, new_userns)?;
-        }
-        if new_userns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(Error::Spec(
-                "linux.uidMappings: required for a new user namespace".into(),
-            ));
-        }
+        check_namespaces(&spec, &linux, new_userns, shared_mntns)?;
         let process = spec.process().as_ref().expect("validated by load_bundle");
-        let caps = process.capabilities().as_ref().map(|c| {
-            capabilities::plan(
-                c,
-                capabilities::own_bounding_set(),
-                capabilities::last_cap(),
-            )
-        });
-        for w in caps.iter().flat_map(|c| &c.warnings) {
-            crate::log::warn(w);
-        }
+        let caps = plan_caps(process);
         let join_fds = ns.open_joins()?;
         crate::lsm::check(process, &linux)?;
         let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
@@ -86,36 +70,8 @@ impl Runtime {
             None => None,
         };
 
-        self.ensure_root()?;
-        let dir = self.root.join(&o.id);
-        match std::fs::create_dir(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::Exists(o.id.clone()))
-            }
-            r => r.ctx(|| format!("creating {}", dir.display()))?,
-        }
-        let mut guard = CreateGuard {
-            dir: dir.clone(),
-            pid: None,
-            cgroup: None,
-            shared_mounts: None,
-            armed: true,
-        };
-        let fifo_path = dir.join(FIFO);
-        nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
-            .ctx(|| "mkfifo exec.fifo")?;
-        // World-writable (not readable) despite our umask: the init may run as a mapped uid.
-        std::fs::set_permissions(
-            &fifo_path,
-            std::os::unix::fs::PermissionsExt::from_mode(0o622),
-        )
-        .ctx(|| "chmod exec.fifo")?;
-        let fifo = nix::fcntl::open(
-            &fifo_path,
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ctx(|| "open exec.fifo")?;
+        let mut guard = self.make_state_dir(&o.id)?;
+        let fifo = make_exec_fifo(&guard.dir)?;
         let host_proc = nix::fcntl::open(
             "/proc",
             nix::fcntl::OFlag::O_PATH
@@ -161,16 +117,7 @@ impl Runtime {
         drop(child);
 
         if new_userns {
-            std::fs::write(
-                format!("/proc/{pid}/uid_map"),
-                namespaces::id_map(linux.uid_mappings().as_deref().unwrap_or(&[])),
-            )
-            .ctx(|| "writing uid_map (linux.uidMappings)")?;
-            std::fs::write(
-                format!("/proc/{pid}/gid_map"),
-                namespaces::id_map(linux.gid_mappings().as_deref().unwrap_or(&[])),
-            )
-            .ctx(|| "writing gid_map (linux.gidMappings)")?;
+            write_id_maps(pid, &linux)?;
         }
         if crate::bind_sources::expected(new_userns, spec.mounts().as_deref().unwrap_or(&[])) {
             crate::bind_sources::send(
@@ -186,47 +133,9 @@ impl Runtime {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
                 .ctx(|| format!("process.oomScoreAdj {adj}"))?;
         }
-        let (_, pid_start) = crate::util::proc_stat(pid)
-            .ok_or_else(|| Error::Other("container process vanished".into()))?;
-        let mut st = ContainerState {
-            id: o.id.clone(),
-            pid,
-            pid_start,
-            bundle: bundle.clone(),
-            rootfs: rootfs.clone(),
-            created: crate::util::now_rfc3339(),
-            owner: String::new(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            oci_version: spec.version().clone(),
-            config: serde_json::to_value(&spec).map_err(|e| Error::Other(e.to_string()))?,
-            shared_mounts: Vec::new(),
-        };
+        let mut st = new_state(&o.id, pid, &bundle, &rootfs, &spec)?;
         parent.send(&Msg::Go)?;
-        let hooks = spec.hooks().clone().unwrap_or_default();
-        loop {
-            match parent.recv()? {
-                Msg::RunHooks => {
-                    let json = serde_json::to_string(&st.oci(Status::Creating)).unwrap_or_default();
-                    #[allow(deprecated)]
-                    let pre = hooks.prestart().as_ref();
-                    let r = crate::hooks::run_hooks("prestart", pre, &json).and_then(|_| {
-                        crate::hooks::run_hooks(
-                            "createRuntime",
-                            hooks.create_runtime().as_ref(),
-                            &json,
-                        )
-                    });
-                    if let Err(e) = r {
-                        let _ = parent.send(&Msg::Error(e.to_string()));
-                        return Err(e);
-                    }
-                    parent.send(&Msg::HooksDone(json))?;
-                }
-                Msg::Ready => break,
-                Msg::Error(e) => return Err(Error::Other(e)),
-                other => return Err(Error::Other(format!("unexpected message {other:?}"))),
-            }
-        }
+        run_create_hooks(&parent, &spec, &st)?;
         if let Some((root, before)) = &guard.shared_mounts {
             st.shared_mounts = crate::shared_mntns::made_since(root, before)?;
         }
@@ -240,5 +149,126 @@ impl Runtime {
         };
         guard.armed = false;
         Ok(Started { pid, console })
+    }
+
+    /// The container's state directory, new and empty, under a guard that removes it (and
+    /// whatever create made after it) unless create succeeds.
+    fn make_state_dir(&self, id: &str) -> Result<CreateGuard> {
+        self.ensure_root()?;
+        let dir = self.root.join(id);
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Exists(id.to_string()))
+            }
+            r => r.ctx(|| format!("creating {}", dir.display()))?,
+        }
+        Ok(CreateGuard {
+            dir,
+            pid: None,
+            cgroup: None,
+            shared_mounts: None,
+            armed: true,
+        })
+    }
+}
+
+/// The namespace settings create refuses before it makes anything.
+fn check_namespaces(
+    spec: &Spec,
+    linux: &Linux,
+    new_userns: bool,
+    shared_mntns: bool,
+) -> Result<()> {
+    if shared_mntns {
+        crate::shared_mntns::check(spec, new_userns)?;
+    }
+    if new_userns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+        return Err(Error::Spec(
+            "linux.uidMappings: required for a new user namespace".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// exec.fifo in the state directory, opened O_PATH for the init to wait on until `start`.
+fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
+    let fifo_path = dir.join(FIFO);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .ctx(|| "mkfifo exec.fifo")?;
+    // World-writable (not readable) despite our umask: the init may run as a mapped uid.
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .ctx(|| "chmod exec.fifo")?;
+    nix::fcntl::open(
+        &fifo_path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| "open exec.fifo")
+}
+
+/// The new user namespace's uid and gid maps, written from outside.
+fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
+    std::fs::write(
+        format!("/proc/{pid}/uid_map"),
+        namespaces::id_map(linux.uid_mappings().as_deref().unwrap_or(&[])),
+    )
+    .ctx(|| "writing uid_map (linux.uidMappings)")?;
+    std::fs::write(
+        format!("/proc/{pid}/gid_map"),
+        namespaces::id_map(linux.gid_mappings().as_deref().unwrap_or(&[])),
+    )
+    .ctx(|| "writing gid_map (linux.gidMappings)")
+}
+
+/// The state saved for the container whose init is `pid`.
+fn new_state(
+    id: &str,
+    pid: i32,
+    bundle: &Path,
+    rootfs: &Path,
+    spec: &Spec,
+) -> Result<ContainerState> {
+    let (_, pid_start) = crate::util::proc_stat(pid)
+        .ok_or_else(|| Error::Other("container process vanished".into()))?;
+    Ok(ContainerState {
+        id: id.to_string(),
+        pid,
+        pid_start,
+        bundle: bundle.to_path_buf(),
+        rootfs: rootfs.to_path_buf(),
+        created: crate::util::now_rfc3339(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        oci_version: spec.version().clone(),
+        config: serde_json::to_value(spec).map_err(|e| Error::Other(e.to_string()))?,
+        shared_mounts: Vec::new(),
+    })
+}
+
+/// Serve the init until it is ready: run the prestart and createRuntime hooks when it asks.
+fn run_create_hooks(parent: &Channel, spec: &Spec, st: &ContainerState) -> Result<()> {
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    loop {
+        match parent.recv()? {
+            Msg::RunHooks => {
+                let json = serde_json::to_string(&st.oci(Status::Creating)).unwrap_or_default();
+                #[allow(deprecated)]
+                let pre = hooks.prestart().as_ref();
+                let r = crate::hooks::run_hooks("prestart", pre, &json).and_then(|_| {
+                    crate::hooks::run_hooks("createRuntime", hooks.create_runtime().as_ref(), &json)
+                });
+                if let Err(e) = r {
+                    let _ = parent.send(&Msg::Error(e.to_string()));
+                    return Err(e);
+                }
+                parent.send(&Msg::HooksDone(json))?;
+            }
+            Msg::Ready => return Ok(()),
+            Msg::Error(e) => return Err(Error::Other(e)),
+            other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+        }
     }
 }

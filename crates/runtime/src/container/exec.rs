@@ -1,6 +1,5 @@
 //! `exec`: a new process inside a live container.
 
-use crate::capabilities;
 use crate::channel::{Channel, Msg};
 use crate::error::{Error, Result};
 use crate::init::{self, ExecCtx};
@@ -9,53 +8,21 @@ use crate::state::Status;
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::{Linux, Process, Spec};
 use std::os::fd::AsRawFd;
 
 use super::spawn::{spawn_via_intermediate, stdio_fds};
-use super::{console_for, reap, write_pid_file, ExecOptions, Runtime, Started};
+use super::{console_for, plan_caps, reap, write_pid_file, ExecOptions, Runtime, Started};
 
 impl Runtime {
     /// Start `process` inside a live container (runc exec).
     pub fn exec(&self, id: &str, process: &Process, o: &ExecOptions) -> Result<Started> {
         let st = self.load(id)?;
-        match st.status(&self.root) {
-            Status::Created | Status::Running => {}
-            Status::Paused if o.ignore_paused => {}
-            Status::Paused => {
-                return Err(Error::Other(
-                    "cannot exec in a paused container (use --ignore-paused to override)".into(),
-                ))
-            }
-            status => {
-                return Err(Error::BadState {
-                    op: "exec in",
-                    id: id.into(),
-                    status: status.to_string(),
-                })
-            }
-        }
+        check_exec_status(id, st.status(&self.root), o.ignore_paused)?;
         let spec: Spec =
             serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
         let linux = spec.linux().clone().unwrap_or_default();
-        let mut ns = NsPlan::default();
-        for n in linux.namespaces().iter().flatten() {
-            let f = namespaces::flag(n.typ());
-            let theirs = format!("/proc/{}/ns/{}", st.pid, namespaces::proc_name(f));
-            let ours = format!("/proc/self/ns/{}", namespaces::proc_name(f));
-            if std::fs::read_link(&theirs).ok() != std::fs::read_link(&ours).ok() {
-                ns.join.push((f, theirs.into()));
-            }
-        }
-        ns.join.sort_by_key(|(f, _)| {
-            if *f == CloneFlags::CLONE_NEWUSER {
-                0
-            } else if *f == CloneFlags::CLONE_NEWNS {
-                2
-            } else {
-                1
-            }
-        });
+        let ns = namespaces_to_join(st.pid, &linux);
         let userns = ns.has(CloneFlags::CLONE_NEWUSER);
         let join_fds = ns.open_joins()?;
         crate::lsm::check(process, &linux)?;
@@ -70,16 +37,7 @@ impl Runtime {
             }),
             None => None,
         };
-        let caps = process.capabilities().as_ref().map(|c| {
-            capabilities::plan(
-                c,
-                capabilities::own_bounding_set(),
-                capabilities::last_cap(),
-            )
-        });
-        for w in caps.iter().flat_map(|c| &c.warnings) {
-            crate::log::warn(w);
-        }
+        let caps = plan_caps(process);
         let (console, relay) = console_for(process, o.console_socket.as_deref(), o.own_terminal)?;
         let (parent, child) = Channel::pair()?;
         let ctx = ExecCtx {
@@ -116,23 +74,7 @@ impl Runtime {
             return Err(e);
         }
         parent.send(&Msg::Go)?;
-        match parent.recv()? {
-            Msg::Ready => {}
-            Msg::Error(e) => {
-                reap(pid);
-                return Err(Error::Other(e));
-            }
-            other => return Err(Error::Other(format!("unexpected message {other:?}"))),
-        }
-        // Ready, then either an error from execve or EOF when exec closed the channel.
-        match parent.recv() {
-            Ok(Msg::Error(e)) => {
-                reap(pid);
-                return Err(Error::Other(e));
-            }
-            Ok(other) => return Err(Error::Other(format!("unexpected message {other:?}"))),
-            Err(_) => {}
-        }
+        wait_exec(&parent, pid)?;
         if let Some(p) = &o.pid_file {
             write_pid_file(p, pid)?;
         }
@@ -141,5 +83,66 @@ impl Runtime {
             None => None,
         };
         Ok(Started { pid, console })
+    }
+}
+
+/// The states a container can be exec'd into.
+fn check_exec_status(id: &str, status: Status, ignore_paused: bool) -> Result<()> {
+    match status {
+        Status::Created | Status::Running => Ok(()),
+        Status::Paused if ignore_paused => Ok(()),
+        Status::Paused => Err(Error::Other(
+            "cannot exec in a paused container (use --ignore-paused to override)".into(),
+        )),
+        status => Err(Error::BadState {
+            op: "exec in",
+            id: id.into(),
+            status: status.to_string(),
+        }),
+    }
+}
+
+/// The namespaces of the container's init `pid` that differ from ours, in the order they are
+/// joined: the user namespace first, the mount namespace last.
+fn namespaces_to_join(pid: i32, linux: &Linux) -> NsPlan {
+    let mut ns = NsPlan::default();
+    for n in linux.namespaces().iter().flatten() {
+        let f = namespaces::flag(n.typ());
+        let theirs = format!("/proc/{}/ns/{}", pid, namespaces::proc_name(f));
+        let ours = format!("/proc/self/ns/{}", namespaces::proc_name(f));
+        if std::fs::read_link(&theirs).ok() != std::fs::read_link(&ours).ok() {
+            ns.join.push((f, theirs.into()));
+        }
+    }
+    ns.join.sort_by_key(|(f, _)| {
+        if *f == CloneFlags::CLONE_NEWUSER {
+            0
+        } else if *f == CloneFlags::CLONE_NEWNS {
+            2
+        } else {
+            1
+        }
+    });
+    ns
+}
+
+/// Wait until the exec'd process runs: Ready, then either an error from execve or EOF when
+/// exec closed the channel.
+fn wait_exec(parent: &Channel, pid: i32) -> Result<()> {
+    match parent.recv()? {
+        Msg::Ready => {}
+        Msg::Error(e) => {
+            reap(pid);
+            return Err(Error::Other(e));
+        }
+        other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+    }
+    match parent.recv() {
+        Ok(Msg::Error(e)) => {
+            reap(pid);
+            Err(Error::Other(e))
+        }
+        Ok(other) => Err(Error::Other(format!("unexpected message {other:?}"))),
+        Err(_) => Ok(()),
     }
 }

@@ -7,6 +7,7 @@ mod exec;
 mod lifecycle;
 mod spawn;
 
+use crate::capabilities;
 use crate::error::{Context, Error, Result};
 use crate::init::Console;
 use nix::sys::wait::waitpid;
@@ -96,6 +97,21 @@ fn console_for(
         return Ok((console, Some(a.into())));
     }
     Err(Error::Other("cannot allocate a terminal without --console-socket when detaching (process.terminal is true)".into()))
+}
+
+/// The capability plan for `process`, warning about what the host cannot grant.
+fn plan_caps(process: &Process) -> Option<capabilities::CapPlan> {
+    let caps = process.capabilities().as_ref().map(|c| {
+        capabilities::plan(
+            c,
+            capabilities::own_bounding_set(),
+            capabilities::last_cap(),
+        )
+    });
+    for w in caps.iter().flat_map(|c| &c.warnings) {
+        crate::log::warn(w);
+    }
+    caps
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
