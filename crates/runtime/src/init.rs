@@ -116,17 +116,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::Spec("process: missing".into()))?;
-    if let Some(h) = ctx.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        if !ctx.uts {
-            return Err(Error::Spec(
-                "hostname set but the container has no uts namespace (new or joined)".into(),
-            ));
-        }
-        sys.set_hostname(h)?;
-    }
-    if let Some(d) = ctx.spec.domainname().as_deref().filter(|h| !h.is_empty()) {
-        sys.set_domainname(d)?;
-    }
+    set_names(&sys, ctx.spec, ctx.uts)?;
     let devices = linux.devices().clone().unwrap_or_default();
     let masked = linux.masked_paths().clone().unwrap_or_default();
     let ro_paths = linux.readonly_paths().clone().unwrap_or_default();
@@ -155,12 +145,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         .and_then(|cwd| sys.mkdir_all(&cwd))
         .map_err(|e| Error::Other(format!("process.cwd {:?}: {e}", process.cwd())))?;
 
-    ch.send(&Msg::RunHooks)?;
-    let state_json = match ch.recv()? {
-        Msg::HooksDone(s) => s,
-        Msg::Error(e) => return Err(Error::Other(e)),
-        other => return Err(Error::Other(format!("unexpected message {other:?}"))),
-    };
+    let state_json = request_hooks(ch)?;
     let hooks = ctx.spec.hooks().clone().unwrap_or_default();
     // As runc, createContainer hooks run in the rootfs (they reach its files by relative paths).
     nix::unistd::chdir(ctx.rootfs).ctx(|| format!("chdir to {}", ctx.rootfs.display()))?;
@@ -172,11 +157,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
 
     plan.enter(&sys)?;
     // sysctls go in before /proc/sys becomes read-only.
-    for (k, v) in linux.sysctl().iter().flatten() {
-        let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-        sys.write_file(&path, v)
-            .map_err(|e| Error::Other(format!("linux.sysctl {k}: {e}")))?;
-    }
+    write_sysctls(&sys, &linux)?;
     plan.finish(&sys)?;
 
     let (exe, args, env) = prepare_process(&sys, &ctx.console, process, true)?;
@@ -185,17 +166,9 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     // failure fails `create`, and before the startContainer hooks, which run as the process
     // and confined by its filter, as in runc.
     // A notifying filter's listener goes to the agent the runtime connected to.
-    let agent = ctx.seccomp_agent.map(|agent| {
-        let pid = serde_json::from_str::<serde_json::Value>(&state_json)
-            .ok()
-            .and_then(|v| v["pid"].as_i64())
-            .unwrap_or_default() as i32;
-        crate::seccomp_agent::Handover {
-            agent,
-            state: state_json.clone(),
-            pid,
-        }
-    });
+    let agent = ctx
+        .seccomp_agent
+        .map(|agent| seccomp_handover(agent, &state_json));
     finish_process(
         &sys,
         process,
@@ -207,20 +180,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
 
     crate::log::debug("init: closing the pipe to signal completion (waiting for start)");
     ch.send(&Msg::Ready)?;
-    // Block until `start` opens the other end of exec.fifo. The fifo lives in the host's state
-    // dir, so reopen our O_PATH handle through the host /proc we kept open.
-    let fifo_path = format!("self/fd/{}", ctx.fifo.as_raw_fd());
-    let fifo = loop {
-        match nix::fcntl::openat(
-            &ctx.host_proc,
-            fifo_path.as_str(),
-            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        ) {
-            Err(nix::Error::EINTR) => continue,
-            r => break r.ctx(|| "opening exec.fifo")?,
-        }
-    };
+    let fifo = wait_for_start(&ctx.fifo, &ctx.host_proc)?;
     drop(ctx.fifo);
     drop(ctx.host_proc);
     // startContainer hooks run once `start` is called; their failure fails `start`.
@@ -239,6 +199,74 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     let Err(e) = exec_process(&exe, &args, &env, ctx.preserve_fds);
     let _ = nix::unistd::write(&fifo, format!("1{e}").as_bytes());
     Err(e)
+}
+
+/// The hostname and domainname; a hostname needs a UTS namespace of the container's own.
+fn set_names(sys: &dyn Syscall, spec: &Spec, uts: bool) -> Result<()> {
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        if !uts {
+            return Err(Error::Spec(
+                "hostname set but the container has no uts namespace (new or joined)".into(),
+            ));
+        }
+        sys.set_hostname(h)?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        sys.set_domainname(d)?;
+    }
+    Ok(())
+}
+
+/// Ask the runtime to run the prestart and createRuntime hooks; their state JSON comes back.
+fn request_hooks(ch: &Channel) -> Result<String> {
+    ch.send(&Msg::RunHooks)?;
+    match ch.recv()? {
+        Msg::HooksDone(s) => Ok(s),
+        Msg::Error(e) => Err(Error::Other(e)),
+        other => Err(Error::Other(format!("unexpected message {other:?}"))),
+    }
+}
+
+fn write_sysctls(sys: &dyn Syscall, linux: &oci_spec::runtime::Linux) -> Result<()> {
+    for (k, v) in linux.sysctl().iter().flatten() {
+        let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+        sys.write_file(&path, v)
+            .map_err(|e| Error::Other(format!("linux.sysctl {k}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// What the agent gets with a notifying filter's listener: the state and the init's pid.
+fn seccomp_handover(
+    agent: crate::seccomp_agent::Agent,
+    state_json: &str,
+) -> crate::seccomp_agent::Handover {
+    let pid = serde_json::from_str::<serde_json::Value>(state_json)
+        .ok()
+        .and_then(|v| v["pid"].as_i64())
+        .unwrap_or_default() as i32;
+    crate::seccomp_agent::Handover {
+        agent,
+        state: state_json.to_string(),
+        pid,
+    }
+}
+
+/// Block until `start` opens the other end of exec.fifo. The fifo lives in the host's state
+/// dir, so reopen our O_PATH handle through the host /proc we kept open.
+fn wait_for_start(fifo: &OwnedFd, host_proc: &OwnedFd) -> Result<OwnedFd> {
+    let fifo_path = format!("self/fd/{}", fifo.as_raw_fd());
+    loop {
+        match nix::fcntl::openat(
+            host_proc,
+            fifo_path.as_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Err(nix::Error::EINTR) => continue,
+            r => return r.ctx(|| "opening exec.fifo"),
+        }
+    }
 }
 
 /// What the container init and exec'd processes both do before reporting ready: a new session,
