@@ -137,59 +137,7 @@ impl RootfsPlan<'_> {
         let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
         let typ = m.typ().as_deref().unwrap_or("");
         if opts.bind || typ == "bind" {
-            let src = m.source().as_ref().ok_or_else(|| {
-                Error::Spec(format!(
-                    "mounts: bind mount on {} has no source",
-                    dest.display()
-                ))
-            })?;
-            let src = opened.map_or_else(|| self.bundle.join(src), Path::to_path_buf);
-            match sys.is_dir(&src) {
-                Some(true) => sys.mkdir_all(&target)?,
-                Some(false) => sys.create_file(&target)?,
-                None => {
-                    return Err(Error::Spec(format!(
-                        "mounts: bind source {} does not exist",
-                        src.display()
-                    )))
-                }
-            }
-            let pinned = sys.pin_in_root(self.rootfs, &target)?;
-            let mut flags = MsFlags::MS_BIND;
-            if opts.recursive {
-                flags |= MsFlags::MS_REC;
-            }
-            sys.mount(Some(&src), &pinned, None, flags, None)?;
-            // The pinned fd still points at the directory under the new mount: pin the mount.
-            let pinned = sys.pin_in_root(self.rootfs, &target)?;
-            let extra = opts.flags & !(MsFlags::MS_REMOUNT);
-            if !extra.is_empty() {
-                // Bind mounts ignore most flags on the first call: remount to apply them, keeping
-                // the flags a user namespace locked on the source.
-                let locked = if self.userns {
-                    sys.mount_flags(&pinned)
-                        & (MsFlags::MS_NOSUID
-                            | MsFlags::MS_NODEV
-                            | MsFlags::MS_NOEXEC
-                            | MsFlags::MS_RDONLY)
-                } else {
-                    MsFlags::empty()
-                };
-                sys.mount(
-                    None,
-                    &pinned,
-                    None,
-                    flags | MsFlags::MS_REMOUNT | extra | locked,
-                    None,
-                )?;
-            }
-            for p in &opts.propagation {
-                sys.mount(None, &pinned, None, *p, None)?;
-            }
-            if !opts.rec.is_empty() {
-                sys.mount_setattr_rec(&pinned, opts.rec)?;
-            }
-            return Ok(());
+            return self.mount_bind(sys, m, &target, &opts, opened);
         }
         if typ == "cgroup" || typ == "cgroup2" {
             return self.mount_cgroup(sys, &target, &opts, typ);
@@ -209,37 +157,105 @@ impl RootfsPlan<'_> {
             // sysfs cannot be mounted by a user namespace that does not own the network
             // namespace, and mqueue likewise for ipc: fall back to binding the host's, as runc does.
             Err(e) if e.is_permission() && (typ == "sysfs" || typ == "mqueue") => {
-                let host = if typ == "sysfs" {
-                    "/sys"
-                } else {
-                    "/dev/mqueue"
-                };
-                sys.mount(
-                    Some(Path::new(host)),
-                    &pinned,
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None,
-                )?;
-                let pinned = sys.pin_in_root(self.rootfs, &target)?;
-                if opts.flags.contains(MsFlags::MS_RDONLY) {
-                    let locked = sys.mount_flags(&pinned);
-                    sys.mount(
-                        None,
-                        &pinned,
-                        None,
-                        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked,
-                        None,
-                    )?;
-                }
+                self.bind_host_instead(sys, &target, &pinned, &opts, typ)?;
             }
             r => r?,
         }
-        for p in &opts.propagation {
-            sys.mount(None, &pinned, None, *p, None)?;
+        apply_propagation(sys, &pinned, &opts)
+    }
+
+    /// A bind mount of `m`'s source (or of `opened`, the source the runtime opened for us),
+    /// then a remount for the flags the first call ignores.
+    fn mount_bind(
+        &self,
+        sys: &dyn Syscall,
+        m: &Mount,
+        target: &Path,
+        opts: &MountOptions,
+        opened: Option<&Path>,
+    ) -> Result<()> {
+        let dest = m.destination();
+        let src = m.source().as_ref().ok_or_else(|| {
+            Error::Spec(format!(
+                "mounts: bind mount on {} has no source",
+                dest.display()
+            ))
+        })?;
+        let src = opened.map_or_else(|| self.bundle.join(src), Path::to_path_buf);
+        match sys.is_dir(&src) {
+            Some(true) => sys.mkdir_all(target)?,
+            Some(false) => sys.create_file(target)?,
+            None => {
+                return Err(Error::Spec(format!(
+                    "mounts: bind source {} does not exist",
+                    src.display()
+                )))
+            }
         }
-        if !opts.rec.is_empty() {
-            sys.mount_setattr_rec(&pinned, opts.rec)?;
+        let pinned = sys.pin_in_root(self.rootfs, target)?;
+        let mut flags = MsFlags::MS_BIND;
+        if opts.recursive {
+            flags |= MsFlags::MS_REC;
+        }
+        sys.mount(Some(&src), &pinned, None, flags, None)?;
+        // The pinned fd still points at the directory under the new mount: pin the mount.
+        let pinned = sys.pin_in_root(self.rootfs, target)?;
+        let extra = opts.flags & !(MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            // Bind mounts ignore most flags on the first call: remount to apply them, keeping
+            // the flags a user namespace locked on the source.
+            let locked = if self.userns {
+                sys.mount_flags(&pinned)
+                    & (MsFlags::MS_NOSUID
+                        | MsFlags::MS_NODEV
+                        | MsFlags::MS_NOEXEC
+                        | MsFlags::MS_RDONLY)
+            } else {
+                MsFlags::empty()
+            };
+            sys.mount(
+                None,
+                &pinned,
+                None,
+                flags | MsFlags::MS_REMOUNT | extra | locked,
+                None,
+            )?;
+        }
+        apply_propagation(sys, &pinned, opts)
+    }
+
+    /// The host's /sys or /dev/mqueue bound on `pinned` (the mount of `target`) where a
+    /// `typ` (sysfs or mqueue) mount is not permitted, read-only if the mount asked for it.
+    fn bind_host_instead(
+        &self,
+        sys: &dyn Syscall,
+        target: &Path,
+        pinned: &Path,
+        opts: &MountOptions,
+        typ: &str,
+    ) -> Result<()> {
+        let host = if typ == "sysfs" {
+            "/sys"
+        } else {
+            "/dev/mqueue"
+        };
+        sys.mount(
+            Some(Path::new(host)),
+            pinned,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        let pinned = sys.pin_in_root(self.rootfs, target)?;
+        if opts.flags.contains(MsFlags::MS_RDONLY) {
+            let locked = sys.mount_flags(&pinned);
+            sys.mount(
+                None,
+                &pinned,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked,
+                None,
+            )?;
         }
         Ok(())
     }
@@ -485,6 +501,17 @@ impl RootfsPlan<'_> {
         }
         Ok(())
     }
+}
+
+/// A mount's propagation flags and recursive attributes, applied to its pinned mount point.
+fn apply_propagation(sys: &dyn Syscall, pinned: &Path, opts: &MountOptions) -> Result<()> {
+    for p in &opts.propagation {
+        sys.mount(None, pinned, None, *p, None)?;
+    }
+    if !opts.rec.is_empty() {
+        sys.mount_setattr_rec(pinned, opts.rec)?;
+    }
+    Ok(())
 }
 
 fn typ_of(m: &Mount) -> &str {
