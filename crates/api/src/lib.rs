@@ -12,6 +12,7 @@ pub mod networks;
 pub mod ops;
 pub mod server;
 pub mod streams;
+pub mod swarm;
 pub mod system;
 pub mod tls;
 pub mod volumes;
@@ -32,6 +33,7 @@ pub fn router() -> Router {
         .merge(networks::routes())
         .merge(ops::routes())
         .merge(events::routes())
+        .merge(swarm::routes())
         .fallback(server::not_found)
 }
 
