@@ -47,7 +47,7 @@ pub enum Error {
     Predefined(String),
     #[error("operation is not permitted on predefined {0} network ")]
     Reserved(String),
-    #[error("invalid network name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    #[error("invalid network name {0:?}: a name must not be blank nor hold '/' or control characters")]
     InvalidName(String),
     #[error("{0}")]
     InvalidSubnet(String),

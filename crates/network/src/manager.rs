@@ -38,10 +38,11 @@ pub(crate) fn random_hex(bytes: usize) -> String {
         .collect()
 }
 
+/// dockerd takes any name that is not blank ("test 01" included): the name never becomes a
+/// path or an interface name here (bridges are named from the id). Control characters and
+/// `/` (which would make `/networks/{name}` unreachable) are refused.
 fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    !name.trim().is_empty() && !name.chars().any(|c| c.is_control() || c == '/')
 }
 
 /// Subnets that a new network must not overlap: the host's routes (except those of `own_bridge`,
@@ -437,9 +438,13 @@ mod tests {
     #[test]
     fn names() {
         assert!(valid_name("my-net_1.x"));
-        assert!(!valid_name("-x"));
+        // dockerd takes these (docker-py creates "test 01")
+        assert!(valid_name("-x"));
+        assert!(valid_name("test 01"));
         assert!(!valid_name(""));
-        assert!(!valid_name("a b"));
+        assert!(!valid_name("  "));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name("a\nb"));
     }
 
     #[test]
