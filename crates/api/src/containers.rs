@@ -154,19 +154,39 @@ pub fn create_request(
     Ok((req, extra))
 }
 
+/// Every endpoint of `NetworkingConfig`, checked (for what they record after the create).
+fn endpoints_of(body: &Value) -> ApiResult<Vec<(String, EndpointConfig)>> {
+    let Some(n) = body.get("NetworkingConfig").filter(|n| !n.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let eps = serde_json::from_value::<NetworkingConfig>(n.clone())
+        .map_err(|e| ApiError::bad_request(format!("invalid NetworkingConfig: {e}")))?
+        .endpoints_config
+        .unwrap_or_default();
+    for ep in eps.values() {
+        ep.mac()?;
+    }
+    Ok(eps.into_iter().collect())
+}
+
 async fn create(q: Q, body: Body) -> ApiResult<Response> {
     let body = read_body(body).await?;
     let v: Value = parse_json(&body)?;
+    let recorded = endpoints_of(&v)?;
     let (req, extra) = create_request(q.get("name").map(String::from), v)?;
     let (id, warnings) = blocking(move |e| {
         let (c, warnings) = e.create(req)?;
-        for (net, ep) in extra {
-            if let Err(err) =
-                engine::net::connect_container(e, &c.id, &net, &ep.aliases(), ep.ip().as_deref())
-            {
-                let _ = e.remove(&c.id, true, true);
-                return Err(err.into());
-            }
+        let joined = extra.iter().try_for_each(|(net, ep)| {
+            engine::net::connect_container(e, &c.id, net, &ep.aliases(), ep.ip().as_deref())
+        });
+        let recorded = joined.and_then(|()| {
+            recorded
+                .iter()
+                .try_for_each(|(net, ep)| ep.record(e, &c.id, net))
+        });
+        if let Err(err) = recorded {
+            let _ = e.remove(&c.id, true, true);
+            return Err(err.into());
         }
         Ok((c.id, warnings))
     })

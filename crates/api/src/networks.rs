@@ -99,9 +99,6 @@ fn request(b: CreateBody) -> ApiResult<net::NetworkRequest> {
         return unsupported("more than one IPAM config");
     }
     let c = configs.pop().unwrap_or_default();
-    if c.auxiliary_addresses.is_some_and(|a| !a.is_empty()) {
-        return unsupported("AuxiliaryAddresses");
-    }
     if c.subnet.as_deref().is_some_and(|s| s.contains(':')) {
         return unsupported("IPv6");
     }
@@ -115,6 +112,7 @@ fn request(b: CreateBody) -> ApiResult<net::NetworkRequest> {
         attachable: b.attachable.unwrap_or(false),
         labels: b.labels.unwrap_or_default(),
         options: b.options.unwrap_or_default(),
+        aux: c.auxiliary_addresses.unwrap_or_default(),
     })
 }
 
@@ -158,6 +156,8 @@ pub struct EndpointConfig {
     aliases: Option<Vec<String>>,
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamRequest>,
+    driver_opts: Option<BTreeMap<String, String>>,
+    mac_address: Option<String>,
 }
 
 impl EndpointConfig {
@@ -173,6 +173,22 @@ impl EndpointConfig {
             .and_then(|i| i.ipv4_address.clone())
             .filter(|s| !s.is_empty())
     }
+
+    /// The requested MAC address, checked.
+    pub fn mac(&self) -> engine::Result<Option<&str>> {
+        match self.mac_address.as_deref().filter(|m| !m.is_empty()) {
+            Some(m) if network::ipam::parse_mac(m).is_none() => {
+                Err(engine::Error::Invalid(format!("invalid MAC address: {m}")))
+            }
+            m => Ok(m),
+        }
+    }
+
+    /// Record what the endpoint keeps as given (driver options, a requested MAC).
+    pub fn record(&self, e: &Engine, container: &str, network: &str) -> engine::Result<()> {
+        let opts = self.driver_opts.clone().unwrap_or_default();
+        net::record_endpoint(e, container, network, &opts, self.mac()?)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,13 +203,9 @@ async fn connect(Path(id): Path<String>, body: Body) -> ApiResult<Response> {
     blocking(move |e| {
         let name = network_of(e, &id)?;
         let ep = b.endpoint_config.unwrap_or_default();
-        Ok(net::connect_container(
-            e,
-            &b.container,
-            &name,
-            &ep.aliases(),
-            ep.ip().as_deref(),
-        )?)
+        ep.mac()?;
+        net::connect_container(e, &b.container, &name, &ep.aliases(), ep.ip().as_deref())?;
+        Ok(ep.record(e, &b.container, &name)?)
     })
     .await?;
     Ok(ok_empty())

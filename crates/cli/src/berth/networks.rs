@@ -42,6 +42,9 @@ pub struct CreateArgs {
     /// Allocate container addresses from a sub-range
     #[arg(long = "ip-range")]
     pub ip_range: Option<String>,
+    /// Keep an address of the subnet out of allocation (name=address)
+    #[arg(long = "aux-address")]
+    pub aux_address: Vec<String>,
     /// Restrict external access to the network
     #[arg(long)]
     pub internal: bool,
@@ -122,6 +125,7 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
                     attachable: a.attachable,
                     labels: key_values(&a.label),
                     options: key_values(&a.opt),
+                    aux: key_values(&a.aux_address),
                 },
             )
             .map_err(daemon)?;

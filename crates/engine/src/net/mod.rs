@@ -10,7 +10,9 @@ pub use objects::{
     create, extras, find_json, inspect_json, list_filtered, list_json, prune, pseudo, remove,
     Extras, NetworkRequest, LIST_FILTERS, PRUNE_FILTERS,
 };
-pub use plumbing::{connect_container, disconnect_container, lo_up, setup, teardown};
+pub use plumbing::{
+    connect_container, disconnect_container, lo_up, record_endpoint, setup, teardown,
+};
 pub use settings::{initial_settings, user_network_resolver};
 
 use crate::engine::Engine;

@@ -23,6 +23,13 @@ pub struct Extras {
     pub attachable: bool,
     #[serde(rename = "IPRange", default, skip_serializing_if = "String::is_empty")]
     pub ip_range: String,
+    /// `AuxiliaryAddresses`: names for addresses the network keeps out of allocation
+    #[serde(
+        rename = "AuxiliaryAddresses",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub aux: BTreeMap<String, String>,
 }
 
 pub(super) fn extras_path(engine: &Engine, id: &str) -> PathBuf {
@@ -51,6 +58,8 @@ pub struct NetworkRequest {
     pub labels: BTreeMap<String, String>,
     /// kept and shown by inspect; berth's bridges do not apply them (a warning says so)
     pub options: BTreeMap<String, String>,
+    /// `AuxiliaryAddresses`: host name → address inside the subnet, never given to a container
+    pub aux: BTreeMap<String, String>,
 }
 
 /// Create a network; its config and the warnings for the client.
@@ -90,10 +99,14 @@ pub fn create(
             )));
         }
     }
+    if let Err(e) = check_aux(&net, &r.aux) {
+        return undo(e);
+    }
     let extras = Extras {
         options: r.options.clone(),
         attachable: r.attachable,
         ip_range: range.map(|r| r.to_string()).unwrap_or_default(),
+        aux: r.aux.clone(),
     };
     if extras != Extras::default() {
         let path = extras_path(engine, &net.id);
@@ -115,6 +128,23 @@ pub fn create(
     }
     emit_network(engine, "create", &net, None);
     Ok((net, warnings))
+}
+
+/// Auxiliary addresses are IPv4 addresses inside the network's subnet (dockerd's rule).
+fn check_aux(net: &NetworkConfig, aux: &BTreeMap<String, String>) -> network::Result<()> {
+    let subnet = Subnet::parse(&net.subnet).map_err(network::Error::InvalidSubnet)?;
+    for (name, addr) in aux {
+        let inside = addr
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| subnet.contains(ip));
+        if !inside {
+            return Err(network::Error::InvalidSubnet(format!(
+                "auxiliary address: ({name}:{addr}) must belong to the master pool: {}",
+                net.subnet
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn emit_network(
@@ -227,6 +257,9 @@ pub(super) fn inspect_with(
         ipam["IPRange"] = json!(x.ip_range);
     }
     ipam["Gateway"] = json!(net.gateway);
+    if !x.aux.is_empty() {
+        ipam["AuxiliaryAddresses"] = json!(x.aux);
+    }
     Ok(json!({
         "Name": net.name,
         "Id": net.id,

@@ -98,13 +98,21 @@ pub(super) fn plug(
 ) -> Result<Endpoint> {
     let mut names = aliases.to_vec();
     names.push(c.short_id().to_string());
-    let range = Some(extras(engine, &net.id).ip_range)
+    let x = extras(engine, &net.id);
+    // with auxiliary addresses the allocation skips them, over the ip range or the subnet
+    let pool = match (x.ip_range.is_empty(), x.aux.is_empty()) {
+        (false, _) => x.ip_range.clone(),
+        (true, false) => net.subnet.clone(),
+        (true, true) => String::new(),
+    };
+    let reserved: Vec<Ipv4Addr> = x.aux.values().filter_map(|a| a.parse().ok()).collect();
+    let range = Some(pool)
         .filter(|r| !r.is_empty() && requested.is_none())
         .and_then(|r| Subnet::parse(&r).ok());
     let mut tries = 0;
     let ep = loop {
         let ip = match &range {
-            Some(r) => Some(free_in_range(mgr, net, r)?),
+            Some(r) => Some(free_in_range(mgr, net, r, &reserved)?),
             None => requested,
         };
         match mgr.connect(net, &c.id, c.short_name(), &names, netns, ifname, ip) {
@@ -117,11 +125,12 @@ pub(super) fn plug(
     Ok(ep)
 }
 
-/// The lowest address of `range` no endpoint of `net` has (nor its gateway).
+/// The lowest address of `range` no endpoint of `net` has (nor its gateway, nor `reserved`).
 pub(super) fn free_in_range(
     mgr: &Manager,
     net: &NetworkConfig,
     range: &Subnet,
+    reserved: &[Ipv4Addr],
 ) -> Result<Ipv4Addr> {
     let subnet = Subnet::parse(&net.subnet).map_err(Error::Other)?;
     let used: std::collections::HashSet<Ipv4Addr> =
@@ -130,7 +139,12 @@ pub(super) fn free_in_range(
     let end = u32::from(range.broadcast());
     (start..=end)
         .map(Ipv4Addr::from)
-        .find(|ip| subnet.is_host(*ip) && ip.to_string() != net.gateway && !used.contains(ip))
+        .find(|ip| {
+            subnet.is_host(*ip)
+                && ip.to_string() != net.gateway
+                && !used.contains(ip)
+                && !reserved.contains(ip)
+        })
         .ok_or_else(|| {
             network::Error::Exhausted(net.name.clone(), format!("ip range {range}")).into()
         })
@@ -332,6 +346,41 @@ pub fn connect_container(
         let c = engine.find_reconciled(&c.id)?;
         engine.refresh_resolv_conf(&c)?;
     }
+    Ok(())
+}
+
+/// Endpoint settings kept as given and shown by inspect, as dockerd's bridge driver keeps
+/// them: `DriverOpts`, and a requested `MacAddress` while the container has no endpoint yet
+/// (berth's endpoints take the address-derived MAC when they are plugged).
+pub fn record_endpoint(
+    engine: &Engine,
+    key: &str,
+    network: &str,
+    driver_opts: &std::collections::BTreeMap<String, String>,
+    mac: Option<&str>,
+) -> Result<()> {
+    if driver_opts.is_empty() && mac.is_none() {
+        return Ok(());
+    }
+    let c = engine.find(key)?;
+    let net = engine.network(network)?;
+    let name = settings_name(network, &net);
+    let running = c.state.status.has_process();
+    engine.store.update(&c.id, |c| {
+        let Some(v) = c
+            .network_settings
+            .get_mut("Networks")
+            .and_then(|n| n.get_mut(&name))
+        else {
+            return;
+        };
+        if !driver_opts.is_empty() {
+            v["DriverOpts"] = json!(driver_opts);
+        }
+        if let (Some(mac), false) = (mac, running) {
+            v["MacAddress"] = json!(mac);
+        }
+    })?;
     Ok(())
 }
 
