@@ -9,16 +9,17 @@ use axum::Router;
 
 /// dockerd's answer to swarm calls on a node outside any swarm.
 pub const NOT_IN_SWARM: &str = "This node is not part of a swarm";
-/// dockerd's answer to manager-only calls (nodes, services, tasks, secrets, configs).
+/// dockerd's answer to manager-only calls (the swarm's spec, nodes, services, tasks, secrets,
+/// configs).
 pub const NOT_A_MANAGER: &str = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
 
 pub fn routes() -> Router {
     let mut r = Router::new()
-        .route("/swarm", get(not_in_swarm))
+        .route("/swarm", get(not_a_manager))
         .route("/swarm/leave", post(not_in_swarm))
-        .route("/swarm/update", post(not_in_swarm))
+        .route("/swarm/update", post(not_a_manager))
         .route("/swarm/unlock", post(not_in_swarm))
-        .route("/swarm/unlockkey", get(not_in_swarm))
+        .route("/swarm/unlockkey", get(not_a_manager))
         .route("/swarm/init", post(unsupported))
         .route("/swarm/join", post(unsupported));
     for kind in ["nodes", "services", "tasks", "secrets", "configs"] {
