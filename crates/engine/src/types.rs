@@ -136,7 +136,15 @@ pub struct HostConfig {
     pub security_opt: Vec<String>,
     /// `--tmpfs /path[:options]`
     pub tmpfs: BTreeMap<String, String>,
+    /// docker spells it `UTSMode` (`UtsMode` is how berth once stored it)
+    #[serde(rename = "UTSMode", alias = "UtsMode")]
     pub uts_mode: String,
+    /// "host" (docker's default on cgroup v1) or "private" (its own cgroup namespace)
+    pub cgroupns_mode: String,
+    /// extra device cgroup rules (`c 7:128 rwm`)
+    pub device_cgroup_rules: Vec<String>,
+    /// "" or "default": Linux containers have one isolation
+    pub isolation: String,
     pub shm_size: i64,
     pub init: Option<bool>,
     // resources
@@ -151,6 +159,8 @@ pub struct HostConfig {
     /// -1: unlimited swap; 0: unset (docker: twice the memory limit)
     pub memory_swap: i64,
     pub oom_kill_disable: Option<bool>,
+    /// 0..=100; unset (null) leaves the kernel's
+    pub memory_swappiness: Option<i64>,
     pub pids_limit: Option<i64>,
     pub ulimits: Vec<Ulimit>,
     pub sysctls: BTreeMap<String, String>,

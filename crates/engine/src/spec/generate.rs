@@ -2,7 +2,7 @@
 
 use super::image::{path_and_args, process_env};
 use super::mounts::{bind_mount, clean_path, mount, tmpfs_mount, validate_mount_destination};
-use super::resources::{default_device_rules, host_devices, resources, rlimits};
+use super::resources::{default_device_rules, device_cgroup_rule, host_devices, resources, rlimits};
 use super::security::{
     capabilities, check_sysctls, parse_security_opts, seccomp_profile, SecurityOpts,
 };
@@ -131,6 +131,17 @@ fn namespaces(hc: &HostConfig, ctx: &SpecContext) -> Result<Namespaces> {
     }
     if !host_ipc {
         list.push(json!({"type": "ipc"}));
+    }
+    match hc.cgroupns_mode.as_str() {
+        "" | "host" => {}
+        "private" => list.push(json!({"type": "cgroup"})),
+        m => return Err(Error::Invalid(format!("invalid cgroup namespace mode: {m}"))),
+    }
+    if !matches!(hc.isolation.as_str(), "" | "default") {
+        return Err(Error::Invalid(format!(
+            "invalid isolation: {}: Linux containers only have 'default'",
+            hc.isolation
+        )));
     }
     Ok(Namespaces {
         list,
@@ -357,7 +368,11 @@ fn linux(
         res.insert("devices".into(), json!([{"allow": true, "access": "rwm"}]));
         linux["devices"] = json!(host_devices(Path::new("/dev")));
     } else {
-        res.insert("devices".into(), json!(default_device_rules()));
+        let mut rules = default_device_rules();
+        for r in &hc.device_cgroup_rules {
+            rules.push(device_cgroup_rule(r)?);
+        }
+        res.insert("devices".into(), json!(rules));
         if !sec.unmask_system_paths {
             linux["maskedPaths"] = json!(MASKED_PATHS);
             linux["readonlyPaths"] = json!(READONLY_PATHS);

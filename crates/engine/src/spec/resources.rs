@@ -84,6 +84,35 @@ fn valid_cpuset(s: &str) -> bool {
     })
 }
 
+/// A `--device-cgroup-rule` (`c 7:128 rwm`, `a *:* m`) as an OCI allow entry.
+pub(super) fn device_cgroup_rule(rule: &str) -> Result<Value> {
+    let bad = || Error::Invalid(format!("invalid device cgroup rule: {rule:?}"));
+    let f: Vec<&str> = rule.split_whitespace().collect();
+    let [kind, numbers, access] = f[..] else {
+        return Err(bad());
+    };
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let number = |n: &str| -> Result<Value> {
+        match n {
+            "*" => Ok(Value::Null),
+            n => n.parse::<i64>().map(|v| json!(v)).map_err(|_| bad()),
+        }
+    };
+    let access_ok =
+        !access.is_empty() && access.len() <= 3 && access.chars().all(|c| "rwm".contains(c));
+    if !matches!(kind, "a" | "b" | "c") || !access_ok {
+        return Err(bad());
+    }
+    let mut v = json!({"allow": true, "type": kind, "access": access});
+    for (k, n) in [("major", major), ("minor", minor)] {
+        let n = number(n)?;
+        if !n.is_null() {
+            v[k] = n;
+        }
+    }
+    Ok(v)
+}
+
 /// docker's resource checks and their OCI form (`linux.resources` minus devices); `update`
 /// applies the same to a running container.
 pub(crate) fn resources(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Map<String, Value>> {
@@ -149,6 +178,17 @@ fn memory(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Map<String, Val
             warnings.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into());
         }
         mem.insert("disableOOMKiller".into(), json!(d));
+    }
+    match hc.memory_swappiness {
+        None | Some(-1) => {}
+        Some(v @ 0..=100) => {
+            mem.insert("swappiness".into(), json!(v));
+        }
+        Some(v) => {
+            return Err(Error::Invalid(format!(
+                "Invalid value: {v}, valid memory swappiness range is 0-100"
+            )))
+        }
     }
     Ok(mem)
 }
