@@ -76,11 +76,7 @@ pub(super) fn parse_opts(opts: &BTreeMap<String, String>) -> Result<Config> {
             }
         },
     };
-    if max_file > 1 && max_size.is_none() {
-        return Err(Error::Invalid(
-            "log-opt max-file needs max-size: without a size limit the log is never rotated".into(),
-        ));
-    }
+    // max-file alone is accepted, as dockerd does: without a size the log never rotates
     Ok(Config { max_size, max_file })
 }
 
