@@ -630,7 +630,12 @@ async fn kill(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
         signal
     };
     blocking(move |e| {
-        e.kill(&id, &signal)?;
+        let c = e.kill(&id, &signal)?;
+        // as dockerd: after SIGKILL the answer comes once the container is seen stopped, so
+        // an inspect right after shows it exited (a kernel kill cannot be ignored)
+        if engine::container::signal::parse_signal(&signal)? == nix::sys::signal::Signal::SIGKILL {
+            e.wait_not_live(&c.id, std::time::Duration::from_secs(10))?;
+        }
         Ok(())
     })
     .await?;
