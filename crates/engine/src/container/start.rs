@@ -8,6 +8,7 @@ use crate::spec::{MountSource, ResolvedMount, SpecContext};
 use crate::types::{Container, Volume};
 use crate::volumes;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Connects a monitor's first client, given the container id.
 type ConnectFn<'a> = &'a mut dyn FnMut(&str) -> Result<()>;
@@ -235,6 +236,12 @@ impl Engine {
             return Err(Error::Conflict(
                 "container is marked for removal and cannot be started".into(),
             ));
+        }
+        // a restart right after a stop: the last run's monitor may still be finishing up (the
+        // record already says exited); its successor cannot take the lock before it is gone
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.monitor_alive(&c.id) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
         self.prepare(&c)?;
         fault::point("start.prepared");
