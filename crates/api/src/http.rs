@@ -93,7 +93,9 @@ impl From<engine::Error> for ApiError {
     fn from(e: engine::Error) -> ApiError {
         use engine::Error as E;
         let status = match &e {
-            E::NoSuchContainer(_) | E::NoSuchVolume(_) | E::NoSuchImage(_) => StatusCode::NOT_FOUND,
+            E::NoSuchContainer(_) | E::NoSuchVolume(_) | E::NoSuchImage(_) | E::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             E::Ambiguous(_) | E::Invalid(_) => StatusCode::BAD_REQUEST,
             E::NameInUse { .. } | E::Conflict(_) => StatusCode::CONFLICT,
             E::Image(i) => image_status(i),

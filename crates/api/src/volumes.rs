@@ -7,7 +7,8 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
+use crate::server::ApiVersion;
 use engine::volumes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -77,8 +78,14 @@ async fn remove(Path(name): Path<String>, q: Q) -> ApiResult<Response> {
     Ok(no_content())
 }
 
-async fn prune(q: Q) -> ApiResult<Response> {
-    let f = q.filters()?;
+/// Before API 1.42 prune removed every unused volume; from 1.42 anonymous ones unless
+/// `all=true` (dockerd's rule, which docker-py 7 relies on when it speaks 1.41).
+async fn prune(version: Option<Extension<ApiVersion>>, q: Q) -> ApiResult<Response> {
+    let mut f = q.filters()?;
+    let old_client = version.is_some_and(|Extension(v)| v < ApiVersion(1, 42));
+    if old_client {
+        f.insert("all".into(), vec!["true".into()]);
+    }
     let (gone, bytes) = blocking(move |e| {
         // the store's view of which containers still exist is made true first
         e.reconcile_all()?;

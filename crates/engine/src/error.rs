@@ -21,6 +21,9 @@ pub enum Error {
     /// a bad flag or value (400 in the API)
     #[error("{0}")]
     Invalid(String),
+    /// something the request names does not exist, a volume driver say (404 in the API)
+    #[error("{0}")]
+    NotFound(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -65,7 +65,7 @@ pub fn create_with(
         _ => crate::names::random_id(),
     };
     if !matches!(driver, "" | "local") {
-        return Err(Error::Invalid(format!(
+        return Err(Error::NotFound(format!(
             "create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found"
         )));
     }
