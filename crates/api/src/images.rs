@@ -125,6 +125,14 @@ impl ProgressStream {
         self.send(&json!({ "status": s }))
     }
 
+    /// End the stream with an error message (after a 200 status, as dockerd's streams do).
+    pub fn fail(&self, message: &str) {
+        if let Some(tx) = self.first.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        self.js.error(message);
+    }
+
     pub fn stream(&self, s: &str) -> bool {
         self.send(&json!({ "stream": s }))
     }
@@ -566,14 +574,21 @@ async fn load(q: Q, body: Body) -> ApiResult<Response> {
     let platform = platform_of(&q)?;
     let reader = crate::http::body_reader(body);
     progress_response(move |e, p| {
-        let store = e.images()?;
-        let loaded = archive::load(store, reader, &platform)?;
-        for (img, names) in &loaded {
-            let id = img.id().to_string();
-            events::image(store, "load", &id, names.first().unwrap_or(&id));
-        }
-        for m in archive::loaded_messages(&loaded) {
-            p.stream(&format!("{m}\n"));
+        let loaded = || -> ApiResult<()> {
+            let store = e.images()?;
+            let loaded = archive::load(store, reader, &platform)?;
+            for (img, names) in &loaded {
+                let id = img.id().to_string();
+                events::image(store, "load", &id, names.first().unwrap_or(&id));
+            }
+            for m in archive::loaded_messages(&loaded) {
+                p.stream(&format!("{m}\n"));
+            }
+            Ok(())
+        };
+        // as dockerd: a bad archive is a 200 whose stream ends in an errorDetail message
+        if let Err(err) = loaded() {
+            p.fail(&err.message);
         }
         Ok(())
     })
