@@ -562,6 +562,14 @@ pub fn derive<R: Read>(
     cfg.entry("architecture")
         .or_insert_with(|| json!(platform.architecture));
     cfg.entry("os").or_insert_with(|| json!(platform.os));
+    // docker's local images name the image they were made from (`Parent` in inspect); what
+    // the base says of its own making is not the new image's
+    for k in ["parent", "container", "container_config"] {
+        cfg.remove(k);
+    }
+    if let Some(b) = base {
+        cfg.insert("parent".into(), json!(b.id().to_string()));
+    }
     cfg.insert("created".into(), json!(now));
     cfg.insert("config".into(), Value::Object(step.config));
     if step.author.is_empty() {

@@ -143,18 +143,10 @@ pub fn unix_time(rfc3339: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// `docker image inspect` / `GET /images/{name}/json`.
-pub fn inspect_json(store: &ImageStore, img: &Image) -> Result<Value> {
-    let tags = crate::archive::familiar_tags(store, img)?;
-    let digests: Vec<String> = store
-        .index
-        .repo_digests_of(&img.record.manifest)?
-        .into_iter()
-        .map(|(n, d)| format!("{}@{d}", familiar(&n)))
-        .collect();
-    let c = &img.config;
-    let s = |k: &str| c.get(k).cloned().unwrap_or(json!(""));
-    let cc = c.get("config").cloned().unwrap_or(json!({}));
+/// An image config's `config` (or `container_config`) in docker's shape: every field present,
+/// absent ones null or empty.
+fn docker_config(cc: Option<&Value>) -> Value {
+    let cc = cc.cloned().unwrap_or(json!({}));
     let g = |k: &str, d: Value| cc.get(k).cloned().filter(|v| !v.is_null()).unwrap_or(d);
     let config = json!({
         "Hostname": g("Hostname", json!("")),
@@ -189,6 +181,24 @@ pub fn inspect_json(store: &ImageStore, img: &Image) -> Result<Value> {
                 ))
         });
     }
+    config
+}
+
+/// `docker image inspect` / `GET /images/{name}/json`.
+pub fn inspect_json(store: &ImageStore, img: &Image) -> Result<Value> {
+    let tags = crate::archive::familiar_tags(store, img)?;
+    let digests: Vec<String> = store
+        .index
+        .repo_digests_of(&img.record.manifest)?
+        .into_iter()
+        .map(|(n, d)| format!("{}@{d}", familiar(&n)))
+        .collect();
+    let c = &img.config;
+    let s = |k: &str| c.get(k).cloned().unwrap_or(json!(""));
+    let config = docker_config(c.get("config"));
+    // dockerd shows the committing container's config even for imported images (empty then);
+    // docker-compose 1.29 reads it on every recreate
+    let container_config = docker_config(c.get("container_config"));
     let last_comment = c
         .get("history")
         .and_then(Value::as_array)
@@ -207,11 +217,13 @@ pub fn inspect_json(store: &ImageStore, img: &Image) -> Result<Value> {
         "Id": img.id().to_string(),
         "RepoTags": tags,
         "RepoDigests": digests,
-        "Parent": "",
+        "Parent": s("parent"),
         "Comment": last_comment,
         "Created": s("created"),
         "DockerVersion": s("docker_version"),
         "Author": s("author"),
+        "Container": s("container"),
+        "ContainerConfig": container_config,
         "Config": config,
         "Architecture": s("architecture"),
         "Os": s("os"),
