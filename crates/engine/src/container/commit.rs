@@ -6,6 +6,7 @@ use crate::error::{Error, IoContext, Result};
 use serde_json::{Map, Value};
 use std::fs::File;
 use std::io;
+use std::time::Duration;
 
 #[derive(Default, Clone, Debug)]
 pub struct CommitOptions {
@@ -129,12 +130,15 @@ impl Engine {
         for ch in &o.changes {
             image::change::apply_change(&mut cfg, ch)?;
         }
-        let unpause = if o.pause && c.state.status == Status::Running {
-            self.pause(&c.id)?;
-            Unpause(self, Some(c.id.clone()))
-        } else {
-            Unpause(self, None)
-        };
+        let paused = o.pause
+            && c.state.status == Status::Running
+            && match self.pause(&c.id) {
+                Ok(()) => true,
+                // it exited just now (its record lags the process a moment): nothing to freeze
+                Err(_) if self.wait_not_live(&c.id, Duration::from_secs(5)).is_ok() => false,
+                Err(e) => return Err(e),
+            };
+        let unpause = Unpause(self, paused.then(|| c.id.clone()));
         let tmp = self.root.join("tmp");
         std::fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
         let p = tmp.join(format!("commit-{}", crate::names::random_id()));
