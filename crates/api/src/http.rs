@@ -206,11 +206,11 @@ impl Q {
         Q(form_urlencoded::parse(q.as_bytes()).into_owned().collect())
     }
 
-    /// The last value given for `k`.
+    /// The first value given for `k` (Go's `Query().Get`, which dockerd reads: docker-py sends
+    /// `dockerfile` twice, the context's file name first).
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0
             .iter()
-            .rev()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.as_str())
     }
