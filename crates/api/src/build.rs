@@ -30,8 +30,10 @@ pub fn json_map(q: &Q, key: &str) -> ApiResult<BTreeMap<String, String>> {
     Ok(m.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
 }
 
-/// The builder's text as `{"stream": ...}` messages (whole UTF-8 characters only: a
-/// character split between two writes waits for its rest).
+/// The builder's text as `{"stream": ...}` messages: what it writes between two flushes is
+/// one message, as dockerd sends one per write ("Successfully built <id>\n" whole: clients
+/// read it from the last message). Whole UTF-8 characters only: a character split between
+/// two writes waits for its rest.
 struct StreamWriter<'a> {
     p: &'a ProgressStream,
     pending: Vec<u8>,
@@ -40,6 +42,9 @@ struct StreamWriter<'a> {
 impl Write for StreamWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
         let upto = match std::str::from_utf8(&self.pending) {
             Ok(_) => self.pending.len(),
             Err(e) if e.error_len().is_none() => e.valid_up_to(),
@@ -50,9 +55,6 @@ impl Write for StreamWriter<'_> {
             self.pending.drain(..upto);
             self.p.stream(&text);
         }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -73,6 +75,13 @@ async fn build(q: Q, body: Body) -> ApiResult<Response> {
         no_cache: q.bool("nocache"),
         labels: json_map(&q, "labels")?,
         quiet: false,
+        network_mode: q
+            .get("networkmode")
+            .filter(|m| *m != "default")
+            .unwrap_or_default()
+            .to_string(),
+        // one `extrahosts=name:ip` parameter per entry (dockerd reads them all)
+        extra_hosts: q.all("extrahosts").into_iter().filter(|h| !h.is_empty()).collect(),
     };
     let quiet = q.bool("q");
     let dockerfile = q.get("dockerfile").unwrap_or_default().to_string();
@@ -92,6 +101,7 @@ async fn build(q: Q, body: Body) -> ApiResult<Response> {
             p.send(&json!({ "aux": { "ID": id } }));
         };
         let result = build::builder::build(e, &ctx, &df, &opts, out, &mut aux);
+        let _ = streamed.flush();
         match result {
             Ok(id) => {
                 if quiet {

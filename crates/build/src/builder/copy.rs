@@ -163,7 +163,7 @@ impl Builder<'_> {
             src.cleanup(engine);
             return Ok(());
         }
-        let c = match container(engine, &self.stage, None, vec![]) {
+        let c = match container(engine, &self.stage, self.opts, None, vec![]) {
             Ok(c) => c,
             Err(e) => {
                 src.cleanup(engine);
@@ -220,7 +220,7 @@ impl Builder<'_> {
             args: BTreeMap::new(),
             global: BTreeMap::new(),
         };
-        let c = container(engine, &tmp, None, vec![])?;
+        let c = container(engine, &tmp, self.opts, None, vec![])?;
         let root = PathBuf::from(
             engine
                 .store

@@ -37,6 +37,10 @@ pub struct Options {
     pub no_cache: bool,
     pub labels: BTreeMap<String, String>,
     pub quiet: bool,
+    /// RUN steps' network (`--network`): "" for the default bridge, "host", "none", a name
+    pub network_mode: String,
+    /// RUN steps' extra /etc/hosts lines (`--add-host name:ip`)
+    pub extra_hosts: Vec<String>,
 }
 
 /// Args docker passes to every build without a declaration.

@@ -2,7 +2,7 @@
 
 use super::cache::cache_key;
 use super::state::State;
-use super::{invalid, short, step_err, Builder};
+use super::{invalid, short, step_err, Builder, Options};
 use crate::parser::{Command, Heredoc, Instruction};
 use engine::container::create::CreateRequest;
 use engine::engine::Engine;
@@ -74,7 +74,7 @@ impl Builder<'_> {
             }
         }
         let engine = self.engine;
-        let c = container(engine, &self.stage, Some(argv.clone()), env)?;
+        let c = container(engine, &self.stage, self.opts, Some(argv.clone()), env)?;
         self.say(&format!(" ---> Running in {}", short(&c)));
         let code = run_attached(engine, &c, self.opts.quiet, self.out);
         fault::point("build.step-ran");
@@ -104,6 +104,7 @@ impl Builder<'_> {
 pub(super) fn container(
     engine: &Engine,
     s: &State,
+    opts: &Options,
     cmd: Option<Vec<String>>,
     env: Vec<String>,
 ) -> Result<String> {
@@ -128,7 +129,11 @@ pub(super) fn container(
     let (c, _) = engine.create(CreateRequest {
         name: None,
         config: cfg,
-        host_config: HostConfig::default(),
+        host_config: HostConfig {
+            network_mode: opts.network_mode.clone(),
+            extra_hosts: opts.extra_hosts.clone(),
+            ..Default::default()
+        },
         network_aliases: vec![],
         ip: None,
     })?;
@@ -156,10 +161,17 @@ pub(super) fn scratch_image(engine: &Engine) -> Result<String> {
 fn run_attached(engine: &Engine, id: &str, quiet: bool, out: &mut dyn Write) -> Result<i64> {
     engine.start(id, true)?;
     let mut a = engine::monitor::Attach::connect(engine, id)?;
-    let (code, error) = a.follow(&mut |_, d| {
+    let (code, error) = a.follow(&mut |kind, d| {
         fault::point("build.mid-step");
         if !quiet {
-            let _ = out.write_all(d);
+            // the step's stderr in red, as docker's classic builder sends it
+            if kind == engine::monitor::STDERR {
+                let _ = out.write_all(b"\x1b[91m");
+                let _ = out.write_all(d);
+                let _ = out.write_all(b"\x1b[0m");
+            } else {
+                let _ = out.write_all(d);
+            }
             let _ = out.flush();
         }
     });

@@ -114,6 +114,7 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         no_cache: a.no_cache,
         labels,
         quiet: a.quiet,
+        ..Default::default()
     };
     // in quiet mode the step output is kept and shown (on stderr) only if the build fails
     let mut captured: Vec<u8> = Vec::new();
