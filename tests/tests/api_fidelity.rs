@@ -193,7 +193,13 @@ fn host_config_fields_round_trip() {
     assert_eq!(hc["Isolation"], "default", "{hc}");
     assert_eq!(hc["MemorySwappiness"], 40, "{hc}");
     assert_eq!(hc["LogConfig"]["Config"]["max-file"], "100", "{hc}");
-    // --uts=host: the container sees the host's name
+    // --uts=host: the container sees the host's name (started on its own: runc cannot start a
+    // private cgroup namespace on this cgroup v1 hybrid host, so dockerd fails that start)
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["hostname"], "HostConfig": {
+            "UTSMode": "host", "LogConfig": {"Type": "json-file", "Config": {"max-file": "100"}}}}),
+    );
     let r = c.post("start");
     assert_eq!(r.status, 204, "{r:?}");
     let r = c.post("wait");
@@ -296,4 +302,58 @@ fn image_inspect_container_config_and_commit_parent() {
     let img = json(&call(&s, "GET", &format!("/images/{tag}/json"), None));
     let _ = s.http("DELETE", &format!("/images/{tag}"), None);
     assert_eq!(img["Parent"], base["Id"], "{img}");
+}
+
+/// A build context (`Dockerfile` = `dockerfile`, plus `other`) as a tar, as text (all ASCII).
+fn context_tar(dockerfile: &str, other: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(dir.path().join("other.dockerfile"), other).unwrap();
+    let o = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(dir.path())
+        .args(["-cf", "-", "Dockerfile", "other.dockerfile"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "tar: {o:?}");
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// `/build` streams as dockerd's classic builder does: one message per write (the last one is
+/// "Successfully tagged ..." whole), a RUN step's stderr wrapped in `\x1b[91m`..`\x1b[0m`;
+/// a repeated query parameter takes its first value (docker-py sends `dockerfile` twice);
+/// `extrahosts` reach the RUN steps.
+#[test]
+fn build_stream_and_options() {
+    let s = api_server!();
+    s.busybox();
+    let tag = format!("fid-build-{}", std::process::id());
+    let df = format!(
+        "FROM {}\nRUN sh -c '>&2 echo oops'\nRUN grep -q 'extra.test' /etc/hosts\n",
+        s.busybox()
+    );
+    let tar = context_tar("FROM scratch\nRUN false\n", &df);
+    let path = format!(
+        "/build?t={tag}&nocache=1&extrahosts=extra.test:127.0.0.1&dockerfile=other.dockerfile&dockerfile=Dockerfile"
+    );
+    let r = call(&s, "POST", &path, Some(&tar));
+    let _ = s.http("DELETE", &format!("/images/{tag}"), None);
+    assert_eq!(r.status, 200, "{r:?}");
+    let msgs: Vec<Value> = r
+        .text()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let streams: Vec<&str> = msgs.iter().filter_map(|m| m["stream"].as_str()).collect();
+    assert!(
+        msgs.iter().all(|m| m.get("error").is_none()),
+        "{msgs:?}"
+    );
+    assert!(
+        streams.contains(&"\x1b[91moops\n\x1b[0m"),
+        "{streams:?}"
+    );
+    let last = streams.last().copied().unwrap_or("");
+    assert!(last.starts_with("Successfully tagged") && last.ends_with('\n'), "{streams:?}");
 }
