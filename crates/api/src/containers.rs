@@ -77,6 +77,12 @@ async fn inspect(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let v = blocking(move |e| {
         let c = find(e, &id)?;
         let mut v = c.inspect_json();
+        // the monitor records "starting" a moment after the start has answered; dockerd's
+        // inspect has it from the start on (docker-py polls State.Health.Status right away)
+        let checked = engine::health::settings(c.config.healthcheck.as_ref()).is_some();
+        if checked && c.state.status.has_process() && c.state.health.is_none() {
+            v["State"]["Health"] = json!({"Status": "starting", "FailingStreak": 0, "Log": []});
+        }
         if size {
             if let Ok(i) = e.images() {
                 v["SizeRw"] = json!(engine::volumes::du(&i.snapshots.upper_dir(&c.id)));
