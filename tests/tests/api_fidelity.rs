@@ -312,7 +312,9 @@ fn context_tar(dockerfile: &str, other: &str) -> String {
     let o = std::process::Command::new("tar")
         .arg("-C")
         .arg(dir.path())
-        .args(["-cf", "-", "Dockerfile", "other.dockerfile"])
+        // 512-byte records: nothing after the end blocks, which dockerd leaves unread (and then
+        // resets the connection, losing its answer)
+        .args(["-b", "1", "-cf", "-", "Dockerfile", "other.dockerfile"])
         .output()
         .unwrap();
     assert!(o.status.success(), "tar: {o:?}");
@@ -356,4 +358,26 @@ fn build_stream_and_options() {
     );
     let last = streams.last().copied().unwrap_or("");
     assert!(last.starts_with("Successfully tagged") && last.ends_with('\n'), "{streams:?}");
+}
+
+/// A container with a health check shows `State.Health` from its start on ("starting"), then
+/// the checks' verdict.
+#[test]
+fn health_is_shown_from_the_start() {
+    let s = api_server!();
+    s.busybox();
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["sleep", "60"],
+            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000u64,
+                "Timeout": 1_000_000_000u64, "Retries": 1}}),
+    );
+    assert_eq!(c.post("start").status, 204);
+    let st = c.inspect()["State"]["Health"]["Status"].clone();
+    assert!(st == "starting" || st == "healthy", "{st}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while c.inspect()["State"]["Health"]["Status"] != "healthy" {
+        assert!(std::time::Instant::now() < deadline, "never healthy");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
