@@ -446,12 +446,27 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let (tx, body) = channel_body();
     tokio::spawn(async move {
         let mut code = c.state.exit_code;
+        let restarts = !matches!(c.host_config.restart_policy.name.as_str(), "" | "no");
         if let Some(h) = &hub {
-            let exit = h.wait_exit().await;
             let id = c.id.clone();
-            code = tokio::task::spawn_blocking(move || streams::exit_code(&exit, &id))
-                .await
-                .unwrap_or(-1);
+            let exited = async {
+                let exit = h.wait_exit().await;
+                tokio::task::spawn_blocking(move || streams::exit_code(&exit, &id))
+                    .await
+                    .unwrap_or(-1)
+            };
+            code = if restarts && cond != "removed" {
+                // a restart policy restarts the process in the same run: the wait answers at
+                // each exit, as dockerd's does
+                let id = c.id.clone();
+                let restarted = blocking(move |e| Ok(next_exit(e, &id)));
+                tokio::select! {
+                    code = exited => code,
+                    code = restarted => code.unwrap_or(-1),
+                }
+            } else {
+                exited.await
+            };
         } else if cond == "not-running" || c.state.status.is_live() {
             let id = c.id.clone();
             code = blocking(move |e| {
@@ -488,6 +503,23 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
         HeaderValue::from_static("application/json"),
     );
     Ok(r)
+}
+
+/// Block until the container's process exits once (it stops, or its restart policy is about to
+/// start it again); its exit code.
+fn next_exit(e: &engine::engine::Engine, id: &str) -> i64 {
+    let Ok(first) = e.find(id) else { return -1 };
+    loop {
+        let Ok(c) = e.find(id) else { return -1 };
+        let exited = !c.state.status.is_live()
+            || c.state.status == Status::Restarting
+            || c.restart_count != first.restart_count
+            || c.state.started_at != first.state.started_at;
+        if exited {
+            return c.state.exit_code;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 async fn resize(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
