@@ -381,3 +381,24 @@ fn health_is_shown_from_the_start() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// `POST /wait` on a `restart=always` container answers when its process exits, though the
+/// policy starts it again; removing it then wants a stop first.
+#[test]
+fn wait_answers_at_each_exit_of_a_restarting_container() {
+    let s = api_server!();
+    s.busybox();
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["sleep", "1"],
+            "HostConfig": {"RestartPolicy": {"Name": "always"}, "NetworkMode": "none"}}),
+    );
+    assert_eq!(c.post("start").status, 204);
+    let r = c.post("wait");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(json(&r)["StatusCode"], 0, "{r:?}");
+    let r = call(&s, "DELETE", &format!("/containers/{}", c.1), None);
+    assert_eq!(r.status, 409, "{r:?}");
+    let m = json(&r)["message"].as_str().unwrap_or("").to_lowercase();
+    assert!(m.contains("stop the container before"), "{m}");
+}
