@@ -34,7 +34,14 @@ fn swarm_endpoints_answer_not_in_a_swarm() {
     let r = call(&s, "POST", "/swarm/leave?force=true", None);
     assert_eq!(r.status, 503, "{r:?}");
     assert_eq!(json(&r)["message"], "This node is not part of a swarm");
-    for path in ["/swarm", "/nodes", "/services", "/tasks", "/secrets", "/configs"] {
+    for path in [
+        "/swarm",
+        "/nodes",
+        "/services",
+        "/tasks",
+        "/secrets",
+        "/configs",
+    ] {
         let r = call(&s, "GET", path, None);
         assert_eq!(r.status, 503, "GET {path}: {r:?}");
         let m = json(&r)["message"].as_str().unwrap_or("").to_string();
@@ -90,8 +97,21 @@ fn network_auxiliary_addresses() {
     );
     // the range's first host address is reserved: the container gets the next one
     let c = format!("aux-c{}", std::process::id());
-    s.docker_ok(&["run", "-d", "--name", &c, "--network", &name, s.busybox(), "sleep", "60"]);
-    let ip = s.inspect_f(&c, &format!("{{{{.NetworkSettings.Networks.{name}.IPAddress}}}}"));
+    s.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--network",
+        &name,
+        s.busybox(),
+        "sleep",
+        "60",
+    ]);
+    let ip = s.inspect_f(
+        &c,
+        &format!("{{{{.NetworkSettings.Networks.{name}.IPAddress}}}}"),
+    );
     s.docker(&["rm", "-f", &c]);
     assert_eq!(ip.trim(), "172.29.0.2");
     // and an address outside the subnet is refused (dockerd: 403, berth: 400)
@@ -101,7 +121,10 @@ fn network_auxiliary_addresses() {
     nets.1.push(format!("{name}b"));
     assert!(matches!(r.status, 400 | 403), "{r:?}");
     let m = json(&r)["message"].as_str().unwrap_or("").to_string();
-    assert!(m.contains("auxiliary address") && m.contains("10.9.9.9"), "{m}");
+    assert!(
+        m.contains("auxiliary address") && m.contains("10.9.9.9"),
+        "{m}"
+    );
 }
 
 /// An endpoint's `DriverOpts` and a requested `MacAddress` (on connect, before start) are
@@ -143,7 +166,10 @@ fn endpoint_driver_opts_and_mac() {
     let v = json(&call(&s, "GET", &format!("/containers/{c}/json"), None));
     s.docker(&["rm", "-f", &c]);
     let nets_v = &v["NetworkSettings"]["Networks"];
-    assert_eq!(nets_v["bridge"]["DriverOpts"]["com.example.x"], "on", "{nets_v}");
+    assert_eq!(
+        nets_v["bridge"]["DriverOpts"]["com.example.x"], "on",
+        "{nets_v}"
+    );
     assert_eq!(nets_v[&name]["MacAddress"], "02:42:ac:11:00:99", "{nets_v}");
 }
 
@@ -157,18 +183,30 @@ impl<'a> Ctr<'a> {
         Ctr(s, json(&r)["Id"].as_str().unwrap().to_string())
     }
     fn post(&self, verb: &str) -> HttpResponse {
-        call(self.0, "POST", &format!("/containers/{}/{verb}", self.1), None)
+        call(
+            self.0,
+            "POST",
+            &format!("/containers/{}/{verb}", self.1),
+            None,
+        )
     }
     fn inspect(&self) -> Value {
-        json(&call(self.0, "GET", &format!("/containers/{}/json", self.1), None))
+        json(&call(
+            self.0,
+            "GET",
+            &format!("/containers/{}/json", self.1),
+            None,
+        ))
     }
 }
 
 impl Drop for Ctr<'_> {
     fn drop(&mut self) {
-        let _ = self
-            .0
-            .http("DELETE", &format!("/containers/{}?force=1&v=1", self.1), None);
+        let _ = self.0.http(
+            "DELETE",
+            &format!("/containers/{}?force=1&v=1", self.1),
+            None,
+        );
     }
 }
 
@@ -189,7 +227,11 @@ fn host_config_fields_round_trip() {
     let hc = c.inspect()["HostConfig"].clone();
     assert_eq!(hc["UTSMode"], "host", "{hc}");
     assert_eq!(hc["CgroupnsMode"], "private", "{hc}");
-    assert_eq!(hc["DeviceCgroupRules"], serde_json::json!(["c 7:128 rwm"]), "{hc}");
+    assert_eq!(
+        hc["DeviceCgroupRules"],
+        serde_json::json!(["c 7:128 rwm"]),
+        "{hc}"
+    );
     assert_eq!(hc["Isolation"], "default", "{hc}");
     assert_eq!(hc["MemorySwappiness"], 40, "{hc}");
     assert_eq!(hc["LogConfig"]["Config"]["max-file"], "100", "{hc}");
@@ -238,7 +280,12 @@ fn restart_right_after_stop() {
     );
     assert_eq!(c.post("start").status, 204);
     for _ in 0..3 {
-        let r = call(&s, "POST", &format!("/containers/{}/restart?t=1", c.1), None);
+        let r = call(
+            &s,
+            "POST",
+            &format!("/containers/{}/restart?t=1", c.1),
+            None,
+        );
         assert_eq!(r.status, 204, "{r:?}");
         assert_eq!(c.inspect()["State"]["Running"], true);
     }
@@ -261,7 +308,8 @@ fn volume_driver_and_prune_by_version() {
     let gone = json(&r)["VolumesDeleted"].clone();
     let _ = s.http("DELETE", &format!("/volumes/{name}"), None);
     assert!(
-        gone.as_array().is_some_and(|a| a.iter().any(|v| v == name.as_str())),
+        gone.as_array()
+            .is_some_and(|a| a.iter().any(|v| v == name.as_str())),
         "{gone}"
     );
 }
@@ -283,7 +331,12 @@ fn image_load_bad_archive_is_an_error_message() {
 fn image_inspect_container_config_and_commit_parent() {
     let s = api_server!();
     s.busybox();
-    let base = json(&call(&s, "GET", &format!("/images/{}/json", s.busybox()), None));
+    let base = json(&call(
+        &s,
+        "GET",
+        &format!("/images/{}/json", s.busybox()),
+        None,
+    ));
     assert!(base["ContainerConfig"].is_object(), "{base}");
     assert!(base["Container"].is_string(), "{base}");
     let c = Ctr::create(
@@ -348,16 +401,13 @@ fn build_stream_and_options() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let streams: Vec<&str> = msgs.iter().filter_map(|m| m["stream"].as_str()).collect();
+    assert!(msgs.iter().all(|m| m.get("error").is_none()), "{msgs:?}");
+    assert!(streams.contains(&"\x1b[91moops\n\x1b[0m"), "{streams:?}");
+    let last = streams.last().copied().unwrap_or("");
     assert!(
-        msgs.iter().all(|m| m.get("error").is_none()),
-        "{msgs:?}"
-    );
-    assert!(
-        streams.contains(&"\x1b[91moops\n\x1b[0m"),
+        last.starts_with("Successfully tagged") && last.ends_with('\n'),
         "{streams:?}"
     );
-    let last = streams.last().copied().unwrap_or("");
-    assert!(last.starts_with("Successfully tagged") && last.ends_with('\n'), "{streams:?}");
 }
 
 /// A container with a health check shows `State.Health` from its start on ("starting"), then

@@ -81,7 +81,11 @@ async fn build(q: Q, body: Body) -> ApiResult<Response> {
             .unwrap_or_default()
             .to_string(),
         // one `extrahosts=name:ip` parameter per entry (dockerd reads them all)
-        extra_hosts: q.all("extrahosts").into_iter().filter(|h| !h.is_empty()).collect(),
+        extra_hosts: q
+            .all("extrahosts")
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .collect(),
     };
     let quiet = q.bool("q");
     let dockerfile = q.get("dockerfile").unwrap_or_default().to_string();

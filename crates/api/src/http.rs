@@ -209,10 +209,7 @@ impl Q {
     /// The first value given for `k` (Go's `Query().Get`, which dockerd reads: docker-py sends
     /// `dockerfile` twice, the context's file name first).
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, k: &str) -> Vec<String> {

@@ -2,13 +2,13 @@
 //! `berth volume` sees them).
 
 use crate::http::{blocking, json_response, no_content, ok, parse_json, read_body, ApiResult, Q};
+use crate::server::ApiVersion;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use crate::server::ApiVersion;
 use engine::volumes;
 use serde::Deserialize;
 use serde_json::{json, Value};

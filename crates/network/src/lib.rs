@@ -47,7 +47,9 @@ pub enum Error {
     Predefined(String),
     #[error("operation is not permitted on predefined {0} network ")]
     Reserved(String),
-    #[error("invalid network name {0:?}: a name must not be blank nor hold '/' or control characters")]
+    #[error(
+        "invalid network name {0:?}: a name must not be blank nor hold '/' or control characters"
+    )]
     InvalidName(String),
     #[error("{0}")]
     InvalidSubnet(String),

@@ -143,7 +143,6 @@ fn options_are_validated() {
         (vec![("max-size", "0")], "max-size"),
         (vec![("max-size", "1m"), ("max-file", "0")], "max-file"),
         (vec![("max-size", "1m"), ("max-file", "x")], "max-file"),
-        (vec![("max-file", "3")], "max-file"),
         (vec![("bogus", "1")], "bogus"),
         (vec![("compress", "true")], "compress"),
     ] {

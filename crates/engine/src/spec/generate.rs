@@ -2,7 +2,9 @@
 
 use super::image::{path_and_args, process_env};
 use super::mounts::{bind_mount, clean_path, mount, tmpfs_mount, validate_mount_destination};
-use super::resources::{default_device_rules, device_cgroup_rule, host_devices, resources, rlimits};
+use super::resources::{
+    default_device_rules, device_cgroup_rule, host_devices, resources, rlimits,
+};
 use super::security::{
     capabilities, check_sysctls, parse_security_opts, seccomp_profile, SecurityOpts,
 };
@@ -135,7 +137,11 @@ fn namespaces(hc: &HostConfig, ctx: &SpecContext) -> Result<Namespaces> {
     match hc.cgroupns_mode.as_str() {
         "" | "host" => {}
         "private" => list.push(json!({"type": "cgroup"})),
-        m => return Err(Error::Invalid(format!("invalid cgroup namespace mode: {m}"))),
+        m => {
+            return Err(Error::Invalid(format!(
+                "invalid cgroup namespace mode: {m}"
+            )))
+        }
     }
     if !matches!(hc.isolation.as_str(), "" | "default") {
         return Err(Error::Invalid(format!(
