@@ -192,11 +192,19 @@ fn cpu_quota_of_half_a_core_is_enforced() {
     let (u0, t0) = (usage(), Instant::now());
     std::thread::sleep(Duration::from_secs(2));
     let share = (usage() - u0) / t0.elapsed().as_secs_f64();
-    eprintln!("cpu share with a 0.5 quota: {share:.3}");
+    // printed for the record: periods in which the quota stopped the group
+    let throttled = std::fs::read_to_string(format!("{dir}/cpu.stat"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("nr_throttled ")?.trim().parse::<u64>().ok())
+        });
+    eprintln!("cpu share with a 0.5 quota: {share:.3}, throttled periods: {throttled:?}");
     env.delete_force(&id).ok();
-    // Measured 0.50-0.52 here while the whole suite runs in parallel.
+    // Measured 0.50-0.52 on an idle host. Two busy loops would take ~2.0 without the quota; on
+    // a loaded host they get less than the quota, so only the ceiling is the limit's to keep.
     assert!(
-        (0.40..=0.60).contains(&share),
+        share > 0.05 && share <= 0.60,
         "busy loops got {share:.2} of a CPU with a 0.5 quota"
     );
 }
