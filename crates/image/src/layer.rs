@@ -273,38 +273,26 @@ fn entry_err(path: &str, source: io::Error) -> Error {
     }
 }
 
+/// A directory's mode and time, applied after every entry (see [`Unpacker::finish_dirs`]).
 struct DirMeta {
     comps: Vec<Vec<u8>>,
     mode: u32,
     mtime: u64,
 }
 
-/// Apply a (possibly compressed) layer tarball to `target`.
-pub fn apply_layer<R: Read>(reader: R, target: &Path, opts: &ApplyOptions) -> Result<Applied> {
-    let rootf = File::open(target).ctx(|| format!("open {}", target.display()))?;
-    apply_layer_at(reader, rootf.into(), opts)
+/// What an entry's header (and its pax extensions) say about the file it makes.
+struct EntryMeta {
+    hdr: tar::Header,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: u64,
+    xattrs: Vec<(String, Vec<u8>)>,
 }
 
-/// Apply a (possibly compressed) layer tarball to the directory `target` is open on (a
-/// directory of a live container, resolved and opened without a gap: see [`crate::rootfd`]).
-pub fn apply_layer_at<R: Read>(reader: R, target: OwnedFd, opts: &ApplyOptions) -> Result<Applied> {
-    let dec = decompress(reader).ctx(|| "read layer".to_string())?;
-    let mut archive = tar::Archive::new(HashingReader::new(dec));
-    let walker = Walker { root: target };
-    let mut dirs: Vec<DirMeta> = Vec::new();
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let mut size = 0u64;
-    let entries = archive.entries().ctx(|| "read layer tar".to_string())?;
-    for entry in entries {
-        let mut entry = entry.ctx(|| "read layer tar entry".to_string())?;
-        let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
-        let comps = components(&raw, &shown)?;
-        let Some((name, parent)) = comps.split_last() else {
-            continue; // the root itself
-        };
+impl EntryMeta {
+    fn read<R: Read>(entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<EntryMeta> {
         let hdr = entry.header().clone();
-        let etype = hdr.entry_type();
         let mode = hdr.mode().unwrap_or(0o644) & 0o7777;
         let uid = hdr.uid().unwrap_or(0);
         let gid = hdr.gid().unwrap_or(0);
@@ -326,223 +314,355 @@ pub fn apply_layer_at<R: Read>(reader: R, target: OwnedFd, opts: &ApplyOptions) 
                 }
             }
         }
+        Ok(EntryMeta {
+            hdr,
+            mode,
+            uid,
+            gid,
+            mtime,
+            xattrs,
+        })
+    }
+}
 
-        // whiteouts
+/// The final component of an entry, inside its parent directory, which was opened through
+/// [`Walker::open`]: every call on it is an `*at` call that does not follow a symlink.
+struct Slot<'a> {
+    dfd: RawFd,
+    name: &'a [u8],
+    cname: CString,
+    shown: &'a str,
+}
+
+impl Slot<'_> {
+    fn err(&self, source: io::Error) -> Error {
+        entry_err(self.shown, source)
+    }
+
+    /// The entry's owner, when the options ask for it.
+    fn chown(&self, opts: &ApplyOptions, meta: &EntryMeta) -> Result<()> {
+        if opts.chown {
+            chown_at(self.dfd, self.name, meta.uid, meta.gid).map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn xattrs(&self, meta: &EntryMeta) -> Result<()> {
+        for (k, v) in &meta.xattrs {
+            set_xattr_at(self.dfd, self.name, k, v).map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn times(&self, meta: &EntryMeta) -> Result<()> {
+        set_times_at(self.dfd, self.name, meta.mtime).map_err(|e| self.err(e))
+    }
+}
+
+/// One layer being applied: the root it is confined to and what later steps need.
+struct Unpacker<'a> {
+    walker: Walker,
+    opts: &'a ApplyOptions,
+    dirs: Vec<DirMeta>,
+    /// Paths this layer wrote (whiteout mode `Apply`): an opaque marker keeps them.
+    seen: HashSet<Vec<u8>>,
+    size: u64,
+}
+
+/// Apply a (possibly compressed) layer tarball to `target`.
+pub fn apply_layer<R: Read>(reader: R, target: &Path, opts: &ApplyOptions) -> Result<Applied> {
+    let rootf = File::open(target).ctx(|| format!("open {}", target.display()))?;
+    apply_layer_at(reader, rootf.into(), opts)
+}
+
+/// Apply a (possibly compressed) layer tarball to the directory `target` is open on (a
+/// directory of a live container, resolved and opened without a gap: see [`crate::rootfd`]).
+pub fn apply_layer_at<R: Read>(reader: R, target: OwnedFd, opts: &ApplyOptions) -> Result<Applied> {
+    let dec = decompress(reader).ctx(|| "read layer".to_string())?;
+    let mut archive = tar::Archive::new(HashingReader::new(dec));
+    let mut un = Unpacker {
+        walker: Walker { root: target },
+        opts,
+        dirs: Vec::new(),
+        seen: HashSet::new(),
+        size: 0,
+    };
+    let entries = archive.entries().ctx(|| "read layer tar".to_string())?;
+    for entry in entries {
+        un.entry(entry.ctx(|| "read layer tar entry".to_string())?)?;
+    }
+    un.finish_dirs()?;
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).ctx(|| "read layer tar trailer".to_string())?;
+    let (diff_id, _) = rest.finish();
+    Ok(Applied {
+        diff_id,
+        size: un.size,
+    })
+}
+
+impl Unpacker<'_> {
+    /// One tar entry: a whiteout, or a file of any kind put in place.
+    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let comps = components(&raw, &shown)?;
+        let Some((name, parent)) = comps.split_last() else {
+            return Ok(()); // the root itself
+        };
+        let meta = EntryMeta::read(&mut entry, &shown)?;
         if let Some(hidden) = name.strip_prefix(b".wh.") {
-            let pfd = walker.open(parent, true, &shown)?;
-            if hidden == b".wh..opq" {
-                match opts.whiteouts {
-                    WhiteoutMode::Overlay => {
-                        set_xattr_fd(pfd.as_raw_fd(), "trusted.overlay.opaque", b"y")
-                            .map_err(|e| entry_err(&shown, e))?
-                    }
-                    WhiteoutMode::Apply => {
-                        let dir_path = parent.join(&b'/');
-                        for child in list_dir(pfd.as_raw_fd()).map_err(|e| entry_err(&shown, e))? {
-                            let mut full = dir_path.clone();
-                            if !full.is_empty() {
-                                full.push(b'/');
-                            }
-                            full.extend_from_slice(&child);
-                            if !seen.contains(&full) {
-                                remove_all_at(pfd.as_raw_fd(), &child)
-                                    .map_err(|e| entry_err(&shown, e))?;
-                            }
-                        }
-                    }
-                }
-            } else {
-                if hidden.is_empty() || hidden.starts_with(b".wh.") {
-                    return Err(Error::UnsafePath {
-                        path: shown,
-                        reason: "malformed whiteout".into(),
-                    });
-                }
-                remove_all_at(pfd.as_raw_fd(), hidden).map_err(|e| entry_err(&shown, e))?;
-                if opts.whiteouts == WhiteoutMode::Overlay {
-                    let c = cstr(hidden).map_err(|e| entry_err(&shown, e))?;
-                    cvt(unsafe { libc::mknodat(pfd.as_raw_fd(), c.as_ptr(), libc::S_IFCHR, 0) })
-                        .map_err(|e| entry_err(&shown, e))?;
-                }
-            }
-            continue;
+            return self.whiteout(parent, hidden, &shown);
         }
-        if opts.whiteouts == WhiteoutMode::Apply {
-            seen.insert(comps.join(&b'/'));
+        if self.opts.whiteouts == WhiteoutMode::Apply {
+            self.seen.insert(comps.join(&b'/'));
         }
 
-        let pfd = walker.open(parent, true, &shown)?;
-        let dfd = pfd.as_raw_fd();
-        let cname = cstr(name).map_err(|e| entry_err(&shown, e))?;
-        let existing = lstat_at(dfd, name).ok();
+        let pfd = self.walker.open(parent, true, &shown)?;
+        let slot = Slot {
+            dfd: pfd.as_raw_fd(),
+            name,
+            cname: cstr(name).map_err(|e| entry_err(&shown, e))?,
+            shown: &shown,
+        };
+        let etype = meta.hdr.entry_type();
+        let existing = lstat_at(slot.dfd, name).ok();
         use tar::EntryType as T;
         if existing.is_some()
             && (etype != T::Directory || existing.is_some_and(|st| !is_type(&st, libc::S_IFDIR)))
         {
-            remove_all_at(dfd, name).map_err(|e| entry_err(&shown, e))?;
+            remove_all_at(slot.dfd, name).map_err(|e| slot.err(e))?;
         }
-        let e = |err: io::Error| entry_err(&shown, err);
         match etype {
-            T::Directory => {
-                if existing.is_none_or(|st| !is_type(&st, libc::S_IFDIR)) {
-                    cvt(unsafe { libc::mkdirat(dfd, cname.as_ptr(), 0o700) }).map_err(e)?;
-                }
-                if opts.chown {
-                    chown_at(dfd, name, uid, gid).map_err(e)?;
-                }
-                for (k, v) in &xattrs {
-                    set_xattr_at(dfd, name, k, v).map_err(e)?;
-                }
-                dirs.push(DirMeta {
-                    comps: comps.clone(),
-                    mode,
-                    mtime,
-                });
-            }
-            T::Regular | T::Continuous | T::GNUSparse => {
-                let fd = cvt(unsafe {
-                    libc::openat(
-                        dfd,
-                        cname.as_ptr(),
-                        libc::O_WRONLY
-                            | libc::O_CREAT
-                            | libc::O_EXCL
-                            | libc::O_NOFOLLOW
-                            | libc::O_CLOEXEC,
-                        0o600,
-                    )
-                })
+            T::Directory => self.dir(&slot, existing, &meta, &comps),
+            T::Regular | T::Continuous | T::GNUSparse => self.regular(&slot, &meta, &mut entry),
+            T::Symlink => self.symlink(&slot, &meta, &entry),
+            T::Link => self.hardlink(&slot, &entry),
+            T::Char | T::Block | T::Fifo => self.node(&slot, &meta),
+            T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => Ok(()),
+            other => Err(Error::InvalidFormat {
+                what: format!("layer entry {shown:?}"),
+                reason: format!("unsupported tar entry type {other:?}"),
+            }),
+        }
+    }
+
+    /// `.wh.<hidden>` in `parent`: removes `hidden` (overlay: leaves a 0/0 char device in
+    /// its place); `.wh..wh..opq` makes `parent` opaque.
+    fn whiteout(&self, parent: &[Vec<u8>], hidden: &[u8], shown: &str) -> Result<()> {
+        let pfd = self.walker.open(parent, true, shown)?;
+        if hidden == b".wh..opq" {
+            return self.opaque(pfd.as_raw_fd(), parent, shown);
+        }
+        if hidden.is_empty() || hidden.starts_with(b".wh.") {
+            return Err(Error::UnsafePath {
+                path: shown.to_string(),
+                reason: "malformed whiteout".into(),
+            });
+        }
+        let e = |err: io::Error| entry_err(shown, err);
+        remove_all_at(pfd.as_raw_fd(), hidden).map_err(e)?;
+        if self.opts.whiteouts == WhiteoutMode::Overlay {
+            let c = cstr(hidden).map_err(e)?;
+            cvt(unsafe { libc::mknodat(pfd.as_raw_fd(), c.as_ptr(), libc::S_IFCHR, 0) })
                 .map_err(e)?;
-                let mut f = unsafe { File::from_raw_fd(fd) };
-                size += io::copy(&mut entry, &mut f).map_err(e)?;
-                if opts.chown {
-                    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-                        .map_err(e)?;
-                    cvt(unsafe {
-                        libc::fchown(f.as_raw_fd(), uid as libc::uid_t, gid as libc::gid_t)
-                    })
-                    .map_err(e)?;
-                }
-                cvt(unsafe { libc::fchmod(f.as_raw_fd(), mode as libc::mode_t) }).map_err(e)?;
-                for (k, v) in &xattrs {
-                    set_xattr_fd(f.as_raw_fd(), k, v).map_err(e)?;
-                }
-                drop(f);
-                set_times_at(dfd, name, mtime).map_err(e)?;
-            }
-            T::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default();
-                let t = cstr(&target).map_err(e)?;
-                cvt(unsafe { libc::symlinkat(t.as_ptr(), dfd, cname.as_ptr()) }).map_err(e)?;
-                if opts.chown {
-                    chown_at(dfd, name, uid, gid).map_err(e)?;
-                }
-                for (k, v) in &xattrs {
-                    set_xattr_at(dfd, name, k, v).map_err(e)?;
-                }
-                set_times_at(dfd, name, mtime).map_err(e)?;
-            }
-            T::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default();
-                let tshown = String::from_utf8_lossy(&target).into_owned();
-                let tcomps = components(&target, &shown)?;
-                let Some((tname, tparent)) = tcomps.split_last() else {
-                    return Err(Error::UnsafePath {
-                        path: shown,
-                        reason: "hardlink to the layer root".into(),
-                    });
-                };
-                let tfd = walker
-                    .open(tparent, false, &shown)
-                    .map_err(|err| match err {
-                        Error::LayerEntry { source, .. }
-                            if source.raw_os_error() == Some(libc::ENOENT) =>
-                        {
-                            Error::UnsafePath {
-                                path: shown.clone(),
-                                reason: format!(
-                                    "hardlink target {tshown:?} is not inside this layer"
-                                ),
-                            }
-                        }
-                        other => other,
-                    })?;
-                let tc = cstr(tname).map_err(e)?;
-                match cvt(unsafe {
-                    libc::linkat(tfd.as_raw_fd(), tc.as_ptr(), dfd, cname.as_ptr(), 0)
-                }) {
-                    Ok(_) => {}
-                    Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {
-                        return Err(Error::UnsafePath {
-                            path: shown,
-                            reason: format!("hardlink target {tshown:?} is not inside this layer"),
-                        })
+        }
+        Ok(())
+    }
+
+    /// An opaque directory (open as `pfd`): overlay's xattr, or, applied, everything in it
+    /// removed but what this layer itself already wrote there.
+    fn opaque(&self, pfd: RawFd, parent: &[Vec<u8>], shown: &str) -> Result<()> {
+        let e = |err: io::Error| entry_err(shown, err);
+        match self.opts.whiteouts {
+            WhiteoutMode::Overlay => set_xattr_fd(pfd, "trusted.overlay.opaque", b"y").map_err(e),
+            WhiteoutMode::Apply => {
+                let dir_path = parent.join(&b'/');
+                for child in list_dir(pfd).map_err(e)? {
+                    let mut full = dir_path.clone();
+                    if !full.is_empty() {
+                        full.push(b'/');
                     }
-                    Err(err) => return Err(e(err)),
+                    full.extend_from_slice(&child);
+                    if !self.seen.contains(&full) {
+                        remove_all_at(pfd, &child).map_err(e)?;
+                    }
                 }
-            }
-            T::Char | T::Block | T::Fifo => {
-                let kind = match etype {
-                    T::Char => libc::S_IFCHR,
-                    T::Block => libc::S_IFBLK,
-                    _ => libc::S_IFIFO,
-                };
-                if kind != libc::S_IFIFO && !opts.allow_devices {
-                    return Err(Error::UnsafePath {
-                        path: shown,
-                        reason: "device nodes are only created when running as root".into(),
-                    });
-                }
-                let major = hdr.device_major().ok().flatten().unwrap_or(0);
-                let minor = hdr.device_minor().ok().flatten().unwrap_or(0);
-                let dev = libc::makedev(major, minor);
-                cvt(unsafe {
-                    libc::mknodat(dfd, cname.as_ptr(), kind | mode as libc::mode_t, dev)
-                })
-                .map_err(e)?;
-                if opts.chown {
-                    chown_at(dfd, name, uid, gid).map_err(e)?;
-                }
-                cvt(unsafe { libc::fchmodat(dfd, cname.as_ptr(), mode as libc::mode_t, 0) })
-                    .map_err(e)?;
-                set_times_at(dfd, name, mtime).map_err(e)?;
-            }
-            T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => {}
-            other => {
-                return Err(Error::InvalidFormat {
-                    what: format!("layer entry {shown:?}"),
-                    reason: format!("unsupported tar entry type {other:?}"),
-                })
+                Ok(())
             }
         }
     }
-    // directory modes and times last, deepest first, so that adding children
-    // does not change them and read-only directories do not block extraction
-    for d in dirs.iter().rev() {
-        let Some((name, parent)) = d.comps.split_last() else {
-            continue;
-        };
-        let Ok(pfd) = walker.open(parent, false, "") else {
-            continue;
-        };
-        let Ok(fd) = open_dir_at(pfd.as_raw_fd(), name) else {
-            continue;
-        };
-        let shown = String::from_utf8_lossy(&d.comps.join(&b'/')).into_owned();
-        cvt(unsafe { libc::fchmod(fd.as_raw_fd(), d.mode as libc::mode_t) })
-            .map_err(|e| entry_err(&shown, e))?;
-        set_times_at(pfd.as_raw_fd(), name, d.mtime).map_err(|e| entry_err(&shown, e))?;
+
+    /// A directory (an existing one is kept, with what lower layers put in it); its mode
+    /// and time wait for [`Unpacker::finish_dirs`].
+    fn dir(
+        &mut self,
+        slot: &Slot,
+        existing: Option<libc::stat>,
+        meta: &EntryMeta,
+        comps: &[Vec<u8>],
+    ) -> Result<()> {
+        if existing.is_none_or(|st| !is_type(&st, libc::S_IFDIR)) {
+            cvt(unsafe { libc::mkdirat(slot.dfd, slot.cname.as_ptr(), 0o700) })
+                .map_err(|e| slot.err(e))?;
+        }
+        slot.chown(self.opts, meta)?;
+        slot.xattrs(meta)?;
+        self.dirs.push(DirMeta {
+            comps: comps.to_vec(),
+            mode: meta.mode,
+            mtime: meta.mtime,
+        });
+        Ok(())
     }
-    let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink()).ctx(|| "read layer tar trailer".to_string())?;
-    let (diff_id, _) = rest.finish();
-    Ok(Applied { diff_id, size })
+
+    /// A regular file, created with `O_EXCL | O_NOFOLLOW` and set up through its own fd.
+    fn regular<R: Read>(
+        &mut self,
+        slot: &Slot,
+        meta: &EntryMeta,
+        entry: &mut tar::Entry<'_, R>,
+    ) -> Result<()> {
+        let e = |err: io::Error| slot.err(err);
+        let fd = cvt(unsafe {
+            libc::openat(
+                slot.dfd,
+                slot.cname.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0o600,
+            )
+        })
+        .map_err(e)?;
+        let mut f = unsafe { File::from_raw_fd(fd) };
+        self.size += io::copy(entry, &mut f).map_err(e)?;
+        if self.opts.chown {
+            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .map_err(e)?;
+            cvt(unsafe {
+                libc::fchown(
+                    f.as_raw_fd(),
+                    meta.uid as libc::uid_t,
+                    meta.gid as libc::gid_t,
+                )
+            })
+            .map_err(e)?;
+        }
+        cvt(unsafe { libc::fchmod(f.as_raw_fd(), meta.mode as libc::mode_t) }).map_err(e)?;
+        for (k, v) in &meta.xattrs {
+            set_xattr_fd(f.as_raw_fd(), k, v).map_err(e)?;
+        }
+        drop(f);
+        slot.times(meta)
+    }
+
+    fn symlink<R: Read>(
+        &self,
+        slot: &Slot,
+        meta: &EntryMeta,
+        entry: &tar::Entry<'_, R>,
+    ) -> Result<()> {
+        let target = entry
+            .link_name_bytes()
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
+        let t = cstr(&target).map_err(|e| slot.err(e))?;
+        cvt(unsafe { libc::symlinkat(t.as_ptr(), slot.dfd, slot.cname.as_ptr()) })
+            .map_err(|e| slot.err(e))?;
+        slot.chown(self.opts, meta)?;
+        slot.xattrs(meta)?;
+        slot.times(meta)
+    }
+
+    /// A hardlink: its target is resolved from the root like any entry, and must exist.
+    fn hardlink<R: Read>(&self, slot: &Slot, entry: &tar::Entry<'_, R>) -> Result<()> {
+        let shown = slot.shown;
+        let target = entry
+            .link_name_bytes()
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
+        let tshown = String::from_utf8_lossy(&target).into_owned();
+        let tcomps = components(&target, shown)?;
+        let Some((tname, tparent)) = tcomps.split_last() else {
+            return Err(Error::UnsafePath {
+                path: shown.to_string(),
+                reason: "hardlink to the layer root".into(),
+            });
+        };
+        let outside = || Error::UnsafePath {
+            path: shown.to_string(),
+            reason: format!("hardlink target {tshown:?} is not inside this layer"),
+        };
+        let tfd = self
+            .walker
+            .open(tparent, false, shown)
+            .map_err(|err| match err {
+                Error::LayerEntry { source, .. } if source.raw_os_error() == Some(libc::ENOENT) => {
+                    outside()
+                }
+                other => other,
+            })?;
+        let tc = cstr(tname).map_err(|e| slot.err(e))?;
+        match cvt(unsafe {
+            libc::linkat(
+                tfd.as_raw_fd(),
+                tc.as_ptr(),
+                slot.dfd,
+                slot.cname.as_ptr(),
+                0,
+            )
+        }) {
+            Ok(_) => Ok(()),
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Err(outside()),
+            Err(err) => Err(slot.err(err)),
+        }
+    }
+
+    /// A fifo, or a device node when the options allow devices (by default: as root).
+    fn node(&self, slot: &Slot, meta: &EntryMeta) -> Result<()> {
+        use tar::EntryType as T;
+        let kind = match meta.hdr.entry_type() {
+            T::Char => libc::S_IFCHR,
+            T::Block => libc::S_IFBLK,
+            _ => libc::S_IFIFO,
+        };
+        if kind != libc::S_IFIFO && !self.opts.allow_devices {
+            return Err(Error::UnsafePath {
+                path: slot.shown.to_string(),
+                reason: "device nodes are only created when running as root".into(),
+            });
+        }
+        let major = meta.hdr.device_major().ok().flatten().unwrap_or(0);
+        let minor = meta.hdr.device_minor().ok().flatten().unwrap_or(0);
+        let dev = libc::makedev(major, minor);
+        let mode = meta.mode as libc::mode_t;
+        let e = |err: io::Error| slot.err(err);
+        cvt(unsafe { libc::mknodat(slot.dfd, slot.cname.as_ptr(), kind | mode, dev) })
+            .map_err(e)?;
+        slot.chown(self.opts, meta)?;
+        cvt(unsafe { libc::fchmodat(slot.dfd, slot.cname.as_ptr(), mode, 0) }).map_err(e)?;
+        slot.times(meta)
+    }
+
+    /// Directory modes and times last, deepest first, so that adding children
+    /// does not change them and read-only directories do not block extraction.
+    fn finish_dirs(&self) -> Result<()> {
+        for d in self.dirs.iter().rev() {
+            let Some((name, parent)) = d.comps.split_last() else {
+                continue;
+            };
+            let Ok(pfd) = self.walker.open(parent, false, "") else {
+                continue;
+            };
+            let Ok(fd) = open_dir_at(pfd.as_raw_fd(), name) else {
+                continue;
+            };
+            let shown = String::from_utf8_lossy(&d.comps.join(&b'/')).into_owned();
+            cvt(unsafe { libc::fchmod(fd.as_raw_fd(), d.mode as libc::mode_t) })
+                .map_err(|e| entry_err(&shown, e))?;
+            set_times_at(pfd.as_raw_fd(), name, d.mtime).map_err(|e| entry_err(&shown, e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Hash the uncompressed stream of a (possibly compressed) blob.
