@@ -275,161 +275,183 @@ pub fn save<W: Write>(
     format: ArchiveFormat,
     w: W,
 ) -> Result<W> {
-    let mut b = tar::Builder::new(w);
-    let mut written: HashSet<Digest> = HashSet::new();
-    append_dir(&mut b, "blobs/")?;
-    append_dir(&mut b, "blobs/sha256/")?;
-    let mut docker_manifest = Vec::new();
-    let mut index_manifests = Vec::new();
+    let mut s = Saver {
+        store,
+        b: tar::Builder::new(w),
+        written: HashSet::new(),
+        docker_manifest: Vec::new(),
+        index_manifests: Vec::new(),
+    };
+    append_dir(&mut s.b, "blobs/")?;
+    append_dir(&mut s.b, "blobs/sha256/")?;
     for n in names {
         let img = store.get(n)?;
-        // the tags to record: the one named, or all of the image's tags for an id
-        let tags: Vec<Reference> = match Reference::parse(n) {
-            Ok(r)
-                if r.digest.is_none()
-                    && store.index.tag(&r.tagged().unwrap_or_default())?.is_some() =>
-            {
-                vec![r]
-            }
-            _ => store
-                .index
-                .tags_of(&img.record.manifest)?
-                .iter()
-                .filter_map(|t| Reference::parse(t).ok())
-                .collect(),
-        };
-        fn put<W: Write>(
-            written: &mut HashSet<Digest>,
-            b: &mut tar::Builder<W>,
-            d: &Digest,
-            r: &mut dyn Read,
-            size: u64,
-        ) -> Result<()> {
-            if written.insert(d.clone()) {
-                append_file(b, &format!("blobs/sha256/{}", d.hex()), r, size)?;
-            }
-            Ok(())
-        }
-        let cfg = &img.manifest.config;
-        put(
-            &mut written,
-            &mut b,
-            &cfg.digest,
-            &mut store.content.open_blob(&cfg.digest)?,
-            store.content.size(&cfg.digest)?,
-        )?;
+        let tags = tags_to_record(store, n, &img)?;
+        s.put_stored(&img.manifest.config.digest)?;
         match format {
-            ArchiveFormat::Oci => {
-                for l in &img.manifest.layers {
-                    put(
-                        &mut written,
-                        &mut b,
-                        &l.digest,
-                        &mut store.content.open_blob(&l.digest)?,
-                        store.content.size(&l.digest)?,
-                    )?;
-                }
-                let md = &img.record.manifest;
-                put(
-                    &mut written,
-                    &mut b,
-                    md,
-                    &mut store.content.open_blob(md)?,
-                    store.content.size(md)?,
-                )?;
-                let msize = store.content.size(md)?;
-                let entries: Vec<Option<&Reference>> = if tags.is_empty() {
-                    vec![None]
-                } else {
-                    tags.iter().map(Some).collect()
-                };
-                for t in entries {
-                    let mut d = json!({"mediaType": img.manifest.media_type, "digest": md.to_string(), "size": msize});
-                    if let Some(t) = t {
-                        d["annotations"] = json!({
-                            "io.containerd.image.name": t.to_string(),
-                            "org.opencontainers.image.ref.name": t.tag.clone().unwrap_or_default(),
-                        });
-                    }
-                    index_manifests.push(d);
-                }
-            }
-            ArchiveFormat::Docker => {
-                // docker load wants uncompressed layers named by their diff_id
-                let mut layer_names = Vec::new();
-                let mut descs = Vec::new();
-                for (l, diff_id) in img.manifest.layers.iter().zip(&img.info.diff_ids) {
-                    let name = format!("blobs/sha256/{}", diff_id.hex());
-                    if !written.contains(diff_id) {
-                        let mut f = tempfile_in(store)?;
-                        let mut hw = crate::digest::HashingWriter::new(&mut f.1);
-                        io::copy(
-                            &mut layer::decompress(store.content.open_blob(&l.digest)?)
-                                .ctx(|| format!("read layer {}", l.digest))?,
-                            &mut hw,
-                        )
-                        .ctx(|| format!("decompress layer {}", l.digest))?;
-                        let (_, got, size) = hw.finish();
-                        if got != *diff_id {
-                            return Err(Error::DigestMismatch {
-                                what: format!("uncompressed layer {}", l.digest),
-                                expected: diff_id.to_string(),
-                                actual: got.to_string(),
-                            });
-                        }
-                        f.1.rewind().ctx(|| "rewind temp layer".to_string())?;
-                        put(&mut written, &mut b, diff_id, &mut f.1, size)?;
-                        descs.push(json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": size}));
-                    } else {
-                        descs.push(json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": layer_tar_size(store, l, diff_id)?}));
-                    }
-                    layer_names.push(name);
-                }
-                let manifest = json!({
-                    "schemaVersion": 2,
-                    "mediaType": spec::OCI_MANIFEST,
-                    "config": {"mediaType": spec::OCI_CONFIG, "digest": cfg.digest.to_string(), "size": cfg.size},
-                    "layers": descs,
-                });
-                let mbytes = serde_json::to_vec(&manifest).expect("json");
-                let md = Digest::of(&mbytes);
-                put(
-                    &mut written,
-                    &mut b,
-                    &md,
-                    &mut &mbytes[..],
-                    mbytes.len() as u64,
-                )?;
-                let mut d = json!({"mediaType": spec::OCI_MANIFEST, "digest": md.to_string(), "size": mbytes.len()});
-                if let Some(t) = tags.first() {
-                    d["annotations"] = json!({
-                        "io.containerd.image.name": t.to_string(),
-                        "org.opencontainers.image.ref.name": t.tag.clone().unwrap_or_default(),
-                    });
-                }
-                index_manifests.push(d);
-                docker_manifest.push(json!({
-                    "Config": format!("blobs/sha256/{}", cfg.digest.hex()),
-                    "RepoTags": tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
-                    "Layers": layer_names,
-                }));
-            }
+            ArchiveFormat::Oci => s.oci_image(&img, &tags)?,
+            ArchiveFormat::Docker => s.docker_image(&img, &tags)?,
         }
     }
-    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
-    append_file(&mut b, "oci-layout", &mut &layout[..], layout.len() as u64)?;
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": spec::OCI_INDEX,
-        "manifests": index_manifests,
-    }))
-    .expect("json");
-    append_file(&mut b, "index.json", &mut &index[..], index.len() as u64)?;
-    if format == ArchiveFormat::Docker {
-        let m = serde_json::to_vec(&docker_manifest).expect("json");
-        append_file(&mut b, "manifest.json", &mut &m[..], m.len() as u64)?;
+    s.finish(format)
+}
+
+/// The tags to record for `n`: the one named, or all of the image's tags for an id.
+fn tags_to_record(store: &ImageStore, n: &str, img: &Image) -> Result<Vec<Reference>> {
+    Ok(match Reference::parse(n) {
+        Ok(r)
+            if r.digest.is_none()
+                && store.index.tag(&r.tagged().unwrap_or_default())?.is_some() =>
+        {
+            vec![r]
+        }
+        _ => store
+            .index
+            .tags_of(&img.record.manifest)?
+            .iter()
+            .filter_map(|t| Reference::parse(t).ok())
+            .collect(),
+    })
+}
+
+/// The annotations of an index entry that names `t`.
+fn ref_annotations(t: &Reference) -> Value {
+    json!({
+        "io.containerd.image.name": t.to_string(),
+        "org.opencontainers.image.ref.name": t.tag.clone().unwrap_or_default(),
+    })
+}
+
+/// The archive [`save`] is writing, with what it has put in so far.
+struct Saver<'a, W: Write> {
+    store: &'a ImageStore,
+    b: tar::Builder<W>,
+    written: HashSet<Digest>,
+    docker_manifest: Vec<Value>,
+    index_manifests: Vec<Value>,
+}
+
+impl<W: Write> Saver<'_, W> {
+    /// A blob under `blobs/sha256/`, once.
+    fn put(&mut self, d: &Digest, r: &mut dyn Read, size: u64) -> Result<()> {
+        if self.written.insert(d.clone()) {
+            append_file(&mut self.b, &format!("blobs/sha256/{}", d.hex()), r, size)?;
+        }
+        Ok(())
     }
-    b.into_inner().ctx(|| "finish archive".to_string())
+
+    /// A blob of the content store, as stored.
+    fn put_stored(&mut self, d: &Digest) -> Result<()> {
+        let mut r = self.store.content.open_blob(d)?;
+        let size = self.store.content.size(d)?;
+        self.put(d, &mut r, size)
+    }
+
+    /// An image of an OCI layout: its blobs as stored, an index entry per tag (or one
+    /// without a name).
+    fn oci_image(&mut self, img: &Image, tags: &[Reference]) -> Result<()> {
+        for l in &img.manifest.layers {
+            self.put_stored(&l.digest)?;
+        }
+        let md = &img.record.manifest;
+        self.put_stored(md)?;
+        let msize = self.store.content.size(md)?;
+        let entries: Vec<Option<&Reference>> = if tags.is_empty() {
+            vec![None]
+        } else {
+            tags.iter().map(Some).collect()
+        };
+        for t in entries {
+            let mut d = json!({"mediaType": img.manifest.media_type, "digest": md.to_string(), "size": msize});
+            if let Some(t) = t {
+                d["annotations"] = ref_annotations(t);
+            }
+            self.index_manifests.push(d);
+        }
+        Ok(())
+    }
+
+    /// An image of docker's format: its layers uncompressed, a manifest written for them
+    /// (indexed under the first tag), and its `manifest.json` entry.
+    fn docker_image(&mut self, img: &Image, tags: &[Reference]) -> Result<()> {
+        let cfg = &img.manifest.config;
+        // docker load wants uncompressed layers named by their diff_id
+        let mut layer_names = Vec::new();
+        let mut descs = Vec::new();
+        for (l, diff_id) in img.manifest.layers.iter().zip(&img.info.diff_ids) {
+            let size = self.put_uncompressed(l, diff_id)?;
+            descs.push(
+                json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": size}),
+            );
+            layer_names.push(format!("blobs/sha256/{}", diff_id.hex()));
+        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": spec::OCI_MANIFEST,
+            "config": {"mediaType": spec::OCI_CONFIG, "digest": cfg.digest.to_string(), "size": cfg.size},
+            "layers": descs,
+        });
+        let mbytes = serde_json::to_vec(&manifest).expect("json");
+        let md = Digest::of(&mbytes);
+        self.put(&md, &mut &mbytes[..], mbytes.len() as u64)?;
+        let mut d = json!({"mediaType": spec::OCI_MANIFEST, "digest": md.to_string(), "size": mbytes.len()});
+        if let Some(t) = tags.first() {
+            d["annotations"] = ref_annotations(t);
+        }
+        self.index_manifests.push(d);
+        self.docker_manifest.push(json!({
+            "Config": format!("blobs/sha256/{}", cfg.digest.hex()),
+            "RepoTags": tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
+            "Layers": layer_names,
+        }));
+        Ok(())
+    }
+
+    /// Layer `l` uncompressed, checked against its `diff_id`, unless already written;
+    /// returns the size of the uncompressed tar.
+    fn put_uncompressed(&mut self, l: &spec::Descriptor, diff_id: &Digest) -> Result<u64> {
+        if self.written.contains(diff_id) {
+            return layer_tar_size(self.store, l, diff_id);
+        }
+        let mut f = tempfile_in(self.store)?;
+        let mut hw = crate::digest::HashingWriter::new(&mut f.1);
+        io::copy(
+            &mut layer::decompress(self.store.content.open_blob(&l.digest)?)
+                .ctx(|| format!("read layer {}", l.digest))?,
+            &mut hw,
+        )
+        .ctx(|| format!("decompress layer {}", l.digest))?;
+        let (_, got, size) = hw.finish();
+        if got != *diff_id {
+            return Err(Error::DigestMismatch {
+                what: format!("uncompressed layer {}", l.digest),
+                expected: diff_id.to_string(),
+                actual: got.to_string(),
+            });
+        }
+        f.1.rewind().ctx(|| "rewind temp layer".to_string())?;
+        self.put(diff_id, &mut f.1, size)?;
+        Ok(size)
+    }
+
+    /// The layout marker, the index and (docker format) `manifest.json`.
+    fn finish(mut self, format: ArchiveFormat) -> Result<W> {
+        let b = &mut self.b;
+        let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+        append_file(b, "oci-layout", &mut &layout[..], layout.len() as u64)?;
+        let index = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": spec::OCI_INDEX,
+            "manifests": self.index_manifests,
+        }))
+        .expect("json");
+        append_file(b, "index.json", &mut &index[..], index.len() as u64)?;
+        if format == ArchiveFormat::Docker {
+            let m = serde_json::to_vec(&self.docker_manifest).expect("json");
+            append_file(b, "manifest.json", &mut &m[..], m.len() as u64)?;
+        }
+        self.b.into_inner().ctx(|| "finish archive".to_string())
+    }
 }
 
 fn layer_tar_size(store: &ImageStore, l: &spec::Descriptor, _diff_id: &Digest) -> Result<u64> {
