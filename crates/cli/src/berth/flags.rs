@@ -370,62 +370,9 @@ pub fn to_request(
     cmd: &[String],
 ) -> Result<engine::container::create::CreateRequest> {
     let env = env_list(&f.env_file, &f.env)?;
-    let mut labels = BTreeMap::new();
-    for p in &f.label_file {
-        for l in read_kv_file(p, false)? {
-            let (k, v) = l.split_once('=').expect("kv");
-            labels.insert(k.to_string(), v.to_string());
-        }
-    }
-    for l in &f.label {
-        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
-    let healthcheck = if f.no_healthcheck {
-        Some(HealthConfig {
-            test: vec!["NONE".into()],
-            ..Default::default()
-        })
-    } else if f.health_cmd.is_some()
-        || f.health_interval.is_some()
-        || f.health_timeout.is_some()
-        || f.health_retries.is_some()
-        || f.health_start_period.is_some()
-    {
-        let d = |o: &Option<String>| -> Result<i64> {
-            o.as_deref()
-                .map(parse_duration_ns)
-                .transpose()
-                .map(|v| v.unwrap_or(0))
-        };
-        Some(HealthConfig {
-            test: f
-                .health_cmd
-                .as_ref()
-                .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
-                .unwrap_or_default(),
-            interval: d(&f.health_interval)?,
-            timeout: d(&f.health_timeout)?,
-            retries: f.health_retries.unwrap_or(0),
-            start_period: d(&f.health_start_period)?,
-            start_interval: d(&f.health_start_interval)?,
-        })
-    } else {
-        None
-    };
-    let mut exposed = BTreeMap::new();
-    for e in &f.expose {
-        let p = if e.contains('/') {
-            e.clone()
-        } else {
-            format!("{e}/tcp")
-        };
-        exposed.insert(p, serde_json::json!({}));
-    }
+    let labels = labels(f)?;
+    let healthcheck = healthcheck(f)?;
     let port_bindings = parse_publish(&f.publish)?;
-    for k in port_bindings.keys() {
-        exposed.insert(k.clone(), serde_json::json!({}));
-    }
     let config = Config {
         hostname: f.hostname.clone().unwrap_or_default(),
         domainname: f.domainname.clone().unwrap_or_default(),
@@ -433,11 +380,7 @@ pub fn to_request(
         attach_stdin: f.interactive,
         attach_stdout: true,
         attach_stderr: true,
-        exposed_ports: if exposed.is_empty() {
-            None
-        } else {
-            Some(exposed)
-        },
+        exposed_ports: exposed_ports(f, &port_bindings),
         tty: f.tty,
         open_stdin: f.interactive,
         stdin_once: false,
@@ -462,11 +405,109 @@ pub fn to_request(
         stop_signal: f.stop_signal.clone(),
         stop_timeout: f.stop_timeout,
     };
-    let mut tmpfs = BTreeMap::new();
-    for t in &f.tmpfs {
-        let (p, o) = t.split_once(':').unwrap_or((t.as_str(), ""));
-        tmpfs.insert(p.to_string(), o.to_string());
+    let mut host_config = HostConfig {
+        log_config: log_config(f)?,
+        restart_policy: f
+            .restart
+            .as_deref()
+            .map(parse_restart)
+            .transpose()?
+            .unwrap_or_default(),
+        auto_remove: f.rm,
+        init: if f.init { Some(true) } else { None },
+        ..Default::default()
+    };
+    network_settings(f, port_bindings, &mut host_config);
+    mount_settings(f, &mut host_config)?;
+    security_settings(f, &mut host_config)?;
+    resource_settings(f, &mut host_config)?;
+    Ok(engine::container::create::CreateRequest {
+        name: f.name.clone(),
+        config,
+        host_config,
+        network_aliases: f.network_alias.clone(),
+        ip: f.ip.clone(),
+    })
+}
+
+/// `--label-file` then `--label` (a later one wins).
+fn labels(f: &CreateFlags) -> Result<BTreeMap<String, String>> {
+    let mut labels = BTreeMap::new();
+    for p in &f.label_file {
+        for l in read_kv_file(p, false)? {
+            let (k, v) = l.split_once('=').expect("kv");
+            labels.insert(k.to_string(), v.to_string());
+        }
     }
+    for l in &f.label {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    Ok(labels)
+}
+
+/// `--no-healthcheck`, or the `--health-*` flags over the image's check.
+fn healthcheck(f: &CreateFlags) -> Result<Option<HealthConfig>> {
+    if f.no_healthcheck {
+        return Ok(Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }));
+    }
+    if f.health_cmd.is_none()
+        && f.health_interval.is_none()
+        && f.health_timeout.is_none()
+        && f.health_retries.is_none()
+        && f.health_start_period.is_none()
+    {
+        return Ok(None);
+    }
+    let d = |o: &Option<String>| -> Result<i64> {
+        o.as_deref()
+            .map(parse_duration_ns)
+            .transpose()
+            .map(|v| v.unwrap_or(0))
+    };
+    Ok(Some(HealthConfig {
+        test: f
+            .health_cmd
+            .as_ref()
+            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
+            .unwrap_or_default(),
+        interval: d(&f.health_interval)?,
+        timeout: d(&f.health_timeout)?,
+        retries: f.health_retries.unwrap_or(0),
+        start_period: d(&f.health_start_period)?,
+        start_interval: d(&f.health_start_interval)?,
+    }))
+}
+
+/// `--expose` and the container side of `--publish`.
+fn exposed_ports(
+    f: &CreateFlags,
+    port_bindings: &BTreeMap<String, Vec<PortBinding>>,
+) -> Option<BTreeMap<String, serde_json::Value>> {
+    let mut exposed = BTreeMap::new();
+    for e in &f.expose {
+        let p = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        exposed.insert(p, serde_json::json!({}));
+    }
+    for k in port_bindings.keys() {
+        exposed.insert(k.clone(), serde_json::json!({}));
+    }
+    if exposed.is_empty() {
+        None
+    } else {
+        Some(exposed)
+    }
+}
+
+/// `--log-driver` and `--log-opt`.
+fn log_config(f: &CreateFlags) -> Result<LogConfig> {
     let mut log_opts = BTreeMap::new();
     for o in &f.log_opt {
         let (k, v) = o
@@ -474,6 +515,48 @@ pub fn to_request(
             .ok_or_else(|| anyhow!("invalid key/value pair format in log opts: {o}"))?;
         log_opts.insert(k.to_string(), v.to_string());
     }
+    Ok(LogConfig {
+        kind: f.log_driver.clone().unwrap_or_default(),
+        config: log_opts,
+    })
+}
+
+/// `--network`, `--publish(-all)`, `--dns*`, `--add-host`.
+fn network_settings(
+    f: &CreateFlags,
+    port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    hc: &mut HostConfig,
+) {
+    hc.network_mode = f.network.clone().unwrap_or_default();
+    hc.port_bindings = port_bindings;
+    hc.publish_all_ports = f.publish_all;
+    hc.dns = f.dns.clone();
+    hc.dns_options = f.dns_option.clone();
+    hc.dns_search = f.dns_search.clone();
+    hc.extra_hosts = f.add_host.clone();
+}
+
+/// `--volume`, `--mount`, `--tmpfs`, `--read-only`.
+fn mount_settings(f: &CreateFlags, hc: &mut HostConfig) -> Result<()> {
+    hc.binds = f.volume.clone();
+    hc.mounts = f
+        .mount
+        .iter()
+        .map(|m| parse_mount(m))
+        .collect::<Result<_>>()?;
+    let mut tmpfs = BTreeMap::new();
+    for t in &f.tmpfs {
+        let (p, o) = t.split_once(':').unwrap_or((t.as_str(), ""));
+        tmpfs.insert(p.to_string(), o.to_string());
+    }
+    hc.tmpfs = tmpfs;
+    hc.readonly_rootfs = f.read_only;
+    Ok(())
+}
+
+/// Privileges and namespaces: capabilities, `--privileged`, `--security-opt`,
+/// `--group-add`, `--sysctl`, `--ipc`/`--pid`/`--uts`.
+fn security_settings(f: &CreateFlags, hc: &mut HostConfig) -> Result<()> {
     let mut sysctls = BTreeMap::new();
     for s in &f.sysctl {
         let (k, v) = s
@@ -481,7 +564,21 @@ pub fn to_request(
             .ok_or_else(|| anyhow!("invalid argument \"{s}\" for \"--sysctl\" flag"))?;
         sysctls.insert(k.to_string(), v.to_string());
     }
-    let memory = f
+    hc.sysctls = sysctls;
+    hc.cap_add = f.cap_add.clone();
+    hc.cap_drop = f.cap_drop.clone();
+    hc.privileged = f.privileged;
+    hc.security_opt = f.security_opt.clone();
+    hc.group_add = f.group_add.clone();
+    hc.ipc_mode = f.ipc.clone().unwrap_or_default();
+    hc.pid_mode = f.pid.clone().unwrap_or_default();
+    hc.uts_mode = f.uts.clone().unwrap_or_default();
+    Ok(())
+}
+
+/// Limits: memory, swap, cpus, pids, OOM, `--shm-size`, `--ulimit`.
+fn resource_settings(f: &CreateFlags, hc: &mut HostConfig) -> Result<()> {
+    hc.memory = f
         .memory
         .as_deref()
         .map(|m| {
@@ -491,14 +588,14 @@ pub fn to_request(
         })
         .transpose()?
         .unwrap_or(0);
-    let memory_swap = match f.memory_swap.as_deref() {
+    hc.memory_swap = match f.memory_swap.as_deref() {
         Some("-1") => -1,
         Some(s) => parse_bytes(s).map_err(|_| {
             anyhow!("invalid argument \"{s}\" for \"--memory-swap\" flag: invalid size: '{s}'")
         })?,
         None => 0,
     };
-    let nano_cpus = match f.cpus.as_deref() {
+    hc.nano_cpus = match f.cpus.as_deref() {
         Some(c) => {
             let v: f64 = c
                 .parse()
@@ -507,80 +604,32 @@ pub fn to_request(
         }
         None => 0,
     };
-    let host_config = HostConfig {
-        binds: f.volume.clone(),
-        log_config: LogConfig {
-            kind: f.log_driver.clone().unwrap_or_default(),
-            config: log_opts,
-        },
-        network_mode: f.network.clone().unwrap_or_default(),
-        port_bindings,
-        restart_policy: f
-            .restart
-            .as_deref()
-            .map(parse_restart)
-            .transpose()?
-            .unwrap_or_default(),
-        auto_remove: f.rm,
-        mounts: f
-            .mount
-            .iter()
-            .map(|m| parse_mount(m))
-            .collect::<Result<_>>()?,
-        cap_add: f.cap_add.clone(),
-        cap_drop: f.cap_drop.clone(),
-        dns: f.dns.clone(),
-        dns_options: f.dns_option.clone(),
-        dns_search: f.dns_search.clone(),
-        extra_hosts: f.add_host.clone(),
-        group_add: f.group_add.clone(),
-        ipc_mode: f.ipc.clone().unwrap_or_default(),
-        oom_score_adj: f.oom_score_adj.unwrap_or(0),
-        pid_mode: f.pid.clone().unwrap_or_default(),
-        privileged: f.privileged,
-        publish_all_ports: f.publish_all,
-        readonly_rootfs: f.read_only,
-        security_opt: f.security_opt.clone(),
-        tmpfs,
-        uts_mode: f.uts.clone().unwrap_or_default(),
-        shm_size: f
-            .shm_size
-            .as_deref()
-            .map(parse_bytes)
-            .transpose()?
-            .unwrap_or(0),
-        init: if f.init { Some(true) } else { None },
-        cpu_shares: f.cpu_shares.unwrap_or(0),
-        memory,
-        nano_cpus,
-        cpu_period: f.cpu_period.unwrap_or(0),
-        cpu_quota: f.cpu_quota.unwrap_or(0),
-        cpuset_cpus: f.cpuset_cpus.clone().unwrap_or_default(),
-        cpuset_mems: f.cpuset_mems.clone().unwrap_or_default(),
-        memory_reservation: f
-            .memory_reservation
-            .as_deref()
-            .map(parse_bytes)
-            .transpose()?
-            .unwrap_or(0),
-        memory_swap,
-        oom_kill_disable: if f.oom_kill_disable { Some(true) } else { None },
-        pids_limit: f.pids_limit,
-        ulimits: f
-            .ulimit
-            .iter()
-            .map(|u| parse_ulimit(u))
-            .collect::<Result<_>>()?,
-        sysctls,
-        ..Default::default()
-    };
-    Ok(engine::container::create::CreateRequest {
-        name: f.name.clone(),
-        config,
-        host_config,
-        network_aliases: f.network_alias.clone(),
-        ip: f.ip.clone(),
-    })
+    hc.shm_size = f
+        .shm_size
+        .as_deref()
+        .map(parse_bytes)
+        .transpose()?
+        .unwrap_or(0);
+    hc.memory_reservation = f
+        .memory_reservation
+        .as_deref()
+        .map(parse_bytes)
+        .transpose()?
+        .unwrap_or(0);
+    hc.ulimits = f
+        .ulimit
+        .iter()
+        .map(|u| parse_ulimit(u))
+        .collect::<Result<_>>()?;
+    hc.cpu_shares = f.cpu_shares.unwrap_or(0);
+    hc.cpu_period = f.cpu_period.unwrap_or(0);
+    hc.cpu_quota = f.cpu_quota.unwrap_or(0);
+    hc.cpuset_cpus = f.cpuset_cpus.clone().unwrap_or_default();
+    hc.cpuset_mems = f.cpuset_mems.clone().unwrap_or_default();
+    hc.oom_score_adj = f.oom_score_adj.unwrap_or(0);
+    hc.oom_kill_disable = if f.oom_kill_disable { Some(true) } else { None };
+    hc.pids_limit = f.pids_limit;
+    Ok(())
 }
 
 #[cfg(test)]
