@@ -112,109 +112,10 @@ pub struct PruneArgs {
 
 pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
     match cmd {
-        NetworkCmd::Create(a) => {
-            let (n, warnings) = net::create(
-                engine,
-                &net::NetworkRequest {
-                    name: a.name,
-                    driver: a.driver,
-                    subnet: a.subnet,
-                    gateway: a.gateway,
-                    ip_range: a.ip_range,
-                    internal: a.internal,
-                    attachable: a.attachable,
-                    labels: key_values(&a.label),
-                    options: key_values(&a.opt),
-                    aux: key_values(&a.aux_address),
-                },
-            )
-            .map_err(daemon)?;
-            for w in warnings {
-                eprintln!("{w}");
-            }
-            println!("{}", n.id);
-            Ok(0)
-        }
-        NetworkCmd::Ls(a) => {
-            let mut rows = Vec::new();
-            let f = filters::from_flags(&a.filter).map_err(daemon)?;
-            for mut n in net::list_filtered(engine, &f).map_err(daemon)? {
-                let id = n["Id"].as_str().unwrap_or("").to_string();
-                let short = if a.no_trunc {
-                    id.clone()
-                } else {
-                    id[..12.min(id.len())].to_string()
-                };
-                if a.quiet {
-                    println!("{short}");
-                    continue;
-                }
-                n["ID"] = json!(short);
-                n["IPv6"] = json!("false");
-                n["Internal"] = json!(n["Internal"].as_bool().unwrap_or(false).to_string());
-                n["CreatedAt"] = n.get("Created").cloned().unwrap_or(json!(""));
-                let labels: Vec<String> = n["Labels"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                n["Labels"] = json!(labels.join(","));
-                rows.push(n);
-            }
-            if !a.quiet {
-                print!(
-                    "{}",
-                    template::format_list(
-                        a.format.as_deref(),
-                        "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-                        &[
-                            ("ID", "NETWORK ID"),
-                            ("Name", "NAME"),
-                            ("Driver", "DRIVER"),
-                            ("Scope", "SCOPE"),
-                            ("IPv6", "IPV6"),
-                            ("Internal", "INTERNAL"),
-                            ("Labels", "LABELS"),
-                            ("CreatedAt", "CREATED"),
-                        ],
-                        &rows
-                    )?
-                );
-            }
-            Ok(0)
-        }
-        NetworkCmd::Inspect(a) => {
-            let mut out = Vec::new();
-            let mut code = 0;
-            for n in &a.names {
-                match net::find_json(engine, n).map_err(daemon) {
-                    Ok(v) => out.push(v),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        code = 1;
-                    }
-                }
-            }
-            print_inspect(&out, a.format.as_deref())?;
-            Ok(code)
-        }
-        NetworkCmd::Rm(a) => {
-            let mut code = 0;
-            for n in &a.names {
-                match net::remove(engine, n).map_err(|e| e.to_string()) {
-                    Ok(_) => println!("{n}"),
-                    Err(e) if a.force && e.contains("not found") => {}
-                    Err(e) => {
-                        eprintln!("Error response from daemon: {e}");
-                        code = 1;
-                    }
-                }
-            }
-            Ok(code)
-        }
+        NetworkCmd::Create(a) => create(engine, a),
+        NetworkCmd::Ls(a) => ls(engine, a),
+        NetworkCmd::Inspect(a) => inspect(engine, a),
+        NetworkCmd::Rm(a) => rm(engine, a),
         NetworkCmd::Connect(a) => {
             net::connect_container(engine, &a.container, &a.network, &a.alias, a.ip.as_deref())
                 .map_err(daemon)?;
@@ -224,24 +125,138 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
             net::disconnect_container(engine, &a.container, &a.network).map_err(daemon)?;
             Ok(0)
         }
-        NetworkCmd::Prune(a) => {
-            if !a.force && std::io::stdin().is_terminal() {
-                eprint!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-                let mut l = String::new();
-                std::io::stdin().read_line(&mut l)?;
-                if !l.trim().eq_ignore_ascii_case("y") {
-                    return Ok(0);
-                }
+        NetworkCmd::Prune(a) => prune(engine, a),
+    }
+}
+
+/// `network create`: prints the new id after any warnings.
+fn create(engine: &Engine, a: CreateArgs) -> Result<i32> {
+    let (n, warnings) = net::create(
+        engine,
+        &net::NetworkRequest {
+            name: a.name,
+            driver: a.driver,
+            subnet: a.subnet,
+            gateway: a.gateway,
+            ip_range: a.ip_range,
+            internal: a.internal,
+            attachable: a.attachable,
+            labels: key_values(&a.label),
+            options: key_values(&a.opt),
+            aux: key_values(&a.aux_address),
+        },
+    )
+    .map_err(daemon)?;
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    println!("{}", n.id);
+    Ok(0)
+}
+
+/// `network ls`: docker's columns (or `--format`), ids cut to 12 unless `--no-trunc`.
+fn ls(engine: &Engine, a: LsArgs) -> Result<i32> {
+    let mut rows = Vec::new();
+    let f = filters::from_flags(&a.filter).map_err(daemon)?;
+    for mut n in net::list_filtered(engine, &f).map_err(daemon)? {
+        let id = n["Id"].as_str().unwrap_or("").to_string();
+        let short = if a.no_trunc {
+            id.clone()
+        } else {
+            id[..12.min(id.len())].to_string()
+        };
+        if a.quiet {
+            println!("{short}");
+            continue;
+        }
+        n["ID"] = json!(short);
+        n["IPv6"] = json!("false");
+        n["Internal"] = json!(n["Internal"].as_bool().unwrap_or(false).to_string());
+        n["CreatedAt"] = n.get("Created").cloned().unwrap_or(json!(""));
+        let labels: Vec<String> = n["Labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        n["Labels"] = json!(labels.join(","));
+        rows.push(n);
+    }
+    if !a.quiet {
+        print!(
+            "{}",
+            template::format_list(
+                a.format.as_deref(),
+                "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+                &[
+                    ("ID", "NETWORK ID"),
+                    ("Name", "NAME"),
+                    ("Driver", "DRIVER"),
+                    ("Scope", "SCOPE"),
+                    ("IPv6", "IPV6"),
+                    ("Internal", "INTERNAL"),
+                    ("Labels", "LABELS"),
+                    ("CreatedAt", "CREATED"),
+                ],
+                &rows
+            )?
+        );
+    }
+    Ok(0)
+}
+
+/// `network inspect`: what was found, printed; exit 1 if any name was not.
+fn inspect(engine: &Engine, a: InspectArgs) -> Result<i32> {
+    let mut out = Vec::new();
+    let mut code = 0;
+    for n in &a.names {
+        match net::find_json(engine, n).map_err(daemon) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
             }
-            let f = filters::from_flags(&a.filter).map_err(daemon)?;
-            let gone = net::prune(engine, &f).map_err(daemon)?;
-            if !gone.is_empty() {
-                println!("Deleted Networks:");
-                for g in gone {
-                    println!("{g}");
-                }
-            }
-            Ok(0)
         }
     }
+    print_inspect(&out, a.format.as_deref())?;
+    Ok(code)
+}
+
+/// `network rm`: each name printed as it goes; `--force` ignores missing ones.
+fn rm(engine: &Engine, a: RmArgs) -> Result<i32> {
+    let mut code = 0;
+    for n in &a.names {
+        match net::remove(engine, n).map_err(|e| e.to_string()) {
+            Ok(_) => println!("{n}"),
+            Err(e) if a.force && e.contains("not found") => {}
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `network prune`: asks first on a terminal unless `--force`.
+fn prune(engine: &Engine, a: PruneArgs) -> Result<i32> {
+    if !a.force && std::io::stdin().is_terminal() {
+        eprint!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+        let mut l = String::new();
+        std::io::stdin().read_line(&mut l)?;
+        if !l.trim().eq_ignore_ascii_case("y") {
+            return Ok(0);
+        }
+    }
+    let f = filters::from_flags(&a.filter).map_err(daemon)?;
+    let gone = net::prune(engine, &f).map_err(daemon)?;
+    if !gone.is_empty() {
+        println!("Deleted Networks:");
+        for g in gone {
+            println!("{g}");
+        }
+    }
+    Ok(0)
 }
