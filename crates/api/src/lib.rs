@@ -19,7 +19,20 @@ pub mod volumes;
 
 use anyhow::{bail, Context, Result};
 use axum::Router;
-pub use server::ServeOptions;
+use std::path::PathBuf;
+
+/// What `berth serve` listens on. (Here, not in `server`, so that `server` does not need
+/// `tls`, which serves its connections through `server`.)
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// state root shared with the CLI
+    pub root: PathBuf,
+    /// `unix:///path` (default unix:///run/berth.sock) or `tcp://host:port` (TLS only)
+    pub hosts: Vec<String>,
+    /// the group that may use the socket (created when missing)
+    pub group: String,
+    pub tls: Option<tls::TlsOptions>,
+}
 
 /// Every route of the API (paths without the `/vX.Y` prefix, which the server strips).
 pub fn router() -> Router {
@@ -68,7 +81,7 @@ async fn run(opts: ServeOptions) -> Result<()> {
     for h in &hosts {
         if let Some(path) = h.strip_prefix("unix://") {
             let gid = server::ensure_group(&opts.group)?;
-            let path = std::path::PathBuf::from(path);
+            let path = PathBuf::from(path);
             let l = server::bind_unix(&path, gid)?;
             tracing::info!("API listening on {h} (mode 0660, group {})", opts.group);
             sockets.push(path);

@@ -9,23 +9,12 @@ use axum::http::{Request, Response, StatusCode, Uri};
 use axum::Router;
 use hyper_util::rt::TokioIo;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use tower::ServiceExt;
 
 /// The newest API version we speak (docker CLI 28 negotiates down to it), and the oldest.
 pub use engine::system::version::{API_VERSION, MIN_API_VERSION};
-
-#[derive(Debug, Clone, Default)]
-pub struct ServeOptions {
-    /// state root shared with the CLI
-    pub root: PathBuf,
-    /// `unix:///path` (default unix:///run/berth.sock) or `tcp://host:port` (TLS only)
-    pub hosts: Vec<String>,
-    /// the group that may use the socket (created when missing)
-    pub group: String,
-    pub tls: Option<crate::tls::TlsOptions>,
-}
 
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone, Copy)]
