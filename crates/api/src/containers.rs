@@ -15,7 +15,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use bytes::Bytes;
 use engine::container::create::CreateRequest;
-use engine::container::Status;
+use engine::types::Status;
 use engine::engine::Engine;
 use engine::monitor;
 use engine::types::{Config, Container, HostConfig};

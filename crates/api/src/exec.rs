@@ -14,7 +14,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use engine::container::Status;
+use engine::types::Status;
 use engine::monitor;
 use serde::Deserialize;
 use serde_json::json;

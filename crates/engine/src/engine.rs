@@ -21,16 +21,6 @@ pub struct Engine {
     pub(crate) nets: std::sync::Mutex<Option<std::sync::Arc<network::Manager>>>,
 }
 
-/// The current time as docker writes it (RFC 3339, nanoseconds).
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-}
-
-/// The cgroup of a container, below each hierarchy's root (the spec's cgroupsPath).
-pub fn cgroups_path(id: &str) -> String {
-    format!("/berth/{id}")
-}
-
 impl Engine {
     pub fn open(root: &Path) -> Result<Engine> {
         let root = std::path::absolute(root).ctx(|| format!("state root {}", root.display()))?;

@@ -3,7 +3,8 @@
 //! docker's rules (starting → healthy on a success; unhealthy after `retries` consecutive
 //! failures; failures inside the start period do not count).
 
-use crate::engine::{now, Engine};
+use crate::engine::Engine;
+use crate::types::now;
 use crate::types::{Container, Health, HealthConfig, HealthLog};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};

@@ -16,3 +16,8 @@ pub fn run_root_of(root: &Path) -> PathBuf {
         root.join("run")
     }
 }
+
+/// The cgroup of a container, below each hierarchy's root (the spec's cgroupsPath).
+pub fn cgroups_path(id: &str) -> String {
+    format!("/berth/{id}")
+}

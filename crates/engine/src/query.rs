@@ -1,7 +1,7 @@
 //! Listing containers as `docker ps` and `GET /containers/json` do: which containers a set of
 //! filters selects (same key OR-ed, different keys AND-ed), and the list entry's API shape.
 
-use crate::container::Status;
+use crate::types::Status;
 use crate::error::{Error, Result};
 use crate::types::Container;
 use serde_json::{json, Value};

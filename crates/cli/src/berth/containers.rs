@@ -6,7 +6,7 @@ use super::output::{human_since, human_size};
 use super::template;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use engine::container::Status;
+use engine::types::Status;
 use engine::engine::Engine;
 use engine::monitor::{self, Attach};
 use engine::types::Container;

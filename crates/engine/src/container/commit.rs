@@ -1,6 +1,6 @@
 //! `docker commit`: a container's changes become a new image layer.
 
-use crate::container::Status;
+use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use serde_json::{Map, Value};

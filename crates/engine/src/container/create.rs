@@ -1,6 +1,7 @@
 //! `docker create`: a container's record, name, mounts and writable layer.
 
-use crate::engine::{now, Engine};
+use crate::engine::Engine;
+use crate::types::now;
 use crate::error::{Error, IoContext, Result};
 use crate::types::{Config, Container, GraphDriver, HostConfig, MountPoint, State};
 use crate::{names, volumes};

@@ -1,5 +1,6 @@
-//! Containers: their status and lifecycle, one file per verb. Each file adds its verb's methods
-//! to `Engine` (`impl Engine` blocks), so callers keep calling `engine.start(..)`.
+//! Containers: their lifecycle, one file per verb (their status is `types::Status`). Each file
+//! adds its verb's methods to `Engine` (`impl Engine` blocks), so callers keep calling
+//! `engine.start(..)`.
 
 pub mod archive;
 pub mod commit;
@@ -13,8 +14,6 @@ pub mod remove;
 pub mod signal;
 pub mod start;
 pub mod stats;
-pub mod status;
 pub mod tar;
 pub mod top;
 
-pub use status::Status;

@@ -1,6 +1,6 @@
 //! `docker rename` and `docker rm`.
 
-use crate::container::Status;
+use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::types::Container;

@@ -1,6 +1,6 @@
 //! Signals and waits: `kill`, `stop`, `wait`, `pause`, `unpause`.
 
-use crate::container::Status;
+use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::types::Container;

@@ -1,8 +1,9 @@
 //! `docker start`: the bundle and /etc files are prepared and a monitor starts the process.
 
 use crate::container::create::write_replace;
-use crate::container::Status;
-use crate::engine::{cgroups_path, Engine};
+use crate::types::Status;
+use crate::engine::Engine;
+use crate::paths::cgroups_path;
 use crate::error::{Error, IoContext, Result};
 use crate::spec::{MountSource, ResolvedMount, SpecContext};
 use crate::types::{Container, Volume};

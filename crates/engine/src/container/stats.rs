@@ -287,7 +287,7 @@ impl Engine {
         } else {
             None
         };
-        let mut v = stats_doc(c, raw.as_ref(), system_cpu_usage(), &crate::engine::now());
+        let mut v = stats_doc(c, raw.as_ref(), system_cpu_usage(), &crate::types::now());
         if let (Some(p), true) = (prev, raw.is_some()) {
             v["precpu_stats"] = p["cpu_stats"].clone();
             v["preread"] = p["read"].clone();

@@ -3,7 +3,7 @@
 //! stdio.
 
 use super::request::ExecRequest;
-use crate::container::Status;
+use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::types::Container;

@@ -375,14 +375,14 @@ impl Mon<'_> {
             (
                 format!(
                     "/sys/fs/cgroup/memory{}/memory.oom_control",
-                    crate::engine::cgroups_path(&self.id)
+                    crate::paths::cgroups_path(&self.id)
                 ),
                 "oom_kill ",
             ),
             (
                 format!(
                     "/sys/fs/cgroup{}/memory.events",
-                    crate::engine::cgroups_path(&self.id)
+                    crate::paths::cgroups_path(&self.id)
                 ),
                 "oom_kill ",
             ),

@@ -8,8 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::now;
-use crate::types::{State, ZERO_TIME};
+use super::{now, State, ZERO_TIME};
 
 /// `State.Status`, serialized as docker spells it ("created", "running", ...).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -1,7 +1,10 @@
 //! The container model, in the Docker Engine API's own shapes (field names and types), so
 //! `berth inspect` and `berth serve` serialize the record as it is.
 
-use crate::container::Status;
+mod status;
+
+pub use status::Status;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -205,6 +208,11 @@ pub struct State {
 }
 
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// The current time as docker writes it (RFC 3339, nanoseconds).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
 
 impl State {
     pub fn created() -> State {
