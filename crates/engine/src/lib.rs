@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod engine;
+pub mod entry;
 pub mod error;
 pub mod events;
 pub mod filters;

@@ -1,9 +1,9 @@
 //! Listing containers as `docker ps` and `GET /containers/json` do: which containers a set of
 //! filters selects (same key OR-ed, different keys AND-ed), and the list entry's API shape.
 
-use crate::types::Status;
 use crate::error::{Error, Result};
 use crate::types::Container;
+use crate::types::Status;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

@@ -2,9 +2,9 @@
 //! rules (a field left at zero keeps its value), applied to the cgroup of a running container
 //! and kept in its HostConfig (a later start generates its spec from there).
 
-use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::types::Status;
 use crate::types::{HostConfig, RestartPolicy};
 use serde::Deserialize;
 use serde_json::{json, Value};

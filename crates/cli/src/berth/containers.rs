@@ -6,10 +6,10 @@ use super::output::{human_since, human_size};
 use super::template;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use engine::types::Status;
 use engine::engine::Engine;
 use engine::monitor::{self, Attach};
 use engine::types::Container;
+use engine::types::Status;
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Read, Write};
 

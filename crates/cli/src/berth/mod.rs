@@ -389,8 +389,8 @@ fn set_sigpipe(cmd: &Cmd) {
 pub fn main() -> i32 {
     // the helpers the engine starts (`__monitor`, `__dns`, `__exec`) are the engine's
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if engine::helper::is_helper(&args) {
-        return engine::helper::main(&args);
+    if engine::entry::is_helper(&args) {
+        return engine::entry::main(&args);
     }
     let cli = match parse() {
         Ok(c) => c,

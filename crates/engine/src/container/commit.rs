@@ -1,8 +1,8 @@
 //! `docker commit`: a container's changes become a new image layer.
 
-use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
+use crate::types::Status;
 use serde_json::{Map, Value};
 use std::fs::File;
 use std::io;

@@ -1,8 +1,8 @@
 //! `docker create`: a container's record, name, mounts and writable layer.
 
 use crate::engine::Engine;
-use crate::types::now;
 use crate::error::{Error, IoContext, Result};
+use crate::types::now;
 use crate::types::{Config, Container, GraphDriver, HostConfig, MountPoint, State};
 use crate::{names, volumes};
 use std::collections::BTreeMap;

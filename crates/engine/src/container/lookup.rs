@@ -114,8 +114,8 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Status;
     use crate::types::now;
+    use crate::types::Status;
 
     /// A container recorded as running whose monitor is gone (never started here).
     fn orphaned(e: &Engine, id: &str, auto_remove: bool) {

@@ -16,4 +16,3 @@ pub mod start;
 pub mod stats;
 pub mod tar;
 pub mod top;
-

@@ -1,9 +1,9 @@
 //! `docker rename` and `docker rm`.
 
-use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::types::Container;
+use crate::types::Status;
 use crate::{names, volumes};
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};

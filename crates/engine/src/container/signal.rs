@@ -1,9 +1,9 @@
 //! Signals and waits: `kill`, `stop`, `wait`, `pause`, `unpause`.
 
-use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::types::Container;
+use crate::types::Status;
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 

@@ -1,11 +1,11 @@
 //! `docker start`: the bundle and /etc files are prepared and a monitor starts the process.
 
 use crate::container::create::write_replace;
-use crate::types::Status;
 use crate::engine::Engine;
-use crate::paths::cgroups_path;
 use crate::error::{Error, IoContext, Result};
+use crate::paths::cgroups_path;
 use crate::spec::{MountSource, ResolvedMount, SpecContext};
+use crate::types::Status;
 use crate::types::{Container, Volume};
 use crate::volumes;
 use std::path::{Path, PathBuf};

@@ -3,10 +3,10 @@
 //! stdio.
 
 use super::request::ExecRequest;
-use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::types::Container;
+use crate::types::Status;
 use oci_spec::runtime::{Capability, Process, User};
 use std::collections::HashSet;
 use std::os::fd::OwnedFd;
@@ -171,7 +171,7 @@ fn no_relay_input() -> std::result::Result<(), ExecError> {
 }
 
 /// The `__exec` helper: [`start`] with the request, errors printed as `berth exec` prints them.
-pub(super) fn main(root: &Path, req: &ExecRequest) -> i32 {
+pub(crate) fn main(root: &Path, req: &ExecRequest) -> i32 {
     let r = Engine::open(root)
         .map_err(|e| ExecError {
             code: 1,

@@ -1,12 +1,12 @@
-//! berth's helper processes, all entered here: the per-container monitor (`__monitor`), a
+//! berth's helper processes: the per-container monitor (`__monitor`), a
 //! user network's DNS server (`__dns`) and an exec into a container (`__exec`, for the API
 //! server, which must not clone into namespaces from its threads).
 //!
 //! The engine starts a helper as `berth --root ROOT __NAME LABEL...`: the name and label only
 //! say in `ps` what the process is (and let the DNS server's pid file be checked against its
 //! command line). What it is to do is a typed [`Request`], JSON on fd 4 ([`REQUEST_FD`]); a
-//! detached helper reports back on a pipe at fd 3 ([`inherited_sync_fd`]). The CLI's `main`
-//! hands any `__*` command line to [`main`] before parsing its own.
+//! detached helper reports back on a pipe at fd 3 ([`inherited_sync_fd`]). Their one entry
+//! point, which the CLI's `main` hands any `__*` command line to, is the `entry` module.
 
 pub mod exec;
 pub mod request;
@@ -16,120 +16,9 @@ pub use exec::{process, start, ExecError};
 pub use request::{ExecRequest, Request, REQUEST_FD, SYNC_FD};
 pub use spawn::{command, inherited_sync_fd, spawn_detached};
 
-use std::ffi::OsString;
-use std::io::Read;
-use std::os::fd::FromRawFd;
-use std::path::{Path, PathBuf};
-
-/// The state root and helper name of a helper's command line (`[--root ROOT] __NAME ...`,
-/// after argv[0]); None when it is not one.
-fn parse_argv(args: &[OsString]) -> Option<(PathBuf, String)> {
-    let mut root = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let s = a.to_string_lossy();
-        if s == "--root" {
-            root = Some(PathBuf::from(it.next()?));
-        } else if let Some(r) = s.strip_prefix("--root=") {
-            root = Some(PathBuf::from(r));
-        } else if s.starts_with("__") {
-            let root = root
-                .or_else(|| std::env::var_os("BERTH_ROOT").map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(crate::paths::DEFAULT_ROOT));
-            return Some((root, s.into_owned()));
-        } else {
-            return None;
-        }
-    }
-    None
-}
-
-/// Is this command line (without argv[0]) a helper's?
-pub fn is_helper(args: &[OsString]) -> bool {
-    parse_argv(args).is_some()
-}
-
-/// Reads the request from [`REQUEST_FD`].
-fn read_request() -> Result<Request, String> {
-    // SAFETY: fcntl on a possibly closed fd only fails with EBADF.
-    if unsafe { libc::fcntl(REQUEST_FD, libc::F_GETFD) } < 0 {
-        return Err(format!("no request on fd {REQUEST_FD}"));
-    }
-    // SAFETY: fd 4 was set up by our spawner for us alone: we own it from here on.
-    let mut f = unsafe { std::fs::File::from_raw_fd(REQUEST_FD) };
-    let mut data = Vec::new();
-    f.read_to_end(&mut data)
-        .map_err(|e| format!("read the request on fd {REQUEST_FD}: {e}"))?;
-    serde_json::from_slice(&data).map_err(|e| format!("bad request on fd {REQUEST_FD}: {e}"))
-}
-
-/// Entry point of every helper: `args` is the command line without argv[0]. The exit status.
-pub fn main(args: &[OsString]) -> i32 {
-    let Some((root, name)) = parse_argv(args) else {
-        eprintln!("berth: not a helper command line");
-        return 2;
-    };
-    let req = match read_request() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("berth {name}: {e}");
-            return 2;
-        }
-    };
-    if req.argv()[0] != name {
-        eprintln!(
-            "berth {name}: the request on fd {REQUEST_FD} is for {}",
-            req.argv()[0]
-        );
-        return 2;
-    }
-    run(&root, req)
-}
-
-fn run(root: &Path, req: Request) -> i32 {
-    // long-lived helpers outlive their readers; an exec dies with its reader like any command
-    let sigpipe = match req {
-        Request::Exec(_) => libc::SIG_DFL,
-        _ => libc::SIG_IGN,
-    };
-    // SAFETY: setting a signal disposition to SIG_IGN or SIG_DFL has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, sigpipe);
-    }
-    match req {
-        Request::Monitor { id, attach } => crate::monitor::main(root, &id, attach),
-        Request::Dns { network } => network::dns::run(
-            &crate::net::db_path(root),
-            &crate::paths::run_root_of(root),
-            &network,
-            inherited_sync_fd(),
-        ),
-        Request::Exec(x) => exec::main(root, &x),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn helper_command_lines() {
-        assert_eq!(
-            parse_argv(&os(&["--root", "/r", "__monitor", "abc", "--attach"])),
-            Some((PathBuf::from("/r"), "__monitor".into()))
-        );
-        assert_eq!(
-            parse_argv(&os(&["--root=/r", "__dns", "n"])),
-            Some((PathBuf::from("/r"), "__dns".into()))
-        );
-        assert!(!is_helper(&os(&["exec", "-it", "c", "__monitor"])));
-        assert!(!is_helper(&os(&["--root", "/r", "ps"])));
-        assert!(!is_helper(&os(&["--root"])));
-    }
 
     #[test]
     fn requests_round_trip_and_name_themselves() {

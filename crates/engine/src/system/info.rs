@@ -2,10 +2,10 @@
 
 use crate::container::archive::fs_magic;
 use crate::container::stats::{host_memory, online_cpus};
-use crate::types::Status;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::system::version::{cgroup_version, kernel_version, os_name, os_version};
+use crate::types::Status;
 use serde_json::{json, Value};
 use std::path::Path;
 
