@@ -71,13 +71,3 @@ impl crate::events::Journal for Engine {
         &self.run_root
     }
 }
-
-impl crate::monitor::Host for Engine {
-    fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn monitor_dir(&self, id: &str) -> PathBuf {
-        Engine::monitor_dir(self, id)
-    }
-}

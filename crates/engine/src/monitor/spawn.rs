@@ -13,6 +13,16 @@ pub trait Host {
     fn monitor_dir(&self, id: &str) -> PathBuf;
 }
 
+impl Host for crate::engine::Engine {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn monitor_dir(&self, id: &str) -> PathBuf {
+        crate::engine::Engine::monitor_dir(self, id)
+    }
+}
+
 /// How the monitor reported its start.
 #[derive(serde::Serialize, serde::Deserialize, Debug)]
 pub(super) struct SyncMsg {
