@@ -452,3 +452,69 @@ fn wait_answers_at_each_exit_of_a_restarting_container() {
     let m = json(&r)["message"].as_str().unwrap_or("").to_lowercase();
     assert!(m.contains("stop the container before"), "{m}");
 }
+
+/// Creates an exec in `c` and starts it with `start` as the body; the start's answer.
+fn exec_start(c: &Ctr, create: Value, start: Value) -> HttpResponse {
+    let r = call(
+        c.0,
+        "POST",
+        &format!("/containers/{}/exec", c.1),
+        Some(&create.to_string()),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = json(&r)["Id"].as_str().unwrap().to_string();
+    call(
+        c.0,
+        "POST",
+        &format!("/exec/{id}/start"),
+        Some(&start.to_string()),
+    )
+}
+
+/// The payloads of docker's multiplexed frames, with their stream numbers.
+fn frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        assert!(b.len() >= 8, "a cut frame header: {b:?}");
+        let n = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        assert!(b.len() >= 8 + n, "a cut frame: {b:?}");
+        out.push((b[0], b[8..8 + n].to_vec()));
+        b = &b[8 + n..];
+    }
+    out
+}
+
+/// An exec created with a TTY and started with `Tty: false` runs on a terminal (one `\r\n`
+/// per line, not `\r\r\n`) and its output comes in multiplexed frames, as the start body
+/// says (docker-py's demux tests); a detached start answers 200 with an empty body.
+#[test]
+fn exec_start_body_decides_framing_and_detach_is_empty() {
+    let s = api_server!();
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["sleep", "9999"]}),
+    );
+    assert_eq!(c.post("start").status, 204);
+    let sh = serde_json::json!(["sh", "-c", "echo hello out; sleep 0.2; echo hello err >&2"]);
+    let r = exec_start(
+        &c,
+        serde_json::json!({"Cmd": sh, "Tty": true, "AttachStdout": true, "AttachStderr": true}),
+        serde_json::json!({"Detach": false, "Tty": false}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let got = frames(&r.body);
+    assert!(got.iter().all(|(k, _)| *k == 1), "not all stdout: {got:?}");
+    let text: Vec<u8> = got.into_iter().flat_map(|(_, d)| d).collect();
+    assert_eq!(
+        String::from_utf8_lossy(&text),
+        "hello out\r\nhello err\r\n",
+        "{r:?}"
+    );
+    let r = exec_start(
+        &c,
+        serde_json::json!({"Cmd": ["true"]}),
+        serde_json::json!({"Detach": true, "Tty": false}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.is_empty(), "{r:?}");
+}

@@ -182,7 +182,11 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
             x.container
         )));
     }
-    let tty = sb.tty || x.config.tty;
+    // The process gets a terminal when the exec was created with one; the start body's Tty
+    // says how its output is framed (raw, or multiplexed frames), as in dockerd: docker-py
+    // starts a `tty=True` exec with `Tty: false` and reads frames.
+    let tty = x.config.tty;
+    let raw = sb.tty;
     event(&x, "exec_start", None);
     if sb.detach {
         let mut cmd = command(&x, true, false)?;
@@ -202,7 +206,8 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
             }
             event(&x, "exec_die", Some(code));
         });
-        return Ok(ok(&json!({})));
+        // dockerd answers a detached start with 200 and an empty body
+        return Ok(axum::response::IntoResponse::into_response(StatusCode::OK));
     }
     let size = sb.console_size.or(x.config.console_size.clone());
     let running = if tty {
@@ -210,8 +215,8 @@ async fn start(Path(id): Path<String>, mut req: Request<Body>) -> ApiResult<Resp
     } else {
         spawn_pipes(&x)?
     };
-    Ok(hijack(&mut req, stream_type(tty), move |io| {
-        relay(x, running, io, tty)
+    Ok(hijack(&mut req, stream_type(raw), move |io| {
+        relay(x, running, io, Framing { tty, raw })
     }))
 }
 
@@ -260,6 +265,12 @@ fn set_size(fd: &OwnedFd, rows: u16, cols: u16) {
 fn spawn_tty(x: &Arc<Exec>, size: Option<Vec<u16>>) -> ApiResult<Running> {
     let pty = nix::pty::openpty(None, None)
         .map_err(|e| ApiError::internal(format!("allocating a pty for exec: {e}")))?;
+    // This pty only carries the exec helper's terminal to us: raw, so the container's own
+    // terminal does the line discipline once (a cooked one here turned \r\n into \r\r\n).
+    if let Ok(mut t) = nix::sys::termios::tcgetattr(&pty.slave) {
+        nix::sys::termios::cfmakeraw(&mut t);
+        let _ = nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &t);
+    }
     let master = Arc::new(pty.master);
     if let Some(s) = size.filter(|s| s.len() == 2) {
         set_size(&master, s[0], s[1]);
@@ -296,7 +307,16 @@ fn spawn_tty(x: &Arc<Exec>, size: Option<Vec<u16>>) -> ApiResult<Running> {
 
 /// Copy between the client and the exec until it ends; record the exit code before the
 /// stream closes (the CLI asks for it right after).
-async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, tty: bool) {
+/// How an exec's output reaches the client: whether the process has a terminal, and whether
+/// the stream is raw (else docker's multiplexed frames).
+#[derive(Clone, Copy)]
+struct Framing {
+    tty: bool,
+    raw: bool,
+}
+
+async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, f: Framing) {
+    let Framing { tty, raw } = f;
     let (mut crd, cwr) = tokio::io::split(io);
     let cwr = Arc::new(tokio::sync::Mutex::new(cwr));
     if let Some(mut stdin) = r.stdin.take() {
@@ -332,7 +352,7 @@ async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, tt
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         let mut w = cwr.lock().await;
-                        if w.write_all(&encode(tty, kind, &buf[..n])).await.is_err() {
+                        if w.write_all(&encode(raw, kind, &buf[..n])).await.is_err() {
                             break;
                         }
                         let _ = w.flush().await;
