@@ -518,3 +518,62 @@ fn exec_start_body_decides_framing_and_detach_is_empty() {
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.body.is_empty(), "{r:?}");
 }
+
+/// The detach sequence on an attached exec (default ctrl-p,ctrl-q; `detachKeys` as docker-py
+/// spells it in the create body) closes the client's stream instead of reaching the process.
+#[test]
+fn exec_detach_keys_close_the_stream() {
+    use std::io::{Read, Write};
+    let s = api_server!();
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["sleep", "9999"]}),
+    );
+    assert_eq!(c.post("start").status, 204);
+    for (keys, typed) in [(None, vec![16u8, 17]), (Some("ctrl-x"), vec![24u8])] {
+        let mut create = serde_json::json!({"Cmd": ["cat"], "AttachStdin": true,
+            "AttachStdout": true, "Tty": true});
+        if let Some(k) = keys {
+            create["detachKeys"] = k.into();
+        }
+        let r = call(
+            &s,
+            "POST",
+            &format!("/containers/{}/exec", c.1),
+            Some(&create.to_string()),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        let id = json(&r)["Id"].as_str().unwrap().to_string();
+        let body = r#"{"Detach":false,"Tty":true}"#;
+        let mut sock = std::os::unix::net::UnixStream::connect(&s.sock).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        write!(
+            sock,
+            "POST /exec/{id}/start HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(
+                sock.read(&mut b).unwrap(),
+                1,
+                "closed in the head: {head:?}"
+            );
+            head.push(b[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        sock.write_all(&typed).unwrap();
+        // the stream ends (EOF), it does not hang until the read timeout
+        let mut rest = Vec::new();
+        sock.read_to_end(&mut rest)
+            .unwrap_or_else(|e| panic!("keys {keys:?}: the stream did not end: {e}"));
+    }
+}

@@ -350,18 +350,18 @@ pub fn parse_detach_keys(s: &str) -> ApiResult<Vec<u8>> {
 
 /// Watches a client's input for the detach sequence; bytes of a partial match are held back
 /// until it turns out not to be one.
-struct Detach {
+pub(crate) struct Detach {
     keys: Vec<u8>,
     matched: usize,
 }
 
 impl Detach {
-    fn new(keys: Vec<u8>) -> Detach {
+    pub(crate) fn new(keys: Vec<u8>) -> Detach {
         Detach { keys, matched: 0 }
     }
 
     /// The bytes to pass on, and whether the sequence was completed.
-    fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+    pub(crate) fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
         let mut out = Vec::with_capacity(data.len());
         for &b in data {
             if self.keys.is_empty() {

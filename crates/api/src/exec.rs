@@ -44,6 +44,8 @@ struct ExecConfig {
     user: String,
     working_dir: String,
     privileged: bool,
+    /// Go decodes JSON keys case-insensitively: docker-py sends `detachKeys`
+    #[serde(alias = "detachKeys")]
     detach_keys: String,
     console_size: Option<Vec<u16>>,
 }
@@ -321,6 +323,14 @@ async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, f:
     let cwr = Arc::new(tokio::sync::Mutex::new(cwr));
     if let Some(mut stdin) = r.stdin.take() {
         let attach = x.config.attach_stdin;
+        // the detach sequence (create's DetachKeys, else ctrl-p,ctrl-q) never reaches the
+        // process: the client leaves, the exec keeps running (as dockerd)
+        let keys = crate::containers::parse_detach_keys(&x.config.detach_keys)
+            .ok()
+            .filter(|k| !x.config.detach_keys.is_empty() && !k.is_empty())
+            .unwrap_or(vec![16, 17]);
+        let mut keys = crate::containers::Detach::new(keys);
+        let client = cwr.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
             if !attach {
@@ -330,10 +340,15 @@ async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, f:
                 match crd.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        if stdin.write_all(&buf[..n]).await.is_err() {
+                        let (pass, hit) = keys.feed(&buf[..n]);
+                        if !pass.is_empty() && stdin.write_all(&pass).await.is_err() {
                             break;
                         }
                         let _ = stdin.flush().await;
+                        if hit {
+                            let _ = client.lock().await.shutdown().await;
+                            return;
+                        }
                     }
                 }
             }
