@@ -228,10 +228,7 @@ async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResu
     let want_err = q.bool("stderr");
     let stream = q.bool("stream");
     let logs = q.bool("logs");
-    let detach_keys = match q.get("detachKeys").filter(|k| !k.is_empty()) {
-        Some(k) => parse_detach_keys(k)?,
-        None => vec![16, 17],
-    };
+    let detach_keys = detach_keys_or_default(q.get("detachKeys").unwrap_or(""))?;
     let (c, hub) = blocking(move |e| {
         let c = find(e, &id)?;
         if c.state.status == Status::Paused {
@@ -346,6 +343,18 @@ pub fn parse_detach_keys(s: &str) -> ApiResult<Vec<u8>> {
         }
     }
     Ok(out)
+}
+
+/// docker's default detach sequence, ctrl-p ctrl-q.
+pub(crate) const DEFAULT_DETACH_KEYS: [u8; 2] = [16, 17];
+
+/// The detach sequence a client asked for (attach's `detachKeys`, an exec's `DetachKeys`), or
+/// docker's default when it asked for none.
+pub(crate) fn detach_keys_or_default(s: &str) -> ApiResult<Vec<u8>> {
+    if s.is_empty() {
+        return Ok(DEFAULT_DETACH_KEYS.to_vec());
+    }
+    parse_detach_keys(s)
 }
 
 /// Watches a client's input for the detach sequence; bytes of a partial match are held back

@@ -325,10 +325,8 @@ async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, f:
         let attach = x.config.attach_stdin;
         // the detach sequence (create's DetachKeys, else ctrl-p,ctrl-q) never reaches the
         // process: the client leaves, the exec keeps running (as dockerd)
-        let keys = crate::containers::parse_detach_keys(&x.config.detach_keys)
-            .ok()
-            .filter(|k| !x.config.detach_keys.is_empty() && !k.is_empty())
-            .unwrap_or(vec![16, 17]);
+        let keys = crate::containers::detach_keys_or_default(&x.config.detach_keys)
+            .unwrap_or_else(|_| crate::containers::DEFAULT_DETACH_KEYS.to_vec());
         let mut keys = crate::containers::Detach::new(keys);
         let client = cwr.clone();
         tokio::spawn(async move {

@@ -63,14 +63,18 @@ struct GroupEntry {
     members: Vec<String>,
 }
 
-fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+/// The colon-separated fields of each record of an /etc/passwd or /etc/group text (blank
+/// lines and comments skipped).
+fn records(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            if l.is_empty() || l.starts_with('#') {
-                return None;
-            }
-            let f: Vec<&str> = l.split(':').collect();
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split(':').collect())
+}
+
+fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+    records(text)
+        .filter_map(|f| {
             Some(PasswdEntry {
                 name: f.first()?.to_string(),
                 uid: f.get(2)?.parse().ok()?,
@@ -81,13 +85,8 @@ fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
 }
 
 fn parse_group(text: &str) -> Vec<GroupEntry> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            if l.is_empty() || l.starts_with('#') {
-                return None;
-            }
-            let f: Vec<&str> = l.split(':').collect();
+    records(text)
+        .filter_map(|f| {
             Some(GroupEntry {
                 name: f.first()?.to_string(),
                 gid: f.get(2)?.parse().ok()?,
