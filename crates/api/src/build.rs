@@ -86,6 +86,8 @@ async fn build(q: Q, body: Body) -> ApiResult<Response> {
             .into_iter()
             .filter(|h| !h.is_empty())
             .collect(),
+        // secrets and ssh come over BuildKit's session, which the legacy endpoint lacks
+        ..Default::default()
     };
     let quiet = q.bool("q");
     let dockerfile = q.get("dockerfile").unwrap_or_default().to_string();

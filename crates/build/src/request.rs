@@ -47,6 +47,67 @@ pub fn dockerfile_in(ctx: &Context, name: &str) -> Result<Dockerfile> {
     parse(&text, name)
 }
 
+/// `--secret id=ID[,type=file|env][,src=FILE|,env=VAR]` (docker buildx's syntax): the id and
+/// the secret's value. With neither `src` nor `env`, the environment variable named like the
+/// id, as buildx does.
+pub fn secret_spec(spec: &str) -> Result<(String, crate::builder::Secret)> {
+    let bad = |m: &str| Error::Invalid(format!("invalid secret {spec:?}: {m}"));
+    let (mut id, mut kind, mut src, mut env) = (None, None, None, None);
+    for f in spec.split(',') {
+        match f.split_once('=') {
+            Some(("id", v)) => id = Some(v.to_string()),
+            Some(("type", v)) => kind = Some(v.to_string()),
+            Some(("src" | "source", v)) => src = Some(v.to_string()),
+            Some(("env", v)) => env = Some(v.to_string()),
+            _ => return Err(bad(&format!("unexpected field {f:?}"))),
+        }
+    }
+    let id = id
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| bad("it needs an id"))?;
+    if id.contains('/') {
+        return Err(bad("the id must not contain '/'"));
+    }
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .map(|v| std::os::unix::ffi::OsStringExt::into_vec(v))
+            .ok_or_else(|| bad(&format!("environment variable {var} is not set")))
+    };
+    let value = match (kind.as_deref(), src, env) {
+        (Some("env"), Some(v), None) | (_, None, Some(v)) => from_env(&v)?,
+        (None | Some("file"), Some(p), None) => {
+            std::fs::read(&p).map_err(|e| bad(&format!("read {p}: {e}")))?
+        }
+        (None, None, None) => from_env(&id)?,
+        (Some(t), _, _) if t != "file" && t != "env" => {
+            return Err(bad(&format!("unsupported type {t:?}")))
+        }
+        _ => return Err(bad("give either src or env")),
+    };
+    Ok((id, crate::builder::Secret(value)))
+}
+
+/// `--ssh ID[=SOCKET]`: the id and the agent socket (default `$SSH_AUTH_SOCK`).
+pub fn ssh_spec(spec: &str) -> Result<(String, std::path::PathBuf)> {
+    let (id, path) = match spec.split_once('=') {
+        Some((id, p)) => (id.to_string(), p.to_string()),
+        None => (
+            spec.to_string(),
+            std::env::var("SSH_AUTH_SOCK").map_err(|_| {
+                Error::Invalid(format!(
+                    "invalid ssh {spec:?}: no socket given and SSH_AUTH_SOCK is not set"
+                ))
+            })?,
+        ),
+    };
+    if id.is_empty() || path.contains(',') {
+        return Err(Error::Invalid(format!(
+            "invalid ssh {spec:?}: expected ID[=SOCKET] (one agent socket)"
+        )));
+    }
+    Ok((id, std::path::PathBuf::from(path)))
+}
+
 /// The exit code of a failed build: a failing RUN's own (`... returned a non-zero code: N`),
 /// else 1.
 pub fn exit_code(message: &str) -> i32 {
@@ -74,6 +135,36 @@ mod tests {
         );
         assert_eq!(exit_code("something else"), 1);
         assert_eq!(exit_code("returned a non-zero code: 300"), 1);
+    }
+
+    #[test]
+    fn secret_and_ssh_specs() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("tok");
+        std::fs::write(&f, "s3cret").unwrap();
+        let (id, v) = secret_spec(&format!("id=tok,src={}", f.display())).unwrap();
+        assert_eq!((id.as_str(), v.0.as_slice()), ("tok", &b"s3cret"[..]));
+        std::env::set_var("BERTH_TEST_SECRET_SPEC", "from-env");
+        let (_, v) = secret_spec("id=x,env=BERTH_TEST_SECRET_SPEC").unwrap();
+        assert_eq!(v.0, b"from-env");
+        let (_, v) = secret_spec("id=BERTH_TEST_SECRET_SPEC").unwrap();
+        assert_eq!(v.0, b"from-env");
+        for bad in [
+            "src=/x",
+            "id=a/b,src=/x",
+            "id=x,src=/nonexistent/x",
+            "id=x,kind=y",
+        ] {
+            assert!(secret_spec(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            ssh_spec("default=/tmp/agent.sock").unwrap(),
+            (
+                "default".to_string(),
+                std::path::PathBuf::from("/tmp/agent.sock")
+            )
+        );
+        assert!(ssh_spec("=/x").is_err());
     }
 
     #[test]

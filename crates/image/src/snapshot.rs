@@ -252,7 +252,10 @@ impl Snapshotter {
         self.mount_classic(id, &lowers, &upper, &work, &merged, volatile)
     }
 
-    /// The lower dirs of a snapshot, topmost first.
+    /// The lower dirs of a snapshot, topmost first. A layer an image holds twice (two steps
+    /// that changed the same files the same way) is stacked once, at its topmost place:
+    /// overlayfs refuses a directory twice ("conflicting lowerdir path"), and the lower copy
+    /// is hidden by the upper one anyway (every path it has, the upper copy has too).
     fn lower_dirs(&self, id: &str, diff_ids: &[Digest]) -> Result<Vec<PathBuf>> {
         if diff_ids.is_empty() {
             // overlayfs needs a lower dir: an empty one
@@ -260,9 +263,11 @@ impl Snapshotter {
             fs::create_dir_all(&empty).ctx(|| format!("create {}", empty.display()))?;
             return Ok(vec![empty]);
         }
+        let mut seen = std::collections::HashSet::new();
         diff_ids
             .iter()
             .rev()
+            .filter(|d| seen.insert(d.to_string()))
             .map(|d| {
                 let p = self.layer_dir(d);
                 if !p.is_dir() {
@@ -622,6 +627,21 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_layer_held_twice_is_stacked_once_at_its_top_place() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Snapshotter::open(d.path()).unwrap();
+        let a = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let b = Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap();
+        for l in [&a, &b] {
+            fs::create_dir_all(s.layer_dir(l)).unwrap();
+        }
+        let lowers = s
+            .lower_dirs("x", &[a.clone(), b.clone(), a.clone()])
+            .unwrap();
+        assert_eq!(lowers, vec![s.layer_dir(&a), s.layer_dir(&b)]);
+    }
 
     #[test]
     fn long_option_strings_get_short_lower_names() {

@@ -2,7 +2,7 @@
 //! go as a tar into a container of the current image, whose changes are the layer.
 
 use super::cache::cache_key;
-use super::run::{container, layer_from, scratch_image};
+use super::run::{base_host, container, layer_from, scratch_image};
 use super::state::State;
 use super::{invalid, step_err, Builder};
 use crate::expand::expand;
@@ -163,7 +163,7 @@ impl Builder<'_> {
             src.cleanup(engine);
             return Ok(());
         }
-        let c = match container(engine, &self.stage, self.opts, None, vec![]) {
+        let c = match container(engine, &self.stage, base_host(self.opts), None, vec![]) {
             Ok(c) => c,
             Err(e) => {
                 src.cleanup(engine);
@@ -178,15 +178,9 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// The sources of `COPY --from=f`: resolved in the rootfs of a container of stage or image
-    /// `f`.
-    fn sources_from(
-        &self,
-        ins: &Instruction,
-        what: &str,
-        f: &str,
-        sources: &[String],
-    ) -> Result<Sources> {
+    /// A container (created, never started; its own config empty: workdir /, user root) of
+    /// stage or image `f`: (the image id, the container id).
+    pub(super) fn container_of(&self, ins: &Instruction, f: &str) -> Result<(String, String)> {
         let engine = self.engine;
         let img_id = match self.df.stage_index(f) {
             Some(j) => match self.results.get(&j) {
@@ -213,14 +207,27 @@ impl Builder<'_> {
                 .id()
                 .to_string(),
         };
-        // the container's own config is empty: workdir /, user root
         let tmp = State {
             image: Some(engine.images()?.get(&img_id)?),
             config: Map::new(),
             args: BTreeMap::new(),
             global: BTreeMap::new(),
         };
-        let c = container(engine, &tmp, self.opts, None, vec![])?;
+        let c = container(engine, &tmp, base_host(self.opts), None, vec![])?;
+        Ok((img_id, c))
+    }
+
+    /// The sources of `COPY --from=f`: resolved in the rootfs of a container of stage or image
+    /// `f`.
+    fn sources_from(
+        &self,
+        ins: &Instruction,
+        what: &str,
+        f: &str,
+        sources: &[String],
+    ) -> Result<Sources> {
+        let engine = self.engine;
+        let (img_id, c) = self.container_of(ins, f)?;
         let root = PathBuf::from(
             engine
                 .store

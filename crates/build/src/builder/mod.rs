@@ -13,6 +13,7 @@
 mod cache;
 mod copy;
 mod instructions;
+mod mounts;
 mod run;
 mod state;
 
@@ -24,6 +25,7 @@ use engine::engine::Engine;
 use engine::{Error, Result};
 use image::archive::{derive, Step};
 use image::Image;
+pub use mounts::Secret;
 use serde_json::{json, Value};
 use state::State;
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +43,12 @@ pub struct Options {
     pub network_mode: String,
     /// RUN steps' extra /etc/hosts lines (`--add-host name:ip`)
     pub extra_hosts: Vec<String>,
+    /// `--secret id=ID,...`: what `RUN --mount=type=secret,id=ID` reads
+    pub secrets: BTreeMap<String, Secret>,
+    /// `--ssh ID=SOCKET`: agent sockets `RUN --mount=type=ssh,id=ID` reaches
+    pub ssh: BTreeMap<String, std::path::PathBuf>,
+    /// `--allow` entitlements: `network.host`, `security.insecure`
+    pub allow: Vec<String>,
 }
 
 /// Args docker passes to every build without a declaration.
@@ -69,9 +77,15 @@ fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-/// Forget the step cache (`POST /build/prune`): the ids of the images the forgotten steps
-/// made (they stay in the store, for `image prune` to take when unused and untagged).
+/// Forget the step cache and the RUN cache mounts (`POST /build/prune`, `builder prune`): the
+/// ids of the images the forgotten steps made (they stay in the store, for `image prune` to
+/// take when unused and untagged).
 pub fn prune_cache(engine: &Engine) -> Result<Vec<String>> {
+    let dir = mounts::cache_root(engine);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| invalid(format!("remove {}: {e}", dir.display())))?;
+    }
     Cache::open(engine).clear()
 }
 

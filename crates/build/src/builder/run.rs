@@ -1,9 +1,10 @@
 //! RUN, and the containers and layers every step that changes files works with.
 
 use super::cache::cache_key;
+use super::mounts::StepMounts;
 use super::state::State;
 use super::{invalid, short, step_err, Builder, Options};
-use crate::parser::{Command, Heredoc, Instruction};
+use crate::parser::{run_flags, Command, Heredoc, Instruction, RunFlags, RunNetwork};
 use engine::container::create::CreateRequest;
 use engine::engine::Engine;
 use engine::types::{Config, HostConfig};
@@ -12,6 +13,7 @@ use image::archive::{derive, Step};
 use image::Image;
 use serde_json::{json, Map};
 use std::io::Write;
+use std::path::PathBuf;
 
 impl Builder<'_> {
     /// The argv of a RUN: exec form as is; shell form through the stage's shell, with its
@@ -45,6 +47,7 @@ impl Builder<'_> {
     }
 
     /// RUN: a container of the current image runs the command; its changes are the layer.
+    /// BuildKit's flags: `--mount`s (never in the layer), `--network`, `--security`.
     pub(super) fn run(
         &mut self,
         ins: &Instruction,
@@ -53,19 +56,17 @@ impl Builder<'_> {
         flags: &[(String, String)],
         args: &str,
     ) -> Result<()> {
-        if let Some((f, _)) = flags.iter().find(|(f, _)| f != "network") {
-            return Err(step_err(
-                ins,
-                &format!("--{f} needs BuildKit, which berth's builder does not implement"),
-            ));
+        let mut expanded = Vec::new();
+        for (k, v) in flags {
+            expanded.push((k.clone(), self.ex(ins, v)?));
         }
+        let flags = run_flags(&expanded).map_err(|e| step_err(ins, &e))?;
+        let host = self.step_host(ins, &flags)?;
         let argv = self.run_argv(cmd, heredocs);
-        let key = cache_key(&self.stage.id(), &format!("RUN {}", json!(argv)), args);
-        if self.cached(&key) {
-            return Ok(());
-        }
-        // build args are in the environment of RUN, not in the image
+        let engine = self.engine;
+        // the step's container first: its mounts are resolved against its rootfs
         let mut env = self.stage.env();
+        // build args are in the environment of RUN, not in the image
         for (k, v) in &self.stage.args {
             if let Some(v) = v {
                 if !env.iter().any(|e| e.split('=').next() == Some(k)) {
@@ -73,8 +74,30 @@ impl Builder<'_> {
                 }
             }
         }
-        let engine = self.engine;
-        let c = container(engine, &self.stage, self.opts, Some(argv.clone()), env)?;
+        let mut mounts = match flags.mounts.is_empty() {
+            true => StepMounts::default(),
+            false => self.step_mounts(ins, &flags.mounts, &self.stage.workdir())?,
+        };
+        let text = match (flags.network, flags.insecure) {
+            (RunNetwork::Default, false) => format!("RUN {}", json!(argv)),
+            (n, i) => format!("RUN {} {n:?} {i:?}", json!(argv)),
+        };
+        let key = cache_key(&self.stage.id(), &text, &format!("{}{args}", mounts.key));
+        if self.cached(&key) {
+            mounts.release(engine);
+            return Ok(());
+        }
+        let mut host = host;
+        host.mounts = mounts.specs.clone();
+        env.extend(mounts.env.iter().cloned());
+        let c = match container(engine, &self.stage, host, Some(argv.clone()), env) {
+            Ok(c) => c,
+            Err(e) => {
+                mounts.release(engine);
+                return Err(e);
+            }
+        };
+        mounts.find_stubs(&rootfs_of(engine, &c));
         self.say(&format!(" ---> Running in {}", short(&c)));
         let code = run_attached(engine, &c, self.opts.quiet, self.out);
         fault::point("build.step-ran");
@@ -85,6 +108,10 @@ impl Builder<'_> {
                     argv.join(" ")
                 )));
             }
+            if mounts.has_stubs() {
+                let root = engine.images()?.mount_snapshot(&c)?;
+                mounts.remove_stubs(&root);
+            }
             layer_from(
                 engine,
                 &self.stage,
@@ -93,18 +120,69 @@ impl Builder<'_> {
             )
         });
         let _ = engine.remove(&c, true, true);
+        mounts.release(engine);
         self.say(&format!("Removing intermediate container {}", short(&c)));
         let img = result?;
         self.done(&key, img);
         Ok(())
     }
+
+    /// The host side of a RUN step: the build's network unless the step names one, and
+    /// privileges only with the entitlement the build was allowed.
+    fn step_host(&self, ins: &Instruction, flags: &RunFlags) -> Result<HostConfig> {
+        let mut host = base_host(self.opts);
+        let allowed = |e: &str| self.opts.allow.iter().any(|a| a == e);
+        match flags.network {
+            RunNetwork::Default => {}
+            RunNetwork::None => host.network_mode = "none".into(),
+            RunNetwork::Host if allowed("network.host") => host.network_mode = "host".into(),
+            RunNetwork::Host => {
+                return Err(step_err(
+                    ins,
+                    "network.host is not allowed: give the build --allow network.host",
+                ))
+            }
+        }
+        if flags.insecure {
+            if !allowed("security.insecure") {
+                return Err(step_err(
+                    ins,
+                    "security.insecure is not allowed: give the build --allow security.insecure",
+                ));
+            }
+            host.privileged = true;
+        }
+        Ok(host)
+    }
+}
+
+/// The HostConfig every build container starts from (the build's `--network`, `--add-host`).
+pub(super) fn base_host(opts: &Options) -> HostConfig {
+    HostConfig {
+        network_mode: opts.network_mode.clone(),
+        extra_hosts: opts.extra_hosts.clone(),
+        ..Default::default()
+    }
+}
+
+/// The rootfs path of container `id` (mounted while it exists).
+fn rootfs_of(engine: &Engine, id: &str) -> PathBuf {
+    PathBuf::from(
+        engine
+            .store
+            .get(id)
+            .ok()
+            .flatten()
+            .map(|c| c.internal.rootfs)
+            .unwrap_or_default(),
+    )
 }
 
 /// A container of the stage's image (created, not started) for RUN or COPY.
 pub(super) fn container(
     engine: &Engine,
     s: &State,
-    opts: &Options,
+    host_config: HostConfig,
     cmd: Option<Vec<String>>,
     env: Vec<String>,
 ) -> Result<String> {
@@ -129,11 +207,7 @@ pub(super) fn container(
     let (c, _) = engine.create(CreateRequest {
         name: None,
         config: cfg,
-        host_config: HostConfig {
-            network_mode: opts.network_mode.clone(),
-            extra_hosts: opts.extra_hosts.clone(),
-            ..Default::default()
-        },
+        host_config,
         network_aliases: vec![],
         ip: None,
     })?;

@@ -44,6 +44,13 @@ pub(super) fn parse_kind(
             if rest.is_empty() {
                 return Err(AT_LEAST_ONE.into());
             }
+            // flags holding variables are checked once expanded, by the builder
+            let literal: Vec<_> = flags
+                .iter()
+                .filter(|(_, v)| !v.contains('$'))
+                .cloned()
+                .collect();
+            super::run_flags(&literal)?;
             Kind::Run {
                 cmd: parse_command(rest)?,
                 heredocs,

@@ -21,6 +21,7 @@
 //!   --start-interval --retries`. `--link` is accepted and ignored.
 
 mod kind;
+mod run_flags;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -29,6 +30,7 @@ use serde::Serialize;
 
 pub use kind::parse_duration;
 use kind::{check_flags, extract_flags, heredoc_names, parse_kind, Failure, Flag};
+pub use run_flags::{run_flags, MountType, RunFlags, RunMount, RunNetwork, Sharing};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -46,6 +46,15 @@ pub struct BuildArgs {
     pub network: Option<String>,
     #[arg(long)]
     pub platform: Option<String>,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")
+    #[arg(long)]
+    pub secret: Vec<String>,
+    /// SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>]")
+    #[arg(long)]
+    pub ssh: Vec<String>,
+    /// Allow extra privileged entitlement (e.g., "network.host", "security.insecure")
+    #[arg(long)]
+    pub allow: Vec<String>,
     /// Build context: a directory, or `-` for a tar on stdin
     pub context: String,
 }
@@ -107,8 +116,33 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
         labels.insert(k.to_string(), v.to_string());
     }
+    let mut secrets = BTreeMap::new();
+    for s in &a.secret {
+        let (id, v) = build::request::secret_spec(s).map_err(|e| anyhow!("{e}"))?;
+        secrets.insert(id, v);
+    }
+    let mut ssh = BTreeMap::new();
+    for s in &a.ssh {
+        let (id, p) = build::request::ssh_spec(s).map_err(|e| anyhow!("{e}"))?;
+        ssh.insert(id, p);
+    }
+    for e in &a.allow {
+        if e != "network.host" && e != "security.insecure" {
+            return Err(anyhow!(
+                "invalid value {e:?} for --allow: expected network.host or security.insecure"
+            ));
+        }
+    }
     let opts = build::builder::Options {
         tags: a.tags.clone(),
+        secrets,
+        ssh,
+        allow: a.allow.clone(),
+        network_mode: a
+            .network
+            .clone()
+            .filter(|n| n != "default")
+            .unwrap_or_default(),
         build_args,
         target: a.target.clone(),
         no_cache: a.no_cache,
