@@ -86,6 +86,7 @@ async fn build(q: Q, body: Body) -> ApiResult<Response> {
             .into_iter()
             .filter(|h| !h.is_empty())
             .collect(),
+        platform: q.get("platform").map(str::to_string),
         // secrets and ssh come over BuildKit's session, which the legacy endpoint lacks
         ..Default::default()
     };

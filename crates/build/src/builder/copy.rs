@@ -6,7 +6,8 @@ use super::run::{base_host, container, layer_from, scratch_image};
 use super::state::State;
 use super::{invalid, step_err, Builder};
 use crate::expand::expand;
-use crate::parser::{Heredoc, Instruction, Kind};
+use crate::ignore::Ignore;
+use crate::parser::{CopyFlags, Heredoc, Instruction, Kind};
 use engine::Result;
 use image::rootfd::{Node, Root};
 use image::Image;
@@ -24,6 +25,7 @@ pub(super) struct CopyRequest<'a> {
     chown: Option<&'a str>,
     chmod: Option<&'a str>,
     heredocs: &'a [Heredoc],
+    opts: &'a CopyFlags,
 }
 
 impl<'a> CopyRequest<'a> {
@@ -37,6 +39,7 @@ impl<'a> CopyRequest<'a> {
                 chown,
                 chmod,
                 heredocs,
+                opts,
             } => Some(CopyRequest {
                 is_add: false,
                 srcs,
@@ -45,6 +48,7 @@ impl<'a> CopyRequest<'a> {
                 chown: chown.as_deref(),
                 chmod: chmod.as_deref(),
                 heredocs,
+                opts,
             }),
             Kind::Add {
                 srcs,
@@ -52,6 +56,7 @@ impl<'a> CopyRequest<'a> {
                 chown,
                 chmod,
                 heredocs,
+                opts,
             } => Some(CopyRequest {
                 is_add: true,
                 srcs,
@@ -60,6 +65,7 @@ impl<'a> CopyRequest<'a> {
                 chown: chown.as_deref(),
                 chmod: chmod.as_deref(),
                 heredocs,
+                opts,
             }),
             _ => None,
         }
@@ -91,6 +97,10 @@ struct Sources {
     hash_part: String,
     files: Vec<(String, PathBuf)>,
     from_nodes: Vec<(String, Node)>,
+    /// `--parents`: the path each of `files` keeps below the destination
+    kept: Vec<String>,
+    /// `--exclude` patterns
+    exclude: Ignore,
 }
 
 impl Sources {
@@ -128,24 +138,28 @@ impl Builder<'_> {
     pub(super) fn copy(&mut self, ins: &Instruction, req: &CopyRequest, args: &str) -> Result<()> {
         let x = self.expand_copy(ins, req)?;
         let what = req.what();
-        for src in &x.sources {
-            if req.is_add && (src.starts_with("http://") || src.starts_with("https://")) {
-                return Err(invalid(format!(
-                    "ADD failed: failed to GET {src}: berth builds offline and cannot download URLs (fetch the file into the build context and ADD it from there)"
-                )));
-            }
-        }
+        check_remote(req, &x.sources)?;
+        let exclude = crate::ignore::parse(&req.opts.exclude.join("\n"));
         let mut src = match req.from {
             Some(f) => self.sources_from(ins, what, f, &x.sources)?,
             None => {
                 let mut src = Sources::default();
                 for s in &x.sources {
-                    src.files.extend(self.ctx.resolve(s)?);
+                    for (rel, p) in self.ctx.resolve(s)? {
+                        let base = rel.rsplit('/').next().unwrap_or_default();
+                        if exclude.excluded(&rel) || exclude.excluded(base) {
+                            continue;
+                        }
+                        src.kept.push(kept_path(s, &rel));
+                        src.files.push((rel, p));
+                    }
                 }
                 src.hash_part.push_str(&self.ctx.hash(&src.files));
                 src
             }
         };
+        src.hash_part.push_str(&format!("{:?}", req.opts));
+        src.exclude = exclude;
         for h in req.heredocs {
             src.hash_part.push_str(&h.name);
             src.hash_part.push_str(&h.content);
@@ -293,6 +307,7 @@ impl Builder<'_> {
         let dest_root = Root::open(&root)
             .map_err(|e| invalid(format!("{what}: open {}: {e}", root.display())))?;
         let dest_dir_like = dest.ends_with('/')
+            || req.opts.parents
             || dest == "."
             || src.files.len() + src.from_nodes.len() + req.heredocs.len() > 1
             || src.files.iter().any(|(rel, _)| rel.contains(['*', '?']))
@@ -318,12 +333,19 @@ impl Builder<'_> {
             srcs.push((rel.clone(), n, Some(host.as_path())));
         }
         srcs.extend(src.from_nodes.drain(..).map(|(rel, n)| (rel, n, None)));
-        for (rel, node, host) in &srcs {
+        for (i, (rel, node, host)) in srcs.iter().enumerate() {
+            let kept = match src.kept.get(i) {
+                Some(k) if req.opts.parents => Some(k.as_str()),
+                _ => None,
+            };
             if node.is_dir() {
-                let entries = self.dir_entries(what, rel, node, *host)?;
-                t.dir(entries)?;
+                let mut entries = self.dir_entries(what, rel, node, *host)?;
+                entries.retain(|(sub, _)| !src.exclude.excluded(sub));
+                t.dir_under(kept.unwrap_or(""), entries)?;
             } else if let Some(host) = host.filter(|h| req.is_add && is_archive(h)) {
                 t.archive(host)?;
+            } else if let Some(k) = kept {
+                t.kept(k, node)?;
             } else {
                 t.single(rel, node)?;
             }
@@ -491,9 +513,13 @@ impl LayerTar<'_> {
         .map_err(|e| self.err(e))
     }
 
-    /// A directory source: its content goes into the destination.
-    fn dir(&mut self, entries: Vec<(String, Node)>) -> Result<()> {
-        let dest = self.dest.clone();
+    /// A directory source: its content goes into the destination (with `--parents`, into
+    /// the path `under` it keeps there).
+    fn dir_under(&mut self, under: &str, entries: Vec<(String, Node)>) -> Result<()> {
+        let dest = match under {
+            "" => self.dest.clone(),
+            u => format!("{}/{u}", self.dest.trim_end_matches('/')),
+        };
         self.parents(&dest, true)?;
         for (sub, n) in entries {
             self.file(&n, &format!("{dest}/{sub}"))?;
@@ -551,6 +577,15 @@ impl LayerTar<'_> {
         self.file(node, &target)
     }
 
+    /// `--parents`: a file source at the path `kept` below the destination.
+    fn kept(&mut self, kept: &str, node: &Node) -> Result<()> {
+        let target = format!("{}/{kept}", self.dest.trim_end_matches('/'));
+        if let Some((parent, _)) = target.rsplit_once('/') {
+            self.parents(parent, true)?;
+        }
+        self.file(node, &target)
+    }
+
     /// A here-document as a file.
     fn heredoc(&mut self, name: &str, content: &str) -> Result<()> {
         let target = self.target(name);
@@ -565,6 +600,46 @@ impl LayerTar<'_> {
         self.b
             .append_data(&mut hd, target.trim_start_matches('/'), content.as_bytes())
             .map_err(|e| self.err(e))
+    }
+}
+
+/// ADD's remote sources: berth builds offline, so URLs and git repositories are refused by
+/// name; `--checksum` is for remote sources only, as BuildKit says.
+fn check_remote(req: &CopyRequest, sources: &[String]) -> Result<()> {
+    for src in sources {
+        let git = src.starts_with("git@") || src.ends_with(".git") || src.contains(".git#");
+        if req.is_add && git {
+            return Err(invalid(format!(
+                "ADD failed: cannot clone git repository {src}: berth builds offline (clone it into the build context and COPY it)"
+            )));
+        }
+        if req.is_add && (src.starts_with("http://") || src.starts_with("https://")) {
+            return Err(invalid(format!(
+                "ADD failed: failed to GET {src}: berth builds offline and cannot download URLs (fetch the file into the build context and ADD it from there)"
+            )));
+        }
+    }
+    if req.opts.checksum.is_some() {
+        return Err(invalid(
+            "ADD failed: checksum can't be specified for non-HTTP(S) sources",
+        ));
+    }
+    Ok(())
+}
+
+/// `--parents`: the path a context source keeps below the destination: all of it, or what
+/// follows a `/./` pivot in the source as written.
+fn kept_path(written: &str, rel: &str) -> String {
+    match written.split_once("/./") {
+        Some((pivot, _)) => {
+            let pivot = engine::volumes::clean(pivot);
+            let pivot = pivot.trim_start_matches('/');
+            rel.strip_prefix(pivot)
+                .unwrap_or(rel)
+                .trim_start_matches('/')
+                .to_string()
+        }
+        None => rel.to_string(),
     }
 }
 
@@ -605,4 +680,17 @@ fn is_archive(p: &Path) -> bool {
         || h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
         || h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
         || (n >= 262 && &h[257..262] == b"ustar")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parents_keep_the_path_after_a_pivot() {
+        assert_eq!(super::kept_path("x/a.txt", "x/a.txt"), "x/a.txt");
+        assert_eq!(
+            super::kept_path("src/./app/*.rs", "src/app/m.rs"),
+            "app/m.rs"
+        );
+        assert_eq!(super::kept_path("./src/./lib", "src/lib"), "lib");
+    }
 }

@@ -12,6 +12,7 @@
 
 mod cache;
 mod copy;
+mod frontend;
 mod instructions;
 mod mounts;
 mod run;
@@ -23,6 +24,7 @@ use crate::parser::{Dockerfile, Instruction, Kind};
 use cache::{cache_key, Cache};
 use engine::engine::Engine;
 use engine::{Error, Result};
+use frontend::{frontend, platform_args};
 use image::archive::{derive, Step};
 use image::Image;
 pub use mounts::Secret;
@@ -49,6 +51,8 @@ pub struct Options {
     pub ssh: BTreeMap<String, std::path::PathBuf>,
     /// `--allow` entitlements: `network.host`, `security.insecure`
     pub allow: Vec<String>,
+    /// `--platform`: the host's own (berth does not emulate others)
+    pub platform: Option<String>,
 }
 
 /// Args docker passes to every build without a declaration.
@@ -186,7 +190,14 @@ impl Builder<'_> {
 
     fn build(mut self, stage_built: &mut dyn FnMut(&str)) -> Result<String> {
         let df = self.df;
+        if let Some(s) = &df.syntax {
+            frontend(s)?;
+        }
         let images = self.engine.images()?;
+        // BuildKit's platform args: usable in FROM lines, and in a stage once declared
+        for (k, v) in platform_args(self.opts.platform.as_deref())? {
+            self.global.insert(k, Some(v));
+        }
         for ins in &df.global_args {
             if let Kind::Arg(list) = &ins.kind {
                 for (k, d) in list {
@@ -196,7 +207,8 @@ impl Builder<'_> {
                             expand(d, &|n| self.global.get(n).cloned().flatten(), df.escape)
                                 .map_err(|e| step_err(ins, &e))?,
                         ),
-                        (None, None) => None,
+                        // the platform args keep their values
+                        (None, None) => self.global.get(k).cloned().flatten(),
                     };
                     self.global.insert(k.clone(), v);
                 }

@@ -1,7 +1,7 @@
 //! One instruction's arguments: its flags, its words (JSON or shell form, `k=v` pairs) and the
 //! [`Kind`] they make.
 
-use super::{split_first_word, Command, Health, Heredoc, Instruction, Kind};
+use super::{split_first_word, Command, CopyFlags, Health, Heredoc, Instruction, Kind};
 
 pub(super) enum Failure {
     Unknown(String),
@@ -149,16 +149,32 @@ fn copy_or_add(
             ("chown", Flag::Str),
             ("chmod", Flag::Str),
             ("link", Flag::Bool),
+            ("parents", Flag::Bool),
+            ("exclude", Flag::Repeat),
         ]
     } else {
         &[
             ("chown", Flag::Str),
             ("chmod", Flag::Str),
             ("link", Flag::Bool),
+            ("parents", Flag::Bool),
+            ("exclude", Flag::Repeat),
+            ("checksum", Flag::Str),
+            ("keep-git-dir", Flag::Bool),
         ]
     };
     let flags = check_flags(flags, allowed)?;
     let get = |n: &str| flags.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let opts = CopyFlags {
+        exclude: flags
+            .iter()
+            .filter(|(k, _)| k == "exclude")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        parents: get("parents").as_deref() == Some("true"),
+        link: get("link").as_deref() == Some("true"),
+        checksum: get("checksum"),
+    };
     let from = get("from");
     if from.as_deref() == Some("") {
         return Err("--from requires a value (a stage name, index or image)".into());
@@ -180,6 +196,7 @@ fn copy_or_add(
             chown: get("chown"),
             chmod: get("chmod"),
             heredocs,
+            opts,
         }
     } else {
         Kind::Add {
@@ -188,6 +205,7 @@ fn copy_or_add(
             chown: get("chown"),
             chmod: get("chmod"),
             heredocs,
+            opts,
         }
     })
 }

@@ -16,9 +16,10 @@
 //! - Heredocs (`<<EOF`, `<<-EOF`, `<<'EOF'`, `<<"EOF"`, several per line) are read for RUN,
 //!   COPY and ADD from the lines after the instruction.
 //! - Flags (`--name=value`, `--name`) are checked per instruction: FROM `--platform`; RUN
-//!   `--mount` (repeatable), `--network`, `--security`; COPY `--from --chown --chmod --link`;
-//!   ADD `--chown --chmod --link`; HEALTHCHECK `--interval --timeout --start-period
-//!   --start-interval --retries`. `--link` is accepted and ignored.
+//!   `--mount` (repeatable), `--network`, `--security`; COPY `--from --chown --chmod --link
+//!   --parents --exclude`; ADD `--chown --chmod --link --parents --exclude --checksum
+//!   --keep-git-dir`; HEALTHCHECK `--interval --timeout --start-period
+//!   --start-interval --retries`. `--link` is accepted (berth's layers are independent anyway).
 
 mod kind;
 mod run_flags;
@@ -134,6 +135,7 @@ pub enum Kind {
         chown: Option<String>,
         chmod: Option<String>,
         heredocs: Vec<Heredoc>,
+        opts: CopyFlags,
     },
     /// As ADD; `from` is a stage name, a stage index or an image reference.
     Copy {
@@ -143,6 +145,7 @@ pub enum Kind {
         chown: Option<String>,
         chmod: Option<String>,
         heredocs: Vec<Heredoc>,
+        opts: CopyFlags,
     },
     Volume(Vec<String>),
     User(String),
@@ -154,6 +157,19 @@ pub enum Kind {
     /// `None` is `HEALTHCHECK NONE`.
     Healthcheck(Option<Health>),
     Maintainer(String),
+}
+
+/// COPY's and ADD's BuildKit flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct CopyFlags {
+    /// `--exclude` patterns (`.dockerignore` syntax, relative to each source)
+    pub exclude: Vec<String>,
+    /// `--parents`: sources keep their path (from the context root, or from a `/./` pivot)
+    pub parents: bool,
+    /// `--link`: the files form a layer independent of the ones below (berth's layers are)
+    pub link: bool,
+    /// ADD `--checksum=sha256:...` of a remote source
+    pub checksum: Option<String>,
 }
 
 /// A HEALTHCHECK CMD. Durations are nanoseconds; `None` when the flag was not given.

@@ -138,6 +138,7 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         secrets,
         ssh,
         allow: a.allow.clone(),
+        platform: a.platform.clone(),
         network_mode: a
             .network
             .clone()
