@@ -15,6 +15,7 @@ mod copy;
 mod frontend;
 mod instructions;
 mod mounts;
+mod output;
 mod run;
 mod state;
 
@@ -28,6 +29,7 @@ use frontend::{frontend, platform_args};
 use image::archive::{derive, Step};
 use image::Image;
 pub use mounts::Secret;
+pub use output::{write_output, Output};
 use serde_json::{json, Value};
 use state::State;
 use std::collections::{BTreeMap, BTreeSet};

@@ -52,6 +52,9 @@ pub struct BuildArgs {
     /// SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>]")
     #[arg(long)]
     pub ssh: Vec<String>,
+    /// Output destination (format: "type=local,dest=path", "type=tar,dest=file", "-")
+    #[arg(short = 'o', long)]
+    pub output: Vec<String>,
     /// Allow extra privileged entitlement (e.g., "network.host", "security.insecure")
     #[arg(long)]
     pub allow: Vec<String>,
@@ -116,6 +119,12 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
         labels.insert(k.to_string(), v.to_string());
     }
+    let outputs = a
+        .output
+        .iter()
+        .map(|o| build::builder::Output::parse(o))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("{e}"))?;
     let mut secrets = BTreeMap::new();
     for s in &a.secret {
         let (id, v) = build::request::secret_spec(s).map_err(|e| anyhow!("{e}"))?;
@@ -156,12 +165,20 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
     let result = if a.quiet {
         build::builder::build(engine, &ctx, &df, &opts, &mut captured, &mut |_| {})
     } else {
-        println!("{}", build::request::context_line(&ctx));
-        let mut out = std::io::stdout().lock();
+        // a tar on standard output: the progress goes to standard error
+        let mut out: Box<dyn Write> = if outputs.contains(&build::builder::Output::Tar(None)) {
+            Box::new(std::io::stderr().lock())
+        } else {
+            Box::new(std::io::stdout().lock())
+        };
+        let _ = writeln!(out, "{}", build::request::context_line(&ctx));
         build::builder::build(engine, &ctx, &df, &opts, &mut out, &mut |_| {})
     };
     match result {
         Ok(id) => {
+            for o in &outputs {
+                build::builder::write_output(engine, &id, o).map_err(|e| anyhow!("{e}"))?;
+            }
             if a.quiet {
                 println!("{id}");
             }
