@@ -70,7 +70,7 @@ pub fn secret_spec(spec: &str) -> Result<(String, crate::builder::Secret)> {
     }
     let from_env = |var: &str| {
         std::env::var_os(var)
-            .map(|v| std::os::unix::ffi::OsStringExt::into_vec(v))
+            .map(std::os::unix::ffi::OsStringExt::into_vec)
             .ok_or_else(|| bad(&format!("environment variable {var} is not set")))
     };
     let value = match (kind.as_deref(), src, env) {

@@ -17,6 +17,7 @@ mod instructions;
 mod mounts;
 mod output;
 mod run;
+mod schedule;
 mod state;
 
 use crate::context::Context;
@@ -30,6 +31,7 @@ use image::archive::{derive, Step};
 use image::Image;
 pub use mounts::Secret;
 pub use output::{write_output, Output};
+use schedule::{needed_stages, waves};
 use serde_json::{json, Value};
 use state::State;
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,29 +95,6 @@ pub fn prune_cache(engine: &Engine) -> Result<Vec<String>> {
             .map_err(|e| invalid(format!("remove {}: {e}", dir.display())))?;
     }
     Cache::open(engine).clear()
-}
-
-/// The stages the target needs: itself, the stages it is built FROM and the ones it copies from.
-fn needed_stages(df: &Dockerfile, target: usize) -> BTreeSet<usize> {
-    let mut need = BTreeSet::new();
-    let mut todo = vec![target];
-    while let Some(i) = todo.pop() {
-        if !need.insert(i) {
-            continue;
-        }
-        let st = &df.stages[i];
-        if let Some(j) = df.stage_index(&st.base).filter(|j| *j < i) {
-            todo.push(j);
-        }
-        for ins in &st.instructions {
-            if let Kind::Copy { from: Some(f), .. } = &ins.kind {
-                if let Some(j) = df.stage_index(f).filter(|j| *j < i) {
-                    todo.push(j);
-                }
-            }
-        }
-    }
-    need
 }
 
 fn from_line(st: &crate::parser::Stage) -> String {
@@ -234,21 +213,20 @@ impl Builder<'_> {
             n += 1;
             self.say(&format!("Step {n}/{total} : {}", ins.original));
         }
-        let mut last = String::new();
+        // steps are numbered in stage order, whichever stage runs first
+        let mut start = BTreeMap::new();
         for &si in &need {
-            let st = &df.stages[si];
-            n += 1;
-            self.say(&format!("Step {n}/{total} : FROM {}", from_line(st)));
-            self.start_stage(si)?;
-            for ins in &st.instructions {
-                n += 1;
-                self.say(&format!("Step {n}/{total} : {}", ins.original));
-                self.step(ins)?;
+            start.insert(si, n + 1);
+            n += 1 + df.stages[si].instructions.len();
+        }
+        let mut last = String::new();
+        for wave in waves(df, &need) {
+            let built = self.build_wave(&wave, &start, total, target)?;
+            for (si, image) in wave.iter().zip(built) {
+                self.results.insert(*si, image.clone());
+                last = image.map(|i| i.id().to_string()).unwrap_or_default();
+                stage_built(&last);
             }
-            self.finish_stage(si == target)?;
-            last = self.stage.id();
-            stage_built(&last);
-            self.results.insert(si, self.stage.image.clone());
         }
         let unused: Vec<&String> = self
             .opts
@@ -269,6 +247,95 @@ impl Builder<'_> {
             self.say(&format!("Successfully tagged {}", r.familiar()));
         }
         Ok(last)
+    }
+
+    /// One stage, its steps numbered from `n`; the image it made is the stage's.
+    fn build_stage(&mut self, si: usize, mut n: usize, total: usize, target: usize) -> Result<()> {
+        let st = &self.df.stages[si];
+        self.say(&format!("Step {n}/{total} : FROM {}", from_line(st)));
+        self.start_stage(si)?;
+        for ins in &st.instructions {
+            n += 1;
+            self.say(&format!("Step {n}/{total} : {}", ins.original));
+            self.step(ins)?;
+        }
+        self.finish_stage(si == target)
+    }
+
+    /// The stages of a wave, at the same time: the first here, writing its progress as it
+    /// goes; each other in a thread of its own with a builder of its own, its progress written
+    /// after the first's. The images they made, in the wave's order.
+    fn build_wave(
+        &mut self,
+        wave: &[usize],
+        start: &BTreeMap<usize, usize>,
+        total: usize,
+        target: usize,
+    ) -> Result<Vec<Option<Image>>> {
+        let (first, others) = wave.split_first().ok_or_else(|| invalid("empty wave"))?;
+        let (ctx, df, opts) = (self.ctx, self.df, self.opts);
+        let (global, results, root) = (
+            self.global.clone(),
+            self.results.clone(),
+            self.engine.root.clone(),
+        );
+        let (global, results, root) = (&global, &results, &root);
+        let mut outcome = Vec::new();
+        let r0 = std::thread::scope(|sc| {
+            let handles: Vec<_> = others
+                .iter()
+                .map(|&si| {
+                    sc.spawn(move || {
+                        let mut buf: Vec<u8> = Vec::new();
+                        // an engine of its own: its store's connection is not shared
+                        let engine = match Engine::open(root) {
+                            Ok(e) => e,
+                            Err(e) => return (buf, Err(e)),
+                        };
+                        let engine = &engine;
+                        let mut b = Builder {
+                            engine,
+                            ctx,
+                            df,
+                            opts,
+                            cache: Cache::open(engine),
+                            out: &mut buf,
+                            global: global.clone(),
+                            used_args: BTreeSet::new(),
+                            results: results.clone(),
+                            stage: State::on(None, BTreeMap::new()),
+                        };
+                        let r = b.build_stage(si, start[&si], total, target);
+                        let (img, used) = (b.stage.image.take(), std::mem::take(&mut b.used_args));
+                        drop(b);
+                        (buf, r.map(|_| (img, used)))
+                    })
+                })
+                .collect();
+            let r0 = self.build_stage(*first, start[first], total, target);
+            for h in handles {
+                outcome.push(h.join().unwrap_or_else(|_| {
+                    (Vec::new(), Err(invalid("a build stage's thread panicked")))
+                }));
+            }
+            r0
+        });
+        let mut images = vec![self.stage.image.clone()];
+        let mut err = r0.err();
+        for (buf, r) in outcome {
+            let _ = self.out.write_all(&buf);
+            let _ = self.out.flush();
+            match r {
+                Ok((img, used)) => {
+                    self.used_args.extend(used);
+                    images.push(img);
+                }
+                Err(e) => {
+                    err.get_or_insert(e);
+                }
+            }
+        }
+        err.map_or(Ok(images), Err)
     }
 
     /// FROM: the stage's base image (scratch, an earlier stage, or an image in the store), the

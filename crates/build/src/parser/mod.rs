@@ -31,7 +31,7 @@ use serde::Serialize;
 
 pub use kind::parse_duration;
 use kind::{check_flags, extract_flags, heredoc_names, parse_kind, Failure, Flag};
-pub use run_flags::{run_flags, MountType, RunFlags, RunMount, RunNetwork, Sharing};
+pub use run_flags::{parse_mount, run_flags, MountType, RunFlags, RunMount, RunNetwork, Sharing};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
