@@ -135,13 +135,14 @@ async fn build(q: Q, body: Body) -> ApiResult<Response> {
     .await
 }
 
-/// `POST /build/prune`: forget the step cache (its images stay, for `image prune`).
+/// `POST /build/prune`: forget the step cache (its images stay, for `image prune`) and remove
+/// the RUN cache mounts.
 async fn prune() -> ApiResult<Response> {
     let v = blocking(|e| {
-        let ids = build::builder::prune_cache(e)?;
+        let p = build::builder::prune_cache(e)?;
         Ok(json!({
-            "CachesDeleted": if ids.is_empty() { Value::Null } else { json!(ids) },
-            "SpaceReclaimed": 0,
+            "CachesDeleted": if p.steps.is_empty() { Value::Null } else { json!(p.steps) },
+            "SpaceReclaimed": p.reclaimed,
         }))
     })
     .await?;

@@ -85,16 +85,29 @@ fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-/// Forget the step cache and the RUN cache mounts (`POST /build/prune`, `builder prune`): the
-/// ids of the images the forgotten steps made (they stay in the store, for `image prune` to
-/// take when unused and untagged).
-pub fn prune_cache(engine: &Engine) -> Result<Vec<String>> {
+/// What `prune_cache` removed.
+pub struct Pruned {
+    /// the images the forgotten steps made (they stay in the store, for `image prune` to take
+    /// when unused and untagged)
+    pub steps: Vec<String>,
+    /// the bytes the removed RUN cache mounts held
+    pub reclaimed: u64,
+}
+
+/// Forget the step cache and remove the RUN cache mounts (`POST /build/prune`,
+/// `builder prune`).
+pub fn prune_cache(engine: &Engine) -> Result<Pruned> {
     let dir = mounts::cache_root(engine);
+    let mut reclaimed = 0;
     if dir.exists() {
+        reclaimed = engine::volumes::du(&dir);
         std::fs::remove_dir_all(&dir)
             .map_err(|e| invalid(format!("remove {}: {e}", dir.display())))?;
     }
-    Cache::open(engine).clear()
+    Ok(Pruned {
+        steps: Cache::open(engine).clear()?,
+        reclaimed,
+    })
 }
 
 fn from_line(st: &crate::parser::Stage) -> String {
@@ -495,7 +508,7 @@ impl Builder<'_> {
 }
 
 /// docker's HumanSize for the context size line.
-pub(crate) fn human(n: u64) -> String {
+pub fn human(n: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut v = n as f64;
     let mut i = 0;

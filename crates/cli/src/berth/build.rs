@@ -62,6 +62,60 @@ pub struct BuildArgs {
     pub context: String,
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum BuilderCmd {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Remove build cache (the step cache and RUN cache mounts)
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=24h")
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Amount of disk space to keep for cache
+    #[arg(long = "keep-storage")]
+    pub keep_storage: Option<String>,
+}
+
+/// `berth builder build|prune`.
+pub fn builder(engine: &Engine, cmd: BuilderCmd) -> Result<i32> {
+    let a = match cmd {
+        BuilderCmd::Build(a) => return run(engine, a),
+        BuilderCmd::Prune(a) => a,
+    };
+    if !a.force {
+        print!("WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if !line.trim().eq_ignore_ascii_case("y") {
+            return Ok(0);
+        }
+    }
+    let p = build::builder::prune_cache(engine).map_err(|e| anyhow!("{e}"))?;
+    if !p.steps.is_empty() {
+        println!("Deleted build cache objects:");
+        for id in &p.steps {
+            println!("{}", id.trim_start_matches("sha256:"));
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        build::builder::human(p.reclaimed)
+    );
+    Ok(0)
+}
+
 pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
     let images = engine.images().map_err(super::containers::daemon)?;
     let ctx = if a.context == "-" {

@@ -121,6 +121,11 @@ pub enum Cmd {
     },
     /// Build an image from a Dockerfile
     Build(build::BuildArgs),
+    /// Manage builds
+    Builder {
+        #[command(subcommand)]
+        cmd: build::BuilderCmd,
+    },
     /// Manage networks
     Network {
         #[command(subcommand)]
@@ -322,6 +327,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Volume { cmd } => volumes::run(&open()?, cmd),
         Cmd::Network { cmd } => networks::run(&open()?, cmd),
         Cmd::Build(a) => build::run(&open()?, a),
+        Cmd::Builder { cmd } => build::builder(&open()?, cmd),
         Cmd::Port(a) => c::port(&open()?, a),
         Cmd::Top(a) => ops::top(&open()?, a),
         Cmd::Stats(a) => ops::stats(&open()?, a),

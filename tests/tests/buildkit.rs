@@ -1,0 +1,353 @@
+//! End-to-end suite of BuildKit's Dockerfile features in `berth build`: RUN
+//! `--mount` (cache, secret, bind, tmpfs), `RUN --network`, stages built at
+//! the same time, `--output`, COPY `--parents`/`--exclude`, the predefined
+//! platform args.
+//!
+//! Written against dockerd 20.10's BuildKit: `BERTH_TEST_ENGINE=docker
+//! DOCKER_HOST=unix:///...` with Debian's `/usr/bin/docker` 20.10 first on
+//! PATH (the docker 28 client needs buildx for BuildKit) runs the same tests
+//! with `DOCKER_BUILDKIT=1`. No `# syntax` line: dockerd cannot fetch a
+//! frontend offline (berth's own handling of it is checked berth-only).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use berth_e2e::cmd::{Output, Stdin};
+use berth_e2e::engine::Engine;
+use berth_e2e::{berth_only, engine};
+
+const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A context directory in the test's temp dir holding `files`.
+fn context_with(e: &Engine, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = e.path().join(format!("ctx-{name}"));
+    for (path, content) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    dir
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `ENGINE build --build-arg BASE=<busybox> ARGS...`, with BuildKit on docker.
+fn build(e: &Engine, args: &[&str]) -> Output {
+    if e.is_docker() {
+        std::env::set_var("DOCKER_BUILDKIT", "1");
+    }
+    let base = format!("BASE={}", e.img());
+    let mut full = vec!["build", "--build-arg", &base];
+    full.extend_from_slice(args);
+    e.cmd_with(&full, Stdin::Null, BUILD_TIMEOUT)
+}
+
+#[track_caller]
+fn build_ok(e: &Engine, args: &[&str]) -> String {
+    let o = build(e, args);
+    assert!(o.success(), "build failed: {o:?}");
+    format!("{}\n{}", o.stdout, o.stderr)
+}
+
+/// A name no other test run uses (cache ids are shared by every build of an
+/// engine).
+fn unique(e: &Engine, what: &str) -> String {
+    format!("{}{what}", e.name(""))
+}
+
+#[test]
+fn cache_mount_persists_across_builds_and_stays_out_of_the_image() {
+    let e = engine!();
+    let id = unique(&e, "cache");
+    let df = format!(
+        "ARG BASE\nFROM ${{BASE}}\n\
+         RUN --mount=type=cache,id={id},target=/var/cache/app \
+         sh -c 'echo run >> /var/cache/app/log; echo runs=$(wc -l < /var/cache/app/log)'\n"
+    );
+    let ctx = context_with(&e, "cache", &[("Dockerfile", &df)]);
+    let img = e.image_name("cache");
+    let first = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    assert!(first.contains("runs=1"), "{first}");
+    let second = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    assert!(
+        second.contains("runs=2"),
+        "the cache was not kept: {second}"
+    );
+    // neither the cache's content nor the mountpoint is in the image
+    let o = e.cmd(&["run", "--rm", &img, "ls", "/var/cache/app"]);
+    assert!(!o.success(), "/var/cache/app is in the image: {o:?}");
+    let o = e.cmd(&["run", "--rm", &img, "ls", "/var/cache"]);
+    assert!(!o.success(), "/var/cache is in the image: {o:?}");
+}
+
+#[test]
+fn secret_is_readable_in_its_step_only_and_never_in_the_image() {
+    let e = engine!();
+    let value = "s3cret-7f3a9c-value";
+    let secret = e.path().join("token.txt");
+    std::fs::write(&secret, value).unwrap();
+    let df = "ARG BASE\nFROM ${BASE}\n\
+              RUN --mount=type=secret,id=tok sh -c 'echo \"got=$(tr a-z A-Z < /run/secrets/tok)\"'\n\
+              RUN --mount=type=secret,id=tok,target=/etc/app.key,mode=0440,uid=7 stat -c '%a %u' /etc/app.key\n\
+              RUN --mount=type=secret,id=missing echo optional-ok\n";
+    let ctx = context_with(&e, "secret", &[("Dockerfile", df)]);
+    let img = e.image_name("secret");
+    let src = format!("id=tok,src={}", p(&secret));
+    let out = build_ok(&e, &["--no-cache", "--secret", &src, "-t", &img, p(&ctx)]);
+    assert!(out.contains("got=S3CRET-7F3A9C-VALUE"), "{out}");
+    assert!(out.contains("optional-ok"), "{out}");
+    assert!(out.contains("440 7"), "mode and owner of a secret: {out}");
+    // not in any layer, not in the history, no mountpoint left behind
+    let saved = e.path().join("saved.tar");
+    e.ok(&["save", "-o", p(&saved), &img]);
+    let dir = e.path().join("saved");
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = std::process::Command::new("tar")
+        .args(["-xf", p(&saved), "-C", p(&dir)])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // the value anywhere: configs, manifests, and inside every (uncompressed) layer
+    let grep = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && {{ grep -rl {value} . ; find . -type f | while read f; do tar -xOf \"$f\" 2>/dev/null; done | grep -c {value}; }}",
+            p(&dir)
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&grep.stdout).trim(),
+        "0",
+        "the secret's value is in the saved image"
+    );
+    let history = e.ok(&["history", "--no-trunc", &img]);
+    assert!(!history.contains(value), "{history}");
+    for gone in ["/run/secrets", "/etc/app.key"] {
+        let o = e.cmd(&["run", "--rm", &img, "ls", gone]);
+        assert!(!o.success(), "{gone} is in the image: {o:?}");
+    }
+}
+
+#[test]
+fn a_required_secret_that_is_not_given_fails_the_build() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE}\nRUN --mount=type=secret,id=nope,required=true true\n";
+    let ctx = context_with(&e, "required", &[("Dockerfile", df)]);
+    let o = build(&e, &["--no-cache", p(&ctx)]);
+    assert!(!o.success(), "{o:?}");
+    assert!(
+        format!("{}{}", o.stdout, o.stderr).contains("nope"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn bind_mount_of_the_context_is_read_only_and_filtered() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE}\n\
+              RUN --mount=type=bind,target=/ctx ls /ctx > /listing && cat /ctx/src/a.txt\n\
+              RUN --mount=type=bind,source=src,target=/src sh -c 'touch /src/new 2>/dev/null && echo writable || echo read-only'\n\
+              RUN --mount=type=bind,source=src,target=/src,rw sh -c 'echo changed > /src/a.txt && cat /src/a.txt'\n";
+    let ctx = context_with(
+        &e,
+        "bind",
+        &[
+            ("Dockerfile", df),
+            ("src/a.txt", "from-context"),
+            ("secret.env", "x"),
+            (".dockerignore", "secret.env\n"),
+        ],
+    );
+    let img = e.image_name("bind");
+    let out = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    assert!(out.contains("from-context"), "{out}");
+    let line = |l: &str| out.lines().any(|x| x.trim() == l);
+    assert!(line("read-only") && !line("writable"), "{out}");
+    assert!(out.contains("changed"), "{out}");
+    // rw writes are thrown away; .dockerignore'd files are not there
+    assert_eq!(
+        std::fs::read_to_string(ctx.join("src/a.txt")).unwrap(),
+        "from-context"
+    );
+    let listing = e.ok(&["run", "--rm", &img, "cat", "/listing"]);
+    assert!(
+        listing.contains("src") && !listing.contains("secret.env"),
+        "{listing}"
+    );
+    let o = e.cmd(&["run", "--rm", &img, "ls", "/ctx"]);
+    assert!(!o.success(), "the mountpoint /ctx is in the image: {o:?}");
+}
+
+#[test]
+fn bind_mount_from_a_stage_and_tmpfs_and_network_none() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE} AS tools\nRUN mkdir /out && echo tool-v1 > /out/version\n\
+              FROM ${BASE}\n\
+              RUN --mount=type=bind,from=tools,source=/out,target=/tools cat /tools/version\n\
+              RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f && grep -c scratch /proc/mounts'\n\
+              RUN --network=none sh -c 'ls /sys/class/net'\n";
+    let ctx = context_with(&e, "stage", &[("Dockerfile", df)]);
+    let img = e.image_name("stage");
+    let out = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    assert!(out.contains("tool-v1"), "{out}");
+    assert!(
+        !out.contains("eth0"),
+        "a --network=none step has an interface: {out}"
+    );
+    for gone in ["/tools", "/scratch"] {
+        let o = e.cmd(&["run", "--rm", &img, "ls", gone]);
+        assert!(!o.success(), "{gone} is in the image: {o:?}");
+    }
+}
+
+#[test]
+fn independent_stages_run_at_the_same_time() {
+    let e = engine!();
+    // each stage waits for the other's mark in a shared cache mount: built one
+    // after the other, the first would give up and fail the build
+    let id = unique(&e, "rendezvous");
+    let wait = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id={id},target=/sync sh -c 'touch /sync/{me}; \
+             i=0; while [ ! -e /sync/{other} ]; do i=$((i+1)); [ $i -gt 300 ] && exit 7; sleep 0.1; done; \
+             echo {me} > /{me}'\n"
+        )
+    };
+    let df = format!(
+        "ARG BASE\nFROM ${{BASE}} AS a\n{}FROM ${{BASE}} AS b\n{}FROM ${{BASE}}\n\
+         COPY --from=a /a /a\nCOPY --from=b /b /b\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    let ctx = context_with(&e, "parallel", &[("Dockerfile", &df)]);
+    let img = e.image_name("parallel");
+    build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    assert_eq!(e.ok(&["run", "--rm", &img, "cat", "/a", "/b"]), "a\nb\n");
+}
+
+#[test]
+fn output_local_and_tar() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE} AS build\nRUN mkdir /dist && echo artifact > /dist/app\n\
+              FROM scratch\nCOPY --from=build /dist/app /app\n";
+    let ctx = context_with(&e, "output", &[("Dockerfile", df)]);
+    let dir = e.path().join("out-dir");
+    build_ok(
+        &e,
+        &["-o", &format!("type=local,dest={}", p(&dir)), p(&ctx)],
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("app")).unwrap(),
+        "artifact\n"
+    );
+    let tar = e.path().join("out.tar");
+    build_ok(
+        &e,
+        &["--output", &format!("type=tar,dest={}", p(&tar)), p(&ctx)],
+    );
+    let list = std::process::Command::new("tar")
+        .args(["-tf", p(&tar)])
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert_eq!(names.trim(), "app", "{names}");
+}
+
+#[test]
+fn copy_parents_and_exclude() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE}\n\
+              COPY --parents src/app/m.rs docs/x.md /p/\n\
+              COPY --exclude=*.md --exclude=Dockerfile . /e/\n\
+              RUN find /p /e -type f | sort\n";
+    let ctx = context_with(
+        &e,
+        "parents",
+        &[
+            ("Dockerfile", df),
+            ("src/app/m.rs", "m"),
+            ("docs/x.md", "x"),
+            ("top.md", "t"),
+            ("keep.txt", "k"),
+        ],
+    );
+    let img = e.image_name("parents");
+    build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    let files = e.ok(&["run", "--rm", &img, "sh", "-c", "find /p /e -type f | sort"]);
+    assert_eq!(
+        files,
+        "/e/docs/x.md\n/e/keep.txt\n/e/src/app/m.rs\n/p/docs/x.md\n/p/src/app/m.rs\n"
+    );
+}
+
+#[test]
+fn platform_args_are_predefined() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE}\nARG TARGETPLATFORM\nARG TARGETOS\nARG TARGETARCH\n\
+              RUN echo \"plat=$TARGETPLATFORM os=$TARGETOS arch=$TARGETARCH undeclared=$BUILDARCH\"\n";
+    let ctx = context_with(&e, "platform", &[("Dockerfile", df)]);
+    let out = build_ok(&e, &["--no-cache", p(&ctx)]);
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    let want = format!("os=linux arch={arch} undeclared=");
+    assert!(out.contains(&want), "want {want:?} in {out}");
+    assert!(out.contains(&format!("plat=linux/{arch}")), "{out}");
+}
+
+#[test]
+fn syntax_line_takes_the_built_in_frontend_only() {
+    let e = engine!();
+    berth_only!(e, "dockerd cannot fetch a frontend image offline");
+    let ok = "# syntax=docker/dockerfile:1.7\nARG BASE\nFROM ${BASE}\nRUN true\n";
+    let ctx = context_with(&e, "syntax-ok", &[("Dockerfile", ok)]);
+    build_ok(&e, &[p(&ctx)]);
+    let bad = "# syntax=example.com/frontend:2\nARG BASE\nFROM ${BASE}\n";
+    let ctx = context_with(&e, "syntax-bad", &[("Dockerfile", bad)]);
+    let o = build(&e, &[p(&ctx)]);
+    assert!(!o.success());
+    assert!(o.stderr.contains("example.com/frontend:2"), "{o:?}");
+}
+
+#[test]
+fn entitlements_are_needed_for_host_network_and_insecure_steps() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "dockerd 20.10 needs its own --allow-insecure-entitlement config for these"
+    );
+    let df = "ARG BASE\nFROM ${BASE}\nRUN --security=insecure true\n";
+    let ctx = context_with(&e, "insecure", &[("Dockerfile", df)]);
+    let o = build(&e, &["--no-cache", p(&ctx)]);
+    assert!(!o.success());
+    assert!(o.stderr.contains("security.insecure"), "{o:?}");
+    build_ok(&e, &["--no-cache", "--allow", "security.insecure", p(&ctx)]);
+    let df = "ARG BASE\nFROM ${BASE}\nRUN --network=host true\n";
+    let ctx = context_with(&e, "hostnet", &[("Dockerfile", df)]);
+    let o = build(&e, &["--no-cache", p(&ctx)]);
+    assert!(o.stderr.contains("network.host"), "{o:?}");
+    build_ok(&e, &["--no-cache", "--allow", "network.host", p(&ctx)]);
+}
+
+#[test]
+fn builder_prune_clears_cache_mounts() {
+    let e = engine!();
+    berth_only!(e, "docker's BuildKit keeps cache mounts in its own store");
+    let id = unique(&e, "prunable");
+    let df = format!(
+        "ARG BASE\nFROM ${{BASE}}\nRUN --mount=type=cache,id={id},target=/c sh -c 'echo x >> /c/log; echo n=$(wc -l < /c/log)'\n"
+    );
+    let ctx = context_with(&e, "prune", &[("Dockerfile", &df)]);
+    build_ok(&e, &["--no-cache", p(&ctx)]);
+    e.ok(&["builder", "prune", "-f"]);
+    let out = build_ok(&e, &["--no-cache", p(&ctx)]);
+    assert!(
+        out.contains("n=1"),
+        "the cache mount survived the prune: {out}"
+    );
+}
