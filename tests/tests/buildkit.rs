@@ -62,24 +62,29 @@ fn cache_mount_persists_across_builds_and_stays_out_of_the_image() {
     let e = engine!();
     let id = unique(&e, "cache");
     let df = format!(
-        "ARG BASE\nFROM ${{BASE}}\n\
+        "ARG BASE\nFROM ${{BASE}}\nARG RUN\n\
          RUN --mount=type=cache,id={id},target=/var/cache/app \
-         sh -c 'echo run >> /var/cache/app/log; echo runs=$(wc -l < /var/cache/app/log)'\n"
+         sh -c 'echo run$RUN >> /var/cache/app/log; echo runs=$(wc -l < /var/cache/app/log)'\n"
     );
     let ctx = context_with(&e, "cache", &[("Dockerfile", &df)]);
     let img = e.image_name("cache");
-    let first = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    // a new build arg value makes the step run again (its cache key changes)
+    let first = build_ok(&e, &["--build-arg", "RUN=1", "-t", &img, p(&ctx)]);
     assert!(first.contains("runs=1"), "{first}");
-    let second = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    let second = build_ok(&e, &["--build-arg", "RUN=2", "-t", &img, p(&ctx)]);
     assert!(
         second.contains("runs=2"),
         "the cache was not kept: {second}"
     );
-    // neither the cache's content nor the mountpoint is in the image
-    let o = e.cmd(&["run", "--rm", &img, "ls", "/var/cache/app"]);
-    assert!(!o.success(), "/var/cache/app is in the image: {o:?}");
-    let o = e.cmd(&["run", "--rm", &img, "ls", "/var/cache"]);
-    assert!(!o.success(), "/var/cache is in the image: {o:?}");
+    // neither the cache's content is in the image
+    let o = e.cmd(&["run", "--rm", &img, "cat", "/var/cache/app/log"]);
+    assert!(!o.success(), "the cache's content is in the image: {o:?}");
+    // --no-cache: cache mounts start empty too, as BuildKit's
+    let fresh = build_ok(&e, &["--no-cache", "--build-arg", "RUN=3", p(&ctx)]);
+    assert!(
+        fresh.contains("runs=1"),
+        "--no-cache used the cache mount: {fresh}"
+    );
 }
 
 #[test]
@@ -125,7 +130,8 @@ fn secret_is_readable_in_its_step_only_and_never_in_the_image() {
     );
     let history = e.ok(&["history", "--no-trunc", &img]);
     assert!(!history.contains(value), "{history}");
-    for gone in ["/run/secrets", "/etc/app.key"] {
+    // (BuildKit leaves the empty /run/secrets directory; berth removes it too)
+    for gone in ["/run/secrets/tok", "/etc/app.key"] {
         let o = e.cmd(&["run", "--rm", &img, "ls", gone]);
         assert!(!o.success(), "{gone} is in the image: {o:?}");
     }
@@ -164,7 +170,11 @@ fn bind_mount_of_the_context_is_read_only_and_filtered() {
     let img = e.image_name("bind");
     let out = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
     assert!(out.contains("from-context"), "{out}");
-    let line = |l: &str| out.lines().any(|x| x.trim() == l);
+    // a line of the step's output (BuildKit's plain progress prefixes `#N 0.123 `)
+    let line = |l: &str| {
+        out.lines()
+            .any(|x| x.trim() == l || x.ends_with(&format!(" {l}")))
+    };
     assert!(line("read-only") && !line("writable"), "{out}");
     assert!(out.contains("changed"), "{out}");
     // rw writes are thrown away; .dockerignore'd files are not there
@@ -177,30 +187,41 @@ fn bind_mount_of_the_context_is_read_only_and_filtered() {
         listing.contains("src") && !listing.contains("secret.env"),
         "{listing}"
     );
-    let o = e.cmd(&["run", "--rm", &img, "ls", "/ctx"]);
-    assert!(!o.success(), "the mountpoint /ctx is in the image: {o:?}");
+    let o = e.cmd(&["run", "--rm", &img, "ls", "/ctx/src"]);
+    assert!(!o.success(), "the context is in the image: {o:?}");
 }
 
 #[test]
-fn bind_mount_from_a_stage_and_tmpfs_and_network_none() {
+fn bind_mount_from_a_stage_and_tmpfs() {
     let e = engine!();
     let df = "ARG BASE\nFROM ${BASE} AS tools\nRUN mkdir /out && echo tool-v1 > /out/version\n\
               FROM ${BASE}\n\
               RUN --mount=type=bind,from=tools,source=/out,target=/tools cat /tools/version\n\
-              RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f && grep -c scratch /proc/mounts'\n\
-              RUN --network=none sh -c 'ls /sys/class/net'\n";
+              RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f && grep -c scratch /proc/mounts'\n";
     let ctx = context_with(&e, "stage", &[("Dockerfile", df)]);
     let img = e.image_name("stage");
     let out = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
     assert!(out.contains("tool-v1"), "{out}");
-    assert!(
-        !out.contains("eth0"),
-        "a --network=none step has an interface: {out}"
-    );
-    for gone in ["/tools", "/scratch"] {
+    for gone in ["/tools/version", "/scratch/f"] {
         let o = e.cmd(&["run", "--rm", &img, "ls", gone]);
         assert!(!o.success(), "{gone} is in the image: {o:?}");
     }
+}
+
+#[test]
+fn run_network_none_has_only_loopback() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "dockerd 20.10's built-in Dockerfile frontend predates RUN --network"
+    );
+    let df = "ARG BASE\nFROM ${BASE}\nRUN --network=none sh -c 'echo nets: $(ls /sys/class/net)'\n";
+    let ctx = context_with(&e, "netnone", &[("Dockerfile", df)]);
+    let out = build_ok(&e, &["--no-cache", p(&ctx)]);
+    assert!(
+        out.contains("nets: lo\n"),
+        "a --network=none step has more than lo: {out}"
+    );
 }
 
 #[test]
@@ -259,6 +280,10 @@ fn output_local_and_tar() {
 #[test]
 fn copy_parents_and_exclude() {
     let e = engine!();
+    berth_only!(
+        e,
+        "dockerd 20.10's built-in Dockerfile frontend predates COPY --parents and --exclude"
+    );
     let df = "ARG BASE\nFROM ${BASE}\n\
               COPY --parents src/app/m.rs docs/x.md /p/\n\
               COPY --exclude=*.md --exclude=Dockerfile . /e/\n\
@@ -337,15 +362,22 @@ fn entitlements_are_needed_for_host_network_and_insecure_steps() {
 #[test]
 fn builder_prune_clears_cache_mounts() {
     let e = engine!();
-    berth_only!(e, "docker's BuildKit keeps cache mounts in its own store");
+    // (passes against dockerd run alone; on the daemon the suite shares, the prune would
+    // take the other tests' cache mounts)
+    berth_only!(
+        e,
+        "builder prune empties the shared daemon's whole build cache"
+    );
     let id = unique(&e, "prunable");
     let df = format!(
-        "ARG BASE\nFROM ${{BASE}}\nRUN --mount=type=cache,id={id},target=/c sh -c 'echo x >> /c/log; echo n=$(wc -l < /c/log)'\n"
+        "ARG BASE\nFROM ${{BASE}}\nARG RUN\nRUN --mount=type=cache,id={id},target=/c sh -c 'echo $RUN >> /c/log; echo n=$(wc -l < /c/log)'\n"
     );
     let ctx = context_with(&e, "prune", &[("Dockerfile", &df)]);
-    build_ok(&e, &["--no-cache", p(&ctx)]);
+    build_ok(&e, &["--build-arg", "RUN=1", p(&ctx)]);
+    let kept = build_ok(&e, &["--build-arg", "RUN=2", p(&ctx)]);
+    assert!(kept.contains("n=2"), "the cache mount was not kept: {kept}");
     e.ok(&["builder", "prune", "-f"]);
-    let out = build_ok(&e, &["--no-cache", p(&ctx)]);
+    let out = build_ok(&e, &["--build-arg", "RUN=3", p(&ctx)]);
     assert!(
         out.contains("n=1"),
         "the cache mount survived the prune: {out}"

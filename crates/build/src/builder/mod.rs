@@ -144,6 +144,7 @@ pub fn build(
         used_args: BTreeSet::new(),
         results: BTreeMap::new(),
         stage: State::on(None, BTreeMap::new()),
+        build_id: engine::names::random_id(),
     }
     .build(stage_built)
 }
@@ -164,6 +165,8 @@ struct Builder<'a> {
     results: BTreeMap<usize, Option<Image>>,
     /// the stage being built
     stage: State,
+    /// names what this build keeps for itself (a `--no-cache` build's cache mounts)
+    build_id: String,
 }
 
 impl Builder<'_> {
@@ -183,6 +186,14 @@ impl Builder<'_> {
     }
 
     fn build(mut self, stage_built: &mut dyn FnMut(&str)) -> Result<String> {
+        let r = self.build_all(stage_built);
+        if self.opts.no_cache {
+            let _ = std::fs::remove_dir_all(self.fresh_caches());
+        }
+        r
+    }
+
+    fn build_all(&mut self, stage_built: &mut dyn FnMut(&str)) -> Result<String> {
         let df = self.df;
         if let Some(s) = &df.syntax {
             frontend(s)?;
@@ -293,6 +304,7 @@ impl Builder<'_> {
             self.engine.root.clone(),
         );
         let (global, results, root) = (&global, &results, &root);
+        let build_id = &self.build_id.clone();
         let mut outcome = Vec::new();
         let r0 = std::thread::scope(|sc| {
             let handles: Vec<_> = others
@@ -317,6 +329,7 @@ impl Builder<'_> {
                             used_args: BTreeSet::new(),
                             results: results.clone(),
                             stage: State::on(None, BTreeMap::new()),
+                            build_id: build_id.clone(),
                         };
                         let r = b.build_stage(si, start[&si], total, target);
                         let (img, used) = (b.stage.image.take(), std::mem::take(&mut b.used_args));

@@ -221,7 +221,11 @@ impl Builder<'_> {
             m.id.clone()
                 .or_else(|| m.target.clone())
                 .unwrap_or_default();
-        let base = cache_root(self.engine);
+        // --no-cache: this build's own caches, as BuildKit's (removed when the build ends)
+        let base = match self.opts.no_cache {
+            false => cache_root(self.engine),
+            true => self.fresh_caches(),
+        };
         std::fs::create_dir_all(&base).map_err(|e| io_err("create", &base, e))?;
         let dir = base.join(hex(&id));
         let lock_path = base.join(format!("{}.lock", hex(&id)));
@@ -377,6 +381,11 @@ impl Builder<'_> {
         chown(&p, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
             .map_err(|e| io_err("chown", &p, e))?;
         Ok(Some(p))
+    }
+
+    /// Where a `--no-cache` build keeps its cache mounts.
+    pub(super) fn fresh_caches(&self) -> PathBuf {
+        cache_root(self.engine).join(format!("nocache-{}", self.build_id))
     }
 
     /// A private (0700) temporary directory for this step.

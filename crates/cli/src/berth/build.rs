@@ -65,7 +65,7 @@ pub struct BuildArgs {
 #[derive(clap::Subcommand, Debug)]
 pub enum BuilderCmd {
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Remove build cache (the step cache and RUN cache mounts)
     Prune(BuilderPruneArgs),
 }
@@ -89,7 +89,7 @@ pub struct BuilderPruneArgs {
 /// `berth builder build|prune`.
 pub fn builder(engine: &Engine, cmd: BuilderCmd) -> Result<i32> {
     let a = match cmd {
-        BuilderCmd::Build(a) => return run(engine, a),
+        BuilderCmd::Build(a) => return run(engine, *a),
         BuilderCmd::Prune(a) => a,
     };
     if !a.force {
