@@ -383,3 +383,55 @@ fn builder_prune_clears_cache_mounts() {
         "the cache mount survived the prune: {out}"
     );
 }
+
+#[test]
+fn step_cache_travels_to_a_fresh_root() {
+    let a = engine!();
+    berth_only!(
+        a,
+        "docker 20.10's build has no --cache-to (buildx's); berth's local cache export"
+    );
+    let df = "ARG BASE\nFROM ${BASE} AS tools\nRUN echo tool > /tool\n\
+              FROM ${BASE}\nCOPY --from=tools /tool /tool\nRUN echo built >> /tool\n";
+    let ctx = context_with(&a, "carry", &[("Dockerfile", df)]);
+    let dir = a.path().join("cache-dir");
+    let to = format!("type=local,dest={}", p(&dir));
+    let out = build_ok(&a, &["-t", "carried:1", "--cache-to", &to, p(&ctx)]);
+    assert!(!out.contains("Using cache"), "{out}");
+    let id = a.ok(&["image", "inspect", "-f", "{{.Id}}", "carried:1"]);
+    // a fresh root with the same base image (as a pull would give it)
+    let base = a.path().join("base.tar");
+    a.ok(&["save", "-o", p(&base), a.img()]);
+    let b = engine!();
+    b.ok(&["load", "-i", p(&base)]);
+    let from = format!("type=local,src={}", p(&dir));
+    let arg = format!("BASE={}", a.img());
+    let o = b.cmd_with(
+        &[
+            "build",
+            "--build-arg",
+            &arg,
+            "-t",
+            "carried:2",
+            "--cache-from",
+            &from,
+            p(&ctx),
+        ],
+        Stdin::Null,
+        BUILD_TIMEOUT,
+    );
+    assert!(o.success(), "{o:?}");
+    assert_eq!(
+        o.stdout.matches(" ---> Using cache").count(),
+        3,
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        b.ok(&["image", "inspect", "-f", "{{.Id}}", "carried:2"]),
+        id
+    );
+    // no cache there yet (a first CI run) is not an error
+    let none = format!("type=local,src={}", p(&a.path().join("nothing")));
+    build_ok(&a, &["--cache-from", &none, p(&ctx)]);
+}

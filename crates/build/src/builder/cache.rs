@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 
 pub(super) struct Cache {
     db: Option<rusqlite::Connection>,
+    /// the steps this build found or made (key, image), for `--cache-to`
+    pub(super) used: Vec<(String, String)>,
 }
 
 impl Cache {
@@ -22,10 +24,20 @@ impl Cache {
                 Ok(db)
             })
             .ok();
-        Cache { db }
+        Cache {
+            db,
+            used: Vec::new(),
+        }
     }
 
-    pub(super) fn get(&self, key: &str) -> Option<String> {
+    /// The image of step `key` (it counts as used by this build then).
+    pub(super) fn get(&mut self, key: &str) -> Option<String> {
+        let found = self.lookup(key)?;
+        self.used.push((key.to_string(), found.clone()));
+        Some(found)
+    }
+
+    fn lookup(&self, key: &str) -> Option<String> {
         self.db
             .as_ref()?
             .query_row("SELECT image FROM steps WHERE key = ?1", [key], |r| {
@@ -52,7 +64,13 @@ impl Cache {
         Ok(ids)
     }
 
-    pub(super) fn put(&self, key: &str, image: &str) {
+    pub(super) fn put(&mut self, key: &str, image: &str) {
+        self.used.push((key.to_string(), image.to_string()));
+        self.import(key, image);
+    }
+
+    /// A step from elsewhere (`--cache-from`): known here from now on.
+    pub(super) fn import(&self, key: &str, image: &str) {
         if let Some(db) = &self.db {
             let _ = db.execute(
                 "INSERT INTO steps (key, image) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET image = ?2",

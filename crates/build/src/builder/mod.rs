@@ -11,6 +11,7 @@
 //! (one [`copy::CopyRequest`]) in `copy.rs`.
 
 mod cache;
+mod cache_io;
 mod copy;
 mod frontend;
 mod instructions;
@@ -24,6 +25,7 @@ use crate::context::Context;
 use crate::expand::expand;
 use crate::parser::{Dockerfile, Instruction, Kind};
 use cache::{cache_key, Cache};
+pub use cache_io::CacheLocation;
 use engine::engine::Engine;
 use engine::{Error, Result};
 use frontend::{frontend, platform_args};
@@ -57,6 +59,10 @@ pub struct Options {
     pub allow: Vec<String>,
     /// `--platform`: the host's own (berth does not emulate others)
     pub platform: Option<String>,
+    /// `--cache-from type=local,src=DIR`: step caches to import first
+    pub cache_from: Vec<CacheLocation>,
+    /// `--cache-to type=local,dest=DIR`: where to export the steps this build used
+    pub cache_to: Vec<CacheLocation>,
 }
 
 /// Args docker passes to every build without a declaration.
@@ -186,7 +192,20 @@ impl Builder<'_> {
     }
 
     fn build(mut self, stage_built: &mut dyn FnMut(&str)) -> Result<String> {
+        for CacheLocation::Local(dir) in &self.opts.cache_from {
+            let n = cache_io::import(self.engine, &mut self.cache, dir)?;
+            self.say(&format!(
+                "importing cache from {}: {n} steps",
+                dir.display()
+            ));
+        }
         let r = self.build_all(stage_built);
+        if r.is_ok() {
+            for CacheLocation::Local(dir) in &self.opts.cache_to {
+                cache_io::export(self.engine, &self.cache.used, dir)?;
+                self.say(&format!("exported cache to {}", dir.display()));
+            }
+        }
         if self.opts.no_cache {
             let _ = std::fs::remove_dir_all(self.fresh_caches());
         }
@@ -332,7 +351,11 @@ impl Builder<'_> {
                             build_id: build_id.clone(),
                         };
                         let r = b.build_stage(si, start[&si], total, target);
-                        let (img, used) = (b.stage.image.take(), std::mem::take(&mut b.used_args));
+                        let img = b.stage.image.take();
+                        let used = (
+                            std::mem::take(&mut b.used_args),
+                            std::mem::take(&mut b.cache.used),
+                        );
                         drop(b);
                         (buf, r.map(|_| (img, used)))
                     })
@@ -352,8 +375,9 @@ impl Builder<'_> {
             let _ = self.out.write_all(&buf);
             let _ = self.out.flush();
             match r {
-                Ok((img, used)) => {
+                Ok((img, (used, steps))) => {
                     self.used_args.extend(used);
+                    self.cache.used.extend(steps);
                     images.push(img);
                 }
                 Err(e) => {

@@ -52,6 +52,12 @@ pub struct BuildArgs {
     /// SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>]")
     #[arg(long)]
     pub ssh: Vec<String>,
+    /// External cache sources (e.g., "type=local,src=path/to/dir")
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// Cache export destinations (e.g., "type=local,dest=path/to/dir")
+    #[arg(long = "cache-to")]
+    pub cache_to: Vec<String>,
     /// Output destination (format: "type=local,dest=path", "type=tar,dest=file", "-")
     #[arg(short = 'o', long)]
     pub output: Vec<String>,
@@ -179,6 +185,21 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         .map(|o| build::builder::Output::parse(o))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("{e}"))?;
+    let cache = |specs: &[String], export: bool| -> Result<Vec<build::builder::CacheLocation>> {
+        let mut out = Vec::new();
+        for s in specs {
+            match build::builder::CacheLocation::parse(s, export).map_err(|e| anyhow!("{e}"))? {
+                Some(l) => out.push(l),
+                None => {
+                    return Err(anyhow!(
+                        "--cache-from {s}: an image as a cache source is not supported by the command line yet; use type=local,src=DIR"
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    };
+    let (cache_from, cache_to) = (cache(&a.cache_from, false)?, cache(&a.cache_to, true)?);
     let mut secrets = BTreeMap::new();
     for s in &a.secret {
         let (id, v) = build::request::secret_spec(s).map_err(|e| anyhow!("{e}"))?;
@@ -202,6 +223,8 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         ssh,
         allow: a.allow.clone(),
         platform: a.platform.clone(),
+        cache_from,
+        cache_to,
         network_mode: a
             .network
             .clone()
