@@ -435,3 +435,54 @@ fn step_cache_travels_to_a_fresh_root() {
     let none = format!("type=local,src={}", p(&a.path().join("nothing")));
     build_ok(&a, &["--cache-from", &none, p(&ctx)]);
 }
+
+#[test]
+fn step_cache_round_trip_through_a_registry() {
+    let a = engine!();
+    berth_only!(
+        a,
+        "docker 20.10's build has no --cache-to (buildx's); berth's registry cache export"
+    );
+    let reg = berth_e2e::api::Registry::start(&a.path().join("registry"));
+    let df = "ARG BASE\nFROM ${BASE}\nRUN echo one > /one\nRUN echo two > /two\n";
+    let ctx = context_with(&a, "regcache", &[("Dockerfile", df)]);
+    let reference = format!("{}/app:buildcache", reg.addr);
+    let to = format!("type=registry,ref={reference}");
+    build_ok(&a, &["-t", "regcached:1", "--cache-to", &to, p(&ctx)]);
+    let id = a.ok(&["image", "inspect", "-f", "{{.Id}}", "regcached:1"]);
+    let base = a.path().join("base.tar");
+    a.ok(&["save", "-o", p(&base), a.img()]);
+    let b = engine!();
+    b.ok(&["load", "-i", p(&base)]);
+    let from = format!("type=registry,ref={reference}");
+    let arg = format!("BASE={}", a.img());
+    let o = b.cmd_with(
+        &[
+            "build",
+            "--build-arg",
+            &arg,
+            "-t",
+            "regcached:2",
+            "--cache-from",
+            &from,
+            p(&ctx),
+        ],
+        Stdin::Null,
+        BUILD_TIMEOUT,
+    );
+    assert!(o.success(), "{o:?}");
+    assert_eq!(
+        o.stdout.matches(" ---> Using cache").count(),
+        2,
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        b.ok(&["image", "inspect", "-f", "{{.Id}}", "regcached:2"]),
+        id
+    );
+    // a cache that is not there: a warning, and the build goes on
+    let missing = format!("type=registry,ref={}/nothing:here", reg.addr);
+    let out = build_ok(&b, &["--no-cache", "--cache-from", &missing, p(&ctx)]);
+    assert!(out.contains("WARNING: failed to import cache"), "{out}");
+}

@@ -16,11 +16,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheLocation {
     Local(PathBuf),
+    /// an image in a registry carrying the cache (`type=registry,ref=REF`)
+    Registry(String),
 }
 
 impl CacheLocation {
-    /// `type=local,dest=DIR` (export) or `type=local,src=DIR` (import). A bare reference is
-    /// an image to use as a cache source (docker's classic `--cache-from IMAGE`): `None`.
+    /// `type=local,dest=DIR` (export) or `type=local,src=DIR` (import), `type=registry,ref=REF`.
+    /// A bare reference is an image to use as a cache source (docker's classic `--cache-from
+    /// IMAGE`): `None`.
     pub fn parse(spec: &str, export: bool) -> Result<Option<CacheLocation>> {
         if !spec.contains('=') {
             return Ok(None);
@@ -39,8 +42,14 @@ impl CacheLocation {
                 Some(d) if !d.is_empty() => Ok(Some(CacheLocation::Local(PathBuf::from(d)))),
                 _ => Err(bad(&format!("type=local needs {key}=DIR"))),
             },
+            Some("registry") => match kv.get("ref") {
+                Some(r) if image::reference::Reference::parse(r).is_ok() => {
+                    Ok(Some(CacheLocation::Registry(r.to_string())))
+                }
+                _ => Err(bad("type=registry needs ref=IMAGE")),
+            },
             Some(t) => Err(bad(&format!(
-                "cache type {t:?} is not supported by berth (type=local)"
+                "cache type {t:?} is not supported by berth (type=local, type=registry)"
             ))),
             None => Err(bad("missing type=")),
         }
@@ -117,6 +126,104 @@ pub(super) fn import(engine: &Engine, cache: &mut Cache, dir: &Path) -> Result<u
     Ok(n)
 }
 
+/// The label that marks an image as a berth build cache.
+const LABEL: &str = "dev.berth.build-cache";
+
+/// A temporary directory under the state root, removed on drop.
+struct TmpDir(PathBuf);
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp_dir(engine: &Engine) -> Result<TmpDir> {
+    let d = engine
+        .root
+        .join("tmp")
+        .join(format!("build-cache-{}", engine::names::random_id()));
+    std::fs::create_dir_all(&d).map_err(|e| err("create", &d, e))?;
+    Ok(TmpDir(d))
+}
+
+/// Export the steps to a registry: the cache directory's files as the one layer of an
+/// image `reference` (labelled as a build cache), pushed there.
+pub(super) fn export_registry(
+    engine: &Engine,
+    steps: &[(String, String)],
+    reference: &str,
+) -> Result<()> {
+    let tmp = tmp_dir(engine)?;
+    let dir = tmp.0.join("cache");
+    export(engine, steps, &dir)?;
+    let layer = tmp.0.join("layer.tar");
+    let f = std::fs::File::create(&layer).map_err(|e| err("create", &layer, e))?;
+    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+    for name in [INDEX, IMAGES] {
+        b.append_path_with_name(dir.join(name), name)
+            .map_err(|e| err("write", &layer, e))?;
+    }
+    b.into_inner()
+        .and_then(|mut w| std::io::Write::flush(&mut w))
+        .map_err(|e| err("write", &layer, e))?;
+    let r = image::reference::Reference::parse(reference)?;
+    let mut config = serde_json::Map::new();
+    config.insert("Labels".into(), json!({ LABEL: "1" }));
+    let f = std::fs::File::open(&layer).map_err(|e| err("open", &layer, e))?;
+    let images = engine.images()?;
+    image::archive::derive(
+        images,
+        None,
+        Some(std::io::BufReader::new(f)),
+        image::archive::Step {
+            config,
+            comment: "berth build cache",
+            author: "",
+            created_by: "berth build --cache-to",
+        },
+        Some(&r),
+    )?;
+    image::registry::push(
+        images,
+        reference,
+        &r,
+        image::registry::Progress::Quiet,
+        &image::registry::Credentials::from_docker_config(),
+    )?;
+    Ok(())
+}
+
+/// Import a registry cache: pull image `reference`, unpack its layer and import that. A
+/// cache that cannot be pulled is a warning (the build goes on without it), as BuildKit's.
+pub(super) fn import_registry(
+    engine: &Engine,
+    cache: &mut Cache,
+    reference: &str,
+) -> Result<std::result::Result<usize, String>> {
+    let r = image::reference::Reference::parse(reference)?;
+    let images = engine.images()?;
+    let opts = image::registry::PullOptions {
+        platform: image::spec::Platform::host(),
+        progress: image::registry::Progress::Quiet,
+        credentials: image::registry::Credentials::from_docker_config(),
+    };
+    let img = match image::registry::pull(images, &r, &opts) {
+        Ok(i) => i,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let labelled = img.config["config"]["Labels"][LABEL].as_str() == Some("1");
+    let Some(layer) = img.manifest.layers.first().filter(|_| labelled) else {
+        return Ok(Err(format!("{reference} is not a berth build cache")));
+    };
+    let tmp = tmp_dir(engine)?;
+    let blob = images.content.open_blob(&layer.digest)?;
+    let rd = image::layer::decompress(std::io::BufReader::new(blob))
+        .map_err(|e| invalid(format!("read cache {reference}: {e}")))?;
+    engine::container::tar::untar_local(rd, &tmp.0)?;
+    import(engine, cache, &tmp.0).map(Ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +239,17 @@ mod tests {
             Some(CacheLocation::Local("/c".into()))
         );
         assert_eq!(CacheLocation::parse("myimage:latest", false).unwrap(), None);
-        for bad in ["type=local", "type=gha,url=x", "type=local,src=/c,oops"] {
+        assert_eq!(
+            CacheLocation::parse("type=registry,ref=localhost:5000/app:cache", true).unwrap(),
+            Some(CacheLocation::Registry("localhost:5000/app:cache".into()))
+        );
+        for bad in [
+            "type=local",
+            "type=gha,url=x",
+            "type=local,src=/c,oops",
+            "type=registry",
+            "type=registry,ref=UPPER/Case",
+        ] {
             assert!(CacheLocation::parse(bad, true).is_err(), "{bad}");
         }
     }

@@ -192,24 +192,55 @@ impl Builder<'_> {
     }
 
     fn build(mut self, stage_built: &mut dyn FnMut(&str)) -> Result<String> {
-        for CacheLocation::Local(dir) in &self.opts.cache_from {
-            let n = cache_io::import(self.engine, &mut self.cache, dir)?;
-            self.say(&format!(
-                "importing cache from {}: {n} steps",
-                dir.display()
-            ));
-        }
+        self.import_caches()?;
         let r = self.build_all(stage_built);
         if r.is_ok() {
-            for CacheLocation::Local(dir) in &self.opts.cache_to {
-                cache_io::export(self.engine, &self.cache.used, dir)?;
-                self.say(&format!("exported cache to {}", dir.display()));
-            }
+            self.export_caches()?;
         }
         if self.opts.no_cache {
             let _ = std::fs::remove_dir_all(self.fresh_caches());
         }
         r
+    }
+
+    /// `--cache-from`: the caches to import before the build.
+    fn import_caches(&mut self) -> Result<()> {
+        for c in &self.opts.cache_from {
+            let (name, got) = match c {
+                CacheLocation::Local(dir) => (
+                    dir.display().to_string(),
+                    Ok(cache_io::import(self.engine, &mut self.cache, dir)?),
+                ),
+                CacheLocation::Registry(r) => (
+                    r.clone(),
+                    cache_io::import_registry(self.engine, &mut self.cache, r)?,
+                ),
+            };
+            match got {
+                Ok(n) => self.say(&format!("importing cache from {name}: {n} steps")),
+                Err(e) => {
+                    let _ = writeln!(self.out, "WARNING: failed to import cache {name}: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `--cache-to`: export the steps this build used.
+    fn export_caches(&mut self) -> Result<()> {
+        for c in &self.opts.cache_to {
+            match c {
+                CacheLocation::Local(dir) => {
+                    cache_io::export(self.engine, &self.cache.used, dir)?;
+                    self.say(&format!("exported cache to {}", dir.display()));
+                }
+                CacheLocation::Registry(r) => {
+                    cache_io::export_registry(self.engine, &self.cache.used, r)?;
+                    self.say(&format!("exported cache to {r}"));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn build_all(&mut self, stage_built: &mut dyn FnMut(&str)) -> Result<String> {
