@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Side-by-side image build benchmark, one run, no registry:
-#   berth build   vs   docker build (legacy builder, DOCKER_BUILDKIT=0)   vs   buildah bud --layers
+#   berth build   vs   docker build (legacy builder, DOCKER_BUILDKIT=0)   vs   dockerd's BuildKit
+#   (Debian's docker 20.10 client, DOCKER_BUILDKIT=1)   vs   buildah bud --layers
 # on the same Dockerfiles (the e2e suite's fixtures), each built cold (the first
 # build on a freshly imported base image) and then again unchanged (all cache hits):
 #   small       tests/build-fixtures/cache       10 steps: ENV, RUN x4, LABEL, COPY x2, CMD
 #   multistage  tests/build-fixtures/multistage  --target final: a 30 MB "toolchain"
 #               stage, then COPY --from of one artifact
+#   buildkit    tests/build-fixtures/buildkit    two independent stages (1 s each) and a RUN
+#               cache mount (not for the legacy builder, which has neither)
 # The base image is the e2e suite's busybox rootfs (Debian's busybox-static), imported
 # into each engine; every Dockerfile starts `ARG BASE` / `FROM ${BASE}`.
-# Targets (issue 7): berth cold <= half of docker's time, berth cached <= 100 ms.
+# Targets (issue 7): berth cold <= half of docker's time, berth cached <= 100 ms;
+# (issue 19): berth cold and cached <= 0.3x BuildKit's.
 #
-# Usage: bench/build.sh [--no-docker] [--no-buildah]
+# Usage: bench/build.sh [--no-docker] [--no-buildkit] [--no-buildah]
 # Environment:
 #   BERTH_BIN=...        berth binary to use (default $CARGO_TARGET_DIR/release/berth,
 #                        built with `cargo build --release -p berth-cli` if missing)
@@ -20,22 +24,25 @@
 #   BUILDAH_DRIVER=overlay  buildah storage driver (overlay, else vfs)
 set -uo pipefail
 
-do_docker=1 do_buildah=1
+do_docker=1 do_buildkit=1 do_buildah=1
 while (($#)); do
 	case $1 in
 	--no-docker) do_docker=0; shift ;;
+	--no-buildkit) do_buildkit=0; shift ;;
 	--no-buildah) do_buildah=0; shift ;;
-	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMG=berth-bench-base:latest
-CASES=(small multistage)
-declare -A FIXTURE=([small]=cache [multistage]=multistage)
-declare -A EXTRA=([small]="" [multistage]="--target final")
-declare -A DESC=([small]="small (10 steps)" [multistage]="multi-stage")
+CASES=(small multistage buildkit)
+declare -A FIXTURE=([small]=cache [multistage]=multistage [buildkit]=buildkit)
+declare -A EXTRA=([small]="" [multistage]="--target final" [buildkit]="")
+declare -A DESC=([small]="small (10 steps)" [multistage]="multi-stage" [buildkit]="buildkit features")
+# what an engine cannot build: the legacy builder has no RUN --mount
+declare -A UNSUPPORTED=([docker,buildkit]=1)
 
 note() { echo "==> $*" >&2; }
 die() {
@@ -70,7 +77,7 @@ cleanup() {
 		"$BERTH" --root "$BROOT" network prune -f >/dev/null 2>&1
 		for pid in $(pids_of_root); do kill -9 "$pid" 2>/dev/null; done
 	fi
-	if ((do_docker)) && [[ -n ${DOCKER_HOST:-} ]] && docker info >/dev/null 2>&1; then
+	if ((do_docker || do_buildkit)) && [[ -n ${DOCKER_HOST:-} ]] && docker info >/dev/null 2>&1; then
 		for c in "${CASES[@]}"; do docker rmi -f "berth-bench-$c:latest" >/dev/null 2>&1; done
 		docker rmi -f "$IMG" >/dev/null 2>&1
 	fi
@@ -184,18 +191,30 @@ start_dockerd() {
 	return 1
 }
 
+docker_ready=
+if ((do_docker || do_buildkit)); then
+	if ! command -v docker >/dev/null; then
+		docker_ready="SKIPPED: no docker CLI (apt-get install -y docker.io)"
+	elif [[ -z $docker_host_given ]] && ! start_dockerd; then
+		docker_ready="FAILED: dockerd did not start (see its log above)"
+	elif ! docker import --change 'CMD ["sh"]' "$work/rootfs.tar" "$IMG" >"$work/docker-import.log" 2>&1; then
+		docker_ready="FAILED: import: $(tail -n 1 "$work/docker-import.log")"
+	fi
+fi
 if ((do_docker)); then
 	names+=(docker)
-	if ! command -v docker >/dev/null; then
-		STATUS[docker]="SKIPPED: no docker CLI (apt-get install -y docker.io)"
-	elif [[ -z $docker_host_given ]] && ! start_dockerd; then
-		STATUS[docker]="FAILED: dockerd did not start (see its log above)"
-	elif ! docker import --change 'CMD ["sh"]' "$work/rootfs.tar" "$IMG" >"$work/docker-import.log" 2>&1; then
-		STATUS[docker]="FAILED: import: $(tail -n 1 "$work/docker-import.log")"
-	else
-		export DOCKER_BUILDKIT=0
-		CMD[docker]="docker build"
+	[[ -n $docker_ready ]] && STATUS[docker]=$docker_ready
+	CMD[docker]="env DOCKER_BUILDKIT=0 docker build"
+fi
+if ((do_buildkit)); then
+	# BuildKit through the docker 20.10 client (newer clients need the buildx plugin)
+	names+=(buildkit)
+	if [[ -n $docker_ready ]]; then
+		STATUS[buildkit]=$docker_ready
+	elif [[ ! -x /usr/bin/docker ]]; then
+		STATUS[buildkit]="SKIPPED: no /usr/bin/docker (Debian's docker.io 20.10 client)"
 	fi
+	CMD[buildkit]="env DOCKER_BUILDKIT=1 /usr/bin/docker build --progress=plain"
 fi
 
 # buildah has no `import`: the base image is committed from scratch with the same
@@ -251,6 +270,7 @@ for name in "${names[@]}"; do
 	contexts "$name" || { STATUS[$name]="FAILED: cannot copy the fixtures"; continue; }
 	STATUS[$name]=ok
 	for c in "${CASES[@]}"; do
+		[[ -n ${UNSUPPORTED[$name,$c]:-} ]] && continue
 		note "$name: ${DESC[$c]}: cold build, then cached"
 		if ! timed_build "$name" "$c" cold || ! timed_build "$name" "$c" cached; then
 			STATUS[$name]="FAILED: $ERR"
@@ -264,7 +284,7 @@ for name in "${names[@]}"; do
 done
 
 echo
-echo "one run each; ms wall clock; ratio = engine / berth (targets: berth cold <= 0.5x docker, cached <= 100 ms)"
+echo "one run each; ms wall clock; ratio = engine / berth (targets: berth cold <= 0.5x docker, cached <= 100 ms, both <= 0.3x buildkit)"
 printf '%-18s %-8s %10s %8s %10s %8s  %s\n' build engine cold-ms ratio cached-ms ratio status
 for c in "${CASES[@]}"; do
 	for name in "${names[@]}"; do
@@ -277,6 +297,8 @@ for c in "${CASES[@]}"; do
 			fi
 			row+=("${ms:--}" "$ratio")
 		done
-		printf '%-18s %-8s %10s %8s %10s %8s  %s\n' "${DESC[$c]}" "$name" "${row[@]}" "${STATUS[$name]}"
+		st=${STATUS[$name]}
+		[[ -n ${UNSUPPORTED[$name,$c]:-} ]] && st="n/a (no RUN --mount in the legacy builder)"
+		printf '%-18s %-8s %10s %8s %10s %8s  %s\n' "${DESC[$c]}" "$name" "${row[@]}" "$st"
 	done
 done
