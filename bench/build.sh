@@ -30,7 +30,7 @@ while (($#)); do
 	--no-docker) do_docker=0; shift ;;
 	--no-buildkit) do_buildkit=0; shift ;;
 	--no-buildah) do_buildah=0; shift ;;
-	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
