@@ -486,3 +486,40 @@ fn step_cache_round_trip_through_a_registry() {
     let out = build_ok(&b, &["--no-cache", "--cache-from", &missing, p(&ctx)]);
     assert!(out.contains("WARNING: failed to import cache"), "{out}");
 }
+
+#[test]
+fn plain_progress_numbers_and_times_each_step() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE} AS first\nENV A=1\nRUN echo out-line && echo err-line >&2\n";
+    let ctx = context_with(&e, "progress", &[("Dockerfile", df)]);
+    let o = build(&e, &["--no-cache", "--progress=plain", p(&ctx)]);
+    assert!(o.success(), "{o:?}");
+    let all = format!("{}{}", o.stdout, o.stderr);
+    let lines: Vec<&str> = all.lines().collect();
+    // `#N [2/2] RUN ...` (one stage: not named; ENV is no step there), its output as
+    // `#N 0.123 out-line`, then `#N DONE 0.4s`
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with('#') && l.contains(" [2/2] RUN echo out-line"))
+        .unwrap_or_else(|| panic!("no step line: {all}"));
+    let n = lines[start].split(' ').next().unwrap();
+    let timed = |text: &str| {
+        lines.iter().any(|l| {
+            let mut w = l.splitn(3, ' ');
+            w.next() == Some(n)
+                && w.next().is_some_and(|t| t.parse::<f64>().is_ok())
+                && w.next() == Some(text)
+        })
+    };
+    assert!(timed("out-line") && timed("err-line"), "{all}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{n} DONE ")) && l.ends_with('s')),
+        "{all}"
+    );
+    assert!(
+        !all.contains("Step 1/"),
+        "legacy lines in plain progress: {all}"
+    );
+}

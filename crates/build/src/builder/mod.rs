@@ -17,6 +17,7 @@ mod frontend;
 mod instructions;
 mod mounts;
 mod output;
+mod progress;
 mod run;
 mod schedule;
 mod state;
@@ -33,6 +34,8 @@ use image::archive::{derive, Step};
 use image::Image;
 pub use mounts::Secret;
 pub use output::{write_output, Output};
+pub use progress::ProgressFormat;
+use progress::Report;
 use schedule::{needed_stages, waves};
 use serde_json::{json, Value};
 use state::State;
@@ -63,6 +66,8 @@ pub struct Options {
     pub cache_from: Vec<CacheLocation>,
     /// `--cache-to type=local,dest=DIR`: where to export the steps this build used
     pub cache_to: Vec<CacheLocation>,
+    /// how progress is written (docker's legacy lines unless `--progress` says otherwise)
+    pub progress: ProgressFormat,
 }
 
 /// Args docker passes to every build without a declaration.
@@ -145,7 +150,7 @@ pub fn build(
         df,
         opts,
         cache: Cache::open(engine),
-        out,
+        report: Report::new(out, opts.progress, opts.quiet),
         global: BTreeMap::new(),
         used_args: BTreeSet::new(),
         results: BTreeMap::new(),
@@ -162,7 +167,7 @@ struct Builder<'a> {
     df: &'a Dockerfile,
     opts: &'a Options,
     cache: Cache,
-    out: &'a mut dyn Write,
+    report: Report<'a>,
     /// the ARGs before the first FROM: usable in FROM lines
     global: BTreeMap<String, Option<String>>,
     /// the --build-arg names consumed so far
@@ -176,14 +181,6 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// A progress line (none with `quiet`).
-    fn say(&mut self, s: &str) {
-        if !self.opts.quiet {
-            let _ = writeln!(self.out, "{s}");
-            let _ = self.out.flush();
-        }
-    }
-
     /// The --build-arg `k`, if given (it counts as used then).
     fn take_build_arg(&mut self, k: &str) -> Option<String> {
         let v = self.opts.build_args.get(k)?;
@@ -217,10 +214,12 @@ impl Builder<'_> {
                 ),
             };
             match got {
-                Ok(n) => self.say(&format!("importing cache from {name}: {n} steps")),
-                Err(e) => {
-                    let _ = writeln!(self.out, "WARNING: failed to import cache {name}: {e}");
-                }
+                Ok(n) => self
+                    .report
+                    .note(&format!("importing cache from {name}: {n} steps")),
+                Err(e) => self
+                    .report
+                    .warn(&format!("WARNING: failed to import cache {name}: {e}")),
             }
         }
         Ok(())
@@ -232,11 +231,12 @@ impl Builder<'_> {
             match c {
                 CacheLocation::Local(dir) => {
                     cache_io::export(self.engine, &self.cache.used, dir)?;
-                    self.say(&format!("exported cache to {}", dir.display()));
+                    self.report
+                        .note(&format!("exported cache to {}", dir.display()));
                 }
                 CacheLocation::Registry(r) => {
                     cache_io::export_registry(self.engine, &self.cache.used, r)?;
-                    self.say(&format!("exported cache to {r}"));
+                    self.report.note(&format!("exported cache to {r}"));
                 }
             }
         }
@@ -283,9 +283,12 @@ impl Builder<'_> {
                 .sum::<usize>();
         let mut n = 0usize;
         // docker prints the ARGs before the first FROM as steps (with no image of their own)
-        for ins in &df.global_args {
+        let globals = df.global_args.len();
+        for (k, ins) in df.global_args.iter().enumerate() {
             n += 1;
-            self.say(&format!("Step {n}/{total} : {}", ins.original));
+            let _ = (k, globals);
+            self.report.step(n, total, None, &ins.original);
+            self.report.no_image();
         }
         // steps are numbered in stage order, whichever stage runs first
         let mut start = BTreeMap::new();
@@ -309,28 +312,43 @@ impl Builder<'_> {
             .filter(|k| !self.used_args.contains(*k) && !PREDEFINED_ARGS.contains(&k.as_str()))
             .collect();
         if !unused.is_empty() {
-            let _ = writeln!(
-                self.out,
+            self.report.warn(&format!(
                 "[Warning] One or more build-args {:?} were not consumed",
                 unused
-            );
+            ));
         }
-        self.say(&format!("Successfully built {}", short(&last)));
+        let mut names = Vec::new();
         for t in &self.opts.tags {
-            let r = images.tag(&last, t)?;
-            self.say(&format!("Successfully tagged {}", r.familiar()));
+            names.push(images.tag(&last, t)?.familiar());
         }
+        self.report.built(total + 1, &last, &names);
         Ok(last)
     }
 
     /// One stage, its steps numbered from `n`; the image it made is the stage's.
     fn build_stage(&mut self, si: usize, mut n: usize, total: usize, target: usize) -> Result<()> {
         let st = &self.df.stages[si];
-        self.say(&format!("Step {n}/{total} : FROM {}", from_line(st)));
+        // BuildKit's place of a step: `[stage k/m]` (the stage named only when there are
+        // several), counting the steps that change files; metadata steps are not shown
+        let label = match (self.df.stages.len(), &st.name) {
+            (1, _) => String::new(),
+            (_, Some(name)) => format!("{name} "),
+            (_, None) => format!("stage-{si} "),
+        };
+        let changes =
+            |k: &Kind| matches!(k, Kind::Run { .. } | Kind::Copy { .. } | Kind::Add { .. });
+        let m = 1 + st.instructions.iter().filter(|i| changes(&i.kind)).count();
+        let from = format!("FROM {}", from_line(st));
+        self.report.step(n, total, Some((&label, 1, m)), &from);
         self.start_stage(si)?;
+        let mut k = 1;
         for ins in &st.instructions {
             n += 1;
-            self.say(&format!("Step {n}/{total} : {}", ins.original));
+            let place = changes(&ins.kind).then(|| {
+                k += 1;
+                (label.as_str(), k, m)
+            });
+            self.report.step(n, total, place, &ins.original);
             self.step(ins)?;
         }
         self.finish_stage(si == target)
@@ -362,6 +380,7 @@ impl Builder<'_> {
                 .map(|&si| {
                     sc.spawn(move || {
                         let mut buf: Vec<u8> = Vec::new();
+                        let report = Report::new(&mut buf, opts.progress, opts.quiet);
                         // an engine of its own: its store's connection is not shared
                         let engine = match Engine::open(root) {
                             Ok(e) => e,
@@ -374,7 +393,7 @@ impl Builder<'_> {
                             df,
                             opts,
                             cache: Cache::open(engine),
-                            out: &mut buf,
+                            report,
                             global: global.clone(),
                             used_args: BTreeSet::new(),
                             results: results.clone(),
@@ -403,8 +422,8 @@ impl Builder<'_> {
         let mut images = vec![self.stage.image.clone()];
         let mut err = r0.err();
         for (buf, r) in outcome {
-            let _ = self.out.write_all(&buf);
-            let _ = self.out.flush();
+            let _ = self.report.out.write_all(&buf);
+            let _ = self.report.out.flush();
             match r {
                 Ok((img, (used, steps))) => {
                     self.used_args.extend(used);
@@ -448,7 +467,7 @@ impl Builder<'_> {
             env.extend(self.stage.env());
             self.stage.config.insert("Env".into(), json!(env));
         }
-        self.say(&format!(" ---> {}", short(&self.stage.id())));
+        self.report.image(&short(&self.stage.id()));
         self.run_triggers()
     }
 
@@ -458,7 +477,7 @@ impl Builder<'_> {
         if triggers.is_empty() {
             return Ok(());
         }
-        self.say(&format!(
+        self.report.note(&format!(
             " ---> Executing {} build trigger{}",
             triggers.len(),
             if triggers.len() == 1 { "" } else { "s" }
@@ -527,8 +546,7 @@ impl Builder<'_> {
         else {
             return false;
         };
-        self.say(" ---> Using cache");
-        self.say(&format!(" ---> {}", short(&id)));
+        self.report.cached(&short(&id));
         self.stage.config = img
             .config
             .get("config")
@@ -541,7 +559,7 @@ impl Builder<'_> {
     /// The image a step made: into the cache under `key`, and the stage moves to it.
     fn done(&mut self, key: &str, img: Image) {
         self.cache.put(key, &img.id().to_string());
-        self.say(&format!(" ---> {}", short(&img.id().to_string())));
+        self.report.image(&short(&img.id().to_string()));
         self.stage.image = Some(img);
     }
 

@@ -2,6 +2,7 @@
 
 use super::cache::cache_key;
 use super::mounts::StepMounts;
+use super::progress::Report;
 use super::state::State;
 use super::{invalid, short, step_err, Builder, Options};
 use crate::parser::{run_flags, Command, Heredoc, Instruction, RunFlags, RunNetwork};
@@ -12,7 +13,6 @@ use engine::Result;
 use image::archive::{derive, Step};
 use image::Image;
 use serde_json::{json, Map};
-use std::io::Write;
 use std::path::PathBuf;
 
 impl Builder<'_> {
@@ -98,8 +98,9 @@ impl Builder<'_> {
             }
         };
         mounts.find_stubs(&rootfs_of(engine, &c));
-        self.say(&format!(" ---> Running in {}", short(&c)));
-        let code = run_attached(engine, &c, self.opts.quiet, self.out);
+        self.report
+            .container(&format!(" ---> Running in {}", short(&c)));
+        let code = run_attached(engine, &c, &mut self.report);
         fault::point("build.step-ran");
         let result = code.and_then(|code| {
             if code != 0 {
@@ -121,7 +122,8 @@ impl Builder<'_> {
         });
         let _ = engine.remove(&c, true, true);
         mounts.release(engine);
-        self.say(&format!("Removing intermediate container {}", short(&c)));
+        self.report
+            .container(&format!("Removing intermediate container {}", short(&c)));
         let img = result?;
         self.done(&key, img);
         Ok(())
@@ -232,22 +234,12 @@ pub(super) fn scratch_image(engine: &Engine) -> Result<String> {
 }
 
 /// Start `id` attached and relay its output; its exit code.
-fn run_attached(engine: &Engine, id: &str, quiet: bool, out: &mut dyn Write) -> Result<i64> {
+fn run_attached(engine: &Engine, id: &str, report: &mut Report) -> Result<i64> {
     engine.start(id, true)?;
     let mut a = engine::monitor::Attach::connect(engine, id)?;
     let (code, error) = a.follow(&mut |kind, d| {
         fault::point("build.mid-step");
-        if !quiet {
-            // the step's stderr in red, as docker's classic builder sends it
-            if kind == engine::monitor::STDERR {
-                let _ = out.write_all(b"\x1b[91m");
-                let _ = out.write_all(d);
-                let _ = out.write_all(b"\x1b[0m");
-            } else {
-                let _ = out.write_all(d);
-            }
-            let _ = out.flush();
-        }
+        report.output(kind == engine::monitor::STDERR, d);
     });
     let code = code.map(i64::from);
     if let Some(e) = error {

@@ -58,6 +58,10 @@ pub struct BuildArgs {
     /// Cache export destinations (e.g., "type=local,dest=path/to/dir")
     #[arg(long = "cache-to")]
     pub cache_to: Vec<String>,
+    /// Set type of progress output ("auto", "plain", "tty", "quiet"): BuildKit's lines (the
+    /// legacy builder's when not given)
+    #[arg(long)]
+    pub progress: Option<String>,
     /// Output destination (format: "type=local,dest=path", "type=tar,dest=file", "-")
     #[arg(short = 'o', long)]
     pub output: Vec<String>,
@@ -200,6 +204,11 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         Ok(out)
     };
     let (cache_from, cache_to) = (cache(&a.cache_from, false)?, cache(&a.cache_to, true)?);
+    let (progress, progress_quiet) = match &a.progress {
+        Some(p) => build::builder::ProgressFormat::parse(p).map_err(|e| anyhow!("{e}"))?,
+        None => (build::builder::ProgressFormat::Legacy, false),
+    };
+    let quiet = a.quiet || progress_quiet;
     let mut secrets = BTreeMap::new();
     for s in &a.secret {
         let (id, v) = build::request::secret_spec(s).map_err(|e| anyhow!("{e}"))?;
@@ -225,6 +234,7 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         platform: a.platform.clone(),
         cache_from,
         cache_to,
+        progress,
         network_mode: a
             .network
             .clone()
@@ -234,12 +244,12 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         target: a.target.clone(),
         no_cache: a.no_cache,
         labels,
-        quiet: a.quiet,
+        quiet,
         ..Default::default()
     };
     // in quiet mode the step output is kept and shown (on stderr) only if the build fails
     let mut captured: Vec<u8> = Vec::new();
-    let result = if a.quiet {
+    let result = if quiet {
         build::builder::build(engine, &ctx, &df, &opts, &mut captured, &mut |_| {})
     } else {
         // a tar on standard output: the progress goes to standard error
@@ -248,7 +258,9 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         } else {
             Box::new(std::io::stdout().lock())
         };
-        let _ = writeln!(out, "{}", build::request::context_line(&ctx));
+        if progress == build::builder::ProgressFormat::Legacy {
+            let _ = writeln!(out, "{}", build::request::context_line(&ctx));
+        }
         build::builder::build(engine, &ctx, &df, &opts, &mut out, &mut |_| {})
     };
     match result {
@@ -256,7 +268,7 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
             for o in &outputs {
                 build::builder::write_output(engine, &id, o).map_err(|e| anyhow!("{e}"))?;
             }
-            if a.quiet {
+            if quiet {
                 println!("{id}");
             }
             if let Some(f) = &a.iidfile {
@@ -265,7 +277,7 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
             Ok(0)
         }
         Err(e) => {
-            if a.quiet {
+            if quiet {
                 let _ = std::io::stderr().write_all(&captured);
             }
             let msg = e.to_string();
