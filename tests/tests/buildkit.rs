@@ -523,3 +523,21 @@ fn plain_progress_numbers_and_times_each_step() {
         "legacy lines in plain progress: {all}"
     );
 }
+
+#[test]
+fn ssh_mount_brings_the_agent_socket() {
+    let e = engine!();
+    let sock = e.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let df = "ARG BASE\nFROM ${BASE}\n\
+              RUN --mount=type=ssh sh -c 'test -S \"$SSH_AUTH_SOCK\" && echo agent-at-$SSH_AUTH_SOCK'\n\
+              RUN --mount=type=ssh,id=other,required=true true\n";
+    let ctx = context_with(&e, "ssh", &[("Dockerfile", df)]);
+    let ssh = format!("default={}", p(&sock));
+    let other = format!("other={}", p(&sock));
+    let out = build_ok(&e, &["--no-cache", "--ssh", &ssh, "--ssh", &other, p(&ctx)]);
+    assert!(out.contains("agent-at-/run/buildkit/ssh_agent."), "{out}");
+    // a required agent that is not forwarded fails the step
+    let o = build(&e, &["--no-cache", "--ssh", &ssh, p(&ctx)]);
+    assert!(!o.success(), "{o:?}");
+}
