@@ -384,6 +384,43 @@ fn builder_prune_clears_cache_mounts() {
     );
 }
 
+/// In a fresh root holding `a`'s base image (as a pull would give it), build `ctx` as `tag`
+/// with `--cache-from from`: every step must hit (`hits` of them) and the image be `a`'s `id`.
+fn rebuild_from_cache(
+    a: &Engine,
+    ctx: &Path,
+    from: &str,
+    tag: &str,
+    hits: usize,
+    id: &str,
+) -> Engine {
+    let base = a.path().join("base.tar");
+    a.ok(&["save", "-o", p(&base), a.img()]);
+    let b = Engine::new();
+    b.ok(&["load", "-i", p(&base)]);
+    let arg = format!("BASE={}", a.img());
+    let args = [
+        "build",
+        "--build-arg",
+        &arg,
+        "-t",
+        tag,
+        "--cache-from",
+        from,
+        p(ctx),
+    ];
+    let o = b.cmd_with(&args, Stdin::Null, BUILD_TIMEOUT);
+    assert!(o.success(), "{o:?}");
+    assert_eq!(
+        o.stdout.matches(" ---> Using cache").count(),
+        hits,
+        "{}",
+        o.stdout
+    );
+    assert_eq!(b.ok(&["image", "inspect", "-f", "{{.Id}}", tag]), id);
+    b
+}
+
 #[test]
 fn step_cache_travels_to_a_fresh_root() {
     let a = engine!();
@@ -399,38 +436,8 @@ fn step_cache_travels_to_a_fresh_root() {
     let out = build_ok(&a, &["-t", "carried:1", "--cache-to", &to, p(&ctx)]);
     assert!(!out.contains("Using cache"), "{out}");
     let id = a.ok(&["image", "inspect", "-f", "{{.Id}}", "carried:1"]);
-    // a fresh root with the same base image (as a pull would give it)
-    let base = a.path().join("base.tar");
-    a.ok(&["save", "-o", p(&base), a.img()]);
-    let b = engine!();
-    b.ok(&["load", "-i", p(&base)]);
     let from = format!("type=local,src={}", p(&dir));
-    let arg = format!("BASE={}", a.img());
-    let o = b.cmd_with(
-        &[
-            "build",
-            "--build-arg",
-            &arg,
-            "-t",
-            "carried:2",
-            "--cache-from",
-            &from,
-            p(&ctx),
-        ],
-        Stdin::Null,
-        BUILD_TIMEOUT,
-    );
-    assert!(o.success(), "{o:?}");
-    assert_eq!(
-        o.stdout.matches(" ---> Using cache").count(),
-        3,
-        "{}",
-        o.stdout
-    );
-    assert_eq!(
-        b.ok(&["image", "inspect", "-f", "{{.Id}}", "carried:2"]),
-        id
-    );
+    rebuild_from_cache(&a, &ctx, &from, "carried:2", 3, &id);
     // no cache there yet (a first CI run) is not an error
     let none = format!("type=local,src={}", p(&a.path().join("nothing")));
     build_ok(&a, &["--cache-from", &none, p(&ctx)]);
@@ -450,37 +457,8 @@ fn step_cache_round_trip_through_a_registry() {
     let to = format!("type=registry,ref={reference}");
     build_ok(&a, &["-t", "regcached:1", "--cache-to", &to, p(&ctx)]);
     let id = a.ok(&["image", "inspect", "-f", "{{.Id}}", "regcached:1"]);
-    let base = a.path().join("base.tar");
-    a.ok(&["save", "-o", p(&base), a.img()]);
-    let b = engine!();
-    b.ok(&["load", "-i", p(&base)]);
     let from = format!("type=registry,ref={reference}");
-    let arg = format!("BASE={}", a.img());
-    let o = b.cmd_with(
-        &[
-            "build",
-            "--build-arg",
-            &arg,
-            "-t",
-            "regcached:2",
-            "--cache-from",
-            &from,
-            p(&ctx),
-        ],
-        Stdin::Null,
-        BUILD_TIMEOUT,
-    );
-    assert!(o.success(), "{o:?}");
-    assert_eq!(
-        o.stdout.matches(" ---> Using cache").count(),
-        2,
-        "{}",
-        o.stdout
-    );
-    assert_eq!(
-        b.ok(&["image", "inspect", "-f", "{{.Id}}", "regcached:2"]),
-        id
-    );
+    let b = rebuild_from_cache(&a, &ctx, &from, "regcached:2", 2, &id);
     // a cache that is not there: a warning, and the build goes on
     let missing = format!("type=registry,ref={}/nothing:here", reg.addr);
     let out = build_ok(&b, &["--no-cache", "--cache-from", &missing, p(&ctx)]);
