@@ -35,7 +35,10 @@ while (($#)); do
 	esac
 done
 
+NAME=build.sh
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 IMG=berth-bench-base:latest
 CASES=(small multistage buildkit)
 declare -A FIXTURE=([small]=cache [multistage]=multistage [buildkit]=buildkit)
@@ -44,20 +47,7 @@ declare -A DESC=([small]="small (10 steps)" [multistage]="multi-stage" [buildkit
 # what an engine cannot build: the legacy builder has no RUN --mount
 declare -A UNSUPPORTED=([docker,buildkit]=1)
 
-note() { echo "==> $*" >&2; }
-die() {
-	echo "build.sh: error: $*" >&2
-	exit 1
-}
-
 [[ $EUID -eq 0 ]] || die "must run as root"
-command -v busybox >/dev/null || die "busybox not found: apt-get install -y busybox-static"
-
-if perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e1 2>/dev/null; then
-	now_ns() { perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e 'printf "%.0f\n", clock_gettime(CLOCK_MONOTONIC)*1e9'; }
-else
-	now_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
-fi
 
 work=$(mktemp -d /tmp/berth-build-bench.XXXXXX)
 chmod 755 "$work"
@@ -65,67 +55,35 @@ BROOT=$work/berth-root
 own_dockerd_pid=
 docker_host_given=${DOCKER_HOST:-}
 BUILDAH_DRIVER=${BUILDAH_DRIVER:-overlay}
+# the private dockerd's own bridge (never --bridge=none: that deletes a docker0 others use)
+DOCKER_BRIDGE=bbuild0
+private_bridge() {
+	ip link add "$DOCKER_BRIDGE" type bridge && ip addr add 172.29.0.1/24 dev "$DOCKER_BRIDGE" &&
+		ip link set "$DOCKER_BRIDGE" up
+}
 buildah_cmd() { buildah --root "$work/buildah-root" --runroot "$work/buildah-run" --storage-driver "$BUILDAH_DRIVER" "$@"; }
 
 # shellcheck disable=SC2317 # invoked via trap
 cleanup() {
-	local mp pid ids c
-	if [[ -n ${BERTH:-} && -d $BROOT ]]; then
-		ids=$("$BERTH" --root "$BROOT" ps -aq 2>/dev/null)
-		[[ -n $ids ]] && echo "$ids" | xargs -r -n 50 "$BERTH" --root "$BROOT" rm -f >/dev/null 2>&1
-		# this root's own default bridge and its firewall rules
-		"$BERTH" --root "$BROOT" network prune -f >/dev/null 2>&1
-		for pid in $(pids_of_root); do kill -9 "$pid" 2>/dev/null; done
-	fi
+	local c
+	berth_cleanup
 	if ((do_docker || do_buildkit)) && [[ -n ${DOCKER_HOST:-} ]] && docker info >/dev/null 2>&1; then
 		for c in "${CASES[@]}"; do docker rmi -f "berth-bench-$c:latest" >/dev/null 2>&1; done
 		docker rmi -f "$IMG" >/dev/null 2>&1
 	fi
-	if [[ -n $own_dockerd_pid ]]; then
-		kill "$own_dockerd_pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$own_dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$own_dockerd_pid" 2>/dev/null
-	fi
+	stop_dockerd
+	ip link del "$DOCKER_BRIDGE" 2>/dev/null
 	if ((do_buildah)) && [[ -d $work/buildah-root ]]; then
 		buildah_cmd rm -a >/dev/null 2>&1
 		buildah_cmd rmi -a -f >/dev/null 2>&1
 	fi
-	while read -r mp; do
-		umount -l "$mp" 2>/dev/null || true
-	done < <(awk -v w="$work" 'index($5, w "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
-	if awk -v w="$work" 'index($5, w "/") == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
-		echo "build.sh: warning: mounts remain under $work, not removing it" >&2
-	else
-		rm -rf --one-file-system "$work"
-	fi
+	remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# pids whose command line mentions the berth root (monitors, build steps)
-pids_of_root() {
-	local f pid
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}
-		pid=${pid%/cmdline}
-		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-		tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$BROOT" && echo "$pid"
-	done
-}
-
-# --- the base image: busybox-static rootfs, as the e2e suite builds it -------------
-note "building the busybox rootfs tarball in $work"
-rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,etc,tmp,proc,sys,dev,root,home/app}
-chmod 1777 "$rootfs/tmp"
-cp "$(command -v busybox)" "$rootfs/bin/busybox"
-for a in $(busybox --list); do
-	[[ $a == busybox ]] || ln -sf busybox "$rootfs/bin/$a"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\napp:x:1000:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
-tar --numeric-owner -C "$rootfs" -cf "$work/rootfs.tar" . || die "tar failed"
+busybox_rootfs_tar
 
 # one private copy of each build context per engine (so no engine sees another's files)
 contexts() {
@@ -140,27 +98,6 @@ declare -A STATUS=() CMD=() MS=()
 ERR=
 names=()
 
-berth_bin() {
-	if [[ -n ${BERTH_BIN:-} ]]; then
-		echo "$BERTH_BIN"
-		return
-	fi
-	local target=${CARGO_TARGET_DIR:-target}
-	[[ $target == /* ]] || target=$repo/$target
-	if [[ ! -x $target/release/berth ]]; then
-		if ! command -v cargo >/dev/null && [[ -f $HOME/.cargo/env ]]; then
-			# shellcheck disable=SC1091
-			. "$HOME/.cargo/env"
-		fi
-		note "building berth: cargo build --release -p berth-cli (target dir $target)"
-		(cd "$repo" && cargo build --release -p berth-cli) >"$work/berth-build.log" 2>&1 || {
-			tail -n 15 "$work/berth-build.log" | sed 's/^/    build: /' >&2
-			return 1
-		}
-	fi
-	echo "$target/release/berth"
-}
-
 names+=(berth)
 if BERTH=$(berth_bin) && [[ -x $BERTH ]]; then
 	CMD[berth]="$BERTH --root $BROOT build"
@@ -172,30 +109,11 @@ else
 	STATUS[berth]="FAILED: no berth binary"
 fi
 
-start_dockerd() {
-	command -v dockerd >/dev/null || return 1
-	note "starting a private dockerd (data root $work/docker)"
-	# no bridge and no iptables: build steps need no network, and this must not
-	# touch networking set up by anything else on the host
-	dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" -H "unix://$work/docker.sock" \
-		--pidfile "$work/docker.pid" --bridge=none --iptables=false --ip-masq=false \
-		>"$work/dockerd.log" 2>&1 &
-	own_dockerd_pid=$!
-	export DOCKER_HOST=unix://$work/docker.sock
-	for _ in $(seq 150); do
-		docker info >/dev/null 2>&1 && return 0
-		kill -0 "$own_dockerd_pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	tail -n 5 "$work/dockerd.log" | sed 's/^/    dockerd: /' >&2
-	return 1
-}
-
 docker_ready=
 if ((do_docker || do_buildkit)); then
 	if ! command -v docker >/dev/null; then
 		docker_ready="SKIPPED: no docker CLI (apt-get install -y docker.io)"
-	elif [[ -z $docker_host_given ]] && ! start_dockerd; then
+	elif [[ -z $docker_host_given ]] && ! { private_bridge && start_dockerd --bridge "$DOCKER_BRIDGE" --iptables=false --ip-masq=false; }; then
 		docker_ready="FAILED: dockerd did not start (see its log above)"
 	elif ! docker import --change 'CMD ["sh"]' "$work/rootfs.tar" "$IMG" >"$work/docker-import.log" 2>&1; then
 		docker_ready="FAILED: import: $(tail -n 1 "$work/docker-import.log")"
