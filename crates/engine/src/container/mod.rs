@@ -3,6 +3,7 @@
 //! `engine.start(..)`.
 
 pub mod archive;
+pub mod archive_mounts;
 pub mod commit;
 pub mod create;
 pub mod diff;

@@ -1,0 +1,143 @@
+//! Container, build and exec answers of the Docker API where docker-py's own integration suite
+//! found berth differing from dockerd 20.10 (issue 16). Raw HTTP on the API socket; each test
+//! runs on its own `berth serve` (or a private dockerd with `BERTH_TEST_ENGINE=docker`, the
+//! reference).
+
+use berth_e2e::api_server;
+use berth_e2e::fidelity::{call, json, Ctr};
+
+use std::process::{Command, Stdio};
+
+/// A tar of the files `(name, content)`, made by tar(1).
+fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let o = Command::new("tar")
+        .arg("-C")
+        .arg(dir.path())
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "tar: {o:?}");
+    o.stdout
+}
+
+/// The names and contents of the regular files of a tar, by tar(1).
+fn untar(data: &[u8]) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("tar")
+        .arg("-C")
+        .arg(dir.path())
+        .arg("-xf")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), data).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            let c = std::fs::read_to_string(e.path()).unwrap();
+            out.push((e.file_name().to_string_lossy().into_owned(), c));
+        }
+    }
+    out
+}
+
+/// docker's `X-Docker-Container-Path-Stat` header (base64 of a JSON PathStat), decoded.
+fn path_stat(r: &berth_e2e::api::HttpResponse) -> Value {
+    let h = r
+        .header("X-Docker-Container-Path-Stat")
+        .unwrap_or_else(|| panic!("no path stat: {r:?}"));
+    let mut child = Command::new("base64")
+        .arg("-d")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), h.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let o = child.wait_with_output().unwrap();
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {h}"))
+}
+
+/// Starts `c` and waits for its exit; its exit code.
+fn run_to_exit(c: &Ctr) -> i64 {
+    assert_eq!(c.post("start").status, 204);
+    let r = c.post("wait");
+    assert_eq!(r.status, 200, "{r:?}");
+    json(&r)["StatusCode"].as_i64().unwrap()
+}
+
+/// Is anything of `path` mounted in the host's mount namespace?
+fn mounted_under(path: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(path))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The archive endpoints on a created or stopped container see its volumes, as dockerd's: a
+/// file written into a volume is found by HEAD and GET, a tar PUT into a volume path lands in
+/// the volume (the container then reads it); nothing stays mounted (docker-py's ArchiveTest).
+#[test]
+fn archive_of_a_stopped_container_sees_its_volumes() {
+    let s = api_server!();
+    let vol = serde_json::json!({"/vol1": {}});
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Volumes": vol,
+            "Cmd": ["sh", "-c", "echo -n some data > /vol1/data.txt"]}),
+    );
+    assert_eq!(run_to_exit(&c), 0);
+    let at = format!("/containers/{}/archive?path=/vol1/data.txt", c.1);
+    let r = call(&s, "HEAD", &at, None);
+    assert_eq!(r.status, 200, "{r:?}");
+    let st = path_stat(&r);
+    assert_eq!(st["name"], "data.txt", "{st}");
+    assert_eq!(st["size"], 9, "{st}");
+    let r = call(&s, "GET", &at, None);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        untar(&r.body),
+        [("data.txt".to_string(), "some data".to_string())]
+    );
+
+    // a created container: the tar lands in its volume
+    let c2 = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Volumes": vol,
+            "Cmd": ["cat", "/vol1/put.txt", "/vol1/sub/deep.txt"]}),
+    );
+    let tar = tar_of(&[("put.txt", "from the tar\n"), ("sub/deep.txt", "deep\n")]);
+    let r = s
+        .http_bytes(
+            "PUT",
+            &format!("/containers/{}/archive?path=/vol1", c2.1),
+            Some(("application/x-tar", &tar)),
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    let m = &c2.inspect()["Mounts"][0];
+    assert_eq!(m["Destination"], "/vol1", "{m}");
+    let src = m["Source"].as_str().unwrap().to_string();
+    assert_eq!(
+        std::fs::read_to_string(format!("{src}/put.txt")).unwrap(),
+        "from the tar\n"
+    );
+    assert_eq!(run_to_exit(&c2), 0);
+    assert_eq!(c2.logs(), "from the tar\ndeep\n");
+    for id in [&c.1, &c2.1] {
+        assert_eq!(mounted_under(id), Vec::<String>::new());
+    }
+    assert_eq!(mounted_under(&src), Vec::<String>::new());
+}
