@@ -5,7 +5,7 @@
 
 use berth_e2e::api_server;
 use berth_e2e::fidelity::{call, json, Ctr};
-
+use serde_json::Value;
 use std::process::{Command, Stdio};
 
 /// A tar of the files `(name, content)`, made by tar(1).
@@ -140,4 +140,57 @@ fn archive_of_a_stopped_container_sees_its_volumes() {
         assert_eq!(mounted_under(id), Vec::<String>::new());
     }
     assert_eq!(mounted_under(&src), Vec::<String>::new());
+}
+
+/// Creates an exec of `cmd` in `c`; the create's answer.
+fn exec_create(c: &Ctr, body: Value) -> berth_e2e::api::HttpResponse {
+    call(
+        c.0,
+        "POST",
+        &format!("/containers/{}/exec", c.1),
+        Some(&body.to_string()),
+    )
+}
+
+/// dockerd 20.10 (API 1.41) records 126 for an exec of a missing executable, as for any exec
+/// its runtime cannot start (docker-py's test_exec_run_failed asserts 126); and refuses an
+/// exec whose detach keys cannot be typed at create, with 500 and these words.
+#[test]
+fn exec_start_failure_is_126_and_bad_detach_keys_are_refused() {
+    let s = api_server!();
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["sleep", "9999"]}),
+    );
+    assert_eq!(c.post("start").status, 204);
+    for cmd in ["/no/such/thing", "/etc"] {
+        let r = exec_create(
+            &c,
+            serde_json::json!({"Cmd": [cmd], "AttachStdout": true, "AttachStderr": true}),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        let id = json(&r)["Id"].as_str().unwrap().to_string();
+        let r = call(
+            &s,
+            "POST",
+            &format!("/exec/{id}/start"),
+            Some(r#"{"Detach":false,"Tty":false}"#),
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        let r = call(&s, "GET", &format!("/exec/{id}/json"), None);
+        assert_eq!(json(&r)["ExitCode"], 126, "{cmd}: {r:?}");
+    }
+    for keys in ["ctrl-", "foo", "ctrl-p,", "ctrl-1"] {
+        let r = exec_create(&c, serde_json::json!({"Cmd": ["true"], "DetachKeys": keys}));
+        assert_eq!(r.status, 500, "{keys}: {r:?}");
+        assert_eq!(
+            json(&r)["message"],
+            format!("Invalid escape keys ({keys}) provided")
+        );
+    }
+    let r = exec_create(
+        &c,
+        serde_json::json!({"Cmd": ["true"], "DetachKeys": "ctrl-a,x"}),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
 }
