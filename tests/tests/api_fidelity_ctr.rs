@@ -194,3 +194,47 @@ fn exec_start_failure_is_126_and_bad_detach_keys_are_refused() {
     );
     assert_eq!(r.status, 201, "{r:?}");
 }
+
+/// A hijacked stream starts only once the client has read the `101` head: docker-py reads the
+/// head with one buffered read and the stream from the socket under it, so output sent with
+/// the head was lost (test_attach_no_stream: an attach with `logs=1` right after the container
+/// ended answered nothing, a third of the time). dockerd only wins that race by being slower,
+/// so this holds for berth alone.
+#[test]
+fn attach_stream_waits_for_the_head_to_be_read() {
+    use std::io::{Read, Write};
+    let s = api_server!();
+    berth_e2e::api_berth_only!(s, "dockerd sends the stream right behind the head");
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["echo", "hello"]}),
+    );
+    assert_eq!(run_to_exit(&c), 0);
+    let mut sock = std::os::unix::net::UnixStream::connect(&s.sock).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        sock,
+        "POST /containers/{}/attach?logs=1&stream=0&stdout=1&stderr=1 HTTP/1.1\r\n\
+         Host: api\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n",
+        c.1
+    )
+    .unwrap();
+    // a slow client: everything the server sends unasked is there by now
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut head = vec![0u8; 8192];
+    let n = sock.read(&mut head).unwrap();
+    let head = String::from_utf8_lossy(&head[..n]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.ends_with("\r\n\r\n"),
+        "the stream came with the head: {head:?}"
+    );
+    let mut rest = Vec::new();
+    sock.read_to_end(&mut rest).unwrap();
+    let out: Vec<u8> = berth_e2e::fidelity::frames(&rest)
+        .into_iter()
+        .flat_map(|(_, d)| d)
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&out), "hello\n");
+}
