@@ -3,6 +3,7 @@
 //! runs on its own `berth serve` (or a private dockerd with `BERTH_TEST_ENGINE=docker`, the
 //! reference).
 
+use berth_e2e::api::ApiServer;
 use berth_e2e::api_server;
 use berth_e2e::fidelity::{call, json, Ctr};
 use serde_json::Value;
@@ -19,7 +20,9 @@ fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
     let o = Command::new("tar")
         .arg("-C")
         .arg(dir.path())
-        .args(["-cf", "-", "."])
+        // 512-byte records: nothing after the end blocks, which dockerd leaves unread (and then
+        // resets the connection, losing its answer)
+        .args(["-b", "1", "-cf", "-", "."])
         .output()
         .unwrap();
     assert!(o.status.success(), "tar: {o:?}");
@@ -237,4 +240,99 @@ fn attach_stream_waits_for_the_head_to_be_read() {
         .flat_map(|(_, d)| d)
         .collect();
     assert_eq!(String::from_utf8_lossy(&out), "hello\n");
+}
+
+/// The ids of every container (`ps -a`).
+fn container_ids(s: &ApiServer) -> std::collections::BTreeSet<String> {
+    let r = call(s, "GET", "/containers/json?all=1", None);
+    assert_eq!(r.status, 200, "{r:?}");
+    json(&r)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Removes the images a test tagged, even when it fails.
+struct Tags<'a>(&'a ApiServer, Vec<&'static str>);
+
+impl Drop for Tags<'_> {
+    fn drop(&mut self) {
+        for t in &self.1 {
+            let _ = self.0.http("DELETE", &format!("/images/{t}?force=1"), None);
+        }
+    }
+}
+
+/// `POST /build` of `dockerfile` with `query`: the text of its stream messages, and the
+/// containers it left (removed when the returned guards drop).
+fn build<'a>(s: &'a ApiServer, dockerfile: &str, query: &str) -> (String, Vec<Ctr<'a>>) {
+    let before = container_ids(s);
+    let tar = tar_of(&[("Dockerfile", dockerfile)]);
+    let r = s
+        .http_bytes(
+            "POST",
+            &format!("/build?{query}"),
+            Some(("application/x-tar", &tar)),
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    let mut text = String::new();
+    for line in r.text().lines().filter(|l| !l.trim().is_empty()) {
+        let m: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        text.push_str(m["stream"].as_str().or(m["error"].as_str()).unwrap_or(""));
+    }
+    let left = container_ids(s)
+        .difference(&before)
+        .map(|id| Ctr(s, id.clone()))
+        .collect();
+    (text, left)
+}
+
+/// The legacy builder's `rm` (default true: the containers of the RUN steps that worked are
+/// removed), `rm=0` (kept), `forcerm` (the failed step's too, which `rm` keeps), all settled
+/// before the build answers; and `cachefrom`: a cached step counts only when its image is a
+/// cache source or an ancestor of one (docker-py's test_build_with_cache_from).
+#[test]
+fn build_rm_forcerm_and_cache_from() {
+    let s = api_server!();
+    let _tags = Tags(&s, vec!["h16-build1:latest", "h16-build2:latest"]);
+    let bb = s.busybox().to_string();
+    let good = format!("FROM {bb}\nRUN echo a\nRUN echo b\n");
+    let bad = format!("FROM {bb}\nRUN echo a\nRUN exit 3\n");
+    let removing = |t: &str| t.matches("Removing intermediate container").count();
+    for (df, query, left, removed) in [
+        (&good, "nocache=1&rm=0", 2, 0),
+        (&good, "nocache=1&rm=False", 2, 0),
+        (&good, "nocache=1", 0, 2),
+        (&good, "nocache=1&rm=0&forcerm=1", 0, 2),
+        (&bad, "nocache=1", 1, 1),
+        (&bad, "nocache=1&rm=0", 2, 0),
+        (&bad, "nocache=1&forcerm=1", 0, 2),
+    ] {
+        let (text, kept) = build(&s, df, query);
+        assert_eq!(kept.len(), left, "{query}: {text}");
+        assert_eq!(removing(&text), removed, "{query}: {text}");
+        for c in &kept {
+            let st = &c.inspect()["State"];
+            assert_eq!(st["Status"], "exited", "{query}: {st}");
+        }
+    }
+
+    let df = format!("FROM {bb}\nENV FOO=bar\nRUN touch baz\nRUN touch bax\n");
+    let using_cache = |t: &str| t.matches("Using cache").count();
+    let (text, _) = build(&s, &df, "t=h16-build1");
+    assert!(
+        text.contains("Successfully tagged h16-build1:latest"),
+        "{text}"
+    );
+    let q = |from: &str| format!("t=h16-build2&cachefrom={}", from.replace('"', "%22"));
+    let (text, _) = build(&s, &df, &q(r#"["h16-build1"]"#));
+    assert_eq!(using_cache(&text), 3, "{text}");
+    let (text, _) = build(&s, &df, &q(r#"["h16-nosuchtag"]"#));
+    assert_eq!(using_cache(&text), 0, "{text}");
+    // without cachefrom the local cache counts
+    let (text, _) = build(&s, &df, "t=h16-build2");
+    assert_eq!(using_cache(&text), 3, "{text}");
 }
