@@ -50,6 +50,15 @@ impl Engine {
             cfg.hostname = default_hostname(&hc, &id);
         }
         let (path, args) = crate::spec::path_and_args(&cfg)?;
+        // a namespace shared with another container names one that exists (dockerd: 400,
+        // which clients do not take for a missing image)
+        for mode in [&hc.ipc_mode, &hc.pid_mode] {
+            if let Some(other) = mode.strip_prefix("container:") {
+                if let Err(Error::NoSuchContainer(_)) = self.find(other) {
+                    return Err(Error::Invalid(format!("No such container: {other}")));
+                }
+            }
+        }
         let network_settings = crate::net::initial_settings(
             self,
             &hc.network_mode,

@@ -12,6 +12,7 @@ pub mod lookup;
 pub mod prune;
 pub mod put_guard;
 pub mod remove;
+pub mod shared_ns;
 pub mod signal;
 pub mod start;
 pub mod stats;
