@@ -253,7 +253,14 @@ impl Engine {
         while self.monitor_alive(&c.id) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.prepare(&c)?;
+        if let Err(e) = self.prepare(&c) {
+            // as dockerd: a --rm container that cannot start is removed (a client waiting
+            // for its removal would wait forever)
+            if c.host_config.auto_remove {
+                let _ = self.destroy(&c, true);
+            }
+            return Err(e);
+        }
         fault::point("start.prepared");
         self.store.update(&c.id, |c| {
             c.internal.manually_stopped = false;
