@@ -163,3 +163,53 @@ fn network_of_another_container() {
     assert_eq!(j[..3], d[..3]);
     assert_eq!(j[3].trim(), "{}");
 }
+
+/// What dockerd refuses at create with `--network container:X` (the other container's network
+/// brings its hostname, DNS, /etc/hosts and ports), with its words and 400.
+#[test]
+fn network_of_another_container_conflicts() {
+    use berth_e2e::fidelity::{call, json};
+    let s = api_server!();
+    let bb = s.busybox().to_string();
+    let mut names = Names(&s, vec![]);
+    let donor = names.name("conf");
+    s.docker_ok(&["run", "-d", "--name", &donor, &bb, "sleep", "600"]);
+    let mode = format!("container:{donor}");
+    for (config, host, want) in [
+        (
+            serde_json::json!({"Hostname": "h"}),
+            serde_json::json!({}),
+            "conflicting options: hostname and the network mode",
+        ),
+        (
+            serde_json::json!({}),
+            serde_json::json!({"Dns": ["1.1.1.1"]}),
+            "conflicting options: dns and the network mode",
+        ),
+        (
+            serde_json::json!({}),
+            serde_json::json!({"ExtraHosts": ["a:1.2.3.4"]}),
+            "conflicting options: custom host-to-IP mapping and the network mode",
+        ),
+        (
+            serde_json::json!({}),
+            serde_json::json!({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}),
+            "conflicting options: port publishing and the container type network mode",
+        ),
+        (
+            serde_json::json!({"ExposedPorts": {"80/tcp": {}}}),
+            serde_json::json!({}),
+            "conflicting options: port exposing and the container type network mode",
+        ),
+    ] {
+        let mut body = config.clone();
+        body["Image"] = bb.clone().into();
+        body["Cmd"] = serde_json::json!(["true"]);
+        let mut host = host.clone();
+        host["NetworkMode"] = mode.clone().into();
+        body["HostConfig"] = host;
+        let r = call(&s, "POST", "/containers/create", Some(&body.to_string()));
+        assert_eq!(r.status, 400, "{body}: {r:?}");
+        assert_eq!(json(&r)["message"], want, "{body}");
+    }
+}

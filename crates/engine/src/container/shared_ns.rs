@@ -10,7 +10,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::types::{Container, Status};
+use crate::types::{Config, Container, HostConfig, Status};
 use std::path::PathBuf;
 
 /// What a container joins of others, and its /dev/shm on the host.
@@ -113,4 +113,34 @@ impl Engine {
         .map_err(|e| Error::Other(format!("mount the shm of {}: {e}", c.id)))?;
         Ok(dir)
     }
+}
+
+/// What dockerd refuses with `--network container:X` at create: the network and what goes
+/// with it (hostname, DNS, /etc/hosts entries, ports) are the other container's.
+pub fn check_container_network(cfg: &Config, hc: &HostConfig) -> Result<()> {
+    let Some(other) = hc.network_mode.strip_prefix("container:") else {
+        return Ok(());
+    };
+    let conflict = |what: &str| Err(Error::Invalid(format!("conflicting options: {what}")));
+    if other.is_empty() {
+        return Err(Error::Invalid(
+            "Invalid network mode: invalid container format container:<name|id>".into(),
+        ));
+    }
+    if !cfg.hostname.is_empty() {
+        return conflict("hostname and the network mode");
+    }
+    if !hc.dns.is_empty() {
+        return conflict("dns and the network mode");
+    }
+    if !hc.extra_hosts.is_empty() {
+        return conflict("custom host-to-IP mapping and the network mode");
+    }
+    if !hc.port_bindings.is_empty() || hc.publish_all_ports {
+        return conflict("port publishing and the container type network mode");
+    }
+    if cfg.exposed_ports.as_ref().is_some_and(|p| !p.is_empty()) {
+        return conflict("port exposing and the container type network mode");
+    }
+    Ok(())
 }
