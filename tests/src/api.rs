@@ -673,21 +673,33 @@ impl ApiServer {
         path: &str,
         body: Option<&str>,
     ) -> std::io::Result<HttpResponse> {
+        let body = body.map(|b| ("application/json", b.as_bytes()));
+        self.http_bytes(method, path, body)
+    }
+
+    /// [`ApiServer::http`] with any body: `(content type, bytes)`.
+    pub fn http_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &[u8])>,
+    ) -> std::io::Result<HttpResponse> {
         let mut s = UnixStream::connect(&self.sock)?;
         s.set_read_timeout(Some(Duration::from_secs(20)))?;
         s.set_write_timeout(Some(Duration::from_secs(20)))?;
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: api\r\nUser-Agent: berth-e2e\r\nConnection: close\r\n");
-        if let Some(b) = body {
+        if let Some((ctype, b)) = body {
             req.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                "Content-Type: {ctype}\r\nContent-Length: {}\r\n",
                 b.len()
             ));
         }
         req.push_str("\r\n");
-        if let Some(b) = body {
-            req.push_str(b);
+        let mut req = req.into_bytes();
+        if let Some((_, b)) = body {
+            req.extend_from_slice(b);
         }
-        s.write_all(req.as_bytes())?;
+        s.write_all(&req)?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw)?;
         parse_http(&raw, method == "HEAD")

@@ -15,6 +15,7 @@ pub mod cprog;
 pub mod engine;
 pub mod env;
 pub mod escape;
+pub mod fidelity;
 pub mod hooks;
 pub mod net;
 pub mod runtime;

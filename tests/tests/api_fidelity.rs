@@ -4,16 +4,8 @@
 
 use berth_e2e::api::{ApiServer, HttpResponse};
 use berth_e2e::api_server;
+use berth_e2e::fidelity::{call, frames, json, Ctr};
 use serde_json::Value;
-
-fn json(r: &HttpResponse) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {r:?}"))
-}
-
-fn call(s: &ApiServer, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
-    s.http(method, path, body)
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-}
 
 /// Removes the networks a test made, even when it fails.
 struct Networks<'a>(&'a ApiServer, Vec<String>);
@@ -171,43 +163,6 @@ fn endpoint_driver_opts_and_mac() {
         "{nets_v}"
     );
     assert_eq!(nets_v[&name]["MacAddress"], "02:42:ac:11:00:99", "{nets_v}");
-}
-
-/// Creates a container from a JSON body; removed (with its volumes) on drop.
-struct Ctr<'a>(&'a ApiServer, String);
-
-impl<'a> Ctr<'a> {
-    fn create(s: &'a ApiServer, body: Value) -> Ctr<'a> {
-        let r = call(s, "POST", "/containers/create", Some(&body.to_string()));
-        assert_eq!(r.status, 201, "{r:?}");
-        Ctr(s, json(&r)["Id"].as_str().unwrap().to_string())
-    }
-    fn post(&self, verb: &str) -> HttpResponse {
-        call(
-            self.0,
-            "POST",
-            &format!("/containers/{}/{verb}", self.1),
-            None,
-        )
-    }
-    fn inspect(&self) -> Value {
-        json(&call(
-            self.0,
-            "GET",
-            &format!("/containers/{}/json", self.1),
-            None,
-        ))
-    }
-}
-
-impl Drop for Ctr<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.http(
-            "DELETE",
-            &format!("/containers/{}?force=1&v=1", self.1),
-            None,
-        );
-    }
 }
 
 /// HostConfig fields docker-py sets and reads back: `UTSMode` (docker's spelling, applied),
@@ -469,19 +424,6 @@ fn exec_start(c: &Ctr, create: Value, start: Value) -> HttpResponse {
         &format!("/exec/{id}/start"),
         Some(&start.to_string()),
     )
-}
-
-/// The payloads of docker's multiplexed frames, with their stream numbers.
-fn frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        assert!(b.len() >= 8, "a cut frame header: {b:?}");
-        let n = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
-        assert!(b.len() >= 8 + n, "a cut frame: {b:?}");
-        out.push((b[0], b[8..8 + n].to_vec()));
-        b = &b[8 + n..];
-    }
-    out
 }
 
 /// An exec created with a TTY and started with `Tty: false` runs on a terminal (one `\r\n`

@@ -30,6 +30,15 @@ pub fn json_map(q: &Q, key: &str) -> ApiResult<BTreeMap<String, String>> {
     Ok(m.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
 }
 
+/// `cachefrom`: a JSON list of image names.
+fn cache_from(q: &Q) -> ApiResult<Vec<String>> {
+    let Some(s) = q.get("cachefrom").filter(|s| !s.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_str(s)
+        .map_err(|e| ApiError::bad_request(format!("invalid cachefrom {s:?}: {e}")))
+}
+
 /// The builder's text as `{"stream": ...}` messages: what it writes between two flushes is
 /// one message, as dockerd sends one per write ("Successfully built <id>\n" whole: clients
 /// read it from the last message). Whole UTF-8 characters only: a character split between
@@ -87,6 +96,10 @@ async fn build(q: Q, body: Body) -> ApiResult<Response> {
             .filter(|h| !h.is_empty())
             .collect(),
         platform: q.get("platform").map(str::to_string),
+        cache_from_images: cache_from(&q)?,
+        // dockerd: `rm` defaults to true, `forcerm` implies it
+        keep_containers: !q.bool_or("rm", true),
+        force_rm: q.bool("forcerm"),
         // secrets and ssh come over BuildKit's session, which the legacy endpoint lacks
         ..Default::default()
     };

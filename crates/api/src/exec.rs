@@ -85,6 +85,16 @@ async fn create(Path(cid): Path<String>, body: Body) -> ApiResult<Response> {
     if config.cmd.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
     }
+    // a sequence that cannot be typed is refused here, not dropped for the default at start
+    // (dockerd 20.10: 500 with these words)
+    if !config.detach_keys.is_empty()
+        && crate::containers::parse_detach_keys(&config.detach_keys).is_err()
+    {
+        return Err(ApiError::internal(format!(
+            "Invalid escape keys ({}) provided",
+            config.detach_keys
+        )));
+    }
     let id = engine::names::random_id();
     let (xid, cmd) = (id.clone(), config.cmd.clone());
     let container = blocking(move |e| {
@@ -325,6 +335,7 @@ async fn relay(x: Arc<Exec>, mut r: Running, io: Box<dyn crate::streams::Io>, f:
         let attach = x.config.attach_stdin;
         // the detach sequence (create's DetachKeys, else ctrl-p,ctrl-q) never reaches the
         // process: the client leaves, the exec keeps running (as dockerd)
+        // checked at create
         let keys = crate::containers::detach_keys_or_default(&x.config.detach_keys)
             .unwrap_or_else(|_| crate::containers::DEFAULT_DETACH_KEYS.to_vec());
         let mut keys = crate::containers::Detach::new(keys);

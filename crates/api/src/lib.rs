@@ -15,6 +15,7 @@ pub mod streams;
 pub mod swarm;
 pub mod system;
 pub mod tls;
+mod upgraded;
 pub mod volumes;
 
 use anyhow::{bail, Context, Result};

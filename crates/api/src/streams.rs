@@ -272,7 +272,8 @@ where
         let on_upgrade = hyper::upgrade::on(&mut *req);
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(up) => f(Box::new(hyper_util::rt::TokioIo::new(up))).await,
+                // the stream starts once the client has read the head (see upgraded.rs)
+                Ok(up) => f(crate::upgraded::settled(up).await).await,
                 Err(e) => tracing::warn!("upgrade failed: {e}"),
             }
         });

@@ -68,6 +68,14 @@ pub struct Options {
     pub cache_to: Vec<CacheLocation>,
     /// how progress is written (docker's legacy lines unless `--progress` says otherwise)
     pub progress: ProgressFormat,
+    /// `--cache-from IMAGE` (the classic builder's): when given, a cached step is taken only if
+    /// its image is one of these images or an ancestor of one (dockerd's rule); names that are
+    /// not there are skipped
+    pub cache_from_images: Vec<String>,
+    /// `--rm=false`: the container of each RUN that succeeded is kept (`docker ps -a` shows it)
+    pub keep_containers: bool,
+    /// `--force-rm`: the container of a RUN that failed is removed too (else it is kept)
+    pub force_rm: bool,
 }
 
 /// Args docker passes to every build without a declaration.
@@ -156,8 +164,33 @@ pub fn build(
         results: BTreeMap::new(),
         stage: State::on(None, BTreeMap::new()),
         build_id: engine::names::random_id(),
+        cache_sources: cache_sources(engine, &opts.cache_from_images),
     }
     .build(stage_built)
+}
+
+/// The images `cache_from` names and all their ancestors (by `parent`); None when it names
+/// none, so every cached step counts.
+fn cache_sources(engine: &Engine, cache_from: &[String]) -> Option<BTreeSet<String>> {
+    if cache_from.is_empty() {
+        return None;
+    }
+    let mut ids = BTreeSet::new();
+    let Ok(images) = engine.images() else {
+        return Some(ids);
+    };
+    for name in cache_from {
+        let mut next = images.get(name).ok();
+        while let Some(img) = next.take() {
+            if !ids.insert(img.id().to_string()) {
+                break;
+            }
+            next = img.config["parent"]
+                .as_str()
+                .and_then(|p| images.get(p).ok());
+        }
+    }
+    Some(ids)
 }
 
 /// One build: what it works with, and where it is.
@@ -178,6 +211,8 @@ struct Builder<'a> {
     stage: State,
     /// names what this build keeps for itself (a `--no-cache` build's cache mounts)
     build_id: String,
+    /// with `cache_from`: the images a cached step may be (the sources and their ancestors)
+    cache_sources: Option<BTreeSet<String>>,
 }
 
 impl Builder<'_> {
@@ -373,6 +408,7 @@ impl Builder<'_> {
         );
         let (global, results, root) = (&global, &results, &root);
         let build_id = &self.build_id.clone();
+        let cache_sources = &self.cache_sources.clone();
         let mut outcome = Vec::new();
         let r0 = std::thread::scope(|sc| {
             let handles: Vec<_> = others
@@ -399,6 +435,7 @@ impl Builder<'_> {
                             results: results.clone(),
                             stage: State::on(None, BTreeMap::new()),
                             build_id: build_id.clone(),
+                            cache_sources: cache_sources.clone(),
                         };
                         let r = b.build_stage(si, start[&si], total, target);
                         let img = b.stage.image.take();
@@ -539,6 +576,13 @@ impl Builder<'_> {
         let Some(id) = self.cache.get(key) else {
             return false;
         };
+        if self
+            .cache_sources
+            .as_ref()
+            .is_some_and(|s| !s.contains(&id))
+        {
+            return false;
+        }
         let Ok(img) = self
             .engine
             .images()

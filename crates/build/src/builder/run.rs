@@ -120,10 +120,21 @@ impl Builder<'_> {
                 &format!("/bin/sh -c {}", argv.last().cloned().unwrap_or_default()),
             )
         });
-        let _ = engine.remove(&c, true, true);
+        // as dockerd: the container of a step that worked goes unless `rm=0`, the one of a
+        // step that failed stays unless `forcerm`; gone before the build answers
+        let remove = if result.is_ok() {
+            !self.opts.keep_containers || self.opts.force_rm
+        } else {
+            self.opts.force_rm
+        };
+        if remove {
+            let _ = engine.remove(&c, true, true);
+        }
         mounts.release(engine);
-        self.report
-            .container(&format!("Removing intermediate container {}", short(&c)));
+        if remove {
+            self.report
+                .container(&format!("Removing intermediate container {}", short(&c)));
+        }
         let img = result?;
         self.done(&key, img);
         Ok(())

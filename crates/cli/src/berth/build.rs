@@ -37,9 +37,10 @@ pub struct BuildArgs {
     /// Always attempt to pull a newer version of the image (berth builds from local images)
     #[arg(long)]
     pub pull: bool,
-    /// Remove intermediate containers after a successful build (always)
+    /// Remove intermediate containers after a successful build
     #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     pub rm: bool,
+    /// Always remove intermediate containers
     #[arg(long = "force-rm")]
     pub force_rm: bool,
     #[arg(long)]
@@ -52,7 +53,7 @@ pub struct BuildArgs {
     /// SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>]")
     #[arg(long)]
     pub ssh: Vec<String>,
-    /// External cache sources (e.g., "type=local,src=path/to/dir")
+    /// External cache sources: images, or "type=local,src=path/to/dir", "type=registry,ref=REF"
     #[arg(long = "cache-from")]
     pub cache_from: Vec<String>,
     /// Cache export destinations (e.g., "type=local,dest=path/to/dir")
@@ -189,20 +190,24 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         .map(|o| build::builder::Output::parse(o))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("{e}"))?;
-    let cache = |specs: &[String], export: bool| -> Result<Vec<build::builder::CacheLocation>> {
-        let mut out = Vec::new();
-        for s in specs {
-            match build::builder::CacheLocation::parse(s, export).map_err(|e| anyhow!("{e}"))? {
-                Some(l) => out.push(l),
-                None => {
-                    return Err(anyhow!(
-                        "--cache-from {s}: an image as a cache source is not supported by the command line yet; use type=local,src=DIR"
-                    ))
+    // a bare image is a cache source of the classic builder's kind (`--cache-from IMAGE`)
+    let mut cache_from_images = Vec::new();
+    let mut cache =
+        |specs: &[String], export: bool| -> Result<Vec<build::builder::CacheLocation>> {
+            let mut out = Vec::new();
+            for s in specs {
+                match build::builder::CacheLocation::parse(s, export).map_err(|e| anyhow!("{e}"))? {
+                    Some(l) => out.push(l),
+                    None if !export => cache_from_images.push(s.clone()),
+                    None => {
+                        return Err(anyhow!(
+                            "--cache-to {s}: use type=local,dest=DIR or type=registry,ref=REF"
+                        ))
+                    }
                 }
             }
-        }
-        Ok(out)
-    };
+            Ok(out)
+        };
     let (cache_from, cache_to) = (cache(&a.cache_from, false)?, cache(&a.cache_to, true)?);
     let (progress, progress_quiet) = match &a.progress {
         Some(p) => build::builder::ProgressFormat::parse(p).map_err(|e| anyhow!("{e}"))?,
@@ -245,6 +250,9 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         no_cache: a.no_cache,
         labels,
         quiet,
+        cache_from_images,
+        keep_containers: !a.rm,
+        force_rm: a.force_rm,
         ..Default::default()
     };
     // in quiet mode the step output is kept and shown (on stderr) only if the build fails

@@ -5,6 +5,7 @@
 //! clamped at the root), so nothing a container plants can make an operation read or write the
 //! host.
 
+use crate::container::archive_mounts::{archive_mounts, mount_all, PrivateMounts};
 use crate::container::put_guard::{dir_non_dir_conflict, DirNonDirGuard, PutOptions};
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
@@ -23,6 +24,8 @@ use std::path::{Path, PathBuf};
 pub struct RootAccess {
     pub root: Root,
     mounted: Option<PathBuf>,
+    /// the namespace the container's volumes are mounted in for the operation; dropped last
+    ns: Option<PrivateMounts>,
 }
 
 impl Drop for RootAccess {
@@ -45,6 +48,7 @@ impl Engine {
             return Ok(RootAccess {
                 root: open_root(&p)?,
                 mounted: None,
+                ns: None,
             });
         }
         let path = self.images()?.mount_snapshot(&c.id)?;
@@ -52,6 +56,7 @@ impl Engine {
             Ok(root) => Ok(RootAccess {
                 root,
                 mounted: Some(path),
+                ns: None,
             }),
             Err(e) => {
                 let _ = image::snapshot::unmount(&path);
@@ -73,11 +78,26 @@ impl Engine {
                     return Ok(RootAccess {
                         root,
                         mounted: None,
+                        ns: None,
                     });
                 }
             }
         }
-        self.rootfs_access(c)
+        let mounts = archive_mounts(&c.mounts);
+        if mounts.is_empty() {
+            return self.rootfs_access(c);
+        }
+        // its volumes and binds mounted over the rootfs, in a namespace of this operation
+        let ns = PrivateMounts::enter()?;
+        let mut access = self.rootfs_access(c)?;
+        let rootfs = access
+            .mounted
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&c.internal.rootfs));
+        mount_all(&rootfs, &mounts)?;
+        access.root = open_root(&rootfs)?;
+        access.ns = Some(ns);
+        Ok(access)
     }
 }
 

@@ -26,6 +26,7 @@ impl Engine {
         let mut warnings = Vec::new();
         let mut hc = req.host_config;
         validate_host_config(&hc)?;
+        crate::container::shared_ns::check_container_network(&req.config, &hc)?;
         crate::spec::adapt_host_config(&mut hc);
         crate::logs::validate_opts(&hc.log_config.config)?;
         if let Some(n) = &req.name {
@@ -50,6 +51,15 @@ impl Engine {
             cfg.hostname = default_hostname(&hc, &id);
         }
         let (path, args) = crate::spec::path_and_args(&cfg)?;
+        // a namespace shared with another container names one that exists (dockerd: 400,
+        // which clients do not take for a missing image)
+        for mode in [&hc.ipc_mode, &hc.pid_mode] {
+            if let Some(other) = mode.strip_prefix("container:") {
+                if let Err(Error::NoSuchContainer(_)) = self.find(other) {
+                    return Err(Error::Invalid(format!("No such container: {other}")));
+                }
+            }
+        }
         let network_settings = crate::net::initial_settings(
             self,
             &hc.network_mode,

@@ -108,6 +108,11 @@ impl Engine {
         if c.driver == "overlay2" && image::snapshot::is_mountpoint(p) {
             let _ = image::snapshot::unmount(p);
         }
+        // a shareable container's /dev/shm (containers that joined it keep their binds)
+        let shm = self.shm_dir(&c.id);
+        if image::snapshot::is_mountpoint(&shm) {
+            let _ = image::snapshot::unmount(&shm);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! `engine.start(..)`.
 
 pub mod archive;
+pub mod archive_mounts;
 pub mod commit;
 pub mod create;
 pub mod diff;
@@ -11,6 +12,7 @@ pub mod lookup;
 pub mod prune;
 pub mod put_guard;
 pub mod remove;
+pub mod shared_ns;
 pub mod signal;
 pub mod start;
 pub mod stats;

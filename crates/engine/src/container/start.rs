@@ -61,41 +61,50 @@ impl Engine {
                 _ => {}
             }
         }
-        self.write_etc_files(c, &dir)?;
-        for (f, dst) in [
-            ("hostname", "/etc/hostname"),
-            ("hosts", "/etc/hosts"),
-            ("resolv.conf", "/etc/resolv.conf"),
+        let shared = self.shared_namespaces(c)?;
+        // `--network container:X`: X's hostname, hosts and resolv.conf, as dockerd (which
+        // shows them in inspect from the start on)
+        let joined;
+        let c = match &shared.net_donor {
+            Some(o) => {
+                joined = self.store.update(&c.id, |c| {
+                    c.config.hostname = o.config.hostname.clone();
+                    c.config.domainname = o.config.domainname.clone();
+                    c.hostname_path = o.hostname_path.clone();
+                    c.hosts_path = o.hosts_path.clone();
+                    c.resolv_conf_path = o.resolv_conf_path.clone();
+                })?;
+                &joined
+            }
+            None => {
+                self.write_etc_files(c, &dir)?;
+                c
+            }
+        };
+        for (src, dst) in [
+            (&c.hostname_path, "/etc/hostname"),
+            (&c.hosts_path, "/etc/hosts"),
+            (&c.resolv_conf_path, "/etc/resolv.conf"),
         ] {
             if c.mounts.iter().any(|m| m.destination == dst) {
                 continue;
             }
             mounts.push(ResolvedMount {
                 destination: dst.into(),
-                source: MountSource::Bind(dir.join(f)),
+                source: MountSource::Bind(PathBuf::from(src)),
                 readonly: c.host_config.readonly_rootfs,
                 options: vec![],
             });
         }
-        let join_netns = match c.host_config.network_mode.strip_prefix("container:") {
-            Some(other) => {
-                let o = self.find_reconciled(other)?;
-                if o.state.status != Status::Running {
-                    return Err(Error::Conflict(format!(
-                        "cannot join network of a non running container: {}",
-                        o.id
-                    )));
-                }
-                Some(PathBuf::from(format!("/proc/{}/ns/net", o.state.pid)))
-            }
-            None => None,
-        };
         let ctx = SpecContext {
             rootfs: rootfs.clone(),
             mounts,
             cgroups_path: cgroups_path(&c.id),
             init_binary: init_binary(),
-            join_netns,
+            join_netns: shared.net,
+            join_pidns: shared.pid,
+            join_ipcns: shared.ipc,
+            shm: shared.shm,
         };
         if c.host_config.init == Some(true) && ctx.init_binary.is_none() {
             return Err(Error::Invalid(
@@ -244,7 +253,14 @@ impl Engine {
         while self.monitor_alive(&c.id) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.prepare(&c)?;
+        if let Err(e) = self.prepare(&c) {
+            // as dockerd: a --rm container that cannot start is removed (a client waiting
+            // for its removal would wait forever)
+            if c.host_config.auto_remove {
+                let _ = self.destroy(&c, true);
+            }
+            return Err(e);
+        }
         fault::point("start.prepared");
         self.store.update(&c.id, |c| {
             c.internal.manually_stopped = false;

@@ -140,10 +140,13 @@ pub fn start(engine: &Engine, req: &ExecRequest) -> std::result::Result<i32, Exe
     if req.tty && detach {
         p.set_terminal(Some(false));
     }
+    // dockerd 20.10 (API 1.41) records 126 for an exec its runtime could not start, whatever
+    // the cause, a missing executable too (docker-py 7.1's test_exec_run_failed); the API's
+    // version history records no versioned change of it, so no API version answers 127
     let started = engine.runtime.exec(&c.id, &p, &opts).map_err(|e| {
         let m = e.to_string();
         ExecError {
-            code: failure_code(&m, 1),
+            code: EXEC_START_FAILED,
             msg: format!("OCI runtime exec failed: exec failed: {m}"),
         }
     })?;
@@ -186,6 +189,9 @@ pub(crate) fn main(root: &Path, req: &ExecRequest) -> i32 {
         }
     }
 }
+
+/// The exit status of an exec whose process could not be started (dockerd 20.10's).
+pub const EXEC_START_FAILED: i32 = 126;
 
 /// The docker CLI's exit status for a process that could not be started: 127 when something
 /// was not found, 126 when it was not allowed, else `other`.

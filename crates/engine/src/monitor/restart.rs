@@ -174,11 +174,12 @@ impl<'a> Mon<'a> {
                 .get(&id)?
                 .ok_or_else(|| Error::NoSuchContainer(id.clone()))?;
             let started_at = Instant::now();
-            let (pid, stdio) = match self.start(&c) {
+            let (pid, mut stdio) = match self.start(&c) {
                 Ok(x) => x,
                 Err(e) => return self.start_failed(&c, e, first, sync),
             };
             if first {
+                self.relay_pending(&mut stdio, &mut [0u8; 16 * 1024]);
                 report(
                     sync,
                     &SyncMsg {

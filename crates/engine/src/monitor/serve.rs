@@ -288,6 +288,33 @@ impl Mon<'_> {
         }
     }
 
+    /// Relay what the container has written so far (without waiting for more): called before
+    /// the start is reported, so output the process wrote before `start` returned is in its
+    /// log when the client asks right after (docker-py reads logs right after start).
+    pub(super) fn relay_pending(&mut self, stdio: &mut Stdio, buf: &mut [u8]) {
+        loop {
+            let mut ready = Vec::new();
+            for (f, w) in [
+                (&stdio.out, b'o'),
+                (&stdio.err, b'e'),
+                (&stdio.master, b'm'),
+            ] {
+                if let Some(f) = f {
+                    let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
+                    if matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0) {
+                        ready.push(w);
+                    }
+                }
+            }
+            if ready.is_empty() {
+                return;
+            }
+            for w in ready {
+                self.relay_output(w, stdio, buf);
+            }
+        }
+    }
+
     /// Output of the container (`w`: o, e or m) to the log and the clients; the source is
     /// dropped at EOF (EIO on a pty master once the slave is gone).
     fn relay_output(&mut self, w: u8, stdio: &mut Stdio, buf: &mut [u8]) {

@@ -24,8 +24,8 @@ fn container_mode(mode: &str) -> Option<&str> {
 /// The OCI spec dockerd would hand runc for this container, and warnings for the user.
 ///
 /// The command is the record's Path/Args (from [`path_and_args`] when Path is empty). Bad flag
-/// values fail with [`Error::Invalid`] worded as docker words them. `--pid`/`--ipc`
-/// `container:X` are refused (the context has no namespace path for them yet).
+/// values fail with [`Error::Invalid`] worded as docker words them. `--network`/`--pid`/`--ipc`
+/// `container:X` join the namespaces whose paths the context gives.
 pub fn generate(c: &Container, ctx: &SpecContext) -> Result<(Spec, Vec<String>)> {
     let hc = &c.host_config;
     let cfg = &c.config;
@@ -97,18 +97,25 @@ fn namespaces(hc: &HostConfig, ctx: &SpecContext) -> Result<Namespaces> {
     let host_pid = hc.pid_mode == "host";
     let host_ipc = hc.ipc_mode == "host";
     let host_uts = hc.uts_mode == "host";
-    if let Some(x) = container_mode(&hc.pid_mode) {
-        return Err(Error::Invalid(format!(
-            "--pid=container:{x} is not supported yet"
-        )));
-    } else if !hc.pid_mode.is_empty() && !host_pid {
+    // the path of a namespace joined from another container (`container:X`), found running
+    // by the caller
+    let joined =
+        |mode: &str, path: &Option<std::path::PathBuf>, what: &str| match container_mode(mode) {
+            None => Ok(None),
+            Some(x) => path.clone().map(Some).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "cannot join {what} of a non running container: {x}"
+                ))
+            }),
+        };
+    let join_pid = joined(&hc.pid_mode, &ctx.join_pidns, "PID")?;
+    let join_ipc = joined(&hc.ipc_mode, &ctx.join_ipcns, "IPC")?;
+    if join_pid.is_none() && !hc.pid_mode.is_empty() && !host_pid {
         return Err(Error::Invalid(format!("invalid PID mode: {}", hc.pid_mode)));
     }
     match hc.ipc_mode.as_str() {
         "" | "private" | "shareable" | "host" | "none" => {}
-        m if container_mode(m).is_some() => {
-            return Err(Error::Invalid(format!("--ipc={m} is not supported yet")))
-        }
+        _ if join_ipc.is_some() => {}
         m => return Err(Error::Invalid(format!("invalid IPC mode: {m}"))),
     }
     if !hc.uts_mode.is_empty() && !host_uts {
@@ -128,11 +135,15 @@ fn namespaces(hc: &HostConfig, ctx: &SpecContext) -> Result<Namespaces> {
     if !host_uts {
         list.push(json!({"type": "uts"}));
     }
-    if !host_pid {
-        list.push(json!({"type": "pid"}));
+    match join_pid {
+        Some(path) => list.push(json!({"type": "pid", "path": path})),
+        None if !host_pid => list.push(json!({"type": "pid"})),
+        None => {}
     }
-    if !host_ipc {
-        list.push(json!({"type": "ipc"}));
+    match join_ipc {
+        Some(path) => list.push(json!({"type": "ipc", "path": path})),
+        None if !host_ipc => list.push(json!({"type": "ipc"})),
+        None => {}
     }
     match hc.cgroupns_mode.as_str() {
         "" | "host" => {}
@@ -228,7 +239,7 @@ fn mounts(
     let user_mounts = user_mounts(hc, ctx)?;
     let user_dests: BTreeSet<&str> = user_mounts.iter().map(|(d, _)| d.as_str()).collect();
     let mount_dev = user_dests.contains("/dev");
-    let mut mounts: Vec<Value> = default_mounts(hc, sec)
+    let mut mounts: Vec<Value> = default_mounts(hc, sec, ctx.shm.as_deref())
         .into_iter()
         .filter(|m| {
             let d = m["destination"].as_str().unwrap_or("");
@@ -283,7 +294,8 @@ fn user_mounts(hc: &HostConfig, ctx: &SpecContext) -> Result<Vec<(String, Value)
 }
 
 /// docker's default mounts: /proc, /dev, /dev/pts, /sys, cgroups, mqueue and /dev/shm.
-fn default_mounts(hc: &HostConfig, sec: &SecurityOpts) -> Vec<Value> {
+/// `shm`: the host tmpfs to bind at /dev/shm (shareable IPC, or joined).
+fn default_mounts(hc: &HostConfig, sec: &SecurityOpts, shm: Option<&Path>) -> Vec<Value> {
     let cgroup_ro = if hc.privileged || sec.writable_cgroups {
         "rw"
     } else {
@@ -338,6 +350,12 @@ fn default_mounts(hc: &HostConfig, sec: &SecurityOpts) -> Vec<Value> {
     ];
     match hc.ipc_mode.as_str() {
         "none" => {}
+        _ if shm.is_some() => defaults.push(mount(
+            "/dev/shm",
+            "bind",
+            &shm.map(|p| p.to_string_lossy()).unwrap_or_default(),
+            &["rbind", "rprivate"],
+        )),
         "host" => defaults.push(mount(
             "/dev/shm",
             "bind",

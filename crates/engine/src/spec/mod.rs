@@ -91,6 +91,13 @@ pub struct SpecContext {
     pub init_binary: Option<PathBuf>,
     /// `--network container:X` -> /proc/<pid>/ns/net
     pub join_netns: Option<PathBuf>,
+    /// `--pid container:X` -> /proc/<pid>/ns/pid
+    pub join_pidns: Option<PathBuf>,
+    /// `--ipc container:X` -> /proc/<pid>/ns/ipc
+    pub join_ipcns: Option<PathBuf>,
+    /// the host tmpfs bound at /dev/shm: a shareable container's own, or the one of the
+    /// container whose IPC it joins (else /dev/shm is a tmpfs of the container's own)
+    pub shm: Option<PathBuf>,
 }
 
 #[cfg(test)]
