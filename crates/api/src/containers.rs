@@ -72,11 +72,17 @@ async fn list(q: Q) -> ApiResult<Response> {
     Ok(ok(&v))
 }
 
-async fn inspect(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+async fn inspect(
+    Path(id): Path<String>,
+    version: Option<axum::Extension<crate::server::ApiVersion>>,
+    q: Q,
+) -> ApiResult<Response> {
     let size = q.bool("size");
+    let version = version.map(|axum::Extension(v)| v);
     let v = blocking(move |e| {
         let c = find(e, &id)?;
         let mut v = c.inspect_json();
+        crate::networks::short_id_aliases(&mut v, version);
         // the monitor records "starting" a moment after the start has answered; dockerd's
         // inspect has it from the start on (docker-py polls State.Health.Status right away)
         let checked = engine::health::settings(c.config.healthcheck.as_ref()).is_some();
@@ -153,6 +159,7 @@ pub fn create_request(
             }
             req.network_aliases = ep.aliases();
             req.ip = ep.ip();
+            req.endpoint = ep.spec();
         } else {
             extra.push((net.clone(), ep.clone()));
         }
@@ -183,7 +190,7 @@ async fn create(q: Q, body: Body) -> ApiResult<Response> {
     let (id, warnings) = blocking(move |e| {
         let (c, warnings) = e.create(req)?;
         let joined = extra.iter().try_for_each(|(net, ep)| {
-            engine::net::connect_container(e, &c.id, net, &ep.aliases(), ep.ip().as_deref())
+            engine::net::connect_endpoint(e, &c.id, net, &ep.spec())
         });
         let recorded = joined.and_then(|()| {
             recorded

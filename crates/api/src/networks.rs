@@ -78,9 +78,6 @@ fn request(b: CreateBody) -> ApiResult<net::NetworkRequest> {
             "{what} is not supported by berth's bridge networks"
         )))
     };
-    if b.enable_ipv6 == Some(true) {
-        return unsupported("IPv6");
-    }
     if b.ingress == Some(true) {
         return unsupported("an ingress network");
     }
@@ -94,14 +91,17 @@ fn request(b: CreateBody) -> ApiResult<net::NetworkRequest> {
             ipam.driver.unwrap_or_default()
         ));
     }
-    let mut configs = ipam.config.unwrap_or_default();
-    if configs.len() > 1 {
-        return unsupported("more than one IPAM config");
+    // one pool per address family
+    let (v6, v4): (Vec<IpamConfig>, Vec<IpamConfig>) = ipam
+        .config
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|c| c.subnet.as_deref().is_some_and(|s| s.contains(':')));
+    if v4.len() > 1 || v6.len() > 1 {
+        return unsupported("more than one IPAM config of an address family");
     }
-    let c = configs.pop().unwrap_or_default();
-    if c.subnet.as_deref().is_some_and(|s| s.contains(':')) {
-        return unsupported("IPv6");
-    }
+    let c = v4.into_iter().next().unwrap_or_default();
+    let c6 = v6.into_iter().next().unwrap_or_default();
     Ok(net::NetworkRequest {
         name: b.name,
         driver: b.driver.unwrap_or_default(),
@@ -113,6 +113,12 @@ fn request(b: CreateBody) -> ApiResult<net::NetworkRequest> {
         labels: b.labels.unwrap_or_default(),
         options: b.options.unwrap_or_default(),
         aux: c.auxiliary_addresses.unwrap_or_default(),
+        ipv6: network::Ipv6Request {
+            enable: b.enable_ipv6.unwrap_or(false),
+            subnet: c6.subnet,
+            gateway: c6.gateway,
+            ip_range: c6.ip_range,
+        },
     })
 }
 
@@ -147,6 +153,10 @@ fn network_of(e: &Engine, id: &str) -> ApiResult<String> {
 struct IpamRequest {
     #[serde(rename = "IPv4Address")]
     ipv4_address: Option<String>,
+    #[serde(rename = "IPv6Address")]
+    ipv6_address: Option<String>,
+    #[serde(rename = "LinkLocalIPs")]
+    link_local_ips: Option<Vec<String>>,
 }
 
 /// An endpoint as connect and create (`NetworkingConfig.EndpointsConfig`) give it.
@@ -158,6 +168,7 @@ pub struct EndpointConfig {
     ipam_config: Option<IpamRequest>,
     driver_opts: Option<BTreeMap<String, String>>,
     mac_address: Option<String>,
+    links: Option<Vec<String>>,
 }
 
 impl EndpointConfig {
@@ -172,6 +183,20 @@ impl EndpointConfig {
             .as_ref()
             .and_then(|i| i.ipv4_address.clone())
             .filter(|s| !s.is_empty())
+    }
+
+    /// Everything the endpoint asks for (its MAC unchecked: see [`EndpointConfig::mac`]).
+    pub fn spec(&self) -> net::EndpointSpec {
+        let ipam = self.ipam_config.clone().unwrap_or_default();
+        let some = |s: Option<String>| s.filter(|s| !s.is_empty());
+        net::EndpointSpec {
+            aliases: self.aliases(),
+            ip: self.ip(),
+            ip6: some(ipam.ipv6_address),
+            link_local_ips: ipam.link_local_ips.unwrap_or_default(),
+            links: self.links.clone().unwrap_or_default(),
+            mac: some(self.mac_address.clone()),
+        }
     }
 
     /// The requested MAC address, checked.
@@ -204,7 +229,7 @@ async fn connect(Path(id): Path<String>, body: Body) -> ApiResult<Response> {
         let name = network_of(e, &id)?;
         let ep = b.endpoint_config.unwrap_or_default();
         ep.mac()?;
-        net::connect_container(e, &b.container, &name, &ep.aliases(), ep.ip().as_deref())?;
+        net::connect_endpoint(e, &b.container, &name, &ep.spec())?;
         Ok(ep.record(e, &b.container, &name)?)
     })
     .await?;
@@ -233,6 +258,32 @@ async fn disconnect(Path(id): Path<String>, body: Body) -> ApiResult<Response> {
     })
     .await?;
     Ok(ok_empty())
+}
+
+/// Before API 1.45 the container's short id is one of the `Aliases` of each of its endpoints
+/// on a user-defined network (docker 25+ shows it from the create on; from 1.45 Aliases are
+/// exactly what was asked for, the short id being in `DNSNames`).
+pub fn short_id_aliases(v: &mut Value, version: Option<crate::server::ApiVersion>) {
+    if version.is_none_or(|v| v >= crate::server::ApiVersion(1, 45)) {
+        return;
+    }
+    let short: String = v["Id"].as_str().unwrap_or("").chars().take(12).collect();
+    let Some(nets) = v
+        .pointer_mut("/NetworkSettings/Networks")
+        .and_then(|n| n.as_object_mut())
+    else {
+        return;
+    };
+    for (name, ep) in nets.iter_mut() {
+        if net::is_default(name) || net::is_special(name) || short.is_empty() {
+            continue;
+        }
+        let mut aliases: Vec<Value> = ep["Aliases"].as_array().cloned().unwrap_or_default();
+        if !aliases.iter().any(|a| a == short.as_str()) {
+            aliases.push(json!(short));
+        }
+        ep["Aliases"] = json!(aliases);
+    }
 }
 
 /// 200 with an empty body, as dockerd answers connect and disconnect.

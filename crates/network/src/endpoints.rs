@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use rusqlite::TransactionBehavior;
@@ -12,7 +12,9 @@ use crate::firewall::{self, Selector};
 use crate::ipam::{self, Subnet};
 use crate::manager::random_hex;
 use crate::store::{self, EndpointsOf};
-use crate::{netlink, Endpoint, Error, Manager, NetworkConfig, Result, DEFAULT_NETWORK};
+use crate::{
+    netlink, Endpoint, EndpointRequest, Error, Manager, NetworkConfig, Result, DEFAULT_NETWORK,
+};
 
 fn to_endpoint(row: store::EndpointRow, net: Option<&NetworkConfig>) -> Endpoint {
     let (prefix_len, gateway) = net
@@ -23,7 +25,13 @@ fn to_endpoint(row: store::EndpointRow, net: Option<&NetworkConfig>) -> Endpoint
             )
         })
         .unwrap_or((0, Ipv4Addr::UNSPECIFIED));
+    let ip6: Option<Ipv6Addr> = row.ip6.parse().ok();
+    let v6 = net.and_then(|n| n.v6_parsed().ok().flatten());
     Endpoint {
+        ip6,
+        prefix6: v6.filter(|_| ip6.is_some()).map(|(s, _)| s.prefix).unwrap_or(0),
+        gateway6: v6.filter(|_| ip6.is_some()).map(|(_, g)| g),
+        links: serde_json::from_str(&row.links).unwrap_or_default(),
         aliases: serde_json::from_str(&row.aliases).unwrap_or_default(),
         ip: row.ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
         container_id: row.container_id,
@@ -34,6 +42,43 @@ fn to_endpoint(row: store::EndpointRow, net: Option<&NetworkConfig>) -> Endpoint
         mac: row.mac,
         host_veth: row.host_veth,
     }
+}
+
+/// The endpoint's IPv6 address on `net`: the requested one, else the lowest free one of the v6
+/// ip range (or subnet); none when the network has IPv6 off (a requested one is then kept in
+/// the container's settings only, as dockerd does).
+fn allocate_v6(
+    conn: &rusqlite::Connection,
+    net: &NetworkConfig,
+    requested: Option<Ipv6Addr>,
+) -> Result<Option<Ipv6Addr>> {
+    let Some((subnet, gateway)) = net.v6_parsed()? else {
+        return Ok(None);
+    };
+    let used: HashSet<Ipv6Addr> = store::endpoint_rows(conn, EndpointsOf::Network(&net.id))?
+        .iter()
+        .filter_map(|r| r.ip6.parse().ok())
+        .collect();
+    if let Some(ip) = requested {
+        if !subnet.is_host(ip) || ip == gateway {
+            return Err(Error::AddressNotInSubnet {
+                ip: ip.into(),
+                network: net.name.clone(),
+                subnet: net.subnet6.clone(),
+            });
+        }
+        if used.contains(&ip) {
+            return Err(Error::AddressInUse {
+                ip: ip.into(),
+                network: net.name.clone(),
+            });
+        }
+        return Ok(Some(ip));
+    }
+    let pool = ipam::Subnet6::parse(&net.ip_range6).unwrap_or(subnet);
+    pool.lowest_free(&subnet, gateway, &used)
+        .map(Some)
+        .ok_or_else(|| Error::Exhausted(net.name.clone(), net.id.clone()))
 }
 
 impl Manager {
@@ -78,8 +123,9 @@ impl Manager {
         aliases: &[String],
         netns: &Path,
         ifname: &str,
-        requested_ip: Option<Ipv4Addr>,
+        req: &EndpointRequest,
     ) -> Result<Endpoint> {
+        let requested_ip = req.ip;
         let (ep, existed, net) = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -123,14 +169,14 @@ impl Manager {
                     Some(ip) => {
                         if !subnet.is_host(ip) || ip == gateway {
                             return Err(Error::AddressNotInSubnet {
-                                ip,
+                                ip: ip.into(),
                                 network: net.name.clone(),
                                 subnet: net.subnet.clone(),
                             });
                         }
                         if used.contains(&ip) {
                             return Err(Error::AddressInUse {
-                                ip,
+                                ip: ip.into(),
                                 network: net.name.clone(),
                             });
                         }
@@ -139,6 +185,8 @@ impl Manager {
                     None => ipam::lowest_free(&subnet, gateway, &used)
                         .ok_or_else(|| Error::Exhausted(net.name.clone(), net.id.clone()))?,
                 };
+                let ip6 = allocate_v6(&tx, &net, req.ip6)?;
+                let v6 = net.v6_parsed()?.filter(|_| ip6.is_some());
                 let ep = Endpoint {
                     container_id: container_id.to_string(),
                     network_id: net.id.clone(),
@@ -147,8 +195,12 @@ impl Manager {
                     ip,
                     prefix_len: subnet.prefix,
                     gateway,
-                    mac: ipam::mac_for(ip),
+                    mac: req.mac.clone().unwrap_or_else(|| ipam::mac_for(ip)),
                     host_veth: format!("veth{}", random_hex(4)),
+                    ip6,
+                    prefix6: v6.map(|(s, _)| s.prefix).unwrap_or(0),
+                    gateway6: v6.map(|(_, g)| g),
+                    links: req.links.clone(),
                 };
                 store::insert_endpoint(&tx, &ep)?;
                 tx.commit()?;
@@ -161,7 +213,7 @@ impl Manager {
                 return Ok(ep);
             }
         }
-        match self.plumb(&net, &ep, netns, ifname) {
+        match self.plumb(&net, &ep, netns, ifname, &req.link_local) {
             Ok(()) => Ok(ep),
             Err(e) => {
                 if let Ok(nl) = netlink::Nl::new() {
@@ -173,7 +225,14 @@ impl Manager {
         }
     }
 
-    fn plumb(&self, net: &NetworkConfig, ep: &Endpoint, netns: &Path, ifname: &str) -> Result<()> {
+    fn plumb(
+        &self,
+        net: &NetworkConfig,
+        ep: &Endpoint,
+        netns: &Path,
+        ifname: &str,
+        link_local: &[std::net::IpAddr],
+    ) -> Result<()> {
         let ns = File::open(netns).map_err(|e| Error::Io {
             context: format!("opening network namespace {}", netns.display()),
             source: e,
@@ -186,10 +245,15 @@ impl Manager {
         netlink::configure_inside(
             netns,
             ifname,
-            mac,
-            ep.ip,
-            ep.prefix_len,
-            (!net.internal).then_some(ep.gateway),
+            netlink::Iface {
+                mac,
+                ip: ep.ip,
+                prefix: ep.prefix_len,
+                gateway: (!net.internal).then_some(ep.gateway),
+                ip6: ep.ip6.map(|a| (a, ep.prefix6)),
+                gateway6: ep.gateway6.filter(|_| !net.internal),
+                link_local: link_local.to_vec(),
+            },
         )
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// An IPv4 prefix whose host bits are zero, e.g. 10.89.0.0/24.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -88,6 +88,86 @@ impl Subnet {
     /// Whether `ip` may be given to a host: inside, not the network nor the broadcast address.
     pub fn is_host(&self, ip: Ipv4Addr) -> bool {
         self.contains(ip) && ip != self.addr && ip != self.broadcast()
+    }
+}
+
+/// An IPv6 prefix whose host bits are zero, e.g. 2001:db8::/64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Subnet6 {
+    pub addr: Ipv6Addr,
+    pub prefix: u8,
+}
+
+impl fmt::Display for Subnet6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+fn mask6(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
+}
+
+impl Subnet6 {
+    /// Parse "addr/len" strictly: the host bits must be zero, as for v4.
+    pub fn parse(s: &str) -> Result<Subnet6, String> {
+        let bad = || format!("invalid CIDR address: {s}");
+        let (ip, len) = s.split_once('/').ok_or_else(bad)?;
+        let ip: Ipv6Addr = ip.parse().map_err(|_| bad())?;
+        let prefix: u8 = len.parse().ok().filter(|p| *p <= 128).ok_or_else(bad)?;
+        let net = Subnet6 {
+            addr: Ipv6Addr::from(u128::from(ip) & mask6(prefix)),
+            prefix,
+        };
+        if net.addr != ip {
+            return Err(format!("invalid subnet {s} : it should be {net}"));
+        }
+        if prefix > 126 {
+            return Err(format!(
+                "invalid subnet {s}: a /{prefix} leaves no room for containers"
+            ));
+        }
+        Ok(net)
+    }
+
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & mask6(self.prefix) == u128::from(self.addr)
+    }
+
+    pub fn overlaps(&self, other: &Subnet6) -> bool {
+        let m = mask6(self.prefix) & mask6(other.prefix);
+        u128::from(self.addr) & m == u128::from(other.addr) & m
+    }
+
+    /// docker's default v6 gateway: the first address after the network's.
+    pub fn first_host(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.addr) + 1)
+    }
+
+    /// Inside and not the subnet-router anycast address (the all-zero host part).
+    pub fn is_host(&self, ip: Ipv6Addr) -> bool {
+        self.contains(ip) && ip != self.addr
+    }
+
+    /// The lowest address of this prefix (a pool or an ip range) that is a host of `subnet`,
+    /// not `gateway` and not in `used`.
+    pub fn lowest_free(
+        &self,
+        subnet: &Subnet6,
+        gateway: Ipv6Addr,
+        used: &HashSet<Ipv6Addr>,
+    ) -> Option<Ipv6Addr> {
+        let first = u128::from(self.addr);
+        let last = first | !mask6(self.prefix);
+        // at most used.len() + 2 candidates are skipped: no walk through the whole space
+        (first..=last)
+            .take(used.len() + 3)
+            .map(Ipv6Addr::from)
+            .find(|ip| subnet.is_host(*ip) && *ip != gateway && !used.contains(ip))
     }
 }
 
@@ -247,6 +327,26 @@ mod tests {
         assert_eq!(ip.to_string(), "10.0.0.2");
         used.insert(ip);
         assert_eq!(lowest_free(&tiny, tiny.first_host(), &used), None);
+    }
+
+    #[test]
+    fn v6_subnets() {
+        let s6 = Subnet6::parse("2001:389::/64").unwrap();
+        assert_eq!(s6.to_string(), "2001:389::/64");
+        assert_eq!(s6.first_host().to_string(), "2001:389::1");
+        assert!(Subnet6::parse("2001:389::1/64").is_err());
+        assert!(Subnet6::parse("2001:389::/129").is_err());
+        assert!(s6.overlaps(&Subnet6::parse("2001:389::/96").unwrap()));
+        assert!(!s6.overlaps(&Subnet6::parse("2001:38a::/64").unwrap()));
+        // dockerd: range 2001:389::/96 with gateway ::ffff gives ::1 first
+        let range = Subnet6::parse("2001:389::/96").unwrap();
+        let gw: Ipv6Addr = "2001:389::ffff".parse().unwrap();
+        let mut used = HashSet::new();
+        let a = range.lowest_free(&s6, gw, &used).unwrap();
+        assert_eq!(a.to_string(), "2001:389::1");
+        used.insert(a);
+        let b = s6.lowest_free(&s6, s6.first_host(), &used).unwrap();
+        assert_eq!(b.to_string(), "2001:389::2");
     }
 
     #[test]

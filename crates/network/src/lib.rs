@@ -19,7 +19,7 @@ mod store;
 pub use manager::Manager;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -63,12 +63,14 @@ pub enum Error {
     Exhausted(String, String),
     #[error("invalid address {ip}: no configured subnet contains the IP address on network {network} ({subnet})")]
     AddressNotInSubnet {
-        ip: Ipv4Addr,
+        ip: IpAddr,
         network: String,
         subnet: String,
     },
     #[error("address {ip} already in use on network {network}")]
-    AddressInUse { ip: Ipv4Addr, network: String },
+    AddressInUse { ip: IpAddr, network: String },
+    #[error("Unable to enable IPv6 addresses on bridge {bridge}: {detail}")]
+    NoIpv6 { bridge: String, detail: String },
     #[error("invalid port mapping {0}")]
     InvalidPort(String),
     #[error("Bind for {0}:{1} failed: port is already allocated")]
@@ -100,7 +102,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A network as stored (JSON in `networks.data`), with docker's inspect names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkConfig {
     #[serde(rename = "Id")]
     pub id: String,
@@ -121,11 +123,57 @@ pub struct NetworkConfig {
     pub labels: BTreeMap<String, String>,
     #[serde(rename = "Created", default)]
     pub created: String,
+    /// `EnableIPv6`: containers get an address of `subnet6` and a default route through
+    /// `gateway6`; without it a v6 pool is kept and shown only, as dockerd does
+    #[serde(rename = "EnableIPv6", default)]
+    pub enable_ipv6: bool,
+    #[serde(rename = "Subnet6", default, skip_serializing_if = "String::is_empty")]
+    pub subnet6: String,
+    #[serde(rename = "Gateway6", default, skip_serializing_if = "String::is_empty")]
+    pub gateway6: String,
+    #[serde(rename = "IPRange6", default, skip_serializing_if = "String::is_empty")]
+    pub ip_range6: String,
+}
+
+/// The IPv6 side of a network create (`EnableIPv6` and an IPAM config with a v6 subnet).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ipv6Request {
+    pub enable: bool,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+}
+
+/// What a container asks of its endpoint besides its names: addresses (`--ip`, `--ip6`,
+/// `--link-local-ip`), a MAC (`--mac-address`) and links scoped to the endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointRequest {
+    pub ip: Option<Ipv4Addr>,
+    pub ip6: Option<Ipv6Addr>,
+    pub mac: Option<String>,
+    /// extra addresses of the interface (prefix /16 for v4, /64 for v6, as docker adds them)
+    pub link_local: Vec<IpAddr>,
+    /// "target:alias": `alias` resolves to `target` for this endpoint only
+    pub links: Vec<String>,
 }
 
 impl NetworkConfig {
     pub(crate) fn subnet_parsed(&self) -> Result<Subnet> {
         Subnet::parse(&self.subnet).map_err(|e| Error::Corrupt(self.name.clone(), e))
+    }
+
+    /// The v6 subnet and gateway containers are given, when IPv6 is enabled.
+    pub(crate) fn v6_parsed(&self) -> Result<Option<(ipam::Subnet6, Ipv6Addr)>> {
+        if !self.enable_ipv6 || self.subnet6.is_empty() {
+            return Ok(None);
+        }
+        let corrupt = |e: String| Error::Corrupt(self.name.clone(), e);
+        let s = ipam::Subnet6::parse(&self.subnet6).map_err(corrupt)?;
+        let gw = self
+            .gateway6
+            .parse()
+            .map_err(|_| corrupt(format!("gateway {}", self.gateway6)))?;
+        Ok(Some((s, gw)))
     }
 
     pub(crate) fn gateway_parsed(&self) -> Result<Ipv4Addr> {
@@ -156,6 +204,14 @@ pub struct Endpoint {
     pub mac: String,
     #[serde(rename = "HostVeth", default)]
     pub host_veth: String,
+    #[serde(rename = "GlobalIPv6Address", default)]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(rename = "GlobalIPv6PrefixLen", default)]
+    pub prefix6: u8,
+    #[serde(rename = "IPv6Gateway", default)]
+    pub gateway6: Option<Ipv6Addr>,
+    #[serde(rename = "Links", default)]
+    pub links: Vec<String>,
 }
 
 /// A published port.

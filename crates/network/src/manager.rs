@@ -9,8 +9,10 @@ use std::sync::{Mutex, OnceLock};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::firewall::{self, Backend, Selector};
-use crate::ipam::{self, Subnet};
-use crate::{netlink, store, Error, NetworkConfig, Result, DEFAULT_BRIDGE, DEFAULT_NETWORK};
+use crate::ipam::{self, Subnet, Subnet6};
+use crate::{
+    netlink, store, Error, Ipv6Request, NetworkConfig, Result, DEFAULT_BRIDGE, DEFAULT_NETWORK,
+};
 
 /// Per network: the ifindex of the bridge its firewall rules and sysctls were last written
 /// for, and [`RULES_VERSION`].
@@ -43,6 +45,51 @@ pub(crate) fn random_hex(bytes: usize) -> String {
 /// `/` (which would make `/networks/{name}` unreachable) are refused.
 fn valid_name(name: &str) -> bool {
     !name.trim().is_empty() && !name.chars().any(|c| c.is_control() || c == '/')
+}
+
+/// The stored (subnet, gateway, ip range, enabled) of a create's IPv6 side: empty strings
+/// without a v6 pool. dockerd 20.10 has no default v6 pool: EnableIPv6 needs a subnet.
+fn v6_config(r: &Ipv6Request) -> Result<(String, String, String, bool)> {
+    let Some(subnet) = r.subnet.as_deref().filter(|s| !s.is_empty()) else {
+        if r.enable {
+            return Err(Error::InvalidSubnet(
+                "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network".into(),
+            ));
+        }
+        return Ok(Default::default());
+    };
+    let s6 = Subnet6::parse(subnet).map_err(Error::InvalidSubnet)?;
+    let gateway = match r.gateway.as_deref().filter(|g| !g.is_empty()) {
+        Some(g) => {
+            let ip: std::net::Ipv6Addr = g
+                .parse()
+                .map_err(|_| Error::InvalidGateway(g.to_string()))?;
+            if !s6.is_host(ip) {
+                return Err(Error::InvalidGateway(g.to_string()));
+            }
+            ip
+        }
+        None => s6.first_host(),
+    };
+    let range = match r.ip_range.as_deref().filter(|g| !g.is_empty()) {
+        Some(x) => {
+            let range = Subnet6::parse(x).map_err(Error::InvalidSubnet)?;
+            if !s6.contains(range.addr) || range.prefix < s6.prefix {
+                return Err(Error::InvalidSubnet(format!(
+                    "invalid ip-range {range}: not within the subnet {s6}"
+                )));
+            }
+            range.to_string()
+        }
+        None => String::new(),
+    };
+    // without IPv6 on, only a gateway that was asked for is kept (dockerd shows none)
+    let gateway = if r.enable || r.gateway.as_deref().is_some_and(|g| !g.is_empty()) {
+        gateway.to_string()
+    } else {
+        String::new()
+    };
+    Ok((s6.to_string(), gateway, range, r.enable))
 }
 
 /// Subnets that a new network must not overlap: the host's routes (except those of `own_bridge`,
@@ -142,6 +189,7 @@ impl Manager {
             internal: false,
             labels: BTreeMap::new(),
             created: now_rfc3339(),
+            ..Default::default()
         };
         store::insert_network(&tx, &net)?;
         tx.commit()?;
@@ -157,6 +205,21 @@ impl Manager {
         internal: bool,
         labels: BTreeMap<String, String>,
     ) -> Result<NetworkConfig> {
+        self.create_dual(name, subnet, gateway, internal, labels, &Ipv6Request::default())
+    }
+
+    /// [`Manager::create`] with an IPv6 side: its pool is checked and kept; with `enable`,
+    /// the bridge gets the v6 gateway and containers v6 addresses (no NAT66, as dockerd).
+    pub fn create_dual(
+        &self,
+        name: &str,
+        subnet: Option<&str>,
+        gateway: Option<&str>,
+        internal: bool,
+        labels: BTreeMap<String, String>,
+        v6: &Ipv6Request,
+    ) -> Result<NetworkConfig> {
+        let v6 = v6_config(v6)?;
         if name == "host" || name == "none" {
             return Err(Error::Reserved(name.to_string()));
         }
@@ -179,6 +242,17 @@ impl Manager {
                     .iter()
                     .filter_map(|n| Subnet::parse(&n.subnet).ok())
                     .any(|o| o.overlaps(s))
+                {
+                    return Err(Error::Overlap);
+                }
+            }
+            // only pools in use count (dockerd allocates none without EnableIPv6)
+            if let Some(s6) = Subnet6::parse(&v6.0).ok().filter(|_| v6.3) {
+                if nets
+                    .iter()
+                    .filter(|n| n.enable_ipv6)
+                    .filter_map(|n| Subnet6::parse(&n.subnet6).ok())
+                    .any(|o| o.overlaps(&s6))
                 {
                     return Err(Error::Overlap);
                 }
@@ -218,6 +292,10 @@ impl Manager {
             internal,
             labels,
             created: now_rfc3339(),
+            enable_ipv6: v6.3,
+            subnet6: v6.0.clone(),
+            gateway6: v6.1.clone(),
+            ip_range6: v6.2.clone(),
         };
         let bridge =
             netlink::Nl::new().and_then(|nl| nl.ensure_bridge(&net.bridge, gateway, subnet.prefix));
@@ -258,6 +336,17 @@ impl Manager {
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
         let nl = netlink::Nl::new()?;
         let created = nl.ensure_bridge(&net.bridge, gw, subnet.prefix)?;
+        if let Some((s6, gw6)) = net.v6_parsed()? {
+            // as dockerd's bridge driver: IPv6 on for the bridge, forwarding on, the gateway
+            let no_v6 = |detail: String| Error::NoIpv6 {
+                bridge: net.bridge.clone(),
+                detail,
+            };
+            let disable = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", net.bridge);
+            write_sysctl(&disable, "0").map_err(|e| no_v6(e.to_string()))?;
+            write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+            nl.add_address6(&net.bridge, gw6, s6.prefix)?;
+        }
         // The rules were written for this very bridge (same ifindex) already: a bridge made
         // again (reboot, retired default network) has a new index and gets its rules again.
         let index = nl.link_index(&net.bridge)?.unwrap_or(0);
@@ -505,6 +594,7 @@ mod tests {
             internal: false,
             labels: BTreeMap::from([("k".to_string(), "v".to_string())]),
             created: now_rfc3339(),
+            ..Default::default()
         };
         store::insert_network(&m.conn(), &net).unwrap();
         assert_eq!(m.get("n1").unwrap(), net);
@@ -539,7 +629,7 @@ mod tests {
         // an endpoint row blocks removal with docker's message
         m.conn()
             .execute(
-                "INSERT INTO endpoints VALUES ('c1', ?1, 'web', '[\"w\"]', '10.250.0.2', '02:42:0a:fa:00:02', 'vethdeadbeef')",
+                "INSERT INTO endpoints (container_id, network_id, name, aliases, ip, mac, host_veth) VALUES ('c1', ?1, 'web', '[\"w\"]', '10.250.0.2', '02:42:0a:fa:00:02', 'vethdeadbeef')",
                 [&net.id],
             )
             .unwrap();

@@ -7,11 +7,12 @@
 //! container's namespace: the caller's thread never changes namespace.
 
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
@@ -121,6 +122,28 @@ impl Nl {
             .map_err(|e| nl_err(format!("adding address {ip}/{prefix} to link {name}"), e))
     }
 
+    /// Add `ip/prefix` to link `name` without duplicate address detection (the address is
+    /// ours to give: usable at once, never "tentative"), replacing the same address.
+    pub fn add_address6(&self, name: &str, ip: Ipv6Addr, prefix: u8) -> Result<()> {
+        self.add_any(name, IpAddr::V6(ip), prefix)
+    }
+
+    fn add_any(&self, name: &str, ip: IpAddr, prefix: u8) -> Result<()> {
+        let idx = self.require_index(name)?;
+        let h = self.handle.clone();
+        self.rt
+            .block_on(async {
+                let mut req = h.address().add(idx, ip, prefix).replace();
+                if ip.is_ipv6() {
+                    req.message_mut()
+                        .attributes
+                        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+                }
+                req.execute().await
+            })
+            .map_err(|e| nl_err(format!("adding address {ip}/{prefix} to link {name}"), e))
+    }
+
     /// Make bridge `name` exist, hold `gateway/prefix` and be up.
     /// Returns whether the bridge had to be created.
     pub fn ensure_bridge(&self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
@@ -187,27 +210,37 @@ impl Nl {
     }
 
     /// Inside a namespace: rename-free configuration of `ifname`.
-    fn configure_iface(
-        &self,
-        ifname: &str,
-        mac: &[u8],
-        ip: Ipv4Addr,
-        prefix: u8,
-        gateway: Option<Ipv4Addr>,
-    ) -> Result<()> {
+    fn configure_iface(&self, ifname: &str, c: &Iface) -> Result<()> {
         let idx = self.require_index(ifname)?;
         self.set(
             format!("setting the mac address of {ifname}"),
             LinkUnspec::new_with_index(idx)
-                .append_extra_attribute(LinkAttribute::Address(mac.to_vec()))
+                .append_extra_attribute(LinkAttribute::Address(c.mac.clone()))
                 .build(),
         )?;
-        self.add_address(ifname, ip, prefix)?;
+        self.add_address(ifname, c.ip, c.prefix)?;
+        if let Some((ip6, prefix6)) = c.ip6 {
+            self.add_address6(ifname, ip6, prefix6)?;
+        }
+        for ip in &c.link_local {
+            // docker adds them as /16 (v4) and /64 (v6)
+            self.add_any(ifname, *ip, if ip.is_ipv4() { 16 } else { 64 })?;
+        }
         self.set_up(ifname)?;
         if self.link_index("lo")?.is_some() {
             self.set_up("lo")?;
         }
-        if let Some(gw) = gateway {
+        if let Some(gw) = c.gateway6 {
+            let h = self.handle.clone();
+            let route = RouteMessageBuilder::<Ipv6Addr>::new()
+                .gateway(gw)
+                .output_interface(idx)
+                .build();
+            self.rt
+                .block_on(async { h.route().add(route).replace().execute().await })
+                .map_err(|e| nl_err(format!("adding default route via {gw} on {ifname}"), e))?;
+        }
+        if let Some(gw) = c.gateway {
             let h = self.handle.clone();
             let route = RouteMessageBuilder::<Ipv4Addr>::new()
                 .gateway(gw)
@@ -221,16 +254,21 @@ impl Nl {
     }
 }
 
-/// Configure `ifname` inside the network namespace `netns` (MAC, address, up, lo up, default
-/// route) from a dedicated thread that setns()es there, so the caller's thread stays put.
-pub(crate) fn configure_inside(
-    netns: &Path,
-    ifname: &str,
-    mac: Vec<u8>,
-    ip: Ipv4Addr,
-    prefix: u8,
-    gateway: Option<Ipv4Addr>,
-) -> Result<()> {
+/// How a container's interface is configured.
+pub(crate) struct Iface {
+    pub mac: Vec<u8>,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    /// the default route (none on an internal network)
+    pub gateway: Option<Ipv4Addr>,
+    pub ip6: Option<(Ipv6Addr, u8)>,
+    pub gateway6: Option<Ipv6Addr>,
+    pub link_local: Vec<IpAddr>,
+}
+
+/// Configure `ifname` inside the network namespace `netns` (MAC, addresses, up, lo up, default
+/// routes) from a dedicated thread that setns()es there, so the caller's thread stays put.
+pub(crate) fn configure_inside(netns: &Path, ifname: &str, iface: Iface) -> Result<()> {
     let ns = File::open(netns).map_err(|e| Error::Io {
         context: format!("opening network namespace {}", netns.display()),
         source: e,
@@ -246,7 +284,14 @@ pub(crate) fn configure_inside(
                 }
             })?;
             let nl = Nl::new()?;
-            nl.configure_iface(&ifname, &mac, ip, prefix, gateway)
+            if iface.ip6.is_some() {
+                // a namespace may start with IPv6 off on its interfaces
+                let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
+                if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() != "0") {
+                    let _ = std::fs::write(&path, "0");
+                }
+            }
+            nl.configure_iface(&ifname, &iface)
         })
         .join()
         .unwrap_or_else(|_| {

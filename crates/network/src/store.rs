@@ -23,6 +23,12 @@ CREATE INDEX IF NOT EXISTS endpoints_network ON endpoints (network_id);
 CREATE INDEX IF NOT EXISTS ports_container ON ports (container_id);
 ";
 
+/// Columns added to `endpoints` after its first version: added to a store that lacks them.
+const ENDPOINT_COLUMNS: &[&str] = &[
+    "ALTER TABLE endpoints ADD COLUMN ip6 TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE endpoints ADD COLUMN links TEXT NOT NULL DEFAULT '[]'",
+];
+
 /// Open (creating, with its directory) the store at `db` for reading and writing: WAL, and
 /// waiting up to a minute for another process's write lock.
 pub(crate) fn open(db: &Path) -> Result<Connection> {
@@ -37,6 +43,14 @@ pub(crate) fn open(db: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.execute_batch(SCHEMA)?;
+    for add in ENDPOINT_COLUMNS {
+        match conn.execute(add, []) {
+            Err(e) if e.to_string().contains("duplicate column") => {}
+            r => {
+                r?;
+            }
+        }
+    }
     Ok(conn)
 }
 
@@ -117,6 +131,10 @@ pub(crate) struct EndpointRow {
     pub(crate) ip: String,
     pub(crate) mac: String,
     pub(crate) host_veth: String,
+    /// "" without an IPv6 address
+    pub(crate) ip6: String,
+    /// JSON list of "target:alias"
+    pub(crate) links: String,
 }
 
 /// Which endpoints to read.
@@ -136,7 +154,7 @@ pub(crate) fn endpoint_rows(
         EndpointsOf::Container(id) => ("container_id", id),
     };
     let sql = format!(
-        "SELECT container_id, network_id, name, aliases, ip, mac, host_veth FROM endpoints WHERE {column} = ?1 ORDER BY network_id, ip"
+        "SELECT container_id, network_id, name, aliases, ip, mac, host_veth, ip6, links FROM endpoints WHERE {column} = ?1 ORDER BY network_id, ip"
     );
     let mut st = conn.prepare(&sql)?;
     let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
@@ -151,6 +169,8 @@ pub(crate) fn endpoint_rows(
             ip: text(r, 4)?,
             mac: text(r, 5)?,
             host_veth: text(r, 6)?,
+            ip6: text(r, 7)?,
+            links: text(r, 8)?,
         })
     })?;
     rows.collect()
@@ -166,7 +186,7 @@ pub(crate) fn count_endpoints(conn: &Connection, network_id: &str) -> Result<i64
 
 pub(crate) fn insert_endpoint(conn: &Connection, ep: &Endpoint) -> Result<()> {
     conn.execute(
-        "INSERT INTO endpoints (container_id, network_id, name, aliases, ip, mac, host_veth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO endpoints (container_id, network_id, name, aliases, ip, mac, host_veth, ip6, links) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             ep.container_id,
             ep.network_id,
@@ -174,7 +194,9 @@ pub(crate) fn insert_endpoint(conn: &Connection, ep: &Endpoint) -> Result<()> {
             serde_json::to_string(&ep.aliases).expect("aliases serialise"),
             ep.ip.to_string(),
             ep.mac,
-            ep.host_veth
+            ep.host_veth,
+            ep.ip6.map(|a| a.to_string()).unwrap_or_default(),
+            serde_json::to_string(&ep.links).expect("links serialise")
         ],
     )?;
     Ok(())

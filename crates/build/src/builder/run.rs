@@ -223,6 +223,7 @@ pub(super) fn container(
         host_config,
         network_aliases: vec![],
         ip: None,
+        ..Default::default()
     })?;
     Ok(c.id)
 }

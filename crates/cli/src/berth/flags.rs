@@ -131,6 +131,18 @@ pub struct CreateFlags {
     /// IPv4 address (e.g. 172.30.100.104) on a user-defined network
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address (e.g. 2001:db8::33) on a user-defined network with IPv6
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip")]
+    pub link_local_ip: Vec<String>,
+    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Add link to another container (name[:alias])
+    #[arg(long)]
+    pub link: Vec<String>,
     #[arg(long)]
     pub dns: Vec<String>,
     #[arg(long = "dns-search")]
@@ -404,6 +416,7 @@ pub fn to_request(
         labels,
         stop_signal: f.stop_signal.clone(),
         stop_timeout: f.stop_timeout,
+        mac_address: f.mac_address.clone().unwrap_or_default(),
     };
     let mut host_config = HostConfig {
         log_config: log_config(f)?,
@@ -427,6 +440,11 @@ pub fn to_request(
         host_config,
         network_aliases: f.network_alias.clone(),
         ip: f.ip.clone(),
+        endpoint: engine::net::EndpointSpec {
+            ip6: f.ip6.clone(),
+            link_local_ips: f.link_local_ip.clone(),
+            ..Default::default()
+        },
     })
 }
 
@@ -534,6 +552,7 @@ fn network_settings(
     hc.dns_options = f.dns_option.clone();
     hc.dns_search = f.dns_search.clone();
     hc.extra_hosts = f.add_host.clone();
+    hc.links = Some(f.link.clone()).filter(|l| !l.is_empty());
 }
 
 /// `--volume`, `--mount`, `--tmpfs`, `--read-only`.

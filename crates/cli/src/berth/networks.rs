@@ -3,7 +3,7 @@
 use super::containers::{daemon, print_inspect};
 use super::flags::key_values;
 use super::template;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use engine::engine::Engine;
 use engine::{filters, net};
@@ -35,13 +35,17 @@ pub struct CreateArgs {
     pub name: String,
     #[arg(short = 'd', long, default_value = "bridge")]
     pub driver: String,
+    /// Subnet in CIDR format (once per address family)
     #[arg(long)]
-    pub subnet: Option<String>,
+    pub subnet: Vec<String>,
     #[arg(long)]
-    pub gateway: Option<String>,
+    pub gateway: Vec<String>,
     /// Allocate container addresses from a sub-range
     #[arg(long = "ip-range")]
-    pub ip_range: Option<String>,
+    pub ip_range: Vec<String>,
+    /// Enable IPv6 networking
+    #[arg(long)]
+    pub ipv6: bool,
     /// Keep an address of the subnet out of allocation (name=address)
     #[arg(long = "aux-address")]
     pub aux_address: Vec<String>,
@@ -131,14 +135,29 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
 
 /// `network create`: prints the new id after any warnings.
 fn create(engine: &Engine, a: CreateArgs) -> Result<i32> {
+    // one of each per address family, told apart by their colons
+    let family = |l: &[String], v6: bool| -> Result<Option<String>> {
+        let mut it = l.iter().filter(|s| s.contains(':') == v6);
+        let first = it.next().cloned();
+        if it.next().is_some() {
+            bail!("berth's bridge networks take one IPv{} pool", if v6 { 6 } else { 4 });
+        }
+        Ok(first)
+    };
     let (n, warnings) = net::create(
         engine,
         &net::NetworkRequest {
             name: a.name,
             driver: a.driver,
-            subnet: a.subnet,
-            gateway: a.gateway,
-            ip_range: a.ip_range,
+            subnet: family(&a.subnet, false)?,
+            gateway: family(&a.gateway, false)?,
+            ip_range: family(&a.ip_range, false)?,
+            ipv6: network::Ipv6Request {
+                enable: a.ipv6,
+                subnet: family(&a.subnet, true)?,
+                gateway: family(&a.gateway, true)?,
+                ip_range: family(&a.ip_range, true)?,
+            },
             internal: a.internal,
             attachable: a.attachable,
             labels: key_values(&a.label),

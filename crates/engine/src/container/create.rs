@@ -19,6 +19,9 @@ pub struct CreateRequest {
     pub network_aliases: Vec<String>,
     /// `--ip` (EndpointsConfig.IPAMConfig.IPv4Address)
     pub ip: Option<String>,
+    /// the rest of the first network's endpoint: `--ip6`, `--link-local-ip`, its links
+    /// (its aliases and ip are the two fields above)
+    pub endpoint: crate::net::EndpointSpec,
 }
 
 impl Engine {
@@ -60,12 +63,12 @@ impl Engine {
                 }
             }
         }
-        let network_settings = crate::net::initial_settings(
-            self,
-            &hc.network_mode,
-            &req.network_aliases,
-            req.ip.as_deref(),
-        )?;
+        let spec = crate::net::EndpointSpec {
+            aliases: req.network_aliases.clone(),
+            ip: req.ip.clone(),
+            ..req.endpoint.clone()
+        };
+        let network_settings = crate::net::initial_settings(self, &hc.network_mode, &spec)?;
         // docker's defaults, as inspect shows them (after the network settings, which read
         // the mode as given)
         if hc.log_config.kind.is_empty() {

@@ -11,9 +11,10 @@ pub use objects::{
     Extras, NetworkRequest, LIST_FILTERS, PRUNE_FILTERS,
 };
 pub use plumbing::{
-    connect_container, disconnect_container, lo_up, record_endpoint, setup, teardown,
+    connect_container, connect_endpoint, disconnect_container, lo_up, record_endpoint, setup,
+    teardown,
 };
-pub use settings::{initial_settings, user_network_resolver};
+pub use settings::{initial_settings, user_network_resolver, EndpointSpec};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};

@@ -60,6 +60,8 @@ pub struct NetworkRequest {
     pub options: BTreeMap<String, String>,
     /// `AuxiliaryAddresses`: host name → address inside the subnet, never given to a container
     pub aux: BTreeMap<String, String>,
+    /// `EnableIPv6` and the v6 IPAM config
+    pub ipv6: network::Ipv6Request,
 }
 
 /// Create a network; its config and the warnings for the client.
@@ -77,12 +79,13 @@ pub fn create(
         .map(|s| Subnet::parse(s).map_err(network::Error::InvalidSubnet))
         .transpose()?;
     let m = engine.networks().map_err(net_err)?;
-    let net = m.create(
+    let net = m.create_dual(
         &r.name,
         r.subnet.as_deref().filter(|s| !s.is_empty()),
         r.gateway.as_deref().filter(|s| !s.is_empty()),
         r.internal,
         r.labels.clone(),
+        &r.ipv6,
     )?;
     let undo = |e: network::Error| {
         let _ = m.remove(&net.id);
@@ -246,7 +249,7 @@ pub(super) fn inspect_with(
                 "EndpointID": endpoint_id(&ep.container_id, &net.id),
                 "MacAddress": ep.mac,
                 "IPv4Address": format!("{}/{}", ep.ip, ep.prefix_len),
-                "IPv6Address": "",
+                "IPv6Address": ep.ip6.map(|a| format!("{a}/{}", ep.prefix6)).unwrap_or_default(),
             }),
         );
     }
@@ -260,6 +263,19 @@ pub(super) fn inspect_with(
     if !x.aux.is_empty() {
         ipam["AuxiliaryAddresses"] = json!(x.aux);
     }
+    let mut configs = vec![ipam];
+    if !net.subnet6.is_empty() {
+        // as dockerd shows it: the v6 pool as given (no gateway of its choosing when it was
+        // not asked for and IPv6 is off)
+        let mut v6 = json!({"Subnet": net.subnet6});
+        if !net.ip_range6.is_empty() {
+            v6["IPRange"] = json!(net.ip_range6);
+        }
+        if !net.gateway6.is_empty() {
+            v6["Gateway"] = json!(net.gateway6);
+        }
+        configs.push(v6);
+    }
     Ok(json!({
         "Name": net.name,
         "Id": net.id,
@@ -267,8 +283,8 @@ pub(super) fn inspect_with(
         "Scope": "local",
         "Driver": net.driver,
         "EnableIPv4": true,
-        "EnableIPv6": false,
-        "IPAM": {"Driver": "default", "Options": null, "Config": [ipam]},
+        "EnableIPv6": net.enable_ipv6,
+        "IPAM": {"Driver": "default", "Options": null, "Config": configs},
         "Internal": net.internal,
         "Attachable": x.attachable,
         "Ingress": false,

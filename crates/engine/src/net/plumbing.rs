@@ -5,6 +5,7 @@
 use super::objects::{emit_network, extras};
 use super::settings::{
     endpoint_entry, fill_endpoint, joined, ports_json, requested_ports, settings_name,
+    EndpointSpec,
 };
 use super::{is_default, is_special};
 use crate::engine::Engine;
@@ -31,18 +32,9 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
     let mgr = engine.networks()?;
     let mut eps: Vec<(String, NetworkConfig, Endpoint)> = Vec::new();
     let mut published = Vec::new();
-    for (i, (name, aliases, ip)) in joined(c).into_iter().enumerate() {
+    for (i, (name, spec)) in joined(c).into_iter().enumerate() {
         let net = engine.network(&name)?;
-        let ep = plug(
-            engine,
-            &mgr,
-            &net,
-            c,
-            &aliases,
-            &netns,
-            &format!("eth{i}"),
-            ip,
-        )?;
+        let ep = plug(engine, &mgr, &net, c, &spec, &netns, &format!("eth{i}"))?;
         if i == 0 {
             let ports = requested_ports(c)?;
             if !ports.is_empty() {
@@ -56,7 +48,7 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
         eps.push((name, net, ep));
     }
     if let Some((_, _, ep)) = eps.first() {
-        rewrite_hosts(c, &ep.ip.to_string())?;
+        rewrite_hosts(c, ep)?;
     }
     let ports = ports_json(&published);
     let dns_names = json!([c.short_name(), c.short_id()]);
@@ -85,18 +77,18 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
 /// Connect a container's namespace to a network: its aliases and short id as DNS names, the
 /// requested address, else (on a network with an IP range) the lowest free one of the range.
 /// Emits the network's `connect` event.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn plug(
     engine: &Engine,
     mgr: &Manager,
     net: &NetworkConfig,
     c: &Container,
-    aliases: &[String],
+    spec: &EndpointSpec,
     netns: &Path,
     ifname: &str,
-    requested: Option<Ipv4Addr>,
 ) -> Result<Endpoint> {
-    let mut names = aliases.to_vec();
+    let mut req = spec.request()?;
+    let requested = req.ip;
+    let mut names = spec.aliases.clone();
     names.push(c.short_id().to_string());
     let x = extras(engine, &net.id);
     // with auxiliary addresses the allocation skips them, over the ip range or the subnet
@@ -111,11 +103,11 @@ pub(super) fn plug(
         .and_then(|r| Subnet::parse(&r).ok());
     let mut tries = 0;
     let ep = loop {
-        let ip = match &range {
+        req.ip = match &range {
             Some(r) => Some(free_in_range(mgr, net, r, &reserved)?),
             None => requested,
         };
-        match mgr.connect(net, &c.id, c.short_name(), &names, netns, ifname, ip) {
+        match mgr.connect(net, &c.id, c.short_name(), &names, netns, ifname, &req) {
             // another container took it meanwhile
             Err(network::Error::AddressInUse { .. }) if range.is_some() && tries < 8 => tries += 1,
             r => break r?,
@@ -173,19 +165,27 @@ pub fn teardown(engine: &Engine, id: &str) {
             ns["MacAddress"] = json!("");
             if let Some(nets) = ns.get_mut("Networks").and_then(|n| n.as_object_mut()) {
                 for v in nets.values_mut() {
-                    for k in ["IPAddress", "Gateway", "MacAddress", "EndpointID"] {
+                    for k in [
+                        "IPAddress",
+                        "Gateway",
+                        "MacAddress",
+                        "EndpointID",
+                        "IPv6Gateway",
+                        "GlobalIPv6Address",
+                    ] {
                         v[k] = json!("");
                     }
                     v["IPPrefixLen"] = json!(0);
+                    v["GlobalIPv6PrefixLen"] = json!(0);
                 }
             }
         }
     });
 }
 
-/// `/etc/hosts` gets the container's address for its hostname. Rewritten in place: the
-/// container sees the file through a bind mount of this very inode.
-pub(super) fn rewrite_hosts(c: &Container, ip: &str) -> Result<()> {
+/// `/etc/hosts` gets the container's addresses (v4, and v6 when it has one) for its hostname.
+/// Rewritten in place: the container sees the file through a bind mount of this very inode.
+pub(super) fn rewrite_hosts(c: &Container, ep: &Endpoint) -> Result<()> {
     let path = Path::new(&c.hosts_path);
     let old = std::fs::read_to_string(path).unwrap_or_default();
     let host = &c.config.hostname;
@@ -194,7 +194,10 @@ pub(super) fn rewrite_hosts(c: &Container, ip: &str) -> Result<()> {
         .filter(|l| !l.starts_with("127.0.1.1") && !l.ends_with(&format!("\t{host}")))
         .map(|l| format!("{l}\n"))
         .collect();
-    out.push_str(&format!("{ip}\t{host}\n"));
+    out.push_str(&format!("{}\t{host}\n", ep.ip));
+    if let Some(ip6) = ep.ip6 {
+        out.push_str(&format!("{ip6}\t{host}\n"));
+    }
     std::fs::write(path, out).ctx(|| format!("write {}", path.display()))
 }
 
@@ -268,13 +271,28 @@ pub fn lo_up(netns: &Path) -> Result<()> {
     r.ctx(|| "bring up lo in the container's network namespace".into())
 }
 
-/// `network connect`: record the network on the container, and if it runs, connect it now.
+/// `network connect` with aliases and an IPv4 address only (see [`connect_endpoint`]).
 pub fn connect_container(
     engine: &Engine,
     key: &str,
     network: &str,
     aliases: &[String],
     ip: Option<&str>,
+) -> Result<()> {
+    let spec = EndpointSpec {
+        aliases: aliases.to_vec(),
+        ip: ip.map(str::to_string),
+        ..Default::default()
+    };
+    connect_endpoint(engine, key, network, &spec)
+}
+
+/// `network connect`: record the network on the container, and if it runs, connect it now.
+pub fn connect_endpoint(
+    engine: &Engine,
+    key: &str,
+    network: &str,
+    spec: &EndpointSpec,
 ) -> Result<()> {
     let c = engine.find_reconciled(key)?;
     if is_special(&c.host_config.network_mode) {
@@ -296,14 +314,8 @@ pub fn connect_container(
             net.name
         )));
     }
-    let requested: Option<Ipv4Addr> = match ip {
-        Some(s) => Some(
-            s.parse()
-                .map_err(|_| Error::Invalid(format!("invalid IPv4 address: {s}")))?,
-        ),
-        None => None,
-    };
-    let mut entry = endpoint_entry(&net.id, aliases, ip);
+    spec.request()?;
+    let mut entry = endpoint_entry(&net.id, spec);
     if c.state.status.has_process() {
         let netns = PathBuf::from(format!("/proc/{}/ns/net", c.state.pid));
         let n = c
@@ -313,16 +325,7 @@ pub fn connect_container(
             .map(|m| m.len())
             .unwrap_or(0);
         let mgr = engine.networks()?;
-        let ep = plug(
-            engine,
-            &mgr,
-            &net,
-            &c,
-            aliases,
-            &netns,
-            &format!("eth{n}"),
-            requested,
-        )?;
+        let ep = plug(engine, &mgr, &net, &c, spec, &netns, &format!("eth{n}"))?;
         fault::point("connect.plugged");
         if !is_default(&name) {
             if let Err(e) = ensure_dns(engine, &net) {
@@ -350,8 +353,8 @@ pub fn connect_container(
 }
 
 /// Endpoint settings kept as given and shown by inspect, as dockerd's bridge driver keeps
-/// them: `DriverOpts`, and a requested `MacAddress` while the container has no endpoint yet
-/// (berth's endpoints take the address-derived MAC when they are plugged).
+/// them: `DriverOpts`, and a requested `MacAddress` (shown while the container has no
+/// endpoint yet, given to the endpoint when it is plugged).
 pub fn record_endpoint(
     engine: &Engine,
     key: &str,
@@ -379,6 +382,9 @@ pub fn record_endpoint(
         }
         if let (Some(mac), false) = (mac, running) {
             v["MacAddress"] = json!(mac);
+        }
+        if let Some(mac) = mac {
+            c.internal.endpoint_macs.insert(name.clone(), mac.to_string());
         }
     })?;
     Ok(())

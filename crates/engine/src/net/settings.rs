@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::types::Container;
 use network::{Endpoint, NetworkConfig, PortMapping};
 use serde_json::{json, Value};
-use std::net::Ipv4Addr;
 
 /// The key of a network in `NetworkSettings.Networks`: docker's "bridge" for the default one.
 pub(super) fn settings_name(requested: &str, net: &NetworkConfig) -> String {
@@ -18,12 +17,85 @@ pub(super) fn settings_name(requested: &str, net: &NetworkConfig) -> String {
     }
 }
 
+/// What a container asks of one of its endpoints (`NetworkingConfig.EndpointsConfig`, `network
+/// connect`, `--network-alias`/`--ip`/`--ip6`/`--link-local-ip`): kept in its
+/// `NetworkSettings.Networks` entry, applied whenever the endpoint is plugged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointSpec {
+    pub aliases: Vec<String>,
+    pub ip: Option<String>,
+    pub ip6: Option<String>,
+    pub link_local_ips: Vec<String>,
+    /// "target:alias" (the endpoint's own links: `alias` resolves to `target` for it)
+    pub links: Vec<String>,
+    pub mac: Option<String>,
+}
+
+impl EndpointSpec {
+    /// The addresses parsed, for the network manager.
+    pub fn request(&self) -> Result<network::EndpointRequest> {
+        fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T> {
+            s.parse()
+                .map_err(|_| Error::Invalid(format!("invalid {what} address: {s}")))
+        }
+        Ok(network::EndpointRequest {
+            ip: self.ip.as_deref().map(|s| parse(s, "IPv4")).transpose()?,
+            ip6: self.ip6.as_deref().map(|s| parse(s, "IPv6")).transpose()?,
+            mac: self.mac.clone(),
+            link_local: self
+                .link_local_ips
+                .iter()
+                .map(|s| parse(s, "link-local IP"))
+                .collect::<Result<_>>()?,
+            links: self.links.clone(),
+        })
+    }
+
+    /// Read back from a `NetworkSettings.Networks` entry.
+    fn of_entry(v: &Value) -> EndpointSpec {
+        let strings = |x: Option<&Value>| -> Vec<String> {
+            x.and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let text = |p: &str| {
+            v.pointer(p)
+                .and_then(|x| x.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        EndpointSpec {
+            aliases: strings(v.get("Aliases")),
+            ip: text("/IPAMConfig/IPv4Address"),
+            ip6: text("/IPAMConfig/IPv6Address"),
+            link_local_ips: strings(v.pointer("/IPAMConfig/LinkLocalIPs")),
+            links: strings(v.get("Links")),
+            mac: None,
+        }
+    }
+}
+
 /// A `NetworkSettings.Networks` entry before the container is connected (docker's shape).
-pub(super) fn endpoint_entry(net_id: &str, aliases: &[String], ip: Option<&str>) -> Value {
+pub(super) fn endpoint_entry(net_id: &str, spec: &EndpointSpec) -> Value {
+    let mut ipam = serde_json::Map::new();
+    if let Some(ip) = &spec.ip {
+        ipam.insert("IPv4Address".into(), json!(ip));
+    }
+    if let Some(ip) = &spec.ip6 {
+        ipam.insert("IPv6Address".into(), json!(ip));
+    }
+    if !spec.link_local_ips.is_empty() {
+        ipam.insert("LinkLocalIPs".into(), json!(spec.link_local_ips));
+    }
+    let list = |l: &[String]| if l.is_empty() { Value::Null } else { json!(l) };
     json!({
-        "IPAMConfig": ip.map(|i| json!({"IPv4Address": i})),
-        "Links": null,
-        "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
+        "IPAMConfig": if ipam.is_empty() { Value::Null } else { Value::Object(ipam) },
+        "Links": list(&spec.links),
+        "Aliases": list(&spec.aliases),
         "NetworkID": net_id,
         "EndpointID": "",
         "Gateway": "",
@@ -54,20 +126,21 @@ pub(super) fn fill_endpoint(v: &mut Value, net_id: &str, ep: &Endpoint) {
     v["IPAddress"] = json!(ep.ip.to_string());
     v["IPPrefixLen"] = json!(ep.prefix_len);
     v["MacAddress"] = json!(ep.mac);
+    let v6 = |a: Option<std::net::Ipv6Addr>| a.map(|a| a.to_string()).unwrap_or_default();
+    v["IPv6Gateway"] = json!(v6(ep.gateway6));
+    v["GlobalIPv6Address"] = json!(v6(ep.ip6));
+    v["GlobalIPv6PrefixLen"] = json!(ep.prefix6);
 }
 
 /// The create-time `NetworkSettings`: the networks the container will join, with the aliases
 /// and address the user asked for (`--network-alias`, `--ip`).
-pub fn initial_settings(
-    engine: &Engine,
-    mode: &str,
-    aliases: &[String],
-    ip: Option<&str>,
-) -> Result<Value> {
+pub fn initial_settings(engine: &Engine, mode: &str, spec: &EndpointSpec) -> Result<Value> {
     let mut networks = serde_json::Map::new();
+    let aliases = &spec.aliases;
     if !is_special(mode) {
         let net = engine.network(mode)?;
-        if ip.is_some() && is_default(mode) {
+        spec.request()?;
+        if (spec.ip.is_some() || spec.ip6.is_some()) && is_default(mode) {
             return Err(Error::Invalid(
                 "user specified IP address is supported on user defined networks only".into(),
             ));
@@ -79,7 +152,7 @@ pub fn initial_settings(
             ));
         }
         let name = if is_default(mode) { "bridge" } else { mode };
-        networks.insert(name.to_string(), endpoint_entry(&net.id, aliases, ip));
+        networks.insert(name.to_string(), endpoint_entry(&net.id, spec));
     } else if mode == "host" || mode == "none" {
         networks.insert(
             mode.to_string(),
@@ -103,9 +176,16 @@ pub fn initial_settings(
     }))
 }
 
-/// The user networks (name, aliases, requested ip) recorded for a container.
-pub(super) fn joined(c: &Container) -> Vec<(String, Vec<String>, Option<Ipv4Addr>)> {
+/// The networks (name, what the endpoint asks for) recorded for a container. A requested MAC
+/// is the container's `MacAddress` on its first network, else one given to `network connect`.
+pub(super) fn joined(c: &Container) -> Vec<(String, EndpointSpec)> {
     let mut out = Vec::new();
+    // the network the container was created on comes first (eth0), as docker orders them
+    let primary = if is_default(&c.host_config.network_mode) {
+        "bridge".to_string()
+    } else {
+        c.host_config.network_mode.clone()
+    };
     if let Some(m) = c
         .network_settings
         .get("Networks")
@@ -115,29 +195,15 @@ pub(super) fn joined(c: &Container) -> Vec<(String, Vec<String>, Option<Ipv4Addr
             if matches!(name.as_str(), "host" | "none") {
                 continue;
             }
-            let aliases = v
-                .get("Aliases")
-                .and_then(|a| a.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let ip = v
-                .pointer("/IPAMConfig/IPv4Address")
-                .and_then(|x| x.as_str())
-                .and_then(|s| s.parse().ok());
-            out.push((name.clone(), aliases, ip));
+            let mut spec = EndpointSpec::of_entry(v);
+            spec.mac = c.internal.endpoint_macs.get(name).cloned();
+            if *name == primary && !c.config.mac_address.is_empty() {
+                spec.mac = Some(c.config.mac_address.clone());
+            }
+            out.push((name.clone(), spec));
         }
     }
-    // the network the container was created on comes first (eth0), as docker orders them
-    let primary = if is_default(&c.host_config.network_mode) {
-        "bridge".to_string()
-    } else {
-        c.host_config.network_mode.clone()
-    };
-    out.sort_by_key(|(n, _, _)| *n != primary);
+    out.sort_by_key(|(n, _)| *n != primary);
     out
 }
 

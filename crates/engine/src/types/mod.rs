@@ -36,6 +36,9 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// `--mac-address`: the MAC of the endpoint on the container's first network
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mac_address: String,
 }
 
 /// `Healthcheck`: durations in nanoseconds, as the API has them.
@@ -122,6 +125,8 @@ pub struct HostConfig {
     pub auto_remove: bool,
     pub volume_driver: String,
     pub volumes_from: Vec<String>,
+    /// legacy links of the default bridge, as inspect shows them: "/target:/container/alias"
+    pub links: Option<Vec<String>>,
     pub mounts: Vec<MountSpec>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
@@ -267,6 +272,8 @@ pub struct Internal {
     pub anonymous_volumes: Vec<String>,
     /// started with `--rm`/AutoRemove and now being removed
     pub removing: bool,
+    /// network name → the MAC asked for by `network connect` (applied when plugged)
+    pub endpoint_macs: BTreeMap<String, String>,
 }
 
 /// A container as stored and as `inspect` shows it (`internal` excepted).

@@ -18,6 +18,9 @@ pub(super) struct Endpoint {
     /// Lower case.
     aliases: Vec<String>,
     ip: Option<Ipv4Addr>,
+    /// Lower case (target, alias): `alias` resolves to `target` for this endpoint only
+    /// (the endpoint's `Links`).
+    links: Vec<(String, String)>,
 }
 
 impl Endpoint {
@@ -87,14 +90,41 @@ impl Snapshot {
                 .into_iter()
                 .map(|a| a.trim_end_matches('.').to_ascii_lowercase())
                 .collect();
+            let links = serde_json::from_str::<Vec<String>>(&row.links)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|l| {
+                    let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                    let target = target.trim_start_matches('/').to_ascii_lowercase();
+                    Some((target, alias.to_ascii_lowercase())).filter(|(t, a)| !t.is_empty() && !a.is_empty())
+                })
+                .collect();
             snap.endpoints.push(Endpoint {
                 container_id: row.container_id.to_ascii_lowercase(),
                 name: row.name.trim_start_matches('/').to_ascii_lowercase(),
                 aliases,
                 ip: parse_ipv4(&row.ip),
+                links,
             });
         }
         Ok(snap)
+    }
+
+    /// The addresses of `name` as the endpoint at `peer` sees it: one of its links' aliases
+    /// names the link's target, any other name resolves as for everyone.
+    pub(super) fn resolve_for(&self, name: &str, peer: Option<IpAddr>) -> Vec<Ipv4Addr> {
+        if let Some(IpAddr::V4(p)) = peer {
+            let linked = self
+                .endpoints
+                .iter()
+                .filter(|e| e.ip == Some(p))
+                .flat_map(|e| &e.links)
+                .find(|(_, alias)| alias == name);
+            if let Some((target, _)) = linked {
+                return self.resolve(target);
+            }
+        }
+        self.resolve(name)
     }
 
     /// The addresses of `name` (lower case, no trailing dot) on this network.
@@ -223,17 +253,17 @@ mod tests {
             r#"
             CREATE TABLE networks (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
             CREATE TABLE endpoints (container_id TEXT, network_id TEXT, name TEXT, aliases TEXT,
-                                    ip TEXT, mac TEXT, host_veth TEXT);
+                                    ip TEXT, mac TEXT, host_veth TEXT, ip6 TEXT, links TEXT);
             INSERT INTO networks VALUES ('n1', 'MyNet', '{"gateway":"10.89.1.1","subnet":"10.89.1.0/24"}');
             INSERT INTO networks VALUES ('n2', 'other', '{"gateway":"10.90.0.1","subnet":"10.90.0.0/24"}');
             INSERT INTO endpoints VALUES ('AbCdEf0123456789abcdef0123456789abcdef0123456789abcdef0123456789',
-                'n1', 'Web', '["db-alias","Shared"]', '10.89.1.2', '02:00:00:00:00:02', 'veth1');
+                'n1', 'Web', '["db-alias","Shared"]', '10.89.1.2', '02:00:00:00:00:02', 'veth1', '', '["api:backend"]');
             INSERT INTO endpoints VALUES ('fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210',
-                'n1', '/api', NULL, '10.89.1.3/24', '02:00:00:00:00:03', 'veth2');
+                'n1', '/api', NULL, '10.89.1.3/24', '02:00:00:00:00:03', 'veth2', NULL, NULL);
             INSERT INTO endpoints VALUES ('1111111111111111111111111111111111111111111111111111111111111111',
-                'n1', 'worker', '["shared"]', '10.89.1.4', NULL, NULL);
+                'n1', 'worker', '["shared"]', '10.89.1.4', NULL, NULL, NULL, NULL);
             INSERT INTO endpoints VALUES ('2222222222222222222222222222222222222222222222222222222222222222',
-                'n2', 'elsewhere', '["db-alias"]', '10.90.0.2', NULL, NULL);
+                'n2', 'elsewhere', '["db-alias"]', '10.90.0.2', NULL, NULL, NULL, NULL);
             "#,
         )
         .unwrap();
@@ -292,6 +322,12 @@ mod tests {
         assert!(snap.in_subnet(Ipv4Addr::new(10, 89, 1, 200)));
         assert!(!snap.in_subnet(Ipv4Addr::new(10, 89, 2, 1)));
         assert!(snap.in_zone("foo.mynet") && snap.in_zone("mynet"));
+        // web links api as "backend": only web resolves that name
+        let web = Some(IpAddr::V4(Ipv4Addr::new(10, 89, 1, 2)));
+        let worker = Some(IpAddr::V4(Ipv4Addr::new(10, 89, 1, 4)));
+        assert_eq!(snap.resolve_for("backend", web), ip("10.89.1.3"));
+        assert_eq!(snap.resolve_for("backend", worker), none);
+        assert_eq!(snap.resolve_for("web", worker), ip("10.89.1.2"));
         assert!(!snap.in_zone("foomynet") && !snap.in_zone("example.com"));
     }
 

@@ -95,7 +95,7 @@ impl Server {
     }
 
     /// Answers `msg` from the db if it can; otherwise says it must be forwarded.
-    fn resolve(&self, msg: &[u8]) -> Outcome {
+    fn resolve(&self, msg: &[u8], peer: Option<IpAddr>) -> Outcome {
         let q = match parse_query(msg) {
             Ok(q) => q,
             Err(_) => {
@@ -144,7 +144,7 @@ impl Server {
                     continue;
                 }
             }
-            let addrs = snap.resolve(&q.name);
+            let addrs = snap.resolve_for(&q.name, peer);
             if !addrs.is_empty() {
                 let r = answer_a(&q, &addrs, TTL);
                 return Outcome::Reply(q, r);
@@ -467,7 +467,7 @@ fn handle_udp(
         }
         return;
     }
-    match server.resolve(msg) {
+    match server.resolve(msg, Some(peer.ip())) {
         Outcome::Reply(q, r) => {
             let _ = udp.send_to(&fit_udp(&q, r, q.max_udp()), peer);
         }
@@ -541,7 +541,8 @@ fn serve_tcp(server: &Server, mut stream: TcpStream) -> io::Result<()> {
         if server.stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let reply = match server.resolve(&msg) {
+        let peer = stream.peer_addr().ok().map(|a| a.ip());
+        let reply = match server.resolve(&msg, peer) {
             Outcome::Reply(_, r) => r,
             Outcome::Forward(q) => {
                 if server.upstreams.is_empty() {
