@@ -189,9 +189,9 @@ async fn create(q: Q, body: Body) -> ApiResult<Response> {
     let (req, extra) = create_request(q.get("name").map(String::from), v)?;
     let (id, warnings) = blocking(move |e| {
         let (c, warnings) = e.create(req)?;
-        let joined = extra.iter().try_for_each(|(net, ep)| {
-            engine::net::connect_endpoint(e, &c.id, net, &ep.spec())
-        });
+        let joined = extra
+            .iter()
+            .try_for_each(|(net, ep)| engine::net::connect_endpoint(e, &c.id, net, &ep.spec()));
         let recorded = joined.and_then(|()| {
             recorded
                 .iter()
@@ -711,7 +711,11 @@ async fn remove(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let force = q.bool("force");
     let volumes = q.bool("v");
     if q.bool("link") {
-        return Err(ApiError::bad_request("links are not supported"));
+        // a link is removed by its name, /containers/{container}/{alias} (see networks.rs)
+        return Err(engine::Error::Conflict(
+            "Conflict, cannot remove the default link name of the container".into(),
+        )
+        .into());
     }
     blocking(move |e| {
         e.remove(&id, force, volumes)?;

@@ -24,6 +24,21 @@ pub fn routes() -> Router {
         .route("/networks/{id}", get(inspect).delete(remove))
         .route("/networks/{id}/connect", post(connect))
         .route("/networks/{id}/disconnect", post(disconnect))
+        // a legacy link by its name "container/alias" (with `link=1`, as docker-py sends it)
+        .route(
+            "/containers/{id}/{alias}",
+            axum::routing::delete(remove_link),
+        )
+}
+
+async fn remove_link(Path((id, alias)): Path<(String, String)>, q: Q) -> ApiResult<Response> {
+    if !q.bool("link") {
+        return Err(ApiError::not_found(format!(
+            "page not found: DELETE /containers/{id}/{alias}"
+        )));
+    }
+    blocking(move |e| Ok(net::links::remove(e, &format!("{id}/{alias}"))?)).await?;
+    Ok(no_content())
 }
 
 async fn list(q: Q) -> ApiResult<Response> {

@@ -29,7 +29,10 @@ fn to_endpoint(row: store::EndpointRow, net: Option<&NetworkConfig>) -> Endpoint
     let v6 = net.and_then(|n| n.v6_parsed().ok().flatten());
     Endpoint {
         ip6,
-        prefix6: v6.filter(|_| ip6.is_some()).map(|(s, _)| s.prefix).unwrap_or(0),
+        prefix6: v6
+            .filter(|_| ip6.is_some())
+            .map(|(s, _)| s.prefix)
+            .unwrap_or(0),
         gateway6: v6.filter(|_| ip6.is_some()).map(|(_, g)| g),
         links: serde_json::from_str(&row.links).unwrap_or_default(),
         aliases: serde_json::from_str(&row.aliases).unwrap_or_default(),

@@ -205,7 +205,14 @@ impl Manager {
         internal: bool,
         labels: BTreeMap<String, String>,
     ) -> Result<NetworkConfig> {
-        self.create_dual(name, subnet, gateway, internal, labels, &Ipv6Request::default())
+        self.create_dual(
+            name,
+            subnet,
+            gateway,
+            internal,
+            labels,
+            &Ipv6Request::default(),
+        )
     }
 
     /// [`Manager::create`] with an IPv6 side: its pool is checked and kept; with `enable`,

@@ -140,7 +140,10 @@ fn create(engine: &Engine, a: CreateArgs) -> Result<i32> {
         let mut it = l.iter().filter(|s| s.contains(':') == v6);
         let first = it.next().cloned();
         if it.next().is_some() {
-            bail!("berth's bridge networks take one IPv{} pool", if v6 { 6 } else { 4 });
+            bail!(
+                "berth's bridge networks take one IPv{} pool",
+                if v6 { 6 } else { 4 }
+            );
         }
         Ok(first)
     };

@@ -46,6 +46,9 @@ impl Engine {
             Some(n) => n,
             None => names::generate(&mut |n| self.store.name_taken(n).unwrap_or(true)),
         };
+        if let Some(links) = hc.links.take().filter(|l| !l.is_empty()) {
+            hc.links = Some(crate::net::links::normalize(self, &name, &links)?);
+        }
         let mut cfg = req.config.clone();
         let user_entrypoint = cfg.entrypoint.take();
         let user_cmd = cfg.cmd.take();

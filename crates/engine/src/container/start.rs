@@ -62,6 +62,7 @@ impl Engine {
             }
         }
         let shared = self.shared_namespaces(c)?;
+        let linked = crate::net::links::resolve(self, c)?;
         // `--network container:X`: X's hostname, hosts and resolv.conf, as dockerd (which
         // shows them in inspect from the start on)
         let joined;
@@ -77,7 +78,7 @@ impl Engine {
                 &joined
             }
             None => {
-                self.write_etc_files(c, &dir)?;
+                self.write_etc_files(c, &dir, &crate::net::links::hosts(&linked))?;
                 c
             }
         };
@@ -111,6 +112,16 @@ impl Engine {
                 "--init: no init binary found (install tini: /usr/bin/tini-static)".into(),
             ));
         }
+        // link variables come before the container's own, which override them (as dockerd)
+        let with_links;
+        let c = if linked.is_empty() {
+            c
+        } else {
+            let mut l = c.clone();
+            l.config.env = [crate::net::links::env(&linked), l.config.env].concat();
+            with_links = l;
+            &with_links
+        };
         let (spec, _warnings) = crate::spec::generate(c, &ctx)?;
         let json = serde_json::to_vec(&spec)?;
         write_replace(&dir.join("config.json"), &json)?;
@@ -122,7 +133,8 @@ impl Engine {
         Ok(())
     }
 
-    fn write_etc_files(&self, c: &Container, dir: &Path) -> Result<()> {
+    /// `links`: the /etc/hosts lines of its legacy links.
+    fn write_etc_files(&self, c: &Container, dir: &Path, links: &str) -> Result<()> {
         let host = c.host_config.network_mode == "host";
         let hostname = &c.config.hostname;
         // regenerated on every start (as docker does for hosts and resolv.conf): written whole
@@ -142,6 +154,7 @@ impl Engine {
                     h.push_str(&format!("{ip}\t{n}\n"));
                 }
             }
+            h.push_str(links);
             h.push_str(&format!("127.0.1.1\t{hostname}\n"));
             h
         };

@@ -2,6 +2,7 @@
 //! network namespace between the runtime's create and start (done by the monitor), published
 //! ports, the per-network DNS server, and docker's `NetworkSettings` in inspect.
 
+pub mod links;
 mod objects;
 mod plumbing;
 mod settings;

@@ -4,8 +4,7 @@
 
 use super::objects::{emit_network, extras};
 use super::settings::{
-    endpoint_entry, fill_endpoint, joined, ports_json, requested_ports, settings_name,
-    EndpointSpec,
+    endpoint_entry, fill_endpoint, joined, ports_json, requested_ports, settings_name, EndpointSpec,
 };
 use super::{is_default, is_special};
 use crate::engine::Engine;
@@ -384,7 +383,9 @@ pub fn record_endpoint(
             v["MacAddress"] = json!(mac);
         }
         if let Some(mac) = mac {
-            c.internal.endpoint_macs.insert(name.clone(), mac.to_string());
+            c.internal
+                .endpoint_macs
+                .insert(name.clone(), mac.to_string());
         }
     })?;
     Ok(())

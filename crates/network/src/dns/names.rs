@@ -96,7 +96,8 @@ impl Snapshot {
                 .filter_map(|l| {
                     let (target, alias) = l.split_once(':').unwrap_or((l, l));
                     let target = target.trim_start_matches('/').to_ascii_lowercase();
-                    Some((target, alias.to_ascii_lowercase())).filter(|(t, a)| !t.is_empty() && !a.is_empty())
+                    Some((target, alias.to_ascii_lowercase()))
+                        .filter(|(t, a)| !t.is_empty() && !a.is_empty())
                 })
                 .collect();
             snap.endpoints.push(Endpoint {
