@@ -712,7 +712,8 @@ async fn remove(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let volumes = q.bool("v");
     if q.bool("link") {
         // a link is removed by its name, /containers/{container}/{alias} (see networks.rs)
-        return Err(engine::Error::Conflict(
+        // (dockerd 20.10 answers this with a 500)
+        return Err(engine::Error::Other(
             "Conflict, cannot remove the default link name of the container".into(),
         )
         .into());
