@@ -59,7 +59,12 @@ impl<'a> Made<'a> {
     }
 
     fn inspect(&self, name: &str) -> Value {
-        json_of(&call(self.s, "GET", &format!("/containers/{name}/json"), None))
+        json_of(&call(
+            self.s,
+            "GET",
+            &format!("/containers/{name}/json"),
+            None,
+        ))
     }
 }
 
@@ -108,7 +113,9 @@ fn ipv6_network_gives_containers_v6_addresses() {
     assert_eq!(n["EnableIPv6"], true, "{n}");
     let configs = n["IPAM"]["Config"].as_array().unwrap();
     assert_eq!(configs.len(), 2, "{n}");
-    assert!(configs.iter().any(|c| c["Subnet"].as_str().unwrap().contains('.')));
+    assert!(configs
+        .iter()
+        .any(|c| c["Subnet"].as_str().unwrap().contains('.')));
     let v6 = configs
         .iter()
         .find(|c| c["Subnet"] == format!("{p}::/64").as_str())
@@ -129,7 +136,11 @@ fn ipv6_network_gives_containers_v6_addresses() {
         json!({"IPv6Address": format!("{p}::f00d")}),
         "{ep}"
     );
-    assert_eq!(ep["GlobalIPv6Address"], format!("{p}::f00d").as_str(), "{ep}");
+    assert_eq!(
+        ep["GlobalIPv6Address"],
+        format!("{p}::f00d").as_str(),
+        "{ep}"
+    );
     assert_eq!(ep["GlobalIPv6PrefixLen"], 64, "{ep}");
     assert_eq!(ep["IPv6Gateway"], format!("{p}::ffff").as_str(), "{ep}");
     let addr = s.docker_ok(&["exec", &a, "ip", "-6", "addr", "show", "eth0"]);
@@ -150,7 +161,16 @@ fn ipv6_network_gives_containers_v6_addresses() {
     m.container(&b, body, true);
     let ep = &m.inspect(&b)["NetworkSettings"]["Networks"][&name];
     assert_eq!(ep["GlobalIPv6Address"], format!("{p}::1").as_str(), "{ep}");
-    s.docker_ok(&["exec", &b, "ping6", "-c", "1", "-W", "5", &format!("{p}::f00d")]);
+    s.docker_ok(&[
+        "exec",
+        &b,
+        "ping6",
+        "-c",
+        "1",
+        "-W",
+        "5",
+        &format!("{p}::f00d"),
+    ]);
     let n = json_of(&call(&s, "GET", &format!("/networks/{name}"), None));
     let shown: Vec<&str> = n["Containers"]
         .as_object()
@@ -185,7 +205,10 @@ fn ipv6_pool_without_enable_ipv6_is_only_kept() {
     );
     m.container(&c, body, true);
     let ep = &m.inspect(&c)["NetworkSettings"]["Networks"][&name];
-    assert_eq!(ep["IPAMConfig"]["IPv6Address"], format!("{p}::f00d").as_str());
+    assert_eq!(
+        ep["IPAMConfig"]["IPv6Address"],
+        format!("{p}::f00d").as_str()
+    );
     assert_eq!(ep["GlobalIPv6Address"], "", "{ep}");
     assert_ne!(ep["IPAddress"], "", "{ep}");
 }
@@ -203,7 +226,11 @@ fn endpoint_link_local_ips() {
     );
     m.container(&c, body, true);
     let ep = &m.inspect(&c)["NetworkSettings"]["Networks"]["bridge"];
-    assert_eq!(ep["IPAMConfig"]["LinkLocalIPs"], json!(["169.254.8.8"]), "{ep}");
+    assert_eq!(
+        ep["IPAMConfig"]["LinkLocalIPs"],
+        json!(["169.254.8.8"]),
+        "{ep}"
+    );
     let addr = s.docker_ok(&["exec", &c, "ip", "addr", "show", "eth0"]);
     assert!(addr.contains("169.254.8.8/16"), "{addr}");
 }
@@ -310,7 +337,10 @@ fn legacy_links() {
         .as_str()
         .unwrap()
         .to_string();
-    let body = with(sleeper(&s), json!({"HostConfig": {"Links": [format!("{t}:my-l")]}}));
+    let body = with(
+        sleeper(&s),
+        json!({"HostConfig": {"Links": [format!("{t}:my-l")]}}),
+    );
     m.container(&c, body, true);
     let v = m.inspect(&c);
     assert_eq!(
