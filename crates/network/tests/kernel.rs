@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::Command;
 
-use network::{Endpoint, Manager, PortMapping};
+use network::{Endpoint, EndpointRequest, Manager, PortMapping};
 
 mod common;
 use common::*;
@@ -43,7 +43,15 @@ fn two_namespaces_on_one_network_reach_each_other() {
     // idempotent per (container, network)
     let again = fx
         .mgr
-        .connect(&net, &a_id, "a", &[], &a_ns.path(), "eth0", None)
+        .connect(
+            &net,
+            &a_id,
+            "a",
+            &[],
+            &a_ns.path(),
+            "eth0",
+            &EndpointRequest::default(),
+        )
         .unwrap();
     assert_eq!(again, a);
     // the store as the DNS server sees it
@@ -74,14 +82,22 @@ fn two_namespaces_on_one_network_reach_each_other() {
             &[],
             &d_ns.path(),
             "eth0",
-            Some(Ipv4Addr::new(10, 231, 1, 77)),
+            &ip_req(Ipv4Addr::new(10, 231, 1, 77)),
         )
         .unwrap();
     assert_eq!(d.ip, Ipv4Addr::new(10, 231, 1, 77));
     let e_id = fx.container();
     let err = fx
         .mgr
-        .connect(&net, &e_id, "e", &[], &Ns::new().path(), "eth0", Some(d.ip))
+        .connect(
+            &net,
+            &e_id,
+            "e",
+            &[],
+            &Ns::new().path(),
+            "eth0",
+            &ip_req(d.ip),
+        )
         .unwrap_err()
         .to_string();
     assert!(err.contains("already in use"), "{err}");
@@ -107,7 +123,15 @@ fn two_networks_cannot_reach_each_other() {
     // a second interface on the other network makes it reachable
     let a2 = fx
         .mgr
-        .connect(&n2, &_a, "a", &[], &a_ns.path(), "eth1", None)
+        .connect(
+            &n2,
+            &_a,
+            "a",
+            &[],
+            &a_ns.path(),
+            "eth1",
+            &EndpointRequest::default(),
+        )
         .unwrap();
     assert!(b_ns.ping(a2.ip));
     assert_eq!(fx.mgr.endpoints_of_container(&_a).unwrap().len(), 2);
@@ -315,8 +339,16 @@ fn concurrent_connects_get_distinct_addresses() {
                 s.spawn(move || {
                     // a Manager per thread, as separate `berth run` processes would have
                     let m = Manager::open(&db).unwrap();
-                    m.connect(&net, id, &format!("c{i}"), &[], &ns.path(), "eth0", None)
-                        .unwrap()
+                    m.connect(
+                        &net,
+                        id,
+                        &format!("c{i}"),
+                        &[],
+                        &ns.path(),
+                        "eth0",
+                        &EndpointRequest::default(),
+                    )
+                    .unwrap()
                 })
             })
             .collect();
@@ -345,7 +377,15 @@ fn release_container_and_prune() {
     let ns = Ns::new();
     let (id, ep) = fx.connect(&n1, &ns, "x");
     fx.mgr
-        .connect(&n2, &id, "x", &[], &ns.path(), "eth1", None)
+        .connect(
+            &n2,
+            &id,
+            "x",
+            &[],
+            &ns.path(),
+            "eth1",
+            &EndpointRequest::default(),
+        )
         .unwrap();
     fx.mgr
         .publish(
@@ -424,4 +464,12 @@ fn private_default_network_is_retired_and_made_again() {
     assert!(!links().contains(&format!("{bridge}:")));
     fx.teardown();
     fx.assert_clean();
+}
+
+/// A connect asking for `ip`.
+fn ip_req(ip: Ipv4Addr) -> EndpointRequest {
+    EndpointRequest {
+        ip: Some(ip),
+        ..Default::default()
+    }
 }

@@ -180,7 +180,7 @@ mod tests {
             ports: vec![(53, "udp".into()), (80, "tcp".into())],
         };
         assert_eq!(
-            env(&[l.clone()]),
+            env(std::slice::from_ref(&l)),
             vec![
                 "MY_DB_NAME=/web/my-db",
                 "MY_DB_PORT=udp://10.88.0.2:53",

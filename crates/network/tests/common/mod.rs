@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use network::{Endpoint, Manager, NetworkConfig};
+use network::{Endpoint, EndpointRequest, Manager, NetworkConfig};
 
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -210,7 +210,7 @@ impl Fixture {
                 &[format!("{name}-alias")],
                 &ns.path(),
                 "eth0",
-                None,
+                &EndpointRequest::default(),
             )
             .unwrap();
         (id, ep)
