@@ -153,10 +153,19 @@ pub(crate) fn endpoint_rows(
         EndpointsOf::Network(id) => ("network_id", id),
         EndpointsOf::Container(id) => ("container_id", id),
     };
-    let sql = format!(
-        "SELECT container_id, network_id, name, aliases, ip, mac, host_veth, ip6, links FROM endpoints WHERE {column} = ?1 ORDER BY network_id, ip"
-    );
-    let mut st = conn.prepare(&sql)?;
+    let sql = |extra: &str| {
+        format!(
+            "SELECT container_id, network_id, name, aliases, ip, mac, host_veth, {extra} FROM endpoints WHERE {column} = ?1 ORDER BY network_id, ip"
+        )
+    };
+    // a store not yet given the later columns (read-only readers never add them) reads as
+    // without v6 addresses and links
+    let mut st = match conn.prepare(&sql("ip6, links")) {
+        Err(e) if e.to_string().contains("no such column") => {
+            conn.prepare(&sql("'' AS ip6, '[]' AS links"))?
+        }
+        r => r?,
+    };
     let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
         Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
     };
