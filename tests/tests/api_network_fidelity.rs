@@ -99,7 +99,8 @@ fn v6_prefix(n: u32) -> String {
 
 /// `EnableIPv6` with a v6 pool: inspect shows it beside the v4 pool; a container gets the
 /// address it asks for (and one from the v6 range otherwise), its default v6 route through the
-/// gateway, its v6 address in /etc/hosts, and inspect's v6 fields, as dockerd 20.10.
+/// gateway, its v6 address in /etc/hosts and in DNS answers, and inspect's v6 fields, as
+/// dockerd 20.10.
 #[test]
 fn ipv6_network_gives_containers_v6_addresses() {
     let s = api_server!();
@@ -171,6 +172,9 @@ fn ipv6_network_gives_containers_v6_addresses() {
         "5",
         &format!("{p}::f00d"),
     ]);
+    // the network's DNS answers AAAA queries with the v6 address
+    let out = s.docker_ok(&["exec", &b, "nslookup", &a]);
+    assert!(out.contains(&format!("{p}::f00d")), "{out}");
     let n = json_of(&call(&s, "GET", &format!("/networks/{name}"), None));
     let shown: Vec<&str> = n["Containers"]
         .as_object()

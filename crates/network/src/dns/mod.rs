@@ -28,8 +28,8 @@ pub use helper::{
 pub use names::{lookup, upstreams};
 pub use server::{bind, serve, serve_on, serve_sockets, Sockets};
 pub use wire::{
-    answer_a, answer_ptr, fit_udp, formerr, formerr_raw, notimp, nxdomain, parse_query,
-    parse_reverse, refused, servfail, Query,
+    answer_a, answer_addrs, answer_ptr, fit_udp, formerr, formerr_raw, notimp, nxdomain,
+    parse_query, parse_reverse, refused, servfail, Query,
 };
 
 /// Record type A (IPv4 address).

@@ -18,6 +18,7 @@ pub(super) struct Endpoint {
     /// Lower case.
     aliases: Vec<String>,
     ip: Option<Ipv4Addr>,
+    ip6: Option<Ipv6Addr>,
     /// Lower case (target, alias): `alias` resolves to `target` for this endpoint only
     /// (the endpoint's `Links`).
     links: Vec<(String, String)>,
@@ -105,31 +106,51 @@ impl Snapshot {
                 name: row.name.trim_start_matches('/').to_ascii_lowercase(),
                 aliases,
                 ip: parse_ipv4(&row.ip),
+                ip6: row.ip6.parse().ok(),
                 links,
             });
         }
         Ok(snap)
     }
 
-    /// The addresses of `name` as the endpoint at `peer` sees it: one of its links' aliases
-    /// names the link's target, any other name resolves as for everyone.
-    pub(super) fn resolve_for(&self, name: &str, peer: Option<IpAddr>) -> Vec<Ipv4Addr> {
-        if let Some(IpAddr::V4(p)) = peer {
-            let linked = self
+    /// The addresses (v4, v6) of `name` as the endpoint at `peer` sees it: one of its links'
+    /// aliases names the link's target, any other name resolves as for everyone.
+    pub(super) fn resolve_for(
+        &self,
+        name: &str,
+        peer: Option<IpAddr>,
+    ) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+        let linked = match peer {
+            Some(IpAddr::V4(p)) => self
                 .endpoints
                 .iter()
                 .filter(|e| e.ip == Some(p))
                 .flat_map(|e| &e.links)
-                .find(|(_, alias)| alias == name);
-            if let Some((target, _)) = linked {
-                return self.resolve(target);
+                .find(|(_, alias)| alias == name),
+            _ => None,
+        };
+        let name = linked.map(|(target, _)| target.as_str()).unwrap_or(name);
+        let eps = self.named(name);
+        let mut v4: Vec<Ipv4Addr> = Vec::new();
+        let mut v6: Vec<Ipv6Addr> = Vec::new();
+        for ep in eps {
+            if let Some(ip) = ep.ip.filter(|ip| !v4.contains(ip)) {
+                v4.push(ip);
+            }
+            if let Some(ip) = ep.ip6.filter(|ip| !v6.contains(ip)) {
+                v6.push(ip);
             }
         }
-        self.resolve(name)
+        (v4, v6)
     }
 
-    /// The addresses of `name` (lower case, no trailing dot) on this network.
+    /// The IPv4 addresses of `name` (lower case, no trailing dot) on this network.
     pub(super) fn resolve(&self, name: &str) -> Vec<Ipv4Addr> {
+        self.resolve_for(name, None).0
+    }
+
+    /// The endpoints answering to `name` or `name.NETWORK`.
+    fn named(&self, name: &str) -> Vec<&Endpoint> {
         let mut names = vec![name];
         if !self.network_name.is_empty() {
             if let Some(short) = name
@@ -139,15 +160,10 @@ impl Snapshot {
                 names.push(short);
             }
         }
-        let mut out = Vec::new();
-        for ep in &self.endpoints {
-            if let Some(ip) = ep.ip {
-                if names.iter().any(|n| ep.answers_to(n)) && !out.contains(&ip) {
-                    out.push(ip);
-                }
-            }
-        }
-        out
+        self.endpoints
+            .iter()
+            .filter(|ep| names.iter().any(|n| ep.answers_to(n)))
+            .collect()
     }
 
     /// Whether `name` belongs to the network's own zone (`*.NETWORK`): unknown names there are
@@ -260,7 +276,7 @@ mod tests {
             INSERT INTO endpoints VALUES ('AbCdEf0123456789abcdef0123456789abcdef0123456789abcdef0123456789',
                 'n1', 'Web', '["db-alias","Shared"]', '10.89.1.2', '02:00:00:00:00:02', 'veth1', '', '["api:backend"]');
             INSERT INTO endpoints VALUES ('fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210',
-                'n1', '/api', NULL, '10.89.1.3/24', '02:00:00:00:00:03', 'veth2', NULL, NULL);
+                'n1', '/api', NULL, '10.89.1.3/24', '02:00:00:00:00:03', 'veth2', 'fd00:89::3', NULL);
             INSERT INTO endpoints VALUES ('1111111111111111111111111111111111111111111111111111111111111111',
                 'n1', 'worker', '["shared"]', '10.89.1.4', NULL, NULL, NULL, NULL);
             INSERT INTO endpoints VALUES ('2222222222222222222222222222222222222222222222222222222222222222',
@@ -326,9 +342,13 @@ mod tests {
         // web links api as "backend": only web resolves that name
         let web = Some(IpAddr::V4(Ipv4Addr::new(10, 89, 1, 2)));
         let worker = Some(IpAddr::V4(Ipv4Addr::new(10, 89, 1, 4)));
-        assert_eq!(snap.resolve_for("backend", web), ip("10.89.1.3"));
-        assert_eq!(snap.resolve_for("backend", worker), none);
-        assert_eq!(snap.resolve_for("web", worker), ip("10.89.1.2"));
+        assert_eq!(snap.resolve_for("backend", web).0, ip("10.89.1.3"));
+        assert_eq!(snap.resolve_for("backend", worker).0, none);
+        assert_eq!(snap.resolve_for("web", worker).0, ip("10.89.1.2"));
+        // and the v6 address of an endpoint that has one
+        let v6: Vec<Ipv6Addr> = vec!["fd00:89::3".parse().unwrap()];
+        assert_eq!(snap.resolve_for("api", None).1, v6);
+        assert!(snap.resolve_for("web", None).1.is_empty());
         assert!(!snap.in_zone("foomynet") && !snap.in_zone("example.com"));
     }
 

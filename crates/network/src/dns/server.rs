@@ -144,9 +144,9 @@ impl Server {
                     continue;
                 }
             }
-            let addrs = snap.resolve_for(&q.name, peer);
-            if !addrs.is_empty() {
-                let r = answer_a(&q, &addrs, TTL);
+            let (addrs, addrs6) = snap.resolve_for(&q.name, peer);
+            if !addrs.is_empty() || !addrs6.is_empty() {
+                let r = answer_addrs(&q, &addrs, &addrs6, TTL);
                 return Outcome::Reply(q, r);
             }
             if attempt == 1 && snap.in_zone(&q.name) {

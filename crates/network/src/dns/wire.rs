@@ -3,10 +3,10 @@
 //! pointers, length limits) and the EDNS OPT record, and encodes our responses; what is ours
 //! here is which answer a query gets.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Label, Name, RData, Record};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 
@@ -149,7 +149,18 @@ fn records(q: &Query, rtype: u16, ttl: u32, rdata: impl Iterator<Item = RData>) 
 /// for A (or ANY); for any other type (AAAA, MX, ...) NOERROR without answers (NODATA), as
 /// docker answers.
 pub fn answer_a(q: &Query, addrs: &[Ipv4Addr], ttl: u32) -> Vec<u8> {
-    let answers = records(q, TYPE_A, ttl, addrs.iter().map(|a| RData::A(A(*a))));
+    answer_addrs(q, addrs, &[], ttl)
+}
+
+/// [`answer_a`] with AAAA records for `addrs6` when the query asks for AAAA (or ANY).
+pub fn answer_addrs(q: &Query, addrs: &[Ipv4Addr], addrs6: &[Ipv6Addr], ttl: u32) -> Vec<u8> {
+    let mut answers = records(q, TYPE_A, ttl, addrs.iter().map(|a| RData::A(A(*a))));
+    answers.extend(records(
+        q,
+        TYPE_AAAA,
+        ttl,
+        addrs6.iter().map(|a| RData::AAAA(AAAA(*a))),
+    ));
     build(q, ResponseCode::NoError, true, answers)
 }
 
@@ -519,6 +530,15 @@ mod tests {
         let d = decode(&answer_a(&q, &[Ipv4Addr::new(10, 89, 1, 2)], 600));
         assert_eq!(d.flags, QR | AA | RD | RA);
         assert_eq!(d.counts, [1, 0, 0, 0]);
+        // an endpoint with a v6 address: one AAAA record, no A
+        let v6: Ipv6Addr = "fd00::2".parse().unwrap();
+        let d = decode(&answer_addrs(
+            &q,
+            &[Ipv4Addr::new(10, 89, 1, 2)],
+            &[v6],
+            600,
+        ));
+        assert_eq!(d.counts, [1, 1, 0, 0]);
     }
 
     #[test]
