@@ -40,6 +40,16 @@ fn ipv6_network_and_run_ip6() {
         o.stdout.contains(&format!("default via {p}::1 dev eth0")),
         "{o:?}"
     );
+    // network connect --ip6 on a running container
+    let b = run_sleeper(&e, "b", &[]);
+    e.ok(&["network", "connect", "--ip6", &format!("{p}::43"), &net, &b]);
+    let o = exec_sh(
+        &e,
+        &b,
+        &format!("ip -6 addr show eth1; ping6 -c 1 -W 5 {p}::42"),
+    );
+    assert!(o.success(), "{o:?}");
+    assert!(o.stdout.contains(&format!("{p}::43/64")), "{o:?}");
     // a second container (lowest free address) reaches the first over IPv6
     let o = run_sh(
         &e,

@@ -92,6 +92,27 @@ fn v6_config(r: &Ipv6Request) -> Result<(String, String, String, bool)> {
     Ok((s6.to_string(), gateway, range, r.enable))
 }
 
+/// Turn IPv6 on for `bridge` and forwarding on, under `ipv6` (/proc/sys/net/ipv6). A host
+/// without IPv6 has no such files: the error is dockerd's bridge driver's.
+fn enable_ipv6(ipv6: &Path, bridge: &str) -> Result<()> {
+    let file = ipv6.join("conf").join(bridge).join("disable_ipv6");
+    let err = |detail: String| Error::NoIpv6 {
+        bridge: bridge.to_string(),
+        detail,
+    };
+    let v = std::fs::read_to_string(&file).map_err(|e| Error::Io {
+        context: format!(
+            "Cannot read IPv6 setup for bridge {bridge}: open {}",
+            file.display()
+        ),
+        source: e,
+    })?;
+    if v.trim() != "0" {
+        std::fs::write(&file, "0").map_err(|e| err(e.to_string()))?;
+    }
+    write_sysctl(&ipv6.join("conf/all/forwarding").to_string_lossy(), "1")
+}
+
 /// Subnets that a new network must not overlap: the host's routes (except those of `own_bridge`,
 /// a bridge of ours left from before) and every stored network.
 fn taken_subnets(nets: &[NetworkConfig]) -> Vec<Subnet> {
@@ -345,13 +366,7 @@ impl Manager {
         let created = nl.ensure_bridge(&net.bridge, gw, subnet.prefix)?;
         if let Some((s6, gw6)) = net.v6_parsed()? {
             // as dockerd's bridge driver: IPv6 on for the bridge, forwarding on, the gateway
-            let no_v6 = |detail: String| Error::NoIpv6 {
-                bridge: net.bridge.clone(),
-                detail,
-            };
-            let disable = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", net.bridge);
-            write_sysctl(&disable, "0").map_err(|e| no_v6(e.to_string()))?;
-            write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+            enable_ipv6(Path::new("/proc/sys/net/ipv6"), &net.bridge)?;
             nl.add_address6(&net.bridge, gw6, s6.prefix)?;
         }
         // The rules were written for this very bridge (same ifindex) already: a bridge made
@@ -541,6 +556,32 @@ mod tests {
         assert!(!valid_name("  "));
         assert!(!valid_name("a/b"));
         assert!(!valid_name("a\nb"));
+    }
+
+    #[test]
+    fn ipv6_on_a_host_without_it_is_dockerds_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = enable_ipv6(dir.path(), "br-x").unwrap_err().to_string();
+        assert!(
+            e.starts_with("Cannot read IPv6 setup for bridge br-x: open ")
+                && e.ends_with("No such file or directory (os error 2)"),
+            "{e}"
+        );
+        // with the files: bridge on, forwarding on
+        let conf = dir.path().join("conf");
+        std::fs::create_dir_all(conf.join("br-x")).unwrap();
+        std::fs::create_dir_all(conf.join("all")).unwrap();
+        std::fs::write(conf.join("br-x/disable_ipv6"), "1\n").unwrap();
+        std::fs::write(conf.join("all/forwarding"), "0\n").unwrap();
+        enable_ipv6(dir.path(), "br-x").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(conf.join("br-x/disable_ipv6")).unwrap(),
+            "0"
+        );
+        assert_eq!(
+            std::fs::read_to_string(conf.join("all/forwarding")).unwrap(),
+            "1"
+        );
     }
 
     #[test]

@@ -94,6 +94,15 @@ pub struct ConnectArgs {
     pub alias: Vec<String>,
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address on a network with IPv6
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Link-local addresses of the endpoint
+    #[arg(long = "link-local-ip")]
+    pub link_local_ip: Vec<String>,
+    /// Add a link to another container (name:alias), resolved on this network
+    #[arg(long)]
+    pub link: Vec<String>,
     pub network: String,
     pub container: String,
 }
@@ -121,8 +130,15 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> Result<i32> {
         NetworkCmd::Inspect(a) => inspect(engine, a),
         NetworkCmd::Rm(a) => rm(engine, a),
         NetworkCmd::Connect(a) => {
-            net::connect_container(engine, &a.container, &a.network, &a.alias, a.ip.as_deref())
-                .map_err(daemon)?;
+            let spec = net::EndpointSpec {
+                aliases: a.alias,
+                ip: a.ip,
+                ip6: a.ip6,
+                link_local_ips: a.link_local_ip,
+                links: a.link,
+                mac: None,
+            };
+            net::connect_endpoint(engine, &a.container, &a.network, &spec).map_err(daemon)?;
             Ok(0)
         }
         NetworkCmd::Disconnect(a) => {
