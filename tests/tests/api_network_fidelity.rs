@@ -306,6 +306,29 @@ fn mac_addresses_are_applied() {
     assert_eq!(v["NetworkSettings"]["MacAddress"], "02:42:ac:11:00:0a");
     let mac = s.docker_ok(&["exec", &c, "cat", "/sys/class/net/eth0/address"]);
     assert_eq!(mac.trim(), "02:42:ac:11:00:0a");
+    // a malformed MAC: berth refuses the create, dockerd 20.10 the start
+    let bad = format!("mac-bad{pid}");
+    let body = with(sleeper(&s), json!({"MacAddress": "zz:11"}));
+    let r = call(
+        &s,
+        "POST",
+        &format!("/containers/create?name={bad}"),
+        Some(body),
+    );
+    let r = if s.is_docker() {
+        m.ctrs.push(bad.clone());
+        let r = call(&s, "POST", &format!("/containers/{bad}/start"), None);
+        assert_eq!(r.status, 500, "{r:?}");
+        r
+    } else {
+        assert_eq!(r.status, 400, "{r:?}");
+        r
+    };
+    let msg = json_of(&r)["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        msg.contains("zz:11") && msg.contains("invalid MAC address"),
+        "{msg}"
+    );
     if s.is_docker() {
         return;
     }

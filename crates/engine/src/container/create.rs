@@ -69,6 +69,8 @@ impl Engine {
         let spec = crate::net::EndpointSpec {
             aliases: req.network_aliases.clone(),
             ip: req.ip.clone(),
+            // checked here, applied when the first network is plugged
+            mac: Some(req.config.mac_address.clone()).filter(|m| !m.is_empty()),
             ..req.endpoint.clone()
         };
         let network_settings = crate::net::initial_settings(self, &hc.network_mode, &spec)?;

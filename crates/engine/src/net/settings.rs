@@ -38,6 +38,11 @@ impl EndpointSpec {
             s.parse()
                 .map_err(|_| Error::Invalid(format!("invalid {what} address: {s}")))
         }
+        if let Some(mac) = self.mac.as_deref() {
+            if network::ipam::parse_mac(mac).is_none() {
+                return Err(Error::Invalid(format!("invalid MAC address: {mac}")));
+            }
+        }
         Ok(network::EndpointRequest {
             ip: self.ip.as_deref().map(|s| parse(s, "IPv4")).transpose()?,
             ip6: self.ip6.as_deref().map(|s| parse(s, "IPv6")).transpose()?,
