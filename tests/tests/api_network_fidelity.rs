@@ -186,12 +186,25 @@ fn ipv6_network_gives_containers_v6_addresses() {
 }
 
 /// A v6 pool without `EnableIPv6` is kept and shown as given (no gateway of the engine's), and
-/// a requested v6 address stays in the endpoint's IPAMConfig without being given.
+/// a requested v6 address stays in the endpoint's IPAMConfig without being given; `EnableIPv6`
+/// without a v6 pool is refused.
 #[test]
 fn ipv6_pool_without_enable_ipv6_is_only_kept() {
     let s = api_server!();
     let mut m = Made::new(&s);
     let p = v6_prefix(2);
+    // EnableIPv6 without a v6 pool: dockerd 20.10 has no default one
+    let r = call(
+        &s,
+        "POST",
+        "/networks/create",
+        Some(json!({"Name": format!("v6none{}", std::process::id()), "EnableIPv6": true})),
+    );
+    assert_eq!(r.status, 404, "{r:?}");
+    assert_eq!(
+        json_of(&r)["message"],
+        "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network"
+    );
     let name = format!("v6off{}", std::process::id());
     m.network(json!({"Name": name, "IPAM": {"Config": [{"Subnet": format!("{p}::/64")}]}}));
     let n = json_of(&call(&s, "GET", &format!("/networks/{name}"), None));

@@ -115,7 +115,7 @@ impl From<network::Error> for ApiError {
     fn from(e: network::Error) -> ApiError {
         use network::Error as E;
         let status = match &e {
-            E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::NotFound(_) | E::NoPool6 => StatusCode::NOT_FOUND,
             E::NameExists(_) | E::AddressInUse { .. } | E::PortAllocated(..) => {
                 StatusCode::CONFLICT
             }

@@ -59,6 +59,9 @@ pub enum Error {
     InvalidGateway(String),
     #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
     NoPool,
+    /// dockerd 20.10 has no default IPv6 pool: EnableIPv6 needs a v6 subnet (a 404 there)
+    #[error("could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network")]
+    NoPool6,
     #[error("no available IPv4 addresses on this network's address pools: {0} ({1})")]
     Exhausted(String, String),
     #[error("invalid address {ip}: no configured subnet contains the IP address on network {network} ({subnet})")]

@@ -52,9 +52,7 @@ fn valid_name(name: &str) -> bool {
 fn v6_config(r: &Ipv6Request) -> Result<(String, String, String, bool)> {
     let Some(subnet) = r.subnet.as_deref().filter(|s| !s.is_empty()) else {
         if r.enable {
-            return Err(Error::InvalidSubnet(
-                "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network".into(),
-            ));
+            return Err(Error::NoPool6);
         }
         return Ok(Default::default());
     };
