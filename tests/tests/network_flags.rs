@@ -114,3 +114,27 @@ fn run_link_sets_variables_and_hosts() {
         "{out}"
     );
 }
+
+/// On a user network `--link` is the endpoint's: the alias resolves by the network's DNS, and
+/// no legacy variables are set.
+#[test]
+fn run_link_on_a_user_network_is_a_dns_alias() {
+    let e = engine!();
+    let nets = Nets::new(&e);
+    let net = nets.create("lnk", &[]);
+    let t = run_sleeper(&e, "target", &["--network", &net]);
+    let o = run_sh(
+        &e,
+        &["--network", &net, "--link", &format!("{t}:db")],
+        "nslookup db; env",
+    );
+    assert!(o.success(), "{o:?}");
+    let ip = e.ok(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
+        &t,
+    ]);
+    assert!(o.stdout.contains(ip.trim()), "{o:?}");
+    assert!(!o.stdout.contains("DB_NAME="), "{o:?}");
+}

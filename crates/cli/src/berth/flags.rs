@@ -443,9 +443,22 @@ pub fn to_request(
         endpoint: engine::net::EndpointSpec {
             ip6: f.ip6.clone(),
             link_local_ips: f.link_local_ip.clone(),
+            // as docker's CLI: on a user network the links are the endpoint's (DNS aliases)
+            links: if user_network(f) {
+                f.link.clone()
+            } else {
+                vec![]
+            },
             ..Default::default()
         },
     })
+}
+
+/// `--network` names a user-defined network.
+fn user_network(f: &CreateFlags) -> bool {
+    f.network
+        .as_deref()
+        .is_some_and(|n| !engine::net::is_default(n) && !engine::net::is_special(n))
 }
 
 /// `--label-file` then `--label` (a later one wins).

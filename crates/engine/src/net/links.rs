@@ -46,10 +46,15 @@ fn parse(link: &str) -> (&str, &str) {
     (target, alias)
 }
 
-/// The links of `c`, resolved against their running targets (dockerd refuses to start a
-/// container whose link target does not run).
+/// The links of `c` on the default bridge, resolved against their running targets (dockerd
+/// refuses to start a container whose link target does not run).
 pub fn resolve(engine: &Engine, c: &Container) -> Result<Vec<Linked>> {
     let mut out = Vec::new();
+    // as dockerd: legacy links are a feature of the default bridge only (on a user network the
+    // client gives them to the endpoint, whose DNS resolves them)
+    if c.network_settings.pointer("/Networks/bridge").is_none() {
+        return Ok(out);
+    }
     for l in c.host_config.links.iter().flatten() {
         let (target, alias) = parse(l);
         let name = format!("/{}/{alias}", c.short_name());
