@@ -5,16 +5,12 @@
 
 use berth_e2e::api::{ApiServer, HttpResponse};
 use berth_e2e::api_server;
+use berth_e2e::fidelity::{self, json as json_of};
 use serde_json::{json, Value};
 
-fn json_of(r: &HttpResponse) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {r:?}"))
-}
-
+/// One request with a JSON body (the shared [`fidelity::call`]).
 fn call(s: &ApiServer, method: &str, path: &str, body: Option<Value>) -> HttpResponse {
-    let body = body.map(|b| b.to_string());
-    s.http(method, path, body.as_deref())
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    fidelity::call(s, method, path, body.map(|b| b.to_string()).as_deref())
 }
 
 /// Networks and containers a test made, removed even when it fails (containers first).
