@@ -28,7 +28,7 @@ use std::path::PathBuf;
 pub struct ServeOptions {
     /// state root shared with the CLI
     pub root: PathBuf,
-    /// `unix:///path` (default unix:///run/berth.sock) or `tcp://host:port` (TLS only)
+    /// `unix:///path` (default unix:///run/berth.sock, $XDG_RUNTIME_DIR/berth.sock rootless) or `tcp://host:port` (TLS only)
     pub hosts: Vec<String>,
     /// the group that may use the socket (created when missing)
     pub group: String,
@@ -72,7 +72,10 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
 
 async fn run(opts: ServeOptions) -> Result<()> {
     let hosts = if opts.hosts.is_empty() {
-        vec!["unix:///run/berth.sock".to_string()]
+        vec![format!(
+            "unix://{}",
+            engine::paths::default_socket().display()
+        )]
     } else {
         opts.hosts.clone()
     };
