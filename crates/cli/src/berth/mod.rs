@@ -401,6 +401,13 @@ pub fn main() -> i32 {
         Err(code) => return code,
     };
     set_sigpipe(&cli.cmd);
+    // a plain user's berth works in its user namespace (doctor looks at the host as it is)
+    if !matches!(cli.cmd, Cmd::Doctor) {
+        if let Err(e) = engine::rootless::enter() {
+            eprintln!("Error: {e}");
+            return 1;
+        }
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
