@@ -88,7 +88,7 @@ impl Runtime {
             rootfs: &rootfs,
             bundle: &bundle,
             new_userns,
-            userns: ns.has(CloneFlags::CLONE_NEWUSER),
+            userns: ns.has(CloneFlags::CLONE_NEWUSER) || crate::util::running_in_userns(),
             uts: ns.has(CloneFlags::CLONE_NEWUTS),
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
             no_pivot: o.no_pivot,
