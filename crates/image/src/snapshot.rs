@@ -401,12 +401,8 @@ impl Snapshotter {
         if dirs.iter().any(|d| fs::create_dir_all(d).is_err()) {
             return false;
         }
-        let opts = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            dirs[0].display(),
-            dirs[1].display(),
-            dirs[2].display()
-        );
+        let lower = [dirs[0].to_string_lossy().into_owned()];
+        let opts = overlay_data(&lower, &dirs[1], &dirs[2], false);
         let ok = nix::mount::mount(
             Some("overlay"),
             &dirs[3],
@@ -444,6 +440,9 @@ fn overlay_data(lowers: &[String], upper: &Path, work: &Path, volatile: bool) ->
     );
     if volatile {
         opts.push_str(",volatile");
+    }
+    if crate::overlay_xattr::userxattr() {
+        opts.push_str(",userxattr");
     }
     opts
 }
@@ -601,6 +600,12 @@ mod newapi {
         if volatile {
             // a kernel without `volatile` mounts it the ordinary way
             let _ = fsconfig(&fs, FSCONFIG_SET_FLAG, Some(c"volatile"), None);
+        }
+        if crate::overlay_xattr::userxattr() {
+            step(
+                || "fsconfig userxattr (overlayfs in a user namespace needs Linux >= 5.11)".into(),
+                fsconfig(&fs, FSCONFIG_SET_FLAG, Some(c"userxattr"), None),
+            )?;
         }
         step(
             || "fsconfig create".into(),
