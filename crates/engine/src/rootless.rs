@@ -118,7 +118,9 @@ fn live_pause(pid_file: &Path, uid: u32) -> Option<i32> {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     let owner =
         std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(format!("/proc/{pid}")).ok()?);
-    (comm.trim() == PAUSE_COMM && owner == uid).then_some(pid)
+    // a zombie (killed, not yet reaped) keeps its name but has no namespaces left
+    let alive = Path::new(&format!("/proc/{pid}/ns/user")).exists();
+    (comm.trim() == PAUSE_COMM && owner == uid && alive).then_some(pid)
 }
 
 fn join(pid: i32) -> Result<(), String> {
