@@ -131,7 +131,9 @@ fn rootless_without_cgroup(spec: &Spec, e: cgroups::Error) -> Result<()> {
     match limits_set(spec) {
         None => Ok(()),
         Some(what) => Err(Error::Other(format!(
-            "rootless container: cannot apply linux.resources.{what}: {e} (cgroup v1 cannot be              delegated to a plain user; limits need cgroup v2 with a subtree delegated to the              user)"
+            "rootless container: cannot apply linux.resources.{what}: {e} (cgroup v1 cannot be \
+             delegated to a plain user; limits need cgroup v2 with a subtree delegated to the \
+             user)"
         ))),
     }
 }
