@@ -344,6 +344,35 @@ fn rootless_run_maps_root_to_the_user() {
     }
 }
 
+/// `--network host`: the container shares the host's network namespace (its interfaces) as
+/// the user's root, with /sys bound from the host (sysfs needs a network namespace of its own).
+#[test]
+fn rootless_host_network() {
+    let u = User::new("h");
+    let img = u.import_busybox();
+    let host_if: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "lo")
+        .collect();
+    let out = u.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        &img,
+        "sh",
+        "-c",
+        "id -u; cat /proc/net/dev",
+    ]);
+    assert!(out.starts_with('0'), "{out}");
+    assert!(
+        host_if.iter().any(|i| out.contains(&format!("{i}:"))),
+        "the host's interfaces {host_if:?} in {out}"
+    );
+}
+
 /// On cgroup v1 a plain user cannot be given cgroups: limits are refused before anything is
 /// created, saying why; without limits no cgroup is needed.
 #[test]
