@@ -76,14 +76,13 @@ impl User {
         u.bin = if podman() {
             PathBuf::from("podman")
         } else {
-            u.reachable_berth()
+            u.reachable(berth_e2e::engine::berth_bin())
         };
         u
     }
 
-    /// The berth binary, or a hard link to it in a dir the user can reach.
-    fn reachable_berth(&mut self) -> PathBuf {
-        let b = berth_e2e::engine::berth_bin();
+    /// `b`, or a hard link to it in a dir the user can reach.
+    fn reachable(&mut self, b: PathBuf) -> PathBuf {
         let probe = Command::new("setpriv")
             .args(self.setpriv_args())
             .arg(&b)
@@ -97,7 +96,7 @@ impl User {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        let l = dir.join("berth");
+        let l = dir.join(b.file_name().unwrap());
         if std::fs::hard_link(&b, &l).is_err() {
             std::fs::copy(&b, &l).unwrap();
         }
@@ -116,14 +115,25 @@ impl User {
     /// The engine run as the user, with a login-less environment (no XDG_RUNTIME_DIR: the
     /// /tmp fallback), stdin from `input`.
     fn run(&self, args: &[&str], input: Option<&[u8]>) -> Output {
+        self.run_bin(&self.bin, args, input, &[])
+    }
+
+    fn run_bin(
+        &self,
+        bin: &Path,
+        args: &[&str],
+        input: Option<&[u8]>,
+        env: &[(&str, &Path)],
+    ) -> Output {
         let mut c = Command::new("setpriv");
         c.args(self.setpriv_args())
-            .arg(&self.bin)
+            .arg(bin)
             .args(args)
             .env_clear()
             .env("HOME", &self.home)
             .env("USER", &self.name)
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_path_buf())))
             .current_dir(&self.home)
             .stdin(if input.is_some() {
                 Stdio::piped()
@@ -412,4 +422,78 @@ fn rootless_limits_refused_on_cgroup_v1() {
         "a refused run left a container"
     );
     u.ok(&["run", "--rm", "--network", "none", &img, "true"]);
+}
+
+/// The runtime as a plain user, as runc: `spec --rootless` gives a user namespace mapping 0 to
+/// the user (no network namespace, /sys bound, no resources), `run` works from the user's
+/// bundle and keeps its state under $XDG_RUNTIME_DIR. Validated with BERTH_TEST_RUNTIME=runc.
+#[test]
+fn rootless_runtime_spec_and_run() {
+    let rt = berth_e2e::runtime::Runtime::from_env();
+    let mut u = User::new("rt");
+    let bin = u.reachable(rt.bin.clone());
+    let bundle = u.home.join("bundle");
+    std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(bundle.join("rootfs"))
+        .arg("-xf")
+        .arg(busybox_tar())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = Command::new("chown")
+        .args(["-R", &format!("{}:{}", u.uid, u.uid)])
+        .arg(&bundle)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let xdg = u.home.join("xdg");
+    std::fs::create_dir_all(&xdg).unwrap();
+    std::os::unix::fs::chown(&xdg, Some(u.uid), Some(u.uid)).unwrap();
+    let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
+    let b = bundle.to_string_lossy().to_string();
+    let o = u.run_bin(&bin, &["spec", "--rootless", "--bundle", &b], None, &env);
+    assert!(o.status.success(), "spec --rootless: {o:?}");
+    let cfg = bundle.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    let linux = &spec["linux"];
+    let ns: Vec<&str> = linux["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert!(ns.contains(&"user") && !ns.contains(&"network"), "{ns:?}");
+    assert_eq!(linux["uidMappings"][0]["hostID"], u.uid);
+    assert_eq!(linux["uidMappings"][0]["size"], 1);
+    assert!(linux.get("resources").is_none(), "{linux}");
+    let sys = spec["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["destination"] == "/sys")
+        .unwrap()
+        .clone();
+    assert_eq!(sys["source"], "/sys", "{sys}");
+
+    spec["process"]["terminal"] = false.into();
+    spec["process"]["args"] = serde_json::json!(["sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    std::fs::write(&cfg, spec.to_string()).unwrap();
+    let id = format!("rl{}", std::process::id());
+    let o = u.run_bin(&bin, &["run", "--bundle", &b, &id], None, &env);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "run as the user: {o:?}");
+    assert!(out.starts_with('0'), "{out}");
+    assert!(out.contains(&format!(" {} ", u.uid)), "{out}");
+    let state_dir = if rt.is_runc() {
+        "runc"
+    } else {
+        "berth-runtime"
+    };
+    assert!(
+        xdg.join(state_dir).is_dir(),
+        "state under $XDG_RUNTIME_DIR/{state_dir}"
+    );
 }
