@@ -65,7 +65,10 @@ pub fn initial_settings(
     ip: Option<&str>,
 ) -> Result<Value> {
     let mut networks = serde_json::Map::new();
-    if !is_special(mode) {
+    if crate::paths::rootless_uid().is_some() && is_default(mode) {
+        // user-mode networking (see `usermode`): no network object of berth's behind it
+        networks.insert("bridge".into(), endpoint_entry("pasta", &[], None));
+    } else if !is_special(mode) {
         let net = engine.network(mode)?;
         if ip.is_some() && is_default(mode) {
             return Err(Error::Invalid(
