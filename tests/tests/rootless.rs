@@ -576,3 +576,42 @@ fn rootless_default_network_publishes_ports() {
         assert!(left.is_empty(), "run state left: {left:?}");
     }
 }
+
+/// `build` as a plain user: RUN steps are rootless containers (here on `--network none`, which
+/// the CLI used to drop), a RUN's chown and `COPY --chown` land on the mapped ids, and the
+/// image runs as its USER.
+#[test]
+fn rootless_build_run_and_copy_chown() {
+    let u = User::new("b");
+    let img = u.import_busybox();
+    let ctx = u.home.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {img}\nRUN mkdir /made && echo built > /made/f && chown 1000 /made\n\
+             COPY --chown=1000:1000 hello.txt /home/app/hello.txt\nUSER app\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(ctx.join("hello.txt"), "hi\n").unwrap();
+    let st = Command::new("chown")
+        .args(["-R", &format!("{}:{}", u.uid, u.uid)])
+        .arg(&ctx)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let c = ctx.to_string_lossy().to_string();
+    u.ok(&["build", "--network", "none", "-t", "localhost/built", &c]);
+    let out = u.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/built",
+        "sh",
+        "-c",
+        "id -u; stat -c %u /made /home/app/hello.txt; cat /made/f /home/app/hello.txt",
+    ]);
+    assert_eq!(out, "1000\n1000\n1000\nbuilt\nhi", "{out}");
+}
