@@ -138,18 +138,31 @@ fn rootless_without_cgroup(spec: &Spec, e: cgroups::Error) -> Result<()> {
     }
 }
 
-/// The first resource limit the spec sets (device rules aside: a rootless container cannot
-/// create device nodes anyway, and the runtime binds them from the host), as its spec field.
+/// The first resource limit the spec sets, as its spec field.
 pub fn limits_set(spec: &Spec) -> Option<String> {
-    let r = spec.linux().as_ref()?.resources().as_ref()?;
-    let v = serde_json::to_value(r).ok()?;
+    first_limit(spec.linux().as_ref()?.resources().as_ref()?)
+}
+
+/// The first limit in `r` (as its field name), leaving out what limits nothing: device rules
+/// (a rootless container cannot create device nodes anyway, the runtime binds them from the
+/// host), `memory.disableOOMKiller: false` and `memory.swap: -1` (docker's CLI sends both).
+pub fn first_limit(r: &oci_spec::runtime::LinuxResources) -> Option<String> {
+    use serde_json::Value;
+    let mut v = serde_json::to_value(r).ok()?;
+    if let Some(m) = v.get_mut("memory").and_then(Value::as_object_mut) {
+        m.retain(|k, v| match k.as_str() {
+            "disableOOMKiller" => v != &Value::Bool(false),
+            "swap" => v.as_i64() != Some(-1),
+            _ => !v.is_null(),
+        });
+    }
     v.as_object()?
         .iter()
         .filter(|(k, _)| k.as_str() != "devices")
         .find(|(_, v)| match v {
-            serde_json::Value::Null => false,
-            serde_json::Value::Array(a) => !a.is_empty(),
-            serde_json::Value::Object(o) => o.values().any(|x| !x.is_null()),
+            Value::Null => false,
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => o.values().any(|x| !x.is_null()),
             _ => true,
         })
         .map(|(k, _)| k.clone())

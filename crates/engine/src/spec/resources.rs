@@ -343,7 +343,10 @@ pub(crate) fn refuse_rootless_limits(hc: &HostConfig) -> Result<()> {
         return Ok(());
     }
     let r = resources(hc, &mut Vec::new())?;
-    let Some(what) = r.keys().next() else {
+    let r: oci_spec::runtime::LinuxResources = serde_json::from_value(Value::Object(r))
+        .map_err(|e| Error::Other(format!("resources: {e}")))?;
+    // the runtime's own rule of what is a limit (it refuses the same)
+    let Some(what) = runtime::resources::first_limit(&r) else {
         return Ok(());
     };
     let why = match cgroups::Layout::detect().map(|l| l.mode) {
