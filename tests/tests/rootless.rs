@@ -615,3 +615,112 @@ fn rootless_build_run_and_copy_chown() {
     ]);
     assert_eq!(out, "1000\n1000\n1000\nbuilt\nhi", "{out}");
 }
+
+/// Kills a server started as the user when dropped.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `berth serve` as a plain user listens on the user's own socket (0600, the user's; here the
+/// /tmp fallback of $XDG_RUNTIME_DIR) and the docker CLI, run as the user, drives rootless
+/// containers through it. Validated against `podman system service` (BERTH_TEST_ENGINE=podman).
+#[test]
+fn rootless_serve_with_the_docker_cli() {
+    let Some(docker) = ["/usr/bin/docker", "/usr/local/bin/docker"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+    else {
+        eprintln!("skipped: no docker CLI");
+        return;
+    };
+    let u = User::new("s");
+    let img = u.import_busybox();
+    let sock = if podman() {
+        u.home.join("podman.sock")
+    } else {
+        PathBuf::from(format!("/tmp/berth-{}/berth.sock", u.uid))
+    };
+    let args: Vec<String> = if podman() {
+        ["system", "service", "-t", "0"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([format!("unix://{}", sock.display())])
+            .collect()
+    } else {
+        vec!["serve".into()]
+    };
+    let _server = Server(
+        Command::new("setpriv")
+            .args(u.setpriv_args())
+            .arg(&u.bin)
+            .args(&args)
+            .env_clear()
+            .env("HOME", &u.home)
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .current_dir(&u.home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server as the user"),
+    );
+    for _ in 0..100 {
+        if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let md = std::fs::metadata(&sock).expect("the user's socket");
+    assert_eq!(md.uid(), u.uid, "the socket is the user's");
+    if !podman() {
+        assert_eq!(md.mode() & 0o777, 0o600, "and the user's alone");
+    }
+    let host = format!("unix://{}", sock.display());
+    let d = |a: &[&str]| -> Output {
+        let mut all = vec!["-H", host.as_str()];
+        all.extend_from_slice(a);
+        u.run_bin(&docker, &all, None, &[])
+    };
+    let ok = |a: &[&str]| -> String {
+        let o = d(a);
+        assert!(o.status.success(), "docker {a:?}: {o:?}");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(
+        ok(&["run", "--rm", "--network", "none", &img, "id", "-u"]),
+        "0"
+    );
+    ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dk",
+        "--network",
+        "none",
+        &img,
+        "sleep",
+        "600",
+    ]);
+    assert_eq!(ok(&["exec", "dk", "id", "-u"]), "0");
+    let pid = ok(&["inspect", "-f", "{{.State.Pid}}", "dk"]);
+    assert_eq!(host_uid_of(&pid), u.uid);
+    ok(&["rm", "-f", "dk"]);
+    if !podman() {
+        let o = d(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--memory",
+            "64m",
+            &img,
+            "true",
+        ]);
+        assert_eq!(o.status.code(), Some(125), "{o:?}");
+    }
+}
