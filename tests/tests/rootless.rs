@@ -164,7 +164,7 @@ impl User {
         img.to_string()
     }
 
-    /// The user's processes (pid, name).
+    /// The user's live processes (pid, name); zombies are dead, only not yet reaped by init.
     fn processes(&self) -> Vec<(i32, String)> {
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -172,6 +172,11 @@ impl User {
                 continue;
             };
             if e.metadata().map(|m| m.uid()).ok() != Some(self.uid) {
+                continue;
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit(") ").next().unwrap_or("").chars().next();
+            if matches!(state, Some('Z') | None) {
                 continue;
             }
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
@@ -310,7 +315,7 @@ fn rootless_run_maps_root_to_the_user() {
         !Path::new(&format!("/proc/{pid}")).exists(),
         "the container's process is gone"
     );
-    // monitors finish their teardown after `rm` returns: give them a while
+    // a monitor may finish its teardown just after `rm` returns: give it a while
     let others = || -> Vec<(i32, String)> {
         u.processes()
             .into_iter()
