@@ -27,6 +27,8 @@ struct User {
     sub_start: u32,
     bin: PathBuf,
     bin_dir: Option<PathBuf>,
+    /// extra environment of every engine command
+    env: Vec<(&'static str, PathBuf)>,
 }
 
 impl User {
@@ -71,6 +73,7 @@ impl User {
             sub_start,
             bin: PathBuf::new(),
             bin_dir: None,
+            env: Vec::new(),
         };
         assert!(st.success(), "usermod --add-subuids {}", u.name);
         u.bin = if podman() {
@@ -134,6 +137,7 @@ impl User {
             .env("USER", &self.name)
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
             .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_path_buf())))
+            .envs(self.env.iter().map(|(k, v)| (k.to_string(), v.clone())))
             .current_dir(&self.home)
             .stdin(if input.is_some() {
                 Stdio::piped()
@@ -389,7 +393,7 @@ fn rootless_host_network() {
 }
 
 /// On cgroup v1 a plain user cannot be given cgroups: limits are refused before anything is
-/// created, saying why; without limits no cgroup is needed.
+/// created, saying why; without limits no cgroup is needed; pause (a freezer) is refused.
 #[test]
 fn rootless_limits_refused_on_cgroup_v1() {
     let v2 = std::fs::read_to_string("/proc/self/mountinfo")
@@ -427,6 +431,25 @@ fn rootless_limits_refused_on_cgroup_v1() {
         "a refused run left a container"
     );
     u.ok(&["run", "--rm", "--network", "none", &img, "true"]);
+    // no cgroup, no freezer: pause is refused saying so
+    u.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "p",
+        "--network",
+        "none",
+        &img,
+        "sleep",
+        "600",
+    ]);
+    let o = u.run(&["pause", "p"], None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("cannot be paused"),
+        "{o:?}"
+    );
+    u.ok(&["rm", "-f", "p"]);
 }
 
 /// The runtime as a plain user, as runc: `spec --rootless` gives a user namespace mapping 0 to
@@ -503,15 +526,22 @@ fn rootless_runtime_spec_and_run() {
     );
 }
 
-/// Restores /dev/net/tun's mode when dropped.
-struct TunMode(u32);
+/// Opens a device node to everyone (Debian's default for /dev/net/tun and /dev/fuse) and
+/// restores its mode when dropped.
+struct DevMode(&'static str, u32);
 
-impl Drop for TunMode {
+impl DevMode {
+    fn open_to_all(dev: &'static str) -> DevMode {
+        let mode = std::fs::metadata(dev).unwrap().mode() & 0o7777;
+        std::fs::set_permissions(dev, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+        DevMode(dev, mode)
+    }
+}
+
+impl Drop for DevMode {
     fn drop(&mut self) {
-        let _ = std::fs::set_permissions(
-            "/dev/net/tun",
-            std::os::unix::fs::PermissionsExt::from_mode(self.0),
-        );
+        let _ =
+            std::fs::set_permissions(self.0, std::os::unix::fs::PermissionsExt::from_mode(self.1));
     }
 }
 
@@ -524,7 +554,6 @@ fn rootless_default_network_publishes_ports() {
     let u = User::new("n");
     let img = u.import_busybox();
     let mode = std::fs::metadata("/dev/net/tun").unwrap().mode() & 0o7777;
-    let _restore = TunMode(mode);
     if mode & 0o006 != 0o006 {
         let o = u.run(&["run", "--rm", &img, "true"], None);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -536,11 +565,7 @@ fn rootless_default_network_publishes_ports() {
             );
         }
     }
-    std::fs::set_permissions(
-        "/dev/net/tun",
-        std::os::unix::fs::PermissionsExt::from_mode(0o666),
-    )
-    .unwrap();
+    let _restore = DevMode::open_to_all("/dev/net/tun");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -728,4 +753,51 @@ fn rootless_serve_with_the_docker_cli() {
         ]);
         assert_eq!(o.status.code(), Some(125), "{o:?}");
     }
+}
+
+/// The fuse-overlayfs fallback (forced with BERTH_SNAPSHOTTER=fuse-overlayfs; chosen by itself
+/// where the kernel refuses overlayfs in a user namespace): the rootfs is a fuse-overlayfs
+/// mount in the user's namespace, deletions and opaque dirs survive a commit, and `rm` leaves
+/// no mount. /dev/fuse is opened to all (Debian's default) for the test and restored.
+#[test]
+fn rootless_fuse_overlayfs_fallback() {
+    if podman() || !Path::new("/usr/bin/fuse-overlayfs").exists() {
+        eprintln!("skipped: podman, or no fuse-overlayfs (apt install fuse-overlayfs)");
+        return;
+    }
+    let _fuse = DevMode::open_to_all("/dev/fuse");
+    let mut u = User::new("f");
+    u.env.push(("BERTH_SNAPSHOTTER", "fuse-overlayfs".into()));
+    let img = u.import_busybox();
+    u.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fo",
+        "--network",
+        "none",
+        &img,
+        "sh",
+        "-c",
+        "rm -rf /home/app /bin/vi; mkdir /home/app; touch /home/app/new; sleep 600",
+    ]);
+    let pause = std::fs::read_to_string(format!("/tmp/berth-{}/berth/pause.pid", u.uid)).unwrap();
+    let mountinfo =
+        || std::fs::read_to_string(format!("/proc/{}/mountinfo", pause.trim())).unwrap();
+    let fuse_mounts = |mi: &str| mi.lines().filter(|l| l.contains("fuse-overlayfs")).count();
+    assert_eq!(fuse_mounts(&mountinfo()), 1, "{}", mountinfo());
+    u.ok(&["commit", "fo", "localhost/fo"]);
+    u.ok(&["rm", "-f", "fo"]);
+    assert_eq!(fuse_mounts(&mountinfo()), 0, "no mount left after rm");
+    let out = u.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/fo",
+        "sh",
+        "-c",
+        "ls /home/app; ls /bin/vi 2>/dev/null || echo no-vi",
+    ]);
+    assert_eq!(out, "new\nno-vi", "{out}");
 }

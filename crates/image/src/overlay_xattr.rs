@@ -16,6 +16,12 @@ fn in_user_namespace() -> bool {
     })
 }
 
+/// `BERTH_SNAPSHOTTER=fuse-overlayfs`: rootless overlays through fuse-overlayfs even where the
+/// kernel would mount them (to test the fallback, or where native overlays misbehave).
+pub fn fuse_forced() -> bool {
+    std::env::var("BERTH_SNAPSHOTTER").as_deref() == Ok("fuse-overlayfs")
+}
+
 /// Whether overlays are mounted with `userxattr` here.
 pub fn userxattr() -> bool {
     in_user_namespace()
