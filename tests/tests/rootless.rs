@@ -547,3 +547,41 @@ fn rootless_fuse_overlayfs_fallback() {
     ]);
     assert_eq!(out, "new\nno-vi", "{out}");
 }
+
+/// push and pull as a plain user, against a local registry: the pulled layers unpack in the
+/// user's namespace with their owners mapped (uid 1000's /home/app), and the image runs.
+#[test]
+fn rootless_push_and_pull_with_a_local_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = berth_e2e::api::Registry::start(dir.path());
+    let u = User::new("p");
+    let img = u.import_busybox();
+    let remote = format!("{}/rootless/bb:1", reg.addr);
+    let tls: &[&str] = if podman() {
+        &["--tls-verify=false"]
+    } else {
+        &[]
+    };
+    u.ok(&["tag", &img, &remote]);
+    let mut push = vec!["push"];
+    push.extend_from_slice(tls);
+    push.push(&remote);
+    u.ok(&push);
+    u.ok(&["rmi", &remote]);
+    u.ok(&["rmi", &img]);
+    let mut pull = vec!["pull"];
+    pull.extend_from_slice(tls);
+    pull.push(&remote);
+    u.ok(&pull);
+    let out = u.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &remote,
+        "sh",
+        "-c",
+        "id -u; stat -c %u /home/app",
+    ]);
+    assert_eq!(out, "0\n1000", "{out}");
+}
