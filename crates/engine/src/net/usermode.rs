@@ -7,7 +7,7 @@
 //!
 //! pasta is handed the network namespace as a file (a bind mount of /proc/PID/ns/net in the
 //! container's run dir): opening /proc/PID/ns/* of the container's init would need ptrace rights
-//! pasta drops. It quits when that file goes away, at teardown.
+//! pasta drops. Teardown kills it and drops the file.
 
 use super::settings::{ports_json, requested_ports};
 use crate::engine::Engine;
@@ -145,20 +145,46 @@ pub(super) fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// Stop pasta and let go of the namespace file (pasta also quits when it goes).
+/// The pasta processes serving the namespace file `ns`: the one in the pid file, and any
+/// whose command line names the file (pasta writes its pid file after it daemonized, so a
+/// container that exits at once can be torn down before the file is there).
+fn pasta_pids(pf: &Path, ns: &Path) -> Vec<i32> {
+    let mut pids: Vec<i32> = std::fs::read_to_string(pf)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .into_iter()
+        .collect();
+    let needle = ns.as_os_str().as_encoded_bytes();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let is_pasta = cmd
+            .split(|b| *b == 0)
+            .next()
+            .is_some_and(|a0| a0.ends_with(PASTA.as_bytes()));
+        if is_pasta && cmd.split(|b| *b == 0).any(|a| a == needle) && !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Stop pasta and let go of the namespace file. SIGKILL: pasta blocks every other signal,
+/// and it does not notice the file going away.
 pub(super) fn teardown(engine: &Engine, id: &str) {
     let pf = pid_file(engine, id);
-    if let Some(pid) = std::fs::read_to_string(&pf)
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    {
+    let ns = netns_file(engine, id);
+    for pid in pasta_pids(&pf, &ns) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
+            nix::sys::signal::Signal::SIGKILL,
         );
     }
     let _ = std::fs::remove_file(&pf);
-    let ns = netns_file(engine, id);
     let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_file(&ns);
 }
