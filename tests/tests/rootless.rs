@@ -165,6 +165,11 @@ fn rootless_host_network() {
         host_if.iter().any(|i| out.contains(&format!("{i}:"))),
         "the host's interfaces {host_if:?} in {out}"
     );
+    if !podman() {
+        // the networks a rootless container can join (podman names its default "podman")
+        let nets = u.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+        assert_eq!(nets, "bridge pasta\nhost host\nnone null", "{nets}");
+    }
 }
 
 /// On cgroup v1 a plain user cannot be given cgroups: limits are refused before anything is
