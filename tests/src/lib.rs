@@ -18,6 +18,7 @@ pub mod escape;
 pub mod fidelity;
 pub mod hooks;
 pub mod net;
+pub mod rootless;
 pub mod runtime;
 
 pub use bundle::{base_spec, Bundle};

@@ -162,7 +162,7 @@ pub fn set_root(root: PathBuf) {
 pub fn root() -> PathBuf {
     ROOT.get()
         .cloned()
-        .unwrap_or_else(|| engine::engine::DEFAULT_ROOT.into())
+        .unwrap_or_else(engine::paths::default_root)
 }
 
 /// Run `f` with this thread's engine (call from a blocking thread only).

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 pub struct ServeOptions {
     /// state root shared with the CLI
     pub root: PathBuf,
-    /// `unix:///path` (default unix:///run/berth.sock) or `tcp://host:port` (TLS only)
+    /// `unix:///path` (default unix:///run/berth.sock, $XDG_RUNTIME_DIR/berth.sock rootless) or `tcp://host:port` (TLS only)
     pub hosts: Vec<String>,
     /// the group that may use the socket (created when missing)
     pub group: String,
@@ -72,7 +72,10 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
 
 async fn run(opts: ServeOptions) -> Result<()> {
     let hosts = if opts.hosts.is_empty() {
-        vec!["unix:///run/berth.sock".to_string()]
+        vec![format!(
+            "unix://{}",
+            engine::paths::default_socket().display()
+        )]
     } else {
         opts.hosts.clone()
     };
@@ -81,9 +84,21 @@ async fn run(opts: ServeOptions) -> Result<()> {
     let mut tasks = Vec::new();
     for h in &hosts {
         if let Some(path) = h.strip_prefix("unix://") {
-            let gid = server::ensure_group(&opts.group)?;
             let path = PathBuf::from(path);
-            let l = server::bind_unix(&path, gid)?;
+            if engine::paths::rootless_uid().is_some() {
+                // a plain user's socket is the user's alone, in its private run dir
+                if let Some(dir) = path.parent() {
+                    engine::paths::ensure_private_dir(dir)
+                        .with_context(|| format!("socket dir {}", dir.display()))?;
+                }
+                let l = server::bind_unix(&path, None)?;
+                tracing::info!("API listening on {h} (rootless: mode 0600, the user's)");
+                sockets.push(path);
+                tasks.push(tokio::spawn(server::accept_unix(l, router.clone())));
+                continue;
+            }
+            let gid = server::ensure_group(&opts.group)?;
+            let l = server::bind_unix(&path, Some(gid))?;
             tracing::info!("API listening on {h} (mode 0660, group {})", opts.group);
             sockets.push(path);
             tasks.push(tokio::spawn(server::accept_unix(l, router.clone())));

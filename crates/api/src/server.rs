@@ -138,9 +138,9 @@ pub fn ensure_group(group: &str) -> Result<u32> {
     lookup()?.with_context(|| format!("group {group:?} missing after groupadd"))
 }
 
-/// Bind the unix socket: 0660, root and `gid`. A stale socket (nobody listening) is replaced;
-/// a live one is an error (another server runs there).
-pub fn bind_unix(path: &Path, gid: u32) -> Result<tokio::net::UnixListener> {
+/// Bind the unix socket: 0660, root and `gid`; without a gid (rootless) 0600, ours. A stale
+/// socket (nobody listening) is replaced; a live one is an error (another server runs there).
+pub fn bind_unix(path: &Path, gid: Option<u32>) -> Result<tokio::net::UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
@@ -157,10 +157,12 @@ pub fn bind_unix(path: &Path, gid: u32) -> Result<tokio::net::UnixListener> {
     // SAFETY: as above.
     unsafe { libc::umask(old) };
     let l = l.with_context(|| format!("listen on {}", path.display()))?;
-    std::os::unix::fs::chown(path, Some(0), Some(gid))
-        .with_context(|| format!("chown {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .with_context(|| format!("chmod {}", path.display()))?;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, Some(0), Some(gid))
+            .with_context(|| format!("chown {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+            .with_context(|| format!("chmod {}", path.display()))?;
+    }
     l.set_nonblocking(true)?;
     Ok(tokio::net::UnixListener::from_std(l)?)
 }

@@ -9,6 +9,7 @@ mod cgroups;
 mod kernel;
 mod network;
 mod process;
+mod rootless;
 mod security;
 mod storage;
 
@@ -59,6 +60,8 @@ pub(crate) fn check(
 /// Runs every check. `root` is berth's state root (e.g. /var/lib/berth).
 pub fn checks(root: &Path) -> Vec<Check> {
     type Probe<'a> = (&'static str, Box<dyn Fn() -> Check + 'a>);
+    // SAFETY: geteuid has no preconditions.
+    let rootless = unsafe { libc::geteuid() } != 0;
     let probes: Vec<Probe> = vec![
         ("kernel", Box::new(kernel_check)),
         ("cgroups", Box::new(cgroup_mode_check)),
@@ -71,9 +74,18 @@ pub fn checks(root: &Path) -> Vec<Check> {
         ("init", Box::new(init_check)),
         ("state root", Box::new(|| state_root_check(root))),
         ("networking", Box::new(network_check)),
+        ("rootless", Box::new(rootless::ids_check)),
+        (
+            "rootless overlay",
+            Box::new(|| rootless::overlay_check(root)),
+        ),
+        ("rootless network", Box::new(rootless::network_check)),
     ];
     probes
         .into_iter()
+        // a plain user's berth mounts and creates namespaces in its own user namespace: the
+        // rootless checks stand for root's overlay and capability checks
+        .filter(|(area, _)| !(rootless && matches!(*area, "overlayfs" | "capabilities")))
         .map(|(area, probe)| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(probe)).unwrap_or_else(|p| {
                 let why = p
@@ -277,7 +289,10 @@ mod tests {
                 "rlimits",
                 "init",
                 "state root",
-                "networking"
+                "networking",
+                "rootless",
+                "rootless overlay",
+                "rootless network"
             ]
         );
         for c in &cs {
@@ -292,7 +307,7 @@ mod tests {
         // a root that does not exist yet is probed through its parent, and not created
         let missing = d.path().join("not/yet");
         let cs = checks(&missing);
-        assert_eq!(cs.len(), 11);
+        assert_eq!(cs.len(), 14);
         assert!(!missing.exists() && !d.path().join("not").exists());
         assert!(mounts_under(d.path()).is_empty());
         let left: Vec<_> = fs::read_dir(d.path())

@@ -50,7 +50,8 @@ impl Drop for ProbeDir {
     }
 }
 
-pub(crate) fn overlay_mount_probe(base: &Path) -> Result<(), String> {
+/// A test overlay under `base`; `extra` mount options (`,userxattr` in a user namespace).
+pub(crate) fn overlay_mount_probe(base: &Path, extra: &str) -> Result<(), String> {
     let dir = base.join(probe_name("overlay"));
     fs::create_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let mut guard = ProbeDir {
@@ -68,7 +69,7 @@ pub(crate) fn overlay_mount_probe(base: &Path) -> Result<(), String> {
     }
     fs::write(lower.join("hello"), b"lower").map_err(|e| format!("write lower file: {e}"))?;
     let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={}{extra}",
         lower.display(),
         upper.display(),
         work.display()
@@ -119,7 +120,7 @@ pub(crate) fn overlay_check(root: &Path) -> Check {
         }
     }
     let base = existing_base(root);
-    match overlay_mount_probe(&base) {
+    match overlay_mount_probe(&base, "") {
         Ok(()) => check(
             "overlayfs",
             Level::Ok,

@@ -25,8 +25,13 @@ impl Engine {
     pub fn open(root: &Path) -> Result<Engine> {
         let root = std::path::absolute(root).ctx(|| format!("state root {}", root.display()))?;
         let run_root = run_root_of(&root);
-        for d in [&root, &run_root] {
-            std::fs::create_dir_all(d).ctx(|| format!("create {}", d.display()))?;
+        std::fs::create_dir_all(&root).ctx(|| format!("create {}", root.display()))?;
+        if crate::paths::rootless_uid().is_some() {
+            // a user's run dir may be a /tmp fallback: ours and closed to others, or refused
+            crate::paths::ensure_private_dir(&run_root)
+                .ctx(|| format!("run dir {}", run_root.display()))?;
+        } else {
+            std::fs::create_dir_all(&run_root).ctx(|| format!("create {}", run_root.display()))?;
         }
         let store = Store::open(&root.join("engine.db"))?;
         // the runtime's state is rebuilt by reconcile after a crash: atomic writes, no fsync

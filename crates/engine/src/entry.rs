@@ -21,9 +21,7 @@ fn parse_argv(args: &[OsString]) -> Option<(PathBuf, String)> {
         } else if let Some(r) = s.strip_prefix("--root=") {
             root = Some(PathBuf::from(r));
         } else if s.starts_with("__") {
-            let root = root
-                .or_else(|| std::env::var_os("BERTH_ROOT").map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(crate::paths::DEFAULT_ROOT));
+            let root = root.unwrap_or_else(crate::paths::default_root);
             return Some((root, s.into_owned()));
         } else {
             return None;

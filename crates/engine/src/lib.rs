@@ -17,6 +17,7 @@ pub mod names;
 pub mod net;
 pub mod paths;
 pub mod query;
+pub mod rootless;
 pub mod spec;
 pub mod store;
 pub mod system;

@@ -163,6 +163,7 @@ impl Engine {
         }
         let mut hc = c.host_config.clone();
         merge(&mut hc, r).map_err(wrap)?;
+        crate::spec::refuse_rootless_limits(&hc).map_err(wrap)?;
         let mut warnings = Vec::new();
         let res = live_resources(&hc, r, &mut warnings).map_err(wrap)?;
         if c.state.status.has_process() {

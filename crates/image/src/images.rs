@@ -13,8 +13,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub const DEFAULT_ROOT: &str = "/var/lib/berth";
-
 pub struct ImageStore {
     pub root: PathBuf,
     pub content: ContentStore,
@@ -52,7 +50,7 @@ fn is_hex(s: &str) -> bool {
 }
 
 impl ImageStore {
-    /// Open (creating) a state root; `BERTH_ROOT` or /var/lib/berth by default.
+    /// Open (creating) a state root (the default is the engine's paths::default_root).
     pub fn open(root: &Path) -> Result<Self> {
         std::fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
         Ok(ImageStore {
@@ -62,12 +60,6 @@ impl ImageStore {
             snapshots: Snapshotter::open(root)?,
             overlay: OnceLock::new(),
         })
-    }
-
-    pub fn default_root() -> PathBuf {
-        std::env::var_os("BERTH_ROOT")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
     }
 
     /// Find an image by reference, `name@digest`, full or short id.

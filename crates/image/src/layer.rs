@@ -52,7 +52,7 @@ pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<Box<dyn Read + 'a>> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhiteoutMode {
     /// Keep the layer in its own directory for overlayfs: `.wh.x` becomes a
-    /// 0/0 character device, `.wh..wh..opq` the `trusted.overlay.opaque` xattr.
+    /// 0/0 character device, `.wh..wh..opq` the opaque xattr (see `overlay_xattr`).
     Overlay,
     /// Apply on top of the lower layers' content (a flattened rootfs): `.wh.x`
     /// removes `x`, an opaque dir loses what the lower layers put in it.
@@ -307,7 +307,7 @@ impl EntryMeta {
                 if let Ok(k) = ext.key() {
                     if let Some(x) = k.strip_prefix("SCHILY.xattr.") {
                         // overlay's own attributes could forge opaque dirs or redirects
-                        if !x.starts_with("trusted.overlay.") {
+                        if !crate::overlay_xattr::is_overlay_own(x) {
                             xattrs.push((x.to_string(), ext.value_bytes().to_vec()));
                         }
                     }
@@ -475,7 +475,9 @@ impl Unpacker<'_> {
     fn opaque(&self, pfd: RawFd, parent: &[Vec<u8>], shown: &str) -> Result<()> {
         let e = |err: io::Error| entry_err(shown, err);
         match self.opts.whiteouts {
-            WhiteoutMode::Overlay => set_xattr_fd(pfd, "trusted.overlay.opaque", b"y").map_err(e),
+            WhiteoutMode::Overlay => {
+                set_xattr_fd(pfd, crate::overlay_xattr::opaque_name(), b"y").map_err(e)
+            }
             WhiteoutMode::Apply => {
                 let dir_path = parent.join(&b'/');
                 for child in list_dir(pfd).map_err(e)? {

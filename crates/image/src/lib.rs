@@ -10,6 +10,7 @@ pub mod glob;
 pub mod images;
 pub mod index;
 pub mod layer;
+pub mod overlay_xattr;
 pub mod reference;
 pub mod registry;
 pub mod rootfd;

@@ -221,12 +221,23 @@ impl Snapshotter {
         let upper = self.active(id, "upper");
         let work = self.active(id, "work");
         let volatile = self.active(id, "volatile").exists();
+        if crate::overlay_xattr::fuse_forced() {
+            return mount_fuse_overlay(id, &lowers, &upper, &work, &merged);
+        }
         match newapi::mount_overlay(&lowers, &upper, &work, &merged, volatile) {
             Ok(()) => Ok(()),
             // no new mount API (ENOSYS, a seccomp filter), no `lowerdir+` (EINVAL before
             // 6.8): the classic way; should that fail too, both errors are reported
             Err(first) => self
                 .mount_classic(id, &lowers, &upper, &work, &merged, volatile)
+                .or_else(|e| {
+                    // a user namespace where the kernel refuses overlayfs (before 5.11)
+                    if crate::overlay_xattr::userxattr() && fuse_overlayfs().is_some() {
+                        mount_fuse_overlay(id, &lowers, &upper, &work, &merged)
+                    } else {
+                        Err(e)
+                    }
+                })
                 .map_err(|e| match e {
                     Error::Snapshot(id, msg) => {
                         Error::Snapshot(id, format!("{msg} (new mount API: {first})"))
@@ -387,10 +398,14 @@ impl Snapshotter {
         crate::diff::tree_tar::tar_overlay_upper(&self.active(id, "upper"), w)
     }
 
-    /// Whether overlayfs can be mounted here (probed once per call).
+    /// Whether overlayfs can be mounted here (probed once per call); in a user namespace
+    /// fuse-overlayfs stands in where the kernel refuses it.
     pub fn overlay_supported(&self) -> bool {
         if std::env::var("BERTH_SNAPSHOTTER").as_deref() == Ok("copy") {
             return false;
+        }
+        if crate::overlay_xattr::fuse_forced() {
+            return fuse_overlayfs().is_some();
         }
         let base = self
             .root
@@ -401,12 +416,8 @@ impl Snapshotter {
         if dirs.iter().any(|d| fs::create_dir_all(d).is_err()) {
             return false;
         }
-        let opts = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            dirs[0].display(),
-            dirs[1].display(),
-            dirs[2].display()
-        );
+        let lower = [dirs[0].to_string_lossy().into_owned()];
+        let opts = overlay_data(&lower, &dirs[1], &dirs[2], false);
         let ok = nix::mount::mount(
             Some("overlay"),
             &dirs[3],
@@ -419,8 +430,64 @@ impl Snapshotter {
             let _ = unmount(&dirs[3]);
         }
         drop(guard);
-        ok
+        ok || (crate::overlay_xattr::userxattr() && fuse_overlayfs().is_some())
     }
+}
+
+/// fuse-overlayfs, the rootless fallback (podman's), if installed.
+fn fuse_overlayfs() -> Option<PathBuf> {
+    [
+        "/usr/bin/fuse-overlayfs",
+        "/usr/local/bin/fuse-overlayfs",
+        "/bin/fuse-overlayfs",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+}
+
+/// Mount the overlay with fuse-overlayfs (it daemonizes once mounted; unmounting ends it).
+fn mount_fuse_overlay(
+    id: &str,
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    merged: &Path,
+) -> Result<()> {
+    let bin = fuse_overlayfs().ok_or_else(|| {
+        Error::Snapshot(
+            id.into(),
+            "fuse-overlayfs is not installed (Debian: apt install fuse-overlayfs)".into(),
+        )
+    })?;
+    let names: Vec<String> = lowers
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        names.join(":"),
+        upper.display(),
+        work.display()
+    );
+    let out = std::process::Command::new(&bin)
+        .arg("-o")
+        .arg(&opts)
+        .arg(merged)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::Snapshot(id.into(), format!("run {}: {e}", bin.display())))?;
+    if !out.status.success() {
+        return Err(Error::Snapshot(
+            id.into(),
+            format!(
+                "fuse-overlayfs on {}: {}",
+                merged.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The page mount(2) copies its data from (the option string, NUL included, must fit).
@@ -444,6 +511,9 @@ fn overlay_data(lowers: &[String], upper: &Path, work: &Path, volatile: bool) ->
     );
     if volatile {
         opts.push_str(",volatile");
+    }
+    if crate::overlay_xattr::userxattr() {
+        opts.push_str(",userxattr");
     }
     opts
 }
@@ -601,6 +671,12 @@ mod newapi {
         if volatile {
             // a kernel without `volatile` mounts it the ordinary way
             let _ = fsconfig(&fs, FSCONFIG_SET_FLAG, Some(c"volatile"), None);
+        }
+        if crate::overlay_xattr::userxattr() {
+            step(
+                || "fsconfig userxattr (overlayfs in a user namespace needs Linux >= 5.11)".into(),
+                fsconfig(&fs, FSCONFIG_SET_FLAG, Some(c"userxattr"), None),
+            )?;
         }
         step(
             || "fsconfig create".into(),

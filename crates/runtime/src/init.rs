@@ -29,7 +29,8 @@ pub struct InitCtx<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
-    pub new_userns: bool,
+    /// The runtime sends the bind sources' fds (see `bind_sources::expected`).
+    pub bind_fds: bool,
     /// In a user namespace, new or joined.
     pub userns: bool,
     /// In a UTS namespace of its own: new, or joined by path (as runc, the hostname is then
@@ -100,7 +101,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     // umask is set just before exec.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let mounts = ctx.spec.mounts().clone().unwrap_or_default();
-    let (_bind_fds, bind_sources) = if crate::bind_sources::expected(ctx.new_userns, &mounts) {
+    let (_bind_fds, bind_sources) = if ctx.bind_fds {
         crate::bind_sources::receive(ch, &mounts)?
     } else {
         (Vec::new(), Vec::new())

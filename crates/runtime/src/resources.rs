@@ -92,7 +92,9 @@ pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> 
                 .unwrap_or_else(|| id.to_string())
         )));
     }
-    m.create().map_err(err)?;
+    if let Err(e) = m.create() {
+        return rootless_without_cgroup(spec, e).map(|()| m);
+    }
     // As runc: sharing a cgroup with other processes works, but `pause`, `kill --all` and
     // `delete` will act on them too.
     if let Ok(pids) = m.pids() {
@@ -116,12 +118,66 @@ pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> 
     Ok(m)
 }
 
+/// A cgroup the runtime may not create: for a rootless runtime (a plain user, or root of a
+/// user namespace) on cgroup v1, or v2 without a delegated subtree, the container runs without
+/// one when the spec asks for no limits (runc's rule); limits it cannot apply are refused,
+/// never dropped. Anyone else gets the error as it is.
+fn rootless_without_cgroup(spec: &Spec, e: cgroups::Error) -> Result<()> {
+    let denied = matches!(&e, cgroups::Error::Mkdir { source, .. }
+        if matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS)));
+    if !denied || !crate::util::rootless() {
+        return Err(err(e));
+    }
+    match limits_set(spec) {
+        None => Ok(()),
+        Some(what) => Err(Error::Other(format!(
+            "rootless container: cannot apply linux.resources.{what}: {e} (cgroup v1 cannot be \
+             delegated to a plain user; limits need cgroup v2 with a subtree delegated to the \
+             user)"
+        ))),
+    }
+}
+
+/// The first resource limit the spec sets, as its spec field.
+pub fn limits_set(spec: &Spec) -> Option<String> {
+    first_limit(spec.linux().as_ref()?.resources().as_ref()?)
+}
+
+/// The first limit in `r` (as its field name), leaving out what limits nothing: device rules
+/// (a rootless container cannot create device nodes anyway, the runtime binds them from the
+/// host), `memory.disableOOMKiller: false` and `memory.swap: -1` (docker's CLI sends both).
+pub fn first_limit(r: &oci_spec::runtime::LinuxResources) -> Option<String> {
+    use serde_json::Value;
+    let mut v = serde_json::to_value(r).ok()?;
+    if let Some(m) = v.get_mut("memory").and_then(Value::as_object_mut) {
+        m.retain(|k, v| match k.as_str() {
+            "disableOOMKiller" => v != &Value::Bool(false),
+            "swap" => v.as_i64() != Some(-1),
+            _ => !v.is_null(),
+        });
+    }
+    v.as_object()?
+        .iter()
+        .filter(|(k, _)| k.as_str() != "devices")
+        .find(|(_, v)| match v {
+            Value::Null => false,
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => o.values().any(|x| !x.is_null()),
+            _ => true,
+        })
+        .map(|(k, _)| k.clone())
+}
+
 /// Put an exec'd process in the container's cgroup, or in the sub-cgroups `subs` of it (runc's
 /// `exec --cgroup [<controller>[,<controller>]:]<path>`; a path without controllers is for
 /// every hierarchy). Sub-cgroups must exist; hierarchies not named join the container's own.
 pub fn join_sub(state: &ContainerState, pid: i32, subs: &[String]) -> Result<()> {
     let m = manager_of(state)?;
     if subs.is_empty() {
+        if crate::util::rootless() && m.paths().iter().all(|(_, d)| !d.exists()) {
+            // created without a cgroup (see rootless_without_cgroup)
+            return Ok(());
+        }
         return m.apply(pid).map_err(err);
     }
     let paths = m.paths();

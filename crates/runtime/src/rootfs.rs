@@ -292,7 +292,14 @@ impl RootfsPlan<'_> {
             Some("mode=755"),
         )?;
         let pinned = sys.pin_in_root(self.rootfs, target)?;
-        for h in &hier.v1 {
+        // the host's hierarchies only: where sysfs had to be bound from the host (a user
+        // namespace without its own network namespace, e.g. rootless `--network host`), the
+        // rootfs already shows them again, under the tmpfs just mounted
+        for h in hier
+            .v1
+            .iter()
+            .filter(|h| !h.mountpoint.starts_with(self.rootfs))
+        {
             let sub = target.join(&h.name);
             sys.mkdir_all(&sub)?;
             let sub_pinned = sys.pin_in_root(self.rootfs, &sub)?;

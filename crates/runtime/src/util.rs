@@ -134,3 +134,97 @@ mod tests {
         assert!(!process_alive(pid, start + 1));
     }
 }
+
+/// The host uid that uid 0 of this process's user namespace maps to, when this is not the
+/// initial user namespace (runc's `userns.RunningInUserNS`, but telling whose it is): the
+/// engine run rootless inside its own namespace, or a runtime started by such an engine.
+/// None in the initial namespace (its map is `0 0 4294967295`) or where uid 0 is unmapped.
+pub fn userns_root_owner() -> Option<u32> {
+    let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+    parse_uid_map_root(&map)
+}
+
+/// Whether this process is in a user namespace other than the initial one (whose uid map is
+/// the identity over every id): mknod is refused there and mount flags are locked, whatever
+/// the spec says, e.g. when a rootless engine runs the runtime in its own namespace.
+pub fn running_in_userns() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| !is_identity_map(&m))
+        .unwrap_or(false)
+}
+
+fn map_lines(map: &str) -> Vec<Vec<u64>> {
+    map.lines()
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
+        .collect()
+}
+
+fn is_identity_map(map: &str) -> bool {
+    map_lines(map) == [vec![0, 0, 4_294_967_295]]
+}
+
+fn parse_uid_map_root(map: &str) -> Option<u32> {
+    if is_identity_map(map) {
+        return None;
+    }
+    map_lines(map)
+        .iter()
+        .find(|l| l.len() == 3 && l[0] == 0)
+        .map(|l| l[1] as u32)
+}
+
+/// In a user namespace, the last id of the contiguous run of ids mapped from 0 in `map` (the
+/// text of /proc/self/uid_map or gid_map); None in the initial namespace or without id 0.
+pub fn last_id_mapped_from_zero(map: &str) -> Option<u32> {
+    if is_identity_map(map) {
+        return None;
+    }
+    let mut lines: Vec<Vec<u64>> = map_lines(map)
+        .into_iter()
+        .filter(|l| l.len() == 3)
+        .collect();
+    lines.sort();
+    let mut end = 0u64;
+    for l in lines {
+        if l[0] != end {
+            break;
+        }
+        end = l[0] + l[2];
+    }
+    end.checked_sub(1).map(|e| e as u32)
+}
+
+/// Running without root on the host: not uid 0, or uid 0 of a user namespace (rootless
+/// mode: cgroups may not be ours to create, device nodes not ours to make).
+pub fn rootless() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    euid != 0 || running_in_userns()
+}
+
+#[cfg(test)]
+mod userns_tests {
+    use super::parse_uid_map_root;
+
+    #[test]
+    fn uid_maps() {
+        assert_eq!(
+            parse_uid_map_root("         0          0 4294967295\n"),
+            None
+        );
+        assert_eq!(parse_uid_map_root("0 1000 1\n1 100000 65536\n"), Some(1000));
+        assert_eq!(parse_uid_map_root("1 100000 65536\n"), None);
+        use super::last_id_mapped_from_zero as last;
+        assert_eq!(last("0 0 4294967295\n"), None);
+        assert_eq!(last("0 1000 1\n"), Some(0));
+        assert_eq!(
+            last("0 1000 1\n1 100000 65536\n65537 400000 10\n"),
+            Some(65546)
+        );
+        assert_eq!(last("0 1000 1\n5 100000 65536\n"), Some(0));
+    }
+}

@@ -171,7 +171,7 @@ fn platform(p: &Option<String>) -> Result<Platform> {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
-    let root = cli.root.clone().unwrap_or_else(ImageStore::default_root);
+    let root = cli.root.clone().unwrap_or_else(engine::paths::default_root);
     let open =
         || ImageStore::open(&root).with_context(|| format!("open state root {}", root.display()));
     match cli.cmd {

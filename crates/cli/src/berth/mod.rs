@@ -20,7 +20,8 @@ use std::path::PathBuf;
     about = "A daemonless docker-compatible container engine"
 )]
 pub struct Cli {
-    /// State root (images, layers, snapshots); $BERTH_ROOT or /var/lib/berth
+    /// State root (images, layers, snapshots); $BERTH_ROOT, /var/lib/berth for root,
+    /// $XDG_DATA_HOME/berth (~/.local/share/berth) for a plain user
     #[arg(long, global = true)]
     pub root: Option<PathBuf>,
     #[command(subcommand)]
@@ -141,7 +142,7 @@ pub enum Cmd {
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Where to listen: unix:///path (default unix:///run/berth.sock) or tcp://host:port
+    /// Where to listen: unix:///path (default unix:///run/berth.sock, $XDG_RUNTIME_DIR/berth.sock rootless) or tcp://host:port
     /// (only with --tlsverify); repeatable
     #[arg(short = 'H', long = "host")]
     pub host: Vec<String>,
@@ -258,10 +259,7 @@ pub enum ImageCmd {
 }
 
 fn root(cli: &Cli) -> PathBuf {
-    cli.root
-        .clone()
-        .or_else(|| std::env::var_os("BERTH_ROOT").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(engine::engine::DEFAULT_ROOT))
+    cli.root.clone().unwrap_or_else(engine::paths::default_root)
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -403,6 +401,13 @@ pub fn main() -> i32 {
         Err(code) => return code,
     };
     set_sigpipe(&cli.cmd);
+    // a plain user's berth works in its user namespace (doctor looks at the host as it is)
+    if !matches!(cli.cmd, Cmd::Doctor) {
+        if let Err(e) = engine::rootless::enter() {
+            eprintln!("Error: {e}");
+            return 1;
+        }
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

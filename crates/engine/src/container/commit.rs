@@ -130,7 +130,10 @@ impl Engine {
         for ch in &o.changes {
             image::change::apply_change(&mut cfg, ch)?;
         }
+        // rootless containers cannot be frozen (no cgroup): committed running, as podman's
+        // default (--pause=false)
         let paused = o.pause
+            && crate::paths::rootless_uid().is_none()
             && c.state.status == Status::Running
             && match self.pause(&c.id) {
                 Ok(()) => true,

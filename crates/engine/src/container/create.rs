@@ -30,6 +30,7 @@ impl Engine {
         let mut hc = req.host_config;
         validate_host_config(&hc)?;
         crate::container::shared_ns::check_container_network(&req.config, &hc)?;
+        crate::spec::refuse_rootless_limits(&hc)?;
         crate::spec::adapt_host_config(&mut hc);
         crate::logs::validate_opts(&hc.log_config.config)?;
         if let Some(n) = &req.name {

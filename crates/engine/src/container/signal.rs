@@ -132,6 +132,14 @@ impl Engine {
                 )))
             }
         }
+        if crate::paths::rootless_uid().is_some() {
+            // rootless containers get no cgroup here (see spec::refuse_rootless_limits)
+            return Err(Error::Invalid(format!(
+                "container {}: rootless containers cannot be paused: they have no freezer \
+                 cgroup (a plain user cannot be given one on cgroup v1)",
+                c.id
+            )));
+        }
         self.runtime.pause(&c.id)?;
         self.store.update(&c.id, |c| c.state.set_paused())?;
         crate::events::container(self, &c, "pause", &[]);

@@ -6,6 +6,7 @@ pub mod links;
 mod objects;
 mod plumbing;
 mod settings;
+mod usermode;
 
 pub use objects::{
     create, extras, find_json, inspect_json, list_filtered, list_json, prune, pseudo, remove,
@@ -49,6 +50,14 @@ impl Engine {
         let mut slot = self.nets.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(m) = slot.as_ref() {
             return Ok(m.clone());
+        }
+        if crate::paths::rootless_uid().is_some() {
+            // bridges, veths and firewall rules are root's (and their locks in /run or /tmp)
+            return Err(Error::Invalid(
+                "rootless berth has no bridge networks: containers use the default (user-mode) \
+                 network, none or host"
+                    .into(),
+            ));
         }
         // the default root owns berth0; any other root (tests, a second engine) gets a bridge
         // of its own, named after the root

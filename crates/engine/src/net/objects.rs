@@ -195,7 +195,13 @@ pub fn pseudo(name: &str) -> Value {
         }
         format!("{h:016x}").repeat(4)
     };
-    json!({"Name": name, "Id": id, "Scope": "local", "Driver": if name == "host" { "host" } else { "null" },
+    let driver = match name {
+        "host" => "host",
+        // a rootless engine's default network: user-mode networking (see `usermode`)
+        "bridge" => "pasta",
+        _ => "null",
+    };
+    json!({"Name": name, "Id": id, "Scope": "local", "Driver": driver,
         "EnableIPv4": true, "EnableIPv6": false, "IPAM": {"Driver": "default", "Options": null, "Config": []},
         "Internal": false, "Attachable": false, "Ingress": false, "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
         "Containers": {}, "Options": {}, "Labels": {}})
@@ -302,6 +308,9 @@ pub(super) fn inspect_with(
 
 /// Every network (the pseudo `host` and `none` too) in inspect's shape, by name.
 pub fn list_json(engine: &Engine) -> Result<Vec<Value>> {
+    if crate::paths::rootless_uid().is_some() {
+        return Ok(vec![pseudo("bridge"), pseudo("host"), pseudo("none")]);
+    }
     let m = engine.networks()?;
     m.default_network()?;
     let users = recorded_users(engine)?;
@@ -319,6 +328,9 @@ pub fn list_json(engine: &Engine) -> Result<Vec<Value>> {
 pub fn find_json(engine: &Engine, name: &str) -> network::Result<Value> {
     if name == "host" || name == "none" {
         return Ok(pseudo(name));
+    }
+    if crate::paths::rootless_uid().is_some() && is_default(name) {
+        return Ok(pseudo("bridge"));
     }
     let m = engine.networks().map_err(net_err)?;
     let n = if is_default(name) {

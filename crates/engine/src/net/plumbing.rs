@@ -28,6 +28,15 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
     if mode == "none" {
         return Ok(());
     }
+    if crate::paths::rootless_uid().is_some() {
+        if is_default(mode) {
+            return super::usermode::setup(engine, c, pid);
+        }
+        return Err(Error::Invalid(format!(
+            "rootless containers join the default (user-mode) network, none or host: network \
+             {mode} needs a bridge, which rootless berth cannot make"
+        )));
+    }
     let mgr = engine.networks()?;
     let mut eps: Vec<(String, NetworkConfig, Endpoint)> = Vec::new();
     let mut published = Vec::new();
@@ -144,6 +153,9 @@ pub(super) fn free_in_range(
 /// After the container stopped: its interfaces went with its namespace; release addresses,
 /// ports and endpoints, and clear the runtime part of `NetworkSettings`.
 pub fn teardown(engine: &Engine, id: &str) {
+    if crate::paths::rootless_uid().is_some() {
+        super::usermode::teardown(engine, id);
+    }
     if let Ok(m) = engine.networks() {
         let eps = m.endpoints_of_container(id).unwrap_or_default();
         let _ = m.release_container(id);

@@ -142,7 +142,13 @@ pub(super) fn fill_endpoint(v: &mut Value, net_id: &str, ep: &Endpoint) {
 pub fn initial_settings(engine: &Engine, mode: &str, spec: &EndpointSpec) -> Result<Value> {
     let mut networks = serde_json::Map::new();
     let aliases = &spec.aliases;
-    if !is_special(mode) {
+    if crate::paths::rootless_uid().is_some() && is_default(mode) {
+        // user-mode networking (see `usermode`): no network object of berth's behind it
+        networks.insert(
+            "bridge".into(),
+            endpoint_entry("pasta", &EndpointSpec::default()),
+        );
+    } else if !is_special(mode) {
         let net = engine.network(mode)?;
         spec.request()?;
         if (spec.ip.is_some() || spec.ip6.is_some()) && is_default(mode) {

@@ -410,9 +410,12 @@ fn linux(
         sysctls
             .entry("net.ipv4.ip_unprivileged_port_start".into())
             .or_insert_with(|| "0".into());
+        // in a rootless engine's user namespace the range must be gids mapped there
+        let gids = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+        let last = runtime::util::last_id_mapped_from_zero(&gids).unwrap_or(2_147_483_647);
         sysctls
             .entry("net.ipv4.ping_group_range".into())
-            .or_insert_with(|| "0 2147483647".into());
+            .or_insert_with(|| format!("0 {last}"));
     }
     if !sysctls.is_empty() {
         linux["sysctl"] = json!(sysctls);

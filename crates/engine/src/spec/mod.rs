@@ -15,8 +15,8 @@ mod user;
 pub use generate::generate;
 pub use image::{adapt_host_config, merge_image_config, path_and_args, replace_or_append_env};
 pub use mounts::merge_tmpfs_options;
-pub(crate) use resources::resources;
 pub use resources::ULIMIT_NAMES;
+pub(crate) use resources::{refuse_rootless_limits, resources};
 pub use security::capabilities;
 pub use user::resolve_user;
 

@@ -334,3 +334,28 @@ pub(super) fn host_devices(dev: &Path) -> Vec<Value> {
     }
     out
 }
+
+/// Limits a rootless engine cannot apply are refused at create and update, naming why (never
+/// dropped; podman 4.3 ignores them with a warning). A plain user may write no cgroup on
+/// cgroup v1; on v2 a subtree delegated to the user would do, which berth does not use yet.
+pub(crate) fn refuse_rootless_limits(hc: &HostConfig) -> Result<()> {
+    if crate::paths::rootless_uid().is_none() {
+        return Ok(());
+    }
+    let r = resources(hc, &mut Vec::new())?;
+    let r: oci_spec::runtime::LinuxResources = serde_json::from_value(Value::Object(r))
+        .map_err(|e| Error::Other(format!("resources: {e}")))?;
+    // the runtime's own rule of what is a limit (it refuses the same)
+    let Some(what) = runtime::resources::first_limit(&r) else {
+        return Ok(());
+    };
+    let why = match cgroups::Layout::detect().map(|l| l.mode) {
+        Ok(cgroups::Mode::V2) => "rootless berth does not use a delegated cgroup v2 subtree yet",
+        Ok(_) => "this host has cgroup v1, whose hierarchies cannot be delegated to a plain user",
+        Err(_) => "no cgroup hierarchy was found",
+    };
+    Err(Error::Invalid(format!(
+        "rootless container: cannot apply resource limits (linux.resources.{what}: --memory, \
+         --cpus, --pids-limit and friends): {why}; run without them, or as root"
+    )))
+}

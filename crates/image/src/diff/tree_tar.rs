@@ -20,7 +20,7 @@ pub enum Flavor {
     Plain,
     /// An overlayfs upper dir as an OCI layer: a 0/0 character device (a whiteout) becomes a
     /// `.wh.<name>` file, an opaque directory gets a `.wh..wh..opq` entry, and xattrs are kept
-    /// as PAX `SCHILY.xattr.*` records (overlayfs' own `trusted.overlay.*` excepted).
+    /// as PAX `SCHILY.xattr.*` records (overlayfs' own `trusted.overlay.*`/`user.overlay.*` excepted).
     OverlayLayer,
 }
 
@@ -67,7 +67,7 @@ pub fn is_whiteout(md: &std::fs::Metadata) -> bool {
 
 /// The overlayfs xattr marking a directory that hides everything below it in lower layers.
 pub fn is_opaque_xattr(k: &str, v: &[u8]) -> bool {
-    k == "trusted.overlay.opaque" && v == b"y"
+    crate::overlay_xattr::is_opaque(k, v)
 }
 
 struct TreeTar<'b, W: Write> {
@@ -191,7 +191,7 @@ impl<W: Write> TreeTar<'_, W> {
         let opaque = xattrs.iter().any(|(k, v)| is_opaque_xattr(k, v));
         let pax: Vec<(String, Vec<u8>)> = xattrs
             .into_iter()
-            .filter(|(k, _)| !k.starts_with("trusted.overlay."))
+            .filter(|(k, _)| !crate::overlay_xattr::is_overlay_own(k))
             .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v))
             .collect();
         if !pax.is_empty() {

@@ -9,9 +9,10 @@ use std::path::PathBuf;
     about = "berth's OCI runtime: runs containers from OCI bundles, runc-compatible"
 )]
 pub struct Cli {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = "/run/berth-runtime")]
-    pub root: PathBuf,
+    /// Root directory for container state (default /run/berth-runtime; for a plain user
+    /// $XDG_RUNTIME_DIR/berth-runtime, as runc's $XDG_RUNTIME_DIR/runc).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Log file (errors and warnings; stderr when unset).
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -66,6 +67,25 @@ pub struct CreateArgs {
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: i32,
     pub id: String,
+}
+
+impl Cli {
+    /// The state root: `--root`, or the default for who runs us.
+    pub fn state_root(&self) -> PathBuf {
+        if let Some(r) = &self.root {
+            return r.clone();
+        }
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        if euid == 0 {
+            return PathBuf::from("/run/berth-runtime");
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+            Some(d) => PathBuf::from(d).join("berth-runtime"),
+            // no login session: a dir of our own in /tmp (the runtime creates it 0700)
+            None => PathBuf::from(format!("/tmp/berth-runtime-{euid}")),
+        }
+    }
 }
 
 /// Parsed once per invocation: the size difference between variants does not matter.

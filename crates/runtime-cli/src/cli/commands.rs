@@ -10,18 +10,21 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn run(cli: Cli) -> Result<i32> {
-    let rt = Runtime::new(&cli.root);
+    let rt = Runtime::new(cli.state_root());
     match cli.command {
         Command::Spec { bundle } => {
             let path = bundle.join("config.json");
             if path.exists() {
                 bail!("File {} exists. Remove it first", path.display());
             }
-            std::fs::write(
-                &path,
-                serde_json::to_string_pretty(&specgen::default_spec())? + "\n",
-            )
-            .with_context(|| format!("writing {}", path.display()))?;
+            let mut spec = specgen::default_spec();
+            if cli.rootless.as_deref() == Some("true") {
+                // SAFETY: geteuid/getegid have no preconditions.
+                let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+                spec = specgen::rootless_spec(spec, uid, gid);
+            }
+            std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         Command::Create(a) => {
             seal::reexec_sealed()?;

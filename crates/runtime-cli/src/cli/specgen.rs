@@ -66,6 +66,36 @@ pub fn default_spec() -> Value {
     })
 }
 
+/// `spec --rootless`, as runc's: a user namespace mapping container uid/gid 0 to the caller
+/// (a plain user can write that single mapping itself), the host's network (no network
+/// namespace: a plain user cannot give it connectivity), /sys bound from the host (sysfs needs
+/// a network namespace of its own), devpts without `gid=5` (unmapped) and no resources (a
+/// plain user may create no cgroup; the runtime then runs the container without one).
+pub fn rootless_spec(mut spec: Value, uid: u32, gid: u32) -> Value {
+    let linux = &mut spec["linux"];
+    if let Some(ns) = linux["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "network");
+        ns.push(json!({"type": "user"}));
+    }
+    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    if let Some(l) = linux.as_object_mut() {
+        l.remove("resources");
+    }
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
+                            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+            }
+            if let Some(opts) = m["options"].as_array_mut() {
+                opts.retain(|o| o != "gid=5");
+            }
+        }
+    }
+    spec
+}
+
 fn cgroup2_host() -> bool {
     nix::sys::statfs::statfs("/sys/fs/cgroup")
         .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
@@ -105,6 +135,31 @@ pub fn features() -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rootless_spec_is_runcs() {
+        let s = super::rootless_spec(super::default_spec(), 1000, 1001);
+        let text = s.to_string();
+        let (spec, _) =
+            runtime::spec::parse_spec(&text, std::path::Path::new("config.json")).unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        let ns: Vec<String> = linux
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| format!("{:?}", n.typ()))
+            .collect();
+        assert!(ns.contains(&"User".to_string()), "{ns:?}");
+        assert!(!ns.contains(&"Network".to_string()), "{ns:?}");
+        let u = &linux.uid_mappings().as_ref().unwrap()[0];
+        assert_eq!((u.container_id(), u.host_id(), u.size()), (0, 1000, 1));
+        let g = &linux.gid_mappings().as_ref().unwrap()[0];
+        assert_eq!((g.container_id(), g.host_id(), g.size()), (0, 1001, 1));
+        assert!(linux.resources().is_none());
+        assert!(!text.contains("gid=5"));
+        assert!(text.contains(r#""source":"/sys""#));
+    }
+
     #[test]
     fn default_spec_is_a_valid_spec() {
         let text = super::default_spec().to_string();

@@ -83,12 +83,16 @@ impl Runtime {
         let (console, relay) = console_for(process, o.console_socket.as_deref(), o.own_terminal)?;
         let (parent, child) = Channel::pair()?;
 
+        // decided here, once: the init (uid 0 of its namespace) cannot tell a plain user's
+        // runtime from root's
+        let bind_fds =
+            crate::bind_sources::expected(new_userns, spec.mounts().as_deref().unwrap_or(&[]));
         let ctx = InitCtx {
             spec: &spec,
             rootfs: &rootfs,
             bundle: &bundle,
-            new_userns,
-            userns: ns.has(CloneFlags::CLONE_NEWUSER),
+            bind_fds,
+            userns: ns.has(CloneFlags::CLONE_NEWUSER) || crate::util::running_in_userns(),
             uts: ns.has(CloneFlags::CLONE_NEWUTS),
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
             no_pivot: o.no_pivot,
@@ -119,7 +123,7 @@ impl Runtime {
         if new_userns {
             write_id_maps(pid, &linux)?;
         }
-        if crate::bind_sources::expected(new_userns, spec.mounts().as_deref().unwrap_or(&[])) {
+        if bind_fds {
             crate::bind_sources::send(
                 pid,
                 &bundle,
@@ -209,18 +213,54 @@ fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     .ctx(|| "open exec.fifo")
 }
 
-/// The new user namespace's uid and gid maps, written from outside.
+/// The new user namespace's uid and gid maps, written from outside. A plain user (runc's
+/// rootless mode) may map its own id alone, and only with setgroups(2) denied in the
+/// namespace; any wider map goes through the setuid newuidmap/newgidmap, which check it
+/// against /etc/subuid and /etc/subgid.
 fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
-    std::fs::write(
-        format!("/proc/{pid}/uid_map"),
-        namespaces::id_map(linux.uid_mappings().as_deref().unwrap_or(&[])),
-    )
-    .ctx(|| "writing uid_map (linux.uidMappings)")?;
-    std::fs::write(
-        format!("/proc/{pid}/gid_map"),
-        namespaces::id_map(linux.gid_mappings().as_deref().unwrap_or(&[])),
-    )
-    .ctx(|| "writing gid_map (linux.gidMappings)")
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let uids = linux.uid_mappings().as_deref().unwrap_or(&[]);
+    let gids = linux.gid_mappings().as_deref().unwrap_or(&[]);
+    let own = |m: &[oci_spec::runtime::LinuxIdMapping], id: u32| {
+        m.len() == 1 && m[0].host_id() == id && m[0].size() == 1
+    };
+    let unprivileged = euid != 0;
+    for (file, maps, self_id, tool, field) in [
+        ("uid_map", uids, euid, "newuidmap", "linux.uidMappings"),
+        ("gid_map", gids, egid, "newgidmap", "linux.gidMappings"),
+    ] {
+        if unprivileged && !own(maps, self_id) {
+            new_id_map(tool, pid, maps)
+                .map_err(|e| Error::Other(format!("{tool} ({field}): {e}")))?;
+            continue;
+        }
+        if unprivileged && file == "gid_map" {
+            std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
+                .ctx(|| "writing setgroups (deny, for an unprivileged gid_map)")?;
+        }
+        std::fs::write(format!("/proc/{pid}/{file}"), namespaces::id_map(maps))
+            .ctx(|| format!("writing {file} ({field})"))?;
+    }
+    Ok(())
+}
+
+/// Runs newuidmap/newgidmap for `pid` with `maps`.
+fn new_id_map(tool: &str, pid: i32, maps: &[oci_spec::runtime::LinuxIdMapping]) -> Result<()> {
+    let mut args = vec![pid.to_string()];
+    for m in maps {
+        args.extend([m.container_id(), m.host_id(), m.size()].map(|x| x.to_string()));
+    }
+    let out = std::process::Command::new(tool)
+        .args(&args)
+        .output()
+        .map_err(|e| Error::Other(format!("run {tool} (Debian: apt install uidmap): {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Other(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// The state saved for the container whose init is `pid`.

@@ -23,7 +23,7 @@ impl Runtime {
             serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
         let linux = spec.linux().clone().unwrap_or_default();
         let ns = namespaces_to_join(st.pid, &linux);
-        let userns = ns.has(CloneFlags::CLONE_NEWUSER);
+        let userns = ns.has(CloneFlags::CLONE_NEWUSER) || crate::util::running_in_userns();
         let join_fds = ns.open_joins()?;
         crate::lsm::check(process, &linux)?;
         let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;

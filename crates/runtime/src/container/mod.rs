@@ -140,6 +140,18 @@ impl Runtime {
             .recursive(true)
             .mode(0o700)
             .create(&self.root)
-            .ctx(|| format!("creating state root {}", self.root.display()))
+            .ctx(|| format!("creating state root {}", self.root.display()))?;
+        // a plain user's state root may be in /tmp, where another user could have made it first
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        let md = std::fs::symlink_metadata(&self.root)
+            .ctx(|| format!("state root {}", self.root.display()))?;
+        if euid != 0 && (!md.is_dir() || std::os::unix::fs::MetadataExt::uid(&md) != euid) {
+            return Err(Error::Other(format!(
+                "state root {} is not a directory owned by uid {euid}",
+                self.root.display()
+            )));
+        }
+        Ok(())
     }
 }
