@@ -519,3 +519,65 @@ fn ssh_mount_brings_the_agent_socket() {
     let o = build(&e, &["--no-cache", "--ssh", &ssh, p(&ctx)]);
     assert!(!o.success(), "{o:?}");
 }
+
+#[test]
+fn inline_cache_travels_with_the_image() {
+    let a = engine!();
+    berth_only!(
+        a,
+        "needs two engines and a registry; BuildKit fetches the cache itself where berth pulls first"
+    );
+    let reg = berth_e2e::api::Registry::start(&a.path().join("registry"));
+    let df = "ARG BASE\nFROM ${BASE}\nRUN echo one > /one\nENV STAGE=two\nRUN echo two > /two\n";
+    let ctx = context_with(&a, "inline", &[("Dockerfile", df)]);
+    let app = format!("{}/app:inline", reg.addr);
+    build_ok(
+        &a,
+        &[
+            "--build-arg",
+            "BUILDKIT_INLINE_CACHE=1",
+            "-t",
+            &app,
+            p(&ctx),
+        ],
+    );
+    a.ok(&["push", &app]);
+    // a fresh root: the base (as a pull would give it) and the pulled image, nothing else
+    let base = a.path().join("base.tar");
+    a.ok(&["save", "-o", p(&base), a.img()]);
+    let b = Engine::new();
+    b.ok(&["load", "-i", p(&base)]);
+    b.ok(&["pull", &app]);
+    let arg = format!("BASE={}", a.img());
+    let args = [
+        "build",
+        "--build-arg",
+        &arg,
+        "--cache-from",
+        &app,
+        "-t",
+        "rebuilt",
+        p(&ctx),
+    ];
+    let o = b.cmd_with(&args, Stdin::Null, BUILD_TIMEOUT);
+    assert!(o.success(), "{o:?}");
+    assert_eq!(
+        o.stdout.matches(" ---> Using cache").count(),
+        3,
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        b.ok(&["run", "--rm", "rebuilt", "cat", "/one", "/two"]),
+        "one\ntwo\n"
+    );
+    // without the image as a cache source the steps run
+    let args = ["build", "--build-arg", &arg, "--no-cache", p(&ctx)];
+    let o = b.cmd_with(&args, Stdin::Null, BUILD_TIMEOUT);
+    assert_eq!(
+        o.stdout.matches(" ---> Using cache").count(),
+        0,
+        "{}",
+        o.stdout
+    );
+}

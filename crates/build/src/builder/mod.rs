@@ -14,6 +14,7 @@ mod cache;
 mod cache_io;
 mod copy;
 mod frontend;
+mod inline_cache;
 mod instructions;
 mod mounts;
 mod output;
@@ -90,6 +91,7 @@ const PREDEFINED_ARGS: &[&str] = &[
     "no_proxy",
     "ALL_PROXY",
     "all_proxy",
+    inline_cache::ARG,
 ];
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -152,19 +154,26 @@ pub fn build(
     out: &mut dyn Write,
     stage_built: &mut dyn FnMut(&str),
 ) -> Result<String> {
+    let cache = Cache::open(engine);
+    // images with an inline cache (BUILDKIT_INLINE_CACHE) bring their steps' images back
+    let rebuilt = inline_cache::import(engine, &cache, &opts.cache_from_images);
+    let mut sources = cache_sources(engine, &opts.cache_from_images);
+    if let Some(s) = &mut sources {
+        s.extend(rebuilt);
+    }
     Builder {
         engine,
         ctx,
         df,
         opts,
-        cache: Cache::open(engine),
+        cache,
         report: Report::new(out, opts.progress, opts.quiet),
         global: BTreeMap::new(),
         used_args: BTreeSet::new(),
         results: BTreeMap::new(),
         stage: State::on(None, BTreeMap::new()),
         build_id: engine::names::random_id(),
-        cache_sources: cache_sources(engine, &opts.cache_from_images),
+        cache_sources: sources,
     }
     .build(stage_built)
 }
@@ -351,6 +360,13 @@ impl Builder<'_> {
                 "[Warning] One or more build-args {:?} were not consumed",
                 unused
             ));
+        }
+        let inline = self.opts.build_args.get(inline_cache::ARG);
+        if inline.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
+            let img = images.get(&last)?;
+            last = inline_cache::embed(images, &img, &self.cache.used)?
+                .id()
+                .to_string();
         }
         let mut names = Vec::new();
         for t in &self.opts.tags {
