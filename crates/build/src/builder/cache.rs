@@ -1,5 +1,6 @@
 //! The step cache: a step's key (parent image, instruction, build args, content) to the image
-//! it made, in `build-cache.db` of the engine's root.
+//! it made, in `build-cache.db` of the engine's root; and the steps a `--cache-from` brought,
+//! for this build only (a cache source is trusted by the build that names it, not by the next).
 
 use engine::engine::Engine;
 use engine::Result;
@@ -10,6 +11,8 @@ pub(super) struct Cache {
     db: Option<rusqlite::Connection>,
     /// the steps this build found or made (key, image), for `--cache-to`
     pub(super) used: Vec<(String, String)>,
+    /// the steps imported for this build (`--cache-from`)
+    pub(super) imported: std::collections::BTreeMap<String, String>,
 }
 
 impl Cache {
@@ -27,7 +30,19 @@ impl Cache {
         Cache {
             db,
             used: Vec::new(),
+            imported: Default::default(),
         }
+    }
+
+    /// The cache of another builder of the same build (a stage built at the same time), with
+    /// the steps this build imported.
+    pub(super) fn with_imported(
+        engine: &Engine,
+        imported: std::collections::BTreeMap<String, String>,
+    ) -> Cache {
+        let mut c = Cache::open(engine);
+        c.imported = imported;
+        c
     }
 
     /// The image of step `key` (it counts as used by this build then).
@@ -38,6 +53,9 @@ impl Cache {
     }
 
     fn lookup(&self, key: &str) -> Option<String> {
+        if let Some(img) = self.imported.get(key) {
+            return Some(img.clone());
+        }
         self.db
             .as_ref()?
             .query_row("SELECT image FROM steps WHERE key = ?1", [key], |r| {
@@ -64,19 +82,20 @@ impl Cache {
         Ok(ids)
     }
 
+    /// A step this build made: known here from now on.
     pub(super) fn put(&mut self, key: &str, image: &str) {
         self.used.push((key.to_string(), image.to_string()));
-        self.import(key, image);
-    }
-
-    /// A step from elsewhere (`--cache-from`): known here from now on.
-    pub(super) fn import(&self, key: &str, image: &str) {
         if let Some(db) = &self.db {
             let _ = db.execute(
                 "INSERT INTO steps (key, image) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET image = ?2",
                 [key, image],
             );
         }
+    }
+
+    /// A step from elsewhere (`--cache-from`), for this build.
+    pub(super) fn import(&mut self, key: &str, image: &str) {
+        self.imported.insert(key.to_string(), image.to_string());
     }
 }
 

@@ -51,7 +51,7 @@ pub(super) fn embed(store: &ImageStore, last: &Image, used: &[(String, String)])
 
 /// For each of `sources` that carries an inline cache: rebuild its step images from its
 /// layers and add their steps to `cache`. The ids of the images rebuilt (cache sources too).
-pub(super) fn import(engine: &Engine, cache: &Cache, sources: &[String]) -> Vec<String> {
+pub(super) fn import(engine: &Engine, cache: &mut Cache, sources: &[String]) -> Vec<String> {
     let Ok(store) = engine.images() else {
         return Vec::new();
     };

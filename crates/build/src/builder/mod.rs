@@ -154,9 +154,9 @@ pub fn build(
     out: &mut dyn Write,
     stage_built: &mut dyn FnMut(&str),
 ) -> Result<String> {
-    let cache = Cache::open(engine);
+    let mut cache = Cache::open(engine);
     // images with an inline cache (BUILDKIT_INLINE_CACHE) bring their steps' images back
-    let rebuilt = inline_cache::import(engine, &cache, &opts.cache_from_images);
+    let rebuilt = inline_cache::import(engine, &mut cache, &opts.cache_from_images);
     let mut sources = cache_sources(engine, &opts.cache_from_images);
     if let Some(s) = &mut sources {
         s.extend(rebuilt);
@@ -424,6 +424,7 @@ impl Builder<'_> {
         );
         let (global, results, root) = (&global, &results, &root);
         let build_id = &self.build_id.clone();
+        let imported = &self.cache.imported.clone();
         let cache_sources = &self.cache_sources.clone();
         let mut outcome = Vec::new();
         let r0 = std::thread::scope(|sc| {
@@ -444,7 +445,7 @@ impl Builder<'_> {
                             ctx,
                             df,
                             opts,
-                            cache: Cache::open(engine),
+                            cache: Cache::with_imported(engine, imported.clone()),
                             report,
                             global: global.clone(),
                             used_args: BTreeSet::new(),
