@@ -459,7 +459,7 @@ fn spawn_signal_thread(
     }
     set.add(Signal::SIGWINCH);
     let _ = set.thread_block();
-    let rt = runtime::Runtime::new(engine.runtime.root.clone());
+    let rt = engine::runtimes::Runtimes::new(&engine.root, &engine.run_root);
     let id = id.to_string();
     std::thread::spawn(move || {
         let mut a = Attach { sock };

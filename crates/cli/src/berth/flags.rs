@@ -181,6 +181,9 @@ pub struct CreateFlags {
     pub uts: Option<String>,
     #[arg(long)]
     pub platform: Option<String>,
+    /// Runtime to use for this container
+    #[arg(long)]
+    pub runtime: Option<String>,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -428,6 +431,7 @@ pub fn to_request(
             .unwrap_or_default(),
         auto_remove: f.rm,
         init: if f.init { Some(true) } else { None },
+        runtime: f.runtime.clone().unwrap_or_default(),
         ..Default::default()
     };
     network_settings(f, port_bindings, &mut host_config);

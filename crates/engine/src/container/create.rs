@@ -31,6 +31,7 @@ impl Engine {
         validate_host_config(&hc)?;
         crate::container::shared_ns::check_container_network(&req.config, &hc)?;
         crate::spec::refuse_rootless_limits(&hc)?;
+        hc.runtime = self.runtime.registry()?.resolve(&hc.runtime)?;
         crate::spec::adapt_host_config(&mut hc);
         crate::logs::validate_opts(&hc.log_config.config)?;
         if let Some(n) = &req.name {

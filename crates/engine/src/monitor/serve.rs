@@ -61,7 +61,7 @@ impl Mon<'_> {
     /// Create and start the container with fresh stdio.
     pub(super) fn start(&mut self, c: &Container) -> Result<(i32, Stdio)> {
         let rt = &self.engine.runtime;
-        if rt.root.join(&c.id).exists() {
+        if rt.has_state(&c.id) {
             let _ = rt.delete(&c.id, true);
         }
         let tty = c.config.tty;
@@ -94,7 +94,7 @@ impl Mon<'_> {
             stdio.out = Some(out_r);
             stdio.err = Some(err_r);
         }
-        let started = rt.create(&opts);
+        let started = rt.create(&c.host_config.runtime, &opts);
         // our copies of the init's ends: its exit then closes the pipes
         drop(opts);
         let started = started?;

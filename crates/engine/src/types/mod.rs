@@ -155,6 +155,8 @@ pub struct HostConfig {
     pub isolation: String,
     pub shm_size: i64,
     pub init: Option<bool>,
+    /// the OCI runtime (`--runtime`): "" until created, then the registered name it runs on
+    pub runtime: String,
     // resources
     pub cpu_shares: i64,
     pub memory: i64,
