@@ -128,10 +128,10 @@ fn walk(docker: &std::path::Path, berth: &std::path::Path, path: &mut Vec<String
         for (flag, short) in &d.flags {
             t.flags += 1;
             let have = b.as_ref().is_some_and(|b| {
-                b.ok
-                    && b.flags
-                        .iter()
-                        .any(|(f, s)| f == flag && (short.is_none() || s == short))
+                b.ok && b
+                    .flags
+                    .iter()
+                    .any(|(f, s)| f == flag && (short.is_none() || s == short))
             });
             if have {
                 t.flags_found += 1;
@@ -170,7 +170,11 @@ fn every_docker_command_and_flag_is_in_berth() {
     let berth = berth_bin();
     let mut t = Tally::default();
     walk(&docker, &berth, &mut Vec::new(), &mut t);
-    assert!(t.commands > 50, "walked only {} docker commands", t.commands);
+    assert!(
+        t.commands > 50,
+        "walked only {} docker commands",
+        t.commands
+    );
     let excepted: BTreeSet<String> = EXCEPTIONS.iter().map(|(k, _)| k.to_string()).collect();
     let mut missing = Vec::new();
     for m in std::mem::take(&mut t.missing) {

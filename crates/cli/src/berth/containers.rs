@@ -279,6 +279,7 @@ fn create_container(
         })
     })?;
     req.config.stdin_once = stdin_once;
+    super::hostflags::check_cidfile(&flags.host).map_err(|e| fail(code, what, e))?;
     if req.config.tty && req.host_config.console_size.is_none() {
         // the monitor sizes the terminal before the process starts (as docker's ConsoleSize)
         req.host_config.console_size = runtime::tty::caller_size().map(|(r, c)| vec![r, c]);
@@ -294,12 +295,14 @@ fn create_container(
     }
     let (c, warnings) = match engine.create(req.clone()) {
         Err(engine::Error::NoSuchImage(_)) if flags.pull != "never" => {
-            eprintln!("Unable to find image '{}' locally", qualified(image));
+            if !flags.host.quiet {
+                eprintln!("Unable to find image '{}' locally", qualified(image));
+            }
             super::images::pull_quiet(
                 engine.images().map_err(|e| fail(code, what, e))?,
                 image,
                 flags.platform.as_deref(),
-                true,
+                !flags.host.quiet,
             )
             .map_err(|e| fail(code, what, e))?;
             engine.create(req).map_err(|e| fail(code, what, e))?
@@ -309,6 +312,7 @@ fn create_container(
     for w in warnings {
         eprintln!("WARNING: {w}");
     }
+    super::hostflags::write_cidfile(&flags.host, &c.id).map_err(|e| fail(code, what, e))?;
     Ok(c)
 }
 

@@ -184,6 +184,8 @@ pub struct CreateFlags {
     /// Runtime to use for this container
     #[arg(long)]
     pub runtime: Option<String>,
+    #[command(flatten)]
+    pub host: super::hostflags::HostFlags,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -438,6 +440,7 @@ pub fn to_request(
     mount_settings(f, &mut host_config)?;
     security_settings(f, &mut host_config)?;
     resource_settings(f, &mut host_config)?;
+    super::hostflags::apply(&f.host, &mut host_config)?;
     Ok(engine::container::create::CreateRequest {
         name: f.name.clone(),
         config,

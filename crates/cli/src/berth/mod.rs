@@ -3,6 +3,7 @@
 mod build;
 mod containers;
 mod flags;
+mod hostflags;
 mod images;
 mod networks;
 mod ops;

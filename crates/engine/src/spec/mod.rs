@@ -5,6 +5,7 @@
 //! The spec is assembled as JSON in the runtime-spec's own field names and then parsed into
 //! [`oci_spec::runtime::Spec`], so what we write reads like a config.json and the parse checks it.
 
+mod devices;
 mod generate;
 mod image;
 mod mounts;
