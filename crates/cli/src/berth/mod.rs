@@ -2,6 +2,7 @@
 
 mod build;
 mod containers;
+mod events;
 mod flags;
 mod hostflags;
 mod images;
@@ -135,6 +136,8 @@ pub enum Cmd {
     },
     /// List port mappings or a specific mapping for the container
     Port(containers::PortArgs),
+    /// Get real time events from the server
+    Events(events::EventsArgs),
     /// Check what this host supports and explain what is missing
     Doctor,
     /// Serve the Docker Engine API (for the docker CLI, docker-compose, docker-py)
@@ -229,6 +232,8 @@ pub enum ContainerCmd {
     Commit(ops::CommitArgs),
     /// Export a container's filesystem as a tar archive
     Export(ops::ExportArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(containers::PortArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -303,6 +308,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             ContainerCmd::Diff(a) => Cmd::Diff(a),
             ContainerCmd::Commit(a) => Cmd::Commit(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
+            ContainerCmd::Port(a) => Cmd::Port(a),
         },
         other => other,
     };
@@ -328,6 +334,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Build(a) => build::run(&open()?, a),
         Cmd::Builder { cmd } => build::builder(&open()?, cmd),
         Cmd::Port(a) => c::port(&open()?, a),
+        Cmd::Events(a) => events::run(&open()?, a),
         Cmd::Top(a) => ops::top(&open()?, a),
         Cmd::Stats(a) => ops::stats(&open()?, a),
         Cmd::Cp(a) => ops::cp(&open()?, a),

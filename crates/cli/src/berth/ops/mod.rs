@@ -146,6 +146,8 @@ pub enum SystemCmd {
     Prune(SystemPruneArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Get real time events from the server
+    Events(super::events::EventsArgs),
 }
 
 pub fn system(engine: &Engine, cmd: SystemCmd) -> Result<i32> {
@@ -153,6 +155,7 @@ pub fn system(engine: &Engine, cmd: SystemCmd) -> Result<i32> {
         SystemCmd::Df(a) => df(engine, a),
         SystemCmd::Prune(a) => system_prune(engine, a),
         SystemCmd::Info(a) => info(engine, a),
+        SystemCmd::Events(a) => super::events::run(engine, a),
     }
 }
 
