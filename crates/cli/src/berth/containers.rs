@@ -16,10 +16,12 @@ use std::io::{IsTerminal, Read, Write};
 mod inspect;
 mod lifecycle;
 mod ps;
+mod update;
 
 pub use inspect::{attach, inspect, logs, print_inspect};
 pub use lifecycle::{kill, pause, prune, rename, restart, rm, start, stop, unpause, wait};
 pub use ps::{port, ps, PortArgs};
+pub use update::{update, UpdateArgs};
 
 /// An error the docker CLI would report with a specific exit status.
 #[derive(Debug)]

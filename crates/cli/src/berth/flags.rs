@@ -299,7 +299,7 @@ fn parse_ulimit(s: &str) -> Result<Ulimit> {
     })
 }
 
-fn parse_restart(s: &str) -> Result<RestartPolicy> {
+pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
     let (name, n) = match s.split_once(':') {
         Some((a, b)) => (
             a,

@@ -138,6 +138,8 @@ pub enum Cmd {
     Port(containers::PortArgs),
     /// Get real time events from the server
     Events(events::EventsArgs),
+    /// Update configuration of one or more containers
+    Update(containers::UpdateArgs),
     /// Check what this host supports and explain what is missing
     Doctor,
     /// Serve the Docker Engine API (for the docker CLI, docker-compose, docker-py)
@@ -234,6 +236,8 @@ pub enum ContainerCmd {
     Export(ops::ExportArgs),
     /// List port mappings or a specific mapping for the container
     Port(containers::PortArgs),
+    /// Update configuration of one or more containers
+    Update(containers::UpdateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -309,6 +313,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             ContainerCmd::Commit(a) => Cmd::Commit(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
             ContainerCmd::Port(a) => Cmd::Port(a),
+            ContainerCmd::Update(a) => Cmd::Update(a),
         },
         other => other,
     };
@@ -335,6 +340,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Builder { cmd } => build::builder(&open()?, cmd),
         Cmd::Port(a) => c::port(&open()?, a),
         Cmd::Events(a) => events::run(&open()?, a),
+        Cmd::Update(a) => c::update(&open()?, a),
         Cmd::Top(a) => ops::top(&open()?, a),
         Cmd::Stats(a) => ops::stats(&open()?, a),
         Cmd::Cp(a) => ops::cp(&open()?, a),

@@ -113,7 +113,7 @@ fn throttles(list: &[ThrottleDevice], flag: &str) -> Result<Vec<Value>> {
 }
 
 /// `linux.resources.blockIO`, or None when no blkio flag is set.
-pub(super) fn block_io(hc: &HostConfig) -> Result<Option<Value>> {
+pub(crate) fn block_io(hc: &HostConfig) -> Result<Option<Value>> {
     let mut b = Map::new();
     if hc.blkio_weight != 0 {
         if !(10..=1000).contains(&hc.blkio_weight) {

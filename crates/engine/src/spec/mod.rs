@@ -13,6 +13,7 @@ mod resources;
 mod security;
 mod user;
 
+pub(crate) use devices::block_io;
 pub use generate::generate;
 pub use image::{adapt_host_config, merge_image_config, path_and_args, replace_or_append_env};
 pub use mounts::merge_tmpfs_options;
