@@ -273,7 +273,7 @@ fn read_kv_file(path: &str, from_env: bool) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn parse_ulimit(s: &str) -> Result<Ulimit> {
+pub fn parse_ulimit(s: &str) -> Result<Ulimit> {
     let (name, vals) = s
         .split_once('=')
         .ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;

@@ -266,6 +266,8 @@ pub enum ImageCmd {
     Inspect(images::InspectArgs),
     /// Remove unused images, blobs and layers
     Prune(images::PruneArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
 }
 
 fn root(cli: &Cli) -> PathBuf {
@@ -315,6 +317,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             ContainerCmd::Port(a) => Cmd::Port(a),
             ContainerCmd::Update(a) => Cmd::Update(a),
         },
+        Cmd::Image {
+            cmd: ImageCmd::Build(a),
+        } => Cmd::Build(a),
         other => other,
     };
     match cmd {
