@@ -2,6 +2,7 @@
 
 mod build;
 mod containers;
+mod docs;
 mod events;
 mod flags;
 mod hostflags;
@@ -140,6 +141,10 @@ pub enum Cmd {
     Events(events::EventsArgs),
     /// Update configuration of one or more containers
     Update(containers::UpdateArgs),
+    /// Print the completion script for a shell (bash, zsh, fish)
+    Completion(docs::CompletionArgs),
+    /// Write the man pages (berth.1, berth-<command>.1) to a directory
+    Manpages(docs::ManpagesArgs),
     /// Check what this host supports and explain what is missing
     Doctor,
     /// Serve the Docker Engine API (for the docker CLI, docker-compose, docker-py)
@@ -280,6 +285,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     if let Cmd::Serve(a) = cli.cmd {
         return serve(root, a);
     }
+    let cli = match cli.cmd {
+        Cmd::Completion(a) => return docs::completion(a),
+        Cmd::Manpages(a) => return docs::manpages(a),
+        cmd => Cli { cmd, ..cli },
+    };
     if let Cmd::Doctor = &cli.cmd {
         let checks = doctor::checks(&root);
         print!("{}", doctor::report(&checks));
