@@ -70,6 +70,9 @@ pub struct RunArgs {
     /// Attach to STDIN, STDOUT or STDERR
     #[arg(short = 'a', long)]
     pub attach: Vec<String>,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// IMAGE [COMMAND] [ARG...]: everything after the image belongs to the command
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub args: Vec<String>,
@@ -89,6 +92,15 @@ pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
     #[arg(short = 'a', long)]
     pub attach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Restore from this checkpoint (needs docker's experimental checkpoints: refused)
+    #[arg(long)]
+    pub checkpoint: Option<String>,
+    /// Use a custom checkpoint storage directory
+    #[arg(long = "checkpoint-dir")]
+    pub checkpoint_dir: Option<String>,
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -344,7 +356,10 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<i32> {
         a.flags.tty,
         a.flags.interactive,
         a.sig_proxy && !a.flags.tty,
-        true,
+        RelayOpts {
+            from_run: true,
+            detach_keys: a.detach_keys.as_deref(),
+        },
     )
 }
 
@@ -354,7 +369,23 @@ pub fn create(engine: &Engine, a: CreateArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Relay an attach stream to our stdio until the container exits; its exit code.
+/// Who relays (`run` reports a start failure as docker run does) and the `--detach-keys`
+/// (docker's ctrl-p,ctrl-q when not given).
+pub struct RelayOpts<'a> {
+    pub from_run: bool,
+    pub detach_keys: Option<&'a str>,
+}
+
+/// The detach sequence: only a terminal's input is watched for it (piped input passes whole).
+fn detach_keys(keys: Option<&str>) -> Result<Vec<u8>> {
+    match keys.filter(|k| !k.is_empty()) {
+        None => Ok(vec![16, 17]),
+        Some(k) => api::containers::parse_detach_keys(k).map_err(|e| anyhow!(e.message)),
+    }
+}
+
+/// Relay an attach stream to our stdio until the container exits (its exit code) or the user
+/// types the detach sequence (0, the container left running).
 fn relay(
     engine: &Engine,
     id: &str,
@@ -362,8 +393,12 @@ fn relay(
     tty: bool,
     stdin: bool,
     sig_proxy: bool,
-    from_run: bool,
+    opts: RelayOpts<'_>,
 ) -> Result<i32> {
+    let from_run = opts.from_run;
+    let mut watch = api::containers::Detach::new(detach_keys(opts.detach_keys)?);
+    let watch_keys = tty && std::io::stdin().is_terminal();
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // lines typed ahead while the terminal was still canonical go first (a NUL otherwise)
     let (_raw, typed) = if tty && std::io::stdin().is_terminal() {
         let (r, t) = runtime::tty::RawMode::enter_relaying();
@@ -389,8 +424,14 @@ fn relay(
             sock: att.sock.try_clone()?,
         };
         if !typed.is_empty() {
-            let _ = a.send_stdin(&typed);
+            let (data, _) = if watch_keys {
+                watch.feed(&typed)
+            } else {
+                (typed, false)
+            };
+            let _ = a.send_stdin(&data);
         }
+        let detached = detached.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 32 * 1024];
             let mut inp = std::io::stdin().lock();
@@ -401,7 +442,18 @@ fn relay(
                         break;
                     }
                     Ok(n) => {
-                        if a.send_stdin(&buf[..n]).is_err() {
+                        let (data, detach) = if watch_keys {
+                            watch.feed(&buf[..n])
+                        } else {
+                            (buf[..n].to_vec(), false)
+                        };
+                        if a.send_stdin(&data).is_err() {
+                            break;
+                        }
+                        if detach {
+                            // the output relay ends with the stream; the container runs on
+                            detached.store(true, std::sync::atomic::Ordering::SeqCst);
+                            let _ = a.sock.shutdown(std::net::Shutdown::Both);
                             break;
                         }
                     }
@@ -420,6 +472,9 @@ fn relay(
         }
     });
     drop(_raw);
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(0);
+    }
     if let Some(e) = error {
         let prefix = if from_run { "berth: " } else { "" };
         eprintln!("{prefix}Error response from daemon: failed to create task for container: {e}");

@@ -5,6 +5,9 @@ use super::*;
 // ------------------------------------------------------------------ start / stop / kill / rm
 
 pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
+    if a.checkpoint.is_some() || a.checkpoint_dir.is_some() {
+        bail!("Error response from daemon: checkpoint is only supported in experimental mode");
+    }
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
             bail!("you cannot start and attach multiple containers at once");
@@ -19,7 +22,10 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
                 c.config.tty,
                 a.interactive,
                 !c.config.tty,
-                false,
+                RelayOpts {
+                    from_run: false,
+                    detach_keys: a.detach_keys.as_deref(),
+                },
             );
         }
         engine.start(&c.id, true).map_err(daemon)?;
@@ -31,7 +37,10 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
             c.config.tty,
             a.interactive && c.config.open_stdin,
             !c.config.tty,
-            false,
+            RelayOpts {
+                from_run: false,
+                detach_keys: a.detach_keys.as_deref(),
+            },
         );
     }
     each(&a.containers, |k| {
