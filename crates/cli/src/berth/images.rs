@@ -46,6 +46,11 @@ pub struct ImagesArgs {
     /// Show digests
     #[arg(long)]
     pub digests: bool,
+    /// Filter output based on conditions provided (dangling, label, label!, reference,
+    /// before, since, until)
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
@@ -151,6 +156,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=k=v")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 fn progress_mode(quiet: bool) -> Progress {
@@ -305,17 +313,21 @@ struct Row {
 
 /// One row per tag (`<none>` for an untagged image; build steps' images only with `all`);
 /// `filter` is docker's reference pattern.
-fn rows(store: &ImageStore, all: bool, filter: Option<&str>) -> Result<Vec<Row>> {
+/// The rows `images` shows: the API's selection (`--filter`, the repository as a `reference`
+/// filter), one per tag.
+fn rows(
+    store: &ImageStore,
+    all: bool,
+    repository: Option<&str>,
+    filter: &[String],
+) -> Result<Vec<Row>> {
+    let mut f = engine::filters::from_flags(filter)?;
+    if let Some(r) = repository {
+        f.entry("reference".into()).or_default().push(r.to_string());
+    }
+    let selected = api::images::select(store, all, &f).map_err(|e| anyhow::anyhow!(e.message))?;
     let mut out = Vec::new();
-    for mut s in views::summaries(store)? {
-        if s.intermediate() && !all {
-            continue;
-        }
-        if let Some(f) = filter {
-            if !s.retain_references(&[f.to_string()]) {
-                continue;
-            }
-        }
+    for s in selected {
         let names: Vec<(String, String)> = if s.tags.is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
@@ -341,7 +353,7 @@ fn rows(store: &ImageStore, all: bool, filter: Option<&str>) -> Result<Vec<Row>>
 }
 
 fn images(store: &ImageStore, a: ImagesArgs) -> Result<i32> {
-    let rows = rows(store, a.all, a.repository.as_deref())?;
+    let rows = rows(store, a.all, a.repository.as_deref(), &a.filter)?;
     let id = |r: &Row| {
         if a.no_trunc {
             r.img.config.to_string()
@@ -435,7 +447,9 @@ fn rmi(engine: &engine::engine::Engine, a: RmiArgs) -> Result<i32> {
 
 fn prune(store: &ImageStore, a: PruneArgs) -> Result<i32> {
     let _ = a.force;
-    let r = views::prune(store, a.all, &|_| true)?;
+    let f = engine::filters::from_flags(&a.filter)?;
+    let r =
+        api::images::prune_filtered(store, a.all, &f).map_err(|e| anyhow::anyhow!(e.message))?;
     if !r.untagged.is_empty() || !r.deleted.is_empty() {
         println!("Deleted Images:");
         for u in r.untagged {

@@ -136,6 +136,9 @@ pub struct SystemPruneArgs {
     /// Prune anonymous volumes
     #[arg(long)]
     pub volumes: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>", "until=<timestamp>")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
