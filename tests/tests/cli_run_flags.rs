@@ -161,3 +161,26 @@ fn linux_refusals() {
         assert!(!e.container_names().contains(&name), "{args:?}");
     }
 }
+
+/// `create -a STREAM`: only the named streams are attached (Config.Attach*).
+#[test]
+fn create_attach_streams() {
+    let e = engine!();
+    let img = e.img().to_string();
+    let name = e.name("att");
+    e.ok(&["create", "-a", "stdout", "--name", &name, &img, "true"]);
+    assert_eq!(
+        e.inspect_f(
+            &name,
+            "{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}}"
+        ),
+        "false true false"
+    );
+    let o = e.cmd(&["create", "-a", "bogus", &img, "true"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("valid streams are STDIN, STDOUT and STDERR"),
+        "{o:?}"
+    );
+}

@@ -83,6 +83,9 @@ pub struct RunArgs {
 pub struct CreateArgs {
     #[command(flatten)]
     pub flags: CreateFlags,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long)]
+    pub attach: Vec<String>,
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub args: Vec<String>,
 }
@@ -363,8 +366,38 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<i32> {
     )
 }
 
+/// `-a STREAM`s as Config.Attach* (none given: stdout and stderr, stdin with -i).
+pub fn attach_streams(attach: &[String], interactive: bool) -> Result<Option<[bool; 3]>> {
+    if attach.is_empty() {
+        return Ok(None);
+    }
+    let mut s = [false; 3];
+    for a in attach {
+        match a.to_ascii_lowercase().as_str() {
+            "stdin" => s[0] = true,
+            "stdout" => s[1] = true,
+            "stderr" => s[2] = true,
+            _ => bail!("invalid argument \"{a}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"),
+        }
+    }
+    s[0] |= interactive;
+    Ok(Some(s))
+}
+
 pub fn create(engine: &Engine, a: CreateArgs) -> Result<i32> {
+    let streams =
+        attach_streams(&a.attach, a.flags.interactive).map_err(|e| fail(125, "create", e))?;
     let c = create_container(engine, &a.flags, &a.args[0], &a.args[1..], false, 1)?;
+    if let Some([i, o, e]) = streams {
+        engine
+            .store
+            .update(&c.id, |c| {
+                c.config.attach_stdin = i;
+                c.config.attach_stdout = o;
+                c.config.attach_stderr = e;
+            })
+            .map_err(daemon)?;
+    }
     println!("{}", c.id);
     Ok(0)
 }
