@@ -7,6 +7,7 @@ mod events;
 mod flags;
 mod hostflags;
 mod images;
+mod manifest;
 mod networks;
 mod ops;
 mod output;
@@ -139,6 +140,11 @@ pub enum Cmd {
     Port(containers::PortArgs),
     /// Get real time events from the server
     Events(events::EventsArgs),
+    /// Manage Docker image manifests and manifest lists
+    Manifest {
+        #[command(subcommand)]
+        cmd: manifest::ManifestCmd,
+    },
     /// Update configuration of one or more containers
     Update(containers::UpdateArgs),
     /// Print the completion script for a shell (bash, zsh, fish)
@@ -288,6 +294,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let cli = match cli.cmd {
         Cmd::Completion(a) => return docs::completion(a),
         Cmd::Manpages(a) => return docs::manpages(a),
+        Cmd::Manifest { cmd } => return manifest::run(&root, cmd),
         cmd => Cli { cmd, ..cli },
     };
     if let Cmd::Doctor = &cli.cmd {
