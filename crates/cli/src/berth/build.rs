@@ -157,7 +157,7 @@ pub struct RunStepFlags {
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
     /// Skip image verification (content trust is not used: always skipped)
-    #[arg(long = "disable-content-trust", default_missing_value = "true", num_args = 0..=1)]
+    #[arg(long = "disable-content-trust", default_missing_value = "true", num_args = 0..=1, require_equals = true)]
     pub disable_content_trust: Option<bool>,
     /// Container isolation technology
     #[arg(long)]

@@ -89,7 +89,7 @@ pub struct HostFlags {
     #[arg(long)]
     pub gpus: Option<String>,
     /// Skip image verification (content trust is not used: always skipped)
-    #[arg(long = "disable-content-trust", default_missing_value = "true", num_args = 0..=1)]
+    #[arg(long = "disable-content-trust", default_missing_value = "true", num_args = 0..=1, require_equals = true)]
     pub disable_content_trust: Option<bool>,
     /// Mount the engine's API socket into the container
     #[arg(long = "use-api-socket")]

@@ -18,6 +18,11 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct PullArgs {
     pub reference: String,
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    #[command(flatten)]
+    pub trust: super::image_flags::TrustFlag,
     /// Platform as os/arch[/variant]
     #[arg(long)]
     pub platform: Option<String>,
@@ -29,6 +34,13 @@ pub struct PullArgs {
 #[derive(Args, Debug)]
 pub struct PushArgs {
     pub reference: String,
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    #[command(flatten)]
+    pub trust: super::image_flags::TrustFlag,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -72,6 +84,11 @@ pub struct RmiArgs {
     /// Force removal (untag every name, remove snapshots using it)
     #[arg(short, long)]
     pub force: bool,
+    /// Do not delete untagged parents (berth's images have no parent chain: nothing to keep)
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -85,6 +102,8 @@ pub struct HistoryArgs {
     pub human: bool,
     #[arg(long)]
     pub format: Option<String>,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +116,8 @@ pub struct SaveArgs {
     /// Archive format: docker-archive (default) or oci-archive
     #[arg(long, default_value = "docker-archive")]
     pub format: String,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -122,6 +143,8 @@ pub struct ImportArgs {
     /// Commit message
     #[arg(short, long, default_value = "")]
     pub message: String,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -146,6 +169,8 @@ pub struct InspectArgs {
     pub images: Vec<String>,
     #[arg(short, long)]
     pub format: Option<String>,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -271,6 +296,24 @@ fn pulled(store: &ImageStore, r: &Reference) {
 }
 
 fn pull(store: &ImageStore, a: PullArgs) -> Result<i32> {
+    if a.all_tags {
+        super::image_flags::no_tag(&a.reference)?;
+        let repo = Reference::parse(&a.reference)?;
+        let creds = registry::Credentials::from_docker_config();
+        for t in registry::manifests::get_tags(&repo, &creds)? {
+            pull(
+                store,
+                PullArgs {
+                    reference: format!("{}:{t}", repo.name()),
+                    all_tags: false,
+                    trust: Default::default(),
+                    platform: a.platform.clone(),
+                    quiet: a.quiet,
+                },
+            )?;
+        }
+        return Ok(0);
+    }
     let r = Reference::parse(&a.reference)?;
     let opts = registry::PullOptions {
         platform: platform(&a.platform)?,
@@ -292,6 +335,22 @@ fn pull(store: &ImageStore, a: PullArgs) -> Result<i32> {
 }
 
 fn push(store: &ImageStore, a: PushArgs) -> Result<i32> {
+    if a.all_tags {
+        for t in super::image_flags::local_tags(store, &a.reference)? {
+            push(
+                store,
+                PushArgs {
+                    reference: t,
+                    all_tags: false,
+                    trust: Default::default(),
+                    plat: a.plat.clone(),
+                    quiet: a.quiet,
+                },
+            )?;
+        }
+        return Ok(0);
+    }
+    a.plat.check(store, &a.reference)?;
     let r = Reference::parse(&a.reference)?;
     let creds = registry::Credentials::from_docker_config();
     let d = registry::push(store, &a.reference, &r, progress_mode(a.quiet), &creds)?;
@@ -427,6 +486,13 @@ fn created_at(s: &str) -> String {
 fn rmi(engine: &engine::engine::Engine, a: RmiArgs) -> Result<i32> {
     let mut code = 0;
     for i in &a.images {
+        if let Some(s) = engine.images().ok() {
+            if let Err(e) = a.plat.check(s, i) {
+                eprintln!("{e}");
+                code = 1;
+                continue;
+            }
+        }
         match engine.remove_image(i, a.force) {
             Ok(r) => {
                 for d in r {
@@ -470,6 +536,11 @@ fn inspect(store: &ImageStore, a: InspectArgs) -> Result<i32> {
     let mut out = Vec::new();
     let mut code = 0;
     for i in &a.images {
+        if let Err(e) = a.plat.check(store, i) {
+            eprintln!("{e}");
+            code = 1;
+            continue;
+        }
         match store.get(i) {
             Ok(img) => out.push(inspect_json(store, &img)?),
             Err(e) => {
@@ -496,6 +567,7 @@ fn inspect(store: &ImageStore, a: InspectArgs) -> Result<i32> {
 }
 
 fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
+    a.plat.check(store, &a.image)?;
     let img = store.get(&a.image)?;
     let rows = views::history(store, &img)?;
     if a.quiet {
@@ -547,6 +619,7 @@ fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
 
 fn save(store: &ImageStore, a: SaveArgs) -> Result<i32> {
     for i in &a.images {
+        a.plat.check(store, i)?;
         let id = store.get(i)?.id().to_string();
         events::image(store, "save", &id, i);
     }
@@ -605,6 +678,7 @@ fn load(store: &ImageStore, a: LoadArgs) -> Result<i32> {
 }
 
 fn import(store: &ImageStore, a: ImportArgs) -> Result<i32> {
+    a.plat.check_host()?;
     let reference = a.reference.as_deref().map(Reference::parse).transpose()?;
     let (r, source): (Box<dyn Read>, String) = if a.file == "-" {
         (Box::new(std::io::stdin().lock()), "-".into())

@@ -6,11 +6,13 @@ mod docs;
 mod events;
 mod flags;
 mod hostflags;
+mod image_flags;
 mod images;
 mod manifest;
 mod networks;
 mod ops;
 mod output;
+mod swarmish;
 mod template;
 mod volumes;
 
@@ -140,6 +142,11 @@ pub enum Cmd {
     Port(containers::PortArgs),
     /// Get real time events from the server
     Events(events::EventsArgs),
+    /// Manage checkpoints (not supported: experimental in docker)
+    Checkpoint {
+        #[command(subcommand)]
+        cmd: swarmish::CheckpointCmd,
+    },
     /// Manage Docker image manifests and manifest lists
     Manifest {
         #[command(subcommand)]
@@ -295,6 +302,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Completion(a) => return docs::completion(a),
         Cmd::Manpages(a) => return docs::manpages(a),
         Cmd::Manifest { cmd } => return manifest::run(&root, cmd),
+        Cmd::Checkpoint { cmd } => return swarmish::checkpoint(cmd),
         cmd => Cli { cmd, ..cli },
     };
     if let Cmd::Doctor = &cli.cmd {

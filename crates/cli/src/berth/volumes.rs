@@ -24,6 +24,8 @@ pub enum VolumeCmd {
     Rm(RmArgs),
     /// Remove unused local volumes
     Prune(PruneArgs),
+    /// Update a volume (cluster volumes only)
+    Update(super::swarmish::VolumeUpdateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -35,6 +37,8 @@ pub struct CreateArgs {
     pub label: Vec<String>,
     #[arg(short = 'o', long = "opt")]
     pub opt: Vec<String>,
+    #[command(flatten)]
+    pub cluster: super::swarmish::ClusterVolumeFlags,
 }
 
 #[derive(Args, Debug)]
@@ -45,6 +49,9 @@ pub struct LsArgs {
     pub filter: Vec<String>,
     #[arg(long)]
     pub format: Option<String>,
+    /// Display only cluster volumes (berth has none: no swarm mode)
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 #[derive(Args, Debug)]
@@ -76,7 +83,9 @@ pub struct PruneArgs {
 
 pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
     match cmd {
+        VolumeCmd::Update(a) => super::swarmish::volume_update(engine, a),
         VolumeCmd::Create(a) => {
+            a.cluster.refuse_if_set()?;
             let (v, _) = volumes::create_with(
                 &engine.store,
                 &engine.root,
@@ -88,6 +97,13 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
             )
             .map_err(daemon)?;
             println!("{}", v.name);
+            Ok(0)
+        }
+        VolumeCmd::Ls(a) if a.cluster => {
+            // no swarm, so no cluster volumes: docker's cluster listing, empty
+            if !a.quiet && a.format.is_none() {
+                println!("VOLUME NAME   GROUP     DRIVER    AVAILABILITY   STATUS");
+            }
             Ok(0)
         }
         VolumeCmd::Ls(a) => {

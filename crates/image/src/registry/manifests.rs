@@ -81,3 +81,27 @@ pub fn put_manifest(
         Ok(digest)
     })
 }
+
+/// The tags of `r`'s repository (`GET /v2/<name>/tags/list`), sorted.
+pub fn get_tags(r: &Reference, creds: &Credentials) -> Result<Vec<String>> {
+    let c = Client::new(&r.registry, creds.get(&r.registry))?;
+    block_on(async {
+        let url = c.url(&format!("/v2/{}/tags/list", r.repository));
+        let resp = c
+            .send(&scope_pull(&r.repository), &|| c.http.get(&url))
+            .await?;
+        let resp = c.check(resp, &format!("tags of {}", r.name())).await?;
+        let v: Value = resp
+            .json()
+            .await
+            .map_err(|e| reg_err(&r.registry, format!("tags of {}: {e}", r.name())))?;
+        let mut tags: Vec<String> = v["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        tags.sort();
+        Ok(tags)
+    })
+}

@@ -6,7 +6,7 @@ use super::*;
 
 pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
     if a.checkpoint.is_some() || a.checkpoint_dir.is_some() {
-        bail!("Error response from daemon: checkpoint is only supported in experimental mode");
+        bail!("--checkpoint: checkpoints are not supported (docker has them only on a daemon with experimental features enabled)");
     }
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
