@@ -12,6 +12,7 @@ mod manifest;
 mod networks;
 mod ops;
 mod output;
+mod search;
 mod swarmish;
 mod template;
 mod volumes;
@@ -56,6 +57,8 @@ pub enum Cmd {
     Import(images::ImportArgs),
     /// Log in to a registry
     Login(images::LoginArgs),
+    /// Search a registry for images (Docker Hub by default)
+    Search(search::SearchArgs),
     /// Log out from a registry
     Logout(images::LogoutArgs),
     /// Return low-level information on containers, images or volumes
@@ -303,6 +306,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Manpages(a) => return docs::manpages(a),
         Cmd::Manifest { cmd } => return manifest::run(&root, cmd),
         Cmd::Checkpoint { cmd } => return swarmish::checkpoint(cmd),
+        Cmd::Search(a) => return search::run(a),
         cmd => Cli { cmd, ..cli },
     };
     if let Cmd::Doctor = &cli.cmd {

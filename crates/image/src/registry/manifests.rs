@@ -105,3 +105,50 @@ pub fn get_tags(r: &Reference, creds: &Credentials) -> Result<Vec<String>> {
         Ok(tags)
     })
 }
+
+/// One result of a registry's `/v1/search`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct SearchResult {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub star_count: i64,
+    #[serde(default)]
+    pub is_official: bool,
+    #[serde(default)]
+    pub is_automated: bool,
+}
+
+/// `GET /v1/search?q=TERM&n=LIMIT` of `registry` (Docker Hub's index for the default one).
+pub fn search(registry: &str, term: &str, limit: usize) -> Result<Vec<SearchResult>> {
+    let base = if registry == DEFAULT_REGISTRY {
+        "https://index.docker.io".to_string()
+    } else if is_insecure(registry) {
+        format!("http://{registry}")
+    } else {
+        format!("https://{registry}")
+    };
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| reg_err(registry, format!("http client: {e}")))?;
+    block_on(async {
+        let resp = http
+            .get(format!("{base}/v1/search"))
+            .query(&[("q", term), ("n", &limit.to_string())])
+            .send()
+            .await
+            .map_err(|e| reg_err(registry, format!("search: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(reg_err(registry, format!("search: {}", resp.status())));
+        }
+        let v: Value = resp
+            .json()
+            .await
+            .map_err(|e| reg_err(registry, format!("search: {e}")))?;
+        Ok(serde_json::from_value(v["results"].clone()).unwrap_or_default())
+    })
+}
