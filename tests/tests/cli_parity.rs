@@ -18,7 +18,152 @@ const LEFT_OUT: &[&str] = &[
 ];
 
 /// Commands (`"image build"`) or flags (`"run --isolation"`) berth does not have, and why.
-const EXCEPTIONS: &[(&str, &str)] = &[];
+const EXCEPTIONS: &[(&str, &str)] = &[
+    (
+        "run --ip6",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "run --link",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "run --link-local-ip",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "run --mac-address",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "create --ip6",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "create --link",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "create --link-local-ip",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "create --mac-address",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "container run --ip6",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "container run --link",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "container run --link-local-ip",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "container run --mac-address",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "container create --ip6",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "container create --link",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "container create --link-local-ip",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "container create --mac-address",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "rm --link",
+        "legacy links are h16net's (issue 16): remove on merge",
+    ),
+    (
+        "container rm --link",
+        "legacy links are h16net's (issue 16): remove on merge",
+    ),
+    (
+        "network connect --driver-opt",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "network connect --gw-priority",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "network connect --ip6",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "network connect --link",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "network connect --link-local-ip",
+        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+    ),
+    (
+        "network create --ipam-driver",
+        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+    ),
+    (
+        "network create --ipam-opt",
+        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+    ),
+    (
+        "network create --ipv4",
+        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+    ),
+    (
+        "network create --ipv6",
+        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+    ),
+    (
+        "network create --config-from",
+        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+    ),
+    (
+        "network create --config-only",
+        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+    ),
+    (
+        "network create --ingress",
+        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+    ),
+    (
+        "network create --scope",
+        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+    ),
+    (
+        "network inspect --verbose",
+        "network inspect is h16net's (verbose shows swarm services/tasks): remove on merge",
+    ),
+    (
+        "exec --detach-keys",
+        "berth's exec relay runs in the CLI's own helper, which holds the exec's terminal: detaching would hang the process up (docker's daemon keeps it); the API's exec detach keys are h16ctr's",
+    ),
+    (
+        "container exec --detach-keys",
+        "berth's exec relay runs in the CLI's own helper, which holds the exec's terminal: detaching would hang the process up (docker's daemon keeps it); the API's exec detach keys are h16ctr's",
+    ),
+    (
+        "images --tree",
+        "docker 28's experimental tree of multi-platform images: berth keeps one platform per image, so there is no tree to show",
+    ),
+    (
+        "image ls --tree",
+        "docker 28's experimental tree of multi-platform images: berth keeps one platform per image, so there is no tree to show",
+    ),
+];
 
 /// One command of a help tree: its path below the binary and its long flags (with the short
 /// letter where there is one).
@@ -195,6 +340,14 @@ fn every_docker_command_and_flag_is_in_berth() {
         t.flags,
         100.0 * t.flags_found as f64 / t.flags.max(1) as f64,
         t.excepted.len()
+    );
+    // issue 18's bar: every command, at least 90% of the flags (exceptions included in the miss)
+    assert_eq!(t.commands_found, t.commands, "commands missing");
+    assert!(
+        t.flags_found * 10 >= t.flags * 9,
+        "{}/{} flags: under 90%",
+        t.flags_found,
+        t.flags
     );
     assert!(
         stale.is_empty(),
