@@ -486,7 +486,7 @@ fn created_at(s: &str) -> String {
 fn rmi(engine: &engine::engine::Engine, a: RmiArgs) -> Result<i32> {
     let mut code = 0;
     for i in &a.images {
-        if let Some(s) = engine.images().ok() {
+        if let Ok(s) = engine.images() {
             if let Err(e) = a.plat.check(s, i) {
                 eprintln!("{e}");
                 code = 1;

@@ -261,6 +261,8 @@ pub enum ContainerCmd {
     Update(containers::UpdateArgs),
 }
 
+// one value per process, parsed once: the size of its largest variant costs nothing
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ImageCmd {
     /// Download an image from a registry

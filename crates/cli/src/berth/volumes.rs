@@ -10,6 +10,8 @@ use engine::engine::Engine;
 use engine::{filters, volumes};
 use std::io::IsTerminal;
 
+// one value per process, parsed once: the size of its largest variant costs nothing
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum VolumeCmd {
     /// Create a volume
