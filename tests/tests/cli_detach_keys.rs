@@ -27,6 +27,11 @@ fn detach_with(e: &Engine, args: &[&str], keys: &[u8]) -> i32 {
     let t = Instant::now();
     loop {
         if let Some(code) = s.try_code() {
+            eprintln!(
+                "`{line}`: exit {code}, output {:?} {:?}",
+                s.stdout(),
+                s.stderr()
+            );
             return code;
         }
         assert!(
@@ -55,7 +60,8 @@ fn run_detaches_on_the_default_and_on_custom_keys() {
         assert_eq!(
             e.inspect_f(&name, "{{.State.Status}}"),
             "running",
-            "{keys:?}"
+            "{keys:?}: {}",
+            e.inspect_f(&name, "{{.State.ExitCode}} {{.State.Error}}")
         );
         e.ok(&["rm", "-f", &name]);
     }
@@ -69,7 +75,10 @@ fn run_detaches_on_the_default_and_on_custom_keys() {
         "true",
     ]);
     assert_ne!(o.code, 0, "{o:?}");
-    assert!(o.stderr.contains("Invalid detach keys"), "{o:?}");
+    if e.is_berth() {
+        // dockerd refuses the attach request (the docker CLI shows "received 400")
+        assert!(o.stderr.contains("Invalid detach keys"), "{o:?}");
+    }
 }
 
 #[test]
@@ -84,8 +93,19 @@ fn start_and_attach_detach() {
         b"\x18",
     );
     assert_eq!(code, 0);
-    assert_eq!(e.inspect_f(&name, "{{.State.Status}}"), "running");
-    assert_eq!(detach_with(&e, &["attach", &name], b"\x10\x11"), 0);
-    assert_eq!(e.inspect_f(&name, "{{.State.Status}}"), "running");
+    assert_eq!(
+        e.inspect_f(&name, "{{.State.Status}}"),
+        "running",
+        "{}",
+        e.inspect_f(&name, "{{.State.ExitCode}} {{.State.Error}}")
+    );
+    // docker attach reports the detach: "read escape sequence", exit 1
+    assert_eq!(detach_with(&e, &["attach", &name], b"\x10\x11"), 1);
+    assert_eq!(
+        e.inspect_f(&name, "{{.State.Status}}"),
+        "running",
+        "{}",
+        e.inspect_f(&name, "{{.State.ExitCode}} {{.State.Error}}")
+    );
     e.ok(&["rm", "-f", &name]);
 }

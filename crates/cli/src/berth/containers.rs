@@ -362,6 +362,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<i32> {
         RelayOpts {
             from_run: true,
             detach_keys: a.detach_keys.as_deref(),
+            escape_is_error: false,
         },
     )
 }
@@ -407,6 +408,8 @@ pub fn create(engine: &Engine, a: CreateArgs) -> Result<i32> {
 pub struct RelayOpts<'a> {
     pub from_run: bool,
     pub detach_keys: Option<&'a str>,
+    /// `attach` reports a detach as docker attach does: "read escape sequence", exit 1
+    pub escape_is_error: bool,
 }
 
 /// The detach sequence: only a terminal's input is watched for it (piped input passes whole).
@@ -506,6 +509,10 @@ fn relay(
     });
     drop(_raw);
     if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        if opts.escape_is_error {
+            eprintln!("read escape sequence");
+            return Ok(1);
+        }
         return Ok(0);
     }
     if let Some(e) = error {

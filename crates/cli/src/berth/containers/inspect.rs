@@ -92,6 +92,7 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<i32> {
         RelayOpts {
             from_run: false,
             detach_keys: a.detach_keys.as_deref(),
+            escape_is_error: true,
         },
     )
 }

@@ -25,11 +25,17 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
                 RelayOpts {
                     from_run: false,
                     detach_keys: a.detach_keys.as_deref(),
+                    escape_is_error: false,
                 },
             );
         }
-        engine.start(&c.id, true).map_err(daemon)?;
-        let att = Attach::connect(engine, &c.id).map_err(daemon)?;
+        // connected before the process starts, and returning once it runs: a detach sequence
+        // typed at once leaves a running container
+        let (_, att) = engine.start_connected(&c.id).map_err(daemon)?;
+        let att = match att {
+            Some(a) => a,
+            None => Attach::connect(engine, &c.id).map_err(daemon)?,
+        };
         return relay(
             engine,
             &c.id,
@@ -40,6 +46,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
             RelayOpts {
                 from_run: false,
                 detach_keys: a.detach_keys.as_deref(),
+                escape_is_error: false,
             },
         );
     }
