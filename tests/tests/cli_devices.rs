@@ -82,7 +82,7 @@ fn device_renamed_and_read_only() {
         "true",
     ]);
     assert_eq!(o.code, 125, "{o:?}");
-    assert!(o.stderr.contains("invalid device mode: rwz"), "{o:?}");
+    assert!(o.stderr.contains("bad mode specified: rwz"), "{o:?}");
     let o = e.cmd(&["run", "--rm", "--device", "/dev/no-such-dev", &img, "true"]);
     assert_ne!(o.code, 0, "{o:?}");
     assert!(o.stderr.contains("/dev/no-such-dev"), "{o:?}");
@@ -153,6 +153,11 @@ fn blkio_throttles_and_weight_reach_the_cgroup() {
     ]);
     assert_eq!(o.code, 125, "{o:?}");
     assert!(o.stderr.contains("invalid rate"), "{o:?}");
+    if e.is_docker() {
+        // dockerd checks the weight only where the host's root blkio cgroup has a weight file,
+        // and elsewhere drops it with a warning: what berth refuses to do
+        return;
+    }
     let o = e.cmd(&["run", "--rm", "--blkio-weight", "5", &img, "true"]);
     assert_ne!(o.code, 0, "{o:?}");
     assert!(o.stderr.contains("10 to 1000"), "{o:?}");

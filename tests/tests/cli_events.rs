@@ -89,8 +89,11 @@ fn events_since_until_filter_format() {
     for a in ["create", "start", "die", "destroy"] {
         assert!(actions.iter().any(|x| x == a), "{a} missing: {actions:?}");
     }
-    let o = e.cmd(&["events", "--filter", "bogus=1", "--until", &u]);
-    assert_ne!(o.code, 0, "{o:?}");
+    if e.is_berth() {
+        // dockerd 20.10 ignores an unknown events filter; berth's journal reader refuses it
+        let o = e.cmd(&["events", "--filter", "bogus=1", "--until", &u]);
+        assert_ne!(o.code, 0, "{o:?}");
+    }
     let o = e.cmd(&["events", "--since", &u, "--until", &s]);
     assert_ne!(o.code, 0, "{o:?}");
 }

@@ -30,15 +30,18 @@ fn images_and_prune_filters() {
         &format!("reference={drop}"),
     ]);
     assert_eq!(o.trim(), short(&drop_id));
-    let o = e.ok(&[
-        "images",
-        "-q",
-        "--filter",
-        "label!=h18test=keep",
-        "--filter",
-        "label=h18test",
-    ]);
-    assert_eq!(o.trim(), short(&drop_id));
+    if e.is_berth() {
+        // `label!` on images is newer than dockerd 20.10
+        let o = e.ok(&[
+            "images",
+            "-q",
+            "--filter",
+            "label!=h18test=keep",
+            "--filter",
+            "label=h18test",
+        ]);
+        assert_eq!(o.trim(), short(&drop_id));
+    }
     let o = e.cmd(&["images", "--filter", "bogus=1"]);
     assert_ne!(o.code, 0, "{o:?}");
 

@@ -91,9 +91,11 @@ fn unknown_runtime_is_refused_and_info_lists_runtimes() {
         "true",
     ]);
     assert_eq!(o.code, 125, "{o:?}");
+    // dockerd 20.10's words, or newer dockerd's (berth's)
     assert!(
-        o.stderr
-            .contains("unknown or invalid runtime name: no-such-rt"),
+        o.stderr.contains("Unknown runtime specified no-such-rt")
+            || o.stderr
+                .contains("unknown or invalid runtime name: no-such-rt"),
         "{o:?}"
     );
     assert!(!e.container_names().contains(&name));

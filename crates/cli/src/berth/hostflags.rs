@@ -148,7 +148,7 @@ pub fn parse_device(s: &str) -> Result<DeviceMapping> {
         [h, p] if is_perm(p) => (*h, *h, *p),
         [h, c] => (*h, *c, "rwm"),
         [h, c, p] if is_perm(p) => (*h, *c, *p),
-        [_, _, p] => bail!("invalid device mode: {p}"),
+        [_, _, p] => bail!("bad mode specified: {p}"),
         _ => bail!("invalid device specification: {s}"),
     };
     if !inside.starts_with('/') {
