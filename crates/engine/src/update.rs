@@ -284,14 +284,25 @@ mod tests {
             ..Default::default()
         };
         assert!(merge(&mut hc, &bad).is_err());
+        // what a live update cannot change is refused; the blkio weight and the realtime
+        // limits are kept (and applied to a running container's cgroup)
         assert!(merge(
             &mut hc,
             &UpdateRequest {
-                blkio_weight: 300,
+                kernel_memory: 1 << 20,
                 ..Default::default()
             }
         )
         .is_err());
+        merge(
+            &mut hc,
+            &UpdateRequest {
+                blkio_weight: 300,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(hc.blkio_weight, 300);
     }
 
     #[test]
