@@ -20,132 +20,52 @@ const LEFT_OUT: &[&str] = &[
 /// Commands (`"image build"`) or flags (`"run --isolation"`) berth does not have, and why.
 const EXCEPTIONS: &[(&str, &str)] = &[
     (
-        "run --ip6",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "run --link",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "run --link-local-ip",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "run --mac-address",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "create --ip6",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "create --link",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "create --link-local-ip",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "create --mac-address",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "container run --ip6",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "container run --link",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "container run --link-local-ip",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "container run --mac-address",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "container create --ip6",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "container create --link",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "container create --link-local-ip",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "container create --mac-address",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
         "rm --link",
-        "legacy links are h16net's (issue 16): remove on merge",
+        "removes a legacy link; berth's --link (issue 16) writes /etc/hosts entries and keeps no link objects to remove",
     ),
     (
         "container rm --link",
-        "legacy links are h16net's (issue 16): remove on merge",
+        "removes a legacy link; berth's --link (issue 16) writes /etc/hosts entries and keeps no link objects to remove",
     ),
     (
         "network connect --driver-opt",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+        "per-endpoint driver options: berth's bridge driver takes none yet (network crate, issue 16)",
     ),
     (
         "network connect --gw-priority",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "network connect --ip6",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "network connect --link",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
-    ),
-    (
-        "network connect --link-local-ip",
-        "h16net adds it with IPv6, links and the network API (issue 16): remove on merge",
+        "docker 28's default-gateway priority between networks: not in berth's network crate yet (issue 16)",
     ),
     (
         "network create --ipam-driver",
-        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+        "berth has its own IPAM only: other IPAM drivers are not supported (network crate, issue 16)",
     ),
     (
         "network create --ipam-opt",
-        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+        "options for other IPAM drivers: berth has its own IPAM only (network crate, issue 16)",
     ),
     (
         "network create --ipv4",
-        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
-    ),
-    (
-        "network create --ipv6",
-        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+        "docker 28's IPv6-only networks (--ipv4=false): not in berth's network crate yet (issue 16)",
     ),
     (
         "network create --config-from",
-        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+        "config-only networks (templates for swarm and macvlan networks): not supported",
     ),
     (
         "network create --config-only",
-        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+        "config-only networks (templates for swarm and macvlan networks): not supported",
     ),
     (
         "network create --ingress",
-        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+        "swarm routing-mesh networks: berth has no swarm mode",
     ),
     (
         "network create --scope",
-        "network create is h16net's (IPv6, IPAM; config-only/ingress/scope are swarm-era): remove on merge",
+        "swarm-scoped networks: berth has no swarm mode (every network is local)",
     ),
     (
         "network inspect --verbose",
-        "network inspect is h16net's (verbose shows swarm services/tasks): remove on merge",
+        "adds swarm services and tasks to the output: berth has no swarm mode",
     ),
     (
         "exec --detach-keys",
