@@ -347,7 +347,6 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         force_rm: a.force_rm,
         extra_hosts: a.run.add_host.clone(),
         run_host_config: a.run.host_config()?,
-        ..Default::default()
     };
     // in quiet mode the step output is kept and shown (on stderr) only if the build fails
     let mut captured: Vec<u8> = Vec::new();
