@@ -270,6 +270,9 @@ pub struct Spawned {
     stdin: Option<ChildStdin>,
     pub stdout_path: PathBuf,
     pub stderr_path: PathBuf,
+    /// the exit code once reaped: its pid (and process group id) may then belong to another
+    /// process, which `kill` must not hit
+    reaped: Option<i32>,
 }
 
 impl Spawned {
@@ -293,6 +296,7 @@ impl Spawned {
             stdin,
             stdout_path,
             stderr_path,
+            reaped: None,
         }
     }
 
@@ -350,9 +354,13 @@ impl Spawned {
     /// Exit code if it has exited.
     pub fn try_code(&mut self) -> Option<i32> {
         use std::os::unix::process::ExitStatusExt;
+        if self.reaped.is_some() {
+            return self.reaped;
+        }
         let c = self.child.as_mut()?;
         let st = c.try_wait().ok()??;
-        Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
+        self.reaped = Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)));
+        self.reaped
     }
 
     /// Wait for exit up to `timeout`; None if still running.
@@ -369,10 +377,15 @@ impl Spawned {
         }
     }
 
-    /// SIGKILL the command (its process group) and reap it.
+    /// SIGKILL the command (its process group) and reap it; once reaped ([`Self::try_code`]),
+    /// its id may be another process's (a container monitor is a group leader), so nothing is
+    /// killed.
     pub fn kill(&mut self) {
         self.stdin = None;
         if let Some(mut c) = self.child.take() {
+            if self.reaped.is_some() {
+                return;
+            }
             unsafe {
                 libc::killpg(c.id() as i32, libc::SIGKILL);
             }

@@ -366,18 +366,18 @@ pub(crate) fn detach_keys_or_default(s: &str) -> ApiResult<Vec<u8>> {
 
 /// Watches a client's input for the detach sequence; bytes of a partial match are held back
 /// until it turns out not to be one.
-pub(crate) struct Detach {
+pub struct Detach {
     keys: Vec<u8>,
     matched: usize,
 }
 
 impl Detach {
-    pub(crate) fn new(keys: Vec<u8>) -> Detach {
+    pub fn new(keys: Vec<u8>) -> Detach {
         Detach { keys, matched: 0 }
     }
 
     /// The bytes to pass on, and whether the sequence was completed.
-    pub(crate) fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+    pub fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
         let mut out = Vec::with_capacity(data.len());
         for &b in data {
             if self.keys.is_empty() {

@@ -597,25 +597,34 @@ async fn load(q: Q, body: Body) -> ApiResult<Response> {
 
 // ------------------------------------------------------------------ prune
 
+/// docker's image prune with its filters (`dangling=false` is `--all`; `label`, `label!`,
+/// `until`); the CLI's `image prune` too.
+pub fn prune_filtered(
+    store: &ImageStore,
+    all: bool,
+    f: &Filters,
+) -> ApiResult<image::images::Removed> {
+    engine::filters::validate(f, &["dangling", "label", "label!", "until"])?;
+    let all = all || engine::filters::boolean(f, "dangling")? == Some(false);
+    let until = until_of(f)?;
+    let select = |rec: &image::index::ImageRecord| {
+        let labels = store
+            .load(rec)
+            .ok()
+            .and_then(|i| i.config.pointer("/config/Labels").cloned())
+            .and_then(|l| l.as_object().map(string_labels))
+            .unwrap_or_default();
+        engine::filters::labels(f, "label", &labels)
+            && engine::filters::no_labels(f, "label!", &labels)
+            && until.is_none_or(|u| views::unix_time(&rec.created) < u)
+    };
+    Ok(views::prune(store, all, &select)?)
+}
+
 async fn prune(q: Q) -> ApiResult<Response> {
     let f = q.filters()?;
     let v = blocking(move |e| {
-        engine::filters::validate(&f, &["dangling", "label", "label!", "until"])?;
-        let all = engine::filters::boolean(&f, "dangling")? == Some(false);
-        let until = until_of(&f)?;
-        let store = e.images()?;
-        let select = |rec: &image::index::ImageRecord| {
-            let labels = store
-                .load(rec)
-                .ok()
-                .and_then(|i| i.config.pointer("/config/Labels").cloned())
-                .and_then(|l| l.as_object().map(string_labels))
-                .unwrap_or_default();
-            engine::filters::labels(&f, "label", &labels)
-                && engine::filters::no_labels(&f, "label!", &labels)
-                && until.is_none_or(|u| views::unix_time(&rec.created) < u)
-        };
-        let r = views::prune(store, all, &select)?;
+        let r = prune_filtered(e.images()?, false, &f)?;
         let mut deleted: Vec<Value> = r
             .untagged
             .iter()

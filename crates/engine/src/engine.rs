@@ -16,7 +16,8 @@ pub struct Engine {
     /// volatile state (gone after a reboot): runtime state, monitor sockets and locks
     pub run_root: PathBuf,
     pub store: Store,
-    pub runtime: runtime::Runtime,
+    /// the OCI runtimes: the built-in one and the external ones (`--runtime`)
+    pub runtime: crate::runtimes::Runtimes,
     images: OnceLock<ImageStore>,
     pub(crate) nets: std::sync::Mutex<Option<std::sync::Arc<network::Manager>>>,
 }
@@ -37,7 +38,7 @@ impl Engine {
         // the runtime's state is rebuilt by reconcile after a crash: atomic writes, no fsync
         runtime::util::set_durable(false);
         Ok(Engine {
-            runtime: runtime::Runtime::new(run_root.join("runtime")),
+            runtime: crate::runtimes::Runtimes::new(&root, &run_root),
             root,
             run_root,
             store,

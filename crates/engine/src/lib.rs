@@ -18,6 +18,7 @@ pub mod net;
 pub mod paths;
 pub mod query;
 pub mod rootless;
+pub mod runtimes;
 pub mod spec;
 pub mod store;
 pub mod system;

@@ -120,6 +120,15 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// The cgroup of a container, below each hierarchy's root (the spec's cgroupsPath).
 pub fn cgroups_path(id: &str) -> String {
+    cgroups_path_in("", id)
+}
+
+/// The cgroup of a container under `--cgroup-parent` (`""`: berth's own, `/berth`).
+pub fn cgroups_path_in(parent: &str, id: &str) -> String {
+    let parent = parent.trim_matches('/');
+    if !parent.is_empty() {
+        return format!("/{parent}/{id}");
+    }
     format!("/berth/{id}")
 }
 

@@ -39,15 +39,20 @@ fn conflict(m: &str) -> Error {
 
 /// dockerd's UpdateContainer: check the request against the current HostConfig and merge it.
 pub fn merge(hc: &mut HostConfig, r: &UpdateRequest) -> Result<()> {
-    for (given, what) in [
-        (r.blkio_weight, "BlkioWeight"),
-        (r.kernel_memory, "KernelMemory"),
-        (r.cpu_realtime_period, "CpuRealtimePeriod"),
-        (r.cpu_realtime_runtime, "CpuRealtimeRuntime"),
-    ] {
-        if given != 0 {
-            return Err(Error::Invalid(format!("updating {what} is not supported")));
-        }
+    if r.kernel_memory != 0 {
+        return Err(Error::Invalid(
+            "updating KernelMemory is not supported".into(),
+        ));
+    }
+    if r.blkio_weight != 0 {
+        hc.blkio_weight = u16::try_from(r.blkio_weight)
+            .map_err(|_| Error::Invalid("Range of blkio weight is from 10 to 1000".into()))?;
+    }
+    if r.cpu_realtime_period != 0 {
+        hc.cpu_realtime_period = r.cpu_realtime_period;
+    }
+    if r.cpu_realtime_runtime != 0 {
+        hc.cpu_realtime_runtime = r.cpu_realtime_runtime;
     }
     // NanoCpus and CpuPeriod/CpuQuota set the same limits: one of them at a time
     for (conflicting, what) in [
@@ -140,6 +145,9 @@ pub fn live_resources(
     warnings: &mut Vec<String>,
 ) -> Result<oci_spec::runtime::LinuxResources> {
     let mut res = crate::spec::resources(hc, warnings)?;
+    if let Some(b) = crate::spec::block_io(hc)? {
+        res.insert("blockIO".into(), b);
+    }
     if r.pids_limit.is_some_and(|p| p <= 0) {
         res.insert("pids".into(), json!({ "limit": -1 }));
     }
@@ -276,14 +284,25 @@ mod tests {
             ..Default::default()
         };
         assert!(merge(&mut hc, &bad).is_err());
+        // what a live update cannot change is refused; the blkio weight and the realtime
+        // limits are kept (and applied to a running container's cgroup)
         assert!(merge(
             &mut hc,
             &UpdateRequest {
-                blkio_weight: 300,
+                kernel_memory: 1 << 20,
                 ..Default::default()
             }
         )
         .is_err());
+        merge(
+            &mut hc,
+            &UpdateRequest {
+                blkio_weight: 300,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(hc.blkio_weight, 300);
     }
 
     #[test]

@@ -77,6 +77,10 @@ pub struct Options {
     pub keep_containers: bool,
     /// `--force-rm`: the container of a RUN that failed is removed too (else it is kept)
     pub force_rm: bool,
+    /// RUN steps' limits and security (`--memory`, `--cpu-*`, `--cgroup-parent`, `--shm-size`,
+    /// `--ulimit`, `--security-opt`, `--isolation`): the HostConfig each step's container
+    /// starts from
+    pub run_host_config: engine::types::HostConfig,
 }
 
 /// Args docker passes to every build without a declaration.

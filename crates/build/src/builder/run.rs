@@ -169,12 +169,13 @@ impl Builder<'_> {
     }
 }
 
-/// The HostConfig every build container starts from (the build's `--network`, `--add-host`).
+/// The HostConfig every build container starts from (the build's `--network`, `--add-host`,
+/// and its RUN-step limits: `--memory`, `--cpu-*`, `--cgroup-parent`, `--ulimit`...).
 pub(super) fn base_host(opts: &Options) -> HostConfig {
     HostConfig {
         network_mode: opts.network_mode.clone(),
         extra_hosts: opts.extra_hosts.clone(),
-        ..Default::default()
+        ..opts.run_host_config.clone()
     }
 }
 

@@ -69,6 +69,8 @@ pub struct BuildArgs {
     /// Allow extra privileged entitlement (e.g., "network.host", "security.insecure")
     #[arg(long)]
     pub allow: Vec<String>,
+    #[command(flatten)]
+    pub run: RunStepFlags,
     /// Build context: a directory, or `-` for a tar on stdin
     pub context: String,
 }
@@ -125,6 +127,96 @@ pub fn builder(engine: &Engine, cmd: BuilderCmd) -> Result<i32> {
         build::builder::human(p.reclaimed)
     );
     Ok(0)
+}
+
+/// What RUN steps run with, as docker's classic builder takes it.
+#[derive(Args, Debug, Default)]
+pub struct RunStepFlags {
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Set the parent cgroup for the RUN instructions during build
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
+    /// Compress the build context using gzip (the context is read in place: nothing to send)
+    #[arg(long)]
+    pub compress: bool,
+    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Skip image verification (content trust is not used: always skipped)
+    #[arg(long = "disable-content-trust", default_missing_value = "true", num_args = 0..=1, require_equals = true)]
+    pub disable_content_trust: Option<bool>,
+    /// Container isolation technology
+    #[arg(long)]
+    pub isolation: Option<String>,
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Security options
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Squash newly built layers into a single new layer (refused: experimental in docker)
+    #[arg(long)]
+    pub squash: bool,
+    /// Ulimit options
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+}
+
+impl RunStepFlags {
+    fn host_config(&self) -> Result<engine::types::HostConfig> {
+        use super::flags::{parse_bytes, parse_ulimit};
+        if self.squash {
+            anyhow::bail!(
+                "Error response from daemon: squash is only supported with experimental mode"
+            );
+        }
+        let bytes = |v: &Option<String>| -> Result<i64> {
+            match v.as_deref() {
+                None => Ok(0),
+                Some("-1") => Ok(-1),
+                Some(s) => parse_bytes(s),
+            }
+        };
+        Ok(engine::types::HostConfig {
+            cgroup_parent: self.cgroup_parent.clone().unwrap_or_default(),
+            cpu_period: self.cpu_period.unwrap_or(0),
+            cpu_quota: self.cpu_quota.unwrap_or(0),
+            cpu_shares: self.cpu_shares.unwrap_or(0),
+            cpuset_cpus: self.cpuset_cpus.clone().unwrap_or_default(),
+            cpuset_mems: self.cpuset_mems.clone().unwrap_or_default(),
+            isolation: self.isolation.clone().unwrap_or_default(),
+            memory: bytes(&self.memory)?,
+            memory_swap: bytes(&self.memory_swap)?,
+            security_opt: self.security_opt.clone(),
+            shm_size: bytes(&self.shm_size)?,
+            ulimits: self
+                .ulimit
+                .iter()
+                .map(|u| parse_ulimit(u))
+                .collect::<Result<_>>()?,
+            ..Default::default()
+        })
+    }
 }
 
 pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
@@ -253,7 +345,8 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         cache_from_images,
         keep_containers: !a.rm,
         force_rm: a.force_rm,
-        ..Default::default()
+        extra_hosts: a.run.add_host.clone(),
+        run_host_config: a.run.host_config()?,
     };
     // in quiet mode the step output is kept and shown (on stderr) only if the build fails
     let mut captured: Vec<u8> = Vec::new();

@@ -16,10 +16,12 @@ use std::io::{IsTerminal, Read, Write};
 mod inspect;
 mod lifecycle;
 mod ps;
+mod update;
 
 pub use inspect::{attach, inspect, logs, print_inspect};
 pub use lifecycle::{kill, pause, prune, rename, restart, rm, start, stop, unpause, wait};
 pub use ps::{port, ps, PortArgs};
+pub use update::{update, UpdateArgs};
 
 /// An error the docker CLI would report with a specific exit status.
 #[derive(Debug)]
@@ -68,6 +70,9 @@ pub struct RunArgs {
     /// Attach to STDIN, STDOUT or STDERR
     #[arg(short = 'a', long)]
     pub attach: Vec<String>,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// IMAGE [COMMAND] [ARG...]: everything after the image belongs to the command
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub args: Vec<String>,
@@ -78,6 +83,9 @@ pub struct RunArgs {
 pub struct CreateArgs {
     #[command(flatten)]
     pub flags: CreateFlags,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long)]
+    pub attach: Vec<String>,
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub args: Vec<String>,
 }
@@ -87,6 +95,15 @@ pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
     #[arg(short = 'a', long)]
     pub attach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Restore from this checkpoint (needs docker's experimental checkpoints: refused)
+    #[arg(long)]
+    pub checkpoint: Option<String>,
+    /// Use a custom checkpoint storage directory
+    #[arg(long = "checkpoint-dir")]
+    pub checkpoint_dir: Option<String>,
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -279,6 +296,7 @@ fn create_container(
         })
     })?;
     req.config.stdin_once = stdin_once;
+    super::hostflags::check_cidfile(&flags.host).map_err(|e| fail(code, what, e))?;
     if req.config.tty && req.host_config.console_size.is_none() {
         // the monitor sizes the terminal before the process starts (as docker's ConsoleSize)
         req.host_config.console_size = runtime::tty::caller_size().map(|(r, c)| vec![r, c]);
@@ -294,12 +312,14 @@ fn create_container(
     }
     let (c, warnings) = match engine.create(req.clone()) {
         Err(engine::Error::NoSuchImage(_)) if flags.pull != "never" => {
-            eprintln!("Unable to find image '{}' locally", qualified(image));
+            if !flags.host.quiet {
+                eprintln!("Unable to find image '{}' locally", qualified(image));
+            }
             super::images::pull_quiet(
                 engine.images().map_err(|e| fail(code, what, e))?,
                 image,
                 flags.platform.as_deref(),
-                true,
+                !flags.host.quiet,
             )
             .map_err(|e| fail(code, what, e))?;
             engine.create(req).map_err(|e| fail(code, what, e))?
@@ -309,6 +329,7 @@ fn create_container(
     for w in warnings {
         eprintln!("WARNING: {w}");
     }
+    super::hostflags::write_cidfile(&flags.host, &c.id).map_err(|e| fail(code, what, e))?;
     Ok(c)
 }
 
@@ -338,17 +359,69 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<i32> {
         a.flags.tty,
         a.flags.interactive,
         a.sig_proxy && !a.flags.tty,
-        true,
+        RelayOpts {
+            from_run: true,
+            detach_keys: a.detach_keys.as_deref(),
+            escape_is_error: false,
+        },
     )
 }
 
+/// `-a STREAM`s as Config.Attach* (none given: stdout and stderr, stdin with -i).
+pub fn attach_streams(attach: &[String], interactive: bool) -> Result<Option<[bool; 3]>> {
+    if attach.is_empty() {
+        return Ok(None);
+    }
+    let mut s = [false; 3];
+    for a in attach {
+        match a.to_ascii_lowercase().as_str() {
+            "stdin" => s[0] = true,
+            "stdout" => s[1] = true,
+            "stderr" => s[2] = true,
+            _ => bail!("invalid argument \"{a}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"),
+        }
+    }
+    s[0] |= interactive;
+    Ok(Some(s))
+}
+
 pub fn create(engine: &Engine, a: CreateArgs) -> Result<i32> {
+    let streams =
+        attach_streams(&a.attach, a.flags.interactive).map_err(|e| fail(125, "create", e))?;
     let c = create_container(engine, &a.flags, &a.args[0], &a.args[1..], false, 1)?;
+    if let Some([i, o, e]) = streams {
+        engine
+            .store
+            .update(&c.id, |c| {
+                c.config.attach_stdin = i;
+                c.config.attach_stdout = o;
+                c.config.attach_stderr = e;
+            })
+            .map_err(daemon)?;
+    }
     println!("{}", c.id);
     Ok(0)
 }
 
-/// Relay an attach stream to our stdio until the container exits; its exit code.
+/// Who relays (`run` reports a start failure as docker run does) and the `--detach-keys`
+/// (docker's ctrl-p,ctrl-q when not given).
+pub struct RelayOpts<'a> {
+    pub from_run: bool,
+    pub detach_keys: Option<&'a str>,
+    /// `attach` reports a detach as docker attach does: "read escape sequence", exit 1
+    pub escape_is_error: bool,
+}
+
+/// The detach sequence: only a terminal's input is watched for it (piped input passes whole).
+fn detach_keys(keys: Option<&str>) -> Result<Vec<u8>> {
+    match keys.filter(|k| !k.is_empty()) {
+        None => Ok(vec![16, 17]),
+        Some(k) => api::containers::parse_detach_keys(k).map_err(|e| anyhow!(e.message)),
+    }
+}
+
+/// Relay an attach stream to our stdio until the container exits (its exit code) or the user
+/// types the detach sequence (0, the container left running).
 fn relay(
     engine: &Engine,
     id: &str,
@@ -356,8 +429,12 @@ fn relay(
     tty: bool,
     stdin: bool,
     sig_proxy: bool,
-    from_run: bool,
+    opts: RelayOpts<'_>,
 ) -> Result<i32> {
+    let from_run = opts.from_run;
+    let mut watch = api::containers::Detach::new(detach_keys(opts.detach_keys)?);
+    let watch_keys = tty && std::io::stdin().is_terminal();
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // lines typed ahead while the terminal was still canonical go first (a NUL otherwise)
     let (_raw, typed) = if tty && std::io::stdin().is_terminal() {
         let (r, t) = runtime::tty::RawMode::enter_relaying();
@@ -383,8 +460,14 @@ fn relay(
             sock: att.sock.try_clone()?,
         };
         if !typed.is_empty() {
-            let _ = a.send_stdin(&typed);
+            let (data, _) = if watch_keys {
+                watch.feed(&typed)
+            } else {
+                (typed, false)
+            };
+            let _ = a.send_stdin(&data);
         }
+        let detached = detached.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 32 * 1024];
             let mut inp = std::io::stdin().lock();
@@ -395,7 +478,18 @@ fn relay(
                         break;
                     }
                     Ok(n) => {
-                        if a.send_stdin(&buf[..n]).is_err() {
+                        let (data, detach) = if watch_keys {
+                            watch.feed(&buf[..n])
+                        } else {
+                            (buf[..n].to_vec(), false)
+                        };
+                        if a.send_stdin(&data).is_err() {
+                            break;
+                        }
+                        if detach {
+                            // the output relay ends with the stream; the container runs on
+                            detached.store(true, std::sync::atomic::Ordering::SeqCst);
+                            let _ = a.sock.shutdown(std::net::Shutdown::Both);
                             break;
                         }
                     }
@@ -414,6 +508,13 @@ fn relay(
         }
     });
     drop(_raw);
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        if opts.escape_is_error {
+            eprintln!("read escape sequence");
+            return Ok(1);
+        }
+        return Ok(0);
+    }
     if let Some(e) = error {
         let prefix = if from_run { "berth: " } else { "" };
         eprintln!("{prefix}Error response from daemon: failed to create task for container: {e}");
@@ -459,7 +560,7 @@ fn spawn_signal_thread(
     }
     set.add(Signal::SIGWINCH);
     let _ = set.thread_block();
-    let rt = runtime::Runtime::new(engine.runtime.root.clone());
+    let rt = engine::runtimes::Runtimes::new(&engine.root, &engine.run_root);
     let id = id.to_string();
     std::thread::spawn(move || {
         let mut a = Attach { sock };

@@ -181,6 +181,11 @@ pub struct CreateFlags {
     pub uts: Option<String>,
     #[arg(long)]
     pub platform: Option<String>,
+    /// Runtime to use for this container
+    #[arg(long)]
+    pub runtime: Option<String>,
+    #[command(flatten)]
+    pub host: super::hostflags::HostFlags,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -268,7 +273,7 @@ fn read_kv_file(path: &str, from_env: bool) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn parse_ulimit(s: &str) -> Result<Ulimit> {
+pub fn parse_ulimit(s: &str) -> Result<Ulimit> {
     let (name, vals) = s
         .split_once('=')
         .ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;
@@ -294,7 +299,7 @@ fn parse_ulimit(s: &str) -> Result<Ulimit> {
     })
 }
 
-fn parse_restart(s: &str) -> Result<RestartPolicy> {
+pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
     let (name, n) = match s.split_once(':') {
         Some((a, b)) => (
             a,
@@ -428,12 +433,14 @@ pub fn to_request(
             .unwrap_or_default(),
         auto_remove: f.rm,
         init: if f.init { Some(true) } else { None },
+        runtime: f.runtime.clone().unwrap_or_default(),
         ..Default::default()
     };
     network_settings(f, port_bindings, &mut host_config);
     mount_settings(f, &mut host_config)?;
     security_settings(f, &mut host_config)?;
     resource_settings(f, &mut host_config)?;
+    super::hostflags::apply(&f.host, &mut host_config)?;
     Ok(engine::container::create::CreateRequest {
         name: f.name.clone(),
         config,

@@ -18,6 +18,11 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct PullArgs {
     pub reference: String,
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    #[command(flatten)]
+    pub trust: super::image_flags::TrustFlag,
     /// Platform as os/arch[/variant]
     #[arg(long)]
     pub platform: Option<String>,
@@ -29,6 +34,13 @@ pub struct PullArgs {
 #[derive(Args, Debug)]
 pub struct PushArgs {
     pub reference: String,
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    #[command(flatten)]
+    pub trust: super::image_flags::TrustFlag,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -46,6 +58,11 @@ pub struct ImagesArgs {
     /// Show digests
     #[arg(long)]
     pub digests: bool,
+    /// Filter output based on conditions provided (dangling, label, label!, reference,
+    /// before, since, until)
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
@@ -67,6 +84,11 @@ pub struct RmiArgs {
     /// Force removal (untag every name, remove snapshots using it)
     #[arg(short, long)]
     pub force: bool,
+    /// Do not delete untagged parents (berth's images have no parent chain: nothing to keep)
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +102,8 @@ pub struct HistoryArgs {
     pub human: bool,
     #[arg(long)]
     pub format: Option<String>,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -92,6 +116,8 @@ pub struct SaveArgs {
     /// Archive format: docker-archive (default) or oci-archive
     #[arg(long, default_value = "docker-archive")]
     pub format: String,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +143,8 @@ pub struct ImportArgs {
     /// Commit message
     #[arg(short, long, default_value = "")]
     pub message: String,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -141,6 +169,8 @@ pub struct InspectArgs {
     pub images: Vec<String>,
     #[arg(short, long)]
     pub format: Option<String>,
+    #[command(flatten)]
+    pub plat: super::image_flags::PlatformFlag,
 }
 
 #[derive(Args, Debug)]
@@ -151,6 +181,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=k=v")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 fn progress_mode(quiet: bool) -> Progress {
@@ -263,6 +296,24 @@ fn pulled(store: &ImageStore, r: &Reference) {
 }
 
 fn pull(store: &ImageStore, a: PullArgs) -> Result<i32> {
+    if a.all_tags {
+        super::image_flags::no_tag(&a.reference)?;
+        let repo = Reference::parse(&a.reference)?;
+        let creds = registry::Credentials::from_docker_config();
+        for t in registry::manifests::get_tags(&repo, &creds)? {
+            pull(
+                store,
+                PullArgs {
+                    reference: format!("{}:{t}", repo.name()),
+                    all_tags: false,
+                    trust: Default::default(),
+                    platform: a.platform.clone(),
+                    quiet: a.quiet,
+                },
+            )?;
+        }
+        return Ok(0);
+    }
     let r = Reference::parse(&a.reference)?;
     let opts = registry::PullOptions {
         platform: platform(&a.platform)?,
@@ -284,6 +335,22 @@ fn pull(store: &ImageStore, a: PullArgs) -> Result<i32> {
 }
 
 fn push(store: &ImageStore, a: PushArgs) -> Result<i32> {
+    if a.all_tags {
+        for t in super::image_flags::local_tags(store, &a.reference)? {
+            push(
+                store,
+                PushArgs {
+                    reference: t,
+                    all_tags: false,
+                    trust: Default::default(),
+                    plat: a.plat.clone(),
+                    quiet: a.quiet,
+                },
+            )?;
+        }
+        return Ok(0);
+    }
+    a.plat.check(store, &a.reference)?;
     let r = Reference::parse(&a.reference)?;
     let creds = registry::Credentials::from_docker_config();
     let d = registry::push(store, &a.reference, &r, progress_mode(a.quiet), &creds)?;
@@ -305,17 +372,21 @@ struct Row {
 
 /// One row per tag (`<none>` for an untagged image; build steps' images only with `all`);
 /// `filter` is docker's reference pattern.
-fn rows(store: &ImageStore, all: bool, filter: Option<&str>) -> Result<Vec<Row>> {
+/// The rows `images` shows: the API's selection (`--filter`, the repository as a `reference`
+/// filter), one per tag.
+fn rows(
+    store: &ImageStore,
+    all: bool,
+    repository: Option<&str>,
+    filter: &[String],
+) -> Result<Vec<Row>> {
+    let mut f = engine::filters::from_flags(filter)?;
+    if let Some(r) = repository {
+        f.entry("reference".into()).or_default().push(r.to_string());
+    }
+    let selected = api::images::select(store, all, &f).map_err(|e| anyhow::anyhow!(e.message))?;
     let mut out = Vec::new();
-    for mut s in views::summaries(store)? {
-        if s.intermediate() && !all {
-            continue;
-        }
-        if let Some(f) = filter {
-            if !s.retain_references(&[f.to_string()]) {
-                continue;
-            }
-        }
+    for s in selected {
         let names: Vec<(String, String)> = if s.tags.is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
@@ -341,7 +412,7 @@ fn rows(store: &ImageStore, all: bool, filter: Option<&str>) -> Result<Vec<Row>>
 }
 
 fn images(store: &ImageStore, a: ImagesArgs) -> Result<i32> {
-    let rows = rows(store, a.all, a.repository.as_deref())?;
+    let rows = rows(store, a.all, a.repository.as_deref(), &a.filter)?;
     let id = |r: &Row| {
         if a.no_trunc {
             r.img.config.to_string()
@@ -415,6 +486,13 @@ fn created_at(s: &str) -> String {
 fn rmi(engine: &engine::engine::Engine, a: RmiArgs) -> Result<i32> {
     let mut code = 0;
     for i in &a.images {
+        if let Ok(s) = engine.images() {
+            if let Err(e) = a.plat.check(s, i) {
+                eprintln!("{e}");
+                code = 1;
+                continue;
+            }
+        }
         match engine.remove_image(i, a.force) {
             Ok(r) => {
                 for d in r {
@@ -435,7 +513,9 @@ fn rmi(engine: &engine::engine::Engine, a: RmiArgs) -> Result<i32> {
 
 fn prune(store: &ImageStore, a: PruneArgs) -> Result<i32> {
     let _ = a.force;
-    let r = views::prune(store, a.all, &|_| true)?;
+    let f = engine::filters::from_flags(&a.filter)?;
+    let r =
+        api::images::prune_filtered(store, a.all, &f).map_err(|e| anyhow::anyhow!(e.message))?;
     if !r.untagged.is_empty() || !r.deleted.is_empty() {
         println!("Deleted Images:");
         for u in r.untagged {
@@ -456,6 +536,11 @@ fn inspect(store: &ImageStore, a: InspectArgs) -> Result<i32> {
     let mut out = Vec::new();
     let mut code = 0;
     for i in &a.images {
+        if let Err(e) = a.plat.check(store, i) {
+            eprintln!("{e}");
+            code = 1;
+            continue;
+        }
         match store.get(i) {
             Ok(img) => out.push(inspect_json(store, &img)?),
             Err(e) => {
@@ -482,6 +567,7 @@ fn inspect(store: &ImageStore, a: InspectArgs) -> Result<i32> {
 }
 
 fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
+    a.plat.check(store, &a.image)?;
     let img = store.get(&a.image)?;
     let rows = views::history(store, &img)?;
     if a.quiet {
@@ -533,6 +619,7 @@ fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
 
 fn save(store: &ImageStore, a: SaveArgs) -> Result<i32> {
     for i in &a.images {
+        a.plat.check(store, i)?;
         let id = store.get(i)?.id().to_string();
         events::image(store, "save", &id, i);
     }
@@ -591,6 +678,7 @@ fn load(store: &ImageStore, a: LoadArgs) -> Result<i32> {
 }
 
 fn import(store: &ImageStore, a: ImportArgs) -> Result<i32> {
+    a.plat.check_host()?;
     let reference = a.reference.as_deref().map(Reference::parse).transpose()?;
     let (r, source): (Box<dyn Read>, String) = if a.file == "-" {
         (Box::new(std::io::stdin().lock()), "-".into())

@@ -2,11 +2,18 @@
 
 mod build;
 mod containers;
+mod docs;
+mod events;
 mod flags;
+mod hostflags;
+mod image_flags;
 mod images;
+mod manifest;
 mod networks;
 mod ops;
 mod output;
+mod search;
+mod swarmish;
 mod template;
 mod volumes;
 
@@ -50,6 +57,8 @@ pub enum Cmd {
     Import(images::ImportArgs),
     /// Log in to a registry
     Login(images::LoginArgs),
+    /// Search a registry for images (Docker Hub by default)
+    Search(search::SearchArgs),
     /// Log out from a registry
     Logout(images::LogoutArgs),
     /// Return low-level information on containers, images or volumes
@@ -134,6 +143,24 @@ pub enum Cmd {
     },
     /// List port mappings or a specific mapping for the container
     Port(containers::PortArgs),
+    /// Get real time events from the server
+    Events(events::EventsArgs),
+    /// Manage checkpoints (not supported: experimental in docker)
+    Checkpoint {
+        #[command(subcommand)]
+        cmd: swarmish::CheckpointCmd,
+    },
+    /// Manage Docker image manifests and manifest lists
+    Manifest {
+        #[command(subcommand)]
+        cmd: manifest::ManifestCmd,
+    },
+    /// Update configuration of one or more containers
+    Update(containers::UpdateArgs),
+    /// Print the completion script for a shell (bash, zsh, fish)
+    Completion(docs::CompletionArgs),
+    /// Write the man pages (berth.1, berth-<command>.1) to a directory
+    Manpages(docs::ManpagesArgs),
     /// Check what this host supports and explain what is missing
     Doctor,
     /// Serve the Docker Engine API (for the docker CLI, docker-compose, docker-py)
@@ -228,8 +255,14 @@ pub enum ContainerCmd {
     Commit(ops::CommitArgs),
     /// Export a container's filesystem as a tar archive
     Export(ops::ExportArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(containers::PortArgs),
+    /// Update configuration of one or more containers
+    Update(containers::UpdateArgs),
 }
 
+// one value per process, parsed once: the size of its largest variant costs nothing
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ImageCmd {
     /// Download an image from a registry
@@ -256,6 +289,8 @@ pub enum ImageCmd {
     Inspect(images::InspectArgs),
     /// Remove unused images, blobs and layers
     Prune(images::PruneArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
 }
 
 fn root(cli: &Cli) -> PathBuf {
@@ -268,6 +303,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     if let Cmd::Serve(a) = cli.cmd {
         return serve(root, a);
     }
+    let cli = match cli.cmd {
+        Cmd::Completion(a) => return docs::completion(a),
+        Cmd::Manpages(a) => return docs::manpages(a),
+        Cmd::Manifest { cmd } => return manifest::run(&root, cmd),
+        Cmd::Checkpoint { cmd } => return swarmish::checkpoint(cmd),
+        Cmd::Search(a) => return search::run(a),
+        cmd => Cli { cmd, ..cli },
+    };
     if let Cmd::Doctor = &cli.cmd {
         let checks = doctor::checks(&root);
         print!("{}", doctor::report(&checks));
@@ -302,7 +345,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             ContainerCmd::Diff(a) => Cmd::Diff(a),
             ContainerCmd::Commit(a) => Cmd::Commit(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
+            ContainerCmd::Port(a) => Cmd::Port(a),
+            ContainerCmd::Update(a) => Cmd::Update(a),
         },
+        Cmd::Image {
+            cmd: ImageCmd::Build(a),
+        } => Cmd::Build(a),
         other => other,
     };
     match cmd {
@@ -327,6 +375,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Build(a) => build::run(&open()?, a),
         Cmd::Builder { cmd } => build::builder(&open()?, cmd),
         Cmd::Port(a) => c::port(&open()?, a),
+        Cmd::Events(a) => events::run(&open()?, a),
+        Cmd::Update(a) => c::update(&open()?, a),
         Cmd::Top(a) => ops::top(&open()?, a),
         Cmd::Stats(a) => ops::stats(&open()?, a),
         Cmd::Cp(a) => ops::cp(&open()?, a),

@@ -10,6 +10,8 @@ use engine::engine::Engine;
 use engine::{filters, volumes};
 use std::io::IsTerminal;
 
+// one value per process, parsed once: the size of its largest variant costs nothing
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum VolumeCmd {
     /// Create a volume
@@ -24,6 +26,8 @@ pub enum VolumeCmd {
     Rm(RmArgs),
     /// Remove unused local volumes
     Prune(PruneArgs),
+    /// Update a volume (cluster volumes only)
+    Update(super::swarmish::VolumeUpdateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -35,6 +39,8 @@ pub struct CreateArgs {
     pub label: Vec<String>,
     #[arg(short = 'o', long = "opt")]
     pub opt: Vec<String>,
+    #[command(flatten)]
+    pub cluster: super::swarmish::ClusterVolumeFlags,
 }
 
 #[derive(Args, Debug)]
@@ -45,6 +51,9 @@ pub struct LsArgs {
     pub filter: Vec<String>,
     #[arg(long)]
     pub format: Option<String>,
+    /// Display only cluster volumes (berth has none: no swarm mode)
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 #[derive(Args, Debug)]
@@ -76,7 +85,9 @@ pub struct PruneArgs {
 
 pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
     match cmd {
+        VolumeCmd::Update(a) => super::swarmish::volume_update(engine, a),
         VolumeCmd::Create(a) => {
+            a.cluster.refuse_if_set()?;
             let (v, _) = volumes::create_with(
                 &engine.store,
                 &engine.root,
@@ -88,6 +99,13 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
             )
             .map_err(daemon)?;
             println!("{}", v.name);
+            Ok(0)
+        }
+        VolumeCmd::Ls(a) if a.cluster => {
+            // no swarm, so no cluster volumes: docker's cluster listing, empty
+            if !a.quiet && a.format.is_none() {
+                println!("VOLUME NAME   GROUP     DRIVER    AVAILABILITY   STATUS");
+            }
             Ok(0)
         }
         VolumeCmd::Ls(a) => {

@@ -31,6 +31,7 @@ impl Engine {
         validate_host_config(&hc)?;
         crate::container::shared_ns::check_container_network(&req.config, &hc)?;
         crate::spec::refuse_rootless_limits(&hc)?;
+        hc.runtime = self.runtime.registry()?.resolve(&hc.runtime)?;
         crate::spec::adapt_host_config(&mut hc);
         crate::logs::validate_opts(&hc.log_config.config)?;
         if let Some(n) = &req.name {
@@ -281,6 +282,12 @@ impl Engine {
             };
             add(mp, &mut out)?;
         }
+        for m in self.volumes_from(hc)? {
+            // the container's own -v and --mount win over what it takes from others
+            if !out.iter().any(|o| o.destination == m.destination) {
+                out.push(m);
+            }
+        }
         if let Some(vs) = &cfg.volumes {
             for target in vs.keys() {
                 let t = volumes::clean(target);
@@ -289,6 +296,41 @@ impl Engine {
                 }
                 let m = volume(None, &t, false)?;
                 out.push(m);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Engine {
+    /// `--volumes-from NAME[:ro|:rw]`: the other container's volumes and binds (its tmpfs
+    /// mounts stay its own), read-only with `:ro`, else in their own mode.
+    fn volumes_from(&self, hc: &HostConfig) -> Result<Vec<MountPoint>> {
+        let mut out = Vec::new();
+        for spec in &hc.volumes_from {
+            let (name, mode) = match spec.rsplit_once(':') {
+                Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m)),
+                Some((_, m)) => {
+                    return Err(Error::Invalid(format!(
+                        "invalid mode for volumes-from: {m}"
+                    )))
+                }
+                None => (spec.as_str(), None),
+            };
+            let other = self.find(name)?;
+            for m in other.mounts.into_iter().filter(|m| m.kind != "tmpfs") {
+                let mut m = m;
+                match mode {
+                    Some("ro") => m.rw = false,
+                    Some(_) => m.rw = true,
+                    None => {}
+                }
+                if !out
+                    .iter()
+                    .any(|o: &MountPoint| o.destination == m.destination)
+                {
+                    out.push(m);
+                }
             }
         }
         Ok(out)

@@ -73,7 +73,7 @@ impl Engine {
     /// is now removed. A container whose monitor is alive is returned unchanged.
     pub fn reconcile(&self, c: Container) -> Result<Option<Container>> {
         let live = c.state.status.is_live();
-        let orphan = !live && self.runtime.root.join(&c.id).exists();
+        let orphan = !live && self.runtime.has_state(&c.id);
         if !(live || orphan) || self.monitor_alive(&c.id) {
             return Ok(Some(c));
         }

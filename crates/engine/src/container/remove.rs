@@ -59,7 +59,7 @@ impl Engine {
 
     /// Remove every trace of a stopped container: runtime state, cgroup, rootfs, dirs, record.
     pub fn destroy(&self, c: &Container, remove_volumes: bool) -> Result<()> {
-        if self.runtime.load(&c.id).is_ok() || self.runtime.root.join(&c.id).exists() {
+        if self.runtime.load(&c.id).is_ok() || self.runtime.has_state(&c.id) {
             let _ = self.runtime.delete(&c.id, true);
         }
         if let Ok(m) = self.networks() {

@@ -3,7 +3,7 @@
 use crate::container::create::write_replace;
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
-use crate::paths::cgroups_path;
+use crate::paths::cgroups_path_in;
 use crate::spec::{MountSource, ResolvedMount, SpecContext};
 use crate::types::Status;
 use crate::types::{Container, Volume};
@@ -100,7 +100,7 @@ impl Engine {
         let ctx = SpecContext {
             rootfs: rootfs.clone(),
             mounts,
-            cgroups_path: cgroups_path(&c.id),
+            cgroups_path: cgroups_path_in(&c.host_config.cgroup_parent, &c.id),
             init_binary: init_binary(),
             join_netns: shared.net,
             join_pidns: shared.pid,

@@ -20,6 +20,9 @@ pub(super) struct Client {
     pub(super) sock: UnixStream,
     buf: Vec<u8>,
     wants_stdin: bool,
+    /// a write to it failed (it left): dropped after the current round, never mid-round, so
+    /// the indices of a round's ready list stay right
+    dead: bool,
 }
 
 pub(super) struct Stdio {
@@ -38,6 +41,7 @@ pub(super) fn new_client(s: UnixStream) -> Client {
         sock: s,
         buf: Vec::new(),
         wants_stdin: true,
+        dead: false,
     }
 }
 
@@ -61,7 +65,7 @@ impl Mon<'_> {
     /// Create and start the container with fresh stdio.
     pub(super) fn start(&mut self, c: &Container) -> Result<(i32, Stdio)> {
         let rt = &self.engine.runtime;
-        if rt.root.join(&c.id).exists() {
+        if rt.has_state(&c.id) {
             let _ = rt.delete(&c.id, true);
         }
         let tty = c.config.tty;
@@ -94,7 +98,7 @@ impl Mon<'_> {
             stdio.out = Some(out_r);
             stdio.err = Some(err_r);
         }
-        let started = rt.create(&opts);
+        let started = rt.create(&c.host_config.runtime, &opts);
         // our copies of the init's ends: its exit then closes the pipes
         drop(opts);
         let started = started?;
@@ -162,7 +166,9 @@ impl Mon<'_> {
                 if w == b'c' {
                     let i = client_idx;
                     client_idx += 1;
-                    if !rev.is_empty() && !self.client_input(i, &mut stdio, stdin_once) {
+                    if self.clients[i].dead
+                        || (!rev.is_empty() && !self.client_input(i, &mut stdio, stdin_once))
+                    {
                         drop_clients.push(i);
                     }
                     continue;
@@ -191,6 +197,11 @@ impl Mon<'_> {
                 if code.is_none() {
                     h.finish_if_done(self.engine, &c.id);
                     h.maybe_start(self.engine, c);
+                }
+            }
+            for (i, cl) in self.clients.iter().enumerate() {
+                if cl.dead && !drop_clients.contains(&i) {
+                    drop_clients.push(i);
                 }
             }
             drop_clients.sort_unstable();
@@ -390,9 +401,15 @@ impl Mon<'_> {
         }
     }
 
+    /// Sends a frame to every client; one that cannot take it is marked dead (removed by the
+    /// serve loop between rounds: removing it here shifted the indices of the round's ready
+    /// list, and a client's input was then read from past the end, panicking the monitor).
     pub(super) fn broadcast(&mut self, kind: u8, data: &[u8]) {
-        self.clients
-            .retain_mut(|c| write_frame(&mut c.sock, kind, data).is_ok());
+        for c in self.clients.iter_mut().filter(|c| !c.dead) {
+            if write_frame(&mut c.sock, kind, data).is_err() {
+                c.dead = true;
+            }
+        }
     }
 
     /// Did the OOM killer kill anything in the container's cgroup during this run?

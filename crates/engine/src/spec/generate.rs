@@ -49,6 +49,9 @@ pub fn generate(c: &Container, ctx: &SpecContext) -> Result<(Spec, Vec<String>)>
         "mounts": mounts,
         "linux": linux,
     });
+    if let Some(a) = hc.annotations.as_ref().filter(|a| !a.is_empty()) {
+        spec["annotations"] = json!(a);
+    }
     if !ns.host_uts {
         if !cfg.hostname.is_empty() {
             spec["hostname"] = json!(cfg.hostname);
@@ -396,11 +399,19 @@ fn linux(
         for r in &hc.device_cgroup_rules {
             rules.push(device_cgroup_rule(r)?);
         }
+        let (nodes, allowed) = super::devices::devices(hc)?;
+        rules.extend(allowed);
+        if !nodes.is_empty() {
+            linux["devices"] = json!(nodes);
+        }
         res.insert("devices".into(), json!(rules));
         if !sec.unmask_system_paths {
             linux["maskedPaths"] = json!(MASKED_PATHS);
             linux["readonlyPaths"] = json!(READONLY_PATHS);
         }
+    }
+    if let Some(b) = super::devices::block_io(hc)? {
+        res.insert("blockIO".into(), b);
     }
     linux["resources"] = Value::Object(res);
     let mut sysctls = hc.sysctls.clone();

@@ -5,6 +5,7 @@
 //! The spec is assembled as JSON in the runtime-spec's own field names and then parsed into
 //! [`oci_spec::runtime::Spec`], so what we write reads like a config.json and the parse checks it.
 
+mod devices;
 mod generate;
 mod image;
 mod mounts;
@@ -12,6 +13,7 @@ mod resources;
 mod security;
 mod user;
 
+pub(crate) use devices::block_io;
 pub use generate::generate;
 pub use image::{adapt_host_config, merge_image_config, path_and_args, replace_or_append_env};
 pub use mounts::merge_tmpfs_options;

@@ -265,6 +265,27 @@ fn cpu(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Map<String, Value>
     if !hc.cpuset_mems.is_empty() {
         cpu.insert("mems".into(), json!(hc.cpuset_mems));
     }
+    if hc.cpu_realtime_period != 0 || hc.cpu_realtime_runtime != 0 {
+        // dockerd's checks: the kernel's RT group scheduling, runtime within the period
+        let rt = Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists()
+            || Path::new("/sys/fs/cgroup/cpu,cpuacct/cpu.rt_runtime_us").exists();
+        if !rt {
+            return Err(Error::Invalid(
+                "Your kernel does not support cgroup cpu real-time period and runtime (no cpu.rt_runtime_us)".into(),
+            ));
+        }
+        if hc.cpu_realtime_period != 0 && hc.cpu_realtime_runtime > hc.cpu_realtime_period {
+            return Err(Error::Invalid(
+                "cpu-rt-runtime cannot be higher than cpu-rt-period".into(),
+            ));
+        }
+        if hc.cpu_realtime_period != 0 {
+            cpu.insert("realtimePeriod".into(), json!(hc.cpu_realtime_period));
+        }
+        if hc.cpu_realtime_runtime != 0 {
+            cpu.insert("realtimeRuntime".into(), json!(hc.cpu_realtime_runtime));
+        }
+    }
     Ok(cpu)
 }
 
@@ -286,7 +307,7 @@ pub(super) fn default_device_rules() -> Vec<Value> {
 
 /// Every character and block device under `dev` (the host's /dev for `--privileged`), skipping
 /// what the container gets its own of, as docker does.
-pub(super) fn host_devices(dev: &Path) -> Vec<Value> {
+pub(crate) fn host_devices(dev: &Path) -> Vec<Value> {
     const SKIP_DIRS: &[&str] = &["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
     let mut out = Vec::new();
     let mut stack = vec![dev.to_path_buf()];

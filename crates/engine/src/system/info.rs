@@ -78,6 +78,22 @@ impl Engine {
             "NGoroutines": 1,
             "SystemTime": chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
         });
+        let (runtimes, default_runtime) = match self.runtime.registry() {
+            Ok(r) => (
+                r.runtimes
+                    .iter()
+                    .map(|(n, e)| {
+                        let mut v = json!({"path": e.path});
+                        if !e.runtime_args.is_empty() {
+                            v["runtimeArgs"] = json!(e.runtime_args);
+                        }
+                        (n.clone(), v)
+                    })
+                    .collect::<serde_json::Map<_, _>>(),
+                r.default,
+            ),
+            Err(_) => Default::default(),
+        };
         let more = json!({
             "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs",
@@ -101,8 +117,8 @@ impl Engine {
             "Labels": [],
             "ExperimentalBuild": false,
             "ServerVersion": env!("CARGO_PKG_VERSION"),
-            "Runtimes": {"berth": {"path": "berth-runtime"}},
-            "DefaultRuntime": "berth",
+            "Runtimes": runtimes,
+            "DefaultRuntime": default_runtime,
             "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
             "LiveRestoreEnabled": true,
             "Isolation": "",

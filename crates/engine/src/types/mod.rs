@@ -155,6 +155,27 @@ pub struct HostConfig {
     pub isolation: String,
     pub shm_size: i64,
     pub init: Option<bool>,
+    /// the OCI runtime (`--runtime`): "" until created, then the registered name it runs on
+    pub runtime: String,
+    /// `--device`: host devices made in the container and allowed by its device cgroup
+    pub devices: Vec<DeviceMapping>,
+    /// `--blkio-weight` (10..=1000, 0: unset) and the per-device weights and throttles
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Vec<WeightDevice>,
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
+    /// `--cgroup-parent`: the cgroup the container's goes under ("" : berth's)
+    pub cgroup_parent: String,
+    /// `--cpu-rt-period`/`--cpu-rt-runtime` (microseconds)
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
+    /// `--annotation`: passed to the OCI runtime in config.json
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
     // resources
     pub cpu_shares: i64,
     pub memory: i64,
@@ -172,6 +193,31 @@ pub struct HostConfig {
     pub pids_limit: Option<i64>,
     pub ulimits: Vec<Ulimit>,
     pub sysctls: BTreeMap<String, String>,
+}
+
+/// `--device HOST[:CONTAINER[:PERMISSIONS]]`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
+}
+
+/// `--blkio-weight-device DEVICE:WEIGHT`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// `--device-{read,write}-{bps,iops} DEVICE:RATE`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

@@ -12,6 +12,7 @@
 
 mod auth;
 mod client;
+pub mod manifests;
 mod progress;
 mod pull;
 mod push;

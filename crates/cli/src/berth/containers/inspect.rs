@@ -89,7 +89,11 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<i32> {
         c.config.tty,
         !a.no_stdin && c.config.open_stdin,
         a.sig_proxy && !c.config.tty,
-        false,
+        RelayOpts {
+            from_run: false,
+            detach_keys: a.detach_keys.as_deref(),
+            escape_is_error: true,
+        },
     )
 }
 

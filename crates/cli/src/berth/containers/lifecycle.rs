@@ -5,6 +5,9 @@ use super::*;
 // ------------------------------------------------------------------ start / stop / kill / rm
 
 pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
+    if a.checkpoint.is_some() || a.checkpoint_dir.is_some() {
+        bail!("--checkpoint: checkpoints are not supported (docker has them only on a daemon with experimental features enabled)");
+    }
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
             bail!("you cannot start and attach multiple containers at once");
@@ -19,11 +22,20 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
                 c.config.tty,
                 a.interactive,
                 !c.config.tty,
-                false,
+                RelayOpts {
+                    from_run: false,
+                    detach_keys: a.detach_keys.as_deref(),
+                    escape_is_error: false,
+                },
             );
         }
-        engine.start(&c.id, true).map_err(daemon)?;
-        let att = Attach::connect(engine, &c.id).map_err(daemon)?;
+        // connected before the process starts, and returning once it runs: a detach sequence
+        // typed at once leaves a running container
+        let (_, att) = engine.start_connected(&c.id).map_err(daemon)?;
+        let att = match att {
+            Some(a) => a,
+            None => Attach::connect(engine, &c.id).map_err(daemon)?,
+        };
         return relay(
             engine,
             &c.id,
@@ -31,7 +43,11 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32> {
             c.config.tty,
             a.interactive && c.config.open_stdin,
             !c.config.tty,
-            false,
+            RelayOpts {
+                from_run: false,
+                detach_keys: a.detach_keys.as_deref(),
+                escape_is_error: false,
+            },
         );
     }
     each(&a.containers, |k| {

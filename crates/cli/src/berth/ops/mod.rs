@@ -136,6 +136,9 @@ pub struct SystemPruneArgs {
     /// Prune anonymous volumes
     #[arg(long)]
     pub volumes: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>", "until=<timestamp>")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,6 +149,10 @@ pub enum SystemCmd {
     Prune(SystemPruneArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Get real time events from the server
+    Events(super::events::EventsArgs),
+    /// Start what the restart policies say after the host booted (always, unless-stopped)
+    Boot,
 }
 
 pub fn system(engine: &Engine, cmd: SystemCmd) -> Result<i32> {
@@ -153,7 +160,26 @@ pub fn system(engine: &Engine, cmd: SystemCmd) -> Result<i32> {
         SystemCmd::Df(a) => df(engine, a),
         SystemCmd::Prune(a) => system_prune(engine, a),
         SystemCmd::Info(a) => info(engine, a),
+        SystemCmd::Events(a) => super::events::run(engine, a),
+        SystemCmd::Boot => boot(engine),
     }
+}
+
+/// `system boot`: the started containers' names, one a line; a failure to start one is
+/// reported and makes the exit status 1, the others are still started.
+fn boot(engine: &Engine) -> Result<i32> {
+    use engine::system::boot::Booted;
+    let mut code = 0;
+    for b in engine.boot().map_err(daemon)? {
+        match b {
+            Booted::Started(n) => println!("{n}"),
+            Booted::Failed(n, e) => {
+                eprintln!("Error: failed to start {n}: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
 }
 
 // ------------------------------------------------------------------ top

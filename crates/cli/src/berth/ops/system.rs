@@ -221,9 +221,12 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
         }
     }
     let mut total = 0u64;
-    let (ids, bytes) = engine
-        .prune_containers(&Default::default())
-        .map_err(daemon)?;
+    // docker's system prune filters: `label`/`label!` for every kind, `until` but for volumes
+    let f = engine::filters::from_flags(&a.filter)?;
+    engine::filters::validate(&f, &["until", "label", "label!"])?;
+    let mut volume_filters = f.clone();
+    volume_filters.remove("until");
+    let (ids, bytes) = engine.prune_containers(&f).map_err(daemon)?;
     total += bytes;
     if !ids.is_empty() {
         println!("Deleted Containers:");
@@ -232,7 +235,7 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
         }
         println!();
     }
-    let nets = engine::net::prune(engine, &Default::default()).map_err(daemon)?;
+    let nets = engine::net::prune(engine, &f).map_err(daemon)?;
     if !nets.is_empty() {
         println!("Deleted Networks:");
         for n in &nets {
@@ -242,8 +245,7 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
     }
     if a.volumes {
         let (names, bytes) =
-            engine::volumes::prune(&engine.store, &engine.root, &Default::default())
-                .map_err(daemon)?;
+            engine::volumes::prune(&engine.store, &engine.root, &volume_filters).map_err(daemon)?;
         total += bytes;
         if !names.is_empty() {
             println!("Deleted Volumes:");
@@ -253,11 +255,12 @@ pub fn system_prune(engine: &Engine, a: SystemPruneArgs) -> Result<i32> {
             println!();
         }
     }
-    let r = engine
-        .images()
-        .map_err(daemon)?
-        .prune(a.all)
-        .map_err(daemon)?;
+    let store = engine.images().map_err(daemon)?;
+    let r = if f.is_empty() {
+        store.prune(a.all).map_err(daemon)?
+    } else {
+        api::images::prune_filtered(store, a.all, &f).map_err(|e| anyhow!(e.message))?
+    };
     total += r.reclaimed;
     if !r.untagged.is_empty() || !r.deleted.is_empty() {
         println!("Deleted Images:");

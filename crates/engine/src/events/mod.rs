@@ -5,6 +5,8 @@
 //! `events.log.1` (the one older generation kept) and a new one begins. Readers take the
 //! history from both files and follow the current one across rotations.
 
+pub mod window;
+
 use crate::filters::{self, Filters};
 use crate::types::{Container, MountPoint, Volume};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,79 @@
+//! Image flags of issue 18: `push/pull --all-tags`, `--platform` on history/save/rmi/image
+//! inspect/import (berth keeps one platform per image: another is refused), `rmi --no-prune`,
+//! `--disable-content-trust`. Uses a private docker-registry; berth only for the registry part
+//! (a private dockerd would need it as an insecure registry); needs root.
+
+use berth_e2e::api::Registry;
+use berth_e2e::{berth_only, engine};
+
+#[test]
+fn push_and_pull_all_tags() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "the private registry is not in dockerd's insecure-registries"
+    );
+    let reg = Registry::start(&e.path().join("registry"));
+    let img = e.img().to_string();
+    let repo = format!("{}/h18/alltags", reg.addr);
+    for t in ["a", "b"] {
+        e.ok(&["tag", &img, &format!("{repo}:{t}")]);
+    }
+    e.ok(&["push", "--all-tags", "--disable-content-trust", &repo]);
+    e.ok(&["rmi", &format!("{repo}:a"), &format!("{repo}:b")]);
+    let o = e.cmd(&["push", "-a", &format!("{repo}:a")]);
+    assert_ne!(o.code, 0, "{o:?}");
+    e.ok(&["pull", "-a", "-q", &repo]);
+    let o = e.ok(&["images", "--format", "json", &repo]);
+    let tags: Vec<String> = o
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["Tag"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(tags.len(), 2, "{o}");
+    assert!(
+        tags.contains(&"a".to_string()) && tags.contains(&"b".to_string()),
+        "{o}"
+    );
+}
+
+#[test]
+fn platform_selects_or_refuses() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "the docker 28 client needs API 1.48 for --platform on these commands"
+    );
+    let img = e.img().to_string();
+    let host = e
+        .ok(&["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", &img])
+        .trim()
+        .to_string();
+    let other = if host.ends_with("arm64") {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    e.ok(&["history", "-q", "--platform", &host, &img]);
+    e.ok(&["image", "inspect", "--platform", &host, &img]);
+    for args in [
+        vec!["history", "--platform", other, &img],
+        vec!["image", "inspect", "--platform", other, &img],
+        vec!["save", "-o", "/dev/null", "--platform", other, &img],
+        vec!["rmi", "--platform", other, &img],
+    ] {
+        let o = e.cmd(&args);
+        assert_ne!(o.code, 0, "{args:?}: {o:?}");
+        assert!(o.stderr.contains("platform"), "{args:?}: {o:?}");
+    }
+    // still there after the refused rmi; --no-prune removes as rmi does
+    let t = e.image_name("noprune");
+    e.ok(&["tag", &img, &t]);
+    e.ok(&["rmi", "--no-prune", &t]);
+    assert_ne!(e.cmd(&["image", "inspect", &t]).code, 0);
+    e.ok(&["image", "inspect", &img]);
+}
