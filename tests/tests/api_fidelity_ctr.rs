@@ -336,3 +336,21 @@ fn build_rm_forcerm_and_cache_from() {
     let (text, _) = build(&s, &df, "t=h16-build2");
     assert_eq!(using_cache(&text), 3, "{text}");
 }
+
+/// docker-py's `create_container(runtime="runc")` puts `Runtime` beside the config, not in
+/// HostConfig: the container is runc's (dockerd ignores it there and runs its default, which
+/// it names runc, so inspect says runc on both).
+#[test]
+fn runtime_beside_the_config_is_the_runtime() {
+    let s = api_server!();
+    if berth_e2e::api::which("runc").is_none() {
+        eprintln!("SKIP: no runc on PATH");
+        return;
+    }
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["true"], "Runtime": "runc"}),
+    );
+    assert_eq!(c.inspect()["HostConfig"]["Runtime"], "runc");
+    assert_eq!(run_to_exit(&c), 0);
+}

@@ -120,11 +120,18 @@ pub fn create_request(
     let Value::Object(mut m) = body else {
         return Err(ApiError::bad_request("invalid JSON: expected an object"));
     };
-    let host_config: HostConfig = match m.remove("HostConfig") {
+    let mut host_config: HostConfig = match m.remove("HostConfig") {
         Some(h) => serde_json::from_value(h)
             .map_err(|e| ApiError::bad_request(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
+    // docker-py's `create_container(runtime=...)` sends the runtime beside the config (dockerd
+    // ignores it there, and runs its default, named runc): taken as the runtime asked for
+    if let Some(Value::String(r)) = m.remove("Runtime") {
+        if host_config.runtime.is_empty() {
+            host_config.runtime = r;
+        }
+    }
     let endpoints: BTreeMap<String, EndpointConfig> = match m.remove("NetworkingConfig") {
         Some(n) => serde_json::from_value::<NetworkingConfig>(n)
             .map_err(|e| ApiError::bad_request(format!("invalid NetworkingConfig: {e}")))?
