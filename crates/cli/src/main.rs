@@ -4,5 +4,8 @@ mod berth;
 
 fn main() {
     // (SIGPIPE: the commands choose, see `berth::main`)
-    std::process::exit(berth::main());
+    fault::mark("berth.main");
+    let code = berth::main();
+    fault::mark("berth.end");
+    std::process::exit(code);
 }

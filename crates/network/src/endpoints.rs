@@ -210,6 +210,7 @@ impl Manager {
                 (ep, false, net)
             }
         };
+        fault::mark("net.endpoint-recorded");
         if existed {
             let nl = netlink::Nl::new()?;
             if nl.link_index(&ep.host_veth)?.is_some() {
@@ -241,8 +242,10 @@ impl Manager {
             source: e,
         })?;
         self.ensure_network_opts(net, false)?;
+        fault::mark("net.bridge-checked");
         let nl = netlink::Nl::new()?;
         nl.create_veth(&ep.host_veth, ifname, &ns, &net.bridge)?;
+        fault::mark("net.veth-created");
         let mac = ipam::parse_mac(&ep.mac)
             .ok_or_else(|| Error::Corrupt(net.name.clone(), format!("mac {}", ep.mac)))?;
         netlink::configure_inside(

@@ -141,7 +141,9 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         readonly_paths: &ro_paths,
         bind_sources: &bind_sources,
     };
+    fault::mark("init.mounting");
     plan.mount_all(&sys)?;
+    fault::mark("init.mounted");
     crate::rootfs::resolve_in_root(ctx.rootfs, process.cwd())
         .and_then(|cwd| sys.mkdir_all(&cwd))
         .map_err(|e| Error::Other(format!("process.cwd {:?}: {e}", process.cwd())))?;
@@ -179,6 +181,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         !ctx.userns || setgroups_allowed(),
     )?;
 
+    fault::mark("init.ready");
     crate::log::debug("init: closing the pipe to signal completion (waiting for start)");
     ch.send(&Msg::Ready)?;
     let fifo = wait_for_start(&ctx.fifo, &ctx.host_proc)?;
@@ -192,6 +195,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         let _ = nix::unistd::write(&fifo, format!("1{e}").as_bytes());
         return Err(e);
     }
+    fault::mark("init.exec");
     nix::unistd::write(&fifo, b"0").ctx(|| "writing exec.fifo")?;
     // The fifo stays open (close-on-exec) until the execve: `start` waits for that EOF, and a
     // failure of the execve goes to it after the "0", so `start` fails with the cause instead

@@ -351,6 +351,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<i32> {
         return Ok(0);
     }
     engine.start(&c.id, true).map_err(run_failed)?;
+    fault::mark("cli.monitor-listening");
     let att = Attach::connect(engine, &c.id).map_err(run_failed)?;
     relay(
         engine,
@@ -515,6 +516,7 @@ fn relay(
         }
         return Ok(0);
     }
+    fault::mark("cli.exit-received");
     if let Some(e) = error {
         let prefix = if from_run { "berth: " } else { "" };
         eprintln!("{prefix}Error response from daemon: failed to create task for container: {e}");

@@ -266,6 +266,7 @@ impl Engine {
         while self.monitor_alive(&c.id) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
+        fault::mark("start.prepare");
         if let Err(e) = self.prepare(&c) {
             // as dockerd: a --rm container that cannot start is removed (a client waiting
             // for its removal would wait forever)

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 /// Entry point of `berth __monitor ID [--attach]`. Exit status is for debugging only.
 pub fn main(root: &Path, id: &str, attach: bool) -> i32 {
+    fault::mark("monitor.main");
     let mut sync = crate::helper::spawn::inherited_sync_fd();
     report(
         &mut sync,
@@ -151,6 +152,7 @@ impl<'a> Mon<'a> {
                 }
             }
         }
+        fault::mark("monitor.attached");
         listener.set_nonblocking(true).ctx(|| "listener".into())?;
         Ok(Mon {
             engine,
@@ -200,10 +202,13 @@ impl<'a> Mon<'a> {
                 libc::malloc_trim(0);
             }
             let code = self.serve(pid, stdio, &c);
+            fault::mark("monitor.exited");
             let oom = self.oom_killed();
             crate::events::died(engine, &c, code, oom, started_at.elapsed());
             let _ = engine.runtime.delete(&id, true);
+            fault::mark("monitor.runtime-deleted");
             crate::net::teardown(engine, &id);
+            fault::mark("monitor.net-released");
             let ran = started_at.elapsed();
             let c = engine
                 .store
@@ -294,6 +299,7 @@ impl<'a> Mon<'a> {
         } else {
             self.engine.unmount_rootfs(&c);
         }
+        fault::mark("monitor.finished");
         self.broadcast(EXIT, &(code as i32).to_be_bytes());
         for cl in &self.clients {
             let _ = cl.sock.shutdown(std::net::Shutdown::Both);

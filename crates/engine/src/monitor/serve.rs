@@ -98,6 +98,7 @@ impl Mon<'_> {
             stdio.out = Some(out_r);
             stdio.err = Some(err_r);
         }
+        fault::mark("monitor.runtime-create");
         let started = rt.create(&c.host_config.runtime, &opts);
         // our copies of the init's ends: its exit then closes the pipes
         drop(opts);

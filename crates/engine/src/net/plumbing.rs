@@ -25,6 +25,7 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
     }
     let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
     lo_up(&netns)?;
+    fault::mark("net.lo-up");
     if mode == "none" {
         return Ok(());
     }
@@ -55,6 +56,7 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
         }
         eps.push((name, net, ep));
     }
+    fault::mark("net.plugged");
     if let Some((_, _, ep)) = eps.first() {
         rewrite_hosts(c, ep)?;
     }

@@ -52,6 +52,7 @@ impl Runtime {
         let bundle =
             std::path::absolute(&o.bundle).ctx(|| format!("bundle {}", o.bundle.display()))?;
         let (spec, rootfs, warnings) = crate::spec::load_bundle(&bundle)?;
+        fault::mark("rt.bundle-loaded");
         for w in &warnings {
             crate::log::warn(w);
         }
@@ -65,6 +66,7 @@ impl Runtime {
         let join_fds = ns.open_joins()?;
         crate::lsm::check(process, &linux)?;
         let seccomp = init::compile_seccomp(&linux, &self.seccomp_cache()?)?;
+        fault::mark("rt.seccomp-compiled");
         let seccomp_agent = match linux.seccomp() {
             Some(p) => crate::seccomp_agent::connect(p, seccomp.as_ref())?,
             None => None,
@@ -118,6 +120,7 @@ impl Runtime {
             init::container_init(ctx, ch)
         })?;
         guard.pid = Some(pid);
+        fault::mark("rt.cloned");
         drop(child);
 
         if new_userns {
@@ -137,6 +140,7 @@ impl Runtime {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
                 .ctx(|| format!("process.oomScoreAdj {adj}"))?;
         }
+        fault::mark("rt.cgroups-applied");
         let mut st = new_state(&o.id, pid, &bundle, &rootfs, &spec)?;
         parent.send(&Msg::Go)?;
         run_create_hooks(&parent, &spec, &st)?;
@@ -152,6 +156,7 @@ impl Runtime {
             None => None,
         };
         guard.armed = false;
+        fault::mark("rt.created");
         Ok(Started { pid, console })
     }
 
