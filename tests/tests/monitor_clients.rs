@@ -38,3 +38,23 @@ fn monitor_survives_attach_clients_killed_mid_output() {
     }
     e.ok(&["rm", "-f", &name]);
 }
+
+/// `run -d` of a process that never stops writing returns: the monitor relays what was
+/// written before it reports the start, but only so much (it used to relay until the output
+/// paused, which `yes` never does, and the run hung).
+#[test]
+fn run_detached_returns_while_the_process_keeps_writing() {
+    let e = engine!();
+    let img = e.img().to_string();
+    for tty in [false, true] {
+        let name = e.name(if tty { "yes-tty" } else { "yes" });
+        let mut args = vec!["run", "-d", "--name", &name];
+        if tty {
+            args.push("-t");
+        }
+        args.extend([img.as_str(), "yes"]);
+        e.ok(&args);
+        assert_eq!(e.inspect_f(&name, "{{.State.Status}}"), "running");
+        e.ok(&["rm", "-f", &name]);
+    }
+}

@@ -61,6 +61,9 @@ pub(super) struct Mon<'a> {
 /// `h`ealth probe output, `c`lient.
 type Ready = Vec<(u8, PollFlags)>;
 
+/// At most this many reads of each output before the start is reported (16 KiB each).
+const PENDING_ROUNDS: usize = 16;
+
 impl Mon<'_> {
     /// Create and start the container with fresh stdio.
     pub(super) fn start(&mut self, c: &Container) -> Result<(i32, Stdio)> {
@@ -302,9 +305,11 @@ impl Mon<'_> {
 
     /// Relay what the container has written so far (without waiting for more): called before
     /// the start is reported, so output the process wrote before `start` returned is in its
-    /// log when the client asks right after (docker-py reads logs right after start).
+    /// log when the client asks right after (docker-py reads logs right after start). A
+    /// bounded number of rounds: a process that never stops writing must not hold the start
+    /// report back for ever (`run -d` of a chatty container hung on it).
     pub(super) fn relay_pending(&mut self, stdio: &mut Stdio, buf: &mut [u8]) {
-        loop {
+        for _ in 0..PENDING_ROUNDS {
             let mut ready = Vec::new();
             for (f, w) in [
                 (&stdio.out, b'o'),
