@@ -750,7 +750,13 @@ fn network_connect_disconnect_rm_and_prune() {
         v["Containers"].as_object().is_none_or(|m| m.is_empty()),
         "{v}"
     );
+    let net_id = v["Id"].as_str().unwrap_or_default().to_string();
     assert_eq!(e.ok(&["network", "rm", &net]).trim(), net);
+    if e.is_berth() {
+        // nothing of the network stays in /run (berth marks the rules it wrote for a bridge)
+        let marker = std::path::Path::new("/run/berth-network/rules").join(&net_id);
+        assert!(!marker.exists(), "{} left", marker.display());
+    }
     let o = e.fails(&["network", "inspect", &net]);
     assert!(o.stderr.contains(&net), "{o:?}");
     let ls = e.ok(&["network", "ls"]);

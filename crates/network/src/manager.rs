@@ -17,6 +17,12 @@ use crate::{
 /// Per network: the ifindex of the bridge its firewall rules and sysctls were last written
 /// for, and [`RULES_VERSION`].
 const RULES_MARKERS: &str = "/run/berth-network/rules";
+
+/// The marker of a network's rules (they were written for its bridge): gone with the network,
+/// so /run does not keep one file per network ever made.
+fn forget_rules(net: &NetworkConfig) {
+    let _ = std::fs::remove_file(std::path::Path::new(RULES_MARKERS).join(&net.id));
+}
 /// Bumped when a network gets rules or sysctls it did not get before, so that bridges set up
 /// by an older berth are set up again (2: loopback dropped in raw PREROUTING, accept_ra 0).
 const RULES_VERSION: u32 = 2;
@@ -406,6 +412,7 @@ impl Manager {
 
     /// Best effort: the network's rules and bridge.
     fn teardown_network(&self, net: &NetworkConfig) {
+        forget_rules(net);
         if let Ok(fw) = self.fw() {
             let _ = fw.apply(
                 false,
@@ -470,6 +477,7 @@ impl Manager {
 
     /// The network's firewall rules, then its bridge.
     fn remove_rules_and_bridge(&self, net: &NetworkConfig) -> Result<()> {
+        forget_rules(net);
         self.fw()?.apply(
             false,
             &[Selector::Exact(firewall::net_tag(&net.id))],
