@@ -112,9 +112,8 @@ fn cgroup_parent_and_annotation() {
     e.ok(&["rm", &name]);
 }
 
-/// `--cgroupns private`: the container has its own cgroup namespace (`host`: the host's).
-/// (The built-in runtime creates it before joining the cgroup, so /proc/self/cgroup shows the
-/// full path rather than `/`: left for the runtime, issue 18's report.)
+/// `--cgroupns private`: the container has its own cgroup namespace, rooted at its cgroup so
+/// /proc/self/cgroup shows `/` (`host`: the host's namespace and the full path).
 #[test]
 fn cgroupns_private() {
     let e = engine!();
@@ -140,6 +139,24 @@ fn cgroupns_private() {
     };
     assert_ne!(ns("private"), host_ns);
     assert_eq!(ns("host"), host_ns);
+    let paths = |mode: &str| {
+        let out = e.ok(&[
+            "run",
+            "--rm",
+            "--cgroupns",
+            mode,
+            &img,
+            "cat",
+            "/proc/self/cgroup",
+        ]);
+        out.lines()
+            .map(|l| l.splitn(3, ':').nth(2).unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    let private = paths("private");
+    assert!(private.iter().all(|p| p == "/"), "{private:?}");
+    let host = paths("host");
+    assert!(host.iter().any(|p| p != "/"), "{host:?}");
     let o = e.cmd(&["run", "--rm", "--cgroupns", "bogus", &img, "true"]);
     assert_ne!(o.code, 0, "{o:?}");
 }

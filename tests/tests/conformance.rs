@@ -516,6 +516,34 @@ fn new_namespaces_differ_from_host() {
     assert_eq!(user_inside.out(), host_ns("user"), "{user_inside:?}");
 }
 
+/// A new cgroup namespace is rooted at the container's own cgroup: the
+/// process sees "/" for every hierarchy, never the host's path to it (the
+/// namespace is made once the process is in its cgroup, as runc does).
+#[test]
+fn new_cgroup_namespace_is_rooted_at_the_container_cgroup() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.namespace("cgroup", None);
+    let out = env.sh(&mut b, "cat /proc/self/cgroup");
+    out.ok();
+    let lines: Vec<&str> = out.out().lines().collect();
+    assert!(!lines.is_empty(), "{out:?}");
+    for l in lines {
+        let path = l.splitn(3, ':').nth(2).unwrap_or("");
+        assert_eq!(path, "/", "a host path shows through: {l}\n{out:?}");
+    }
+    // without one, the host's path to the container's cgroup shows
+    let mut b = env.bundle("c");
+    let out = env.sh(&mut b, "cat /proc/self/cgroup");
+    out.ok();
+    assert!(
+        out.out()
+            .lines()
+            .any(|l| l.splitn(3, ':').nth(2).is_some_and(|p| p != "/")),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn unlisted_namespace_is_shared_with_host() {
     let env = test_env!();

@@ -37,6 +37,8 @@ pub struct InitCtx<'a> {
     /// set in the joined namespace).
     pub uts: bool,
     pub cgroupns: bool,
+    /// A new cgroup namespace, made after the runtime has put the init in its cgroup.
+    pub unshare_cgroupns: bool,
     pub no_pivot: bool,
     /// No mount namespace of its own (see `shared_mntns`).
     pub shared_mntns: bool,
@@ -107,6 +109,10 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         (Vec::new(), Vec::new())
     };
     expect_go(ch)?;
+    if ctx.unshare_cgroupns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "unshare the cgroup namespace")?;
+    }
     if ctx.userns {
         // Become the namespace's root, so files we create are owned by the mapped root.
         sys.set_ids(0, 0)?;

@@ -97,6 +97,7 @@ impl Runtime {
             userns: ns.has(CloneFlags::CLONE_NEWUSER) || crate::util::running_in_userns(),
             uts: ns.has(CloneFlags::CLONE_NEWUTS),
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
+            unshare_cgroupns: ns.new.contains(CloneFlags::CLONE_NEWCGROUP),
             no_pivot: o.no_pivot,
             shared_mntns,
             preserve_fds: o.preserve_fds,
@@ -116,7 +117,11 @@ impl Runtime {
             guard.shared_mounts = Some((rootfs.clone(), crate::shared_mntns::current(&rootfs)?));
         }
         let stdio = stdio_fds(&o.stdin, &o.stdout, &o.stderr);
-        let pid = spawn(&ns, join_fds, stdio, &parent, &child, move |ch| {
+        // A new cgroup namespace is made by the init once it is in its cgroup (after Go), so
+        // the namespace's root is the container's cgroup, as runc does: cloned with the rest,
+        // its root would be the runtime's cgroup and the container would see the host's path.
+        let clone_ns = ns.new.difference(CloneFlags::CLONE_NEWCGROUP);
+        let pid = spawn(clone_ns, join_fds, stdio, &parent, &child, move |ch| {
             init::container_init(ctx, ch)
         })?;
         guard.pid = Some(pid);

@@ -4,7 +4,7 @@
 use crate::channel::{Channel, Msg};
 use crate::error::{Context, Error, Result};
 use crate::init::{self};
-use crate::namespaces::{self, NsPlan};
+use crate::namespaces;
 use nix::sched::CloneFlags;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -70,7 +70,7 @@ fn clone_child(flags: CloneFlags) -> Result<Option<i32>> {
 /// Clone the container process: directly when it only gets new namespaces, through an
 /// intermediate process that joins the existing ones first otherwise.
 pub(super) fn spawn<F>(
-    ns: &NsPlan,
+    new: CloneFlags,
     join_fds: Vec<(CloneFlags, OwnedFd)>,
     stdio: Stdio,
     parent: &Channel,
@@ -81,7 +81,7 @@ where
     F: FnOnce(&Channel) -> Result<std::convert::Infallible>,
 {
     if join_fds.is_empty() {
-        return match clone_child(ns.new)? {
+        return match clone_child(new)? {
             None => {
                 redirect_stdio(stdio);
                 init::child_main(child, || f(child))
@@ -89,7 +89,7 @@ where
             Some(pid) => Ok(pid),
         };
     }
-    spawn_via_intermediate(join_fds, ns.new, stdio, parent, child, f)
+    spawn_via_intermediate(join_fds, new, stdio, parent, child, f)
 }
 
 pub(super) fn spawn_via_intermediate<F>(
