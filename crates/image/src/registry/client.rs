@@ -127,7 +127,7 @@ impl Client {
                     );
                 }
                 Ok(r) => return Ok(r),
-                Err(e) => last = format!("{e}"),
+                Err(e) => last = with_causes(&e),
             }
             if attempt < ATTEMPTS {
                 tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
@@ -181,9 +181,7 @@ impl Client {
                 if let Some((u, pw)) = &self.creds {
                     rb = rb.basic_auth(u, Some(pw));
                 }
-                let r = rb.send().await.map_err(|e| {
-                    reg_err(&self.registry, format!("token request to {realm}: {e}"))
-                })?;
+                let r = self.send_token_request(rb, realm).await?;
                 if !r.status().is_success() {
                     return Err(Error::Unauthorized {
                         registry: self.registry.clone(),
@@ -224,6 +222,30 @@ impl Client {
         };
         self.auth.lock().unwrap().insert(scope.to_string(), header);
         Ok(())
+    }
+
+    /// A token request, sent again after a network error: a registry may
+    /// close a kept-alive connection just as the request goes out on it.
+    async fn send_token_request(&self, rb: RequestBuilder, realm: &str) -> Result<Response> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let this = rb
+                .try_clone()
+                .expect("a token request has no streamed body");
+            match this.send().await {
+                Ok(r) => return Ok(r),
+                Err(e) if attempt < ATTEMPTS && !e.is_status() => {
+                    tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                }
+                Err(e) => {
+                    return Err(reg_err(
+                        &self.registry,
+                        format!("token request to {realm}: {}", with_causes(&e)),
+                    ))
+                }
+            }
+        }
     }
 
     pub(super) async fn check(&self, r: Response, what: &str) -> Result<Response> {

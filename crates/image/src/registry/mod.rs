@@ -83,6 +83,23 @@ pub struct PullOptions {
     pub credentials: Credentials,
 }
 
+/// An error with its causes ("error sending request: connection closed
+/// before message completed"), since the top one alone rarely says what
+/// went wrong on the wire.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
 fn reg_err(registry: &str, message: impl Into<String>) -> Error {
     Error::Registry {
         registry: registry.to_string(),
