@@ -305,6 +305,9 @@ pub struct FakeState {
     pub range_requests: Vec<String>,
     pub mounts: Vec<String>,
     pub patches: usize,
+    /// hang up on this many token requests without answering (a registry
+    /// closing a kept-alive connection just as a request goes out on it)
+    pub hang_up_tokens: usize,
 }
 
 impl FakeState {
@@ -436,6 +439,8 @@ struct Resp {
     cut_at: Option<usize>,
     /// a HEAD answer: Content-Length without a body
     head_len: Option<usize>,
+    /// close the connection without answering
+    hang_up: bool,
 }
 
 fn resp(status: &'static str) -> Resp {
@@ -445,6 +450,7 @@ fn resp(status: &'static str) -> Resp {
         body: vec![],
         cut_at: None,
         head_len: None,
+        hang_up: false,
     }
 }
 
@@ -507,6 +513,10 @@ fn serve_conn(conn: std::net::TcpStream, st: &std::sync::Mutex<FakeState>, addr:
     let mut w = conn;
     while let Some(req) = read_req(&mut r) {
         let res = handle(&req, st, addr);
+        if res.hang_up {
+            let _ = w.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         let len = res.head_len.unwrap_or(res.body.len());
         let mut head = format!("HTTP/1.1 {}\r\nContent-Length: {len}\r\n", res.status);
         for (k, v) in &res.headers {
@@ -571,6 +581,12 @@ fn handle(req: &Req, st: &std::sync::Mutex<FakeState>, addr: &str) -> Resp {
     ));
     if req.path == "/token" {
         st.token_requests.push(format!("{:?}", req.query));
+        if st.hang_up_tokens > 0 {
+            st.hang_up_tokens -= 1;
+            let mut r = resp("000 Hung up");
+            r.hang_up = true;
+            return r;
+        }
         let want = format!("Basic {}", b64(&format!("{}:{}", st.user, st.pass)));
         if req.header("authorization") != Some(want.as_str()) {
             return resp("401 Unauthorized")

@@ -262,3 +262,23 @@ fn large_blob_is_pushed_in_chunks() {
         .manifests
         .contains_key(&("copy/big".to_string(), "v1".to_string())));
 }
+
+/// A token server that hangs up on a request (as a registry closing a
+/// kept-alive connection just as the request goes out) costs a retry, not
+/// the pull.
+#[test]
+fn token_request_hung_up_on_is_sent_again() {
+    let reg = FakeRegistry::start("berth", "s3cret");
+    let env = Env::new();
+    let layout = env.work.path().join("layout");
+    serve_busybox(&reg, &layout, "team/bb", "v1");
+    let a = &reg.addr;
+    ok(env.login(a, "berth", "s3cret"), "berth login");
+    reg.state.lock().unwrap().hang_up_tokens = 1;
+    let r = format!("{a}/team/bb:v1");
+    let out = ok(env.b("root").args(["pull", &r]).output().unwrap(), "pull");
+    assert!(out.contains("Status: Downloaded image"), "{out}");
+    let st = reg.state.lock().unwrap();
+    assert_eq!(st.hang_up_tokens, 0, "the hang-up was not exercised");
+    assert!(st.token_requests.len() >= 2, "{:?}", st.token_requests);
+}
