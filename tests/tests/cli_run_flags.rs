@@ -203,3 +203,66 @@ fn create_attach_streams() {
         "{o:?}"
     );
 }
+
+/// A tmpfs mounted at a path for the test, with a propagation mode, unmounted at drop.
+struct TestMount(std::path::PathBuf);
+
+impl TestMount {
+    fn new(path: std::path::PathBuf, propagation: &str) -> TestMount {
+        std::fs::create_dir_all(&path).unwrap();
+        let sh = |args: &[&str]| {
+            let st = std::process::Command::new("mount")
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(st.success(), "mount {args:?}");
+        };
+        let p = path.to_str().unwrap();
+        sh(&["-t", "tmpfs", "tmpfs", p]);
+        let m = TestMount(path.clone());
+        sh(&[&format!("--make-{propagation}"), p]);
+        m
+    }
+}
+
+impl Drop for TestMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// `:rshared`/`:rslave` binds need a source on a shared (or slave) mount, as dockerd checks at
+/// start: on a private one the propagation could not happen, so the start is refused with the
+/// path named, and nothing is left running.
+#[test]
+fn shared_propagation_needs_a_shared_source() {
+    let e = engine!();
+    let img = e.img().to_string();
+    let private = TestMount::new(e.path().join("private"), "private");
+    let shared = TestMount::new(e.path().join("shared"), "shared");
+    let bind = |m: &TestMount, mode: &str| format!("{}:/x:{mode}", m.0.display());
+    let o = e.cmd(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind(&private, "rshared"),
+        &img,
+        "true",
+    ]);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(
+        o.stderr.contains("is mounted on") && o.stderr.contains("not a shared mount"),
+        "{o:?}"
+    );
+    let o = e.cmd(&["run", "--rm", "-v", &bind(&private, "rslave"), &img, "true"]);
+    assert!(o.stderr.contains("not a shared or slave mount"), "{o:?}");
+    for mode in ["rshared", "rslave"] {
+        let o = e.cmd(&["run", "--rm", "-v", &bind(&shared, mode), &img, "true"]);
+        assert_eq!(o.code, 0, "{mode}: {o:?}");
+    }
+    let o = e.cmd(&["ps", "-aq"]);
+    assert!(o.stdout.trim().is_empty(), "{o:?}");
+}
