@@ -109,3 +109,35 @@ fn start_and_attach_detach() {
     );
     e.ok(&["rm", "-f", &name]);
 }
+
+/// `exec -it` detaches on the default and on `--detach-keys`: as docker attach, the command
+/// says "read escape sequence" and exits 1, and the exec'd process runs on (nothing hangs up
+/// its terminal).
+#[test]
+fn exec_detaches_and_the_process_runs_on() {
+    let e = engine!();
+    let img = e.img().to_string();
+    let name = e.name("dke");
+    e.ok(&["run", "-d", "--name", &name, &img, "sleep", "120"]);
+    for (i, (keys, typed)) in [(None, &b"\x10\x11"[..]), (Some("ctrl-a,x"), &b"\x01x"[..])]
+        .into_iter()
+        .enumerate()
+    {
+        let script = format!("'echo $$ > /tmp/pid{i}; exec sleep 60'");
+        let mut args = vec!["exec", "-it"];
+        if let Some(k) = keys {
+            args.extend_from_slice(&["--detach-keys", k]);
+        }
+        args.extend_from_slice(&[&name, "sh", "-c", &script]);
+        assert_eq!(detach_with(&e, &args, typed), 1, "{keys:?}");
+        let probe = format!(
+            "for n in $(seq 50); do [ -s /tmp/pid{i} ] && break; sleep 0.1; done; \
+             kill -0 $(cat /tmp/pid{i}) && echo alive"
+        );
+        let o = e.cmd(&["exec", &name, "sh", "-c", &probe]);
+        assert_eq!(o.stdout.trim(), "alive", "{keys:?}: {o:?}");
+    }
+    let o = e.cmd(&["exec", "--detach-keys", "ctrl-pp", "-t", &name, "true"]);
+    assert_ne!(o.code, 0, "{o:?}");
+    e.ok(&["rm", "-f", &name]);
+}

@@ -68,14 +68,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "adds swarm services and tasks to the output: berth has no swarm mode",
     ),
     (
-        "exec --detach-keys",
-        "berth's exec relay runs in the CLI's own helper, which holds the exec's terminal: detaching would hang the process up (docker's daemon keeps it); the API's exec detach keys are h16ctr's",
-    ),
-    (
-        "container exec --detach-keys",
-        "berth's exec relay runs in the CLI's own helper, which holds the exec's terminal: detaching would hang the process up (docker's daemon keeps it); the API's exec detach keys are h16ctr's",
-    ),
-    (
         "images --tree",
         "docker 28's experimental tree of multi-platform images: berth keeps one platform per image, so there is no tree to show",
     ),

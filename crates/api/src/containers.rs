@@ -371,44 +371,7 @@ pub(crate) fn detach_keys_or_default(s: &str) -> ApiResult<Vec<u8>> {
     parse_detach_keys(s)
 }
 
-/// Watches a client's input for the detach sequence; bytes of a partial match are held back
-/// until it turns out not to be one.
-pub struct Detach {
-    keys: Vec<u8>,
-    matched: usize,
-}
-
-impl Detach {
-    pub fn new(keys: Vec<u8>) -> Detach {
-        Detach { keys, matched: 0 }
-    }
-
-    /// The bytes to pass on, and whether the sequence was completed.
-    pub fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(data.len());
-        for &b in data {
-            if self.keys.is_empty() {
-                out.push(b);
-                continue;
-            }
-            if b == self.keys[self.matched] {
-                self.matched += 1;
-                if self.matched == self.keys.len() {
-                    return (out, true);
-                }
-            } else {
-                out.extend_from_slice(&self.keys[..self.matched]);
-                self.matched = 0;
-                if b == self.keys[0] {
-                    self.matched = 1;
-                } else {
-                    out.push(b);
-                }
-            }
-        }
-        (out, false)
-    }
-}
+pub use runtime::detach_keys::Detach;
 
 /// What the container wrote so far (attach with `logs=1`).
 fn past_logs(c: &Container, stdout: bool, stderr: bool) -> Vec<(u8, Vec<u8>)> {
@@ -769,10 +732,6 @@ mod tests {
         assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
         assert_eq!(parse_detach_keys("a,ctrl-@").unwrap(), vec![b'a', 0]);
         assert!(parse_detach_keys("ctrl-pp").is_err());
-        let mut d = Detach::new(vec![16, 17]);
-        assert_eq!(d.feed(b"ab\x10"), (b"ab".to_vec(), false));
-        assert_eq!(d.feed(b"c"), (b"\x10c".to_vec(), false));
-        assert_eq!(d.feed(b"x\x10\x11y"), (b"x".to_vec(), true));
     }
 
     #[test]

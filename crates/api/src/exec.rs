@@ -162,6 +162,7 @@ fn command(x: &Exec, detach: bool, tty: bool) -> ApiResult<tokio::process::Comma
         tty,
         interactive: c.attach_stdin && !detach,
         detach,
+        detach_keys: None,
     };
     let cmd = engine::helper::command(&root(), &engine::helper::Request::Exec(req))
         .map_err(|e| ApiError::internal(format!("exec: {e}")))?;

@@ -10,6 +10,7 @@ pub mod capabilities;
 pub mod cgroup_mounts;
 pub mod channel;
 pub mod container;
+pub mod detach_keys;
 pub mod dev_mount;
 pub mod error;
 pub mod hooks;

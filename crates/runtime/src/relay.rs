@@ -1,6 +1,7 @@
 //! Foreground `run`/`exec`: forward signals to the container process, relay its terminal, and
 //! return its exit status the way a shell reports it (128+N for a signal).
 
+use crate::detach_keys::Detach;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -21,7 +22,30 @@ fn exit_code(ws: WaitStatus) -> Option<i32> {
     }
 }
 
+/// How a terminal relay ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Relayed {
+    /// The process exited with this status.
+    Exited(i32),
+    /// The user typed the detach sequence: the process runs on, its terminal held by a
+    /// background process that drains it until the process is gone.
+    Detached,
+}
+
 pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i32> {
+    match forward_until_detached(pid, console, None)? {
+        Relayed::Exited(code) => Ok(code),
+        Relayed::Detached => unreachable!("no detach sequence was watched for"),
+    }
+}
+
+/// [`forward_and_wait`], watching the terminal's input for `detach` (when given and the
+/// process has a terminal of ours).
+pub fn forward_until_detached(
+    pid: i32,
+    console: Option<OwnedFd>,
+    mut detach: Option<Detach>,
+) -> anyhow::Result<Relayed> {
     let sfd = SignalFd::with_flags(
         &SigSet::all(),
         SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
@@ -121,7 +145,16 @@ pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i3
                 match nix::unistd::read(&stdin, &mut buf) {
                     Ok(0) | Err(_) => stdin_open = false,
                     Ok(n) => {
-                        let _ = nix::unistd::write(m, &buf[..n]);
+                        let (data, done) = match detach.as_mut() {
+                            Some(d) => d.feed(&buf[..n]),
+                            None => (buf[..n].to_vec(), false),
+                        };
+                        let _ = nix::unistd::write(m, &data);
+                        if done {
+                            drop(_raw);
+                            hold_terminal(console.expect("relaying a terminal"))?;
+                            return Ok(Relayed::Detached);
+                        }
                     }
                 }
             }
@@ -129,5 +162,44 @@ pub fn forward_and_wait(pid: i32, console: Option<OwnedFd>) -> anyhow::Result<i3
             break;
         }
     }
-    Ok(code.unwrap_or(255))
+    Ok(Relayed::Exited(code.unwrap_or(255)))
+}
+
+/// Keep a detached process's terminal open (its output drained) in a background process until
+/// the process is gone, so detaching hangs nothing up; the caller's stdio is not kept.
+fn hold_terminal(master: OwnedFd) -> anyhow::Result<()> {
+    let mut buf = [0u8; 4096];
+    // SAFETY: the child only makes system calls on fds it owns, then _exits.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { .. } => Ok(()),
+        nix::unistd::ForkResult::Child => {
+            let _ = nix::unistd::setsid();
+            if let Ok(null) = nix::fcntl::open(
+                "/dev/null",
+                nix::fcntl::OFlag::O_RDWR,
+                nix::sys::stat::Mode::empty(),
+            ) {
+                for fd in 0..3 {
+                    // SAFETY: dup2 onto the standard fds of this process
+                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                }
+            }
+            loop {
+                match nix::unistd::read(&master, &mut buf) {
+                    Ok(0) => break,
+                    Ok(_) | Err(nix::Error::EINTR) => {}
+                    Err(nix::Error::EAGAIN) => {
+                        let mut fds = [nix::poll::PollFd::new(
+                            master.as_fd(),
+                            nix::poll::PollFlags::POLLIN,
+                        )];
+                        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE);
+                    }
+                    Err(_) => break,
+                }
+            }
+            // SAFETY: leave without running the parent's destructors
+            unsafe { libc::_exit(0) }
+        }
+    }
 }

@@ -217,6 +217,8 @@ pub struct ExecArgs {
     pub workdir: Option<String>,
     #[arg(long)]
     pub privileged: bool,
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     pub container: String,
     #[arg(required = true, allow_hyphen_values = true)]
     pub cmd: Vec<String>,
@@ -591,6 +593,12 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
         tty: a.tty,
         interactive: a.interactive,
         detach: a.detach,
+        detach_keys: Some(detach_keys(a.detach_keys.as_deref()).map_err(|e| {
+            anyhow::Error::new(Exit {
+                code: 125,
+                msg: format!("Error: {e}"),
+            })
+        })?),
     };
     engine::helper::start(engine, &req).map_err(|e| {
         anyhow::Error::new(Exit {

@@ -154,10 +154,23 @@ pub fn start(engine: &Engine, req: &ExecRequest) -> std::result::Result<i32, Exe
     if detach {
         return Ok(0);
     }
-    runtime::relay::forward_and_wait(started.pid, started.console).map_err(|e| ExecError {
-        code: 1,
-        msg: format!("Error: {e:#}"),
-    })
+    use std::io::IsTerminal;
+    let watch = (req.tty && req.interactive && std::io::stdin().is_terminal())
+        .then(|| req.detach_keys.clone())
+        .flatten()
+        .map(runtime::detach_keys::Detach::new);
+    match runtime::relay::forward_until_detached(started.pid, started.console, watch) {
+        Ok(runtime::relay::Relayed::Exited(code)) => Ok(code),
+        // as docker exec (and attach): the process runs on, the command says so and exits 1
+        Ok(runtime::relay::Relayed::Detached) => {
+            eprintln!("read escape sequence");
+            Ok(1)
+        }
+        Err(e) => Err(ExecError {
+            code: 1,
+            msg: format!("Error: {e:#}"),
+        }),
+    }
 }
 
 /// The terminal relay reads our fd 0: point it at /dev/null (this process does nothing else

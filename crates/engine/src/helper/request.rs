@@ -55,4 +55,7 @@ pub struct ExecRequest {
     pub interactive: bool,
     /// Return once the process runs, its stdio on /dev/null.
     pub detach: bool,
+    /// The sequence that detaches from the process's terminal (`--detach-keys`), watched for
+    /// when our stdin is a terminal; `None`: not watched (the API server watches its clients).
+    pub detach_keys: Option<Vec<u8>>,
 }
