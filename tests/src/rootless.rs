@@ -233,6 +233,31 @@ pub fn host_uid_of(pid: &str) -> u32 {
     l.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// What a TCP connection to 127.0.0.1:`port` reads, tried until it holds `want` (a published
+/// port's server may take a moment to listen) or five seconds passed.
+pub fn read_port(port: u16, want: &str) -> String {
+    use std::io::Read;
+    let mut got = String::new();
+    for _ in 0..50 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            got.clear();
+            let _ = s.read_to_string(&mut got);
+            if got.contains(want) {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    got
+}
+
+/// A port no one listens on now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 /// Opens a device node to everyone (Debian's default for /dev/net/tun and /dev/fuse) and
 /// restores its mode when dropped.
 pub struct DevMode(&'static str, u32);

@@ -7,7 +7,7 @@
 //! Needs root, Debian's uidmap (newuidmap/newgidmap) and busybox-static.
 
 use berth_e2e::engine::busybox_tar;
-use berth_e2e::rootless::{host_uid_of, podman, DevMode, Server, User};
+use berth_e2e::rootless::{free_port, host_uid_of, podman, read_port, DevMode, Server, User};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -327,10 +327,7 @@ fn rootless_default_network_publishes_ports() {
         }
     }
     let _restore = DevMode::open_to_all("/dev/net/tun");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let publish = format!("127.0.0.1:{port}:80");
     u.ok(&[
         "run",
@@ -344,19 +341,7 @@ fn rootless_default_network_publishes_ports() {
         "-c",
         "while true; do echo hello-rootless | nc -l -p 80; done",
     ]);
-    let mut got = String::new();
-    for _ in 0..50 {
-        use std::io::Read;
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-            got.clear();
-            let _ = s.read_to_string(&mut got);
-            if got.contains("hello-rootless") {
-                break;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let got = read_port(port, "hello-rootless");
     assert!(got.contains("hello-rootless"), "from the host: {got:?}");
     u.ok(&["rm", "-f", "web"]);
     // containers that exit at once: their pasta goes with them (it used to outlive one in
@@ -383,6 +368,71 @@ fn rootless_default_network_publishes_ports() {
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
         assert!(left.is_empty(), "run state left: {left:?}");
+    }
+}
+
+/// A user network of a plain user: containers on it resolve and reach each other by name,
+/// a published port reaches one from the host, and once the containers and the network are
+/// removed nothing is left (no pasta, DNS server or port relay, no namespace mount). Passes on
+/// rootless podman 4.3 too (its CNI networks need the dnsname plugin for names).
+#[test]
+fn rootless_user_network_resolves_names() {
+    let u = User::new("un");
+    let img = u.import_busybox();
+    let _restore = DevMode::open_to_all("/dev/net/tun");
+    u.ok(&["network", "create", "un1"]);
+    let serve = |name: &str, text: &str, publish: Option<&str>| {
+        let lp = format!("while true; do echo {text} | nc -l -p 80; done");
+        let mut args = vec!["run", "-d", "--name", name, "--network", "un1"];
+        if let Some(p) = publish {
+            args.extend(["-p", p]);
+        }
+        args.extend([img.as_str(), "sh", "-c", &lp]);
+        u.ok(&args);
+    };
+    serve("alpha", "from-alpha", None);
+    let port = free_port();
+    serve("web", "from-web", Some(&format!("127.0.0.1:{port}:80")));
+    // by name, from a third container (retried: alpha's server may not listen yet)
+    let out = u.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "un1",
+        &img,
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do nc alpha 80 </dev/null && break; sleep 0.3; done",
+    ]);
+    assert!(out.contains("from-alpha"), "alpha by name: {out}");
+    let out = u.ok(&["exec", "alpha", "sh", "-c", "nc web 80 </dev/null"]);
+    assert!(out.contains("from-web"), "web by name from alpha: {out}");
+    let got = read_port(port, "from-web");
+    assert!(got.contains("from-web"), "-p from the host: {got:?}");
+    u.ok(&["rm", "-f", "alpha", "web"]);
+    u.ok(&["network", "rm", "un1"]);
+    // only the user's pause process stays (podman's is "podman pause" or catatonit)
+    let pause = |c: &str| c.contains("pause") || c == "catatonit";
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = u
+            .processes()
+            .into_iter()
+            .filter(|(_, c)| !pause(c))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(left.is_empty(), "processes left: {left:?}");
+    if !podman() {
+        let netns = PathBuf::from(format!("/tmp/berth-{}/berth/rootless-netns/net", u.uid));
+        for (pid, _) in u.processes() {
+            let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+            assert!(!mounts.contains("rootless-netns"), "a mount left: {mounts}");
+        }
+        assert!(!netns.exists(), "{} left", netns.display());
     }
 }
 

@@ -91,6 +91,7 @@ fn run(root: &Path, req: Request) -> i32 {
             inherited_sync_fd(),
         ),
         Request::Exec(x) => exec::main(root, &x),
+        Request::Ports(x) => crate::net::proxy::main(&x, inherited_sync_fd()),
     }
 }
 

@@ -128,6 +128,20 @@ impl Manager {
         ifname: &str,
         req: &EndpointRequest,
     ) -> Result<Endpoint> {
+        self.in_ns(|| self.connect_here(net, container_id, name, aliases, netns, ifname, req))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn connect_here(
+        &self,
+        net: &NetworkConfig,
+        container_id: &str,
+        name: &str,
+        aliases: &[String],
+        netns: &Path,
+        ifname: &str,
+        req: &EndpointRequest,
+    ) -> Result<Endpoint> {
         let requested_ip = req.ip;
         let (ep, existed, net) = {
             let mut conn = self.conn();
@@ -266,6 +280,10 @@ impl Manager {
     /// Undo [`Manager::connect`]: the container's ports on that network, the host veth, the
     /// address. Pieces already gone are not errors.
     pub fn disconnect(&self, network_id: &str, container_id: &str) -> Result<()> {
+        self.in_ns(|| self.disconnect_here(network_id, container_id))
+    }
+
+    fn disconnect_here(&self, network_id: &str, container_id: &str) -> Result<()> {
         // a name or id prefix is accepted too
         let network_id = match self.get(network_id) {
             Ok(n) => n.id,

@@ -13,6 +13,7 @@ pub mod firewall;
 pub mod ipam;
 mod manager;
 mod netlink;
+pub mod netns;
 mod ports;
 mod store;
 

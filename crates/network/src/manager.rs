@@ -18,11 +18,6 @@ use crate::{
 /// for, and [`RULES_VERSION`].
 const RULES_MARKERS: &str = "/run/berth-network/rules";
 
-/// The marker of a network's rules (they were written for its bridge): gone with the network,
-/// so /run does not keep one file per network ever made.
-fn forget_rules(net: &NetworkConfig) {
-    let _ = std::fs::remove_file(std::path::Path::new(RULES_MARKERS).join(&net.id));
-}
 /// Bumped when a network gets rules or sysctls it did not get before, so that bridges set up
 /// by an older berth are set up again (2: loopback dropped in raw PREROUTING, accept_ra 0).
 const RULES_VERSION: u32 = 2;
@@ -35,6 +30,11 @@ pub struct Manager {
     /// the default network's bridge: berth0, or another name for a second state root on the
     /// same host (two roots must not share one bridge and subnet)
     default_bridge: String,
+    /// where the networks live: None for the host's namespace, else a namespace file (a
+    /// rootless engine's, see [`Manager::in_netns`])
+    netns: Option<std::path::PathBuf>,
+    /// the dir of the rules markers ([`RULES_MARKERS`], or one going with `netns`)
+    markers: std::path::PathBuf,
 }
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
@@ -142,7 +142,38 @@ impl Manager {
             conn: Mutex::new(store::open(db)?),
             fw: OnceLock::new(),
             default_bridge: DEFAULT_BRIDGE.into(),
+            netns: None,
+            markers: RULES_MARKERS.into(),
         })
+    }
+
+    /// Keep the networks in the network namespace bound at `netns` instead of the host's: every
+    /// bridge, veth, sysctl and firewall rule is made there (a rootless engine's namespace,
+    /// where the user may). The rules markers and the firewall lock go in `run_dir`, the
+    /// user's own (/run is root's), which must go with the namespace.
+    pub fn in_netns(mut self, netns: &Path, run_dir: &Path) -> Manager {
+        self.netns = Some(netns.to_path_buf());
+        self.markers = run_dir.join("rules");
+        firewall::set_lock_path(run_dir.join("firewall.lock"));
+        self
+    }
+
+    /// Run `f` in the manager's network namespace (on a thread of its own, see
+    /// [`crate::netns::run_in`]), or here when it has the host's.
+    pub(crate) fn in_ns<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        match &self.netns {
+            None => f(),
+            Some(ns) => crate::netns::run_in(ns, f).map_err(|e| Error::Io {
+                context: "rootless network namespace".into(),
+                source: e,
+            })?,
+        }
+    }
+
+    /// The marker of a network's rules (they were written for its bridge): gone with the
+    /// network, so /run does not keep one file per network ever made.
+    fn forget_rules(&self, net: &NetworkConfig) {
+        let _ = std::fs::remove_file(self.markers.join(&net.id));
     }
 
     /// Name the default network's bridge (at most 15 bytes); before its first use.
@@ -243,6 +274,18 @@ impl Manager {
     /// [`Manager::create`] with an IPv6 side: its pool is checked and kept; with `enable`,
     /// the bridge gets the v6 gateway and containers v6 addresses (no NAT66, as dockerd).
     pub fn create_dual(
+        &self,
+        name: &str,
+        subnet: Option<&str>,
+        gateway: Option<&str>,
+        internal: bool,
+        labels: BTreeMap<String, String>,
+        v6: &Ipv6Request,
+    ) -> Result<NetworkConfig> {
+        self.in_ns(|| self.create_here(name, subnet, gateway, internal, labels, v6))
+    }
+
+    fn create_here(
         &self,
         name: &str,
         subnet: Option<&str>,
@@ -376,7 +419,7 @@ impl Manager {
         // The rules were written for this very bridge (same ifindex) already: a bridge made
         // again (reboot, retired default network) has a new index and gets its rules again.
         let index = nl.link_index(&net.bridge)?.unwrap_or(0);
-        let marker = std::path::Path::new(RULES_MARKERS).join(&net.id);
+        let marker = self.markers.join(&net.id);
         let stamp = format!("{index} {RULES_VERSION}");
         if !created
             && !check_rules
@@ -405,14 +448,14 @@ impl Manager {
             &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge),
             "1",
         )?;
-        let _ = std::fs::create_dir_all(RULES_MARKERS);
+        let _ = std::fs::create_dir_all(&self.markers);
         let _ = std::fs::write(&marker, stamp);
         Ok(())
     }
 
     /// Best effort: the network's rules and bridge.
     fn teardown_network(&self, net: &NetworkConfig) {
-        forget_rules(net);
+        self.forget_rules(net);
         if let Ok(fw) = self.fw() {
             let _ = fw.apply(
                 false,
@@ -472,12 +515,12 @@ impl Manager {
             store::delete_network(&tx, &net.id)?;
             tx.commit()?;
         }
-        self.remove_rules_and_bridge(&net)
+        self.in_ns(|| self.remove_rules_and_bridge(&net))
     }
 
     /// The network's firewall rules, then its bridge.
     fn remove_rules_and_bridge(&self, net: &NetworkConfig) -> Result<()> {
-        forget_rules(net);
+        self.forget_rules(net);
         self.fw()?.apply(
             false,
             &[Selector::Exact(firewall::net_tag(&net.id))],
@@ -507,7 +550,7 @@ impl Manager {
         if store::count_endpoints(&tx, &net.id)? > 0 {
             return Ok(());
         }
-        self.remove_rules_and_bridge(&net)?;
+        self.in_ns(|| self.remove_rules_and_bridge(&net))?;
         store::delete_network(&tx, &net.id)?;
         tx.commit()?;
         Ok(())

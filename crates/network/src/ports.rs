@@ -136,7 +136,7 @@ impl Manager {
                 )
             })
             .collect();
-        let applied = self.fw().and_then(|fw| fw.apply(true, &[], &rules, None));
+        let applied = self.in_ns(|| self.fw()?.apply(true, &[], &rules, None));
         if let Err(e) = applied {
             let conn = self.conn();
             for m in &fresh {
@@ -201,12 +201,14 @@ impl Manager {
         if store::count_ports(&self.conn(), container_id, None)? == 0 {
             return Ok(());
         }
-        self.fw()?.apply(
-            false,
-            &[Selector::Prefix(firewall::port_tag_prefix(container_id))],
-            &[],
-            None,
-        )?;
+        self.in_ns(|| {
+            self.fw()?.apply(
+                false,
+                &[Selector::Prefix(firewall::port_tag_prefix(container_id))],
+                &[],
+                None,
+            )
+        })?;
         store::delete_ports(&self.conn(), container_id, None)?;
         Ok(())
     }

@@ -19,6 +19,19 @@ pub enum Request {
     Dns { network: String },
     /// Run a process in a running container with our stdio.
     Exec(ExecRequest),
+    /// Relay a rootless container's published ports into the user's network namespace.
+    Ports(PortsRequest),
+}
+
+/// What `__ports` serves (see `net::proxy`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PortsRequest {
+    pub container: String,
+    /// the network namespace the container's address is in
+    pub netns: std::path::PathBuf,
+    pub target: std::net::Ipv4Addr,
+    pub ports: Vec<network::PortMapping>,
+    pub pid_file: std::path::PathBuf,
 }
 
 impl Request {
@@ -34,6 +47,7 @@ impl Request {
             }
             Request::Dns { network } => vec!["__dns".into(), network.clone()],
             Request::Exec(x) => vec!["__exec".into(), x.container.clone()],
+            Request::Ports(x) => vec!["__ports".into(), x.container.clone()],
         }
     }
 }

@@ -5,6 +5,8 @@
 pub mod links;
 mod objects;
 mod plumbing;
+pub(crate) mod proxy;
+mod rootless;
 mod settings;
 mod usermode;
 
@@ -52,12 +54,10 @@ impl Engine {
             return Ok(m.clone());
         }
         if crate::paths::rootless_uid().is_some() {
-            // bridges, veths and firewall rules are root's (and their locks in /run or /tmp)
-            return Err(Error::Invalid(
-                "rootless berth has no bridge networks: containers use the default (user-mode) \
-                 network, none or host"
-                    .into(),
-            ));
+            // the user's networks live in the user's own network namespace
+            let m = std::sync::Arc::new(rootless::manager(self)?);
+            *slot = Some(m.clone());
+            return Ok(m);
         }
         // the default root owns berth0; any other root (tests, a second engine) gets a bridge
         // of its own, named after the root

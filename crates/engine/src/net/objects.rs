@@ -78,6 +78,7 @@ pub fn create(
         .filter(|s| !s.is_empty())
         .map(|s| Subnet::parse(s).map_err(network::Error::InvalidSubnet))
         .transpose()?;
+    super::rootless::ensure(engine).map_err(net_err)?;
     let m = engine.networks().map_err(net_err)?;
     let net = m.create_dual(
         &r.name,
@@ -170,8 +171,13 @@ pub fn remove(engine: &Engine, name: &str) -> network::Result<NetworkConfig> {
     }
     let m = engine.networks().map_err(net_err)?;
     let net = m.get(name)?;
+    super::rootless::ensure(engine).map_err(net_err)?;
     m.remove(&net.id)?;
     stop_dns(engine, &net)?;
+    if crate::paths::rootless_uid().is_some() {
+        // the user's namespace goes with the last network
+        super::rootless::release_if_unused(engine, &m).map_err(net_err)?;
+    }
     let _ = std::fs::remove_file(extras_path(engine, &net.id));
     emit_network(engine, "destroy", &net, None);
     Ok(net)
@@ -308,13 +314,16 @@ pub(super) fn inspect_with(
 
 /// Every network (the pseudo `host` and `none` too) in inspect's shape, by name.
 pub fn list_json(engine: &Engine) -> Result<Vec<Value>> {
-    if crate::paths::rootless_uid().is_some() {
-        return Ok(vec![pseudo("bridge"), pseudo("host"), pseudo("none")]);
-    }
+    let rootless = crate::paths::rootless_uid().is_some();
     let m = engine.networks()?;
-    m.default_network()?;
-    let users = recorded_users(engine)?;
     let mut out = Vec::new();
+    if rootless {
+        // the default network is user-mode networking, no network of the manager's
+        out.push(pseudo("bridge"));
+    } else {
+        m.default_network()?;
+    }
+    let users = recorded_users(engine)?;
     for n in m.list()? {
         out.push(inspect_with(engine, &n, &users)?);
     }

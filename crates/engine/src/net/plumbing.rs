@@ -29,22 +29,33 @@ pub fn setup(engine: &Engine, c: &Container, pid: i32) -> Result<()> {
     if mode == "none" {
         return Ok(());
     }
-    if crate::paths::rootless_uid().is_some() {
-        if is_default(mode) {
-            return super::usermode::setup(engine, c, pid);
-        }
-        return Err(Error::Invalid(format!(
-            "rootless containers join the default (user-mode) network, none or host: network \
-             {mode} needs a bridge, which rootless berth cannot make"
-        )));
+    let rootless = crate::paths::rootless_uid().is_some();
+    if rootless && is_default(mode) {
+        return super::usermode::setup(engine, c, pid);
     }
+    super::rootless::ensure(engine)?;
     let mgr = engine.networks()?;
+    // the user's networks are in the user's namespace (see `rootless`), reaching out by pasta
+    let _lock = rootless
+        .then(|| super::rootless::lock(engine))
+        .transpose()?;
+    if rootless {
+        super::rootless::ensure_outside(engine)?;
+    }
     let mut eps: Vec<(String, NetworkConfig, Endpoint)> = Vec::new();
     let mut published = Vec::new();
     for (i, (name, spec)) in joined(c).into_iter().enumerate() {
+        if rootless && is_default(&name) {
+            return Err(Error::Invalid(
+                "a rootless container on the default (user-mode) network joins no other".into(),
+            ));
+        }
         let net = engine.network(&name)?;
         let ep = plug(engine, &mgr, &net, c, &spec, &netns, &format!("eth{i}"))?;
-        if i == 0 {
+        if i == 0 && rootless {
+            let ns = super::rootless::ns_file(engine);
+            published = super::proxy::publish(engine, c, &ns, ep.ip)?;
+        } else if i == 0 {
             let ports = requested_ports(c)?;
             if !ports.is_empty() {
                 published = mgr.publish(&c.id, &ep, &ports)?;
@@ -155,16 +166,26 @@ pub(super) fn free_in_range(
 /// After the container stopped: its interfaces went with its namespace; release addresses,
 /// ports and endpoints, and clear the runtime part of `NetworkSettings`.
 pub fn teardown(engine: &Engine, id: &str) {
-    if crate::paths::rootless_uid().is_some() {
+    let rootless = crate::paths::rootless_uid().is_some();
+    if rootless {
         super::usermode::teardown(engine, id);
+        super::proxy::stop(engine, id);
     }
-    if let Ok(m) = engine.networks() {
+    // a rootless engine without its namespace has no endpoints to release
+    let networks = match rootless && !super::rootless::exists(engine) {
+        true => None,
+        false => engine.networks().ok(),
+    };
+    if let Some(m) = networks {
         let eps = m.endpoints_of_container(id).unwrap_or_default();
         let _ = m.release_container(id);
         for ep in eps {
             if let Ok(net) = m.get(&ep.network_id) {
                 emit_network(engine, "disconnect", &net, Some(id));
             }
+        }
+        if rootless {
+            let _ = super::rootless::release_if_unused(engine, &m);
         }
     }
     let _ = engine.store.update(id, |c| {
@@ -235,7 +256,15 @@ pub(super) fn ensure_dns(engine: &Engine, net: &NetworkConfig) -> Result<()> {
     let req = crate::helper::request::Request::Dns {
         network: net.id.clone(),
     };
-    crate::helper::spawn::spawn_detached(&engine.root, &req, Some(w), Some(&log))?;
+    let root = &engine.root;
+    let spawn = || crate::helper::spawn::spawn_detached(root, &req, Some(w), Some(&log));
+    if crate::paths::rootless_uid().is_some() {
+        // the server binds the gateway of a bridge in the user's namespace: it starts there
+        let ns = super::rootless::ns_file(engine);
+        network::netns::run_in(&ns, spawn).ctx(|| "rootless network namespace".into())??;
+    } else {
+        spawn()?;
+    }
     dns::wait_ready(std::fs::File::from(r), &log)
         .map_err(|e| dns_err(dns::DnsError::Config(format!("cannot start: {e}"))).into())
 }
@@ -337,6 +366,7 @@ pub fn connect_endpoint(
             .and_then(|n| n.as_object())
             .map(|m| m.len())
             .unwrap_or(0);
+        super::rootless::ensure(engine)?;
         let mgr = engine.networks()?;
         let ep = plug(engine, &mgr, &net, &c, spec, &netns, &format!("eth{n}"))?;
         fault::point("connect.plugged");

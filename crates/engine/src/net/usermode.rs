@@ -27,7 +27,7 @@ fn pid_file(engine: &Engine, id: &str) -> PathBuf {
 }
 
 /// pasta from PATH or the usual places.
-fn pasta_bin() -> Option<PathBuf> {
+pub(super) fn pasta_bin() -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     let found = path
         .split(':')
@@ -39,7 +39,7 @@ fn pasta_bin() -> Option<PathBuf> {
 }
 
 /// Why user-mode networking cannot work here, if it cannot.
-fn unavailable() -> Option<String> {
+pub(super) fn unavailable() -> Option<String> {
     if pasta_bin().is_none() {
         return Some(
             "pasta is not installed (Debian: apt install passt); use --network none or host".into(),
@@ -64,7 +64,7 @@ fn unavailable() -> Option<String> {
 
 /// pasta's forwarding options for the container's published ports; host port 0 gets a free
 /// port of the host's.
-fn port_args(c: &Container) -> Result<(Vec<String>, Vec<network::PortMapping>)> {
+pub(super) fn port_args(c: &Container) -> Result<(Vec<String>, Vec<network::PortMapping>)> {
     let mut args = Vec::new();
     let mut published = Vec::new();
     for mut p in requested_ports(c)? {
@@ -176,15 +176,19 @@ fn pasta_pids(pf: &Path, ns: &Path) -> Vec<i32> {
 /// Stop pasta and let go of the namespace file. SIGKILL: pasta blocks every other signal,
 /// and it does not notice the file going away.
 pub(super) fn teardown(engine: &Engine, id: &str) {
-    let pf = pid_file(engine, id);
     let ns = netns_file(engine, id);
-    for pid in pasta_pids(&pf, &ns) {
+    stop_pasta(&pid_file(engine, id), &ns);
+    let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_file(&ns);
+}
+
+/// Kill the pasta serving the namespace file `ns` (pid file `pf`) and drop its pid file.
+pub(super) fn stop_pasta(pf: &Path, ns: &Path) {
+    for pid in pasta_pids(pf, ns) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-    let _ = std::fs::remove_file(&pf);
-    let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_file(&ns);
+    let _ = std::fs::remove_file(pf);
 }

@@ -506,6 +506,14 @@ fn run(prog: &Path, args: &[&str], stdin: Option<&str>) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The firewall lock of a process whose firewall is not the host's (a rootless engine's own
+/// network namespace): set once, by [`crate::Manager::in_netns`].
+static LOCK_PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+pub(crate) fn set_lock_path(p: PathBuf) {
+    let _ = LOCK_PATH.set(p);
+}
+
 /// An exclusive flock serialising berth's firewall changes across processes (iptables-restore
 /// reads then writes; two berth processes must not interleave between the two).
 pub(crate) struct FwLock(File);
@@ -515,6 +523,13 @@ impl FwLock {
     /// the same time see each other's bridge route.
     pub(crate) fn take() -> Result<FwLock> {
         let open = |p: &str| OpenOptions::new().create(true).append(true).open(p);
+        if let Some(p) = LOCK_PATH.get() {
+            let f = open(&p.to_string_lossy()).map_err(|e| Error::Io {
+                context: format!("opening firewall lock {}", p.display()),
+                source: e,
+            })?;
+            return FwLock::locked(f, &p.to_string_lossy());
+        }
         // /run is root's; an unprivileged caller (who cannot change the firewall anyway) falls
         // back to /tmp
         let (path, f) = match open("/run/berth-network.lock") {
@@ -530,6 +545,10 @@ impl FwLock {
                 )
             }
         };
+        FwLock::locked(f, path)
+    }
+
+    fn locked(f: File, path: &str) -> Result<FwLock> {
         loop {
             // SAFETY: flock on an fd we own.
             let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
