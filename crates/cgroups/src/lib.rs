@@ -23,6 +23,7 @@
 //! ```
 
 mod common;
+pub mod delegation;
 pub mod devices;
 mod error;
 mod fs;
@@ -187,6 +188,8 @@ pub(crate) fn block_io_to_apply(b: &LinuxBlockIo) -> Option<LinuxBlockIo> {
     any.then_some(b)
 }
 
+#[cfg(test)]
+mod tests_delegation;
 #[cfg(test)]
 mod tests_fake;
 #[cfg(test)]

@@ -100,7 +100,8 @@ impl Engine {
         let ctx = SpecContext {
             rootfs: rootfs.clone(),
             mounts,
-            cgroups_path: cgroups_path_in(&c.host_config.cgroup_parent, &c.id),
+            cgroups_path: rootless_cgroups_path(&c.id)
+                .unwrap_or_else(|| cgroups_path_in(&c.host_config.cgroup_parent, &c.id)),
             init_binary: init_binary(),
             join_netns: shared.net,
             join_pidns: shared.pid,
@@ -307,4 +308,15 @@ pub fn init_binary() -> Option<PathBuf> {
     .iter()
     .map(PathBuf::from)
     .find(|p| p.is_file())
+}
+
+/// A rootless container's cgroup: in the user's delegated cgroup v2 subtree when there is one
+/// (its limits were checked at create), else none of berth's choosing.
+fn rootless_cgroups_path(id: &str) -> Option<String> {
+    crate::paths::rootless_uid()?;
+    let parent = crate::spec::rootless_cgroup_parent(&Default::default()).ok()?;
+    Some(format!(
+        "{}/berth/{id}",
+        parent.display().to_string().trim_end_matches('/')
+    ))
 }

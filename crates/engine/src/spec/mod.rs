@@ -20,7 +20,7 @@ pub use image::{adapt_host_config, merge_image_config, path_and_args, replace_or
 pub use mounts::merge_tmpfs_options;
 pub use propagation::check_bind_sources;
 pub use resources::ULIMIT_NAMES;
-pub(crate) use resources::{refuse_rootless_limits, resources};
+pub(crate) use resources::{refuse_rootless_limits, resources, rootless_cgroup_parent};
 pub use security::capabilities;
 pub use user::resolve_user;
 

@@ -358,7 +358,8 @@ pub(crate) fn host_devices(dev: &Path) -> Vec<Value> {
 
 /// Limits a rootless engine cannot apply are refused at create and update, naming why (never
 /// dropped; podman 4.3 ignores them with a warning). A plain user may write no cgroup on
-/// cgroup v1; on v2 a subtree delegated to the user would do, which berth does not use yet.
+/// cgroup v1; on v2 the subtree delegated to the user takes them when it has their
+/// controllers (`cgroups::delegation`, podman's rule).
 pub(crate) fn refuse_rootless_limits(hc: &HostConfig) -> Result<()> {
     if crate::paths::rootless_uid().is_none() {
         return Ok(());
@@ -370,13 +371,24 @@ pub(crate) fn refuse_rootless_limits(hc: &HostConfig) -> Result<()> {
     let Some(what) = runtime::resources::first_limit(&r) else {
         return Ok(());
     };
-    let why = match cgroups::Layout::detect().map(|l| l.mode) {
-        Ok(cgroups::Mode::V2) => "rootless berth does not use a delegated cgroup v2 subtree yet",
-        Ok(_) => "this host has cgroup v1, whose hierarchies cannot be delegated to a plain user",
-        Err(_) => "no cgroup hierarchy was found",
+    let why = match rootless_cgroup_parent(&r) {
+        Ok(_) => return Ok(()),
+        Err(why) => why,
     };
     Err(Error::Invalid(format!(
         "rootless container: cannot apply resource limits (linux.resources.{what}: --memory, \
          --cpus, --pids-limit and friends): {why}; run without them, or as root"
     )))
+}
+
+/// The cgroup under which a rootless container's cgroup goes: the user's delegated cgroup v2
+/// subtree, when it has the controllers `r` needs; else why not.
+pub(crate) fn rootless_cgroup_parent(
+    r: &oci_spec::runtime::LinuxResources,
+) -> std::result::Result<std::path::PathBuf, String> {
+    let layout = cgroups::Layout::detect().map_err(|_| "no cgroup hierarchy was found")?;
+    // SAFETY: geteuid has no preconditions (the user as seen in its user namespace, as the
+    // cgroup files' owners are).
+    let uid = unsafe { libc::geteuid() };
+    cgroups::delegation::rootless_parent(&layout, uid, r)
 }
