@@ -108,11 +108,24 @@ pub fn attempt(spec: impl Into<String>, stopped_by: &'static [&'static str]) -> 
 /// Returns the results, profile by profile.
 #[track_caller]
 pub fn assert_all_stopped(e: &Engine, extra: &[&str], attempts: &[Attempt]) -> Vec<Results> {
+    assert_stopped_in(
+        |profile, specs| run_probe(e, profile, extra, specs),
+        attempts,
+    )
+}
+
+/// [`assert_all_stopped`] with the probe run by `run` (profile, attempts): another engine
+/// invocation, e.g. as a rootless user.
+#[track_caller]
+pub fn assert_stopped_in(
+    mut run: impl FnMut(Profile, &[String]) -> Results,
+    attempts: &[Attempt],
+) -> Vec<Results> {
     let specs: Vec<String> = attempts.iter().map(|a| a.spec.clone()).collect();
     let mut failures = Vec::new();
     let mut all = Vec::new();
     for profile in PROFILES {
-        let res = run_probe(e, profile, extra, &specs);
+        let res = run(profile, &specs);
         for a in attempts {
             match res.map.get(&a.spec) {
                 Some(r) if a.stopped_by.contains(&r.as_str()) => {}
