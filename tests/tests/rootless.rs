@@ -436,6 +436,48 @@ fn rootless_user_network_resolves_names() {
     }
 }
 
+/// `stats` of a rootless container without a cgroup (cgroup v1 here) shows what /proc tells
+/// of its processes -- their number and memory -- instead of zeros. podman 4.3 refuses
+/// ("stats is not supported in rootless mode without cgroups v2"), checked as such.
+#[test]
+fn rootless_stats_without_a_cgroup_reads_proc() {
+    let u = User::new("st");
+    let img = u.import_busybox();
+    u.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "st",
+        "--network",
+        "none",
+        &img,
+        "sh",
+        "-c",
+        "sleep 300 & sleep 300",
+    ]);
+    let o = u.run(
+        &[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.PIDs}} {{.MemUsage}}",
+            "st",
+        ],
+        None,
+    );
+    let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    if podman() {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("cgroups v2"), "{o:?}");
+    } else {
+        assert!(o.status.success(), "{o:?}");
+        let (pids, mem) = out.split_once(' ').unwrap_or_default();
+        assert_eq!(pids, "2", "the container's two processes: {out}");
+        assert!(!mem.starts_with("0B"), "their memory: {out}");
+    }
+    u.ok(&["rm", "-f", "st"]);
+}
+
 /// `build` as a plain user: RUN steps are rootless containers (here on `--network none`, which
 /// the CLI used to drop), a RUN's chown and `COPY --chown` land on the mapped ids, and the
 /// image runs as its USER.

@@ -275,6 +275,64 @@ pub fn net_io(v: &Value) -> (u64, u64) {
     (rx, tx)
 }
 
+/// What /proc tells of the processes in the pid namespace of `init` (a container without a
+/// cgroup of its own, rootless on cgroup v1), in the runtime's stats shape: their number,
+/// the sum of their resident memory, and their CPU time with that of the children the init
+/// reaped. No limits: there is no cgroup to hold any.
+pub fn proc_stats(init: i32) -> Option<Value> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |pid: &str| {
+        std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .map(|m| m.ino())
+    };
+    let own = ns(&init.to_string())?;
+    // SAFETY: sysconf has no preconditions.
+    let (tick, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK).max(1) as u64,
+            libc::sysconf(libc::_SC_PAGESIZE).max(1) as u64,
+        )
+    };
+    let (mut n, mut rss, mut user, mut kernel) = (0u64, 0u64, 0u64, 0u64);
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || ns(&pid) != Some(own) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // after "(comm) ": state is field 3; utime 14, stime 15, cutime 16, cstime 17
+        let f: Vec<u64> = stat
+            .rsplit_once(") ")
+            .map(|(_, r)| {
+                r.split(' ')
+                    .skip(1)
+                    .map(|x| x.parse().unwrap_or(0))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let at = |i: usize| f.get(i - 4).copied().unwrap_or(0);
+        n += 1;
+        user += at(14) + if pid == init.to_string() { at(16) } else { 0 };
+        kernel += at(15) + if pid == init.to_string() { at(17) } else { 0 };
+        let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
+        rss += statm
+            .split(' ')
+            .nth(1)
+            .and_then(|x| x.parse::<u64>().ok())
+            .unwrap_or(0)
+            * page;
+    }
+    let ns_of = |t: u64| t * 1_000_000_000 / tick;
+    Some(json!({
+        "cpu": {"usage": {"total": ns_of(user + kernel), "user": ns_of(user), "kernel": ns_of(kernel)}},
+        "memory": {"usage": {"usage": rss}},
+        "pids": {"current": n},
+    }))
+}
+
 impl Engine {
     /// One stats sample of a container (zeros when it is not running). `prev`: an earlier
     /// sample, whose cpu_stats become precpu_stats (the CPU % needs two).
@@ -287,6 +345,19 @@ impl Engine {
         } else {
             None
         };
+        // a rootless container on cgroup v1 has no cgroup (no process counted in one, as a
+        // live container's would have): what /proc shows
+        let no_cgroup = raw.as_ref().is_none_or(|r| {
+            r.pointer("/pids/current")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                == 0
+        });
+        let raw =
+            match c.state.status.is_live() && no_cgroup && crate::paths::rootless_uid().is_some() {
+                true => i32::try_from(c.state.pid).ok().and_then(proc_stats).or(raw),
+                false => raw,
+            };
         let mut v = stats_doc(c, raw.as_ref(), system_cpu_usage(), &crate::types::now());
         if let (Some(p), true) = (prev, raw.is_some()) {
             v["precpu_stats"] = p["cpu_stats"].clone();
