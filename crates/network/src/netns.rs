@@ -33,8 +33,8 @@ pub fn run_in<T: Send>(ns: &Path, f: impl FnOnce() -> T + Send) -> std::io::Resu
 
 /// Is `path` a namespace file (a bind mount of one) rather than a plain file?
 pub fn is_namespace(path: &Path) -> bool {
-    const NSFS_MAGIC: i64 = 0x6e73_6673;
-    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }
 
 #[cfg(test)]

@@ -132,33 +132,38 @@ fn serve_udp(s: UdpSocket, to: SocketAddr) {
             continue;
         };
         let mut map = flows.lock().unwrap_or_else(|p| p.into_inner());
-        if !map.contains_key(&client) {
-            let Ok(up) = UdpSocket::bind(("0.0.0.0", 0)).and_then(|u| u.connect(to).map(|_| u))
-            else {
-                continue;
-            };
-            let (Ok(back), Ok(down), Ok(reader)) = (up.try_clone(), s.try_clone(), up.try_clone())
-            else {
-                continue;
-            };
-            map.insert(client, back);
-            let flows = flows.clone();
-            std::thread::spawn(move || {
-                let _ = reader.set_read_timeout(Some(UDP_IDLE));
-                let mut buf = vec![0u8; 65536];
-                while let Ok(n) = reader.recv(&mut buf) {
-                    let _ = down.send_to(&buf[..n], client);
-                }
-                flows
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&client);
-            });
-        }
-        if let Some(up) = map.get(&client) {
-            let _ = up.send(&buf[..n]);
-        }
+        let up = match map.entry(client) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let Some((up, reader, down)) = udp_flow(&s, to) else {
+                    continue;
+                };
+                let flows = flows.clone();
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = reader.recv(&mut buf) {
+                        let _ = down.send_to(&buf[..n], client);
+                    }
+                    flows
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&client);
+                });
+                e.insert(up)
+            }
+        };
+        let _ = up.send(&buf[..n]);
     }
+}
+
+/// A new flow towards `to`: its socket, a clone to read replies from (timing out when idle)
+/// and the published socket to send them back on.
+fn udp_flow(s: &UdpSocket, to: SocketAddr) -> Option<(UdpSocket, UdpSocket, UdpSocket)> {
+    let up = UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+    up.connect(to).ok()?;
+    let reader = up.try_clone().ok()?;
+    reader.set_read_timeout(Some(UDP_IDLE)).ok()?;
+    Some((up, reader, s.try_clone().ok()?))
 }
 
 fn pid_file(engine: &crate::engine::Engine, id: &str) -> std::path::PathBuf {
