@@ -575,6 +575,18 @@ pub fn derive<R: Read>(
         Some(mut l) => Some(store.content.put_reader(&mut l, None)?),
         None => None,
     };
+    derive_stored(store, base, new_layer, step, reference)
+}
+
+/// [`derive`] with the new layer (if any) already in the content store, uncompressed:
+/// `(diff_id, size)`.
+pub fn derive_stored(
+    store: &ImageStore,
+    base: Option<&Image>,
+    new_layer: Option<(Digest, u64)>,
+    step: Step<'_>,
+    reference: Option<&Reference>,
+) -> Result<Image> {
     let now = now_rfc3339();
     let platform = Platform::host();
     let mut cfg = match base.map(|b| &b.config) {

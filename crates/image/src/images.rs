@@ -498,6 +498,23 @@ impl ImageStore {
         let (_, kind) = self.snapshot_kind(id)?;
         self.snapshots.diff(id, kind, w)
     }
+
+    /// A snapshot's changes as a layer blob of the content store, written once and hashed as
+    /// it is written (kept uncompressed, its digest is its diff_id; compressed only if a push
+    /// asks). With `adopt` (its container goes next) the upper dir becomes the layer's
+    /// unpacked dir where it can (see `Snapshotter::adopt_upper`), so the blob is not
+    /// unpacked again. Returns the diff_id and the blob's size.
+    pub fn commit_snapshot_layer(&self, id: &str, adopt: bool) -> Result<(Digest, u64)> {
+        let w = self.diff_snapshot(id, self.content.writer(None, None)?)?;
+        let size = w.written();
+        let diff_id = w.commit()?;
+        if adopt {
+            if let Some(n) = self.snapshots.adopt_upper(id, &diff_id)? {
+                self.index.set_layer_size(&diff_id, n)?;
+            }
+        }
+        Ok((diff_id, size))
+    }
 }
 
 /// `docker.io/library/busybox:latest` → `busybox:latest`

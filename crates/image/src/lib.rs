@@ -1,6 +1,7 @@
 //! berth's image layer: content store, image index, formats, layers,
 //! overlayfs snapshots, archives and the registry client.
 
+pub mod adopt;
 pub mod archive;
 pub mod change;
 pub mod diff;

@@ -363,6 +363,8 @@ impl Builder<'_> {
             t.b.into_inner()
                 .map_err(|e| invalid(format!("{what}: {e}")))?;
         engine.archive_put(c, "/", std::io::Cursor::new(tarbuf), true)?;
+        // nothing of ours may hold the rootfs: layer_from unmounts it to keep its upper dir
+        drop(dest_root);
         layer_from(
             engine,
             &self.stage,
@@ -372,6 +374,7 @@ impl Builder<'_> {
                 what,
                 ins.original.split_once(' ').map(|x| x.1).unwrap_or("")
             ),
+            true,
         )
     }
 

@@ -10,7 +10,7 @@ use engine::container::create::CreateRequest;
 use engine::engine::Engine;
 use engine::types::{Config, HostConfig};
 use engine::Result;
-use image::archive::{derive, Step};
+use image::archive::{derive, derive_stored, Step};
 use image::Image;
 use serde_json::{json, Map};
 use std::path::PathBuf;
@@ -101,6 +101,7 @@ impl Builder<'_> {
         self.report
             .container(&format!(" ---> Running in {}", short(&c)));
         let code = run_attached(engine, &c, &mut self.report);
+        let goes_if_ok = !self.opts.keep_containers || self.opts.force_rm;
         fault::point("build.step-ran");
         let result = code.and_then(|code| {
             if code != 0 {
@@ -118,12 +119,13 @@ impl Builder<'_> {
                 &self.stage,
                 &c,
                 &format!("/bin/sh -c {}", argv.last().cloned().unwrap_or_default()),
+                goes_if_ok,
             )
         });
         // as dockerd: the container of a step that worked goes unless `rm=0`, the one of a
         // step that failed stays unless `forcerm`; gone before the build answers
         let remove = if result.is_ok() {
-            !self.opts.keep_containers || self.opts.force_rm
+            goes_if_ok
         } else {
             self.opts.force_rm
         };
@@ -269,33 +271,29 @@ fn run_attached(engine: &Engine, id: &str, report: &mut Report) -> Result<i64> {
     }))
 }
 
-/// The container's changes as a layer on the stage's image.
-pub(super) fn layer_from(engine: &Engine, s: &State, cid: &str, created_by: &str) -> Result<Image> {
+/// The container's changes as a layer on the stage's image: the layer tar goes straight into
+/// the content store, hashed as it is written; `going` (the container is removed next) lets its
+/// upper dir become the layer's unpacked dir instead of unpacking the tar again.
+pub(super) fn layer_from(
+    engine: &Engine,
+    s: &State,
+    cid: &str,
+    created_by: &str,
+    going: bool,
+) -> Result<Image> {
     let images = engine.images()?;
-    let tmp = images.root.join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(|e| invalid(format!("create {}: {e}", tmp.display())))?;
-    let path = tmp.join(format!("build-layer-{cid}.tar"));
-    let f = std::fs::File::create(&path)
-        .map_err(|e| invalid(format!("create {}: {e}", path.display())))?;
-    let r = (|| {
-        let f = images.diff_snapshot(cid, std::io::BufWriter::new(f))?;
-        drop(f);
-        let f = std::fs::File::open(&path)
-            .map_err(|e| invalid(format!("open {}: {e}", path.display())))?;
-        let base = s.image.clone();
-        Ok(derive(
-            images,
-            base.as_ref(),
-            Some(std::io::BufReader::new(f)),
-            Step {
-                config: s.config.clone(),
-                comment: "",
-                author: "",
-                created_by,
-            },
-            None,
-        )?)
-    })();
-    let _ = std::fs::remove_file(&path);
-    r
+    let layer = images.commit_snapshot_layer(cid, going)?;
+    fault::mark("build.layer-stored");
+    Ok(derive_stored(
+        images,
+        s.image.as_ref(),
+        Some(layer),
+        Step {
+            config: s.config.clone(),
+            comment: "",
+            author: "",
+            created_by,
+        },
+        None,
+    )?)
 }

@@ -1,0 +1,76 @@
+//! The layers a build commits: berth writes a step's changes once, as an uncompressed layer
+//! tar, and keeps the step container's upper dir as the layer's unpacked copy (instead of
+//! unpacking the tar it just wrote). What the next steps see must be what the layer holds:
+//! what a fresh root that loads the saved image sees.
+//!
+//! Written against docker too (`BERTH_TEST_ENGINE=docker`).
+
+use std::time::Duration;
+
+use berth_e2e::cmd::Stdin;
+use berth_e2e::engine;
+use berth_e2e::engine::Engine;
+
+const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the last step lists and a container of the image lists again: kinds, sizes, link
+/// counts and modification times (a layer tar keeps whole seconds) of what the steps made,
+/// changed and removed.
+const LISTING: &str = "cd / && for f in d d/keep d/keep/f d/gone o o/new o/old h1 h2 t \
+                       bin/yes fifo; do stat -c '%n %F %s %h %y' $f 2>&1; done; true";
+
+#[test]
+fn a_steps_layer_is_what_later_steps_and_a_fresh_root_see() {
+    let e = engine!();
+    let df = format!(
+        "ARG BASE\nFROM ${{BASE}}\n\
+         RUN mkdir -p /d/keep /d/gone /o && echo 1 > /d/keep/f && echo 2 > /d/gone/f \
+             && echo x > /o/old && echo h > /h1 && touch -d '2001-09-09 01:46:40' /t\n\
+         RUN rm -rf /d/gone /o /bin/yes && mkdir /o && echo new > /o/new && ln /h1 /h2 \
+             && mkfifo /fifo && touch -d '2002-01-01 00:00:00' /d/keep/f\n\
+         RUN ( {LISTING} ) > /listing\n"
+    );
+    let ctx = e.path().join("ctx-layers");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), df).unwrap();
+    let img = e.image_name("layers");
+    let base = format!("BASE={}", e.img());
+    if e.is_docker() {
+        std::env::set_var("DOCKER_BUILDKIT", "0");
+    }
+    let args = [
+        "build",
+        "--build-arg",
+        &base,
+        "-t",
+        &img,
+        ctx.to_str().unwrap(),
+    ];
+    let o = e.cmd_with(&args, Stdin::Null, BUILD_TIMEOUT);
+    assert!(o.success(), "{o:?}");
+
+    let seen_by_the_build = e.ok(&["run", "--rm", &img, "cat", "/listing"]);
+    // what the build saw: removals and the opaque dir hid what the first step made
+    for want in [
+        "d/keep/f regular file 2 1 2002-01-01 00:00:00",
+        "h2 regular file 2 2 ",
+        "o/new regular file 4 1 ",
+        "t regular empty file 0 1 2001-09-09 01:46:40",
+        "fifo fifo 0 1 ",
+    ] {
+        assert!(seen_by_the_build.contains(want), "{want:?} in\n{seen_by_the_build}");
+    }
+    for gone in ["d/gone", "o/old", "bin/yes"] {
+        assert!(
+            !seen_by_the_build.contains(&format!("\n{gone} ")),
+            "{gone} was removed:\n{seen_by_the_build}"
+        );
+    }
+    // the layer tars hold the same: a fresh root loading the image sees what the build saw
+    let saved = e.path().join("layers.tar");
+    e.ok(&["save", "-o", saved.to_str().unwrap(), &img]);
+    let fresh = Engine::new();
+    fresh.ok(&["load", "-i", saved.to_str().unwrap()]);
+    let seen_fresh = fresh.ok(&["run", "--rm", &img, "sh", "-c", LISTING]);
+    assert_eq!(seen_by_the_build, seen_fresh);
+}
