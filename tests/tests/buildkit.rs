@@ -197,12 +197,15 @@ fn bind_mount_from_a_stage_and_tmpfs() {
     let df = "ARG BASE\nFROM ${BASE} AS tools\nRUN mkdir /out && echo tool-v1 > /out/version\n\
               FROM ${BASE}\n\
               RUN --mount=type=bind,from=tools,source=/out,target=/tools cat /tools/version\n\
+              RUN --mount=type=bind,from=tools,source=/out/version,target=/v.txt sed s/tool/file/ /v.txt\n\
               RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f && grep -c scratch /proc/mounts'\n";
     let ctx = context_with(&e, "stage", &[("Dockerfile", df)]);
     let img = e.image_name("stage");
     let out = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
     assert!(out.contains("tool-v1"), "{out}");
-    for gone in ["/tools/version", "/scratch/f"] {
+    // a file of a stage: the mount is that file
+    assert!(out.contains("file-v1"), "{out}");
+    for gone in ["/tools/version", "/v.txt", "/scratch/f"] {
         let o = e.cmd(&["run", "--rm", &img, "ls", gone]);
         assert!(!o.success(), "{gone} is in the image: {o:?}");
     }

@@ -308,7 +308,8 @@ impl Builder<'_> {
         Ok((dst, hash))
     }
 
-    /// `source` of stage or image `from`, copied (owners kept) into `dst`; the image id.
+    /// `source` of stage or image `from`, copied (owners kept) as `dst` (a directory's content
+    /// below it, a file as it); the image id.
     fn copy_from_stage(
         &self,
         ins: &Instruction,
@@ -322,10 +323,16 @@ impl Builder<'_> {
         let src = m.source.as_deref().unwrap_or("/");
         let tar_path = self.step_tmp(out)?.join("from.tar");
         let f = File::create(&tar_path).map_err(|e| io_err("create", &tar_path, e))?;
+        let (Some(parent), Some(name)) = (dst.parent(), dst.file_name()) else {
+            return Err(invalid(format!("no place to copy to: {}", dst.display())));
+        };
+        // named as `dst` in the tar: a file source is a file (an empty name is only for the
+        // content of a directory)
+        let name = name.to_string_lossy();
         self.engine
-            .archive_get_as(&c, src, true, Some(""), std::io::BufWriter::new(f))
+            .archive_get_as(&c, src, true, Some(&name), std::io::BufWriter::new(f))
             .map_err(|e| step_err(ins, &format!("mount source {src} of {from}: {e}")))?;
-        std::fs::create_dir_all(dst).map_err(|e| io_err("create", dst, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
         let f = File::open(&tar_path).map_err(|e| io_err("open", &tar_path, e))?;
         let mut a = tar::Archive::new(std::io::BufReader::new(f));
         a.set_preserve_ownerships(true);
@@ -333,8 +340,8 @@ impl Builder<'_> {
         a.set_overwrite(true);
         for e in a.entries().map_err(|e| io_err("read", &tar_path, e))? {
             let mut e = e.map_err(|e| io_err("read", &tar_path, e))?;
-            e.unpack_in(dst)
-                .map_err(|e| io_err("extract into", dst, e))?;
+            e.unpack_in(parent)
+                .map_err(|e| io_err("extract into", parent, e))?;
         }
         Ok(img)
     }
