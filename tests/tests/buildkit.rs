@@ -598,3 +598,38 @@ fn inline_cache_travels_with_the_image() {
         o.stdout
     );
 }
+
+/// A RUN whose bind mounts did not change is a cache hit without copying their sources (the
+/// key needs their hash only): berth marks each copy in its `BERTH_PHASES` file.
+#[test]
+fn bind_sources_are_copied_only_when_the_step_runs() {
+    let e = engine!();
+    berth_only!(e, "counts berth's own phase marks (BERTH_PHASES)");
+    let df = "ARG BASE\nFROM ${BASE} AS tools\nRUN echo tool > /v\n\
+              FROM ${BASE}\n\
+              RUN --mount=type=bind,source=src,target=/src --mount=type=bind,from=tools,source=/v,target=/v \
+              cat /src/a /v > /both\n";
+    let ctx = context_with(&e, "bindcopy", &[("Dockerfile", df), ("src/a", "a1\n")]);
+    let img = e.image_name("bindcopy");
+    let base = format!("BASE={}", e.img());
+    let copies = |run: &str| -> usize {
+        let phases = e.path().join(format!("phases-{run}"));
+        let mut cmd = std::process::Command::new(berth_e2e::engine::berth_bin());
+        cmd.arg("--root").arg(e.path().join("root"));
+        cmd.args(["build", "--build-arg", &base, "-t", &img, p(&ctx)]);
+        cmd.env("BERTH_PHASES", &phases);
+        let io = e.path().join("io");
+        let o = berth_e2e::cmd::run_with_timeout(cmd, &io, run, Stdin::Null, BUILD_TIMEOUT);
+        assert!(o.success(), "{run} build: {o:?}");
+        std::fs::read_to_string(&phases)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.ends_with(" build.bind-source-copied"))
+            .count()
+    };
+    assert_eq!(copies("cold"), 2, "the step ran: both sources copied");
+    assert_eq!(copies("cached"), 0, "a cache hit copies nothing");
+    std::fs::write(ctx.join("src/a"), "a2\n").unwrap();
+    assert_eq!(copies("changed"), 2, "a changed source runs the step");
+    assert_eq!(e.ok(&["run", "--rm", &img, "cat", "/both"]), "a2\ntool\n");
+}

@@ -196,7 +196,21 @@ impl Builder<'_> {
     /// stage or image `f`: (the image id, the container id).
     pub(super) fn container_of(&self, ins: &Instruction, f: &str) -> Result<(String, String)> {
         let engine = self.engine;
-        let img_id = match self.df.stage_index(f) {
+        let img_id = self.image_of(ins, f)?;
+        let tmp = State {
+            image: Some(engine.images()?.get(&img_id)?),
+            config: Map::new(),
+            args: BTreeMap::new(),
+            global: BTreeMap::new(),
+        };
+        let c = container(engine, &tmp, base_host(self.opts), None, vec![])?;
+        Ok((img_id, c))
+    }
+
+    /// The image id of stage or image `f` (a stage built before this step).
+    pub(super) fn image_of(&self, ins: &Instruction, f: &str) -> Result<String> {
+        let engine = self.engine;
+        Ok(match self.df.stage_index(f) {
             Some(j) => match self.results.get(&j) {
                 Some(Some(i)) => i.id().to_string(),
                 Some(None) => scratch_image(engine)?,
@@ -220,15 +234,7 @@ impl Builder<'_> {
                 })?
                 .id()
                 .to_string(),
-        };
-        let tmp = State {
-            image: Some(engine.images()?.get(&img_id)?),
-            config: Map::new(),
-            args: BTreeMap::new(),
-            global: BTreeMap::new(),
-        };
-        let c = container(engine, &tmp, base_host(self.opts), None, vec![])?;
-        Ok((img_id, c))
+        })
     }
 
     /// The sources of `COPY --from=f`: resolved in the rootfs of a container of stage or image

@@ -5,7 +5,8 @@
 //!   `id` (default the target); `sharing=locked` holds a lock for the step, `private` takes a
 //!   fresh directory when another step holds it; `from`/`source` seed a new cache.
 //! - `bind`: a copy of the source (the build context minus `.dockerignore`d files, or a path of
-//!   a stage or an image), read-only unless `rw` (whose writes are then thrown away).
+//!   a stage or an image), read-only unless `rw` (whose writes are then thrown away). The copy
+//!   is made only when the step runs ([`Builder::fill_binds`]): a cache hit needs its hash.
 //! - `tmpfs`, `secret` (a file in a private tmpfs-backed directory, `0400` by default, or an
 //!   environment variable), `ssh` (the agent socket given with `--ssh`).
 //!
@@ -50,8 +51,18 @@ pub(super) struct StepMounts {
     /// mount targets (container paths) that did not exist in the image, deepest last
     stubs: Vec<String>,
     containers: Vec<String>,
+    /// bind sources to copy (to the path, where their mount's source is) if the step runs
+    pending: Vec<(PathBuf, BindSource)>,
     tmp: Vec<PathBuf>,
     locks: Vec<nix::fcntl::Flock<File>>,
+}
+
+/// Where a bind mount's copy comes from.
+enum BindSource {
+    /// the build context's `rel`, at `path`
+    Context { rel: String, path: PathBuf },
+    /// the mount's `source` in its `from` stage or image
+    Stage(RunMount),
 }
 
 fn hex(s: &str) -> String {
@@ -279,7 +290,22 @@ impl Builder<'_> {
         Ok(dir)
     }
 
-    /// A bind mount's source, copied to a directory of its own; and its content hash.
+    /// Copy the bind mounts' sources (a step that runs: after its cache lookup missed).
+    pub(super) fn fill_binds(&self, ins: &Instruction, out: &mut StepMounts) -> Result<()> {
+        for (dst, src) in std::mem::take(&mut out.pending) {
+            fault::mark("build.bind-source-copied");
+            match src {
+                BindSource::Context { rel, path } => copy_context(self.ctx, &rel, &path, &dst)?,
+                BindSource::Stage(m) => {
+                    self.copy_from_stage(ins, &m, &dst, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a bind mount's source will be copied (by [`Builder::fill_binds`]), and what
+    /// stands for its content in the step's key: the context's hash, or the image's id.
     fn bind_source(
         &self,
         ins: &Instruction,
@@ -288,8 +314,9 @@ impl Builder<'_> {
     ) -> Result<(PathBuf, String)> {
         let tmp = self.step_tmp(out)?;
         let dst = tmp.join("src");
-        if m.from.is_some() {
-            let img = self.copy_from_stage(ins, m, &dst, out)?;
+        if let Some(from) = &m.from {
+            let img = self.image_of(ins, from)?;
+            out.pending.push((dst.clone(), BindSource::Stage(m.clone())));
             return Ok((dst, img));
         }
         let src = m.source.as_deref().unwrap_or(".");
@@ -304,7 +331,8 @@ impl Builder<'_> {
             return Err(step_err(ins, &format!("mount source {src} not found")));
         };
         let hash = self.ctx.hash(&[(rel.clone(), path.clone())]);
-        copy_context(self.ctx, &rel, &path, &dst)?;
+        out.pending
+            .push((dst.clone(), BindSource::Context { rel, path }));
         Ok((dst, hash))
     }
 

@@ -87,6 +87,10 @@ impl Builder<'_> {
             mounts.release(engine);
             return Ok(());
         }
+        if let Err(e) = self.fill_binds(ins, &mut mounts) {
+            mounts.release(engine);
+            return Err(e);
+        }
         let mut host = host;
         host.mounts = mounts.specs.clone();
         env.extend(mounts.env.iter().cloned());
