@@ -74,3 +74,36 @@ fn a_steps_layer_is_what_later_steps_and_a_fresh_root_see() {
     let seen_fresh = fresh.ok(&["run", "--rm", &img, "sh", "-c", LISTING]);
     assert_eq!(seen_by_the_build, seen_fresh);
 }
+
+/// The container of a step that failed stays (docker's `--force-rm=false`) and can be started
+/// again: berth makes step containers without syncs for their layers (overlayfs `volatile`,
+/// which refuses a second mount) and turns the one it keeps into an ordinary snapshot.
+#[test]
+fn a_failed_steps_container_stays_and_starts_again() {
+    let e = engine!();
+    let ctx = e.path().join("ctx-failed");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "ARG BASE\nFROM ${BASE}\nRUN echo ran >> /count; cat /count; exit 3\n",
+    )
+    .unwrap();
+    if e.is_docker() {
+        std::env::set_var("DOCKER_BUILDKIT", "0");
+    }
+    let base = format!("BASE={}", e.img());
+    let args = ["build", "--build-arg", &base, ctx.to_str().unwrap()];
+    let o = e.cmd_with(&args, Stdin::Null, BUILD_TIMEOUT);
+    assert!(!o.success(), "{o:?}");
+    let short = o
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("---> Running in "))
+        .unwrap_or_else(|| panic!("no step container in {o:?}"))
+        .trim()
+        .to_string();
+    let again = e.cmd(&["start", "-a", &short]);
+    e.ok(&["rm", "-f", &short]);
+    assert_eq!(again.code, 3, "{again:?}");
+    assert_eq!(again.stdout, "ran\nran\n", "the step's layer is kept: {again:?}");
+}

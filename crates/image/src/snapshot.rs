@@ -206,6 +206,36 @@ impl Snapshotter {
         Ok(merged)
     }
 
+    /// A `volatile` snapshot made an ordinary one (its container is kept after all): its upper
+    /// dir synced, and overlayfs' mark of a volatile mount (which refuses to mount it again)
+    /// and ours removed; it is unmounted first.
+    pub fn make_durable(&self, id: &str) -> Result<()> {
+        valid_id(id)?;
+        let marker = self.active(id, "volatile");
+        if !marker.exists() {
+            return Ok(());
+        }
+        let merged = self.active(id, "merged");
+        unmount(&merged).ctx(|| format!("unmount {}", merged.display()))?;
+        let upper = self.active(id, "upper");
+        let synced = fs::File::open(&upper).and_then(|f| {
+            // SAFETY: a valid descriptor.
+            match unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f)) } {
+                0 => Ok(()),
+                _ => Err(io::Error::last_os_error()),
+            }
+        });
+        synced.ctx(|| format!("sync {}", upper.display()))?;
+        let incompat = self.active(id, "work").join("work/incompat");
+        match fs::remove_dir_all(&incompat) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(e).ctx(|| format!("remove {}", incompat.display()))
+            }
+            _ => {}
+        }
+        fs::remove_file(&marker).ctx(|| format!("remove {}", marker.display()))
+    }
+
     /// (Re)mount an existing overlay snapshot.
     ///
     /// Uses the new mount API (`fsopen`/`fsconfig`/`fsmount`/`move_mount`), which takes

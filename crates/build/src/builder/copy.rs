@@ -177,7 +177,7 @@ impl Builder<'_> {
             src.cleanup(engine);
             return Ok(());
         }
-        let c = match container(engine, &self.stage, base_host(self.opts), None, vec![]) {
+        let c = match container(engine, &self.stage, base_host(self.opts), None, vec![], true) {
             Ok(c) => c,
             Err(e) => {
                 src.cleanup(engine);
@@ -203,7 +203,7 @@ impl Builder<'_> {
             args: BTreeMap::new(),
             global: BTreeMap::new(),
         };
-        let c = container(engine, &tmp, base_host(self.opts), None, vec![])?;
+        let c = container(engine, &tmp, base_host(self.opts), None, vec![], true)?;
         Ok((img_id, c))
     }
 

@@ -105,9 +105,10 @@ impl StepMounts {
         !self.stubs.is_empty()
     }
 
-    /// Remove from the step's rootfs (mounted at `root`) the mountpoints the runtime made for
-    /// mounts whose target was not in the image, when they are still empty: they are not the
-    /// step's doing and must not be in its layer.
+    /// Remove from the step's changes (its overlay's upper dir, or its copied rootfs, at `root`)
+    /// the mountpoints the runtime made for mounts whose target was not in the image, when they
+    /// are still empty: they are not the step's doing and must not be in its layer. Not being
+    /// in the image, they are plain new entries of an upper dir (no whiteouts to leave).
     pub(super) fn remove_stubs(&self, root: &Path) {
         let Ok(r) = Root::open(root) else { return };
         for stub in self.stubs.iter().rev() {

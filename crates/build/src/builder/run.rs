@@ -11,6 +11,7 @@ use engine::engine::Engine;
 use engine::types::{Config, HostConfig};
 use engine::Result;
 use image::archive::{derive, derive_stored, Step};
+use image::snapshot::SnapshotKind;
 use image::Image;
 use serde_json::{json, Map};
 use std::path::PathBuf;
@@ -94,7 +95,10 @@ impl Builder<'_> {
         let mut host = host;
         host.mounts = mounts.specs.clone();
         env.extend(mounts.env.iter().cloned());
-        let c = match container(engine, &self.stage, host, Some(argv.clone()), env) {
+        // as dockerd: the container of a step that worked goes unless `rm=0`, the one of a
+        // step that failed stays unless `forcerm`; gone before the build answers
+        let goes_if_ok = !self.opts.keep_containers || self.opts.force_rm;
+        let c = match container(engine, &self.stage, host, Some(argv.clone()), env, goes_if_ok) {
             Ok(c) => c,
             Err(e) => {
                 mounts.release(engine);
@@ -105,7 +109,6 @@ impl Builder<'_> {
         self.report
             .container(&format!(" ---> Running in {}", short(&c)));
         let code = run_attached(engine, &c, &mut self.report);
-        let goes_if_ok = !self.opts.keep_containers || self.opts.force_rm;
         fault::point("build.step-ran");
         let result = code.and_then(|code| {
             if code != 0 {
@@ -115,8 +118,7 @@ impl Builder<'_> {
                 )));
             }
             if mounts.has_stubs() {
-                let root = engine.images()?.mount_snapshot(&c)?;
-                mounts.remove_stubs(&root);
+                mounts.remove_stubs(&changes_dir(engine, &c)?);
             }
             layer_from(
                 engine,
@@ -126,8 +128,6 @@ impl Builder<'_> {
                 goes_if_ok,
             )
         });
-        // as dockerd: the container of a step that worked goes unless `rm=0`, the one of a
-        // step that failed stays unless `forcerm`; gone before the build answers
         let remove = if result.is_ok() {
             goes_if_ok
         } else {
@@ -135,6 +135,11 @@ impl Builder<'_> {
         };
         if remove {
             let _ = engine.remove(&c, true, true);
+        } else if goes_if_ok {
+            // made for a container that was to go, it stays: its layer must mount again
+            if let Ok(images) = engine.images() {
+                let _ = images.snapshots.make_durable(&c);
+            }
         }
         mounts.release(engine);
         if remove {
@@ -185,6 +190,16 @@ pub(super) fn base_host(opts: &Options) -> HostConfig {
     }
 }
 
+/// Where the changes of stopped container `id` are: its overlay's upper dir (not mounted again:
+/// a step's overlay is `volatile`, mounted once), or its copied rootfs.
+fn changes_dir(engine: &Engine, id: &str) -> Result<PathBuf> {
+    let images = engine.images()?;
+    Ok(match images.snapshot_kind(id)?.1 {
+        SnapshotKind::Overlay => images.snapshots.upper_dir(id),
+        kind => images.snapshots.rootfs(id, kind),
+    })
+}
+
 /// The rootfs path of container `id` (mounted while it exists).
 fn rootfs_of(engine: &Engine, id: &str) -> PathBuf {
     PathBuf::from(
@@ -198,13 +213,15 @@ fn rootfs_of(engine: &Engine, id: &str) -> PathBuf {
     )
 }
 
-/// A container of the stage's image (created, not started) for RUN or COPY.
+/// A container of the stage's image (created, not started) for RUN or COPY; `throwaway`: it
+/// goes once its layer is committed (no syncs for its layer).
 pub(super) fn container(
     engine: &Engine,
     s: &State,
     host_config: HostConfig,
     cmd: Option<Vec<String>>,
     env: Vec<String>,
+    throwaway: bool,
 ) -> Result<String> {
     let image = match &s.image {
         Some(i) => i.id().to_string(),
@@ -230,6 +247,7 @@ pub(super) fn container(
         host_config,
         network_aliases: vec![],
         ip: None,
+        throwaway_layer: throwaway,
         ..Default::default()
     })?;
     Ok(c.id)

@@ -458,6 +458,7 @@ pub fn to_request(
             },
             ..Default::default()
         },
+        throwaway_layer: false,
     })
 }
 

@@ -22,6 +22,9 @@ pub struct CreateRequest {
     /// the rest of the first network's endpoint: `--ip6`, `--link-local-ip`, its links
     /// (its aliases and ip are the two fields above)
     pub endpoint: crate::net::EndpointSpec,
+    /// a layer nobody keeps once the container is gone (a build step's, committed or thrown
+    /// away by the builder): no syncs for it, as for `--rm` (overlayfs `volatile`)
+    pub throwaway_layer: bool,
 }
 
 impl Engine {
@@ -97,7 +100,7 @@ impl Engine {
             let (rootfs, kind) = images.create_snapshot_opts(
                 &id,
                 &img.record.manifest.to_string(),
-                hc.auto_remove,
+                hc.auto_remove || req.throwaway_layer,
             )?;
             let mut c = Container {
                 id: id.clone(),
