@@ -58,7 +58,10 @@ fn a_steps_layer_is_what_later_steps_and_a_fresh_root_see() {
         "t regular empty file 0 1 2001-09-09 01:46:40",
         "fifo fifo 0 1 ",
     ] {
-        assert!(seen_by_the_build.contains(want), "{want:?} in\n{seen_by_the_build}");
+        assert!(
+            seen_by_the_build.contains(want),
+            "{want:?} in\n{seen_by_the_build}"
+        );
     }
     for gone in ["d/gone", "o/old", "bin/yes"] {
         assert!(
@@ -105,5 +108,8 @@ fn a_failed_steps_container_stays_and_starts_again() {
     let again = e.cmd(&["start", "-a", &short]);
     e.ok(&["rm", "-f", &short]);
     assert_eq!(again.code, 3, "{again:?}");
-    assert_eq!(again.stdout, "ran\nran\n", "the step's layer is kept: {again:?}");
+    assert_eq!(
+        again.stdout, "ran\nran\n",
+        "the step's layer is kept: {again:?}"
+    );
 }

@@ -177,7 +177,14 @@ impl Builder<'_> {
             src.cleanup(engine);
             return Ok(());
         }
-        let c = match container(engine, &self.stage, base_host(self.opts), None, vec![], true) {
+        let c = match container(
+            engine,
+            &self.stage,
+            base_host(self.opts),
+            None,
+            vec![],
+            true,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 src.cleanup(engine);

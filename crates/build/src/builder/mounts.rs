@@ -317,7 +317,8 @@ impl Builder<'_> {
         let dst = tmp.join("src");
         if let Some(from) = &m.from {
             let img = self.image_of(ins, from)?;
-            out.pending.push((dst.clone(), BindSource::Stage(m.clone())));
+            out.pending
+                .push((dst.clone(), BindSource::Stage(m.clone())));
             return Ok((dst, img));
         }
         let src = m.source.as_deref().unwrap_or(".");

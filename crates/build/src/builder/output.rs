@@ -61,7 +61,14 @@ pub fn write_output(engine: &Engine, id: &str, out: &Output) -> Result<()> {
     }
     let image = engine.images()?.get(id)?;
     let st = State::on(Some(image), BTreeMap::new());
-    let c = container(engine, &st, base_host(&Options::default()), None, vec![], true)?;
+    let c = container(
+        engine,
+        &st,
+        base_host(&Options::default()),
+        None,
+        vec![],
+        true,
+    )?;
     let r = (|| match out {
         Output::Image => Ok(()),
         Output::Tar(None) => {

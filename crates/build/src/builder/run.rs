@@ -98,7 +98,14 @@ impl Builder<'_> {
         // as dockerd: the container of a step that worked goes unless `rm=0`, the one of a
         // step that failed stays unless `forcerm`; gone before the build answers
         let goes_if_ok = !self.opts.keep_containers || self.opts.force_rm;
-        let c = match container(engine, &self.stage, host, Some(argv.clone()), env, goes_if_ok) {
+        let c = match container(
+            engine,
+            &self.stage,
+            host,
+            Some(argv.clone()),
+            env,
+            goes_if_ok,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 mounts.release(engine);
