@@ -113,3 +113,62 @@ fn a_failed_steps_container_stays_and_starts_again() {
         "the step's layer is kept: {again:?}"
     );
 }
+
+/// A RUN's layer holds what its command changed, not the mountpoints of the files every
+/// container gets (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`) that the runtime made
+/// because the image has none (docker keeps them in a layer of its own, BuildKit removes them).
+#[test]
+fn a_run_layer_has_no_mountpoints_of_the_engines_files() {
+    let e = engine!();
+    let ctx = e.path().join("ctx-stubs");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "ARG BASE\nFROM ${BASE}\nRUN echo hi > /x\n",
+    )
+    .unwrap();
+    if e.is_docker() {
+        std::env::set_var("DOCKER_BUILDKIT", "0");
+    }
+    let img = e.image_name("stubs");
+    let base = format!("BASE={}", e.img());
+    let args = [
+        "build",
+        "--build-arg",
+        &base,
+        "-t",
+        &img,
+        ctx.to_str().unwrap(),
+    ];
+    let o = e.cmd_with(&args, Stdin::Null, BUILD_TIMEOUT);
+    assert!(o.success(), "{o:?}");
+    let saved = e.path().join("stubs.tar");
+    e.ok(&["save", "-o", saved.to_str().unwrap(), &img]);
+    let dir = e.path().join("stubs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let untar = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&saved)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let layers = manifest[0]["Layers"].as_array().unwrap();
+    let top = dir.join(layers.last().unwrap().as_str().unwrap());
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&top)
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(names.lines().any(|l| l == "x"), "{names}");
+    for stub in ["etc/hosts", "etc/hostname", "etc/resolv.conf"] {
+        assert!(
+            !names.lines().any(|l| l == stub),
+            "{stub} in the layer:\n{names}"
+        );
+    }
+}

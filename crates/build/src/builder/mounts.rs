@@ -40,6 +40,10 @@ pub(super) fn cache_root(engine: &Engine) -> PathBuf {
     engine.root.join("build-mounts")
 }
 
+/// The files the engine mounts in every container (its own hostname, hosts and resolv.conf):
+/// where the image has none the runtime makes them, as for a mount's target.
+const ENGINE_FILES: [&str; 3] = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
+
 /// What a RUN step's mounts became; [`StepMounts::release`] undoes what is temporary.
 #[derive(Default)]
 pub(super) struct StepMounts {
@@ -96,9 +100,10 @@ impl StepMounts {
     }
 
     /// Note the mount targets (and parents) missing in the step's rootfs (its container
-    /// created, not started): the runtime will make them.
+    /// created, not started), the engine's own files' too: the runtime will make them.
     pub(super) fn find_stubs(&mut self, rootfs: &Path) {
-        self.stubs = missing_paths(rootfs, self.specs.iter().map(|s| s.target.as_str()));
+        let targets = self.specs.iter().map(|s| s.target.as_str());
+        self.stubs = missing_paths(rootfs, targets.chain(ENGINE_FILES));
     }
 
     pub(super) fn has_stubs(&self) -> bool {
