@@ -194,6 +194,20 @@ pub(super) fn export_registry(
     Ok(())
 }
 
+/// Pull `reference` for the build's caches (no progress shown), with the user's credentials.
+pub(super) fn pull_quietly(
+    images: &image::ImageStore,
+    reference: &str,
+) -> image::Result<image::Image> {
+    let r = image::reference::Reference::parse(reference)?;
+    let opts = image::registry::PullOptions {
+        platform: image::spec::Platform::host(),
+        progress: image::registry::Progress::Quiet,
+        credentials: image::registry::Credentials::from_docker_config(),
+    };
+    image::registry::pull(images, &r, &opts)
+}
+
 /// Import a registry cache: pull image `reference`, unpack its layer and import that. A
 /// cache that cannot be pulled is a warning (the build goes on without it), as BuildKit's.
 pub(super) fn import_registry(
@@ -201,14 +215,8 @@ pub(super) fn import_registry(
     cache: &mut Cache,
     reference: &str,
 ) -> Result<std::result::Result<usize, String>> {
-    let r = image::reference::Reference::parse(reference)?;
     let images = engine.images()?;
-    let opts = image::registry::PullOptions {
-        platform: image::spec::Platform::host(),
-        progress: image::registry::Progress::Quiet,
-        credentials: image::registry::Credentials::from_docker_config(),
-    };
-    let img = match image::registry::pull(images, &r, &opts) {
+    let img = match pull_quietly(images, reference) {
         Ok(i) => i,
         Err(e) => return Ok(Err(e.to_string())),
     };

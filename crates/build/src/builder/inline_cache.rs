@@ -49,6 +49,22 @@ pub(super) fn embed(store: &ImageStore, last: &Image, used: &[(String, String)])
     Ok(store.add_image(&mbytes, &[], None)?)
 }
 
+/// `--cache-from IMAGE` of an image that is not here: pulled first, as BuildKit fetches it
+/// itself; one that cannot be pulled is a warning and the build goes on without it.
+pub(super) fn pull_missing(engine: &Engine, sources: &[String], out: &mut dyn std::io::Write) {
+    let Ok(store) = engine.images() else {
+        return;
+    };
+    for name in sources {
+        if store.get(name).is_ok() {
+            continue;
+        }
+        if let Err(e) = super::cache_io::pull_quietly(store, name) {
+            let _ = writeln!(out, "WARNING: failed to import cache {name}: {e}");
+        }
+    }
+}
+
 /// For each of `sources` that carries an inline cache: rebuild its step images from its
 /// layers and add their steps to `cache`. The ids of the images rebuilt (cache sources too).
 pub(super) fn import(engine: &Engine, cache: &mut Cache, sources: &[String]) -> Vec<String> {

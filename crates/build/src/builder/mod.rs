@@ -159,6 +159,7 @@ pub fn build(
     stage_built: &mut dyn FnMut(&str),
 ) -> Result<String> {
     let mut cache = Cache::open(engine);
+    inline_cache::pull_missing(engine, &opts.cache_from_images, out);
     // images with an inline cache (BUILDKIT_INLINE_CACHE) bring their steps' images back
     let rebuilt = inline_cache::import(engine, &mut cache, &opts.cache_from_images);
     let mut sources = cache_sources(engine, &opts.cache_from_images);
