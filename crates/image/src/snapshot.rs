@@ -52,7 +52,34 @@ fn valid_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Is `p` (symlinks followed) the root of a mount? Asked of statx (STATX_ATTR_MOUNT_ROOT,
+/// Linux 5.8), which costs the same whatever the number of mounts; mountinfo, where statx
+/// cannot tell, has a line per container's rootfs: reading it on every start and removal
+/// made 1,000 containers' `rm -f` quadratic.
 pub fn is_mountpoint(p: &Path) -> bool {
+    match statx_mount_root(p) {
+        Ok(Some(root)) => root,
+        // gone or not a directory path: not mounted, and mountinfo would say so too
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => false,
+        Ok(None) | Err(_) => is_mountpoint_in_mountinfo(p),
+    }
+}
+
+/// STATX_ATTR_MOUNT_ROOT of `p`; None when the kernel does not report that attribute.
+fn statx_mount_root(p: &Path) -> io::Result<Option<bool>> {
+    let c = CString::new(p.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
+    // SAFETY: statx is plain data, all zeroes is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid path string and a statx buffer we own; mask 0: only the basic fields
+    // and the attributes, which statx always reports.
+    if unsafe { libc::statx(libc::AT_FDCWD, c.as_ptr(), 0, 0, &mut stx) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    Ok((stx.stx_attributes_mask & bit != 0).then_some(stx.stx_attributes & bit != 0))
+}
+
+fn is_mountpoint_in_mountinfo(p: &Path) -> bool {
     let Ok(s) = fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };

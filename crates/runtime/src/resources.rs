@@ -20,6 +20,15 @@ fn err(e: cgroups::Error) -> Error {
 }
 
 pub fn manager(spec: &Spec, id: &str) -> Result<Box<dyn CgroupManager>> {
+    manager_on(None, spec, id)
+}
+
+/// [`manager`] on a host layout detected beforehand (`None`: detect it now).
+fn manager_on(
+    layout: Option<&cgroups::Layout>,
+    spec: &Spec,
+    id: &str,
+) -> Result<Box<dyn CgroupManager>> {
     cgroups::set_warning_handler(crate::log::warn);
     let path = spec
         .linux()
@@ -30,13 +39,24 @@ pub fn manager(spec: &Spec, id: &str) -> Result<Box<dyn CgroupManager>> {
         // runc's default: a cgroup named after the container, under the runtime's own; nothing
         // of ours is left behind once it is deleted.
         .unwrap_or_else(|| id.to_string());
-    cgroups::manager(&path, id).map_err(err)
+    match layout {
+        Some(l) => cgroups::manager_with_layout(l, &path, id),
+        None => cgroups::manager(&path, id),
+    }
+    .map_err(err)
 }
 
 fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>> {
+    manager_of_on(None, st)
+}
+
+fn manager_of_on(
+    layout: Option<&cgroups::Layout>,
+    st: &ContainerState,
+) -> Result<Box<dyn CgroupManager>> {
     let spec: Spec = serde_json::from_value(st.config.clone())
         .map_err(|e| Error::Other(format!("stored spec of {}: {e}", st.id)))?;
-    manager(&spec, &st.id)
+    manager_on(layout, &spec, &st.id)
 }
 
 /// The device cgroup rules of the spec, followed by what runc appends for every container:
@@ -273,7 +293,17 @@ pub fn update(state: &ContainerState, resources: &oci_spec::runtime::LinuxResour
 
 /// The cgroup's statistics, in runc's field names, with the OOM-kill count (`memory.oomKill`).
 pub fn stats(state: &ContainerState) -> Result<serde_json::Value> {
-    let s = manager_of(state)?.stats().map_err(err)?;
+    stats_on(None, state)
+}
+
+/// [`stats`] on a host layout detected once for many containers (`None`: detect it now).
+/// Detecting reads /proc/self/mountinfo, which has a line per container's rootfs: `stats` of
+/// 1,000 containers read it 2,000 times, 72 s of a 1,000-container `berth stats --no-stream`.
+pub fn stats_on(
+    layout: Option<&cgroups::Layout>,
+    state: &ContainerState,
+) -> Result<serde_json::Value> {
+    let s = manager_of_on(layout, state)?.stats().map_err(err)?;
     serde_json::to_value(s).map_err(|e| Error::Other(e.to_string()))
 }
 

@@ -261,6 +261,12 @@ fn container_networks(c: &Container) -> Option<Value> {
     (!m.is_empty()).then_some(Value::Object(m))
 }
 
+/// The host's cgroup layout, for [`Engine::stats_sample_on`]: detected once per round of
+/// samples rather than once per container (it reads the whole mountinfo of the host).
+pub fn cgroup_layout() -> Option<cgroups::Layout> {
+    cgroups::Layout::detect().ok()
+}
+
 /// Bytes received and sent on all the container's interfaces (docker's NET I/O).
 pub fn net_io(v: &Value) -> (u64, u64) {
     let (mut rx, mut tx) = (0, 0);
@@ -337,11 +343,22 @@ impl Engine {
     /// One stats sample of a container (zeros when it is not running). `prev`: an earlier
     /// sample, whose cpu_stats become precpu_stats (the CPU % needs two).
     pub fn stats_sample(&self, c: &Container, prev: Option<&Value>) -> Value {
+        self.stats_sample_on(None, c, prev)
+    }
+
+    /// [`Engine::stats_sample`] on the host's cgroup layout detected once for a round of
+    /// samples of many containers ([`cgroup_layout`]; `None`: detect it for this one).
+    pub fn stats_sample_on(
+        &self,
+        layout: Option<&cgroups::Layout>,
+        c: &Container,
+        prev: Option<&Value>,
+    ) -> Value {
         let raw = if c.state.status.is_live() {
             self.runtime
                 .load(&c.id)
                 .ok()
-                .and_then(|st| runtime::resources::stats(&st).ok())
+                .and_then(|st| runtime::resources::stats_on(layout, &st).ok())
         } else {
             None
         };

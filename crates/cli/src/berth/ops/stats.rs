@@ -109,17 +109,22 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<i32> {
                 return Ok(code);
             }
         }
+        // detected once a round: it reads the host's mountinfo, a line per container
+        let layout = engine::container::stats::cgroup_layout();
         if first {
             // the CPU % needs two samples: take a first one a moment before
             for (c, _) in &targets {
-                prev.insert(c.id.clone(), engine.stats_sample(c, None));
+                prev.insert(
+                    c.id.clone(),
+                    engine.stats_sample_on(layout.as_ref(), c, None),
+                );
             }
             std::thread::sleep(Duration::from_millis(if a.no_stream { 600 } else { 300 }));
             first = false;
         }
         let mut rows = Vec::new();
         for (c, given) in &targets {
-            let v = engine.stats_sample(c, prev.get(&c.id));
+            let v = engine.stats_sample_on(layout.as_ref(), c, prev.get(&c.id));
             rows.push(stats_row(
                 &v,
                 given.as_deref(),
