@@ -243,8 +243,8 @@ echo
 for other in runc crun; do
 	[[ -n ${BIN[$other]:-} ]] || continue
 	if ok berth && ok "$other"; then
-		awk -v bt="${MEAN[berth]}" -v ot="${MEAN[$other]}" -v br="${RSS[berth]}" -v or="${RSS[$other]}" -v o="$other" \
-			'BEGIN { printf "berth/%-5s  time %.2fx   peak RSS %.2fx\n", o, bt / ot, br / or }'
+		awk -v bt="${MEAN[berth]}" -v ot="${MEAN[$other]}" -v br="${RSS[berth]}" -v orss="${RSS[$other]}" -v o="$other" \
+			'BEGIN { printf "berth/%-5s  time %.2fx   peak RSS %.2fx\n", o, bt / ot, br / orss }'
 	else
 		printf 'berth/%-5s  n/a (%s)\n' "$other" "$(ok berth && echo "$other failed" || echo "berth-runtime failed")"
 	fi
