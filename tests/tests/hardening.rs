@@ -385,3 +385,33 @@ fn engine_refuses_apparmor_the_host_lacks() {
     ]);
     assert_eq!(out.trim(), "RAN");
 }
+
+/// `process.cwd` of `/proc/self/fd/N` resolves through whatever fd N of the runtime's child
+/// is when it enters the cwd; one that still names a host directory (its /proc, say) put the
+/// process outside the container, free to walk up to the host's root (CVE-2024-21626). berth
+/// ran `echo ran` with fd 4 there and listed the host's / from `..`. Whatever N, the process
+/// never runs outside the root: the start is refused, or its cwd is inside the container.
+#[test]
+fn cwd_through_a_leaked_fd_never_leaves_the_root() {
+    let env = test_env!();
+    let marker = format!("host-only-{}", std::process::id());
+    let host_file = Path::new("/").join(&marker);
+    std::fs::write(&host_file, "x").unwrap();
+    struct Rm<'a>(&'a Path);
+    impl Drop for Rm<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+        }
+    }
+    let _rm = Rm(&host_file);
+    for n in 3..=16 {
+        let mut b = env.bundle(&format!("b{n}"));
+        b.cwd(&format!("/proc/self/fd/{n}"));
+        // from any cwd outside the root, some number of `..` reaches the host's /
+        let script = format!(
+            "echo ran; for i in 1 2 3 4 5 6 7 8; do [ -e {marker} ] && echo ESCAPED; cd ..; done"
+        );
+        let out = env.sh(&mut b, &script);
+        assert!(!out.out().contains("ESCAPED"), "fd {n}: {out:?}");
+    }
+}

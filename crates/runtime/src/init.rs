@@ -391,7 +391,8 @@ fn finish_process(
     // it, with root squashed) is tried again once we are that user.
     let chdir = || {
         nix::unistd::chdir(process.cwd())
-            .ctx(|| format!("chdir to cwd {:?} (process.cwd)", process.cwd()))
+            .ctx(|| format!("chdir to cwd {:?} (process.cwd)", process.cwd()))?;
+        cwd_inside_root(process.cwd())
     };
     let retry_chdir = match chdir() {
         Ok(()) => false,
@@ -407,6 +408,30 @@ fn finish_process(
     }
     if let Some(f) = seccomp {
         load(f)?;
+    }
+    Ok(())
+}
+
+/// The cwd just entered must lie under the process's root. A cwd such as `/proc/self/fd/N`
+/// resolves through whatever fd N of the runtime's child is (a directory of the host it still
+/// holds, its /proc say), and a process started there can walk up out of the container to the
+/// host's root (CVE-2024-21626's breakout, which runc refuses the same way): the kernel then
+/// names the cwd "(unreachable)..." instead of an absolute path.
+fn cwd_inside_root(cwd: &Path) -> Result<()> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: the kernel writes at most buf.len() bytes into buf
+    let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if n < 0 {
+        return Err(Error::Spec(format!(
+            "process.cwd {cwd:?}: cannot tell where it leads ({}): refused",
+            nix::Error::last()
+        )));
+    }
+    if buf.first() != Some(&b'/') {
+        return Err(Error::Spec(format!(
+            "process.cwd {cwd:?} leads outside the container's root: refused (possible \
+             container breakout)"
+        )));
     }
     Ok(())
 }
