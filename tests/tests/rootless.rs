@@ -48,7 +48,7 @@ fn rootless_run_maps_root_to_the_user() {
         &img,
         "sh",
         "-c",
-        "echo started; touch /data/mine; mkdir /data/app; chown 1000:1000 /data/app; sleep 600",
+        "touch /data/mine; mkdir /data/app; chown 1000:1000 /data/app; echo started; sleep 600",
     ]);
     let pid = u.ok(&["inspect", "-f", "{{.State.Pid}}", name]);
     assert_eq!(host_uid_of(&pid), u.uid, "the container's root on the host");
@@ -647,6 +647,14 @@ fn rootless_fuse_overlayfs_fallback() {
         || std::fs::read_to_string(format!("/proc/{}/mountinfo", pause.trim())).unwrap();
     let fuse_mounts = |mi: &str| mi.lines().filter(|l| l.contains("fuse-overlayfs")).count();
     assert_eq!(fuse_mounts(&mountinfo()), 1, "{}", mountinfo());
+    // `run -d` returns once the process runs, not once it has made its changes
+    u.ok(&[
+        "exec",
+        "fo",
+        "sh",
+        "-c",
+        "for i in $(seq 100); do [ -e /home/app/new ] && exit 0; sleep 0.1; done; exit 1",
+    ]);
     u.ok(&["commit", "fo", "localhost/fo"]);
     u.ok(&["rm", "-f", "fo"]);
     assert_eq!(fuse_mounts(&mountinfo()), 0, "no mount left after rm");
