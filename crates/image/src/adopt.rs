@@ -40,8 +40,7 @@ impl Snapshotter {
             return Ok(None);
         }
         let upper = self.upper_dir(id);
-        let size = cpath(&upper)
-            .and_then(|c| drop_overlay_xattrs(&c, false))
+        let size = drop_overlay_xattrs(&upper, false)
             .and_then(|()| settle(&upper))
             .ctx(|| format!("prepare {} as a layer", upper.display()))?;
         let dst = self.layer_dir(diff_id);
@@ -74,50 +73,22 @@ fn cpath(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)
 }
 
-/// The xattr names of `p` (not followed).
-fn xattr_names(p: &CString) -> io::Result<Vec<Vec<u8>>> {
-    // SAFETY: valid path; a null buffer asks for the size.
-    let n = unsafe { libc::llistxattr(p.as_ptr(), std::ptr::null_mut(), 0) };
-    if n <= 0 {
-        return Ok(Vec::new());
-    }
-    let mut buf = vec![0u8; n as usize];
-    // SAFETY: a buffer of the given length.
-    let n = unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    buf.truncate(n as usize);
-    Ok(buf
-        .split(|b| *b == 0)
-        .filter(|k| !k.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect())
-}
-
-/// overlayfs' own xattrs of `p` dropped, but a directory's opaque mark.
-fn drop_overlay_xattrs(p: &CString, is_dir: bool) -> io::Result<()> {
-    for k in xattr_names(p)? {
-        let name = String::from_utf8_lossy(&k);
+/// overlayfs' own xattrs of `p` (not followed) dropped, but a directory's opaque mark.
+fn drop_overlay_xattrs(p: &Path, is_dir: bool) -> io::Result<()> {
+    for k in xattr::list(p)? {
+        let name = k.to_string_lossy();
         if !crate::overlay_xattr::is_overlay_own(&name) {
             continue;
         }
         if is_dir && name == crate::overlay_xattr::opaque_name() {
-            let mut v = [0u8; 4];
-            let kc = CString::new(k.clone()).map_err(io::Error::other)?;
-            // SAFETY: valid path, name and buffer.
-            let n = unsafe { libc::lgetxattr(p.as_ptr(), kc.as_ptr(), v.as_mut_ptr().cast(), 4) };
-            if n >= 0 && crate::overlay_xattr::is_opaque(&name, &v[..n as usize]) {
+            let v = xattr::get(p, &k).ok().flatten().unwrap_or_default();
+            if crate::overlay_xattr::is_opaque(&name, &v) {
                 continue;
             }
         }
-        let kc = CString::new(k).map_err(io::Error::other)?;
-        // SAFETY: valid path and name.
-        if unsafe { libc::lremovexattr(p.as_ptr(), kc.as_ptr()) } != 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ENODATA) {
-                return Err(e);
-            }
+        match xattr::remove(p, &k) {
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
+            r => r?,
         }
     }
     Ok(())
@@ -163,9 +134,8 @@ fn settle(dir: &Path) -> io::Result<u64> {
         } else if ft.is_file() {
             size += md.len();
         }
-        let c = cpath(&p)?;
-        drop_overlay_xattrs(&c, ft.is_dir())?;
-        whole_second(&c, md.mtime())?;
+        drop_overlay_xattrs(&p, ft.is_dir())?;
+        whole_second(&cpath(&p)?, md.mtime())?;
     }
     Ok(size)
 }
