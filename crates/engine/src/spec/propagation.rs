@@ -13,8 +13,10 @@ enum Needs {
     SharedOrSlave,
 }
 
-/// Check every bind mount of `spec` against `mountinfo` (the runtime's /proc/self/mountinfo).
-pub fn check_bind_sources(spec: &Spec, mountinfo: &str) -> Result<()> {
+/// Check every bind mount of `spec` that asks for shared or slave propagation against the
+/// mount table (/proc/self/mountinfo, read only then: it has a line per running container).
+pub fn check_bind_sources(spec: &Spec) -> Result<()> {
+    let mut mountinfo: Option<String> = None;
     for m in spec.mounts().as_deref().unwrap_or(&[]) {
         let opts = m.options().as_deref().unwrap_or(&[]);
         if !opts.iter().any(|o| o == "bind" || o == "rbind") {
@@ -29,7 +31,12 @@ pub fn check_bind_sources(spec: &Spec, mountinfo: &str) -> Result<()> {
         };
         let Some(src) = m.source() else { continue };
         let src = std::fs::canonicalize(src).unwrap_or_else(|_| src.clone());
-        check_one(&src, needs, mountinfo)?;
+        if mountinfo.is_none() {
+            let read = std::fs::read_to_string("/proc/self/mountinfo")
+                .map_err(|e| Error::Other(format!("read /proc/self/mountinfo: {e}")))?;
+            mountinfo = Some(read);
+        }
+        check_one(&src, needs, mountinfo.as_deref().unwrap_or_default())?;
     }
     Ok(())
 }
