@@ -29,6 +29,9 @@ pub struct V1Hierarchy {
     /// This process's own cgroup in the hierarchy (from /proc/self/cgroup), relative to the
     /// hierarchy root.
     pub own: PathBuf,
+    /// The superblock options that mount the same hierarchy again (`cpu,cpuacct`,
+    /// `xattr,name=systemd`): the mountinfo's, less access flags and the release agent.
+    pub mount_options: String,
 }
 
 impl V1Hierarchy {
@@ -75,27 +78,14 @@ impl Layout {
         let own = parse_proc_cgroup(proc_cgroup);
         let mut v1: Vec<V1Hierarchy> = Vec::new();
         let mut unified: Option<Unified> = None;
-        for (n, line) in mountinfo.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let (pre, post) = line.split_once(" - ").ok_or_else(|| {
-                Error::Mountinfo(format!("line {}: no ' - ' separator: {line:?}", n + 1))
-            })?;
-            let pre: Vec<&str> = pre.split(' ').collect();
-            let post: Vec<&str> = post.split(' ').collect();
-            if pre.len() < 5 || post.len() < 3 {
-                return Err(Error::Mountinfo(format!(
-                    "line {}: too few fields: {line:?}",
-                    n + 1
-                )));
-            }
-            let fstype = post[0];
+        for m in mountinfo::parse(mountinfo) {
+            let m = m.map_err(|e| Error::Mountinfo(e.to_string()))?;
+            let fstype = m.fs_type;
             if fstype != "cgroup" && fstype != "cgroup2" {
                 continue;
             }
-            let mount_root = PathBuf::from(unescape(pre[3]));
-            let mut mount_point = PathBuf::from(unescape(pre[4]));
+            let mount_root = m.root;
+            let mut mount_point = m.mount_point;
             if let Some(r) = root {
                 mount_point = r.join(mount_point.strip_prefix("/").unwrap_or(&mount_point));
             }
@@ -110,7 +100,8 @@ impl Layout {
                 }
                 continue;
             }
-            let mut controllers: Vec<String> = post[2]
+            let mut controllers: Vec<String> = m
+                .super_options
                 .split(',')
                 .filter(|o| is_controller_option(o))
                 .map(str::to_string)
@@ -129,6 +120,7 @@ impl Layout {
                 mount_point,
                 mount_root,
                 own,
+                mount_options: remount_options(m.super_options),
             });
         }
         let has_v1_controller = v1
@@ -206,6 +198,19 @@ pub fn swap_accounting() -> bool {
 }
 
 /// Options of a v1 cgroup mount that name a controller (or a named hierarchy).
+fn remount_options(super_options: &str) -> String {
+    super_options
+        .split(',')
+        .filter(|o| {
+            !matches!(
+                *o,
+                "rw" | "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "clone_children"
+            ) && !o.starts_with("release_agent")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn is_controller_option(o: &str) -> bool {
     if o.starts_with("name=") {
         return true;
@@ -259,26 +264,6 @@ fn own_path(own: &[(String, PathBuf)], key: &str, mount_root: &Path) -> PathBuf 
     }
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
-pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| c.is_ascii_digit()) {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
-            out.push(v as u8);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,7 +272,7 @@ mod tests {
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,release_agent=/x,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
 42 27 0:39 / /run/hugetlb\\040v1 rw,relatime - cgroup cgroup rw,hugetlb
 43 27 0:32 /sub /mnt/mem rw,relatime - cgroup cgroup rw,memory
@@ -313,6 +298,9 @@ mod tests {
         assert_eq!(mem.own, Path::new("/process_api/abc"));
         let sd = l.v1_hierarchy("name=systemd").unwrap();
         assert_eq!(sd.own, Path::new("/user.slice"));
+        // what mounts the same hierarchy again in a container's cgroup namespace
+        assert_eq!(sd.mount_options, "xattr,name=systemd");
+        assert_eq!(cpu.mount_options, "cpu,cpuacct");
         let h = l.v1_hierarchy("hugetlb").unwrap();
         assert_eq!(h.mount_point, Path::new("/run/hugetlb v1"));
         let u = l.unified.unwrap();

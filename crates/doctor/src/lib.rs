@@ -260,12 +260,10 @@ mod tests {
     }
 
     fn mounts_under(p: &Path) -> Vec<String> {
-        let p = p.to_string_lossy().to_string();
-        fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&p)))
-            .map(str::to_string)
+        let text = mountinfo::read_self().unwrap();
+        mountinfo::mounts(&text)
+            .filter(|m| m.mount_point.starts_with(p))
+            .map(|m| m.mount_point.display().to_string())
             .collect()
     }
 

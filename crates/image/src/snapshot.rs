@@ -80,15 +80,14 @@ fn statx_mount_root(p: &Path) -> io::Result<Option<bool>> {
 }
 
 fn is_mountpoint_in_mountinfo(p: &Path) -> bool {
-    let Ok(s) = fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(text) = mountinfo::read_self() else {
         return false;
     };
     let Ok(canon) = p.canonicalize() else {
         return false;
     };
-    let want = canon.to_string_lossy().replace(' ', "\\040");
-    s.lines()
-        .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+    let mounted = mountinfo::mounts(&text).any(|m| m.mount_point == canon);
+    mounted
 }
 
 pub fn unmount(p: &Path) -> io::Result<()> {

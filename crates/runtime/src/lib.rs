@@ -7,7 +7,6 @@
 
 pub mod bind_sources;
 pub mod capabilities;
-pub mod cgroup_mounts;
 pub mod channel;
 pub mod container;
 pub mod detach_keys;

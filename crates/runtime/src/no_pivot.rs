@@ -13,18 +13,10 @@ use std::path::{Path, PathBuf};
 
 /// The mount points of whole (root `/`) proc and sysfs mounts outside `rootfs`, outermost first.
 pub fn host_proc_sys(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (pre, post) = line.split_once(" - ")?;
-            let pre: Vec<&str> = pre.split(' ').collect();
-            let fstype = post.split(' ').next()?;
-            if pre.len() < 5 || pre[3] != "/" || !matches!(fstype, "proc" | "sysfs") {
-                return None;
-            }
-            let mp = PathBuf::from(cgroups::layout::unescape(pre[4]));
-            (!mp.starts_with(rootfs)).then_some(mp)
-        })
+    let mut out: Vec<PathBuf> = mountinfo::mounts(mountinfo)
+        .filter(|m| m.root == Path::new("/") && matches!(m.fs_type, "proc" | "sysfs"))
+        .map(|m| m.mount_point)
+        .filter(|mp| !mp.starts_with(rootfs))
         .collect();
     out.sort_by_key(|p| p.components().count());
     out.dedup();
@@ -34,7 +26,7 @@ pub fn host_proc_sys(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
 /// Detaches the host's proc and sysfs mounts (listed by [`host_proc_sys`]) from this mount
 /// namespace, first making them slaves so the unmount never reaches the host.
 pub fn hide_host_proc_sys(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo")
+    let mi = mountinfo::read_self()
         .map_err(|e| crate::error::Error::Other(format!("reading mountinfo: {e}")))?;
     for p in host_proc_sys(&mi, rootfs) {
         match sys.mount(None, &p, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None) {

@@ -270,12 +270,13 @@ impl RootfsPlan<'_> {
         opts: &MountOptions,
         typ: &str,
     ) -> Result<()> {
-        let hier = crate::cgroup_mounts::host_hierarchies();
+        let layout = cgroups::Layout::detect()
+            .map_err(|e| Error::Other(format!("reading the host's cgroup layout: {e}")))?;
         sys.mkdir_all(target)?;
         let pinned = sys.pin_in_root(self.rootfs, target)?;
         let ro = opts.flags & MsFlags::MS_RDONLY;
         let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        if typ == "cgroup2" || hier.unified_only {
+        if typ == "cgroup2" || layout.mode == cgroups::Mode::V2 {
             return sys.mount(
                 Some(Path::new("cgroup2")),
                 &pinned,
@@ -295,12 +296,15 @@ impl RootfsPlan<'_> {
         // the host's hierarchies only: where sysfs had to be bound from the host (a user
         // namespace without its own network namespace, e.g. rootless `--network host`), the
         // rootfs already shows them again, under the tmpfs just mounted
-        for h in hier
+        for h in layout
             .v1
             .iter()
-            .filter(|h| !h.mountpoint.starts_with(self.rootfs))
+            .filter(|h| !h.mount_point.starts_with(self.rootfs))
         {
-            let sub = target.join(&h.name);
+            let Some(name) = h.mount_point.file_name() else {
+                continue;
+            };
+            let sub = target.join(name);
             sys.mkdir_all(&sub)?;
             let sub_pinned = sys.pin_in_root(self.rootfs, &sub)?;
             if self.cgroupns {
@@ -309,10 +313,12 @@ impl RootfsPlan<'_> {
                     &sub_pinned,
                     Some("cgroup"),
                     base | ro,
-                    Some(&h.options),
+                    Some(&h.mount_options),
                 )?;
             } else {
-                let host = h.mountpoint.join(h.own_path.trim_start_matches('/'));
+                let host = h
+                    .mount_point
+                    .join(h.own.strip_prefix("/").unwrap_or(&h.own));
                 sys.mount(
                     Some(&host),
                     &sub_pinned,

@@ -44,18 +44,15 @@ pub fn check(spec: &Spec, new_userns: bool) -> Result<()> {
 
 /// Mount points strictly below `rootfs` in a mountinfo text, in mount order.
 pub fn mounts_below(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
-    mountinfo
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .map(|mp| PathBuf::from(cgroups::layout::unescape(mp)))
+    mountinfo::mounts(mountinfo)
+        .map(|m| m.mount_point)
         .filter(|mp| mp.starts_with(rootfs) && mp != rootfs)
         .collect()
 }
 
 /// The mount points below `rootfs` in the runtime's mount namespace now.
 pub fn current(rootfs: &Path) -> Result<Vec<PathBuf>> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::Other(format!("reading mountinfo: {e}")))?;
+    let mi = mountinfo::read_self().map_err(|e| Error::Other(format!("reading mountinfo: {e}")))?;
     let root = rootfs
         .canonicalize()
         .unwrap_or_else(|_| rootfs.to_path_buf());

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use oci_spec::runtime::Spec;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What propagation a mount needs of its source's mount.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -32,7 +32,7 @@ pub fn check_bind_sources(spec: &Spec) -> Result<()> {
         let Some(src) = m.source() else { continue };
         let src = std::fs::canonicalize(src).unwrap_or_else(|_| src.clone());
         if mountinfo.is_none() {
-            let read = std::fs::read_to_string("/proc/self/mountinfo")
+            let read = mountinfo::read_self()
                 .map_err(|e| Error::Other(format!("read /proc/self/mountinfo: {e}")))?;
             mountinfo = Some(read);
         }
@@ -42,14 +42,12 @@ pub fn check_bind_sources(spec: &Spec) -> Result<()> {
 }
 
 fn check_one(src: &Path, needs: Needs, mountinfo: &str) -> Result<()> {
-    let Some((mountpoint, tags)) = mount_of(src, mountinfo) else {
+    let Some(mount) = mountinfo::mount_of(mountinfo, src) else {
         return Ok(());
     };
-    let shared = tags.iter().any(|t| t.starts_with("shared:"));
-    let slave = tags.iter().any(|t| t.starts_with("master:"));
     let ok = match needs {
-        Needs::Shared => shared,
-        Needs::SharedOrSlave => shared || slave,
+        Needs::Shared => mount.is_shared(),
+        Needs::SharedOrSlave => mount.is_shared() || mount.is_slave(),
     };
     if ok {
         return Ok(());
@@ -57,41 +55,12 @@ fn check_one(src: &Path, needs: Needs, mountinfo: &str) -> Result<()> {
     Err(Error::Invalid(format!(
         "path {} is mounted on {} but it is not a {} mount",
         src.display(),
-        mountpoint.display(),
+        mount.mount_point.display(),
         match needs {
             Needs::Shared => "shared",
             Needs::SharedOrSlave => "shared or slave",
         }
     )))
-}
-
-/// The mount `path` lives on (the last, deepest mountpoint that is a prefix of it) and its
-/// optional fields (`shared:N`, `master:N`, ...).
-fn mount_of(path: &Path, mountinfo: &str) -> Option<(PathBuf, Vec<String>)> {
-    let mut best: Option<(PathBuf, Vec<String>)> = None;
-    for line in mountinfo.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        if fields.len() < 7 {
-            continue;
-        }
-        let mp = PathBuf::from(cgroups::layout::unescape(fields[4]));
-        if !path.starts_with(&mp) {
-            continue;
-        }
-        let tags: Vec<String> = fields[6..]
-            .iter()
-            .take_while(|f| **f != "-")
-            .map(|f| f.to_string())
-            .collect();
-        // later lines mount over earlier ones at the same place
-        if best
-            .as_ref()
-            .is_none_or(|(b, _)| mp.components().count() >= b.components().count())
-        {
-            best = Some((mp, tags));
-        }
-    }
-    best
 }
 
 #[cfg(test)]
@@ -104,20 +73,6 @@ mod tests {
         42 40 0:52 / /srv/private\\040dir rw,relatime - tmpfs tmpfs rw\n";
 
     #[test]
-    fn the_deepest_mount_decides() {
-        let (mp, tags) = mount_of(Path::new("/srv/a/b"), INFO).unwrap();
-        assert_eq!(mp, Path::new("/srv"));
-        assert_eq!(tags, ["shared:7"]);
-        let (mp, tags) = mount_of(Path::new("/srv/private dir/x"), INFO).unwrap();
-        assert_eq!(mp, Path::new("/srv/private dir"));
-        assert!(tags.is_empty());
-        assert_eq!(
-            mount_of(Path::new("/tmp/x"), INFO).unwrap().0,
-            Path::new("/")
-        );
-    }
-
-    #[test]
     fn shared_needs_a_shared_mount_and_slave_a_shared_or_slave_one() {
         assert!(check_one(Path::new("/srv/x"), Needs::Shared, INFO).is_ok());
         let e = check_one(Path::new("/tmp/x"), Needs::Shared, INFO).unwrap_err();
@@ -128,6 +83,12 @@ mod tests {
         assert!(check_one(Path::new("/mnt/slave/x"), Needs::Shared, INFO).is_err());
         assert!(check_one(Path::new("/mnt/slave/x"), Needs::SharedOrSlave, INFO).is_ok());
         assert!(check_one(Path::new("/srv/x"), Needs::SharedOrSlave, INFO).is_ok());
+        // the deepest mount decides, with its escaped path decoded
+        let e = check_one(Path::new("/srv/private dir/x"), Needs::Shared, INFO).unwrap_err();
+        assert!(
+            e.to_string().contains("mounted on /srv/private dir but"),
+            "{e}"
+        );
         let e = check_one(Path::new("/tmp"), Needs::SharedOrSlave, INFO).unwrap_err();
         assert!(e.to_string().contains("not a shared or slave mount"), "{e}");
     }
