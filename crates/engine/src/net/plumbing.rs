@@ -366,10 +366,29 @@ pub fn connect_endpoint(
             .and_then(|n| n.as_object())
             .map(|m| m.len())
             .unwrap_or(0);
+        let rootless = crate::paths::rootless_uid().is_some();
+        if rootless && is_default(&c.host_config.network_mode) {
+            return Err(Error::Conflict(
+                "a rootless container on the default (user-mode) network joins no other".into(),
+            ));
+        }
         super::rootless::ensure(engine)?;
         let mgr = engine.networks()?;
+        // as at start (see `setup`): the user's namespace reaches out by pasta, which may have
+        // stopped while this container had no network
+        let lock = rootless
+            .then(|| super::rootless::lock(engine))
+            .transpose()?;
+        if rootless {
+            super::rootless::ensure_outside(engine)?;
+        }
         let ep = plug(engine, &mgr, &net, &c, spec, &netns, &format!("eth{n}"))?;
         fault::point("connect.plugged");
+        if rootless && n == 0 {
+            // its first network: the published ports are relayed to this address now
+            super::proxy::repoint(engine, &c, &mgr)?;
+        }
+        drop(lock);
         if !is_default(&name) {
             if let Err(e) = ensure_dns(engine, &net) {
                 let _ = mgr.disconnect(&net.id, &c.id);
@@ -450,7 +469,8 @@ pub fn disconnect_container(engine: &Engine, key: &str, network: &str) -> Result
             c.id, net.name
         )));
     }
-    engine.networks()?.disconnect(&net.id, &c.id)?;
+    let mgr = engine.networks()?;
+    mgr.disconnect(&net.id, &c.id)?;
     engine.store.update(&c.id, |c| {
         if let Some(m) = c
             .network_settings
@@ -461,5 +481,13 @@ pub fn disconnect_container(engine: &Engine, key: &str, network: &str) -> Result
         }
     })?;
     emit_network(engine, "disconnect", &net, Some(&c.id));
+    if crate::paths::rootless_uid().is_some() && !is_default(&name) {
+        if c.state.status.has_process() {
+            // the relay may have pointed at the address just released
+            let c = engine.find(&c.id)?;
+            super::proxy::repoint(engine, &c, &mgr)?;
+        }
+        super::rootless::release_if_unused(engine, &mgr)?;
+    }
     Ok(())
 }
