@@ -384,9 +384,9 @@ pub fn connect_endpoint(
         }
         let ep = plug(engine, &mgr, &net, &c, spec, &netns, &format!("eth{n}"))?;
         fault::point("connect.plugged");
-        if rootless && n == 0 {
-            // its first network: the published ports are relayed to this address now
-            super::proxy::repoint(engine, &c, &mgr)?;
+        if n == 0 {
+            // its first network: the published ports lead to this endpoint now
+            repoint_ports(engine, &c, &mgr)?;
         }
         drop(lock);
         if !is_default(&name) {
@@ -481,13 +481,42 @@ pub fn disconnect_container(engine: &Engine, key: &str, network: &str) -> Result
         }
     })?;
     emit_network(engine, "disconnect", &net, Some(&c.id));
+    if c.state.status.has_process() {
+        // its ports may have led to the endpoint just released
+        let c = engine.find(&c.id)?;
+        repoint_ports(engine, &c, &mgr)?;
+    }
     if crate::paths::rootless_uid().is_some() && !is_default(&name) {
-        if c.state.status.has_process() {
-            // the relay may have pointed at the address just released
-            let c = engine.find(&c.id)?;
-            super::proxy::repoint(engine, &c, &mgr)?;
-        }
         super::rootless::release_if_unused(engine, &mgr)?;
     }
+    Ok(())
+}
+
+/// After `network connect` or `disconnect` changed a running container's endpoints: its
+/// published ports lead to its first endpoint now (as dockerd moves them to the new gateway
+/// endpoint), or nowhere when it has none; recorded as its `Ports`. A rootless container's
+/// ports are relayed by its `__ports` helper, started again for the new address.
+fn repoint_ports(engine: &Engine, c: &Container, mgr: &Manager) -> Result<()> {
+    let rootless = crate::paths::rootless_uid().is_some();
+    if rootless {
+        super::proxy::stop(engine, &c.id);
+    }
+    let published = match mgr.endpoints_of_container(&c.id)?.first() {
+        None => Vec::new(),
+        Some(ep) if rootless => {
+            super::proxy::publish(engine, c, &super::rootless::ns_file(engine), ep.ip)?
+        }
+        Some(ep) => {
+            let ports = requested_ports(c)?;
+            match ports.is_empty() {
+                true => ports,
+                false => mgr.publish(&c.id, ep, &ports)?,
+            }
+        }
+    };
+    let ports = ports_json(&published);
+    engine
+        .store
+        .update(&c.id, |c| c.network_settings["Ports"] = ports.clone())?;
     Ok(())
 }

@@ -221,23 +221,3 @@ pub(super) fn stop(engine: &crate::engine::Engine, id: &str) {
     }
     let _ = std::fs::remove_file(&pf);
 }
-
-/// Point a running container's published ports at its first endpoint now (after `network
-/// connect` or `disconnect` changed its endpoints), or stop relaying when it has none left;
-/// the mappings are recorded as its `Ports`.
-pub(super) fn repoint(
-    engine: &crate::engine::Engine,
-    c: &crate::types::Container,
-    mgr: &network::Manager,
-) -> crate::error::Result<()> {
-    stop(engine, &c.id);
-    let published = match mgr.endpoints_of_container(&c.id)?.first() {
-        Some(ep) => publish(engine, c, &super::rootless::ns_file(engine), ep.ip)?,
-        None => Vec::new(),
-    };
-    let ports = super::settings::ports_json(&published);
-    engine
-        .store
-        .update(&c.id, |c| c.network_settings["Ports"] = ports.clone())?;
-    Ok(())
-}
