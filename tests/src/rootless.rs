@@ -25,6 +25,20 @@ pub struct User {
     bin_dir: Option<PathBuf>,
     /// extra environment of every engine command
     pub env: Vec<(&'static str, PathBuf)>,
+    /// set by [`User::delegate_cgroup2`]: the user's commands see a pure cgroup v2 host
+    cgroup2: Option<Cgroup2View>,
+}
+
+/// A cgroup v2 subtree delegated to the user, as systemd's `Delegate=yes` does, and the view
+/// of a pure v2 host the user's commands get: each starts in a mount namespace of its own where
+/// /sys/fs/cgroup is the host's real cgroup2 hierarchy (on a hybrid host, the one at
+/// /sys/fs/cgroup/unified) and in the delegated cgroup. The subtree goes when the user does.
+#[derive(Clone)]
+struct Cgroup2View {
+    /// where the host mounts cgroup2
+    host_mount: PathBuf,
+    /// the delegated cgroup, relative to the hierarchy's root
+    rel: PathBuf,
 }
 
 impl User {
@@ -69,6 +83,7 @@ impl User {
             sub_start,
             bin: PathBuf::new(),
             bin_dir: None,
+            cgroup2: None,
             env: Vec::new(),
         };
         assert!(st.success(), "usermod --add-subuids {}", u.name);
@@ -125,6 +140,31 @@ impl User {
         env: &[(&str, &Path)],
     ) -> Output {
         let mut c = Command::new("setpriv");
+        if let Some(view) = self.cgroup2.clone() {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the child only makes syscalls (no allocation but
+            // the paths' CStrings, made here, before the fork).
+            let procs = std::ffi::CString::new(
+                Path::new("/sys/fs/cgroup")
+                    .join(&view.rel)
+                    .join("cgroup.procs")
+                    .into_os_string()
+                    .into_encoded_bytes(),
+            )
+            .unwrap();
+            // the other cgroup mounts (v1 hierarchies, e.g. hugetlb mounted elsewhere for crun)
+            let text = mountinfo::read_self().unwrap();
+            let others: Vec<std::ffi::CString> = mountinfo::mounts(&text)
+                .filter(|m| m.fs_type == "cgroup" && !m.mount_point.starts_with("/sys/fs/cgroup"))
+                .map(|m| {
+                    std::ffi::CString::new(m.mount_point.into_os_string().into_encoded_bytes())
+                })
+                .collect::<Result<_, _>>()
+                .unwrap();
+            unsafe {
+                c.pre_exec(move || enter_cgroup2_view(&procs, &others));
+            }
+        }
         c.args(self.setpriv_args())
             .arg(bin)
             .args(args)
@@ -148,6 +188,31 @@ impl User {
             w.write_all(data).unwrap();
         }
         child.wait_with_output().unwrap()
+    }
+
+    /// Delegate a cgroup v2 subtree to the user and show every later command of the user a
+    /// pure cgroup v2 host (see [`Cgroup2View`]); the delegated cgroup's path on the host.
+    /// None when the host has no cgroup2 hierarchy.
+    pub fn delegate_cgroup2(&mut self) -> Option<PathBuf> {
+        let text = mountinfo::read_self().unwrap();
+        let host_mount = mountinfo::mounts(&text)
+            .find(|m| m.fs_type == "cgroup2")?
+            .mount_point;
+        let rel = PathBuf::from(format!("berth-delegated-{}", self.name));
+        let dir = host_mount.join(&rel);
+        std::fs::create_dir_all(&dir).unwrap();
+        let id = Some(nix::unistd::Uid::from_raw(self.uid));
+        let gid = Some(nix::unistd::Gid::from_raw(self.uid));
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.subtree_control",
+            "cgroup.threads",
+        ] {
+            nix::unistd::chown(&dir.join(f), id, gid).unwrap();
+        }
+        self.cgroup2 = Some(Cgroup2View { host_mount, rel });
+        Some(dir)
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -184,6 +249,50 @@ impl User {
         }
         out
     }
+}
+
+/// In the child, before it becomes the user: a mount namespace of its own (receiving nothing
+/// back from the host) with cgroup2 alone at /sys/fs/cgroup and no other cgroup mount, then
+/// into the delegated cgroup.
+fn enter_cgroup2_view(procs: &std::ffi::CStr, others: &[std::ffi::CString]) -> std::io::Result<()> {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let io = |e: nix::Error| std::io::Error::from_raw_os_error(e as i32);
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(io)?;
+    let none: Option<&str> = None;
+    mount(none, "/", none, MsFlags::MS_SLAVE | MsFlags::MS_REC, none).map_err(io)?;
+    umount2("/sys/fs/cgroup", MntFlags::MNT_DETACH).map_err(io)?;
+    for m in others {
+        umount2(m.as_c_str(), MntFlags::MNT_DETACH).map_err(io)?;
+    }
+    mount(
+        Some("cgroup2"),
+        "/sys/fs/cgroup",
+        Some("cgroup2"),
+        MsFlags::empty(),
+        none,
+    )
+    .map_err(io)?;
+    let fd = nix::fcntl::open(
+        procs,
+        nix::fcntl::OFlag::O_WRONLY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(io)?;
+    let pid = std::process::id().to_string();
+    nix::unistd::write(&fd, pid.as_bytes()).map_err(io)?;
+    Ok(())
+}
+
+/// Remove a cgroup tree, children first (only empty cgroups can go).
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 impl Drop for User {
@@ -223,6 +332,9 @@ impl Drop for User {
         let _ = std::fs::remove_dir_all(format!("/tmp/berth-{}", self.uid));
         if let Some(d) = &self.bin_dir {
             let _ = std::fs::remove_dir_all(d);
+        }
+        if let Some(v) = &self.cgroup2 {
+            remove_cgroup_tree(&v.host_mount.join(&v.rel));
         }
     }
 }

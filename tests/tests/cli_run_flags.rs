@@ -159,6 +159,14 @@ fn cgroupns_private() {
     assert!(host.iter().any(|p| p != "/"), "{host:?}");
     let o = e.cmd(&["run", "--rm", "--cgroupns", "bogus", &img, "true"]);
     assert_ne!(o.code, 0, "{o:?}");
+    // no flag: dockerd's default mode, as inspect shows it (private on a cgroup v2 host)
+    let name = e.name("cgns-default");
+    e.ok(&["create", "--name", &name, &img, "true"]);
+    let mode = e.ok(&["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", &name]);
+    let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    assert_eq!(mode.trim(), if v2 { "private" } else { "host" });
+    e.ok(&["rm", &name]);
 }
 
 /// What docker refuses on Linux is refused, with nothing created.

@@ -226,7 +226,7 @@ fn rootless_limits_refused_on_cgroup_v1() {
     let o = u.run(&["pause", "p"], None);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !o.status.success() && err.contains("cannot be paused"),
+        !o.status.success() && err.contains("paused only in a cgroup v2 subtree"),
         "{o:?}"
     );
     u.ok(&["rm", "-f", "p"]);

@@ -188,6 +188,13 @@ impl Layout {
     }
 }
 
+/// Whether /sys/fs/cgroup is the unified hierarchy itself: a pure cgroup v2 host, as runc and
+/// dockerd tell it (one statfs; no mountinfo to read, whose length grows with containers).
+pub fn pure_v2_host() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
 /// [`Layout::swap_accounting`] of this host; false when there is no layout or no memory
 /// controller. The one probe behind create's swap warning, `info`'s SwapLimit and `doctor`.
 pub fn swap_accounting() -> bool {

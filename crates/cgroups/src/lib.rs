@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use std::sync::RwLock;
 
 pub use error::{Error, Result};
-pub use layout::{swap_accounting, Layout, Mode};
+pub use layout::{pure_v2_host, swap_accounting, Layout, Mode};
 pub use oom::{OomEvent, OomWatcher};
 pub use path::CgroupPath;
 pub use stats::Stats;

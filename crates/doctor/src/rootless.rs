@@ -48,10 +48,8 @@ pub(crate) fn ids_check() -> Check {
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| uid.to_string());
-    let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
-    let limits = if v2 {
-        " Resource limits (--memory, --cpus, --pids-limit) are refused: rootless berth does not use a delegated cgroup v2 subtree yet."
+    let limits = if cgroups::pure_v2_host() {
+        " Resource limits (--memory, --cpus, --pids-limit) and pause need a cgroup v2 subtree delegated to the user (systemd's Delegate=yes), with the limits' controllers in its cgroup.controllers; without one they are refused."
     } else {
         " Resource limits (--memory, --cpus, --pids-limit) are refused: cgroup v1 cannot be delegated to a plain user; containers without limits need no cgroup."
     };

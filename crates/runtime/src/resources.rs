@@ -126,7 +126,14 @@ pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> 
         }
     }
     let set = || -> Result<()> {
-        if let Some(r) = with_default_devices(spec) {
+        if let Some(mut r) = with_default_devices(spec) {
+            if crate::util::rootless() {
+                // no device cgroup in a user namespace (runc's rule): nothing in it can make a
+                // device node, those bound from the host are guarded by the user's own access
+                // to them, and a plain user may load no cgroup eBPF program (v2) nor write
+                // devices.deny (v1)
+                r.set_devices(None);
+            }
             m.set(&r).map_err(err)?;
         }
         m.apply(pid).map_err(err)

@@ -277,13 +277,28 @@ impl RootfsPlan<'_> {
         let ro = opts.flags & MsFlags::MS_RDONLY;
         let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         if typ == "cgroup2" || layout.mode == cgroups::Mode::V2 {
-            return sys.mount(
+            let fresh = sys.mount(
                 Some(Path::new("cgroup2")),
                 &pinned,
                 Some("cgroup2"),
                 base | opts.flags,
                 None,
             );
+            return match (fresh, &layout.unified) {
+                // in a user namespace without a cgroup namespace of its own, cgroup2 cannot be
+                // mounted afresh: the host's hierarchy is bound instead (runc's way), with the
+                // same flags (read-only unless asked otherwise)
+                (Err(e), Some(u))
+                    if e.errno() == Some(libc::EPERM) && crate::util::running_in_userns() =>
+                {
+                    let rec = MsFlags::MS_BIND | MsFlags::MS_REC;
+                    sys.mount(Some(&u.mount_point), &pinned, None, rec, None)?;
+                    let pinned = sys.pin_in_root(self.rootfs, target)?;
+                    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | opts.flags;
+                    sys.mount(None, &pinned, None, flags, None)
+                }
+                (r, _) => r,
+            };
         }
         sys.mount(
             Some(Path::new("tmpfs")),

@@ -87,6 +87,13 @@ impl Engine {
         if hc.network_mode.is_empty() {
             hc.network_mode = "bridge".into();
         }
+        if hc.cgroupns_mode.is_empty() {
+            // dockerd's default-cgroupns-mode: private on a cgroup v2 host, host on v1
+            hc.cgroupns_mode = match cgroups::pure_v2_host() {
+                true => "private".into(),
+                false => "host".into(),
+            };
+        }
         if hc.memory > 0 && hc.memory_swap == 0 && !cgroups::swap_accounting() {
             warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".into());
         }

@@ -133,12 +133,15 @@ impl Engine {
             }
         }
         if crate::paths::rootless_uid().is_some() {
-            // rootless containers get no cgroup here (see spec::refuse_rootless_limits)
-            return Err(Error::Invalid(format!(
-                "container {}: rootless containers cannot be paused: they have no freezer \
-                 cgroup (a plain user cannot be given one on cgroup v1)",
-                c.id
-            )));
+            // a rootless container has a cgroup (and with it cgroup v2's freezer) only in a
+            // subtree delegated to the user (see start's rootless_cgroups_path)
+            if let Err(why) = crate::spec::rootless_cgroup_parent(&Default::default()) {
+                return Err(Error::Invalid(format!(
+                    "container {}: a rootless container can be paused only in a cgroup v2 \
+                     subtree delegated to the user, whose freezer it uses: {why}",
+                    c.id
+                )));
+            }
         }
         self.runtime.pause(&c.id)?;
         self.store.update(&c.id, |c| c.state.set_paused())?;

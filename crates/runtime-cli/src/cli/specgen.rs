@@ -28,7 +28,7 @@ pub fn default_spec() -> Value {
         json!({"type": "uts"}),
         json!({"type": "mount"}),
     ];
-    if cgroup2_host() {
+    if cgroups::pure_v2_host() {
         namespaces.push(json!({"type": "cgroup"}));
     }
     json!({
@@ -94,12 +94,6 @@ pub fn rootless_spec(mut spec: Value, uid: u32, gid: u32) -> Value {
         }
     }
     spec
-}
-
-fn cgroup2_host() -> bool {
-    nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-        .unwrap_or(false)
 }
 
 pub fn features() -> Value {
