@@ -149,6 +149,7 @@ measure() {
 			[[ -n $v ]] && pd=$((pd + v))
 		done
 		mon=$((pd / ok))
+		[[ -n ${pid:-} ]] && BREAKDOWN+=("berth N=$n, one monitor's Private_Dirty KiB by mapping: $(monitor_breakdown "$pid")")
 	fi
 	# shellcheck disable=SC2086
 	ps=$(timed ${CMD[$name]} ps)
@@ -163,6 +164,21 @@ measure() {
 	ROWS+=("$(printf '%-8s %6s %7s %11s %11s %9s %10s %10s %10s' "$name" "$n" "$ok" "$start_ms" "$mem" "$mon" "$ps" "$psa" "$stats")	$(awk -v r="$rm" 'BEGIN { printf "%10.0f", r }')")
 }
 
+# Private_Dirty of process $1 by kind of mapping: the executable (its relocated data: the
+# binary is executed from a detached mount, so its mappings are named "/"), heap, stack,
+# other anonymous memory, shared libraries, other files
+monitor_breakdown() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / {
+			n = $6
+			if (n == "") k = "anon"; else if (n == "[heap]") k = "heap"; else if (n == "[stack]") k = "stack"
+			else if (n ~ /\.so(\.[0-9]+)*$/) k = "libs"; else if (n == "/" || n ~ /berth$/) k = "binary"
+			else if (n ~ /^\[/) k = "anon"; else k = "files"
+		}
+		/^Private_Dirty:/ { pd[k] += $2; total += $2 }
+		END { printf "binary %d heap %d stack %d anon %d libs %d files %d (total %d)", pd["binary"], pd["heap"], pd["stack"], pd["anon"], pd["libs"], pd["files"], total }' "/proc/$1/smaps" 2>/dev/null
+}
+BREAKDOWN=()
+
 for name in "${names[@]}"; do
 	[[ -n ${STATUS[$name]:-} ]] && continue
 	counts=$NS
@@ -174,6 +190,7 @@ echo
 echo "idle containers on the default bridge, one run (ms wall clock; memory in KiB per container)"
 printf '%-8s %6s %7s %11s %11s %9s %10s %10s %10s %10s\n' engine N started ms/start mem/ctr monitor ps-ms ps-a-ms stats-ms rm-all-ms
 for r in "${ROWS[@]}"; do echo "${r/	/ }"; done
+for b in "${BREAKDOWN[@]}"; do echo "$b"; done
 for name in "${names[@]}"; do
 	[[ -n ${STATUS[$name]:-} ]] && echo "$name: ${STATUS[$name]}"
 done

@@ -35,8 +35,6 @@ impl Engine {
             std::fs::create_dir_all(&run_root).ctx(|| format!("create {}", run_root.display()))?;
         }
         let store = Store::open(&root.join("engine.db"))?;
-        // the runtime's state is rebuilt by reconcile after a crash: atomic writes, no fsync
-        runtime::util::set_durable(false);
         Ok(Engine {
             runtime: crate::runtimes::Runtimes::new(&root, &run_root),
             root,

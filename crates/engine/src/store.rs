@@ -6,49 +6,49 @@
 use crate::error::{Error, Result};
 use crate::types::{Container, Volume};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use std::path::Path;
+use std::cell::{Ref, RefCell};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub struct Store {
-    db: Connection,
+    path: PathBuf,
+    /// None once [`Store::close`]d, opened again by the next call that needs it
+    db: RefCell<Option<Connection>>,
 }
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
-        let db = Connection::open(path)?;
-        db.busy_timeout(Duration::from_secs(30))?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        // WAL + NORMAL: a committed transaction survives a crash of the process (not of the
-        // machine, where the last transactions may roll back, still consistently).
-        db.pragma_update(None, "synchronous", "NORMAL")?;
-        // Every berth command is a short process: skip the checkpoint (and its fsyncs) at
-        // close; sqlite's auto-checkpoint folds the WAL back as it grows.
-        db.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )?;
-        db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS containers (
-                id TEXT PRIMARY KEY,
-                name TEXT NOT NULL UNIQUE,
-                data TEXT NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS volumes (
-                name TEXT PRIMARY KEY,
-                data TEXT NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS kv (
-                key TEXT PRIMARY KEY,
-                value TEXT NOT NULL
-            );",
-        )?;
-        Ok(Store { db })
+        Ok(Store {
+            path: path.to_path_buf(),
+            db: RefCell::new(Some(connect(path)?)),
+        })
+    }
+
+    /// Lets go of the connection and everything sqlite holds for it (its page cache and
+    /// lookaside memory, some 200 KiB of heap): the monitor does once its container runs, as it
+    /// may not touch the store again for days; the next call opens it again.
+    pub fn close(&self) {
+        if let Ok(mut db) = self.db.try_borrow_mut() {
+            *db = None;
+        }
+    }
+
+    /// The connection, opened again after a [`Store::close`].
+    fn conn(&self) -> Result<Ref<'_, Connection>> {
+        if self.db.borrow().is_none() {
+            let c = connect(&self.path)?;
+            *self.db.borrow_mut() = Some(c);
+        }
+        Ok(Ref::map(self.db.borrow(), |d| {
+            d.as_ref().expect("opened just above")
+        }))
     }
 
     /// Insert a new container; its name must be free.
     pub fn insert(&self, c: &Container) -> Result<()> {
         let name = c.short_name();
-        let tx = self.tx()?;
+        let db = self.conn()?;
+        let tx = tx(&db)?;
         if let Some(other) = tx
             .query_row(
                 "SELECT id FROM containers WHERE name = ?1",
@@ -72,7 +72,7 @@ impl Store {
 
     pub fn get(&self, id: &str) -> Result<Option<Container>> {
         let data: Option<String> = self
-            .db
+            .conn()?
             .query_row(
                 "SELECT data FROM containers WHERE id = ?1",
                 params![id],
@@ -83,7 +83,8 @@ impl Store {
     }
 
     pub fn all(&self) -> Result<Vec<Container>> {
-        let mut st = self.db.prepare("SELECT data FROM containers")?;
+        let db = self.conn()?;
+        let mut st = db.prepare("SELECT data FROM containers")?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for r in rows {
@@ -96,7 +97,7 @@ impl Store {
     pub fn find(&self, key: &str) -> Result<Container> {
         let name = key.strip_prefix('/').unwrap_or(key);
         let by_name: Option<String> = self
-            .db
+            .conn()?
             .query_row(
                 "SELECT data FROM containers WHERE id = ?1 OR name = ?2",
                 params![key, name],
@@ -107,9 +108,9 @@ impl Store {
             return decode(&d);
         }
         if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let mut st = self
-                .db
-                .prepare("SELECT data FROM containers WHERE id LIKE ?1 || '%' LIMIT 2")?;
+            let db = self.conn()?;
+            let mut st =
+                db.prepare("SELECT data FROM containers WHERE id LIKE ?1 || '%' LIMIT 2")?;
             let hits: Vec<String> = st
                 .query_map(params![key.to_ascii_lowercase()], |r| r.get(0))?
                 .collect::<std::result::Result<_, _>>()?;
@@ -124,7 +125,8 @@ impl Store {
 
     /// Read-modify-write one container in a single transaction. Returns the new record.
     pub fn update<F: FnOnce(&mut Container)>(&self, id: &str, f: F) -> Result<Container> {
-        let tx = self.tx()?;
+        let db = self.conn()?;
+        let tx = tx(&db)?;
         let data: Option<String> = tx
             .query_row(
                 "SELECT data FROM containers WHERE id = ?1",
@@ -147,7 +149,8 @@ impl Store {
 
     /// Rename: the new name must be free.
     pub fn rename(&self, id: &str, new: &str) -> Result<()> {
-        let tx = self.tx()?;
+        let db = self.conn()?;
+        let tx = tx(&db)?;
         if let Some(other) = tx
             .query_row(
                 "SELECT id FROM containers WHERE name = ?1",
@@ -180,14 +183,14 @@ impl Store {
     }
 
     pub fn remove(&self, id: &str) -> Result<()> {
-        self.db
+        self.conn()?
             .execute("DELETE FROM containers WHERE id = ?1", params![id])?;
         Ok(())
     }
 
     pub fn name_taken(&self, name: &str) -> Result<bool> {
         Ok(self
-            .db
+            .conn()?
             .query_row(
                 "SELECT 1 FROM containers WHERE name = ?1",
                 params![name],
@@ -201,7 +204,8 @@ impl Store {
 
     /// Insert a volume unless one of that name exists; returns the stored one either way.
     pub fn insert_volume(&self, v: &Volume) -> Result<(Volume, bool)> {
-        let tx = self.tx()?;
+        let db = self.conn()?;
+        let tx = tx(&db)?;
         let existing: Option<String> = tx
             .query_row(
                 "SELECT data FROM volumes WHERE name = ?1",
@@ -222,7 +226,7 @@ impl Store {
 
     pub fn volume(&self, name: &str) -> Result<Option<Volume>> {
         let d: Option<String> = self
-            .db
+            .conn()?
             .query_row(
                 "SELECT data FROM volumes WHERE name = ?1",
                 params![name],
@@ -233,7 +237,8 @@ impl Store {
     }
 
     pub fn volumes(&self) -> Result<Vec<Volume>> {
-        let mut st = self.db.prepare("SELECT data FROM volumes ORDER BY name")?;
+        let db = self.conn()?;
+        let mut st = db.prepare("SELECT data FROM volumes ORDER BY name")?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for r in rows {
@@ -243,7 +248,8 @@ impl Store {
     }
 
     pub fn update_volume<F: FnOnce(&mut Volume)>(&self, name: &str, f: F) -> Result<Volume> {
-        let tx = self.tx()?;
+        let db = self.conn()?;
+        let tx = tx(&db)?;
         let d: String = tx
             .query_row(
                 "SELECT data FROM volumes WHERE name = ?1",
@@ -263,7 +269,7 @@ impl Store {
     }
 
     pub fn remove_volume(&self, name: &str) -> Result<()> {
-        self.db
+        self.conn()?
             .execute("DELETE FROM volumes WHERE name = ?1", params![name])?;
         Ok(())
     }
@@ -272,7 +278,7 @@ impl Store {
 
     pub fn get_kv(&self, key: &str) -> Result<Option<String>> {
         Ok(self
-            .db
+            .conn()?
             .query_row("SELECT value FROM kv WHERE key = ?1", params![key], |r| {
                 r.get(0)
             })
@@ -280,21 +286,52 @@ impl Store {
     }
 
     pub fn set_kv(&self, key: &str, value: &str) -> Result<()> {
-        self.db.execute(
+        self.conn()?.execute(
             "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             params![key, value],
         )?;
         Ok(())
     }
+}
 
-    fn tx(&self) -> Result<rusqlite::Transaction<'_>> {
-        // IMMEDIATE takes the write lock up front: two writers queue (busy_timeout) instead of
-        // one failing with SQLITE_BUSY when it upgrades from read to write.
-        Ok(rusqlite::Transaction::new_unchecked(
-            &self.db,
-            TransactionBehavior::Immediate,
-        )?)
-    }
+/// A write transaction on `db`. IMMEDIATE takes the write lock up front: two writers queue
+/// (busy_timeout) instead of one failing with SQLITE_BUSY when it upgrades from read to write.
+fn tx(db: &Connection) -> Result<rusqlite::Transaction<'_>> {
+    Ok(rusqlite::Transaction::new_unchecked(
+        db,
+        TransactionBehavior::Immediate,
+    )?)
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let db = Connection::open(path)?;
+    db.busy_timeout(Duration::from_secs(30))?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    // WAL + NORMAL: a committed transaction survives a crash of the process (not of the
+    // machine, where the last transactions may roll back, still consistently).
+    db.pragma_update(None, "synchronous", "NORMAL")?;
+    // Every berth command is a short process: skip the checkpoint (and its fsyncs) at
+    // close; sqlite's auto-checkpoint folds the WAL back as it grows.
+    db.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    db.execute_batch(
+        "CREATE TABLE IF NOT EXISTS containers (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                data TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS volumes (
+                name TEXT PRIMARY KEY,
+                data TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS kv (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            );",
+    )?;
+    Ok(db)
 }
 
 fn decode(d: &str) -> Result<Container> {
@@ -330,6 +367,28 @@ mod tests {
         assert!(s.find("web").is_err());
         assert_eq!(s.find("web2").unwrap().name, "/web2");
         assert!(s.rename("abcdef02", "web2").is_err());
+    }
+
+    #[test]
+    fn a_closed_store_opens_again_when_used() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("db");
+        let s = Store::open(&p).unwrap();
+        s.insert(&c("a1", "x")).unwrap();
+        s.close();
+        // another process (the CLI) changes the store meanwhile
+        Store::open(&p)
+            .unwrap()
+            .update("a1", |c| c.restart_count = 7)
+            .unwrap();
+        assert_eq!(s.get("a1").unwrap().unwrap().restart_count, 7);
+        s.close();
+        s.update("a1", |c| c.restart_count += 1).unwrap();
+        s.close();
+        s.insert(&c("b2", "y")).unwrap();
+        assert_eq!(s.find("y").unwrap().restart_count, 0);
+        assert_eq!(s.all().unwrap().len(), 2);
+        assert_eq!(s.get("a1").unwrap().unwrap().restart_count, 8);
     }
 
     #[test]

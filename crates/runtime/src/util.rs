@@ -33,21 +33,14 @@ pub fn now_rfc3339() -> String {
     rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 
-static DURABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// Whether `write_atomic` fsyncs. An engine that rebuilds the runtime state after a crash
-/// (berth's reconcile) turns it off; the state stays atomic (temp file + rename) either way.
-pub fn set_durable(durable: bool) {
-    DURABLE.store(durable, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Write the runtime's state files: [`write_replace`], synced unless [`set_durable`] said no.
+/// Write the runtime's state files ([`write_replace`], not synced). Runtime state describes
+/// processes, which do not survive a crash of the machine either, and lives in a volatile
+/// directory (/run); runc and crun do not sync it. A live system never sees a partial file (the
+/// rename is atomic); what a crash can leave, an empty state file, `delete --force` removes.
+/// The fsync of the file and of its directory were a few ms of every create and start on this
+/// disk (bench/runtime-start.sh).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    write_replace(
-        path,
-        data,
-        DURABLE.load(std::sync::atomic::Ordering::Relaxed),
-    )
+    write_replace(path, data, false)
 }
 
 /// Write a file so that readers see the old or the new content, never a mix: temp file in the

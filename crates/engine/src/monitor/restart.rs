@@ -194,13 +194,7 @@ impl<'a> Mon<'a> {
                 *sync = None;
                 first = false;
             }
-            // The monitor lives as long as the container: hand back to the kernel what
-            // starting it needed (spec parsing, runtime setup) so it idles on a few hundred KiB.
-            engine.close_networks();
-            // SAFETY: malloc_trim only releases free heap memory.
-            unsafe {
-                libc::malloc_trim(0);
-            }
+            release_idle_memory(engine);
             let code = self.serve(pid, stdio, &c);
             fault::mark("monitor.exited");
             let oom = self.oom_killed();
@@ -304,6 +298,18 @@ impl<'a> Mon<'a> {
         for cl in &self.clients {
             let _ = cl.sock.shutdown(std::net::Shutdown::Both);
         }
+    }
+}
+
+/// The monitor lives as long as the container: hand back to the kernel what starting it needed
+/// (spec parsing, the runtime's setup, the store's connection, reopened when the container
+/// stops) so it idles on little memory.
+fn release_idle_memory(engine: &Engine) {
+    engine.close_networks();
+    engine.store.close();
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -175,6 +175,11 @@ impl Runtime {
             Err(Error::NotFound(_)) if force && self.root.join(id).is_dir() => {
                 return std::fs::remove_dir_all(self.root.join(id)).ctx(|| "removing state");
             }
+            // An empty state file is what a crash of the machine can leave of an unsynced
+            // write (see util::write_atomic): nothing of it runs any more.
+            Err(_) if force && state_file_empty(&self.root, id) => {
+                return std::fs::remove_dir_all(self.root.join(id)).ctx(|| "removing state");
+            }
             // As runc: --force makes deleting what is already gone a success (engines retry
             // deletes after crashes and must not fail on them).
             Err(Error::NotFound(_)) if force => return Ok(()),
@@ -249,4 +254,42 @@ fn container_pids(st: &ContainerState) -> Vec<i32> {
         .collect();
     pids.sort();
     pids
+}
+
+/// Whether `id`'s state file exists and is empty.
+fn state_file_empty(root: &std::path::Path, id: &str) -> bool {
+    crate::state::validate_id(id).is_ok()
+        && std::fs::symlink_metadata(root.join(id).join(crate::state::STATE_FILE))
+            .is_ok_and(|m| m.is_file() && m.len() == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_force_removes_a_container_whose_state_file_is_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(tmp.path().to_path_buf());
+        let dir = tmp.path().join("c1");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(crate::state::STATE_FILE), "").unwrap();
+        // without --force it is an error naming the file, and nothing is removed
+        let e = rt.delete("c1", false).unwrap_err().to_string();
+        assert!(e.contains("state.json"), "{e}");
+        assert!(dir.is_dir());
+        rt.delete("c1", true).unwrap();
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn delete_force_keeps_a_container_whose_state_file_is_garbage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(tmp.path().to_path_buf());
+        let dir = tmp.path().join("c2");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(crate::state::STATE_FILE), "{not json").unwrap();
+        assert!(rt.delete("c2", true).is_err());
+        assert!(dir.is_dir());
+    }
 }
