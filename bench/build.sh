@@ -7,7 +7,7 @@
 #   small       tests/build-fixtures/cache       10 steps: ENV, RUN x4, LABEL, COPY x2, CMD
 #   multistage  tests/build-fixtures/multistage  --target final: a 30 MB "toolchain"
 #               stage, then COPY --from of one artifact
-#   buildkit    tests/build-fixtures/buildkit    two independent stages (1 s each) and a RUN
+#   buildkit    tests/build-fixtures/buildkit    two independent stages (short real work) and a RUN
 #               cache mount (not for the legacy builder, which has neither)
 # The base image is the e2e suite's busybox rootfs (Debian's busybox-static), imported
 # into each engine; every Dockerfile starts `ARG BASE` / `FROM ${BASE}`.

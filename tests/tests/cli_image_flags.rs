@@ -77,3 +77,48 @@ fn platform_selects_or_refuses() {
     assert_ne!(e.cmd(&["image", "inspect", &t]).code, 0);
     e.ok(&["image", "inspect", &img]);
 }
+
+/// A push sends layers gzipped, as docker does (berth keeps a build's or an import's layers
+/// as plain tars): the registry's manifest names gzip layers whose blobs are gzip, skopeo
+/// copies them (checking every digest), and a pull of the pushed image runs.
+#[test]
+fn push_sends_gzipped_layers_that_skopeo_and_a_pull_read() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "the private registry is not in dockerd's insecure-registries"
+    );
+    let reg = Registry::start(&e.path().join("registry"));
+    let r = format!("{}/h19/gz:v1", reg.addr);
+    e.ok(&["tag", e.img(), &r]);
+    e.ok(&["push", "-q", &r]);
+    let raw = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{r}"))
+        .output()
+        .unwrap();
+    assert!(raw.status.success(), "{raw:?}");
+    let m: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let layers = m["layers"].as_array().unwrap();
+    assert!(!layers.is_empty(), "{m}");
+    for l in layers {
+        let mt = l["mediaType"].as_str().unwrap();
+        assert!(mt.ends_with("gzip"), "layer pushed as {mt}: {m}");
+    }
+    let dir = e.path().join("skopeo-copy");
+    let cp = std::process::Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{r}"))
+        .arg(format!("dir:{}", dir.display()))
+        .output()
+        .unwrap();
+    assert!(cp.status.success(), "{cp:?}");
+    for l in layers {
+        let hex = l["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        let blob = std::fs::read(dir.join(hex)).unwrap();
+        assert_eq!(blob[..2], [0x1f, 0x8b], "layer {hex} is not gzip");
+    }
+    e.ok(&["rmi", &r]);
+    e.ok(&["pull", "-q", &r]);
+    assert_eq!(e.ok(&["run", "--rm", &r, "echo", "pulled"]), "pulled\n");
+}

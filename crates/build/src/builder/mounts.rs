@@ -54,6 +54,8 @@ pub(super) struct StepMounts {
     pub(super) key: String,
     /// mount targets (container paths) that did not exist in the image, deepest last
     stubs: Vec<String>,
+    /// the image's directories stubs are made in (not stubs themselves, not `/`): mode, uid, gid
+    stub_parents: Vec<(String, (u32, u32, u32))>,
     containers: Vec<String>,
     /// bind sources to copy (to the path, where their mount's source is) if the step runs
     pending: Vec<(PathBuf, BindSource)>,
@@ -104,6 +106,24 @@ impl StepMounts {
     pub(super) fn find_stubs(&mut self, rootfs: &Path) {
         let targets = self.specs.iter().map(|s| s.target.as_str());
         self.stubs = missing_paths(rootfs, targets.chain(ENGINE_FILES));
+        let Ok(r) = Root::open(rootfs) else { return };
+        for stub in &self.stubs {
+            let parent = stub.rsplit_once('/').map_or("", |(p, _)| p);
+            if parent.is_empty()
+                || self.stubs.iter().any(|s| s == parent)
+                || self.stub_parents.iter().any(|(p, _)| p == parent)
+            {
+                continue;
+            }
+            let (above, name) = parent.rsplit_once('/').unwrap_or(("", parent));
+            let Ok(dir) = r.open_path(if above.is_empty() { "/" } else { above }, false) else {
+                continue;
+            };
+            if let Some(st) = stat_at(&dir, name) {
+                let meta = (st.st_mode, st.st_uid, st.st_gid);
+                self.stub_parents.push((parent.to_string(), meta));
+            }
+        }
     }
 
     pub(super) fn has_stubs(&self) -> bool {
@@ -114,39 +134,91 @@ impl StepMounts {
     /// the mountpoints the runtime made for mounts whose target was not in the image, when they
     /// are still empty: they are not the step's doing and must not be in its layer. Not being
     /// in the image, they are plain new entries of an upper dir (no whiteouts to leave).
-    pub(super) fn remove_stubs(&self, root: &Path) {
+    ///
+    /// In an upper dir (`upper`), the image's directory a stub was made in (`/etc` for
+    /// `/etc/hosts`) was copied up only to hold it: it goes too when it is left empty, is not
+    /// opaque and has the image's mode and owner, as BuildKit's and docker's layers do not
+    /// have it. (An entry the step made there and removed again leaves no trace either; it
+    /// would only have changed the directory's mtime.)
+    pub(super) fn remove_stubs(&self, root: &Path, upper: bool) {
         let Ok(r) = Root::open(root) else { return };
         for stub in self.stubs.iter().rev() {
             let (parent, name) = stub.rsplit_once('/').unwrap_or(("", stub));
             let Ok(dir) = r.open_path(if parent.is_empty() { "/" } else { parent }, false) else {
                 continue;
             };
-            let Ok(cname) = std::ffi::CString::new(name) else {
+            let Some(st) = stat_at(&dir, name) else {
                 continue;
             };
-            // an empty file, or an empty directory (rmdir refuses others)
-            let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            // SAFETY: a valid fd, a NUL-terminated name and a stat buffer of the right size.
-            let ok = unsafe {
-                libc::fstatat(
-                    dir.as_raw_fd(),
-                    cname.as_ptr(),
-                    &mut st,
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            } == 0;
-            if !ok {
-                continue;
-            }
             let flag = match st.st_mode & libc::S_IFMT {
                 libc::S_IFDIR => libc::AT_REMOVEDIR,
                 libc::S_IFREG if st.st_size == 0 => 0,
                 _ => continue,
             };
-            // SAFETY: as above; unlinkat acts on the name relative to the directory fd.
+            let Ok(cname) = std::ffi::CString::new(name) else {
+                continue;
+            };
+            // SAFETY: a valid fd and a NUL-terminated name; unlinkat acts on the name relative
+            // to the directory fd (rmdir refuses a directory that is not empty).
             unsafe { libc::unlinkat(dir.as_raw_fd(), cname.as_ptr(), flag) };
         }
+        if upper {
+            for (parent, meta) in &self.stub_parents {
+                remove_copied_up_dir(&r, parent, *meta);
+            }
+        }
     }
+}
+
+/// `name` in `dir`, not followed.
+fn stat_at(dir: &impl AsRawFd, name: &str) -> Option<libc::stat> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid fd, a NUL-terminated name and a stat buffer of the right size.
+    let ok = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            cname.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } == 0;
+    ok.then_some(st)
+}
+
+/// Remove the upper dir's copy of the image's directory `path` when it only held stubs: empty
+/// now, not opaque, with the image's mode and owner `meta`.
+fn remove_copied_up_dir(r: &Root, path: &str, meta: (u32, u32, u32)) {
+    let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let Ok(dir) = r.open_path(if parent.is_empty() { "/" } else { parent }, false) else {
+        return;
+    };
+    let Some(st) = stat_at(&dir, name) else {
+        return;
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR || (st.st_mode, st.st_uid, st.st_gid) != meta {
+        return;
+    }
+    let Ok(d) = r.open_path(path, false) else {
+        return;
+    };
+    // the directory itself through its O_PATH fd (getxattr follows the magic link)
+    let (Ok(at), Ok(opaque)) = (
+        std::ffi::CString::new(format!("/proc/self/fd/{}", d.as_raw_fd())),
+        std::ffi::CString::new(image::overlay_xattr::opaque_name()),
+    ) else {
+        return;
+    };
+    // SAFETY: NUL-terminated path and name; a zero-sized query writes nothing.
+    let n = unsafe { libc::getxattr(at.as_ptr(), opaque.as_ptr(), std::ptr::null_mut(), 0) };
+    if n >= 0 {
+        return;
+    }
+    let Ok(cname) = std::ffi::CString::new(name) else {
+        return;
+    };
+    // SAFETY: as in remove_stubs; rmdir refuses a directory that is not empty.
+    unsafe { libc::unlinkat(dir.as_raw_fd(), cname.as_ptr(), libc::AT_REMOVEDIR) };
 }
 
 impl Builder<'_> {
@@ -548,10 +620,44 @@ mod tests {
             ],
             ..Default::default()
         };
-        m.remove_stubs(d.path());
+        m.remove_stubs(d.path(), false);
         assert!(!d.path().join("run/secrets").exists());
         assert!(d.path().join("run").exists());
         assert!(d.path().join("cache/kept").exists());
+    }
+
+    #[test]
+    fn a_parent_copied_up_for_stubs_goes_only_when_left_as_the_image_had_it() {
+        use std::os::unix::fs::MetadataExt;
+        let meta_of = |p: &Path| {
+            let m = std::fs::metadata(p).unwrap();
+            (m.mode(), m.uid(), m.gid())
+        };
+        for (extra, chmod, kept) in [
+            (false, false, false),
+            (true, false, true),
+            (false, true, true),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            let etc = d.path().join("etc");
+            std::fs::create_dir(&etc).unwrap();
+            let meta = meta_of(&etc);
+            std::fs::write(etc.join("hosts"), "").unwrap();
+            if extra {
+                std::fs::write(etc.join("made-by-the-step"), "x").unwrap();
+            }
+            if chmod {
+                std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o700)).unwrap();
+            }
+            let m = StepMounts {
+                stubs: vec!["/etc/hosts".into()],
+                stub_parents: vec![("/etc".into(), meta)],
+                ..Default::default()
+            };
+            m.remove_stubs(d.path(), true);
+            assert!(!etc.join("hosts").exists());
+            assert_eq!(etc.exists(), kept, "extra {extra}, chmod {chmod}");
+        }
     }
 
     #[test]

@@ -125,7 +125,8 @@ impl Builder<'_> {
                 )));
             }
             if mounts.has_stubs() {
-                mounts.remove_stubs(&changes_dir(engine, &c)?);
+                let (dir, upper) = changes_dir(engine, &c)?;
+                mounts.remove_stubs(&dir, upper);
             }
             layer_from(
                 engine,
@@ -198,12 +199,12 @@ pub(super) fn base_host(opts: &Options) -> HostConfig {
 }
 
 /// Where the changes of stopped container `id` are: its overlay's upper dir (not mounted again:
-/// a step's overlay is `volatile`, mounted once), or its copied rootfs.
-fn changes_dir(engine: &Engine, id: &str) -> Result<PathBuf> {
+/// a step's overlay is `volatile`, mounted once), or its copied rootfs; whether it is an upper dir.
+fn changes_dir(engine: &Engine, id: &str) -> Result<(PathBuf, bool)> {
     let images = engine.images()?;
     Ok(match images.snapshot_kind(id)?.1 {
-        SnapshotKind::Overlay => images.snapshots.upper_dir(id),
-        kind => images.snapshots.rootfs(id, kind),
+        SnapshotKind::Overlay => (images.snapshots.upper_dir(id), true),
+        kind => (images.snapshots.rootfs(id, kind), false),
     })
 }
 

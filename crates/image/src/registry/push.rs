@@ -4,6 +4,7 @@ use super::auth::*;
 use super::client::*;
 use super::progress::*;
 use super::*;
+use crate::error::IoContext;
 
 /// Push the local image `local` as `target`. Returns the manifest digest.
 pub fn push(
@@ -22,6 +23,7 @@ pub(super) async fn push_blob(
     store: &ImageStore,
     repo: &str,
     d: &spec::Descriptor,
+    data: Option<bytes::Bytes>,
     bars: &Bars,
 ) -> Result<()> {
     let scope = scope_push(repo);
@@ -66,7 +68,10 @@ pub(super) async fn push_blob(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| reg_err(&c.registry, "upload started without a Location"))?
         .to_string();
-    let data = bytes::Bytes::from(store.content.read(&d.digest)?);
+    let data = match data {
+        Some(d) => d,
+        None => bytes::Bytes::from(store.content.read(&d.digest)?),
+    };
     bar.status("Pushing");
     let mut loc = loc;
     // the last part goes with the closing PUT: all of a small blob, nothing
@@ -138,15 +143,16 @@ pub(super) async fn push_async(
         "The push refers to repository [{}]",
         target.name()
     ));
+    // layers go up gzipped, as docker pushes them: the store keeps a build's layers as plain
+    // tars (their digest is their diff_id), which registries take but are 3-10x larger
+    let layers = distributable(store, &img.manifest.layers)?;
     // the config goes up like a layer, without a progress line (as with docker)
     let quiet = Bars::new(Progress::Quiet);
-    let jobs = img
-        .manifest
-        .layers
+    let jobs = layers
         .iter()
-        .map(|d| (d, &bars))
-        .chain(std::iter::once((&img.manifest.config, &quiet)))
-        .map(|(d, b)| push_blob(&c, store, repo, d, b));
+        .map(|(d, data)| (d, data.clone(), &bars))
+        .chain(std::iter::once((&img.manifest.config, None, &quiet)))
+        .map(|(d, data, b)| push_blob(&c, store, repo, d, data, b));
     let results: Vec<Result<()>> = futures_util::stream::iter(jobs)
         .buffer_unordered(PARALLEL)
         .collect()
@@ -154,7 +160,10 @@ pub(super) async fn push_async(
     for r in results {
         r?;
     }
-    let mbytes = store.content.read(&img.record.manifest)?;
+    let stored = store.content.read(&img.record.manifest)?;
+    let mbytes = manifest_with_layers(&stored, &layers)?;
+    // the pushed manifest is kept (its digest is the image's repo digest from now on)
+    let pushed = store.content.put(&mbytes, None)?;
     let tag = target.registry_ref();
     let url = c.url(&format!("/v2/{repo}/manifests/{tag}"));
     let mt = img.record.media_type.clone();
@@ -168,7 +177,7 @@ pub(super) async fn push_async(
         })
         .await?;
     c.check(r, &format!("manifest {}", target)).await?;
-    for l in &img.manifest.layers {
+    for (l, _) in &layers {
         store
             .index
             .add_blob_source(&l.digest, &target.registry, repo)?;
@@ -179,6 +188,70 @@ pub(super) async fn push_async(
     let rec = &img.record;
     store
         .index
-        .add_image(rec, &[], Some((&target.name(), &rec.manifest)))?;
-    Ok(rec.manifest.clone())
+        .add_image(rec, &[], Some((&target.name(), &pushed)))?;
+    Ok(pushed)
+}
+
+/// The layers as they go to a registry: a plain tar gzipped (its bytes, made here: gzip
+/// without a timestamp, so the same layer always gives the same blob and a second push finds
+/// it there), a compressed one as stored.
+fn distributable(
+    store: &ImageStore,
+    layers: &[spec::Descriptor],
+) -> Result<Vec<(spec::Descriptor, Option<bytes::Bytes>)>> {
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = layers
+            .iter()
+            .map(|d| s.spawn(move || gzipped(store, d)))
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.join().expect("gzip thread panicked"))
+            .collect()
+    })
+}
+
+fn gzipped(
+    store: &ImageStore,
+    d: &spec::Descriptor,
+) -> Result<(spec::Descriptor, Option<bytes::Bytes>)> {
+    let mt = match d.media_type.as_str() {
+        spec::OCI_LAYER => spec::OCI_LAYER_GZIP,
+        spec::DOCKER_LAYER => spec::DOCKER_LAYER_GZIP,
+        _ => return Ok((d.clone(), None)),
+    };
+    let mut src = store.content.open_blob(&d.digest)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let ctx = || format!("gzip layer {}", d.digest);
+    std::io::copy(&mut src, &mut gz).ctx(ctx)?;
+    let data = gz.finish().ctx(ctx)?;
+    let out = spec::Descriptor {
+        media_type: mt.to_string(),
+        digest: Digest::of(&data),
+        size: data.len() as u64,
+    };
+    Ok((out, Some(bytes::Bytes::from(data))))
+}
+
+/// The stored manifest `raw` with its layers' descriptors replaced by `layers` (in order;
+/// everything else, annotations included, as it was).
+fn manifest_with_layers(
+    raw: &[u8],
+    layers: &[(spec::Descriptor, Option<bytes::Bytes>)],
+) -> Result<Vec<u8>> {
+    if layers.iter().all(|(_, data)| data.is_none()) {
+        return Ok(raw.to_vec());
+    }
+    let bad = |m: &str| crate::error::invalid("stored manifest", m.to_string());
+    let mut m: Value = serde_json::from_slice(raw).map_err(|e| bad(&e.to_string()))?;
+    let entries = m
+        .get_mut("layers")
+        .and_then(Value::as_array_mut)
+        .filter(|l| l.len() == layers.len())
+        .ok_or_else(|| bad("its layers are not the image's"))?;
+    for (e, (d, _)) in entries.iter_mut().zip(layers) {
+        e["mediaType"] = Value::from(d.media_type.as_str());
+        e["digest"] = Value::from(d.digest.as_str());
+        e["size"] = Value::from(d.size);
+    }
+    serde_json::to_vec(&m).map_err(|e| bad(&e.to_string()))
 }
