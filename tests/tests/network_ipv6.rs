@@ -10,7 +10,7 @@
 use std::process::Command;
 
 use berth_e2e::engine::Engine;
-use berth_e2e::net::{exec_sh, host_sh, run_sleeper, Nets};
+use berth_e2e::net::{exec_sh, host_sh, run_sh, run_sleeper, Nets};
 use berth_e2e::{berth_only, engine};
 
 /// A ULA /48 of this test process: `fd00:bXXX:N::/64` are its networks.
@@ -164,4 +164,78 @@ fn ipv6_networks_are_isolated_and_internal_stays_inside() {
         let left = rules_tagged(&format!("berth:net:{id}"));
         assert!(left.is_empty(), "rules of network {id} left: {left:#?}");
     }
+}
+
+/// `ip -6 addr show dev eth0` inside a new container with `extra` arguments.
+fn v6_addrs_of_eth0(e: &Engine, extra: &[&str]) -> String {
+    let o = run_sh(e, extra, "ip -6 addr show dev eth0");
+    assert!(o.success(), "{o:?}");
+    o.stdout
+}
+
+/// On the default bridge and on a user network without IPv6, the container's interface has no
+/// IPv6 address at all, not even a link-local one (dockerd turns IPv6 off there), nor has the
+/// host's end of its veth (berth's own: a bridge port needs none); on an IPv6 network the
+/// container has its address and a link-local one that a neighbour reaches.
+#[test]
+fn interfaces_of_networks_without_ipv6_have_no_ipv6() {
+    let e = engine!();
+    if !have_ipv6() {
+        eprintln!("SKIP: no IPv6 on this host");
+        return;
+    }
+    let nets = Nets::new(&e);
+    let p = ula(4);
+    let n6 = nets.create(
+        "d6",
+        &args(&["--ipv6".into(), "--subnet".into(), format!("{p}::/64")]),
+    );
+    let a = run_sleeper(&e, "a", &["--network", &n6, "--ip6", &format!("{p}::42")]);
+    let o = exec_sh(&e, &a, "ip -6 addr show dev eth0 scope link");
+    assert!(o.success(), "{o:?}");
+    let ll = o
+        .stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|w| w.split('/').next())
+        .unwrap_or_else(|| panic!("no link-local address on eth0 of {a}: {o:?}"))
+        .to_string();
+    assert!(ll.starts_with("fe80:"), "{ll}");
+    let o = run_sh(
+        &e,
+        &["--network", &n6],
+        // (a new link-local address is usable once duplicate address detection is done)
+        &format!(
+            "for i in $(seq 50); do ip -6 addr show dev eth0 | grep -q tentative || break; \
+             sleep 0.1; done; ip -6 addr show dev eth0; ping6 -c 1 -W 5 {ll}%eth0"
+        ),
+    );
+    assert!(o.success(), "link-local ping on {n6}: {o:?}");
+    assert!(o.stdout.contains(&format!("{p}::")), "{o:?}");
+
+    berth_only!(
+        e,
+        "dockerd before 26 leaves IPv6 on (a link-local address) everywhere"
+    );
+    let n4 = nets.create("d4", &[]);
+    for extra in [vec![], vec!["--network", n4.as_str()]] {
+        let addrs = v6_addrs_of_eth0(&e, &extra);
+        assert!(!addrs.contains("inet6"), "{extra:?}: {addrs}");
+    }
+    // nor has the host's end of its veth
+    let c = run_sleeper(&e, "c", &["--network", &n4]);
+    let o = exec_sh(&e, &c, "cat /sys/class/net/eth0/iflink");
+    let iflink = o.stdout.trim().to_string();
+    let host_if = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .find(|d| {
+            std::fs::read_to_string(d.path().join("ifindex")).is_ok_and(|i| i.trim() == iflink)
+        })
+        .map(|d| d.file_name().to_string_lossy().to_string())
+        .unwrap_or_else(|| panic!("no host link of index {iflink}"));
+    let v =
+        std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{host_if}/disable_ipv6")).unwrap();
+    assert_eq!(v.trim(), "1", "{host_if}");
 }
