@@ -239,3 +239,24 @@ fn interfaces_of_networks_without_ipv6_have_no_ipv6() {
         std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{host_if}/disable_ipv6")).unwrap();
     assert_eq!(v.trim(), "1", "{host_if}");
 }
+
+/// The embedded DNS server answers reverse lookups of a container's IPv6 address with its name,
+/// as of its IPv4 address.
+#[test]
+fn ipv6_addresses_resolve_back_to_names() {
+    let e = engine!();
+    if !have_ipv6() {
+        eprintln!("SKIP: no IPv6 on this host");
+        return;
+    }
+    let nets = Nets::new(&e);
+    let p = ula(5);
+    let net = nets.create(
+        "ptr",
+        &args(&["--ipv6".into(), "--subnet".into(), format!("{p}::/64")]),
+    );
+    let a = run_sleeper(&e, "a", &["--network", &net, "--ip6", &format!("{p}::42")]);
+    let o = run_sh(&e, &["--network", &net], &format!("nslookup {p}::42"));
+    assert!(o.success(), "{o:?}");
+    assert!(o.stdout.contains(&format!("name = {a}")), "{o:?}");
+}
