@@ -273,7 +273,9 @@ impl Manager {
     }
 
     /// [`Manager::create`] with an IPv6 side: its pool is checked and kept; with `enable`,
-    /// the bridge gets the v6 gateway and containers v6 addresses (no NAT66, as dockerd).
+    /// the bridge gets the v6 gateway and containers v6 addresses, and the firewall the
+    /// network's IPv6 rules (isolation, masquerade: dockerd with `--ip6tables`); refused when
+    /// those cannot be applied.
     pub fn create_dual(
         &self,
         name: &str,
