@@ -970,9 +970,10 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
 // ---------------------------------------------------------------------------
 // 9. teardown (berth only)
 
-/// Lines of the firewall rulesets (iptables-save, nft) mentioning `needle`.
+/// Lines of the firewall rulesets (iptables-save, ip6tables-save, nft) mentioning `needle`.
 fn firewall_lines(needle: &str) -> Vec<String> {
     let mut text = host_sh("iptables-save", &[]);
+    text.push_str(&host_sh("ip6tables-save", &[]));
     text.push_str(&host_sh("nft", &["list", "ruleset"]));
     text.lines()
         .filter(|l| l.contains(needle))

@@ -19,8 +19,9 @@ use crate::{
 const RULES_MARKERS: &str = "/run/berth-network/rules";
 
 /// Bumped when a network gets rules or sysctls it did not get before, so that bridges set up
-/// by an older berth are set up again (2: loopback dropped in raw PREROUTING, accept_ra 0).
-const RULES_VERSION: u32 = 2;
+/// by an older berth are set up again (2: loopback dropped in raw PREROUTING, accept_ra 0;
+/// 3: the IPv6 rules of IPv6 networks).
+const RULES_VERSION: u32 = 3;
 
 /// The networking manager: one per engine process (it is `Sync`; calls are serialised on its
 /// store connection, and across processes by sqlite's IMMEDIATE transactions).
@@ -272,7 +273,9 @@ impl Manager {
     }
 
     /// [`Manager::create`] with an IPv6 side: its pool is checked and kept; with `enable`,
-    /// the bridge gets the v6 gateway and containers v6 addresses (no NAT66, as dockerd).
+    /// the bridge gets the v6 gateway and containers v6 addresses, and the firewall the
+    /// network's IPv6 rules (isolation, masquerade: dockerd with `--ip6tables`); refused when
+    /// those cannot be applied.
     pub fn create_dual(
         &self,
         name: &str,
@@ -433,7 +436,14 @@ impl Manager {
         if std::path::Path::new(&accept_ra).exists() {
             write_sysctl(&accept_ra, "0")?;
         }
-        let rules = firewall::network_rules(&net.id, &net.bridge, &net.subnet, net.internal);
+        let v6 = net.v6_parsed()?.map(|(s6, _)| s6.to_string());
+        let rules = firewall::network_rules(
+            &net.id,
+            &net.bridge,
+            &net.subnet,
+            v6.as_deref(),
+            net.internal,
+        );
         let n = rules.len();
         self.fw()?.apply(
             true,

@@ -183,8 +183,17 @@ impl Nl {
 
     /// Create veth pair `host` <-> `peer` with the peer created directly inside the network
     /// namespace open as `netns` (so its name cannot clash with host links), attach `host` to
-    /// `bridge`, set hairpin mode and bring it up.
-    pub fn create_veth(&self, host: &str, peer: &str, netns: &File, bridge: &str) -> Result<()> {
+    /// `bridge`, set hairpin mode and bring it up. Without `ipv6` (the network has none), IPv6
+    /// is off on the host's end before it comes up: a bridge port needs no address of its own,
+    /// and hundreds of them announcing link-local addresses flood the bridge (issue 20).
+    pub fn create_veth(
+        &self,
+        host: &str,
+        peer: &str,
+        netns: &File,
+        bridge: &str,
+        ipv6: bool,
+    ) -> Result<()> {
         let bridge_idx = self.require_index(bridge)?;
         let peer_msg = LinkUnspec::new_with_name(peer)
             .setns_by_fd(netns.as_raw_fd())
@@ -206,6 +215,9 @@ impl Nl {
         // hairpin: a container may reach its own published port through a host address, which
         // sends the frame back out of the port it came in on
         let _ = std::fs::write(format!("/sys/class/net/{host}/brport/hairpin_mode"), "1");
+        if !ipv6 {
+            set_ipv6(host, false);
+        }
         self.set_up(host)
     }
 
@@ -254,6 +266,17 @@ impl Nl {
     }
 }
 
+/// Turn IPv6 on or off on interface `ifname` of the calling thread's network namespace. Best
+/// effort: a host without IPv6 has no such file, and the setting changes no reachability the
+/// network promises (an interface without IPv6 on a network without it).
+fn set_ipv6(ifname: &str, on: bool) {
+    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
+    let want = if on { "0" } else { "1" };
+    if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() != want) {
+        let _ = std::fs::write(&path, want);
+    }
+}
+
 /// How a container's interface is configured.
 pub(crate) struct Iface {
     pub mac: Vec<u8>,
@@ -284,13 +307,11 @@ pub(crate) fn configure_inside(netns: &Path, ifname: &str, iface: Iface) -> Resu
                 }
             })?;
             let nl = Nl::new()?;
-            if iface.ip6.is_some() {
-                // a namespace may start with IPv6 off on its interfaces
-                let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
-                if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() != "0") {
-                    let _ = std::fs::write(&path, "0");
-                }
-            }
+            // IPv6 on where the container has an address of it (a namespace may start with
+            // it off), off elsewhere before the link comes up, as docker 26+: no link-local
+            // address announced on a bridge without IPv6 (issue 20)
+            let v6 = iface.ip6.is_some() || iface.link_local.iter().any(IpAddr::is_ipv6);
+            set_ipv6(&ifname, v6);
             nl.configure_iface(&ifname, &iface)
         })
         .join()

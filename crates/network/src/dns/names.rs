@@ -176,11 +176,16 @@ impl Snapshot {
                     .is_some_and(|n| n.ends_with('.')))
     }
 
-    /// The names (`NAME.NETWORK`, as docker answers) of the endpoints with address `ip`.
-    pub(super) fn names_of(&self, ip: Ipv4Addr) -> Vec<String> {
+    /// The names (`NAME.NETWORK`, as docker answers) of the endpoints with address `ip` (IPv4
+    /// or IPv6).
+    pub(super) fn names_of(&self, ip: IpAddr) -> Vec<String> {
         let mut out = Vec::new();
         for ep in &self.endpoints {
-            if ep.ip == Some(ip) && !ep.name.is_empty() {
+            let has = match ip {
+                IpAddr::V4(ip) => ep.ip == Some(ip),
+                IpAddr::V6(ip) => ep.ip6 == Some(ip),
+            };
+            if has && !ep.name.is_empty() {
                 let name = if self.network_name.is_empty() {
                     ep.name.clone()
                 } else {
@@ -332,10 +337,10 @@ mod tests {
         assert!(snap.exists);
         assert_eq!(snap.gateway, Some(Ipv4Addr::new(10, 89, 1, 1)));
         assert_eq!(
-            snap.names_of(Ipv4Addr::new(10, 89, 1, 3)),
+            snap.names_of(Ipv4Addr::new(10, 89, 1, 3).into()),
             vec!["api.mynet"]
         );
-        assert!(snap.names_of(Ipv4Addr::new(10, 89, 1, 9)).is_empty());
+        assert!(snap.names_of(Ipv4Addr::new(10, 89, 1, 9).into()).is_empty());
         assert!(snap.in_subnet(Ipv4Addr::new(10, 89, 1, 200)));
         assert!(!snap.in_subnet(Ipv4Addr::new(10, 89, 2, 1)));
         assert!(snap.in_zone("foo.mynet") && snap.in_zone("mynet"));
@@ -348,6 +353,12 @@ mod tests {
         // and the v6 address of an endpoint that has one
         let v6: Vec<Ipv6Addr> = vec!["fd00:89::3".parse().unwrap()];
         assert_eq!(snap.resolve_for("api", None).1, v6);
+        // and its name by that address (PTR)
+        assert_eq!(
+            snap.names_of(v6[0].into()),
+            snap.names_of(Ipv4Addr::new(10, 89, 1, 3).into())
+        );
+        assert!(snap.names_of("fd00:89::9".parse().unwrap()).is_empty());
         assert!(snap.resolve_for("web", None).1.is_empty());
         assert!(!snap.in_zone("foomynet") && !snap.in_zone("example.com"));
     }

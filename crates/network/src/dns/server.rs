@@ -137,7 +137,8 @@ impl Server {
                         let r = answer_ptr(&q, &names, TTL);
                         return Outcome::Reply(q, r);
                     }
-                    if attempt == 1 && snap.in_subnet(ip) {
+                    let ours = matches!(ip, IpAddr::V4(v4) if snap.in_subnet(v4));
+                    if attempt == 1 && ours {
                         let r = nxdomain(&q);
                         return Outcome::Reply(q, r);
                     }

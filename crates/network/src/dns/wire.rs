@@ -3,7 +3,7 @@
 //! pointers, length limits) and the EDNS OPT record, and encodes our responses; what is ours
 //! here is which answer a query gets.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
@@ -231,21 +231,41 @@ fn encode_name(name: &str) -> Option<Name> {
     (wire <= 255).then_some(name)
 }
 
-/// The address of a reverse name `d.c.b.a.in-addr.arpa`.
-pub fn parse_reverse(name: &str) -> Option<Ipv4Addr> {
-    let rest = name.strip_suffix(".in-addr.arpa")?;
-    let parts: Vec<&str> = rest.split('.').collect();
-    if parts.len() != 4 {
-        return None;
-    }
-    let mut octets = [0u8; 4];
-    for (i, p) in parts.iter().rev().enumerate() {
-        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+/// The address of a reverse name: `d.c.b.a.in-addr.arpa`, or the 32 nibbles of an IPv6
+/// address, lowest first, then `ip6.arpa` (case-insensitive).
+pub fn parse_reverse(name: &str) -> Option<IpAddr> {
+    if let Some(rest) = name.strip_suffix(".in-addr.arpa") {
+        let parts: Vec<&str> = rest.split('.').collect();
+        if parts.len() != 4 {
             return None;
         }
-        octets[i] = p.parse().ok()?;
+        let mut octets = [0u8; 4];
+        for (i, p) in parts.iter().rev().enumerate() {
+            if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            octets[i] = p.parse().ok()?;
+        }
+        return Some(Ipv4Addr::from(octets).into());
     }
-    Some(Ipv4Addr::from(octets))
+    let rest = name
+        .get(name.len().checked_sub(9)?..)
+        .filter(|s| s.eq_ignore_ascii_case(".ip6.arpa"))
+        .map(|_| &name[..name.len() - 9])?;
+    let nibbles: Vec<&str> = rest.split('.').collect();
+    if nibbles.len() != 32 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for n in nibbles.iter().rev() {
+        let mut c = n.chars();
+        let d = match (c.next(), c.next()) {
+            (Some(ch), None) => ch.to_digit(16)?,
+            _ => return None,
+        };
+        v = (v << 4) | u128::from(d);
+    }
+    Some(Ipv6Addr::from(v).into())
 }
 
 /// A query stand-in for answering FORMERR to a message whose question did not parse: the
@@ -610,8 +630,17 @@ mod tests {
     fn ptr_answers() {
         assert_eq!(
             parse_reverse("2.1.89.10.in-addr.arpa"),
-            Some(Ipv4Addr::new(10, 89, 1, 2))
+            Some(Ipv4Addr::new(10, 89, 1, 2).into())
         );
+        // IPv6: 32 nibbles, lowest first, any case
+        let v6: Ipv6Addr = "fd00:89::4:2a".parse().unwrap();
+        let rev = "a.2.0.0.4.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.9.8.0.0.0.0.d.f.ip6.arpa";
+        assert_eq!(parse_reverse(rev), Some(v6.into()));
+        assert_eq!(parse_reverse(&rev.to_ascii_uppercase()), Some(v6.into()));
+        assert_eq!(parse_reverse(&rev[2..]), None); // 31 nibbles
+        assert_eq!(parse_reverse(&rev.replace("a.2.", "a2.")), None);
+        assert_eq!(parse_reverse(&rev.replace("a.2.", "g.2.")), None);
+        assert_eq!(parse_reverse("ip6.arpa"), None);
         assert_eq!(parse_reverse("1.89.10.in-addr.arpa"), None);
         assert_eq!(parse_reverse("256.1.89.10.in-addr.arpa"), None);
         assert_eq!(parse_reverse("x.1.89.10.in-addr.arpa"), None);

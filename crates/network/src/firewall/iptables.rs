@@ -112,6 +112,7 @@ pub fn parse_save(text: &str) -> (Vec<(String, String)>, Vec<SavedRule>) {
 /// what is there), deletes the saved rules chosen by `remove` and appends `add`; with
 /// `drop_infra`, also deletes berth's jumps and chains.
 pub fn iptables_script(
+    family: Family,
     saved_chains: &[(String, String)],
     saved: &[SavedRule],
     ensure_infra: bool,
@@ -120,7 +121,7 @@ pub fn iptables_script(
     drop_infra: bool,
 ) -> String {
     let mut out = String::new();
-    for table in Table::ALL {
+    for &table in Table::of(family) {
         let tn = table.name();
         let mut body = String::new();
         let mut decl = String::new();
@@ -130,7 +131,7 @@ pub fn iptables_script(
                     decl.push_str(&format!(":{c} - [0:0]\n"));
                 }
             }
-            for (t, chain, r) in infra_rules() {
+            for (t, chain, r) in infra_rules(family) {
                 if t != table {
                     continue;
                 }
@@ -180,14 +181,18 @@ fn jump_target(line: &str) -> Option<String> {
         .and_then(|i| w.get(i + 1).cloned())
 }
 
-pub(super) fn infra_present(saved_chains: &[(String, String)], saved: &[SavedRule]) -> bool {
-    let chains_ok = Table::ALL.iter().all(|t| {
+pub(super) fn infra_present(
+    family: Family,
+    saved_chains: &[(String, String)],
+    saved: &[SavedRule],
+) -> bool {
+    let chains_ok = Table::of(family).iter().all(|t| {
         chains(*t)
             .iter()
             .all(|c| chains_has(saved_chains, t.name(), c))
     });
     chains_ok
-        && infra_rules().iter().all(|(t, chain, _)| {
+        && infra_rules(family).iter().all(|(t, chain, _)| {
             saved.iter().any(|s| {
                 s.table == t.name() && s.chain == *chain && s.comment.as_deref() == Some(INFRA_TAG)
             })
@@ -206,7 +211,7 @@ mod tests {
 
     #[test]
     fn network_rules_render() {
-        let rules = network_rules(ID, "br-abc", "10.89.5.0/24", false);
+        let rules = network_rules(ID, "br-abc", "10.89.5.0/24", None, false);
         let lines: Vec<String> = rules
             .iter()
             .map(|r| format!("-A {} {}", r.chain, iptables_args(r).join(" ")))
@@ -228,12 +233,57 @@ mod tests {
             assert!(lines.contains(&want), "{want} in {lines:#?}");
         }
         // internal: no nat, forwarding out of the bridge dropped, loopback kept off too
-        let internal = network_rules(ID, "br-abc", "10.89.5.0/24", true);
+        let internal = network_rules(ID, "br-abc", "10.89.5.0/24", None, true);
         assert!(internal.iter().all(|r| r.table != Table::Nat));
         assert_eq!(internal.iter().filter(|r| r.table == Table::Raw).count(), 2);
         assert!(internal
             .iter()
             .any(|r| r.matches == vec![Match::InIf("br-abc".into())] && r.target == Target::Drop));
+    }
+
+    /// An IPv6 network gets the same isolation, forwarding, internal and masquerade rules in
+    /// the IPv6 family (no loopback guard, no hairpin: those are IPv4's published ports').
+    #[test]
+    fn ipv6_network_rules_mirror_ipv4() {
+        let render = |rules: &[Rule], f: Family| -> Vec<String> {
+            rules
+                .iter()
+                .filter(|r| r.family == f)
+                .map(|r| format!("-A {} {}", r.chain, iptables_args(r).join(" ")))
+                .collect()
+        };
+        let v4only = network_rules(ID, "br-abc", "10.89.5.0/24", None, false);
+        assert!(v4only.iter().all(|r| r.family == Family::V4));
+        let dual = network_rules(ID, "br-abc", "10.89.5.0/24", Some("fd00:1::/64"), false);
+        assert_eq!(render(&dual, Family::V4), render(&v4only, Family::V4));
+        let v6 = render(&dual, Family::V6);
+        assert_eq!(
+            v6,
+            [
+                "-A BERTH-ISOLATION-1 -i br-abc ! -o br-abc -m comment --comment berth:net:abc123 -j BERTH-ISOLATION-2",
+                "-A BERTH-ISOLATION-2 -o br-abc -m comment --comment berth:net:abc123 -j DROP",
+                "-A BERTH-FORWARD -o br-abc -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:net:abc123 -j ACCEPT",
+                "-A BERTH-FORWARD -o br-abc -m conntrack --ctstate DNAT -m comment --comment berth:net:abc123 -j ACCEPT",
+                "-A BERTH-FORWARD -i br-abc -m comment --comment berth:net:abc123 -j ACCEPT",
+                "-A BERTH-POSTROUTING -s fd00:1::/64 ! -o br-abc -m comment --comment berth:net:abc123 -j MASQUERADE",
+            ]
+        );
+        let masq = dual.iter().rfind(|r| r.family == Family::V6).unwrap();
+        assert_eq!(
+            nft_expr(masq),
+            "ip6 saddr fd00:1::/64 oifname != \"br-abc\" masquerade comment \"berth:net:abc123\""
+        );
+        // internal: kept inside in IPv6 too, no NAT
+        let internal = network_rules(ID, "br-abc", "10.89.5.0/24", Some("fd00:1::/64"), true);
+        let v6 = render(&internal, Family::V6);
+        assert!(v6.iter().all(|l| !l.contains("MASQUERADE")), "{v6:#?}");
+        for want in [
+            "-A BERTH-FORWARD -i br-abc -o br-abc -m comment --comment berth:net:abc123 -j ACCEPT",
+            "-A BERTH-FORWARD -i br-abc -m comment --comment berth:net:abc123 -j DROP",
+            "-A BERTH-FORWARD -o br-abc -m comment --comment berth:net:abc123 -j DROP",
+        ] {
+            assert!(v6.contains(&want.to_string()), "{want} in {v6:#?}");
+        }
     }
 
     #[test]
@@ -278,6 +328,7 @@ COMMIT\n";
             Some("netavark firewall plugin rules")
         );
         let script = iptables_script(
+            Family::V4,
             &chains,
             &saved,
             false,
@@ -294,7 +345,7 @@ COMMIT\n";
 *nat\n-D BERTH-DNAT -p tcp -m tcp --dport 8080 -m comment --comment berth:port:c1:abc123 -j DNAT --to-destination 10.89.0.2:80\nCOMMIT\n"
         );
         // infra: the missing chains are declared, the FORWARD jump (present) is not repeated
-        let script = iptables_script(&chains, &saved, true, &[], &[], false);
+        let script = iptables_script(Family::V4, &chains, &saved, true, &[], &[], false);
         assert!(!script.contains("-I FORWARD 1"));
         assert!(script.contains(":BERTH-ISOLATION-1 - [0:0]"));
         assert!(!script.contains(":BERTH-FORWARD - [0:0]"));
@@ -308,7 +359,7 @@ COMMIT\n";
         assert!(script.contains(
             "*raw\n:BERTH-PREROUTING - [0:0]\n-I PREROUTING 1 -m comment --comment berth -j BERTH-PREROUTING\nCOMMIT\n"
         ));
-        assert!(!infra_present(&chains, &saved));
+        assert!(!infra_present(Family::V4, &chains, &saved));
         // the last rules go: the jumps and chains go with them
         let all = [
             Selector::Exact(net_tag("abc123")),
@@ -323,7 +374,7 @@ COMMIT\n";
             saved.iter().map(|s| s.comment.as_deref()),
             &all
         ));
-        let script = iptables_script(&chains, &saved, false, &all, &[], true);
+        let script = iptables_script(Family::V4, &chains, &saved, false, &all, &[], true);
         assert!(script.contains(
             "-D FORWARD -m comment --comment berth -j BERTH-FORWARD\n-X BERTH-FORWARD\n"
         ));

@@ -2,6 +2,13 @@
 //! at run time — `iptables` (iptables-nft or legacy, through `iptables-save`/`iptables-restore`)
 //! or, when that is missing, `nft` with a table of berth's own.
 //!
+//! Rules come in two families, rendered from the one model: IPv4 (`iptables`, nft table `ip
+//! berth`) and IPv6 (`ip6tables`, nft table `ip6 berth`) with the same chains. A network with
+//! IPv6 gets its isolation, forwarding, internal and masquerade rules in both (as dockerd with
+//! `--ip6tables`, docker 27's default); the loopback guard and the published ports are IPv4's.
+//! Without the IPv6 family on the host an IPv6 network is refused: its containers would
+//! otherwise reach every other network (and an internal one the world) over IPv6.
+//!
 //! Every rule berth adds lives in berth's own chains and carries a comment tag:
 //! `berth:net:<network id>` for a network's rules, `berth:port:<container id>:<network id[..12]>`
 //! for a published port, `berth` for the jumps from the built-in chains. Cleanup deletes exactly the
@@ -26,17 +33,16 @@
 //!   never matches: replies to the host's 127.0.0.1 come in addressed to the gateway.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
 use crate::{Error, Result};
 
+mod backend;
 mod iptables;
 mod nft;
 
-use iptables::infra_present;
+pub use backend::{Backend, Tools};
 pub use iptables::{iptables_args, iptables_script, parse_save, split_words, SavedRule};
 pub use nft::{nft_expr, nft_script, parse_nft_list, NFT_TABLE};
 
@@ -68,6 +74,24 @@ pub fn port_tag_prefix(container_id: &str) -> String {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
+
+    /// nft's name of the family (and of its address matches).
+    pub fn nft(self) -> &'static str {
+        match self {
+            Family::V4 => "ip",
+            Family::V6 => "ip6",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
     Filter,
     Nat,
@@ -76,6 +100,15 @@ pub enum Table {
 
 impl Table {
     pub const ALL: [Table; 3] = [Table::Filter, Table::Nat, Table::Raw];
+
+    /// The tables berth uses in `family`: IPv6 has no rule in raw (the loopback guard is
+    /// IPv4's), so no chain nor jump there either.
+    pub fn of(family: Family) -> &'static [Table] {
+        match family {
+            Family::V4 => &Table::ALL,
+            Family::V6 => &[Table::Filter, Table::Nat],
+        }
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -117,6 +150,7 @@ pub enum Target {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
+    pub family: Family,
     pub table: Table,
     pub chain: &'static str,
     pub matches: Vec<Match>,
@@ -126,6 +160,7 @@ pub struct Rule {
 
 fn rule(table: Table, chain: &'static str, m: Vec<Match>, t: Target, tag: &str) -> Rule {
     Rule {
+        family: Family::V4,
         table,
         chain,
         matches: m,
@@ -134,28 +169,49 @@ fn rule(table: Table, chain: &'static str, m: Vec<Match>, t: Target, tag: &str) 
     }
 }
 
-/// What a network needs: loopback kept off the bridge and isolation always, forwarding and
-/// NAT unless internal.
-pub fn network_rules(network_id: &str, bridge: &str, subnet: &str, internal: bool) -> Vec<Rule> {
+/// What a network needs: isolation always, forwarding and NAT unless internal, in IPv4 and,
+/// with `subnet6`, in IPv6 too; the host's loopback kept off the bridge (IPv4's: only IPv4 has
+/// `route_localnet`, the kernel drops ::1 from the outside itself).
+pub fn network_rules(
+    network_id: &str,
+    bridge: &str,
+    subnet: &str,
+    subnet6: Option<&str>,
+    internal: bool,
+) -> Vec<Rule> {
+    let mut v = family_rules(Family::V4, network_id, bridge, subnet, internal);
+    if let Some(s6) = subnet6 {
+        v.extend(family_rules(Family::V6, network_id, bridge, s6, internal));
+    }
+    v
+}
+
+/// The rules of one family; `subnet` is the network's subnet of that family.
+fn family_rules(
+    family: Family,
+    network_id: &str,
+    bridge: &str,
+    subnet: &str,
+    internal: bool,
+) -> Vec<Rule> {
     use Match::*;
     use Table::*;
     let tag = net_tag(network_id);
     let b = || bridge.to_string();
-    let mut v = vec![
-        rule(
-            Raw,
-            RAW_PREROUTING,
-            vec![InIf(b()), Dst(LOOPBACK_NET.into())],
-            Target::Drop,
-            &tag,
-        ),
-        rule(
-            Raw,
-            RAW_PREROUTING,
-            vec![InIf(b()), Src(LOOPBACK_NET.into())],
-            Target::Drop,
-            &tag,
-        ),
+    let v4 = family == Family::V4;
+    let mut v = Vec::new();
+    if v4 {
+        for m in [Dst(LOOPBACK_NET.into()), Src(LOOPBACK_NET.into())] {
+            v.push(rule(
+                Raw,
+                RAW_PREROUTING,
+                vec![InIf(b()), m],
+                Target::Drop,
+                &tag,
+            ));
+        }
+    }
+    v.extend([
         rule(
             Filter,
             ISOLATION1,
@@ -164,57 +220,67 @@ pub fn network_rules(network_id: &str, bridge: &str, subnet: &str, internal: boo
             &tag,
         ),
         rule(Filter, ISOLATION2, vec![OutIf(b())], Target::Drop, &tag),
-    ];
-    if internal {
-        v.push(rule(
-            Filter,
-            FORWARD,
-            vec![InIf(b()), OutIf(b())],
-            Target::Accept,
-            &tag,
-        ));
-        v.push(rule(Filter, FORWARD, vec![InIf(b())], Target::Drop, &tag));
-        v.push(rule(Filter, FORWARD, vec![OutIf(b())], Target::Drop, &tag));
-        return v;
-    }
-    v.extend([
-        rule(
-            Filter,
-            FORWARD,
-            vec![OutIf(b()), Established],
-            Target::Accept,
-            &tag,
-        ),
-        rule(
-            Filter,
-            FORWARD,
-            vec![OutIf(b()), Dnated],
-            Target::Accept,
-            &tag,
-        ),
-        rule(Filter, FORWARD, vec![InIf(b())], Target::Accept, &tag),
-        rule(
-            Nat,
-            POSTROUTING,
-            vec![Src(subnet.to_string()), NotOutIf(b())],
-            Target::Masquerade,
-            &tag,
-        ),
-        rule(
-            Nat,
-            POSTROUTING,
-            vec![Src("127.0.0.0/8".into()), OutIf(b())],
-            Target::Masquerade,
-            &tag,
-        ),
-        rule(
-            Nat,
-            POSTROUTING,
-            vec![Src(subnet.to_string()), OutIf(b()), Dnated],
-            Target::Masquerade,
-            &tag,
-        ),
     ]);
+    if internal {
+        v.extend([
+            rule(
+                Filter,
+                FORWARD,
+                vec![InIf(b()), OutIf(b())],
+                Target::Accept,
+                &tag,
+            ),
+            rule(Filter, FORWARD, vec![InIf(b())], Target::Drop, &tag),
+            rule(Filter, FORWARD, vec![OutIf(b())], Target::Drop, &tag),
+        ]);
+    } else {
+        v.extend([
+            rule(
+                Filter,
+                FORWARD,
+                vec![OutIf(b()), Established],
+                Target::Accept,
+                &tag,
+            ),
+            rule(
+                Filter,
+                FORWARD,
+                vec![OutIf(b()), Dnated],
+                Target::Accept,
+                &tag,
+            ),
+            rule(Filter, FORWARD, vec![InIf(b())], Target::Accept, &tag),
+            rule(
+                Nat,
+                POSTROUTING,
+                vec![Src(subnet.to_string()), NotOutIf(b())],
+                Target::Masquerade,
+                &tag,
+            ),
+        ]);
+        // published ports (IPv4's) on 127.0.0.1 and through a host address
+        if v4 {
+            v.extend([
+                rule(
+                    Nat,
+                    POSTROUTING,
+                    vec![Src(LOOPBACK_NET.into()), OutIf(b())],
+                    Target::Masquerade,
+                    &tag,
+                ),
+                rule(
+                    Nat,
+                    POSTROUTING,
+                    vec![Src(subnet.to_string()), OutIf(b()), Dnated],
+                    Target::Masquerade,
+                    &tag,
+                ),
+            ]);
+        }
+    }
+    for r in &mut v {
+        r.family = family;
+    }
     v
 }
 
@@ -242,10 +308,10 @@ pub fn port_rule(
     )
 }
 
-/// The jumps from built-in chains (and the isolation jump), which must come first.
-pub fn infra_rules() -> Vec<(Table, &'static str, Rule)> {
+/// The jumps from built-in chains (and the isolation jump) of `family`, which must come first.
+pub fn infra_rules(family: Family) -> Vec<(Table, &'static str, Rule)> {
     use Table::*;
-    vec![
+    let all = vec![
         (
             Filter,
             "FORWARD",
@@ -313,7 +379,11 @@ pub fn infra_rules() -> Vec<(Table, &'static str, Rule)> {
                 INFRA_TAG,
             ),
         ),
-    ]
+    ];
+    all.into_iter()
+        .filter(|(t, _, _)| Table::of(family).contains(t))
+        .map(|(t, c, r)| (t, c, Rule { family, ..r }))
+        .collect()
 }
 
 pub fn chains(table: Table) -> &'static [&'static str] {
@@ -350,160 +420,6 @@ pub fn nothing_left<'a>(
     comments.into_iter().all(|c| {
         !c.is_some_and(|c| c.starts_with("berth:")) || remove.iter().any(|sel| sel.matches(c))
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// running the tools
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Iptables { save: PathBuf, restore: PathBuf },
-    Nft(PathBuf),
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"] {
-        dirs.push(PathBuf::from(d));
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    })
-}
-
-impl Backend {
-    /// iptables when present (BERTH_FIREWALL=nft forces nft), else nft.
-    pub fn detect() -> Result<Backend> {
-        let force_nft = std::env::var("BERTH_FIREWALL").is_ok_and(|v| v == "nft");
-        if !force_nft {
-            if let (Some(_), Some(save), Some(restore)) = (
-                which("iptables"),
-                which("iptables-save"),
-                which("iptables-restore"),
-            ) {
-                return Ok(Backend::Iptables { save, restore });
-            }
-        }
-        which("nft")
-            .map(Backend::Nft)
-            .ok_or_else(|| Error::Firewall("neither iptables nor nft found in PATH".into()))
-    }
-
-    /// Apply, under berth's firewall lock: optionally make sure berth's chains and jumps exist,
-    /// delete the rules picked by `remove`, append `add`. With `only_if_count`, nothing is done
-    /// when exactly that many rules already carry the single `remove` selector's tag (the
-    /// rules are in place).
-    pub fn apply(
-        &self,
-        ensure_infra: bool,
-        remove: &[Selector],
-        add: &[Rule],
-        only_if_count: Option<usize>,
-    ) -> Result<()> {
-        let _lock = FwLock::take()?;
-        match self {
-            Backend::Iptables { save, restore } => {
-                let text = run(save, &[], None)?;
-                let (chains, saved) = parse_save(&text);
-                if let Some(n) = only_if_count {
-                    let have = saved
-                        .iter()
-                        .filter(|s| remove.iter().any(|sel| sel.matches(s.comment.as_deref())))
-                        .count();
-                    if have == n && (!ensure_infra || infra_present(&chains, &saved)) {
-                        return Ok(());
-                    }
-                }
-                let drop_infra = !ensure_infra
-                    && add.is_empty()
-                    && !remove.is_empty()
-                    && nothing_left(saved.iter().map(|s| s.comment.as_deref()), remove);
-                let script =
-                    iptables_script(&chains, &saved, ensure_infra, remove, add, drop_infra);
-                if script.is_empty() {
-                    return Ok(());
-                }
-                match run(restore, &["--noflush"], Some(&script)) {
-                    Ok(_) => Ok(()),
-                    // a chain someone else put a rule in cannot go: keep the jumps then
-                    Err(_) if drop_infra => {
-                        let script =
-                            iptables_script(&chains, &saved, ensure_infra, remove, add, false);
-                        run(restore, &["--noflush"], Some(&script)).map(|_| ())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Backend::Nft(nft) => {
-                let listed = run(nft, &["-a", "list", "table", "ip", NFT_TABLE], None).ok();
-                if let (Some(n), Some(l)) = (only_if_count, listed.as_deref()) {
-                    let have = parse_nft_list(l)
-                        .iter()
-                        .filter(|(_, c, _)| remove.iter().any(|sel| sel.matches(c.as_deref())))
-                        .count();
-                    let infra_ok = !ensure_infra || nft_script(Some(l), true, &[], &[]).is_empty();
-                    if have == n && infra_ok {
-                        return Ok(());
-                    }
-                }
-                if listed.is_none() && !ensure_infra && add.is_empty() {
-                    return Ok(()); // no table: nothing of berth's to delete
-                }
-                if let Some(l) = listed.as_deref() {
-                    let rules = parse_nft_list(l);
-                    if !ensure_infra
-                        && add.is_empty()
-                        && !remove.is_empty()
-                        && nothing_left(rules.iter().map(|(_, c, _)| c.as_deref()), remove)
-                    {
-                        let script = format!("delete table ip {NFT_TABLE}\n");
-                        return run(nft, &["-f", "-"], Some(&script)).map(|_| ());
-                    }
-                }
-                let script = nft_script(listed.as_deref(), ensure_infra, remove, add);
-                if script.is_empty() {
-                    return Ok(());
-                }
-                run(nft, &["-f", "-"], Some(&script)).map(|_| ())
-            }
-        }
-    }
-}
-
-fn run(prog: &Path, args: &[&str], stdin: Option<&str>) -> Result<String> {
-    let desc = format!("{} {}", prog.display(), args.join(" "));
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::Firewall(format!("{desc}: {e}")))?;
-    if let Some(input) = stdin {
-        let mut si = child.stdin.take().expect("piped stdin");
-        si.write_all(input.as_bytes())
-            .map_err(|e| Error::Firewall(format!("{desc}: writing rules: {e}")))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Firewall(format!("{desc}: {e}")))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        let detail = stdin.map(|s| format!("; rules:\n{s}")).unwrap_or_default();
-        return Err(Error::Firewall(format!(
-            "{desc}: {} ({err}){detail}",
-            out.status
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The firewall lock of a process whose firewall is not the host's (a rootless engine's own

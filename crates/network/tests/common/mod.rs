@@ -294,11 +294,12 @@ pub fn retry<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     None
 }
 
-/// Every firewall rule of the host: iptables-save's and nft's views.
+/// Every firewall rule of the host: iptables-save's, ip6tables-save's and nft's views.
 pub fn ruleset() -> String {
     let mut out = String::new();
     for (prog, args) in [
         ("iptables-save", &[][..]),
+        ("ip6tables-save", &[][..]),
         ("nft", &["list", "ruleset"][..]),
     ] {
         if let Ok(o) = Command::new(prog).args(args).output() {
