@@ -418,6 +418,31 @@ fn warns_about_a_shared_non_empty_cgroup_and_refuses_unified_on_v1() {
     }
 }
 
+/// `delete --force` of a container whose cgroup another container shares (the teardown of
+/// runc's cgroups.bats): it kills its own init only, the cgroup that cannot go yet is a
+/// warning, and the delete succeeds, running or stopped. berth-runtime killed the other
+/// container too, and with a stopped one waited 10 s per hierarchy, then failed.
+#[test]
+fn delete_force_spares_the_other_container_of_a_shared_cgroup() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.args(&["sleep", "1000"]);
+    let cgpath = format!("/berth-e2e-{}", env.id("shared"));
+    b.edit(|s| s["linux"]["cgroupsPath"] = cgpath.clone().into());
+    let (first, second) = (env.id("sh1"), env.id("sh2"));
+    env.create_start(&first, &b).ok();
+    env.create_start(&second, &b).ok();
+    env.delete_force(&first).ok();
+    assert_eq!(env.status(&second).as_deref(), Some("running"));
+    b.args(&["true"]);
+    let done = env.id("sh3");
+    env.create_start(&done, &b).ok();
+    env.wait_status(&done, "stopped", Duration::from_secs(10));
+    env.delete_force(&done).ok();
+    assert_eq!(env.status(&second).as_deref(), Some("running"));
+    env.delete_force(&second).ok();
+}
+
 // ------------------------------------------------------------ hooks, namespaces, mounts
 
 #[test]

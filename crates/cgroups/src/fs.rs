@@ -138,9 +138,11 @@ pub(crate) fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Removes the cgroup directory `dir` and its descendants, deepest first, retrying while
-/// the kernel still reports it busy (processes exiting, memory draining). A missing
-/// directory is success. On a fake tree (regular directories) the interface files are
-/// removed too.
+/// the kernel still reports it busy (processes exiting, memory draining). Processes still
+/// listed in it are waited for only briefly ([`LIVE_WAIT`]): past that they are not exiting
+/// (another container sharing the cgroup) and the removal fails at once instead of waiting
+/// `timeout` in every hierarchy. A missing directory is success. On a fake tree (regular
+/// directories) the interface files are removed too.
 pub(crate) fn remove_cgroup_dir(dir: &Path, timeout: Duration) -> Result<()> {
     if !dir.exists() {
         return Ok(());
@@ -164,7 +166,8 @@ pub(crate) fn remove_cgroup_dir(dir: &Path, timeout: Duration) -> Result<()> {
             }
             Err(e) => {
                 let retry = matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EAGAIN));
-                if !retry || start.elapsed() >= timeout {
+                let live = start.elapsed() >= LIVE_WAIT.min(timeout) && has_processes(dir);
+                if !retry || live || start.elapsed() >= timeout {
                     return Err(Error::Rmdir {
                         path: dir.to_path_buf(),
                         source: e,
@@ -175,6 +178,14 @@ pub(crate) fn remove_cgroup_dir(dir: &Path, timeout: Duration) -> Result<()> {
             }
         }
     }
+}
+
+/// How long [`remove_cgroup_dir`] waits for processes listed in a cgroup to go (killed ones
+/// leave within it).
+const LIVE_WAIT: Duration = Duration::from_millis(500);
+
+fn has_processes(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|s| !s.trim().is_empty())
 }
 
 /// True when `dir` is not on a cgroup filesystem (a fake tree used by tests).

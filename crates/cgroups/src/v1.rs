@@ -684,7 +684,13 @@ impl CgroupManager for V1Manager {
     fn delete(&self) -> Result<()> {
         let mut first = None;
         for d in self.all_dirs() {
-            if let Err(e) = fs::remove_cgroup_dir(d, DELETE_TIMEOUT) {
+            // once a hierarchy kept live processes (a cgroup shared with another container),
+            // the others have them too: one try each, no wait
+            let timeout = match first {
+                Some(_) => std::time::Duration::ZERO,
+                None => DELETE_TIMEOUT,
+            };
+            if let Err(e) = fs::remove_cgroup_dir(d, timeout) {
                 first.get_or_insert(e);
             }
         }

@@ -197,7 +197,17 @@ impl Runtime {
                 })
             }
         }
-        crate::resources::destroy(&st)?;
+        if let Err(e) = crate::resources::destroy(&st) {
+            // a cgroup that still holds processes of others (a cgroupsPath shared with another
+            // container) stays; as runc, the delete goes on and says so
+            match crate::resources::pids(&st) {
+                Some(left) => crate::log::warn(&format!(
+                    "failed to remove the cgroup of {id}: {} process(es) of others are in it: {e}",
+                    left.len()
+                )),
+                None => return Err(e),
+            }
+        }
         crate::shared_mntns::unmount(&st.shared_mounts)?;
         let spec: Option<Spec> = serde_json::from_value(st.config.clone()).ok();
         if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
@@ -207,8 +217,15 @@ impl Runtime {
         std::fs::remove_dir_all(st.dir(&self.root)).ctx(|| format!("removing state of {id}"))
     }
 
+    /// `delete --force` of a live container. As runc: SIGKILL to its init, which takes its
+    /// own pid namespace down with it; without one of its own, to every process in its
+    /// cgroup. Never to the rest of a cgroup it may share with another container.
     fn kill_and_wait(&self, st: &ContainerState) -> Result<()> {
-        for pid in all_pids(st) {
+        let targets = match own_pid_namespace(st) {
+            true => vec![st.pid],
+            false => all_pids(st),
+        };
+        for pid in targets {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         // A frozen container cannot die: thaw it after the signals are queued.
@@ -239,13 +256,18 @@ fn all_pids(st: &ContainerState) -> Vec<i32> {
     crate::resources::pids(st).unwrap_or_else(|| container_pids(st))
 }
 
+/// Whether the container's init has a pid namespace other than the runtime's.
+fn own_pid_namespace(st: &ContainerState) -> bool {
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).ok();
+    ns.is_some() && ns != std::fs::read_link("/proc/self/ns/pid").ok()
+}
+
 /// Processes in the container: members of its pid namespace when it has its own.
 fn container_pids(st: &ContainerState) -> Vec<i32> {
-    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).ok();
-    let own = std::fs::read_link("/proc/self/ns/pid").ok();
-    if ns.is_none() || ns == own {
+    if !own_pid_namespace(st) {
         return vec![st.pid];
     }
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).ok();
     let mut pids: Vec<i32> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
