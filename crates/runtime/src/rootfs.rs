@@ -94,12 +94,20 @@ impl RootfsPlan<'_> {
     /// Steps before pivot_root: propagation, the rootfs bind, every spec mount, /dev.
     pub fn mount_all(&self, sys: &dyn Syscall) -> Result<()> {
         if !self.shared_mntns {
-            // Keep our mount changes from reaching the host: the default is rslave (as runc).
-            let root_prop = match self.propagation {
-                Some(p) if p.contains("private") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-                _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            // As runc: the spec's rootfsPropagation from the start (rshared keeps mounts made in
+            // the container flowing back to the host through rshared binds); by default rslave,
+            // which keeps our mount changes from reaching the host.
+            let root_prop = match self.propagation.filter(|p| !p.is_empty()) {
+                Some(p) => propagation_flags(p).ok_or_else(|| {
+                    Error::Spec(format!("linux.rootfsPropagation: unknown value {p:?}"))
+                })?,
+                None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
             };
             sys.mount(None, Path::new("/"), None, root_prop, None)?;
+            // (only then can a mount still be shared: mountinfo is not read on the hot path)
+            if root_prop.contains(MsFlags::MS_SHARED) || !root_prop.contains(MsFlags::MS_REC) {
+                self.rootfs_parent_private(sys)?;
+            }
             // pivot_root needs the new root to be a mount point.
             sys.mount(
                 Some(self.rootfs),
@@ -460,6 +468,20 @@ impl RootfsPlan<'_> {
             sys.move_root(self.rootfs)
         } else {
             sys.pivot_root(self.rootfs)
+        }
+    }
+
+    /// The mount the rootfs lives on must not be shared (left so by a shared or private
+    /// rootfsPropagation): pivot_root refuses a shared parent, and the rootfs bind would
+    /// propagate to the host's peers. As runc, that one mount is made private.
+    fn rootfs_parent_private(&self, sys: &dyn Syscall) -> Result<()> {
+        let text =
+            mountinfo::read_self().map_err(|e| Error::Other(format!("reading mountinfo: {e}")))?;
+        match mountinfo::mount_of(&text, self.rootfs) {
+            Some(m) if m.is_shared() => {
+                sys.mount(None, &m.mount_point, None, MsFlags::MS_PRIVATE, None)
+            }
+            _ => Ok(()),
         }
     }
 
