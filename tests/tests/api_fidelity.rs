@@ -269,6 +269,59 @@ fn volume_driver_and_prune_by_version() {
     );
 }
 
+/// A volume created without a name: before API 1.42 as any other (dockerd 20.10: no label,
+/// and prune then removes every unused volume anyway); from 1.42 labelled anonymous, so the
+/// default prune removes it and keeps named ones (moby 23+, docker-py's test_prune_volumes).
+#[test]
+fn nameless_volume_create_is_anonymous_from_api_1_42() {
+    let s = api_server!();
+    let anon = "com.docker.volume.anonymous";
+    let create = |prefix: &str, body: Value| {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{prefix}/volumes/create"),
+            Some(&body.to_string()),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        json(&r)
+    };
+    let old = create("/v1.41", serde_json::json!({}));
+    let old_name = old["Name"].as_str().unwrap().to_string();
+    let _old = Vol(&s, old_name.clone());
+    assert!(old["Labels"].get(anon).is_none(), "{old}");
+    let version = json(&call(&s, "GET", "/version", None))["ApiVersion"].clone();
+    let (major, minor) = version.as_str().unwrap().split_once('.').unwrap();
+    if (major.parse::<u32>().unwrap(), minor.parse::<u32>().unwrap()) < (1, 42) {
+        eprintln!("the engine speaks API {version}: no 1.42 behaviour to check");
+        return;
+    }
+    let named = format!("fidnamed{}", std::process::id());
+    let _named = Vol(&s, named.clone());
+    create("/v1.42", serde_json::json!({"Name": named}));
+    let new = create("/v1.42", serde_json::json!({"Name": ""}));
+    let new_name = new["Name"].as_str().unwrap().to_string();
+    let _new = Vol(&s, new_name.clone());
+    assert_eq!(new["Labels"][anon], "", "{new}");
+    let r = call(&s, "POST", "/v1.42/volumes/prune", None);
+    assert_eq!(r.status, 200, "{r:?}");
+    let gone = json(&r)["VolumesDeleted"].clone();
+    assert_eq!(gone, serde_json::json!([new_name]));
+    for (name, status) in [(&new_name, 404), (&named, 200), (&old_name, 200)] {
+        let r = call(&s, "GET", &format!("/volumes/{name}"), None);
+        assert_eq!(r.status, status, "{name}: {r:?}");
+    }
+}
+
+/// A volume removed at drop.
+struct Vol<'a>(&'a ApiServer, String);
+
+impl Drop for Vol<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.http("DELETE", &format!("/volumes/{}", self.1), None);
+    }
+}
+
 /// A bad archive on `/images/load` is a 200 whose stream ends with an `errorDetail`.
 #[test]
 fn image_load_bad_archive_is_an_error_message() {
