@@ -388,3 +388,59 @@ fn changes_do_not_list_the_files_the_engine_mounts() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(json(&r), serde_json::json!([{"Path": "/test", "Kind": 1}]));
 }
+
+/// Go reads JSON keys whatever their case: docker-py's `CPURealtimePeriod` and
+/// `CPURealtimeRuntime` are the container's `CpuRealtimePeriod`/`CpuRealtimeRuntime`
+/// (docker-py's test_create_with_cpu_rt_options), and a lower-case `hostconfig` is the
+/// HostConfig. HostConfig settings berth cannot apply are refused at create, 400, naming
+/// them; those meaning nothing here are accepted. (dockerd 20.10 accepts `UsernsMode`
+/// "private" and `Cgroup` and ignores them, and fails a `DeviceRequests` only at start: the
+/// refusals are berth's stricter rule, checked on berth only.)
+#[test]
+fn host_config_keys_any_case_and_settings_not_applied_refused() {
+    let s = api_server!();
+    let hc = serde_json::json!({"CPURealtimePeriod": 1000, "CPURealtimeRuntime": 500});
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["true"], "HostConfig": hc}),
+    );
+    let h = &c.inspect()["HostConfig"];
+    assert_eq!(h["CpuRealtimePeriod"], 1000, "{h}");
+    assert_eq!(h["CpuRealtimeRuntime"], 500, "{h}");
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"image": s.busybox(), "cmd": ["true"],
+            "hostconfig": {"memory": 64 << 20, "UsernsMode": "host", "DeviceRequests": [],
+                "StorageOpt": {}}}),
+    );
+    let h = &c.inspect()["HostConfig"];
+    assert_eq!(h["Memory"], 64 << 20, "{h}");
+    if !s.is_berth() {
+        return;
+    }
+    for (hc, words) in [
+        (serde_json::json!({"UsernsMode": "private"}), "USER NS mode"),
+        (
+            serde_json::json!({"DeviceRequests": [{"Driver": "nvidia", "Count": -1,
+                "Capabilities": [["gpu"]]}]}),
+            "could not select device driver \"nvidia\" with capabilities: [[gpu]]",
+        ),
+        (
+            serde_json::json!({"StorageOpt": {"size": "1G"}}),
+            "storage-opt",
+        ),
+        (serde_json::json!({"Cgroup": "container:abc"}), "Cgroup"),
+        (serde_json::json!({"KernelMemory": 1 << 20}), "KernelMemory"),
+        (serde_json::json!({"MaskedPaths": ["/x"]}), "MaskedPaths"),
+    ] {
+        let before = container_ids(&s);
+        let body = serde_json::json!({"Image": s.busybox(), "HostConfig": hc});
+        let r = call(&s, "POST", "/containers/create", Some(&body.to_string()));
+        assert_eq!(r.status, 400, "{hc}: {r:?}");
+        assert!(
+            json(&r)["message"].as_str().unwrap().contains(words),
+            "{r:?}"
+        );
+        assert_eq!(container_ids(&s), before, "{hc}");
+    }
+}

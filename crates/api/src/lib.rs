@@ -3,9 +3,11 @@
 //! berth unchanged and see the CLI's containers.
 
 pub mod build;
+pub mod ci_json;
 pub mod containers;
 pub mod events;
 pub mod exec;
+pub mod host_config;
 pub mod http;
 pub mod images;
 pub mod networks;
