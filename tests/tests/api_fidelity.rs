@@ -572,3 +572,39 @@ fn exec_detach_keys_close_the_stream() {
             .unwrap_or_else(|e| panic!("keys {keys:?}: the stream did not end: {e}"));
     }
 }
+
+/// `GET /distribution/{name}/json` answers the registry's descriptor of the name's manifest
+/// and the platform its config names (docker-py's `inspect_distribution`); a name the
+/// registry lacks is an error.
+#[test]
+fn distribution_inspect_asks_the_registry() {
+    let s = api_server!();
+    let bb = s.busybox();
+    let reg = berth_e2e::api::Registry::start(&s.path().join("registry"));
+    let r = format!("{}/e2e/busybox:v1", reg.addr);
+    s.docker_ok(&["tag", bb, &r]);
+    let out = s.docker_ok(&["push", &r]);
+    let digest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("v1: digest: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest: {out}"))
+        .to_string();
+    let got = call(&s, "GET", &format!("/distribution/{r}/json"), None);
+    assert_eq!(got.status, 200, "{got:?}");
+    let v = json(&got);
+    let d = &v["Descriptor"];
+    assert_eq!(d["digest"], digest.as_str(), "{v}");
+    assert!(d["mediaType"].as_str().unwrap().contains("manifest"), "{v}");
+    assert!(d["size"].as_u64().unwrap() > 0, "{v}");
+    let arch = s.docker_ok(&["image", "inspect", "-f", "{{.Architecture}}", bb]);
+    assert_eq!(
+        v["Platforms"],
+        serde_json::json!([{"architecture": arch.trim(), "os": "linux"}]),
+        "{v}"
+    );
+    let missing = format!("/distribution/{}/e2e/nosuch:v1/json", reg.addr);
+    let got = call(&s, "GET", &missing, None);
+    assert!(got.status >= 400, "{got:?}");
+    assert!(json(&got)["message"].is_string(), "{got:?}");
+}
