@@ -269,6 +269,59 @@ fn volume_driver_and_prune_by_version() {
     );
 }
 
+/// A volume created without a name: before API 1.42 as any other (dockerd 20.10: no label,
+/// and prune then removes every unused volume anyway); from 1.42 labelled anonymous, so the
+/// default prune removes it and keeps named ones (moby 23+, docker-py's test_prune_volumes).
+#[test]
+fn nameless_volume_create_is_anonymous_from_api_1_42() {
+    let s = api_server!();
+    let anon = "com.docker.volume.anonymous";
+    let create = |prefix: &str, body: Value| {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{prefix}/volumes/create"),
+            Some(&body.to_string()),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        json(&r)
+    };
+    let old = create("/v1.41", serde_json::json!({}));
+    let old_name = old["Name"].as_str().unwrap().to_string();
+    let _old = Vol(&s, old_name.clone());
+    assert!(old["Labels"].get(anon).is_none(), "{old}");
+    let version = json(&call(&s, "GET", "/version", None))["ApiVersion"].clone();
+    let (major, minor) = version.as_str().unwrap().split_once('.').unwrap();
+    if (major.parse::<u32>().unwrap(), minor.parse::<u32>().unwrap()) < (1, 42) {
+        eprintln!("the engine speaks API {version}: no 1.42 behaviour to check");
+        return;
+    }
+    let named = format!("fidnamed{}", std::process::id());
+    let _named = Vol(&s, named.clone());
+    create("/v1.42", serde_json::json!({"Name": named}));
+    let new = create("/v1.42", serde_json::json!({"Name": ""}));
+    let new_name = new["Name"].as_str().unwrap().to_string();
+    let _new = Vol(&s, new_name.clone());
+    assert_eq!(new["Labels"][anon], "", "{new}");
+    let r = call(&s, "POST", "/v1.42/volumes/prune", None);
+    assert_eq!(r.status, 200, "{r:?}");
+    let gone = json(&r)["VolumesDeleted"].clone();
+    assert_eq!(gone, serde_json::json!([new_name]));
+    for (name, status) in [(&new_name, 404), (&named, 200), (&old_name, 200)] {
+        let r = call(&s, "GET", &format!("/volumes/{name}"), None);
+        assert_eq!(r.status, status, "{name}: {r:?}");
+    }
+}
+
+/// A volume removed at drop.
+struct Vol<'a>(&'a ApiServer, String);
+
+impl Drop for Vol<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.http("DELETE", &format!("/volumes/{}", self.1), None);
+    }
+}
+
 /// A bad archive on `/images/load` is a 200 whose stream ends with an `errorDetail`.
 #[test]
 fn image_load_bad_archive_is_an_error_message() {
@@ -518,4 +571,40 @@ fn exec_detach_keys_close_the_stream() {
         sock.read_to_end(&mut rest)
             .unwrap_or_else(|e| panic!("keys {keys:?}: the stream did not end: {e}"));
     }
+}
+
+/// `GET /distribution/{name}/json` answers the registry's descriptor of the name's manifest
+/// and the platform its config names (docker-py's `inspect_distribution`); a name the
+/// registry lacks is an error.
+#[test]
+fn distribution_inspect_asks_the_registry() {
+    let s = api_server!();
+    let bb = s.busybox();
+    let reg = berth_e2e::api::Registry::start(&s.path().join("registry"));
+    let r = format!("{}/e2e/busybox:v1", reg.addr);
+    s.docker_ok(&["tag", bb, &r]);
+    let out = s.docker_ok(&["push", &r]);
+    let digest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("v1: digest: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest: {out}"))
+        .to_string();
+    let got = call(&s, "GET", &format!("/distribution/{r}/json"), None);
+    assert_eq!(got.status, 200, "{got:?}");
+    let v = json(&got);
+    let d = &v["Descriptor"];
+    assert_eq!(d["digest"], digest.as_str(), "{v}");
+    assert!(d["mediaType"].as_str().unwrap().contains("manifest"), "{v}");
+    assert!(d["size"].as_u64().unwrap() > 0, "{v}");
+    let arch = s.docker_ok(&["image", "inspect", "-f", "{{.Architecture}}", bb]);
+    assert_eq!(
+        v["Platforms"],
+        serde_json::json!([{"architecture": arch.trim(), "os": "linux"}]),
+        "{v}"
+    );
+    let missing = format!("/distribution/{}/e2e/nosuch:v1/json", reg.addr);
+    let got = call(&s, "GET", &missing, None);
+    assert!(got.status >= 400, "{got:?}");
+    assert!(json(&got)["message"].is_string(), "{got:?}");
 }

@@ -268,8 +268,13 @@ impl Drop for Tags<'_> {
 /// `POST /build` of `dockerfile` with `query`: the text of its stream messages, and the
 /// containers it left (removed when the returned guards drop).
 fn build<'a>(s: &'a ApiServer, dockerfile: &str, query: &str) -> (String, Vec<Ctr<'a>>) {
+    build_of(s, &[("Dockerfile", dockerfile)], query)
+}
+
+/// [`build`] of a context of `files` (`(name, content)`, with the Dockerfile).
+fn build_of<'a>(s: &'a ApiServer, files: &[(&str, &str)], query: &str) -> (String, Vec<Ctr<'a>>) {
     let before = container_ids(s);
-    let tar = tar_of(&[("Dockerfile", dockerfile)]);
+    let tar = tar_of(files);
     let r = s
         .http_bytes(
             "POST",
@@ -353,4 +358,89 @@ fn runtime_beside_the_config_is_the_runtime() {
     );
     assert_eq!(c.inspect()["HostConfig"]["Runtime"], "runc");
     assert_eq!(run_to_exit(&c), 0);
+}
+
+/// An image that ships `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`: the container's
+/// changes do not list them (dockerd's are bind mounts over its init layer), only what the
+/// container did (docker-py's test_diff: `touch /test` is the one change).
+#[test]
+fn changes_do_not_list_the_files_the_engine_mounts() {
+    let s = api_server!();
+    let _tags = Tags(&s, vec!["h16-etc:latest"]);
+    let df = format!("FROM {}\nCOPY etc /etc/\n", s.busybox());
+    let files = [
+        ("Dockerfile", df.as_str()),
+        ("etc/hostname", "image\n"),
+        ("etc/hosts", "127.0.0.1 localhost\n"),
+        ("etc/resolv.conf", "nameserver 127.0.0.1\n"),
+    ];
+    let (text, _) = build_of(&s, &files, "t=h16-etc");
+    assert!(
+        text.contains("Successfully tagged h16-etc:latest"),
+        "{text}"
+    );
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": "h16-etc", "Cmd": ["touch", "/test"]}),
+    );
+    assert_eq!(run_to_exit(&c), 0);
+    let r = call(&s, "GET", &format!("/containers/{}/changes", c.1), None);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(json(&r), serde_json::json!([{"Path": "/test", "Kind": 1}]));
+}
+
+/// Go reads JSON keys whatever their case: docker-py's `CPURealtimePeriod` and
+/// `CPURealtimeRuntime` are the container's `CpuRealtimePeriod`/`CpuRealtimeRuntime`
+/// (docker-py's test_create_with_cpu_rt_options), and a lower-case `hostconfig` is the
+/// HostConfig. HostConfig settings berth cannot apply are refused at create, 400, naming
+/// them; those meaning nothing here are accepted. (dockerd 20.10 accepts `UsernsMode`
+/// "private" and `Cgroup` and ignores them, and fails a `DeviceRequests` only at start: the
+/// refusals are berth's stricter rule, checked on berth only.)
+#[test]
+fn host_config_keys_any_case_and_settings_not_applied_refused() {
+    let s = api_server!();
+    let hc = serde_json::json!({"CPURealtimePeriod": 1000, "CPURealtimeRuntime": 500});
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"Image": s.busybox(), "Cmd": ["true"], "HostConfig": hc}),
+    );
+    let h = &c.inspect()["HostConfig"];
+    assert_eq!(h["CpuRealtimePeriod"], 1000, "{h}");
+    assert_eq!(h["CpuRealtimeRuntime"], 500, "{h}");
+    let c = Ctr::create(
+        &s,
+        serde_json::json!({"image": s.busybox(), "cmd": ["true"],
+            "hostconfig": {"memory": 64 << 20, "UsernsMode": "host", "DeviceRequests": [],
+                "StorageOpt": {}}}),
+    );
+    let h = &c.inspect()["HostConfig"];
+    assert_eq!(h["Memory"], 64 << 20, "{h}");
+    if !s.is_berth() {
+        return;
+    }
+    for (hc, words) in [
+        (serde_json::json!({"UsernsMode": "private"}), "USER NS mode"),
+        (
+            serde_json::json!({"DeviceRequests": [{"Driver": "nvidia", "Count": -1,
+                "Capabilities": [["gpu"]]}]}),
+            "could not select device driver \"nvidia\" with capabilities: [[gpu]]",
+        ),
+        (
+            serde_json::json!({"StorageOpt": {"size": "1G"}}),
+            "storage-opt",
+        ),
+        (serde_json::json!({"Cgroup": "container:abc"}), "Cgroup"),
+        (serde_json::json!({"KernelMemory": 1 << 20}), "KernelMemory"),
+        (serde_json::json!({"MaskedPaths": ["/x"]}), "MaskedPaths"),
+    ] {
+        let before = container_ids(&s);
+        let body = serde_json::json!({"Image": s.busybox(), "HostConfig": hc});
+        let r = call(&s, "POST", "/containers/create", Some(&body.to_string()));
+        assert_eq!(r.status, 400, "{hc}: {r:?}");
+        assert!(
+            json(&r)["message"].as_str().unwrap().contains(words),
+            "{r:?}"
+        );
+        assert_eq!(container_ids(&s), before, "{hc}");
+    }
 }

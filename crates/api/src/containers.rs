@@ -1,6 +1,8 @@
 //! The container lifecycle over the API: create, start, attach (hijacked), wait, logs, stop,
 //! kill, restart, remove, inspect, list, resize.
 
+use crate::ci_json;
+use crate::host_config::host_config_of;
 use crate::http::{
     blocking, bounded_body, channel_body, json_response, no_content, ok, parse_json, read_body,
     strip_nulls, ApiError, ApiResult, Q,
@@ -120,26 +122,26 @@ pub fn create_request(
     let Value::Object(mut m) = body else {
         return Err(ApiError::bad_request("invalid JSON: expected an object"));
     };
-    let mut host_config: HostConfig = match m.remove("HostConfig") {
-        Some(h) => serde_json::from_value(h)
-            .map_err(|e| ApiError::bad_request(format!("invalid HostConfig: {e}")))?,
+    let mut host_config: HostConfig = match ci_json::take(&mut m, "HostConfig") {
+        Some(h) => host_config_of(h)?,
         None => HostConfig::default(),
     };
     // docker-py's `create_container(runtime=...)` sends the runtime beside the config (dockerd
     // ignores it there, and runs its default, named runc): taken as the runtime asked for
-    if let Some(Value::String(r)) = m.remove("Runtime") {
+    if let Some(Value::String(r)) = ci_json::take(&mut m, "Runtime") {
         if host_config.runtime.is_empty() {
             host_config.runtime = r;
         }
     }
-    let endpoints: BTreeMap<String, EndpointConfig> = match m.remove("NetworkingConfig") {
-        Some(n) => serde_json::from_value::<NetworkingConfig>(n)
-            .map_err(|e| ApiError::bad_request(format!("invalid NetworkingConfig: {e}")))?
-            .endpoints_config
-            .unwrap_or_default(),
-        None => BTreeMap::new(),
-    };
-    let config: Config = serde_json::from_value(Value::Object(m))
+    let endpoints: BTreeMap<String, EndpointConfig> =
+        match ci_json::take(&mut m, "NetworkingConfig") {
+            Some(n) => ci_json::from_value::<NetworkingConfig>(n)
+                .map_err(|e| ApiError::bad_request(format!("invalid NetworkingConfig: {e}")))?
+                .endpoints_config
+                .unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+    let config: Config = ci_json::from_value(Value::Object(m))
         .map_err(|e| ApiError::bad_request(format!("invalid container config: {e}")))?;
     if config.image.is_empty() {
         return Err(ApiError::bad_request(
@@ -176,10 +178,13 @@ pub fn create_request(
 
 /// Every endpoint of `NetworkingConfig`, checked (for what they record after the create).
 fn endpoints_of(body: &Value) -> ApiResult<Vec<(String, EndpointConfig)>> {
-    let Some(n) = body.get("NetworkingConfig").filter(|n| !n.is_null()) else {
+    let n = body
+        .as_object()
+        .and_then(|m| m.get(&ci_json::key_of(m, "NetworkingConfig")?));
+    let Some(n) = n.filter(|n| !n.is_null()) else {
         return Ok(Vec::new());
     };
-    let eps = serde_json::from_value::<NetworkingConfig>(n.clone())
+    let eps = ci_json::from_value::<NetworkingConfig>(n.clone())
         .map_err(|e| ApiError::bad_request(format!("invalid NetworkingConfig: {e}")))?
         .endpoints_config
         .unwrap_or_default();

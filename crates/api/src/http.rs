@@ -386,7 +386,7 @@ pub fn parse_json<T: DeserializeOwned + Default>(b: &[u8]) -> ApiResult<T> {
     let mut v: Value = serde_json::from_slice(b)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     strip_nulls(&mut v);
-    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+    crate::ci_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
 /// Drop JSON nulls from objects, so the types take their defaults.

@@ -395,7 +395,7 @@ async fn by_name(
 // ------------------------------------------------------------------ pull, import
 
 /// The credentials of the `X-Registry-Auth` header for `registry`.
-fn credentials(headers: &HeaderMap, registry: &str) -> ApiResult<Credentials> {
+pub(crate) fn credentials(headers: &HeaderMap, registry: &str) -> ApiResult<Credentials> {
     let h = headers
         .get("X-Registry-Auth")
         .and_then(|v| v.to_str().ok())

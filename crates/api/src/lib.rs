@@ -3,9 +3,12 @@
 //! berth unchanged and see the CLI's containers.
 
 pub mod build;
+pub mod ci_json;
 pub mod containers;
+pub mod distribution;
 pub mod events;
 pub mod exec;
+pub mod host_config;
 pub mod http;
 pub mod images;
 pub mod networks;
@@ -42,6 +45,7 @@ pub fn router() -> Router {
         .merge(containers::routes())
         .merge(exec::routes())
         .merge(images::routes())
+        .merge(distribution::routes())
         .merge(build::routes())
         .merge(volumes::routes())
         .merge(networks::routes())

@@ -45,17 +45,25 @@ struct CreateBody {
     labels: Option<BTreeMap<String, String>>,
 }
 
-async fn create(body: Body) -> ApiResult<Response> {
+/// From API 1.42 a volume created without a name is anonymous, labelled so (moby 23+: the
+/// default prune removes it); before, it is as any other (dockerd 20.10).
+async fn create(version: Option<Extension<ApiVersion>>, body: Body) -> ApiResult<Response> {
     let b: CreateBody = parse_json(&read_body(body).await?)?;
+    let new_client = version.is_none_or(|Extension(v)| v >= ApiVersion(1, 42));
+    let anonymous = new_client && b.name.as_deref().unwrap_or("").is_empty();
+    let mut labels = b.labels.unwrap_or_default();
+    if anonymous {
+        labels.insert(volumes::ANONYMOUS_LABEL.into(), String::new());
+    }
     let v = blocking(move |e| {
         let (v, _) = volumes::create_with(
             &e.store,
             &e.root,
             b.name.as_deref(),
             b.driver.as_deref().unwrap_or(""),
-            b.labels.unwrap_or_default(),
+            labels,
             b.driver_opts.unwrap_or_default(),
-            false,
+            anonymous,
         )?;
         Ok(volumes::inspect_json(&v))
     })

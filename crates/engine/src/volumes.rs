@@ -227,11 +227,14 @@ pub fn remove(store: &Store, root: &Path, name: &str, force: bool) -> Result<()>
     }
 }
 
+/// The label moby 23+ gives an anonymous volume (its prune's default selects on it).
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
 /// The filters of `volume prune` / `POST /volumes/prune`.
 pub const PRUNE_FILTERS: &[&str] = &["label", "label!", "all"];
 
-/// Remove volumes no container uses that `f` selects: anonymous ones only unless `all=true`
-/// (docker's rule since API 1.42), and with `label`/`label!`. Returns names and bytes.
+/// Remove volumes no container uses that `f` selects: anonymous ones (or labelled so, as
+/// moby's) only unless `all=true` (docker's rule since API 1.42), and with `label`/`label!`. Returns names and bytes.
 pub fn prune(store: &Store, root: &Path, f: &Filters) -> Result<(Vec<String>, u64)> {
     filters::validate(f, PRUNE_FILTERS)?;
     let all = filters::boolean(f, "all")?.unwrap_or(false);
@@ -240,7 +243,7 @@ pub fn prune(store: &Store, root: &Path, f: &Filters) -> Result<(Vec<String>, u6
     let mut bytes = 0;
     for v in store.volumes()? {
         if used.contains(&v.name)
-            || !(all || v.anonymous)
+            || !(all || v.anonymous || v.labels.contains_key(ANONYMOUS_LABEL))
             || !filters::labels(f, "label", &v.labels)
             || !filters::no_labels(f, "label!", &v.labels)
         {

@@ -139,13 +139,7 @@ fn entry(r: &Reference, creds: &Credentials) -> Result<Value> {
         .map_err(|e| anyhow!("{r}: config digest: {e}"))?;
     let cfg: Value =
         serde_json::from_slice(&get_blob(r, &cfg_digest, creds).map_err(|e| anyhow!("{e}"))?)?;
-    let mut platform = json!({
-        "architecture": cfg["architecture"],
-        "os": cfg["os"],
-    });
-    if let Some(v) = cfg["variant"].as_str() {
-        platform["variant"] = json!(v);
-    }
+    let platform = image::registry::manifests::config_platform(&cfg);
     Ok(json!({
         "Ref": r.to_string(),
         "Descriptor": {

@@ -21,10 +21,12 @@ const INIT_PATHS: &[&str] = &[
     "/sys",
 ];
 
-/// Drop the init layer's additions, and directories reported modified only because they hold
-/// one of those (nothing else changed below them).
+/// Drop the init layer's additions and changes (docker diffs against the init layer, and its
+/// files are bind mounts over it: an image's own `/etc/hosts` replaced by the container's is
+/// no change of the container's), and directories reported modified only because they hold
+/// one of those (nothing else changed below them). A deletion is the container's own.
 pub fn without_init_paths(all: Vec<Change>) -> Vec<Change> {
-    let is_init = |c: &Change| c.kind == 1 && INIT_PATHS.contains(&c.path.as_str());
+    let is_init = |c: &Change| c.kind != 2 && INIT_PATHS.contains(&c.path.as_str());
     let dropped: Vec<String> = all
         .iter()
         .filter(|c| is_init(c))
@@ -97,5 +99,14 @@ mod tests {
             ch(1, "/etc/hostname"),
         ]);
         assert_eq!(got, vec![ch(0, "/etc"), ch(2, "/etc/group")]);
+        // an image that ships them: modified, not added (docker-py's test_diff)
+        let got = without_init_paths(vec![
+            ch(0, "/etc"),
+            ch(0, "/etc/hostname"),
+            ch(0, "/etc/hosts"),
+            ch(0, "/etc/resolv.conf"),
+            ch(1, "/test"),
+        ]);
+        assert_eq!(got, vec![ch(1, "/test")]);
     }
 }

@@ -152,3 +152,50 @@ pub fn search(registry: &str, term: &str, limit: usize) -> Result<Vec<SearchResu
         Ok(serde_json::from_value(v["results"].clone()).unwrap_or_default())
     })
 }
+
+/// The platform an image config names (`architecture`, `os`, and `variant`/`os.version`
+/// when it has them), as a manifest list entry carries it.
+pub fn config_platform(cfg: &serde_json::Value) -> serde_json::Value {
+    let mut p = serde_json::json!({"architecture": cfg["architecture"], "os": cfg["os"]});
+    for k in ["os.version", "variant"] {
+        if let Some(v) = cfg[k].as_str().filter(|v| !v.is_empty()) {
+            p[k] = v.into();
+        }
+    }
+    p
+}
+
+/// `GET /distribution/{name}/json`: the descriptor of the manifest `r` names and the
+/// platforms it serves (a list's entries; an image's config's), as dockerd answers.
+pub fn distribution_inspect(r: &Reference, creds: &Credentials) -> Result<serde_json::Value> {
+    use serde_json::{json, Value};
+    let m = get_manifest(r, creds)?;
+    let body: Value = serde_json::from_slice(&m.bytes)
+        .map_err(|e| reg_err(&r.registry, format!("manifest of {r}: {e}")))?;
+    let platforms: Vec<Value> =
+        if m.media_type == spec::DOCKER_LIST || m.media_type == spec::OCI_INDEX {
+            let entries = body["manifests"].as_array().cloned().unwrap_or_default();
+            entries.iter().map(|e| e["platform"].clone()).collect()
+        } else {
+            let cfg = body["config"]["digest"].as_str().unwrap_or_default();
+            let cfg: Digest = cfg
+                .parse()
+                .map_err(|e| reg_err(&r.registry, format!("config of {r}: {e}")))?;
+            let cfg: Value = serde_json::from_slice(&get_blob(r, &cfg, creds)?)
+                .map_err(|e| reg_err(&r.registry, format!("config of {r}: {e}")))?;
+            let p = config_platform(&cfg);
+            if p["os"].is_string() || p["architecture"].is_string() {
+                vec![p]
+            } else {
+                Vec::new()
+            }
+        };
+    Ok(json!({
+        "Descriptor": {
+            "mediaType": m.media_type,
+            "digest": m.digest.to_string(),
+            "size": m.bytes.len(),
+        },
+        "Platforms": platforms,
+    }))
+}
