@@ -73,8 +73,20 @@ fuzz_target!(|msg: &[u8]| {
         );
     }
     if let Some(ip) = parse_reverse(&q.name) {
-        let o = ip.octets();
-        let canonical = format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0]);
+        // the address written back in its canonical reverse form reads the same
+        let canonical = match ip {
+            std::net::IpAddr::V4(v4) => {
+                let o = v4.octets();
+                format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+            }
+            std::net::IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                let nibbles: Vec<String> = (0..32)
+                    .map(|i| format!("{:x}", (bits >> (4 * i)) & 0xf))
+                    .collect();
+                format!("{}.ip6.arpa", nibbles.join("."))
+            }
+        };
         assert_eq!(parse_reverse(&canonical), Some(ip));
     }
 });
