@@ -650,3 +650,30 @@ fn bind_sources_are_copied_only_when_the_step_runs() {
     assert_eq!(copies("changed"), 2, "a changed source runs the step");
     assert_eq!(e.ok(&["run", "--rm", &img, "cat", "/both"]), "a2\ntool\n");
 }
+
+/// `COPY --from` of a source that is a symlink copies what it points to, resolved inside the
+/// source stage (as BuildKit): an absolute target or one climbing with `..` names the stage's
+/// file, never the host's.
+#[test]
+fn copy_from_follows_a_source_symlink_inside_the_stage() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE} AS s\n\
+              RUN echo stage > /etc/os-release && mkdir /data && echo inside > /data/f && \
+              ln -s /etc/os-release /abs && ln -s ../../../../../etc/os-release /up && \
+              ln -s /data /dlink\n\
+              FROM ${BASE}\nCOPY --from=s /abs /abs-copy\nCOPY --from=s /up /up-copy\n\
+              COPY --from=s /dlink /d\n";
+    let ctx = context_with(&e, "from-symlink", &[("Dockerfile", df)]);
+    let img = e.image_name("from-symlink");
+    build_ok(&e, &["-t", &img, p(&ctx)]);
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        &img,
+        "sh",
+        "-c",
+        "cat /abs-copy /up-copy /d/f; for f in /abs-copy /up-copy /d; do \
+         [ -L $f ] && echo $f is a link; done; true",
+    ]);
+    assert_eq!(out, "stage\nstage\ninside\n");
+}

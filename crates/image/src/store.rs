@@ -6,7 +6,7 @@
 //! ever visible. Two writers of the same blob both rename identical bytes onto
 //! the same name, which is atomic, so concurrent pulls are safe.
 
-use crate::digest::{Digest, HashingWriter};
+use crate::digest::{Digest, PipedHashWriter};
 use crate::error::{Error, IoContext, Result};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -96,10 +96,7 @@ impl ContentStore {
         Ok(BlobWriter {
             store: self.clone(),
             tmp: Some(tmp),
-            w: Some(HashingWriter::new(io::BufWriter::with_capacity(
-                256 * 1024,
-                f,
-            ))),
+            w: Some(PipedHashWriter::new(f)),
             expected,
             expected_size,
             kicked: 0,
@@ -160,7 +157,7 @@ impl ContentStore {
 pub struct BlobWriter {
     store: ContentStore,
     tmp: Option<PathBuf>,
-    w: Option<HashingWriter<io::BufWriter<File>>>,
+    w: Option<PipedHashWriter<File>>,
     expected: Option<Digest>,
     expected_size: Option<u64>,
     /// how far the file's writeback has been started (see [`WRITEBACK_STEP`])
@@ -175,18 +172,14 @@ const WRITEBACK_STEP: u64 = 4 << 20;
 
 impl BlobWriter {
     pub fn written(&self) -> u64 {
-        self.w.as_ref().map(|w| w.written).unwrap_or(0)
+        self.w.as_ref().map(|w| w.written()).unwrap_or(0)
     }
 
     /// Verify, fsync and move into place; returns the digest.
     pub fn commit(mut self) -> Result<Digest> {
         let tmp = self.tmp.clone().expect("writer used after commit");
         let w = self.w.take().expect("writer used after commit");
-        let (buf, digest, n) = w.finish();
-        let f = buf
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .ctx(|| format!("write {}", tmp.display()))?;
+        let (f, digest, n) = w.finish().ctx(|| format!("write {}", tmp.display()))?;
         if let Some(size) = self.expected_size {
             if size != n {
                 return Err(Error::SizeMismatch {
@@ -219,15 +212,15 @@ impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let w = self.w.as_mut().expect("writer used after commit");
         let n = w.write(buf)?;
-        // bytes in the file (the rest is still in the BufWriter)
-        let in_file = w.written - w.inner.buffer().len() as u64;
+        // bytes in the file (the rest is still gathered in memory)
+        let in_file = w.in_inner();
         if in_file - self.kicked >= WRITEBACK_STEP {
             let len = (in_file - self.kicked) as libc::off64_t;
             // SAFETY: the file's own fd; an advisory call that reads no memory of ours.
             // A failure only means the fsync will do all the work, as without this.
             unsafe {
                 libc::sync_file_range(
-                    w.inner.get_ref().as_raw_fd(),
+                    w.inner().as_raw_fd(),
                     self.kicked as libc::off64_t,
                     len,
                     libc::SYNC_FILE_RANGE_WRITE,

@@ -1,13 +1,16 @@
 //! COPY and ADD: one [`CopyRequest`]; the files (from the context, another stage or an image)
-//! go as a tar into a container of the current image, whose changes are the layer.
+//! go as a tar into a snapshot of the current image (no container), whose changes are the
+//! layer.
 
 use super::cache::cache_key;
 use super::run::{base_host, container, layer_from, scratch_image};
+use super::snap::Snap;
 use super::state::State;
 use super::{invalid, step_err, Builder};
 use crate::expand::expand;
 use crate::ignore::Ignore;
 use crate::parser::{CopyFlags, Heredoc, Instruction, Kind};
+use engine::engine::Engine;
 use engine::Result;
 use image::rootfd::{Node, Root};
 use image::Image;
@@ -89,10 +92,12 @@ struct Expanded {
 }
 
 /// Where the files come from: the context's (relative name, host path), or the nodes of
-/// another stage's or an image's rootfs (by a container of it, removed by [`Sources::cleanup`]).
+/// another stage's or an image's rootfs (a snapshot of it, removed when dropped).
 #[derive(Default)]
-struct Sources {
-    from_container: Option<String>,
+struct Sources<'e> {
+    /// `--from`'s image id, and a snapshot of it once the step runs
+    from_image: Option<String>,
+    from_snap: Option<Snap<'e>>,
     /// the part of the cache key that stands for the content
     hash_part: String,
     files: Vec<(String, PathBuf)>,
@@ -101,14 +106,6 @@ struct Sources {
     kept: Vec<String>,
     /// `--exclude` patterns
     exclude: Ignore,
-}
-
-impl Sources {
-    fn cleanup(&self, engine: &engine::engine::Engine) {
-        if let Some(c) = &self.from_container {
-            let _ = engine.remove(c, true, true);
-        }
-    }
 }
 
 impl Builder<'_> {
@@ -141,7 +138,15 @@ impl Builder<'_> {
         check_remote(req, &x.sources)?;
         let exclude = crate::ignore::parse(&req.opts.exclude.join("\n"));
         let mut src = match req.from {
-            Some(f) => self.sources_from(ins, what, f, &x.sources)?,
+            // the image is the content's key; its files are resolved only if the step runs
+            Some(f) => {
+                let img_id = self.image_of(ins, f)?;
+                Sources {
+                    hash_part: img_id.clone(),
+                    from_image: Some(img_id),
+                    ..Sources::default()
+                }
+            }
             None => {
                 let mut src = Sources::default();
                 for s in &x.sources {
@@ -172,29 +177,18 @@ impl Builder<'_> {
             ),
             &format!("{}\n{args}", src.hash_part),
         );
-        let engine = self.engine;
         if self.cached(&key) {
-            src.cleanup(engine);
             return Ok(());
         }
-        let c = match container(
-            engine,
-            &self.stage,
-            base_host(self.opts),
-            None,
-            vec![],
-            true,
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                src.cleanup(engine);
-                return Err(e);
-            }
+        if let Some(img_id) = src.from_image.clone() {
+            sources_from(self.engine, what, &img_id, &x.sources, &mut src)?;
+        }
+        let base = match &self.stage.image {
+            Some(i) => i.id().to_string(),
+            None => scratch_image(self.engine)?,
         };
-        let result = self.copy_into(ins, req, &x, &mut src, &c);
-        let _ = engine.remove(&c, true, true);
-        src.cleanup(engine);
-        let img = result?;
+        let dest = Snap::of(self.engine, &base)?;
+        let img = self.copy_into(ins, req, &x, &mut src, dest)?;
         self.done(&key, img);
         Ok(())
     }
@@ -244,66 +238,19 @@ impl Builder<'_> {
         })
     }
 
-    /// The sources of `COPY --from=f`: resolved in the rootfs of a container of stage or image
-    /// `f`.
-    fn sources_from(
-        &self,
-        ins: &Instruction,
-        what: &str,
-        f: &str,
-        sources: &[String],
-    ) -> Result<Sources> {
-        let engine = self.engine;
-        let (img_id, c) = self.container_of(ins, f)?;
-        let root = PathBuf::from(
-            engine
-                .store
-                .get(&c)?
-                .map(|c| c.internal.rootfs)
-                .unwrap_or_default(),
-        );
-        let mut out = Sources {
-            from_container: Some(c),
-            hash_part: img_id,
-            ..Sources::default()
-        };
-        // resolved and opened inside the stage's rootfs, read by fds
-        let src_root = Root::open(&root);
-        for src in sources {
-            let Some(r) = src_root
-                .as_ref()
-                .ok()
-                .and_then(|sr| engine::container::archive::resolve_path(sr, src).ok())
-            else {
-                out.cleanup(engine);
-                return Err(invalid(format!(
-                    "{what} failed: stat {src}: file does not exist"
-                )));
-            };
-            out.from_nodes
-                .push((src.trim_start_matches('/').to_string(), r.node));
-        }
-        Ok(out)
-    }
-
-    /// Writes the sources into container `c` and makes its changes the layer.
+    /// Writes the sources into snapshot `c` of the stage's image and makes its changes the
+    /// layer.
     fn copy_into(
         &self,
         ins: &Instruction,
         req: &CopyRequest,
         x: &Expanded,
         src: &mut Sources,
-        c: &str,
+        c: Snap,
     ) -> Result<Image> {
         let engine = self.engine;
         let what = req.what();
-        let root = PathBuf::from(
-            engine
-                .store
-                .get(c)?
-                .map(|c| c.internal.rootfs)
-                .unwrap_or_default(),
-        );
+        let root = c.root().to_path_buf();
         let (uid, gid) = match &x.chown {
             Some(u) => {
                 let (u, g, _) = engine::spec::resolve_user(&root, u, &[])?;
@@ -375,13 +322,24 @@ impl Builder<'_> {
         let tarbuf =
             t.b.into_inner()
                 .map_err(|e| invalid(format!("{what}: {e}")))?;
-        engine.archive_put(c, "/", std::io::Cursor::new(tarbuf), true)?;
+        // extracted as `docker cp` would into a container (owners kept, whiteouts applied),
+        // every name created relative to the root's fd
+        let apply = image::layer::ApplyOptions {
+            whiteouts: image::layer::WhiteoutMode::Apply,
+            allow_devices: image::layer::running_as_root(),
+            chown: true,
+        };
+        let top = dest_root
+            .top()
+            .and_then(|n| n.open_dir())
+            .map_err(|e| invalid(format!("{what}: open {}: {e}", root.display())))?;
+        image::layer::apply_layer_at(std::io::Cursor::new(tarbuf), top.into(), &apply)?;
         // nothing of ours may hold the rootfs: layer_from unmounts it to keep its upper dir
         drop(dest_root);
         layer_from(
             engine,
             &self.stage,
-            c,
+            c.id(),
             &format!(
                 "/bin/sh -c #(nop) {} {}",
                 what,
@@ -617,6 +575,32 @@ impl LayerTar<'_> {
             .append_data(&mut hd, target.trim_start_matches('/'), content.as_bytes())
             .map_err(|e| self.err(e))
     }
+}
+
+/// The sources of `COPY --from`: resolved in the rootfs of a snapshot of its image
+/// `img_id`. As BuildKit, a source that is a symlink is followed, inside that rootfs: an
+/// absolute or `..` target never leaves it.
+fn sources_from<'e>(
+    engine: &'e Engine,
+    what: &str,
+    img_id: &str,
+    sources: &[String],
+    out: &mut Sources<'e>,
+) -> Result<()> {
+    let snap = Snap::of(engine, img_id)?;
+    // resolved and opened inside the stage's rootfs (openat2 RESOLVE_IN_ROOT), read by fds
+    let src_root = Root::open(snap.root());
+    out.from_snap = Some(snap);
+    for src in sources {
+        let Some(node) = src_root.as_ref().ok().and_then(|r| r.node(src, true).ok()) else {
+            return Err(invalid(format!(
+                "{what} failed: stat {src}: file does not exist"
+            )));
+        };
+        out.from_nodes
+            .push((src.trim_start_matches('/').to_string(), node));
+    }
+    Ok(())
 }
 
 /// ADD's remote sources: berth builds offline, so URLs and git repositories are refused by

@@ -21,6 +21,7 @@ mod output;
 mod progress;
 mod run;
 mod schedule;
+mod snap;
 mod state;
 
 use crate::context::Context;
