@@ -462,6 +462,17 @@ fn pull_and_build_crash_midway() {
         b.ok(&["run", "--rm", "fault-built:1", "cat", "/built"]),
         "done\n"
     );
+    // killed in a COPY, whose rootfs is a snapshot of the builder's own (no container): its
+    // overlay mount and record go at the next `builder prune` (or build)
+    std::fs::write(ctx.join("f"), "copied\n").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {img}\nCOPY f /f\n")).unwrap();
+    b.crash(
+        "build.snapshot-made",
+        &["build", "-t", "fault-copied:1", &ctx_s],
+    );
+    b.ok(&["builder", "prune", "-f"]);
+    b.rm_all_and_check("build killed in a COPY");
+    b.ok(&["build", "-t", "fault-copied:1", &ctx_s]);
     b.rm_all_and_check("after the builds");
 }
 

@@ -123,6 +123,7 @@ pub struct Pruned {
 /// Forget the step cache and remove the RUN cache mounts (`POST /build/prune`,
 /// `builder prune`).
 pub fn prune_cache(engine: &Engine) -> Result<Pruned> {
+    snap::sweep(engine)?;
     let dir = mounts::cache_root(engine);
     let mut reclaimed = 0;
     if dir.exists() {
@@ -159,6 +160,7 @@ pub fn build(
     out: &mut dyn Write,
     stage_built: &mut dyn FnMut(&str),
 ) -> Result<String> {
+    snap::sweep(engine)?;
     let mut cache = Cache::open(engine);
     inline_cache::pull_missing(engine, &opts.cache_from_images, out);
     // images with an inline cache (BUILDKIT_INLINE_CACHE) bring their steps' images back
