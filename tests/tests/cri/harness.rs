@@ -327,17 +327,19 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     }
 
     /// The cgroup directories of the test's pods in every hierarchy (v1
-    /// controllers and the unified one).
+    /// controllers and the unified one), wherever they are mounted: not only
+    /// under /sys/fs/cgroup (this host mounts hugetlb at /run/hugetlb-v1 for
+    /// crun, and the pods' parent was left there after every run).
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
         let rel = self.cgroup_parent.trim_start_matches('/');
-        let mut v = Vec::new();
-        for hier in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten() {
-            let Ok(hier) = hier else { continue };
-            let d = hier.path().join(rel);
-            if d.is_dir() {
-                v.push(d);
-            }
-        }
+        let text = mountinfo::read_self().unwrap_or_default();
+        let mut v: Vec<PathBuf> = mountinfo::mounts(&text)
+            .filter(|m| matches!(m.fs_type, "cgroup" | "cgroup2"))
+            .map(|m| m.mount_point.join(rel))
+            .filter(|d| d.is_dir())
+            .collect();
+        v.sort();
+        v.dedup();
         v
     }
 
