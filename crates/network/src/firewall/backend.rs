@@ -108,17 +108,22 @@ impl Backend {
             .ok_or_else(|| Error::Firewall("neither iptables nor nft found in PATH".into()))
     }
 
+    /// The iptables tools of `family` (None: nft, or no ip6tables on the host).
+    fn ipt_tools(&self, family: Family) -> Option<&Tools> {
+        match (self, family) {
+            (Backend::Iptables { v4, .. }, Family::V4) => Some(v4),
+            (Backend::Iptables { v6, .. }, Family::V6) => v6.as_ref(),
+            (Backend::Nft(_), _) => None,
+        }
+    }
+
     /// The family's rules now; `None` when the host cannot have rules of that family (no
     /// ip6tables, or a kernel without it).
     fn list(&self, family: Family) -> Result<Option<Listing>> {
         match self {
-            Backend::Iptables { v4, v6 } => {
-                let t = match family {
-                    Family::V4 => v4,
-                    Family::V6 => match v6 {
-                        Some(t) => t,
-                        None => return Ok(None),
-                    },
+            Backend::Iptables { .. } => {
+                let Some(t) = self.ipt_tools(family) else {
+                    return Ok(None);
                 };
                 match run(&t.save, &[], None) {
                     Ok(text) => {
@@ -191,42 +196,30 @@ impl Backend {
             && !remove.is_empty()
             && nothing_left(comments.iter().map(|c| c.as_deref()), remove);
         match (self, &p.listing) {
-            (Backend::Iptables { v4, v6 }, Listing::Ipt(chains, saved)) => {
-                let Some(t) = (if p.family == Family::V4 {
-                    Some(v4)
-                } else {
-                    v6.as_ref()
-                }) else {
+            (Backend::Iptables { .. }, Listing::Ipt(chains, saved)) => {
+                let Some(t) = self.ipt_tools(p.family) else {
                     return Ok(());
                 };
-                let script = iptables_script(
-                    p.family,
-                    chains,
-                    saved,
-                    p.ensure_infra,
-                    remove,
-                    &p.add,
-                    drop_infra,
-                );
-                if script.is_empty() {
+                let script = |drop_infra| {
+                    let s = iptables_script(
+                        p.family,
+                        chains,
+                        saved,
+                        p.ensure_infra,
+                        remove,
+                        &p.add,
+                        drop_infra,
+                    );
+                    (!s.is_empty()).then_some(s)
+                };
+                let restore = |s: String| run(&t.restore, &["--noflush"], Some(&s)).map(|_| ());
+                let Some(first) = script(drop_infra) else {
                     return Ok(());
-                }
-                match run(&t.restore, &["--noflush"], Some(&script)) {
-                    Ok(_) => Ok(()),
+                };
+                match restore(first) {
                     // a chain someone else put a rule in cannot go: keep the jumps then
-                    Err(_) if drop_infra => {
-                        let script = iptables_script(
-                            p.family,
-                            chains,
-                            saved,
-                            p.ensure_infra,
-                            remove,
-                            &p.add,
-                            false,
-                        );
-                        run(&t.restore, &["--noflush"], Some(&script)).map(|_| ())
-                    }
-                    Err(e) => Err(e),
+                    Err(_) if drop_infra => script(false).map_or(Ok(()), restore),
+                    r => r,
                 }
             }
             (Backend::Nft(nft), Listing::Nft(listed)) => {
