@@ -222,8 +222,8 @@ impl Runtime {
     /// cgroup. Never to the rest of a cgroup it may share with another container.
     fn kill_and_wait(&self, st: &ContainerState) -> Result<()> {
         let targets = match own_pid_namespace(st) {
-            true => vec![st.pid],
-            false => all_pids(st),
+            Some(_) => vec![st.pid],
+            None => all_pids(st),
         };
         for pid in targets {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -256,23 +256,27 @@ fn all_pids(st: &ContainerState) -> Vec<i32> {
     crate::resources::pids(st).unwrap_or_else(|| container_pids(st))
 }
 
-/// Whether the container's init has a pid namespace other than the runtime's.
-fn own_pid_namespace(st: &ContainerState) -> bool {
-    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).ok();
-    ns.is_some() && ns != std::fs::read_link("/proc/self/ns/pid").ok()
+/// The container init's pid namespace, when it is not the runtime's.
+fn own_pid_namespace(st: &ContainerState) -> Option<std::path::PathBuf> {
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).ok()?;
+    (std::fs::read_link("/proc/self/ns/pid").ok().as_ref() != Some(&ns)).then_some(ns)
 }
 
 /// Processes in the container: members of its pid namespace when it has its own.
 fn container_pids(st: &ContainerState) -> Vec<i32> {
-    if !own_pid_namespace(st) {
+    let Some(ns) = own_pid_namespace(st) else {
         return vec![st.pid];
-    }
-    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).ok();
+    };
     let mut pids: Vec<i32> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok() == ns)
+        .filter(|p| {
+            std::fs::read_link(format!("/proc/{p}/ns/pid"))
+                .ok()
+                .as_ref()
+                == Some(&ns)
+        })
         .collect();
     pids.sort();
     pids
