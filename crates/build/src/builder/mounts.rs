@@ -115,8 +115,7 @@ impl StepMounts {
             {
                 continue;
             }
-            let (above, name) = parent.rsplit_once('/').unwrap_or(("", parent));
-            let Ok(dir) = r.open_path(if above.is_empty() { "/" } else { above }, false) else {
+            let Some((dir, name)) = dir_of(&r, parent) else {
                 continue;
             };
             if let Some(st) = stat_at(&dir, name) {
@@ -143,8 +142,7 @@ impl StepMounts {
     pub(super) fn remove_stubs(&self, root: &Path, upper: bool) {
         let Ok(r) = Root::open(root) else { return };
         for stub in self.stubs.iter().rev() {
-            let (parent, name) = stub.rsplit_once('/').unwrap_or(("", stub));
-            let Ok(dir) = r.open_path(if parent.is_empty() { "/" } else { parent }, false) else {
+            let Some((dir, name)) = dir_of(&r, stub) else {
                 continue;
             };
             let Some(st) = stat_at(&dir, name) else {
@@ -170,6 +168,16 @@ impl StepMounts {
     }
 }
 
+/// The directory holding `path` (a container path, `/a/b`), opened inside the root, and the
+/// last name of `path`.
+fn dir_of<'p>(r: &Root, path: &'p str) -> Option<(std::os::fd::OwnedFd, &'p str)> {
+    let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let dir = r
+        .open_path(if parent.is_empty() { "/" } else { parent }, false)
+        .ok()?;
+    Some((dir, name))
+}
+
 /// `name` in `dir`, not followed.
 fn stat_at(dir: &impl AsRawFd, name: &str) -> Option<libc::stat> {
     let cname = std::ffi::CString::new(name).ok()?;
@@ -189,8 +197,7 @@ fn stat_at(dir: &impl AsRawFd, name: &str) -> Option<libc::stat> {
 /// Remove the upper dir's copy of the image's directory `path` when it only held stubs: empty
 /// now, not opaque, with the image's mode and owner `meta`.
 fn remove_copied_up_dir(r: &Root, path: &str, meta: (u32, u32, u32)) {
-    let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let Ok(dir) = r.open_path(if parent.is_empty() { "/" } else { parent }, false) else {
+    let Some((dir, name)) = dir_of(r, path) else {
         return;
     };
     let Some(st) = stat_at(&dir, name) else {
