@@ -8,27 +8,8 @@
 
 use berth_e2e::engine;
 use berth_e2e::net::Nets;
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
-
-/// What the host port answers, retried while the container's server starts; None: refused.
-fn answer(port: u16) -> Option<String> {
-    let mut last = None;
-    for _ in 0..30 {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut got = String::new();
-            let _ = s.read_to_string(&mut got);
-            if !got.is_empty() {
-                return Some(got);
-            }
-            last = Some(got);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    last
-}
+use berth_e2e::rootless::{free_port, read_port};
+use std::net::TcpStream;
 
 #[test]
 fn published_ports_follow_connect_and_disconnect() {
@@ -36,11 +17,7 @@ fn published_ports_follow_connect_and_disconnect() {
     let nets = Nets::new(&e);
     let (a, b) = (nets.create("pa", &[]), nets.create("pb", &[]));
     let img = e.img().to_string();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let web = e.name("web");
     let publish = format!("127.0.0.1:{port}:80");
     e.ok(&[
@@ -57,7 +34,7 @@ fn published_ports_follow_connect_and_disconnect() {
         "-c",
         "while true; do echo from-web | nc -l -p 80; done",
     ]);
-    assert_eq!(answer(port).as_deref(), Some("from-web\n"), "before");
+    assert_eq!(read_port(port, "from-web"), "from-web\n", "before");
     let ports = |e: &berth_e2e::engine::Engine| {
         e.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", &web])
             .trim()
@@ -73,7 +50,7 @@ fn published_ports_follow_connect_and_disconnect() {
     assert_eq!(ports(&e), "{}");
 
     e.ok(&["network", "connect", &b, &web]);
-    assert_eq!(answer(port).as_deref(), Some("from-web\n"), "after connect");
+    assert_eq!(read_port(port, "from-web"), "from-web\n", "after connect");
     let out = e.ok(&["port", &web]);
     assert_eq!(out.trim(), format!("80/tcp -> 127.0.0.1:{port}"));
     assert!(

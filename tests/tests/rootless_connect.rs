@@ -7,7 +7,12 @@
 //! podman with `BERTH_TEST_ENGINE=podman` where podman behaves the same (noted per check).
 //! Needs root, Debian's uidmap and passt, and busybox-static.
 
+use berth_e2e::env::poll;
 use berth_e2e::rootless::{free_port, podman, read_port, DevMode, User};
+use std::time::Duration;
+
+const SEC10: Duration = Duration::from_secs(10);
+const STEP: Duration = Duration::from_millis(100);
 
 /// A pasta of the user's (the namespace's or a user-mode container's). Read from /proc/PID/status: pasta makes itself non-dumpable, which
 /// gives its /proc entries to root.
@@ -27,16 +32,6 @@ fn pasta_runs(u: &User) -> bool {
             && status.lines().any(|l| l.starts_with(&uid))
             && !status.contains("State:\tZ")
     })
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..100 {
-        if done() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]
@@ -71,7 +66,7 @@ fn rootless_connect_follows_the_containers_endpoints() {
     u.ok(&["network", "disconnect", "nca", "web"]);
     if !podman() {
         // no container is on a user network now: nothing reaches out, nothing relays
-        wait_for("pasta to stop", || !pasta_runs(&u));
+        assert!(poll(SEC10, STEP, || !pasta_runs(&u)), "pasta still runs");
         let refused = std::net::TcpStream::connect(("127.0.0.1", port));
         assert!(
             refused.is_err(),
@@ -110,5 +105,8 @@ fn rootless_connect_follows_the_containers_endpoints() {
 
     u.ok(&["rm", "-f", "web", "solo"]);
     u.ok(&["network", "rm", "nca", "ncb"]);
-    wait_for("pasta to stop after the last network", || !pasta_runs(&u));
+    assert!(
+        poll(SEC10, STEP, || !pasta_runs(&u)),
+        "pasta still runs after the last network went"
+    );
 }
