@@ -1,4 +1,4 @@
-//! Helpers of the networking suites (`tests/network.rs`, `tests/network_security.rs`): networks
+//! Helpers of the networking suites (`tests/network/`, `tests/network_security.rs`): networks
 //! made by a test and removed at its end, containers on them, their addresses, free subnets.
 
 use std::cell::RefCell;
