@@ -38,8 +38,18 @@ use crate::engine::{
     berth_bin, busybox_tar, docker_on_berth, first_inspected, pid_alive, pids_with_cmdline,
     poll_inspect, EngineKind, Spawned,
 };
-use crate::env::{make_test_dir, poll, remove_test_dir, unmount_under};
+use crate::env::{make_test_dir, remove_test_dir, unmount_under};
 use crate::runtime::berth_runtime_bin;
+
+mod host;
+mod http;
+mod registry;
+
+pub use host::{ensure_group, free_port, group_gid, group_name, shell_quote, wait_until, which};
+use host::{free_bridge_subnet, random_u64};
+use http::parse_http;
+pub use http::HttpResponse;
+pub use registry::Registry;
 
 /// Default timeout of one client command.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,226 +60,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(40);
 /// The group berth serve gives its socket unless told otherwise.
 pub const DEFAULT_GROUP: &str = "berth";
 
-/// An executable on PATH.
-pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Quote `s` for `sh -c`.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// Poll `f` every 100 ms until it returns true; false after `timeout`.
-pub fn wait_until(timeout: Duration, f: impl FnMut() -> bool) -> bool {
-    poll(timeout, Duration::from_millis(100), f)
-}
-
-/// A cheap random number (no rand crate): time, pid and a counter hashed.
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.write_u32(std::process::id());
-    h.write_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    h.finish()
-}
-
-/// IPv4 networks of the host's routes (`ip -4 route`), as (addr, prefix).
-fn host_routes() -> Vec<(u32, u8)> {
-    let out = Command::new("ip")
-        .args(["-4", "route", "show", "table", "all"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let mut v = Vec::new();
-    for line in out.lines() {
-        let mut first = line.split_whitespace().next().unwrap_or("");
-        if matches!(first, "local" | "broadcast" | "unreachable" | "blackhole") {
-            first = line.split_whitespace().nth(1).unwrap_or("");
-        }
-        if first == "default" {
-            continue;
-        }
-        let (a, p) = first.split_once('/').unwrap_or((first, "32"));
-        if let (Ok(ip), Ok(p)) = (a.parse::<std::net::Ipv4Addr>(), p.parse::<u8>()) {
-            v.push((u32::from(ip), p));
-        }
-    }
-    v
-}
-
-fn overlaps(a: (u32, u8), b: (u32, u8)) -> bool {
-    let p = a.1.min(b.1);
-    let mask = if p == 0 {
-        0
-    } else {
-        u32::MAX << (32 - p as u32)
-    };
-    a.0 & mask == b.0 & mask
-}
-
-/// A free 10.153.N.0/24 for a private dockerd's default bridge.
-fn free_bridge_subnet() -> (u32, u8) {
-    let routes = host_routes();
-    let start = random_u64();
-    for i in 0..256u64 {
-        let n = ((start + i) % 254 + 1) as u32;
-        let net = (
-            u32::from(std::net::Ipv4Addr::new(10, 153, 0, 0)) | (n << 8),
-            24,
-        );
-        if !routes.iter().any(|r| overlaps(*r, net)) {
-            return net;
-        }
-    }
-    panic!("no free /24 in 10.153.0.0/16 for a test bridge");
-}
-
-/// Make sure the unix group `name` exists (`groupadd`); its gid.
-pub fn ensure_group(name: &str) -> u32 {
-    if let Some(gid) = group_gid(name) {
-        return gid;
-    }
-    let st = Command::new("groupadd")
-        .arg(name)
-        .status()
-        .expect("run groupadd");
-    // A parallel test may have made it meanwhile.
-    group_gid(name).unwrap_or_else(|| panic!("groupadd {name} failed: {st}"))
-}
-
-/// The gid of group `name` (from /etc/group).
-pub fn group_gid(name: &str) -> Option<u32> {
-    let g = std::fs::read_to_string("/etc/group").ok()?;
-    g.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 3 && f[0] == name)
-            .then(|| f[2].parse().ok())
-            .flatten()
-    })
-}
-
-/// The name of group `gid` (from /etc/group).
-pub fn group_name(gid: u32) -> Option<String> {
-    let g = std::fs::read_to_string("/etc/group").ok()?;
-    g.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 3 && f[2] == gid.to_string()).then(|| f[0].to_string())
-    })
-}
-
-/// An HTTP response read off the socket.
-#[derive(Debug, Clone)]
-pub struct HttpResponse {
-    pub status: u16,
-    /// Header names lowercased.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
 /// A long-running client command (`logs -f`, `events`...): output goes to
 /// files the test polls; the process group is killed at drop.
 pub type Bg = Spawned;
-
-/// A local `docker-registry` on 127.0.0.1:<free port>, storage in `dir`;
-/// killed at drop.
-pub struct Registry {
-    /// `127.0.0.1:PORT`
-    pub addr: String,
-    child: Child,
-}
-
-impl Registry {
-    /// Start one with its storage and config under `dir`.
-    pub fn start(dir: &Path) -> Registry {
-        assert!(
-            which("docker-registry").is_some(),
-            "docker-registry not found: apt-get install docker-registry"
-        );
-        std::fs::create_dir_all(dir).unwrap();
-        for _attempt in 0..3 {
-            let port = free_port();
-            let cfg = format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.join("data").display()
-            );
-            let cfgp = dir.join("config.yml");
-            std::fs::write(&cfgp, cfg).unwrap();
-            let log = File::create(dir.join("registry.log")).unwrap();
-            let mut child = Command::new("docker-registry")
-                .arg("serve")
-                .arg(&cfgp)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .process_group(0)
-                .spawn()
-                .expect("spawn docker-registry");
-            let addr = format!("127.0.0.1:{port}");
-            let up = wait_until(Duration::from_secs(10), || {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return true;
-                }
-                std::net::TcpStream::connect(&addr).is_ok()
-            });
-            if up && child.try_wait().ok().flatten().is_none() {
-                return Registry { addr, child };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!(
-            "docker-registry did not start: {}",
-            std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
-        );
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Options of [`ApiServer::start_with`].
 #[derive(Debug, Clone, Default)]
@@ -853,79 +646,4 @@ impl Drop for ApiServer {
         // Cleanup must never panic (we may already be unwinding).
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.cleanup()));
     }
-}
-
-/// Parse a raw HTTP/1.x response.
-fn parse_http(raw: &[u8], head: bool) -> std::io::Result<HttpResponse> {
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no end of headers"))?;
-    let head_txt = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head_txt.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("bad status line"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    if head {
-        body.clear();
-    } else if chunked {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
-            let size_txt = String::from_utf8_lossy(&rest[..nl]);
-            let size = usize::from_str_radix(size_txt.split(';').next().unwrap().trim(), 16)
-                .map_err(|_| bad("bad chunk size"))?;
-            rest = &rest[nl + 2..];
-            if size == 0 || rest.len() < size {
-                out.extend_from_slice(&rest[..size.min(rest.len())]);
-                break;
-            }
-            out.extend_from_slice(&rest[..size]);
-            rest = rest.get(size + 2..).unwrap_or(&[]);
-        }
-        body = out;
-    }
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// Start an [`ApiServer`], or skip the test (eprintln + return) when not root.
-#[macro_export]
-macro_rules! api_server {
-    () => {
-        $crate::api_server!($crate::api::ServerOptions::default())
-    };
-    ($opts:expr) => {{
-        if !$crate::is_root() {
-            eprintln!("SKIP: API tests need root (euid 0)");
-            return;
-        }
-        $crate::api::ApiServer::start_with($opts)
-    }};
-}
-
-/// Skip a berth-only test when the suite runs against dockerd.
-#[macro_export]
-macro_rules! api_berth_only {
-    ($s:expr, $why:expr) => {
-        if $s.is_docker() {
-            eprintln!("SKIP (berth only): {}", $why);
-            return;
-        }
-    };
 }

@@ -13,11 +13,8 @@
 //! busybox-static (no registry), imported with `import --change ...`.
 
 use std::cell::{Cell, RefCell};
-use std::fs::File;
-use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -26,6 +23,14 @@ use serde_json::Value;
 use crate::cmd::{run_bounded, run_with_timeout, Output, Stdin};
 use crate::env::{make_test_dir, mount_points, remove_test_dir, unmount_under};
 use crate::runtime::workspace_root;
+
+mod busybox;
+mod procs;
+mod spawned;
+
+pub use busybox::busybox_tar;
+pub use procs::{cgroup_cpu_usage_ns, pid_alive, pids_with_cmdline};
+pub use spawned::Spawned;
 
 /// Default timeout of one engine command.
 pub const ENGINE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -115,135 +120,6 @@ fn docker_bin() -> PathBuf {
     panic!("BERTH_TEST_ENGINE=docker but no `docker` on PATH");
 }
 
-/// Is a process alive (and not a zombie)?
-pub fn pid_alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => {
-            // state is the first field after the `(comm)`.
-            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start());
-            !matches!(
-                state.and_then(|r| r.chars().next()),
-                Some('Z') | Some('X') | None
-            )
-        }
-        Err(_) => false,
-    }
-}
-
-/// Host pids whose command line contains `needle`.
-pub fn pids_with_cmdline(needle: &str) -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for ent in rd.flatten() {
-        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-        if cmdline.contains(needle) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
-// busybox image
-
-/// Path of a busybox rootfs tarball, built once per test process under
-/// `std::env::temp_dir()`: /bin/busybox (static, from Debian's
-/// busybox-static) plus a symlink per applet, /etc/passwd with root, app
-/// (1000) and nobody, /tmp 1777.
-pub fn busybox_tar() -> &'static Path {
-    static TAR: OnceLock<PathBuf> = OnceLock::new();
-    TAR.get_or_init(|| {
-        // Named after the busybox binary (size, mtime) so concurrent and
-        // later test processes share one tarball instead of leaving one each.
-        let bb = busybox_path();
-        let meta = std::fs::metadata(bb).unwrap();
-        let mtime = std::os::unix::fs::MetadataExt::mtime(&meta);
-        let tar =
-            std::env::temp_dir().join(format!("berth-e2e-busybox-v1-{}-{mtime}.tar", meta.len()));
-        if tar.is_file() {
-            return tar;
-        }
-        let base =
-            std::env::temp_dir().join(format!("berth-e2e-busybox-build-{}", std::process::id()));
-        let root = base.join("rootfs");
-        let _ = std::fs::remove_dir_all(&base);
-        build_busybox_rootfs(&root);
-        let tmp_tar = base.with_extension("tar");
-        let st = Command::new("tar")
-            .arg("--numeric-owner")
-            .arg("-C")
-            .arg(&root)
-            .arg("-cf")
-            .arg(&tmp_tar)
-            .arg(".")
-            .status()
-            .expect("run tar");
-        assert!(st.success(), "tar of the busybox rootfs failed");
-        std::fs::rename(&tmp_tar, &tar).unwrap();
-        let _ = std::fs::remove_dir_all(&base);
-        tar
-    })
-}
-
-fn busybox_path() -> &'static Path {
-    ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| p.is_file())
-        .expect("busybox not found: apt-get install busybox-static")
-}
-
-fn build_busybox_rootfs(root: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let busybox = busybox_path();
-    for d in [
-        "bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/app",
-    ] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
-    let list = Command::new(busybox)
-        .arg("--list")
-        .output()
-        .expect("busybox --list");
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        let applet = applet.trim();
-        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
-            continue;
-        }
-        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
-    }
-    std::fs::write(
-        root.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\n\
-         app:x:1000:1000:app:/home/app:/bin/sh\n\
-         nobody:x:65534:65534:nobody:/home:/bin/false\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("etc/group"),
-        "root:x:0:\napp:x:1000:\nnogroup:x:65534:\n",
-    )
-    .unwrap();
-    std::os::unix::fs::chown(root.join("home/app"), Some(1000), Some(1000)).unwrap();
-}
-
 // ---------------------------------------------------------------------------
 // Engine
 
@@ -260,145 +136,6 @@ pub struct Engine {
     children: RefCell<Vec<Child>>,
     busybox: OnceLock<String>,
     seq: Cell<u32>,
-}
-
-/// A streaming command (`logs -f`, `attach`, `events`...): output goes to
-/// files which the test polls; killed at drop.
-pub struct Spawned {
-    pub cmdline: String,
-    child: Option<Child>,
-    stdin: Option<ChildStdin>,
-    pub stdout_path: PathBuf,
-    pub stderr_path: PathBuf,
-    /// the exit code once reaped: its pid (and process group id) may then belong to another
-    /// process, which `kill` must not hit
-    reaped: Option<i32>,
-}
-
-impl Spawned {
-    /// Start `cmd` in its own process group, stdout and stderr into
-    /// `<io>/<tag>.stdout|stderr`, stdin piped when `stdin`, else /dev/null;
-    /// `cmdline` names it in messages.
-    pub fn start(mut cmd: Command, cmdline: String, io: &Path, tag: &str, stdin: bool) -> Spawned {
-        let stdout_path = io.join(format!("{tag}.stdout"));
-        let stderr_path = io.join(format!("{tag}.stderr"));
-        cmd.stdout(File::create(&stdout_path).unwrap())
-            .stderr(File::create(&stderr_path).unwrap())
-            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
-            .process_group(0);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn `{cmdline}`: {e}"));
-        let stdin = child.stdin.take();
-        Spawned {
-            cmdline,
-            child: Some(child),
-            stdin,
-            stdout_path,
-            stderr_path,
-            reaped: None,
-        }
-    }
-
-    /// The pid of the command (its process group), None once killed.
-    pub fn pid(&self) -> Option<i32> {
-        self.child.as_ref().map(|c| c.id() as i32)
-    }
-
-    pub fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
-    }
-
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-
-    /// Write to the command's stdin (when spawned with `stdin = true`).
-    pub fn write_stdin(&mut self, data: &[u8]) {
-        let w = self.stdin.as_mut().expect("spawned without stdin");
-        w.write_all(data).expect("write to stdin");
-        w.flush().unwrap();
-    }
-
-    /// Close stdin (EOF).
-    pub fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    /// Poll stdout until `pred` holds; panics after `timeout` with what was
-    /// seen.  Returns stdout.
-    #[track_caller]
-    pub fn wait_stdout(
-        &self,
-        timeout: Duration,
-        what: &str,
-        pred: impl Fn(&str) -> bool,
-    ) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.stdout();
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > timeout {
-                panic!(
-                    "`{}`: {what} not seen within {timeout:?}\n  stdout: {s:?}\n  stderr: {:?}",
-                    self.cmdline,
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Exit code if it has exited.
-    pub fn try_code(&mut self) -> Option<i32> {
-        use std::os::unix::process::ExitStatusExt;
-        if self.reaped.is_some() {
-            return self.reaped;
-        }
-        let c = self.child.as_mut()?;
-        let st = c.try_wait().ok()??;
-        self.reaped = Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)));
-        self.reaped
-    }
-
-    /// Wait for exit up to `timeout`; None if still running.
-    pub fn wait_code(&mut self, timeout: Duration) -> Option<i32> {
-        let start = Instant::now();
-        loop {
-            if let Some(c) = self.try_code() {
-                return Some(c);
-            }
-            if start.elapsed() > timeout {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL the command (its process group) and reap it; once reaped ([`Self::try_code`]),
-    /// its id may be another process's (a container monitor is a group leader), so nothing is
-    /// killed.
-    pub fn kill(&mut self) {
-        self.stdin = None;
-        if let Some(mut c) = self.child.take() {
-            if self.reaped.is_some() {
-                return;
-            }
-            unsafe {
-                libc::killpg(c.id() as i32, libc::SIGKILL);
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 impl Engine {
@@ -875,36 +612,4 @@ macro_rules! berth_only {
             return;
         }
     };
-}
-
-/// Host cgroup CPU usage in nanoseconds of the cgroup `pid` is in: v1
-/// `cpuacct.usage`, else v2 `cpu.stat` usage_usec.
-pub fn cgroup_cpu_usage_ns(pid: i32) -> Option<u64> {
-    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    for line in cg.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-        if ctrls.split(',').any(|c| c == "cpuacct") {
-            for mnt in ["cpuacct", "cpu,cpuacct", "cpuacct,cpu"] {
-                let f = format!("/sys/fs/cgroup/{mnt}{path}/cpuacct.usage");
-                if let Ok(s) = std::fs::read_to_string(&f) {
-                    return s.trim().parse().ok();
-                }
-            }
-        }
-    }
-    for line in cg.lines() {
-        if let Some(path) = line.strip_prefix("0::") {
-            for base in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
-                if let Ok(s) = std::fs::read_to_string(format!("{base}{path}/cpu.stat")) {
-                    for l in s.lines() {
-                        if let Some(v) = l.strip_prefix("usage_usec ") {
-                            return v.trim().parse::<u64>().ok().map(|u| u * 1000);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    None
 }

@@ -1,0 +1,76 @@
+//! Processes on the host: alive, found by command line, their cgroup's CPU use.
+
+/// Is a process alive (and not a zombie)?
+pub fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            // state is the first field after the `(comm)`.
+            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start());
+            !matches!(
+                state.and_then(|r| r.chars().next()),
+                Some('Z') | Some('X') | None
+            )
+        }
+        Err(_) => false,
+    }
+}
+
+/// Host pids whose command line contains `needle`.
+pub fn pids_with_cmdline(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for ent in rd.flatten() {
+        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Host cgroup CPU usage in nanoseconds of the cgroup `pid` is in: v1
+/// `cpuacct.usage`, else v2 `cpu.stat` usage_usec.
+pub fn cgroup_cpu_usage_ns(pid: i32) -> Option<u64> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    for line in cg.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if ctrls.split(',').any(|c| c == "cpuacct") {
+            for mnt in ["cpuacct", "cpu,cpuacct", "cpuacct,cpu"] {
+                let f = format!("/sys/fs/cgroup/{mnt}{path}/cpuacct.usage");
+                if let Ok(s) = std::fs::read_to_string(&f) {
+                    return s.trim().parse().ok();
+                }
+            }
+        }
+    }
+    for line in cg.lines() {
+        if let Some(path) = line.strip_prefix("0::") {
+            for base in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+                if let Ok(s) = std::fs::read_to_string(format!("{base}{path}/cpu.stat")) {
+                    for l in s.lines() {
+                        if let Some(v) = l.strip_prefix("usage_usec ") {
+                            return v.trim().parse::<u64>().ok().map(|u| u * 1000);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
