@@ -50,25 +50,7 @@ pub fn forward_until_detached(
         &SigSet::all(),
         SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
     )?;
-    let _raw = console.as_ref().map(|m| {
-        let (raw, typed) = crate::tty::RawMode::enter_relaying();
-        // The process got our terminal's size before it ran (`console_for`): this only catches
-        // a resize since then.
-        if let Some((r, c)) = crate::tty::caller_size() {
-            crate::tty::set_size(m.as_raw_fd(), r, c);
-        }
-        // Input completed while our terminal was still canonical goes first.
-        let mut rest = &typed[..];
-        while !rest.is_empty() {
-            match nix::unistd::write(m, rest) {
-                Ok(0) => break,
-                Ok(n) => rest = &rest[n..],
-                Err(nix::Error::EINTR) => {}
-                Err(_) => break,
-            }
-        }
-        raw
-    });
+    let _raw = console.as_ref().map(enter_raw);
     let stdin = std::io::stdin();
     let mut stdin_open = console.is_some();
     let mut code = None;
@@ -108,24 +90,7 @@ pub fn forward_until_detached(
             .collect();
         drop(fds);
         if ready[0] {
-            while let Ok(Some(info)) = sfd.read_signal() {
-                let sig = info.ssi_signo as i32;
-                if sig == Signal::SIGCHLD as i32 {
-                    loop {
-                        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                            Ok(WaitStatus::StillAlive) | Err(_) => break,
-                            Ok(ws) if ws.pid() == Some(Pid::from_raw(pid)) => code = exit_code(ws),
-                            Ok(_) => {}
-                        }
-                    }
-                } else if sig == Signal::SIGWINCH as i32 {
-                    if let (Some(m), Some((r, c))) = (&console, crate::tty::caller_size()) {
-                        crate::tty::set_size(m.as_raw_fd(), r, c);
-                    }
-                } else if let Ok(s) = Signal::try_from(sig) {
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), s);
-                }
-            }
+            drain_signals(&sfd, pid, console.as_ref(), &mut code);
         }
         if let Some(m) = &console {
             if ready.get(1) == Some(&true) {
@@ -163,6 +128,51 @@ pub fn forward_until_detached(
         }
     }
     Ok(Relayed::Exited(code.unwrap_or(255)))
+}
+
+/// Our terminal in raw mode while relaying to the process's terminal `m`, which gets a resize
+/// since the process started and the input typed while our terminal was still canonical.
+fn enter_raw(m: &OwnedFd) -> crate::tty::RawMode {
+    let (raw, typed) = crate::tty::RawMode::enter_relaying();
+    // The process got our terminal's size before it ran (`console_for`): this only catches
+    // a resize since then.
+    if let Some((r, c)) = crate::tty::caller_size() {
+        crate::tty::set_size(m.as_raw_fd(), r, c);
+    }
+    // Input completed while our terminal was still canonical goes first.
+    let mut rest = &typed[..];
+    while !rest.is_empty() {
+        match nix::unistd::write(m, rest) {
+            Ok(0) => break,
+            Ok(n) => rest = &rest[n..],
+            Err(nix::Error::EINTR) => {}
+            Err(_) => break,
+        }
+    }
+    raw
+}
+
+/// Handle the signals queued on `sfd`: reap children (the process's exit status into `code`),
+/// pass a resize to its terminal, forward anything else to the process.
+fn drain_signals(sfd: &SignalFd, pid: i32, console: Option<&OwnedFd>, code: &mut Option<i32>) {
+    while let Ok(Some(info)) = sfd.read_signal() {
+        let sig = info.ssi_signo as i32;
+        if sig == Signal::SIGCHLD as i32 {
+            loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(ws) if ws.pid() == Some(Pid::from_raw(pid)) => *code = exit_code(ws),
+                    Ok(_) => {}
+                }
+            }
+        } else if sig == Signal::SIGWINCH as i32 {
+            if let (Some(m), Some((r, c))) = (console, crate::tty::caller_size()) {
+                crate::tty::set_size(m.as_raw_fd(), r, c);
+            }
+        } else if let Ok(s) = Signal::try_from(sig) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), s);
+        }
+    }
 }
 
 /// Keep a detached process's terminal open (its output drained) in a background process until

@@ -108,47 +108,7 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
             }
             Ok(0)
         }
-        VolumeCmd::Ls(a) => {
-            let mut rows = Vec::new();
-            let f = filters::from_flags(&a.filter).map_err(daemon)?;
-            for v in volumes::list(&engine.store, &f).map_err(daemon)? {
-                if a.quiet {
-                    println!("{}", v.name);
-                    continue;
-                }
-                let mut row = volumes::inspect_json(&v);
-                row["Labels"] = serde_json::json!(v
-                    .labels
-                    .iter()
-                    .map(|(k, x)| format!("{k}={x}"))
-                    .collect::<Vec<_>>()
-                    .join(","));
-                row["Mountpoint"] = serde_json::json!(v.mountpoint);
-                row["Size"] = serde_json::json!("N/A");
-                row["Links"] = serde_json::json!("N/A");
-                rows.push(row);
-            }
-            if !a.quiet {
-                print!(
-                    "{}",
-                    template::format_list(
-                        a.format.as_deref(),
-                        "table {{.Driver}}\t{{.Name}}",
-                        &[
-                            ("Driver", "DRIVER"),
-                            ("Name", "VOLUME NAME"),
-                            ("Mountpoint", "MOUNTPOINT"),
-                            ("Labels", "LABELS"),
-                            ("Scope", "SCOPE"),
-                            ("Size", "SIZE"),
-                            ("Links", "LINKS"),
-                        ],
-                        &rows
-                    )?
-                );
-            }
-            Ok(0)
-        }
+        VolumeCmd::Ls(a) => ls(engine, a),
         VolumeCmd::Inspect(a) => {
             let mut out = Vec::new();
             let mut code = 0;
@@ -177,30 +137,76 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> Result<i32> {
             }
             Ok(code)
         }
-        VolumeCmd::Prune(a) => {
-            if !a.force && std::io::stdin().is_terminal() {
-                eprint!("WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-                let mut l = String::new();
-                std::io::stdin().read_line(&mut l)?;
-                if !l.trim().eq_ignore_ascii_case("y") {
-                    return Ok(0);
-                }
-            }
-            engine.reconcile_all().map_err(daemon)?;
-            let mut f = filters::from_flags(&a.filter).map_err(daemon)?;
-            if a.all {
-                f.insert("all".into(), vec!["true".into()]);
-            }
-            let (gone, bytes) = volumes::prune(&engine.store, &engine.root, &f).map_err(daemon)?;
-            if !gone.is_empty() {
-                println!("Deleted Volumes:");
-                for g in &gone {
-                    println!("{g}");
-                }
-                println!();
-            }
-            println!("Total reclaimed space: {}", human_size(bytes));
-            Ok(0)
+        VolumeCmd::Prune(a) => prune(engine, a),
+    }
+}
+
+/// `volume ls`: a table, a template or names.
+fn ls(engine: &Engine, a: LsArgs) -> Result<i32> {
+    let mut rows = Vec::new();
+    let f = filters::from_flags(&a.filter).map_err(daemon)?;
+    for v in volumes::list(&engine.store, &f).map_err(daemon)? {
+        if a.quiet {
+            println!("{}", v.name);
+            continue;
+        }
+        let mut row = volumes::inspect_json(&v);
+        row["Labels"] = serde_json::json!(v
+            .labels
+            .iter()
+            .map(|(k, x)| format!("{k}={x}"))
+            .collect::<Vec<_>>()
+            .join(","));
+        row["Mountpoint"] = serde_json::json!(v.mountpoint);
+        row["Size"] = serde_json::json!("N/A");
+        row["Links"] = serde_json::json!("N/A");
+        rows.push(row);
+    }
+    if !a.quiet {
+        print!(
+            "{}",
+            template::format_list(
+                a.format.as_deref(),
+                "table {{.Driver}}\t{{.Name}}",
+                &[
+                    ("Driver", "DRIVER"),
+                    ("Name", "VOLUME NAME"),
+                    ("Mountpoint", "MOUNTPOINT"),
+                    ("Labels", "LABELS"),
+                    ("Scope", "SCOPE"),
+                    ("Size", "SIZE"),
+                    ("Links", "LINKS"),
+                ],
+                &rows
+            )?
+        );
+    }
+    Ok(0)
+}
+
+/// `volume prune`: asks first on a terminal unless forced.
+fn prune(engine: &Engine, a: PruneArgs) -> Result<i32> {
+    if !a.force && std::io::stdin().is_terminal() {
+        eprint!("WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+        let mut l = String::new();
+        std::io::stdin().read_line(&mut l)?;
+        if !l.trim().eq_ignore_ascii_case("y") {
+            return Ok(0);
         }
     }
+    engine.reconcile_all().map_err(daemon)?;
+    let mut f = filters::from_flags(&a.filter).map_err(daemon)?;
+    if a.all {
+        f.insert("all".into(), vec!["true".into()]);
+    }
+    let (gone, bytes) = volumes::prune(&engine.store, &engine.root, &f).map_err(daemon)?;
+    if !gone.is_empty() {
+        println!("Deleted Volumes:");
+        for g in &gone {
+            println!("{g}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(bytes));
+    Ok(0)
 }
