@@ -16,32 +16,45 @@ pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, Error> {
 }
 
 /// The key of `m` that names the field `name` as Go reads it: exactly, else ignoring case.
-pub fn key_of(m: &Map<String, Value>, name: &str) -> Option<String> {
-    if m.contains_key(name) {
-        return Some(name.to_string());
+/// Two keys naming one field (`"Privileged"` and `"privileged"`) are an error: Go takes the
+/// later one in the document, an order this map no longer has, so neither is guessed.
+pub fn key_of(m: &Map<String, Value>, name: &str) -> Result<Option<String>, Error> {
+    let mut found = m.keys().filter(|k| k.eq_ignore_ascii_case(name));
+    match (found.next(), found.next()) {
+        (Some(a), Some(b)) => Err(duplicate(name, a, b)),
+        (a, _) => Ok(a.cloned()),
     }
-    m.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
 /// `m`'s value of the field `name` (see [`key_of`]), taken out.
-pub fn take(m: &mut Map<String, Value>, name: &str) -> Option<Value> {
-    key_of(m, name).and_then(|k| m.remove(&k))
+pub fn take(m: &mut Map<String, Value>, name: &str) -> Result<Option<Value>, Error> {
+    Ok(key_of(m, name)?.and_then(|k| m.remove(&k)))
+}
+
+fn duplicate(field: &str, a: &str, b: &str) -> Error {
+    serde::de::Error::custom(format!(
+        "keys {a:?} and {b:?} both name the field {field:?}"
+    ))
 }
 
 /// The keys of `m` renamed to the field of `fields` they name ignoring case, when not one
-/// exactly (Go's rule); others kept (unknown fields stay unknown).
-fn canonical(m: Map<String, Value>, fields: &[&str]) -> Map<String, Value> {
-    m.into_iter()
-        .map(|(k, v)| {
-            if fields.contains(&k.as_str()) {
-                return (k, v);
-            }
-            match fields.iter().find(|f| f.eq_ignore_ascii_case(&k)) {
-                Some(f) => (f.to_string(), v),
-                None => (k, v),
-            }
-        })
-        .collect()
+/// exactly (Go's rule); others kept (unknown fields stay unknown). Two keys naming one field
+/// are an error (see [`key_of`]).
+fn canonical(m: Map<String, Value>, fields: &[&str]) -> Result<Map<String, Value>, Error> {
+    let mut out = Map::new();
+    let mut sent: Map<String, Value> = Map::new();
+    for (k, v) in m {
+        let field = match fields.iter().find(|f| f.eq_ignore_ascii_case(&k)) {
+            Some(f) => f.to_string(),
+            None => k.clone(),
+        };
+        if let Some(Value::String(first)) = sent.get(&field) {
+            return Err(duplicate(&field, first, &k));
+        }
+        sent.insert(field.clone(), Value::String(k));
+        out.insert(field, v);
+    }
+    Ok(out)
 }
 
 /// A JSON value whose structs, at any depth, take their keys case-insensitively.
@@ -97,7 +110,7 @@ impl<'de> Deserializer<'de> for Ci {
         v: V,
     ) -> Result<V::Value, Error> {
         match self.0 {
-            Value::Object(m) => visit_object(canonical(m, fields), v),
+            Value::Object(m) => visit_object(canonical(m, fields)?, v),
             x => x.deserialize_struct(name, fields, v),
         }
     }
@@ -160,6 +173,24 @@ mod tests {
     use super::*;
     use engine::types::{Config, HostConfig};
     use serde_json::json;
+
+    /// Go takes the later of two keys naming one field, an order a JSON map here has lost:
+    /// such a body is refused rather than one of them dropped (a stricter setting among them).
+    #[test]
+    fn two_keys_naming_one_field_are_refused() {
+        let e = from_value::<HostConfig>(json!({"ReadonlyRootfs": false, "readonlyrootfs": true}))
+            .unwrap_err();
+        assert!(e.to_string().contains("ReadonlyRootfs"), "{e}");
+        let mut m = json!({"HostConfig": {}, "hostconfig": {"Privileged": false}});
+        let e = take(m.as_object_mut().unwrap(), "HostConfig").unwrap_err();
+        assert!(e.to_string().contains("both name the field"), "{e}");
+        // one key, any case, is still read; map keys differing in case are data
+        let mut m = json!({"hostCONFIG": {"Sysctls": {"a": "1", "A": "2"}}});
+        let h = take(m.as_object_mut().unwrap(), "HostConfig")
+            .unwrap()
+            .unwrap();
+        assert_eq!(from_value::<HostConfig>(h).unwrap().sysctls.len(), 2);
+    }
 
     #[test]
     fn keys_match_fields_whatever_their_case() {

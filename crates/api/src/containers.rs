@@ -122,19 +122,20 @@ pub fn create_request(
     let Value::Object(mut m) = body else {
         return Err(ApiError::bad_request("invalid JSON: expected an object"));
     };
-    let mut host_config: HostConfig = match ci_json::take(&mut m, "HostConfig") {
+    let dup = |e: serde_json::Error| ApiError::bad_request(format!("invalid JSON: {e}"));
+    let mut host_config: HostConfig = match ci_json::take(&mut m, "HostConfig").map_err(dup)? {
         Some(h) => host_config_of(h)?,
         None => HostConfig::default(),
     };
     // docker-py's `create_container(runtime=...)` sends the runtime beside the config (dockerd
     // ignores it there, and runs its default, named runc): taken as the runtime asked for
-    if let Some(Value::String(r)) = ci_json::take(&mut m, "Runtime") {
+    if let Some(Value::String(r)) = ci_json::take(&mut m, "Runtime").map_err(dup)? {
         if host_config.runtime.is_empty() {
             host_config.runtime = r;
         }
     }
     let endpoints: BTreeMap<String, EndpointConfig> =
-        match ci_json::take(&mut m, "NetworkingConfig") {
+        match ci_json::take(&mut m, "NetworkingConfig").map_err(dup)? {
             Some(n) => ci_json::from_value::<NetworkingConfig>(n)
                 .map_err(|e| ApiError::bad_request(format!("invalid NetworkingConfig: {e}")))?
                 .endpoints_config
@@ -180,7 +181,7 @@ pub fn create_request(
 fn endpoints_of(body: &Value) -> ApiResult<Vec<(String, EndpointConfig)>> {
     let n = body
         .as_object()
-        .and_then(|m| m.get(&ci_json::key_of(m, "NetworkingConfig")?));
+        .and_then(|m| m.get(&ci_json::key_of(m, "NetworkingConfig").ok()??));
     let Some(n) = n.filter(|n| !n.is_null()) else {
         return Ok(Vec::new());
     };

@@ -32,13 +32,13 @@ fn refused(msg: String) -> ApiError {
 /// something. True when `MaskedPaths` and `ReadonlyPaths` are both empty: the docker CLI's
 /// `--security-opt systempaths=unconfined`.
 fn refuse_unsupported(m: &mut Map<String, Value>) -> Result<bool> {
-    let mut take = |k: &str| ci_json::take(m, k);
-    match take("UsernsMode") {
+    let mut take = |k: &str| ci_json::take(m, k).map_err(|e| refused(e.to_string()));
+    match take("UsernsMode")? {
         None => {}
         Some(Value::String(s)) if s.is_empty() || s == "host" => {}
         Some(v) => return Err(refused(format!("invalid USER NS mode: {}", text(&v)))),
     }
-    if let Some(v) = take("DeviceRequests").filter(|v| !is_empty(v)) {
+    if let Some(v) = take("DeviceRequests")?.filter(|v| !is_empty(v)) {
         let r = v.get(0).cloned().unwrap_or(Value::Null);
         let driver = r.get("Driver").and_then(Value::as_str).unwrap_or("");
         let caps = text(r.get("Capabilities").unwrap_or(&Value::Array(Vec::new())));
@@ -46,27 +46,27 @@ fn refuse_unsupported(m: &mut Map<String, Value>) -> Result<bool> {
             "could not select device driver \"{driver}\" with capabilities: {caps}"
         )));
     }
-    if take("StorageOpt").is_some_and(|v| !is_empty(&v)) {
+    if take("StorageOpt")?.is_some_and(|v| !is_empty(&v)) {
         return Err(refused(
             "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"
                 .into(),
         ));
     }
     for k in ["KernelMemory", "KernelMemoryTCP"] {
-        if take(k).is_some_and(|v| !is_empty(&v)) {
+        if take(k)?.is_some_and(|v| !is_empty(&v)) {
             return Err(refused(format!(
                 "{k} is not supported: kernel memory limits are not applied by this engine"
             )));
         }
     }
-    if let Some(v) = take("Cgroup").filter(|v| !is_empty(v)) {
+    if let Some(v) = take("Cgroup")?.filter(|v| !is_empty(v)) {
         return Err(refused(format!(
             "Cgroup {}: joining another container's cgroup is not supported",
             text(&v)
         )));
     }
-    let masked = take("MaskedPaths");
-    let readonly = take("ReadonlyPaths");
+    let masked = take("MaskedPaths")?;
+    let readonly = take("ReadonlyPaths")?;
     match (&masked, &readonly) {
         (None, None) => Ok(false),
         (Some(a), Some(b)) if is_empty(a) && is_empty(b) => Ok(true),
