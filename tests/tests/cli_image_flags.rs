@@ -1,9 +1,10 @@
 //! Image flags of issue 18: `push/pull --all-tags`, `--platform` on history/save/rmi/image
 //! inspect/import (berth keeps one platform per image: another is refused), `rmi --no-prune`,
-//! `--disable-content-trust`. Uses a private docker-registry; berth only for the registry part
+//! `--disable-content-trust`; the tags `save` records. Uses a private docker-registry; berth only for the registry part
 //! (a private dockerd would need it as an insecure registry); needs root.
 
 use berth_e2e::api::Registry;
+use berth_e2e::engine::Engine;
 use berth_e2e::{berth_only, engine};
 
 #[test]
@@ -121,4 +122,49 @@ fn push_sends_gzipped_layers_that_skopeo_and_a_pull_read() {
     e.ok(&["rmi", &r]);
     e.ok(&["pull", "-q", &r]);
     assert_eq!(e.ok(&["run", "--rm", &r, "echo", "pulled"]), "pulled\n");
+}
+
+/// The `RepoTags` of the single image in the archive `save NAME` writes (none: `[]`).
+fn saved_tags(e: &Engine, name: &str) -> Vec<String> {
+    let tar = e.path().join("saved.tar");
+    e.ok(&["save", "-o", tar.to_str().unwrap(), name]);
+    let m = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(&tar)
+        .arg("manifest.json")
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "{m:?}");
+    let m: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
+    assert_eq!(m.as_array().map(Vec::len), Some(1), "{m}");
+    let mut tags: Vec<String> = m[0]["RepoTags"]
+        .as_array()
+        .map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    tags.sort();
+    tags
+}
+
+/// `save` records the tags docker's does: the tag named, every tag of a repository named
+/// without one, none for an image id, so `load` of an image saved by id gives it back
+/// untagged (docker-py's `Image.save()` saves by id and expects one image from `load`).
+#[test]
+fn save_records_the_tags_docker_does() {
+    let e = engine!();
+    let img = e.img().to_string();
+    let (a, b) = (e.image_tag("savetags", "a"), e.image_tag("savetags", "b"));
+    e.ok(&["tag", &img, &a]);
+    e.ok(&["tag", &img, &b]);
+    let id = e.ok(&["image", "inspect", "-f", "{{.Id}}", &a]);
+    let id = id.trim();
+    assert_eq!(saved_tags(&e, &a), [a.as_str()]);
+    let repo = a.trim_end_matches(":a");
+    assert_eq!(saved_tags(&e, repo), [a.as_str(), b.as_str()]);
+    assert_eq!(saved_tags(&e, id), Vec::<String>::new());
+    assert_eq!(
+        saved_tags(&e, &id["sha256:".len()..][..12]),
+        Vec::<String>::new()
+    );
+    let out = e.ok(&["load", "-i", e.path().join("saved.tar").to_str().unwrap()]);
+    assert_eq!(out.trim(), format!("Loaded image ID: {id}"), "{out}");
 }

@@ -81,10 +81,15 @@ pub fn split_name(method: &Method, rest: &str) -> Option<(String, Action)> {
 
 /// An image looked up by the name a request gave; docker's "No such image" when missing.
 fn get_image(store: &ImageStore, name: &str) -> ApiResult<image::Image> {
-    store.get(name).map_err(|e| match e {
+    store.get(name).map_err(|e| lookup_error(name, e))
+}
+
+/// A store error of a lookup of `name`: docker's "No such image" when missing.
+fn lookup_error(name: &str, e: image::Error) -> ApiError {
+    match e {
         image::Error::ImageNotFound(_) => image_not_found(name).into(),
         e => ApiError::from(e),
-    })
+    }
 }
 
 /// A pull's or push's registry error as a status: a missing image or tag is 404. (Not 401 for
@@ -556,8 +561,10 @@ async fn save(names: Vec<String>) -> ApiResult<Response> {
     blocking(move |e| {
         let store = e.images()?;
         for n in &check {
-            let id = get_image(store, n)?.id().to_string();
-            events::image(store, "save", &id, n);
+            let imgs = archive::save_targets(store, n).map_err(|e| lookup_error(n, e))?;
+            for (img, _) in &imgs {
+                events::image(store, "save", &img.id().to_string(), n);
+            }
         }
         Ok(())
     })

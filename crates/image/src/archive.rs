@@ -285,33 +285,62 @@ pub fn save<W: Write>(
     append_dir(&mut s.b, "blobs/")?;
     append_dir(&mut s.b, "blobs/sha256/")?;
     for n in names {
-        let img = store.get(n)?;
-        let tags = tags_to_record(store, n, &img)?;
-        s.put_stored(&img.manifest.config.digest)?;
-        match format {
-            ArchiveFormat::Oci => s.oci_image(&img, &tags)?,
-            ArchiveFormat::Docker => s.docker_image(&img, &tags)?,
+        for (img, tags) in save_targets(store, n)? {
+            s.put_stored(&img.manifest.config.digest)?;
+            match format {
+                ArchiveFormat::Oci => s.oci_image(&img, &tags)?,
+                ArchiveFormat::Docker => s.docker_image(&img, &tags)?,
+            }
         }
     }
     s.finish(format)
 }
 
-/// The tags to record for `n`: the one named, or all of the image's tags for an id.
-fn tags_to_record(store: &ImageStore, n: &str, img: &Image) -> Result<Vec<Reference>> {
-    Ok(match Reference::parse(n) {
-        Ok(r)
-            if r.digest.is_none()
-                && store.index.tag(&r.tagged().unwrap_or_default())?.is_some() =>
-        {
-            vec![r]
+/// What saving `n` writes, as docker's `save` (its `parseNames`): a tagged reference, its
+/// image under that tag; a repository name without a tag, every image of that repository
+/// under its tags there; an id or a digest reference, its image without a tag (so `load`
+/// gives it back untagged, `Loaded image ID: ...`).
+pub fn save_targets(store: &ImageStore, n: &str) -> Result<Vec<(Image, Vec<Reference>)>> {
+    let last = n.rsplit('/').next().unwrap_or(n);
+    let (name_only, tagged) = (!last.contains([':', '@']), !n.contains('@'));
+    let r = match Reference::parse(n) {
+        Ok(r) if tagged => r,
+        _ => return Ok(vec![(store.get(n)?, Vec::new())]),
+    };
+    if !name_only {
+        // `sha256:<id>` parses as a tagged name too: only a tag of the index is one
+        let known = store.index.tag(&r.tagged().unwrap_or_default())?.is_some();
+        return Ok(vec![(
+            store.get(n)?,
+            if known { vec![r] } else { Vec::new() },
+        )]);
+    }
+    let mut by_manifest: Vec<(Digest, Vec<Reference>)> = Vec::new();
+    for (tag, manifest) in store.index.all_tags()? {
+        let Ok(t) = Reference::parse(&tag) else {
+            continue;
+        };
+        if t.name() != r.name() {
+            continue;
         }
-        _ => store
+        match by_manifest.iter_mut().find(|(m, _)| *m == manifest) {
+            Some((_, tags)) => tags.push(t),
+            None => by_manifest.push((manifest, vec![t])),
+        }
+    }
+    if by_manifest.is_empty() {
+        // not a repository here: an id (prefix)
+        return Ok(vec![(store.get(n)?, Vec::new())]);
+    }
+    let mut out = Vec::new();
+    for (manifest, tags) in by_manifest {
+        let rec = store
             .index
-            .tags_of(&img.record.manifest)?
-            .iter()
-            .filter_map(|t| Reference::parse(t).ok())
-            .collect(),
-    })
+            .image(&manifest)?
+            .ok_or_else(|| invalid(format!("image {manifest}"), "tagged but not in the index"))?;
+        out.push((store.load(&rec)?, tags));
+    }
+    Ok(out)
 }
 
 /// The annotations of an index entry that names `t`.

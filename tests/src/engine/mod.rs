@@ -208,7 +208,12 @@ impl Engine {
 
     /// A unique image reference for this test, removed at drop.
     pub fn image_name(&self, short: &str) -> String {
-        let r = format!("{}{short}:latest", self.prefix);
+        self.image_tag(short, "latest")
+    }
+
+    /// As [`Self::image_name`] with tag `tag`: `e2e-<rand>-<short>:<tag>`.
+    pub fn image_tag(&self, short: &str, tag: &str) -> String {
+        let r = format!("{}{short}:{tag}", self.prefix);
         self.images.borrow_mut().push(r.clone());
         r
     }

@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use image::images::ImageStore;
+use image::images::{Image, ImageStore};
 use image::spec::Platform;
 
 #[derive(Args, Debug, Default, Clone)]
@@ -18,11 +18,18 @@ pub struct PlatformFlag {
 impl PlatformFlag {
     /// Refuses `name` when its platform is not the one asked for.
     pub fn check(&self, store: &ImageStore, name: &str) -> Result<()> {
+        if self.platform.is_none() {
+            return Ok(());
+        }
+        self.check_image(&store.get(name).map_err(|e| anyhow!("{e}"))?, name)
+    }
+
+    /// Refuses `img` (what `name` named) when its platform is not the one asked for.
+    pub fn check_image(&self, img: &Image, name: &str) -> Result<()> {
         let Some(p) = &self.platform else {
             return Ok(());
         };
         let want = Platform::parse(p).map_err(|e| anyhow!("{e}"))?;
-        let img = store.get(name).map_err(|e| anyhow!("{e}"))?;
         let have = Platform {
             os: img.config["os"].as_str().unwrap_or("linux").to_string(),
             architecture: img.config["architecture"]

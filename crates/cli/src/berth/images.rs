@@ -619,9 +619,10 @@ fn history(store: &ImageStore, a: HistoryArgs) -> Result<i32> {
 
 fn save(store: &ImageStore, a: SaveArgs) -> Result<i32> {
     for i in &a.images {
-        a.plat.check(store, i)?;
-        let id = store.get(i)?.id().to_string();
-        events::image(store, "save", &id, i);
+        for (img, _) in archive::save_targets(store, i)? {
+            a.plat.check_image(&img, i)?;
+            events::image(store, "save", &img.id().to_string(), i);
+        }
     }
     let fmt = match a.format.as_str() {
         "docker-archive" | "docker" => ArchiveFormat::Docker,
