@@ -6,6 +6,7 @@
 #   RUNS=20               timed runs per runtime (and per measurement)
 #   WARMUP=3              untimed warm-up runs per runtime
 #   BERTH_RUNTIME_BIN=... use this berth-runtime binary instead of building one
+#   BERTH_STATIC=1        build it statically linked (crt-static) instead of the default release
 #   CARGO_TARGET_DIR=...  honoured when building berth-runtime
 #   RUN_TIMEOUT=60        seconds before the first (sanity-check) run is killed
 #   NO_HYPERFINE=1        skip the hyperfine measurement even if installed
@@ -29,14 +30,7 @@ die() {
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer"
 [[ -x /usr/bin/time ]] || die "GNU time (/usr/bin/time) is required: apt-get install -y time"
 
-# --- monotonic clock in nanoseconds ----------------------------------------------
-if perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e1 2>/dev/null; then
-	now_ns() { perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e 'printf "%.0f\n", clock_gettime(CLOCK_MONOTONIC)*1e9'; }
-elif command -v python3 >/dev/null; then
-	now_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
-else
-	die "need perl (Time::HiRes) or python3 for a monotonic clock"
-fi
+command -v python3 >/dev/null || die "needs python3"
 
 # --- temp dirs and cleanup (also on failure / Ctrl-C) --------------------------
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
@@ -87,9 +81,13 @@ hugetlb_fix() {
 }
 
 # --- runtimes --------------------------------------------------------------------
-declare -A STATUS=() MEAN=() HF=() RSS=()
+declare -A STATUS=() MEDIAN=() MEAN=() CPU=() HF=() RSS=() FAILS=()
 names=()
 
+# The berth-runtime measured: the release build the README installs (`cargo build --release`,
+# dynamically linked), or with BERTH_STATIC=1 a statically linked one (glibc crt-static): ~1 MB
+# larger, so its sealed memfd copy (made on every create/run) costs more; it starts no faster
+# and its peak RSS is lower (no shared libraries mapped). See bench/README.md.
 berth_bin() {
 	if [[ -n ${BERTH_RUNTIME_BIN:-} ]]; then
 		echo "$BERTH_RUNTIME_BIN"
@@ -105,8 +103,13 @@ berth_bin() {
 	}
 	local target=${CARGO_TARGET_DIR:-target}
 	[[ $target == /* ]] || target=$repo/$target
-	# Statically linked (glibc crt-static), as shipped: no dynamic loader at start-up, and none a
-	# container could substitute. --target keeps the flag away from build scripts/proc macros.
+	if [[ -z ${BERTH_STATIC:-} ]]; then
+		note "building berth-runtime: cargo build --release -p berth-runtime (target dir $target)"
+		(cd "$repo" && cargo build --release -p berth-runtime) >"$work/berth-build.log" 2>&1 || return 1
+		echo "$target/release/berth-runtime"
+		return
+	fi
+	# --target keeps the flag away from build scripts/proc macros.
 	local triple
 	triple=$(rustc -vV | sed -n 's/^host: //p')
 	note "building berth-runtime: RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release -p berth-runtime --target $triple (target dir $target)"
@@ -124,7 +127,7 @@ if bin=$(berth_bin); then
 	fi
 else
 	names+=(berth)
-	STATUS[berth]="FAILED: build failed (static cargo build --release -p berth-runtime)"
+	STATUS[berth]="FAILED: build failed (cargo build --release -p berth-runtime)"
 	tail -n 15 "$work/berth-build.log" | sed 's/^/    build: /' >&2
 fi
 
@@ -148,8 +151,10 @@ run_one() {
 	"${BIN[$1]}" --root "${ROOT[$1]}" run --bundle "$3" "$2" </dev/null >/dev/null 2>>"$work/$1.err"
 }
 
+# Sanity check, warm-up, peak RSS and hyperfine of one runtime (its timed runs are interleaved
+# with the others' in time_interleaved).
 bench_runtime() {
-	local name=$1 bin=${BIN[$1]} root="$work/root-$1" out rc i t0 t1 fails=0 max=0 kb hfjson
+	local name=$1 bin=${BIN[$1]} root="$work/root-$1" out rc i fails=0 max=0 kb hfjson
 	mkdir -p "$root"
 	ROOT[$name]=$root
 	: >"$work/$name.err"
@@ -175,15 +180,7 @@ bench_runtime() {
 		run_one "$name" "$name-warm-$$-$i" "$work/bundle-true" || ((fails++))
 	done
 
-	# 1. wall time of RUNS sequential runs, monotonic clock.
-	t0=$(now_ns)
-	for ((i = 1; i <= RUNS; i++)); do
-		run_one "$name" "$name-$$-$i" "$work/bundle-true" || ((fails++))
-	done
-	t1=$(now_ns)
-	MEAN[$name]=$(awk -v a="$t0" -v b="$t1" -v n="$RUNS" 'BEGIN { printf "%.1f", (b - a) / n / 1e6 }')
-
-	# 2. peak RSS: max of GNU time's %M (KiB) over RUNS runs.
+	# peak RSS: max of GNU time's %M (KiB) over RUNS runs.
 	for ((i = 1; i <= RUNS; i++)); do
 		/usr/bin/time -f %M -o "$work/$name.rss" \
 			"$bin" --root "$root" run --bundle "$work/bundle-true" "$name-rss-$$-$i" \
@@ -193,7 +190,7 @@ bench_runtime() {
 	done
 	RSS[$name]=$(awk -v k="$max" 'BEGIN { printf "%.1f", k / 1024 }')
 
-	# 3. hyperfine (optional): sh's $$ gives each run a unique container id.
+	# hyperfine (optional, one runtime after the other): sh's $$ gives each run a unique container id.
 	if $have_hyperfine; then
 		hfjson=$work/$name.hyperfine.json
 		if hyperfine --style basic --runs "$RUNS" --warmup "$WARMUP" --export-json "$hfjson" \
@@ -211,6 +208,40 @@ bench_runtime() {
 		fi
 	fi
 
+	FAILS[$name]=$fails
+	STATUS[$name]=ok
+}
+
+# The timed runs: RUNS rounds, each running every runtime once in turn, so a change of the
+# machine's load during the benchmark hits all of them alike. Each run is timed on its own with a
+# monotonic clock, and its CPU time (user + system of the runtime and of every process it waited
+# for, from getrusage) is taken too: on a busy machine it varies far less than the wall time.
+# Prints NAME MEDIAN_MS MEAN_MS CPU_MS FAILS per runtime.
+time_interleaved() {
+	python3 - "$RUNS" "$work/bundle-true" "$work" "$@" <<-'PY'
+		import os, resource, statistics, subprocess, sys, time
+		runs, bundle, work, rest = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+		rts = [rest[i:i + 3] for i in range(0, len(rest), 3)]
+		wall = {n: [] for n, _, _ in rts}; cpu = {n: 0.0 for n, _, _ in rts}; fails = {n: 0 for n, _, _ in rts}
+		def used():
+		    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+		    return r.ru_utime + r.ru_stime
+		for i in range(1, runs + 1):
+		    for name, binary, root in rts:
+		        with open(f"{work}/{name}.err", "a") as err:
+		            c0, t0 = used(), time.monotonic()
+		            rc = subprocess.call([binary, "--root", root, "run", "--bundle", bundle, f"{name}-t{os.getpid()}-{i}"],
+		                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+		            wall[name].append((time.monotonic() - t0) * 1000)
+		            cpu[name] += (used() - c0) * 1000
+		        fails[name] += rc != 0
+		for name, _, _ in rts:
+		    print(f"{name} {statistics.median(wall[name]):.1f} {statistics.mean(wall[name]):.1f} {cpu[name] / runs:.1f} {fails[name]}")
+	PY
+}
+
+finish_status() {
+	local name=$1 fails=$(( ${FAILS[$1]:-0} + ${2:-0} ))
 	if ((fails > 0)); then
 		STATUS[$name]="FAILED: $fails failed runs (numbers are unreliable)"
 		tail -n 5 "$work/$name.err" | sed "s/^/    $name stderr: /" >&2
@@ -221,21 +252,35 @@ bench_runtime() {
 
 for name in "${names[@]}"; do
 	[[ -n ${BIN[$name]:-} ]] || continue
-	note "benchmarking $name (${BIN[$name]}): $WARMUP warm-up + $RUNS runs"
+	note "checking $name (${BIN[$name]}): $WARMUP warm-up, then $RUNS runs for peak RSS$($have_hyperfine && echo ' and hyperfine')"
 	bench_runtime "$name"
 done
+timed=()
+for name in "${names[@]}"; do
+	[[ ${STATUS[$name]:-} == ok ]] && timed+=("$name" "${BIN[$name]}" "${ROOT[$name]}")
+done
+if ((${#timed[@]})); then
+	note "timing: $RUNS rounds of one run per runtime, interleaved"
+	while read -r name med mean cpu fails; do
+		MEDIAN[$name]=$med
+		MEAN[$name]=$mean
+		CPU[$name]=$cpu
+		finish_status "$name" "$fails"
+	done < <(time_interleaved "${timed[@]}")
+fi
 
 # --- report ----------------------------------------------------------------------
 label() { [[ $1 == berth ]] && echo berth-runtime || echo "$1"; }
 ok() { [[ ${STATUS[$1]:-} == ok ]]; }
 
 echo
-echo "runtime start-up: '<runtime> run' of 'true' in a busybox bundle, $RUNS runs each ($(uname -r), $(nproc) CPUs)"
+echo "runtime start-up: '<runtime> run' of 'true' in a busybox bundle, $RUNS interleaved runs each ($(uname -r), $(nproc) CPUs)"
+[[ -n ${BIN[berth]:-} ]] && echo "berth-runtime: ${BIN[berth]} ($(file -b "${BIN[berth]}" 2>/dev/null | grep -oE '(static-pie|statically|dynamically) linked' || echo '?'), $(($(stat -c %s "${BIN[berth]}") / 1024)) KiB)"
 echo
-printf '%-14s %14s %20s %13s  %s\n' runtime "mean ms/run" "hyperfine ms" "peak RSS MB" status
-printf '%-14s %14s %20s %13s  %s\n' -------------- -------------- -------------------- ------------- ------
+printf '%-14s %10s %10s %8s %20s %13s  %s\n' runtime "median ms" "mean ms" "CPU ms" "hyperfine ms" "peak RSS MB" status
+printf '%-14s %10s %10s %8s %20s %13s  %s\n' -------------- ---------- ---------- -------- -------------------- ------------- ------
 for name in "${names[@]}"; do
-	printf '%-14s %14s %20s %13s  %s\n' "$(label "$name")" "${MEAN[$name]:--}" \
+	printf '%-14s %10s %10s %8s %20s %13s  %s\n' "$(label "$name")" "${MEDIAN[$name]:--}" "${MEAN[$name]:--}" "${CPU[$name]:--}" \
 		"${HF[$name]:--}" "${RSS[$name]:--}" "${STATUS[$name]:-}"
 done
 echo
@@ -243,8 +288,9 @@ echo
 for other in runc crun; do
 	[[ -n ${BIN[$other]:-} ]] || continue
 	if ok berth && ok "$other"; then
-		awk -v bt="${MEAN[berth]}" -v ot="${MEAN[$other]}" -v br="${RSS[berth]}" -v orss="${RSS[$other]}" -v o="$other" \
-			'BEGIN { printf "berth/%-5s  time %.2fx   peak RSS %.2fx\n", o, bt / ot, br / orss }'
+		awk -v bt="${MEDIAN[berth]}" -v ot="${MEDIAN[$other]}" -v bc="${CPU[berth]}" -v oc="${CPU[$other]}" \
+			-v br="${RSS[berth]}" -v orss="${RSS[$other]}" -v o="$other" \
+			'BEGIN { printf "berth/%-5s  median time %.2fx   CPU time %.2fx   peak RSS %.2fx\n", o, bt / ot, bc / oc, br / orss }'
 	else
 		printf 'berth/%-5s  n/a (%s)\n' "$other" "$(ok berth && echo "$other failed" || echo "berth-runtime failed")"
 	fi
