@@ -67,13 +67,16 @@ impl Engine {
         }
         fault::point("destroy.runtime-deleted");
         self.unmount_rootfs(c);
+        fault::mark("destroy.unmounted");
         if let Ok(i) = self.images() {
+            fault::mark("destroy.images-opened");
             match i.remove_snapshot(&c.id) {
                 Ok(()) => {}
                 Err(image::Error::Snapshot(..)) => {}
                 Err(e) => return Err(e.into()),
             }
         }
+        fault::mark("destroy.snapshot-deleted");
         let _ = std::fs::remove_dir_all(self.monitor_dir(&c.id));
         let dir = self.container_dir(&c.id);
         match std::fs::remove_dir_all(&dir) {
