@@ -520,6 +520,62 @@ fn plain_progress_numbers_and_times_each_step() {
 }
 
 #[test]
+fn tty_progress_draws_the_steps_in_place_on_a_terminal() {
+    let e = engine!();
+    if e.is_docker() {
+        std::env::set_var("DOCKER_BUILDKIT", "1");
+    }
+    let df = "ARG BASE\nFROM ${BASE}\nRUN sleep 0.5 && echo tty-line\nCOPY Dockerfile /df\n";
+    let ctx = context_with(&e, "tty", &[("Dockerfile", df)]);
+    let base = format!("BASE={}", e.img());
+    let img = e.image_name("tty");
+    // `tty`, and `auto` on a terminal: BuildKit's live display, not its plain lines
+    for mode in ["--progress=tty", "--progress=auto"] {
+        let args = [
+            "build",
+            "--no-cache",
+            mode,
+            "--build-arg",
+            &base,
+            "-t",
+            &img,
+            p(&ctx),
+        ];
+        let o = e.cmd_pty(&args, b"", 30, 100);
+        assert!(o.success(), "{mode}: {o:?}");
+        let screen = o.stdout.replace('\r', "");
+        assert!(screen.contains("[+] Building "), "{mode}: {screen:?}");
+        assert!(screen.contains(" FINISHED"), "{mode}: {screen:?}");
+        // frames drawn over each other: the cursor goes up
+        assert!(
+            screen.contains("\x1b[")
+                && screen.split("\x1b[").any(|s| s
+                    .split_once('A')
+                    .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))),
+            "{mode}: no redraw in {screen:?}"
+        );
+        // the last frame lists each step that changes files with its time
+        let last = screen.rsplit("[+] Building ").next().unwrap();
+        for step in [
+            "[2/3] RUN sleep 0.5 && echo tty-line",
+            "[3/3] COPY Dockerfile /df",
+        ] {
+            assert!(
+                last.lines()
+                    .any(|l| l.contains(step) && l.trim_end().ends_with('s')),
+                "{mode}: no timed {step} in {last:?}"
+            );
+        }
+        assert!(
+            !screen.contains(" DONE "),
+            "{mode}: plain lines: {screen:?}"
+        );
+    }
+    let o = e.cmd(&["run", "--rm", &img, "cat", "/df"]);
+    assert!(o.stdout.contains("FROM ${BASE}"), "{o:?}");
+}
+
+#[test]
 fn ssh_mount_brings_the_agent_socket() {
     let e = engine!();
     let sock = e.path().join("agent.sock");

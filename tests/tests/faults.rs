@@ -448,7 +448,9 @@ fn pull_and_build_crash_midway() {
     )
     .unwrap();
     let ctx_s = ctx.to_string_lossy().to_string();
-    for point in ["build.mid-step", "build.step-ran"] {
+    // (step-committed: the step's image made and cached, its container being removed behind
+    // the build)
+    for point in ["build.mid-step", "build.step-ran", "build.step-committed"] {
         b.crash(point, &["build", "-t", "fault-built:1", &ctx_s]);
         let when = format!("build killed at {point}");
         b.check_truth(&when);

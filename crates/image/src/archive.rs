@@ -674,7 +674,8 @@ pub fn derive_stored(
     history.push(h);
     cfg.insert("history".into(), json!(history));
     let cbytes = serde_json::to_vec(&Value::Object(cfg)).expect("json");
-    let cd = store.content.put(&cbytes, None)?;
+    // named durably with the manifest (add_image)
+    let cd = store.content.put_deferred(&cbytes)?;
     let mut layers: Vec<Value> = base
         .map(|b| {
             b.manifest

@@ -146,7 +146,10 @@ impl ImageStore {
         tags: &[Reference],
         repo_digest: Option<(&str, &Digest)>,
     ) -> Result<Image> {
-        let mdigest = self.content.put(manifest_bytes, None)?;
+        // the manifest's name, and those of the blobs written before it unsynced (a built
+        // step's layer and config), durable before the index names them
+        let mdigest = self.content.put_deferred(manifest_bytes)?;
+        self.content.sync_names()?;
         let manifest = spec::parse_manifest(manifest_bytes, &format!("manifest {mdigest}"))?;
         let cbytes = self.content.read(&manifest.config.digest)?;
         let (config, info) =
@@ -504,10 +507,12 @@ impl ImageStore {
     /// asks). With `adopt` (its container goes next) the upper dir becomes the layer's
     /// unpacked dir where it can (see `Snapshotter::adopt_upper`), so the blob is not
     /// unpacked again. Returns the diff_id and the blob's size.
+    /// The blob's name is durable once an image names it ([`add_image`](Self::add_image)
+    /// syncs the blob directory first).
     pub fn commit_snapshot_layer(&self, id: &str, adopt: bool) -> Result<(Digest, u64)> {
         let w = self.diff_snapshot(id, self.content.writer(None, None)?)?;
         let size = w.written();
-        let diff_id = w.commit()?;
+        let diff_id = w.commit_deferred()?;
         if adopt {
             if let Some(n) = self.snapshots.adopt_upper(id, &diff_id)? {
                 self.index.set_layer_size(&diff_id, n)?;

@@ -104,25 +104,30 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
+/// A metadata database of a berth root (the image index, the build cache): WAL with
+/// `synchronous=NORMAL`, so a committed transaction survives a crash of the process (not of
+/// the machine, where the last transactions may roll back, still consistently) without an
+/// fsync per commit; and, for short-lived CLI processes, no checkpoint (and its fsyncs) at
+/// every close: sqlite's auto-checkpoint folds the WAL back as it grows.
+pub fn open_db(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    Ok(conn)
+}
+
 impl Index {
     pub fn open(path: &Path) -> Result<Self> {
         let err = |source| Error::Index {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
-        // Short-lived CLI processes: no checkpoint (and its fsyncs) at every close; the WAL is
-        // checkpointed by sqlite's auto-checkpoint as it grows. Still atomic and crash-safe.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )
-        .map_err(err)?;
+        let conn = open_db(path).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Index {
             path: path.to_path_buf(),

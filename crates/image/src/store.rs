@@ -123,6 +123,25 @@ impl ContentStore {
         w.commit()
     }
 
+    /// [`put`](Self::put), but the blob's name is made durable only by the next
+    /// [`sync_names`](Self::sync_names): what writes several blobs before naming them (an
+    /// image's layer, config and manifest) syncs their directory once.
+    pub fn put_deferred(&self, bytes: &[u8]) -> Result<Digest> {
+        let d = Digest::of(bytes);
+        if self.has(&d) {
+            return Ok(d);
+        }
+        let mut w = self.writer(Some(d.clone()), Some(bytes.len() as u64))?;
+        w.write_all(bytes).ctx(|| "write blob".to_string())?;
+        w.commit_deferred()
+    }
+
+    /// Make the names of the blobs written with `put_deferred`/`commit_deferred` durable
+    /// (fsync of the blob directory): before anything durable refers to them.
+    pub fn sync_names(&self) -> Result<()> {
+        fsync_dir(&self.root.join("blobs/sha256"))
+    }
+
     /// Copy a reader into the store, verifying `expected` if given.
     pub fn put_reader(&self, r: &mut dyn Read, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let mut w = self.writer(expected.cloned(), None)?;
@@ -176,7 +195,20 @@ impl BlobWriter {
     }
 
     /// Verify, fsync and move into place; returns the digest.
-    pub fn commit(mut self) -> Result<Digest> {
+    pub fn commit(self) -> Result<Digest> {
+        let (d, dir) = self.commit_named()?;
+        fsync_dir(&dir)?;
+        Ok(d)
+    }
+
+    /// [`commit`](Self::commit) but for the fsync of the blob's directory entry: durable
+    /// once [`ContentStore::sync_names`] ran (the content itself is fsynced here).
+    pub fn commit_deferred(self) -> Result<Digest> {
+        Ok(self.commit_named()?.0)
+    }
+
+    /// The digest and the directory the blob was renamed into.
+    fn commit_named(mut self) -> Result<(Digest, PathBuf)> {
         let tmp = self.tmp.clone().expect("writer used after commit");
         let w = self.w.take().expect("writer used after commit");
         let (f, digest, n) = w.finish().ctx(|| format!("write {}", tmp.display()))?;
@@ -203,8 +235,8 @@ impl BlobWriter {
         let dst = self.store.path(&digest);
         fs::rename(&tmp, &dst).ctx(|| format!("rename {} to {}", tmp.display(), dst.display()))?;
         self.tmp = None;
-        fsync_dir(dst.parent().unwrap())?;
-        Ok(digest)
+        let dir = dst.parent().unwrap().to_path_buf();
+        Ok((digest, dir))
     }
 }
 

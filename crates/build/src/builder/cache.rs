@@ -17,10 +17,10 @@ pub(super) struct Cache {
 
 impl Cache {
     pub(super) fn open(engine: &Engine) -> Cache {
-        let db = rusqlite::Connection::open(engine.root.join("build-cache.db"))
+        // a step recorded survives the build process; a machine crash may forget the last
+        // steps (they are built again), never corrupts the cache
+        let db = image::index::open_db(&engine.root.join("build-cache.db"))
             .and_then(|db| {
-                db.busy_timeout(std::time::Duration::from_secs(30))?;
-                db.pragma_update(None, "journal_mode", "WAL")?;
                 db.execute_batch(
                     "CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, image TEXT NOT NULL)",
                 )?;

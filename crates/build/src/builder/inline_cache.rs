@@ -6,6 +6,7 @@
 //! Importing rebuilds those images from the pulled image's layers and knows their steps.
 
 use super::cache::Cache;
+use super::progress::Report;
 use engine::engine::Engine;
 use engine::Result;
 use image::images::{Image, ImageStore};
@@ -51,7 +52,7 @@ pub(super) fn embed(store: &ImageStore, last: &Image, used: &[(String, String)])
 
 /// `--cache-from IMAGE` of an image that is not here: pulled first, as BuildKit fetches it
 /// itself; one that cannot be pulled is a warning and the build goes on without it.
-pub(super) fn pull_missing(engine: &Engine, sources: &[String], out: &mut dyn std::io::Write) {
+pub(super) fn pull_missing(engine: &Engine, sources: &[String], report: &mut Report) {
     let Ok(store) = engine.images() else {
         return;
     };
@@ -60,7 +61,7 @@ pub(super) fn pull_missing(engine: &Engine, sources: &[String], out: &mut dyn st
             continue;
         }
         if let Err(e) = super::cache_io::pull_quietly(store, name) {
-            let _ = writeln!(out, "WARNING: failed to import cache {name}: {e}");
+            report.warn(&format!("WARNING: failed to import cache {name}: {e}"));
         }
     }
 }

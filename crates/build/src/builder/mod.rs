@@ -16,9 +16,11 @@ mod copy;
 mod frontend;
 mod inline_cache;
 mod instructions;
+mod live;
 mod mounts;
 mod output;
 mod progress;
+mod reaper;
 mod run;
 mod schedule;
 mod snap;
@@ -150,8 +152,9 @@ fn from_line(st: &crate::parser::Stage) -> String {
 }
 
 /// Build; returns the final image id (`sha256:...`). Progress goes to `out` as dockerd's
-/// legacy builder writes it (the client's "Sending build context" line is the caller's);
-/// `stage_built` gets the image id of each stage as it is done (dockerd's `aux` message).
+/// legacy builder writes it (the client's "Sending build context" line is the caller's), or
+/// in BuildKit's format `opts.progress` names; `stage_built` gets the image id of each stage
+/// as it is done (dockerd's `aux` message; with the tty display, all at the end).
 pub fn build(
     engine: &Engine,
     ctx: &Context,
@@ -160,30 +163,49 @@ pub fn build(
     out: &mut dyn Write,
     stage_built: &mut dyn FnMut(&str),
 ) -> Result<String> {
-    snap::sweep(engine)?;
-    let mut cache = Cache::open(engine);
-    inline_cache::pull_missing(engine, &opts.cache_from_images, out);
-    // images with an inline cache (BUILDKIT_INLINE_CACHE) bring their steps' images back
-    let rebuilt = inline_cache::import(engine, &mut cache, &opts.cache_from_images);
-    let mut sources = cache_sources(engine, &opts.cache_from_images);
-    if let Some(s) = &mut sources {
-        s.extend(rebuilt);
+    match opts.progress {
+        ProgressFormat::Tty { rows, cols } if !opts.quiet => {
+            build_live(engine, ctx, df, opts, out, (rows, cols), stage_built)
+        }
+        format => {
+            let report = Report::new(out, format, opts.quiet);
+            Builder::start(engine, ctx, df, opts, report)?.build(stage_built)
+        }
     }
-    Builder {
-        engine,
-        ctx,
-        df,
-        opts,
-        cache,
-        report: Report::new(out, opts.progress, opts.quiet),
-        global: BTreeMap::new(),
-        used_args: BTreeSet::new(),
-        results: BTreeMap::new(),
-        stage: State::on(None, BTreeMap::new()),
-        build_id: engine::names::random_id(),
-        cache_sources: sources,
+}
+
+/// `--progress=tty`: the build in a thread of its own (with an engine of its own: a store
+/// connection is not shared), its progress drawn live on `out` by this one.
+fn build_live(
+    engine: &Engine,
+    ctx: &Context,
+    df: &Dockerfile,
+    opts: &Options,
+    out: &mut dyn Write,
+    size: (u16, u16),
+    stage_built: &mut dyn FnMut(&str),
+) -> Result<String> {
+    let root = engine.root.clone();
+    let mut ids = Vec::new();
+    let r = live::show(out, size, |tx| {
+        let mut sink = std::io::sink();
+        let r = Engine::open(&root).and_then(|engine| {
+            let report = Report::live(&mut sink, opts.quiet, tx);
+            Builder::start(&engine, ctx, df, opts, report)?
+                .build(&mut |id| ids.push(id.to_string()))
+        });
+        let ok = r.is_ok();
+        (r, ok)
+    });
+    for id in &ids {
+        stage_built(id);
     }
-    .build(stage_built)
+    r
+}
+
+/// Whether a step changes files (BuildKit shows only those, and FROM).
+fn changes(k: &Kind) -> bool {
+    matches!(k, Kind::Run { .. } | Kind::Copy { .. } | Kind::Add { .. })
 }
 
 /// The images `cache_from` names and all their ancestors (by `parent`); None when it names
@@ -230,6 +252,44 @@ struct Builder<'a> {
     build_id: String,
     /// with `cache_from`: the images a cached step may be (the sources and their ancestors)
     cache_sources: Option<BTreeSet<String>>,
+    /// removes the containers of the steps done, behind the build
+    reaper: reaper::Reaper,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder of `df`, its step cache open (with the caches `--cache-from IMAGE` brings).
+    fn start(
+        engine: &'a Engine,
+        ctx: &'a Context,
+        df: &'a Dockerfile,
+        opts: &'a Options,
+        mut report: Report<'a>,
+    ) -> Result<Builder<'a>> {
+        snap::sweep(engine)?;
+        let mut cache = Cache::open(engine);
+        inline_cache::pull_missing(engine, &opts.cache_from_images, &mut report);
+        // images with an inline cache (BUILDKIT_INLINE_CACHE) bring their steps' images back
+        let rebuilt = inline_cache::import(engine, &mut cache, &opts.cache_from_images);
+        let mut sources = cache_sources(engine, &opts.cache_from_images);
+        if let Some(s) = &mut sources {
+            s.extend(rebuilt);
+        }
+        Ok(Builder {
+            engine,
+            ctx,
+            df,
+            opts,
+            cache,
+            report,
+            global: BTreeMap::new(),
+            used_args: BTreeSet::new(),
+            results: BTreeMap::new(),
+            stage: State::on(None, BTreeMap::new()),
+            build_id: engine::names::random_id(),
+            cache_sources: sources,
+            reaper: Default::default(),
+        })
+    }
 }
 
 impl Builder<'_> {
@@ -249,6 +309,7 @@ impl Builder<'_> {
         if self.opts.no_cache {
             let _ = std::fs::remove_dir_all(self.fresh_caches());
         }
+        self.reaper.finish();
         r
     }
 
@@ -333,6 +394,19 @@ impl Builder<'_> {
                 .iter()
                 .map(|i| 1 + df.stages[*i].instructions.len())
                 .sum::<usize>();
+        // the steps BuildKit shows: each stage's FROM and its steps that change files
+        self.report.total(
+            need.iter()
+                .map(|i| {
+                    1 + df.stages[*i]
+                        .instructions
+                        .iter()
+                        .filter(|i| changes(&i.kind))
+                        .count()
+                })
+                .sum::<usize>()
+                + 1,
+        );
         let mut n = 0usize;
         // docker prints the ARGs before the first FROM as steps (with no image of their own)
         let globals = df.global_args.len();
@@ -394,8 +468,6 @@ impl Builder<'_> {
             (_, Some(name)) => format!("{name} "),
             (_, None) => format!("stage-{si} "),
         };
-        let changes =
-            |k: &Kind| matches!(k, Kind::Run { .. } | Kind::Copy { .. } | Kind::Add { .. });
         let m = 1 + st.instructions.iter().filter(|i| changes(&i.kind)).count();
         let from = format!("FROM {}", from_line(st));
         self.report.step(n, total, Some((&label, 1, m)), &from);
@@ -439,9 +511,10 @@ impl Builder<'_> {
             let handles: Vec<_> = others
                 .iter()
                 .map(|&si| {
+                    let like = self.report.like();
                     sc.spawn(move || {
                         let mut buf: Vec<u8> = Vec::new();
-                        let report = Report::new(&mut buf, opts.progress, opts.quiet);
+                        let report = like.report(&mut buf);
                         // an engine of its own: its store's connection is not shared
                         let engine = match Engine::open(root) {
                             Ok(e) => e,
@@ -461,6 +534,7 @@ impl Builder<'_> {
                             stage: State::on(None, BTreeMap::new()),
                             build_id: build_id.clone(),
                             cache_sources: cache_sources.clone(),
+                            reaper: Default::default(),
                         };
                         let r = b.build_stage(si, start[&si], total, target);
                         let img = b.stage.image.take();

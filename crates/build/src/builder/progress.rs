@@ -1,9 +1,11 @@
 //! What a build tells its user, in the format asked for: docker's legacy builder lines
 //! (`Step N/M : ...`, ` ---> id`; what `POST /build` and `DOCKER_BUILDKIT=0` clients read) or
 //! BuildKit's plain progress (`#N [stage k/m] ...`, each output line timed, `#N DONE 0.3s`,
-//! `#N CACHED`). Nothing with `quiet`.
+//! `#N CACHED`), or its live display on a terminal (`live.rs`). Nothing with `quiet`.
 
+use super::live::Event;
 use std::io::Write;
+use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 /// `--progress`.
@@ -12,21 +14,46 @@ pub enum ProgressFormat {
     /// docker's legacy builder
     #[default]
     Legacy,
-    /// BuildKit's `--progress=plain` (also what `tty` and `auto` give: one line per event)
+    /// BuildKit's `--progress=plain` (what `auto` gives when not on a terminal): one line
+    /// per event
     Plain,
+    /// BuildKit's `--progress=tty` (what `auto` gives on a terminal): a live display drawn in
+    /// place on a terminal of `rows` x `cols`
+    Tty { rows: u16, cols: u16 },
 }
 
 impl ProgressFormat {
-    /// `--progress=auto|plain|tty|quiet`: the format and whether it is quiet. `auto` and
-    /// `tty` are BuildKit's line format too (berth draws no live display).
-    pub fn parse(s: &str) -> Result<(ProgressFormat, bool), String> {
+    /// `--progress=auto|plain|tty|quiet`: the format and whether it is quiet, for output to
+    /// a terminal of `terminal` (rows, cols), or not to a terminal (None: `tty` draws for 24 x
+    /// 80 then).
+    pub fn parse(s: &str, terminal: Option<(u16, u16)>) -> Result<(ProgressFormat, bool), String> {
+        let tty = |(rows, cols): (u16, u16)| ProgressFormat::Tty { rows, cols };
         match s {
-            "auto" | "plain" | "tty" => Ok((ProgressFormat::Plain, false)),
+            "auto" => Ok((terminal.map_or(ProgressFormat::Plain, tty), false)),
+            "tty" => Ok((tty(terminal.unwrap_or((24, 80))), false)),
+            "plain" => Ok((ProgressFormat::Plain, false)),
             "quiet" => Ok((ProgressFormat::Plain, true)),
             other => Err(format!(
                 "invalid progress mode {other:?}: expected auto, plain, tty or quiet"
             )),
         }
+    }
+}
+
+/// A report's format, for another thread: see [`Report::like`].
+pub(super) struct Like {
+    format: ProgressFormat,
+    quiet: bool,
+    live: Option<Sender<Event>>,
+}
+
+impl Like {
+    /// The report: to the same live display, else written to `buf` (shown after the
+    /// first's).
+    pub(super) fn report(self, buf: &mut Vec<u8>) -> Report<'_> {
+        let mut r = Report::new(buf, self.format, self.quiet);
+        r.live = self.live;
+        r
     }
 }
 
@@ -41,6 +68,8 @@ pub(super) struct Report<'a> {
     open: bool,
     /// plain: the next output byte starts a line
     line_start: bool,
+    /// tty: where the events go (the display draws them)
+    live: Option<Sender<Event>>,
 }
 
 impl<'a> Report<'a> {
@@ -53,7 +82,43 @@ impl<'a> Report<'a> {
             started: Instant::now(),
             open: false,
             line_start: true,
+            live: None,
         }
+    }
+
+    /// A report of a tty build: its events go to the live display.
+    pub(super) fn live(out: &'a mut dyn Write, quiet: bool, live: Sender<Event>) -> Report<'a> {
+        let mut r = Report::new(out, ProgressFormat::Plain, quiet);
+        r.live = Some(live);
+        r
+    }
+
+    /// What a report in another thread (a stage built at the same time) needs to report as
+    /// this one does.
+    pub(super) fn like(&self) -> Like {
+        Like {
+            format: self.format,
+            quiet: self.quiet,
+            live: self.live.clone(),
+        }
+    }
+
+    /// Send `e` to the live display; false when there is none (the lines are written).
+    fn send(&self, e: impl FnOnce() -> Event) -> bool {
+        match &self.live {
+            Some(tx) => {
+                if !self.quiet {
+                    let _ = tx.send(e());
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many steps the build shows (tty: the display's total).
+    pub(super) fn total(&mut self, n: usize) {
+        self.send(|| Event::Total(n));
     }
 
     fn line(&mut self, s: &str) {
@@ -64,7 +129,7 @@ impl<'a> Report<'a> {
     }
 
     fn plain(&self) -> bool {
-        self.format == ProgressFormat::Plain
+        self.format != ProgressFormat::Legacy
     }
 
     /// A step starts: number `n` of `total`; `place` is its stage's label (`"name "` or empty)
@@ -81,25 +146,36 @@ impl<'a> Report<'a> {
         self.step = n;
         self.started = Instant::now();
         self.open = place.is_some();
+        if let Some((label, k, m)) = place {
+            if self.send(|| Event::Start(n, format!("[{label}{k}/{m}] {text}"))) {
+                return;
+            }
+        }
+        if self.live.is_some() {
+            return;
+        }
         match (self.format, place) {
             (ProgressFormat::Legacy, _) => self.line(&format!("Step {n}/{total} : {text}")),
-            (ProgressFormat::Plain, Some((label, k, m))) => {
-                self.line(&format!("#{n} [{label}{k}/{m}] {text}"))
-            }
-            (ProgressFormat::Plain, None) => {}
+            (_, Some((label, k, m))) => self.line(&format!("#{n} [{label}{k}/{m}] {text}")),
+            (_, None) => {}
         }
     }
 
     /// The step's image: it is done.
     pub(super) fn image(&mut self, id: &str) {
         self.finish_output();
+        let (n, open) = (self.step, self.open);
+        if self.send(|| Event::Done(if open { n } else { 0 })) {
+            self.open = false;
+            return;
+        }
         match self.format {
             ProgressFormat::Legacy => self.line(&format!(" ---> {id}")),
-            ProgressFormat::Plain if self.open => {
+            _ if self.open => {
                 let s = self.started.elapsed().as_secs_f64();
                 self.line(&format!("#{} DONE {s:.1}s", self.step));
             }
-            ProgressFormat::Plain => {}
+            _ => {}
         }
         self.open = false;
     }
@@ -111,13 +187,18 @@ impl<'a> Report<'a> {
 
     /// The step's image came from the cache.
     pub(super) fn cached(&mut self, id: &str) {
+        let (n, open) = (self.step, self.open);
+        if self.send(|| Event::Cached(if open { n } else { 0 })) {
+            self.open = false;
+            return;
+        }
         match self.format {
             ProgressFormat::Legacy => {
                 self.line(" ---> Using cache");
                 self.line(&format!(" ---> {id}"));
             }
-            ProgressFormat::Plain if self.open => self.line(&format!("#{} CACHED", self.step)),
-            ProgressFormat::Plain => {}
+            _ if self.open => self.line(&format!("#{} CACHED", self.step)),
+            _ => {}
         }
         self.open = false;
     }
@@ -132,14 +213,21 @@ impl<'a> Report<'a> {
     /// Any other line (triggers, cache import and export, warnings).
     pub(super) fn note(&mut self, text: &str) {
         self.finish_output();
+        if self.send(|| Event::Note(text.trim().to_string())) {
+            return;
+        }
         match self.format {
             ProgressFormat::Legacy => self.line(text),
-            ProgressFormat::Plain => self.line(&format!("#{} {text}", self.step)),
+            _ => self.line(&format!("#{} {text}", self.step)),
         }
     }
 
     /// A warning, shown even when quiet.
     pub(super) fn warn(&mut self, text: &str) {
+        if let Some(tx) = &self.live {
+            let _ = tx.send(Event::Warn(text.to_string()));
+            return;
+        }
         let _ = writeln!(self.out, "{text}");
         let _ = self.out.flush();
     }
@@ -147,7 +235,7 @@ impl<'a> Report<'a> {
     /// A step's process output (`stderr`: its standard error, red in the legacy format as
     /// docker's classic builder sends it; each line timed in the plain one).
     pub(super) fn output(&mut self, stderr: bool, data: &[u8]) {
-        if self.quiet {
+        if self.quiet || self.send(|| Event::Log(self.step, data.to_vec())) {
             return;
         }
         if !self.plain() {
@@ -179,7 +267,7 @@ impl<'a> Report<'a> {
 
     /// End a step's output that did not end with a newline.
     fn finish_output(&mut self) {
-        if self.plain() && !self.line_start {
+        if self.plain() && self.live.is_none() && !self.line_start {
             let _ = writeln!(self.out);
             self.line_start = true;
         }
@@ -187,6 +275,11 @@ impl<'a> Report<'a> {
 
     /// The end: the image built and the names it got.
     pub(super) fn built(&mut self, n: usize, id: &str, tags: &[String]) {
+        let mut export = vec![format!("writing image {id}")];
+        export.extend(tags.iter().map(|t| format!("naming to {t}")));
+        if self.send(|| Event::Export(n, export)) {
+            return;
+        }
         match self.format {
             ProgressFormat::Legacy => {
                 self.line(&format!("Successfully built {}", super::short(id)));
@@ -194,7 +287,7 @@ impl<'a> Report<'a> {
                     self.line(&format!("Successfully tagged {t}"));
                 }
             }
-            ProgressFormat::Plain => {
+            _ => {
                 self.line(&format!("#{n} exporting to image"));
                 self.line(&format!("#{n} writing image {id} done"));
                 for t in tags {
@@ -264,10 +357,22 @@ mod tests {
             "{s}"
         );
         assert_eq!(&lines[4..], ["#4 [build 3/3] COPY a b", "#4 CACHED"]);
+        let tty = ProgressFormat::Tty {
+            rows: 30,
+            cols: 100,
+        };
         assert_eq!(
-            ProgressFormat::parse("tty"),
+            ProgressFormat::parse("auto", None),
             Ok((ProgressFormat::Plain, false))
         );
-        assert!(ProgressFormat::parse("fancy").is_err());
+        assert_eq!(
+            ProgressFormat::parse("auto", Some((30, 100))),
+            Ok((tty, false))
+        );
+        assert_eq!(
+            ProgressFormat::parse("plain", Some((30, 100))),
+            Ok((ProgressFormat::Plain, false))
+        );
+        assert!(ProgressFormat::parse("fancy", None).is_err());
     }
 }

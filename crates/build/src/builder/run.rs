@@ -141,7 +141,9 @@ impl Builder<'_> {
         } else {
             self.opts.force_rm
         };
-        if remove {
+        if remove && result.is_ok() {
+            self.reaper.remove(engine, c.clone());
+        } else if remove {
             let _ = engine.remove(&c, true, true);
         } else if goes_if_ok {
             // made for a container that was to go, it stays: its layer must mount again
@@ -156,6 +158,8 @@ impl Builder<'_> {
         }
         let img = result?;
         self.done(&key, img);
+        // the step is in the cache; its container's removal may be under way
+        fault::point("build.step-committed");
         Ok(())
     }
 

@@ -59,8 +59,8 @@ pub struct BuildArgs {
     /// Cache export destinations (e.g., "type=local,dest=path/to/dir")
     #[arg(long = "cache-to")]
     pub cache_to: Vec<String>,
-    /// Set type of progress output ("auto", "plain", "tty", "quiet"): BuildKit's lines (the
-    /// legacy builder's when not given)
+    /// Set type of progress output ("auto", "plain", "tty", "quiet"): BuildKit's lines, or
+    /// its live display ("tty"; "auto" on a terminal); the legacy builder's when not given
     #[arg(long)]
     pub progress: Option<String>,
     /// Output destination (format: "type=local,dest=path", "type=tar,dest=file", "-")
@@ -301,8 +301,14 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
             Ok(out)
         };
     let (cache_from, cache_to) = (cache(&a.cache_from, false)?, cache(&a.cache_to, true)?);
+    // a tar on standard output: the progress goes to standard error
+    let to_stderr = outputs.contains(&build::builder::Output::Tar(None));
     let (progress, progress_quiet) = match &a.progress {
-        Some(p) => build::builder::ProgressFormat::parse(p).map_err(|e| anyhow!("{e}"))?,
+        Some(p) => {
+            // `auto` draws BuildKit's live display when the progress goes to a terminal
+            let terminal = runtime::tty::get_size(if to_stderr { 2 } else { 1 });
+            build::builder::ProgressFormat::parse(p, terminal).map_err(|e| anyhow!("{e}"))?
+        }
         None => (build::builder::ProgressFormat::Legacy, false),
     };
     let quiet = a.quiet || progress_quiet;
@@ -353,8 +359,7 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
     let result = if quiet {
         build::builder::build(engine, &ctx, &df, &opts, &mut captured, &mut |_| {})
     } else {
-        // a tar on standard output: the progress goes to standard error
-        let mut out: Box<dyn Write> = if outputs.contains(&build::builder::Output::Tar(None)) {
+        let mut out: Box<dyn Write> = if to_stderr {
             Box::new(std::io::stderr().lock())
         } else {
             Box::new(std::io::stdout().lock())
