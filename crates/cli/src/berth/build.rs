@@ -227,6 +227,56 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         build::context::Context::from_dir(Path::new(&a.context))
     }
     .map_err(|e| anyhow!("{e}"))?;
+    let df = read_dockerfile(&a, &ctx)?;
+    let (opts, outputs, to_stderr) = options(&a)?;
+    let quiet = opts.quiet;
+    let progress = opts.progress;
+    // in quiet mode the step output is kept and shown (on stderr) only if the build fails
+    let mut captured: Vec<u8> = Vec::new();
+    let result = if quiet {
+        build::builder::build(engine, &ctx, &df, &opts, &mut captured, &mut |_| {})
+    } else {
+        let mut out: Box<dyn Write> = if to_stderr {
+            Box::new(std::io::stderr().lock())
+        } else {
+            Box::new(std::io::stdout().lock())
+        };
+        if progress == build::builder::ProgressFormat::Legacy {
+            let _ = writeln!(out, "{}", build::request::context_line(&ctx));
+        }
+        build::builder::build(engine, &ctx, &df, &opts, &mut out, &mut |_| {})
+    };
+    match result {
+        Ok(id) => {
+            for o in &outputs {
+                build::builder::write_output(engine, &id, o).map_err(|e| anyhow!("{e}"))?;
+            }
+            if quiet {
+                println!("{id}");
+            }
+            if let Some(f) = &a.iidfile {
+                std::fs::write(f, &id)?;
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            if quiet {
+                let _ = std::io::stderr().write_all(&captured);
+            }
+            let msg = e.to_string();
+            // a failing RUN: docker exits with the command's code
+            let code = build::request::exit_code(&msg);
+            Err(anyhow::Error::new(Exit { code, msg }))
+        }
+    }
+}
+
+/// The Dockerfile `--file` names (in the context unless a path; `-` is standard input),
+/// parsed.
+fn read_dockerfile(
+    a: &BuildArgs,
+    ctx: &build::context::Context,
+) -> Result<build::parser::Dockerfile> {
     let (path, name) = match &a.file {
         Some(f) if f.as_os_str() == "-" => (None, "Dockerfile".to_string()),
         Some(f) if a.context == "-" => (Some(ctx.root.join(f)), f.display().to_string()),
@@ -251,12 +301,17 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
             s
         }
     };
-    let df = build::request::parse(&text, &name).map_err(|e| {
+    build::request::parse(&text, &name).map_err(|e| {
         anyhow::Error::new(Exit {
             code: 1,
             msg: format!("Error response from daemon: {e}"),
         })
-    })?;
+    })
+}
+
+/// The builder's options from the flags; also the `--output`s and whether the progress goes
+/// to standard error (a tar on standard output).
+fn options(a: &BuildArgs) -> Result<(build::builder::Options, Vec<build::builder::Output>, bool)> {
     let mut build_args = BTreeMap::new();
     for b in &a.build_args {
         match b.split_once('=') {
@@ -354,42 +409,5 @@ pub fn run(engine: &Engine, a: BuildArgs) -> Result<i32> {
         extra_hosts: a.run.add_host.clone(),
         run_host_config: a.run.host_config()?,
     };
-    // in quiet mode the step output is kept and shown (on stderr) only if the build fails
-    let mut captured: Vec<u8> = Vec::new();
-    let result = if quiet {
-        build::builder::build(engine, &ctx, &df, &opts, &mut captured, &mut |_| {})
-    } else {
-        let mut out: Box<dyn Write> = if to_stderr {
-            Box::new(std::io::stderr().lock())
-        } else {
-            Box::new(std::io::stdout().lock())
-        };
-        if progress == build::builder::ProgressFormat::Legacy {
-            let _ = writeln!(out, "{}", build::request::context_line(&ctx));
-        }
-        build::builder::build(engine, &ctx, &df, &opts, &mut out, &mut |_| {})
-    };
-    match result {
-        Ok(id) => {
-            for o in &outputs {
-                build::builder::write_output(engine, &id, o).map_err(|e| anyhow!("{e}"))?;
-            }
-            if quiet {
-                println!("{id}");
-            }
-            if let Some(f) = &a.iidfile {
-                std::fs::write(f, &id)?;
-            }
-            Ok(0)
-        }
-        Err(e) => {
-            if quiet {
-                let _ = std::io::stderr().write_all(&captured);
-            }
-            let msg = e.to_string();
-            // a failing RUN: docker exits with the command's code
-            let code = build::request::exit_code(&msg);
-            Err(anyhow::Error::new(Exit { code, msg }))
-        }
-    }
+    Ok((opts, outputs, to_stderr))
 }

@@ -62,15 +62,7 @@ impl Engine {
             cfg.hostname = default_hostname(&hc, &id);
         }
         let (path, args) = crate::spec::path_and_args(&cfg)?;
-        // a namespace shared with another container names one that exists (dockerd: 400,
-        // which clients do not take for a missing image)
-        for mode in [&hc.ipc_mode, &hc.pid_mode] {
-            if let Some(other) = mode.strip_prefix("container:") {
-                if let Err(Error::NoSuchContainer(_)) = self.find(other) {
-                    return Err(Error::Invalid(format!("No such container: {other}")));
-                }
-            }
-        }
+        self.check_shared_namespaces(&hc)?;
         let spec = crate::net::EndpointSpec {
             aliases: req.network_aliases.clone(),
             ip: req.ip.clone(),
@@ -79,24 +71,8 @@ impl Engine {
             ..req.endpoint.clone()
         };
         let network_settings = crate::net::initial_settings(self, &hc.network_mode, &spec)?;
-        // docker's defaults, as inspect shows them (after the network settings, which read
-        // the mode as given)
-        if hc.log_config.kind.is_empty() {
-            hc.log_config.kind = "json-file".into();
-        }
-        if hc.network_mode.is_empty() {
-            hc.network_mode = "bridge".into();
-        }
-        if hc.cgroupns_mode.is_empty() {
-            // dockerd's default-cgroupns-mode: private on a cgroup v2 host, host on v1
-            hc.cgroupns_mode = match cgroups::pure_v2_host() {
-                true => "private".into(),
-                false => "host".into(),
-            };
-        }
-        if hc.memory > 0 && hc.memory_swap == 0 && !cgroups::swap_accounting() {
-            warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".into());
-        }
+        // after the network settings, which read the mode as given
+        warnings.extend(apply_defaults(&mut hc));
 
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
@@ -168,6 +144,19 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// A namespace shared with another container names one that exists (dockerd: 400, which
+    /// clients do not take for a missing image).
+    fn check_shared_namespaces(&self, hc: &HostConfig) -> Result<()> {
+        for mode in [&hc.ipc_mode, &hc.pid_mode] {
+            if let Some(other) = mode.strip_prefix("container:") {
+                if let Err(Error::NoSuchContainer(_)) = self.find(other) {
+                    return Err(Error::Invalid(format!("No such container: {other}")));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Store a new container. A generated name another create took meanwhile is replaced by
@@ -400,4 +389,27 @@ fn default_hostname(hc: &HostConfig, id: &str) -> String {
     } else {
         id[..12].to_string()
     }
+}
+
+/// docker's defaults of what the request left empty, as inspect shows them; the warnings
+/// docker gives for the settings.
+fn apply_defaults(hc: &mut HostConfig) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if hc.log_config.kind.is_empty() {
+        hc.log_config.kind = "json-file".into();
+    }
+    if hc.network_mode.is_empty() {
+        hc.network_mode = "bridge".into();
+    }
+    if hc.cgroupns_mode.is_empty() {
+        // dockerd's default-cgroupns-mode: private on a cgroup v2 host, host on v1
+        hc.cgroupns_mode = match cgroups::pure_v2_host() {
+            true => "private".into(),
+            false => "host".into(),
+        };
+    }
+    if hc.memory > 0 && hc.memory_swap == 0 && !cgroups::swap_accounting() {
+        warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".into());
+    }
+    warnings
 }

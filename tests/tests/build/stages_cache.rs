@@ -1,0 +1,189 @@
+use super::*;
+
+// ---------------------------------------------------------------------------
+// 5. multi-stage
+
+/// `image inspect -f {{.Size}}`.
+fn image_size(e: &Engine, img: &str) -> u64 {
+    let s = e.ok(&["image", "inspect", "-f", "{{.Size}}", img]);
+    s.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{img}: size {s:?}"))
+}
+
+fn layer_count(e: &Engine, img: &str) -> usize {
+    let s = e.ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", img]);
+    s.trim().parse().unwrap()
+}
+
+#[test]
+fn multi_stage_final_image_holds_only_the_artifact() {
+    let e = engine!();
+    let ctx = context(&e, "multistage");
+    let fin = e.image_name("final");
+    let tool = e.image_name("toolchain");
+    let out = build_ok(&e, &["--target", "final", "-t", &fin, p(&ctx)]);
+    // The stage after the target (`RUN exit 1`) is not built, and not
+    // counted: `Step N/6`.
+    let st = steps(&out);
+    assert_eq!(st.len(), 6, "steps up to the target only:\n{out}");
+    assert!(st.iter().all(|s| s.of == 6), "Step N/6:\n{out}");
+    assert!(!out.contains("exit 1"), "the broken stage ran:\n{out}");
+
+    build_ok(&e, &["--target", "toolchain", "-t", &tool, p(&ctx)]);
+
+    assert_eq!(run_out(&e, &fin, &[]), "built\n");
+    let o = e.cmd(&["run", "--rm", &fin, "ls", "/toolchain.bin"]);
+    assert!(!o.success(), "the final image has the toolchain: {o:?}");
+    assert_eq!(
+        run_out(&e, &tool, &["stat", "-c", "%s", "/toolchain.bin"]).trim(),
+        "31457280"
+    );
+
+    let (fin_size, tool_size, base_size) = (
+        image_size(&e, &fin),
+        image_size(&e, &tool),
+        image_size(&e, e.img()),
+    );
+    assert!(
+        tool_size >= base_size + 30 * 1024 * 1024,
+        "toolchain image {tool_size} B, base {base_size} B"
+    );
+    assert!(
+        fin_size * 4 < tool_size && fin_size < base_size + 1024 * 1024,
+        "final image {fin_size} B should be a fraction of the toolchain's {tool_size} B \
+         (base {base_size} B)"
+    );
+    // Only the final stage's layers: the base's plus the one COPY.
+    assert_eq!(layer_count(&e, &fin), layer_count(&e, e.img()) + 1);
+
+    // COPY --from an image by name.
+    let from_img_ctx = context_with(
+        &e,
+        "from-image",
+        &[(
+            "Dockerfile",
+            &format!("ARG BASE\nFROM ${{BASE}}\nCOPY --from={tool} /out/app /from-image/app\n"),
+        )],
+    );
+    let from_img = e.image_name("from-image");
+    build_ok(&e, &["-t", &from_img, p(&from_img_ctx)]);
+    assert_eq!(
+        run_out(&e, &from_img, &["cat", "/from-image/app"]),
+        "built\n"
+    );
+    assert!(image_size(&e, &from_img) < base_size + 1024 * 1024);
+}
+
+#[test]
+fn multi_stage_skips_stages_the_target_does_not_need() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "docker's legacy builder builds every stage before the target (and fails on RUN exit 1)"
+    );
+    let ctx = context(&e, "multistage");
+    let img = e.image_name("unused");
+    let dockerfile = ctx.join("Dockerfile.unused");
+    let out = build_ok(&e, &["-f", p(&dockerfile), "-t", &img, p(&ctx)]);
+    assert!(!out.contains("exit 1"), "the unused stage ran:\n{out}");
+    assert_eq!(run_out(&e, &img, &["cat", "/app"]), "built\n");
+}
+
+// ---------------------------------------------------------------------------
+// 6. cache
+
+#[test]
+fn cache_hits_and_invalidation() {
+    let e = engine!();
+    let ctx = context(&e, "cache");
+    let img = e.image_name("cache");
+    let args = ["-t", img.as_str(), p(&ctx)];
+
+    // Cold: nothing cached (the base image is this test's own import).
+    let out = build_ok(&e, &args);
+    let st = steps(&out);
+    assert_eq!(st.len(), 11, "11 steps (ARG BASE + 10):\n{out}");
+    for (i, s) in st.iter().enumerate() {
+        assert_eq!((s.n, s.of), (i + 1, 11), "{out}");
+    }
+    assert_eq!(st[0].instr, "ARG BASE");
+    assert_eq!(st[1].instr, "FROM ${BASE}");
+    assert_eq!(st[7].instr, "COPY f2.txt /f2.txt");
+    assert!(
+        st.iter().all(|s| !s.cached),
+        "cold build used the cache:\n{out}"
+    );
+    let id1 = image_id(&e, &img);
+    assert_eq!(&id1["sha256:".len().."sha256:".len() + 12], built_id(&out));
+    assert_eq!(run_out(&e, &img, &[]), "first-file\nsecond-file\n");
+
+    // Unchanged: every step after FROM is `Using cache`, same image id.
+    let o = build(&e, &args);
+    assert!(o.success(), "{o:?}");
+    let st = steps(&o.stdout);
+    assert_eq!(st.len(), 11);
+    for s in &st[2..] {
+        assert!(
+            s.cached,
+            "step {} `{}` not cached:\n{}",
+            s.n, s.instr, o.stdout
+        );
+    }
+    assert_eq!(image_id(&e, &img), id1);
+    assert!(
+        o.elapsed < Duration::from_secs(10),
+        "a fully cached build took {:?}",
+        o.elapsed
+    );
+
+    // Touching a copied file does not change its content hash: still all
+    // cached (docker hashes contents, not mtimes).
+    let f2 = ctx.join("f2.txt");
+    let st = Command::new("touch")
+        .arg("-d")
+        .arg("2001-02-03 04:05:06")
+        .arg(&f2)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = build_ok(&e, &args);
+    assert!(steps(&out)[2..].iter().all(|s| s.cached), "{out}");
+    assert_eq!(image_id(&e, &img), id1);
+
+    // Changing f2.txt re-runs from its COPY (step 8) on.
+    std::fs::write(&f2, "changed\n").unwrap();
+    let out = build_ok(&e, &args);
+    let st = steps(&out);
+    for s in &st[2..7] {
+        assert!(
+            s.cached,
+            "step {} `{}` should be cached:\n{out}",
+            s.n, s.instr
+        );
+    }
+    for s in &st[7..] {
+        assert!(
+            !s.cached,
+            "step {} `{}` should re-run:\n{out}",
+            s.n, s.instr
+        );
+    }
+    let id2 = image_id(&e, &img);
+    assert_ne!(id2, id1);
+    assert_eq!(run_out(&e, &img, &[]), "first-file\nchanged\n");
+
+    // --no-cache re-runs everything.
+    let out = build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
+    let st = steps(&out);
+    assert_eq!(st.len(), 11);
+    assert!(
+        st.iter().all(|s| !s.cached),
+        "--no-cache used the cache:\n{out}"
+    );
+    assert_eq!(run_out(&e, &img, &[]), "first-file\nchanged\n");
+
+    // And a plain rebuild afterwards is all cache hits again.
+    let out = build_ok(&e, &args);
+    assert!(steps(&out)[2..].iter().all(|s| s.cached), "{out}");
+}
