@@ -8,7 +8,6 @@ use crate::types::{Container, Volume};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::cell::{Ref, RefCell};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 pub struct Store {
     path: PathBuf,
@@ -304,18 +303,9 @@ fn tx(db: &Connection) -> Result<rusqlite::Transaction<'_>> {
 }
 
 fn connect(path: &Path) -> Result<Connection> {
-    let db = Connection::open(path)?;
-    db.busy_timeout(Duration::from_secs(30))?;
-    db.pragma_update(None, "journal_mode", "WAL")?;
-    // WAL + NORMAL: a committed transaction survives a crash of the process (not of the
-    // machine, where the last transactions may roll back, still consistently).
-    db.pragma_update(None, "synchronous", "NORMAL")?;
-    // Every berth command is a short process: skip the checkpoint (and its fsyncs) at
-    // close; sqlite's auto-checkpoint folds the WAL back as it grows.
-    db.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-        true,
-    )?;
+    // the settings of every metadata database of a root (WAL, synchronous=NORMAL, no
+    // checkpoint at close): one opener for them all
+    let db = image::index::open_db(path)?;
     db.execute_batch(
         "CREATE TABLE IF NOT EXISTS containers (
                 id TEXT PRIMARY KEY,
