@@ -10,6 +10,7 @@
 //! container is fully stopped -- and removed with `--rm`), ERROR (start failure text).
 
 mod frames;
+mod memory;
 mod restart;
 mod serve;
 mod spawn;
