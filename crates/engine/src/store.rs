@@ -303,6 +303,9 @@ fn tx(db: &Connection) -> Result<rusqlite::Transaction<'_>> {
     )?)
 }
 
+/// The size the WAL file is cut back to when sqlite rewinds it (`journal_size_limit`).
+const WAL_SIZE_LIMIT: i64 = 1 << 20;
+
 fn connect(path: &Path) -> Result<Connection> {
     let db = Connection::open(path)?;
     db.busy_timeout(Duration::from_secs(30))?;
@@ -316,6 +319,10 @@ fn connect(path: &Path) -> Result<Connection> {
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
     )?;
+    // ... so the WAL file stays: a process that opens it alone rebuilds its index by reading all
+    // of it, and without a limit it keeps the size of its longest run (tens of MB after 1,000
+    // `run -d`, read again by every command). Cut back to this when sqlite rewinds it.
+    db.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     db.execute_batch(
         "CREATE TABLE IF NOT EXISTS containers (
                 id TEXT PRIMARY KEY,

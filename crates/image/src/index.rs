@@ -123,6 +123,10 @@ impl Index {
             true,
         )
         .map_err(err)?;
+        // the WAL file stays, and whoever opens it alone reads all of it: cut it back to 1 MiB
+        // whenever sqlite rewinds it (as the engine's store)
+        conn.pragma_update(None, "journal_size_limit", 1 << 20)
+            .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Index {
             path: path.to_path_buf(),
