@@ -191,6 +191,10 @@ echo "idle containers on the default bridge, one run (ms wall clock; memory in K
 printf '%-8s %6s %7s %11s %11s %9s %10s %10s %10s %10s\n' engine N started ms/start mem/ctr monitor ps-ms ps-a-ms stats-ms rm-all-ms
 for r in "${ROWS[@]}"; do echo "${r/	/ }"; done
 for b in "${BREAKDOWN[@]}"; do echo "$b"; done
+status=0
 for name in "${names[@]}"; do
-	[[ -n ${STATUS[$name]:-} ]] && echo "$name: ${STATUS[$name]}"
+	[[ -n ${STATUS[$name]:-} ]] || continue
+	echo "$name: ${STATUS[$name]}"
+	[[ ${STATUS[$name]} == FAILED* ]] && status=1
 done
+exit "$status"

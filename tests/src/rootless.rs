@@ -110,10 +110,18 @@ impl User {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        let l = dir.join(b.file_name().unwrap());
-        if std::fs::hard_link(&b, &l).is_err() {
-            std::fs::copy(&b, &l).unwrap();
+        let mut bins = vec![b.clone()];
+        if b.file_name().is_some_and(|n| n == "berth") {
+            // berth's monitors run from the berth-monitor next to it
+            bins.push(b.with_file_name("berth-monitor"));
         }
+        for src in bins.iter().filter(|p| p.exists()) {
+            let l = dir.join(src.file_name().unwrap());
+            if std::fs::hard_link(src, &l).is_err() {
+                std::fs::copy(src, &l).unwrap();
+            }
+        }
+        let l = dir.join(b.file_name().unwrap());
         self.bin_dir = Some(dir);
         l
     }

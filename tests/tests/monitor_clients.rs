@@ -58,3 +58,56 @@ fn run_detached_returns_while_the_process_keeps_writing() {
         e.ok(&["rm", "-f", &name]);
     }
 }
+
+/// The (dev, inode) of the executable container `id`'s monitor runs from.
+fn monitor_exe(root: &str, id: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let pids = engine::pids_with_cmdline(&format!("{root} __monitor {id}"));
+    assert_eq!(pids.len(), 1, "one monitor for {id}: {pids:?}");
+    let m = std::fs::metadata(format!("/proc/{}/exe", pids[0])).unwrap();
+    (m.dev(), m.ino())
+}
+
+/// berth runs each container's monitor from the small `berth-monitor` next to it, and a lone
+/// `berth` (copied without it) from itself; either way the container runs, its output is
+/// logged and its exit code recorded. (berth only: docker's shims are its own.)
+#[test]
+fn monitors_run_from_berth_monitor_or_from_a_lone_berth() {
+    use std::os::unix::fs::MetadataExt;
+    let e = engine!();
+    if !e.is_berth() {
+        return;
+    }
+    let img = e.img().to_string();
+    let root = e.root.as_ref().unwrap().display().to_string();
+    let berth = engine::berth_bin();
+    let lone_dir = e.path().join("lone");
+    std::fs::create_dir_all(&lone_dir).unwrap();
+    let lone = lone_dir.join("berth");
+    std::fs::copy(&berth, &lone).unwrap();
+    let small = std::fs::metadata(berth.with_file_name("berth-monitor")).unwrap();
+    let copied = std::fs::metadata(&lone).unwrap();
+    for (bin, want) in [
+        (&berth, (small.dev(), small.ino())),
+        (&lone, (copied.dev(), copied.ino())),
+    ] {
+        let name = e.name(if bin == &berth { "small" } else { "lone" });
+        let run = |args: &[&str]| {
+            let o = std::process::Command::new(bin)
+                .arg("--root")
+                .arg(&root)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{args:?}: {o:?}");
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        // (alive long enough to look at its monitor)
+        let script = "echo hi; sleep 3; exit 3";
+        let id = run(&["run", "-d", "--name", &name, &img, "sh", "-c", script]);
+        assert_eq!(monitor_exe(&root, &id), want, "{}", bin.display());
+        assert_eq!(run(&["wait", &name]), "3");
+        assert_eq!(e.ok(&["logs", &name]).trim(), "hi");
+        e.ok(&["rm", &name]);
+    }
+}

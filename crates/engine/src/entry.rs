@@ -51,6 +51,30 @@ fn read_request() -> Result<Request, String> {
 
 /// Entry point of every helper: `args` is the command line without argv[0]. The exit status.
 pub fn main(args: &[OsString]) -> i32 {
+    with_request(args, run)
+}
+
+/// Entry point of the `berth-monitor` executable: the monitor alone (the helpers a monitor
+/// starts run from `berth`), so that the linker leaves everything else out of it.
+pub fn monitor_main(args: &[OsString]) -> i32 {
+    crate::helper::spawn::started_as_monitor_exe();
+    with_request(args, |root, req| match req {
+        Request::Monitor { id, attach } => {
+            set_sigpipe(libc::SIG_IGN);
+            crate::monitor::main(root, &id, attach)
+        }
+        other => {
+            eprintln!(
+                "berth-monitor: runs container monitors only, not {}",
+                other.argv()[0]
+            );
+            2
+        }
+    })
+}
+
+/// Reads the request of the helper command line `args` and hands it to `f`.
+fn with_request(args: &[OsString], f: impl FnOnce(&Path, Request) -> i32) -> i32 {
     let Some((root, name)) = parse_argv(args) else {
         eprintln!("berth: not a helper command line");
         return 2;
@@ -69,19 +93,22 @@ pub fn main(args: &[OsString]) -> i32 {
         );
         return 2;
     }
-    run(&root, req)
+    f(&root, req)
+}
+
+fn set_sigpipe(disposition: libc::sighandler_t) {
+    // SAFETY: setting a signal disposition to SIG_IGN or SIG_DFL has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, disposition);
+    }
 }
 
 fn run(root: &Path, req: Request) -> i32 {
     // long-lived helpers outlive their readers; an exec dies with its reader like any command
-    let sigpipe = match req {
+    set_sigpipe(match req {
         Request::Exec(_) => libc::SIG_DFL,
         _ => libc::SIG_IGN,
-    };
-    // SAFETY: setting a signal disposition to SIG_IGN or SIG_DFL has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, sigpipe);
-    }
+    });
     match req {
         Request::Monitor { id, attach } => crate::monitor::main(root, &id, attach),
         Request::Dns { network } => network::dns::run(

@@ -50,6 +50,9 @@ pub(crate) fn open(db: &Path) -> Result<Connection> {
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
     )?;
+    // the WAL file stays, and whoever opens it alone reads all of it: cut it back to 1 MiB
+    // whenever sqlite rewinds it (as image::index::open_db does for the other databases)
+    conn.pragma_update(None, "journal_size_limit", 1 << 20)?;
     conn.execute_batch(SCHEMA)?;
     for add in ENDPOINT_COLUMNS {
         match conn.execute(add, []) {

@@ -7,8 +7,10 @@ use nix::sys::wait::waitpid;
 use std::ffi::CString;
 use std::io::{Seek, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The request as JSON in a sealed-size memory file, rewound, at an fd number above 9 (so
 /// that moving it to fd 4 never overwrites another fd the child is given).
@@ -50,11 +52,62 @@ pub fn command(root: &Path, req: &Request) -> Result<std::process::Command> {
     Ok(cmd)
 }
 
-/// Exec fd of our own binary through a private read-only bind mount (CVE-2019-5736): processes
-/// cloned from the monitor run with /proc/self/exe on a read-only mount, so a container that
-/// re-opens it for writing gets EROFS instead of overwriting the host's berth. No copy is made.
-fn readonly_self_exe() -> Option<OwnedFd> {
-    let path = CString::new("/proc/self/exe").ok()?;
+/// The executable of the container monitors: nothing but the monitor, so each of them maps
+/// (and privately relocates) a fraction of the CLI's binary. `cargo build -p berth-cli` builds
+/// it next to `berth`.
+pub const MONITOR_EXE: &str = "berth-monitor";
+
+/// In a monitor run from [`MONITOR_EXE`]: the `berth` that started it (its argv[0]), which
+/// starts the other helpers (a monitor cannot find itself: it runs from a detached mount).
+static IN_MONITOR_EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Called first by the [`MONITOR_EXE`]'s entry: the process is a monitor whose argv[0] is the
+/// path of the `berth` that started it.
+pub fn started_as_monitor_exe() {
+    let berth = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    let _ = IN_MONITOR_EXE.set(berth);
+}
+
+/// The `berth` executable: ours, or the one that started this monitor.
+fn berth_exe() -> Option<PathBuf> {
+    match IN_MONITOR_EXE.get() {
+        Some(berth) => berth.clone(),
+        None => std::env::current_exe().ok(),
+    }
+}
+
+/// What a detached helper is executed from. A monitor: [`MONITOR_EXE`] next to `berth`, else
+/// `berth` itself, whose `main` runs every helper (so a copied or hard-linked lone `berth`
+/// still works, with monitors as big as itself). Any other helper: `berth`.
+fn helper_exe(req: &Request) -> PathBuf {
+    let own = PathBuf::from("/proc/self/exe");
+    if let Some(berth) = IN_MONITOR_EXE.get() {
+        return match req {
+            Request::Monitor { .. } => own,
+            _ => berth.clone().unwrap_or_else(|| "berth".into()),
+        };
+    }
+    let Request::Monitor { .. } = req else {
+        return own;
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        return own;
+    };
+    let sibling = exe.with_file_name(MONITOR_EXE);
+    match std::fs::metadata(&sibling) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => sibling,
+        _ => own,
+    }
+}
+
+/// Exec fd of `exe` through a private read-only bind mount (CVE-2019-5736): processes cloned
+/// from the monitor run with /proc/self/exe on a read-only mount, so a container that re-opens
+/// it for writing gets EROFS instead of overwriting the host's binary. No copy is made.
+fn readonly_exe(exe: &Path) -> Option<OwnedFd> {
+    let path = CString::new(exe.as_os_str().as_encoded_bytes()).ok()?;
     // SAFETY: open_tree with a valid path; returns a new fd or -1.
     let fd = unsafe {
         libc::syscall(
@@ -86,8 +139,8 @@ fn readonly_self_exe() -> Option<OwnedFd> {
 
 /// Starts the helper for `req` as a detached process (double fork + setsid: it is nobody's
 /// child, so `berth` can exit and a long-running `berth serve` never has to reap it), executed
-/// from a read-only view of our own binary, with stdio on /dev/null (stderr on `log` if
-/// given), `sync` as its fd 3 and the request on fd 4.
+/// from a read-only view of the helpers' binary ([`helper_exe`]), with stdio on /dev/null
+/// (stderr on `log` if given), `sync` as its fd 3 and the request on fd 4.
 pub fn spawn_detached(
     root: &Path,
     req: &Request,
@@ -96,10 +149,15 @@ pub fn spawn_detached(
 ) -> Result<()> {
     let request = request_fd(req)?;
     let req_raw = request.as_raw_fd();
-    let exe = readonly_self_exe();
-    let path = CString::new("/proc/self/exe").expect("static");
+    let exe_path = helper_exe(req);
+    let exe = readonly_exe(&exe_path);
+    let path = CString::new(exe_path.as_os_str().as_encoded_bytes())
+        .map_err(|e| Error::Other(e.to_string()))?;
+    // argv[0]: where `berth` is, for a monitor that starts other helpers
+    let argv0 = berth_exe().unwrap_or_else(|| "berth".into());
     let mut cargs = vec![
-        CString::new("berth").expect("static"),
+        CString::new(argv0.as_os_str().as_encoded_bytes())
+            .map_err(|e| Error::Other(e.to_string()))?,
         CString::new("--root").expect("static"),
         CString::new(root.as_os_str().as_encoded_bytes())
             .map_err(|e| Error::Other(e.to_string()))?,

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 /// Entry point of `berth __monitor ID [--attach]`. Exit status is for debugging only.
 pub fn main(root: &Path, id: &str, attach: bool) -> i32 {
     fault::mark("monitor.main");
+    super::memory::one_arena();
     let mut sync = crate::helper::spawn::inherited_sync_fd();
     report(
         &mut sync,
@@ -194,7 +195,7 @@ impl<'a> Mon<'a> {
                 *sync = None;
                 first = false;
             }
-            release_idle_memory(engine);
+            super::memory::release_idle(engine);
             let code = self.serve(pid, stdio, &c);
             fault::mark("monitor.exited");
             let oom = self.oom_killed();
@@ -298,18 +299,6 @@ impl<'a> Mon<'a> {
         for cl in &self.clients {
             let _ = cl.sock.shutdown(std::net::Shutdown::Both);
         }
-    }
-}
-
-/// The monitor lives as long as the container: hand back to the kernel what starting it needed
-/// (spec parsing, the runtime's setup, the store's connection, reopened when the container
-/// stops) so it idles on little memory.
-fn release_idle_memory(engine: &Engine) {
-    engine.close_networks();
-    engine.store.close();
-    // SAFETY: malloc_trim only releases free heap memory.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
