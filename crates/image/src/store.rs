@@ -115,25 +115,29 @@ impl ContentStore {
                 });
             }
         }
-        if self.has(&d) {
-            return Ok(d);
-        }
-        let mut w = self.writer(Some(d.clone()), Some(bytes.len() as u64))?;
-        w.write_all(bytes).ctx(|| "write blob".to_string())?;
-        w.commit()
+        self.write_whole(bytes, d, true)
     }
 
     /// [`put`](Self::put), but the blob's name is made durable only by the next
     /// [`sync_names`](Self::sync_names): what writes several blobs before naming them (an
     /// image's layer, config and manifest) syncs their directory once.
     pub fn put_deferred(&self, bytes: &[u8]) -> Result<Digest> {
-        let d = Digest::of(bytes);
+        self.write_whole(bytes, Digest::of(bytes), false)
+    }
+
+    /// `bytes`, whose digest is `d`, into the store unless there; its name synced with
+    /// `sync_name`, else left to [`sync_names`](Self::sync_names).
+    fn write_whole(&self, bytes: &[u8], d: Digest, sync_name: bool) -> Result<Digest> {
         if self.has(&d) {
             return Ok(d);
         }
         let mut w = self.writer(Some(d.clone()), Some(bytes.len() as u64))?;
         w.write_all(bytes).ctx(|| "write blob".to_string())?;
-        w.commit_deferred()
+        if sync_name {
+            w.commit()
+        } else {
+            w.commit_deferred()
+        }
     }
 
     /// Make the names of the blobs written with `put_deferred`/`commit_deferred` durable
