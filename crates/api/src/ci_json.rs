@@ -42,16 +42,22 @@ fn duplicate(field: &str, a: &str, b: &str) -> Error {
 /// are an error (see [`key_of`]).
 fn canonical(m: Map<String, Value>, fields: &[&str]) -> Result<Map<String, Value>, Error> {
     let mut out = Map::new();
-    let mut sent: Map<String, Value> = Map::new();
+    // field -> the key that named it
+    let mut sent: std::collections::BTreeMap<String, String> = Default::default();
     for (k, v) in m {
-        let field = match fields.iter().find(|f| f.eq_ignore_ascii_case(&k)) {
-            Some(f) => f.to_string(),
-            None => k.clone(),
+        // an exact match first, as Go
+        let field = if fields.contains(&k.as_str()) {
+            k.clone()
+        } else {
+            match fields.iter().find(|f| f.eq_ignore_ascii_case(&k)) {
+                Some(f) => f.to_string(),
+                None => k.clone(),
+            }
         };
-        if let Some(Value::String(first)) = sent.get(&field) {
+        if let Some(first) = sent.get(&field) {
             return Err(duplicate(&field, first, &k));
         }
-        sent.insert(field.clone(), Value::String(k));
+        sent.insert(field.clone(), k);
         out.insert(field, v);
     }
     Ok(out)
