@@ -208,6 +208,11 @@ fn changes(k: &Kind) -> bool {
     matches!(k, Kind::Run { .. } | Kind::Copy { .. } | Kind::Add { .. })
 }
 
+/// How many steps of stage `st` BuildKit shows: its FROM and the steps that change files.
+fn shown_steps(st: &crate::parser::Stage) -> usize {
+    1 + st.instructions.iter().filter(|i| changes(&i.kind)).count()
+}
+
 /// The images `cache_from` names and all their ancestors (by `parent`); None when it names
 /// none, so every cached step counts.
 fn cache_sources(engine: &Engine, cache_from: &[String]) -> Option<BTreeSet<String>> {
@@ -397,13 +402,7 @@ impl Builder<'_> {
         // the steps BuildKit shows: each stage's FROM and its steps that change files
         self.report.total(
             need.iter()
-                .map(|i| {
-                    1 + df.stages[*i]
-                        .instructions
-                        .iter()
-                        .filter(|i| changes(&i.kind))
-                        .count()
-                })
+                .map(|i| shown_steps(&df.stages[*i]))
                 .sum::<usize>()
                 + 1,
         );
@@ -468,7 +467,7 @@ impl Builder<'_> {
             (_, Some(name)) => format!("{name} "),
             (_, None) => format!("stage-{si} "),
         };
-        let m = 1 + st.instructions.iter().filter(|i| changes(&i.kind)).count();
+        let m = shown_steps(st);
         let from = format!("FROM {}", from_line(st));
         self.report.step(n, total, Some((&label, 1, m)), &from);
         self.start_stage(si)?;
