@@ -85,9 +85,11 @@ fn berth_exe() -> Option<PathBuf> {
 fn helper_exe(req: &Request) -> PathBuf {
     let own = PathBuf::from("/proc/self/exe");
     if let Some(berth) = IN_MONITOR_EXE.get() {
-        return match req {
-            Request::Monitor { .. } => own,
-            _ => berth.clone().unwrap_or_else(|| "berth".into()),
+        // never a name looked up from the working directory: without berth's absolute path,
+        // berth-monitor itself, which refuses the request and says so
+        return match (req, berth) {
+            (Request::Monitor { .. }, _) | (_, None) => own,
+            (_, Some(berth)) => berth.clone(),
         };
     }
     let Request::Monitor { .. } = req else {
