@@ -25,6 +25,7 @@
 mod common;
 pub mod delegation;
 pub mod devices;
+mod entry;
 mod error;
 mod fs;
 pub mod layout;
@@ -37,6 +38,7 @@ pub mod v2;
 use std::path::PathBuf;
 use std::sync::RwLock;
 
+pub use entry::Entry;
 pub use error::{Error, Result};
 pub use layout::{pure_v2_host, swap_accounting, Layout, Mode};
 pub use oom::{OomEvent, OomWatcher};
@@ -73,6 +75,10 @@ pub trait CgroupManager: Send + Sync + std::fmt::Debug {
 
     /// Moves process `pid` (all its threads) into the cgroup in every hierarchy.
     fn apply(&self, pid: i32) -> Result<()>;
+
+    /// After [`create`](Self::create): the handles a new process uses to enter the cgroup
+    /// without [`apply`](Self::apply)'s cost (see [`Entry`]); None where only `apply` works.
+    fn entry(&self) -> Option<Entry>;
 
     /// Applies the spec's resources. Used at create time and by `update`.
     fn set(&self, resources: &LinuxResources) -> Result<()>;

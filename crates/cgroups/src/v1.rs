@@ -16,7 +16,7 @@ use crate::layout::Layout;
 use crate::oom::OomWatcher;
 use crate::path::CgroupPath;
 use crate::stats::{self, Stats};
-use crate::{fs, warn, CgroupManager, FreezerState, Mode};
+use crate::{fs, warn, CgroupManager, Entry, FreezerState, Mode};
 
 #[derive(Debug, Clone)]
 struct Hier {
@@ -435,6 +435,11 @@ impl CgroupManager for V1Manager {
             }
         }
         Ok(())
+    }
+
+    fn entry(&self) -> Option<Entry> {
+        let dirs: Vec<&Path> = self.hiers.iter().map(|h| h.dir.as_path()).collect();
+        Entry::v1(&dirs, self.unified.as_deref().filter(|u| u.exists()))
     }
 
     fn set(&self, r: &LinuxResources) -> Result<()> {

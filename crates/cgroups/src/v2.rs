@@ -13,7 +13,7 @@ use crate::layout::Layout;
 use crate::oom::{self, OomWatcher};
 use crate::path::CgroupPath;
 use crate::stats::{self, Stats};
-use crate::{fs, warn, CgroupManager, FreezerState, Mode};
+use crate::{fs, warn, CgroupManager, Entry, FreezerState, Mode};
 
 /// The v2 driver: one directory in the unified hierarchy.
 #[derive(Debug)]
@@ -341,6 +341,10 @@ impl CgroupManager for V2Manager {
 
     fn apply(&self, pid: i32) -> Result<()> {
         fs::write(&self.dir, "cgroup.procs", &pid.to_string())
+    }
+
+    fn entry(&self) -> Option<Entry> {
+        Entry::v2(&self.dir)
     }
 
     fn set(&self, r: &LinuxResources) -> Result<()> {

@@ -50,6 +50,8 @@ pub struct InitCtx<'a> {
     pub seccomp: Option<seccomp::Filter>,
     /// The agent a notifying filter's listener goes to.
     pub seccomp_agent: Option<crate::seccomp_agent::Agent>,
+    /// The cgroup's v1 hierarchies, entered by the init itself (see `cgroups::Entry`).
+    pub cgroup_entry: Option<&'a cgroups::Entry>,
 }
 
 /// Compile the spec's seccomp profile in the runtime, so a bad profile fails `create` with a
@@ -109,6 +111,10 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         (Vec::new(), Vec::new())
     };
     expect_go(ch)?;
+    if let Some(e) = ctx.cgroup_entry {
+        e.join_v1()
+            .map_err(|e| Error::Other(format!("entering the container's cgroup: {e}")))?;
+    }
     if ctx.unshare_cgroupns {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .ctx(|| "unshare the cgroup namespace")?;

@@ -1,5 +1,6 @@
-//! Where resource limits meet the lifecycle, through the `cgroups` crate: `apply` runs in
-//! `create` after the container process exists and before it runs any container code; `join`
+//! Where resource limits meet the lifecycle, through the `cgroups` crate: `prepare` runs in
+//! `create` before the container process exists, which is in its cgroup before it runs any
+//! container code ([`Prepared`]); `join`
 //! puts an exec'd process in the container's cgroup; `destroy` runs in `delete`. Each command is
 //! its own process, so the manager is rebuilt from the stored spec's cgroupsPath and the id.
 
@@ -92,8 +93,37 @@ pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResou
     serde_json::from_value(r).ok()
 }
 
-/// Create the container's cgroup, set the spec's limits and move `pid` into it.
-pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> {
+/// The container's cgroup, made and limited before its process exists (see [`prepare`]).
+pub struct Prepared {
+    pub manager: Box<dyn CgroupManager>,
+    /// How the process enters it by itself; None: the runtime moves it ([`Prepared::enter`]).
+    pub entry: Option<cgroups::Entry>,
+    /// False for a rootless container that runs without a cgroup.
+    made: bool,
+}
+
+impl Prepared {
+    /// The v2 cgroup directory to clone the process into.
+    pub fn clone_into(&self) -> Option<std::os::fd::RawFd> {
+        self.entry.as_ref().and_then(|e| e.v2_fd())
+    }
+
+    /// After the clone, in the runtime: moves `pid` into what it does not enter by itself.
+    /// `cloned_into`: the clone put it in the v2 cgroup. (The v1 hierarchies it enters itself,
+    /// with `entry`'s `join_v1`, before it runs any container code.)
+    pub fn enter(&self, pid: i32, cloned_into: bool) -> Result<()> {
+        let r = match (&self.entry, self.made) {
+            (_, false) => Ok(()),
+            (None, true) => self.manager.apply(pid),
+            (Some(e), true) if !cloned_into => e.apply_v2(pid),
+            (Some(_), true) => Ok(()),
+        };
+        r.map_err(err)
+    }
+}
+
+/// Create the container's cgroup and set the spec's limits, before the process is cloned.
+pub fn prepare(spec: &Spec, id: &str) -> Result<Prepared> {
     let m = manager(spec, id)?;
     // The init would be frozen as soon as it joins, and `create` would wait for it forever.
     // The cgroup may be the user's own (a cgroupsPath): say so and leave it as it is, before
@@ -113,7 +143,12 @@ pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> 
         )));
     }
     if let Err(e) = m.create() {
-        return rootless_without_cgroup(spec, e).map(|()| m);
+        rootless_without_cgroup(spec, e)?;
+        return Ok(Prepared {
+            manager: m,
+            entry: None,
+            made: false,
+        });
     }
     // As runc: sharing a cgroup with other processes works, but `pause`, `kill --all` and
     // `delete` will act on them too.
@@ -125,24 +160,25 @@ pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> 
             ));
         }
     }
-    let set = || -> Result<()> {
-        if let Some(mut r) = with_default_devices(spec) {
-            if crate::util::rootless() {
-                // no device cgroup in a user namespace (runc's rule): nothing in it can make a
-                // device node, those bound from the host are guarded by the user's own access
-                // to them, and a plain user may load no cgroup eBPF program (v2) nor write
-                // devices.deny (v1)
-                r.set_devices(None);
-            }
-            m.set(&r).map_err(err)?;
+    if let Some(mut r) = with_default_devices(spec) {
+        if crate::util::rootless() {
+            // no device cgroup in a user namespace (runc's rule): nothing in it can make a
+            // device node, those bound from the host are guarded by the user's own access
+            // to them, and a plain user may load no cgroup eBPF program (v2) nor write
+            // devices.deny (v1)
+            r.set_devices(None);
         }
-        m.apply(pid).map_err(err)
-    };
-    if let Err(e) = set() {
-        let _ = m.delete();
-        return Err(e);
+        if let Err(e) = m.set(&r) {
+            let _ = m.delete();
+            return Err(err(e));
+        }
     }
-    Ok(m)
+    let entry = m.entry();
+    Ok(Prepared {
+        manager: m,
+        entry,
+        made: true,
+    })
 }
 
 /// A cgroup the runtime may not create: for a rootless runtime (a plain user, or root of a

@@ -267,3 +267,28 @@ fn join_user_namespace_by_path() {
     );
     assert_eq!(lines.get(2).copied(), Some("0"), "{out:?}");
 }
+
+/// The init is in the container's cgroup in every hierarchy (the unified one of a hybrid host
+/// too) when it runs: berth-runtime's init enters the v1 hierarchies itself and is cloned
+/// into the v2 cgroup, where runc writes its pid into each `cgroup.procs`.
+#[test]
+fn the_process_is_in_its_cgroup_in_every_hierarchy() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    let cgpath = format!("/berth-e2e-{}", env.id("cgin"));
+    b.edit(|s| s["linux"]["cgroupsPath"] = cgpath.clone().into());
+    let out = env.sh(&mut b, "cat /proc/self/cgroup");
+    out.ok();
+    let lines: Vec<&str> = out.out().lines().collect();
+    assert!(lines.iter().any(|l| l.starts_with("0::")), "{out:?}");
+    // (not hugetlb: this host's is mounted where crun wants it, and runc does not find it)
+    let managed = [
+        "", "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer",
+    ];
+    for l in &lines {
+        let controllers = l.split(':').nth(1).unwrap_or("");
+        if controllers.split(',').any(|c| managed.contains(&c)) {
+            assert!(l.ends_with(&format!(":{cgpath}")), "{l}\n{out:?}");
+        }
+    }
+}

@@ -19,7 +19,7 @@ use super::{console_for, plan_caps, reap, write_pid_file, CreateOptions, Runtime
 struct CreateGuard {
     dir: PathBuf,
     pid: Option<i32>,
-    cgroup: Option<Box<dyn cgroups::CgroupManager>>,
+    cgroup: Option<crate::resources::Prepared>,
     /// Sharing the runtime's mount namespace: the rootfs and the mounts below it before create.
     shared_mounts: Option<(PathBuf, Vec<PathBuf>)>,
     armed: bool,
@@ -35,7 +35,7 @@ impl Drop for CreateGuard {
             reap(pid);
         }
         if let Some(cg) = &self.cgroup {
-            let _ = cg.delete();
+            let _ = cg.manager.delete();
         }
         if let Some((root, before)) = &self.shared_mounts {
             if let Ok(made) = crate::shared_mntns::made_since(root, before) {
@@ -74,6 +74,12 @@ impl Runtime {
 
         let mut guard = self.make_state_dir(&o.id)?;
         let fifo = make_exec_fifo(&guard.dir)?;
+        // Resource limits (cgroups) are set before the process exists; it is in its cgroup
+        // before it runs any container code (cloned into it, or entering it itself first).
+        let cgroup = guard
+            .cgroup
+            .insert(crate::resources::prepare(&spec, &o.id)?);
+        let (cgroup_entry, clone_into) = (cgroup.entry.as_ref(), cgroup.clone_into());
         let host_proc = nix::fcntl::open(
             "/proc",
             nix::fcntl::OFlag::O_PATH
@@ -107,6 +113,7 @@ impl Runtime {
             caps,
             seccomp,
             seccomp_agent,
+            cgroup_entry,
         };
         crate::log::debug(&format!(
             "nsexec container setup: new namespaces {:?}, joining {}",
@@ -121,9 +128,15 @@ impl Runtime {
         // the namespace's root is the container's cgroup, as runc does: cloned with the rest,
         // its root would be the runtime's cgroup and the container would see the host's path.
         let clone_ns = ns.new.difference(CloneFlags::CLONE_NEWCGROUP);
-        let pid = spawn(clone_ns, join_fds, stdio, &parent, &child, move |ch| {
-            init::container_init(ctx, ch)
-        })?;
+        let (pid, cloned_into) = spawn(
+            clone_ns,
+            join_fds,
+            stdio,
+            clone_into,
+            &parent,
+            &child,
+            move |ch| init::container_init(ctx, ch),
+        )?;
         guard.pid = Some(pid);
         fault::mark("rt.cloned");
         drop(child);
@@ -139,8 +152,9 @@ impl Runtime {
                 &parent,
             )?;
         }
-        // Resource limits (cgroups) are applied here, before the process runs any container code.
-        guard.cgroup = Some(crate::resources::apply(&spec, &o.id, pid)?);
+        if let Some(cg) = &guard.cgroup {
+            cg.enter(pid, cloned_into)?;
+        }
         if let Some(adj) = process.oom_score_adj() {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
                 .ctx(|| format!("process.oomScoreAdj {adj}"))?;

@@ -67,29 +67,84 @@ fn clone_child(flags: CloneFlags) -> Result<Option<i32>> {
     }
 }
 
+/// clone3(2)'s arguments (linux/sched.h, version 2: with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// [`clone_child`] straight into the v2 cgroup `cgroup` (a directory fd), so nobody has to
+/// move the process there (see `cgroups::Entry`). Err when the kernel cannot (before 5.7, or
+/// the cgroup refuses): nothing was created, the caller clones the usual way.
+fn clone_into_cgroup(flags: CloneFlags, cgroup: RawFd) -> Result<Option<i32>> {
+    let args = CloneArgs {
+        flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 with no stack behaves like fork (see clone_child); `args` outlives the
+    // call and its size is the one passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match rc {
+        -1 => Err(nix::Error::last()).ctx(|| format!("clone3({flags:?}, into a cgroup)")),
+        0 => Ok(None),
+        pid => Ok(Some(pid as i32)),
+    }
+}
+
 /// Clone the container process: directly when it only gets new namespaces, through an
 /// intermediate process that joins the existing ones first otherwise.
+/// With `cgroup` (a v2 cgroup directory fd), the process is cloned into that cgroup where the
+/// kernel can: the second value says whether it was.
 pub(super) fn spawn<F>(
     new: CloneFlags,
     join_fds: Vec<(CloneFlags, OwnedFd)>,
     stdio: Stdio,
+    cgroup: Option<RawFd>,
     parent: &Channel,
     child: &Channel,
     f: F,
-) -> Result<i32>
+) -> Result<(i32, bool)>
 where
     F: FnOnce(&Channel) -> Result<std::convert::Infallible>,
 {
-    if join_fds.is_empty() {
-        return match clone_child(new)? {
-            None => {
-                redirect_stdio(stdio);
-                init::child_main(child, || f(child))
-            }
-            Some(pid) => Ok(pid),
-        };
+    if !join_fds.is_empty() {
+        return Ok((
+            spawn_via_intermediate(join_fds, new, stdio, parent, child, f)?,
+            false,
+        ));
     }
-    spawn_via_intermediate(join_fds, new, stdio, parent, child, f)
+    let (cloned, into_cgroup) = match cgroup.map(|fd| clone_into_cgroup(new, fd)) {
+        Some(Ok(c)) => (c, true),
+        None | Some(Err(_)) => (clone_child(new)?, false),
+    };
+    match cloned {
+        None => {
+            redirect_stdio(stdio);
+            init::child_main(child, || f(child))
+        }
+        Some(pid) => Ok((pid, into_cgroup)),
+    }
 }
 
 pub(super) fn spawn_via_intermediate<F>(
