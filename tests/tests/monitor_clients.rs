@@ -59,13 +59,21 @@ fn run_detached_returns_while_the_process_keeps_writing() {
     }
 }
 
-/// The (dev, inode) of the executable container `id`'s monitor runs from.
-fn monitor_exe(root: &str, id: &str) -> (u64, u64) {
-    use std::os::unix::fs::MetadataExt;
+/// The content of the executable container `id`'s monitor runs from, which must be a view of
+/// it nothing can write through (a read-only overlayfs, CVE-2019-5736).
+fn monitor_exe(root: &str, id: &str) -> Vec<u8> {
     let pids = engine::pids_with_cmdline(&format!("{root} __monitor {id}"));
     assert_eq!(pids.len(), 1, "one monitor for {id}: {pids:?}");
-    let m = std::fs::metadata(format!("/proc/{}/exe", pids[0])).unwrap();
-    (m.dev(), m.ino())
+    let exe = format!("/proc/{}/exe", pids[0]);
+    let st = nix::sys::statfs::statfs(exe.as_str()).unwrap();
+    let vfs = nix::sys::statvfs::statvfs(exe.as_str()).unwrap();
+    assert_eq!(
+        st.filesystem_type().0 as i64,
+        0x794c_7630,
+        "not on overlayfs"
+    );
+    assert!(vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+    std::fs::read(exe).unwrap()
 }
 
 /// berth runs each container's monitor from the small `berth-monitor` next to it, and a lone
@@ -73,7 +81,6 @@ fn monitor_exe(root: &str, id: &str) -> (u64, u64) {
 /// logged and its exit code recorded. (berth only: docker's shims are its own.)
 #[test]
 fn monitors_run_from_berth_monitor_or_from_a_lone_berth() {
-    use std::os::unix::fs::MetadataExt;
     let e = engine!();
     if !e.is_berth() {
         return;
@@ -85,12 +92,9 @@ fn monitors_run_from_berth_monitor_or_from_a_lone_berth() {
     std::fs::create_dir_all(&lone_dir).unwrap();
     let lone = lone_dir.join("berth");
     std::fs::copy(&berth, &lone).unwrap();
-    let small = std::fs::metadata(berth.with_file_name("berth-monitor")).unwrap();
-    let copied = std::fs::metadata(&lone).unwrap();
-    for (bin, want) in [
-        (&berth, (small.dev(), small.ino())),
-        (&lone, (copied.dev(), copied.ino())),
-    ] {
+    let small = std::fs::read(berth.with_file_name("berth-monitor")).unwrap();
+    let copied = std::fs::read(&lone).unwrap();
+    for (bin, want) in [(&berth, small), (&lone, copied)] {
         let name = e.name(if bin == &berth { "small" } else { "lone" });
         let run = |args: &[&str]| {
             let o = std::process::Command::new(bin)
@@ -105,7 +109,7 @@ fn monitors_run_from_berth_monitor_or_from_a_lone_berth() {
         // (alive long enough to look at its monitor)
         let script = "echo hi; sleep 3; exit 3";
         let id = run(&["run", "-d", "--name", &name, &img, "sh", "-c", script]);
-        assert_eq!(monitor_exe(&root, &id), want, "{}", bin.display());
+        assert!(monitor_exe(&root, &id) == want, "{}", bin.display());
         assert_eq!(run(&["wait", &name]), "3");
         assert_eq!(e.ok(&["logs", &name]).trim(), "hi");
         e.ok(&["rm", &name]);

@@ -79,6 +79,13 @@ fn with_request(args: &[OsString], f: impl FnOnce(&Path, Request) -> i32) -> i32
         eprintln!("berth: not a helper command line");
         return 2;
     };
+    if name == "__exec" {
+        // before the request is read: the re-executed helper reads it (fd 4 stays open)
+        if let Err(e) = exec::protect_self() {
+            eprintln!("{e}");
+            return e.code;
+        }
+    }
     let req = match read_request() {
         Ok(r) => r,
         Err(e) => {

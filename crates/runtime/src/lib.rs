@@ -12,6 +12,7 @@ pub mod container;
 pub mod detach_keys;
 pub mod dev_mount;
 pub mod error;
+pub mod exe_view;
 pub mod hooks;
 pub mod init;
 pub mod log;

@@ -583,6 +583,12 @@ fn spawn_signal_thread(
 // ------------------------------------------------------------------ exec
 
 pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32> {
+    engine::helper::exec::protect_self().map_err(|e| {
+        anyhow::Error::new(Exit {
+            code: e.code,
+            msg: e.msg,
+        })
+    })?;
     let req = engine::helper::ExecRequest {
         container: a.container,
         env: flags::env_list(&a.env_file, &a.env)?,

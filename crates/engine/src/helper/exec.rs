@@ -86,6 +86,16 @@ pub fn process(c: &Container, req: &ExecRequest) -> Result<Process> {
 /// Runs `req` with our stdio (a terminal relayed by us with `tty`): the process's exit status,
 /// or 0 once it runs with `detach`.
 pub fn start(engine: &Engine, req: &ExecRequest) -> std::result::Result<i32, ExecError> {
+    // CVE-2019-5736: the exec's process is a copy of ours until it runs the command, and a
+    // command that is `#!/proc/self/exe` runs our executable inside the container, which may
+    // then write it once we have exited: it must be a protected view, never the host's binary
+    // (callers re-execute with `protect_self` first; monitors are started from one).
+    if !runtime::exe_view::running_protected() {
+        return Err(daemon(
+            "refusing to enter the container from an executable it could write (re-execute \
+             from a protected view first)",
+        ));
+    }
     let c = engine.find_reconciled(&req.container).map_err(daemon)?;
     match c.state.status {
         Status::Running => {}
@@ -186,7 +196,18 @@ fn no_relay_input() -> std::result::Result<(), ExecError> {
     })
 }
 
+/// Before [`start`] in a process that runs from the host's binary (`berth exec`, the `__exec`
+/// helper): re-executes it, same arguments, from a protected view of its executable (see
+/// `runtime::exe_view`).
+pub fn protect_self() -> std::result::Result<(), ExecError> {
+    runtime::exe_view::reexec_protected("berth-exec").map_err(|e| ExecError {
+        code: 1,
+        msg: format!("Error: {e}"),
+    })
+}
+
 /// The `__exec` helper: [`start`] with the request, errors printed as `berth exec` prints them.
+/// (It has re-executed with [`protect_self`] before reading its request.)
 pub(crate) fn main(root: &Path, req: &ExecRequest) -> i32 {
     let r = Engine::open(root)
         .map_err(|e| ExecError {

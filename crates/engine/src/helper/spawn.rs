@@ -7,7 +7,7 @@ use nix::sys::wait::waitpid;
 use std::ffi::CString;
 use std::io::{Seek, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -105,38 +105,29 @@ fn helper_exe(req: &Request) -> PathBuf {
     }
 }
 
-/// Exec fd of `exe` through a private read-only bind mount (CVE-2019-5736): processes cloned
-/// from the monitor run with /proc/self/exe on a read-only mount, so a container that re-opens
-/// it for writing gets EROFS instead of overwriting the host's binary. No copy is made.
-fn readonly_exe(exe: &Path) -> Option<OwnedFd> {
-    let path = CString::new(exe.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: open_tree with a valid path; returns a new fd or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC) as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return None;
+/// Exec fd of `exe` through a view nothing can write through (CVE-2019-5736): processes
+/// cloned from the monitor run with /proc/self/exe on it. A private read-only overlayfs (no
+/// copy; a read-only bind mount would not do: root of a user namespace the container makes
+/// itself can clear a detached mount's read-only flag), else a sealed in-memory copy.
+fn protected_exe(exe: &Path) -> Result<OwnedFd> {
+    if exe == Path::new("/proc/self/exe") && runtime::exe_view::running_protected() {
+        // a monitor starting another: its own view will do
+        return std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(exe)
+            .map(OwnedFd::from)
+            .ctx(|| "open /proc/self/exe".into());
     }
-    // SAFETY: open_tree returned a fresh fd that we now own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let empty = CString::new("").ok()?;
-    let ro = runtime::mount_options::RecAttr {
-        set: libc::MOUNT_ATTR_RDONLY,
-        clr: 0,
-    };
-    runtime::mount_options::mount_setattr(
-        fd.as_raw_fd(),
-        &empty,
-        libc::AT_EMPTY_PATH as libc::c_uint,
-        ro,
-    )
-    .ok()?;
-    Some(fd)
+    // (the view needs the file's own directory and name: /proc/self/exe and symlinks resolved)
+    let real = std::fs::canonicalize(exe).ctx(|| format!("resolve {}", exe.display()))?;
+    if let Ok(fd) = runtime::exe_view::open(&real) {
+        return Ok(fd);
+    }
+    let mut src = std::fs::File::open(exe).ctx(|| format!("open {}", exe.display()))?;
+    runtime::exe_view::sealed_copy(&mut src, "berth-helper")
+        .map(OwnedFd::from)
+        .ctx(|| format!("a protected copy of {}", exe.display()))
 }
 
 /// Starts the helper for `req` as a detached process (double fork + setsid: it is nobody's
@@ -152,9 +143,7 @@ pub fn spawn_detached(
     let request = request_fd(req)?;
     let req_raw = request.as_raw_fd();
     let exe_path = helper_exe(req);
-    let exe = readonly_exe(&exe_path);
-    let path = CString::new(exe_path.as_os_str().as_encoded_bytes())
-        .map_err(|e| Error::Other(e.to_string()))?;
+    let exe = protected_exe(&exe_path)?;
     // argv[0]: where `berth` is, for a monitor that starts other helpers
     let argv0 = berth_exe().unwrap_or_else(|| "berth".into());
     let mut cargs = vec![
@@ -212,17 +201,14 @@ pub fn spawn_detached(
                     let mut set: libc::sigset_t = std::mem::zeroed();
                     libc::sigemptyset(&mut set);
                     libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-                    if let Some(fd) = &exe {
-                        libc::syscall(
-                            libc::SYS_execveat,
-                            fd.as_raw_fd(),
-                            empty.as_ptr(),
-                            argv.as_ptr(),
-                            envp.as_ptr(),
-                            libc::AT_EMPTY_PATH,
-                        );
-                    }
-                    libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                    libc::syscall(
+                        libc::SYS_execveat,
+                        exe.as_raw_fd(),
+                        empty.as_ptr(),
+                        argv.as_ptr(),
+                        envp.as_ptr(),
+                        libc::AT_EMPTY_PATH,
+                    );
                     libc::_exit(127);
                 }
                 _ => libc::_exit(0),
