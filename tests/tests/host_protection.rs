@@ -1,6 +1,7 @@
 //! The host stays protected from what runs in a container:
 //! - CVE-2019-5736: a process that entered the container must not be able to open the runtime's
-//!   binary for writing through /proc/<pid>/exe (the runtime runs from a sealed in-memory copy);
+//!   binary for writing through /proc/<pid>/exe (the runtime runs from a private read-only
+//!   overlayfs view of it, or a sealed in-memory copy), nor make that view writable;
 //! - CVE-2024-21626: no file descriptor the runtime (or its caller) holds reaches the container
 //!   unless it was passed on purpose (stdio, --preserve-fds).
 //!
@@ -31,13 +32,15 @@ fn runtime_binary_is_not_writable_from_the_container() {
     );
     if env.rt.is_berth() {
         // runc shows its init's exe from inside the container's mount namespace ("/"), so the
-        // name check is berth's; the write check below holds for both.
+        // view check is berth's; the write checks below hold for both.
+        let st = nix::sys::statfs::statfs(format!("/proc/{pid}/exe").as_str()).unwrap();
+        let overlay = st.filesystem_type().0 as i64 == 0x794c_7630;
         assert!(
-            exe.to_string_lossy().starts_with("/memfd:"),
-            "init runs from {exe:?}, not a sealed memfd copy"
+            exe.to_string_lossy().starts_with("/memfd:") || overlay,
+            "init runs from {exe:?}, neither a sealed memfd copy nor an overlayfs view"
         );
     }
-    match std::fs::OpenOptions::new()
+    let try_write = || match std::fs::OpenOptions::new()
         .write(true)
         .open(format!("/proc/{pid}/exe"))
     {
@@ -46,7 +49,24 @@ fn runtime_binary_is_not_writable_from_the_container() {
             f.write_all(b"\x7fELF-overwritten").is_err(),
             "the runtime copy was writable"
         ),
-    }
+    };
+    try_write();
+    // what a process does to a read-only bind mount of the binary to write through it (root
+    // of a user namespace of its own may): clear the mount's read-only flag, then write
+    let o = std::fs::File::open(format!("/proc/{pid}/exe")).unwrap();
+    let attr = [0u64, libc::MOUNT_ATTR_RDONLY, 0, 0];
+    // SAFETY: mount_setattr with a valid empty path and a mount_attr of the size passed.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            o.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    try_write();
     env.start(&id).ok();
     assert_eq!(
         std::fs::read(&host_bin).unwrap(),
