@@ -3,7 +3,7 @@
 # --network none: the median over RUNS runs of the time between consecutive phase marks
 # (BERTH_PHASES=FILE makes the CLI, the monitor and the runtime's processes append
 # `PID MONOTONIC_NS NAME` at each mark, see crates/fault), in the order they happen.
-# `bench.exec` is taken just before exec'ing berth, `bench.returned` once it returned.
+# `bench.exec` is taken just before starting berth, `bench.returned` once it has exited.
 #
 # Usage: bench/run-phases.sh [-r RUNS] [--only-none | --only-bridge]
 # Environment: BERTH_BIN (default: the release build, as engine-run.sh), WARMUP=2
@@ -43,19 +43,21 @@ BERTH=$(berth_bin) && [[ -x $BERTH ]] || die "no berth binary"
 "$BERTH" --root "$BROOT" import --change 'CMD ["sh"]' "$work/rootfs.tar" "$IMG" >/dev/null ||
 	die "import failed"
 
-# one run, its marks in $1
+# one run, its marks in $1: one perl process takes bench.exec, runs berth and takes
+# bench.returned once it has exited (a second process for the last mark would add its own
+# start-up, 10-30 ms here, to the run)
 # shellcheck disable=SC2016 # perl code
 run_marked() {
 	local f=$1
 	shift
 	: >"$f"
 	BERTH_PHASES=$f perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e '
-		open(my $o, ">>", $ENV{BERTH_PHASES}) or die;
-		printf $o "%d %.0f bench.exec\n", $$, clock_gettime(CLOCK_MONOTONIC) * 1e9;
-		close $o;
-		exec @ARGV or die' "$BERTH" --root "$BROOT" run --rm "$@" "$IMG" true >/dev/null || return 1
-	perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e '
-		printf "%d %.0f bench.returned\n", $$, clock_gettime(CLOCK_MONOTONIC) * 1e9' >>"$f"
+		sub mark { open(my $o, ">>", $ENV{BERTH_PHASES}) or die; printf $o "%d %.0f %s\n", $$, clock_gettime(CLOCK_MONOTONIC) * 1e9, $_[0]; close $o }
+		open(STDOUT, ">", "/dev/null") or die;
+		mark("bench.exec");
+		my $rc = system @ARGV;
+		mark("bench.returned");
+		exit($rc == 0 ? 0 : 1)' "$BERTH" --root "$BROOT" run --rm "$@" "$IMG" true || return 1
 }
 
 for mode in $MODES; do
