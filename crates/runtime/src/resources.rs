@@ -19,11 +19,8 @@ fn err(e: cgroups::Error) -> Error {
     }
 }
 
-pub fn manager(spec: &Spec, id: &str) -> Result<Box<dyn CgroupManager>> {
-    manager_on(None, spec, id)
-}
-
-/// [`manager`] on a host layout detected beforehand (`None`: detect it now).
+/// The cgroup manager of `spec`'s container, on a host layout detected beforehand (`None`:
+/// detect it now).
 fn manager_on(
     layout: Option<&cgroups::Layout>,
     spec: &Spec,
@@ -93,8 +90,14 @@ pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResou
 }
 
 /// Create the container's cgroup, set the spec's limits and move `pid` into it.
-pub fn apply(spec: &Spec, id: &str, pid: i32) -> Result<Box<dyn CgroupManager>> {
-    let m = manager(spec, id)?;
+/// `layout`: the host's, detected beforehand (None: detect it now).
+pub fn apply(
+    spec: &Spec,
+    id: &str,
+    pid: i32,
+    layout: Option<&cgroups::Layout>,
+) -> Result<Box<dyn CgroupManager>> {
+    let m = manager_on(layout, spec, id)?;
     // The init would be frozen as soon as it joins, and `create` would wait for it forever.
     // The cgroup may be the user's own (a cgroupsPath): say so and leave it as it is, before
     // anything is created (as runc: no directories of ours are left behind).

@@ -87,6 +87,8 @@ impl Runtime {
 
         // decided here, once: the init (uid 0 of its namespace) cannot tell a plain user's
         // runtime from root's
+        // read once for the cgroup set-up here and the init's cgroup mount
+        let cgroup_layout = cgroups::Layout::detect().ok();
         let bind_fds =
             crate::bind_sources::expected(new_userns, spec.mounts().as_deref().unwrap_or(&[]));
         let ctx = InitCtx {
@@ -97,6 +99,7 @@ impl Runtime {
             userns: ns.has(CloneFlags::CLONE_NEWUSER) || crate::util::running_in_userns(),
             uts: ns.has(CloneFlags::CLONE_NEWUTS),
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
+            cgroup_layout: cgroup_layout.clone(),
             unshare_cgroupns: ns.new.contains(CloneFlags::CLONE_NEWCGROUP),
             no_pivot: o.no_pivot,
             shared_mntns,
@@ -140,7 +143,12 @@ impl Runtime {
             )?;
         }
         // Resource limits (cgroups) are applied here, before the process runs any container code.
-        guard.cgroup = Some(crate::resources::apply(&spec, &o.id, pid)?);
+        guard.cgroup = Some(crate::resources::apply(
+            &spec,
+            &o.id,
+            pid,
+            cgroup_layout.as_ref(),
+        )?);
         if let Some(adj) = process.oom_score_adj() {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
                 .ctx(|| format!("process.oomScoreAdj {adj}"))?;
