@@ -3,6 +3,7 @@
 //! Written against docker (`BERTH_TEST_ENGINE=docker`); needs root.
 
 use berth_e2e::{berth_only, engine};
+use std::path::Path;
 
 /// `--volumes-from NAME[:ro]`: the other container's volumes and binds, read-only with `:ro`.
 #[test]
@@ -110,6 +111,31 @@ fn cgroup_parent_and_annotation() {
         );
     }
     e.ok(&["rm", &name]);
+}
+
+/// In the host's cgroup namespace on a v1 host, each /sys/fs/cgroup/<hierarchy> of the
+/// container is its own cgroup (the runtime binds it from the host), not the runtime's: the
+/// memory limit set shows there.
+#[test]
+fn host_cgroupns_shows_the_containers_own_cgroup() {
+    let e = engine!();
+    if !Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+        eprintln!("skipped: no cgroup v1 memory hierarchy");
+        return;
+    }
+    let img = e.img().to_string();
+    let limit = e.ok(&[
+        "run",
+        "--rm",
+        "--cgroupns",
+        "host",
+        "--memory",
+        "64m",
+        &img,
+        "cat",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]);
+    assert_eq!(limit.trim(), "67108864");
 }
 
 /// `--cgroupns private`: the container has its own cgroup namespace, rooted at its cgroup so

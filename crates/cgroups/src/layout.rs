@@ -72,6 +72,31 @@ impl Layout {
         Layout::parse(&mi, &cg, None)
     }
 
+    /// The same mounts with the own cgroups of the calling process, from /proc/self/cgroup
+    /// alone: for a process whose mount table is the one `self` was detected from (a child
+    /// cloned since, now in another cgroup) -- /proc/self/mountinfo, a line per mount and so
+    /// per running container, costs milliseconds to read on a busy host.
+    pub fn reown(&self) -> Result<Layout> {
+        let cg = std::fs::read_to_string("/proc/self/cgroup").map_err(|source| Error::Read {
+            path: "/proc/self/cgroup".into(),
+            source,
+        })?;
+        Ok(self.with_own(&cg))
+    }
+
+    /// `self` with the own cgroups of the /proc/<pid>/cgroup text `proc_cgroup`.
+    pub fn with_own(&self, proc_cgroup: &str) -> Layout {
+        let own = parse_proc_cgroup(proc_cgroup);
+        let mut l = self.clone();
+        for h in &mut l.v1 {
+            h.own = own_path(&own, &h.controllers.join(","), &h.mount_root);
+        }
+        if let Some(u) = &mut l.unified {
+            u.own = own_path(&own, "", &u.mount_root);
+        }
+        l
+    }
+
     /// Parses a mountinfo text and a /proc/<pid>/cgroup text. With `root`, every mount
     /// point is taken relative to that directory (a fake cgroupfs tree for tests).
     pub fn parse(mountinfo: &str, proc_cgroup: &str, root: Option<&Path>) -> Result<Layout> {
@@ -313,6 +338,20 @@ mod tests {
         let u = l.unified.unwrap();
         assert_eq!(u.mount_point, Path::new("/sys/fs/cgroup/unified"));
         assert_eq!(u.own, Path::new("/init.scope"));
+    }
+
+    #[test]
+    fn reowned_layout_is_the_one_parsed_with_the_other_cgroups() {
+        let moved =
+            "10:hugetlb:/c1\n9:name=systemd:/c1\n4:memory:/sub/c1\n2:cpu,cpuacct:/c1\n0::/c1\n";
+        let l = Layout::parse(HYBRID, PROC, None).unwrap();
+        let again = l.with_own(moved);
+        assert_eq!(again, Layout::parse(HYBRID, moved, None).unwrap());
+        assert_eq!(
+            again.v1_hierarchy("memory").unwrap().own,
+            Path::new("/sub/c1")
+        );
+        assert_eq!(again.unified.unwrap().own, Path::new("/c1"));
     }
 
     #[test]

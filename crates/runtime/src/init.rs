@@ -37,6 +37,9 @@ pub struct InitCtx<'a> {
     /// set in the joined namespace).
     pub uts: bool,
     pub cgroupns: bool,
+    /// The host's cgroup layout, detected by the runtime before the clone (see
+    /// `RootfsPlan::cgroup_layout`).
+    pub cgroup_layout: Option<cgroups::Layout>,
     /// A new cgroup namespace, made after the runtime has put the init in its cgroup.
     pub unshare_cgroupns: bool,
     pub no_pivot: bool,
@@ -149,6 +152,7 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         shared_mntns: ctx.shared_mntns,
         userns: ctx.userns,
         cgroupns: ctx.cgroupns,
+        cgroup_layout: ctx.cgroup_layout.as_ref(),
         masked: &masked,
         readonly_paths: &ro_paths,
         bind_sources: &bind_sources,

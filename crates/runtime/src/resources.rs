@@ -20,11 +20,8 @@ fn err(e: cgroups::Error) -> Error {
     }
 }
 
-pub fn manager(spec: &Spec, id: &str) -> Result<Box<dyn CgroupManager>> {
-    manager_on(None, spec, id)
-}
-
-/// [`manager`] on a host layout detected beforehand (`None`: detect it now).
+/// The cgroup manager of `spec`'s container, on a host layout detected beforehand (`None`:
+/// detect it now).
 fn manager_on(
     layout: Option<&cgroups::Layout>,
     spec: &Spec,
@@ -123,8 +120,9 @@ impl Prepared {
 }
 
 /// Create the container's cgroup and set the spec's limits, before the process is cloned.
-pub fn prepare(spec: &Spec, id: &str) -> Result<Prepared> {
-    let m = manager(spec, id)?;
+/// `layout`: the host's, detected beforehand (None: detect it now).
+pub fn prepare(spec: &Spec, id: &str, layout: Option<&cgroups::Layout>) -> Result<Prepared> {
+    let m = manager_on(layout, spec, id)?;
     // The init would be frozen as soon as it joins, and `create` would wait for it forever.
     // The cgroup may be the user's own (a cgroupsPath): say so and leave it as it is, before
     // anything is created (as runc: no directories of ours are left behind).

@@ -74,6 +74,10 @@ pub struct RootfsPlan<'a> {
     pub shared_mntns: bool,
     pub userns: bool,
     pub cgroupns: bool,
+    /// The host's cgroup mounts as the runtime saw them before cloning the init (None: read
+    /// them here): /proc/self/mountinfo has a line per running container and costs
+    /// milliseconds to read on a busy host.
+    pub cgroup_layout: Option<&'a cgroups::Layout>,
     pub masked: &'a [String],
     pub readonly_paths: &'a [String],
     /// Per mount, a bind source opened by the runtime (`bind_sources`), to mount instead.
@@ -278,8 +282,13 @@ impl RootfsPlan<'_> {
         opts: &MountOptions,
         typ: &str,
     ) -> Result<()> {
-        let layout = cgroups::Layout::detect()
-            .map_err(|e| Error::Other(format!("reading the host's cgroup layout: {e}")))?;
+        let layout = match self.cgroup_layout {
+            // the same mount table (the init's is a copy of the runtime's), the own cgroups
+            // the init's: it has been moved to the container's since
+            Some(l) => l.reown(),
+            None => cgroups::Layout::detect(),
+        }
+        .map_err(|e| Error::Other(format!("reading the host's cgroup layout: {e}")))?;
         sys.mkdir_all(target)?;
         let pinned = sys.pin_in_root(self.rootfs, target)?;
         let ro = opts.flags & MsFlags::MS_RDONLY;

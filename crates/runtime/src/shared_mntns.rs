@@ -112,6 +112,7 @@ mod tests {
             shared_mntns: true,
             userns: false,
             cgroupns: false,
+            cgroup_layout: None,
             masked: &[],
             readonly_paths: &[],
             bind_sources: &[],

@@ -156,7 +156,7 @@ pub fn spawn_detached(
     for a in req.argv() {
         cargs.push(CString::new(a).map_err(|e| Error::Other(e.to_string()))?);
     }
-    let env: Vec<CString> = std::env::vars_os()
+    let mut env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
             let mut b = k.into_encoded_bytes();
             b.push(b'=');
@@ -164,6 +164,11 @@ pub fn spawn_detached(
             CString::new(b).ok()
         })
         .collect();
+    if matches!(req, Request::Monitor { .. }) {
+        if let Some(e) = crate::monitor::start_tunables() {
+            env.push(CString::new(e).expect("no NUL"));
+        }
+    }
     let devnull = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -3,6 +3,35 @@
 //! setup, netlink), so the monitor gives back what that took before it settles down to serve.
 
 use crate::engine::Engine;
+use std::ffi::OsStr;
+
+const TUNABLES_VAR: &str = "GLIBC_TUNABLES";
+/// No per-thread cache of freed chunks: malloc_trim cannot hand back what the main thread's
+/// cache holds (up to 7 chunks of each size to 1 KiB: the start's mountinfo, spec and netlink
+/// buffers), about 170 KiB that stayed dirty in every idle monitor. Read by glibc before
+/// `main`, so set in the monitor's environment by its starter.
+const TUNABLES: &str = "glibc.malloc.tcache_count=0";
+
+/// The `GLIBC_TUNABLES=...` entry to add to the environment a monitor is started with.
+pub(crate) fn start_tunables() -> Option<String> {
+    tunables_entry(std::env::var_os(TUNABLES_VAR).as_deref())
+}
+
+/// That entry given the starter's own value (none when the user set tunables of their own:
+/// theirs are passed on untouched).
+fn tunables_entry(current: Option<&OsStr>) -> Option<String> {
+    current
+        .is_none()
+        .then(|| format!("{TUNABLES_VAR}={TUNABLES}"))
+}
+
+/// Called first in the monitor: the tunables its starter added are not passed on to the
+/// processes it starts (external runtimes, hooks, helpers).
+pub(super) fn forget_tunables() {
+    if std::env::var_os(TUNABLES_VAR).as_deref() == Some(OsStr::new(TUNABLES)) {
+        std::env::remove_var(TUNABLES_VAR);
+    }
+}
 
 /// One malloc arena for the whole process: the short-lived threads of a start (netlink, netns
 /// work) would each leave an arena of their own behind, a few dozen KiB that stay dirty.
@@ -65,6 +94,18 @@ fn stack_bounds() -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monitors_get_no_thread_cache_unless_the_user_set_tunables() {
+        assert_eq!(
+            tunables_entry(None).as_deref(),
+            Some("GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
+        );
+        assert_eq!(
+            tunables_entry(Some(OsStr::new("glibc.malloc.check=3"))),
+            None
+        );
+    }
 
     #[test]
     fn the_stack_is_found_and_survives_its_trim() {

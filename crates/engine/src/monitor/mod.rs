@@ -18,5 +18,6 @@ mod spawn;
 pub use frames::{
     read_frame, write_frame, Attach, ERROR, EXIT, RESIZE, STDERR, STDIN, STDIN_EOF, STDOUT,
 };
+pub(crate) use memory::start_tunables;
 pub use restart::main;
 pub use spawn::{spawn, spawn_connected, Host};

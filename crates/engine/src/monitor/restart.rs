@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 pub fn main(root: &Path, id: &str, attach: bool) -> i32 {
     fault::mark("monitor.main");
     super::memory::one_arena();
+    super::memory::forget_tunables();
     let mut sync = crate::helper::spawn::inherited_sync_fd();
     report(
         &mut sync,

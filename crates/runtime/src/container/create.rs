@@ -76,9 +76,13 @@ impl Runtime {
         let fifo = make_exec_fifo(&guard.dir)?;
         // Resource limits (cgroups) are set before the process exists; it is in its cgroup
         // before it runs any container code (cloned into it, or entering it itself first).
-        let cgroup = guard
-            .cgroup
-            .insert(crate::resources::prepare(&spec, &o.id)?);
+        // (the host's layout read once, for the cgroup here and the init's cgroup mount)
+        let cgroup_layout = cgroups::Layout::detect().ok();
+        let cgroup = guard.cgroup.insert(crate::resources::prepare(
+            &spec,
+            &o.id,
+            cgroup_layout.as_ref(),
+        )?);
         let (cgroup_entry, clone_into) = (cgroup.entry.as_ref(), cgroup.clone_into());
         let host_proc = nix::fcntl::open(
             "/proc",
@@ -103,6 +107,7 @@ impl Runtime {
             userns: ns.has(CloneFlags::CLONE_NEWUSER) || crate::util::running_in_userns(),
             uts: ns.has(CloneFlags::CLONE_NEWUTS),
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
+            cgroup_layout: cgroup_layout.clone(),
             unshare_cgroupns: ns.new.contains(CloneFlags::CLONE_NEWCGROUP),
             no_pivot: o.no_pivot,
             shared_mntns,
