@@ -45,7 +45,25 @@ fn manager_on(
 }
 
 fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>> {
-    manager_of_on(None, st)
+    manager_of_on(created_layout(&st.id).as_ref(), st)
+}
+
+/// The host layout the last container created in this process was made on. A process that
+/// creates a container and later deletes it (`run`, a monitor) reuses it instead of reading
+/// /proc/self/mountinfo again, which has a line per container: 7-13 ms with 1,000 of them.
+/// (Only for that container: a long-lived caller such as the API server never caches one.)
+static CREATED: std::sync::Mutex<Option<(String, cgroups::Layout)>> = std::sync::Mutex::new(None);
+
+/// Records the layout container `id` is being created on (see [`CREATED`]).
+pub fn remember_layout(id: &str, layout: &cgroups::Layout) {
+    if let Ok(mut c) = CREATED.lock() {
+        *c = Some((id.to_string(), layout.clone()));
+    }
+}
+
+fn created_layout(id: &str) -> Option<cgroups::Layout> {
+    let c = CREATED.lock().ok()?;
+    c.as_ref().filter(|(i, _)| i == id).map(|(_, l)| l.clone())
 }
 
 fn manager_of_on(
