@@ -38,6 +38,28 @@ pub(crate) fn open(db: &Path) -> Result<Connection> {
             source: e,
         })?;
     }
+    // Processes that open a new store at once (the first runs of a fresh root) race to make
+    // it a WAL database and create its tables; the losers get SQLITE_BUSY at once, without the
+    // busy timeout (seen with ten concurrent first runs): they try again.
+    let mut wait = Duration::from_millis(5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match open_once(db) {
+            Err(Error::Store(rusqlite::Error::SqliteFailure(e, _)))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(200));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn open_once(db: &Path) -> Result<Connection> {
     let conn = Connection::open(db)?;
     conn.busy_timeout(Duration::from_secs(60))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
