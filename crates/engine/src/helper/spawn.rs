@@ -121,6 +121,17 @@ fn protected_exe(exe: &Path) -> Result<OwnedFd> {
     }
     // (the view needs the file's own directory and name: /proc/self/exe and symlinks resolved)
     let real = std::fs::canonicalize(exe).ctx(|| format!("resolve {}", exe.display()))?;
+    if !nix::unistd::geteuid().is_root() && only_root_writes(&real) {
+        // a rootless engine's containers run as the user or its subordinate ids, never as
+        // root: a binary only root may write is safe from them as it is (a plain user can
+        // mount no overlayfs here, and a copy would cost each monitor its size in memory)
+        return std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(&real)
+            .map(OwnedFd::from)
+            .ctx(|| format!("open {}", real.display()));
+    }
     if let Ok(fd) = runtime::exe_view::open(&real) {
         return Ok(fd);
     }
@@ -128,6 +139,12 @@ fn protected_exe(exe: &Path) -> Result<OwnedFd> {
     runtime::exe_view::sealed_copy(&mut src, "berth-helper")
         .map(OwnedFd::from)
         .ctx(|| format!("a protected copy of {}", exe.display()))
+}
+
+/// Whether only root may write `path`: owned by root, not writable by group or others.
+fn only_root_writes(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
 }
 
 /// Starts the helper for `req` as a detached process (double fork + setsid: it is nobody's
