@@ -168,30 +168,34 @@ pub fn reexec_protected(copy_name: &str) -> io::Result<()> {
             cstr(b)
         })
         .collect::<io::Result<_>>()?;
-    let view = std::env::current_exe().and_then(|exe| open(&exe));
-    let err = match view {
-        Ok(fd) => nix::unistd::execveat(
-            fd.as_fd(),
-            c"",
-            &args,
-            &env,
-            nix::fcntl::AtFlags::AT_EMPTY_PATH,
-        ),
-        Err(_) => {
-            let mut src = std::fs::File::open("/proc/self/exe")?;
-            let copy = sealed_copy(&mut src, copy_name)?;
-            nix::unistd::fexecve(&copy, &args, &env)
-        }
-    }
+    let fd = protected(Path::new("/proc/self/exe"), copy_name)?;
+    let err = nix::unistd::execveat(
+        fd.as_fd(),
+        c"",
+        &args,
+        &env,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    )
     .unwrap_err();
     Err(io::Error::other(format!(
         "re-executing from a protected view of the executable: {err}"
     )))
 }
 
+/// An fd to execute `exe` from (`execveat` with `AT_EMPTY_PATH`) that nothing can write
+/// through: the view of the file ([`open`], symlinks and /proc/self/exe resolved), else a
+/// [`sealed_copy`] of it named `copy_name`.
+pub fn protected(exe: &Path, copy_name: &str) -> io::Result<OwnedFd> {
+    if let Ok(fd) = std::fs::canonicalize(exe).and_then(|real| open(&real)) {
+        return Ok(fd);
+    }
+    let mut src = std::fs::File::open(exe)?;
+    sealed_copy(&mut src, copy_name).map(OwnedFd::from)
+}
+
 /// A sealed in-memory copy of `src` (memfd with shrink, grow, write and seal seals), rewound:
 /// where no overlayfs view can be made. Its name shows in /proc/<pid>/exe as `/memfd:NAME`.
-pub fn sealed_copy(src: &mut std::fs::File, name: &str) -> io::Result<std::fs::File> {
+fn sealed_copy(src: &mut std::fs::File, name: &str) -> io::Result<std::fs::File> {
     use std::io::{Seek, SeekFrom};
     let cname = CString::new(name)?;
     // SAFETY: memfd_create with a valid C string.

@@ -55,7 +55,7 @@ fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>> {
 static CREATED: std::sync::Mutex<Option<(String, cgroups::Layout)>> = std::sync::Mutex::new(None);
 
 /// Records the layout container `id` is being created on (see [`CREATED`]).
-pub fn remember_layout(id: &str, layout: &cgroups::Layout) {
+fn remember_layout(id: &str, layout: &cgroups::Layout) {
     if let Ok(mut c) = CREATED.lock() {
         *c = Some((id.to_string(), layout.clone()));
     }
@@ -138,8 +138,12 @@ impl Prepared {
 }
 
 /// Create the container's cgroup and set the spec's limits, before the process is cloned.
-/// `layout`: the host's, detected beforehand (None: detect it now).
+/// `layout`: the host's, detected beforehand (None: detect it now); a delete of the container
+/// in this process reuses it.
 pub fn prepare(spec: &Spec, id: &str, layout: Option<&cgroups::Layout>) -> Result<Prepared> {
+    if let Some(l) = layout {
+        remember_layout(id, l);
+    }
     let m = manager_on(layout, spec, id)?;
     // The init would be frozen as soon as it joins, and `create` would wait for it forever.
     // The cgroup may be the user's own (a cgroupsPath): say so and leave it as it is, before

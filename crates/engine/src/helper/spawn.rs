@@ -110,35 +110,26 @@ fn helper_exe(req: &Request) -> PathBuf {
 /// copy; a read-only bind mount would not do: root of a user namespace the container makes
 /// itself can clear a detached mount's read-only flag), else a sealed in-memory copy.
 fn protected_exe(exe: &Path) -> Result<OwnedFd> {
-    if exe == Path::new("/proc/self/exe") && runtime::exe_view::running_protected() {
-        // a monitor starting another: its own view will do
-        return std::fs::File::options()
+    let as_is = |p: &Path| {
+        std::fs::File::options()
             .read(true)
             .custom_flags(libc::O_PATH)
-            .open(exe)
+            .open(p)
             .map(OwnedFd::from)
-            .ctx(|| "open /proc/self/exe".into());
+            .ctx(|| format!("open {}", p.display()))
+    };
+    if exe == Path::new("/proc/self/exe") && runtime::exe_view::running_protected() {
+        // a monitor starting another: its own view will do
+        return as_is(exe);
     }
-    // (the view needs the file's own directory and name: /proc/self/exe and symlinks resolved)
-    let real = std::fs::canonicalize(exe).ctx(|| format!("resolve {}", exe.display()))?;
-    if !nix::unistd::geteuid().is_root() && only_root_writes(&real) {
+    if !nix::unistd::geteuid().is_root() && only_root_writes(exe) {
         // a rootless engine's containers run as the user or its subordinate ids, never as
         // root: a binary only root may write is safe from them as it is (a plain user can
         // mount no overlayfs here, and a copy would cost each monitor its size in memory)
-        return std::fs::File::options()
-            .read(true)
-            .custom_flags(libc::O_PATH)
-            .open(&real)
-            .map(OwnedFd::from)
-            .ctx(|| format!("open {}", real.display()));
+        return as_is(exe);
     }
-    if let Ok(fd) = runtime::exe_view::open(&real) {
-        return Ok(fd);
-    }
-    let mut src = std::fs::File::open(exe).ctx(|| format!("open {}", exe.display()))?;
-    runtime::exe_view::sealed_copy(&mut src, "berth-helper")
-        .map(OwnedFd::from)
-        .ctx(|| format!("a protected copy of {}", exe.display()))
+    runtime::exe_view::protected(exe, "berth-helper")
+        .ctx(|| format!("a protected view of {}", exe.display()))
 }
 
 /// Whether only root may write `path`: owned by root, not writable by group or others.

@@ -78,9 +78,6 @@ impl Runtime {
         // before it runs any container code (cloned into it, or entering it itself first).
         // (the host's layout read once, for the cgroup here and the init's cgroup mount)
         let cgroup_layout = cgroups::Layout::detect().ok();
-        if let Some(l) = &cgroup_layout {
-            crate::resources::remember_layout(&o.id, l);
-        }
         let cgroup = guard.cgroup.insert(crate::resources::prepare(
             &spec,
             &o.id,

@@ -60,8 +60,13 @@ fn clone_child(flags: CloneFlags) -> Result<Option<i32>> {
             0usize,
         )
     };
+    cloned(rc, || format!("clone({flags:?})"))
+}
+
+/// A fork-like clone's return: None in the child, the child's pid in the parent.
+fn cloned(rc: libc::c_long, what: impl FnOnce() -> String) -> Result<Option<i32>> {
     match rc {
-        -1 => Err(nix::Error::last()).ctx(|| format!("clone({flags:?})")),
+        -1 => Err(nix::Error::last()).ctx(what),
         0 => Ok(None),
         pid => Ok(Some(pid as i32)),
     }
@@ -105,11 +110,7 @@ fn clone_into_cgroup(flags: CloneFlags, cgroup: RawFd) -> Result<Option<i32>> {
             std::mem::size_of::<CloneArgs>(),
         )
     };
-    match rc {
-        -1 => Err(nix::Error::last()).ctx(|| format!("clone3({flags:?}, into a cgroup)")),
-        0 => Ok(None),
-        pid => Ok(Some(pid as i32)),
-    }
+    cloned(rc, || format!("clone3({flags:?}, into a cgroup)"))
 }
 
 /// Clone the container process: directly when it only gets new namespaces, through an
