@@ -122,10 +122,35 @@ fn wait_http(addr: &str, port: u16) -> String {
 /// body of a 200 answer; exit 1 if none came.
 fn http_sh(host: &str, port: u16, tries: u32) -> String {
     format!(
-        "get() {{ printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port} > /tmp/.resp 2>/dev/null \
+        "get() {{ printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port} > /tmp/.resp \
          && grep -q '^HTTP/1.[01] 200' /tmp/.resp && tr -d '\\r' < /tmp/.resp | sed '1,/^$/d'; }}; \
          i=0; while [ $i -lt {tries} ]; do get && exit 0; i=$((i+1)); sleep 0.2; done; exit 1"
     )
+}
+
+/// What the host's network looked like, for a failure message: routes,
+/// firewall, bridge netfilter switches, listening TCP sockets.
+fn host_net_diag() -> String {
+    let mut out = String::new();
+    for cmd in [
+        "ip -4 -o addr",
+        "ip -4 route show table all",
+        "iptables -S",
+        "iptables -t nat -S",
+        "sysctl net.bridge.bridge-nf-call-iptables net.ipv4.conf.all.rp_filter",
+        "ss -ltn",
+    ] {
+        let o = Command::new("sh").args(["-c", cmd]).output();
+        let text = match o {
+            Ok(o) => {
+                String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr)
+            }
+            Err(e) => e.to_string(),
+        };
+        out.push_str(&format!("$ {cmd}\n{text}"));
+    }
+    out
 }
 
 /// busybox httpd on port 80 serving `page` as index.html.

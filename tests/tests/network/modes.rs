@@ -86,8 +86,18 @@ fn default_bridge_address_gateway_hosts_and_dns() {
     // Outbound to the host's own address (the default route's interface).
     let srv = HostHttp::start("host-says-hi");
     let host = host_addr();
-    let o = exec_sh(&e, &n, &http_sh(&host, srv.port, 5));
-    assert!(o.success(), "bridge container -> host {host}: {o:?}");
+    let o = exec_sh(&e, &n, &http_sh(&host, srv.port, 8));
+    if !o.success() {
+        let inside = exec_sh(
+            &e,
+            &n,
+            "ip route; ip neigh; cat /proc/net/snmp | grep -i tcp",
+        );
+        panic!(
+            "bridge container -> host {host}: {o:?}\ninside: {inside:?}\n{}",
+            host_net_diag()
+        );
+    }
     assert_eq!(o.stdout.trim(), "host-says-hi", "{o:?}");
 
     // /etc/hosts: localhost, the container's hostname with its IP, --add-host.
