@@ -133,13 +133,22 @@ impl Battery {
     /// Everything `rm -f` of every container must remove is gone.
     #[track_caller]
     fn check_clean(&self, when: &str, ids: &[String], nets: &[(String, String)]) {
+        // a `run --rm`'s monitor clears what it left for later after it told the exit
+        let root = self.root.to_string_lossy().to_string();
+        let monitors = || -> Vec<i32> {
+            pids_with_cmdline(&format!("{root} __monitor"))
+                .into_iter()
+                .filter(|p| pid_alive(*p))
+                .collect()
+        };
+        berth_e2e::api::wait_until(Duration::from_secs(10), || monitors().is_empty());
         let p = self.e.path().to_string_lossy().to_string();
         let mounts: Vec<String> = berth_e2e::env::mount_points()
             .into_iter()
             .filter(|m| m.starts_with(&format!("{p}/")))
             .collect();
         assert!(mounts.is_empty(), "{when}: mounts left: {mounts:?}");
-        for d in ["containers", "run/containers", "run/runtime"] {
+        for d in ["containers", "run/containers", "run/runtime", "trash"] {
             let left: Vec<String> = std::fs::read_dir(self.root.join(d))
                 .map(|r| {
                     r.flatten()
@@ -151,11 +160,7 @@ impl Battery {
                 .unwrap_or_default();
             assert!(left.is_empty(), "{when}: {d}/ still has {left:?}");
         }
-        let root = self.root.to_string_lossy().to_string();
-        let procs: Vec<i32> = pids_with_cmdline(&format!("{root} __monitor"))
-            .into_iter()
-            .filter(|p| pid_alive(*p))
-            .collect();
+        let procs = monitors();
         assert!(procs.is_empty(), "{when}: monitors left: {procs:?}");
         for id in ids {
             for ctl in [
@@ -297,6 +302,22 @@ fn run_and_rm_crash_at_every_step() {
         b.rm_all_and_check(&when);
         gone(&format!("sleep {m4100}"), &when);
     }
+    // a `run --rm` whose monitor is killed after it told the exit, before it removed what the
+    // removal moved aside: the exit code arrived, and the next removal sweeps the trash (the
+    // kernel removed the veth with the container's network namespace)
+    points += 1;
+    let o = b.run(
+        Some("monitor.exit-told"),
+        &["run", "--rm", "-p", "80", &img, "sh", "-c", "exit 7"],
+    );
+    assert_eq!(o.code, 7, "{o:?}");
+    let trash = std::fs::read_dir(b.root.join("trash")).map_or(0, |d| d.count());
+    assert!(
+        trash > 0,
+        "the killed monitor left nothing in the trash: {o:?}"
+    );
+    b.ok(&["run", "--rm", &img, "true"]);
+    b.rm_all_and_check("run --rm's monitor killed at monitor.exit-told");
     eprintln!("crash points exercised: {points}");
 }
 

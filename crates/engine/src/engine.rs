@@ -53,6 +53,11 @@ impl Engine {
         Ok(self.images.get_or_init(|| i))
     }
 
+    /// The state root's trash: what a removal moved aside for later (see `image::trash`).
+    pub fn trash(&self) -> image::trash::Trash {
+        image::trash::Trash::of_root(&self.root)
+    }
+
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.root.join("containers").join(id)
     }

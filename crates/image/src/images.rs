@@ -8,6 +8,7 @@ use crate::reference::Reference;
 use crate::snapshot::{SnapshotKind, Snapshotter};
 use crate::spec::{self, ConfigInfo, Manifest};
 use crate::store::ContentStore;
+use crate::trash::Trash;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -457,7 +458,7 @@ impl ImageStore {
             created: now_rfc3339(),
         };
         if let Err(e) = self.index.add_snapshot(&rec) {
-            let _ = self.snapshots.remove(id);
+            let _ = self.snapshots.remove(id, &self.trash());
             return Err(e);
         }
         Ok((path, kind))
@@ -492,8 +493,19 @@ impl ImageStore {
     }
 
     pub fn remove_snapshot(&self, id: &str) -> Result<()> {
-        self.snapshots.remove(id)?;
+        self.remove_snapshot_into(id, &self.trash())
+    }
+
+    /// [`ImageStore::remove_snapshot`], its directories left in `trash` for the caller to
+    /// empty when nobody waits (see [`Trash`]).
+    pub fn remove_snapshot_into(&self, id: &str, trash: &Trash) -> Result<()> {
+        self.snapshots.remove(id, trash)?;
         self.index.remove_snapshot(id)
+    }
+
+    /// The state root's trash (see [`Trash`]).
+    pub fn trash(&self) -> Trash {
+        Trash::of_root(&self.root)
     }
 
     /// Write a snapshot's changes (its upper dir) as a layer tar.

@@ -18,6 +18,7 @@ pub mod rootfd;
 pub mod snapshot;
 pub mod spec;
 pub mod store;
+pub mod trash;
 pub mod views;
 
 pub use digest::Digest;

@@ -12,6 +12,7 @@ use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::layer::{self, ApplyOptions, WhiteoutMode};
 use crate::store::random_suffix;
+use crate::trash::Trash;
 use std::ffi::CString;
 use std::fs;
 use std::io;
@@ -424,7 +425,8 @@ impl Snapshotter {
     }
 
     /// Unmount and delete a snapshot's directories.
-    pub fn remove(&self, id: &str) -> Result<()> {
+    /// Unmount snapshot `id` and move its directories into `trash` (removed when it is emptied).
+    pub fn remove(&self, id: &str, trash: &Trash) -> Result<()> {
         valid_id(id)?;
         let merged = self.active(id, "merged");
         if merged.exists() {
@@ -432,12 +434,7 @@ impl Snapshotter {
         }
         let _ = fs::remove_file(self.active(id, "volatile"));
         for s in ["merged", "upper", "work", "rootfs"] {
-            let p = self.active(id, s);
-            match fs::remove_dir_all(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).ctx(|| format!("remove {}", p.display())),
-            }
+            trash.take(&self.active(id, s))?;
         }
         Ok(())
     }

@@ -280,10 +280,29 @@ impl Manager {
     /// Undo [`Manager::connect`]: the container's ports on that network, the host veth, the
     /// address. Pieces already gone are not errors.
     pub fn disconnect(&self, network_id: &str, container_id: &str) -> Result<()> {
-        self.in_ns(|| self.disconnect_here(network_id, container_id))
+        self.in_ns(|| self.disconnect_here(network_id, container_id, false))
+            .map(drop)
     }
 
-    fn disconnect_here(&self, network_id: &str, container_id: &str) -> Result<()> {
+    /// Delete host links left by [`Manager::release_stopped_container`]; gone ones are fine.
+    /// Unregistering a network device waits for RCU grace periods (~20 ms here).
+    pub fn delete_host_links(&self, links: &[String]) -> Result<()> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        self.in_ns(|| {
+            let nl = netlink::Nl::new()?;
+            links.iter().try_for_each(|l| nl.delete_link(l))
+        })
+    }
+
+    /// With `keep_link`, the host veth is returned instead of deleted.
+    fn disconnect_here(
+        &self,
+        network_id: &str,
+        container_id: &str,
+        keep_link: bool,
+    ) -> Result<Option<String>> {
         // a name or id prefix is accepted too
         let network_id = match self.get(network_id) {
             Ok(n) => n.id,
@@ -310,28 +329,44 @@ impl Manager {
                 None,
             )?;
         }
-        if let Some(row) = &row {
-            netlink::Nl::new()?.delete_link(&row.host_veth)?;
+        let veth = row.map(|r| r.host_veth);
+        if !keep_link {
+            if let Some(veth) = &veth {
+                netlink::Nl::new()?.delete_link(veth)?;
+            }
         }
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         store::delete_ports(&tx, container_id, Some(network_id))?;
         store::delete_endpoint(&tx, container_id, network_id)?;
         tx.commit()?;
-        Ok(())
+        Ok(veth.filter(|_| keep_link))
     }
 
     /// Everything of a container: its ports and all its endpoints.
     pub fn release_container(&self, container_id: &str) -> Result<()> {
+        self.release_each(container_id, false).map(drop)
+    }
+
+    /// [`Manager::release_container`] for a container whose processes are all gone, except the
+    /// host veths, which are returned for [`Manager::delete_host_links`] once nobody waits.
+    /// Its network namespace is going away, and the kernel removes the pairs with it, so a
+    /// process killed before it deletes them leaves nothing behind for long.
+    pub fn release_stopped_container(&self, container_id: &str) -> Result<Vec<String>> {
+        self.release_each(container_id, true)
+    }
+
+    fn release_each(&self, container_id: &str, keep_links: bool) -> Result<Vec<String>> {
         self.unpublish(container_id)?;
         let nets: Vec<String> =
             store::endpoint_rows(&self.conn(), EndpointsOf::Container(container_id))?
                 .into_iter()
                 .map(|r| r.network_id)
                 .collect();
+        let mut links = Vec::new();
         for n in nets {
-            self.disconnect(&n, container_id)?;
+            links.extend(self.in_ns(|| self.disconnect_here(&n, container_id, keep_links))?);
         }
-        Ok(())
+        Ok(links)
     }
 }

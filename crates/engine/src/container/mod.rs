@@ -8,6 +8,7 @@ pub mod commit;
 pub mod create;
 pub mod diff;
 pub mod export;
+pub mod leftovers;
 pub mod lookup;
 pub mod prune;
 pub mod put_guard;

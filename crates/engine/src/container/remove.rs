@@ -1,7 +1,8 @@
 //! `docker rename` and `docker rm`.
 
+use crate::container::leftovers::Leftovers;
 use crate::engine::Engine;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::types::Container;
 use crate::types::Status;
 use crate::{names, volumes};
@@ -59,32 +60,40 @@ impl Engine {
 
     /// Remove every trace of a stopped container: runtime state, cgroup, rootfs, dirs, record.
     pub fn destroy(&self, c: &Container, remove_volumes: bool) -> Result<()> {
+        self.destroy_into(c, remove_volumes, &mut Leftovers::new(self))
+    }
+
+    /// [`Engine::destroy`], its directories and host veths left in `later` for the caller to
+    /// clear when nobody waits for it; the container is gone for everyone on return.
+    pub fn destroy_into(
+        &self,
+        c: &Container,
+        remove_volumes: bool,
+        later: &mut Leftovers,
+    ) -> Result<()> {
         if self.runtime.load(&c.id).is_ok() || self.runtime.has_state(&c.id) {
             let _ = self.runtime.delete(&c.id, true);
         }
         if let Ok(m) = self.networks() {
-            let _ = m.release_container(&c.id);
+            if let Ok(links) = m.release_stopped_container(&c.id) {
+                later.add_links(links);
+            }
         }
         fault::point("destroy.runtime-deleted");
         self.unmount_rootfs(c);
         fault::mark("destroy.unmounted");
         if let Ok(i) = self.images() {
             fault::mark("destroy.images-opened");
-            match i.remove_snapshot(&c.id) {
+            match i.remove_snapshot_into(&c.id, later.trash()) {
                 Ok(()) => {}
                 Err(image::Error::Snapshot(..)) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         fault::mark("destroy.snapshot-deleted");
-        let _ = std::fs::remove_dir_all(self.monitor_dir(&c.id));
+        let _ = later.trash().take(&self.monitor_dir(&c.id));
         let dir = self.container_dir(&c.id);
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).ctx(|| format!("remove {}", dir.display()))
-            }
-            _ => {}
-        }
+        later.trash().take(&dir)?;
         fault::point("destroy.snapshot-removed");
         self.store.remove(&c.id)?;
         crate::events::container(self, c, "destroy", &[]);

@@ -4,6 +4,7 @@
 use super::frames::{short_path, ERROR, EXIT};
 use super::serve::{new_client, Client, Mon};
 use super::spawn::{report, SyncMsg};
+use crate::container::leftovers::Leftovers;
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::logs::LogWriter;
@@ -203,7 +204,9 @@ impl<'a> Mon<'a> {
             crate::events::died(engine, &c, code, oom, started_at.elapsed());
             let _ = engine.runtime.delete(&id, true);
             fault::mark("monitor.runtime-deleted");
-            crate::net::teardown(engine, &id);
+            // the host veths go once the exit is told (or before a restart plugs new ones)
+            let mut later = Leftovers::new(engine);
+            crate::net::teardown_into(engine, &id, &mut later);
             fault::mark("monitor.net-released");
             let ran = started_at.elapsed();
             let c = engine
@@ -217,12 +220,13 @@ impl<'a> Mon<'a> {
                     c.state.set_restarting();
                     c.restart_count += 1;
                 })?;
+                later.clear();
                 if self.sleep_unless_stopped(backoff) {
                     backoff = (backoff * 2).min(Duration::from_secs(60));
                     continue;
                 }
             }
-            self.finish(&c, code);
+            self.finish(&c, code, later);
             return Ok(());
         }
     }
@@ -246,7 +250,7 @@ impl<'a> Mon<'a> {
             .update(id, |c| c.state.set_start_failed(code, msg.clone()));
         let _ = engine.runtime.delete(id, true);
         if !first {
-            self.finish(c, code);
+            self.finish(c, code, Leftovers::new(engine));
             return Ok(());
         }
         self.broadcast(ERROR, msg.as_bytes());
@@ -283,15 +287,16 @@ impl<'a> Mon<'a> {
         true
     }
 
-    /// Final exit: record it, unmount, remove with --rm, then tell the clients.
-    fn finish(&mut self, c: &Container, code: i64) {
+    /// Final exit: record it, unmount, remove with --rm, then tell the clients; what the
+    /// removal left for later (`later`) goes after that, so no client waits for it.
+    fn finish(&mut self, c: &Container, code: i64, mut later: Leftovers) {
         let c = self
             .engine
             .store
             .update(&c.id, |c| c.state.set_finished())
             .unwrap_or_else(|_| c.clone());
         if c.host_config.auto_remove {
-            let _ = self.engine.destroy(&c, true);
+            let _ = self.engine.destroy_into(&c, true, &mut later);
         } else {
             self.engine.unmount_rootfs(&c);
         }
@@ -300,6 +305,9 @@ impl<'a> Mon<'a> {
         for cl in &self.clients {
             let _ = cl.sock.shutdown(std::net::Shutdown::Both);
         }
+        fault::point("monitor.exit-told");
+        later.clear();
+        fault::mark("monitor.leftovers-cleared");
     }
 }
 

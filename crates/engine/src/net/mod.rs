@@ -16,7 +16,7 @@ pub use objects::{
 };
 pub use plumbing::{
     connect_container, connect_endpoint, disconnect_container, lo_up, record_endpoint, setup,
-    teardown,
+    teardown, teardown_into,
 };
 pub use settings::{initial_settings, user_network_resolver, EndpointSpec};
 

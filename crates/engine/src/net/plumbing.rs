@@ -7,6 +7,7 @@ use super::settings::{
     endpoint_entry, fill_endpoint, joined, ports_json, requested_ports, settings_name, EndpointSpec,
 };
 use super::{is_default, is_special};
+use crate::container::leftovers::Leftovers;
 use crate::engine::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::types::Container;
@@ -166,6 +167,11 @@ pub(super) fn free_in_range(
 /// After the container stopped: its interfaces went with its namespace; release addresses,
 /// ports and endpoints, and clear the runtime part of `NetworkSettings`.
 pub fn teardown(engine: &Engine, id: &str) {
+    teardown_into(engine, id, &mut Leftovers::new(engine));
+}
+
+/// [`teardown`], the host veths left in `later` for the caller to delete when nobody waits.
+pub fn teardown_into(engine: &Engine, id: &str, later: &mut Leftovers) {
     let rootless = crate::paths::rootless_uid().is_some();
     if rootless {
         super::usermode::teardown(engine, id);
@@ -178,7 +184,9 @@ pub fn teardown(engine: &Engine, id: &str) {
     };
     if let Some(m) = networks {
         let eps = m.endpoints_of_container(id).unwrap_or_default();
-        let _ = m.release_container(id);
+        if let Ok(links) = m.release_stopped_container(id) {
+            later.add_links(links);
+        }
         for ep in eps {
             if let Ok(net) = m.get(&ep.network_id) {
                 emit_network(engine, "disconnect", &net, Some(id));
