@@ -5,7 +5,7 @@ use crate::ci_json;
 use crate::host_config::host_config_of;
 use crate::http::{
     blocking, bounded_body, channel_body, json_response, no_content, ok, parse_json, read_body,
-    strip_nulls, ApiError, ApiResult, Q,
+    strip_nulls, with_engine, ApiError, ApiResult, Q,
 };
 use crate::networks::EndpointConfig;
 use crate::streams::{self, encode, hijack, stream_type};
@@ -694,11 +694,26 @@ async fn remove(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
         )
         .into());
     }
-    blocking(move |e| {
-        e.remove(&id, force, volumes)?;
-        Ok(())
-    })
-    .await?;
+    // the answer goes once the container is gone; what its removal left for later (its
+    // directories in the trash) is cleared after that, on the same blocking thread
+    let (tx, rx) = tokio::sync::oneshot::channel::<ApiResult<()>>();
+    tokio::task::spawn_blocking(move || {
+        let mut tx = Some(tx);
+        let opened = with_engine(|e| {
+            let mut later = engine::container::leftovers::Leftovers::new(e);
+            let removed = e.remove_into(&id, force, volumes, &mut later);
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(removed.map_err(ApiError::from));
+            }
+            later.clear();
+            Ok(())
+        });
+        if let (Err(e), Some(tx)) = (opened, tx) {
+            let _ = tx.send(Err(e));
+        }
+    });
+    rx.await
+        .map_err(|_| ApiError::internal("request handler failed"))??;
     Ok(no_content())
 }
 

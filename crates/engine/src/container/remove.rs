@@ -30,6 +30,17 @@ impl Engine {
 
     /// docker rm [-f] [-v].
     pub fn remove(&self, key: &str, force: bool, remove_volumes: bool) -> Result<()> {
+        self.remove_into(key, force, remove_volumes, &mut Leftovers::new(self))
+    }
+
+    /// [`Engine::remove`], what can wait left in `later` (see [`Engine::destroy_into`]).
+    pub fn remove_into(
+        &self,
+        key: &str,
+        force: bool,
+        remove_volumes: bool,
+        later: &mut Leftovers,
+    ) -> Result<()> {
         let c = self.find_reconciled(key)?;
         if c.state.status.is_live() {
             if !force {
@@ -55,7 +66,7 @@ impl Engine {
             std::thread::sleep(Duration::from_millis(10));
         }
         let c = self.store.get(&c.id)?.unwrap_or(c);
-        self.destroy(&c, remove_volumes)
+        self.destroy_into(&c, remove_volumes, later)
     }
 
     /// Remove every trace of a stopped container: runtime state, cgroup, rootfs, dirs, record.
