@@ -144,9 +144,20 @@ fn running_sealed() -> bool {
 }
 
 /// Whether the running executable is one nothing can write through: a view ([`open`]) or a
-/// sealed copy ([`sealed_copy`]). A process that enters a container must be.
+/// sealed copy ([`sealed_copy`]), or needs neither ([`safe_as_is`]). A process that enters a
+/// container must be.
 pub fn running_protected() -> bool {
-    running_from_view() || running_sealed()
+    running_from_view() || running_sealed() || safe_as_is(Path::new("/proc/self/exe"))
+}
+
+/// Whether `exe` may be executed as it is by a process that enters containers: the process is
+/// not root (a rootless engine, whose containers run as the user or its subordinate ids, never
+/// as host root) and only root may write the file. A plain user can mount no overlayfs view,
+/// and a sealed copy would cost each such process the binary's size in memory.
+pub fn safe_as_is(exe: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    !nix::unistd::geteuid().is_root()
+        && std::fs::metadata(exe).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
 }
 
 /// Re-executes the running program, same arguments and environment, from a protected view of

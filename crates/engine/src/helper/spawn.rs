@@ -122,20 +122,12 @@ fn protected_exe(exe: &Path) -> Result<OwnedFd> {
         // a monitor starting another: its own view will do
         return as_is(exe);
     }
-    if !nix::unistd::geteuid().is_root() && only_root_writes(exe) {
-        // a rootless engine's containers run as the user or its subordinate ids, never as
-        // root: a binary only root may write is safe from them as it is (a plain user can
-        // mount no overlayfs here, and a copy would cost each monitor its size in memory)
+    if runtime::exe_view::safe_as_is(exe) {
+        // a rootless engine's monitors
         return as_is(exe);
     }
     runtime::exe_view::protected(exe, "berth-helper")
         .ctx(|| format!("a protected view of {}", exe.display()))
-}
-
-/// Whether only root may write `path`: owned by root, not writable by group or others.
-fn only_root_writes(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
 }
 
 /// Starts the helper for `req` as a detached process (double fork + setsid: it is nobody's
