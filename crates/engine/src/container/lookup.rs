@@ -79,7 +79,7 @@ impl Engine {
         }
         if orphan {
             let _ = self.runtime.delete(&c.id, true);
-            crate::net::teardown(self, &c.id);
+            crate::net::teardown(self, &c);
             self.unmount_rootfs(&c);
             return Ok(Some(c));
         }
@@ -91,7 +91,7 @@ impl Engine {
             let _ = self.runtime.delete(&c.id, true);
         }
         self.unmount_rootfs(&c);
-        crate::net::teardown(self, &c.id);
+        crate::net::teardown(self, &c);
         if c.host_config.auto_remove {
             // --rm: nobody is left to remove it but us (its volatile layer cannot be mounted
             // again after a crash anyway)

@@ -85,9 +85,12 @@ impl Engine {
         if self.runtime.load(&c.id).is_ok() || self.runtime.has_state(&c.id) {
             let _ = self.runtime.delete(&c.id, true);
         }
-        if let Ok(m) = self.networks() {
-            if let Ok(links) = m.release_stopped_container(&c.id) {
-                later.add_links(links);
+        // (none, host, container:X join no network: nothing to release)
+        if !crate::net::is_special(&c.host_config.network_mode) {
+            if let Ok(m) = self.networks() {
+                if let Ok(links) = m.release_stopped_container(&c.id) {
+                    later.add_links(links);
+                }
             }
         }
         fault::point("destroy.runtime-deleted");

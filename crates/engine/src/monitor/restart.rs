@@ -206,7 +206,7 @@ impl<'a> Mon<'a> {
             fault::mark("monitor.runtime-deleted");
             // the host veths go once the exit is told (or before a restart plugs new ones)
             let mut later = Leftovers::new(engine);
-            crate::net::teardown_into(engine, &id, &mut later);
+            crate::net::teardown_into(engine, &c, &mut later);
             fault::mark("monitor.net-released");
             let ran = started_at.elapsed();
             let c = engine
@@ -242,7 +242,7 @@ impl<'a> Mon<'a> {
     ) -> Result<()> {
         let (engine, id) = (self.engine, c.id.as_str());
         // (the network may have been plugged in before the start failed)
-        crate::net::teardown(engine, id);
+        crate::net::teardown(engine, c);
         let msg = e.to_string();
         let code = i64::from(crate::helper::exec::failure_code(&msg, 128));
         let _ = engine

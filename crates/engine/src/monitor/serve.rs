@@ -110,7 +110,7 @@ impl Mon<'_> {
         // the network namespace exists now and nothing runs in it yet: plug it in
         if let Err(e) = crate::net::setup(self.engine, c, started.pid) {
             let _ = rt.delete(&c.id, true);
-            crate::net::teardown(self.engine, &c.id);
+            crate::net::teardown(self.engine, c);
             return Err(e);
         }
         fault::point("monitor.network-up");

@@ -166,12 +166,17 @@ pub(super) fn free_in_range(
 
 /// After the container stopped: its interfaces went with its namespace; release addresses,
 /// ports and endpoints, and clear the runtime part of `NetworkSettings`.
-pub fn teardown(engine: &Engine, id: &str) {
-    teardown_into(engine, id, &mut Leftovers::new(engine));
+pub fn teardown(engine: &Engine, c: &Container) {
+    teardown_into(engine, c, &mut Leftovers::new(engine));
 }
 
 /// [`teardown`], the host veths left in `later` for the caller to delete when nobody waits.
-pub fn teardown_into(engine: &Engine, id: &str, later: &mut Leftovers) {
+pub fn teardown_into(engine: &Engine, c: &Container, later: &mut Leftovers) {
+    if is_special(&c.host_config.network_mode) {
+        // none, host, container:X: nothing was plugged or recorded (they join no network)
+        return;
+    }
+    let id = c.id.as_str();
     let rootless = crate::paths::rootless_uid().is_some();
     if rootless {
         super::usermode::teardown(engine, id);
