@@ -32,10 +32,22 @@ use serde_json::Value;
 // ---------------------------------------------------------------------------
 // helpers
 
-/// A TCP port free on the host right now (bound to port 0 and released).
+/// A TCP port free on the host right now (bound and released).
 fn free_port() -> u16 {
-    let l = TcpListener::bind("0.0.0.0:0").expect("bind port 0");
-    l.local_addr().unwrap().port()
+    bind_below_ephemeral().1
+}
+
+/// A listener on 0.0.0.0 at a port below the kernel's ephemeral range, where
+/// engines pick the host ports they publish: a DNAT rule for a published port
+/// (of a test running beside, or left by an earlier one) matches every local
+/// address, and would take this listener's traffic if both had the same port.
+fn bind_below_ephemeral() -> (TcpListener, u16) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let seed = u64::from(std::process::id()) ^ now.map_or(0, |d| d.subsec_nanos().into());
+    (0..2000u64)
+        .map(|i| 20000 + ((seed.wrapping_mul(7919) + i * 104_729) % 12000) as u16)
+        .find_map(|p| TcpListener::bind(("0.0.0.0", p)).ok().map(|l| (l, p)))
+        .expect("no free port in 20000-31999")
 }
 
 /// Interfaces created by container engines, never "the host's address".
@@ -138,6 +150,7 @@ fn host_net_diag() -> String {
         "iptables -S",
         "iptables -t nat -S",
         "sysctl net.bridge.bridge-nf-call-iptables net.ipv4.conf.all.rp_filter",
+        "nft list ruleset 2>/dev/null | grep -iE 'berth|dnat|drop|reject'",
         "ss -ltn",
     ] {
         let o = Command::new("sh").args(["-c", cmd]).output();
@@ -207,7 +220,7 @@ fn host_links() -> BTreeSet<String> {
 }
 
 /// A tiny HTTP server on the host (0.0.0.0:port) answering `body` to
-/// every request, until dropped.
+/// every request, until dropped (on a port of `bind_below_ephemeral`).
 struct HostHttp {
     port: u16,
     stop: Arc<AtomicBool>,
@@ -216,8 +229,7 @@ struct HostHttp {
 
 impl HostHttp {
     fn start(body: &'static str) -> HostHttp {
-        let l = TcpListener::bind("0.0.0.0:0").unwrap();
-        let port = l.local_addr().unwrap().port();
+        let (l, port) = bind_below_ephemeral();
         l.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let st = stop.clone();

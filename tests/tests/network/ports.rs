@@ -115,8 +115,7 @@ fn publish_on_loopback_only_and_udp() {
 fn published_port_taken_by_host_listener_fails() {
     let e = engine!();
     let img = e.img().to_string();
-    let l = TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = l.local_addr().unwrap().port();
+    let (l, port) = bind_below_ephemeral();
     let n = e.name("taken");
     let p = format!("{port}:80");
     let o = e.fails(&["run", "-d", "--name", &n, "-p", &p, &img, "sleep", "1000"]);
