@@ -321,6 +321,27 @@ fn run_and_rm_crash_at_every_step() {
     eprintln!("crash points exercised: {points}");
 }
 
+/// A `--rm` container may run, exit and be removed before its starter looks at it again:
+/// the start still succeeded (it once answered "No such container", which `docker run --rm`
+/// through `berth serve` showed as exit code 125). The pause at `start.returned` makes the
+/// race certain.
+#[test]
+fn start_of_a_rm_container_that_is_gone_when_start_returns() {
+    let e = engine!();
+    berth_only!(e, "the pause points are berth's");
+    let img = e.img().to_string();
+    let b = Battery::new(e);
+    let id = b.ok(&["create", "--rm", &img, "true"]);
+    let id = id.trim();
+    let mut c = b.command(None, &["start", id]);
+    c.env("BERTH_FAULT_PAUSE", "start.returned:1500");
+    let o = run_with_timeout(c, &b.e.path().join("io"), &b.tag(), Stdin::Null, T);
+    assert!(o.success(), "start of a --rm container: {o:?}");
+    let ps = b.ok(&["ps", "-aq", "--no-trunc"]);
+    assert!(!ps.contains(id), "the --rm container is still listed: {ps}");
+    b.rm_all_and_check("start of a --rm container");
+}
+
 #[test]
 fn network_connect_crash_leaves_a_consistent_network() {
     let e = engine!();

@@ -25,6 +25,10 @@ use std::sync::OnceLock;
 /// The variable naming the point to crash at.
 pub const ENV: &str = "BERTH_FAULT_POINT";
 
+/// The variable naming a point to pause at, and for how long: `NAME:MS` makes the process
+/// sleep MS milliseconds when it reaches `point("NAME")`, so a test can widen a race window.
+pub const PAUSE_ENV: &str = "BERTH_FAULT_PAUSE";
+
 /// The variable naming the file phase timings are appended to.
 pub const PHASES_ENV: &str = "BERTH_PHASES";
 
@@ -54,11 +58,21 @@ pub fn mark(name: &str) {
     }
 }
 
-/// SIGKILL this process if `name` is the point `BERTH_FAULT_POINT` names (and [`mark`] it).
+/// SIGKILL this process if `name` is the point `BERTH_FAULT_POINT` names, after a pause if
+/// `BERTH_FAULT_PAUSE` names it (and [`mark`] it).
 pub fn point(name: &str) {
     mark(name);
     static WANTED: OnceLock<Option<String>> = OnceLock::new();
     let wanted = WANTED.get_or_init(|| std::env::var(ENV).ok().filter(|v| !v.is_empty()));
+    static PAUSE: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    let pause = PAUSE.get_or_init(|| {
+        let v = std::env::var(PAUSE_ENV).ok()?;
+        let (point, ms) = v.rsplit_once(':')?;
+        Some((point.to_string(), ms.parse().ok()?))
+    });
+    if let Some((_, ms)) = pause.as_ref().filter(|(p, _)| p == name) {
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
+    }
     if wanted.as_deref() == Some(name) {
         // SAFETY: kill(2) of our own pid; SIGKILL cannot be caught, so this does not return.
         unsafe {

@@ -289,9 +289,8 @@ impl Engine {
             None => crate::monitor::spawn(self, &c.id, attach)?,
         }
         fault::point("start.returned");
-        self.store
-            .get(&c.id)?
-            .ok_or_else(|| Error::NoSuchContainer(c.id.clone()))
+        // a --rm container may have run and been removed already: it did start
+        Ok(self.store.get(&c.id)?.unwrap_or(c))
     }
 }
 
