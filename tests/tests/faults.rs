@@ -303,8 +303,9 @@ fn run_and_rm_crash_at_every_step() {
         gone(&format!("sleep {m4100}"), &when);
     }
     // a `run --rm` whose monitor is killed after it told the exit, before it removed what the
-    // removal moved aside: the exit code arrived, and the next removal sweeps the trash (the
-    // kernel removed the veth with the container's network namespace)
+    // removal moved aside: the exit code arrived, and the next removal sweeps the trash and
+    // the runtime state and cgroups of the container no longer recorded (the kernel removed
+    // the veth with the container's network namespace)
     points += 1;
     let o = b.run(
         Some("monitor.exit-told"),

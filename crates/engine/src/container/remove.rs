@@ -74,17 +74,17 @@ impl Engine {
         self.destroy_into(c, remove_volumes, &mut Leftovers::new(self))
     }
 
-    /// [`Engine::destroy`], its directories and host veths left in `later` for the caller to
-    /// clear when nobody waits for it; the container is gone for everyone on return.
+    /// [`Engine::destroy`], its directories, host veths and runtime state left in `later` for
+    /// the caller to clear when nobody waits for it; the container is gone for everyone on
+    /// return.
     pub fn destroy_into(
         &self,
         c: &Container,
         remove_volumes: bool,
         later: &mut Leftovers,
     ) -> Result<()> {
-        if self.runtime.load(&c.id).is_ok() || self.runtime.has_state(&c.id) {
-            let _ = self.runtime.delete(&c.id, true);
-        }
+        // (its processes are gone: its runtime state and cgroups may go after the record)
+        later.add_runtime_state(&c.id);
         // (none, host, container:X join no network: nothing to release)
         if !crate::net::is_special(&c.host_config.network_mode) {
             if let Ok(m) = self.networks() {

@@ -202,10 +202,13 @@ impl<'a> Mon<'a> {
             fault::mark("monitor.exited");
             let oom = self.oom_killed();
             crate::events::died(engine, &c, code, oom, started_at.elapsed());
-            let _ = engine.runtime.delete(&id, true);
-            fault::mark("monitor.runtime-deleted");
-            // the host veths go once the exit is told (or before a restart plugs new ones)
+            // the host veths go once the exit is told (or before a restart plugs new ones), as
+            // does the runtime state of a container removed at exit (its id is never reused)
             let mut later = Leftovers::new(engine);
+            if !c.host_config.auto_remove {
+                let _ = engine.runtime.delete(&id, true);
+            }
+            fault::mark("monitor.runtime-deleted");
             crate::net::teardown_into(engine, &c, &mut later);
             fault::mark("monitor.net-released");
             let ran = started_at.elapsed();

@@ -172,6 +172,27 @@ impl Runtimes {
         None
     }
 
+    /// The containers some runtime holds state for.
+    pub fn state_ids(&self) -> Vec<String> {
+        let names = |dir: &std::path::Path| -> Vec<String> {
+            std::fs::read_dir(dir)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter(|e| e.path().is_dir())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        // (caches such as .seccomp-cache)
+                        .filter(|n| !n.starts_with('.'))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut ids = names(&self.builtin.root);
+        for rt in names(&self.run_root.join("oci")) {
+            ids.extend(names(&self.oci_root(&rt)));
+        }
+        ids
+    }
+
     /// Some runtime holds state for `id` (its container was created and not deleted).
     pub fn has_state(&self, id: &str) -> bool {
         self.builtin.root.join(id).exists() || self.external(id).is_some()
