@@ -53,6 +53,19 @@ impl Engine {
         Ok(self.images.get_or_init(|| i))
     }
 
+    /// Keep the WAL of each database this process has open short (`image::index::tidy_wal`),
+    /// where nobody waits for it: the next process to open one alone reads its whole WAL.
+    pub fn tidy_databases(&self) {
+        self.store.tidy();
+        if let Some(i) = self.images.get() {
+            i.index.tidy();
+        }
+        let nets = self.nets.lock().ok().and_then(|n| n.clone());
+        if let Some(m) = nets {
+            m.tidy(image::index::tidy_wal);
+        }
+    }
+
     /// The state root's trash: what a removal moved aside for later (see `image::trash`).
     pub fn trash(&self) -> image::trash::Trash {
         image::trash::Trash::of_root(&self.root)

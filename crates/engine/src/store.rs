@@ -32,6 +32,15 @@ impl Store {
         }
     }
 
+    /// Keep the WAL short, if the store is open (see `image::index::tidy_wal`).
+    pub fn tidy(&self) {
+        if let Ok(db) = self.db.try_borrow() {
+            if let Some(c) = db.as_ref() {
+                image::index::tidy_wal(c, &self.path);
+            }
+        }
+    }
+
     /// The connection, opened again after a [`Store::close`].
     fn conn(&self) -> Result<Ref<'_, Connection>> {
         if self.db.borrow().is_none() {

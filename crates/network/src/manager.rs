@@ -27,6 +27,7 @@ const RULES_VERSION: u32 = 3;
 /// store connection, and across processes by sqlite's IMMEDIATE transactions).
 pub struct Manager {
     conn: Mutex<Connection>,
+    db: std::path::PathBuf,
     fw: OnceLock<Backend>,
     /// the default network's bridge: berth0, or another name for a second state root on the
     /// same host (two roots must not share one bridge and subnet)
@@ -141,6 +142,7 @@ impl Manager {
     pub fn open(db: &Path) -> Result<Manager> {
         Ok(Manager {
             conn: Mutex::new(store::open(db)?),
+            db: db.to_path_buf(),
             fw: OnceLock::new(),
             default_bridge: DEFAULT_BRIDGE.into(),
             netns: None,
@@ -181,6 +183,15 @@ impl Manager {
     pub fn with_default_bridge(mut self, name: &str) -> Manager {
         self.default_bridge = name.to_string();
         self
+    }
+
+    /// Hand the store's connection and path to `tidy` (the engine keeps the WAL of every
+    /// database of a root short the same way, `image::index::tidy_wal`), unless it is in use.
+    pub fn tidy(&self, tidy: fn(&Connection, &std::path::Path)) {
+        if let Ok(c) = self.conn.try_lock() {
+            tidy(&c, &self.db);
+            let _ = c.busy_timeout(store::BUSY_TIMEOUT);
+        }
     }
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -59,9 +59,12 @@ pub(crate) fn open(db: &Path) -> Result<Connection> {
     }
 }
 
+/// How long a connection waits for another's lock.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn open_once(db: &Path) -> Result<Connection> {
     let conn = Connection::open(db)?;
-    conn.busy_timeout(Duration::from_secs(60))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // as the engine's and the image stores: no checkpoint at close. Each run's monitor closes

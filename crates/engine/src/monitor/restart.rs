@@ -310,6 +310,7 @@ impl<'a> Mon<'a> {
         }
         fault::point("monitor.exit-told");
         later.clear();
+        self.engine.tidy_databases();
         fault::mark("monitor.leftovers-cleared");
     }
 }
