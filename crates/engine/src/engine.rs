@@ -53,7 +53,7 @@ impl Engine {
         Ok(self.images.get_or_init(|| i))
     }
 
-    /// Keep the WAL of each database this process has open short (`image::index::tidy_wal`),
+    /// Keep the WAL of each database this process has open short (`metadb::tidy_wal`),
     /// where nobody waits for it: the next process to open one alone reads its whole WAL.
     pub fn tidy_databases(&self) {
         self.store.tidy();
@@ -62,7 +62,7 @@ impl Engine {
         }
         let nets = self.nets.lock().ok().and_then(|n| n.clone());
         if let Some(m) = nets {
-            m.tidy(image::index::tidy_wal);
+            m.tidy();
         }
     }
 

@@ -32,7 +32,7 @@ impl Store {
         }
     }
 
-    /// Keep the WAL short, if the store is open (see `image::index::tidy_wal`).
+    /// Keep the WAL short, if the store is open (see `metadb::tidy_wal`).
     pub fn tidy(&self) {
         if let Ok(db) = self.db.try_borrow() {
             if let Some(c) = db.as_ref() {

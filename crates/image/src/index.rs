@@ -104,52 +104,18 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-/// A metadata database of a berth root (the image index, the build cache): WAL with
-/// `synchronous=NORMAL`, so a committed transaction survives a crash of the process (not of
-/// the machine, where the last transactions may roll back, still consistently) without an
-/// fsync per commit; and, for short-lived CLI processes, no checkpoint (and its fsyncs) at
-/// every close: sqlite's auto-checkpoint folds the WAL back as it grows.
+/// A metadata database of a berth root (see `metadb::open`), waiting up to 30 s for a lock.
 pub fn open_db(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-        true,
-    )?;
-    // ... so the WAL file stays: a process that opens it alone rebuilds its index by reading
-    // all of it, and without a limit it keeps the size of its longest run (tens of MB after
-    // 1,000 `run -d`, read again by every command). Cut back to this when sqlite rewinds it.
-    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-    Ok(conn)
-}
-
-/// The size a WAL file is cut back to when sqlite rewinds it (`journal_size_limit`).
-pub const WAL_SIZE_LIMIT: i64 = 1 << 20;
-
-/// The WAL size past which [`tidy_wal`] folds it back.
-const WAL_TIDY_AT: u64 = 128 << 10;
-
-/// Fold the WAL of database `path` (open as `conn`) into the database and empty it, when it
-/// has grown past 128 KiB and nobody is writing or reading an older snapshot (never waits).
-/// The first process to open a database alone rebuilds the WAL's index by reading the whole
-/// WAL, so every CLI command of an idle root paid for it (up to sqlite's auto-checkpoint at
-/// 4 MB); a process with nobody waiting for it (a monitor once its container's exit is
-/// told) keeps it short.
-pub fn tidy_wal(conn: &Connection, path: &Path) {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    if std::fs::metadata(&wal).map_or(true, |m| m.len() <= WAL_TIDY_AT) {
-        return;
-    }
-    let _ = conn.busy_timeout(Duration::ZERO);
-    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    metadb::open(path, BUSY_TIMEOUT)
 }
 
 /// How long a connection waits for another's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// See `metadb::tidy_wal`.
+pub fn tidy_wal(conn: &Connection, path: &Path) {
+    metadb::tidy_wal(conn, path, BUSY_TIMEOUT)
+}
 
 impl Index {
     pub fn open(path: &Path) -> Result<Self> {
@@ -481,57 +447,5 @@ impl Index {
         c.execute("DELETE FROM snapshots WHERE id = ?1", params![id])
             .map_err(self.err())?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Instant;
-
-    fn wal_len(db: &Path) -> u64 {
-        std::fs::metadata(db.with_extension("db-wal")).map_or(0, |m| m.len())
-    }
-
-    /// A WAL past the threshold is folded back and emptied; the data stays; a reader holding
-    /// an old snapshot makes it give up at once instead of waiting.
-    #[test]
-    fn tidy_wal_empties_a_long_wal_and_never_waits() {
-        let d = tempfile::tempdir().unwrap();
-        let db = d.path().join("t.db");
-        let c = open_db(&db).unwrap();
-        c.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
-        let fill = |c: &Connection| {
-            for _ in 0..80 {
-                c.execute("INSERT INTO t VALUES (zeroblob(4000))", [])
-                    .unwrap();
-            }
-        };
-        fill(&c);
-        assert!(wal_len(&db) > WAL_TIDY_AT, "{}", wal_len(&db));
-
-        // a reader in the middle of a transaction on another connection
-        let r = open_db(&db).unwrap();
-        r.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
-        fill(&c);
-        let t = Instant::now();
-        tidy_wal(&c, &db);
-        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
-        assert!(wal_len(&db) > 0, "the WAL was emptied under a reader");
-        r.execute_batch("COMMIT").unwrap();
-        drop(r);
-
-        tidy_wal(&c, &db);
-        assert_eq!(wal_len(&db), 0);
-        let n: i64 = c
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 160);
-        drop(c);
-        let again = open_db(&db).unwrap();
-        let n: i64 = again
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 160);
     }
 }

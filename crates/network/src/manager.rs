@@ -185,12 +185,10 @@ impl Manager {
         self
     }
 
-    /// Hand the store's connection and path to `tidy` (the engine keeps the WAL of every
-    /// database of a root short the same way, `image::index::tidy_wal`), unless it is in use.
-    pub fn tidy(&self, tidy: fn(&Connection, &std::path::Path)) {
+    /// Keep the store's WAL short (see `metadb::tidy_wal`), unless it is in use.
+    pub fn tidy(&self) {
         if let Ok(c) = self.conn.try_lock() {
-            tidy(&c, &self.db);
-            let _ = c.busy_timeout(store::BUSY_TIMEOUT);
+            metadb::tidy_wal(&c, &self.db, store::BUSY_TIMEOUT);
         }
     }
 

@@ -63,21 +63,7 @@ pub(crate) fn open(db: &Path) -> Result<Connection> {
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn open_once(db: &Path) -> Result<Connection> {
-    let conn = Connection::open(db)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // as the engine's and the image stores: no checkpoint at close. Each run's monitor closes
-    // the last connection, so the checkpoint, the WAL's removal and its re-creation (fsyncs of
-    // the WAL header and of the state root) were paid by every run; sqlite's auto-checkpoint
-    // folds the WAL back as it grows, still atomic and crash-safe.
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-        true,
-    )?;
-    // the WAL file stays, and whoever opens it alone reads all of it: cut it back to 1 MiB
-    // whenever sqlite rewinds it (as image::index::open_db does for the other databases)
-    conn.pragma_update(None, "journal_size_limit", 1 << 20)?;
+    let conn = metadb::open(db, BUSY_TIMEOUT)?;
     conn.execute_batch(SCHEMA)?;
     for add in ENDPOINT_COLUMNS {
         match conn.execute(add, []) {
