@@ -187,19 +187,28 @@ impl ImageStore {
 
     /// Unpack every layer not unpacked yet (in parallel); returns the image size.
     pub fn unpack_layers(&self, manifest: &Manifest, info: &ConfigInfo) -> Result<u64> {
-        let pairs: Vec<(&Digest, &Digest)> = manifest
+        // (every container's create passes here: no thread for layers already unpacked)
+        let mut pairs = Vec::new();
+        for (blob, diff_id) in manifest
             .layers
             .iter()
             .map(|l| &l.digest)
-            .zip(info.diff_ids.iter())
-            .collect();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .min(4);
+            .zip(&info.diff_ids)
+        {
+            if !self.layer_unpacked(diff_id)? {
+                pairs.push((blob, diff_id));
+            }
+        }
+        let threads = match pairs.len() {
+            0 | 1 => pairs.len(),
+            n => std::thread::available_parallelism()
+                .map_or(2, |p| p.get())
+                .min(4)
+                .min(n),
+        };
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..threads.min(pairs.len()))
+            let hs: Vec<_> = (0..threads)
                 .map(|_| {
                     s.spawn(|| -> Result<()> {
                         loop {
@@ -226,9 +235,13 @@ impl ImageStore {
         Ok(size)
     }
 
+    fn layer_unpacked(&self, diff_id: &Digest) -> Result<bool> {
+        Ok(self.snapshots.has_layer(diff_id) && self.index.layer_size(diff_id)?.is_some())
+    }
+
     /// Unpack one layer blob into its snapshot dir unless present.
     pub fn ensure_layer(&self, blob: &Digest, diff_id: &Digest) -> Result<()> {
-        if self.snapshots.has_layer(diff_id) && self.index.layer_size(diff_id)?.is_some() {
+        if self.layer_unpacked(diff_id)? {
             return Ok(());
         }
         let f = self.content.open_blob(blob)?;
