@@ -518,6 +518,34 @@ fn pull_and_build_crash_midway() {
     b.ok(&["builder", "prune", "-f"]);
     b.rm_all_and_check("build killed in a COPY");
     b.ok(&["build", "-t", "fault-copied:1", &ctx_s]);
+    // killed while a stage only copied from keeps its layer without a blob (recorded with no
+    // dir yet; made, and named by a cached step): the prunes leave no layer of it behind
+    let layers = |b: &Battery| {
+        std::fs::read_dir(b.root.join("snapshots/layers"))
+            .unwrap()
+            .count()
+    };
+    b.ok(&["builder", "prune", "-f"]);
+    b.ok(&["image", "prune", "-f"]);
+    let before = layers(&b);
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {img} AS tool\nRUN echo kept > /k\nFROM {img}\nCOPY --from=tool /k /k\n"),
+    )
+    .unwrap();
+    for point in ["image.kept-recorded", "build.step-committed"] {
+        b.crash(point, &["build", "-t", "fault-kept:1", &ctx_s]);
+        let when = format!("build killed at {point}");
+        b.check_truth(&when);
+        b.ok(&["builder", "prune", "-f"]);
+        b.ok(&["system", "prune", "-f"]);
+        assert_eq!(layers(&b), before, "{when}: a layer was left");
+    }
+    b.ok(&["build", "-t", "fault-kept:1", &ctx_s]);
+    assert_eq!(
+        b.ok(&["run", "--rm", "fault-kept:1", "cat", "/k"]),
+        "kept\n"
+    );
     b.rm_all_and_check("after the builds");
 }
 

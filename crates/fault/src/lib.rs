@@ -10,8 +10,8 @@
 //! `create.recorded`, `start.prepared`, `monitor.runtime-created`, `monitor.network-up`,
 //! `monitor.started`, `monitor.running`, `start.returned`; `rm.marked`,
 //! `destroy.runtime-deleted`, `destroy.snapshot-removed`; `connect.plugged`;
-//! `pull.mid-blob`; `build.mid-step`, `build.step-ran`, `build.step-committed`,
-//! `build.snapshot-made`.
+//! `pull.mid-blob`; `build.mid-step`, `build.step-ran`, `image.kept-recorded` (a stage's layer
+//! kept without a blob), `build.step-committed`, `build.snapshot-made`.
 //!
 //! The same points, and the timing-only [`mark`]s between them, log phase timings when
 //! `BERTH_PHASES=FILE` is set: each appends `PID MONOTONIC_NS NAME` to FILE (the monitor and the

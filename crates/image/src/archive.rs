@@ -379,6 +379,7 @@ impl<W: Write> Saver<'_, W> {
     /// An image of an OCI layout: its blobs as stored, an index entry per tag (or one
     /// without a name).
     fn oci_image(&mut self, img: &Image, tags: &[Reference]) -> Result<()> {
+        self.store.check_exportable(img)?;
         for l in &img.manifest.layers {
             self.put_stored(&l.digest)?;
         }
@@ -403,6 +404,7 @@ impl<W: Write> Saver<'_, W> {
     /// An image of docker's format: its layers uncompressed, a manifest written for them
     /// (indexed under the first tag), and its `manifest.json` entry.
     fn docker_image(&mut self, img: &Image, tags: &[Reference]) -> Result<()> {
+        self.store.check_exportable(img)?;
         let cfg = &img.manifest.config;
         // docker load wants uncompressed layers named by their diff_id
         let mut layer_names = Vec::new();
@@ -601,18 +603,45 @@ pub fn derive<R: Read>(
     reference: Option<&Reference>,
 ) -> Result<Image> {
     let new_layer = match layer {
-        Some(mut l) => Some(store.content.put_reader(&mut l, None)?),
+        Some(mut l) => Some(NewLayer::stored(store.content.put_reader(&mut l, None)?)),
         None => None,
     };
     derive_stored(store, base, new_layer, step, reference)
 }
 
-/// [`derive`] with the new layer (if any) already in the content store, uncompressed:
-/// `(diff_id, size)`.
+/// The new layer of [`derive_stored`]: a blob of the content store, uncompressed (its digest
+/// is its diff_id), or a layer kept without a blob (see [`crate::kept`]).
+pub struct NewLayer {
+    pub diff_id: Digest,
+    pub size: u64,
+    pub media_type: &'static str,
+}
+
+impl NewLayer {
+    /// An uncompressed layer blob `(diff_id, size)` of the content store.
+    pub fn stored((diff_id, size): (Digest, u64)) -> NewLayer {
+        NewLayer {
+            diff_id,
+            size,
+            media_type: spec::OCI_LAYER,
+        }
+    }
+
+    /// A layer kept without a blob `(id, size)`.
+    pub fn kept((diff_id, size): (Digest, u64)) -> NewLayer {
+        NewLayer {
+            diff_id,
+            size,
+            media_type: crate::kept::KEPT_LAYER,
+        }
+    }
+}
+
+/// [`derive`] with the new layer (if any) already in place.
 pub fn derive_stored(
     store: &ImageStore,
     base: Option<&Image>,
-    new_layer: Option<(Digest, u64)>,
+    new_layer: Option<NewLayer>,
     step: Step<'_>,
     reference: Option<&Reference>,
 ) -> Result<Image> {
@@ -649,8 +678,8 @@ pub fn derive_stored(
                 .collect()
         })
         .unwrap_or_default();
-    if let Some((diff_id, _)) = &new_layer {
-        diff_ids.push(json!(diff_id.to_string()));
+    if let Some(l) = &new_layer {
+        diff_ids.push(json!(l.diff_id.to_string()));
     }
     cfg.insert(
         "rootfs".into(),
@@ -693,9 +722,9 @@ pub fn derive_stored(
                 .collect()
         })
         .unwrap_or_default();
-    if let Some((diff_id, size)) = &new_layer {
+    if let Some(l) = &new_layer {
         layers.push(
-            json!({"mediaType": spec::OCI_LAYER, "digest": diff_id.to_string(), "size": size}),
+            json!({"mediaType": l.media_type, "digest": l.diff_id.to_string(), "size": l.size}),
         );
     }
     let manifest = json!({

@@ -187,16 +187,14 @@ impl ImageStore {
 
     /// Unpack every layer not unpacked yet (in parallel); returns the image size.
     pub fn unpack_layers(&self, manifest: &Manifest, info: &ConfigInfo) -> Result<u64> {
-        // (every container's create passes here: no thread for layers already unpacked)
+        // (every container's create passes here: no thread for layers already unpacked; a
+        // kept layer has no blob to unpack, it is only checked)
         let mut pairs = Vec::new();
-        for (blob, diff_id) in manifest
-            .layers
-            .iter()
-            .map(|l| &l.digest)
-            .zip(&info.diff_ids)
-        {
-            if !self.layer_unpacked(diff_id)? {
-                pairs.push((blob, diff_id));
+        for (l, diff_id) in manifest.layers.iter().zip(&info.diff_ids) {
+            if l.media_type == crate::kept::KEPT_LAYER {
+                self.ensure_kept(diff_id)?;
+            } else if !self.layer_unpacked(diff_id)? {
+                pairs.push((&l.digest, diff_id));
             }
         }
         let threads = match pairs.len() {
@@ -387,6 +385,10 @@ impl ImageStore {
                 Err(e) => return Err(e),
             }
         }
+        // kept layers of an earlier boot go although images name them (see `crate::kept`)
+        for stale in self.stale_kept_layers()? {
+            layers.remove(&stale);
+        }
         let mut freed = 0;
         for b in self.content.list()? {
             if !blobs.contains(&b) {
@@ -399,6 +401,12 @@ impl ImageStore {
                 freed += self.index.layer_size(&l)?.unwrap_or(0);
                 self.snapshots.remove_layer(&l)?;
                 self.index.remove_layer(&l)?;
+            }
+        }
+        // the record of a kept layer whose dir was never made (a build killed in between)
+        for (id, _) in self.index.kept_layers()? {
+            if !layers.contains(&id) && !self.snapshots.has_layer(&id) {
+                self.index.remove_layer(&id)?;
             }
         }
         Ok(freed)

@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS layers (
     diff_id TEXT PRIMARY KEY,
     size INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kept_layers (
+    id TEXT PRIMARY KEY,
+    boot TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS blob_sources (
     digest TEXT NOT NULL,
     registry TEXT NOT NULL,
@@ -366,14 +370,57 @@ impl Index {
         Ok(v.map(|x| x as u64))
     }
 
+    /// Forget a layer: its size, and its record if it is a kept layer (see `crate::kept`).
     pub fn remove_layer(&self, diff_id: &Digest) -> Result<()> {
+        let mut c = self.conn.lock().unwrap();
+        let tx = c.transaction().map_err(self.err())?;
+        for sql in [
+            "DELETE FROM layers WHERE diff_id = ?1",
+            "DELETE FROM kept_layers WHERE id = ?1",
+        ] {
+            tx.execute(sql, params![diff_id.as_str()])
+                .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    /// Record kept layer `id` (a layer without a blob), made in boot `boot`.
+    pub fn add_kept_layer(&self, id: &Digest, boot: &str) -> Result<()> {
         let c = self.conn.lock().unwrap();
         c.execute(
-            "DELETE FROM layers WHERE diff_id = ?1",
-            params![diff_id.as_str()],
+            "INSERT OR REPLACE INTO kept_layers (id, boot) VALUES (?1, ?2)",
+            params![id.as_str(), boot],
         )
         .map_err(self.err())?;
         Ok(())
+    }
+
+    /// The boot kept layer `id` was made in; None when it is not a kept layer.
+    pub fn kept_layer_boot(&self, id: &Digest) -> Result<Option<String>> {
+        let c = self.conn.lock().unwrap();
+        c.query_row(
+            "SELECT boot FROM kept_layers WHERE id = ?1",
+            params![id.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(self.err())
+    }
+
+    /// Every kept layer, with its boot.
+    pub fn kept_layers(&self) -> Result<Vec<(Digest, String)>> {
+        let c = self.conn.lock().unwrap();
+        let mut st = c
+            .prepare("SELECT id, boot FROM kept_layers")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())?;
+        rows.into_iter()
+            .map(|(d, b)| Ok((Digest::parse(&d)?, b)))
+            .collect()
     }
 
     pub fn add_blob_source(&self, d: &Digest, registry: &str, repository: &str) -> Result<()> {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod glob;
 pub mod images;
 pub mod index;
+pub mod kept;
 pub mod layer;
 pub mod overlay_xattr;
 pub mod reference;

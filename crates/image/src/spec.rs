@@ -194,6 +194,7 @@ pub fn is_layer_type(mt: &str) -> bool {
             | "application/vnd.oci.image.layer.nondistributable.v1.tar"
             | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
             | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+            | crate::kept::KEPT_LAYER
     )
 }
 

@@ -187,3 +187,101 @@ fn cache_hits_and_invalidation() {
     let out = build_ok(&e, &args);
     assert!(steps(&out)[2..].iter().all(|s| s.cached), "{out}");
 }
+
+/// The blobs of the content store of berth's root, by size.
+fn blob_sizes(e: &Engine) -> Vec<u64> {
+    fn walk(dir: &Path, out: &mut Vec<u64>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let md = std::fs::symlink_metadata(&path).unwrap();
+            if md.is_dir() {
+                walk(&path, out);
+            } else if md.is_file() && path.parent().is_some_and(|d| d.ends_with("blobs/sha256")) {
+                out.push(md.len());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(e.root.as_deref().expect("berth's root"), &mut out);
+    out
+}
+
+/// A stage only copied from keeps its RUN layers as snapshots, without a blob (no tar, no
+/// hash, no write): no image the build exports is made of them. Its steps stay cached; built
+/// as the target later, the stage gets real layers (its cached steps are not taken), which
+/// can be saved.
+#[test]
+fn a_stage_only_copied_from_makes_no_blob() {
+    let e = engine!();
+    berth_only!(e, "berth's content store");
+    let df = "ARG BASE\nFROM ${BASE} AS tool\n\
+              RUN head -c 3000000 /dev/zero > /big && echo built > /art\n\
+              FROM ${BASE} AS final\nCOPY --from=tool /art /art\nCMD [\"cat\", \"/art\"]\n";
+    let ctx = context_with(&e, "kept", &[("Dockerfile", df)]);
+    let fin = e.image_name("kept-final");
+    let big = |e: &Engine| {
+        blob_sizes(e)
+            .into_iter()
+            .filter(|s| *s >= 3_000_000)
+            .count()
+    };
+
+    let out = build_ok(&e, &["-t", &fin, p(&ctx)]);
+    assert!(steps(&out).iter().all(|s| !s.cached), "{out}");
+    assert_eq!(
+        big(&e),
+        0,
+        "the tool stage's 3 MB layer was stored as a blob"
+    );
+    let kept_id = step_image(&out, "RUN");
+    assert_eq!(run_out(&e, &fin, &[]), "built\n");
+    let saved = e.path().join("kept-final.tar");
+    e.ok(&["save", "-o", p(&saved), &fin]);
+
+    // unchanged: every step hits, the same image
+    let id = image_id(&e, &fin);
+    let out = build_ok(&e, &["-t", &fin, p(&ctx)]);
+    for s in steps(&out)
+        .iter()
+        .filter(|s| !s.instr.starts_with("FROM") && s.n > 1)
+    {
+        assert!(s.cached, "step {} `{}` not cached:\n{out}", s.n, s.instr);
+    }
+    assert_eq!(image_id(&e, &fin), id);
+
+    // the stage as the target: its RUN runs again, into a blob; the image can be saved
+    let tool = e.image_name("kept-tool");
+    let out = build_ok(&e, &["--target", "tool", "-t", &tool, p(&ctx)]);
+    let run = steps(&out)
+        .into_iter()
+        .find(|s| s.instr.starts_with("RUN"))
+        .unwrap();
+    assert!(
+        !run.cached,
+        "the kept step was taken for an exported image:\n{out}"
+    );
+    assert_eq!(big(&e), 1);
+    e.ok(&["save", "-o", p(&e.path().join("kept-tool.tar")), &tool]);
+    assert_eq!(run_out(&e, &tool, &["cat", "/art"]), "built\n");
+
+    // the tool stage's first image itself cannot be saved: it has no blobs
+    let o = e.fails(&["save", "-o", p(&e.path().join("kept.tar")), &kept_id]);
+    assert!(o.stderr.contains("intermediate build stage"), "{o:?}");
+}
+
+/// The image a step made, from legacy-builder output: the ` ---> ID` line of the first step
+/// whose instruction starts with `instr`.
+fn step_image(out: &str, instr: &str) -> String {
+    out.lines()
+        .skip_while(|l| {
+            !l.split_once(" : ")
+                .is_some_and(|(_, i)| i.starts_with(instr))
+        })
+        .skip(1)
+        .take_while(|l| !l.starts_with("Step "))
+        .filter_map(|l| l.strip_prefix(" ---> "))
+        .find(|x| is_hex(x.trim(), 12))
+        .unwrap_or_else(|| panic!("no image of the {instr} step in\n{out}"))
+        .trim()
+        .to_string()
+}

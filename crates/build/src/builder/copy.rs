@@ -203,6 +203,7 @@ impl Builder<'_> {
             config: Map::new(),
             args: BTreeMap::new(),
             global: BTreeMap::new(),
+            keep_layers: false,
         };
         let c = container(engine, &tmp, base_host(self.opts), None, vec![], true)?;
         Ok((img_id, c))

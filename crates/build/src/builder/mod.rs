@@ -40,7 +40,7 @@ pub use mounts::Secret;
 pub use output::{write_output, Output};
 pub use progress::ProgressFormat;
 use progress::Report;
-use schedule::{needed_stages, waves};
+use schedule::{image_stages, needed_stages, waves};
 use serde_json::{json, Value};
 use state::State;
 use std::collections::{BTreeMap, BTreeSet};
@@ -259,6 +259,9 @@ struct Builder<'a> {
     cache_sources: Option<BTreeSet<String>>,
     /// removes the containers of the steps done, behind the build
     reaper: reaper::Reaper,
+    /// the stages whose layers may be kept without blobs (no image this build exports is
+    /// made of them: see `image::kept`)
+    keep: BTreeSet<usize>,
 }
 
 impl<'a> Builder<'a> {
@@ -293,6 +296,7 @@ impl<'a> Builder<'a> {
             build_id: engine::names::random_id(),
             cache_sources: sources,
             reaper: Default::default(),
+            keep: BTreeSet::new(),
         })
     }
 }
@@ -394,6 +398,7 @@ impl Builder<'_> {
             None => df.stages.len() - 1,
         };
         let need = needed_stages(df, target);
+        self.keep = self.kept_stages(&need, target);
         let total: usize = df.global_args.len()
             + need
                 .iter()
@@ -505,6 +510,7 @@ impl Builder<'_> {
         let build_id = &self.build_id.clone();
         let imported = &self.cache.imported.clone();
         let cache_sources = &self.cache_sources.clone();
+        let keep = &self.keep.clone();
         let mut outcome = Vec::new();
         let r0 = std::thread::scope(|sc| {
             let handles: Vec<_> = others
@@ -534,6 +540,7 @@ impl Builder<'_> {
                             build_id: build_id.clone(),
                             cache_sources: cache_sources.clone(),
                             reaper: Default::default(),
+                            keep: keep.clone(),
                         };
                         let r = b.build_stage(si, start[&si], total, target);
                         let img = b.stage.image.take();
@@ -573,6 +580,19 @@ impl Builder<'_> {
         err.map_or(Ok(images), Err)
     }
 
+    /// The needed stages whose layers may be kept without blobs: those no image this build
+    /// exports is made of, unless the build exports its steps (`--cache-to`, an inline cache)
+    /// or keeps its RUN containers (whose upper dirs cannot become layers).
+    fn kept_stages(&self, need: &BTreeSet<usize>, target: usize) -> BTreeSet<usize> {
+        let inline = self.opts.build_args.contains_key(inline_cache::ARG);
+        if !self.opts.cache_to.is_empty() || inline || self.opts.keep_containers {
+            return BTreeSet::new();
+        }
+        need.difference(&image_stages(self.df, target))
+            .copied()
+            .collect()
+    }
+
     /// FROM: the stage's base image (scratch, an earlier stage, or an image in the store), the
     /// default PATH, and the base's ONBUILD triggers run.
     fn start_stage(&mut self, si: usize) -> Result<()> {
@@ -596,6 +616,14 @@ impl Builder<'_> {
             })?)
         };
         self.stage = State::on(image, self.global.clone());
+        self.stage.keep_layers = self.keep.contains(&si);
+        if !self.stage.keep_layers && self.stage.image.as_ref().is_some_and(image::kept::has_kept) {
+            return Err(invalid(format!(
+                "Dockerfile:{}: FROM {base}: that stage's layers were kept without blobs, as a \
+                 stage only copied from; name it in FROM plainly",
+                st.line
+            )));
+        }
         // docker's builder gives an image without PATH the default one
         if !self.stage.env().iter().any(|e| e.starts_with("PATH=")) {
             let mut env = vec![format!("PATH={}", engine::spec::DEFAULT_PATH)];
@@ -681,13 +709,17 @@ impl Builder<'_> {
         {
             return false;
         }
-        let Ok(img) = self
-            .engine
-            .images()
-            .and_then(|i| i.get(&id).map_err(Error::from))
-        else {
+        let Ok(images) = self.engine.images() else {
             return false;
         };
+        let Ok(img) = images.get(&id) else {
+            return false;
+        };
+        // a step kept without a blob: only for a stage that may keep them, while it lasts
+        let kept = image::kept::has_kept(&img);
+        if kept && !(self.stage.keep_layers && images.kept_usable(&img)) {
+            return false;
+        }
         self.report.cached(&short(&id));
         self.stage.config = img
             .config

@@ -10,7 +10,7 @@ use engine::container::create::CreateRequest;
 use engine::engine::Engine;
 use engine::types::{Config, HostConfig};
 use engine::Result;
-use image::archive::{derive, derive_stored, Step};
+use image::archive::{derive, derive_stored, NewLayer, Step};
 use image::snapshot::SnapshotKind;
 use image::Image;
 use serde_json::{json, Map};
@@ -307,7 +307,8 @@ fn run_attached(engine: &Engine, id: &str, report: &mut Report) -> Result<i64> {
 
 /// The container's changes as a layer on the stage's image: the layer tar goes straight into
 /// the content store, hashed as it is written; `going` (the container is removed next) lets its
-/// upper dir become the layer's unpacked dir instead of unpacking the tar again.
+/// upper dir become the layer's unpacked dir instead of unpacking the tar again. A stage that
+/// may keep its layers without blobs (see `image::kept`) makes no tar at all.
 pub(super) fn layer_from(
     engine: &Engine,
     s: &State,
@@ -316,7 +317,14 @@ pub(super) fn layer_from(
     going: bool,
 ) -> Result<Image> {
     let images = engine.images()?;
-    let layer = images.commit_snapshot_layer(cid, going)?;
+    let kept = match s.keep_layers && going {
+        true => images.keep_snapshot_layer(cid)?,
+        false => None,
+    };
+    let layer = match kept {
+        Some(l) => NewLayer::kept(l),
+        None => NewLayer::stored(images.commit_snapshot_layer(cid, going)?),
+    };
     fault::mark("build.layer-stored");
     Ok(derive_stored(
         images,

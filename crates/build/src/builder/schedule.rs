@@ -44,6 +44,20 @@ pub(super) fn needed_stages(df: &Dockerfile, target: usize) -> BTreeSet<usize> {
     need
 }
 
+/// The stages whose layers the target's image is made of: the target and, transitively, the
+/// stage each is built FROM. The other stages a build needs are only copied or mounted from:
+/// their layers may be kept without blobs (see `image::kept`).
+pub(super) fn image_stages(df: &Dockerfile, target: usize) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut next = Some(target);
+    while let Some(i) = next.take() {
+        if out.insert(i) {
+            next = df.stage_index(&df.stages[i].base).filter(|j| *j < i);
+        }
+    }
+    out
+}
+
 /// The needed stages in waves: each wave's stages use only stages of earlier waves.
 pub(super) fn waves(df: &Dockerfile, need: &BTreeSet<usize>) -> Vec<Vec<usize>> {
     let mut done: BTreeSet<usize> = BTreeSet::new();
@@ -81,5 +95,8 @@ mod tests {
         let need = needed_stages(&df, 3);
         assert_eq!(need, BTreeSet::from([0, 1, 2, 3]));
         assert_eq!(waves(&df, &need), vec![vec![0, 1], vec![2], vec![3]]);
+        // the target is built FROM a, which it takes its layers from; b and c are only used
+        assert_eq!(image_stages(&df, 3), BTreeSet::from([0, 3]));
+        assert_eq!(image_stages(&df, 2), BTreeSet::from([2]));
     }
 }

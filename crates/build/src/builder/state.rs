@@ -14,6 +14,8 @@ pub(super) struct State {
     pub(super) args: BTreeMap<String, Option<String>>,
     /// the ARGs before the first FROM: a stage's `ARG NAME` without a default takes its value
     pub(super) global: BTreeMap<String, Option<String>>,
+    /// its layers may be kept without blobs (no image the build exports is made of them)
+    pub(super) keep_layers: bool,
 }
 
 impl State {
@@ -29,6 +31,7 @@ impl State {
             config,
             args: BTreeMap::new(),
             global,
+            keep_layers: false,
         }
     }
 

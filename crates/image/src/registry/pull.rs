@@ -181,6 +181,16 @@ pub(super) async fn pull_async(
         top.clone()
     };
     let manifest = spec::parse_manifest(&mbytes, &format!("manifest {r}"))?;
+    if let Some(l) = manifest
+        .layers
+        .iter()
+        .find(|l| l.media_type == crate::kept::KEPT_LAYER)
+    {
+        return Err(Error::UnsupportedMediaType {
+            what: format!("layer {} of {r}", l.digest),
+            media_type: l.media_type.clone(),
+        });
+    }
     if !store.content.has(&manifest.config.digest) {
         fetch_config(&c, store, r, &scope, &manifest.config.digest).await?;
     }

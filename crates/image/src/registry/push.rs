@@ -145,6 +145,7 @@ pub(super) async fn push_async(
     ));
     // layers go up gzipped, as docker pushes them: the store keeps a build's layers as plain
     // tars (their digest is their diff_id), which registries take but are 3-10x larger
+    store.check_exportable(&img)?;
     let layers = distributable(store, &img.manifest.layers)?;
     // the config goes up like a layer, without a progress line (as with docker)
     let quiet = Bars::new(Progress::Quiet);
