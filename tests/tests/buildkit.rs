@@ -733,3 +733,42 @@ fn copy_from_follows_a_source_symlink_inside_the_stage() {
     ]);
     assert_eq!(out, "stage\nstage\ninside\n");
 }
+
+/// `COPY --from` of a directory puts each file in place as the stage has it, its data copied
+/// file to file: modes (setuid too) and times kept, symlinks copied as links (an absolute
+/// target, or one climbing out with `..`, is never followed: nothing outside the stage is
+/// read), what a later step of the stage deleted left out, `--chown` applied to every kind.
+#[test]
+fn copy_from_of_a_directory_keeps_each_kind_and_never_follows_its_links() {
+    let e = engine!();
+    let df = "ARG BASE\nFROM ${BASE} AS s\n\
+              RUN mkdir -p /d/sub /d/gone && echo one > /d/f && echo two > /d/gone/g && \
+              head -c 1048577 /dev/urandom > /d/big && chmod 4751 /d/f && chmod 0700 /d/sub && \
+              touch -d '2001-09-09 01:46:40' /d/f && ln -s /etc /d/abs && \
+              ln -s ../../../../../etc/passwd /d/sub/up && sha256sum /d/big > /big.sum\n\
+              RUN rm -rf /d/gone\n\
+              FROM ${BASE}\nCOPY --from=s /d /out\nCOPY --from=s --chown=7:8 /d /own\n\
+              COPY --from=s /big.sum /big.sum\n";
+    let ctx = context_with(&e, "from-dir", &[("Dockerfile", df)]);
+    let img = e.image_name("from-dir");
+    build_ok(&e, &["-t", &img, p(&ctx)]);
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        &img,
+        "sh",
+        "-c",
+        "cd / && stat -c '%n %A %u:%g %s %Y' out/f own/f && \
+         stat -c '%n %A %u:%g' out/sub own/sub out/abs own/abs own/sub/up && \
+         for l in out/abs out/sub/up own/sub/up; do readlink $l; done && ls out && \
+         sed 's#/d/#/out/#' big.sum | sha256sum -c -",
+    ]);
+    assert_eq!(
+        out,
+        "out/f -rwsr-x--x 0:0 4 1000000000\nown/f -rwsr-x--x 7:8 4 1000000000\n\
+         out/sub drwx------ 0:0\nown/sub drwx------ 7:8\n\
+         out/abs lrwxrwxrwx 0:0\nown/abs lrwxrwxrwx 7:8\nown/sub/up lrwxrwxrwx 7:8\n\
+         /etc\n../../../../../etc/passwd\n../../../../../etc/passwd\n\
+         abs\nbig\nf\nsub\n/out/big: OK\n"
+    );
+}

@@ -1,6 +1,7 @@
 //! COPY and ADD: one [`CopyRequest`]; the files (from the context, another stage or an image)
-//! go as a tar into a snapshot of the current image (no container), whose changes are the
-//! layer.
+//! are put into a snapshot of the current image (no container), whose changes are the layer:
+//! each read by an fd opened inside its own root, its data copied into the snapshot by the
+//! kernel (`image::layer::Putter`).
 
 use super::cache::cache_key;
 use super::run::{base_host, container, layer_from, scratch_image};
@@ -12,6 +13,7 @@ use crate::ignore::Ignore;
 use crate::parser::{CopyFlags, Heredoc, Instruction, Kind};
 use engine::engine::Engine;
 use engine::Result;
+use image::layer::{Content, Meta, Putter};
 use image::rootfd::{Node, Root};
 use image::Image;
 use serde_json::Map;
@@ -273,8 +275,19 @@ impl Builder<'_> {
             || src.files.len() + src.from_nodes.len() + req.heredocs.len() > 1
             || src.files.iter().any(|(rel, _)| rel.contains(['*', '?']))
             || dest_root.node(&abs, true).is_ok_and(|n| n.is_dir());
-        let mut t = LayerTar {
-            b: tar::Builder::new(Vec::new()),
+        // written as `docker cp` would into a container (owners kept, whiteouts applied),
+        // every name created relative to the root's fd; file data copied by the kernel
+        let apply = image::layer::ApplyOptions {
+            whiteouts: image::layer::WhiteoutMode::Apply,
+            allow_devices: image::layer::running_as_root(),
+            chown: true,
+        };
+        let top = dest_root
+            .top()
+            .and_then(|n| n.open_dir())
+            .map_err(|e| invalid(format!("{what}: open {}: {e}", root.display())))?;
+        let mut t = Put {
+            p: Putter::new(top.into(), &apply),
             made: BTreeSet::new(),
             dest_root: &dest_root,
             uid,
@@ -320,21 +333,9 @@ impl Builder<'_> {
             };
             t.heredoc(&h.name, &content)?;
         }
-        let tarbuf =
-            t.b.into_inner()
-                .map_err(|e| invalid(format!("{what}: {e}")))?;
-        // extracted as `docker cp` would into a container (owners kept, whiteouts applied),
-        // every name created relative to the root's fd
-        let apply = image::layer::ApplyOptions {
-            whiteouts: image::layer::WhiteoutMode::Apply,
-            allow_devices: image::layer::running_as_root(),
-            chown: true,
-        };
-        let top = dest_root
-            .top()
-            .and_then(|n| n.open_dir())
-            .map_err(|e| invalid(format!("{what}: open {}: {e}", root.display())))?;
-        image::layer::apply_layer_at(std::io::Cursor::new(tarbuf), top.into(), &apply)?;
+        // the putter holds the root's fd: done with it before layer_from unmounts the rootfs
+        let Put { p, .. } = t;
+        p.finish()?;
         // nothing of ours may hold the rootfs: layer_from unmounts it to keep its upper dir
         drop(dest_root);
         layer_from(
@@ -383,10 +384,10 @@ impl Builder<'_> {
     }
 }
 
-/// The tar a COPY/ADD writes into the container: the destination's missing parents, then the
+/// What a COPY/ADD writes into the step's rootfs: the destination's missing parents, then the
 /// sources with the requested owner and mode.
-struct LayerTar<'r> {
-    b: tar::Builder<Vec<u8>>,
+struct Put<'r> {
+    p: Putter<'r>,
     /// directories already in the tar
     made: BTreeSet<String>,
     dest_root: &'r Root,
@@ -400,11 +401,7 @@ struct LayerTar<'r> {
     dest_dir_like: bool,
 }
 
-impl LayerTar<'_> {
-    fn err(&self, e: impl std::fmt::Display) -> engine::Error {
-        invalid(format!("{}: {e}", self.what))
-    }
-
+impl Put<'_> {
     /// The destination (as a directory) or its parent.
     fn start(&mut self) -> Result<()> {
         if self.dest_dir_like {
@@ -428,64 +425,52 @@ impl LayerTar<'_> {
             }
             let exists = self.dest_root.node(&cur, true).is_ok();
             if !exists {
-                let mut h = tar::Header::new_gnu();
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
                 let last = i + 1 == parts.len();
-                let (u, g) = if own && last {
+                let (uid, gid) = if own && last {
                     (self.uid, self.gid)
                 } else {
                     (0, 0)
                 };
-                h.set_uid(u);
-                h.set_gid(g);
-                h.set_size(0);
-                h.set_mtime(0);
-                h.set_cksum();
-                self.b
-                    .append_data(&mut h, cur.trim_start_matches('/'), std::io::empty())
-                    .map_err(|e| self.err(e))?;
+                let meta = Meta {
+                    mode: 0o755,
+                    uid,
+                    gid,
+                    ..Meta::default()
+                };
+                self.p.put(cur.as_bytes(), &meta, Content::Dir)?;
             }
             self.made.insert(cur.clone());
         }
         Ok(())
     }
 
-    /// One file, directory or symlink as `name`.
+    /// One file, directory or symlink as `name` (other kinds are left out); its data copied
+    /// from file to file, by the kernel.
     fn file(&mut self, node: &Node, name: &str) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
         let what = self.what;
         let md = &node.md;
-        let mut h = tar::Header::new_gnu();
-        h.set_metadata(md);
-        h.set_uid(self.uid);
-        h.set_gid(self.gid);
-        h.set_username("").ok();
-        h.set_groupname("").ok();
-        if let Some(m) = self.chmod {
-            h.set_mode(m);
-        }
-        let name = name.trim_start_matches('/');
+        let meta = Meta {
+            mode: self.chmod.unwrap_or(md.mode()) & 0o7777,
+            uid: self.uid,
+            gid: self.gid,
+            mtime: md.mtime().max(0) as u64,
+            xattrs: Vec::new(),
+        };
+        let name = name.as_bytes();
+        let shown =
+            |e: std::io::Error| invalid(format!("{what}: {}: {e}", String::from_utf8_lossy(name)));
         if md.is_dir() {
-            h.set_size(0);
-            h.set_cksum();
-            self.b.append_data(&mut h, name, std::io::empty())
+            self.p.put(name, &meta, Content::Dir)?;
         } else if md.file_type().is_symlink() {
-            let t = node
-                .read_link()
-                .map_err(|e| invalid(format!("{what}: {name}: {e}")))?;
-            h.set_size(0);
-            self.b.append_link(&mut h, name, t)
+            let t = node.read_link().map_err(shown)?;
+            let t = t.as_os_str().as_encoded_bytes();
+            self.p.put(name, &meta, Content::Symlink(t))?;
         } else if md.is_file() {
-            let f = node
-                .open_file()
-                .map_err(|e| invalid(format!("{what}: {name}: {e}")))?;
-            h.set_cksum();
-            self.b
-                .append_data(&mut h, name, std::io::Read::take(f, md.len()))
-        } else {
-            Ok(())
+            let f = node.open_file().map_err(shown)?;
+            self.p.put(name, &meta, Content::File(&f, md.len()))?;
         }
-        .map_err(|e| self.err(e))
+        Ok(())
     }
 
     /// A directory source: its content goes into the destination (with `--parents`, into
@@ -502,7 +487,8 @@ impl LayerTar<'_> {
         Ok(())
     }
 
-    /// ADD of a local archive: its content is extracted into the destination.
+    /// ADD of a local archive: its content is extracted into the destination (its entries
+    /// moved there in a tar of their own, then put).
     fn archive(&mut self, host: &Path) -> Result<()> {
         let dest = self.dest.clone();
         self.parents(&dest, true)?;
@@ -510,6 +496,7 @@ impl LayerTar<'_> {
         let f = std::fs::File::open(host).map_err(add)?;
         let r = image::layer::decompress(f).map_err(|e| invalid(format!("ADD: {e}")))?;
         let mut a = tar::Archive::new(r);
+        let mut b = tar::Builder::new(Vec::new());
         for e in a.entries().map_err(add)? {
             let mut e = e.map_err(add)?;
             let name = e.path().map_err(add)?.to_string_lossy().into_owned();
@@ -521,16 +508,16 @@ impl LayerTar<'_> {
             );
             if let Ok(Some(l)) = e.link_name() {
                 let l = l.into_owned();
-                self.b
-                    .append_link(&mut h, target.trim_start_matches('/'), l)
+                b.append_link(&mut h, target.trim_start_matches('/'), l)
                     .map_err(add)?;
             } else {
-                self.b
-                    .append_data(&mut h, target.trim_start_matches('/'), &mut e)
+                b.append_data(&mut h, target.trim_start_matches('/'), &mut e)
                     .map_err(add)?;
             }
         }
-        Ok(())
+        let moved = b.into_inner().map_err(add)?;
+        let mut moved = tar::Archive::new(std::io::Cursor::new(moved));
+        Ok(image::layer::put_entries(&mut self.p, &mut moved)?)
     }
 
     /// Where a source named `name` goes: into the destination directory, or as the destination.
@@ -564,17 +551,16 @@ impl LayerTar<'_> {
     /// A here-document as a file.
     fn heredoc(&mut self, name: &str, content: &str) -> Result<()> {
         let target = self.target(name);
-        let mut hd = tar::Header::new_gnu();
-        hd.set_entry_type(tar::EntryType::Regular);
-        hd.set_mode(self.chmod.unwrap_or(0o644));
-        hd.set_uid(self.uid);
-        hd.set_gid(self.gid);
-        hd.set_size(content.len() as u64);
-        hd.set_mtime(0);
-        hd.set_cksum();
-        self.b
-            .append_data(&mut hd, target.trim_start_matches('/'), content.as_bytes())
-            .map_err(|e| self.err(e))
+        let meta = Meta {
+            mode: self.chmod.unwrap_or(0o644) & 0o7777,
+            uid: self.uid,
+            gid: self.gid,
+            ..Meta::default()
+        };
+        let mut data = content.as_bytes();
+        Ok(self
+            .p
+            .put(target.as_bytes(), &meta, Content::Data(&mut data))?)
     }
 }
 
