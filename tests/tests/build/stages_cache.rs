@@ -234,6 +234,15 @@ fn a_stage_only_copied_from_makes_no_blob() {
         "the tool stage's 3 MB layer was stored as a blob"
     );
     let kept_id = step_image(&out, "RUN");
+    // the COPY's snapshots, removed behind the build, are gone when it answers
+    assert_eq!(e.mounts_under_root(), Vec::<String>::new());
+    let root = e.root.as_deref().unwrap();
+    let left: Vec<_> = std::fs::read_dir(root.join("snapshots/active"))
+        .unwrap()
+        .chain(std::fs::read_dir(root.join("trash")).into_iter().flatten())
+        .map(|d| d.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     assert_eq!(run_out(&e, &fin, &[]), "built\n");
     let saved = e.path().join("kept-final.tar");
     e.ok(&["save", "-o", p(&saved), &fin]);

@@ -183,13 +183,14 @@ impl Builder<'_> {
             return Ok(());
         }
         if let Some(img_id) = src.from_image.clone() {
-            sources_from(self.engine, what, &img_id, &x.sources, &mut src)?;
+            let reaper = &mut self.reaper;
+            sources_from(self.engine, reaper, what, &img_id, &x.sources, &mut src)?;
         }
         let base = match &self.stage.image {
             Some(i) => i.id().to_string(),
             None => scratch_image(self.engine)?,
         };
-        let dest = Snap::of(self.engine, &base)?;
+        let dest = Snap::of(self.engine, &base, &mut self.reaper)?;
         let img = self.copy_into(ins, req, &x, &mut src, dest)?;
         self.done(&key, img);
         Ok(())
@@ -569,12 +570,13 @@ impl Put<'_> {
 /// absolute or `..` target never leaves it.
 fn sources_from<'e>(
     engine: &'e Engine,
+    reaper: &mut super::reaper::Reaper,
     what: &str,
     img_id: &str,
     sources: &[String],
     out: &mut Sources<'e>,
 ) -> Result<()> {
-    let snap = Snap::of(engine, img_id)?;
+    let snap = Snap::of(engine, img_id, reaper)?;
     // resolved and opened inside the stage's rootfs (openat2 RESOLVE_IN_ROOT), read by fds
     let src_root = Root::open(snap.root());
     out.from_snap = Some(snap);

@@ -4,10 +4,12 @@
 //! is only read (the source of `COPY --from`) or written by the builder itself (the step's
 //! destination, whose upper dir becomes the layer).
 //!
-//! A build killed meanwhile leaves its snapshot (an index record, an overlay mount): its id
+//! Dropped, it goes behind the build (the reaper's: see `reaper`), which removes it before the
+//! build answers. A build killed meanwhile leaves its snapshot (an index record, an overlay mount): its id
 //! names the building process (`build-<pid>-<random>`), and [`sweep`] removes the snapshots
 //! of builders no longer alive, at every build and `builder prune`.
 
+use super::reaper::{Reaper, Remover};
 use engine::engine::Engine;
 use engine::Result;
 use std::path::{Path, PathBuf};
@@ -16,12 +18,14 @@ pub(super) struct Snap<'e> {
     engine: &'e Engine,
     id: String,
     root: PathBuf,
+    remover: Remover,
 }
 
 impl<'e> Snap<'e> {
-    /// A fresh snapshot of image `image` (an id or reference). It is `volatile` (no syncs):
-    /// it is thrown away, or its upper dir is adopted as a committed layer.
-    pub(super) fn of(engine: &'e Engine, image: &str) -> Result<Snap<'e>> {
+    /// A fresh snapshot of image `image` (an id or reference), removed by `reaper` once
+    /// dropped. It is `volatile` (no syncs): it is thrown away, or its upper dir is adopted as
+    /// a committed layer.
+    pub(super) fn of(engine: &'e Engine, image: &str, reaper: &mut Reaper) -> Result<Snap<'e>> {
         let id = format!(
             "{PREFIX}{}-{}",
             std::process::id(),
@@ -29,7 +33,12 @@ impl<'e> Snap<'e> {
         );
         let (root, _) = engine.images()?.create_snapshot_opts(&id, image, true)?;
         fault::point("build.snapshot-made");
-        Ok(Snap { engine, id, root })
+        Ok(Snap {
+            engine,
+            id,
+            root,
+            remover: reaper.remover(engine),
+        })
     }
 
     /// The snapshot's id in the image store (what `commit_snapshot_layer` takes).
@@ -46,6 +55,9 @@ impl<'e> Snap<'e> {
 
 impl Drop for Snap<'_> {
     fn drop(&mut self) {
+        if self.remover.snapshot(&self.id) {
+            return;
+        }
         if let Ok(images) = self.engine.images() {
             let _ = images.remove_snapshot(&self.id);
         }
