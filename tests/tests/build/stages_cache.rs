@@ -276,6 +276,11 @@ fn a_stage_only_copied_from_makes_no_blob() {
     // the tool stage's first image itself cannot be saved: it has no blobs
     let o = e.fails(&["save", "-o", p(&e.path().join("kept.tar")), &kept_id]);
     assert!(o.stderr.contains("intermediate build stage"), "{o:?}");
+    // nor be the base of an image a build makes
+    let df = format!("FROM {kept_id}\nRUN true\n");
+    let on_kept = context_with(&e, "on-kept", &[("Dockerfile", &df)]);
+    let (_, err) = build_fails(&e, &[p(&on_kept)]);
+    assert!(err.contains("kept without blobs"), "{err}");
 }
 
 /// The image a step made, from legacy-builder output: the ` ---> ID` line of the first step

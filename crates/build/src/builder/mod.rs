@@ -619,8 +619,9 @@ impl Builder<'_> {
         self.stage.keep_layers = self.keep.contains(&si);
         if !self.stage.keep_layers && self.stage.image.as_ref().is_some_and(image::kept::has_kept) {
             return Err(invalid(format!(
-                "Dockerfile:{}: FROM {base}: that stage's layers were kept without blobs, as a \
-                 stage only copied from; name it in FROM plainly",
+                "Dockerfile:{}: FROM {base}: an image of a stage only copied from, whose \
+                 layers were kept without blobs: build that stage as the target, or name the \
+                 stage in FROM (not through a variable)",
                 st.line
             )));
         }
