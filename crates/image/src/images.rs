@@ -190,10 +190,14 @@ impl ImageStore {
         // (every container's create passes here: no thread for layers already unpacked; a
         // kept layer has no blob to unpack, it is only checked)
         let mut pairs = Vec::new();
+        let mut size = 0;
         for (l, diff_id) in manifest.layers.iter().zip(&info.diff_ids) {
             if l.media_type == crate::kept::KEPT_LAYER {
                 self.ensure_kept(diff_id)?;
-            } else if !self.layer_unpacked(diff_id)? {
+                size += self.index.layer_size(diff_id)?.unwrap_or(0);
+            } else if let Some(n) = self.unpacked_size(diff_id)? {
+                size += n;
+            } else {
                 pairs.push((&l.digest, diff_id));
             }
         }
@@ -226,20 +230,23 @@ impl ImageStore {
         for r in results {
             r?;
         }
-        let mut size = 0;
-        for d in &info.diff_ids {
-            size += self.index.layer_size(d)?.unwrap_or(0);
+        for (_, diff_id) in &pairs {
+            size += self.index.layer_size(diff_id)?.unwrap_or(0);
         }
         Ok(size)
     }
 
-    fn layer_unpacked(&self, diff_id: &Digest) -> Result<bool> {
-        Ok(self.snapshots.has_layer(diff_id) && self.index.layer_size(diff_id)?.is_some())
+    /// The size of layer `diff_id` if it is unpacked (its dir there and its size recorded).
+    fn unpacked_size(&self, diff_id: &Digest) -> Result<Option<u64>> {
+        if !self.snapshots.has_layer(diff_id) {
+            return Ok(None);
+        }
+        self.index.layer_size(diff_id)
     }
 
     /// Unpack one layer blob into its snapshot dir unless present.
     pub fn ensure_layer(&self, blob: &Digest, diff_id: &Digest) -> Result<()> {
-        if self.layer_unpacked(diff_id)? {
+        if self.unpacked_size(diff_id)?.is_some() {
             return Ok(());
         }
         let f = self.content.open_blob(blob)?;
