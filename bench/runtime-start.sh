@@ -104,8 +104,8 @@ berth_bin() {
 	local target=${CARGO_TARGET_DIR:-target}
 	[[ $target == /* ]] || target=$repo/$target
 	if [[ -z ${BERTH_STATIC:-} ]]; then
-		note "building berth-runtime: cargo build --release -p berth-runtime (target dir $target)"
-		(cd "$repo" && cargo build --release -p berth-runtime) >"$work/berth-build.log" 2>&1 || return 1
+		note "building berth-runtime: cargo build --release -p berth-cli -p berth-runtime (target dir $target)"
+		(cd "$repo" && cargo build --release -p berth-cli -p berth-runtime) >"$work/berth-build.log" 2>&1 || return 1
 		echo "$target/release/berth-runtime"
 		return
 	fi

@@ -89,8 +89,11 @@ impl Cli {
 }
 
 /// Parsed once per invocation: the size difference between variants does not matter.
+/// Each subcommand's arguments are defined only when it is the one invoked (`defer`): building
+/// every subcommand's arguments on each call was the largest code path of a `run`.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Create a new specification file (config.json).
     Spec {
