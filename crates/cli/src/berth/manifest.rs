@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ManifestCmd {
     /// Add additional information to a local image manifest
     Annotate(AnnotateArgs),

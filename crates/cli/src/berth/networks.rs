@@ -11,6 +11,7 @@ use serde_json::json;
 use std::io::IsTerminal;
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum NetworkCmd {
     /// Create a network
     Create(CreateArgs),

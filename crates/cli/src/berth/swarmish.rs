@@ -82,6 +82,7 @@ pub fn volume_update(engine: &engine::engine::Engine, a: VolumeUpdateArgs) -> Re
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum CheckpointCmd {
     /// Create a checkpoint from a running container
     Create(CheckpointCreateArgs),

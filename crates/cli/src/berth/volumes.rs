@@ -13,6 +13,7 @@ use std::io::IsTerminal;
 // one value per process, parsed once: the size of its largest variant costs nothing
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum VolumeCmd {
     /// Create a volume
     Create(CreateArgs),

@@ -142,6 +142,7 @@ pub struct SystemPruneArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum SystemCmd {
     /// Show docker disk usage
     Df(DfArgs),
