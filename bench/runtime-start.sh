@@ -84,10 +84,11 @@ hugetlb_fix() {
 declare -A STATUS=() MEDIAN=() MEAN=() CPU=() HF=() RSS=() FAILS=()
 names=()
 
-# The berth-runtime measured: the release build the README installs (`cargo build --release`,
-# dynamically linked), or with BERTH_STATIC=1 a statically linked one (glibc crt-static): ~1 MB
-# larger, so its sealed memfd copy (made on every create/run) costs more; it starts no faster
-# and its peak RSS is lower (no shared libraries mapped). See bench/README.md.
+# The berth-runtime measured: the release build the README installs (its very command: the
+# code order of crates/runtime-cli/text-order.txt matches only that build's symbol names;
+# dynamically linked), or with BERTH_STATIC=1 a statically linked one (glibc crt-static): no
+# loader or libgcc_s start-up (their CPUID calls are costly in a VM), no code order. See
+# bench/README.md.
 berth_bin() {
 	if [[ -n ${BERTH_RUNTIME_BIN:-} ]]; then
 		echo "$BERTH_RUNTIME_BIN"
