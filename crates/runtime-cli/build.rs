@@ -28,10 +28,34 @@ fn main() {
     if let Ok(dir) = std::env::var("BERTH_LINK_MAP") {
         println!("{bin}=-Wl,-Map={dir}/berth-runtime.map");
     }
-    let lld_by_default = var("CARGO_CFG_TARGET_ARCH") == "x86_64";
-    if var("PROFILE") == "release" && lld_by_default && var("BERTH_NO_TEXT_ORDER").is_empty() {
+    if var("PROFILE") == "release" && links_with_rust_lld() && var("BERTH_NO_TEXT_ORDER").is_empty()
+    {
         let order = format!("{}/text-order.txt", var("CARGO_MANIFEST_DIR"));
         println!("{bin}=-Wl,--symbol-ordering-file={order}");
         println!("{bin}=-Wl,--no-warn-symbol-ordering");
     }
+}
+
+/// Whether the binary is linked by rustc's own lld, which knows `--symbol-ordering-file` (GNU ld
+/// does not): the default for x86_64-unknown-linux-gnu since Rust 1.90, unless a linker or
+/// linker flavour is chosen in the build's configuration.
+fn links_with_rust_lld() -> bool {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    if var("CARGO_CFG_TARGET_ARCH") != "x86_64" || !var("RUSTC_LINKER").is_empty() {
+        return false;
+    }
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    if flags.contains("linker") || flags.contains("fuse-ld") {
+        return false;
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let Ok(out) = std::process::Command::new(rustc).arg("-V").output() else {
+        return false;
+    };
+    // "rustc 1.95.0 (59807616e 2026-04-14)"
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut version = text.split_whitespace().nth(1).unwrap_or("").split('.');
+    let major: u32 = version.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let minor: u32 = version.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    major > 1 || (major == 1 && minor >= 90)
 }
