@@ -20,9 +20,22 @@ tracefs=/sys/kernel/tracing
 work=$(mktemp -d /tmp/berth-text-order.XXXXXX)
 root=$work/state
 bin=
+buffer_kb=$(awk '{print $1}' "$tracefs/buffer_size_kb")
 cleanup() {
-	echo 0 >"$tracefs/events/enable" 2>/dev/null || true
-	echo >"$tracefs/uprobe_events" 2>/dev/null || true
+	echo 0 >"$tracefs/events/berthorder/enable" 2>/dev/null || true
+	# only our probes: others' uprobes stay
+	if [[ -f $work/probes ]]; then
+		python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for i in range(int(sys.argv[2])):
+    try:
+        os.write(fd, f"-:berthorder/f{i}\n".encode())
+    except OSError:
+        pass
+' "$tracefs/uprobe_events" "$(wc -l <"$work/probes")"
+	fi
+	echo "$buffer_kb" >"$tracefs/buffer_size_kb" 2>/dev/null || true
 	if [[ -n $bin ]]; then
 		for id in $("$bin" --root "$root" list -q 2>/dev/null); do
 			"$bin" --root "$root" delete -f "$id" >/dev/null 2>&1 || true
@@ -55,7 +68,7 @@ workload() {
 	"$bin" --root "$root" exec order-sleep true
 	"$bin" --root "$root" kill order-sleep KILL
 	for _ in $(seq 50); do
-		"$bin" --root "$root" state order-sleep | grep -q '"stopped"' && break
+		[[ $("$bin" --root "$root" state order-sleep) == *'"stopped"'* ]] && break
 		sleep 0.1
 	done
 	"$bin" --root "$root" delete order-sleep

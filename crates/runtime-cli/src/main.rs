@@ -9,8 +9,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match cli::args::early(&args) {
         Some(Early::Version) => {
-            print!("{}", cli::specgen::version_text());
-            std::process::exit(0);
+            let code = i32::from(cli::out::bytes(cli::specgen::version_text().as_bytes()).is_err());
+            std::process::exit(code);
         }
         Some(Early::NoHelpTopic(name)) => {
             runtime::log::log(

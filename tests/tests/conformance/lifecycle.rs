@@ -219,3 +219,36 @@ fn state_json_fields() {
     assert_eq!(st["id"], id.as_str(), "{st}");
     env.delete(&id).ok();
 }
+
+/// A reader that went away (`state ID | head -c1`) ends `state` by SIGPIPE, as it ends runc:
+/// no panic message, no abort.
+#[test]
+fn state_to_a_closed_pipe_ends_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = test_env!();
+    let b = waiting_bundle(&env, "b");
+    let id = env.id("pipe");
+    env.track(&id);
+    env.create(&id, &b).ok();
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(&env.rt.bin)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["state", &id])
+        .stdout(std::process::Stdio::from(writer))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}, stderr: {stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    env.start(&id).ok();
+    release(&b);
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.delete(&id).ok();
+}

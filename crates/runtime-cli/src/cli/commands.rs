@@ -1,7 +1,7 @@
 //! One function per command.
 
 use super::args::{parse_signal, Cli, Command, CreateArgs, ExecArgs, ListFormat};
-use super::{seal, specgen};
+use super::{out, seal, specgen};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{Process, Spec};
 use runtime::{CreateOptions, ExecOptions, Runtime, Status};
@@ -56,7 +56,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::State { id } => {
             let st = rt.state(&id)?;
-            println!("{}", serde_json::to_string_pretty(&st)?);
+            out::line(&serde_json::to_string_pretty(&st)?)?;
         }
         Command::Kill { all, id, signal } => {
             let sig = parse_signal(&signal).map_err(|e| anyhow!(e))?;
@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => return events(&rt, &id, stats, &interval),
         Command::Pause { id } => rt.pause(&id)?,
         Command::Resume { id } => rt.resume(&id)?,
-        Command::Features => println!("{}", serde_json::to_string_pretty(&specgen::features())?),
+        Command::Features => out::line(&serde_json::to_string_pretty(&specgen::features())?)?,
     }
     Ok(0)
 }
@@ -116,7 +116,7 @@ fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<i32> {
             id,
             data: Some(data),
         };
-        println!("{}", serde_json::to_string(&stats)?);
+        out::line(&serde_json::to_string(&stats)?)?;
         let Some(watcher) = oom.as_mut() else {
             return Ok(0);
         };
@@ -127,7 +127,7 @@ fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<i32> {
                     id,
                     data: None,
                 };
-                println!("{}", serde_json::to_string(&oom)?)
+                out::line(&serde_json::to_string(&oom)?)?
             }
             Some(false) => {}
             None => return Ok(0),
@@ -167,17 +167,18 @@ fn create_options(a: &CreateArgs, own_terminal: bool) -> CreateOptions {
 
 fn list(rt: &Runtime, format: ListFormat, quiet: bool) -> Result<()> {
     let all = rt.list();
-    let mut out = std::io::stdout().lock();
+    // written at once, at the end (see `out::bytes`)
+    let mut text = Vec::new();
     if quiet {
         for (st, _) in &all {
-            writeln!(out, "{}", st.id)?;
+            writeln!(text, "{}", st.id)?;
         }
-        return Ok(());
+        return Ok(out::bytes(&text)?);
     }
     match format {
         ListFormat::Json => {
             let v: Vec<_> = all.iter().map(|(st, s)| st.oci(*s)).collect();
-            writeln!(out, "{}", serde_json::to_string(&v)?)?;
+            writeln!(text, "{}", serde_json::to_string(&v)?)?;
         }
         ListFormat::Table => {
             let rows: Vec<[String; 6]> = all
@@ -207,17 +208,17 @@ fn list(rt: &Runtime, format: ListFormat, quiet: bool) -> Result<()> {
                     .enumerate()
                     .map(|(i, c)| format!("{c:<w$}", w = widths[i] + 3))
                     .collect();
-                writeln!(out, "{}", line.concat().trim_end())?;
+                writeln!(text, "{}", line.concat().trim_end())?;
             }
         }
     }
-    Ok(())
+    Ok(out::bytes(&text)?)
 }
 
 fn ps(rt: &Runtime, format: ListFormat, id: &str, ps_args: &[String]) -> Result<()> {
     let pids = rt.pids(id)?;
     if format == ListFormat::Json {
-        println!("{}", serde_json::to_string(&pids)?);
+        out::line(&serde_json::to_string(&pids)?)?;
         return Ok(());
     }
     let args: Vec<String> = if ps_args.is_empty() {
@@ -243,17 +244,18 @@ fn ps(rt: &Runtime, format: ListFormat, id: &str, ps_args: &[String]) -> Result<
         .split_whitespace()
         .position(|h| h == "PID")
         .ok_or_else(|| anyhow!("ps output has no PID column"))?;
-    println!("{header}");
+    let mut text = format!("{header}\n");
     for l in lines {
         if l.split_whitespace()
             .nth(col)
             .and_then(|p| p.parse::<i32>().ok())
             .is_some_and(|p| pids.contains(&p))
         {
-            println!("{l}");
+            text.push_str(l);
+            text.push('\n');
         }
     }
-    Ok(())
+    Ok(out::bytes(text.as_bytes())?)
 }
 
 /// The process to exec: --process FILE, or the container's own process with the flags applied.

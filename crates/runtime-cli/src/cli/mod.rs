@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod out;
 pub mod seal;
 pub mod specgen;
 pub mod update;
