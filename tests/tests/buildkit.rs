@@ -252,28 +252,6 @@ fn independent_stages_run_at_the_same_time() {
     assert_eq!(e.ok(&["run", "--rm", &img, "cat", "/a", "/b"]), "a\nb\n");
 }
 
-/// A stage's step waits only for the stages it uses: the target's RUN after `COPY --from=a`
-/// runs while stage b, which the target copies from later, is still building (b waits for
-/// that RUN's mark: a builder that built b's whole wave first would time out).
-#[test]
-fn a_step_does_not_wait_for_a_stage_it_does_not_use_yet() {
-    let e = engine!();
-    let id = unique(&e, "steplevel");
-    let df = format!(
-        "ARG BASE\nFROM ${{BASE}} AS a\nRUN echo a > /a\n\
-         FROM ${{BASE}} AS b\nRUN --mount=type=cache,id={id},target=/sync sh -c 'i=0; \
-         while [ ! -e /sync/final ]; do i=$((i+1)); [ $i -gt 300 ] && exit 7; sleep 0.1; done; \
-         echo b > /b'\n\
-         FROM ${{BASE}}\nCOPY --from=a /a /a\n\
-         RUN --mount=type=cache,id={id},target=/sync touch /sync/final\n\
-         COPY --from=b /b /b\n"
-    );
-    let ctx = context_with(&e, "steplevel", &[("Dockerfile", &df)]);
-    let img = e.image_name("steplevel");
-    build_ok(&e, &["--no-cache", "-t", &img, p(&ctx)]);
-    assert_eq!(e.ok(&["run", "--rm", &img, "cat", "/a", "/b"]), "a\nb\n");
-}
-
 #[test]
 fn output_local_and_tar() {
     let e = engine!();

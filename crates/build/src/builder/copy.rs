@@ -216,14 +216,10 @@ impl Builder<'_> {
     pub(super) fn image_of(&self, ins: &Instruction, f: &str) -> Result<String> {
         let engine = self.engine;
         Ok(match self.df.stage_index(f) {
-            // only an earlier stage, waited for if it is still building
-            Some(j) => match (j < self.current).then(|| self.stage_image(j)) {
-                Some(Ok(Some(i))) => i.id().to_string(),
-                Some(Ok(None)) => scratch_image(engine)?,
-                Some(Err(e)) if e.to_string() == super::outcomes::DEPENDENCY_FAILED => {
-                    return Err(e)
-                }
-                Some(Err(_)) | None => {
+            Some(j) => match self.results.get(&j) {
+                Some(Some(i)) => i.id().to_string(),
+                Some(None) => scratch_image(engine)?,
+                None => {
                     return Err(step_err(
                         ins,
                         &format!("stage {f} is not built before this one"),

@@ -18,7 +18,6 @@ mod inline_cache;
 mod instructions;
 mod live;
 mod mounts;
-mod outcomes;
 mod output;
 mod progress;
 mod reaper;
@@ -38,16 +37,14 @@ use frontend::{frontend, platform_args};
 use image::archive::{derive, Step};
 use image::Image;
 pub use mounts::Secret;
-use outcomes::Outcomes;
 pub use output::{write_output, Output};
 pub use progress::ProgressFormat;
 use progress::Report;
-use schedule::{image_stages, needed_stages};
+use schedule::{image_stages, needed_stages, waves};
 use serde_json::{json, Value};
 use state::State;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::sync::Arc;
 
 #[derive(Default, Clone, Debug)]
 pub struct Options {
@@ -252,12 +249,10 @@ struct Builder<'a> {
     global: BTreeMap<String, Option<String>>,
     /// the --build-arg names consumed so far
     used_args: BTreeSet<String>,
-    /// the image of each stage built (None: FROM scratch with nothing in it), shared by the
-    /// threads building the stages
-    results: Arc<Outcomes>,
-    /// the stage being built, and its index
+    /// the image of each stage built (None: FROM scratch with nothing in it)
+    results: BTreeMap<usize, Option<Image>>,
+    /// the stage being built
     stage: State,
-    current: usize,
     /// names what this build keeps for itself (a `--no-cache` build's cache mounts)
     build_id: String,
     /// with `cache_from`: the images a cached step may be (the sources and their ancestors)
@@ -296,9 +291,8 @@ impl<'a> Builder<'a> {
             report,
             global: BTreeMap::new(),
             used_args: BTreeSet::new(),
-            results: Default::default(),
+            results: BTreeMap::new(),
             stage: State::on(None, BTreeMap::new()),
-            current: 0,
             build_id: engine::names::random_id(),
             cache_sources: sources,
             reaper: Default::default(),
@@ -433,11 +427,13 @@ impl Builder<'_> {
             n += 1 + df.stages[si].instructions.len();
         }
         let mut last = String::new();
-        self.results = Arc::new(Outcomes::new(&need));
-        let stages: Vec<usize> = need.iter().copied().collect();
-        for image in self.build_stages(&stages, &start, total, target)? {
-            last = image.map(|i| i.id().to_string()).unwrap_or_default();
-            stage_built(&last);
+        for wave in waves(df, &need) {
+            let built = self.build_wave(&wave, &start, total, target)?;
+            for (si, image) in wave.iter().zip(built) {
+                self.results.insert(*si, image.clone());
+                last = image.map(|i| i.id().to_string()).unwrap_or_default();
+                stage_built(&last);
+            }
         }
         let unused: Vec<&String> = self
             .opts
@@ -468,7 +464,6 @@ impl Builder<'_> {
 
     /// One stage, its steps numbered from `n`; the image it made is the stage's.
     fn build_stage(&mut self, si: usize, mut n: usize, total: usize, target: usize) -> Result<()> {
-        self.current = si;
         let st = &self.df.stages[si];
         // BuildKit's place of a step: `[stage k/m]` (the stage named only when there are
         // several), counting the steps that change files; metadata steps are not shown
@@ -494,10 +489,10 @@ impl Builder<'_> {
         self.finish_stage(si == target)
     }
 
-    /// The stages, all at once (each waits for those it uses, see `outcomes`): the first
-    /// here, writing its progress as it goes; each other in a thread of its own with a builder
-    /// of its own, its progress written after the first's. The images they made, in order.
-    fn build_stages(
+    /// The stages of a wave, at the same time: the first here, writing its progress as it
+    /// goes; each other in a thread of its own with a builder of its own, its progress written
+    /// after the first's. The images they made, in the wave's order.
+    fn build_wave(
         &mut self,
         wave: &[usize],
         start: &BTreeMap<usize, usize>,
@@ -542,7 +537,6 @@ impl Builder<'_> {
                             used_args: BTreeSet::new(),
                             results: results.clone(),
                             stage: State::on(None, BTreeMap::new()),
-                            current: si,
                             build_id: build_id.clone(),
                             cache_sources: cache_sources.clone(),
                             reaper: Default::default(),
@@ -550,7 +544,6 @@ impl Builder<'_> {
                         };
                         let r = b.build_stage(si, start[&si], total, target);
                         let img = b.stage.image.take();
-                        results.set(si, r.is_ok().then(|| img.clone()));
                         let used = (
                             std::mem::take(&mut b.used_args),
                             std::mem::take(&mut b.cache.used),
@@ -561,7 +554,6 @@ impl Builder<'_> {
                 })
                 .collect();
             let r0 = self.build_stage(*first, start[first], total, target);
-            results.set(*first, r0.is_ok().then(|| self.stage.image.clone()));
             for h in handles {
                 outcome.push(h.join().unwrap_or_else(|_| {
                     (Vec::new(), Err(invalid("a build stage's thread panicked")))
@@ -570,7 +562,7 @@ impl Builder<'_> {
             r0
         });
         let mut images = vec![self.stage.image.clone()];
-        let mut errs: Vec<Error> = r0.err().into_iter().collect();
+        let mut err = r0.err();
         for (buf, r) in outcome {
             let _ = self.report.out.write_all(&buf);
             let _ = self.report.out.flush();
@@ -580,10 +572,12 @@ impl Builder<'_> {
                     self.cache.used.extend(steps);
                     images.push(img);
                 }
-                Err(e) => errs.push(e),
+                Err(e) => {
+                    err.get_or_insert(e);
+                }
             }
         }
-        outcomes::build_error(errs).map_or(Ok(images), Err)
+        err.map_or(Ok(images), Err)
     }
 
     /// The needed stages whose layers may be kept without blobs: those no image this build
@@ -613,7 +607,7 @@ impl Builder<'_> {
         let image = if base == "scratch" {
             None
         } else if let Some(j) = self.df.stage_index(&base).filter(|j| *j < si) {
-            self.stage_image(j)?
+            self.results.get(&j).cloned().flatten()
         } else {
             Some(self.engine.images()?.get(&base).map_err(|_| {
                 invalid(format!(

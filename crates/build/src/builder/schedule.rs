@@ -1,6 +1,6 @@
 //! Which stages a build needs and in what order they can run: a stage depends on the stage it
-//! is built FROM, the stages it COPYs from and the stages its RUN steps mount from. The needed
-//! stages are built at the same time, each waiting for those it uses (see `outcomes`).
+//! is built FROM, the stages it COPYs from and the stages its RUN steps mount from. Stages with
+//! no dependency between them form a wave and are built at the same time.
 
 use crate::parser::{parse_mount, Dockerfile, Kind};
 use std::collections::BTreeSet;
@@ -58,12 +58,33 @@ pub(super) fn image_stages(df: &Dockerfile, target: usize) -> BTreeSet<usize> {
     out
 }
 
+/// The needed stages in waves: each wave's stages use only stages of earlier waves.
+pub(super) fn waves(df: &Dockerfile, need: &BTreeSet<usize>) -> Vec<Vec<usize>> {
+    let mut done: BTreeSet<usize> = BTreeSet::new();
+    let mut out = Vec::new();
+    while done.len() < need.len() {
+        let wave: Vec<usize> = need
+            .iter()
+            .copied()
+            .filter(|i| !done.contains(i) && deps(df, *i).is_subset(&done))
+            .collect();
+        if wave.is_empty() {
+            // cannot happen (dependencies point to earlier stages); never loop forever
+            out.push(need.iter().copied().filter(|i| !done.contains(i)).collect());
+            break;
+        }
+        done.extend(wave.iter().copied());
+        out.push(wave);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn needed_and_image_stages() {
+    fn independent_stages_share_a_wave() {
         let df = crate::parse(
             "FROM busybox AS a\nRUN a\nFROM busybox AS b\nRUN b\nFROM busybox AS c\n\
              RUN --mount=type=bind,from=b,target=/b true\nFROM a\nCOPY --from=c /x /x\n\
@@ -73,6 +94,7 @@ mod tests {
         .unwrap();
         let need = needed_stages(&df, 3);
         assert_eq!(need, BTreeSet::from([0, 1, 2, 3]));
+        assert_eq!(waves(&df, &need), vec![vec![0, 1], vec![2], vec![3]]);
         // the target is built FROM a, which it takes its layers from; b and c are only used
         assert_eq!(image_stages(&df, 3), BTreeSet::from([0, 3]));
         assert_eq!(image_stages(&df, 2), BTreeSet::from([2]));
