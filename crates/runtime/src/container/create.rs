@@ -74,6 +74,7 @@ impl Runtime {
 
         let mut guard = self.make_state_dir(&o.id)?;
         let fifo = make_exec_fifo(&guard.dir)?;
+        fault::mark("rt.state-made");
         // Resource limits (cgroups) are set before the process exists; it is in its cgroup
         // before it runs any container code (cloned into it, or entering it itself first).
         // (the host's layout read once, for the cgroup here and the init's cgroup mount)
@@ -84,6 +85,7 @@ impl Runtime {
             cgroup_layout.as_ref(),
         )?);
         let (cgroup_entry, clone_into) = (cgroup.entry.as_ref(), cgroup.clone_into());
+        fault::mark("rt.cgroups-made");
         let host_proc = nix::fcntl::open(
             "/proc",
             nix::fcntl::OFlag::O_PATH
