@@ -72,10 +72,14 @@ fn cidfile_written_and_existing_refused() {
 /// Removes a cgroup made under every v1 hierarchy, also on failure.
 struct CgroupGuard(String);
 impl Drop for CgroupGuard {
+    /// Removes the parent from every cgroup hierarchy mounted, wherever it is (crun's hosts
+    /// mount hugetlb's outside /sys/fs/cgroup).
     fn drop(&mut self) {
-        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
-            for h in rd.flatten() {
-                let _ = std::fs::remove_dir(h.path().join(&self.0));
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        for line in mounts.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 2 && (f[2] == "cgroup" || f[2] == "cgroup2") {
+                let _ = std::fs::remove_dir(Path::new(f[1]).join(&self.0));
             }
         }
     }
