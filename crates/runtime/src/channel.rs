@@ -46,13 +46,12 @@ impl Channel {
     }
 
     pub fn recv(&self) -> Result<Msg> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = loop {
-            match socket::recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Err(nix::Error::EINTR) => continue,
-                r => break r.ctx(|| "reading the runtime channel")?,
-            }
-        };
+        // The message's length first (a SOCK_SEQPACKET peek with MSG_TRUNC returns it whole),
+        // then a buffer of that size: a fixed 64 KiB one was zeroed, and made resident, for
+        // every few-byte message.
+        let len = self.recv_into(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
+        let mut buf = vec![0u8; len];
+        let n = self.recv_into(&mut buf, MsgFlags::empty())?;
         if n == 0 {
             return Err(Error::Other(
                 "the container process exited before it was ready".into(),
@@ -60,6 +59,15 @@ impl Channel {
         }
         serde_json::from_slice(&buf[..n])
             .map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))
+    }
+
+    fn recv_into(&self, buf: &mut [u8], flags: MsgFlags) -> Result<usize> {
+        loop {
+            match socket::recv(self.0.as_raw_fd(), buf, flags) {
+                Err(nix::Error::EINTR) => continue,
+                r => return r.ctx(|| "reading the runtime channel"),
+            }
+        }
     }
 
     pub fn as_raw_fd(&self) -> RawFd {
@@ -137,4 +145,27 @@ pub fn recv_fds(sock: RawFd, max: usize) -> Result<(Vec<OwnedFd>, String)> {
         msg.bytes
     };
     Ok((out, String::from_utf8_lossy(&buf[..n]).trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_of_any_size_arrives_whole_and_a_closed_peer_is_an_error() {
+        let (a, b) = Channel::pair().unwrap();
+        // a state JSON with large annotations (Kubernetes' last-applied-configuration can be
+        // over 64 KiB): the old fixed 64 KiB buffer truncated it
+        let big = "x".repeat(100_000);
+        a.send(&Msg::HooksDone(big.clone())).unwrap();
+        match b.recv().unwrap() {
+            Msg::HooksDone(s) => assert_eq!(s, big),
+            other => panic!("got {other:?}"),
+        }
+        a.send(&Msg::Go).unwrap();
+        assert!(matches!(b.recv().unwrap(), Msg::Go));
+        drop(a);
+        let e = b.recv().unwrap_err().to_string();
+        assert!(e.contains("exited before it was ready"), "{e}");
+    }
 }

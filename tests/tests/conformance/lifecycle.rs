@@ -252,3 +252,25 @@ fn state_to_a_closed_pipe_ends_by_sigpipe() {
     env.wait_status(&id, "stopped", 10 * SEC);
     env.delete(&id).ok();
 }
+
+/// Annotations of any size (Kubernetes' last-applied-configuration can pass 64 KiB) reach the
+/// state: the runtime's internal messages carrying the state are not cut at a buffer's size.
+#[test]
+fn large_annotations_reach_the_state() {
+    let env = test_env!();
+    let mut b = waiting_bundle(&env, "b");
+    let big = "x".repeat(100_000);
+    b.annotation("org.example.big", &big);
+    let id = env.id("bigann");
+    env.track(&id);
+    env.create(&id, &b).ok();
+    let st = env.state(&id).unwrap();
+    assert_eq!(
+        st["annotations"]["org.example.big"].as_str().map(str::len),
+        Some(100_000)
+    );
+    env.start(&id).ok();
+    release(&b);
+    env.wait_status(&id, "stopped", 10 * SEC);
+    env.delete(&id).ok();
+}
