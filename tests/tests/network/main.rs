@@ -141,7 +141,8 @@ fn http_sh(host: &str, port: u16, tries: u32) -> String {
 }
 
 /// What the host's network looked like, for a failure message: routes,
-/// firewall, bridge netfilter switches, listening TCP sockets.
+/// firewall, bridge netfilter switches, TCP sockets, neighbours, bridge
+/// forwarding entries, reverse-path filters, drop counters.
 fn host_net_diag() -> String {
     let mut out = String::new();
     for cmd in [
@@ -151,7 +152,11 @@ fn host_net_diag() -> String {
         "iptables -t nat -S",
         "sysctl net.bridge.bridge-nf-call-iptables net.ipv4.conf.all.rp_filter",
         "nft list ruleset 2>/dev/null | grep -iE 'berth|dnat|drop|reject'",
-        "ss -ltn",
+        "ss -tan",
+        "ip neigh",
+        "bridge fdb show 2>/dev/null | grep -v permanent",
+        "grep -H . /proc/sys/net/ipv4/conf/*/rp_filter",
+        "nstat -az 2>/dev/null | grep -iE 'ListenDrops|ListenOverflows|ReqQFullDrop|InNoRoutes|InAddrErrors|InHdrErrors|TCPAbortOnSyn|PAWS|SyncookiesFailed'",
     ] {
         let o = Command::new("sh").args(["-c", cmd]).output();
         let text = match o {

