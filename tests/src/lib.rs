@@ -29,6 +29,20 @@ pub use env::TestEnv;
 pub use hooks::HookLog;
 pub use runtime::{Runtime, RuntimeKind};
 
+/// Where this host mounts its cgroup hierarchies (v1 controllers and the unified one),
+/// wherever that is: not only under /sys/fs/cgroup (hosts running crun mount hugetlb's at
+/// /run/hugetlb-v1). Sorted, without duplicates.
+pub fn cgroup_mount_points() -> Vec<std::path::PathBuf> {
+    let text = mountinfo::read_self().unwrap_or_default();
+    let mut v: Vec<std::path::PathBuf> = mountinfo::mounts(&text)
+        .filter(|m| matches!(m.fs_type, "cgroup" | "cgroup2"))
+        .map(|m| m.mount_point)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// Returns true when the tests run as root; prints a skip notice otherwise.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()

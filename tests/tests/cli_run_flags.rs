@@ -75,12 +75,8 @@ impl Drop for CgroupGuard {
     /// Removes the parent from every cgroup hierarchy mounted, wherever it is (crun's hosts
     /// mount hugetlb's outside /sys/fs/cgroup).
     fn drop(&mut self) {
-        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-        for line in mounts.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() > 2 && (f[2] == "cgroup" || f[2] == "cgroup2") {
-                let _ = std::fs::remove_dir(Path::new(f[1]).join(&self.0));
-            }
+        for h in berth_e2e::cgroup_mount_points() {
+            let _ = std::fs::remove_dir(h.join(&self.0));
         }
     }
 }

@@ -332,15 +332,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     /// crun, and the pods' parent was left there after every run).
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
         let rel = self.cgroup_parent.trim_start_matches('/');
-        let text = mountinfo::read_self().unwrap_or_default();
-        let mut v: Vec<PathBuf> = mountinfo::mounts(&text)
-            .filter(|m| matches!(m.fs_type, "cgroup" | "cgroup2"))
-            .map(|m| m.mount_point.join(rel))
+        berth_e2e::cgroup_mount_points()
+            .into_iter()
+            .map(|m| m.join(rel))
             .filter(|d| d.is_dir())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
+            .collect()
     }
 
     /// Cgroups left below the pods' parent (the parent itself, which kubelet
