@@ -19,7 +19,6 @@ fn main() {
     println!("cargo:rerun-if-changed=text-order.txt");
     println!("cargo:rerun-if-env-changed=BERTH_LINK_MAP");
     println!("cargo:rerun-if-env-changed=BERTH_NO_TEXT_ORDER");
-    let var = |k: &str| std::env::var(k).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
         return;
     }
@@ -40,7 +39,6 @@ fn main() {
 /// does not): the default for x86_64-unknown-linux-gnu since Rust 1.90, unless a linker or
 /// linker flavour is chosen in the build's configuration.
 fn links_with_rust_lld() -> bool {
-    let var = |k: &str| std::env::var(k).unwrap_or_default();
     if var("CARGO_CFG_TARGET_ARCH") != "x86_64" || !var("RUSTC_LINKER").is_empty() {
         return false;
     }
@@ -58,4 +56,9 @@ fn links_with_rust_lld() -> bool {
     let major: u32 = version.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     let minor: u32 = version.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     major > 1 || (major == 1 && minor >= 90)
+}
+
+/// An environment variable of the build, empty when unset.
+fn var(k: &str) -> String {
+    std::env::var(k).unwrap_or_default()
 }
