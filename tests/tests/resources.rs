@@ -269,3 +269,36 @@ fn cgroup_fs_is_read_only_unless_mounted_writable() {
     let all = format!("{}{}", out.out(), out.stderr);
     assert_eq!(all.matches("Read-only file system").count(), 2, "{out:?}");
 }
+
+/// A mount that fails fails `create` with its own cause, and leaves neither state nor cgroup.
+/// berth-runtime's init mounts while the runtime is still making the container's cgroup (here
+/// slowed by device rules), so the error has to come from the init, not from the channel it
+/// closed when it gave up.
+#[test]
+fn a_mount_failing_while_the_cgroup_is_made_fails_create_with_its_cause() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.edit(|v| {
+        let bad = serde_json::json!({"destination": "/mnt/bad", "type": "tmpfs",
+            "source": "tmpfs", "options": ["size=not-a-size"]});
+        v["mounts"].as_array_mut().unwrap().insert(0, bad);
+        let rules: Vec<serde_json::Value> = (0..300)
+            .map(|minor| {
+                serde_json::json!({"allow": false, "type": "c", "major": 240,
+                "minor": minor, "access": "rwm"})
+            })
+            .collect();
+        v["linux"]["resources"] = serde_json::json!({ "devices": rules });
+    });
+    let id = env.id("badmount");
+    let out = env.create(&id, &b);
+    out.fails();
+    let err = out.stderr.to_lowercase();
+    assert!(err.contains("invalid argument"), "{out:?}");
+    assert!(
+        !err.contains("broken pipe") && !err.contains("epipe"),
+        "{out:?}"
+    );
+    assert!(env.state(&id).is_err(), "{out:?}");
+    assert_eq!(cgroup_dirs(&id), Vec::<String>::new());
+}

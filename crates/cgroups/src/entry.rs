@@ -8,7 +8,8 @@
 //! `tasks` files, 0.2-2 ms). A single thread moving itself does not take that lock, and a
 //! process cloned straight into a cgroup never needs moving. So:
 //! - v1: the new process, still single-threaded, writes `0` (itself) to each hierarchy's
-//!   `tasks` file, opened by the parent beforehand (the kernel checks the opener's rights);
+//!   `tasks` file, opened by the parent and handed to it (the kernel checks the opener's
+//!   rights): [`Entry::tasks`] in the parent, [`Entry::from_tasks`] in the process;
 //! - v2 (a pure v2 host, or the unified hierarchy of a hybrid one): the process is cloned into
 //!   the cgroup (`clone3` with `CLONE_INTO_CGROUP`); where that is not possible the parent
 //!   writes the pid as before ([`Entry::apply_v2`]).
@@ -54,6 +55,26 @@ impl Entry {
         }
         let v2 = unified.and_then(|u| V2Dir::open(u, false));
         Some(Entry { tasks, v2 })
+    }
+
+    /// A hybrid host's unified hierarchy directory alone (see
+    /// `CgroupManager::create_clone_target`); None if it is not a cgroup2 directory.
+    pub(crate) fn unified(dir: &Path) -> Option<Entry> {
+        Some(Entry {
+            tasks: Vec::new(),
+            v2: Some(V2Dir::open(dir, false)?),
+        })
+    }
+
+    /// The v1 hierarchies' `tasks` files (path, fd), to hand to the new process.
+    pub fn tasks(&self) -> impl Iterator<Item = (&Path, RawFd)> {
+        self.tasks.iter().map(|(p, f)| (p.as_path(), f.as_raw_fd()))
+    }
+
+    /// In the new process: the `tasks` files its parent handed over ([`tasks`](Self::tasks)),
+    /// for [`join_v1`](Self::join_v1).
+    pub fn from_tasks(tasks: Vec<(PathBuf, File)>) -> Entry {
+        Entry { tasks, v2: None }
     }
 
     /// A pure v2 host's cgroup directory; None if it is not a cgroup2 directory.

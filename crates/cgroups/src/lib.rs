@@ -80,6 +80,16 @@ pub trait CgroupManager: Send + Sync + std::fmt::Debug {
     /// without [`apply`](Self::apply)'s cost (see [`Entry`]); None where only `apply` works.
     fn entry(&self) -> Option<Entry>;
 
+    /// Before [`create`](Self::create), for a process cloned before the rest of its cgroup
+    /// is made (so the two overlap): makes only the v2 directory the process is cloned into
+    /// (`clone3`'s `CLONE_INTO_CGROUP`, see [`Entry`]) and returns its entry. A v1 manager
+    /// on a hybrid host makes the unified hierarchy's directory; None where there is no such
+    /// directory or it cannot be made (pure v1, fake trees; `create` tries again). A v2 manager
+    /// returns None: its whole cgroup is that directory, made and limited before the clone.
+    fn create_clone_target(&self) -> Result<Option<Entry>> {
+        Ok(None)
+    }
+
     /// Applies the spec's resources. Used at create time and by `update`.
     fn set(&self, resources: &LinuxResources) -> Result<()>;
 

@@ -442,6 +442,17 @@ impl CgroupManager for V1Manager {
         Entry::v1(&dirs, self.unified.as_deref().filter(|u| u.exists()))
     }
 
+    fn create_clone_target(&self) -> Result<Option<Entry>> {
+        let Some(u) = &self.unified else {
+            return Ok(None);
+        };
+        // (a failure is `create`'s to report, which tries again)
+        if mkdir(u).is_err() {
+            return Ok(None);
+        }
+        Ok(Entry::unified(u))
+    }
+
     fn set(&self, r: &LinuxResources) -> Result<()> {
         if let Some(c) = r.cpu() {
             self.set_cpu(c)?;

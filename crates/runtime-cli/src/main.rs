@@ -6,6 +6,7 @@ use clap::Parser;
 use cli::{args::Cli, args::Command, args::Early, args::LogFormat, commands};
 
 fn main() {
+    fault::mark("rt.main");
     let args: Vec<String> = std::env::args().collect();
     match cli::args::early(&args) {
         Some(Early::Version) => {
@@ -22,6 +23,7 @@ fn main() {
         None => {}
     }
     let cli = Cli::parse_from(&args);
+    fault::mark("rt.parsed");
     // As runc: a failed `exec` exits 255, so callers tell it from the process's own status.
     let error_code = if matches!(cli.command, Command::Exec(_)) {
         255

@@ -11,8 +11,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Msg {
-    /// Parent -> child: id mappings and cgroups are in place, go on.
-    Go,
+    /// Parent -> child: id mappings and cgroups are in place, go on. With the names of the
+    /// v1 cgroup hierarchies' `tasks` files the message carries as fds (see
+    /// [`Channel::send_with_fds`]), for the child to enter them itself.
+    Go(Vec<std::path::PathBuf>),
     /// Intermediate -> parent: pid of the process it cloned.
     Pid(i32),
     /// Child -> parent: namespaces are set up, run the createRuntime/prestart hooks now.
@@ -59,6 +61,26 @@ impl Channel {
         }
         serde_json::from_slice(&buf[..n])
             .map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))
+    }
+
+    /// [`send`](Self::send) with fds (SCM_RIGHTS) in the same message.
+    pub fn send_with_fds(&self, msg: &Msg, fds: &[RawFd]) -> Result<()> {
+        let data = serde_json::to_string(msg).map_err(|e| Error::Other(e.to_string()))?;
+        send_fds(self.0.as_raw_fd(), fds, &data)
+    }
+
+    /// [`recv`](Self::recv) of a message that may carry fds, up to `max` of them.
+    pub fn recv_with_fds(&self, max: usize) -> Result<(Msg, Vec<OwnedFd>)> {
+        let len = self.recv_into(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
+        let (fds, text) = recv_fds_into(self.0.as_raw_fd(), &mut vec![0u8; len], max)?;
+        if text.is_empty() {
+            return Err(Error::Other(
+                "the runtime exited before the container was ready".into(),
+            ));
+        }
+        let msg = serde_json::from_str(&text)
+            .map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))?;
+        Ok((msg, fds))
     }
 
     fn recv_into(&self, buf: &mut [u8], flags: MsgFlags) -> Result<usize> {
@@ -118,13 +140,17 @@ pub fn send_fds(sock: RawFd, fds: &[RawFd], text: &str) -> Result<()> {
 
 /// Receive what [`send_fds`] sent: the fds (close-on-exec) and the text.
 pub fn recv_fds(sock: RawFd, max: usize) -> Result<(Vec<OwnedFd>, String)> {
-    let mut buf = vec![0u8; 64 * 1024];
+    recv_fds_into(sock, &mut vec![0u8; 64 * 1024], max)
+}
+
+/// [`recv_fds`] with the text read into `buf` (a longer text is cut).
+fn recv_fds_into(sock: RawFd, buf: &mut [u8], max: usize) -> Result<(Vec<OwnedFd>, String)> {
     // SAFETY: CMSG_SPACE is a pure size computation.
     let len = unsafe { libc::CMSG_SPACE((max.max(1) * std::mem::size_of::<RawFd>()) as u32) };
     let mut space = vec![0u8; len as usize];
     let mut out = Vec::new();
     let n = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut iov = [IoSliceMut::new(buf)];
         let msg = loop {
             match socket::recvmsg::<()>(
                 sock,
@@ -162,10 +188,34 @@ mod tests {
             Msg::HooksDone(s) => assert_eq!(s, big),
             other => panic!("got {other:?}"),
         }
-        a.send(&Msg::Go).unwrap();
-        assert!(matches!(b.recv().unwrap(), Msg::Go));
+        a.send(&Msg::Go(Vec::new())).unwrap();
+        assert!(matches!(b.recv().unwrap(), Msg::Go(_)));
         drop(a);
         let e = b.recv().unwrap_err().to_string();
         assert!(e.contains("exited before it was ready"), "{e}");
+    }
+
+    /// The go-ahead carries the cgroup `tasks` files as fds, beside their names.
+    #[test]
+    fn a_message_with_fds_arrives_with_them() {
+        use std::io::{Read, Write};
+        let (a, b) = Channel::pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let names = vec![std::path::PathBuf::from("/sys/fs/cgroup/pids/x/tasks")];
+        a.send_with_fds(&Msg::Go(names.clone()), &[w.as_raw_fd()])
+            .unwrap();
+        drop(w);
+        let (msg, fds) = b.recv_with_fds(64).unwrap();
+        assert!(matches!(msg, Msg::Go(n) if n == names));
+        assert_eq!(fds.len(), 1);
+        std::fs::File::from(fds.into_iter().next().unwrap())
+            .write_all(b"0")
+            .unwrap();
+        let mut got = String::new();
+        std::fs::File::from(r).read_to_string(&mut got).unwrap();
+        assert_eq!(got, "0");
+        drop(a);
+        let e = b.recv_with_fds(64).unwrap_err().to_string();
+        assert!(e.contains("runtime exited"), "{e}");
     }
 }

@@ -180,6 +180,7 @@ pub fn reexec_protected(copy_name: &str) -> io::Result<()> {
         })
         .collect::<io::Result<_>>()?;
     let fd = protected(Path::new("/proc/self/exe"), copy_name)?;
+    fault::mark("rt.reexec");
     let err = nix::unistd::execveat(
         fd.as_fd(),
         c"",

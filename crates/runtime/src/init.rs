@@ -53,8 +53,6 @@ pub struct InitCtx<'a> {
     pub seccomp: Option<seccomp::Filter>,
     /// The agent a notifying filter's listener goes to.
     pub seccomp_agent: Option<crate::seccomp_agent::Agent>,
-    /// The cgroup's v1 hierarchies, entered by the init itself (see `cgroups::Entry`).
-    pub cgroup_entry: Option<&'a cgroups::Entry>,
 }
 
 /// Compile the spec's seccomp profile in the runtime, so a bad profile fails `create` with a
@@ -92,9 +90,53 @@ pub fn child_main(ch: &Channel, f: impl FnOnce() -> Result<Infallible>) -> ! {
 
 fn expect_go(ch: &Channel) -> Result<()> {
     match ch.recv()? {
-        Msg::Go => Ok(()),
+        Msg::Go(_) => Ok(()),
         Msg::Error(e) => Err(Error::Other(e)),
         other => Err(Error::Other(format!("unexpected message {other:?}"))),
+    }
+}
+
+/// The init's go-ahead from the runtime: id mappings written, the cgroup made and limited.
+/// Waited for once, before the first step that needs it; then the init enters its v1 cgroup
+/// hierarchies itself (the `tasks` files come with the message, see `cgroups::Entry`) and
+/// makes its cgroup namespace there.
+struct GoAhead<'a> {
+    ch: &'a Channel,
+    unshare_cgroupns: bool,
+    passed: bool,
+}
+
+impl GoAhead<'_> {
+    fn wait(&mut self) -> Result<()> {
+        if std::mem::replace(&mut self.passed, true) {
+            return Ok(());
+        }
+        // more than any host's v1 hierarchies
+        let (msg, fds) = self.ch.recv_with_fds(64)?;
+        let names = match msg {
+            Msg::Go(names) => names,
+            Msg::Error(e) => return Err(Error::Other(e)),
+            other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+        };
+        if names.len() != fds.len() {
+            return Err(Error::Other(format!(
+                "the runtime sent {} cgroup files for {} names",
+                fds.len(),
+                names.len()
+            )));
+        }
+        let tasks = names
+            .into_iter()
+            .zip(fds.into_iter().map(std::fs::File::from))
+            .collect();
+        cgroups::Entry::from_tasks(tasks)
+            .join_v1()
+            .map_err(|e| Error::Other(format!("entering the container's cgroup: {e}")))?;
+        if self.unshare_cgroupns {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+                .ctx(|| "unshare the cgroup namespace")?;
+        }
+        Ok(())
     }
 }
 
@@ -113,14 +155,17 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     } else {
         (Vec::new(), Vec::new())
     };
-    expect_go(ch)?;
-    if let Some(e) = ctx.cgroup_entry {
-        e.join_v1()
-            .map_err(|e| Error::Other(format!("entering the container's cgroup: {e}")))?;
-    }
-    if ctx.unshare_cgroupns {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .ctx(|| "unshare the cgroup namespace")?;
+    let mut go = GoAhead {
+        ch,
+        unshare_cgroupns: ctx.unshare_cgroupns,
+        passed: false,
+    };
+    // The mounts up to the first that needs the cgroup are made while the runtime makes it
+    // (see `resources::prepare`), in the init's own mount namespace and before any container
+    // code runs. Not in a user namespace (its id mappings come with the go-ahead) nor in the
+    // runtime's mount namespace.
+    if ctx.userns || ctx.shared_mntns {
+        go.wait()?;
     }
     if ctx.userns {
         // Become the namespace's root, so files we create are owned by the mapped root.
@@ -158,7 +203,8 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
         bind_sources: &bind_sources,
     };
     fault::mark("init.mounting");
-    plan.mount_all(&sys)?;
+    plan.mount_all_gated(&sys, &mut || go.wait())?;
+    go.wait()?;
     fault::mark("init.mounted");
     crate::rootfs::resolve_in_root(ctx.rootfs, process.cwd())
         .and_then(|cwd| sys.mkdir_all(&cwd))

@@ -1,6 +1,6 @@
 //! Where resource limits meet the lifecycle, through the `cgroups` crate: `prepare` runs in
-//! `create` before the container process exists, which is in its cgroup before it runs any
-//! container code ([`Prepared`]); `join`
+//! `create` around the clone of the container process, which is in its cgroup before it runs
+//! any container code ([`Prepared`]); `join`
 //! puts an exec'd process in the container's cgroup; `destroy` runs in `delete`. Each command is
 //! its own process, so the manager is rebuilt from the stored spec's cgroupsPath and the id.
 
@@ -108,36 +108,70 @@ pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResou
     serde_json::from_value(r).ok()
 }
 
-/// The container's cgroup, made and limited before its process exists (see [`prepare`]).
+/// The container's cgroup, made and limited before its process runs any container code: in
+/// two steps around the clone (see [`prepare`]).
 pub struct Prepared {
     pub manager: Box<dyn CgroupManager>,
-    /// How the process enters it by itself; None: the runtime moves it ([`Prepared::enter`]).
-    pub entry: Option<cgroups::Entry>,
+    /// The v2 directory the process is cloned into (a pure v2 host's cgroup, a hybrid host's
+    /// unified hierarchy directory); None: not cloned into one.
+    target: Option<cgroups::Entry>,
+    /// The v1 hierarchies the process enters by itself (see [`Prepared::tasks`]); None: the
+    /// runtime moves it ([`Prepared::enter`]).
+    join: Option<cgroups::Entry>,
     /// False for a rootless container that runs without a cgroup.
     made: bool,
+    /// What [`Prepared::complete`] still has to make and limit.
+    pending: bool,
 }
 
 impl Prepared {
     /// The v2 cgroup directory to clone the process into.
     pub fn clone_into(&self) -> Option<std::os::fd::RawFd> {
-        self.entry.as_ref().and_then(|e| e.v2_fd())
+        self.target.as_ref().and_then(|e| e.v2_fd())
     }
 
-    /// After the clone, in the runtime: moves `pid` into what it does not enter by itself.
-    /// `cloned_into`: the clone put it in the v2 cgroup. (The v1 hierarchies it enters itself,
-    /// with `entry`'s `join_v1`, before it runs any container code.)
+    /// After the clone, before the process goes on: the rest of the cgroup (a v1 or hybrid
+    /// host's hierarchies) made and limited, while the process sets up its mounts.
+    pub fn complete(&mut self, spec: &Spec) -> Result<()> {
+        if !std::mem::take(&mut self.pending) {
+            return Ok(());
+        }
+        self.made = make_and_limit(self.manager.as_ref(), spec)?;
+        if self.made {
+            self.join = self.manager.entry();
+        }
+        Ok(())
+    }
+
+    /// The v1 hierarchies' `tasks` files for the process to enter by itself (path, fd), sent
+    /// with its go-ahead; empty where the runtime moves it ([`enter`](Self::enter)).
+    pub fn tasks(&self) -> Vec<(&std::path::Path, std::os::fd::RawFd)> {
+        self.join.iter().flat_map(|e| e.tasks()).collect()
+    }
+
+    /// After [`complete`](Self::complete), in the runtime: moves `pid` into what it does not
+    /// enter by itself. `cloned_into`: the clone put it in the v2 directory.
     pub fn enter(&self, pid: i32, cloned_into: bool) -> Result<()> {
-        let r = match (&self.entry, self.made) {
-            (_, false) => Ok(()),
-            (None, true) => self.manager.apply(pid),
-            (Some(e), true) if !cloned_into => e.apply_v2(pid),
-            (Some(_), true) => Ok(()),
+        let r = match (self.made, &self.target, &self.join) {
+            (false, _, _) => Ok(()),
+            // nothing it can enter by itself (fake trees of tests): the slow way
+            (true, None, None) => self.manager.apply(pid),
+            // the v2 directory it was not cloned into (a hybrid host's unified hierarchy)
+            (true, t, j) if !cloned_into => match t.as_ref().or(j.as_ref()) {
+                Some(e) => e.apply_v2(pid),
+                None => Ok(()),
+            },
+            (true, _, _) => Ok(()),
         };
         r.map_err(err)
     }
 }
 
-/// Create the container's cgroup and set the spec's limits, before the process is cloned.
+/// Before the clone of the container's process: the manager, and on a pure v2 host (or for a
+/// rootless runtime) the whole cgroup, made and limited; elsewhere only the unified
+/// hierarchy's directory to clone it into, the rest made by [`Prepared::complete`] after the
+/// clone, while the process mounts (it enters no hierarchy before its go-ahead, and runs no
+/// container code before then).
 /// `layout`: the host's, detected beforehand (None: detect it now); a delete of the container
 /// in this process reuses it.
 pub fn prepare(spec: &Spec, id: &str, layout: Option<&cgroups::Layout>) -> Result<Prepared> {
@@ -162,13 +196,34 @@ pub fn prepare(spec: &Spec, id: &str, layout: Option<&cgroups::Layout>) -> Resul
                 .unwrap_or_else(|| id.to_string())
         )));
     }
-    if let Err(e) = m.create() {
-        rootless_without_cgroup(spec, e)?;
+    // (rootless: in one step, so a cgroup it cannot make leaves no unified directory behind)
+    if m.mode() == cgroups::Mode::V2 || crate::util::rootless() {
+        let made = make_and_limit(m.as_ref(), spec)?;
+        let target = if made { m.entry() } else { None };
         return Ok(Prepared {
             manager: m,
-            entry: None,
-            made: false,
+            target,
+            join: None,
+            made,
+            pending: false,
         });
+    }
+    let target = m.create_clone_target().map_err(err)?;
+    Ok(Prepared {
+        manager: m,
+        target,
+        join: None,
+        made: true,
+        pending: true,
+    })
+}
+
+/// Creates the cgroup and sets the spec's limits; false for a rootless container that runs
+/// without one.
+fn make_and_limit(m: &dyn CgroupManager, spec: &Spec) -> Result<bool> {
+    if let Err(e) = m.create() {
+        rootless_without_cgroup(spec, e)?;
+        return Ok(false);
     }
     // As runc: sharing a cgroup with other processes works, but `pause`, `kill --all` and
     // `delete` will act on them too.
@@ -193,12 +248,7 @@ pub fn prepare(spec: &Spec, id: &str, layout: Option<&cgroups::Layout>) -> Resul
             return Err(err(e));
         }
     }
-    let entry = m.entry();
-    Ok(Prepared {
-        manager: m,
-        entry,
-        made: true,
-    })
+    Ok(true)
 }
 
 /// A cgroup the runtime may not create: for a rootless runtime (a plain user, or root of a

@@ -97,6 +97,17 @@ pub const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
 impl RootfsPlan<'_> {
     /// Steps before pivot_root: propagation, the rootfs bind, every spec mount, /dev.
     pub fn mount_all(&self, sys: &dyn Syscall) -> Result<()> {
+        self.mount_all_gated(sys, &mut || Ok(()))
+    }
+
+    /// [`mount_all`](Self::mount_all), calling `gate` before each step that needs the
+    /// container's cgroup (made while the steps before it run): a cgroup mount, and the device
+    /// nodes (a v1 device cgroup decides which can be made).
+    pub fn mount_all_gated(
+        &self,
+        sys: &dyn Syscall,
+        gate: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
         if !self.shared_mntns {
             // As runc: the spec's rootfsPropagation from the start (rshared keeps mounts made in
             // the container flowing back to the host through rshared binds); by default rslave,
@@ -126,9 +137,13 @@ impl RootfsPlan<'_> {
             if m.destination() == Path::new("/dev") && is_bind(m) {
                 dev_is_bound = true;
             }
+            if matches!(typ_of(m), "cgroup" | "cgroup2") {
+                gate()?;
+            }
             self.mount_one(sys, m, self.bind_sources.get(i).and_then(Option::as_deref))?;
         }
         if !dev_is_bound {
+            gate()?;
             self.create_devices(sys)?;
         }
         self.dev_symlinks(sys)

@@ -49,8 +49,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 return Ok(0);
             }
             let code = runtime::relay::forward_and_wait(started.pid, started.console)?;
+            fault::mark("rt.exited");
             if !keep {
                 rt.delete(&create.id, true)?;
+                fault::mark("rt.deleted");
             }
             return Ok(code);
         }

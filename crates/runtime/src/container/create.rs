@@ -75,17 +75,20 @@ impl Runtime {
         let mut guard = self.make_state_dir(&o.id)?;
         let fifo = make_exec_fifo(&guard.dir)?;
         fault::mark("rt.state-made");
-        // Resource limits (cgroups) are set before the process exists; it is in its cgroup
-        // before it runs any container code (cloned into it, or entering it itself first).
+        // Resource limits (cgroups) are set before the process runs any container code: it is
+        // cloned into its v2 cgroup, or enters its v1 hierarchies itself on its go-ahead; the
+        // v1 hierarchies are made while it mounts (see `resources::prepare`).
         // (the host's layout read once, for the cgroup here and the init's cgroup mount)
         let cgroup_layout = cgroups::Layout::detect().ok();
-        let cgroup = guard.cgroup.insert(crate::resources::prepare(
-            &spec,
-            &o.id,
-            cgroup_layout.as_ref(),
-        )?);
-        let (cgroup_entry, clone_into) = (cgroup.entry.as_ref(), cgroup.clone_into());
-        fault::mark("rt.cgroups-made");
+        let clone_into = guard
+            .cgroup
+            .insert(crate::resources::prepare(
+                &spec,
+                &o.id,
+                cgroup_layout.as_ref(),
+            )?)
+            .clone_into();
+        fault::mark("rt.cgroup-target-made");
         let host_proc = nix::fcntl::open(
             "/proc",
             nix::fcntl::OFlag::O_PATH
@@ -120,7 +123,6 @@ impl Runtime {
             caps,
             seccomp,
             seccomp_agent,
-            cgroup_entry,
         };
         crate::log::debug(&format!(
             "nsexec container setup: new namespaces {:?}, joining {}",
@@ -159,8 +161,12 @@ impl Runtime {
                 &parent,
             )?;
         }
-        if let Some(cg) = &guard.cgroup {
+        let mut tasks = Vec::new();
+        if let Some(cg) = &mut guard.cgroup {
+            cg.complete(&spec)?;
+            fault::mark("rt.cgroups-made");
             cg.enter(pid, cloned_into)?;
+            tasks = cg.tasks();
         }
         if let Some(adj) = process.oom_score_adj() {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
@@ -168,7 +174,7 @@ impl Runtime {
         }
         fault::mark("rt.cgroups-applied");
         let mut st = new_state(&o.id, pid, &bundle, &rootfs, &spec)?;
-        parent.send(&Msg::Go)?;
+        go(&parent, &tasks)?;
         run_create_hooks(&parent, &spec, &st)?;
         if let Some((root, before)) = &guard.shared_mounts {
             st.shared_mounts = crate::shared_mntns::made_since(root, before)?;
@@ -223,6 +229,21 @@ fn check_namespaces(
         ));
     }
     Ok(())
+}
+
+/// The init's go-ahead, with the v1 cgroup hierarchies' `tasks` files it enters by itself
+/// (see `cgroups::Entry`). An init that failed setting up (it mounts before its go-ahead)
+/// has closed its end: its own error is reported, not the closed channel.
+fn go(parent: &Channel, tasks: &[(&Path, std::os::fd::RawFd)]) -> Result<()> {
+    let names = tasks.iter().map(|(p, _)| p.to_path_buf()).collect();
+    let fds: Vec<_> = tasks.iter().map(|(_, fd)| *fd).collect();
+    match parent.send_with_fds(&Msg::Go(names), &fds) {
+        Ok(()) => Ok(()),
+        Err(e) => match parent.recv() {
+            Ok(Msg::Error(child)) => Err(Error::Other(child)),
+            _ => Err(e),
+        },
+    }
 }
 
 /// exec.fifo in the state directory, opened O_PATH for the init to wait on until `start`.

@@ -73,7 +73,7 @@ impl Runtime {
             reap(pid);
             return Err(e);
         }
-        parent.send(&Msg::Go)?;
+        parent.send(&Msg::Go(Vec::new()))?;
         wait_exec(&parent, pid)?;
         if let Some(p) = &o.pid_file {
             write_pid_file(p, pid)?;
