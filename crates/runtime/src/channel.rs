@@ -92,6 +92,16 @@ impl Channel {
         }
     }
 
+    /// Whether a message (or the peer's close) is waiting, without blocking.
+    pub fn readable(&self) -> bool {
+        use std::os::fd::AsFd;
+        let mut fds = [nix::poll::PollFd::new(
+            self.0.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).is_ok_and(|n| n > 0)
+    }
+
     pub fn as_raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
     }

@@ -233,16 +233,18 @@ fn check_namespaces(
 
 /// The init's go-ahead, with the v1 cgroup hierarchies' `tasks` files it enters by itself
 /// (see `cgroups::Entry`). An init that failed setting up (it mounts before its go-ahead)
-/// has closed its end: its own error is reported, not the closed channel.
+/// has sent its error and closed its end: that error is reported, not the closed channel.
+/// (Only a message already waiting is read: a live init sends nothing before its go-ahead.)
 fn go(parent: &Channel, tasks: &[(&Path, std::os::fd::RawFd)]) -> Result<()> {
     let names = tasks.iter().map(|(p, _)| p.to_path_buf()).collect();
     let fds: Vec<_> = tasks.iter().map(|(_, fd)| *fd).collect();
     match parent.send_with_fds(&Msg::Go(names), &fds) {
         Ok(()) => Ok(()),
-        Err(e) => match parent.recv() {
+        Err(e) if parent.readable() => match parent.recv() {
             Ok(Msg::Error(child)) => Err(Error::Other(child)),
             _ => Err(e),
         },
+        Err(e) => Err(e),
     }
 }
 
