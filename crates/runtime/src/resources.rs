@@ -112,11 +112,12 @@ pub fn with_default_devices(spec: &Spec) -> Option<oci_spec::runtime::LinuxResou
 /// two steps around the clone (see [`prepare`]).
 pub struct Prepared {
     pub manager: Box<dyn CgroupManager>,
-    /// The v2 directory the process is cloned into (a pure v2 host's cgroup, a hybrid host's
-    /// unified hierarchy directory); None: not cloned into one.
+    /// Made before the clone: the v2 directory the process is cloned into (a pure v2 host's
+    /// cgroup, a hybrid host's unified hierarchy directory); made in one step (see [`prepare`]),
+    /// the whole cgroup's entry, its v1 hierarchies' `tasks` files included.
     target: Option<cgroups::Entry>,
-    /// The v1 hierarchies the process enters by itself (see [`Prepared::tasks`]); None: the
-    /// runtime moves it ([`Prepared::enter`]).
+    /// Made by [`Prepared::complete`]: the v1 hierarchies the process enters by itself (see
+    /// [`Prepared::tasks`]).
     join: Option<cgroups::Entry>,
     /// False for a rootless container that runs without a cgroup.
     made: bool,
@@ -146,7 +147,11 @@ impl Prepared {
     /// The v1 hierarchies' `tasks` files for the process to enter by itself (path, fd), sent
     /// with its go-ahead; empty where the runtime moves it ([`enter`](Self::enter)).
     pub fn tasks(&self) -> Vec<(&std::path::Path, std::os::fd::RawFd)> {
-        self.join.iter().flat_map(|e| e.tasks()).collect()
+        self.target
+            .iter()
+            .chain(&self.join)
+            .flat_map(|e| e.tasks())
+            .collect()
     }
 
     /// After [`complete`](Self::complete), in the runtime: moves `pid` into what it does not
@@ -453,4 +458,31 @@ pub fn freeze(state: &ContainerState) -> Result<()> {
 
 pub fn thaw(state: &ContainerState) -> Result<()> {
     manager_of(state)?.thaw().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cgroup made in one step before the clone (a rootless runtime's on v1) hands its v1
+    /// hierarchies' `tasks` files to the process all the same: without them it would run
+    /// outside them, its limits not applied.
+    #[test]
+    fn a_cgroup_made_in_one_step_hands_its_tasks_files_over() {
+        let Ok(manager) = manager_on(None, &Spec::default(), "berth-unit-prepared") else {
+            return;
+        };
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let entry = cgroups::Entry::from_tasks(vec![("/cg/pids/x/tasks".into(), f)]);
+        let p = Prepared {
+            manager,
+            target: Some(entry),
+            join: None,
+            made: true,
+            pending: false,
+        };
+        let tasks = p.tasks();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].0, std::path::Path::new("/cg/pids/x/tasks"));
+    }
 }
