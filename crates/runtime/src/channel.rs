@@ -51,16 +51,12 @@ impl Channel {
         // The message's length first (a SOCK_SEQPACKET peek with MSG_TRUNC returns it whole),
         // then a buffer of that size: a fixed 64 KiB one was zeroed, and made resident, for
         // every few-byte message.
-        let len = self.recv_into(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
-        let mut buf = vec![0u8; len];
+        let mut buf = vec![0u8; self.next_len()?];
         let n = self.recv_into(&mut buf, MsgFlags::empty())?;
-        if n == 0 {
-            return Err(Error::Other(
-                "the container process exited before it was ready".into(),
-            ));
-        }
-        serde_json::from_slice(&buf[..n])
-            .map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))
+        decode(
+            &buf[..n],
+            "the container process exited before it was ready",
+        )
     }
 
     /// [`send`](Self::send) with fds (SCM_RIGHTS) in the same message.
@@ -71,16 +67,18 @@ impl Channel {
 
     /// [`recv`](Self::recv) of a message that may carry fds, up to `max` of them.
     pub fn recv_with_fds(&self, max: usize) -> Result<(Msg, Vec<OwnedFd>)> {
-        let len = self.recv_into(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
-        let (fds, text) = recv_fds_into(self.0.as_raw_fd(), &mut vec![0u8; len], max)?;
-        if text.is_empty() {
-            return Err(Error::Other(
-                "the runtime exited before the container was ready".into(),
-            ));
-        }
-        let msg = serde_json::from_str(&text)
-            .map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))?;
+        let (fds, text) = recv_fds_into(self.0.as_raw_fd(), &mut vec![0u8; self.next_len()?], max)?;
+        let msg = decode(
+            text.as_bytes(),
+            "the runtime exited before the container was ready",
+        )?;
         Ok((msg, fds))
+    }
+
+    /// The next message's length, without taking it (a SOCK_SEQPACKET peek with MSG_TRUNC
+    /// returns it whole); 0 once the peer is gone.
+    fn next_len(&self) -> Result<usize> {
+        self.recv_into(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)
     }
 
     fn recv_into(&self, buf: &mut [u8], flags: MsgFlags) -> Result<usize> {
@@ -105,6 +103,15 @@ impl Channel {
     pub fn as_raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
     }
+}
+
+/// A message read from the channel; empty: the peer is gone (`gone` says who).
+fn decode(data: &[u8], gone: &str) -> Result<Msg> {
+    if data.is_empty() {
+        return Err(Error::Other(gone.into()));
+    }
+    serde_json::from_slice(data)
+        .map_err(|e| Error::Other(format!("bad message on the runtime channel: {e}")))
 }
 
 /// Send `fd` over a unix socket with `name` as the payload (runc's console-socket protocol).

@@ -88,18 +88,33 @@ pub fn child_main(ch: &Channel, f: impl FnOnce() -> Result<Infallible>) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-fn expect_go(ch: &Channel) -> Result<()> {
-    match ch.recv()? {
-        Msg::Go(_) => Ok(()),
-        Msg::Error(e) => Err(Error::Other(e)),
-        other => Err(Error::Other(format!("unexpected message {other:?}"))),
+/// The runtime's go-ahead: the `tasks` files of the v1 cgroup hierarchies that come with it
+/// (see `cgroups::Entry`; none for an exec'd process), to enter with `join_v1`.
+fn expect_go(ch: &Channel) -> Result<cgroups::Entry> {
+    // more than any host's v1 hierarchies
+    let (msg, fds) = ch.recv_with_fds(64)?;
+    let names = match msg {
+        Msg::Go(names) => names,
+        Msg::Error(e) => return Err(Error::Other(e)),
+        other => return Err(Error::Other(format!("unexpected message {other:?}"))),
+    };
+    if names.len() != fds.len() {
+        return Err(Error::Other(format!(
+            "the runtime sent {} cgroup files for {} names",
+            fds.len(),
+            names.len()
+        )));
     }
+    let tasks = names
+        .into_iter()
+        .zip(fds.into_iter().map(std::fs::File::from))
+        .collect();
+    Ok(cgroups::Entry::from_tasks(tasks))
 }
 
 /// The init's go-ahead from the runtime: id mappings written, the cgroup made and limited.
 /// Waited for once, before the first step that needs it; then the init enters its v1 cgroup
-/// hierarchies itself (the `tasks` files come with the message, see `cgroups::Entry`) and
-/// makes its cgroup namespace there.
+/// hierarchies itself and makes its cgroup namespace there.
 struct GoAhead<'a> {
     ch: &'a Channel,
     unshare_cgroupns: bool,
@@ -111,25 +126,7 @@ impl GoAhead<'_> {
         if std::mem::replace(&mut self.passed, true) {
             return Ok(());
         }
-        // more than any host's v1 hierarchies
-        let (msg, fds) = self.ch.recv_with_fds(64)?;
-        let names = match msg {
-            Msg::Go(names) => names,
-            Msg::Error(e) => return Err(Error::Other(e)),
-            other => return Err(Error::Other(format!("unexpected message {other:?}"))),
-        };
-        if names.len() != fds.len() {
-            return Err(Error::Other(format!(
-                "the runtime sent {} cgroup files for {} names",
-                fds.len(),
-                names.len()
-            )));
-        }
-        let tasks = names
-            .into_iter()
-            .zip(fds.into_iter().map(std::fs::File::from))
-            .collect();
-        cgroups::Entry::from_tasks(tasks)
+        expect_go(self.ch)?
             .join_v1()
             .map_err(|e| Error::Other(format!("entering the container's cgroup: {e}")))?;
         if self.unshare_cgroupns {
