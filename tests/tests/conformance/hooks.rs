@@ -96,10 +96,7 @@ fn hooks_get_state_on_stdin() {
     let id = env.id("hs");
     env.create(&id, &b).ok();
     let pid = env.pid(&id);
-    env.start(&id).ok();
-    release(&b);
-    env.wait_status(&id, "stopped", 10 * SEC);
-    env.delete(&id).ok();
+    start_to_end(&env, &id, &b);
     let entries = log.entries();
     let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     names.sort();

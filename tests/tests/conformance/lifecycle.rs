@@ -91,10 +91,7 @@ fn delete_created_without_force_fails() {
             del.fails();
             assert_eq!(env.status(&id).as_deref(), Some("created"));
             // Still startable.
-            env.start(&id).ok();
-            release(&b);
-            env.wait_status(&id, "stopped", 10 * SEC);
-            env.delete(&id).ok();
+            start_to_end(&env, &id, &b);
         }
     );
 }
@@ -176,10 +173,7 @@ fn create_with_existing_id_fails() {
     assert_eq!(st["status"], "created");
     assert_eq!(st["pid"].as_i64(), Some(pid as i64));
     assert_eq!(st["bundle"].as_str(), b.dir.to_str());
-    env.start(&id).ok();
-    release(&b);
-    env.wait_status(&id, "stopped", 10 * SEC);
-    env.delete(&id).ok();
+    start_to_end(&env, &id, &b);
 }
 
 #[test]
@@ -247,10 +241,7 @@ fn state_to_a_closed_pipe_ends_by_sigpipe() {
         out.status
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    env.start(&id).ok();
-    release(&b);
-    env.wait_status(&id, "stopped", 10 * SEC);
-    env.delete(&id).ok();
+    start_to_end(&env, &id, &b);
 }
 
 /// Annotations of any size (Kubernetes' last-applied-configuration can pass 64 KiB) reach the
@@ -269,8 +260,5 @@ fn large_annotations_reach_the_state() {
         st["annotations"]["org.example.big"].as_str().map(str::len),
         Some(100_000)
     );
-    env.start(&id).ok();
-    release(&b);
-    env.wait_status(&id, "stopped", 10 * SEC);
-    env.delete(&id).ok();
+    start_to_end(&env, &id, &b);
 }

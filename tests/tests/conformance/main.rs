@@ -27,6 +27,14 @@ fn release(b: &Bundle) {
     std::fs::write(b.rootfs().join("go"), "").unwrap();
 }
 
+/// Start a created container whose process waits for `/go`, let the process end, delete it.
+fn start_to_end(env: &TestEnv, id: &str, b: &Bundle) {
+    env.start(id).ok();
+    release(b);
+    env.wait_status(id, "stopped", 10 * SEC);
+    env.delete(id).ok();
+}
+
 fn host_ns(kind: &str) -> String {
     std::fs::read_link(format!("/proc/self/ns/{kind}"))
         .unwrap()
