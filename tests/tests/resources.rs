@@ -5,10 +5,12 @@
 use berth_e2e::test_env;
 use std::time::{Duration, Instant};
 
+/// Directories named `id` in any cgroup hierarchy mounted (also those outside /sys/fs/cgroup,
+/// as crun's hosts mount hugetlb's).
 fn cgroup_dirs(id: &str) -> Vec<String> {
     let mut found = Vec::new();
-    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        let mut stack = vec![h.path()];
+    for h in berth_e2e::cgroup_mount_points() {
+        let mut stack = vec![h];
         while let Some(dir) = stack.pop() {
             for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                 if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
