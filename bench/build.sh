@@ -17,7 +17,7 @@
 # Usage: bench/build.sh [--no-docker] [--no-buildkit] [--no-buildah]
 # Environment:
 #   BERTH_BIN=...        berth binary to use (default $CARGO_TARGET_DIR/release/berth,
-#                        built with `cargo build --release -p berth-cli` if missing)
+#                        built with scripts/build-release.sh if missing)
 #   CARGO_TARGET_DIR=... honoured when looking for / building berth
 #   DOCKER_HOST=...      use this docker daemon; otherwise a private dockerd is started
 #                        (temp data root, no bridge, no iptables) and stopped at the end

@@ -9,7 +9,7 @@
 # Usage: bench/density.sh [-n "100 1000"] [--peers-n "100"] [--no-docker] [--no-podman]
 # Environment:
 #   BERTH_BIN=...        berth binary to use (default $CARGO_TARGET_DIR/release/berth,
-#                        built with `cargo build --release -p berth-cli` if missing)
+#                        built with scripts/build-release.sh if missing)
 #   DOCKER_HOST=...      use this docker daemon; otherwise a private dockerd is started
 #                        (its own bridge) and stopped at the end
 set -uo pipefail

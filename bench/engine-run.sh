@@ -12,7 +12,7 @@
 #   --no-api        skip the docker CLI against berth serve
 # Environment:
 #   BERTH_BIN=...        berth binary to use (default $CARGO_TARGET_DIR/release/berth,
-#                        built with `cargo build --release -p berth-cli` if missing)
+#                        built with scripts/build-release.sh if missing)
 #   CARGO_TARGET_DIR=... honoured when looking for / building berth
 #   DOCKER_HOST=...      use this docker daemon; otherwise a private dockerd is started
 #                        with a temp data root and stopped at the end

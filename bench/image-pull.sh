@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -q -p berth-cli --bin berth
+"$(dirname "${BASH_SOURCE[0]}")/../scripts/build-release.sh" -q
 BERTH="$CARGO_TARGET_DIR/release/berth"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

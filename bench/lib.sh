@@ -49,8 +49,8 @@ berth_bin() {
 			# shellcheck disable=SC1091
 			. "$HOME/.cargo/env"
 		fi
-		note "building berth: cargo build --release -p berth-cli (target dir $target)"
-		(cd "$repo" && cargo build --release -p berth-cli) >"$work/berth-build.log" 2>&1 || {
+		note "building berth: scripts/build-release.sh (target dir $target)"
+		"$repo/scripts/build-release.sh" >"$work/berth-build.log" 2>&1 || {
 			tail -n 15 "$work/berth-build.log" | sed 's/^/    build: /' >&2
 			return 1
 		}

@@ -8,7 +8,7 @@ set -euo pipefail
 n=${1:-20}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 berth=${BERTH_RUNTIME_BIN:-$repo/target/release/berth-runtime}
-[ -x "$berth" ] || (cd "$repo" && cargo build --release -p berth-runtime >/dev/null)
+[ -x "$berth" ] || "$repo/scripts/build-release.sh" >/dev/null
 work=$(mktemp -d /tmp/berth-bench-limits.XXXXXX)
 trap 'for r in "$work"/root-*; do [ -d "$r" ] || continue; rt=${r##*/root-}; for c in "$r"/*/; do [ -d "$c" ] && "${BIN[$rt]}" --root "$r" delete --force "$(basename "$c")" >/dev/null 2>&1; done; done; rm -rf "$work"' EXIT
 

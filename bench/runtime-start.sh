@@ -6,7 +6,6 @@
 #   RUNS=20               timed runs per runtime (and per measurement)
 #   WARMUP=3              untimed warm-up runs per runtime
 #   BERTH_RUNTIME_BIN=... use this berth-runtime binary instead of building one
-#   BERTH_STATIC=1        build it statically linked (crt-static) instead of the default release
 #   CARGO_TARGET_DIR=...  honoured when building berth-runtime
 #   RUN_TIMEOUT=60        seconds before the first (sanity-check) run is killed
 #   NO_HYPERFINE=1        skip the hyperfine measurement even if installed
@@ -84,10 +83,9 @@ hugetlb_fix() {
 declare -A STATUS=() MEDIAN=() MEAN=() CPU=() HF=() RSS=() FAILS=()
 names=()
 
-# The berth-runtime measured: the release build the README installs (its very command: the
-# code order of crates/runtime-cli/text-order.txt matches only that build's symbol names;
-# dynamically linked), or with BERTH_STATIC=1 a statically linked one (glibc crt-static): no
-# loader or libgcc_s start-up (their CPUID calls are costly in a VM), no code order. See
+# The berth-runtime measured: the release build the README installs, by its very script
+# (scripts/build-release.sh: statically linked; the code order of
+# crates/runtime-cli/text-order.txt matches only that build's symbol names). See
 # bench/README.md.
 berth_bin() {
 	if [[ -n ${BERTH_RUNTIME_BIN:-} ]]; then
@@ -104,18 +102,9 @@ berth_bin() {
 	}
 	local target=${CARGO_TARGET_DIR:-target}
 	[[ $target == /* ]] || target=$repo/$target
-	if [[ -z ${BERTH_STATIC:-} ]]; then
-		note "building berth-runtime: cargo build --release -p berth-cli -p berth-runtime (target dir $target)"
-		(cd "$repo" && cargo build --release -p berth-cli -p berth-runtime) >"$work/berth-build.log" 2>&1 || return 1
-		echo "$target/release/berth-runtime"
-		return
-	fi
-	# --target keeps the flag away from build scripts/proc macros.
-	local triple
-	triple=$(rustc -vV | sed -n 's/^host: //p')
-	note "building berth-runtime: RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release -p berth-runtime --target $triple (target dir $target)"
-	(cd "$repo" && LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$(gcc -dumpmachine) RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p berth-runtime --target "$triple") >"$work/berth-build.log" 2>&1 || return 1
-	echo "$target/$triple/release/berth-runtime"
+	note "building berth-runtime: scripts/build-release.sh (target dir $target)"
+	"$repo/scripts/build-release.sh" >"$work/berth-build.log" 2>&1 || return 1
+	echo "$target/release/berth-runtime"
 }
 
 if bin=$(berth_bin); then
@@ -128,7 +117,7 @@ if bin=$(berth_bin); then
 	fi
 else
 	names+=(berth)
-	STATUS[berth]="FAILED: build failed (cargo build --release -p berth-runtime)"
+	STATUS[berth]="FAILED: build failed (scripts/build-release.sh)"
 	tail -n 15 "$work/berth-build.log" | sed 's/^/    build: /' >&2
 fi
 

@@ -5,11 +5,12 @@
 #
 #   sudo scripts/runtime-text-order.sh
 #
-# Builds with the README's command (symbol names depend on the build's features and profile, so
-# another command's build does not match the list), with the linker's map written, then puts a
-# uprobe on every function of the built binary (addresses from the map), runs the workload on a
-# busybox bundle and keeps the functions that were hit, in address order. Needs root, tracefs,
-# busybox-static. Takes a few minutes (registering ~3,000 uprobes is slow).
+# Builds as the README does, with scripts/build-release.sh (symbol names depend on the build's
+# features and profile, so another command's build does not match the list), with the linker's
+# map written, then puts a uprobe on every function of the built binary (addresses from the
+# map), runs the workload on a busybox bundle and keeps the functions that were hit, in address
+# order. Needs root, tracefs, busybox-static. Takes a few minutes (registering ~3,000 uprobes is
+# slow).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,13 +48,13 @@ trap cleanup EXIT
 
 target=${CARGO_TARGET_DIR:-$repo/target}
 [[ $target == /* ]] || target=$repo/$target
-echo "== building: cargo build --release -p berth-cli -p berth-runtime (linker map in $work)"
-(cd "$repo" && BERTH_LINK_MAP=$work cargo build --release -p berth-cli -p berth-runtime)
+echo "== building: scripts/build-release.sh (linker map in $work)"
+BERTH_LINK_MAP=$work "$repo/scripts/build-release.sh"
 # build.rs only passes the map option when its rerun-if-env-changed fires; force a relink
 # when the binary was already up to date.
 if [[ ! -s $work/berth-runtime.map ]]; then
 	touch "$repo/crates/runtime-cli/build.rs"
-	(cd "$repo" && BERTH_LINK_MAP=$work cargo build --release -p berth-cli -p berth-runtime)
+	BERTH_LINK_MAP=$work "$repo/scripts/build-release.sh"
 fi
 bin=$target/release/berth-runtime
 

@@ -11,6 +11,9 @@
 //! - **Packed relative relocations** (`-z pack-relative-relocs`, RELR; glibc >= 2.36): the
 //!   loader reads a ~3 KiB bitmap instead of ~220 KiB of `.rela.dyn` entries.
 //!
+//! Both apply to the README's build (`scripts/build-release.sh`), which links the binary
+//! statically, and to a dynamically linked one (`cargo build`).
+//!
 //! `BERTH_LINK_MAP=DIR` also writes the linker's map to `DIR/berth-runtime.map` (the
 //! regeneration script reads the functions' addresses from it). `BERTH_NO_TEXT_ORDER=1` leaves
 //! the code in the compiler's order (to measure what the order buys, or for a linker that is
