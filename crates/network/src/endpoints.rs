@@ -255,10 +255,16 @@ impl Manager {
             context: format!("opening network namespace {}", netns.display()),
             source: e,
         })?;
-        self.ensure_network_opts(net, false)?;
-        fault::mark("net.bridge-checked");
         let nl = netlink::Nl::new()?;
-        nl.create_veth(&ep.host_veth, ifname, &ns, &net.bridge, ep.ip6.is_some())?;
+        let bridge = self.ensure_network_opts(&nl, net, false)?;
+        fault::mark("net.bridge-checked");
+        nl.create_veth(
+            &ep.host_veth,
+            ifname,
+            &ns,
+            (&net.bridge, bridge),
+            ep.ip6.is_some(),
+        )?;
         fault::mark("net.veth-created");
         let mac = ipam::parse_mac(&ep.mac)
             .ok_or_else(|| Error::Corrupt(net.name.clone(), format!("mac {}", ep.mac)))?;

@@ -411,18 +411,24 @@ impl Manager {
 
     /// Bridge up with its gateway address, forwarding on, and the network's firewall rules.
     fn ensure_network(&self, net: &NetworkConfig) -> Result<()> {
-        self.ensure_network_opts(net, true)
+        self.ensure_network_opts(&netlink::Nl::new()?, net, true)
+            .map(drop)
     }
 
     /// `check_rules: false` trusts that an existing bridge has its rules (they are written
     /// with the bridge, as dockerd does at network creation and startup) -- this spares every
-    /// container start an iptables-save.
-    pub(crate) fn ensure_network_opts(&self, net: &NetworkConfig, check_rules: bool) -> Result<()> {
+    /// container start an iptables-save. `nl`: the caller's netlink connection, in the host's
+    /// network namespace. Returns the bridge's index.
+    pub(crate) fn ensure_network_opts(
+        &self,
+        nl: &netlink::Nl,
+        net: &NetworkConfig,
+        check_rules: bool,
+    ) -> Result<u32> {
         let subnet = net.subnet_parsed()?;
         let gw = net.gateway_parsed()?;
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
-        let nl = netlink::Nl::new()?;
-        let created = nl.ensure_bridge(&net.bridge, gw, subnet.prefix)?;
+        let (created, index) = nl.ensure_bridge(&net.bridge, gw, subnet.prefix)?;
         if let Some((s6, gw6)) = net.v6_parsed()? {
             // as dockerd's bridge driver: IPv6 on for the bridge, forwarding on, the gateway
             enable_ipv6(Path::new("/proc/sys/net/ipv6"), &net.bridge)?;
@@ -430,14 +436,13 @@ impl Manager {
         }
         // The rules were written for this very bridge (same ifindex) already: a bridge made
         // again (reboot, retired default network) has a new index and gets its rules again.
-        let index = nl.link_index(&net.bridge)?.unwrap_or(0);
         let marker = self.markers.join(&net.id);
         let stamp = format!("{index} {RULES_VERSION}");
         if !created
             && !check_rules
             && std::fs::read_to_string(&marker).ok().as_deref() == Some(&stamp)
         {
-            return Ok(());
+            return Ok(index);
         }
         // as docker does on its bridges: a container must not configure the host's IPv6
         // through router advertisements (CVE-2020-13401); no such file without IPv6
@@ -469,7 +474,7 @@ impl Manager {
         )?;
         let _ = std::fs::create_dir_all(&self.markers);
         let _ = std::fs::write(&marker, stamp);
-        Ok(())
+        Ok(index)
     }
 
     /// Best effort: the network's rules and bridge.

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
-use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::{Error, Result};
@@ -68,6 +68,11 @@ impl Nl {
     }
 
     pub fn link_index(&self, name: &str) -> Result<Option<u32>> {
+        Ok(self.link_state(name)?.map(|(index, _)| index))
+    }
+
+    /// Link `name`'s index and whether it is up, from one request.
+    fn link_state(&self, name: &str) -> Result<Option<(u32, bool)>> {
         let h = self.handle.clone();
         let r = self.rt.block_on(async {
             h.link()
@@ -78,7 +83,10 @@ impl Nl {
                 .await
         });
         match r {
-            Ok(Some(m)) => Ok(Some(m.header.index)),
+            Ok(Some(m)) => Ok(Some((
+                m.header.index,
+                m.header.flags.contains(LinkFlags::Up),
+            ))),
             Ok(None) => Ok(None),
             Err(e) if matches!(errno(&e), Some(ENODEV) | Some(ENOENT)) => Ok(None),
             Err(e) => Err(nl_err(format!("looking up link {name}"), e)),
@@ -99,37 +107,15 @@ impl Nl {
             .map_err(|e| nl_err(op, e))
     }
 
-    pub fn set_up(&self, name: &str) -> Result<()> {
-        let idx = self.require_index(name)?;
-        self.set(
-            format!("setting link {name} up"),
-            LinkUnspec::new_with_index(idx).up().build(),
-        )
-    }
-
-    /// Add `ip/prefix` to link `name` (replacing the same address if there).
-    pub fn add_address(&self, name: &str, ip: Ipv4Addr, prefix: u8) -> Result<()> {
-        let idx = self.require_index(name)?;
-        let h = self.handle.clone();
-        self.rt
-            .block_on(async {
-                h.address()
-                    .add(idx, IpAddr::V4(ip), prefix)
-                    .replace()
-                    .execute()
-                    .await
-            })
-            .map_err(|e| nl_err(format!("adding address {ip}/{prefix} to link {name}"), e))
-    }
-
-    /// Add `ip/prefix` to link `name` without duplicate address detection (the address is
-    /// ours to give: usable at once, never "tentative"), replacing the same address.
+    /// Add `ip/prefix` to link `name`, replacing the same address.
     pub fn add_address6(&self, name: &str, ip: Ipv6Addr, prefix: u8) -> Result<()> {
-        self.add_any(name, IpAddr::V6(ip), prefix)
+        self.add_at(self.require_index(name)?, name, IpAddr::V6(ip), prefix)
     }
 
-    fn add_any(&self, name: &str, ip: IpAddr, prefix: u8) -> Result<()> {
-        let idx = self.require_index(name)?;
+    /// Add `ip/prefix` to the link of index `idx` (named `name`), replacing the same address;
+    /// an IPv6 one without duplicate address detection (the address is ours to give: usable at
+    /// once, never "tentative").
+    fn add_at(&self, idx: u32, name: &str, ip: IpAddr, prefix: u8) -> Result<()> {
         let h = self.handle.clone();
         self.rt
             .block_on(async {
@@ -144,25 +130,37 @@ impl Nl {
             .map_err(|e| nl_err(format!("adding address {ip}/{prefix} to link {name}"), e))
     }
 
-    /// Make bridge `name` exist, hold `gateway/prefix` and be up.
-    /// Returns whether the bridge had to be created.
-    pub fn ensure_bridge(&self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
-        let mut created = false;
-        if self.link_index(name)?.is_none() {
-            created = true;
-            let h = self.handle.clone();
-            let r = self
-                .rt
-                .block_on(async { h.link().add(LinkBridge::new(name).build()).execute().await });
-            match r {
-                Ok(()) => {}
-                Err(e) if errno(&e) == Some(EEXIST) => {} // created concurrently
-                Err(e) => return Err(nl_err(format!("creating bridge {name}"), e)),
+    /// Make bridge `name` exist, hold `gateway/prefix` and be up: one request when it does
+    /// (the address is put again, which repairs a lost one), as each container's start asks.
+    /// Returns whether the bridge had to be created, and its index.
+    pub fn ensure_bridge(&self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<(bool, u32)> {
+        let (created, (idx, up)) = match self.link_state(name)? {
+            Some(state) => (false, state),
+            None => {
+                let h = self.handle.clone();
+                let r = self.rt.block_on(async {
+                    h.link().add(LinkBridge::new(name).build()).execute().await
+                });
+                match r {
+                    Ok(()) => {}
+                    Err(e) if errno(&e) == Some(EEXIST) => {} // created concurrently
+                    Err(e) => return Err(nl_err(format!("creating bridge {name}"), e)),
+                }
+                let state = self.link_state(name)?.ok_or_else(|| Error::Netlink {
+                    op: format!("looking up bridge {name}"),
+                    detail: "no such device right after its creation".into(),
+                })?;
+                (true, state)
             }
+        };
+        self.add_at(idx, name, IpAddr::V4(gateway), prefix)?;
+        if !up {
+            self.set(
+                format!("setting link {name} up"),
+                LinkUnspec::new_with_index(idx).up().build(),
+            )?;
         }
-        self.add_address(name, gateway, prefix)?;
-        self.set_up(name)?;
-        Ok(created)
+        Ok((created, idx))
     }
 
     /// Delete link `name`; a missing link is not an error.
@@ -191,34 +189,37 @@ impl Nl {
         host: &str,
         peer: &str,
         netns: &File,
-        bridge: &str,
+        bridge: (&str, u32),
         ipv6: bool,
     ) -> Result<()> {
-        let bridge_idx = self.require_index(bridge)?;
+        let (bridge, bridge_idx) = bridge;
         let peer_msg = LinkUnspec::new_with_name(peer)
             .setns_by_fd(netns.as_raw_fd())
             .build();
+        // attached to the bridge as it is made (the kernel removes it again if that fails)
         let msg = LinkVeth::new(host, peer)
+            .controller(bridge_idx)
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
             .build();
         let h = self.handle.clone();
         self.rt
             .block_on(async { h.link().add(msg).execute().await })
-            .map_err(|e| nl_err(format!("creating veth pair {host} / {peer}"), e))?;
-        let idx = self.require_index(host)?;
-        self.set(
-            format!("attaching {host} to bridge {bridge}"),
-            LinkUnspec::new_with_index(idx)
-                .controller(bridge_idx)
-                .build(),
-        )?;
+            .map_err(|e| {
+                nl_err(
+                    format!("creating veth pair {host} / {peer} on bridge {bridge}"),
+                    e,
+                )
+            })?;
         // hairpin: a container may reach its own published port through a host address, which
         // sends the frame back out of the port it came in on
         let _ = std::fs::write(format!("/sys/class/net/{host}/brport/hairpin_mode"), "1");
         if !ipv6 {
             set_ipv6(host, false);
         }
-        self.set_up(host)
+        self.set(
+            format!("setting link {host} up"),
+            LinkUnspec::new_with_name(host).up().build(),
+        )
     }
 
     /// Inside a namespace: rename-free configuration of `ifname`.
@@ -230,17 +231,23 @@ impl Nl {
                 .append_extra_attribute(LinkAttribute::Address(c.mac.clone()))
                 .build(),
         )?;
-        self.add_address(ifname, c.ip, c.prefix)?;
+        self.add_at(idx, ifname, IpAddr::V4(c.ip), c.prefix)?;
         if let Some((ip6, prefix6)) = c.ip6 {
-            self.add_address6(ifname, ip6, prefix6)?;
+            self.add_at(idx, ifname, IpAddr::V6(ip6), prefix6)?;
         }
         for ip in &c.link_local {
             // docker adds them as /16 (v4) and /64 (v6)
-            self.add_any(ifname, *ip, if ip.is_ipv4() { 16 } else { 64 })?;
+            self.add_at(idx, ifname, *ip, if ip.is_ipv4() { 16 } else { 64 })?;
         }
-        self.set_up(ifname)?;
-        if self.link_index("lo")?.is_some() {
-            self.set_up("lo")?;
+        self.set(
+            format!("setting link {ifname} up"),
+            LinkUnspec::new_with_index(idx).up().build(),
+        )?;
+        if let Some((lo, false)) = self.link_state("lo")? {
+            self.set(
+                "setting link lo up".into(),
+                LinkUnspec::new_with_index(lo).up().build(),
+            )?;
         }
         if let Some(gw) = c.gateway6 {
             let h = self.handle.clone();

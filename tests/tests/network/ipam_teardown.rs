@@ -167,3 +167,41 @@ fn teardown_leaves_no_bridge_veth_or_firewall_rule() {
     let ls = e.ok(&["network", "ls"]);
     assert!(!ls.contains(&net), "{ls}");
 }
+
+/// A user network's bridge taken down on the host, its gateway address removed, is up with the
+/// address again once the next container starts on it, and that container reaches the gateway.
+/// (A container's start puts the address again and brings the bridge up only when it is down.)
+#[test]
+fn a_bridge_taken_down_on_the_host_is_repaired_by_the_next_start() {
+    let e = engine!();
+    berth_only!(
+        e,
+        "dockerd does not repair its bridges when a container starts"
+    );
+    let nets = Nets::new(&e);
+    let net = nets.create("repair", &[]);
+    let v = net_inspect(&e, &net);
+    let id = v["Id"].as_str().unwrap().to_string();
+    let gw = v["IPAM"]["Config"][0]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let br = format!("br-{}", &id[..12]);
+    // the bridge is made with the network; down and without its address now
+    host_sh("ip", &["link", "set", &br, "down"]);
+    host_sh("ip", &["addr", "flush", "dev", &br]);
+    assert!(!host_sh("ip", &["-o", "-4", "addr", "show", "dev", &br]).contains(&gw));
+
+    let o = run_sh(&e, &["--network", &net], &format!("ping -c 1 -W 5 {gw}"));
+    assert!(o.success(), "ping of the gateway {gw}: {o:?}");
+    let link = link_lines(&format!("{br}:"));
+    assert!(
+        link.iter().any(|l| l.contains(",UP")),
+        "{br} not up again: {link:?}"
+    );
+    let addr = host_sh("ip", &["-o", "-4", "addr", "show", "dev", &br]);
+    assert!(
+        addr.contains(&format!("{gw}/")),
+        "{br} has no {gw} again: {addr}"
+    );
+}
