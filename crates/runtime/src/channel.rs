@@ -82,9 +82,15 @@ impl Channel {
     }
 
     fn recv_into(&self, buf: &mut [u8], flags: MsgFlags) -> Result<usize> {
+        let mut reset_taken = false;
         loop {
             match socket::recv(self.0.as_raw_fd(), buf, flags) {
                 Err(nix::Error::EINTR) => continue,
+                // A peer that closed with a message of ours unread (an init that failed before
+                // taking its go-ahead) leaves ECONNRESET pending, which a SOCK_SEQPACKET
+                // receive reports before the messages the peer sent first (its error): taken
+                // once, the next receive reads them, then the end.
+                Err(nix::Error::ECONNRESET) if !reset_taken => reset_taken = true,
                 r => return r.ctx(|| "reading the runtime channel"),
             }
         }
@@ -209,6 +215,23 @@ mod tests {
         assert!(matches!(b.recv().unwrap(), Msg::Go(_)));
         drop(a);
         let e = b.recv().unwrap_err().to_string();
+        assert!(e.contains("exited before it was ready"), "{e}");
+    }
+
+    /// A peer that sent its error and closed with our message unread (an init failing before
+    /// its go-ahead): its error is read, not the ECONNRESET its close left pending.
+    #[test]
+    fn the_error_of_a_peer_gone_with_our_message_unread_is_read() {
+        let (runtime, init) = Channel::pair().unwrap();
+        runtime.send(&Msg::Go(Vec::new())).unwrap();
+        init.send(&Msg::Error("mounting sysfs: not a directory".into()))
+            .unwrap();
+        drop(init);
+        match runtime.recv().unwrap() {
+            Msg::Error(e) => assert_eq!(e, "mounting sysfs: not a directory"),
+            other => panic!("got {other:?}"),
+        }
+        let e = runtime.recv().unwrap_err().to_string();
         assert!(e.contains("exited before it was ready"), "{e}");
     }
 
