@@ -314,8 +314,8 @@ fn tx(db: &Connection) -> Result<rusqlite::Transaction<'_>> {
 fn connect(path: &Path) -> Result<Connection> {
     // the settings of every metadata database of a root (WAL, synchronous=NORMAL, no
     // checkpoint at close): one opener for them all
-    let db = image::index::open_db(path)?;
-    db.execute_batch(
+    Ok(image::index::open_db(
+        path,
         "CREATE TABLE IF NOT EXISTS containers (
                 id TEXT PRIMARY KEY,
                 name TEXT NOT NULL UNIQUE,
@@ -329,8 +329,7 @@ fn connect(path: &Path) -> Result<Connection> {
                 key TEXT PRIMARY KEY,
                 value TEXT NOT NULL
             );",
-    )?;
-    Ok(db)
+    )?)
 }
 
 fn decode(d: &str) -> Result<Container> {

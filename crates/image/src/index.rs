@@ -108,9 +108,10 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-/// A metadata database of a berth root (see `metadb::open`), waiting up to 30 s for a lock.
-pub fn open_db(path: &Path) -> rusqlite::Result<Connection> {
-    metadb::open(path, BUSY_TIMEOUT)
+/// A metadata database of a berth root with the tables of `schema` (idempotent statements; see
+/// `metadb::open`), waiting up to 30 s for a lock.
+pub fn open_db(path: &Path, schema: &str) -> rusqlite::Result<Connection> {
+    metadb::open(path, BUSY_TIMEOUT, |c| c.execute_batch(schema))
 }
 
 /// How long a connection waits for another's lock.
@@ -127,8 +128,7 @@ impl Index {
             path: path.to_path_buf(),
             source,
         };
-        let conn = open_db(path).map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        let conn = open_db(path, SCHEMA).map_err(err)?;
         Ok(Index {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),

@@ -14,7 +14,36 @@ use rusqlite::Connection;
 /// closed the last connection, so the checkpoint, the WAL's removal and its re-creation were
 /// paid by every run. sqlite's auto-checkpoint folds the WAL back as it grows, and
 /// [`tidy_wal`] where nobody waits. `busy` is how long to wait for another's lock.
-pub fn open(path: &Path, busy: Duration) -> rusqlite::Result<Connection> {
+///
+/// `setup` makes the database's tables (idempotent statements: `CREATE TABLE IF NOT EXISTS`).
+/// Processes that open a new database at once (the first commands of a fresh root) race to
+/// make it a WAL database and create its tables; the losers get SQLITE_BUSY at once, without
+/// the busy timeout (sqlite's deadlock avoidance): they try again, the whole opening, until
+/// `busy` has passed.
+pub fn open(
+    path: &Path,
+    busy: Duration,
+    setup: impl Fn(&Connection) -> rusqlite::Result<()>,
+) -> rusqlite::Result<Connection> {
+    let deadline = std::time::Instant::now() + busy;
+    let mut wait = Duration::from_millis(2);
+    loop {
+        match open_once(path, busy).and_then(|c| setup(&c).map(|()| c)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(200));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn open_once(path: &Path, busy: Duration) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -58,6 +87,34 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
+    /// Processes opening a new database at once all get it, with its tables: the first
+    /// commands of a fresh root (`events` and `run` side by side) lost the race with
+    /// "database is locked".
+    #[test]
+    fn concurrent_first_opens_of_a_new_database_all_succeed() {
+        let d = tempfile::tempdir().unwrap();
+        for round in 0..30 {
+            let db = d.path().join(format!("r{round}.db"));
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    let db = db.clone();
+                    std::thread::spawn(move || {
+                        open(&db, Duration::from_secs(30), |c| {
+                            c.execute_batch(
+                                "CREATE TABLE IF NOT EXISTS a (k TEXT PRIMARY KEY);
+                                 CREATE TABLE IF NOT EXISTS b (k TEXT PRIMARY KEY);",
+                            )
+                        })
+                        .map(drop)
+                    })
+                })
+                .collect();
+            for o in openers {
+                o.join().unwrap().unwrap();
+            }
+        }
+    }
+
     fn wal_len(db: &Path) -> u64 {
         std::fs::metadata(db.with_extension("db-wal")).map_or(0, |m| m.len())
     }
@@ -68,7 +125,7 @@ mod tests {
     fn tidy_wal_empties_a_long_wal_and_never_waits() {
         let d = tempfile::tempdir().unwrap();
         let db = d.path().join("t.db");
-        let c = open(&db, Duration::from_secs(30)).unwrap();
+        let c = open(&db, Duration::from_secs(30), |_| Ok(())).unwrap();
         c.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
         let fill = |c: &Connection| {
             for _ in 0..80 {
@@ -80,7 +137,7 @@ mod tests {
         assert!(wal_len(&db) > WAL_TIDY_AT, "{}", wal_len(&db));
 
         // a reader in the middle of a transaction on another connection
-        let r = open(&db, Duration::from_secs(30)).unwrap();
+        let r = open(&db, Duration::from_secs(30), |_| Ok(())).unwrap();
         r.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
         fill(&c);
         let t = Instant::now();
@@ -97,7 +154,7 @@ mod tests {
             .unwrap();
         assert_eq!(n, 160);
         drop(c);
-        let again = open(&db, Duration::from_secs(30)).unwrap();
+        let again = open(&db, Duration::from_secs(30), |_| Ok(())).unwrap();
         let n: i64 = again
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();

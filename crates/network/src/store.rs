@@ -38,43 +38,23 @@ pub(crate) fn open(db: &Path) -> Result<Connection> {
             source: e,
         })?;
     }
-    // Processes that open a new store at once (the first runs of a fresh root) race to make
-    // it a WAL database and create its tables; the losers get SQLITE_BUSY at once, without the
-    // busy timeout (seen with ten concurrent first runs): they try again.
-    let mut wait = Duration::from_millis(5);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match open_once(db) {
-            Err(Error::Store(rusqlite::Error::SqliteFailure(e, _)))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_millis(200));
+    // (the first opens of a fresh root race; metadb::open tries again)
+    Ok(metadb::open(db, BUSY_TIMEOUT, |conn| {
+        conn.execute_batch(SCHEMA)?;
+        for add in ENDPOINT_COLUMNS {
+            match conn.execute(add, []) {
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                r => {
+                    r?;
+                }
             }
-            r => return r,
         }
-    }
+        Ok(())
+    })?)
 }
 
 /// How long a connection waits for another's lock.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn open_once(db: &Path) -> Result<Connection> {
-    let conn = metadb::open(db, BUSY_TIMEOUT)?;
-    conn.execute_batch(SCHEMA)?;
-    for add in ENDPOINT_COLUMNS {
-        match conn.execute(add, []) {
-            Err(e) if e.to_string().contains("duplicate column") => {}
-            r => {
-                r?;
-            }
-        }
-    }
-    Ok(conn)
-}
 
 /// Open an existing store read-only (the DNS server), waiting up to 2 s for a lock.
 pub(crate) fn open_read_only(db: &Path) -> rusqlite::Result<Connection> {

@@ -19,14 +19,11 @@ impl Cache {
     pub(super) fn open(engine: &Engine) -> Cache {
         // a step recorded survives the build process; a machine crash may forget the last
         // steps (they are built again), never corrupts the cache
-        let db = image::index::open_db(&engine.root.join("build-cache.db"))
-            .and_then(|db| {
-                db.execute_batch(
-                    "CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, image TEXT NOT NULL)",
-                )?;
-                Ok(db)
-            })
-            .ok();
+        let db = image::index::open_db(
+            &engine.root.join("build-cache.db"),
+            "CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, image TEXT NOT NULL)",
+        )
+        .ok();
         Cache {
             db,
             used: Vec::new(),
