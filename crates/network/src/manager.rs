@@ -432,7 +432,7 @@ impl Manager {
         if let Some((s6, gw6)) = net.v6_parsed()? {
             // as dockerd's bridge driver: IPv6 on for the bridge, forwarding on, the gateway
             enable_ipv6(Path::new("/proc/sys/net/ipv6"), &net.bridge)?;
-            nl.add_address6(&net.bridge, gw6, s6.prefix)?;
+            nl.add_address(index, &net.bridge, std::net::IpAddr::V6(gw6), s6.prefix)?;
         }
         // The rules were written for this very bridge (same ifindex) already: a bridge made
         // again (reboot, retired default network) has a new index and gets its rules again.

@@ -107,15 +107,18 @@ impl Nl {
             .map_err(|e| nl_err(op, e))
     }
 
-    /// Add `ip/prefix` to link `name`, replacing the same address.
-    pub fn add_address6(&self, name: &str, ip: Ipv6Addr, prefix: u8) -> Result<()> {
-        self.add_at(self.require_index(name)?, name, IpAddr::V6(ip), prefix)
+    /// Bring the link of index `idx` (named `name`) up.
+    fn set_up_at(&self, idx: u32, name: &str) -> Result<()> {
+        self.set(
+            format!("setting link {name} up"),
+            LinkUnspec::new_with_index(idx).up().build(),
+        )
     }
 
     /// Add `ip/prefix` to the link of index `idx` (named `name`), replacing the same address;
     /// an IPv6 one without duplicate address detection (the address is ours to give: usable at
     /// once, never "tentative").
-    fn add_at(&self, idx: u32, name: &str, ip: IpAddr, prefix: u8) -> Result<()> {
+    pub fn add_address(&self, idx: u32, name: &str, ip: IpAddr, prefix: u8) -> Result<()> {
         let h = self.handle.clone();
         self.rt
             .block_on(async {
@@ -153,12 +156,9 @@ impl Nl {
                 (true, state)
             }
         };
-        self.add_at(idx, name, IpAddr::V4(gateway), prefix)?;
+        self.add_address(idx, name, IpAddr::V4(gateway), prefix)?;
         if !up {
-            self.set(
-                format!("setting link {name} up"),
-                LinkUnspec::new_with_index(idx).up().build(),
-            )?;
+            self.set_up_at(idx, name)?;
         }
         Ok((created, idx))
     }
@@ -231,23 +231,17 @@ impl Nl {
                 .append_extra_attribute(LinkAttribute::Address(c.mac.clone()))
                 .build(),
         )?;
-        self.add_at(idx, ifname, IpAddr::V4(c.ip), c.prefix)?;
+        self.add_address(idx, ifname, IpAddr::V4(c.ip), c.prefix)?;
         if let Some((ip6, prefix6)) = c.ip6 {
-            self.add_at(idx, ifname, IpAddr::V6(ip6), prefix6)?;
+            self.add_address(idx, ifname, IpAddr::V6(ip6), prefix6)?;
         }
         for ip in &c.link_local {
             // docker adds them as /16 (v4) and /64 (v6)
-            self.add_at(idx, ifname, *ip, if ip.is_ipv4() { 16 } else { 64 })?;
+            self.add_address(idx, ifname, *ip, if ip.is_ipv4() { 16 } else { 64 })?;
         }
-        self.set(
-            format!("setting link {ifname} up"),
-            LinkUnspec::new_with_index(idx).up().build(),
-        )?;
+        self.set_up_at(idx, ifname)?;
         if let Some((lo, false)) = self.link_state("lo")? {
-            self.set(
-                "setting link lo up".into(),
-                LinkUnspec::new_with_index(lo).up().build(),
-            )?;
+            self.set_up_at(lo, "lo")?;
         }
         if let Some(gw) = c.gateway6 {
             let h = self.handle.clone();
