@@ -3,7 +3,9 @@
 //! ends that stream only. `berth serve` used to die of SIGPIPE (rc 141) on the first write to
 //! such a closed socket. Each case opens the stream on the raw socket, reads its first bytes,
 //! closes, makes the server write again, then checks that `/_ping` still answers and the
-//! server process is alive. Validated against dockerd (`BERTH_TEST_ENGINE=docker`).
+//! server process is alive. Nor does a server keep its containers' processes as children, or
+//! leave a zombie of what it started to run them. Validated against dockerd
+//! (`BERTH_TEST_ENGINE=docker`).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -176,5 +178,32 @@ fn the_server_survives_clients_leaving_every_stream() {
     assert!(
         o.success() && o.stdout.contains("chatty-line"),
         "after the dropped clients: {o:?}"
+    );
+}
+
+/// The containers' processes are not the server's descendants (berth's monitors, as
+/// containerd's shims, run on as nobody's children), and what the server started on the way
+/// was reaped: after a few runs it has no zombie child.
+#[test]
+fn the_server_keeps_no_child_of_its_containers() {
+    let s = api_server!();
+    let bb = s.busybox().to_string();
+    for _ in 0..3 {
+        s.docker_ok(&["run", "--rm", &bb, "true"]);
+    }
+    s.docker_ok(&["run", "-d", "--name", "sleeper", &bb, "sleep", "60"]);
+    let pid: i32 = s.inspect_f("sleeper", "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0, "the container's pid");
+    let up = berth_e2e::engine::ancestors(pid);
+    assert!(
+        !up.contains(&s.pid()),
+        "the container's process {pid} descends from the server {}: {up:?}",
+        s.pid()
+    );
+    s.docker_ok(&["rm", "-f", "sleeper"]);
+    let zombies = berth_e2e::engine::zombie_children(s.pid());
+    assert!(
+        zombies.is_empty(),
+        "the server's zombie children: {zombies:?}"
     );
 }

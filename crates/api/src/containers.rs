@@ -196,6 +196,7 @@ fn endpoints_of(body: &Value) -> ApiResult<Vec<(String, EndpointConfig)>> {
 }
 
 async fn create(q: Q, body: Body) -> ApiResult<Response> {
+    fault::mark("api.create");
     let body = read_body(body).await?;
     let v: Value = parse_json(&body)?;
     let recorded = endpoints_of(&v)?;
@@ -217,6 +218,7 @@ async fn create(q: Q, body: Body) -> ApiResult<Response> {
         Ok((c.id, warnings))
     })
     .await?;
+    fault::mark("api.created");
     Ok(json_response(
         StatusCode::CREATED,
         &json!({ "Id": id, "Warnings": warnings }),
@@ -226,6 +228,7 @@ async fn create(q: Q, body: Body) -> ApiResult<Response> {
 // ------------------------------------------------------------------ start, attach, wait
 
 async fn start(Path(id): Path<String>) -> ApiResult<Response> {
+    fault::mark("api.start");
     let started = blocking(move |e| {
         let c = find(e, &id)?;
         if matches!(c.state.status, Status::Running | Status::Restarting) {
@@ -235,6 +238,7 @@ async fn start(Path(id): Path<String>) -> ApiResult<Response> {
         Ok(true)
     })
     .await?;
+    fault::mark("api.started");
     Ok(if started {
         no_content()
     } else {
@@ -243,6 +247,7 @@ async fn start(Path(id): Path<String>) -> ApiResult<Response> {
 }
 
 async fn attach(Path(id): Path<String>, q: Q, mut req: Request<Body>) -> ApiResult<Response> {
+    fault::mark("api.attach");
     let want_stdin = q.bool("stdin");
     let want_out = q.bool("stdout");
     let want_err = q.bool("stderr");
@@ -409,6 +414,7 @@ fn past_logs(c: &Container, stdout: bool, stderr: bool) -> Vec<(u8, Vec<u8>)> {
 /// `POST /containers/{id}/wait?condition=not-running|next-exit|removed`. The headers go out at
 /// once (the docker CLI starts the container only after they arrive); the body when it ends.
 async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
+    fault::mark("api.wait");
     let cond = q.get("condition").unwrap_or("not-running").to_string();
     let cond = if cond.is_empty() {
         "not-running".to_string()
@@ -443,6 +449,7 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
             let id = c.id.clone();
             let exited = async {
                 let exit = h.wait_exit().await;
+                fault::mark("api.wait-exit");
                 tokio::task::spawn_blocking(move || streams::exit_code(&exit, &id))
                     .await
                     .unwrap_or(-1)
@@ -487,6 +494,7 @@ async fn wait(Path(id): Path<String>, q: Q) -> ApiResult<Response> {
         let mut line = serde_json::to_vec(&json!({"StatusCode": code, "Error": Value::Null}))
             .unwrap_or_default();
         line.push(b'\n');
+        fault::mark("api.wait-answer");
         let _ = tx.send(Bytes::from(line));
     });
     let mut r = Response::new(body);

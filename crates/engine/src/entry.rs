@@ -85,6 +85,10 @@ fn with_request(args: &[OsString], f: impl FnOnce(&Path, Request) -> i32) -> i32
             eprintln!("{e}");
             return e.code;
         }
+    } else if let Err(e) = crate::helper::spawn::detach() {
+        // every other helper was started by `spawn_detached`, which waits for this process
+        eprintln!("berth {name}: {e}");
+        return 1;
     }
     let req = match read_request() {
         Ok(r) => r,

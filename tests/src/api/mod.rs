@@ -248,6 +248,11 @@ impl ApiServer {
         name
     }
 
+    /// The server process's pid (berth serve, or dockerd).
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap_or(-1)
+    }
+
     pub fn is_docker(&self) -> bool {
         self.kind == EngineKind::Docker
     }

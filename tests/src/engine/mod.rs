@@ -29,7 +29,7 @@ mod procs;
 mod spawned;
 
 pub use busybox::busybox_tar;
-pub use procs::{cgroup_cpu_usage_ns, pid_alive, pids_with_cmdline};
+pub use procs::{ancestors, cgroup_cpu_usage_ns, pid_alive, pids_with_cmdline, zombie_children};
 pub use spawned::Spawned;
 
 /// Default timeout of one engine command.

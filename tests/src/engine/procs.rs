@@ -1,4 +1,5 @@
-//! Processes on the host: alive, found by command line, their cgroup's CPU use.
+//! Processes on the host: alive, found by command line, their parents and children, their
+//! cgroup's CPU use.
 
 /// Is a process alive (and not a zombie)?
 pub fn pid_alive(pid: i32) -> bool {
@@ -16,6 +17,39 @@ pub fn pid_alive(pid: i32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// The parent of `pid` and its state letter (`R`, `S`, `Z`...), from /proc.
+fn parent_and_state(pid: i32) -> Option<(i32, char)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut rest = s.rsplit_once(')')?.1.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    Some((rest.next()?.parse().ok()?, state))
+}
+
+/// The ancestors of `pid`, its parent first, up to pid 1.
+pub fn ancestors(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut at = pid;
+    while let Some((parent, _)) = parent_and_state(at) {
+        if parent <= 0 || out.contains(&parent) {
+            break;
+        }
+        out.push(parent);
+        at = parent;
+    }
+    out
+}
+
+/// The children of `pid` that are zombies (exited, not reaped).
+pub fn zombie_children(pid: i32) -> Vec<i32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|c| parent_and_state(*c) == Some((pid, 'Z')))
+        .collect()
 }
 
 /// Host pids whose command line contains `needle`.

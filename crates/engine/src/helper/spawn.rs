@@ -6,7 +6,7 @@ use crate::error::{Error, IoContext, Result};
 use nix::sys::wait::waitpid;
 use std::ffi::CString;
 use std::io::{Seek, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -23,13 +23,7 @@ fn request_fd(req: &Request) -> Result<OwnedFd> {
     f.write_all(&data)
         .and_then(|_| f.rewind())
         .ctx(|| "write a helper's request".into())?;
-    // SAFETY: fcntl on our fd; the copy is a new fd we own.
-    let high = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
-    if high < 0 {
-        return Err(std::io::Error::last_os_error()).ctx(|| "dup a helper's request".into());
-    }
-    // SAFETY: fcntl returned a fresh fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(high as RawFd) })
+    high_fd(f.as_fd())
 }
 
 /// `berth --root ROOT __NAME ...` for `req` as a child of ours (its stdio is the caller's to
@@ -130,10 +124,12 @@ fn protected_exe(exe: &Path) -> Result<OwnedFd> {
         .ctx(|| format!("a protected view of {}", exe.display()))
 }
 
-/// Starts the helper for `req` as a detached process (double fork + setsid: it is nobody's
-/// child, so `berth` can exit and a long-running `berth serve` never has to reap it), executed
-/// from a read-only view of the helpers' binary ([`helper_exe`]), with stdio on /dev/null
-/// (stderr on `log` if given), `sync` as its fd 3 and the request on fd 4.
+/// Starts the helper for `req` as a detached process, executed from a read-only view of the
+/// helpers' binary ([`helper_exe`]), with stdio on /dev/null (stderr on `log` if given), `sync`
+/// as its fd 3 and the request on fd 4. It is spawned (vfork and exec: nothing of the caller's
+/// memory is copied, which in a big `berth serve` took milliseconds) in a session of its own,
+/// then forks itself away ([`detach`]) and its first process exits: it is nobody's child, so
+/// `berth` can exit and a long-running `berth serve` never has to reap it.
 pub fn spawn_detached(
     root: &Path,
     req: &Request,
@@ -141,12 +137,11 @@ pub fn spawn_detached(
     log: Option<&Path>,
 ) -> Result<()> {
     let request = request_fd(req)?;
-    let req_raw = request.as_raw_fd();
     let exe_path = helper_exe(req);
     let exe = protected_exe(&exe_path)?;
     // argv[0]: where `berth` is, for a monitor that starts other helpers
     let argv0 = berth_exe().unwrap_or_else(|| "berth".into());
-    let mut cargs = vec![
+    let mut argv = vec![
         CString::new(argv0.as_os_str().as_encoded_bytes())
             .map_err(|e| Error::Other(e.to_string()))?,
         CString::new("--root").expect("static"),
@@ -154,7 +149,7 @@ pub fn spawn_detached(
             .map_err(|e| Error::Other(e.to_string()))?,
     ];
     for a in req.argv() {
-        cargs.push(CString::new(a).map_err(|e| Error::Other(e.to_string()))?);
+        argv.push(CString::new(a).map_err(|e| Error::Other(e.to_string()))?);
     }
     let mut env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
@@ -182,49 +177,71 @@ pub fn spawn_detached(
             .ctx(|| format!("open {}", p.display()))?,
         None => devnull.try_clone().ctx(|| "dup /dev/null".into())?,
     };
-    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    let empty = CString::new("").expect("static");
-    let sync_raw = sync.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
-
-    // SAFETY: between fork and exec the children only make async-signal-safe syscalls on data
-    // prepared above (no allocation, no locks), so this is sound even in a threaded process.
-    match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
-        nix::unistd::ForkResult::Child => unsafe {
-            libc::setsid();
-            match libc::fork() {
-                0 => {
-                    libc::dup2(devnull.as_raw_fd(), 0);
-                    libc::dup2(devnull.as_raw_fd(), 1);
-                    libc::dup2(errfile.as_raw_fd(), 2);
-                    if sync_raw >= 0 {
-                        libc::dup2(sync_raw, SYNC_FD);
-                    }
-                    libc::dup2(req_raw, REQUEST_FD);
-                    let mut set: libc::sigset_t = std::mem::zeroed();
-                    libc::sigemptyset(&mut set);
-                    libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-                    libc::syscall(
-                        libc::SYS_execveat,
-                        exe.as_raw_fd(),
-                        empty.as_ptr(),
-                        argv.as_ptr(),
-                        envp.as_ptr(),
-                        libc::AT_EMPTY_PATH,
-                    );
-                    libc::_exit(127);
-                }
-                _ => libc::_exit(0),
-            }
-        },
-        nix::unistd::ForkResult::Parent { child } => {
-            drop((sync, request));
-            let _ = waitpid(child, None);
-        }
+    // every source above fd 9, so that no dup2 below overwrites one still to be moved
+    let mut moves = vec![
+        (high_fd(devnull.as_fd())?, 0),
+        (high_fd(devnull.as_fd())?, 1),
+        (high_fd(errfile.as_fd())?, 2),
+    ];
+    if let Some(s) = &sync {
+        moves.push((high_fd(s.as_fd())?, SYNC_FD));
     }
+    moves.push((request, REQUEST_FD));
+    let child = spawn_session(&exe, &moves, &argv, &env)?;
+    drop((sync, moves));
+    // its first process exits as soon as it has forked the helper away
+    let _ = waitpid(child, None);
     Ok(())
+}
+
+/// A close-on-exec copy of `fd` numbered above 9.
+fn high_fd(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    // SAFETY: fcntl on a borrowed fd; the copy is a new fd we own.
+    let high = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    if high < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "dup an fd for a helper".into());
+    }
+    // SAFETY: fcntl returned a fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(high as RawFd) })
+}
+
+/// posix_spawn of the executable open at `exe`, in a new session, signals unblocked, each
+/// `(fd, target)` of `moves` at its target.
+fn spawn_session(
+    exe: &OwnedFd,
+    moves: &[(OwnedFd, RawFd)],
+    argv: &[CString],
+    env: &[CString],
+) -> Result<nix::unistd::Pid> {
+    use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+    let err = |e: nix::Error| Error::Other(format!("spawn a helper: {e}"));
+    let mut actions = PosixSpawnFileActions::init().map_err(err)?;
+    for (fd, target) in moves {
+        actions.add_dup2(fd.as_raw_fd(), *target).map_err(err)?;
+    }
+    let mut attr = PosixSpawnAttr::init().map_err(err)?;
+    // (nix names no flag for glibc's POSIX_SPAWN_SETSID)
+    let setsid = PosixSpawnFlags::from_bits_retain(libc::POSIX_SPAWN_SETSID as libc::c_int);
+    attr.set_flags(PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | setsid)
+        .map_err(err)?;
+    attr.set_sigmask(&nix::sys::signal::SigSet::empty())
+        .map_err(err)?;
+    // the open file itself (the child's copy of the fd, closed on exec)
+    let path = format!("/proc/self/fd/{}", exe.as_raw_fd());
+    posix_spawn(path.as_str(), &actions, &attr, argv, env).map_err(err)
+}
+
+/// Called first by a helper [`spawn_detached`] started: fork, and let the first process exit
+/// (its starter waits for that), so the helper runs on as nobody's child.
+pub fn detach() -> std::result::Result<(), String> {
+    // SAFETY: called while the process is single-threaded (first thing in a helper's main);
+    // the parent only exits.
+    match unsafe { libc::fork() } {
+        -1 => Err(format!("detach: fork: {}", std::io::Error::last_os_error())),
+        0 => Ok(()),
+        // SAFETY: _exit has no preconditions.
+        _ => unsafe { libc::_exit(0) },
+    }
 }
 
 /// The pipe a helper started by [`spawn_detached`] reports on (its fd 3), made close-on-exec;
