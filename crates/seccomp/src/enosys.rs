@@ -242,39 +242,9 @@ fn assemble(prog: &[Insn]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// A tiny classic BPF interpreter for the instructions the prologue uses; `None` means
-    /// the program fell through to libseccomp's part.
+    /// The prologue's verdict; `None` means the program fell through to libseccomp's part.
     fn run(code: &[u8], arch: u32, nr: u32) -> Option<u32> {
-        let insns: Vec<(u16, u8, u8, u32)> = code
-            .chunks(8)
-            .map(|c| {
-                (
-                    u16::from_ne_bytes([c[0], c[1]]),
-                    c[2],
-                    c[3],
-                    u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-                )
-            })
-            .collect();
-        let (mut pc, mut acc) = (0usize, 0u32);
-        while pc < insns.len() {
-            let (op, jt, jf, k) = insns[pc];
-            let cond = |c: bool| if c { jt as usize } else { jf as usize };
-            pc += 1 + match op {
-                BPF_LD_W_ABS => {
-                    acc = if k == DATA_ARCH { arch } else { nr };
-                    0
-                }
-                BPF_JMP_JA => k as usize,
-                BPF_JMP_JEQ_K => cond(acc == k),
-                BPF_JMP_JGT_K => cond(acc > k),
-                BPF_JMP_JGE_K => cond(acc >= k),
-                BPF_RET_K => return Some(k),
-                _ => panic!("unexpected op {op:#x}"),
-            };
-        }
-        assert_eq!(pc, insns.len(), "jumped past the end");
-        None
+        crate::interp::run(code, &crate::interp::Data::call(arch, nr)).0
     }
 
     const X86_64: u32 = 0xc000_003e;

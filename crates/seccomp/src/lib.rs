@@ -20,6 +20,8 @@
 //! ```
 
 mod enosys;
+#[cfg(test)]
+mod interp;
 mod notify;
 mod profile;
 
@@ -205,8 +207,9 @@ fn flag_bits(spec: &LinuxSeccomp) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
-/// Bumped whenever the cached program changes shape (02: with the ENOSYS prologue).
-const CACHE_MAGIC: &[u8; 8] = b"BSCBPF02";
+/// Bumped whenever the cached program changes shape (02: with the ENOSYS prologue; 03: a
+/// binary tree of the syscalls).
+const CACHE_MAGIC: &[u8; 8] = b"BSCBPF03";
 
 /// [`compile`], remembering the BPF program libseccomp produced in `cache_dir` (a directory
 /// only root can write, e.g. the runtime's state root): compiling docker's default profile
@@ -383,6 +386,12 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
     // The runtime sets no_new_privs itself when the spec asks for it.
     ctx.set_ctl_nnp(false)
         .map_err(lib("disable no_new_privs"))?;
+    // A binary tree of the syscall numbers instead of libseccomp's default linear chain:
+    // docker's default profile is ~1,000 instructions, and a syscall walked up to ~900 of
+    // them, as did the kernel when it loads the filter (it runs the program for every syscall
+    // number to find those it always allows): 0.7 ms of each container start. (libseccomp <
+    // 2.5 has no such attribute: the chain it makes is as correct.)
+    let _ = ctx.set_ctl_optimize(2);
     let mut arches = vec![ScmpArch::Native];
     for (i, a) in spec.architectures().iter().flatten().enumerate() {
         let sa = arch(*a);
@@ -507,6 +516,57 @@ mod tests {
             Prog::Ctx { .. }
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Docker's default profile walks a short path for every syscall: a binary tree of the
+    /// numbers, not libseccomp's default chain (up to ~900 instructions per syscall, and the
+    /// kernel ran every number through it at each container start: 0.7 ms). Its verdicts
+    /// stay Docker's.
+    #[test]
+    fn the_default_profile_decides_every_syscall_in_few_instructions() {
+        use interp::{run, Data};
+        let docker: Vec<String> = DOCKER_DEFAULT_CAPS.iter().map(|s| s.to_string()).collect();
+        let code = compile(&default_profile(&docker))
+            .unwrap()
+            .export_bpf()
+            .unwrap();
+        const X86_64: u32 = 0xc000_003e;
+        const ALLOW: Option<u32> = Some(0x7fff_0000);
+        const EPERM: Option<u32> = Some(0x0005_0000 | 1);
+        let mut worst = (0, 0);
+        for nr in 0..=470 {
+            let (_, steps) = run(&code, &Data::call(X86_64, nr));
+            worst = worst.max((steps, nr));
+        }
+        assert!(
+            worst.0 <= 48,
+            "syscall {} takes {} instructions",
+            worst.1,
+            worst.0
+        );
+        let nr = |n: &str| ScmpSyscall::from_name(n).unwrap().as_raw_syscall() as u32;
+        for allowed in ["read", "write", "exit_group", "openat2", "close_range"] {
+            let (v, _) = run(&code, &Data::call(X86_64, nr(allowed)));
+            assert_eq!(v, ALLOW, "{allowed}");
+        }
+        for denied in [
+            "reboot",
+            "kexec_load",
+            "init_module",
+            "bpf",
+            "open_by_handle_at",
+        ] {
+            let (v, _) = run(&code, &Data::call(X86_64, nr(denied)));
+            assert_eq!(v, EPERM, "{denied}");
+        }
+        // (so that glibc falls back to clone, which the profile can inspect)
+        let (v, _) = run(&code, &Data::call(X86_64, nr("clone3")));
+        assert_eq!(v, Some(0x0005_0000 | 38), "clone3 gets ENOSYS");
+        // an argument condition: personality(0) is allowed, personality(0x1234) is not
+        let mut d = Data::call(X86_64, nr("personality"));
+        assert_eq!(run(&code, &d).0, ALLOW);
+        d.args[0] = 0x1234;
+        assert_eq!(run(&code, &d).0, EPERM);
     }
 
     fn err(json: &str) -> String {
