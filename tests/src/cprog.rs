@@ -70,7 +70,9 @@ static int try(long nr, long a) { errno = 0; return syscall(nr, a, 0, 0, 0, 0, 0
 int main(void) {
     int unknown = try(1000, 0);
     int uns = try(SYS_unshare, CLONE_NEWUTS);
-    printf("nr1000=%d unshare=%d\n", unknown, uns);
+    /* (allowed, a NULL params pointer would fail with EFAULT) */
+    int uring = try(SYS_io_uring_setup, 1);
+    printf("nr1000=%d unshare=%d io_uring_setup=%d\n", unknown, uns, uring);
     return 0;
 }
 "#;
