@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side image build benchmark, one run, no registry:
+# Side-by-side image build benchmark, no registry:
 #   berth build   vs   docker build (legacy builder, DOCKER_BUILDKIT=0)   vs   dockerd's BuildKit
 #   (Debian's docker 20.10 client, DOCKER_BUILDKIT=1)   vs   buildah bud --layers
 # on the same Dockerfiles (the e2e suite's fixtures), each built cold (the first
@@ -14,7 +14,11 @@
 # Targets (issue 7): berth cold <= half of docker's time, berth cached <= 100 ms;
 # (issue 19): berth cold and cached <= 0.3x BuildKit's.
 #
-# Usage: bench/build.sh [--no-docker] [--no-buildkit] [--no-buildah]
+# Usage: bench/build.sh [-r ROUNDS] [--no-docker] [--no-buildkit] [--no-buildah]
+#   -r ROUNDS   rounds (default 1): each round builds every case cold, then cached, with
+#               the engines in turn (their order alternating); before each round after the
+#               first, the engine's build cache and built images are removed (the base
+#               stays). The table gives each figure's median over the rounds.
 # Environment:
 #   BERTH_BIN=...        berth binary to use (default $CARGO_TARGET_DIR/release/berth,
 #                        built with scripts/build-release.sh if missing)
@@ -24,13 +28,14 @@
 #   BUILDAH_DRIVER=overlay  buildah storage driver (overlay, else vfs)
 set -uo pipefail
 
-do_docker=1 do_buildkit=1 do_buildah=1
+do_docker=1 do_buildkit=1 do_buildah=1 ROUNDS=1
 while (($#)); do
 	case $1 in
+	-r) ROUNDS=$2; shift 2 ;;
 	--no-docker) do_docker=0; shift ;;
 	--no-buildkit) do_buildkit=0; shift ;;
 	--no-buildah) do_buildah=0; shift ;;
-	-h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -48,6 +53,7 @@ declare -A DESC=([small]="small (10 steps)" [multistage]="multi-stage" [buildkit
 declare -A UNSUPPORTED=([docker,buildkit]=1)
 
 [[ $EUID -eq 0 ]] || die "must run as root"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 
 work=$(mktemp -d /tmp/berth-build-bench.XXXXXX)
 chmod 755 "$work"
@@ -168,7 +174,7 @@ if ((do_buildah)); then
 	fi
 fi
 
-# one timed build: sets MS[$name,$case,$phase], or ERR and returns 1
+# one timed build: appends its ms to MS[$name,$case,$phase], or sets ERR and returns 1
 timed_build() {
 	local name=$1 c=$2 phase=$3 t0 t1 log=$work/$1-$2-$3.log
 	t0=$(now_ns)
@@ -180,29 +186,73 @@ timed_build() {
 		ERR="$phase build of $c failed (exit $rc): $(grep -v '^ *$' "$log" | tail -n 1)"
 		return 1
 	fi
-	MS[$name,$c,$phase]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) / 1e6 }')
+	MS[$name,$c,$phase]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) / 1e6 }') "
 }
 
-for name in "${names[@]}"; do
-	[[ -n ${STATUS[$name]:-} ]] && continue
-	contexts "$name" || { STATUS[$name]="FAILED: cannot copy the fixtures"; continue; }
-	STATUS[$name]=ok
+# back to cold: the engine's build cache (cache mounts included) and the built images go,
+# the base image stays
+forget_builds() {
+	local name=$1 c
+	case $name in
+	berth)
+		$BERTH --root "$BROOT" builder prune -a -f
+		for c in "${CASES[@]}"; do $BERTH --root "$BROOT" rmi -f "berth-bench-$c:latest"; done
+		;;
+	docker | buildkit)
+		for c in "${CASES[@]}"; do docker rmi -f "berth-bench-$c:latest"; done
+		docker image prune -f
+		docker builder prune -a -f
+		;;
+	buildah)
+		for c in "${CASES[@]}"; do buildah_cmd rmi -f "berth-bench-$c:latest"; done
+		buildah_cmd rmi --prune
+		;;
+	esac
+}
+
+# one round of one engine: every case cold, then cached
+round() {
+	local name=$1 c
 	for c in "${CASES[@]}"; do
 		[[ -n ${UNSUPPORTED[$name,$c]:-} ]] && continue
 		note "$name: ${DESC[$c]}: cold build, then cached"
 		if ! timed_build "$name" "$c" cold || ! timed_build "$name" "$c" cached; then
 			STATUS[$name]="FAILED: $ERR"
-			break
+			return 1
 		fi
 		# the cached build must not have re-run anything
 		if [[ $name != buildah ]] && grep -q -e '---> Running in' "$work/$name-$c-cached.log"; then
 			STATUS[$name]="WARNING: cached build of $c re-ran steps"
 		fi
 	done
+}
+
+for name in "${names[@]}"; do
+	[[ -n ${STATUS[$name]:-} ]] && continue
+	contexts "$name" || { STATUS[$name]="FAILED: cannot copy the fixtures"; continue; }
+	STATUS[$name]=ok
+done
+order=("${names[@]}")
+for ((r = 1; r <= ROUNDS; r++)); do
+	((ROUNDS > 1)) && note "round $r of $ROUNDS"
+	for name in "${order[@]}"; do
+		[[ ${STATUS[$name]:-} == ok || ${STATUS[$name]:-} == WARNING* ]] || continue
+		((r > 1)) && forget_builds "$name" >/dev/null 2>&1
+		round "$name"
+	done
+	# the next round in the other order, so neither engine always goes first
+	mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
+done
+
+# the median of a space-separated list of numbers
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+for key in "${!MS[@]}"; do
+	((ROUNDS > 1)) && note "${key//,/ }: ${MS[$key]}ms"
+	MS[$key]=$(median "${MS[$key]}")
 done
 
 echo
-echo "one run each; ms wall clock; ratio = engine / berth (targets: berth cold <= 0.5x docker, cached <= 100 ms, both <= 0.3x buildkit)"
+echo "$ROUNDS round(s), median ms wall clock; ratio = engine / berth (targets: berth cold <= 0.5x docker, cached <= 100 ms, both <= 0.3x buildkit)"
 printf '%-18s %-8s %10s %8s %10s %8s  %s\n' build engine cold-ms ratio cached-ms ratio status
 for c in "${CASES[@]}"; do
 	for name in "${names[@]}"; do
