@@ -202,8 +202,9 @@ bench_runtime() {
 	STATUS[$name]=ok
 }
 
-# The timed runs: RUNS rounds, each running every runtime once in turn, so a change of the
-# machine's load during the benchmark hits all of them alike. Each run is timed on its own with a
+# The timed runs: RUNS rounds, each running every runtime once in turn (the order reversed
+# every other round), so a change of the machine's load during the benchmark hits all of them
+# alike. Each run is timed on its own with a
 # monotonic clock, and its CPU time (user + system of the runtime and of every process it waited
 # for, from getrusage) is taken too: on a busy machine it varies far less than the wall time.
 # Prints NAME MEDIAN_MS MEAN_MS CPU_MS FAILS per runtime.
@@ -217,7 +218,8 @@ time_interleaved() {
 		    r = resource.getrusage(resource.RUSAGE_CHILDREN)
 		    return r.ru_utime + r.ru_stime
 		for i in range(1, runs + 1):
-		    for name, binary, root in rts:
+		    # every other round in reverse order: no runtime always follows the same one
+		    for name, binary, root in (rts if i % 2 else rts[::-1]):
 		        with open(f"{work}/{name}.err", "a") as err:
 		            c0, t0 = used(), time.monotonic()
 		            rc = subprocess.call([binary, "--root", root, "run", "--bundle", bundle, f"{name}-t{os.getpid()}-{i}"],
