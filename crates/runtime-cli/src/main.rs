@@ -20,6 +20,11 @@ fn main() {
             );
             std::process::exit(3);
         }
+        // before parsing, which the re-executed process does anyway; a failure is reported
+        // by the command's own re-execution
+        Some(Early::Protect) => {
+            let _ = cli::seal::reexec_sealed();
+        }
         None => {}
     }
     let cli = Cli::parse_from(&args);

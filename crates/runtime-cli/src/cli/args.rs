@@ -272,12 +272,19 @@ pub struct ExecArgs {
 }
 
 /// What the command line asks for before clap sees it: runc's `-v`/`--version` text (dockerd
-/// parses its `commit:` line), or a command that does not exist (runc: "No help topic").
+/// parses its `commit:` line), a command that does not exist (runc: "No help topic"), or one
+/// that creates or enters a container.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Early {
     Version,
     NoHelpTopic(String),
+    /// A command that creates or enters a container (`create`, `run`, `exec`): the runtime
+    /// re-executes from a protected view of itself before anything else (see `seal`).
+    Protect,
 }
+
+/// The commands that create or enter a container.
+const PROTECTED: &[&str] = &["create", "run", "exec"];
 
 /// Global options that take a value (their value is not the command name).
 const GLOBAL_WITH_VALUE: &[&str] = &["--root", "--log", "--log-format", "--criu", "--rootless"];
@@ -297,6 +304,7 @@ pub fn early(args: &[String]) -> Option<Early> {
                 let known = Cli::command().find_subcommand(topic).is_some();
                 return (!known).then(|| Early::NoHelpTopic(topic.clone()));
             }
+            name if PROTECTED.contains(&name) => return Some(Early::Protect),
             name => {
                 let known = Cli::command().find_subcommand(name).is_some();
                 return (!known).then(|| Early::NoHelpTopic(name.to_string()));
@@ -364,7 +372,14 @@ mod tests {
         assert_eq!(v(&["rt", "kill", "-h"]), None);
         assert_eq!(v(&["rt", "help", "kill"]), None);
         // a container named like a flag after the command is the command's business
-        assert_eq!(v(&["rt", "exec", "c1", "-v"]), None);
+        assert_eq!(v(&["rt", "exec", "c1", "-v"]), Some(Early::Protect));
+        // the commands that create or enter a container, whatever the global options
+        assert_eq!(
+            v(&["rt", "--root", "run", "--log", "/l", "create", "c1"]),
+            Some(Early::Protect)
+        );
+        assert_eq!(v(&["rt", "run", "-d", "c1"]), Some(Early::Protect));
+        assert_eq!(v(&["rt", "--root", "/x", "start", "run"]), None);
     }
 
     #[test]
