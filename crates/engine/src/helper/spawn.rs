@@ -190,7 +190,7 @@ pub fn spawn_detached(
     let child = spawn_session(&exe, &moves, &argv, &env)?;
     drop((sync, moves));
     // its first process exits as soon as it has forked the helper away
-    let _ = waitpid(child, None);
+    while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
     Ok(())
 }
 
