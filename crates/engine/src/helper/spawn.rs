@@ -169,19 +169,22 @@ pub fn spawn_detached(
         .write(true)
         .open("/dev/null")
         .ctx(|| "open /dev/null".into())?;
-    let errfile = match log {
-        Some(p) => std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ctx(|| format!("open {}", p.display()))?,
-        None => devnull.try_clone().ctx(|| "dup /dev/null".into())?,
+    let log = match log {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ctx(|| format!("open {}", p.display()))?,
+        ),
+        None => None,
     };
+    let stderr = log.as_ref().map_or(devnull.as_fd(), |f| f.as_fd());
     // every source above fd 9, so that no dup2 below overwrites one still to be moved
     let mut moves = vec![
         (high_fd(devnull.as_fd())?, 0),
         (high_fd(devnull.as_fd())?, 1),
-        (high_fd(errfile.as_fd())?, 2),
+        (high_fd(stderr)?, 2),
     ];
     if let Some(s) = &sync {
         moves.push((high_fd(s.as_fd())?, SYNC_FD));
