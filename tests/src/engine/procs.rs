@@ -3,23 +3,15 @@
 
 /// Is a process alive (and not a zombie)?
 pub fn pid_alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => {
-            // state is the first field after the `(comm)`.
-            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start());
-            !matches!(
-                state.and_then(|r| r.chars().next()),
-                Some('Z') | Some('X') | None
-            )
-        }
-        Err(_) => false,
-    }
+    pid > 0
+        && !matches!(
+            parent_and_state(pid).map(|(_, state)| state),
+            Some('Z') | Some('X') | None
+        )
 }
 
-/// The parent of `pid` and its state letter (`R`, `S`, `Z`...), from /proc.
+/// The parent of `pid` and its state letter (`R`, `S`, `Z`...), from /proc/PID/stat: the
+/// fields after the `(comm)`, which may itself hold spaces and parentheses.
 fn parent_and_state(pid: i32) -> Option<(i32, char)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let mut rest = s.rsplit_once(')')?.1.split_whitespace();
