@@ -387,7 +387,7 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
     ctx.set_ctl_nnp(false)
         .map_err(lib("disable no_new_privs"))?;
     // A binary tree of the syscall numbers instead of libseccomp's default linear chain:
-    // docker's default profile is ~1,000 instructions, and a syscall walked up to ~900 of
+    // docker's default profile is ~1,000 instructions, and a syscall walked up to ~600 of
     // them, as did the kernel when it loads the filter (it runs the program for every syscall
     // number to find those it always allows): 0.7 ms of each container start. (libseccomp <
     // 2.5 has no such attribute: the chain it makes is as correct.)
@@ -519,7 +519,7 @@ mod tests {
     }
 
     /// Docker's default profile walks a short path for every syscall: a binary tree of the
-    /// numbers, not libseccomp's default chain (up to ~900 instructions per syscall, and the
+    /// numbers, not libseccomp's default chain (up to ~600 instructions per syscall, and the
     /// kernel ran every number through it at each container start: 0.7 ms). Its verdicts
     /// stay Docker's.
     #[test]
