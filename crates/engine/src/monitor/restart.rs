@@ -87,6 +87,7 @@ fn listen(engine: &Engine, id: &str) -> Result<UnixListener> {
 impl<'a> Mon<'a> {
     /// Becomes the monitor of `id`: its lock, a subreaper blocking every signal (SIGCHLD
     /// through a signalfd), the attach socket, the log; with `attach`, the first client.
+    #[inline(never)] // (as `finish`)
     fn open(
         engine: &'a Engine,
         id: &str,
@@ -169,9 +170,12 @@ impl<'a> Mon<'a> {
     }
 
     /// Start, serve and restart the container until it stops for good.
+    #[inline(never)] // (as `finish`)
     fn run(&mut self, sync: &mut Option<File>) -> Result<()> {
         let (engine, id) = (self.engine, self.id.clone());
         let mut first = true;
+        // the relay buffer, on the heap: an array here would stay dirty in this frame
+        let mut buf = Vec::new();
         let mut backoff = Duration::from_millis(100);
         loop {
             let c = engine
@@ -184,7 +188,7 @@ impl<'a> Mon<'a> {
                 Err(e) => return self.start_failed(&c, e, first, sync),
             };
             if first {
-                self.relay_pending(&mut stdio, &mut [0u8; 16 * 1024]);
+                self.relay_pending(&mut stdio, &mut buf);
                 report(
                     sync,
                     &SyncMsg {
@@ -198,44 +202,63 @@ impl<'a> Mon<'a> {
                 first = false;
             }
             super::memory::release_idle(engine);
-            let code = self.serve(pid, stdio, &c);
-            fault::mark("monitor.exited");
-            let oom = self.oom_killed();
-            crate::events::died(engine, &c, code, oom, started_at.elapsed());
-            // the host veths go once the exit is told (or before a restart plugs new ones), as
-            // does the runtime state of a container removed at exit (its id is never reused)
-            let mut later = Leftovers::new(engine);
-            if !c.host_config.auto_remove {
-                let _ = engine.runtime.delete(&id, true);
+            let code = self.serve(pid, stdio, &c, &mut buf);
+            if !self.exited(&c, code, started_at, &mut backoff)? {
+                return Ok(());
             }
-            fault::mark("monitor.runtime-deleted");
-            crate::net::teardown_into(engine, &c, &mut later);
-            fault::mark("monitor.net-released");
-            let ran = started_at.elapsed();
-            let c = engine
-                .store
-                .update(&id, |c| c.state.set_stopped(code, oom))?;
-            if should_restart(&c, code) {
-                if ran >= Duration::from_secs(10) {
-                    backoff = Duration::from_millis(100);
-                }
-                engine.store.update(&id, |c| {
-                    c.state.set_restarting();
-                    c.restart_count += 1;
-                })?;
-                later.clear();
-                if self.sleep_unless_stopped(backoff) {
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                    continue;
-                }
-            }
-            self.finish(&c, code, later);
-            return Ok(());
         }
+    }
+
+    /// After the init's exit: record it, release what the run held, then either wait out the
+    /// restart backoff (true: start again) or finish for good (false). Never inlined: its work
+    /// would otherwise be part of `run`'s frame, which stays on the stack while the container
+    /// runs.
+    #[inline(never)]
+    fn exited(
+        &mut self,
+        c: &Container,
+        code: i64,
+        started_at: Instant,
+        backoff: &mut Duration,
+    ) -> Result<bool> {
+        let (engine, id) = (self.engine, self.id.clone());
+        fault::mark("monitor.exited");
+        let oom = self.oom_killed();
+        crate::events::died(engine, c, code, oom, started_at.elapsed());
+        // the host veths go once the exit is told (or before a restart plugs new ones), as
+        // does the runtime state of a container removed at exit (its id is never reused)
+        let mut later = Leftovers::new(engine);
+        if !c.host_config.auto_remove {
+            let _ = engine.runtime.delete(&id, true);
+        }
+        fault::mark("monitor.runtime-deleted");
+        crate::net::teardown_into(engine, c, &mut later);
+        fault::mark("monitor.net-released");
+        let ran = started_at.elapsed();
+        let c = engine
+            .store
+            .update(&id, |c| c.state.set_stopped(code, oom))?;
+        if should_restart(&c, code) {
+            if ran >= Duration::from_secs(10) {
+                *backoff = Duration::from_millis(100);
+            }
+            engine.store.update(&id, |c| {
+                c.state.set_restarting();
+                c.restart_count += 1;
+            })?;
+            later.clear();
+            if self.sleep_unless_stopped(*backoff) {
+                *backoff = (*backoff * 2).min(Duration::from_secs(60));
+                return Ok(true);
+            }
+        }
+        self.finish(&c, code, later);
+        Ok(false)
     }
 
     /// The container could not start: record it (exit status 126/127/128 as docker's); on the
     /// first start tell the starter and the clients, on a restart finish as after an exit.
+    #[inline(never)] // (as `finish`)
     fn start_failed(
         &mut self,
         c: &Container,
@@ -292,6 +315,8 @@ impl<'a> Mon<'a> {
 
     /// Final exit: record it, unmount, remove with --rm, then tell the clients; what the
     /// removal left for later (`later`) goes after that, so no client waits for it.
+    // never inlined: a frame of its own, not part of the restart loop's while the container runs
+    #[inline(never)]
     fn finish(&mut self, c: &Container, code: i64, mut later: Leftovers) {
         let c = self
             .engine

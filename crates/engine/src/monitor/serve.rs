@@ -63,9 +63,16 @@ type Ready = Vec<(u8, PollFlags)>;
 
 /// At most this many reads of each output before the start is reported (16 KiB each).
 const PENDING_ROUNDS: usize = 16;
+/// One read of the container's output.
+const RELAY_BUF: usize = 16 * 1024;
+/// One read of a client's input.
+const CLIENT_READ: usize = 32 * 1024;
 
 impl Mon<'_> {
     /// Create and start the container with fresh stdio.
+    // never inlined: the start's deep frames must be gone, not part of the restart loop's frame,
+    // when `memory::release_idle` trims the stack below it
+    #[inline(never)]
     pub(super) fn start(&mut self, c: &Container) -> Result<(i32, Stdio)> {
         let rt = &self.engine.runtime;
         if rt.has_state(&c.id) {
@@ -138,10 +145,18 @@ impl Mon<'_> {
 
     /// Relay output to the log and clients until the init exits; its exit code (128+N for a
     /// signal, as docker reports it).
-    pub(super) fn serve(&mut self, pid: i32, mut stdio: Stdio, c: &Container) -> i64 {
+    /// `buf` is the relay buffer of [`Self::relay_output`]. Never inlined: its frame is all
+    /// that stays on the stack, below the restart loop's, while the container runs.
+    #[inline(never)]
+    pub(super) fn serve(
+        &mut self,
+        pid: i32,
+        mut stdio: Stdio,
+        c: &Container,
+        buf: &mut Vec<u8>,
+    ) -> i64 {
         let mut code: Option<i64> = None;
         let mut drain_deadline: Option<Instant> = None;
-        let mut buf = vec![0u8; 16 * 1024];
         let stdin_once = c.config.stdin_once;
         let mut checker = crate::health::settings(c.config.healthcheck.as_ref()).map(Checker::new);
         if checker.is_some() {
@@ -193,7 +208,7 @@ impl Mon<'_> {
                         }
                     }
                     b'l' => self.accept_clients(),
-                    b'o' | b'e' | b'm' => self.relay_output(w, &mut stdio, &mut buf),
+                    b'o' | b'e' | b'm' => self.relay_output(w, &mut stdio, buf),
                     _ => {}
                 }
             }
@@ -308,7 +323,7 @@ impl Mon<'_> {
     /// log when the client asks right after (docker-py reads logs right after start). A
     /// bounded number of rounds: a process that never stops writing must not hold the start
     /// report back for ever (`run -d` of a chatty container hung on it).
-    pub(super) fn relay_pending(&mut self, stdio: &mut Stdio, buf: &mut [u8]) {
+    pub(super) fn relay_pending(&mut self, stdio: &mut Stdio, buf: &mut Vec<u8>) {
         for _ in 0..PENDING_ROUNDS {
             let mut ready = Vec::new();
             for (f, w) in [
@@ -333,8 +348,12 @@ impl Mon<'_> {
     }
 
     /// Output of the container (`w`: o, e or m) to the log and the clients; the source is
-    /// dropped at EOF (EIO on a pty master once the slave is gone).
-    fn relay_output(&mut self, w: u8, stdio: &mut Stdio, buf: &mut [u8]) {
+    /// dropped at EOF (EIO on a pty master once the slave is gone). `buf` is made on the first
+    /// output: a container that writes nothing (most of the idle ones) never dirties it.
+    fn relay_output(&mut self, w: u8, stdio: &mut Stdio, buf: &mut Vec<u8>) {
+        if buf.is_empty() {
+            buf.resize(RELAY_BUF, 0);
+        }
         let (slot, stream, kind) = match w {
             b'o' => (&mut stdio.out, Stream::Stdout, STDOUT),
             b'e' => (&mut stdio.err, Stream::Stderr, STDERR),
@@ -357,14 +376,17 @@ impl Mon<'_> {
     }
 
     /// Handle input from client `i`; false when it went away.
+    /// Read straight into the client's buffer: a buffer on the stack would be in `serve`'s
+    /// frame, and its pages dirty in every idle monitor (the stack is touched on entry).
     fn client_input(&mut self, i: usize, stdio: &mut Stdio, stdin_once: bool) -> bool {
-        let mut tmp = [0u8; 32 * 1024];
-        let n = match (&self.clients[i].sock).read(&mut tmp) {
+        let cl = &mut self.clients[i];
+        let kept = cl.buf.len();
+        cl.buf.resize(kept + CLIENT_READ, 0);
+        let n = match (&cl.sock).read(&mut cl.buf[kept..]) {
             Ok(0) | Err(_) => return false,
             Ok(n) => n,
         };
-        let cl = &mut self.clients[i];
-        cl.buf.extend_from_slice(&tmp[..n]);
+        cl.buf.truncate(kept + n);
         loop {
             if cl.buf.len() < 5 {
                 return true;
