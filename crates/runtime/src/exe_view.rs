@@ -198,7 +198,7 @@ pub fn reexec_protected(copy_name: &str) -> io::Result<()> {
 /// through: the view of the file ([`open`], symlinks and /proc/self/exe resolved), else a
 /// [`sealed_copy`] of it named `copy_name`.
 pub fn protected(exe: &Path, copy_name: &str) -> io::Result<OwnedFd> {
-    if let Ok(fd) = std::fs::canonicalize(exe).and_then(|real| open(&real)) {
+    if let Ok(fd) = crate::util::real_path(exe).and_then(|real| open(&real)) {
         return Ok(fd);
     }
     let mut src = std::fs::File::open(exe)?;

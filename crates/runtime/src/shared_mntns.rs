@@ -53,9 +53,7 @@ pub fn mounts_below(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
 /// The mount points below `rootfs` in the runtime's mount namespace now.
 pub fn current(rootfs: &Path) -> Result<Vec<PathBuf>> {
     let mi = mountinfo::read_self().map_err(|e| Error::Other(format!("reading mountinfo: {e}")))?;
-    let root = rootfs
-        .canonicalize()
-        .unwrap_or_else(|_| rootfs.to_path_buf());
+    let root = crate::util::real_path(rootfs).unwrap_or_else(|_| rootfs.to_path_buf());
     Ok(mounts_below(&mi, &root))
 }
 

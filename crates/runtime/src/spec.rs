@@ -142,7 +142,7 @@ pub fn load_bundle(bundle: &Path) -> Result<(Spec, PathBuf, Vec<String>)> {
     } else {
         bundle.join(root.path())
     };
-    let rootfs = rootfs.canonicalize().map_err(|e| Error::InvalidSpec {
+    let rootfs = crate::util::real_path(&rootfs).map_err(|e| Error::InvalidSpec {
         path: path.clone(),
         msg: format!("root.path {}: {e}", rootfs.display()),
     })?;

@@ -1,7 +1,9 @@
-//! Small helpers: RFC 3339 time, atomic file writes, /proc/<pid>/stat.
+//! Small helpers: RFC 3339 time, atomic file writes, /proc/<pid>/stat, canonical paths.
 
 use crate::error::{Context, Result};
 use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// RFC 3339 UTC timestamp with nanoseconds for a unix time.
@@ -24,6 +26,26 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// `path` with every symlink, `.` and `..` resolved, as `std::fs::canonicalize` gives it, from
+/// one open and one readlink of the fd: glibc's realpath reads every component as a link (a
+/// dozen syscalls for the executable's path, each a path walk, on every container start).
+/// The file must exist; one deleted since (a `" (deleted)"` name) is an error.
+pub fn real_path(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))?;
+    if !real.is_absolute() || real.as_os_str().as_encoded_bytes().ends_with(b" (deleted)") {
+        return Err(std::io::Error::other(format!(
+            "{}: no path names it now ({})",
+            path.display(),
+            real.display()
+        )));
+    }
+    Ok(real)
 }
 
 pub fn now_rfc3339() -> String {
@@ -105,6 +127,22 @@ pub fn errno_text(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_path_resolves_as_canonicalize_does() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("a/b");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f"), b"x").unwrap();
+        std::os::unix::fs::symlink("a/b", d.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.join("f"), d.path().join("abs")).unwrap();
+        for p in ["link/f", "a/b/../b/./f", "abs", "link", "a/./b/.."] {
+            let p = d.path().join(p);
+            assert_eq!(real_path(&p).unwrap(), p.canonicalize().unwrap(), "{p:?}");
+        }
+        let missing = real_path(&d.path().join("link/none")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
 
     #[test]
     fn errno_text_is_lower_case() {
