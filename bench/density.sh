@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Density, side by side in one run: N idle containers on the default bridge
 # (`run -d IMG sleep 100000` x N) per engine, then what a user does with them:
-#   start time (ms per container), host memory per container (MemAvailable delta),
-#   berth's monitors' private memory per container, `ps`, `ps -a` and
+#   start time (ms per container), host memory per container (MemAvailable delta, and the
+#   memory the containers pin: anonymous, unreclaimable slab, page tables, kernel stacks and
+#   shmem, from /proc/meminfo after caches are dropped: steadier than MemAvailable, which
+#   moves with the page cache and per-CPU lists), berth's monitors' private memory per container, `ps`, `ps -a` and
 #   `stats --no-stream` with all of them up, and `rm -f` of all.
 # berth runs every N given; docker and podman the peers' N (they take minutes at 1,000).
 #
@@ -126,12 +128,11 @@ timed() {
 
 declare -a ROWS=()
 measure() {
-	local name=$1 n=$2 i ok=0 t0 t1 m0 m1 pd=0 pid v extra=() start_ms mem ps psa stats rm mon=-
+	local name=$1 n=$2 i ok=0 t0 t1 m0 m1 p0 p1 pinned pd=0 pid v extra=() start_ms mem ps psa stats rm mon=-
 	[[ $name == podman ]] && extra=("${PODMAN_RUN[@]}")
 	note "$name: $n x run -d $IMG sleep 100000"
-	sync
-	echo 1 >/proc/sys/vm/drop_caches 2>/dev/null || true
-	m0=$(mem_available_kb)
+	drop_caches
+	m0=$(mem_available_kb) p0=$(pinned_kb)
 	t0=$(now_ns)
 	for i in $(seq "$n"); do
 		# shellcheck disable=SC2086
@@ -157,11 +158,15 @@ measure() {
 	psa=$(timed ${CMD[$name]} ps -a)
 	# shellcheck disable=SC2086
 	stats=$(timed ${CMD[$name]} stats --no-stream)
+	# after the timings: the commands above would have read their binaries from disk
+	drop_caches
+	p1=$(pinned_kb)
+	pinned=$(awk -v a="$p0" -v b="$p1" -v n="$ok" 'BEGIN { printf "%.0f", (b - a) / n }')
 	note "$name: removing them"
 	rm=$(remove_all "$name")
 	[[ -s $work/$name.err ]] && note "$name: first errors: $(head -n 2 "$work/$name.err" | tr '\n' ' ')"
 	: >"$work/$name.err"
-	ROWS+=("$(printf '%-8s %6s %7s %11s %11s %9s %10s %10s %10s' "$name" "$n" "$ok" "$start_ms" "$mem" "$mon" "$ps" "$psa" "$stats")	$(awk -v r="$rm" 'BEGIN { printf "%10.0f", r }')")
+	ROWS+=("$(printf '%-8s %6s %7s %11s %11s %10s %9s %10s %10s %10s' "$name" "$n" "$ok" "$start_ms" "$mem" "$pinned" "$mon" "$ps" "$psa" "$stats")	$(awk -v r="$rm" 'BEGIN { printf "%10.0f", r }')")
 }
 
 # Private_Dirty of process $1 by kind of mapping: the executable (its relocated data: the
@@ -179,6 +184,43 @@ monitor_breakdown() {
 }
 BREAKDOWN=()
 
+# page cache and reclaimable slab dropped, so what stays is what the containers hold
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+}
+
+# KiB the kernel cannot reclaim: anonymous memory, unreclaimable slab, page tables, kernel
+# stacks, shmem
+pinned_kb() {
+	awk '/^(AnonPages|SUnreclaim|PageTables|KernelStack|Shmem):/ { s += $2 } END { print s }' /proc/meminfo
+}
+
+# KiB of slab one new memory cgroup costs on this host now (20 made and removed beside the
+# containers' hierarchy). Every engine makes one per container, and its part that grows is
+# the kernel's shrinker map: ~1 KiB for every 64 superblocks the host has ever had at once
+# (the high-water mark never goes down), so a host that once ran 1,000 containers pays more
+# per container for ever after, and a fresh boot less.
+memcg_cost_kb() {
+	local base d i a b
+	base=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3 }' /proc/self/cgroup | head -n 1)
+	if [[ -d /sys/fs/cgroup/memory ]]; then
+		d=/sys/fs/cgroup/memory
+	elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+		d=/sys/fs/cgroup base=
+	else
+		echo "?"
+		return
+	fi
+	d=$d$base/berth-density-probe.$$
+	a=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+	for i in $(seq 20); do mkdir -p "$d/$i" || break; done
+	b=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+	for i in $(seq 20); do rmdir "$d/$i" 2>/dev/null; done
+	rmdir "$d" 2>/dev/null
+	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f", (b - a) / 20 }'
+}
+
 for name in "${names[@]}"; do
 	[[ -n ${STATUS[$name]:-} ]] && continue
 	counts=$NS
@@ -188,9 +230,10 @@ done
 
 echo
 echo "idle containers on the default bridge, one run (ms wall clock; memory in KiB per container)"
-printf '%-8s %6s %7s %11s %11s %9s %10s %10s %10s %10s\n' engine N started ms/start mem/ctr monitor ps-ms ps-a-ms stats-ms rm-all-ms
+printf '%-8s %6s %7s %11s %11s %10s %9s %10s %10s %10s %10s\n' engine N started ms/start mem/ctr pinned/ctr monitor ps-ms ps-a-ms stats-ms rm-all-ms
 for r in "${ROWS[@]}"; do echo "${r/	/ }"; done
 for b in "${BREAKDOWN[@]}"; do echo "$b"; done
+echo "this host: a new memory cgroup (one per container, every engine) costs $(memcg_cost_kb) KiB of slab now"
 status=0
 for name in "${names[@]}"; do
 	[[ -n ${STATUS[$name]:-} ]] || continue
