@@ -245,6 +245,29 @@ fn gone(needle: &str, when: &str) {
     assert!(left.is_empty(), "{when}: {needle:?} still runs: {left:?}");
 }
 
+/// No live process is in a cgroup named after container `id` (within 10 s).
+#[track_caller]
+fn no_process_in_cgroup_of(id: &str, when: &str) {
+    let members = || -> Vec<i32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
+                    && pid_alive(*pid)
+            })
+            .collect()
+    };
+    berth_e2e::api::wait_until(Duration::from_secs(10), || members().is_empty());
+    let left = members();
+    assert!(
+        left.is_empty(),
+        "{when}: processes of container {id} are left: {left:?}"
+    );
+}
+
 #[test]
 fn run_and_rm_crash_at_every_step() {
     let e = engine!();
@@ -280,6 +303,13 @@ fn run_and_rm_crash_at_every_step() {
         if *point != "start.returned" {
             // nobody is left to collect the process: it must not run unseen
             gone(&format!("sleep {marker}"), &when);
+        }
+        if matches!(*point, "monitor.runtime-created" | "monitor.network-up") {
+            // created, not started: the init waiting for its go-ahead goes with the monitor
+            // that alone could give it (it once waited on exec.fifo until `rm`)
+            for id in b.ids() {
+                no_process_in_cgroup_of(&id, &when);
+            }
         }
         // the name is usable again once the container is removed
         b.rm_all_and_check(&when);

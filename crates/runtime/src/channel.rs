@@ -23,6 +23,9 @@ pub enum Msg {
     HooksDone(String),
     /// Child -> parent: about to wait for `start` (or to exec, for exec'd processes).
     Ready,
+    /// Parent -> child: start now (a container its creator starts itself: see
+    /// `container::StartGate`).
+    Start,
     Error(String),
 }
 

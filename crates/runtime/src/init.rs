@@ -47,7 +47,7 @@ pub struct InitCtx<'a> {
     pub shared_mntns: bool,
     pub preserve_fds: i32,
     pub console: Console,
-    pub fifo: OwnedFd,
+    pub start: StartWait,
     pub host_proc: OwnedFd,
     pub caps: Option<CapPlan>,
     pub seccomp: Option<seccomp::Filter>,
@@ -243,8 +243,13 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
     fault::mark("init.ready");
     crate::log::debug("init: closing the pipe to signal completion (waiting for start)");
     ch.send(&Msg::Ready)?;
-    let fifo = wait_for_start(&ctx.fifo, &ctx.host_proc)?;
-    drop(ctx.fifo);
+    let fifo = match ctx.start {
+        StartWait::Fifo(f) => wait_for_start(&f, &ctx.host_proc)?,
+        StartWait::Channel(report) => {
+            wait_for_go(ch)?;
+            report
+        }
+    };
     drop(ctx.host_proc);
     // startContainer hooks run once `start` is called; their failure fails `start`.
     let created = state_json.replace("\"status\":\"creating\"", "\"status\":\"created\"");
@@ -313,6 +318,27 @@ fn seccomp_handover(
         agent,
         state: state_json.to_string(),
         pid,
+    }
+}
+
+/// How the init waits for `start`, and where it reports the start.
+pub enum StartWait {
+    /// exec.fifo, opened O_PATH: opening it for writing blocks until `start` opens it for
+    /// reading, and the start is reported on it.
+    Fifo(OwnedFd),
+    /// The go-ahead on the channel ([`Msg::Start`]), from a creator that starts the container
+    /// itself; the start is reported on this pipe (see `container::StartGate`).
+    Channel(OwnedFd),
+}
+
+/// Block until the creator's go-ahead. Its end closing instead (it died, or gave up on the
+/// container) ends the init: nothing else could start it.
+fn wait_for_go(ch: &Channel) -> Result<()> {
+    match ch.recv()? {
+        Msg::Start => Ok(()),
+        other => Err(Error::Other(format!(
+            "waiting for start: unexpected message {other:?}"
+        ))),
     }
 }
 

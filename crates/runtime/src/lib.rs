@@ -33,6 +33,6 @@ pub mod syscall;
 pub mod tty;
 pub mod util;
 
-pub use container::{CreateOptions, ExecOptions, Runtime, Started};
+pub use container::{CreateOptions, ExecOptions, Runtime, StartGate, Started};
 pub use error::{Error, Result};
 pub use state::{OciState, Status};

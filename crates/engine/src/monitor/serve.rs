@@ -89,6 +89,8 @@ impl Mon<'_> {
             id: c.id.clone(),
             bundle: c.internal.bundle.clone().into(),
             own_terminal: tty,
+            // started below, once the network is plugged in: the init waits for our go-ahead
+            start_here: true,
             ..Default::default()
         };
         if !tty {
@@ -131,7 +133,7 @@ impl Mon<'_> {
             };
             runtime::tty::set_size(m.as_raw_fd(), rows, cols);
         }
-        rt.start(&c.id)?;
+        rt.start_created(&c.id, started.gate)?;
         fault::point("monitor.started");
         let pid = started.pid;
         self.engine.store.update(&c.id, |c| {

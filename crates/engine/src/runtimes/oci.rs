@@ -138,7 +138,11 @@ impl Oci {
         let pid = pid
             .and_then(|p| p.trim().parse().ok())
             .ok_or_else(|| Error::Other(format!("{} wrote no pid", self.name)))?;
-        Ok(Started { pid, console })
+        Ok(Started {
+            pid,
+            gate: None,
+            console,
+        })
     }
 
     pub fn start(&self, id: &str) -> Result<()> {
@@ -232,7 +236,11 @@ impl Oci {
         let pid = child.id() as i32;
         // reaped by the caller (forward_and_wait, the health checker), not by Child's drop
         std::mem::forget(child);
-        Ok(Started { pid, console: None })
+        Ok(Started {
+            pid,
+            gate: None,
+            console: None,
+        })
     }
 }
 

@@ -40,8 +40,16 @@ pub fn run(cli: Cli) -> Result<i32> {
             if !detach {
                 runtime::relay::block_signals();
             }
-            let started = rt.create(&create_options(&create, !detach))?;
-            if let Err(e) = rt.start(&create.id) {
+            let opts = CreateOptions {
+                start_here: true,
+                ..create_options(&create, !detach)
+            };
+            let mut started = rt.create(&opts)?;
+            let gate = started
+                .gate
+                .take()
+                .expect("create gives a gate with start_here");
+            if let Err(e) = rt.start_created(&create.id, gate) {
                 let _ = rt.delete(&create.id, true);
                 return Err(e.into());
             }

@@ -1,8 +1,9 @@
-//! `create`: a bundle becomes a container whose init waits on exec.fifo.
+//! `create`: a bundle becomes a container whose init waits on exec.fifo (or on its channel,
+//! for a creator that starts it itself).
 
 use crate::channel::{Channel, Msg};
 use crate::error::{Context, Error, Result};
-use crate::init::{self, InitCtx};
+use crate::init::{self, InitCtx, StartWait};
 use crate::namespaces::{self};
 use crate::state::{self, ContainerState, Status, FIFO};
 use nix::sched::CloneFlags;
@@ -13,7 +14,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::spawn::{spawn, stdio_fds};
-use super::{console_for, plan_caps, reap, write_pid_file, CreateOptions, Runtime, Started};
+use super::{
+    console_for, plan_caps, reap, write_pid_file, CreateOptions, Runtime, StartGate, Started,
+};
 
 /// Kill a half-created container's process and remove its directory.
 struct CreateGuard {
@@ -73,7 +76,7 @@ impl Runtime {
         };
 
         let mut guard = self.make_state_dir(&o.id)?;
-        let fifo = make_exec_fifo(&guard.dir)?;
+        let (start, report) = start_wait(o.start_here, &guard.dir)?;
         fault::mark("rt.state-made");
         // Resource limits (cgroups) are set before the process runs any container code: it is
         // cloned into its v2 cgroup, or enters its v1 hierarchies itself on its go-ahead; the
@@ -118,7 +121,7 @@ impl Runtime {
             shared_mntns,
             preserve_fds: o.preserve_fds,
             console,
-            fifo,
+            start,
             host_proc,
             caps,
             seccomp,
@@ -189,7 +192,14 @@ impl Runtime {
         };
         guard.armed = false;
         fault::mark("rt.created");
-        Ok(Started { pid, console })
+        Ok(Started {
+            pid,
+            gate: report.map(|report| StartGate {
+                channel: parent,
+                report,
+            }),
+            console,
+        })
     }
 
     /// The container's state directory, new and empty, under a guard that removes it (and
@@ -246,6 +256,22 @@ fn go(parent: &Channel, tasks: &[(&Path, std::os::fd::RawFd)]) -> Result<()> {
         },
         Err(e) => Err(e),
     }
+}
+
+/// What the init waits on until it is started: exec.fifo in the state directory, or, when the
+/// creator starts it itself, its channel, with a pipe to report the start on (whose read end,
+/// non-blocking as `start` reads it, is returned).
+fn start_wait(start_here: bool, dir: &Path) -> Result<(StartWait, Option<OwnedFd>)> {
+    if !start_here {
+        return Ok((StartWait::Fifo(make_exec_fifo(dir)?), None));
+    }
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe")?;
+    nix::fcntl::fcntl(
+        &r,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .ctx(|| "pipe")?;
+    Ok((StartWait::Channel(w), Some(r)))
 }
 
 /// exec.fifo in the state directory, opened O_PATH for the init to wait on until `start`.

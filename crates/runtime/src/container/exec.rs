@@ -82,7 +82,11 @@ impl Runtime {
             Some(sock) => Some(crate::channel::recv_fd(sock.as_raw_fd())?),
             None => None,
         };
-        Ok(Started { pid, console })
+        Ok(Started {
+            pid,
+            gate: None,
+            console,
+        })
     }
 }
 

@@ -1,15 +1,17 @@
 //! The verbs on an existing container: start, state, list, pids, update, pause, resume, kill
 //! and delete.
 
+use crate::channel::Msg;
 use crate::error::{Context, Error, Result};
 use crate::state::{self, ContainerState, OciState, Status, FIFO};
 use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::Runtime;
+use super::{Runtime, StartGate};
 
 impl Runtime {
     pub fn load(&self, id: &str) -> Result<ContainerState> {
@@ -41,52 +43,20 @@ impl Runtime {
             nix::sys::stat::Mode::empty(),
         )
         .ctx(|| "open exec.fifo")?;
-        // The init writes "0" once its startContainer hooks passed (or "1" and the error), then
-        // "1" and the error if a step before its execve fails; its end closes at the execve (or
-        // its death): read until that EOF.
-        let mut data = Vec::new();
-        loop {
-            let mut fds = [nix::poll::PollFd::new(
-                std::os::fd::AsFd::as_fd(&fifo),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)) {
-                Ok(0) | Err(nix::Error::EINTR) => {
-                    if !crate::util::process_alive(st.pid, st.pid_start) {
-                        break;
-                    }
-                }
-                Ok(_) => {
-                    let mut b = [0u8; 4096];
-                    match nix::unistd::read(&fifo, &mut b) {
-                        Ok(0) => break,
-                        Ok(n) => data.extend_from_slice(&b[..n]),
-                        Err(nix::Error::EAGAIN) => continue,
-                        Err(e) => return Err(e).ctx(|| "read exec.fifo"),
-                    }
-                }
-                Err(e) => return Err(e).ctx(|| "poll exec.fifo"),
-            }
-        }
+        let report = read_start_report(&st, &fifo);
         let _ = std::fs::remove_file(&fifo_path);
-        match data.as_slice() {
-            [b'0'] => {}
-            [b'0', b'1', msg @ ..] | [b'1', msg @ ..] if !msg.is_empty() => {
-                return Err(Error::Other(String::from_utf8_lossy(msg).into_owned()))
-            }
-            _ => {
-                return Err(Error::Other(format!(
-                    "container {id} exited before it could be started"
-                )))
-            }
-        }
-        let spec: Spec =
-            serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
-        if let Some(h) = spec.hooks() {
-            let json = serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default();
-            crate::hooks::run_hooks_warn("poststart", h.poststart().as_ref(), &json);
-        }
-        Ok(())
+        started(id, &st, &report?)
+    }
+
+    /// `start` of a container created with [`CreateOptions::start_here`](super::CreateOptions),
+    /// by its creator, with the gate `create` gave it.
+    pub fn start_created(&self, id: &str, gate: StartGate) -> Result<()> {
+        let st = self.load(id)?;
+        // an init that is gone has closed its end of the report pipe: the read below says so
+        let _ = gate.channel.send(&Msg::Start);
+        drop(gate.channel);
+        let report = read_start_report(&st, &gate.report)?;
+        started(id, &st, &report)
     }
 
     pub fn state(&self, id: &str) -> Result<OciState> {
@@ -287,6 +257,58 @@ fn state_file_empty(root: &std::path::Path, id: &str) -> bool {
     crate::state::validate_id(id).is_ok()
         && std::fs::symlink_metadata(root.join(id).join(crate::state::STATE_FILE))
             .is_ok_and(|m| m.is_file() && m.len() == 0)
+}
+
+/// What the init reports on exec.fifo (or its report pipe): "0" once its startContainer hooks
+/// passed (or "1" and the error), then "1" and the error if a step before its execve fails; its
+/// end closes at the execve (or its death): read until that EOF.
+fn read_start_report(st: &ContainerState, fifo: &OwnedFd) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    loop {
+        let mut fds = [nix::poll::PollFd::new(
+            fifo.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)) {
+            Ok(0) | Err(nix::Error::EINTR) => {
+                if !crate::util::process_alive(st.pid, st.pid_start) {
+                    return Ok(data);
+                }
+            }
+            Ok(_) => {
+                let mut b = [0u8; 4096];
+                match nix::unistd::read(fifo, &mut b) {
+                    Ok(0) => return Ok(data),
+                    Ok(n) => data.extend_from_slice(&b[..n]),
+                    Err(nix::Error::EAGAIN) => continue,
+                    Err(e) => return Err(e).ctx(|| "read exec.fifo"),
+                }
+            }
+            Err(e) => return Err(e).ctx(|| "poll exec.fifo"),
+        }
+    }
+}
+
+/// The start's outcome from the init's report; once it runs, the poststart hooks.
+fn started(id: &str, st: &ContainerState, report: &[u8]) -> Result<()> {
+    match report {
+        [b'0'] => {}
+        [b'0', b'1', msg @ ..] | [b'1', msg @ ..] if !msg.is_empty() => {
+            return Err(Error::Other(String::from_utf8_lossy(msg).into_owned()))
+        }
+        _ => {
+            return Err(Error::Other(format!(
+                "container {id} exited before it could be started"
+            )))
+        }
+    }
+    let spec: Spec =
+        serde_json::from_value(st.config.clone()).map_err(|e| Error::Other(e.to_string()))?;
+    if let Some(h) = spec.hooks() {
+        let json = serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default();
+        crate::hooks::run_hooks_warn("poststart", h.poststart().as_ref(), &json);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

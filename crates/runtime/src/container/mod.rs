@@ -36,6 +36,19 @@ pub struct CreateOptions {
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
+    /// The caller starts the container itself, with [`Runtime::start_created`] and the
+    /// [`Started::gate`] it got (`run`, the engine's monitor): the init then waits for the
+    /// go-ahead on its channel, and no exec.fifo is made in the state directory. Until then
+    /// nobody else can start it, and its status reads `running`.
+    pub start_here: bool,
+}
+
+/// What starts a container created with [`CreateOptions::start_here`]: the channel to its
+/// init, and the read end of the pipe it reports its start on (as on exec.fifo: "0" once its
+/// startContainer hooks passed, "1" and an error when a step fails, EOF at its execve).
+pub struct StartGate {
+    pub(crate) channel: crate::channel::Channel,
+    pub(crate) report: OwnedFd,
 }
 
 #[derive(Default)]
@@ -58,6 +71,8 @@ pub struct ExecOptions {
 /// A process we started: its pid, and the terminal master when we relay the terminal ourselves.
 pub struct Started {
     pub pid: i32,
+    /// For [`CreateOptions::start_here`].
+    pub gate: Option<StartGate>,
     pub console: Option<OwnedFd>,
 }
 

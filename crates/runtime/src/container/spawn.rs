@@ -148,6 +148,7 @@ where
     };
     match cloned {
         None => {
+            close_runtime_end(parent);
             redirect_stdio(stdio);
             init::child_main(child, || {
                 if !later.is_empty() {
@@ -170,6 +171,18 @@ const MADE_BY_CHILD: CloneFlags = CloneFlags::CLONE_NEWNET
     .union(CloneFlags::CLONE_NEWUTS)
     .union(CloneFlags::CLONE_NEWIPC);
 
+/// In a cloned child, its copy of the runtime's end of the channel is closed: when the
+/// runtime dies (or drops its end), the child's reads then end, rather than wait on an end it
+/// holds itself (an init waiting for its go-ahead from a creator killed after `create` stayed
+/// blocked until `delete`). The child never returns into the frames that own the runtime's
+/// `Channel` (it execs or `_exit`s), so nothing closes that fd number again.
+fn close_runtime_end(parent: &Channel) {
+    // SAFETY: closing an fd of ours; see above for why no owner closes it again.
+    unsafe {
+        libc::close(parent.as_raw_fd());
+    }
+}
+
 pub(super) fn spawn_via_intermediate<F>(
     join_fds: Vec<(CloneFlags, OwnedFd)>,
     new: CloneFlags,
@@ -183,6 +196,7 @@ where
 {
     match clone_child(CloneFlags::empty())? {
         None => init::child_main(child, || {
+            close_runtime_end(parent);
             // the process cloned next inherits them
             redirect_stdio(stdio);
             namespaces::join_all(&join_fds)?;
