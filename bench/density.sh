@@ -4,7 +4,8 @@
 #   start time (ms per container), host memory per container (MemAvailable delta, and the
 #   memory the containers pin: anonymous, unreclaimable slab, page tables, kernel stacks and
 #   shmem, from /proc/meminfo after caches are dropped: steadier than MemAvailable, which
-#   moves with the page cache and per-CPU lists), berth's monitors' private memory per container, `ps`, `ps -a` and
+#   moves with the page cache and per-CPU lists; its parts are printed below the table), berth's
+#   monitors' private memory per container, `ps`, `ps -a` and
 #   `stats --no-stream` with all of them up, and `rm -f` of all.
 # berth runs every N given; docker and podman the peers' N (they take minutes at 1,000).
 #
@@ -161,7 +162,14 @@ measure() {
 	# after the timings: the commands above would have read their binaries from disk
 	drop_caches
 	p1=$(pinned_kb)
-	pinned=$(awk -v a="$p0" -v b="$p1" -v n="$ok" 'BEGIN { printf "%.0f", (b - a) / n }')
+	pinned=$(awk -v a="$p0" -v b="$p1" -v n="$ok" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		for (i = 1; i <= 5; i++) s += y[i] - x[i]
+		printf "%.0f", s / n }')
+	BREAKDOWN+=("$name N=$n, pinned KiB per container: $(awk -v a="$p0" -v b="$p1" -v n="$ok" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		printf "anon %.0f, unreclaimable slab %.0f, page tables %.0f, kernel stacks %.0f, shmem %.0f",
+			(y[1] - x[1]) / n, (y[2] - x[2]) / n, (y[3] - x[3]) / n, (y[4] - x[4]) / n, (y[5] - x[5]) / n }')")
 	note "$name: removing them"
 	rm=$(remove_all "$name")
 	[[ -s $work/$name.err ]] && note "$name: first errors: $(head -n 2 "$work/$name.err" | tr '\n' ' ')"
@@ -184,42 +192,42 @@ monitor_breakdown() {
 }
 BREAKDOWN=()
 
+# KiB of 1 KiB slab objects the kernel allocates to make one memory cgroup on this host now
+# (counted with perf's kmem:kmalloc tracepoint; "?" without perf or a memory controller).
+# Every engine makes one per container, and what grows is its shrinker map: 1 KiB for every
+# 64 superblocks the host ever had at once (the high-water mark never goes down), so a host
+# that once ran 1,000 containers pays ~190 KiB per container for ever after, a fresh boot a
+# few KiB.
+memcg_cost_kb() {
+	local d n
+	if [[ -d /sys/fs/cgroup/memory ]]; then
+		d=/sys/fs/cgroup/memory/berth-density-probe.$$
+	elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+		d=/sys/fs/cgroup/berth-density-probe.$$
+	fi
+	if [[ -z ${d:-} ]] || ! command -v perf >/dev/null; then
+		echo "?"
+		return
+	fi
+	n=$(perf stat -x, -e kmem:kmalloc --filter 'bytes_alloc==1024' -a -- mkdir "$d" 2>&1 >/dev/null |
+		awk -F, '/kmem:kmalloc/ { print $1 }')
+	rmdir "$d" 2>/dev/null
+	echo "${n:-?}"
+}
+
 # page cache and reclaimable slab dropped, so what stays is what the containers hold
 drop_caches() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 }
 
-# KiB the kernel cannot reclaim: anonymous memory, unreclaimable slab, page tables, kernel
-# stacks, shmem
+# KiB the kernel cannot reclaim, as "anon slab pagetables kstack shmem": anonymous memory,
+# unreclaimable slab, page tables, kernel stacks, shmem
 pinned_kb() {
-	awk '/^(AnonPages|SUnreclaim|PageTables|KernelStack|Shmem):/ { s += $2 } END { print s }' /proc/meminfo
+	awk '/^AnonPages:/ { a = $2 } /^SUnreclaim:/ { s = $2 } /^PageTables:/ { p = $2 }
+		/^KernelStack:/ { k = $2 } /^Shmem:/ { m = $2 } END { print a, s, p, k, m }' /proc/meminfo
 }
 
-# KiB of slab one new memory cgroup costs on this host now (20 made and removed beside the
-# containers' hierarchy). Every engine makes one per container, and its part that grows is
-# the kernel's shrinker map: ~1 KiB for every 64 superblocks the host has ever had at once
-# (the high-water mark never goes down), so a host that once ran 1,000 containers pays more
-# per container for ever after, and a fresh boot less.
-memcg_cost_kb() {
-	local base d i a b
-	base=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3 }' /proc/self/cgroup | head -n 1)
-	if [[ -d /sys/fs/cgroup/memory ]]; then
-		d=/sys/fs/cgroup/memory
-	elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
-		d=/sys/fs/cgroup base=
-	else
-		echo "?"
-		return
-	fi
-	d=$d$base/berth-density-probe.$$
-	a=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
-	for i in $(seq 20); do mkdir -p "$d/$i" || break; done
-	b=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
-	for i in $(seq 20); do rmdir "$d/$i" 2>/dev/null; done
-	rmdir "$d" 2>/dev/null
-	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f", (b - a) / 20 }'
-}
 
 for name in "${names[@]}"; do
 	[[ -n ${STATUS[$name]:-} ]] && continue
@@ -233,7 +241,7 @@ echo "idle containers on the default bridge, one run (ms wall clock; memory in K
 printf '%-8s %6s %7s %11s %11s %10s %9s %10s %10s %10s %10s\n' engine N started ms/start mem/ctr pinned/ctr monitor ps-ms ps-a-ms stats-ms rm-all-ms
 for r in "${ROWS[@]}"; do echo "${r/	/ }"; done
 for b in "${BREAKDOWN[@]}"; do echo "$b"; done
-echo "this host: a new memory cgroup (one per container, every engine) costs $(memcg_cost_kb) KiB of slab now"
+echo "this host: making a memory cgroup (one per container, every engine) allocates $(memcg_cost_kb) KiB of kmalloc-1k now"
 status=0
 for name in "${names[@]}"; do
 	[[ -n ${STATUS[$name]:-} ]] || continue
