@@ -184,7 +184,7 @@ monitor_breakdown() {
 	awk '/^[0-9a-f]+-[0-9a-f]+ / {
 			n = $6
 			if (n == "") k = "anon"; else if (n == "[heap]") k = "heap"; else if (n == "[stack]") k = "stack"
-			else if (n ~ /\.so(\.[0-9]+)*$/) k = "libs"; else if (n == "/" || n ~ /berth$/) k = "binary"
+			else if (n ~ /\.so(\.[0-9]+)*$/) k = "libs"; else if (n == "/" || n ~ /berth(-monitor)?$/) k = "binary"
 			else if (n ~ /^\[/) k = "anon"; else k = "files"
 		}
 		/^Private_Dirty:/ { pd[k] += $2; total += $2 }
