@@ -27,6 +27,32 @@ fn profile_denying_mkdir_gives_eperm() {
     );
 }
 
+/// A profile without networking (the socket calls denied) still lets the container start: the
+/// runtime's init, under the filter by then, makes no socket call while it waits for its start
+/// (berth-runtime's `run` once read its go-ahead with recvfrom, and failed here).
+#[test]
+fn profile_denying_the_socket_calls_still_starts() {
+    let env = test_env!();
+    let mut b = env.bundle("b");
+    b.edit(|v| {
+        v["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{
+                "names": ["socket", "socketpair", "connect", "accept", "accept4", "bind",
+                    "listen", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
+                    "recvmmsg", "shutdown", "getsockopt", "setsockopt"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": 1
+            }]
+        })
+    });
+    let out = env.sh(&mut b, "nc -l -p 1234 2>&1; echo started");
+    out.ok();
+    assert!(out.out().contains("started"), "{out:?}");
+    assert!(out.out().contains("Operation not permitted"), "{out:?}");
+}
+
 #[test]
 fn default_profile_blocks_unshare_and_mount() {
     let env = test_env!();

@@ -50,6 +50,20 @@ impl Channel {
         Ok(())
     }
 
+    /// [`send`](Self::send) with write(2): for the container's processes once their seccomp
+    /// filter is loaded, which may deny the socket calls (a profile without networking) but
+    /// leaves them write(2). Without MSG_NOSIGNAL: a runtime that is gone ends the writer with
+    /// SIGPIPE, as its error would have.
+    pub fn write_msg(&self, msg: &Msg) -> Result<()> {
+        let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
+        loop {
+            match nix::unistd::write(&self.0, &data) {
+                Err(nix::Error::EINTR) => continue,
+                r => return r.map(|_| ()).ctx(|| "writing to the runtime channel"),
+            }
+        }
+    }
+
     pub fn recv(&self) -> Result<Msg> {
         // The message's length first (a SOCK_SEQPACKET peek with MSG_TRUNC returns it whole),
         // then a buffer of that size: a fixed 64 KiB one was zeroed, and made resident, for
@@ -97,6 +111,25 @@ impl Channel {
                 r => return r.ctx(|| "reading the runtime channel"),
             }
         }
+    }
+
+    /// [`recv`](Self::recv) of a message of a few bytes with read(2) alone: for the init once
+    /// its seccomp filter is loaded, which may deny the socket calls (a profile without
+    /// networking) but leaves the process read(2). A longer message is cut, and refused.
+    pub fn read_short(&self) -> Result<Msg> {
+        let mut buf = [0u8; 64];
+        let n = loop {
+            match nix::unistd::read(&self.0, &mut buf) {
+                Err(nix::Error::EINTR) => continue,
+                // (the peer gone with a message unread, as in `recv_into`)
+                Err(nix::Error::ECONNRESET) => break 0,
+                r => break r.ctx(|| "reading the runtime channel")?,
+            }
+        };
+        decode(
+            &buf[..n],
+            "the runtime exited before it started the container",
+        )
     }
 
     /// Whether a message (or the peer's close) is waiting, without blocking.

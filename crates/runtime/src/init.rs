@@ -78,7 +78,8 @@ pub fn child_main(ch: &Channel, f: impl FnOnce() -> Result<Infallible>) -> ! {
     let code = match f() {
         Ok(never) => match never {},
         Err(e) => {
-            if ch.send(&Msg::Error(e.to_string())).is_err() {
+            // (write(2): the error may come after the seccomp filter is loaded)
+            if ch.write_msg(&Msg::Error(e.to_string())).is_err() {
                 crate::log::log(crate::log::Level::Error, &e.to_string());
             }
             1
@@ -242,7 +243,8 @@ pub fn container_init(ctx: InitCtx, ch: &Channel) -> Result<Infallible> {
 
     fault::mark("init.ready");
     crate::log::debug("init: closing the pipe to signal completion (waiting for start)");
-    ch.send(&Msg::Ready)?;
+    // (the seccomp filter is loaded: write(2), see `Channel::write_msg`)
+    ch.write_msg(&Msg::Ready)?;
     let fifo = match ctx.start {
         StartWait::Fifo(f) => wait_for_start(&f, &ctx.host_proc)?,
         StartWait::Channel(report) => {
@@ -332,9 +334,10 @@ pub enum StartWait {
 }
 
 /// Block until the creator's go-ahead. Its end closing instead (it died, or gave up on the
-/// container) ends the init: nothing else could start it.
+/// container) ends the init: nothing else could start it. The seccomp filter is in place by
+/// now: the message is read with read(2) (see [`Channel::read_short`]).
 fn wait_for_go(ch: &Channel) -> Result<()> {
-    match ch.recv()? {
+    match ch.read_short()? {
         Msg::Start => Ok(()),
         other => Err(Error::Other(format!(
             "waiting for start: unexpected message {other:?}"
