@@ -139,3 +139,48 @@ fn engine_run_unknown_syscall_gets_enosys() {
         )
     );
 }
+
+/// `run --security-opt seccomp=PROFILE` with a profile without networking: the container
+/// starts, and its socket calls fail (it failed to start in berth: see
+/// `profile_denying_the_socket_calls_still_starts`).
+#[test]
+fn engine_run_with_a_profile_denying_the_socket_calls() {
+    let e = engine!();
+    let img = e.img().to_string();
+    let profile = e.path().join("no-net.json");
+    let denied = [
+        "socket",
+        "socketpair",
+        "connect",
+        "accept",
+        "accept4",
+        "bind",
+        "listen",
+        "sendto",
+        "recvfrom",
+        "sendmsg",
+        "recvmsg",
+        "sendmmsg",
+        "recvmmsg",
+        "shutdown",
+    ];
+    let json = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    std::fs::write(&profile, json.to_string()).unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        &img,
+        "sh",
+        "-c",
+        "nc -l -p 1234 2>&1; echo started",
+    ]);
+    assert!(out.contains("started"), "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+}
