@@ -4,17 +4,40 @@
 
 use berth_e2e::{cprog, engine, test_env, DOCKER_DEFAULT_CAPS};
 
+/// The calls a profile without networking denies.
+const SOCKET_CALLS: &[&str] = &[
+    "socket",
+    "socketpair",
+    "connect",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "sendto",
+    "recvfrom",
+    "sendmsg",
+    "recvmsg",
+    "sendmmsg",
+    "recvmmsg",
+    "shutdown",
+    "getsockopt",
+    "setsockopt",
+];
+
+/// A profile that allows every syscall but `names`, which fail with EPERM.
+fn denying(names: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    })
+}
+
 #[test]
 fn profile_denying_mkdir_gives_eperm() {
     let env = test_env!();
     let mut b = env.bundle("b");
-    b.edit(|v| {
-        v["linux"]["seccomp"] = serde_json::json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
-        })
-    });
+    b.edit(|v| v["linux"]["seccomp"] = denying(&["mkdir", "mkdirat"]));
     let out = env.sh(
         &mut b,
         "mkdir /tmp/d 2>&1; echo rc=$?; touch /tmp/f && echo touch-ok",
@@ -34,19 +57,7 @@ fn profile_denying_mkdir_gives_eperm() {
 fn profile_denying_the_socket_calls_still_starts() {
     let env = test_env!();
     let mut b = env.bundle("b");
-    b.edit(|v| {
-        v["linux"]["seccomp"] = serde_json::json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            "syscalls": [{
-                "names": ["socket", "socketpair", "connect", "accept", "accept4", "bind",
-                    "listen", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
-                    "recvmmsg", "shutdown", "getsockopt", "setsockopt"],
-                "action": "SCMP_ACT_ERRNO",
-                "errnoRet": 1
-            }]
-        })
-    });
+    b.edit(|v| v["linux"]["seccomp"] = denying(SOCKET_CALLS));
     let out = env.sh(&mut b, "nc -l -p 1234 2>&1; echo started");
     out.ok();
     assert!(out.out().contains("started"), "{out:?}");
@@ -148,28 +159,7 @@ fn engine_run_with_a_profile_denying_the_socket_calls() {
     let e = engine!();
     let img = e.img().to_string();
     let profile = e.path().join("no-net.json");
-    let denied = [
-        "socket",
-        "socketpair",
-        "connect",
-        "accept",
-        "accept4",
-        "bind",
-        "listen",
-        "sendto",
-        "recvfrom",
-        "sendmsg",
-        "recvmsg",
-        "sendmmsg",
-        "recvmmsg",
-        "shutdown",
-    ];
-    let json = serde_json::json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-        "syscalls": [{"names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
-    });
-    std::fs::write(&profile, json.to_string()).unwrap();
+    std::fs::write(&profile, denying(SOCKET_CALLS).to_string()).unwrap();
     let opt = format!("seccomp={}", profile.display());
     let out = e.ok(&[
         "run",
