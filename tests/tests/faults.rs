@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use berth_e2e::cmd::{run_with_timeout, Output, Stdin};
-use berth_e2e::engine::{berth_bin, pid_alive, pids_with_cmdline, Engine};
+use berth_e2e::engine::{berth_bin, pid_alive, pids_in_cgroup_named, pids_with_cmdline, Engine};
 use berth_e2e::{berth_only, engine};
 use serde_json::Value;
 
@@ -248,20 +248,10 @@ fn gone(needle: &str, when: &str) {
 /// No live process is in a cgroup named after container `id` (within 10 s).
 #[track_caller]
 fn no_process_in_cgroup_of(id: &str, when: &str) {
-    let members = || -> Vec<i32> {
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        dir.flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
-                    && pid_alive(*pid)
-            })
-            .collect()
-    };
-    berth_e2e::api::wait_until(Duration::from_secs(10), || members().is_empty());
-    let left = members();
+    berth_e2e::api::wait_until(Duration::from_secs(10), || {
+        pids_in_cgroup_named(id).is_empty()
+    });
+    let left = pids_in_cgroup_named(id);
     assert!(
         left.is_empty(),
         "{when}: processes of container {id} are left: {left:?}"

@@ -29,7 +29,10 @@ mod procs;
 mod spawned;
 
 pub use busybox::busybox_tar;
-pub use procs::{ancestors, cgroup_cpu_usage_ns, pid_alive, pids_with_cmdline, zombie_children};
+pub use procs::{
+    ancestors, cgroup_cpu_usage_ns, pid_alive, pids_in_cgroup_named, pids_with_cmdline,
+    zombie_children,
+};
 pub use spawned::Spawned;
 
 /// Default timeout of one engine command.

@@ -35,38 +35,44 @@ pub fn ancestors(pid: i32) -> Vec<i32> {
 
 /// The children of `pid` that are zombies (exited, not reaped).
 pub fn zombie_children(pid: i32) -> Vec<i32> {
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    host_pids()
         .filter(|c| parent_and_state(*c) == Some((pid, 'Z')))
+        .collect()
+}
+
+/// Every pid in /proc now (none if it cannot be read).
+fn host_pids() -> impl Iterator<Item = i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// Live (not zombie) host pids whose cgroup path, in any hierarchy, contains `needle` (a
+/// container's id names its cgroup).
+pub fn pids_in_cgroup_named(needle: &str) -> Vec<i32> {
+    host_pids()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(needle))
+                && pid_alive(*pid)
+        })
         .collect()
 }
 
 /// Host pids whose command line contains `needle`.
 pub fn pids_with_cmdline(needle: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for ent in rd.flatten() {
-        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-        if cmdline.contains(needle) {
-            out.push(pid);
-        }
-    }
-    out
+    host_pids()
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| {
+                String::from_utf8_lossy(&raw)
+                    .replace('\0', " ")
+                    .contains(needle)
+            })
+        })
+        .collect()
 }
 
 /// Host cgroup CPU usage in nanoseconds of the cgroup `pid` is in: v1
