@@ -87,7 +87,8 @@ fn listen(engine: &Engine, id: &str) -> Result<UnixListener> {
 impl<'a> Mon<'a> {
     /// Becomes the monitor of `id`: its lock, a subreaper blocking every signal (SIGCHLD
     /// through a signalfd), the attach socket, the log; with `attach`, the first client.
-    #[inline(never)] // (as `finish`)
+    // never inlined: its frame goes before the container runs, not into `main`'s, which stays
+    #[inline(never)]
     fn open(
         engine: &'a Engine,
         id: &str,
@@ -170,7 +171,8 @@ impl<'a> Mon<'a> {
     }
 
     /// Start, serve and restart the container until it stops for good.
-    #[inline(never)] // (as `finish`)
+    // never inlined: `main`'s frame stays small, and this one holds only the loop's state
+    #[inline(never)]
     fn run(&mut self, sync: &mut Option<File>) -> Result<()> {
         let (engine, id) = (self.engine, self.id.clone());
         let mut first = true;
